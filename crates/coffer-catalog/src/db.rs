@@ -1,0 +1,155 @@
+//! Opening the catalog (SQLite file in WAL mode, or PostgreSQL) and running
+//! its versioned migrations.
+//!
+//! Migrations are SQL files embedded in the binary, applied in order inside
+//! a transaction each, and recorded with a checksum so a catalog written by a
+//! different build is detected instead of silently misread.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Row};
+use tracing::info;
+
+use crate::error::{redact_url, Error, Result};
+use crate::time::format_ts;
+
+/// The database behind a catalog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+struct Migration {
+    version: i64,
+    description: &'static str,
+    sql: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "initial schema",
+    sql: include_str!("migrations/0001_initial.sql"),
+}];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+fn checksum(sql: &str) -> String {
+    hex::encode(Sha256::digest(sql.as_bytes()))
+}
+
+pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
+    sqlx::any::install_default_drivers();
+    let backend = if url.starts_with("sqlite:") {
+        Backend::Sqlite
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Backend::Postgres
+    } else {
+        return Err(Error::UnsupportedUrl { url: redact_url(url) });
+    };
+    let mut url = url.to_string();
+    if backend == Backend::Sqlite {
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if let Some(parent) = Path::new(&path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|source| Error::CreateDir {
+                    path: parent.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        if !url.contains("mode=") {
+            url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+        }
+    }
+    let options: AnyConnectOptions = url.parse().map_err(|source| Error::Open {
+        url: redact_url(&url),
+        source,
+    })?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run while one writer applies; the busy
+                    // timeout makes a second writer wait instead of failing.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(|source| Error::Open {
+            url: redact_url(&url),
+            source,
+        })?;
+    Ok((pool, backend))
+}
+
+pub(crate) async fn migrate(pool: &AnyPool, backend: Backend, now: jiff::Timestamp) -> Result<()> {
+    pool.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT NOT NULL PRIMARY KEY, description TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .await?;
+    for migration in MIGRATIONS {
+        let mut tx = match backend {
+            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => pool.begin().await?,
+        };
+        if backend == Backend::Postgres {
+            // Serializes concurrent migrators across processes.
+            sqlx::query("SELECT pg_advisory_xact_lock(7421001)").execute(&mut *tx).await?;
+        }
+        let applied = sqlx::query("SELECT checksum FROM schema_migrations WHERE version = $1")
+            .bind(migration.version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match applied {
+            Some(row) => {
+                let stored: String = row.try_get("checksum")?;
+                if stored != checksum(migration.sql) {
+                    return Err(Error::MigrationChanged {
+                        version: migration.version,
+                        description: migration.description.to_string(),
+                    });
+                }
+                tx.rollback().await?;
+            }
+            None => {
+                sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO schema_migrations (version, description, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+                    .bind(migration.version)
+                    .bind(migration.description)
+                    .bind(checksum(migration.sql))
+                    .bind(format_ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                info!(version = migration.version, description = migration.description, "catalog migrated");
+            }
+        }
+    }
+    let newest: Option<i64> = sqlx::query("SELECT MAX(version) AS v FROM schema_migrations")
+        .fetch_one(pool)
+        .await?
+        .try_get("v")?;
+    if let Some(found) = newest {
+        if found > SCHEMA_VERSION {
+            return Err(Error::TooNew { found, known: SCHEMA_VERSION });
+        }
+    }
+    Ok(())
+}

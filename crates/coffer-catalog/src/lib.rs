@@ -1,0 +1,513 @@
+//! The catalog: Coffer's persistent state. SQLite (one file, WAL mode) is
+//! the embedded default; PostgreSQL is reached through the same code, since
+//! every statement is portable SQL run through sqlx's `Any` driver.
+//!
+//! It owns the schema and its versioned migrations, policy objects and the
+//! stacks that own them, resources, recovery points, jobs and legal holds.
+//! Every object carries created/updated times and a version. Writes that
+//! change several rows happen in one transaction, so concurrent readers see
+//! the state before or after, never between.
+//!
+//! ```no_run
+//! # async fn demo() -> coffer_catalog::Result<()> {
+//! let catalog = coffer_catalog::Catalog::open("sqlite:///tmp/catalog.db", jiff::Timestamp::now()).await?;
+//! let vaults = catalog.list_objects(coffer_catalog::ObjectKind::BackupVault).await?;
+//! # Ok(()) }
+//! ```
+
+mod db;
+mod error;
+mod objects;
+mod records;
+mod time;
+
+use std::collections::BTreeMap;
+
+use sqlx::{AnyPool, Row};
+use tracing::info;
+
+pub use db::{Backend, SCHEMA_VERSION};
+pub use error::{Error, Result};
+pub use objects::{
+    diff_docs, ApplySummary, Change, DesiredObject, FieldChange, ObjectKind, StackPlan, StoredObject,
+};
+pub use records::{Param, Record, Stored};
+
+use objects::{doc_text, now_text, object_from_row};
+use time::{format_ts, parse_ts};
+
+/// A stack as last applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StackRecord {
+    pub name: String,
+    pub account_id: String,
+    pub region: String,
+    /// File → SHA-256 of what was applied.
+    pub files: BTreeMap<String, String>,
+    pub applied_at: jiff::Timestamp,
+    pub version: i64,
+}
+
+/// A handle on the catalog; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Catalog {
+    /// Opens (creating if needed) the catalog at `url` and brings its schema
+    /// up to date.
+    ///
+    /// # Errors
+    /// When the URL is not SQLite or PostgreSQL, the database cannot be
+    /// reached, or its schema is newer than this build or was changed.
+    pub async fn open(url: &str, now: jiff::Timestamp) -> Result<Catalog> {
+        let (pool, backend) = db::connect(url).await?;
+        db::migrate(&pool, backend, now).await?;
+        Ok(Catalog { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection (checkpointing the SQLite WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        // SQLite: take the write lock at BEGIN, so two writers queue instead
+        // of failing when a read transaction tries to upgrade.
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Every object of a kind, in name order.
+    ///
+    /// # Errors
+    /// On database errors or unreadable stored documents.
+    pub async fn list_objects(&self, kind: ObjectKind) -> Result<Vec<StoredObject>> {
+        let rows = if kind == ObjectKind::Resource {
+            sqlx::query("SELECT arn AS name, account_id, region, stack, doc, version, created_at, updated_at FROM resources ORDER BY arn")
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            sqlx::query("SELECT kind, account_id, region, name, id, arn, stack, doc, version, created_at, updated_at FROM objects WHERE kind = $1 ORDER BY account_id, region, name")
+                .bind(kind.as_str())
+                .fetch_all(&self.pool)
+                .await?
+        };
+        rows.iter().map(|row| object_from_row(row, Some(kind))).collect()
+    }
+
+    /// Every object owned by a stack.
+    ///
+    /// # Errors
+    /// On database errors or unreadable stored documents.
+    pub async fn stack_objects(&self, stack: &str) -> Result<Vec<StoredObject>> {
+        let mut out = Vec::new();
+        let rows = sqlx::query("SELECT kind, account_id, region, name, id, arn, stack, doc, version, created_at, updated_at FROM objects WHERE stack = $1")
+            .bind(stack)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &rows {
+            out.push(object_from_row(row, None)?);
+        }
+        let rows = sqlx::query("SELECT arn AS name, account_id, region, stack, doc, version, created_at, updated_at FROM resources WHERE stack = $1")
+            .bind(stack)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &rows {
+            out.push(object_from_row(row, Some(ObjectKind::Resource))?);
+        }
+        Ok(out)
+    }
+
+    async fn find_object(&self, kind: ObjectKind, account_id: &str, region: &str, name: &str) -> Result<Option<StoredObject>> {
+        let row = if kind == ObjectKind::Resource {
+            sqlx::query("SELECT arn AS name, account_id, region, stack, doc, version, created_at, updated_at FROM resources WHERE arn = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?
+        } else {
+            sqlx::query("SELECT kind, account_id, region, name, id, arn, stack, doc, version, created_at, updated_at FROM objects WHERE kind = $1 AND account_id = $2 AND region = $3 AND name = $4")
+                .bind(kind.as_str())
+                .bind(account_id)
+                .bind(region)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?
+        };
+        row.map(|r| object_from_row(&r, Some(kind))).transpose()
+    }
+
+    /// Recovery points per vault `(account, region, vault name)`.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn recovery_points_per_vault(&self) -> Result<BTreeMap<(String, String, String), i64>> {
+        let rows = sqlx::query("SELECT account_id, region, vault_name, COUNT(*) AS n FROM recovery_points GROUP BY account_id, region, vault_name")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            out.insert(
+                (row.try_get("account_id")?, row.try_get("region")?, row.try_get("vault_name")?),
+                row.try_get("n")?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Plans the change that makes `stack` own exactly `desired`.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn plan_stack(
+        &self,
+        stack: &str,
+        account_id: &str,
+        region: &str,
+        desired: Vec<DesiredObject>,
+        files: BTreeMap<String, String>,
+    ) -> Result<StackPlan> {
+        let in_stack = self.stack_objects(stack).await?;
+        let mut elsewhere = Vec::new();
+        for object in &desired {
+            if let Some(found) = self.find_object(object.kind, &object.account_id, &object.region, &object.name).await? {
+                if found.stack != stack {
+                    elsewhere.push(found);
+                }
+            }
+        }
+        let points = self.recovery_points_per_vault().await?;
+        Ok(objects::plan(stack, account_id, region, desired, in_stack, elsewhere, &points, files))
+    }
+
+    /// Applies a plan in one transaction. Every update and delete checks the
+    /// version the plan saw, so a concurrent change makes the whole apply
+    /// fail with nothing changed.
+    ///
+    /// # Errors
+    /// `Blocked` when the plan has blockers, `Conflict` when the catalog
+    /// changed since the plan was made, or database errors.
+    pub async fn apply_stack(&self, plan: &StackPlan, now: jiff::Timestamp) -> Result<ApplySummary> {
+        if !plan.blockers.is_empty() {
+            return Err(Error::Blocked { stack: plan.stack.clone(), reasons: plan.blockers.clone() });
+        }
+        let now_s = now_text(now);
+        let mut tx = self.begin_write().await?;
+        let mut summary = ApplySummary { unchanged: plan.unchanged, ..ApplySummary::default() };
+        for change in &plan.changes {
+            let what = format!("{} {:?}", change.kind().label(), change.name());
+            let rows = match change {
+                Change::Create(d) if d.kind == ObjectKind::Resource => {
+                    summary.created += 1;
+                    let resource_type = d.doc.get("ResourceType").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+                    sqlx::query("INSERT INTO resources (arn, resource_type, account_id, region, name, stack, doc, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)")
+                        .bind(&d.name)
+                        .bind(resource_type)
+                        .bind(&d.account_id)
+                        .bind(&d.region)
+                        .bind(d.doc.get("ResourceName").and_then(|v| v.as_str()).unwrap_or_default().to_string())
+                        .bind(&plan.stack)
+                        .bind(doc_text(&d.doc))
+                        .bind(&now_s)
+                        .execute(&mut *tx)
+                        .await
+                }
+                Change::Create(d) => {
+                    summary.created += 1;
+                    sqlx::query("INSERT INTO objects (kind, account_id, region, name, id, arn, stack, doc, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)")
+                        .bind(d.kind.as_str())
+                        .bind(&d.account_id)
+                        .bind(&d.region)
+                        .bind(&d.name)
+                        .bind(uuid::Uuid::now_v7().to_string())
+                        .bind(&d.arn)
+                        .bind(&plan.stack)
+                        .bind(doc_text(&d.doc))
+                        .bind(&now_s)
+                        .execute(&mut *tx)
+                        .await
+                }
+                Change::Update { stored, desired, .. } if stored.kind == ObjectKind::Resource => {
+                    summary.updated += 1;
+                    sqlx::query("UPDATE resources SET doc = $1, version = version + 1, updated_at = $2 WHERE arn = $3 AND version = $4 AND stack = $5")
+                        .bind(doc_text(&desired.doc))
+                        .bind(&now_s)
+                        .bind(&stored.name)
+                        .bind(stored.version)
+                        .bind(&plan.stack)
+                        .execute(&mut *tx)
+                        .await
+                }
+                Change::Update { stored, desired, .. } => {
+                    summary.updated += 1;
+                    sqlx::query("UPDATE objects SET doc = $1, arn = $2, version = version + 1, updated_at = $3 WHERE kind = $4 AND account_id = $5 AND region = $6 AND name = $7 AND version = $8 AND stack = $9")
+                        .bind(doc_text(&desired.doc))
+                        .bind(&desired.arn)
+                        .bind(&now_s)
+                        .bind(stored.kind.as_str())
+                        .bind(&stored.account_id)
+                        .bind(&stored.region)
+                        .bind(&stored.name)
+                        .bind(stored.version)
+                        .bind(&plan.stack)
+                        .execute(&mut *tx)
+                        .await
+                }
+                Change::Delete(stored) if stored.kind == ObjectKind::Resource => {
+                    summary.deleted += 1;
+                    sqlx::query("DELETE FROM resources WHERE arn = $1 AND version = $2 AND stack = $3")
+                        .bind(&stored.name)
+                        .bind(stored.version)
+                        .bind(&plan.stack)
+                        .execute(&mut *tx)
+                        .await
+                }
+                Change::Delete(stored) => {
+                    summary.deleted += 1;
+                    if stored.kind == ObjectKind::BackupVault {
+                        // Re-checked inside the transaction: a recovery point
+                        // written since the plan keeps the vault alive.
+                        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM recovery_points WHERE account_id = $1 AND region = $2 AND vault_name = $3")
+                            .bind(&stored.account_id)
+                            .bind(&stored.region)
+                            .bind(&stored.name)
+                            .fetch_one(&mut *tx)
+                            .await?
+                            .try_get("n")?;
+                        if n > 0 {
+                            return Err(Error::Blocked {
+                                stack: plan.stack.clone(),
+                                reasons: vec![format!("backup vault {:?} now holds {n} recovery point(s) and cannot be deleted", stored.name)],
+                            });
+                        }
+                    }
+                    sqlx::query("DELETE FROM objects WHERE kind = $1 AND account_id = $2 AND region = $3 AND name = $4 AND version = $5 AND stack = $6")
+                        .bind(stored.kind.as_str())
+                        .bind(&stored.account_id)
+                        .bind(&stored.region)
+                        .bind(&stored.name)
+                        .bind(stored.version)
+                        .bind(&plan.stack)
+                        .execute(&mut *tx)
+                        .await
+                }
+            };
+            let affected = match rows {
+                Ok(result) => result.rows_affected(),
+                // A unique-key violation on create means someone created it meanwhile.
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => 0,
+                Err(other) => return Err(other.into()),
+            };
+            if affected != 1 {
+                return Err(Error::Conflict { what });
+            }
+        }
+        let files = serde_json::to_string(&plan.files).map_err(|source| Error::Corrupt { what: "stack files".into(), source })?;
+        let updated = sqlx::query("UPDATE stacks SET account_id = $1, region = $2, files = $3, applied_at = $4, version = version + 1, updated_at = $4 WHERE name = $5")
+            .bind(&plan.account_id)
+            .bind(&plan.region)
+            .bind(&files)
+            .bind(&now_s)
+            .bind(&plan.stack)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            sqlx::query("INSERT INTO stacks (name, account_id, region, files, applied_at, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $5, $5)")
+                .bind(&plan.stack)
+                .bind(&plan.account_id)
+                .bind(&plan.region)
+                .bind(&files)
+                .bind(&now_s)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        info!(stack = %plan.stack, created = summary.created, updated = summary.updated, deleted = summary.deleted, "stack applied");
+        Ok(summary)
+    }
+
+    /// Every stack, in name order.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn stacks(&self) -> Result<Vec<StackRecord>> {
+        let rows = sqlx::query("SELECT name, account_id, region, files, applied_at, version FROM stacks ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let name: String = row.try_get("name")?;
+            let files: String = row.try_get("files")?;
+            let applied: String = row.try_get("applied_at")?;
+            out.push(StackRecord {
+                files: serde_json::from_str(&files).map_err(|source| Error::Corrupt { what: format!("stack {name}"), source })?,
+                applied_at: parse_ts(&applied, &format!("stack {name}"))?,
+                account_id: row.try_get("account_id")?,
+                region: row.try_get("region")?,
+                version: row.try_get("version")?,
+                name,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stores a new record.
+    ///
+    /// # Errors
+    /// `Conflict` when a record with that ID exists; database errors.
+    pub async fn insert<R: Record>(&self, record: &R, now: jiff::Timestamp) -> Result<()> {
+        let columns = record.columns();
+        let (account, region) = record.account_region();
+        let names: Vec<&str> = ["id", "account_id", "region"]
+            .into_iter()
+            .chain(columns.iter().map(|(n, _)| *n))
+            .chain(["doc", "version", "created_at", "updated_at"])
+            .collect();
+        let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("INSERT INTO {} ({}) VALUES ({})", R::TABLE, names.join(", "), placeholders.join(", "));
+        let doc = serde_json::to_string(record).map_err(|source| Error::Corrupt { what: R::WHAT.into(), source })?;
+        let now_s = format_ts(now);
+        let mut query = sqlx::query(&sql).bind(record.id().to_string()).bind(account).bind(region);
+        for (_, param) in columns {
+            query = bind_param(query, param);
+        }
+        let result = query.bind(doc).bind(1_i64).bind(now_s.clone()).bind(now_s).execute(&self.pool).await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Err(Error::Conflict { what: format!("{} {}", R::WHAT, record.id()) })
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Reads one record by ID.
+    ///
+    /// # Errors
+    /// On database errors or an unreadable stored document.
+    pub async fn get<R: Record>(&self, id: &str) -> Result<Option<Stored<R>>> {
+        let sql = format!("SELECT doc, version, created_at, updated_at FROM {} WHERE id = $1", R::TABLE);
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        row.map(|r| stored_from_row(&r)).transpose()
+    }
+
+    /// Records whose columns equal the given values, oldest first. Column
+    /// names come from the record's own `columns()`, never from users.
+    ///
+    /// # Errors
+    /// On database errors or unreadable stored documents.
+    pub async fn list<R: Record>(&self, filters: &[(&'static str, &str)]) -> Result<Vec<Stored<R>>> {
+        let mut sql = format!("SELECT doc, version, created_at, updated_at FROM {}", R::TABLE);
+        for (idx, (column, _)) in filters.iter().enumerate() {
+            sql.push_str(if idx == 0 { " WHERE " } else { " AND " });
+            sql.push_str(&format!("{column} = ${}", idx + 1));
+        }
+        sql.push_str(" ORDER BY created_at, id");
+        let mut query = sqlx::query(&sql);
+        for (_, value) in filters {
+            query = query.bind(value.to_string());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(stored_from_row).collect()
+    }
+
+    /// Replaces a record if it is still at `expected_version`.
+    ///
+    /// # Errors
+    /// `Conflict` when the record changed since it was read; `NotFound`.
+    pub async fn update<R: Record>(&self, record: &R, expected_version: i64, now: jiff::Timestamp) -> Result<i64> {
+        let columns = record.columns();
+        let mut sets: Vec<String> = columns.iter().enumerate().map(|(i, (n, _))| format!("{n} = ${}", i + 1)).collect();
+        let n = columns.len();
+        sets.push(format!("doc = ${}", n + 1));
+        sets.push(format!("updated_at = ${}", n + 2));
+        sets.push("version = version + 1".to_string());
+        let sql = format!("UPDATE {} SET {} WHERE id = ${} AND version = ${}", R::TABLE, sets.join(", "), n + 3, n + 4);
+        let doc = serde_json::to_string(record).map_err(|source| Error::Corrupt { what: R::WHAT.into(), source })?;
+        let mut query = sqlx::query(&sql);
+        for (_, param) in columns {
+            query = bind_param(query, param);
+        }
+        let result = query
+            .bind(doc)
+            .bind(format_ts(now))
+            .bind(record.id().to_string())
+            .bind(expected_version)
+            .execute(&self.pool)
+            .await?;
+        if result.rows_affected() == 1 {
+            return Ok(expected_version + 1);
+        }
+        match self.get::<R>(record.id()).await? {
+            Some(_) => Err(Error::Conflict { what: format!("{} {}", R::WHAT, record.id()) }),
+            None => Err(Error::NotFound { what: R::WHAT, id: record.id().to_string() }),
+        }
+    }
+
+    /// Moves a backup job to `next`, refusing transitions the AWS state
+    /// machine does not allow.
+    ///
+    /// # Errors
+    /// `InvalidTransition`, `NotFound`, `Conflict`, database errors.
+    pub async fn transition_backup_job(
+        &self,
+        id: &str,
+        next: coffer_model::BackupJobState,
+        status_message: Option<String>,
+        now: jiff::Timestamp,
+    ) -> Result<coffer_model::BackupJob> {
+        let stored = self
+            .get::<coffer_model::BackupJob>(id)
+            .await?
+            .ok_or_else(|| Error::NotFound { what: "backup job", id: id.to_string() })?;
+        let mut job = stored.record;
+        if !job.state.can_transition_to(next) {
+            return Err(Error::InvalidTransition {
+                what: "backup job",
+                id: id.to_string(),
+                from: job.state.as_str().to_string(),
+                to: next.as_str().to_string(),
+            });
+        }
+        job.state = next;
+        if status_message.is_some() {
+            job.status_message = status_message;
+        }
+        if next.is_terminal() {
+            job.completion_date = Some(now);
+        }
+        self.update(&job, stored.version, now).await?;
+        Ok(job)
+    }
+}
+
+fn bind_param<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    param: Param,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    match param {
+        Param::Text(v) => query.bind(v),
+        Param::OptText(v) => query.bind(v),
+        Param::Int(v) => query.bind(v),
+    }
+}
+
+fn stored_from_row<R: Record>(row: &sqlx::any::AnyRow) -> Result<Stored<R>> {
+    let doc: String = row.try_get("doc")?;
+    let created: String = row.try_get("created_at")?;
+    let updated: String = row.try_get("updated_at")?;
+    Ok(Stored {
+        record: serde_json::from_str(&doc).map_err(|source| Error::Corrupt { what: R::WHAT.into(), source })?,
+        version: row.try_get("version")?,
+        created_at: parse_ts(&created, R::WHAT)?,
+        updated_at: parse_ts(&updated, R::WHAT)?,
+    })
+}

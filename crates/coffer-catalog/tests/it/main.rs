@@ -1,0 +1,8 @@
+//! Catalog integration tests, run against every backend: a SQLite file and
+//! a fresh PostgreSQL database on the local server (127.0.0.1:5432, or
+//! `COFFER_TEST_POSTGRES_URL`). A server that cannot be reached fails the
+//! test with a message that says so; nothing is skipped.
+
+mod engines;
+mod records;
+mod stacks;

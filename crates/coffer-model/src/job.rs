@@ -1,0 +1,220 @@
+//! Backup, copy and restore jobs and their state machines, as AWS Backup
+//! defines them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::Lifecycle;
+use crate::resource::ResourceType;
+
+/// `BackupJobState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BackupJobState {
+    Created,
+    Pending,
+    Running,
+    Aborting,
+    Aborted,
+    Completed,
+    Failed,
+    Expired,
+    Partial,
+}
+
+impl BackupJobState {
+    pub fn is_terminal(self) -> bool {
+        use BackupJobState::*;
+        matches!(self, Aborted | Completed | Failed | Expired | Partial)
+    }
+
+    /// Whether the state machine allows `self → next`.
+    ///
+    /// CREATED waits for its start window (→ PENDING when queued behind
+    /// another job of the same resource, → RUNNING, or → EXPIRED when the
+    /// window closes); a running job ends COMPLETED, FAILED or PARTIAL, and
+    /// any live job can be stopped through ABORTING.
+    pub fn can_transition_to(self, next: BackupJobState) -> bool {
+        use BackupJobState::*;
+        match (self, next) {
+            (Created, Pending | Running | Expired | Aborting | Failed) => true,
+            (Pending, Running | Expired | Aborting | Failed) => true,
+            (Running, Completed | Failed | Partial | Aborting) => true,
+            (Aborting, Aborted | Failed) => true,
+            _ => false,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        use BackupJobState::*;
+        match self {
+            Created => "CREATED",
+            Pending => "PENDING",
+            Running => "RUNNING",
+            Aborting => "ABORTING",
+            Aborted => "ABORTED",
+            Completed => "COMPLETED",
+            Failed => "FAILED",
+            Expired => "EXPIRED",
+            Partial => "PARTIAL",
+        }
+    }
+}
+
+/// `CopyJobState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CopyJobState {
+    Created,
+    Running,
+    Completed,
+    Failed,
+    Partial,
+}
+
+impl CopyJobState {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, CopyJobState::Completed | CopyJobState::Failed | CopyJobState::Partial)
+    }
+
+    pub fn can_transition_to(self, next: CopyJobState) -> bool {
+        use CopyJobState::*;
+        matches!(
+            (self, next),
+            (Created, Running | Failed) | (Running, Completed | Failed | Partial)
+        )
+    }
+}
+
+/// `RestoreJobStatus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RestoreJobStatus {
+    Pending,
+    Running,
+    Completed,
+    Aborted,
+    Failed,
+}
+
+impl RestoreJobStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, RestoreJobStatus::Completed | RestoreJobStatus::Aborted | RestoreJobStatus::Failed)
+    }
+
+    pub fn can_transition_to(self, next: RestoreJobStatus) -> bool {
+        use RestoreJobStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Running | Aborted | Failed) | (Running, Completed | Aborted | Failed)
+        )
+    }
+}
+
+/// A backup job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BackupJob {
+    pub backup_job_id: String,
+    pub account_id: String,
+    pub region: String,
+    pub backup_vault_name: String,
+    pub resource_arn: String,
+    pub resource_type: ResourceType,
+    pub state: BackupJobState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    pub creation_date: jiff::Timestamp,
+    /// Latest time the job may start (scheduled time + StartWindowMinutes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_by: Option<jiff::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_date: Option<jiff::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_plan_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_rule_name: Option<String>,
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_point_arn: Option<String>,
+    #[serde(default)]
+    pub backup_size_in_bytes: u64,
+    #[serde(default)]
+    pub percent_done: u8,
+}
+
+/// A copy job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CopyJob {
+    pub copy_job_id: String,
+    pub account_id: String,
+    pub region: String,
+    pub source_backup_vault_arn: String,
+    pub source_recovery_point_arn: String,
+    pub destination_backup_vault_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_recovery_point_arn: Option<String>,
+    pub resource_arn: String,
+    pub resource_type: ResourceType,
+    pub state: CopyJobState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    pub creation_date: jiff::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_date: Option<jiff::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by_backup_job_id: Option<String>,
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+    #[serde(default)]
+    pub backup_size_in_bytes: u64,
+}
+
+/// A restore job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestoreJob {
+    pub restore_job_id: String,
+    pub account_id: String,
+    pub region: String,
+    pub recovery_point_arn: String,
+    pub status: RestoreJobStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    pub creation_date: jiff::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_date: Option<jiff::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_resource_arn: Option<String>,
+    pub resource_type: ResourceType,
+    #[serde(default)]
+    pub percent_done: u8,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_states_have_no_way_out() {
+        use BackupJobState::*;
+        let all = [Created, Pending, Running, Aborting, Aborted, Completed, Failed, Expired, Partial];
+        for from in all {
+            if from.is_terminal() {
+                assert!(all.iter().all(|to| !from.can_transition_to(*to)), "{from:?}");
+            }
+        }
+        assert!(Created.can_transition_to(Expired));
+        assert!(!Running.can_transition_to(Expired));
+        assert!(Running.can_transition_to(Aborting) && Aborting.can_transition_to(Aborted));
+        assert!(CopyJobState::Created.can_transition_to(CopyJobState::Running));
+        assert!(!RestoreJobStatus::Completed.can_transition_to(RestoreJobStatus::Running));
+    }
+
+    #[test]
+    fn states_serialize_as_aws_words() {
+        assert_eq!(serde_json::to_string(&BackupJobState::Expired).unwrap(), "\"EXPIRED\"");
+        assert_eq!(BackupJobState::Partial.as_str(), "PARTIAL");
+    }
+}

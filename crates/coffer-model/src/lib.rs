@@ -1,0 +1,58 @@
+//! Coffer's domain model: accounts, regions, ARNs, resources, vaults, plans,
+//! selections, frameworks, report plans, legal holds, recovery points, jobs
+//! and schedule expressions, with the validation AWS Backup applies to each.
+//!
+//! This crate does no IO and has no async: every other crate builds on it.
+//! Field names and constraints follow the AWS Backup service model; every
+//! `validate()` returns all findings at once, located by field path.
+//!
+//! ```
+//! use coffer_model::{Lifecycle, Severity};
+//! let lifecycle = Lifecycle { move_to_cold_storage_after_days: Some(30), delete_after_days: Some(100), ..Default::default() };
+//! let findings = lifecycle.validate();
+//! let first = findings.iter().next().unwrap();
+//! assert_eq!(first.severity, Severity::Error);
+//! assert_eq!(first.hint.as_deref(), Some("use 120 or more"));
+//! ```
+
+mod access_policy;
+mod arn;
+mod finding;
+mod framework;
+mod inventory;
+mod job;
+mod legal_hold;
+mod names;
+mod plan;
+mod recovery_point;
+mod report;
+mod resource;
+mod schedule;
+mod selection;
+mod vault;
+
+pub use access_policy::{validate_document as validate_access_policy, CONDITION_KEYS, CONDITION_OPERATORS};
+pub use arn::{glob_match, Arn, ArnError, ArnPattern, PARTITION};
+pub use finding::{did_you_mean, join_field, Finding, Findings, Severity};
+pub use framework::{
+    ControlDef, ControlInputParameter, ControlScope, ControlTarget, Framework, FrameworkControl, ParamDef,
+    ParamKind, BACKUP_OBJECT_TYPES, CONTROLS,
+};
+pub use inventory::{S3Endpoint, SecretRef, Server};
+pub use job::{BackupJob, BackupJobState, CopyJob, CopyJobState, RestoreJob, RestoreJobStatus};
+pub use legal_hold::{DateRange, LegalHold, LegalHoldStatus, RecoveryPointSelection, MAX_ACTIVE_LEGAL_HOLDS};
+pub use names::{AccountId, NameError, NameKind, Region};
+pub use plan::{
+    AdvancedBackupSetting, BackupPlan, BackupRule, CopyAction, Lifecycle, DEFAULT_COMPLETION_WINDOW_MINUTES,
+    DEFAULT_SCHEDULE, DEFAULT_START_WINDOW_MINUTES, MAX_CONTINUOUS_RETENTION_DAYS, MAX_RETENTION_DAYS,
+    MIN_COLD_STORAGE_DAYS, MIN_START_WINDOW_MINUTES,
+};
+pub use recovery_point::{CalculatedLifecycle, RecoveryPoint, RecoveryPointStatus, StorageClass};
+pub use report::{
+    ReportDeliveryChannel, ReportPlan, ReportSetting, REPORT_FORMATS, REPORT_TEMPLATES,
+    REPORT_TEMPLATES_WITHOUT_SUPPORT,
+};
+pub use resource::{check_tags, Resource, ResourceType, Tags, TypeName, AWS_TYPES_WITHOUT_DRIVER};
+pub use schedule::{RateUnit, Schedule, ScheduleError, ScheduleExpression};
+pub use selection::{BackupSelection, ConditionParameter, Conditions, TagCondition, RESOURCE_TAG_PREFIX};
+pub use vault::{BackupVault, LockMode, VaultLockConfiguration, VaultNotifications, VAULT_EVENTS};

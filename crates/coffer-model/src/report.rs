@@ -1,0 +1,186 @@
+//! Report plans: which report, over what, delivered where and in which formats.
+
+use serde::{Deserialize, Serialize};
+
+use crate::finding::{did_you_mean, Findings};
+use crate::names::NameKind;
+
+pub const REPORT_TEMPLATES: &[&str] = &[
+    "BACKUP_JOB_REPORT",
+    "COPY_JOB_REPORT",
+    "RESTORE_JOB_REPORT",
+    "CONTROL_COMPLIANCE_REPORT",
+    "RESOURCE_COMPLIANCE_REPORT",
+];
+
+/// Templates AWS has that Coffer does not produce.
+pub const REPORT_TEMPLATES_WITHOUT_SUPPORT: &[&str] = &["SCAN_JOB_REPORT", "MALWARE_JOB_REPORT"];
+
+/// Formats: AWS's CSV and JSON, and Coffer's PDF extension.
+pub const REPORT_FORMATS: &[&str] = &["CSV", "JSON", "PDF"];
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReportPlan {
+    pub report_plan_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub report_plan_description: String,
+    pub report_delivery_channel: ReportDeliveryChannel,
+    pub report_setting: ReportSetting,
+    #[serde(default, skip_serializing_if = "crate::Tags::is_empty")]
+    pub report_plan_tags: crate::Tags,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReportDeliveryChannel {
+    pub s3_bucket_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_key_prefix: Option<String>,
+    /// Defaults to `["CSV"]`.
+    pub formats: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReportSetting {
+    pub report_template: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub framework_arns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_of_frameworks: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organization_units: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+}
+
+impl ReportSetting {
+    pub fn is_compliance_template(&self) -> bool {
+        matches!(
+            self.report_template.as_str(),
+            "CONTROL_COMPLIANCE_REPORT" | "RESOURCE_COMPLIANCE_REPORT"
+        )
+    }
+}
+
+impl ReportPlan {
+    pub fn validate(&self) -> Findings {
+        let mut findings = Findings::new();
+        if let Err(err) = NameKind::ReportPlan.check(&self.report_plan_name) {
+            findings.error("ReportPlanName", err.to_string());
+        }
+        if self.report_plan_description.chars().count() > 1024 {
+            findings.error("ReportPlanDescription", "ReportPlanDescription must be at most 1024 characters");
+        }
+        let channel = &self.report_delivery_channel;
+        if channel.s3_bucket_name.len() < 3 || channel.s3_bucket_name.len() > 63 {
+            findings.error(
+                "ReportDeliveryChannel.S3BucketName",
+                format!("bucket name {:?} must be 3-63 characters", channel.s3_bucket_name),
+            );
+        }
+        for (idx, format) in channel.formats.iter().enumerate() {
+            if !REPORT_FORMATS.contains(&format.as_str()) {
+                let finding = findings.error(
+                    format!("ReportDeliveryChannel.Formats[{idx}]"),
+                    format!("format {format:?} is not one of CSV, JSON, PDF"),
+                );
+                if let Some(s) = did_you_mean(format, REPORT_FORMATS.iter().copied()) {
+                    finding.hint(format!("did you mean {s:?}?"));
+                }
+            }
+        }
+        let setting = &self.report_setting;
+        let template = setting.report_template.as_str();
+        if REPORT_TEMPLATES_WITHOUT_SUPPORT.contains(&template) {
+            findings.warning(
+                "ReportSetting.ReportTemplate",
+                format!("{template} reports malware scans, which Coffer does not run; its reports will be empty"),
+            );
+        } else if !REPORT_TEMPLATES.contains(&template) {
+            let finding = findings.error(
+                "ReportSetting.ReportTemplate",
+                format!("{template:?} is not a report template; use one of {}", REPORT_TEMPLATES.join(", ")),
+            );
+            if let Some(s) = did_you_mean(template, REPORT_TEMPLATES.iter().copied()) {
+                finding.hint(format!("did you mean {s:?}?"));
+            }
+        }
+        if setting.is_compliance_template() {
+            if setting.framework_arns.is_empty() {
+                findings
+                    .error("ReportSetting.FrameworkArns", format!("{template} needs FrameworkArns: the frameworks whose compliance it reports"))
+                    .hint("add FrameworkArns: [!GetAtt MyFramework.FrameworkArn]");
+            }
+            if setting.framework_arns.len() > 1000 {
+                findings.error("ReportSetting.FrameworkArns", "a report plan takes at most 1000 frameworks");
+            }
+        } else if !setting.framework_arns.is_empty() {
+            findings.warning(
+                "ReportSetting.FrameworkArns",
+                format!("FrameworkArns apply only to compliance reports; {template} ignores them"),
+            );
+        }
+        for (idx, arn) in setting.framework_arns.iter().enumerate() {
+            match crate::Arn::parse(arn) {
+                Ok(a) if a.service() == "backup" && a.resource().starts_with("framework:") => {}
+                Ok(_) => {
+                    findings.error(
+                        format!("ReportSetting.FrameworkArns[{idx}]"),
+                        format!("{arn:?} is not a framework ARN (arn:coffer:backup:<region>:<account>:framework:<name>)"),
+                    );
+                }
+                Err(err) => {
+                    findings.error(format!("ReportSetting.FrameworkArns[{idx}]"), err.to_string());
+                }
+            }
+        }
+        findings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(template: &str, frameworks: &[&str]) -> ReportPlan {
+        ReportPlan {
+            report_plan_name: "jobs_monthly".into(),
+            report_plan_description: String::new(),
+            report_delivery_channel: ReportDeliveryChannel {
+                s3_bucket_name: "payments-audit".into(),
+                s3_key_prefix: None,
+                formats: vec!["CSV".into(), "JSON".into()],
+            },
+            report_setting: ReportSetting {
+                report_template: template.into(),
+                framework_arns: frameworks.iter().map(|s| s.to_string()).collect(),
+                number_of_frameworks: None,
+                accounts: vec![],
+                organization_units: vec![],
+                regions: vec![],
+            },
+            report_plan_tags: Default::default(),
+        }
+    }
+
+    #[test]
+    fn compliance_report_needs_frameworks() {
+        assert!(plan("BACKUP_JOB_REPORT", &[]).validate().is_empty());
+        assert!(plan("CONTROL_COMPLIANCE_REPORT", &[]).validate().has_errors());
+        assert!(plan("CONTROL_COMPLIANCE_REPORT", &["arn:coffer:backup:r:111122223333:framework:core"])
+            .validate()
+            .is_empty());
+    }
+
+    #[test]
+    fn hyphenated_name_suggests_underscores() {
+        let mut p = plan("BACKUP_JOB_REPORT", &[]);
+        p.report_plan_name = "jobs-monthly".into();
+        let text = p.validate().iter().next().unwrap().to_string();
+        assert!(text.contains("\"jobs_monthly\""), "{text}");
+    }
+}
