@@ -48,7 +48,9 @@ pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Backend::Postgres
     } else {
-        return Err(Error::UnsupportedUrl { url: redact_url(url) });
+        return Err(Error::UnsupportedUrl {
+            url: redact_url(url),
+        });
     };
     let mut url = url.to_string();
     if backend == Backend::Sqlite {
@@ -68,7 +70,11 @@ pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
             }
         }
         if !url.contains("mode=") {
-            url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+            url.push_str(if url.contains('?') {
+                "&mode=rwc"
+            } else {
+                "?mode=rwc"
+            });
         }
     }
     let options: AnyConnectOptions = url.parse().map_err(|source| Error::Open {
@@ -111,7 +117,9 @@ pub(crate) async fn migrate(pool: &AnyPool, backend: Backend, now: jiff::Timesta
         };
         if backend == Backend::Postgres {
             // Serializes concurrent migrators across processes.
-            sqlx::query("SELECT pg_advisory_xact_lock(7421001)").execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(7421001)")
+                .execute(&mut *tx)
+                .await?;
         }
         let applied = sqlx::query("SELECT checksum FROM schema_migrations WHERE version = $1")
             .bind(migration.version)
@@ -138,7 +146,11 @@ pub(crate) async fn migrate(pool: &AnyPool, backend: Backend, now: jiff::Timesta
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                info!(version = migration.version, description = migration.description, "catalog migrated");
+                info!(
+                    version = migration.version,
+                    description = migration.description,
+                    "catalog migrated"
+                );
             }
         }
     }
@@ -148,7 +160,10 @@ pub(crate) async fn migrate(pool: &AnyPool, backend: Backend, now: jiff::Timesta
         .try_get("v")?;
     if let Some(found) = newest {
         if found > SCHEMA_VERSION {
-            return Err(Error::TooNew { found, known: SCHEMA_VERSION });
+            return Err(Error::TooNew {
+                found,
+                known: SCHEMA_VERSION,
+            });
         }
     }
     Ok(())

@@ -61,7 +61,11 @@ pub(crate) fn redact_url(url: &str) -> String {
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or_default();
-            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
             format!("{scheme}://{masked}@{host}{tail}")
         }
         None => url.to_string(),
@@ -78,7 +82,13 @@ mod tests {
             redact_url("postgres://coffer:s3cret@db.example:5432/catalog"),
             "postgres://coffer:***@db.example:5432/catalog"
         );
-        assert_eq!(redact_url("postgres://coffer@db/catalog"), "postgres://coffer@db/catalog");
-        assert_eq!(redact_url("sqlite:///home/x/catalog.db"), "sqlite:///home/x/catalog.db");
+        assert_eq!(
+            redact_url("postgres://coffer@db/catalog"),
+            "postgres://coffer@db/catalog"
+        );
+        assert_eq!(
+            redact_url("sqlite:///home/x/catalog.db"),
+            "sqlite:///home/x/catalog.db"
+        );
     }
 }

@@ -29,7 +29,8 @@ use tracing::info;
 pub use db::{Backend, SCHEMA_VERSION};
 pub use error::{Error, Result};
 pub use objects::{
-    diff_docs, ApplySummary, Change, DesiredObject, FieldChange, ObjectKind, StackPlan, StoredObject,
+    diff_docs, ApplySummary, Change, DesiredObject, FieldChange, ObjectKind, StackPlan,
+    StoredObject,
 };
 pub use records::{Param, Record, Stored};
 
@@ -101,7 +102,9 @@ impl Catalog {
                 .fetch_all(&self.pool)
                 .await?
         };
-        rows.iter().map(|row| object_from_row(row, Some(kind))).collect()
+        rows.iter()
+            .map(|row| object_from_row(row, Some(kind)))
+            .collect()
     }
 
     /// Every object owned by a stack.
@@ -127,7 +130,13 @@ impl Catalog {
         Ok(out)
     }
 
-    async fn find_object(&self, kind: ObjectKind, account_id: &str, region: &str, name: &str) -> Result<Option<StoredObject>> {
+    async fn find_object(
+        &self,
+        kind: ObjectKind,
+        account_id: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<StoredObject>> {
         let row = if kind == ObjectKind::Resource {
             sqlx::query("SELECT arn AS name, account_id, region, stack, doc, version, created_at, updated_at FROM resources WHERE arn = $1")
                 .bind(name)
@@ -149,14 +158,20 @@ impl Catalog {
     ///
     /// # Errors
     /// On database errors.
-    pub async fn recovery_points_per_vault(&self) -> Result<BTreeMap<(String, String, String), i64>> {
+    pub async fn recovery_points_per_vault(
+        &self,
+    ) -> Result<BTreeMap<(String, String, String), i64>> {
         let rows = sqlx::query("SELECT account_id, region, vault_name, COUNT(*) AS n FROM recovery_points GROUP BY account_id, region, vault_name")
             .fetch_all(&self.pool)
             .await?;
         let mut out = BTreeMap::new();
         for row in rows {
             out.insert(
-                (row.try_get("account_id")?, row.try_get("region")?, row.try_get("vault_name")?),
+                (
+                    row.try_get("account_id")?,
+                    row.try_get("region")?,
+                    row.try_get("vault_name")?,
+                ),
                 row.try_get("n")?,
             );
         }
@@ -178,14 +193,24 @@ impl Catalog {
         let in_stack = self.stack_objects(stack).await?;
         let mut elsewhere = Vec::new();
         for object in &desired {
-            if let Some(found) = self.find_object(object.kind, &object.account_id, &object.region, &object.name).await? {
+            if let Some(found) = self
+                .find_object(
+                    object.kind,
+                    &object.account_id,
+                    &object.region,
+                    &object.name,
+                )
+                .await?
+            {
                 if found.stack != stack {
                     elsewhere.push(found);
                 }
             }
         }
         let points = self.recovery_points_per_vault().await?;
-        Ok(objects::plan(stack, account_id, region, desired, in_stack, elsewhere, &points, files))
+        Ok(objects::plan(
+            stack, account_id, region, desired, in_stack, elsewhere, &points, files,
+        ))
     }
 
     /// Applies a plan in one transaction. Every update and delete checks the
@@ -195,19 +220,34 @@ impl Catalog {
     /// # Errors
     /// `Blocked` when the plan has blockers, `Conflict` when the catalog
     /// changed since the plan was made, or database errors.
-    pub async fn apply_stack(&self, plan: &StackPlan, now: jiff::Timestamp) -> Result<ApplySummary> {
+    pub async fn apply_stack(
+        &self,
+        plan: &StackPlan,
+        now: jiff::Timestamp,
+    ) -> Result<ApplySummary> {
         if !plan.blockers.is_empty() {
-            return Err(Error::Blocked { stack: plan.stack.clone(), reasons: plan.blockers.clone() });
+            return Err(Error::Blocked {
+                stack: plan.stack.clone(),
+                reasons: plan.blockers.clone(),
+            });
         }
         let now_s = now_text(now);
         let mut tx = self.begin_write().await?;
-        let mut summary = ApplySummary { unchanged: plan.unchanged, ..ApplySummary::default() };
+        let mut summary = ApplySummary {
+            unchanged: plan.unchanged,
+            ..ApplySummary::default()
+        };
         for change in &plan.changes {
             let what = format!("{} {:?}", change.kind().label(), change.name());
             let rows = match change {
                 Change::Create(d) if d.kind == ObjectKind::Resource => {
                     summary.created += 1;
-                    let resource_type = d.doc.get("ResourceType").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+                    let resource_type = d
+                        .doc
+                        .get("ResourceType")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_string();
                     sqlx::query("INSERT INTO resources (arn, resource_type, account_id, region, name, stack, doc, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)")
                         .bind(&d.name)
                         .bind(resource_type)
@@ -235,7 +275,9 @@ impl Catalog {
                         .execute(&mut *tx)
                         .await
                 }
-                Change::Update { stored, desired, .. } if stored.kind == ObjectKind::Resource => {
+                Change::Update {
+                    stored, desired, ..
+                } if stored.kind == ObjectKind::Resource => {
                     summary.updated += 1;
                     sqlx::query("UPDATE resources SET doc = $1, version = version + 1, updated_at = $2 WHERE arn = $3 AND version = $4 AND stack = $5")
                         .bind(doc_text(&desired.doc))
@@ -246,7 +288,9 @@ impl Catalog {
                         .execute(&mut *tx)
                         .await
                 }
-                Change::Update { stored, desired, .. } => {
+                Change::Update {
+                    stored, desired, ..
+                } => {
                     summary.updated += 1;
                     sqlx::query("UPDATE objects SET doc = $1, arn = $2, version = version + 1, updated_at = $3 WHERE kind = $4 AND account_id = $5 AND region = $6 AND name = $7 AND version = $8 AND stack = $9")
                         .bind(doc_text(&desired.doc))
@@ -263,12 +307,14 @@ impl Catalog {
                 }
                 Change::Delete(stored) if stored.kind == ObjectKind::Resource => {
                     summary.deleted += 1;
-                    sqlx::query("DELETE FROM resources WHERE arn = $1 AND version = $2 AND stack = $3")
-                        .bind(&stored.name)
-                        .bind(stored.version)
-                        .bind(&plan.stack)
-                        .execute(&mut *tx)
-                        .await
+                    sqlx::query(
+                        "DELETE FROM resources WHERE arn = $1 AND version = $2 AND stack = $3",
+                    )
+                    .bind(&stored.name)
+                    .bind(stored.version)
+                    .bind(&plan.stack)
+                    .execute(&mut *tx)
+                    .await
                 }
                 Change::Delete(stored) => {
                     summary.deleted += 1;
@@ -310,7 +356,10 @@ impl Catalog {
                 return Err(Error::Conflict { what });
             }
         }
-        let files = serde_json::to_string(&plan.files).map_err(|source| Error::Corrupt { what: "stack files".into(), source })?;
+        let files = serde_json::to_string(&plan.files).map_err(|source| Error::Corrupt {
+            what: "stack files".into(),
+            source,
+        })?;
         let updated = sqlx::query("UPDATE stacks SET account_id = $1, region = $2, files = $3, applied_at = $4, version = version + 1, updated_at = $4 WHERE name = $5")
             .bind(&plan.account_id)
             .bind(&plan.region)
@@ -339,16 +388,21 @@ impl Catalog {
     /// # Errors
     /// On database errors.
     pub async fn stacks(&self) -> Result<Vec<StackRecord>> {
-        let rows = sqlx::query("SELECT name, account_id, region, files, applied_at, version FROM stacks ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT name, account_id, region, files, applied_at, version FROM stacks ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::new();
         for row in rows {
             let name: String = row.try_get("name")?;
             let files: String = row.try_get("files")?;
             let applied: String = row.try_get("applied_at")?;
             out.push(StackRecord {
-                files: serde_json::from_str(&files).map_err(|source| Error::Corrupt { what: format!("stack {name}"), source })?,
+                files: serde_json::from_str(&files).map_err(|source| Error::Corrupt {
+                    what: format!("stack {name}"),
+                    source,
+                })?,
                 applied_at: parse_ts(&applied, &format!("stack {name}"))?,
                 account_id: row.try_get("account_id")?,
                 region: row.try_get("region")?,
@@ -372,19 +426,36 @@ impl Catalog {
             .chain(["doc", "version", "created_at", "updated_at"])
             .collect();
         let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("INSERT INTO {} ({}) VALUES ({})", R::TABLE, names.join(", "), placeholders.join(", "));
-        let doc = serde_json::to_string(record).map_err(|source| Error::Corrupt { what: R::WHAT.into(), source })?;
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            R::TABLE,
+            names.join(", "),
+            placeholders.join(", ")
+        );
+        let doc = serde_json::to_string(record).map_err(|source| Error::Corrupt {
+            what: R::WHAT.into(),
+            source,
+        })?;
         let now_s = format_ts(now);
-        let mut query = sqlx::query(&sql).bind(record.id().to_string()).bind(account).bind(region);
+        let mut query = sqlx::query(&sql)
+            .bind(record.id().to_string())
+            .bind(account)
+            .bind(region);
         for (_, param) in columns {
             query = bind_param(query, param);
         }
-        let result = query.bind(doc).bind(1_i64).bind(now_s.clone()).bind(now_s).execute(&self.pool).await;
+        let result = query
+            .bind(doc)
+            .bind(1_i64)
+            .bind(now_s.clone())
+            .bind(now_s)
+            .execute(&self.pool)
+            .await;
         match result {
             Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                Err(Error::Conflict { what: format!("{} {}", R::WHAT, record.id()) })
-            }
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(Error::Conflict {
+                what: format!("{} {}", R::WHAT, record.id()),
+            }),
             Err(other) => Err(other.into()),
         }
     }
@@ -394,8 +465,14 @@ impl Catalog {
     /// # Errors
     /// On database errors or an unreadable stored document.
     pub async fn get<R: Record>(&self, id: &str) -> Result<Option<Stored<R>>> {
-        let sql = format!("SELECT doc, version, created_at, updated_at FROM {} WHERE id = $1", R::TABLE);
-        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        let sql = format!(
+            "SELECT doc, version, created_at, updated_at FROM {} WHERE id = $1",
+            R::TABLE
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| stored_from_row(&r)).transpose()
     }
 
@@ -404,8 +481,14 @@ impl Catalog {
     ///
     /// # Errors
     /// On database errors or unreadable stored documents.
-    pub async fn list<R: Record>(&self, filters: &[(&'static str, &str)]) -> Result<Vec<Stored<R>>> {
-        let mut sql = format!("SELECT doc, version, created_at, updated_at FROM {}", R::TABLE);
+    pub async fn list<R: Record>(
+        &self,
+        filters: &[(&'static str, &str)],
+    ) -> Result<Vec<Stored<R>>> {
+        let mut sql = format!(
+            "SELECT doc, version, created_at, updated_at FROM {}",
+            R::TABLE
+        );
         for (idx, (column, _)) in filters.iter().enumerate() {
             sql.push_str(if idx == 0 { " WHERE " } else { " AND " });
             sql.push_str(&format!("{column} = ${}", idx + 1));
@@ -423,15 +506,33 @@ impl Catalog {
     ///
     /// # Errors
     /// `Conflict` when the record changed since it was read; `NotFound`.
-    pub async fn update<R: Record>(&self, record: &R, expected_version: i64, now: jiff::Timestamp) -> Result<i64> {
+    pub async fn update<R: Record>(
+        &self,
+        record: &R,
+        expected_version: i64,
+        now: jiff::Timestamp,
+    ) -> Result<i64> {
         let columns = record.columns();
-        let mut sets: Vec<String> = columns.iter().enumerate().map(|(i, (n, _))| format!("{n} = ${}", i + 1)).collect();
+        let mut sets: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| format!("{n} = ${}", i + 1))
+            .collect();
         let n = columns.len();
         sets.push(format!("doc = ${}", n + 1));
         sets.push(format!("updated_at = ${}", n + 2));
         sets.push("version = version + 1".to_string());
-        let sql = format!("UPDATE {} SET {} WHERE id = ${} AND version = ${}", R::TABLE, sets.join(", "), n + 3, n + 4);
-        let doc = serde_json::to_string(record).map_err(|source| Error::Corrupt { what: R::WHAT.into(), source })?;
+        let sql = format!(
+            "UPDATE {} SET {} WHERE id = ${} AND version = ${}",
+            R::TABLE,
+            sets.join(", "),
+            n + 3,
+            n + 4
+        );
+        let doc = serde_json::to_string(record).map_err(|source| Error::Corrupt {
+            what: R::WHAT.into(),
+            source,
+        })?;
         let mut query = sqlx::query(&sql);
         for (_, param) in columns {
             query = bind_param(query, param);
@@ -447,8 +548,13 @@ impl Catalog {
             return Ok(expected_version + 1);
         }
         match self.get::<R>(record.id()).await? {
-            Some(_) => Err(Error::Conflict { what: format!("{} {}", R::WHAT, record.id()) }),
-            None => Err(Error::NotFound { what: R::WHAT, id: record.id().to_string() }),
+            Some(_) => Err(Error::Conflict {
+                what: format!("{} {}", R::WHAT, record.id()),
+            }),
+            None => Err(Error::NotFound {
+                what: R::WHAT,
+                id: record.id().to_string(),
+            }),
         }
     }
 
@@ -467,7 +573,10 @@ impl Catalog {
         let stored = self
             .get::<coffer_model::BackupJob>(id)
             .await?
-            .ok_or_else(|| Error::NotFound { what: "backup job", id: id.to_string() })?;
+            .ok_or_else(|| Error::NotFound {
+                what: "backup job",
+                id: id.to_string(),
+            })?;
         let mut job = stored.record;
         if !job.state.can_transition_to(next) {
             return Err(Error::InvalidTransition {
@@ -505,7 +614,10 @@ fn stored_from_row<R: Record>(row: &sqlx::any::AnyRow) -> Result<Stored<R>> {
     let created: String = row.try_get("created_at")?;
     let updated: String = row.try_get("updated_at")?;
     Ok(Stored {
-        record: serde_json::from_str(&doc).map_err(|source| Error::Corrupt { what: R::WHAT.into(), source })?,
+        record: serde_json::from_str(&doc).map_err(|source| Error::Corrupt {
+            what: R::WHAT.into(),
+            source,
+        })?,
         version: row.try_get("version")?,
         created_at: parse_ts(&created, R::WHAT)?,
         updated_at: parse_ts(&updated, R::WHAT)?,

@@ -113,14 +113,24 @@ pub struct StoredObject {
 
 impl StoredObject {
     fn key(&self) -> Key {
-        (self.kind, self.account_id.clone(), self.region.clone(), self.name.clone())
+        (
+            self.kind,
+            self.account_id.clone(),
+            self.region.clone(),
+            self.name.clone(),
+        )
     }
 }
 
 type Key = (ObjectKind, String, String, String);
 
 fn desired_key(o: &DesiredObject) -> Key {
-    (o.kind, o.account_id.clone(), o.region.clone(), o.name.clone())
+    (
+        o.kind,
+        o.account_id.clone(),
+        o.region.clone(),
+        o.name.clone(),
+    )
 }
 
 /// One field that differs between the stored and the desired object.
@@ -217,7 +227,11 @@ fn diff_into(path: &str, before: Option<&Json>, after: Option<&Json>, out: &mut 
             keys.sort();
             keys.dedup();
             for key in keys {
-                let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
                 diff_into(&child, a.get(key), b.get(key), out);
             }
         }
@@ -247,15 +261,26 @@ pub(crate) fn object_from_row(row: &AnyRow, kind_hint: Option<ObjectKind>) -> Re
     let name: String = row.try_get("name")?;
     let doc_text: String = row.try_get("doc")?;
     let what = format!("{} {name}", kind.label());
-    let doc = serde_json::from_str(&doc_text).map_err(|source| Error::Corrupt { what: what.clone(), source })?;
+    let doc = serde_json::from_str(&doc_text).map_err(|source| Error::Corrupt {
+        what: what.clone(),
+        source,
+    })?;
     let created: String = row.try_get("created_at")?;
     let updated: String = row.try_get("updated_at")?;
     Ok(StoredObject {
         kind,
         account_id: row.try_get("account_id")?,
         region: row.try_get("region")?,
-        id: if kind == ObjectKind::Resource { name.clone() } else { row.try_get("id")? },
-        arn: if kind == ObjectKind::Resource { name.clone() } else { row.try_get("arn")? },
+        id: if kind == ObjectKind::Resource {
+            name.clone()
+        } else {
+            row.try_get("id")?
+        },
+        arn: if kind == ObjectKind::Resource {
+            name.clone()
+        } else {
+            row.try_get("arn")?
+        },
         name,
         stack: row.try_get("stack")?,
         doc,
@@ -267,6 +292,9 @@ pub(crate) fn object_from_row(row: &AnyRow, kind_hint: Option<ObjectKind>) -> Re
 
 /// Computes the plan for one stack from the objects of that stack and any
 /// objects of other stacks that have the same keys.
+// Each argument is one independent input read from the catalog; bundling
+// them would only name the same list twice.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn plan(
     stack: &str,
     account_id: &str,
@@ -277,8 +305,12 @@ pub(crate) fn plan(
     recovery_points_per_vault: &BTreeMap<(String, String, String), i64>,
     files: BTreeMap<String, String>,
 ) -> StackPlan {
-    let mut current: BTreeMap<Key, StoredObject> = in_stack.into_iter().map(|o| (o.key(), o)).collect();
-    let elsewhere: BTreeMap<Key, StoredObject> = same_keys_elsewhere.into_iter().map(|o| (o.key(), o)).collect();
+    let mut current: BTreeMap<Key, StoredObject> =
+        in_stack.into_iter().map(|o| (o.key(), o)).collect();
+    let elsewhere: BTreeMap<Key, StoredObject> = same_keys_elsewhere
+        .into_iter()
+        .map(|o| (o.key(), o))
+        .collect();
     let mut changes = Vec::new();
     let mut blockers = Vec::new();
     let mut unchanged = 0;
@@ -298,14 +330,22 @@ pub(crate) fn plan(
             Some(stored) if stored.doc == object.doc && stored.arn == object.arn => unchanged += 1,
             Some(stored) => {
                 let fields = diff_docs(&stored.doc, &object.doc);
-                changes.push(Change::Update { stored, desired: object, fields });
+                changes.push(Change::Update {
+                    stored,
+                    desired: object,
+                    fields,
+                });
             }
             None => changes.push(Change::Create(object)),
         }
     }
     for (_, stored) in current {
         if stored.kind == ObjectKind::BackupVault {
-            let key = (stored.account_id.clone(), stored.region.clone(), stored.name.clone());
+            let key = (
+                stored.account_id.clone(),
+                stored.region.clone(),
+                stored.name.clone(),
+            );
             let n_points = recovery_points_per_vault.get(&key).copied().unwrap_or(0);
             if n_points > 0 {
                 blockers.push(format!(

@@ -66,8 +66,14 @@ impl Record for RecoveryPoint {
             ("storage_class", Param::Text(upper(&self.storage_class))),
             ("creation_date", Param::Text(format_ts(self.creation_date))),
             ("delete_at", opt_ts(self.calculated_lifecycle.delete_at)),
-            ("move_to_cold_at", opt_ts(self.calculated_lifecycle.move_to_cold_storage_at)),
-            ("size_bytes", Param::Int(i64::try_from(self.backup_size_in_bytes).unwrap_or(i64::MAX))),
+            (
+                "move_to_cold_at",
+                opt_ts(self.calculated_lifecycle.move_to_cold_storage_at),
+            ),
+            (
+                "size_bytes",
+                Param::Int(i64::try_from(self.backup_size_in_bytes).unwrap_or(i64::MAX)),
+            ),
         ]
     }
 }
@@ -91,7 +97,10 @@ impl Record for BackupJob {
             ("rule_name", Param::OptText(self.backup_rule_name.clone())),
             ("creation_date", Param::Text(format_ts(self.creation_date))),
             ("completion_date", opt_ts(self.completion_date)),
-            ("recovery_point_arn", Param::OptText(self.recovery_point_arn.clone())),
+            (
+                "recovery_point_arn",
+                Param::OptText(self.recovery_point_arn.clone()),
+            ),
         ]
     }
 }
@@ -109,8 +118,14 @@ impl Record for CopyJob {
         vec![
             ("resource_arn", text(&self.resource_arn)),
             ("state", Param::Text(upper(&self.state))),
-            ("source_recovery_point_arn", text(&self.source_recovery_point_arn)),
-            ("destination_vault_arn", text(&self.destination_backup_vault_arn)),
+            (
+                "source_recovery_point_arn",
+                text(&self.source_recovery_point_arn),
+            ),
+            (
+                "destination_vault_arn",
+                text(&self.destination_backup_vault_arn),
+            ),
             ("creation_date", Param::Text(format_ts(self.creation_date))),
             ("completion_date", opt_ts(self.completion_date)),
         ]

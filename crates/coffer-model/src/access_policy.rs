@@ -39,7 +39,10 @@ const STATEMENT_FIELDS: &[&str] = &[
 pub fn validate_document(doc: &Value) -> Findings {
     let mut findings = Findings::new();
     let Some(obj) = doc.as_object() else {
-        findings.error("", "an access policy must be a JSON object with Version and Statement");
+        findings.error(
+            "",
+            "an access policy must be a JSON object with Version and Statement",
+        );
         return findings;
     };
     for key in obj.keys() {
@@ -51,7 +54,10 @@ pub fn validate_document(doc: &Value) -> Findings {
         Some("2012-10-17" | "2008-10-17") | None => {}
         Some(other) => {
             findings
-                .error("Version", format!("Version {other:?} is not an IAM policy language version"))
+                .error(
+                    "Version",
+                    format!("Version {other:?} is not an IAM policy language version"),
+                )
                 .hint("use \"2012-10-17\"");
         }
     }
@@ -59,7 +65,10 @@ pub fn validate_document(doc: &Value) -> Findings {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(item @ Value::Object(_)) => vec![item],
         Some(_) => {
-            findings.error("Statement", "Statement must be an object or a list of objects");
+            findings.error(
+                "Statement",
+                "Statement must be an object or a list of objects",
+            );
             return findings;
         }
         None => {
@@ -87,7 +96,10 @@ pub fn validate_document(doc: &Value) -> Findings {
                 );
             }
             None => {
-                findings.error(format!("{field}.Effect"), "Effect is required (\"Allow\" or \"Deny\")");
+                findings.error(
+                    format!("{field}.Effect"),
+                    "Effect is required (\"Allow\" or \"Deny\")",
+                );
             }
         }
         if !st.contains_key("Action") && !st.contains_key("NotAction") {
@@ -107,7 +119,10 @@ pub fn validate_document(doc: &Value) -> Findings {
                             );
                         }
                         None => {
-                            findings.error(format!("{field}.{key}"), format!("{key} must be a string or a list of strings"));
+                            findings.error(
+                                format!("{field}.{key}"),
+                                format!("{key} must be a string or a list of strings"),
+                            );
                         }
                     }
                 }
@@ -120,7 +135,10 @@ pub fn validate_document(doc: &Value) -> Findings {
         }
         if let Some(condition) = st.get("Condition") {
             let Some(ops) = condition.as_object() else {
-                findings.error(format!("{field}.Condition"), "Condition must be an object of operators");
+                findings.error(
+                    format!("{field}.Condition"),
+                    "Condition must be an object of operators",
+                );
                 continue;
             };
             for (op, keys) in ops {
@@ -139,7 +157,10 @@ pub fn validate_document(doc: &Value) -> Findings {
                         .hint(format!("use one of {}", CONDITION_OPERATORS.join(", ")));
                 }
                 let Some(keys) = keys.as_object() else {
-                    findings.error(op_field, "a condition operator maps condition keys to values");
+                    findings.error(
+                        op_field,
+                        "a condition operator maps condition keys to values",
+                    );
                     continue;
                 };
                 for key in keys.keys() {
@@ -190,7 +211,11 @@ mod tests {
                 "Condition": {"StringNotEquals": {"aws:PrincipalArn": "arn:coffer:iam::1:role/x"}}
             }]
         });
-        assert!(validate_document(&doc).is_empty(), "{:?}", validate_document(&doc));
+        assert!(
+            validate_document(&doc).is_empty(),
+            "{:?}",
+            validate_document(&doc)
+        );
     }
 
     #[test]
@@ -198,9 +223,15 @@ mod tests {
         let doc = json!({"Statement": [{"Efect": "Deny", "Principal": "*"}]});
         let findings = validate_document(&doc);
         let text: Vec<String> = findings.iter().map(ToString::to_string).collect();
-        assert!(text.iter().any(|t| t.contains("did you mean \"Effect\"")), "{text:?}");
+        assert!(
+            text.iter().any(|t| t.contains("did you mean \"Effect\"")),
+            "{text:?}"
+        );
         assert!(text.iter().any(|t| t.contains("needs Action")), "{text:?}");
-        assert!(text.iter().any(|t| t.contains("Effect is required")), "{text:?}");
+        assert!(
+            text.iter().any(|t| t.contains("Effect is required")),
+            "{text:?}"
+        );
     }
 
     #[test]

@@ -300,14 +300,42 @@ mod tests {
     use rstest::rstest;
 
     #[rstest]
-    #[case("arn:coffer:fs:*:210987654321:filesystem/*", "arn:coffer:fs:eu-west-1:210987654321:filesystem/home", true)]
-    #[case("arn:coffer:fs:*:210987654321:filesystem/scratch-*", "arn:coffer:fs:eu-west-1:210987654321:filesystem/home", false)]
-    #[case("arn:coffer:fs:*:210987654321:filesystem/scratch-*", "arn:coffer:fs:eu-west-1:210987654321:filesystem/scratch-1", true)]
-    #[case("arn:coffer:postgres:*", "arn:coffer:postgres:eu-west-1:1:database/main/orders", true)]
+    #[case(
+        "arn:coffer:fs:*:210987654321:filesystem/*",
+        "arn:coffer:fs:eu-west-1:210987654321:filesystem/home",
+        true
+    )]
+    #[case(
+        "arn:coffer:fs:*:210987654321:filesystem/scratch-*",
+        "arn:coffer:fs:eu-west-1:210987654321:filesystem/home",
+        false
+    )]
+    #[case(
+        "arn:coffer:fs:*:210987654321:filesystem/scratch-*",
+        "arn:coffer:fs:eu-west-1:210987654321:filesystem/scratch-1",
+        true
+    )]
+    #[case(
+        "arn:coffer:postgres:*",
+        "arn:coffer:postgres:eu-west-1:1:database/main/orders",
+        true
+    )]
     #[case("*", "arn:coffer:s3:r:1:bucket/x", true)]
-    #[case("arn:coffer:*:*:*:database/*/orders", "arn:coffer:mysql:r:1:database/maria/orders", true)]
-    #[case("arn:coffer:*:*:*:database/*/orders", "arn:coffer:mysql:r:1:database/maria/orders2", false)]
-    #[case("arn:coffer:fs:*:*:filesystem/Home", "arn:coffer:fs:r:1:filesystem/home", false)]
+    #[case(
+        "arn:coffer:*:*:*:database/*/orders",
+        "arn:coffer:mysql:r:1:database/maria/orders",
+        true
+    )]
+    #[case(
+        "arn:coffer:*:*:*:database/*/orders",
+        "arn:coffer:mysql:r:1:database/maria/orders2",
+        false
+    )]
+    #[case(
+        "arn:coffer:fs:*:*:filesystem/Home",
+        "arn:coffer:fs:r:1:filesystem/home",
+        false
+    )]
     fn patterns_match_like_backup_selections(
         #[case] pattern: &str,
         #[case] arn: &str,

@@ -162,7 +162,10 @@ mod tests {
 
     #[test]
     fn join_field_handles_indexes_and_empty_parts() {
-        assert_eq!(join_field("Plan", "BackupPlanRule[1]"), "Plan.BackupPlanRule[1]");
+        assert_eq!(
+            join_field("Plan", "BackupPlanRule[1]"),
+            "Plan.BackupPlanRule[1]"
+        );
         assert_eq!(join_field("Rules", "[0].Lifecycle"), "Rules[0].Lifecycle");
         assert_eq!(join_field("", "X"), "X");
         assert_eq!(join_field("X", ""), "X");
@@ -171,8 +174,14 @@ mod tests {
     #[test]
     fn did_you_mean_finds_close_names_only() {
         let names = ["BackupVaultName", "EncryptionKeyArn", "LockConfiguration"];
-        assert_eq!(did_you_mean("BackupVaultNme", names), Some("BackupVaultName"));
-        assert_eq!(did_you_mean("lockconfiguration", names), Some("LockConfiguration"));
+        assert_eq!(
+            did_you_mean("BackupVaultNme", names),
+            Some("BackupVaultName")
+        );
+        assert_eq!(
+            did_you_mean("lockconfiguration", names),
+            Some("LockConfiguration")
+        );
         assert_eq!(did_you_mean("Zebra", names), None);
     }
 }

@@ -122,9 +122,24 @@ pub const CONTROLS: &[ControlDef] = &[
         name: "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK",
         target: ControlTarget::BackupPlans,
         params: &[
-            ParamDef { name: "requiredFrequencyValue", default: Some("1"), kind: ParamKind::Integer { min: 1, max: 31 } },
-            ParamDef { name: "requiredFrequencyUnit", default: Some("days"), kind: ParamKind::OneOf(FREQUENCY_UNITS) },
-            ParamDef { name: "requiredRetentionDays", default: Some("35"), kind: ParamKind::Integer { min: 1, max: 36_500 } },
+            ParamDef {
+                name: "requiredFrequencyValue",
+                default: Some("1"),
+                kind: ParamKind::Integer { min: 1, max: 31 },
+            },
+            ParamDef {
+                name: "requiredFrequencyUnit",
+                default: Some("days"),
+                kind: ParamKind::OneOf(FREQUENCY_UNITS),
+            },
+            ParamDef {
+                name: "requiredRetentionDays",
+                default: Some("35"),
+                kind: ParamKind::Integer {
+                    min: 1,
+                    max: 36_500,
+                },
+            },
         ],
         scope_types: false,
         evaluated: true,
@@ -132,7 +147,11 @@ pub const CONTROLS: &[ControlDef] = &[
     ControlDef {
         name: "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED",
         target: ControlTarget::BackupVaults,
-        params: &[ParamDef { name: "principalArnList", default: None, kind: ParamKind::ArnList { max: 5 } }],
+        params: &[ParamDef {
+            name: "principalArnList",
+            default: None,
+            kind: ParamKind::ArnList { max: 5 },
+        }],
         scope_types: false,
         evaluated: true,
     },
@@ -146,21 +165,36 @@ pub const CONTROLS: &[ControlDef] = &[
     ControlDef {
         name: "BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK",
         target: ControlTarget::RecoveryPoints,
-        params: &[ParamDef { name: "requiredRetentionDays", default: Some("35"), kind: ParamKind::Integer { min: 1, max: 36_500 } }],
+        params: &[ParamDef {
+            name: "requiredRetentionDays",
+            default: Some("35"),
+            kind: ParamKind::Integer {
+                min: 1,
+                max: 36_500,
+            },
+        }],
         scope_types: false,
         evaluated: true,
     },
     ControlDef {
         name: "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION",
         target: ControlTarget::Resources,
-        params: &[ParamDef { name: "crossRegionList", default: None, kind: ParamKind::RegionList }],
+        params: &[ParamDef {
+            name: "crossRegionList",
+            default: None,
+            kind: ParamKind::RegionList,
+        }],
         scope_types: true,
         evaluated: true,
     },
     ControlDef {
         name: "BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT",
         target: ControlTarget::Resources,
-        params: &[ParamDef { name: "crossAccountList", default: None, kind: ParamKind::AccountList { max: 5 } }],
+        params: &[ParamDef {
+            name: "crossAccountList",
+            default: None,
+            kind: ParamKind::AccountList { max: 5 },
+        }],
         scope_types: true,
         evaluated: true,
     },
@@ -168,8 +202,22 @@ pub const CONTROLS: &[ControlDef] = &[
         name: "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK",
         target: ControlTarget::Resources,
         params: &[
-            ParamDef { name: "minRetentionDays", default: None, kind: ParamKind::Integer { min: 1, max: 36_500 } },
-            ParamDef { name: "maxRetentionDays", default: None, kind: ParamKind::Integer { min: 1, max: 36_500 } },
+            ParamDef {
+                name: "minRetentionDays",
+                default: None,
+                kind: ParamKind::Integer {
+                    min: 1,
+                    max: 36_500,
+                },
+            },
+            ParamDef {
+                name: "maxRetentionDays",
+                default: None,
+                kind: ParamKind::Integer {
+                    min: 1,
+                    max: 36_500,
+                },
+            },
         ],
         scope_types: true,
         evaluated: true,
@@ -178,8 +226,16 @@ pub const CONTROLS: &[ControlDef] = &[
         name: "BACKUP_LAST_RECOVERY_POINT_CREATED",
         target: ControlTarget::Resources,
         params: &[
-            ParamDef { name: "recoveryPointAgeValue", default: Some("1"), kind: ParamKind::Integer { min: 1, max: 744 } },
-            ParamDef { name: "recoveryPointAgeUnit", default: Some("days"), kind: ParamKind::OneOf(FREQUENCY_UNITS) },
+            ParamDef {
+                name: "recoveryPointAgeValue",
+                default: Some("1"),
+                kind: ParamKind::Integer { min: 1, max: 744 },
+            },
+            ParamDef {
+                name: "recoveryPointAgeUnit",
+                default: Some("days"),
+                kind: ParamKind::OneOf(FREQUENCY_UNITS),
+            },
         ],
         scope_types: true,
         evaluated: true,
@@ -187,7 +243,14 @@ pub const CONTROLS: &[ControlDef] = &[
     ControlDef {
         name: "RESTORE_TIME_FOR_RESOURCES_MEET_TARGET",
         target: ControlTarget::Resources,
-        params: &[ParamDef { name: "maxRestoreTime", default: Some("720"), kind: ParamKind::Integer { min: 1, max: 52_560_000 } }],
+        params: &[ParamDef {
+            name: "maxRestoreTime",
+            default: Some("720"),
+            kind: ParamKind::Integer {
+                min: 1,
+                max: 52_560_000,
+            },
+        }],
         scope_types: true,
         evaluated: true,
     },
@@ -195,8 +258,16 @@ pub const CONTROLS: &[ControlDef] = &[
         name: "RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT",
         target: ControlTarget::Resources,
         params: &[
-            ParamDef { name: "recoveryPointAgeValue", default: Some("1"), kind: ParamKind::Integer { min: 1, max: 2184 } },
-            ParamDef { name: "recoveryPointAgeUnit", default: Some("days"), kind: ParamKind::OneOf(FREQUENCY_UNITS) },
+            ParamDef {
+                name: "recoveryPointAgeValue",
+                default: Some("1"),
+                kind: ParamKind::Integer { min: 1, max: 2184 },
+            },
+            ParamDef {
+                name: "recoveryPointAgeUnit",
+                default: Some("days"),
+                kind: ParamKind::OneOf(FREQUENCY_UNITS),
+            },
         ],
         scope_types: true,
         evaluated: false,
@@ -239,13 +310,20 @@ impl FrameworkControl {
         let Some(def) = ControlDef::find(&self.control_name) else {
             let finding = findings.error(
                 "ControlName",
-                format!("{:?} is not a control of AWS Backup Audit Manager", self.control_name),
+                format!(
+                    "{:?} is not a control of AWS Backup Audit Manager",
+                    self.control_name
+                ),
             );
             match did_you_mean(&self.control_name, CONTROLS.iter().map(|c| c.name)) {
                 Some(s) => finding.hint(format!("did you mean {s:?}?")),
                 None => finding.hint(format!(
                     "use one of {}",
-                    CONTROLS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+                    CONTROLS
+                        .iter()
+                        .map(|c| c.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             };
             return findings;
@@ -271,7 +349,10 @@ impl FrameworkControl {
             let Some(param_def) = def.param(&param.parameter_name) else {
                 let finding = findings.warning(
                     format!("{field}.ParameterName"),
-                    format!("{} does not use a parameter {:?}; it is ignored", def.name, param.parameter_name),
+                    format!(
+                        "{} does not use a parameter {:?}; it is ignored",
+                        def.name, param.parameter_name
+                    ),
                 );
                 let names: Vec<&str> = def.params.iter().map(|p| p.name).collect();
                 match did_you_mean(&param.parameter_name, names.iter().copied()) {
@@ -294,10 +375,13 @@ impl FrameworkControl {
             if def.param(value_name).is_none() || !def.evaluated {
                 continue;
             }
-            let (Some(value), Some(unit)) = (self.parameter(value_name), self.parameter(unit_name)) else {
+            let (Some(value), Some(unit)) = (self.parameter(value_name), self.parameter(unit_name))
+            else {
                 continue;
             };
-            let Ok(value) = value.parse::<u64>() else { continue };
+            let Ok(value) = value.parse::<u64>() else {
+                continue;
+            };
             let max = if unit == "hours" { max_hours } else { 31 };
             if value > max {
                 let idx = self
@@ -307,18 +391,29 @@ impl FrameworkControl {
                     .unwrap_or(0);
                 findings.error(
                     format!("ControlInputParameters[{idx}].ParameterValue"),
-                    format!("{value_name} ({value}) must be at most {max} when {unit_name} is {unit}"),
+                    format!(
+                        "{value_name} ({value}) must be at most {max} when {unit_name} is {unit}"
+                    ),
                 );
             }
         }
         let scope = &self.control_scope;
         if scope.tags.len() > 1 {
             findings
-                .error("ControlScope.Tags", format!("a control scope takes at most one tag, found {}", scope.tags.len()))
+                .error(
+                    "ControlScope.Tags",
+                    format!(
+                        "a control scope takes at most one tag, found {}",
+                        scope.tags.len()
+                    ),
+                )
                 .hint("split the control into one framework control per tag");
         }
         if scope.compliance_resource_ids.len() > 100 {
-            findings.error("ControlScope.ComplianceResourceIds", "a control scope takes at most 100 resource IDs");
+            findings.error(
+                "ControlScope.ComplianceResourceIds",
+                "a control scope takes at most 100 resource IDs",
+            );
         }
         for (idx, type_name) in scope.compliance_resource_types.iter().enumerate() {
             let field = format!("ControlScope.ComplianceResourceTypes[{idx}]");
@@ -338,8 +433,12 @@ impl FrameworkControl {
                 }
             }
         }
-        if !def.scope_types && !scope.compliance_resource_types.is_empty()
-            && scope.compliance_resource_types.iter().any(|t| !BACKUP_OBJECT_TYPES.contains(&t.as_str()))
+        if !def.scope_types
+            && !scope.compliance_resource_types.is_empty()
+            && scope
+                .compliance_resource_types
+                .iter()
+                .any(|t| !BACKUP_OBJECT_TYPES.contains(&t.as_str()))
         {
             findings.warning(
                 "ControlScope.ComplianceResourceTypes",
@@ -371,13 +470,23 @@ fn check_param_value(def: &ParamDef, value: &str) -> Result<(), String> {
             if words.contains(&value) {
                 Ok(())
             } else {
-                Err(format!("{name} must be one of {}, found {value:?}", words.join(", ")))
+                Err(format!(
+                    "{name} must be one of {}, found {value:?}",
+                    words.join(", ")
+                ))
             }
         }
         ParamKind::ArnList { max } => {
-            let items: Vec<&str> = value.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            let items: Vec<&str> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
             if items.len() > max {
-                return Err(format!("{name} takes at most {max} ARNs, found {}", items.len()));
+                return Err(format!(
+                    "{name} takes at most {max} ARNs, found {}",
+                    items.len()
+                ));
             }
             for item in items {
                 crate::Arn::parse(item).map_err(|e| format!("{name}: {e}"))?;
@@ -391,9 +500,16 @@ fn check_param_value(def: &ParamDef, value: &str) -> Result<(), String> {
             Ok(())
         }
         ParamKind::AccountList { max } => {
-            let items: Vec<&str> = value.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            let items: Vec<&str> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
             if items.len() > max {
-                return Err(format!("{name} takes at most {max} account IDs, found {}", items.len()));
+                return Err(format!(
+                    "{name} takes at most {max} account IDs, found {}",
+                    items.len()
+                ));
             }
             for item in items {
                 AccountId::new(item).map_err(|e| format!("{name}: {e}"))?;
@@ -410,10 +526,16 @@ impl Framework {
             findings.error("FrameworkName", err.to_string());
         }
         if self.framework_description.chars().count() > 1024 {
-            findings.error("FrameworkDescription", "FrameworkDescription must be at most 1024 characters");
+            findings.error(
+                "FrameworkDescription",
+                "FrameworkDescription must be at most 1024 characters",
+            );
         }
         if self.framework_controls.is_empty() {
-            findings.error("FrameworkControls", "a framework needs at least one control");
+            findings.error(
+                "FrameworkControls",
+                "a framework needs at least one control",
+            );
         }
         for (idx, control) in self.framework_controls.iter().enumerate() {
             findings.extend_under(&format!("FrameworkControls[{idx}]"), control.validate());
@@ -431,7 +553,10 @@ mod tests {
             control_name: name.into(),
             control_input_parameters: params
                 .iter()
-                .map(|(n, v)| ControlInputParameter { parameter_name: n.to_string(), parameter_value: v.to_string() })
+                .map(|(n, v)| ControlInputParameter {
+                    parameter_name: n.to_string(),
+                    parameter_value: v.to_string(),
+                })
                 .collect(),
             control_scope: ControlScope::default(),
         }
@@ -443,21 +568,40 @@ mod tests {
 
     #[test]
     fn defaults_fill_missing_parameters() {
-        let c = control("BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK", &[("requiredRetentionDays", "90")]);
+        let c = control(
+            "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK",
+            &[("requiredRetentionDays", "90")],
+        );
         assert_eq!(c.parameter("requiredRetentionDays").as_deref(), Some("90"));
-        assert_eq!(c.parameter("requiredFrequencyUnit").as_deref(), Some("days"));
+        assert_eq!(
+            c.parameter("requiredFrequencyUnit").as_deref(),
+            Some("days")
+        );
         assert!(c.validate().is_empty());
     }
 
     #[test]
     fn unused_parameter_is_a_warning_and_bad_value_an_error() {
-        let c = control("BACKUP_RECOVERY_POINT_ENCRYPTED", &[("requiredRetentionDays", "35")]);
+        let c = control(
+            "BACKUP_RECOVERY_POINT_ENCRYPTED",
+            &[("requiredRetentionDays", "35")],
+        );
         let f = c.validate();
         assert!(!f.has_errors());
-        assert!(texts(&f)[0].starts_with("warning: ControlInputParameters[0].ParameterName"), "{:?}", texts(&f));
-        let c = control("BACKUP_LAST_RECOVERY_POINT_CREATED", &[("recoveryPointAgeUnit", "weeks")]);
+        assert!(
+            texts(&f)[0].starts_with("warning: ControlInputParameters[0].ParameterName"),
+            "{:?}",
+            texts(&f)
+        );
+        let c = control(
+            "BACKUP_LAST_RECOVERY_POINT_CREATED",
+            &[("recoveryPointAgeUnit", "weeks")],
+        );
         assert!(c.validate().has_errors());
-        let c = control("BACKUP_LAST_RECOVERY_POINT_CREATED", &[("recoveryPointAgeValue", "40")]);
+        let c = control(
+            "BACKUP_LAST_RECOVERY_POINT_CREATED",
+            &[("recoveryPointAgeValue", "40")],
+        );
         assert!(texts(&c.validate())[0].contains("at most 31 when recoveryPointAgeUnit is days"));
     }
 

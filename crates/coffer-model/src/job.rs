@@ -35,13 +35,13 @@ impl BackupJobState {
     /// any live job can be stopped through ABORTING.
     pub fn can_transition_to(self, next: BackupJobState) -> bool {
         use BackupJobState::*;
-        match (self, next) {
-            (Created, Pending | Running | Expired | Aborting | Failed) => true,
-            (Pending, Running | Expired | Aborting | Failed) => true,
-            (Running, Completed | Failed | Partial | Aborting) => true,
-            (Aborting, Aborted | Failed) => true,
-            _ => false,
-        }
+        matches!(
+            (self, next),
+            (Created, Pending | Running | Expired | Aborting | Failed)
+                | (Pending, Running | Expired | Aborting | Failed)
+                | (Running, Completed | Failed | Partial | Aborting)
+                | (Aborting, Aborted | Failed)
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -73,7 +73,10 @@ pub enum CopyJobState {
 
 impl CopyJobState {
     pub fn is_terminal(self) -> bool {
-        matches!(self, CopyJobState::Completed | CopyJobState::Failed | CopyJobState::Partial)
+        matches!(
+            self,
+            CopyJobState::Completed | CopyJobState::Failed | CopyJobState::Partial
+        )
     }
 
     pub fn can_transition_to(self, next: CopyJobState) -> bool {
@@ -98,7 +101,10 @@ pub enum RestoreJobStatus {
 
 impl RestoreJobStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(self, RestoreJobStatus::Completed | RestoreJobStatus::Aborted | RestoreJobStatus::Failed)
+        matches!(
+            self,
+            RestoreJobStatus::Completed | RestoreJobStatus::Aborted | RestoreJobStatus::Failed
+        )
     }
 
     pub fn can_transition_to(self, next: RestoreJobStatus) -> bool {
@@ -199,10 +205,15 @@ mod tests {
     #[test]
     fn terminal_states_have_no_way_out() {
         use BackupJobState::*;
-        let all = [Created, Pending, Running, Aborting, Aborted, Completed, Failed, Expired, Partial];
+        let all = [
+            Created, Pending, Running, Aborting, Aborted, Completed, Failed, Expired, Partial,
+        ];
         for from in all {
             if from.is_terminal() {
-                assert!(all.iter().all(|to| !from.can_transition_to(*to)), "{from:?}");
+                assert!(
+                    all.iter().all(|to| !from.can_transition_to(*to)),
+                    "{from:?}"
+                );
             }
         }
         assert!(Created.can_transition_to(Expired));
@@ -214,7 +225,10 @@ mod tests {
 
     #[test]
     fn states_serialize_as_aws_words() {
-        assert_eq!(serde_json::to_string(&BackupJobState::Expired).unwrap(), "\"EXPIRED\"");
+        assert_eq!(
+            serde_json::to_string(&BackupJobState::Expired).unwrap(),
+            "\"EXPIRED\""
+        );
         assert_eq!(BackupJobState::Partial.as_str(), "PARTIAL");
     }
 }

@@ -19,7 +19,10 @@ pub enum LegalHoldStatus {
 impl LegalHoldStatus {
     /// Whether recovery points under a hold in this status are pinned.
     pub fn pins(self) -> bool {
-        matches!(self, LegalHoldStatus::Creating | LegalHoldStatus::Active | LegalHoldStatus::Canceling)
+        matches!(
+            self,
+            LegalHoldStatus::Creating | LegalHoldStatus::Active | LegalHoldStatus::Canceling
+        )
     }
 }
 
@@ -65,7 +68,8 @@ pub struct DateRange {
 impl RecoveryPointSelection {
     /// Whether a recovery point (vault, resource, creation time) is covered.
     pub fn covers(&self, vault_name: &str, resource_arn: &str, created: jiff::Timestamp) -> bool {
-        let vault_ok = self.vault_names.is_empty() || self.vault_names.iter().any(|v| v == vault_name);
+        let vault_ok =
+            self.vault_names.is_empty() || self.vault_names.iter().any(|v| v == vault_name);
         let resource_ok = self.resource_identifiers.is_empty()
             || self.resource_identifiers.iter().any(|r| r == resource_arn);
         let date_ok = self
@@ -86,7 +90,10 @@ impl LegalHold {
         }
         if let Some(range) = self.recovery_point_selection.date_range {
             if range.from_date > range.to_date {
-                findings.error("RecoveryPointSelection.DateRange", "FromDate must not be after ToDate");
+                findings.error(
+                    "RecoveryPointSelection.DateRange",
+                    "FromDate must not be after ToDate",
+                );
             }
         }
         findings
@@ -103,7 +110,10 @@ mod tests {
         let sel = RecoveryPointSelection {
             vault_names: vec!["primary".into()],
             resource_identifiers: vec![],
-            date_range: Some(DateRange { from_date: t("2026-01-01T00:00:00Z"), to_date: t("2026-01-31T00:00:00Z") }),
+            date_range: Some(DateRange {
+                from_date: t("2026-01-01T00:00:00Z"),
+                to_date: t("2026-01-31T00:00:00Z"),
+            }),
         };
         assert!(sel.covers("primary", "arn:x", t("2026-01-31T00:00:00Z")));
         assert!(!sel.covers("other", "arn:x", t("2026-01-15T00:00:00Z")));

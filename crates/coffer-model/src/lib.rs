@@ -31,21 +31,26 @@ mod schedule;
 mod selection;
 mod vault;
 
-pub use access_policy::{validate_document as validate_access_policy, CONDITION_KEYS, CONDITION_OPERATORS};
+pub use access_policy::{
+    validate_document as validate_access_policy, CONDITION_KEYS, CONDITION_OPERATORS,
+};
 pub use arn::{glob_match, Arn, ArnError, ArnPattern, PARTITION};
 pub use finding::{did_you_mean, join_field, Finding, Findings, Severity};
 pub use framework::{
-    ControlDef, ControlInputParameter, ControlScope, ControlTarget, Framework, FrameworkControl, ParamDef,
-    ParamKind, BACKUP_OBJECT_TYPES, CONTROLS,
+    ControlDef, ControlInputParameter, ControlScope, ControlTarget, Framework, FrameworkControl,
+    ParamDef, ParamKind, BACKUP_OBJECT_TYPES, CONTROLS,
 };
 pub use inventory::{S3Endpoint, SecretRef, Server};
 pub use job::{BackupJob, BackupJobState, CopyJob, CopyJobState, RestoreJob, RestoreJobStatus};
-pub use legal_hold::{DateRange, LegalHold, LegalHoldStatus, RecoveryPointSelection, MAX_ACTIVE_LEGAL_HOLDS};
+pub use legal_hold::{
+    DateRange, LegalHold, LegalHoldStatus, RecoveryPointSelection, MAX_ACTIVE_LEGAL_HOLDS,
+};
 pub use names::{AccountId, NameError, NameKind, Region};
 pub use plan::{
-    AdvancedBackupSetting, BackupPlan, BackupRule, CopyAction, Lifecycle, DEFAULT_COMPLETION_WINDOW_MINUTES,
-    DEFAULT_SCHEDULE, DEFAULT_START_WINDOW_MINUTES, MAX_CONTINUOUS_RETENTION_DAYS, MAX_RETENTION_DAYS,
-    MIN_COLD_STORAGE_DAYS, MIN_START_WINDOW_MINUTES,
+    AdvancedBackupSetting, BackupPlan, BackupRule, CopyAction, Lifecycle,
+    DEFAULT_COMPLETION_WINDOW_MINUTES, DEFAULT_SCHEDULE, DEFAULT_START_WINDOW_MINUTES,
+    MAX_CONTINUOUS_RETENTION_DAYS, MAX_RETENTION_DAYS, MIN_COLD_STORAGE_DAYS,
+    MIN_START_WINDOW_MINUTES,
 };
 pub use recovery_point::{CalculatedLifecycle, RecoveryPoint, RecoveryPointStatus, StorageClass};
 pub use report::{
@@ -53,6 +58,8 @@ pub use report::{
     REPORT_TEMPLATES_WITHOUT_SUPPORT,
 };
 pub use resource::{check_tags, Resource, ResourceType, Tags, TypeName, AWS_TYPES_WITHOUT_DRIVER};
-pub use schedule::{RateUnit, Schedule, ScheduleError, ScheduleExpression};
-pub use selection::{BackupSelection, ConditionParameter, Conditions, TagCondition, RESOURCE_TAG_PREFIX};
+pub use schedule::{CronField, RateUnit, Schedule, ScheduleError, ScheduleExpression};
+pub use selection::{
+    BackupSelection, ConditionParameter, Conditions, TagCondition, RESOURCE_TAG_PREFIX,
+};
 pub use vault::{BackupVault, LockMode, VaultLockConfiguration, VaultNotifications, VAULT_EVENTS};

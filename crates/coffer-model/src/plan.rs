@@ -94,7 +94,9 @@ impl Lifecycle {
             if delete == 0 || delete > MAX_RETENTION_DAYS {
                 findings.error(
                     "DeleteAfterDays",
-                    format!("DeleteAfterDays ({delete}) must be between 1 and {MAX_RETENTION_DAYS}"),
+                    format!(
+                        "DeleteAfterDays ({delete}) must be between 1 and {MAX_RETENTION_DAYS}"
+                    ),
                 );
             }
         }
@@ -102,11 +104,15 @@ impl Lifecycle {
             if cold > MAX_RETENTION_DAYS {
                 findings.error(
                     "MoveToColdStorageAfterDays",
-                    format!("MoveToColdStorageAfterDays ({cold}) must be at most {MAX_RETENTION_DAYS}"),
+                    format!(
+                        "MoveToColdStorageAfterDays ({cold}) must be at most {MAX_RETENTION_DAYS}"
+                    ),
                 );
             }
         }
-        if let (Some(cold), Some(delete)) = (self.move_to_cold_storage_after_days, self.delete_after_days) {
+        if let (Some(cold), Some(delete)) =
+            (self.move_to_cold_storage_after_days, self.delete_after_days)
+        {
             let needed = cold.saturating_add(MIN_COLD_STORAGE_DAYS);
             if delete < needed {
                 findings
@@ -135,7 +141,11 @@ impl BackupRule {
     /// When the expression or time zone is invalid.
     pub fn schedule(&self, created_at: jiff::Timestamp) -> Result<Schedule, crate::ScheduleError> {
         let expression: ScheduleExpression = self.schedule_expression.parse()?;
-        Schedule::new(expression, self.schedule_expression_timezone.as_deref(), created_at)
+        Schedule::new(
+            expression,
+            self.schedule_expression_timezone.as_deref(),
+            created_at,
+        )
     }
 
     pub fn validate(&self) -> Findings {
@@ -173,7 +183,9 @@ impl BackupRule {
                 )
                 .hint(format!("use 60 or more (the default is {DEFAULT_START_WINDOW_MINUTES})"));
         }
-        if self.completion_window_minutes == 0 || self.completion_window_minutes > MAX_WINDOW_MINUTES {
+        if self.completion_window_minutes == 0
+            || self.completion_window_minutes > MAX_WINDOW_MINUTES
+        {
             findings.error(
                 "CompletionWindowMinutes",
                 format!(
@@ -187,7 +199,10 @@ impl BackupRule {
             match self.lifecycle.delete_after_days {
                 Some(days) if days <= MAX_CONTINUOUS_RETENTION_DAYS => {}
                 other => {
-                    let found = other.map_or("no DeleteAfterDays (kept forever)".to_string(), |d| format!("DeleteAfterDays ({d})"));
+                    let found = other
+                        .map_or("no DeleteAfterDays (kept forever)".to_string(), |d| {
+                            format!("DeleteAfterDays ({d})")
+                        });
                     findings
                         .error(
                             "Lifecycle",
@@ -205,12 +220,18 @@ impl BackupRule {
                     findings
                         .error(
                             format!("{field}.DestinationBackupVaultArn"),
-                            format!("{:?} is not a backup vault ARN", action.destination_backup_vault_arn),
+                            format!(
+                                "{:?} is not a backup vault ARN",
+                                action.destination_backup_vault_arn
+                            ),
                         )
                         .hint("use arn:coffer:backup:<region>:<account>:backup-vault:<name>");
                 }
                 Err(err) => {
-                    findings.error(format!("{field}.DestinationBackupVaultArn"), err.to_string());
+                    findings.error(
+                        format!("{field}.DestinationBackupVaultArn"),
+                        err.to_string(),
+                    );
                 }
             }
             findings.extend_under(&format!("{field}.Lifecycle"), action.lifecycle.validate());
@@ -233,10 +254,16 @@ impl BackupPlan {
         }
         for (idx, rule) in self.rules.iter().enumerate() {
             findings.extend_under(&format!("Rules[{idx}]"), rule.validate());
-            if self.rules[..idx].iter().any(|r| r.rule_name == rule.rule_name) {
+            if self.rules[..idx]
+                .iter()
+                .any(|r| r.rule_name == rule.rule_name)
+            {
                 findings.error(
                     format!("Rules[{idx}].RuleName"),
-                    format!("rule name {:?} is used twice in this plan; rule names must be unique", rule.rule_name),
+                    format!(
+                        "rule name {:?} is used twice in this plan; rule names must be unique",
+                        rule.rule_name
+                    ),
                 );
             }
         }
@@ -275,7 +302,11 @@ mod tests {
 
     #[test]
     fn valid_rule_has_no_findings() {
-        assert!(rule().validate().is_empty(), "{:?}", messages(&rule().validate()));
+        assert!(
+            rule().validate().is_empty(),
+            "{:?}",
+            messages(&rule().validate())
+        );
     }
 
     #[test]
@@ -300,8 +331,12 @@ mod tests {
         r.schedule_expression = "cron(0 25 * * ? *)".into();
         let findings = r.validate();
         assert_eq!(findings.len(), 2, "{:?}", messages(&findings));
-        assert!(messages(&findings).iter().any(|m| m.starts_with("StartWindowMinutes: StartWindowMinutes (30)")));
-        assert!(messages(&findings).iter().any(|m| m.starts_with("ScheduleExpression:")));
+        assert!(messages(&findings)
+            .iter()
+            .any(|m| m.starts_with("StartWindowMinutes: StartWindowMinutes (30)")));
+        assert!(messages(&findings)
+            .iter()
+            .any(|m| m.starts_with("ScheduleExpression:")));
     }
 
     #[test]

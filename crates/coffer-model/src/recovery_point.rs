@@ -102,9 +102,16 @@ mod tests {
         let created: jiff::Timestamp = "2026-03-01T01:30:00Z".parse().unwrap();
         let calc = CalculatedLifecycle::from_lifecycle(
             created,
-            &Lifecycle { move_to_cold_storage_after_days: Some(30), delete_after_days: Some(120), ..Default::default() },
+            &Lifecycle {
+                move_to_cold_storage_after_days: Some(30),
+                delete_after_days: Some(120),
+                ..Default::default()
+            },
         );
-        assert_eq!(calc.move_to_cold_storage_at.unwrap().to_string(), "2026-03-31T01:30:00Z");
+        assert_eq!(
+            calc.move_to_cold_storage_at.unwrap().to_string(),
+            "2026-03-31T01:30:00Z"
+        );
         assert_eq!(calc.delete_at.unwrap().to_string(), "2026-06-29T01:30:00Z");
     }
 }

@@ -73,13 +73,19 @@ impl ReportPlan {
             findings.error("ReportPlanName", err.to_string());
         }
         if self.report_plan_description.chars().count() > 1024 {
-            findings.error("ReportPlanDescription", "ReportPlanDescription must be at most 1024 characters");
+            findings.error(
+                "ReportPlanDescription",
+                "ReportPlanDescription must be at most 1024 characters",
+            );
         }
         let channel = &self.report_delivery_channel;
         if channel.s3_bucket_name.len() < 3 || channel.s3_bucket_name.len() > 63 {
             findings.error(
                 "ReportDeliveryChannel.S3BucketName",
-                format!("bucket name {:?} must be 3-63 characters", channel.s3_bucket_name),
+                format!(
+                    "bucket name {:?} must be 3-63 characters",
+                    channel.s3_bucket_name
+                ),
             );
         }
         for (idx, format) in channel.formats.iter().enumerate() {
@@ -103,7 +109,10 @@ impl ReportPlan {
         } else if !REPORT_TEMPLATES.contains(&template) {
             let finding = findings.error(
                 "ReportSetting.ReportTemplate",
-                format!("{template:?} is not a report template; use one of {}", REPORT_TEMPLATES.join(", ")),
+                format!(
+                    "{template:?} is not a report template; use one of {}",
+                    REPORT_TEMPLATES.join(", ")
+                ),
             );
             if let Some(s) = did_you_mean(template, REPORT_TEMPLATES.iter().copied()) {
                 finding.hint(format!("did you mean {s:?}?"));
@@ -116,7 +125,10 @@ impl ReportPlan {
                     .hint("add FrameworkArns: [!GetAtt MyFramework.FrameworkArn]");
             }
             if setting.framework_arns.len() > 1000 {
-                findings.error("ReportSetting.FrameworkArns", "a report plan takes at most 1000 frameworks");
+                findings.error(
+                    "ReportSetting.FrameworkArns",
+                    "a report plan takes at most 1000 frameworks",
+                );
             }
         } else if !setting.framework_arns.is_empty() {
             findings.warning(
@@ -134,7 +146,10 @@ impl ReportPlan {
                     );
                 }
                 Err(err) => {
-                    findings.error(format!("ReportSetting.FrameworkArns[{idx}]"), err.to_string());
+                    findings.error(
+                        format!("ReportSetting.FrameworkArns[{idx}]"),
+                        err.to_string(),
+                    );
                 }
             }
         }
@@ -170,10 +185,15 @@ mod tests {
     #[test]
     fn compliance_report_needs_frameworks() {
         assert!(plan("BACKUP_JOB_REPORT", &[]).validate().is_empty());
-        assert!(plan("CONTROL_COMPLIANCE_REPORT", &[]).validate().has_errors());
-        assert!(plan("CONTROL_COMPLIANCE_REPORT", &["arn:coffer:backup:r:111122223333:framework:core"])
+        assert!(plan("CONTROL_COMPLIANCE_REPORT", &[])
             .validate()
-            .is_empty());
+            .has_errors());
+        assert!(plan(
+            "CONTROL_COMPLIANCE_REPORT",
+            &["arn:coffer:backup:r:111122223333:framework:core"]
+        )
+        .validate()
+        .is_empty());
     }
 
     #[test]

@@ -28,7 +28,9 @@ pub fn check_tags(tags: &Tags) -> Vec<String> {
             ));
         }
         if value.chars().count() > 256 {
-            problems.push(format!("tag {key:?} has a value longer than 256 characters"));
+            problems.push(format!(
+                "tag {key:?} has a value longer than 256 characters"
+            ));
         }
     }
     problems
@@ -229,7 +231,10 @@ mod tests {
         );
         assert_eq!(ResourceType::of_arn(&arn), Some(ResourceType::PostgreSQL));
         let fs = ResourceType::FileSystem.arn(&region, &account, "home");
-        assert_eq!(fs.to_string(), "arn:coffer:fs:eu-west-1:111122223333:filesystem/home");
+        assert_eq!(
+            fs.to_string(),
+            "arn:coffer:fs:eu-west-1:111122223333:filesystem/home"
+        );
         assert_eq!(ResourceType::of_arn(&fs), Some(ResourceType::FileSystem));
     }
 

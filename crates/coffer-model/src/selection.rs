@@ -115,13 +115,19 @@ impl BackupSelection {
         let included = if self.resources.is_empty() && self.list_of_tags.is_empty() {
             true
         } else {
-            self.resources.iter().any(|p| p.matches(&resource.resource_arn))
-                || self.list_of_tags.iter().any(|t| {
-                    resource.tags.get(&t.condition_key) == Some(&t.condition_value)
-                })
+            self.resources
+                .iter()
+                .any(|p| p.matches(&resource.resource_arn))
+                || self
+                    .list_of_tags
+                    .iter()
+                    .any(|t| resource.tags.get(&t.condition_key) == Some(&t.condition_value))
         };
         included
-            && !self.not_resources.iter().any(|p| p.matches(&resource.resource_arn))
+            && !self
+                .not_resources
+                .iter()
+                .any(|p| p.matches(&resource.resource_arn))
             && self.conditions.matches(resource)
     }
 
@@ -135,18 +141,30 @@ impl BackupSelection {
                 "any role ARN works (Coffer acts as its own service role), e.g. arn:coffer:iam::111122223333:role/backup-service",
             );
         }
-        for (field, list) in [("Resources", &self.resources), ("NotResources", &self.not_resources)] {
+        for (field, list) in [
+            ("Resources", &self.resources),
+            ("NotResources", &self.not_resources),
+        ] {
             let n_wild = list.iter().filter(|p| p.has_wildcard()).count();
             let n_plain = list.len() - n_wild;
             if n_wild > MAX_WILDCARD_ARNS {
                 findings.error(field, format!("{n_wild} ARN patterns with wildcards exceed the limit of {MAX_WILDCARD_ARNS} per selection"));
             }
             if n_plain > MAX_PLAIN_ARNS {
-                findings.error(field, format!("{n_plain} ARNs exceed the limit of {MAX_PLAIN_ARNS} per selection"));
+                findings.error(
+                    field,
+                    format!("{n_plain} ARNs exceed the limit of {MAX_PLAIN_ARNS} per selection"),
+                );
             }
         }
         if self.list_of_tags.len() > MAX_TAG_CONDITIONS {
-            findings.error("ListOfTags", format!("{} tag conditions exceed the limit of {MAX_TAG_CONDITIONS}", self.list_of_tags.len()));
+            findings.error(
+                "ListOfTags",
+                format!(
+                    "{} tag conditions exceed the limit of {MAX_TAG_CONDITIONS}",
+                    self.list_of_tags.len()
+                ),
+            );
         }
         for (idx, tag) in self.list_of_tags.iter().enumerate() {
             if tag.condition_type != "STRINGEQUALS" {
@@ -161,9 +179,15 @@ impl BackupSelection {
                 findings
                     .error(
                         format!("ListOfTags[{idx}].ConditionKey"),
-                        format!("ListOfTags takes the bare tag key, not {:?}", tag.condition_key),
+                        format!(
+                            "ListOfTags takes the bare tag key, not {:?}",
+                            tag.condition_key
+                        ),
                     )
-                    .hint(format!("use {:?}", &tag.condition_key[RESOURCE_TAG_PREFIX.len()..]));
+                    .hint(format!(
+                        "use {:?}",
+                        &tag.condition_key[RESOURCE_TAG_PREFIX.len()..]
+                    ));
             }
         }
         let mut n_conditions = 0;
@@ -175,14 +199,23 @@ impl BackupSelection {
                     findings
                         .error(
                             format!("Conditions.{operator}[{idx}].ConditionKey"),
-                            format!("condition key {:?} must name a resource tag", condition.condition_key),
+                            format!(
+                                "condition key {:?} must name a resource tag",
+                                condition.condition_key
+                            ),
                         )
-                        .hint(format!("use \"aws:ResourceTag/{}\"", condition.condition_key.trim_start_matches("aws:")));
+                        .hint(format!(
+                            "use \"aws:ResourceTag/{}\"",
+                            condition.condition_key.trim_start_matches("aws:")
+                        ));
                 }
             }
         }
         if n_conditions > MAX_CONDITIONS {
-            findings.error("Conditions", format!("{n_conditions} conditions exceed the limit of {MAX_CONDITIONS}"));
+            findings.error(
+                "Conditions",
+                format!("{n_conditions} conditions exceed the limit of {MAX_CONDITIONS}"),
+            );
         }
         findings
     }
@@ -203,7 +236,10 @@ mod tests {
             resource_name: name.into(),
             account_id: account,
             region,
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Tags>(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Tags>(),
             connection: Default::default(),
         }
     }
@@ -223,15 +259,21 @@ mod tests {
     #[test]
     fn example_stack_standard_selection() {
         let mut sel = selection();
-        sel.resources = vec![ArnPattern::parse("arn:coffer:fs:*:210987654321:filesystem/*").unwrap()];
-        sel.not_resources = vec![ArnPattern::parse("arn:coffer:fs:*:210987654321:filesystem/scratch-*").unwrap()];
+        sel.resources =
+            vec![ArnPattern::parse("arn:coffer:fs:*:210987654321:filesystem/*").unwrap()];
+        sel.not_resources =
+            vec![ArnPattern::parse("arn:coffer:fs:*:210987654321:filesystem/scratch-*").unwrap()];
         sel.conditions.string_not_equals = vec![ConditionParameter {
             condition_key: "aws:ResourceTag/backup-tier".into(),
             condition_value: "none".into(),
         }];
         assert!(sel.selects(&resource(ResourceType::FileSystem, "home", &[])));
         assert!(!sel.selects(&resource(ResourceType::FileSystem, "scratch-1", &[])));
-        assert!(!sel.selects(&resource(ResourceType::FileSystem, "home", &[("backup-tier", "none")])));
+        assert!(!sel.selects(&resource(
+            ResourceType::FileSystem,
+            "home",
+            &[("backup-tier", "none")]
+        )));
         assert!(!sel.selects(&resource(ResourceType::PostgreSQL, "main/orders", &[])));
     }
 
@@ -248,9 +290,21 @@ mod tests {
             condition_key: "aws:ResourceTag/env".into(),
             condition_value: "prod*".into(),
         }];
-        assert!(sel.selects(&resource(ResourceType::PostgreSQL, "m/o", &[("backup-tier", "critical"), ("env", "prod-eu")])));
-        assert!(sel.selects(&resource(ResourceType::SQLite, "app", &[("env", "production")])));
-        assert!(!sel.selects(&resource(ResourceType::SQLite, "app", &[("env", "staging")])));
+        assert!(sel.selects(&resource(
+            ResourceType::PostgreSQL,
+            "m/o",
+            &[("backup-tier", "critical"), ("env", "prod-eu")]
+        )));
+        assert!(sel.selects(&resource(
+            ResourceType::SQLite,
+            "app",
+            &[("env", "production")]
+        )));
+        assert!(!sel.selects(&resource(
+            ResourceType::SQLite,
+            "app",
+            &[("env", "staging")]
+        )));
         assert!(!sel.selects(&resource(ResourceType::SQLite, "app", &[])));
         assert!(!sel.selects(&resource(ResourceType::MySQL, "m/o", &[("env", "prod")])));
     }

@@ -89,15 +89,19 @@ impl VaultLockConfiguration {
         let mut findings = Findings::new();
         if let Some(min) = self.min_retention_days {
             if min < LOCK_MIN_RETENTION_FLOOR {
-                findings
-                    .error("MinRetentionDays", format!("MinRetentionDays ({min}) must be at least {LOCK_MIN_RETENTION_FLOOR}"));
+                findings.error(
+                    "MinRetentionDays",
+                    format!("MinRetentionDays ({min}) must be at least {LOCK_MIN_RETENTION_FLOOR}"),
+                );
             }
         }
         if let Some(max) = self.max_retention_days {
             if max > LOCK_MAX_RETENTION_CEILING {
                 findings.error(
                     "MaxRetentionDays",
-                    format!("MaxRetentionDays ({max}) must be at most {LOCK_MAX_RETENTION_CEILING}"),
+                    format!(
+                        "MaxRetentionDays ({max}) must be at most {LOCK_MAX_RETENTION_CEILING}"
+                    ),
                 );
             }
         }
@@ -106,7 +110,9 @@ impl VaultLockConfiguration {
                 findings
                     .error(
                         "MaxRetentionDays",
-                        format!("MaxRetentionDays ({max}) must be at least MinRetentionDays ({min})"),
+                        format!(
+                            "MaxRetentionDays ({max}) must be at least MinRetentionDays ({min})"
+                        ),
                     )
                     .hint(format!("use {min} or more, or lower MinRetentionDays"));
             }
@@ -168,7 +174,10 @@ impl BackupVault {
             findings.extend_under("LockConfiguration", lock.validate());
         }
         if let Some(policy) = &self.access_policy {
-            findings.extend_under("AccessPolicy", crate::access_policy::validate_document(policy));
+            findings.extend_under(
+                "AccessPolicy",
+                crate::access_policy::validate_document(policy),
+            );
         }
         if let Some(notifications) = &self.notifications {
             for (idx, event) in notifications.backup_vault_events.iter().enumerate() {
@@ -177,7 +186,9 @@ impl BackupVault {
                         format!("Notifications.BackupVaultEvents[{idx}]"),
                         format!("{event:?} is not a backup vault event"),
                     );
-                    if let Some(s) = crate::finding::did_you_mean(event, VAULT_EVENTS.iter().copied()) {
+                    if let Some(s) =
+                        crate::finding::did_you_mean(event, VAULT_EVENTS.iter().copied())
+                    {
                         finding.hint(format!("did you mean {s:?}?"));
                     }
                 }

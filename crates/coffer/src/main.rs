@@ -1,1 +1,67 @@
-fn main() {}
+//! `coffer`: the command-line binary. Thin: parses arguments, sets up
+//! logging, wires the library crates, and maps outcomes to exit codes.
+
+mod cli;
+mod context;
+mod get;
+mod output;
+mod policy;
+mod stack;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit codes: 0 success, 1 failure (or invalid input), 2 changes pending
+/// (`coffer plan`, like `terraform plan -detailed-exitcode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+    ChangesPending,
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("coffer: internal error: {info}");
+        eprintln!("This is a bug in Coffer. Please report it with the command you ran and the output above (run with -vv for more detail).");
+    }));
+    let args = cli::Cli::parse();
+    init_tracing(args.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("coffer: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(cli::run(args)) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::ChangesPending) => ExitCode::from(2),
+        Ok(Outcome::Failure) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("coffer: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,coffer=info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -12,7 +12,8 @@ pub struct Engine {
 }
 
 fn admin_url() -> String {
-    std::env::var("COFFER_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+    std::env::var("COFFER_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
 }
 
 pub fn now() -> jiff::Timestamp {
@@ -21,20 +22,29 @@ pub fn now() -> jiff::Timestamp {
 
 impl Engine {
     pub async fn open(&self) -> Catalog {
-        Catalog::open(&self.url, now()).await.unwrap_or_else(|e| panic!("{}: {e}", self.name))
+        Catalog::open(&self.url, now())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name))
     }
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        let Some(db) = self.pg_database.take() else { return };
+        let Some(db) = self.pg_database.take() else {
+            return;
+        };
         let admin = admin_url();
         // Best effort: a leftover test database is named coffer_test_* and harmless.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut conn).await;
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
                 }
             });
         })
@@ -56,7 +66,10 @@ pub async fn engines() -> Vec<Engine> {
         panic!("PostgreSQL is not reachable at {admin} ({e}); start it (see README: `.ci/run` starts it) or set COFFER_TEST_POSTGRES_URL")
     });
     let db = format!("coffer_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut conn).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
     let postgres = Engine {
         name: "postgres",

@@ -3,6 +3,9 @@
 //! `COFFER_TEST_POSTGRES_URL`). A server that cannot be reached fails the
 //! test with a message that says so; nothing is skipped.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod engines;
 mod records;
 mod stacks;

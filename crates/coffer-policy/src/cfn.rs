@@ -1,0 +1,733 @@
+//! Reading the AWS::Backup resource types of a CloudFormation template into
+//! model values. Intrinsics are already resolved; every field is checked for
+//! type, presence and spelling, and model validation findings are reported
+//! at the template field they came from.
+
+use coffer_model::{
+    AdvancedBackupSetting, Arn, ArnPattern, BackupPlan, BackupRule, BackupSelection, BackupVault,
+    ConditionParameter, Conditions, ControlInputParameter, ControlScope, CopyAction, Framework,
+    FrameworkControl, Lifecycle, ReportDeliveryChannel, ReportPlan, ReportSetting, TagCondition,
+    VaultLockConfiguration, VaultNotifications, DEFAULT_COMPLETION_WINDOW_MINUTES,
+    DEFAULT_SCHEDULE, DEFAULT_START_WINDOW_MINUTES,
+};
+
+use crate::node::{Node, Value};
+use crate::read::{Fields, Reader};
+use crate::set::LoadOptions;
+
+/// The template resource types Coffer manages.
+pub(crate) const MANAGED_TYPES: &[&str] = &[
+    "AWS::Backup::BackupVault",
+    "AWS::Backup::BackupPlan",
+    "AWS::Backup::BackupSelection",
+    "AWS::Backup::Framework",
+    "AWS::Backup::ReportPlan",
+];
+
+/// AWS Backup types that Coffer does not manage yet: AWS would create them,
+/// so leaving them out is worth a warning.
+pub(crate) const BACKUP_TYPES_NOT_MANAGED: &[&str] = &[
+    "AWS::Backup::RestoreTestingPlan",
+    "AWS::Backup::RestoreTestingSelection",
+    "AWS::Backup::LogicallyAirGappedBackupVault",
+    "AWS::Backup::BackupVaultNotification",
+];
+
+fn opt_string(reader: &mut Reader<'_>, f: &Fields<'_>, name: &str, model: &str) -> Option<String> {
+    f.get(name)
+        .and_then(|n| reader.string(n, &f.src(name), &f.model(model)))
+}
+
+fn opt_u32(reader: &mut Reader<'_>, f: &Fields<'_>, name: &str) -> Option<u32> {
+    f.get(name)
+        .and_then(|n| reader.uint32(n, &f.src(name), &f.model(name)))
+}
+
+fn req_string(reader: &mut Reader<'_>, f: &Fields<'_>, name: &str, model: &str) -> Option<String> {
+    reader
+        .required(f, name)
+        .and_then(|n| reader.string(n, &f.src(name), &f.model(model)))
+}
+
+fn string_list(reader: &mut Reader<'_>, f: &Fields<'_>, name: &str) -> Vec<String> {
+    match f.get(name) {
+        Some(n) => reader.string_list(n, &f.src(name), &f.model(name)),
+        None => Vec::new(),
+    }
+}
+
+pub(crate) fn read_vault(
+    reader: &mut Reader<'_>,
+    props: &Node,
+    options: &LoadOptions,
+) -> Option<BackupVault> {
+    let known = [
+        "BackupVaultName",
+        "BackupVaultTags",
+        "EncryptionKeyArn",
+        "AccessPolicy",
+        "LockConfiguration",
+        "Notifications",
+    ];
+    let f = reader.fields(props, "", "", &known)?;
+    let name = req_string(reader, &f, "BackupVaultName", "BackupVaultName");
+    let tags = f
+        .get("BackupVaultTags")
+        .map(|n| reader.tags(n, "BackupVaultTags", "BackupVaultTags"))
+        .unwrap_or_default();
+    let encryption_key_arn = match f.get("EncryptionKeyArn") {
+        Some(node) => match reader.string(node, "EncryptionKeyArn", "EncryptionKeyArn") {
+            Some(text) => match Arn::parse(&text) {
+                Ok(arn) => Some(arn),
+                Err(err) => {
+                    reader
+                        .error(node.pos, "EncryptionKeyArn", err.to_string())
+                        .hint("reference a key with !GetAtt MyKey.Arn, where MyKey is an AWS::KMS::Key of this template");
+                    None
+                }
+            },
+            None => None,
+        },
+        None => None,
+    };
+    let access_policy = f.get("AccessPolicy").and_then(|node| {
+        reader.register("AccessPolicy", "AccessPolicy", node.pos);
+        match &node.value {
+            Value::Map(_) => Some(node.to_json()),
+            Value::String(text) => match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(doc) => Some(doc),
+                Err(err) => {
+                    reader.error(
+                        node.pos,
+                        "AccessPolicy",
+                        format!("is not valid JSON: {err}"),
+                    );
+                    None
+                }
+            },
+            Value::Unresolved => None,
+            _ => {
+                reader.error(
+                    node.pos,
+                    "AccessPolicy",
+                    format!(
+                        "must be a policy document (mapping or JSON string), found {}",
+                        node.kind_name()
+                    ),
+                );
+                None
+            }
+        }
+    });
+    let lock = f.get("LockConfiguration").and_then(|node| {
+        let lf = reader.fields(
+            node,
+            "LockConfiguration",
+            "LockConfiguration",
+            &["MinRetentionDays", "MaxRetentionDays", "ChangeableForDays"],
+        )?;
+        let min = reader.required(&lf, "MinRetentionDays").and_then(|n| {
+            reader.uint32(
+                n,
+                &lf.src("MinRetentionDays"),
+                &lf.model("MinRetentionDays"),
+            )
+        });
+        Some(VaultLockConfiguration {
+            min_retention_days: min,
+            max_retention_days: opt_u32(reader, &lf, "MaxRetentionDays"),
+            changeable_for_days: opt_u32(reader, &lf, "ChangeableForDays"),
+        })
+    });
+    let notifications = f.get("Notifications").and_then(|node| {
+        let nf = reader.fields(
+            node,
+            "Notifications",
+            "Notifications",
+            &["BackupVaultEvents", "SNSTopicArn"],
+        )?;
+        let topic = req_string(reader, &nf, "SNSTopicArn", "SNSTopicArn");
+        let events = match reader.required(&nf, "BackupVaultEvents") {
+            Some(n) => reader.string_list(
+                n,
+                &nf.src("BackupVaultEvents"),
+                &nf.model("BackupVaultEvents"),
+            ),
+            None => Vec::new(),
+        };
+        Some(VaultNotifications {
+            sns_topic_arn: topic?,
+            backup_vault_events: events,
+        })
+    });
+    let name = name?;
+    let vault = BackupVault {
+        backup_vault_arn: Arn::backup_vault(&options.region, &options.account, &name),
+        backup_vault_name: name,
+        account_id: options.account.clone(),
+        region: options.region.clone(),
+        encryption_key_arn,
+        access_policy,
+        lock_configuration: lock,
+        notifications,
+        backup_vault_tags: tags,
+    };
+    reader.findings("", vault.validate());
+    Some(vault)
+}
+
+fn read_lifecycle(reader: &mut Reader<'_>, node: &Node, src: &str, model: &str) -> Lifecycle {
+    let known = [
+        "DeleteAfterDays",
+        "MoveToColdStorageAfterDays",
+        "OptInToArchiveForSupportedResources",
+    ];
+    let Some(f) = reader.fields(node, src, model, &known) else {
+        return Lifecycle::default();
+    };
+    Lifecycle {
+        delete_after_days: opt_u32(reader, &f, "DeleteAfterDays"),
+        move_to_cold_storage_after_days: opt_u32(reader, &f, "MoveToColdStorageAfterDays"),
+        opt_in_to_archive_for_supported_resources: f
+            .get("OptInToArchiveForSupportedResources")
+            .and_then(|n| {
+                reader.boolean(
+                    n,
+                    &f.src("OptInToArchiveForSupportedResources"),
+                    &f.model("OptInToArchiveForSupportedResources"),
+                )
+            })
+            .unwrap_or(false),
+    }
+}
+
+fn read_rule(reader: &mut Reader<'_>, node: &Node, src: &str, model: &str) -> Option<BackupRule> {
+    let known = [
+        "RuleName",
+        "TargetBackupVault",
+        "ScheduleExpression",
+        "ScheduleExpressionTimezone",
+        "StartWindowMinutes",
+        "CompletionWindowMinutes",
+        "Lifecycle",
+        "RecoveryPointTags",
+        "CopyActions",
+        "EnableContinuousBackup",
+        "IndexActions",
+        "ScanActions",
+    ];
+    let f = reader.fields(node, src, model, &known)?;
+    let name = req_string(reader, &f, "RuleName", "RuleName");
+    let target = req_string(reader, &f, "TargetBackupVault", "TargetBackupVaultName").map(|t| {
+        // A vault ARN is accepted where a name is expected; the name is what counts.
+        Arn::parse(&t)
+            .ok()
+            .and_then(|a| a.backup_vault_name().map(str::to_string))
+            .unwrap_or(t)
+    });
+    for unsupported in ["IndexActions", "ScanActions"] {
+        if let Some(n) = f.get(unsupported) {
+            reader.warning(
+                n.pos,
+                &f.src(unsupported),
+                format!("{unsupported} (AWS recovery-point indexing and malware scanning) are not available in Coffer; ignored"),
+            );
+        }
+    }
+    let lifecycle = f
+        .get("Lifecycle")
+        .map(|n| read_lifecycle(reader, n, &f.src("Lifecycle"), &f.model("Lifecycle")))
+        .unwrap_or_default();
+    let mut copy_actions = Vec::new();
+    if let Some(list) = f.get("CopyActions") {
+        for (idx, item) in reader
+            .list(list, &f.src("CopyActions"), &f.model("CopyActions"))
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            let item_src = format!("{}[{idx}]", f.src("CopyActions"));
+            let item_model = format!("{}[{idx}]", f.model("CopyActions"));
+            let Some(cf) = reader.fields(
+                item,
+                &item_src,
+                &item_model,
+                &["DestinationBackupVaultArn", "Lifecycle"],
+            ) else {
+                continue;
+            };
+            let destination = req_string(
+                reader,
+                &cf,
+                "DestinationBackupVaultArn",
+                "DestinationBackupVaultArn",
+            );
+            let lifecycle = cf
+                .get("Lifecycle")
+                .map(|n| read_lifecycle(reader, n, &cf.src("Lifecycle"), &cf.model("Lifecycle")))
+                .unwrap_or_default();
+            if let Some(destination) = destination {
+                copy_actions.push(CopyAction {
+                    destination_backup_vault_arn: destination,
+                    lifecycle,
+                });
+            }
+        }
+    }
+    let rule = BackupRule {
+        rule_name: name?,
+        target_backup_vault_name: target?,
+        schedule_expression: opt_string(reader, &f, "ScheduleExpression", "ScheduleExpression")
+            .unwrap_or_else(|| DEFAULT_SCHEDULE.to_string()),
+        schedule_expression_timezone: opt_string(
+            reader,
+            &f,
+            "ScheduleExpressionTimezone",
+            "ScheduleExpressionTimezone",
+        ),
+        start_window_minutes: f
+            .get("StartWindowMinutes")
+            .and_then(|n| {
+                reader.uint(
+                    n,
+                    &f.src("StartWindowMinutes"),
+                    &f.model("StartWindowMinutes"),
+                )
+            })
+            .unwrap_or(DEFAULT_START_WINDOW_MINUTES),
+        completion_window_minutes: f
+            .get("CompletionWindowMinutes")
+            .and_then(|n| {
+                reader.uint(
+                    n,
+                    &f.src("CompletionWindowMinutes"),
+                    &f.model("CompletionWindowMinutes"),
+                )
+            })
+            .unwrap_or(DEFAULT_COMPLETION_WINDOW_MINUTES),
+        lifecycle,
+        recovery_point_tags: f
+            .get("RecoveryPointTags")
+            .map(|n| {
+                reader.tags(
+                    n,
+                    &f.src("RecoveryPointTags"),
+                    &f.model("RecoveryPointTags"),
+                )
+            })
+            .unwrap_or_default(),
+        copy_actions,
+        enable_continuous_backup: f
+            .get("EnableContinuousBackup")
+            .and_then(|n| {
+                reader.boolean(
+                    n,
+                    &f.src("EnableContinuousBackup"),
+                    &f.model("EnableContinuousBackup"),
+                )
+            })
+            .unwrap_or(false),
+    };
+    Some(rule)
+}
+
+pub(crate) fn read_plan(reader: &mut Reader<'_>, props: &Node) -> Option<BackupPlan> {
+    let outer = reader.fields(props, "", "", &["BackupPlan", "BackupPlanTags"])?;
+    let tags = outer
+        .get("BackupPlanTags")
+        .map(|n| reader.tags(n, "BackupPlanTags", "BackupPlanTags"))
+        .unwrap_or_default();
+    let inner = reader.required(&outer, "BackupPlan")?;
+    // Field paths start inside `BackupPlan`, as the plan's own fields.
+    let f = reader.fields(
+        inner,
+        "",
+        "",
+        &["BackupPlanName", "BackupPlanRule", "AdvancedBackupSettings"],
+    )?;
+    let name = req_string(reader, &f, "BackupPlanName", "BackupPlanName");
+    let mut rules = Vec::new();
+    let mut all_rules_read = true;
+    if let Some(list) = reader.required(&f, "BackupPlanRule") {
+        reader.register("Rules", "BackupPlanRule", list.pos);
+        for (idx, item) in reader
+            .list(list, "BackupPlanRule", "Rules")
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            match read_rule(
+                reader,
+                item,
+                &format!("BackupPlanRule[{idx}]"),
+                &format!("Rules[{idx}]"),
+            ) {
+                Some(rule) => rules.push(rule),
+                None => all_rules_read = false,
+            }
+        }
+    }
+    let mut advanced = Vec::new();
+    if let Some(list) = f.get("AdvancedBackupSettings") {
+        for (idx, item) in reader
+            .list(list, "AdvancedBackupSettings", "AdvancedBackupSettings")
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            let src = format!("AdvancedBackupSettings[{idx}]");
+            let Some(af) = reader.fields(item, &src, &src, &["ResourceType", "BackupOptions"])
+            else {
+                continue;
+            };
+            let resource_type = req_string(reader, &af, "ResourceType", "ResourceType");
+            let options = reader
+                .required(&af, "BackupOptions")
+                .map(|n| reader.tags(n, &af.src("BackupOptions"), &af.model("BackupOptions")))
+                .unwrap_or_default();
+            if let Some(resource_type) = resource_type {
+                if let Some(n) = af.get("ResourceType") {
+                    reader.warning(
+                        n.pos,
+                        &af.src("ResourceType"),
+                        format!("advanced backup settings for {resource_type} (Windows VSS, S3 ACLs) have no effect on Coffer's drivers"),
+                    );
+                }
+                advanced.push(AdvancedBackupSetting {
+                    resource_type,
+                    backup_options: options,
+                });
+            }
+        }
+    }
+    match name {
+        Some(name) if all_rules_read => {
+            let plan = BackupPlan {
+                backup_plan_name: name,
+                rules,
+                advanced_backup_settings: advanced,
+                backup_plan_tags: tags,
+            };
+            reader.findings("", plan.validate());
+            Some(plan)
+        }
+        _ => {
+            // The plan is incomplete, but its rules still deserve checking.
+            for (idx, rule) in rules.iter().enumerate() {
+                reader.findings(&format!("Rules[{idx}]"), rule.validate());
+            }
+            None
+        }
+    }
+}
+
+pub(crate) fn read_selection(reader: &mut Reader<'_>, props: &Node) -> Option<BackupSelection> {
+    let outer = reader.fields(props, "", "", &["BackupPlanId", "BackupSelection"])?;
+    let plan = req_string(reader, &outer, "BackupPlanId", "BackupPlanName");
+    let inner = reader.required(&outer, "BackupSelection")?;
+    let known = [
+        "SelectionName",
+        "IamRoleArn",
+        "ListOfTags",
+        "Resources",
+        "NotResources",
+        "Conditions",
+    ];
+    let f = reader.fields(inner, "BackupSelection", "", &known)?;
+    let name = req_string(reader, &f, "SelectionName", "SelectionName");
+    let role = req_string(reader, &f, "IamRoleArn", "IamRoleArn");
+    let patterns = |reader: &mut Reader<'_>, field: &str| -> Vec<ArnPattern> {
+        let mut out = Vec::new();
+        let Some(list) = f.get(field) else { return out };
+        for (idx, item) in reader
+            .list(list, &f.src(field), field)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            let src = format!("{}[{idx}]", f.src(field));
+            let model = format!("{field}[{idx}]");
+            if let Some(text) = reader.string(item, &src, &model) {
+                match ArnPattern::parse(&text) {
+                    Ok(p) => out.push(p),
+                    Err(err) => {
+                        reader.error(item.pos, &src, err.to_string());
+                    }
+                }
+            }
+        }
+        out
+    };
+    let resources = patterns(reader, "Resources");
+    let not_resources = patterns(reader, "NotResources");
+    let mut list_of_tags = Vec::new();
+    if let Some(list) = f.get("ListOfTags") {
+        for (idx, item) in reader
+            .list(list, &f.src("ListOfTags"), "ListOfTags")
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            let src = format!("{}[{idx}]", f.src("ListOfTags"));
+            let model = format!("ListOfTags[{idx}]");
+            let Some(tf) = reader.fields(
+                item,
+                &src,
+                &model,
+                &["ConditionType", "ConditionKey", "ConditionValue"],
+            ) else {
+                continue;
+            };
+            let condition_type = req_string(reader, &tf, "ConditionType", "ConditionType");
+            let key = req_string(reader, &tf, "ConditionKey", "ConditionKey");
+            let value = req_string(reader, &tf, "ConditionValue", "ConditionValue");
+            if let (Some(condition_type), Some(condition_key), Some(condition_value)) =
+                (condition_type, key, value)
+            {
+                list_of_tags.push(TagCondition {
+                    condition_type,
+                    condition_key,
+                    condition_value,
+                });
+            }
+        }
+    }
+    let mut conditions = Conditions::default();
+    if let Some(node) = f.get("Conditions") {
+        let operators = [
+            "StringEquals",
+            "StringNotEquals",
+            "StringLike",
+            "StringNotLike",
+        ];
+        if let Some(cf) = reader.fields(node, &f.src("Conditions"), "Conditions", &operators) {
+            for operator in operators {
+                let Some(list) = cf.get(operator) else {
+                    continue;
+                };
+                let op_src = cf.src(operator);
+                let op_model = cf.model(operator);
+                let mut params = Vec::new();
+                for (idx, item) in reader
+                    .list(list, &op_src, &op_model)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .enumerate()
+                {
+                    let src = format!("{op_src}[{idx}]");
+                    let model = format!("{op_model}[{idx}]");
+                    let Some(pf) =
+                        reader.fields(item, &src, &model, &["ConditionKey", "ConditionValue"])
+                    else {
+                        continue;
+                    };
+                    let key = req_string(reader, &pf, "ConditionKey", "ConditionKey");
+                    let value = req_string(reader, &pf, "ConditionValue", "ConditionValue");
+                    if let (Some(condition_key), Some(condition_value)) = (key, value) {
+                        params.push(ConditionParameter {
+                            condition_key,
+                            condition_value,
+                        });
+                    }
+                }
+                match operator {
+                    "StringEquals" => conditions.string_equals = params,
+                    "StringNotEquals" => conditions.string_not_equals = params,
+                    "StringLike" => conditions.string_like = params,
+                    _ => conditions.string_not_like = params,
+                }
+            }
+        }
+    }
+    let selection = BackupSelection {
+        selection_name: name?,
+        backup_plan_name: plan?,
+        iam_role_arn: role?,
+        resources,
+        not_resources,
+        list_of_tags,
+        conditions,
+    };
+    reader.findings("", selection.validate());
+    Some(selection)
+}
+
+pub(crate) fn read_framework(
+    reader: &mut Reader<'_>,
+    props: &Node,
+    logical_id: &str,
+) -> Option<Framework> {
+    let known = [
+        "FrameworkName",
+        "FrameworkDescription",
+        "FrameworkControls",
+        "FrameworkTags",
+    ];
+    let f = reader.fields(props, "", "", &known)?;
+    // CloudFormation names a framework after its logical ID when no name is given.
+    let name = opt_string(reader, &f, "FrameworkName", "FrameworkName")
+        .unwrap_or_else(|| logical_id.to_string());
+    let description =
+        opt_string(reader, &f, "FrameworkDescription", "FrameworkDescription").unwrap_or_default();
+    let tags = f
+        .get("FrameworkTags")
+        .map(|n| reader.tags(n, "FrameworkTags", "FrameworkTags"))
+        .unwrap_or_default();
+    let mut controls = Vec::new();
+    if let Some(list) = reader.required(&f, "FrameworkControls") {
+        for (idx, item) in reader
+            .list(list, "FrameworkControls", "FrameworkControls")
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(control) = read_control(reader, item, &format!("FrameworkControls[{idx}]"))
+            {
+                controls.push(control);
+            }
+        }
+    }
+    let framework = Framework {
+        framework_name: name,
+        framework_description: description,
+        framework_controls: controls,
+        framework_tags: tags,
+    };
+    reader.findings("", framework.validate());
+    Some(framework)
+}
+
+fn read_control(reader: &mut Reader<'_>, node: &Node, path: &str) -> Option<FrameworkControl> {
+    let f = reader.fields(
+        node,
+        path,
+        path,
+        &["ControlName", "ControlInputParameters", "ControlScope"],
+    )?;
+    let name = req_string(reader, &f, "ControlName", "ControlName");
+    let mut params = Vec::new();
+    if let Some(list) = f.get("ControlInputParameters") {
+        let list_path = f.src("ControlInputParameters");
+        for (idx, item) in reader
+            .list(list, &list_path, &list_path)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            let item_path = format!("{list_path}[{idx}]");
+            let Some(pf) = reader.fields(
+                item,
+                &item_path,
+                &item_path,
+                &["ParameterName", "ParameterValue"],
+            ) else {
+                continue;
+            };
+            let pname = req_string(reader, &pf, "ParameterName", "ParameterName");
+            let pvalue = req_string(reader, &pf, "ParameterValue", "ParameterValue");
+            if let (Some(parameter_name), Some(parameter_value)) = (pname, pvalue) {
+                params.push(ControlInputParameter {
+                    parameter_name,
+                    parameter_value,
+                });
+            }
+        }
+    }
+    let mut scope = ControlScope::default();
+    if let Some(node) = f.get("ControlScope") {
+        let scope_path = f.src("ControlScope");
+        if let Some(sf) = reader.fields(
+            node,
+            &scope_path,
+            &scope_path,
+            &["ComplianceResourceIds", "ComplianceResourceTypes", "Tags"],
+        ) {
+            scope.compliance_resource_ids = string_list(reader, &sf, "ComplianceResourceIds");
+            scope.compliance_resource_types = string_list(reader, &sf, "ComplianceResourceTypes");
+            if let Some(tags) = sf.get("Tags") {
+                scope.tags = reader.tags(tags, &sf.src("Tags"), &sf.model("Tags"));
+            }
+        }
+    }
+    Some(FrameworkControl {
+        control_name: name?,
+        control_input_parameters: params,
+        control_scope: scope,
+    })
+}
+
+pub(crate) fn read_report_plan(
+    reader: &mut Reader<'_>,
+    props: &Node,
+    logical_id: &str,
+) -> Option<ReportPlan> {
+    let known = [
+        "ReportPlanName",
+        "ReportPlanDescription",
+        "ReportDeliveryChannel",
+        "ReportSetting",
+        "ReportPlanTags",
+    ];
+    let f = reader.fields(props, "", "", &known)?;
+    let name = opt_string(reader, &f, "ReportPlanName", "ReportPlanName")
+        .unwrap_or_else(|| logical_id.to_string());
+    let description = opt_string(reader, &f, "ReportPlanDescription", "ReportPlanDescription")
+        .unwrap_or_default();
+    let tags = f
+        .get("ReportPlanTags")
+        .map(|n| reader.tags(n, "ReportPlanTags", "ReportPlanTags"))
+        .unwrap_or_default();
+    let channel = reader
+        .required(&f, "ReportDeliveryChannel")
+        .and_then(|node| {
+            let cf = reader.fields(
+                node,
+                "ReportDeliveryChannel",
+                "ReportDeliveryChannel",
+                &["S3BucketName", "S3KeyPrefix", "Formats"],
+            )?;
+            let bucket = req_string(reader, &cf, "S3BucketName", "S3BucketName");
+            let prefix = opt_string(reader, &cf, "S3KeyPrefix", "S3KeyPrefix");
+            let formats = match cf.get("Formats") {
+                Some(n) => reader.string_list(n, &cf.src("Formats"), &cf.model("Formats")),
+                None => vec!["CSV".to_string()],
+            };
+            Some(ReportDeliveryChannel {
+                s3_bucket_name: bucket?,
+                s3_key_prefix: prefix,
+                formats,
+            })
+        });
+    let setting = reader.required(&f, "ReportSetting").and_then(|node| {
+        let sf = reader.fields(
+            node,
+            "ReportSetting",
+            "ReportSetting",
+            &[
+                "ReportTemplate",
+                "FrameworkArns",
+                "Accounts",
+                "OrganizationUnits",
+                "Regions",
+            ],
+        )?;
+        let template = req_string(reader, &sf, "ReportTemplate", "ReportTemplate");
+        Some(ReportSetting {
+            report_template: template?,
+            framework_arns: string_list(reader, &sf, "FrameworkArns"),
+            number_of_frameworks: None,
+            accounts: string_list(reader, &sf, "Accounts"),
+            organization_units: string_list(reader, &sf, "OrganizationUnits"),
+            regions: string_list(reader, &sf, "Regions"),
+        })
+    });
+    let plan = ReportPlan {
+        report_plan_name: name,
+        report_plan_description: description,
+        report_delivery_channel: channel?,
+        report_setting: setting?,
+        report_plan_tags: tags,
+    };
+    reader.findings("", plan.validate());
+    Some(plan)
+}

@@ -1,0 +1,755 @@
+//! Loading a file set: finding the files, parsing them, telling templates
+//! from inventories, resolving parameters and intrinsics across the set,
+//! reading every object, and checking what objects say about each other.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use coffer_model::{did_you_mean, Severity};
+use sha2::{Digest, Sha256};
+
+use crate::cfn::{self, BACKUP_TYPES_NOT_MANAGED, MANAGED_TYPES};
+use crate::diag::Diagnostics;
+use crate::intrinsic::{unmanaged_arn, Entry, ParamValue, Resolver, TemplateIndex};
+use crate::inventory;
+use crate::node::{self, Node, Pos, Value};
+use crate::read::Reader;
+use crate::set::{Declared, LoadOptions, Origin, PolicySet, SourceFile, Unmanaged};
+
+/// The outcome of loading a file set: what it declares, and every problem.
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    pub set: PolicySet,
+    pub diagnostics: Diagnostics,
+}
+
+const EXTENSIONS: &[&str] = &["yaml", "yml", "json", "template"];
+
+const TEMPLATE_SECTIONS: &[&str] = &[
+    "AWSTemplateFormatVersion",
+    "Description",
+    "Metadata",
+    "Parameters",
+    "Rules",
+    "Mappings",
+    "Conditions",
+    "Transform",
+    "Resources",
+    "Outputs",
+];
+
+const RESOURCE_FIELDS: &[&str] = &[
+    "Type",
+    "Properties",
+    "DependsOn",
+    "Condition",
+    "DeletionPolicy",
+    "UpdateReplacePolicy",
+    "Metadata",
+    "CreationPolicy",
+    "UpdatePolicy",
+];
+
+/// Expands directories (recursively, YAML/JSON files in name order) and
+/// keeps files as given.
+///
+/// # Errors
+/// A message naming a path that does not exist or cannot be read.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found)
+                .map_err(|e| format!("{}: cannot read directory: {e}", path.display()))?;
+            found.sort();
+            if found.is_empty() {
+                return Err(format!(
+                    "{}: no policy files (*.yaml, *.yml, *.json, *.template) in this directory",
+                    path.display()
+                ));
+            }
+            out.extend(found);
+        } else if path.exists() {
+            out.push(path.clone());
+        } else {
+            return Err(format!("{}: no such file or directory", path.display()));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| EXTENSIONS.contains(&e))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+struct Parsed {
+    label: String,
+    root: Node,
+}
+
+/// Loads a file set. Never stops at the first problem: every diagnostic of
+/// every file is in the result.
+pub fn load_files(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
+    let mut loaded = Loaded::default();
+    let mut templates = Vec::new();
+    for path in paths {
+        let label = path.display().to_string();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(err) => {
+                loaded.diagnostics.push(
+                    Severity::Error,
+                    &label,
+                    None,
+                    "",
+                    format!("cannot read file: {err}"),
+                );
+                continue;
+            }
+        };
+        loaded.set.files.push(SourceFile {
+            path: label.clone(),
+            sha256: hex::encode(Sha256::digest(&bytes)),
+        });
+        let Ok(text) = String::from_utf8(bytes) else {
+            loaded
+                .diagnostics
+                .push(Severity::Error, &label, None, "", "is not UTF-8 text");
+            continue;
+        };
+        let root = match node::parse(&text) {
+            Ok(root) => root,
+            Err(err) => {
+                loaded
+                    .diagnostics
+                    .push(Severity::Error, &label, Some(err.pos), "", err.message);
+                continue;
+            }
+        };
+        let is_template =
+            root.get("Resources").is_some() || root.get("AWSTemplateFormatVersion").is_some();
+        if is_template {
+            templates.push(Parsed { label, root });
+        } else if inventory::looks_like_inventory(&root) {
+            inventory::read_inventory(
+                &label,
+                &root,
+                options,
+                &mut loaded.diagnostics,
+                &mut loaded.set,
+            );
+        } else if root.get("plans").is_some() {
+            loaded
+                .diagnostics
+                .push(Severity::Error, &label, Some(root.pos), "", "this is an AWS Organizations backup policy; those are attached to an organization with `coffer org`, not applied as a stack")
+                .hint("pass CloudFormation templates and inventory files here");
+        } else {
+            loaded
+                .diagnostics
+                .push(Severity::Error, &label, Some(root.pos), "", "not a CloudFormation template (no Resources section) nor a Coffer inventory (no postgres, mysql, filesystems, sqlite, s3_endpoints or buckets section)")
+                .hint("see docs/inventory.md for the inventory format");
+        }
+    }
+    load_templates(&templates, options, &mut loaded);
+    check_set(&mut loaded);
+    loaded.diagnostics.sort();
+    loaded
+}
+
+fn load_templates(templates: &[Parsed], options: &LoadOptions, loaded: &mut Loaded) {
+    let diags = &mut loaded.diagnostics;
+    let mut index = TemplateIndex::default();
+    let mut declared_in: HashMap<String, (String, Pos)> = HashMap::new();
+    let mut used_parameters: Vec<String> = Vec::new();
+    for template in templates {
+        let file = template.label.as_str();
+        let mut reader = Reader::new(file, "", template.root.pos, diags);
+        let Some(top) = reader.fields(&template.root, "", "", TEMPLATE_SECTIONS) else {
+            continue;
+        };
+        if let Some(transform) = top.get("Transform") {
+            reader
+                .error(transform.pos, "Transform", "template macros and transforms (AWS::Serverless, AWS::Include, ...) are not supported")
+                .hint("expand the template first (e.g. with `aws cloudformation package`) and pass the result");
+        }
+        if let Some(version) = top.get("AWSTemplateFormatVersion") {
+            if version.as_str() != Some("2010-09-09") {
+                reader
+                    .error(
+                        version.pos,
+                        "AWSTemplateFormatVersion",
+                        format!(
+                            "{} is not a template format version",
+                            version.as_str().unwrap_or("this")
+                        ),
+                    )
+                    .hint("use '2010-09-09', the only version");
+            }
+        }
+        match top.get("Resources").map(|r| (r, r.as_map())) {
+            Some((_, Some(entries))) => {
+                for (key, node) in entries {
+                    if let Some((first_file, first_pos)) = declared_in.get(&key.name) {
+                        reader
+                            .error(key.pos, &key.name, format!("logical ID {:?} is already declared at {first_file}:{first_pos}", key.name))
+                            .hint("logical IDs must be unique across the files of one stack");
+                        continue;
+                    }
+                    declared_in.insert(key.name.clone(), (file.to_string(), key.pos));
+                    let type_name = node
+                        .get("Type")
+                        .and_then(Node::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    index.resources.insert(
+                        key.name.clone(),
+                        Entry {
+                            file: file.to_string(),
+                            type_name,
+                            node: node.clone(),
+                            key_pos: key.pos,
+                        },
+                    );
+                }
+            }
+            Some((resources, None)) => {
+                reader.error(
+                    resources.pos,
+                    "Resources",
+                    format!(
+                        "must be a mapping of logical IDs to resources, found {}",
+                        resources.kind_name()
+                    ),
+                );
+            }
+            None => {
+                reader.error(
+                    template.root.pos,
+                    "",
+                    "a template needs a Resources section",
+                );
+            }
+        }
+        if let Some(mappings) = top.get("Mappings").and_then(Node::as_map) {
+            for (key, node) in mappings {
+                index.mappings.insert(key.name.clone(), node.clone());
+            }
+        }
+        if let Some(conditions) = top.get("Conditions").and_then(Node::as_map) {
+            for (key, node) in conditions {
+                index
+                    .conditions
+                    .insert(key.name.clone(), (file.to_string(), node.clone()));
+            }
+        }
+        if let Some(parameters) = top.get("Parameters") {
+            read_parameters(
+                &mut reader,
+                parameters,
+                options,
+                &mut index,
+                &mut used_parameters,
+            );
+        }
+    }
+    for name in options.parameters.keys() {
+        if !used_parameters.contains(name) {
+            let known: Vec<&str> = used_parameters.iter().map(String::as_str).collect();
+            let diag = diags.push(
+                Severity::Error,
+                "command line",
+                None,
+                format!("--parameter {name}"),
+                format!("no template in these files declares a parameter {name:?}"),
+            );
+            if let Some(s) = did_you_mean(name, known) {
+                diag.hint(format!("did you mean {s:?}?"));
+            }
+        }
+    }
+
+    let mut resolver = Resolver::new(&index, options);
+    for (logical_id, entry) in &index.resources {
+        let mut reader = Reader::new(&entry.file, logical_id, entry.key_pos, diags);
+        let Some(rf) = reader.fields(&entry.node, "", "", RESOURCE_FIELDS) else {
+            continue;
+        };
+        let Some(type_name) = reader
+            .required(&rf, "Type")
+            .and_then(|n| reader.string(n, "Type", "Type"))
+        else {
+            continue;
+        };
+        if let Some(depends) = rf.get("DependsOn") {
+            let targets: Vec<&Node> = match &depends.value {
+                Value::Seq(items) => items.iter().collect(),
+                _ => vec![depends],
+            };
+            for target in targets {
+                if let Some(t) = target.as_str() {
+                    if !index.resources.contains_key(t) {
+                        let diag = reader.error(
+                            target.pos,
+                            "DependsOn",
+                            format!("{t:?} is not a logical ID in these files"),
+                        );
+                        if let Some(s) = did_you_mean(t, index.resources.keys().map(String::as_str))
+                        {
+                            diag.hint(format!("did you mean {s:?}?"));
+                        }
+                    }
+                }
+            }
+        }
+        resolver.at(&entry.file, logical_id);
+        if let Some(condition) = rf.get("Condition") {
+            let Some(name) = condition.as_str() else {
+                reader.error(
+                    condition.pos,
+                    "Condition",
+                    "must name a condition of the Conditions section",
+                );
+                continue;
+            };
+            match resolver.condition(name, condition.pos, "Condition") {
+                Some(true) => {}
+                Some(false) | None => continue,
+            }
+        }
+        let origin = Origin {
+            file: entry.file.clone(),
+            logical_id: logical_id.clone(),
+            pos: entry.key_pos,
+        };
+        if !MANAGED_TYPES.contains(&type_name.as_str()) {
+            if BACKUP_TYPES_NOT_MANAGED.contains(&type_name.as_str()) {
+                reader.warning(entry.key_pos, "Type", format!("{type_name} is not managed by Coffer yet; it is listed but nothing is created"));
+            } else if type_name.starts_with("AWS::Backup::") {
+                let diag = reader.error(
+                    entry.key_pos,
+                    "Type",
+                    format!("{type_name} is not an AWS Backup resource type"),
+                );
+                if let Some(s) = did_you_mean(
+                    &type_name,
+                    MANAGED_TYPES
+                        .iter()
+                        .chain(BACKUP_TYPES_NOT_MANAGED)
+                        .copied(),
+                ) {
+                    diag.hint(format!("did you mean {s:?}?"));
+                }
+                continue;
+            } else if !type_name.contains("::") {
+                reader.error(
+                    entry.key_pos,
+                    "Type",
+                    format!("{type_name:?} is not a resource type (expected AWS::Service::Kind)"),
+                );
+                continue;
+            }
+            let name = resolver
+                .name_of(logical_id)
+                .unwrap_or_else(|| logical_id.clone());
+            loaded.set.unmanaged.push(Unmanaged {
+                logical_id: logical_id.clone(),
+                arn: unmanaged_arn(
+                    &type_name,
+                    logical_id,
+                    &name,
+                    options.account.as_str(),
+                    options.region.as_str(),
+                ),
+                type_name,
+                file: entry.file.clone(),
+            });
+            continue;
+        }
+        let Some(props) = reader.required(&rf, "Properties") else {
+            continue;
+        };
+        let resolved = resolver.resolve(props, "");
+        match type_name.as_str() {
+            "AWS::Backup::BackupVault" => {
+                if let Some(v) = cfn::read_vault(&mut reader, &resolved, options) {
+                    loaded.set.vaults.push(Declared { value: v, origin });
+                }
+            }
+            "AWS::Backup::BackupPlan" => {
+                if let Some(v) = cfn::read_plan(&mut reader, &resolved) {
+                    loaded.set.plans.push(Declared { value: v, origin });
+                }
+            }
+            "AWS::Backup::BackupSelection" => {
+                if let Some(v) = cfn::read_selection(&mut reader, &resolved) {
+                    loaded.set.selections.push(Declared { value: v, origin });
+                }
+            }
+            "AWS::Backup::Framework" => {
+                if let Some(v) = cfn::read_framework(&mut reader, &resolved, logical_id) {
+                    loaded.set.frameworks.push(Declared { value: v, origin });
+                }
+            }
+            _ => {
+                if let Some(v) = cfn::read_report_plan(&mut reader, &resolved, logical_id) {
+                    loaded.set.report_plans.push(Declared { value: v, origin });
+                }
+            }
+        }
+    }
+    for template in templates {
+        if let Some(outputs) = template.root.get("Outputs").and_then(Node::as_map) {
+            for (key, output) in outputs {
+                resolver.at(&template.label, &format!("Outputs.{}", key.name));
+                if let Some(value) = output.get("Value") {
+                    resolver.resolve(value, "Value");
+                }
+            }
+        }
+    }
+    let resolver_diags = std::mem::take(&mut resolver.diags);
+    diags.extend(resolver_diags);
+}
+
+fn read_parameters(
+    reader: &mut Reader<'_>,
+    parameters: &Node,
+    options: &LoadOptions,
+    index: &mut TemplateIndex,
+    used: &mut Vec<String>,
+) {
+    let Some(entries) = parameters.as_map() else {
+        reader.error(
+            parameters.pos,
+            "Parameters",
+            "must be a mapping of parameter names to definitions",
+        );
+        return;
+    };
+    let known = [
+        "Type",
+        "Default",
+        "AllowedValues",
+        "AllowedPattern",
+        "Description",
+        "MinLength",
+        "MaxLength",
+        "MinValue",
+        "MaxValue",
+        "ConstraintDescription",
+        "NoEcho",
+    ];
+    for (key, definition) in entries {
+        let src = format!("Parameters.{}", key.name);
+        used.push(key.name.clone());
+        let Some(f) = reader.fields(definition, &src, &src, &known) else {
+            continue;
+        };
+        let Some(param_type) = reader
+            .required(&f, "Type")
+            .and_then(|n| reader.string(n, &f.src("Type"), &f.model("Type")))
+        else {
+            continue;
+        };
+        let given = options.parameters.get(&key.name).cloned();
+        let default = f.get("Default").and_then(|n| match &n.value {
+            Value::Seq(items) => Some(
+                items
+                    .iter()
+                    .filter_map(Node::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            _ => n.as_str().map(str::to_string),
+        });
+        let Some(raw) = given.or(default) else {
+            reader
+                .error(
+                    definition.pos,
+                    &src,
+                    format!("parameter {} has no value", key.name),
+                )
+                .hint(format!(
+                    "give it a Default, or pass --parameter {}=VALUE",
+                    key.name
+                ));
+            continue;
+        };
+        if let Some(allowed) = f.get("AllowedValues") {
+            let allowed_values: Vec<String> =
+                reader.string_list(allowed, &f.src("AllowedValues"), &f.model("AllowedValues"));
+            if !allowed_values.is_empty() && !allowed_values.contains(&raw) {
+                reader.error(
+                    definition.pos,
+                    &src,
+                    format!(
+                        "value {raw:?} is not one of the AllowedValues ({})",
+                        allowed_values.join(", ")
+                    ),
+                );
+                continue;
+            }
+        }
+        let value = match param_type.as_str() {
+            "String" => ParamValue::Str(raw),
+            "Number" => {
+                if raw.trim().parse::<f64>().is_err() {
+                    reader.error(
+                        definition.pos,
+                        &src,
+                        format!("value {raw:?} is not a Number"),
+                    );
+                    continue;
+                }
+                ParamValue::Str(raw)
+            }
+            "CommaDelimitedList" | "List<Number>" | "List<String>" => {
+                ParamValue::List(raw.split(',').map(|s| s.trim().to_string()).collect())
+            }
+            t if t.starts_with("AWS::SSM::") => {
+                reader
+                    .error(definition.pos, &f.src("Type"), format!("{t} parameters are read from AWS Systems Manager, which Coffer cannot reach"))
+                    .hint("change the Type to String and pass the value with --parameter");
+                continue;
+            }
+            t if t.starts_with("List<") => {
+                ParamValue::List(raw.split(',').map(|s| s.trim().to_string()).collect())
+            }
+            t if t.starts_with("AWS::") => ParamValue::Str(raw),
+            other => {
+                let types = ["String", "Number", "CommaDelimitedList", "List<Number>"];
+                let diag = reader.error(
+                    definition.pos,
+                    &f.src("Type"),
+                    format!("{other:?} is not a parameter type"),
+                );
+                if let Some(s) = did_you_mean(other, types) {
+                    diag.hint(format!("did you mean {s:?}?"));
+                }
+                continue;
+            }
+        };
+        index.parameters.insert(key.name.clone(), value);
+    }
+}
+
+/// Checks what the objects of the set say about each other: unique names,
+/// selections naming plans, report plans naming frameworks, rules whose
+/// retention their vault's lock will refuse.
+fn check_set(loaded: &mut Loaded) {
+    let set = &loaded.set;
+    let diags = &mut loaded.diagnostics;
+    fn duplicates<T>(
+        diags: &mut Diagnostics,
+        items: &[Declared<T>],
+        what: &str,
+        key: impl Fn(&T) -> String,
+    ) {
+        let mut seen: BTreeMap<String, &Origin> = BTreeMap::new();
+        for item in items {
+            let k = key(&item.value);
+            if let Some(first) = seen.get(&k) {
+                diags
+                    .push(
+                        Severity::Error,
+                        &item.origin.file,
+                        Some(item.origin.pos),
+                        item.origin.logical_id.clone(),
+                        format!(
+                            "{what} {k:?} is already declared by {} ({}:{})",
+                            first.logical_id, first.file, first.pos
+                        ),
+                    )
+                    .hint("names must be unique within an account and region");
+            } else {
+                seen.insert(k, &item.origin);
+            }
+        }
+    }
+    duplicates(diags, &set.vaults, "backup vault", |v| {
+        v.backup_vault_name.clone()
+    });
+    duplicates(diags, &set.plans, "backup plan", |p| {
+        p.backup_plan_name.clone()
+    });
+    duplicates(diags, &set.selections, "selection", |s| {
+        format!("{}/{}", s.backup_plan_name, s.selection_name)
+    });
+    duplicates(diags, &set.frameworks, "framework", |f| {
+        f.framework_name.clone()
+    });
+    duplicates(diags, &set.report_plans, "report plan", |r| {
+        r.report_plan_name.clone()
+    });
+    duplicates(diags, &set.resources, "resource", |r| {
+        r.resource_arn.to_string()
+    });
+    duplicates(diags, &set.servers, "server", |s| s.name.clone());
+    duplicates(diags, &set.endpoints, "S3 endpoint", |e| e.name.clone());
+}
+
+/// Names that objects of a set may refer to without declaring them: objects
+/// of other stacks already in the catalog.
+#[derive(Clone, Debug, Default)]
+pub struct External {
+    /// Vault name → its lock, if any.
+    pub vaults: BTreeMap<String, Option<coffer_model::VaultLockConfiguration>>,
+    pub plans: Vec<String>,
+    pub framework_arns: Vec<String>,
+}
+
+/// Checks references between objects: rules to vaults, copy actions to
+/// vault locks, selections to plans, report plans to frameworks.
+///
+/// With `strict`, a reference to something neither declared nor in
+/// `external` is an error (plan/apply, which know the catalog); otherwise a
+/// warning (validate, which reads only files).
+pub fn check_references(
+    set: &PolicySet,
+    options: &LoadOptions,
+    external: &External,
+    strict: bool,
+    diags: &mut Diagnostics,
+) {
+    let severity = if strict {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    let missing_note = if strict {
+        "it is not declared in these files nor in the catalog"
+    } else {
+        "it is not declared in these files; apply will need it in the catalog"
+    };
+    let mut vaults: BTreeMap<String, Option<coffer_model::VaultLockConfiguration>> =
+        external.vaults.clone();
+    for v in &set.vaults {
+        vaults.insert(
+            v.value.backup_vault_name.clone(),
+            v.value.lock_configuration,
+        );
+    }
+    for plan in &set.plans {
+        let o = &plan.origin;
+        for (idx, rule) in plan.value.rules.iter().enumerate() {
+            let subject = format!("{}.BackupPlanRule[{idx}]", o.logical_id);
+            match vaults.get(&rule.target_backup_vault_name) {
+                None => {
+                    let diag = diags.push(
+                        severity,
+                        &o.file,
+                        Some(o.pos),
+                        format!("{subject}.TargetBackupVault"),
+                        format!(
+                            "backup vault {:?} does not exist: {missing_note}",
+                            rule.target_backup_vault_name
+                        ),
+                    );
+                    if let Some(s) = did_you_mean(
+                        &rule.target_backup_vault_name,
+                        vaults.keys().map(String::as_str),
+                    ) {
+                        diag.hint(format!("did you mean {s:?}?"));
+                    }
+                }
+                Some(Some(lock)) => {
+                    if let Err(reason) = lock.check_retention(rule.lifecycle.delete_after_days) {
+                        diags
+                            .push(
+                                Severity::Warning,
+                                &o.file,
+                                Some(o.pos),
+                                format!("{subject}.Lifecycle"),
+                                format!(
+                                    "every job of this rule will fail: {reason} of vault {:?}",
+                                    rule.target_backup_vault_name
+                                ),
+                            )
+                            .hint("align DeleteAfterDays with the vault lock");
+                    }
+                }
+                Some(None) => {}
+            }
+            for (c_idx, action) in rule.copy_actions.iter().enumerate() {
+                let Some(dest) = coffer_model::Arn::parse(&action.destination_backup_vault_arn)
+                    .ok()
+                    .and_then(|a| a.backup_vault_name().map(str::to_string))
+                else {
+                    continue;
+                };
+                if let Some(Some(lock)) = vaults.get(&dest) {
+                    if let Err(reason) = lock.check_retention(action.lifecycle.delete_after_days) {
+                        diags
+                            .push(Severity::Warning, &o.file, Some(o.pos), format!("{subject}.CopyActions[{c_idx}].Lifecycle"), format!("every copy of this action will fail: {reason} of vault {dest:?}"))
+                            .hint("align the copy's DeleteAfterDays with the destination vault lock");
+                    }
+                }
+            }
+        }
+    }
+    let mut plans: Vec<&str> = external.plans.iter().map(String::as_str).collect();
+    plans.extend(set.plans.iter().map(|p| p.value.backup_plan_name.as_str()));
+    for selection in &set.selections {
+        let o = &selection.origin;
+        if !plans.contains(&selection.value.backup_plan_name.as_str()) {
+            let diag = diags.push(
+                severity,
+                &o.file,
+                Some(o.pos),
+                format!("{}.BackupPlanId", o.logical_id),
+                format!(
+                    "backup plan {:?} does not exist: {missing_note}",
+                    selection.value.backup_plan_name
+                ),
+            );
+            match did_you_mean(&selection.value.backup_plan_name, plans.iter().copied()) {
+                Some(s) => diag.hint(format!("did you mean {s:?}?")),
+                None => diag.hint("use !Ref to the AWS::Backup::BackupPlan resource"),
+            };
+        }
+    }
+    let mut frameworks: Vec<String> = external.framework_arns.clone();
+    for f in &set.frameworks {
+        let arn = coffer_model::Arn::framework(
+            &options.region,
+            &options.account,
+            &f.value.framework_name,
+        );
+        frameworks.push(arn.to_string());
+    }
+    for report in &set.report_plans {
+        let o = &report.origin;
+        for (idx, arn) in report
+            .value
+            .report_setting
+            .framework_arns
+            .iter()
+            .enumerate()
+        {
+            if !frameworks.contains(arn) {
+                diags
+                    .push(
+                        severity,
+                        &o.file,
+                        Some(o.pos),
+                        format!("{}.ReportSetting.FrameworkArns[{idx}]", o.logical_id),
+                        format!("framework {arn:?} does not exist: {missing_note}"),
+                    )
+                    .hint("use !GetAtt MyFramework.FrameworkArn");
+            }
+        }
+    }
+}

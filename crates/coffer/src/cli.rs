@@ -1,0 +1,120 @@
+//! Command-line arguments and dispatch.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::Outcome;
+
+/// Coffer: a self-hosted backup plane with the audit built in.
+///
+/// Policy lives in files (CloudFormation templates written for AWS Backup
+/// work as they are); resources are declared in inventory files and enrol
+/// by tag.
+#[derive(Debug, Parser)]
+#[command(
+    name = "coffer",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Coffer's home: config.toml, catalog, keyring, local vaults.
+    #[arg(long, global = true, env = "COFFER_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Account ID for this command (default: config.toml [defaults] account).
+    #[arg(long, global = true, value_name = "ID")]
+    pub account: Option<String>,
+    /// Region for this command (default: config.toml [defaults] region).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// More logging (-v info, -vv debug); COFFER_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Policy and inventory files, or directories of them.
+    #[arg(required = true, value_name = "FILES|DIRS")]
+    pub paths: Vec<PathBuf>,
+    /// Template parameter value, NAME=VALUE (repeatable).
+    #[arg(long = "parameter", short = 'p', value_name = "NAME=VALUE")]
+    pub parameters: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// Stack that owns the objects (default: the first file's name without extension).
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GetKind {
+    Plans,
+    Vaults,
+    Selections,
+    Frameworks,
+    ReportPlans,
+    Resources,
+    Servers,
+    Stacks,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check policy and inventory files; print every error and warning.
+    #[command(
+        after_help = "Example:\n  coffer validate stack.yaml inventory.yaml\n  coffer validate policies/ -p OperatorRoleArn=arn:coffer:iam::111122223333:role/ops\n\nExit code 0 when valid (warnings allowed), 1 when any error is found."
+    )]
+    Validate(PolicyArgs),
+    /// Show what `apply` would create, change or delete in the catalog.
+    #[command(
+        after_help = "Example:\n  coffer plan --stack payments stack.yaml inventory.yaml\n\nExit code 0 when nothing would change, 2 when changes are pending, 1 on errors."
+    )]
+    Plan(StackArgs),
+    /// Make the catalog match the files for one stack (idempotent).
+    #[command(
+        after_help = "Example:\n  coffer apply --stack payments stack.yaml inventory.yaml\n\nObjects that left the stack's files are deleted; objects of other stacks\nare never touched; a vault that holds recovery points is never deleted."
+    )]
+    Apply(StackArgs),
+    /// List objects in the catalog.
+    #[command(
+        after_help = "Example:\n  coffer get vaults\n  coffer get plans -o json\n  coffer get resources -o yaml"
+    )]
+    Get {
+        /// What to list.
+        kind: GetKind,
+        /// Output format; json and yaml use the AWS field names.
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let global = cli.global;
+    match cli.command {
+        Command::Validate(args) => crate::policy::validate(&global, &args),
+        Command::Plan(args) => crate::policy::plan(&global, &args, false).await,
+        Command::Apply(args) => crate::policy::plan(&global, &args, true).await,
+        Command::Get { kind, output } => crate::get::get(&global, kind, output).await,
+    }
+}

@@ -1,0 +1,381 @@
+//! `coffer get`: list catalog objects.
+
+use coffer_catalog::{ObjectKind, StoredObject};
+use serde_json::{json, Value as Json};
+
+use crate::cli::{GetKind, Global, OutputFormat};
+use crate::context::Context;
+use crate::output;
+use crate::Outcome;
+
+fn text(doc: &Json, path: &[&str]) -> String {
+    let mut value = doc;
+    for key in path {
+        match value.get(key) {
+            Some(v) => value = v,
+            None => return String::new(),
+        }
+    }
+    match value {
+        Json::String(s) => s.clone(),
+        Json::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn tags(doc: &Json, key: &str) -> String {
+    doc.get(key)
+        .and_then(Json::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
+fn days(doc: &Json) -> String {
+    match doc.get("DeleteAfterDays").and_then(Json::as_u64) {
+        Some(d) => match doc.get("MoveToColdStorageAfterDays").and_then(Json::as_u64) {
+            Some(c) => format!("{d}d (cold after {c}d)"),
+            None => format!("{d}d"),
+        },
+        None => "forever".to_string(),
+    }
+}
+
+fn lock(doc: &Json) -> String {
+    let Some(lock) = doc.get("LockConfiguration") else {
+        return "-".to_string();
+    };
+    let mode = if lock.get("ChangeableForDays").is_some() {
+        "compliance"
+    } else {
+        "governance"
+    };
+    let min = lock
+        .get("MinRetentionDays")
+        .map(ToString::to_string)
+        .unwrap_or_else(|| "-".into());
+    let max = lock
+        .get("MaxRetentionDays")
+        .map(ToString::to_string)
+        .unwrap_or_else(|| "-".into());
+    format!("{mode} {min}..{max}d")
+}
+
+/// The stored document plus the catalog's bookkeeping, in AWS style.
+fn with_meta(object: &StoredObject) -> Json {
+    let mut doc = object.doc.clone();
+    if let Some(map) = doc.as_object_mut() {
+        let arn_field = match object.kind {
+            ObjectKind::BackupPlan => Some("BackupPlanArn"),
+            ObjectKind::Framework => Some("FrameworkArn"),
+            ObjectKind::ReportPlan => Some("ReportPlanArn"),
+            _ => None,
+        };
+        if let Some(field) = arn_field {
+            map.insert(field.to_string(), json!(object.arn));
+        }
+        if object.kind == ObjectKind::BackupPlan {
+            map.insert("BackupPlanId".into(), json!(object.id));
+        }
+        if object.kind == ObjectKind::BackupSelection {
+            map.insert("SelectionId".into(), json!(object.id));
+        }
+        map.insert("VersionId".into(), json!(object.version.to_string()));
+        map.insert("CreationDate".into(), json!(object.created_at.to_string()));
+        map.insert(
+            "LastModifiedDate".into(),
+            json!(object.updated_at.to_string()),
+        );
+        map.insert("StackName".into(), json!(object.stack));
+    }
+    doc
+}
+
+fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    match kind {
+        ObjectKind::BackupVault => (
+            vec![
+                "NAME",
+                "LOCK",
+                "ENCRYPTION KEY",
+                "ACCOUNT",
+                "REGION",
+                "STACK",
+            ],
+            objects
+                .iter()
+                .map(|o| {
+                    vec![
+                        o.name.clone(),
+                        lock(&o.doc),
+                        text(&o.doc, &["EncryptionKeyArn"]),
+                        o.account_id.clone(),
+                        o.region.clone(),
+                        o.stack.clone(),
+                    ]
+                })
+                .collect(),
+        ),
+        ObjectKind::BackupPlan => (
+            vec![
+                "PLAN",
+                "RULE",
+                "SCHEDULE",
+                "TIMEZONE",
+                "VAULT",
+                "RETENTION",
+                "COPIES",
+                "STACK",
+            ],
+            objects
+                .iter()
+                .flat_map(|o| {
+                    let rules = o
+                        .doc
+                        .get("Rules")
+                        .and_then(Json::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    rules
+                        .into_iter()
+                        .map(|r| {
+                            let copies = r
+                                .get("CopyActions")
+                                .and_then(Json::as_array)
+                                .map_or(0, Vec::len);
+                            vec![
+                                o.name.clone(),
+                                text(&r, &["RuleName"]),
+                                text(&r, &["ScheduleExpression"]),
+                                r.get("ScheduleExpressionTimezone")
+                                    .and_then(Json::as_str)
+                                    .unwrap_or("UTC")
+                                    .to_string(),
+                                text(&r, &["TargetBackupVaultName"]),
+                                days(r.get("Lifecycle").unwrap_or(&Json::Null)),
+                                copies.to_string(),
+                                o.stack.clone(),
+                            ]
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
+        ),
+        ObjectKind::BackupSelection => (
+            vec!["PLAN", "SELECTION", "RESOURCES", "TAGS", "STACK"],
+            objects
+                .iter()
+                .map(|o| {
+                    let resources = o
+                        .doc
+                        .get("Resources")
+                        .and_then(Json::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(Json::as_str)
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                        .unwrap_or_default();
+                    let tags = o
+                        .doc
+                        .get("ListOfTags")
+                        .and_then(Json::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .map(|t| {
+                                    format!(
+                                        "{}={}",
+                                        text(t, &["ConditionKey"]),
+                                        text(t, &["ConditionValue"])
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                        .unwrap_or_default();
+                    vec![
+                        text(&o.doc, &["BackupPlanName"]),
+                        text(&o.doc, &["SelectionName"]),
+                        resources,
+                        tags,
+                        o.stack.clone(),
+                    ]
+                })
+                .collect(),
+        ),
+        ObjectKind::Framework => (
+            vec!["NAME", "CONTROLS", "DESCRIPTION", "STACK"],
+            objects
+                .iter()
+                .map(|o| {
+                    let n = o
+                        .doc
+                        .get("FrameworkControls")
+                        .and_then(Json::as_array)
+                        .map_or(0, Vec::len);
+                    vec![
+                        o.name.clone(),
+                        n.to_string(),
+                        text(&o.doc, &["FrameworkDescription"]),
+                        o.stack.clone(),
+                    ]
+                })
+                .collect(),
+        ),
+        ObjectKind::ReportPlan => (
+            vec!["NAME", "TEMPLATE", "DESTINATION", "FORMATS", "STACK"],
+            objects
+                .iter()
+                .map(|o| {
+                    let channel = o
+                        .doc
+                        .get("ReportDeliveryChannel")
+                        .cloned()
+                        .unwrap_or(Json::Null);
+                    let destination = format!(
+                        "{}/{}",
+                        text(&channel, &["S3BucketName"]),
+                        text(&channel, &["S3KeyPrefix"])
+                    );
+                    let formats = channel
+                        .get("Formats")
+                        .and_then(Json::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(Json::as_str)
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                        .unwrap_or_default();
+                    vec![
+                        o.name.clone(),
+                        text(&o.doc, &["ReportSetting", "ReportTemplate"]),
+                        destination,
+                        formats,
+                        o.stack.clone(),
+                    ]
+                })
+                .collect(),
+        ),
+        ObjectKind::Resource => (
+            vec!["ARN", "TYPE", "TAGS", "STACK"],
+            objects
+                .iter()
+                .map(|o| {
+                    vec![
+                        o.name.clone(),
+                        text(&o.doc, &["ResourceType"]),
+                        tags(&o.doc, "Tags"),
+                        o.stack.clone(),
+                    ]
+                })
+                .collect(),
+        ),
+        ObjectKind::Server => (
+            vec!["NAME", "ENGINE", "ADDRESS", "DATABASES", "STACK"],
+            objects
+                .iter()
+                .map(|o| {
+                    let dbs = o
+                        .doc
+                        .get("Databases")
+                        .and_then(Json::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(Json::as_str)
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                        .unwrap_or_default();
+                    vec![
+                        o.name.clone(),
+                        text(&o.doc, &["Engine"]),
+                        format!("{}:{}", text(&o.doc, &["Host"]), text(&o.doc, &["Port"])),
+                        dbs,
+                        o.stack.clone(),
+                    ]
+                })
+                .collect(),
+        ),
+        ObjectKind::S3Endpoint => (
+            vec!["NAME", "URL", "STACK"],
+            objects
+                .iter()
+                .map(|o| vec![o.name.clone(), text(&o.doc, &["Url"]), o.stack.clone()])
+                .collect(),
+        ),
+    }
+}
+
+pub async fn get(global: &Global, kind: GetKind, format: OutputFormat) -> anyhow::Result<Outcome> {
+    let ctx = Context::load(global)?;
+    let catalog = ctx.catalog().await?;
+    let object_kind = match kind {
+        GetKind::Plans => ObjectKind::BackupPlan,
+        GetKind::Vaults => ObjectKind::BackupVault,
+        GetKind::Selections => ObjectKind::BackupSelection,
+        GetKind::Frameworks => ObjectKind::Framework,
+        GetKind::ReportPlans => ObjectKind::ReportPlan,
+        GetKind::Resources => ObjectKind::Resource,
+        GetKind::Servers => ObjectKind::Server,
+        GetKind::Stacks => {
+            let stacks = catalog.stacks().await?;
+            catalog.close().await;
+            let docs: Vec<Json> = stacks
+                .iter()
+                .map(|s| json!({"StackName": s.name, "AccountId": s.account_id, "Region": s.region, "Files": s.files, "LastAppliedDate": s.applied_at.to_string(), "VersionId": s.version.to_string()}))
+                .collect();
+            let table_rows = stacks
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.name.clone(),
+                        s.account_id.clone(),
+                        s.region.clone(),
+                        s.files.len().to_string(),
+                        s.applied_at.to_string(),
+                    ]
+                })
+                .collect();
+            print(
+                format,
+                &Json::Array(docs),
+                &["STACK", "ACCOUNT", "REGION", "FILES", "APPLIED AT"],
+                table_rows,
+            )?;
+            return Ok(Outcome::Success);
+        }
+    };
+    let objects: Vec<StoredObject> = catalog
+        .list_objects(object_kind)
+        .await?
+        .into_iter()
+        .filter(|o| global.account.is_none() || o.account_id == ctx.account.as_str())
+        .filter(|o| global.region.is_none() || o.region == ctx.region.as_str())
+        .collect();
+    catalog.close().await;
+    let docs = Json::Array(objects.iter().map(with_meta).collect());
+    let (header, table_rows) = rows(object_kind, &objects);
+    print(format, &docs, &header, table_rows)?;
+    Ok(Outcome::Success)
+}
+
+fn print(
+    format: OutputFormat,
+    docs: &Json,
+    header: &[&str],
+    rows: Vec<Vec<String>>,
+) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(docs)?),
+        OutputFormat::Yaml => print!("{}", output::yaml(docs)?),
+        OutputFormat::Table if rows.is_empty() => println!("(none)"),
+        OutputFormat::Table => println!("{}", output::table(header, rows)),
+    }
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! Output formats for listings: a table for people, JSON and YAML (with the
+//! AWS field names) for programs.
+
+use comfy_table::{presets::NOTHING, Table};
+use saphyr::{Mapping, Scalar, Yaml, YamlEmitter};
+use serde_json::Value as Json;
+
+/// A plain table with a header row and no borders.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut table = Table::new();
+    table.load_preset(NOTHING);
+    table.set_header(header.iter().copied());
+    for row in rows {
+        table.add_row(row);
+    }
+    table.to_string()
+}
+
+fn to_yaml(value: &Json) -> Yaml<'static> {
+    match value {
+        Json::Null => Yaml::Value(Scalar::Null),
+        Json::Bool(b) => Yaml::Value(Scalar::Boolean(*b)),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Yaml::Value(Scalar::Integer(i)),
+            None => Yaml::Value(Scalar::FloatingPoint(n.as_f64().unwrap_or_default().into())),
+        },
+        Json::String(s) => Yaml::Value(Scalar::String(s.clone().into())),
+        Json::Array(items) => Yaml::Sequence(items.iter().map(to_yaml).collect()),
+        Json::Object(map) => {
+            let mut out = Mapping::new();
+            for (k, v) in map {
+                out.insert(Yaml::Value(Scalar::String(k.clone().into())), to_yaml(v));
+            }
+            Yaml::Mapping(out)
+        }
+    }
+}
+
+/// YAML text of a JSON value.
+pub fn yaml(value: &Json) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let doc = to_yaml(value);
+    let mut emitter = YamlEmitter::new(&mut out);
+    emitter.multiline(true);
+    emitter
+        .dump(&doc)
+        .map_err(|e| anyhow::anyhow!("cannot write YAML: {e:?}"))?;
+    out.push('\n');
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn yaml_keeps_order_and_types() {
+        let text = yaml(&json!([{"BackupVaultName": "v", "MinRetentionDays": 14, "Locked": true}]))
+            .unwrap();
+        assert_eq!(
+            text,
+            "---\n- BackupVaultName: v\n  MinRetentionDays: 14\n  Locked: true\n"
+        );
+    }
+
+    #[test]
+    fn table_has_header_and_rows() {
+        let text = table(
+            &["NAME", "STACK"],
+            vec![vec!["primary".into(), "payments".into()]],
+        );
+        assert!(
+            text.contains("NAME") && text.contains("primary") && text.contains("payments"),
+            "{text}"
+        );
+    }
+}
