@@ -1,0 +1,90 @@
+//! End-to-end tests of the `coffer` binary: each test runs the real binary
+//! against its own Coffer home (SQLite catalog) and checks exit codes,
+//! output, and what the catalog holds afterwards.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod policy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The result of one `coffer` run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A Coffer home in a temporary directory.
+#[derive(Debug)]
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Home {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `coffer --home HOME --account ... --region ... ARGS`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut full = vec!["--account", "210987654321", "--region", "eu-west-1"];
+        full.extend_from_slice(args);
+        self.run_bare(&full)
+    }
+
+    /// Runs `coffer --home HOME ARGS`.
+    pub fn run_bare(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .arg("--home")
+            .arg(self.path())
+            .args(args)
+            .env_remove("COFFER_HOME")
+            .env_remove("COFFER_LOG")
+            .output()
+            .unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Writes a file under the home's `files/` folder and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let path = self.path().join("files").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+}
+
+/// A path in the repository.
+pub fn repo(path: &str) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.join(path).display().to_string()
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
