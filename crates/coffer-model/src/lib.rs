@@ -23,10 +23,12 @@ mod inventory;
 mod job;
 mod legal_hold;
 mod names;
+mod organization;
 mod plan;
 mod recovery_point;
 mod report;
 mod resource;
+mod restore_testing;
 mod schedule;
 mod selection;
 mod vault;
@@ -46,6 +48,7 @@ pub use legal_hold::{
     DateRange, LegalHold, LegalHoldStatus, RecoveryPointSelection, MAX_ACTIVE_LEGAL_HOLDS,
 };
 pub use names::{AccountId, NameError, NameKind, Region};
+pub use organization::{Organization, OrganizationAccount, OrganizationalUnit, PolicyAttachment};
 pub use plan::{
     AdvancedBackupSetting, BackupPlan, BackupRule, CopyAction, Lifecycle,
     DEFAULT_COMPLETION_WINDOW_MINUTES, DEFAULT_SCHEDULE, DEFAULT_START_WINDOW_MINUTES,
@@ -58,6 +61,10 @@ pub use report::{
     REPORT_TEMPLATES_WITHOUT_SUPPORT,
 };
 pub use resource::{check_tags, Resource, ResourceType, Tags, TypeName, AWS_TYPES_WITHOUT_DRIVER};
+pub use restore_testing::{
+    KeyValue, RestoreTestingPlan, RestoreTestingRecoveryPointSelection, RestoreTestingSelection,
+    DEFAULT_RESTORE_TEST_START_WINDOW_HOURS, DEFAULT_SELECTION_WINDOW_DAYS,
+};
 pub use schedule::{CronField, RateUnit, Schedule, ScheduleError, ScheduleExpression};
 pub use selection::{
     BackupSelection, ConditionParameter, Conditions, TagCondition, RESOURCE_TAG_PREFIX,
