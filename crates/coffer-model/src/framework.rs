@@ -159,7 +159,7 @@ pub const CONTROLS: &[ControlDef] = &[
         name: "BACKUP_RECOVERY_POINT_ENCRYPTED",
         target: ControlTarget::RecoveryPoints,
         params: &[],
-        scope_types: false,
+        scope_types: true,
         evaluated: true,
     },
     ControlDef {
@@ -173,7 +173,7 @@ pub const CONTROLS: &[ControlDef] = &[
                 max: 36_500,
             },
         }],
-        scope_types: false,
+        scope_types: true,
         evaluated: true,
     },
     ControlDef {

@@ -145,6 +145,17 @@ impl BackupSelection {
             ("Resources", &self.resources),
             ("NotResources", &self.not_resources),
         ] {
+            for (idx, pattern) in list.iter().enumerate() {
+                let partition = pattern.as_str().split(':').nth(1).unwrap_or("*");
+                if partition != crate::PARTITION && partition != "*" {
+                    findings
+                        .warning(
+                            format!("{field}[{idx}]"),
+                            format!("{pattern} names partition {partition:?}; Coffer's resources are arn:coffer:..., so it matches nothing here"),
+                        )
+                        .hint("write Coffer ARNs, e.g. arn:coffer:postgres:*:*:database/*, or select by tag");
+                }
+            }
             let n_wild = list.iter().filter(|p| p.has_wildcard()).count();
             let n_plain = list.len() - n_wild;
             if n_wild > MAX_WILDCARD_ARNS {
@@ -325,5 +336,18 @@ mod tests {
         let text: Vec<String> = sel.validate().iter().map(ToString::to_string).collect();
         assert_eq!(text.len(), 2, "{text:?}");
         assert!(text[1].contains("use \"tier\""), "{text:?}");
+    }
+
+    #[test]
+    fn aws_partition_patterns_warn_that_they_match_nothing() {
+        let mut sel = selection();
+        sel.resources = vec![ArnPattern::parse("arn:aws:ec2:*:*:volume/*").unwrap()];
+        let findings = sel.validate();
+        assert!(!findings.has_errors());
+        let text: Vec<String> = findings.iter().map(ToString::to_string).collect();
+        assert!(
+            text[0].starts_with("Resources[0]: arn:aws:ec2:*:*:volume/* names partition \"aws\""),
+            "{text:?}"
+        );
     }
 }
