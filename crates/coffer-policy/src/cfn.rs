@@ -274,9 +274,9 @@ fn read_rule(reader: &mut Reader<'_>, node: &Node, src: &str, model: &str) -> Op
             }
         }
     }
-    let rule = BackupRule {
-        rule_name: name?,
-        target_backup_vault_name: target?,
+    let mut rule = BackupRule {
+        rule_name: name.clone().unwrap_or_default(),
+        target_backup_vault_name: target.clone().unwrap_or_default(),
         schedule_expression: opt_string(reader, &f, "ScheduleExpression", "ScheduleExpression")
             .unwrap_or_else(|| DEFAULT_SCHEDULE.to_string()),
         schedule_expression_timezone: opt_string(
@@ -328,6 +328,14 @@ fn read_rule(reader: &mut Reader<'_>, node: &Node, src: &str, model: &str) -> Op
             })
             .unwrap_or(false),
     };
+    if name.is_none() || target.is_none() {
+        // The plan cannot be built, but the rest of the rule still deserves
+        // checking; stand-ins replace the names already reported.
+        rule.rule_name = "rule".into();
+        rule.target_backup_vault_name = "vault".into();
+        reader.findings(model, rule.validate());
+        return None;
+    }
     Some(rule)
 }
 
@@ -362,10 +370,13 @@ pub(crate) fn read_plan(reader: &mut Reader<'_>, props: &Node) -> Option<BackupP
                 &format!("BackupPlanRule[{idx}]"),
                 &format!("Rules[{idx}]"),
             ) {
-                Some(rule) => rules.push(rule),
+                Some(rule) => rules.push((idx, rule)),
                 None => all_rules_read = false,
             }
         }
+    } else {
+        // Already reported missing; an empty plan would be reported again.
+        all_rules_read = false;
     }
     let mut advanced = Vec::new();
     if let Some(list) = f.get("AdvancedBackupSettings") {
@@ -404,16 +415,19 @@ pub(crate) fn read_plan(reader: &mut Reader<'_>, props: &Node) -> Option<BackupP
         Some(name) if all_rules_read => {
             let plan = BackupPlan {
                 backup_plan_name: name,
-                rules,
+                rules: rules.into_iter().map(|(_, rule)| rule).collect(),
                 advanced_backup_settings: advanced,
                 backup_plan_tags: tags,
             };
             reader.findings("", plan.validate());
-            Some(plan)
+            // A plan with a part that could not be read is not what the file
+            // says: leave it out rather than judge its defaults.
+            (!reader.any_unreadable()).then_some(plan)
         }
         _ => {
-            // The plan is incomplete, but its rules still deserve checking.
-            for (idx, rule) in rules.iter().enumerate() {
+            // The plan is incomplete, but its rules still deserve checking,
+            // each under its own index.
+            for (idx, rule) in &rules {
                 reader.findings(&format!("Rules[{idx}]"), rule.validate());
             }
             None

@@ -20,6 +20,9 @@ use crate::set::LoadOptions;
 pub(crate) enum ParamValue {
     Str(String),
     List(Vec<String>),
+    /// Declared, but without a usable value (already reported): references
+    /// to it resolve to nothing, silently.
+    Missing,
 }
 
 /// A logical resource of some template in the set.
@@ -89,6 +92,12 @@ pub(crate) struct Resolver<'i> {
     names: HashMap<String, Option<String>>,
     conditions: HashMap<String, Option<bool>>,
     in_progress: Vec<String>,
+    /// What is wrong with the names of unmanaged resources, reported where a
+    /// reference first needs one.
+    name_errors: HashMap<String, Vec<crate::diag::Diagnostic>>,
+    /// Resolving `Outputs`, where attributes known only once the object
+    /// exists are fine: their values are never used.
+    pub in_outputs: bool,
 }
 
 impl<'i> Resolver<'i> {
@@ -102,6 +111,8 @@ impl<'i> Resolver<'i> {
             names: HashMap::new(),
             conditions: HashMap::new(),
             in_progress: Vec::new(),
+            name_errors: HashMap::new(),
+            in_outputs: false,
         }
     }
 
@@ -471,6 +482,7 @@ impl<'i> Resolver<'i> {
                     ),
                     pos,
                 ),
+                ParamValue::Missing => Self::unresolved(pos),
             };
         }
         if let Some(entry) = self.index.resources.get(target) {
@@ -479,7 +491,7 @@ impl<'i> Resolver<'i> {
                 "AWS::Backup::Framework" => self.attribute(target, "FrameworkArn", pos, path),
                 "AWS::Backup::ReportPlan" => self.attribute(target, "ReportPlanArn", pos, path),
                 "AWS::SNS::Topic" => self.attribute(target, "TopicArn", pos, path),
-                _ => match self.name_of(target) {
+                _ => match self.referenced_name(target) {
                     Some(name) => text(name),
                     None => Self::unresolved(pos),
                 },
@@ -590,7 +602,7 @@ impl<'i> Resolver<'i> {
             }
             return Self::unresolved(pos);
         }
-        let Some(name) = self.name_of(logical_id) else {
+        let Some(name) = self.referenced_name(logical_id) else {
             return Self::unresolved(pos);
         };
         let value = match (type_name.as_str(), attribute) {
@@ -617,7 +629,9 @@ impl<'i> Resolver<'i> {
                     && !a.ends_with("Name")
                     && !a.ends_with("Id") =>
             {
-                self.error(pos, path, format!("{t}.{a} is known only after the object is created, so it cannot be used in a policy file"));
+                if !self.in_outputs {
+                    self.error(pos, path, format!("{t}.{a} is known only after the object is created, so it cannot be used in a policy file"));
+                }
                 return Self::unresolved(pos);
             }
             (t, _) if t.starts_with("AWS::Backup::") => name,
@@ -729,7 +743,13 @@ impl<'i> Resolver<'i> {
         };
         let cycle_key = format!("condition:{name}");
         if self.in_progress.contains(&cycle_key) {
-            self.error(pos, path, format!("condition {name:?} refers to itself"));
+            let chain = self.cycle(&cycle_key, "condition:");
+            self.error(
+                pos,
+                path,
+                format!("condition {name:?} depends on itself ({chain})"),
+            )
+            .hint("a condition cannot refer back to itself through Condition");
             return None;
         }
         self.in_progress.push(cycle_key);
@@ -786,10 +806,11 @@ impl<'i> Resolver<'i> {
                 if a.value == Value::Unresolved || b.value == Value::Unresolved {
                     return None;
                 }
-                Some(
-                    a.to_json() == b.to_json()
-                        || (a.as_str().is_some() && a.as_str() == b.as_str()),
-                )
+                // CloudFormation compares scalars as strings: `true` equals "true".
+                Some(match (a.scalar_text(), b.scalar_text()) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => a.to_json() == b.to_json(),
+                })
             }
             "Fn::And" | "Fn::Or" | "Fn::Not" => {
                 let Value::Seq(items) = &arg.value else {
@@ -859,33 +880,21 @@ impl<'i> Resolver<'i> {
         if self.in_progress.iter().any(|l| l == logical_id) {
             let pos = entry.key_pos;
             let file = entry.file.clone();
-            self.diags.push(
-                Severity::Error,
-                &file,
-                Some(pos),
-                logical_id,
-                "its name refers to itself (circular reference)",
-            );
+            let chain = self.cycle(logical_id, "");
+            self.diags
+                .push(
+                    Severity::Error,
+                    &file,
+                    Some(pos),
+                    logical_id,
+                    format!("its name depends on itself (circular reference: {chain})"),
+                )
+                .hint("write one of these names literally");
             return None;
         }
-        let props = entry.properties();
-        let name_node = match entry.type_name.as_str() {
-            "AWS::Backup::BackupVault" => props.and_then(|p| p.get("BackupVaultName")),
-            "AWS::Backup::BackupPlan" => props
-                .and_then(|p| p.get("BackupPlan"))
-                .and_then(|p| p.get("BackupPlanName")),
-            "AWS::Backup::BackupSelection" => props
-                .and_then(|p| p.get("BackupSelection"))
-                .and_then(|p| p.get("SelectionName")),
-            "AWS::Backup::Framework" => props.and_then(|p| p.get("FrameworkName")),
-            "AWS::Backup::ReportPlan" => props.and_then(|p| p.get("ReportPlanName")),
-            "AWS::IAM::Role" => props.and_then(|p| p.get("RoleName")),
-            "AWS::S3::Bucket" => props.and_then(|p| p.get("BucketName")),
-            "AWS::SNS::Topic" => props.and_then(|p| p.get("TopicName")),
-            "AWS::KMS::Alias" => props.and_then(|p| p.get("AliasName")),
-            _ => None,
-        }
-        .cloned();
+        let name_node = name_property(entry).map(|(field, node)| (field, node.clone()));
+        let file = entry.file.clone();
+        let unmanaged = !entry.type_name.starts_with("AWS::Backup::");
         let default_name = match entry.type_name.as_str() {
             "AWS::S3::Bucket" => Some(logical_id.to_ascii_lowercase()),
             "AWS::KMS::Alias" => Some(format!("alias/{logical_id}")),
@@ -896,22 +905,30 @@ impl<'i> Resolver<'i> {
         };
         let name = match name_node {
             None => default_name,
-            Some(node) => {
+            Some((field, node)) => {
                 self.in_progress.push(logical_id.to_string());
                 let quiet = std::mem::take(&mut self.diags);
-                let resolved = self.resolve(&node, "");
-                let cycle_errors: Vec<_> = std::mem::replace(&mut self.diags, quiet)
+                // Resolved where it is written, so errors point at the name.
+                let saved = (
+                    std::mem::replace(&mut self.file, file),
+                    std::mem::replace(&mut self.subject, logical_id.to_string()),
+                );
+                let resolved = self.resolve(&node, field);
+                (self.file, self.subject) = saved;
+                // Cycles, and errors in a condition's definition (conditions
+                // are evaluated once: this may be the only time), stay.
+                let (kept, others): (Vec<_>, Vec<_>) = std::mem::replace(&mut self.diags, quiet)
                     .into_iter()
-                    .filter(|d| d.message.contains("circular"))
-                    .collect();
-                for diag in cycle_errors {
-                    self.diags.push(
-                        diag.severity,
-                        &diag.file,
-                        diag.pos,
-                        diag.subject,
-                        diag.message,
-                    );
+                    .partition(|d| {
+                        d.message.contains("circular") || d.subject.starts_with("Conditions.")
+                    });
+                for diag in kept {
+                    self.keep(diag);
+                }
+                // A managed resource reports these when it is read; nothing
+                // reads an unmanaged one, so they wait for a reference.
+                if unmanaged && !others.is_empty() {
+                    self.name_errors.insert(logical_id.to_string(), others);
                 }
                 self.in_progress.pop();
                 resolved.as_str().map(str::to_string)
@@ -919,6 +936,80 @@ impl<'i> Resolver<'i> {
         };
         self.names.insert(logical_id.to_string(), name.clone());
         name
+    }
+}
+
+impl Resolver<'_> {
+    /// The name of `logical_id` for a reference to it. When an unmanaged
+    /// resource's name cannot be resolved, what is wrong with it is reported
+    /// here, once: the reference would otherwise resolve to nothing without
+    /// a word.
+    fn referenced_name(&mut self, logical_id: &str) -> Option<String> {
+        let name = self.name_of(logical_id);
+        if name.is_none() {
+            for diag in self.name_errors.remove(logical_id).unwrap_or_default() {
+                self.keep(diag);
+            }
+        }
+        name
+    }
+
+    fn keep(&mut self, diag: crate::diag::Diagnostic) {
+        let kept = self.diags.push(
+            diag.severity,
+            &diag.file,
+            diag.pos,
+            diag.subject,
+            diag.message,
+        );
+        if let Some(hint) = diag.hint {
+            kept.hint(hint);
+        }
+    }
+
+    /// The chain of references from `start` back to itself, for cycle
+    /// messages: `A → B → A`. Only entries starting with `prefix` count
+    /// (names and conditions share the in-progress stack).
+    fn cycle(&self, start: &str, prefix: &str) -> String {
+        let mut chain: Vec<&str> = self
+            .in_progress
+            .iter()
+            .skip_while(|entry| entry.as_str() != start)
+            .filter(|entry| {
+                if prefix.is_empty() {
+                    !entry.starts_with("condition:")
+                } else {
+                    entry.starts_with(prefix)
+                }
+            })
+            .map(|entry| &entry[prefix.len()..])
+            .collect();
+        chain.push(&start[prefix.len()..]);
+        chain.join(" → ")
+    }
+}
+
+/// The property that names a resource (`BackupVaultName`, `RoleName`, ...),
+/// with its path under `Properties` as diagnostics name it.
+pub(crate) fn name_property(entry: &Entry) -> Option<(&'static str, &Node)> {
+    let props = entry.properties()?;
+    match entry.type_name.as_str() {
+        "AWS::Backup::BackupVault" => props.get("BackupVaultName").map(|n| ("BackupVaultName", n)),
+        "AWS::Backup::BackupPlan" => props
+            .get("BackupPlan")
+            .and_then(|p| p.get("BackupPlanName"))
+            .map(|n| ("BackupPlanName", n)),
+        "AWS::Backup::BackupSelection" => props
+            .get("BackupSelection")
+            .and_then(|p| p.get("SelectionName"))
+            .map(|n| ("BackupSelection.SelectionName", n)),
+        "AWS::Backup::Framework" => props.get("FrameworkName").map(|n| ("FrameworkName", n)),
+        "AWS::Backup::ReportPlan" => props.get("ReportPlanName").map(|n| ("ReportPlanName", n)),
+        "AWS::IAM::Role" => props.get("RoleName").map(|n| ("RoleName", n)),
+        "AWS::S3::Bucket" => props.get("BucketName").map(|n| ("BucketName", n)),
+        "AWS::SNS::Topic" => props.get("TopicName").map(|n| ("TopicName", n)),
+        "AWS::KMS::Alias" => props.get("AliasName").map(|n| ("AliasName", n)),
+        _ => None,
     }
 }
 

@@ -256,6 +256,7 @@ impl<'f> Context<'f> {
             file: self.file.to_string(),
             logical_id: logical_id.to_string(),
             pos,
+            fields: BTreeMap::new(),
         }
     }
 }

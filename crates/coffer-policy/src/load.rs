@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use coffer_model::{did_you_mean, Severity};
+use coffer_model::{did_you_mean, NameKind, Severity};
 use sha2::{Digest, Sha256};
 
 use crate::cfn::{self, BACKUP_TYPES_NOT_MANAGED, MANAGED_TYPES};
@@ -13,7 +13,7 @@ use crate::diag::Diagnostics;
 use crate::intrinsic::{unmanaged_arn, Entry, ParamValue, Resolver, TemplateIndex};
 use crate::inventory;
 use crate::node::{self, Node, Pos, Value};
-use crate::read::Reader;
+use crate::read::{Fields, Reader};
 use crate::set::{Declared, LoadOptions, Origin, PolicySet, SourceFile, Unmanaged};
 
 /// The outcome of loading a file set: what it declares, and every problem.
@@ -105,6 +105,8 @@ struct Parsed {
 pub fn load_files(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
     let mut loaded = Loaded::default();
     let mut templates = Vec::new();
+    // A file that could not be parsed may declare parameters we cannot see.
+    let mut all_parsed = true;
     for path in paths {
         let label = path.display().to_string();
         let bytes = match std::fs::read(path) {
@@ -117,6 +119,7 @@ pub fn load_files(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
                     "",
                     format!("cannot read file: {err}"),
                 );
+                all_parsed = false;
                 continue;
             }
         };
@@ -128,6 +131,7 @@ pub fn load_files(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
             loaded
                 .diagnostics
                 .push(Severity::Error, &label, None, "", "is not UTF-8 text");
+            all_parsed = false;
             continue;
         };
         let root = match node::parse(&text) {
@@ -136,6 +140,7 @@ pub fn load_files(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
                 loaded
                     .diagnostics
                     .push(Severity::Error, &label, Some(err.pos), "", err.message);
+                all_parsed = false;
                 continue;
             }
         };
@@ -163,13 +168,18 @@ pub fn load_files(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
                 .hint("see docs/inventory.md for the inventory format");
         }
     }
-    load_templates(&templates, options, &mut loaded);
+    load_templates(&templates, options, all_parsed, &mut loaded);
     check_set(&mut loaded);
     loaded.diagnostics.sort();
     loaded
 }
 
-fn load_templates(templates: &[Parsed], options: &LoadOptions, loaded: &mut Loaded) {
+fn load_templates(
+    templates: &[Parsed],
+    options: &LoadOptions,
+    all_parsed: bool,
+    loaded: &mut Loaded,
+) {
     let diags = &mut loaded.diagnostics;
     let mut index = TemplateIndex::default();
     let mut declared_in: HashMap<String, (String, Pos)> = HashMap::new();
@@ -266,7 +276,7 @@ fn load_templates(templates: &[Parsed], options: &LoadOptions, loaded: &mut Load
         }
     }
     for name in options.parameters.keys() {
-        if !used_parameters.contains(name) {
+        if all_parsed && !used_parameters.contains(name) {
             let known: Vec<&str> = used_parameters.iter().map(String::as_str).collect();
             let diag = diags.push(
                 Severity::Error,
@@ -333,6 +343,7 @@ fn load_templates(templates: &[Parsed], options: &LoadOptions, loaded: &mut Load
             file: entry.file.clone(),
             logical_id: logical_id.clone(),
             pos: entry.key_pos,
+            fields: BTreeMap::new(),
         };
         if !MANAGED_TYPES.contains(&type_name.as_str()) {
             if BACKUP_TYPES_NOT_MANAGED.contains(&type_name.as_str()) {
@@ -381,35 +392,39 @@ fn load_templates(templates: &[Parsed], options: &LoadOptions, loaded: &mut Load
         let Some(props) = reader.required(&rf, "Properties") else {
             continue;
         };
-        let resolved = resolver.resolve(props, "");
+        let resolved = resolve_properties(&mut resolver, &type_name, props);
         match type_name.as_str() {
             "AWS::Backup::BackupVault" => {
                 if let Some(v) = cfn::read_vault(&mut reader, &resolved, options) {
-                    loaded.set.vaults.push(Declared { value: v, origin });
+                    loaded.set.vaults.push(declared(v, origin, &reader));
                 }
             }
-            "AWS::Backup::BackupPlan" => {
-                if let Some(v) = cfn::read_plan(&mut reader, &resolved) {
-                    loaded.set.plans.push(Declared { value: v, origin });
+            "AWS::Backup::BackupPlan" => match cfn::read_plan(&mut reader, &resolved) {
+                Some(v) => loaded.set.plans.push(declared(v, origin, &reader)),
+                None => {
+                    if let Some(name) = resolver.name_of(logical_id) {
+                        loaded.set.incomplete_plans.push(name);
+                    }
                 }
-            }
+            },
             "AWS::Backup::BackupSelection" => {
                 if let Some(v) = cfn::read_selection(&mut reader, &resolved) {
-                    loaded.set.selections.push(Declared { value: v, origin });
+                    loaded.set.selections.push(declared(v, origin, &reader));
                 }
             }
             "AWS::Backup::Framework" => {
                 if let Some(v) = cfn::read_framework(&mut reader, &resolved, logical_id) {
-                    loaded.set.frameworks.push(Declared { value: v, origin });
+                    loaded.set.frameworks.push(declared(v, origin, &reader));
                 }
             }
             _ => {
                 if let Some(v) = cfn::read_report_plan(&mut reader, &resolved, logical_id) {
-                    loaded.set.report_plans.push(Declared { value: v, origin });
+                    loaded.set.report_plans.push(declared(v, origin, &reader));
                 }
             }
         }
     }
+    resolver.in_outputs = true;
     for template in templates {
         if let Some(outputs) = template.root.get("Outputs").and_then(Node::as_map) {
             for (key, output) in outputs {
@@ -422,6 +437,41 @@ fn load_templates(templates: &[Parsed], options: &LoadOptions, loaded: &mut Load
     }
     let resolver_diags = std::mem::take(&mut resolver.diags);
     diags.extend(resolver_diags);
+}
+
+/// An object read by `reader`, with the positions of its fields.
+fn declared<T>(value: T, mut origin: Origin, reader: &Reader<'_>) -> Declared<T> {
+    origin.fields = reader.positions();
+    Declared { value, origin }
+}
+
+/// Resolves a resource's properties. A plan's fields are named from inside
+/// `BackupPlan` (`CriticalPlan.BackupPlanRule[1]`), as its reader names them,
+/// so both name a field the same way.
+fn resolve_properties(resolver: &mut Resolver<'_>, type_name: &str, props: &Node) -> Node {
+    match &props.value {
+        Value::Map(entries)
+            if type_name == "AWS::Backup::BackupPlan"
+                && props.tag.is_none()
+                && !entries
+                    .iter()
+                    .any(|(k, _)| k.name == "Ref" || k.name.starts_with("Fn::")) =>
+        {
+            let out = entries
+                .iter()
+                .map(|(key, value)| {
+                    let path = if key.name == "BackupPlan" {
+                        ""
+                    } else {
+                        key.name.as_str()
+                    };
+                    (key.clone(), resolver.resolve(value, path))
+                })
+                .collect();
+            Node::new(Value::Map(out), props.pos)
+        }
+        _ => resolver.resolve(props, ""),
+    }
 }
 
 fn read_parameters(
@@ -455,6 +505,10 @@ fn read_parameters(
     for (key, definition) in entries {
         let src = format!("Parameters.{}", key.name);
         used.push(key.name.clone());
+        // Until a value is found: references to it are then already explained.
+        index
+            .parameters
+            .insert(key.name.clone(), ParamValue::Missing);
         let Some(f) = reader.fields(definition, &src, &src, &known) else {
             continue;
         };
@@ -465,20 +519,44 @@ fn read_parameters(
             continue;
         };
         let given = options.parameters.get(&key.name).cloned();
-        let default = f.get("Default").and_then(|n| match &n.value {
-            Value::Seq(items) => Some(
-                items
-                    .iter()
-                    .filter_map(Node::as_str)
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-            _ => n.as_str().map(str::to_string),
-        });
+        // Where a bad value was written: its Default, or the parameter's name
+        // when it came from the command line.
+        let value_pos = match (&given, f.get("Default")) {
+            (None, Some(n)) => n.pos,
+            _ => key.pos,
+        };
+        let type_pos = f.get("Type").map_or(key.pos, |n| n.pos);
+        let default = match f.get("Default") {
+            None => None,
+            Some(n) => match &n.value {
+                Value::Null => None,
+                Value::Seq(items) => Some(
+                    items
+                        .iter()
+                        .filter_map(Node::scalar_text)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                _ => match n.scalar_text() {
+                    Some(text) => Some(text.to_string()),
+                    None => {
+                        reader.error(
+                            n.pos,
+                            &f.src("Default"),
+                            format!(
+                                "must be a string, a number or a list, found {}",
+                                n.kind_name()
+                            ),
+                        );
+                        continue;
+                    }
+                },
+            },
+        };
         let Some(raw) = given.or(default) else {
             reader
                 .error(
-                    definition.pos,
+                    key.pos,
                     &src,
                     format!("parameter {} has no value", key.name),
                 )
@@ -493,7 +571,7 @@ fn read_parameters(
                 reader.string_list(allowed, &f.src("AllowedValues"), &f.model("AllowedValues"));
             if !allowed_values.is_empty() && !allowed_values.contains(&raw) {
                 reader.error(
-                    definition.pos,
+                    value_pos,
                     &src,
                     format!(
                         "value {raw:?} is not one of the AllowedValues ({})",
@@ -504,14 +582,28 @@ fn read_parameters(
             }
         }
         let value = match param_type.as_str() {
-            "String" => ParamValue::Str(raw),
-            "Number" => {
-                if raw.trim().parse::<f64>().is_err() {
+            "String" => {
+                let length = raw.chars().count();
+                if let Some(bound) = outside(&f, "MinLength", "MaxLength", length as f64) {
                     reader.error(
-                        definition.pos,
+                        value_pos,
                         &src,
-                        format!("value {raw:?} is not a Number"),
+                        format!(
+                            "value {raw:?} ({length} character{}) is {bound}",
+                            if length == 1 { "" } else { "s" }
+                        ),
                     );
+                    continue;
+                }
+                ParamValue::Str(raw)
+            }
+            "Number" => {
+                let Ok(number) = raw.trim().parse::<f64>() else {
+                    reader.error(value_pos, &src, format!("value {raw:?} is not a Number"));
+                    continue;
+                };
+                if let Some(bound) = outside(&f, "MinValue", "MaxValue", number) {
+                    reader.error(value_pos, &src, format!("value {raw:?} is {bound}"));
                     continue;
                 }
                 ParamValue::Str(raw)
@@ -521,7 +613,7 @@ fn read_parameters(
             }
             t if t.starts_with("AWS::SSM::") => {
                 reader
-                    .error(definition.pos, &f.src("Type"), format!("{t} parameters are read from AWS Systems Manager, which Coffer cannot reach"))
+                    .error(type_pos, &f.src("Type"), format!("{t} parameters are read from AWS Systems Manager, which Coffer cannot reach"))
                     .hint("change the Type to String and pass the value with --parameter");
                 continue;
             }
@@ -532,7 +624,7 @@ fn read_parameters(
             other => {
                 let types = ["String", "Number", "CommaDelimitedList", "List<Number>"];
                 let diag = reader.error(
-                    definition.pos,
+                    type_pos,
                     &f.src("Type"),
                     format!("{other:?} is not a parameter type"),
                 );
@@ -546,6 +638,21 @@ fn read_parameters(
     }
 }
 
+/// Which of a parameter's `min`/`max` constraints `value` breaks, if any
+/// (`below MinValue (1)`).
+fn outside(f: &Fields<'_>, min: &str, max: &str, value: f64) -> Option<String> {
+    let limit = |name: &str| {
+        f.get(name)
+            .and_then(Node::scalar_text)
+            .and_then(|t| t.trim().parse::<f64>().ok())
+    };
+    match (limit(min), limit(max)) {
+        (Some(low), _) if value < low => Some(format!("below {min} ({low})")),
+        (_, Some(high)) if value > high => Some(format!("above {max} ({high})")),
+        _ => None,
+    }
+}
+
 /// Checks what the objects of the set say about each other: unique names,
 /// selections naming plans, report plans naming frameworks, rules whose
 /// retention their vault's lock will refuse.
@@ -554,12 +661,23 @@ fn check_set(loaded: &mut Loaded) {
     let diags = &mut loaded.diagnostics;
     fn duplicates<T>(
         diags: &mut Diagnostics,
+        files: &[SourceFile],
         items: &[Declared<T>],
         what: &str,
         key: impl Fn(&T) -> String,
     ) {
+        // In file order, so that the later declaration is the one reported
+        // (objects come in logical-ID order).
+        let file_index = |o: &Origin| {
+            files
+                .iter()
+                .position(|f| f.path == o.file)
+                .unwrap_or(usize::MAX)
+        };
+        let mut ordered: Vec<&Declared<T>> = items.iter().collect();
+        ordered.sort_by_key(|d| (file_index(&d.origin), d.origin.pos));
         let mut seen: BTreeMap<String, &Origin> = BTreeMap::new();
-        for item in items {
+        for item in ordered {
             let k = key(&item.value);
             if let Some(first) = seen.get(&k) {
                 diags
@@ -579,26 +697,30 @@ fn check_set(loaded: &mut Loaded) {
             }
         }
     }
-    duplicates(diags, &set.vaults, "backup vault", |v| {
+    duplicates(diags, &set.files, &set.vaults, "backup vault", |v| {
         v.backup_vault_name.clone()
     });
-    duplicates(diags, &set.plans, "backup plan", |p| {
+    duplicates(diags, &set.files, &set.plans, "backup plan", |p| {
         p.backup_plan_name.clone()
     });
-    duplicates(diags, &set.selections, "selection", |s| {
+    duplicates(diags, &set.files, &set.selections, "selection", |s| {
         format!("{}/{}", s.backup_plan_name, s.selection_name)
     });
-    duplicates(diags, &set.frameworks, "framework", |f| {
+    duplicates(diags, &set.files, &set.frameworks, "framework", |f| {
         f.framework_name.clone()
     });
-    duplicates(diags, &set.report_plans, "report plan", |r| {
+    duplicates(diags, &set.files, &set.report_plans, "report plan", |r| {
         r.report_plan_name.clone()
     });
-    duplicates(diags, &set.resources, "resource", |r| {
+    duplicates(diags, &set.files, &set.resources, "resource", |r| {
         r.resource_arn.to_string()
     });
-    duplicates(diags, &set.servers, "server", |s| s.name.clone());
-    duplicates(diags, &set.endpoints, "S3 endpoint", |e| e.name.clone());
+    duplicates(diags, &set.files, &set.servers, "server", |s| {
+        s.name.clone()
+    });
+    duplicates(diags, &set.files, &set.endpoints, "S3 endpoint", |e| {
+        e.name.clone()
+    });
 }
 
 /// Names that objects of a set may refer to without declaring them: objects
@@ -645,13 +767,18 @@ pub fn check_references(
     for plan in &set.plans {
         let o = &plan.origin;
         for (idx, rule) in plan.value.rules.iter().enumerate() {
-            let subject = format!("{}.BackupPlanRule[{idx}]", o.logical_id);
+            let rule_src = format!("BackupPlanRule[{idx}]");
+            let subject = format!("{}.{rule_src}", o.logical_id);
             match vaults.get(&rule.target_backup_vault_name) {
+                // An invalid name is already an error: it cannot exist anyway.
+                None if NameKind::BackupVault
+                    .check(&rule.target_backup_vault_name)
+                    .is_err() => {}
                 None => {
                     let diag = diags.push(
                         severity,
                         &o.file,
-                        Some(o.pos),
+                        Some(o.at(&[&format!("{rule_src}.TargetBackupVault")])),
                         format!("{subject}.TargetBackupVault"),
                         format!(
                             "backup vault {:?} does not exist: {missing_note}",
@@ -671,7 +798,7 @@ pub fn check_references(
                             .push(
                                 Severity::Warning,
                                 &o.file,
-                                Some(o.pos),
+                                Some(o.at(&[&format!("{rule_src}.Lifecycle"), &rule_src])),
                                 format!("{subject}.Lifecycle"),
                                 format!(
                                     "every job of this rule will fail: {reason} of vault {:?}",
@@ -692,8 +819,9 @@ pub fn check_references(
                 };
                 if let Some(Some(lock)) = vaults.get(&dest) {
                     if let Err(reason) = lock.check_retention(action.lifecycle.delete_after_days) {
+                        let action = format!("{rule_src}.CopyActions[{c_idx}]");
                         diags
-                            .push(Severity::Warning, &o.file, Some(o.pos), format!("{subject}.CopyActions[{c_idx}].Lifecycle"), format!("every copy of this action will fail: {reason} of vault {dest:?}"))
+                            .push(Severity::Warning, &o.file, Some(o.at(&[&format!("{action}.Lifecycle"), &action])), format!("{}.{action}.Lifecycle", o.logical_id), format!("every copy of this action will fail: {reason} of vault {dest:?}"))
                             .hint("align the copy's DeleteAfterDays with the destination vault lock");
                     }
                 }
@@ -702,13 +830,14 @@ pub fn check_references(
     }
     let mut plans: Vec<&str> = external.plans.iter().map(String::as_str).collect();
     plans.extend(set.plans.iter().map(|p| p.value.backup_plan_name.as_str()));
+    plans.extend(set.incomplete_plans.iter().map(String::as_str));
     for selection in &set.selections {
         let o = &selection.origin;
         if !plans.contains(&selection.value.backup_plan_name.as_str()) {
             let diag = diags.push(
                 severity,
                 &o.file,
-                Some(o.pos),
+                Some(o.at(&["BackupPlanId"])),
                 format!("{}.BackupPlanId", o.logical_id),
                 format!(
                     "backup plan {:?} does not exist: {missing_note}",
@@ -744,7 +873,7 @@ pub fn check_references(
                     .push(
                         severity,
                         &o.file,
-                        Some(o.pos),
+                        Some(o.at(&[&format!("ReportSetting.FrameworkArns[{idx}]")])),
                         format!("{}.ReportSetting.FrameworkArns[{idx}]", o.logical_id),
                         format!("framework {arn:?} does not exist: {missing_note}"),
                     )

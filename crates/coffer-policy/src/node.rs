@@ -94,6 +94,17 @@ impl Node {
         }
     }
 
+    /// A scalar's text as CloudFormation sees it: booleans and numbers are
+    /// strings too (`Default: false`, `!Equals [!Ref Flag, true]`).
+    pub fn scalar_text(&self) -> Option<&str> {
+        match &self.value {
+            Value::String(s) | Value::Number(s) => Some(s),
+            Value::Bool(true) => Some("true"),
+            Value::Bool(false) => Some("false"),
+            _ => None,
+        }
+    }
+
     /// A short description of the value's kind, for error messages.
     pub fn kind_name(&self) -> &'static str {
         match self.value {

@@ -21,6 +21,9 @@ pub(crate) struct Reader<'d> {
     /// Position of the object itself, for findings about the whole object.
     root_pos: Pos,
     n_errors: usize,
+    /// Model paths whose value could not be read (a type error, or an
+    /// intrinsic that did not resolve; already reported).
+    unreadable: Vec<String>,
 }
 
 /// The fields of a mapping being read.
@@ -29,6 +32,9 @@ pub(crate) struct Fields<'n> {
     entries: &'n [(Key, Node)],
     src: String,
     model: String,
+    /// Known fields that an unknown key was already reported as a likely
+    /// misspelling of: not reported missing a second time.
+    suggested: Vec<String>,
 }
 
 impl<'n> Fields<'n> {
@@ -57,6 +63,7 @@ impl<'d> Reader<'d> {
             paths: HashMap::new(),
             root_pos,
             n_errors: 0,
+            unreadable: Vec::new(),
         }
     }
 
@@ -81,6 +88,36 @@ impl<'d> Reader<'d> {
             .push(Severity::Warning, &self.file, Some(pos), subject, message)
     }
 
+    /// Whether some value of this object could not be read: the object is
+    /// then incomplete, even where defaults filled the gaps.
+    pub fn any_unreadable(&self) -> bool {
+        !self.unreadable.is_empty()
+    }
+
+    /// Records `model` as unreadable when nothing was read there.
+    fn note<T>(&mut self, model: &str, read: Option<T>) -> Option<T> {
+        if read.is_none() {
+            self.unreadable.push(model.to_string());
+        }
+        read
+    }
+
+    /// Whether a finding at `model_path` judges a stand-in for a value that
+    /// could not be read: one at that path or inside it (a lifecycle whose
+    /// DeleteAfterDays was a list is not "kept forever").
+    fn about_unreadable(&self, model_path: &str) -> bool {
+        self.unreadable.iter().any(|path| {
+            path.strip_prefix(model_path).is_some_and(|rest| {
+                model_path.is_empty() || rest.is_empty() || rest.starts_with(['.', '['])
+            })
+        })
+    }
+
+    /// Where each field read so far is, by source path.
+    pub fn positions(&self) -> std::collections::BTreeMap<String, Pos> {
+        self.paths.values().cloned().collect()
+    }
+
     pub fn register(&mut self, model: &str, src: &str, pos: Pos) {
         self.paths.insert(model.to_string(), (src.to_string(), pos));
     }
@@ -95,7 +132,7 @@ impl<'d> Reader<'d> {
     ) -> Option<Fields<'n>> {
         self.register(model, src, node.pos);
         if node.value == Value::Unresolved {
-            return None;
+            return self.note(model, None);
         }
         let Value::Map(entries) = &node.value else {
             self.error(
@@ -103,15 +140,21 @@ impl<'d> Reader<'d> {
                 src,
                 format!("must be a mapping of fields, found {}", node.kind_name()),
             );
-            return None;
+            return self.note(model, None);
         };
+        let mut suggested = Vec::new();
         for (key, _) in entries {
             if !known.contains(&key.name.as_str()) {
                 let field = join_field(src, &key.name);
                 let diag = self.error(key.pos, &field, format!("unknown field {:?}", key.name));
                 match did_you_mean(&key.name, known.iter().copied()) {
-                    Some(s) => diag.hint(format!("did you mean {s:?}?")),
-                    None => diag.hint(format!("allowed fields: {}", known.join(", "))),
+                    Some(s) => {
+                        diag.hint(format!("did you mean {s:?}?"));
+                        suggested.push(s.to_string());
+                    }
+                    None => {
+                        diag.hint(format!("allowed fields: {}", known.join(", ")));
+                    }
                 };
             }
         }
@@ -120,13 +163,15 @@ impl<'d> Reader<'d> {
             entries,
             src: src.to_string(),
             model: model.to_string(),
+            suggested,
         })
     }
 
-    /// A required field; reports it missing at the mapping's position.
+    /// A required field; reports it missing at the mapping's position,
+    /// unless a misspelling of it was already reported.
     pub fn required<'n>(&mut self, fields: &Fields<'n>, name: &str) -> Option<&'n Node> {
         let found = fields.get(name);
-        if found.is_none() {
+        if found.is_none() && !fields.suggested.iter().any(|s| s == name) {
             let pos = fields.node.pos;
             let src = fields.src.clone();
             self.error(pos, &src, format!("{name} is required"));
@@ -136,7 +181,7 @@ impl<'d> Reader<'d> {
 
     pub fn string(&mut self, node: &Node, src: &str, model: &str) -> Option<String> {
         self.register(model, src, node.pos);
-        match &node.value {
+        let read = match &node.value {
             Value::String(s) | Value::Number(s) => Some(s.clone()),
             Value::Bool(b) => Some(b.to_string()),
             Value::Unresolved => None,
@@ -148,36 +193,37 @@ impl<'d> Reader<'d> {
                 );
                 None
             }
-        }
+        };
+        self.note(model, read)
     }
 
     /// A whole number, written as a number or a numeric string (CloudFormation
     /// accepts both).
     pub fn uint(&mut self, node: &Node, src: &str, model: &str) -> Option<u64> {
         self.register(model, src, node.pos);
-        let text = match &node.value {
-            Value::String(s) | Value::Number(s) => s.trim(),
-            Value::Unresolved => return None,
+        let read = match &node.value {
+            Value::String(s) | Value::Number(s) => match s.trim().parse::<u64>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    self.error(
+                        node.pos,
+                        src,
+                        format!("must be a whole number, found {:?}", s.trim()),
+                    );
+                    None
+                }
+            },
+            Value::Unresolved => None,
             _ => {
                 self.error(
                     node.pos,
                     src,
                     format!("must be a whole number, found {}", node.kind_name()),
                 );
-                return None;
-            }
-        };
-        match text.parse::<u64>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                self.error(
-                    node.pos,
-                    src,
-                    format!("must be a whole number, found {text:?}"),
-                );
                 None
             }
-        }
+        };
+        self.note(model, read)
     }
 
     pub fn uint32(&mut self, node: &Node, src: &str, model: &str) -> Option<u32> {
@@ -186,17 +232,28 @@ impl<'d> Reader<'d> {
             Ok(n) => Some(n),
             Err(_) => {
                 self.error(node.pos, src, format!("{n} is too large"));
-                None
+                self.note(model, None)
             }
         }
     }
 
     pub fn boolean(&mut self, node: &Node, src: &str, model: &str) -> Option<bool> {
         self.register(model, src, node.pos);
-        match &node.value {
+        let read = match &node.value {
             Value::Bool(b) => Some(*b),
             Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
             Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            // CloudFormation reads YAML 1.1, where these words are booleans.
+            Value::String(s)
+                if matches!(s.as_str(), "yes" | "Yes" | "YES" | "on" | "On" | "ON") =>
+            {
+                Some(true)
+            }
+            Value::String(s)
+                if matches!(s.as_str(), "no" | "No" | "NO" | "off" | "Off" | "OFF") =>
+            {
+                Some(false)
+            }
             Value::Unresolved => None,
             _ => {
                 self.error(
@@ -206,12 +263,13 @@ impl<'d> Reader<'d> {
                 );
                 None
             }
-        }
+        };
+        self.note(model, read)
     }
 
     pub fn list<'n>(&mut self, node: &'n Node, src: &str, model: &str) -> Option<Vec<&'n Node>> {
         self.register(model, src, node.pos);
-        match &node.value {
+        let read = match &node.value {
             Value::Seq(items) => Some(items.iter().filter(|n| n.value != Value::Absent).collect()),
             Value::Unresolved => None,
             _ => {
@@ -223,7 +281,8 @@ impl<'d> Reader<'d> {
                 .hint("write it as a YAML list (`- item`) or [item, ...]");
                 None
             }
-        }
+        };
+        self.note(model, read)
     }
 
     pub fn string_list(&mut self, node: &Node, src: &str, model: &str) -> Vec<String> {
@@ -277,7 +336,9 @@ impl<'d> Reader<'d> {
                     }
                 }
             }
-            Value::Unresolved => {}
+            Value::Unresolved => {
+                self.note::<()>(model, None);
+            }
             _ => {
                 self.error(
                     node.pos,
@@ -287,6 +348,7 @@ impl<'d> Reader<'d> {
                         node.kind_name()
                     ),
                 );
+                self.note::<()>(model, None);
             }
         }
         for problem in coffer_model::check_tags(&tags) {
@@ -300,6 +362,9 @@ impl<'d> Reader<'d> {
     pub fn findings(&mut self, model_base: &str, findings: Findings) {
         for finding in findings {
             let model_path = join_field(model_base, &finding.field);
+            if self.about_unreadable(&model_path) {
+                continue;
+            }
             let (src, pos) = self.locate(&model_path);
             let diag = match finding.severity {
                 Severity::Error => self.error(pos, &src, finding.message),

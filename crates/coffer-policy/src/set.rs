@@ -31,6 +31,21 @@ pub struct Origin {
     /// The template's logical ID, or the inventory entry's name.
     pub logical_id: String,
     pub pos: Pos,
+    /// Where the object's fields are, by the path diagnostics name them
+    /// (`BackupPlanRule[1].Lifecycle`): findings about the object as a
+    /// whole (references, locks) point at the field they are about.
+    pub fields: BTreeMap<String, Pos>,
+}
+
+impl Origin {
+    /// The position of the first of `fields` the object has, else of the
+    /// object itself.
+    pub fn at(&self, fields: &[&str]) -> Pos {
+        fields
+            .iter()
+            .find_map(|f| self.fields.get(*f).copied())
+            .unwrap_or(self.pos)
+    }
 }
 
 /// A model value with its origin.
@@ -76,4 +91,8 @@ pub struct PolicySet {
     pub endpoints: Vec<Declared<S3Endpoint>>,
     pub unmanaged: Vec<Unmanaged>,
     pub files: Vec<SourceFile>,
+    /// Names of backup plans the files declare but that could not be read
+    /// in full because of errors (already reported): not in `plans`, yet
+    /// selections naming them do not name a missing plan.
+    pub incomplete_plans: Vec<String>,
 }
