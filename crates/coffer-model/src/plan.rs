@@ -153,7 +153,8 @@ impl BackupRule {
         if let Err(err) = NameKind::BackupRule.check(&self.rule_name) {
             findings.error("RuleName", err.to_string());
         }
-        if let Err(err) = NameKind::BackupVault.check(&self.target_backup_vault_name) {
+        if let Err(mut err) = NameKind::BackupVault.check(&self.target_backup_vault_name) {
+            err.label = "backup vault name";
             findings.error("TargetBackupVaultName", err.to_string());
         }
         match self.schedule_expression.parse::<ScheduleExpression>() {

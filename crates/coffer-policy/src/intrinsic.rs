@@ -491,6 +491,7 @@ impl<'i> Resolver<'i> {
                 "AWS::Backup::Framework" => self.attribute(target, "FrameworkArn", pos, path),
                 "AWS::Backup::ReportPlan" => self.attribute(target, "ReportPlanArn", pos, path),
                 "AWS::SNS::Topic" => self.attribute(target, "TopicArn", pos, path),
+                _ if !self.is_created(target, pos, path) => Self::unresolved(pos),
                 _ => match self.referenced_name(target) {
                     Some(name) => text(name),
                     None => Self::unresolved(pos),
@@ -565,10 +566,42 @@ impl<'i> Resolver<'i> {
     }
 
     /// `Fn::GetAtt logical_id.attribute`.
+    /// Whether a referenced resource exists: one whose `Condition` is false
+    /// is not created, and AWS rejects references to it.
+    fn is_created(&mut self, logical_id: &str, pos: Pos, path: &str) -> bool {
+        let Some(condition) = self
+            .index
+            .resources
+            .get(logical_id)
+            .and_then(|e| e.node.get("Condition"))
+            .and_then(Node::as_str)
+            .map(str::to_string)
+        else {
+            return true;
+        };
+        match self.condition(&condition, pos, path) {
+            Some(false) => {
+                self.error(
+                    pos,
+                    path,
+                    format!("{logical_id} is not created (its Condition {condition:?} is false), so it cannot be referenced here"),
+                )
+                .hint(format!("wrap the reference in !If [{condition}, ..., !Ref AWS::NoValue]"));
+                false
+            }
+            Some(true) => true,
+            // The condition's own error is reported where it is evaluated.
+            None => false,
+        }
+    }
+
     fn attribute(&mut self, logical_id: &str, attribute: &str, pos: Pos, path: &str) -> Node {
         let Some(entry) = self.index.resources.get(logical_id) else {
             return Self::unresolved(pos);
         };
+        if !self.is_created(logical_id, pos, path) {
+            return Self::unresolved(pos);
+        }
         let type_name = entry.type_name.clone();
         let account = self.options.account.to_string();
         let region = self.options.region.to_string();
@@ -625,9 +658,8 @@ impl<'i> Resolver<'i> {
             ("AWS::Backup::ReportPlan", "ReportPlanArn") => backup_arn("report-plan", &name),
             (t, a)
                 if t.starts_with("AWS::Backup::")
-                    && !a.ends_with("Arn")
-                    && !a.ends_with("Name")
-                    && !a.ends_with("Id") =>
+                    && (a == "VersionId"
+                        || (!a.ends_with("Arn") && !a.ends_with("Name") && !a.ends_with("Id"))) =>
             {
                 if !self.in_outputs {
                     self.error(pos, path, format!("{t}.{a} is known only after the object is created, so it cannot be used in a policy file"));

@@ -50,7 +50,7 @@ fn names_outside_their_patterns() {
             "error: tests/fixtures/broken/name-patterns.yaml:5:24 Vault.BackupVaultName: BackupVaultName \"payments.primary\" is not allowed: use 2-50 letters, digits, '-' or '_' (e.g. \"payments_primary\")",
             "error: tests/fixtures/broken/name-patterns.yaml:10:25 Plan.BackupPlanName: BackupPlanName \"critical daily\" is not allowed: use 1-50 letters, digits, '-', '_' or '.' (e.g. \"critical_daily\")",
             "error: tests/fixtures/broken/name-patterns.yaml:12:23 Plan.BackupPlanRule[0].RuleName: RuleName \"nightly/utc\" is not allowed: use 1-50 letters, digits, '-', '_' or '.' (e.g. \"nightly_utc\")",
-            "error: tests/fixtures/broken/name-patterns.yaml:13:32 Plan.BackupPlanRule[0].TargetBackupVault: BackupVaultName \"x\" is not allowed: use 2-50 letters, digits, '-' or '_'",
+            "error: tests/fixtures/broken/name-patterns.yaml:13:32 Plan.BackupPlanRule[0].TargetBackupVault: backup vault name \"x\" is not allowed: use 2-50 letters, digits, '-' or '_'",
             "error: tests/fixtures/broken/name-patterns.yaml:19:24 Selection.BackupSelection.SelectionName: SelectionName \"tier: critical\" is not allowed: use 1-50 letters, digits, '-', '_' or '.' (e.g. \"tier__critical\")",
         ],
     );
@@ -619,4 +619,18 @@ fn a_missing_file_is_reported_with_the_others() {
         "{lines:#?}"
     );
     assert!(lines[1].contains("\"PrimaryVolt\""), "{lines:#?}");
+}
+
+/// A resource whose Condition is false is not created: AWS rejects
+/// references to it, and so does Coffer. Runtime-only attributes such as a
+/// plan's VersionId cannot be used in properties.
+#[test]
+fn references_to_resources_that_are_not_created() {
+    check(
+        &["broken/conditional-reference.yaml"],
+        &[
+            "error: tests/fixtures/broken/conditional-reference.yaml:26:32 Plan.BackupPlanRule[0].TargetBackupVault.Ref: LockedVault is not created (its Condition \"IsProduction\" is false), so it cannot be referenced here; wrap the reference in !If [IsProduction, ..., !Ref AWS::NoValue]",
+            "error: tests/fixtures/broken/conditional-reference.yaml:28:24 Plan.BackupPlanRule[0].RecoveryPointTags.version.Fn::GetAtt: AWS::Backup::BackupPlan.VersionId is known only after the object is created, so it cannot be used in a policy file",
+        ],
+    );
 }
