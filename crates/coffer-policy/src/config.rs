@@ -25,6 +25,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 
 use crate::diag::Diagnostic;
 use crate::node::Pos;
+use crate::s3::{check_bucket_name, check_endpoint_url, Syntax};
 
 /// The configuration file's name inside the home directory.
 const CONFIG_FILE: &str = "config.toml";
@@ -1091,7 +1092,7 @@ impl<'t> Check<'t> {
         let table = self.table(node, path, ENDPOINT_KEYS)?;
         let url = self.required_string(&table, "url").and_then(|url| {
             let url_node = table.get("url")?;
-            match check_endpoint_url(&url) {
+            match check_endpoint_url(&url, Syntax::Toml) {
                 Ok(()) => Some(url),
                 Err((message, hint)) => {
                     self.error(url_node, &table.field("url"), message)
@@ -1593,56 +1594,6 @@ fn check_entry_name(check: &mut Check<'_>, key: &TKey, path: &str) {
                 key.name
             ),
         );
-    }
-}
-
-/// An endpoint URL: `http://` or `https://`, without credentials in it.
-fn check_endpoint_url(url: &str) -> Result<(), (String, String)> {
-    let credentials = || {
-        (
-            // Not repeated: it holds credentials.
-            "url must not hold credentials".to_string(),
-            "give access_key_id and secret_access_key by reference: { env = \"NAME\" } or { file = \"/path\" }".to_string(),
-        )
-    };
-    let Some(rest) = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-    else {
-        if url.contains('@') {
-            return Err(credentials());
-        }
-        return Err((
-            format!("url {url:?} must start with http:// or https://"),
-            "e.g. \"http://127.0.0.1:9000\" or \"https://s3.eu-west-1.amazonaws.com\"".into(),
-        ));
-    };
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(credentials());
-    }
-    if authority.is_empty() {
-        return Err((
-            format!("url {url:?} has no host"),
-            "e.g. \"http://127.0.0.1:9000\"".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a bucket name against S3's rules.
-fn check_bucket_name(bucket: &str) -> Result<(), String> {
-    let chars_ok = bucket
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
-    let ends_ok = bucket.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && bucket.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
-    if (3..=63).contains(&bucket.len()) && chars_ok && ends_ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "bucket name {bucket:?} is not a valid S3 bucket name: use 3-63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit"
-        ))
     }
 }
 

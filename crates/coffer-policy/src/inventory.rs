@@ -19,6 +19,7 @@ use coffer_model::{
 use crate::diag::Diagnostics;
 use crate::node::{Node, Pos, Value};
 use crate::read::{Fields, Reader};
+use crate::s3::{check_bucket_name, check_endpoint_url, Syntax};
 use crate::set::{Declared, LoadOptions, Origin, PolicySet};
 
 /// Top-level keys of an inventory file.
@@ -807,7 +808,7 @@ fn read_endpoint(
     let url = reader.required(&fields, "url").and_then(|url| {
         let src = fields.src("url");
         let text = reader.string(url, &src, &src)?;
-        check_endpoint_url(&text)
+        check_endpoint_url(&text, Syntax::Yaml)
             .map_err(|(message, hint)| {
                 reader.error(url.pos, &src, message).hint(hint);
             })
@@ -885,59 +886,6 @@ fn read_endpoint(
             value: endpoint,
             origin: cx.origin(&name, node.pos),
         });
-    }
-}
-
-/// An endpoint URL: `http://` or `https://`, without credentials in it.
-fn check_endpoint_url(url: &str) -> Result<(), (String, String)> {
-    let Some(rest) = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-    else {
-        if url.contains('@') {
-            return Err(must_not_hold_credentials());
-        }
-        return Err((
-            format!("url {url:?} must start with http:// or https://"),
-            "e.g. http://127.0.0.1:9000 or https://s3.eu-west-1.amazonaws.com".into(),
-        ));
-    };
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(must_not_hold_credentials());
-    }
-    if authority.is_empty() {
-        return Err((
-            format!("url {url:?} has no host"),
-            "e.g. http://127.0.0.1:9000".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn must_not_hold_credentials() -> (String, String) {
-    // The URL is not repeated: it holds credentials.
-    (
-        "url must not hold credentials".into(),
-        "give access_key_id and secret_access_key by reference: {env: NAME} or {file: /path}"
-            .into(),
-    )
-}
-
-/// Checks a bucket name against S3's rules.
-fn check_bucket_name(bucket: &str) -> Result<(), String> {
-    let n_chars = bucket.len();
-    let chars_ok = bucket
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
-    let ends_ok = bucket.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && bucket.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
-    if (3..=63).contains(&n_chars) && chars_ok && ends_ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "bucket name {bucket:?} is not a valid S3 bucket name: use 3-63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit"
-        ))
     }
 }
 

@@ -27,6 +27,7 @@ mod inventory;
 mod load;
 mod node;
 mod read;
+mod s3;
 mod set;
 
 pub use config::{
