@@ -173,7 +173,6 @@ pub async fn plan(global: &Global, args: &StackArgs, apply: bool) -> anyhow::Res
         catalog.close().await;
         return Ok(Outcome::Failure);
     }
-    print_diagnostics(&loaded.diagnostics);
     let desired = crate::stack::desired_objects(&loaded.set, &options)?;
     let files: BTreeMap<String, String> = loaded
         .set

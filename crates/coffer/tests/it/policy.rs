@@ -331,6 +331,11 @@ fn a_retention_below_the_vault_lock_is_a_warning_on_every_command() {
                 ),
             "{command}: {run:?}"
         );
+        assert_eq!(
+            run.stderr.matches("retention of 7 days").count(),
+            1,
+            "printed once: {run:?}"
+        );
     }
 }
 
