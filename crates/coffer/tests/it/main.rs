@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod policy;
+mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
