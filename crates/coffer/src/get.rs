@@ -78,11 +78,20 @@ fn with_meta(object: &StoredObject) -> Json {
         if let Some(field) = arn_field {
             map.insert(field.to_string(), json!(object.arn));
         }
+        // Identifiers are names, as templates resolve `!Ref Plan` (BackupPlanId)
+        // and `!Ref Selection` (SelectionId) before anything exists.
         if object.kind == ObjectKind::BackupPlan {
-            map.insert("BackupPlanId".into(), json!(object.id));
+            map.insert("BackupPlanId".into(), json!(object.name));
         }
         if object.kind == ObjectKind::BackupSelection {
-            map.insert("SelectionId".into(), json!(object.id));
+            let plan = object
+                .doc
+                .get("BackupPlanName")
+                .cloned()
+                .unwrap_or_default();
+            let selection = object.doc.get("SelectionName").cloned().unwrap_or_default();
+            map.insert("BackupPlanId".into(), plan);
+            map.insert("SelectionId".into(), selection);
         }
         map.insert("VersionId".into(), json!(object.version.to_string()));
         map.insert("CreationDate".into(), json!(object.created_at.to_string()));

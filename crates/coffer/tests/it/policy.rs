@@ -136,6 +136,7 @@ fn get_prints_aws_field_names() {
     let plans: Value = serde_json::from_str(&plans.stdout).unwrap();
     let critical = &plans[0];
     assert_eq!(critical["BackupPlanName"], "critical-daily-35d");
+    assert_eq!(critical["BackupPlanId"], "critical-daily-35d");
     assert_eq!(
         critical["BackupPlanArn"],
         "arn:coffer:backup:eu-west-1:210987654321:backup-plan:critical-daily-35d"
