@@ -159,7 +159,7 @@ pub fn load_files(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
         } else if root.get("plans").is_some() {
             loaded
                 .diagnostics
-                .push(Severity::Error, &label, Some(root.pos), "", "this is an AWS Organizations backup policy; those are attached to an organization with `coffer org`, not applied as a stack")
+                .push(Severity::Error, &label, Some(root.pos), "", "this is an AWS Organizations backup policy: it is merged into each account's effective policy through an organization, not applied as a stack, and Coffer does not load organizations yet")
                 .hint("pass CloudFormation templates and inventory files here");
         } else {
             loaded
