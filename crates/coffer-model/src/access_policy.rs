@@ -12,6 +12,8 @@ use crate::finding::{did_you_mean, Findings};
 pub const CONDITION_OPERATORS: &[&str] = &[
     "StringEquals",
     "StringNotEquals",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
     "StringLike",
     "StringNotLike",
     "ArnEquals",
@@ -21,7 +23,7 @@ pub const CONDITION_OPERATORS: &[&str] = &[
 ];
 
 /// Condition keys Coffer evaluates.
-pub const CONDITION_KEYS: &[&str] = &["aws:PrincipalArn"];
+pub const CONDITION_KEYS: &[&str] = &["aws:PrincipalArn", "aws:PrincipalAccount"];
 
 const STATEMENT_FIELDS: &[&str] = &[
     "Sid",
@@ -152,7 +154,7 @@ pub fn validate_document(doc: &Value) -> Findings {
                     findings
                         .warning(
                             op_field.clone(),
-                            format!("condition operator {op:?} is not evaluated by Coffer; the statement will never match"),
+                            format!("condition operator {op:?} is not evaluated by Coffer: a Deny statement with it always applies, an Allow statement never does"),
                         )
                         .hint(format!("use one of {}", CONDITION_OPERATORS.join(", ")));
                 }
@@ -167,7 +169,7 @@ pub fn validate_document(doc: &Value) -> Findings {
                     if !CONDITION_KEYS.contains(&key.as_str()) {
                         findings.warning(
                             format!("{op_field}.{key}"),
-                            format!("condition key {key:?} is not evaluated by Coffer (only aws:PrincipalArn is); the statement will never match"),
+                            format!("condition key {key:?} is not evaluated by Coffer (only aws:PrincipalArn and aws:PrincipalAccount are): a Deny statement with it always applies, an Allow statement never does"),
                         );
                     }
                 }

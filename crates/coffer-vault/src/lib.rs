@@ -1,0 +1,26 @@
+//! Vaults: where recovery points live and who may touch them.
+//!
+//! This crate owns the rules that protect recovery points: the evaluation of
+//! vault access policies (IAM JSON, explicit Deny wins) and the guard that
+//! every delete, lifecycle change and expiry passes through, which enforces
+//! vault locks and legal holds (DESIGN.md invariant 1). The restic-format
+//! storage engine and the keyring join it here.
+//!
+//! ```
+//! use coffer_vault::{AccessPolicy, Decision, Request};
+//! let policy = AccessPolicy::from_json(&serde_json::json!({
+//!     "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "backup:Delete*", "Resource": "*"}]
+//! })).unwrap();
+//! let request = Request {
+//!     principal_arn: "arn:coffer:iam::111122223333:user/alice",
+//!     action: "backup:DeleteRecoveryPoint",
+//!     resource_arn: "arn:coffer:backup:eu-west-1:111122223333:recovery-point:rp-1",
+//! };
+//! assert!(matches!(policy.evaluate(&request), Decision::Denied { .. }));
+//! ```
+
+mod access;
+mod guard;
+
+pub use access::{AccessPolicy, Decision, PolicyError, Request};
+pub use guard::{check, Caller, Operation, Refusal};
