@@ -29,6 +29,11 @@ pub struct BackupVault {
     pub access_policy: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_configuration: Option<VaultLockConfiguration>,
+    /// When a compliance-mode lock becomes immutable (the time it was set
+    /// plus ChangeableForDays). Set by the catalog when the lock is applied,
+    /// never by policy files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_date: Option<jiff::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<VaultNotifications>,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]

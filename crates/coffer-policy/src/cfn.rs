@@ -169,6 +169,7 @@ pub(crate) fn read_vault(
         encryption_key_arn,
         access_policy,
         lock_configuration: lock,
+        lock_date: None,
         notifications,
         backup_vault_tags: tags,
     };

@@ -36,6 +36,7 @@ fn vault(name: &str) -> BackupVault {
         encryption_key_arn: None,
         access_policy: None,
         lock_configuration: None,
+        lock_date: None,
         notifications: None,
         backup_vault_tags: Tags::new(),
     }

@@ -36,6 +36,7 @@ fn vault(lock: Option<VaultLockConfiguration>, policy: Option<serde_json::Value>
         encryption_key_arn: None,
         access_policy: policy,
         lock_configuration: lock,
+        lock_date: None,
         notifications: None,
         backup_vault_tags: Default::default(),
     }
