@@ -178,7 +178,8 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Plans the change that makes `stack` own exactly `desired`.
+    /// Plans the change that makes `stack` own exactly `desired`, as of
+    /// `now` (which decides whether compliance-mode locks are immutable).
     ///
     /// # Errors
     /// On database errors.
@@ -189,9 +190,10 @@ impl Catalog {
         region: &str,
         desired: Vec<DesiredObject>,
         files: BTreeMap<String, String>,
+        now: jiff::Timestamp,
     ) -> Result<StackPlan> {
         let in_stack = self.stack_objects(stack).await?;
-        let mut elsewhere = Vec::new();
+        let mut same_keys_elsewhere = Vec::new();
         for object in &desired {
             if let Some(found) = self
                 .find_object(
@@ -203,14 +205,38 @@ impl Catalog {
                 .await?
             {
                 if found.stack != stack {
-                    elsewhere.push(found);
+                    same_keys_elsewhere.push(found);
                 }
             }
         }
-        let points = self.recovery_points_per_vault().await?;
-        Ok(objects::plan(
-            stack, account_id, region, desired, in_stack, elsewhere, &points, files,
-        ))
+        let mut other_stacks = Vec::new();
+        for kind in [ObjectKind::BackupPlan, ObjectKind::BackupSelection] {
+            other_stacks.extend(
+                self.list_objects(kind)
+                    .await?
+                    .into_iter()
+                    .filter(|o| o.stack != stack),
+            );
+        }
+        let applied_to = self
+            .stacks()
+            .await?
+            .into_iter()
+            .find(|s| s.name == stack)
+            .map(|s| (s.account_id, s.region));
+        Ok(objects::plan(objects::PlanInputs {
+            stack: stack.to_string(),
+            account_id: account_id.to_string(),
+            region: region.to_string(),
+            desired,
+            in_stack,
+            same_keys_elsewhere,
+            other_stacks,
+            recovery_points_per_vault: self.recovery_points_per_vault().await?,
+            files,
+            applied_to,
+            now,
+        }))
     }
 
     /// Applies a plan in one transaction. Every update and delete checks the

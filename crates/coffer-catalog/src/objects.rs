@@ -290,21 +290,92 @@ pub(crate) fn object_from_row(row: &AnyRow, kind_hint: Option<ObjectKind>) -> Re
     })
 }
 
-/// Computes the plan for one stack from the objects of that stack and any
-/// objects of other stacks that have the same keys.
-// Each argument is one independent input read from the catalog; bundling
-// them would only name the same list twice.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn plan(
-    stack: &str,
-    account_id: &str,
-    region: &str,
-    desired: Vec<DesiredObject>,
-    in_stack: Vec<StoredObject>,
-    same_keys_elsewhere: Vec<StoredObject>,
-    recovery_points_per_vault: &BTreeMap<(String, String, String), i64>,
-    files: BTreeMap<String, String>,
-) -> StackPlan {
+/// What the catalog holds that a stack plan depends on.
+pub(crate) struct PlanInputs {
+    pub stack: String,
+    pub account_id: String,
+    pub region: String,
+    pub desired: Vec<DesiredObject>,
+    /// Every object the stack owns now.
+    pub in_stack: Vec<StoredObject>,
+    /// Objects of other stacks with the same keys as desired objects.
+    pub same_keys_elsewhere: Vec<StoredObject>,
+    /// Plans and selections of other stacks (they may depend on ours).
+    pub other_stacks: Vec<StoredObject>,
+    /// Recovery points per vault `(account, region, name)`.
+    pub recovery_points_per_vault: BTreeMap<(String, String, String), i64>,
+    pub files: BTreeMap<String, String>,
+    /// Where the stack was last applied, if it was.
+    pub applied_to: Option<(String, String)>,
+    pub now: jiff::Timestamp,
+}
+
+/// The compliance-mode lock of a stored vault document and its LockDate.
+fn compliance_lock(doc: &Json) -> Option<(Json, Option<jiff::Timestamp>)> {
+    let lock = doc.get("LockConfiguration")?;
+    lock.get("ChangeableForDays")?;
+    let lock_date = doc
+        .get("LockDate")
+        .and_then(Json::as_str)
+        .and_then(|s| s.parse().ok());
+    Some((lock.clone(), lock_date))
+}
+
+/// Sets the LockDate a vault's desired document will carry: kept when the
+/// lock is unchanged, now + ChangeableForDays for a new compliance lock.
+fn with_lock_date(
+    desired: &mut DesiredObject,
+    stored: Option<&StoredObject>,
+    now: jiff::Timestamp,
+) {
+    let Some(map) = desired.doc.as_object_mut() else {
+        return;
+    };
+    map.remove("LockDate");
+    let Some(lock) = map.get("LockConfiguration").cloned() else {
+        return;
+    };
+    let Some(days) = lock.get("ChangeableForDays").and_then(Json::as_i64) else {
+        return;
+    };
+    let unchanged = stored.and_then(|s| s.doc.get("LockConfiguration")) == Some(&lock);
+    let kept = stored
+        .filter(|_| unchanged)
+        .and_then(|s| s.doc.get("LockDate"))
+        .cloned();
+    let date = match kept {
+        Some(date) => date,
+        None => match now.checked_add(jiff::SignedDuration::from_hours(days.saturating_mul(24))) {
+            Ok(date) => Json::String(format_ts(date)),
+            Err(_) => return,
+        },
+    };
+    map.insert("LockDate".into(), date);
+}
+
+/// Computes the plan for one stack.
+pub(crate) fn plan(inputs: PlanInputs) -> StackPlan {
+    let PlanInputs {
+        stack,
+        account_id,
+        region,
+        desired,
+        in_stack,
+        same_keys_elsewhere,
+        other_stacks,
+        recovery_points_per_vault,
+        files,
+        applied_to,
+        now,
+    } = inputs;
+    let mut blockers = Vec::new();
+    if let Some((applied_account, applied_region)) = &applied_to {
+        if applied_account != &account_id || applied_region != &region {
+            blockers.push(format!(
+                "stack {stack:?} lives in account {applied_account}, region {applied_region}; a stack belongs to one account and region, so applying it to account {account_id}, region {region} would delete its objects there (use another --stack name, or the same --account and --region)"
+            ));
+        }
+    }
     let mut current: BTreeMap<Key, StoredObject> =
         in_stack.into_iter().map(|o| (o.key(), o)).collect();
     let elsewhere: BTreeMap<Key, StoredObject> = same_keys_elsewhere
@@ -312,9 +383,8 @@ pub(crate) fn plan(
         .map(|o| (o.key(), o))
         .collect();
     let mut changes = Vec::new();
-    let mut blockers = Vec::new();
     let mut unchanged = 0;
-    for object in desired {
+    for mut object in desired {
         let key = desired_key(&object);
         if let Some(owner) = elsewhere.get(&key) {
             blockers.push(format!(
@@ -326,7 +396,18 @@ pub(crate) fn plan(
             ));
             continue;
         }
-        match current.remove(&key) {
+        let stored = current.remove(&key);
+        if object.kind == ObjectKind::BackupVault {
+            with_lock_date(&mut object, stored.as_ref(), now);
+            if let Some(reason) = stored
+                .as_ref()
+                .and_then(|s| immutable_lock_change(s, Some(&object), now))
+            {
+                blockers.push(reason);
+                continue;
+            }
+        }
+        match stored {
             Some(stored) if stored.doc == object.doc && stored.arn == object.arn => unchanged += 1,
             Some(stored) => {
                 let fields = diff_docs(&stored.doc, &object.doc);
@@ -340,20 +421,15 @@ pub(crate) fn plan(
         }
     }
     for (_, stored) in current {
-        if stored.kind == ObjectKind::BackupVault {
-            let key = (
-                stored.account_id.clone(),
-                stored.region.clone(),
-                stored.name.clone(),
-            );
-            let n_points = recovery_points_per_vault.get(&key).copied().unwrap_or(0);
-            if n_points > 0 {
-                blockers.push(format!(
-                    "backup vault {:?} is no longer in the files of stack {stack:?} but holds {n_points} recovery point(s); a vault is deleted only when empty (keep it in the files, or delete its recovery points first)",
-                    stored.name
-                ));
-                continue;
-            }
+        if let Some(reason) = deletion_blocker(
+            &stack,
+            &stored,
+            &other_stacks,
+            &recovery_points_per_vault,
+            now,
+        ) {
+            blockers.push(reason);
+            continue;
         }
         changes.push(Change::Delete(stored));
     }
@@ -367,13 +443,122 @@ pub(crate) fn plan(
         (rank(a), a.kind(), a.name()).cmp(&(rank(b), b.kind(), b.name()))
     });
     StackPlan {
-        stack: stack.to_string(),
-        account_id: account_id.to_string(),
-        region: region.to_string(),
+        stack,
+        account_id,
+        region,
         changes,
         unchanged,
         blockers,
         files,
+    }
+}
+
+/// Why a vault's lock may not change: a compliance-mode lock is immutable
+/// from its LockDate on, as AWS Backup defines it.
+fn immutable_lock_change(
+    stored: &StoredObject,
+    desired: Option<&DesiredObject>,
+    now: jiff::Timestamp,
+) -> Option<String> {
+    let (lock, lock_date) = compliance_lock(&stored.doc)?;
+    let lock_date = lock_date?;
+    if lock_date > now {
+        return None;
+    }
+    let desired_lock = desired.and_then(|d| d.doc.get("LockConfiguration"));
+    if desired.is_some() && desired_lock == Some(&lock) {
+        return None;
+    }
+    let what = if desired.is_some() {
+        "changed or removed"
+    } else {
+        "deleted with its vault"
+    };
+    Some(format!(
+        "backup vault {:?} has a compliance-mode lock that became immutable on {lock_date}; the lock cannot be {what} by anyone (keep LockConfiguration as it is: {lock})",
+        stored.name
+    ))
+}
+
+/// Why an object that left the stack's files must stay.
+fn deletion_blocker(
+    stack: &str,
+    stored: &StoredObject,
+    other_stacks: &[StoredObject],
+    recovery_points_per_vault: &BTreeMap<(String, String, String), i64>,
+    now: jiff::Timestamp,
+) -> Option<String> {
+    let same_place =
+        |o: &&StoredObject| o.account_id == stored.account_id && o.region == stored.region;
+    match stored.kind {
+        ObjectKind::BackupVault => {
+            let key = (
+                stored.account_id.clone(),
+                stored.region.clone(),
+                stored.name.clone(),
+            );
+            let n_points = recovery_points_per_vault.get(&key).copied().unwrap_or(0);
+            if n_points > 0 {
+                return Some(format!(
+                    "backup vault {:?} (account {}, region {}) is no longer in the files of stack {stack:?} but holds {n_points} recovery point(s); a vault is deleted only when empty (keep it in the files, or delete its recovery points first)",
+                    stored.name, stored.account_id, stored.region
+                ));
+            }
+            if let Some(reason) = immutable_lock_change(stored, None, now) {
+                return Some(reason);
+            }
+            let users: Vec<String> = other_stacks
+                .iter()
+                .filter(|o| o.kind == ObjectKind::BackupPlan && same_place(o))
+                .filter(|plan| {
+                    plan.doc
+                        .get("Rules")
+                        .and_then(Json::as_array)
+                        .is_some_and(|rules| {
+                            rules.iter().any(|rule| {
+                                rule.get("TargetBackupVaultName").and_then(Json::as_str)
+                                    == Some(stored.name.as_str())
+                                    || rule
+                                        .get("CopyActions")
+                                        .and_then(Json::as_array)
+                                        .is_some_and(|copies| {
+                                            copies.iter().any(|c| {
+                                                c.get("DestinationBackupVaultArn")
+                                                    .and_then(Json::as_str)
+                                                    == Some(stored.arn.as_str())
+                                            })
+                                        })
+                            })
+                        })
+                })
+                .map(|plan| format!("plan {:?} of stack {:?}", plan.name, plan.stack))
+                .collect();
+            (!users.is_empty()).then(|| {
+                format!(
+                    "backup vault {:?} is no longer in the files of stack {stack:?} but {} still back(s) up into it; change those plans first",
+                    stored.name,
+                    users.join(", ")
+                )
+            })
+        }
+        ObjectKind::BackupPlan => {
+            let users: Vec<String> = other_stacks
+                .iter()
+                .filter(|o| o.kind == ObjectKind::BackupSelection && same_place(o))
+                .filter(|s| {
+                    s.doc.get("BackupPlanName").and_then(Json::as_str) == Some(stored.name.as_str())
+                })
+                .map(|s| format!("selection {:?} of stack {:?}", s.name, s.stack))
+                .collect();
+            (!users.is_empty()).then(|| {
+                format!(
+                    "backup plan {:?} is no longer in the files of stack {stack:?} but {} still assign(s) resources to it; a plan is deleted only when no selection uses it",
+                    stored.name,
+                    users.join(", ")
+                )
+            })
+        }
+        _ => None,
     }
 }
 

@@ -187,6 +187,7 @@ pub async fn plan(global: &Global, args: &StackArgs, apply: bool) -> anyhow::Res
             options.region.as_str(),
             desired,
             files,
+            jiff::Timestamp::now(),
         )
         .await?;
     print_plan(&plan);
