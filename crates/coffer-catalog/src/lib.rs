@@ -64,7 +64,26 @@ impl Catalog {
     /// When the URL is not SQLite or PostgreSQL, the database cannot be
     /// reached, or its schema is newer than this build or was changed.
     pub async fn open(url: &str, now: jiff::Timestamp) -> Result<Catalog> {
-        let (pool, backend) = db::connect(url).await?;
+        Self::open_with_password(url, None, now).await
+    }
+
+    /// Opens a catalog whose server needs a password kept out of the URL
+    /// (config.toml gives it by reference). The password is used for the
+    /// connection only and never appears in errors or logs.
+    ///
+    /// # Errors
+    /// As [`Catalog::open`]; also when a password is given for a URL that
+    /// cannot carry one (SQLite).
+    pub async fn open_with_password(
+        url: &str,
+        password: Option<&str>,
+        now: jiff::Timestamp,
+    ) -> Result<Catalog> {
+        let url = match password {
+            None => url.to_string(),
+            Some(password) => with_password(url, password)?,
+        };
+        let (pool, backend) = db::connect(&url).await?;
         db::migrate(&pool, backend, now).await?;
         Ok(Catalog { pool, backend })
     }
@@ -622,6 +641,21 @@ impl Catalog {
         self.update(&job, stored.version, now).await?;
         Ok(job)
     }
+}
+
+/// The URL with `password` set (percent-encoded by the `url` crate).
+fn with_password(url: &str, password: &str) -> Result<String> {
+    let unsupported = || Error::UnsupportedUrl {
+        url: error::redact_url(url),
+    };
+    if !url.starts_with("postgres") {
+        return Err(unsupported());
+    }
+    let mut parsed = url::Url::parse(url).map_err(|_| unsupported())?;
+    parsed
+        .set_password(Some(password))
+        .map_err(|()| unsupported())?;
+    Ok(parsed.to_string())
 }
 
 fn bind_param<'q>(

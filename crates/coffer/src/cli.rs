@@ -16,7 +16,8 @@ use crate::Outcome;
     name = "coffer",
     version,
     propagate_version = true,
-    arg_required_else_help = true
+    arg_required_else_help = true,
+    after_help = "Example:\n  coffer validate stack.yaml inventory.yaml\n  coffer plan --stack payments stack.yaml inventory.yaml\n  coffer apply --stack payments stack.yaml inventory.yaml\n  coffer get plans -o json\n\nExit codes: 0 success, 1 error, 2 changes pending (plan)."
 )]
 pub struct Cli {
     #[command(flatten)]

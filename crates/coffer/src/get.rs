@@ -368,6 +368,13 @@ pub async fn get(global: &Global, kind: GetKind, format: OutputFormat) -> anyhow
         .filter(|o| global.region.is_none() || o.region == ctx.region.as_str())
         .collect();
     catalog.close().await;
+    if objects.is_empty()
+        && format == OutputFormat::Table
+        && (global.account.is_some() || global.region.is_some())
+    {
+        println!("(none in account {}, region {})", ctx.account, ctx.region);
+        return Ok(Outcome::Success);
+    }
     let docs = Json::Array(objects.iter().map(with_meta).collect());
     let (header, table_rows) = rows(object_kind, &objects);
     print(format, &docs, &header, table_rows)?;

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Exit codes: 0 success, 1 failure (or invalid input), 2 changes pending
+/// Exit codes: 0 success, 1 failure (invalid input or usage), 2 changes pending
 /// (`coffer plan`, like `terraform plan -detailed-exitcode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -26,7 +26,16 @@ fn main() -> ExitCode {
         eprintln!("coffer: internal error: {info}");
         eprintln!("This is a bug in Coffer. Please report it with the command you ran and the output above (run with -vv for more detail).");
     }));
-    let args = cli::Cli::parse();
+    // clap would exit with 2 on a usage error, which `plan` uses for
+    // "changes pending": usage errors exit 1, help and version 0.
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(err) => {
+            let code = if err.use_stderr() { 1 } else { 0 };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
     init_tracing(args.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

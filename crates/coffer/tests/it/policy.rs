@@ -31,7 +31,7 @@ fn first_use_creates_a_commented_config() {
             .all(|l| l.trim_start().starts_with('#')),
         "{config}"
     );
-    assert!(run.stdout.contains("(none)"), "{run:?}");
+    assert!(run.stdout.contains("(none"), "{run:?}");
 }
 
 #[test]
@@ -355,6 +355,34 @@ fn bad_global_flags_are_explained() {
     assert!(
         run.stderr
             .contains("/no/such/file.yaml: no such file or directory"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_1_so_2_always_means_changes_pending() {
+    let home = Home::new();
+    let typo = home.run(&["plan", "--stak", "x", "a.yaml"]);
+    assert_eq!(typo.code, 1, "{typo:?}");
+    assert!(typo.stderr.contains("--stak"), "{typo:?}");
+    let format = home.run(&["get", "plans", "-o", "xml"]);
+    assert_eq!(format.code, 1, "{format:?}");
+    let help = home.run_bare(&["--help"]);
+    assert_eq!(help.code, 0, "{help:?}");
+    assert!(
+        help.stdout.contains("Example:") && help.stdout.contains("Exit codes"),
+        "{help:?}"
+    );
+}
+
+#[test]
+fn an_empty_filtered_listing_says_what_it_filtered_on() {
+    let home = Home::new();
+    let run = home.run(&["get", "vaults"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("(none in account 210987654321, region eu-west-1)"),
         "{run:?}"
     );
 }

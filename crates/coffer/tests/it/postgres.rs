@@ -96,3 +96,41 @@ fn apply_and_get_work_unchanged_on_a_postgresql_catalog() {
     // Nothing was written to a local SQLite file.
     assert!(!home.path().join("catalog.db").exists());
 }
+
+/// `[catalog] password` is read from where it points and used for the
+/// connection (the local server trusts every password, so this proves the
+/// URL built with it connects); a missing variable is named, never a value.
+#[test]
+fn the_catalog_password_is_taken_by_reference() {
+    let db = Database::create();
+    let home = Home::new();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "[catalog]\nurl = \"{}\"\npassword = {{ env = \"COFFER_IT_CATALOG_PASSWORD\" }}\n",
+            db.url()
+        ),
+    )
+    .unwrap();
+    let missing = home.run(&["get", "vaults"]);
+    assert_eq!(missing.code, 1, "{missing:?}");
+    assert!(
+        missing
+            .stderr
+            .contains("environment variable COFFER_IT_CATALOG_PASSWORD is not set"),
+        "{missing:?}"
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .arg("--home")
+        .arg(home.path())
+        .args(["get", "vaults"])
+        .env("COFFER_IT_CATALOG_PASSWORD", "p@ss:w/rd")
+        .env_remove("COFFER_HOME")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
