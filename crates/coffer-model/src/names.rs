@@ -103,7 +103,8 @@ impl fmt::Display for Region {
 pub enum NameKind {
     /// `^[a-zA-Z0-9\-\_]{2,50}$`
     BackupVault,
-    /// Alphanumerics and `-_.`, 1–50 characters.
+    /// Alphanumerics and `-_.`, 1–200 characters (the API's bound; the
+    /// console stops at 50).
     BackupPlan,
     /// `^[a-zA-Z0-9\-\_\.]{1,50}$`
     BackupRule,
@@ -130,7 +131,8 @@ impl NameKind {
     fn allowed(self) -> &'static str {
         match self {
             NameKind::BackupVault => "2-50 letters, digits, '-' or '_'",
-            NameKind::BackupPlan | NameKind::BackupRule | NameKind::BackupSelection => {
+            NameKind::BackupPlan => "1-200 letters, digits, '-', '_' or '.'",
+            NameKind::BackupRule | NameKind::BackupSelection => {
                 "1-50 letters, digits, '-', '_' or '.'"
             }
             NameKind::Framework | NameKind::ReportPlan => {
@@ -142,7 +144,8 @@ impl NameKind {
     fn bounds(self) -> (usize, usize) {
         match self {
             NameKind::BackupVault => (2, 50),
-            NameKind::BackupPlan | NameKind::BackupRule | NameKind::BackupSelection => (1, 50),
+            NameKind::BackupPlan => (1, 200),
+            NameKind::BackupRule | NameKind::BackupSelection => (1, 50),
             NameKind::Framework | NameKind::ReportPlan => (1, 256),
         }
     }

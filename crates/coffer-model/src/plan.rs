@@ -134,6 +134,48 @@ impl Lifecycle {
     }
 }
 
+/// What AWS accepts in a schedule but does not do: fire more often than
+/// hourly (snapshot backups run at most once an hour), or never fire.
+fn schedule_warnings(expression: &ScheduleExpression, findings: &mut Findings) {
+    let Ok(schedule) = Schedule::new(expression.clone(), None, jiff::Timestamp::UNIX_EPOCH) else {
+        return;
+    };
+    let start: jiff::Timestamp = jiff::Timestamp::UNIX_EPOCH;
+    let fires: Vec<jiff::Timestamp> = schedule.fire_times_after(start).take(64).collect();
+    if fires.is_empty() {
+        findings
+            .warning(
+                "ScheduleExpression",
+                format!(
+                    "{expression} never fires (no date matches it), so this rule never backs up"
+                ),
+            )
+            .hint("check the day-of-month, month and year fields");
+        return;
+    }
+    let shortest = fires
+        .windows(2)
+        .filter_map(|w| w[1].duration_since(w[0]).as_secs().checked_div(60))
+        .min();
+    if let Some(minutes) = shortest.filter(|m| *m < 60) {
+        findings
+            .warning(
+                "ScheduleExpression",
+                format!("{expression} fires every {minutes} minutes; AWS Backup takes snapshot backups at most once an hour, and so does Coffer"),
+            )
+            .hint("use an hourly or less frequent schedule, e.g. cron(0 * * * ? *)");
+    }
+}
+
+/// Checks an IANA time zone name.
+///
+/// # Errors
+/// The schedule error naming the zone, with a suggestion when one is close.
+pub fn check_timezone(zone: &str) -> Result<(), crate::ScheduleError> {
+    let expression: ScheduleExpression = DEFAULT_SCHEDULE.parse()?;
+    Schedule::new(expression, Some(zone), jiff::Timestamp::UNIX_EPOCH).map(|_| ())
+}
+
 impl BackupRule {
     /// The rule's schedule, ready to iterate fire times.
     ///
@@ -157,18 +199,17 @@ impl BackupRule {
             err.label = "backup vault name";
             findings.error("TargetBackupVaultName", err.to_string());
         }
+        // The expression and the zone are checked separately, so a bad
+        // expression does not hide a bad zone.
         match self.schedule_expression.parse::<ScheduleExpression>() {
             Err(err) => {
                 findings.error("ScheduleExpression", err.to_string());
             }
-            Ok(expression) => {
-                if let Err(err) = Schedule::new(
-                    expression,
-                    self.schedule_expression_timezone.as_deref(),
-                    jiff::Timestamp::UNIX_EPOCH,
-                ) {
-                    findings.error("ScheduleExpressionTimezone", err.to_string());
-                }
+            Ok(expression) => schedule_warnings(&expression, &mut findings),
+        }
+        if let Some(zone) = &self.schedule_expression_timezone {
+            if let Err(err) = check_timezone(zone) {
+                findings.error("ScheduleExpressionTimezone", err.to_string());
             }
         }
         if self.start_window_minutes < MIN_START_WINDOW_MINUTES
@@ -338,6 +379,41 @@ mod tests {
         assert!(messages(&findings)
             .iter()
             .any(|m| m.starts_with("ScheduleExpression:")));
+    }
+
+    #[test]
+    fn schedules_faster_than_hourly_or_never_firing_are_warned() {
+        for (expression, expected) in [
+            ("cron(0/15 * ? * * *)", "fires every 15 minutes"),
+            ("rate(5 minutes)", "fires every 5 minutes"),
+            ("cron(0 5 31 2 ? *)", "never fires"),
+        ] {
+            let mut r = rule();
+            r.schedule_expression = expression.into();
+            let findings = r.validate();
+            assert!(!findings.has_errors(), "{expression}");
+            let text = messages(&findings);
+            assert!(
+                text.len() == 1 && text[0].contains(expected),
+                "{expression}: {text:?}"
+            );
+        }
+        let mut hourly = rule();
+        hourly.schedule_expression = "cron(0 * * * ? *)".into();
+        assert!(hourly.validate().is_empty());
+    }
+
+    #[test]
+    fn a_bad_expression_does_not_hide_a_bad_zone() {
+        let mut r = rule();
+        r.schedule_expression = "cron(0 5 * * *)".into();
+        r.schedule_expression_timezone = Some("Mars/Base".into());
+        let text = messages(&r.validate());
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(
+            text[1].starts_with("ScheduleExpressionTimezone:"),
+            "{text:?}"
+        );
     }
 
     #[test]

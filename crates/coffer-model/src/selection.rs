@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arn::{glob_match, ArnPattern};
 use crate::finding::Findings;
-use crate::names::NameKind;
+use crate::names::{AccountId, NameKind, Region};
 use crate::resource::Resource;
 
 /// Per-selection quotas.
@@ -110,8 +110,13 @@ impl Conditions {
 }
 
 impl BackupSelection {
-    /// Whether this selection covers `resource`.
-    pub fn selects(&self, resource: &Resource) -> bool {
+    /// Whether this selection, whose plan lives in `account` and `region`,
+    /// covers `resource`. Plans and selections are regional, as in AWS: a
+    /// resource of another account or region is never selected.
+    pub fn selects(&self, account: &AccountId, region: &Region, resource: &Resource) -> bool {
+        if &resource.account_id != account || &resource.region != region {
+            return false;
+        }
         let included = if self.resources.is_empty() && self.list_of_tags.is_empty() {
             true
         } else {
@@ -238,6 +243,14 @@ mod tests {
     use crate::names::{AccountId, Region};
     use crate::resource::{ResourceType, Tags};
 
+    fn account() -> AccountId {
+        AccountId::new("210987654321").unwrap()
+    }
+
+    fn region() -> Region {
+        Region::new("eu-west-1").unwrap()
+    }
+
     fn resource(kind: ResourceType, name: &str, tags: &[(&str, &str)]) -> Resource {
         let region = Region::new("eu-west-1").unwrap();
         let account = AccountId::new("210987654321").unwrap();
@@ -278,14 +291,26 @@ mod tests {
             condition_key: "aws:ResourceTag/backup-tier".into(),
             condition_value: "none".into(),
         }];
-        assert!(sel.selects(&resource(ResourceType::FileSystem, "home", &[])));
-        assert!(!sel.selects(&resource(ResourceType::FileSystem, "scratch-1", &[])));
-        assert!(!sel.selects(&resource(
-            ResourceType::FileSystem,
-            "home",
-            &[("backup-tier", "none")]
-        )));
-        assert!(!sel.selects(&resource(ResourceType::PostgreSQL, "main/orders", &[])));
+        assert!(sel.selects(
+            &account(),
+            &region(),
+            &resource(ResourceType::FileSystem, "home", &[])
+        ));
+        assert!(!sel.selects(
+            &account(),
+            &region(),
+            &resource(ResourceType::FileSystem, "scratch-1", &[])
+        ));
+        assert!(!sel.selects(
+            &account(),
+            &region(),
+            &resource(ResourceType::FileSystem, "home", &[("backup-tier", "none")])
+        ));
+        assert!(!sel.selects(
+            &account(),
+            &region(),
+            &resource(ResourceType::PostgreSQL, "main/orders", &[])
+        ));
     }
 
     #[test]
@@ -301,28 +326,54 @@ mod tests {
             condition_key: "aws:ResourceTag/env".into(),
             condition_value: "prod*".into(),
         }];
-        assert!(sel.selects(&resource(
-            ResourceType::PostgreSQL,
-            "m/o",
-            &[("backup-tier", "critical"), ("env", "prod-eu")]
-        )));
-        assert!(sel.selects(&resource(
-            ResourceType::SQLite,
-            "app",
-            &[("env", "production")]
-        )));
-        assert!(!sel.selects(&resource(
-            ResourceType::SQLite,
-            "app",
-            &[("env", "staging")]
-        )));
-        assert!(!sel.selects(&resource(ResourceType::SQLite, "app", &[])));
-        assert!(!sel.selects(&resource(ResourceType::MySQL, "m/o", &[("env", "prod")])));
+        assert!(sel.selects(
+            &account(),
+            &region(),
+            &resource(
+                ResourceType::PostgreSQL,
+                "m/o",
+                &[("backup-tier", "critical"), ("env", "prod-eu")]
+            )
+        ));
+        assert!(sel.selects(
+            &account(),
+            &region(),
+            &resource(ResourceType::SQLite, "app", &[("env", "production")])
+        ));
+        assert!(!sel.selects(
+            &account(),
+            &region(),
+            &resource(ResourceType::SQLite, "app", &[("env", "staging")])
+        ));
+        assert!(!sel.selects(
+            &account(),
+            &region(),
+            &resource(ResourceType::SQLite, "app", &[])
+        ));
+        assert!(!sel.selects(
+            &account(),
+            &region(),
+            &resource(ResourceType::MySQL, "m/o", &[("env", "prod")])
+        ));
+    }
+
+    #[test]
+    fn selections_are_regional() {
+        let mut elsewhere = resource(ResourceType::S3, "media", &[]);
+        elsewhere.region = Region::new("dc-paris").unwrap();
+        assert!(!selection().selects(&account(), &region(), &elsewhere));
+        let mut other_account = resource(ResourceType::S3, "media", &[]);
+        other_account.account_id = AccountId::new("111122223333").unwrap();
+        assert!(!selection().selects(&account(), &region(), &other_account));
     }
 
     #[test]
     fn empty_selection_selects_everything() {
-        assert!(selection().selects(&resource(ResourceType::S3, "media", &[])));
+        assert!(selection().selects(
+            &account(),
+            &region(),
+            &resource(ResourceType::S3, "media", &[])
+        ));
     }
 
     #[test]

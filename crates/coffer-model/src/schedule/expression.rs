@@ -253,7 +253,9 @@ fn parse_cron(expression: &str, inner: &str) -> Result<Cron, ScheduleError> {
             5 => Some(cron_fix_for_count(&fields)),
             7 => Some(format!("cron({})", fields[1..].join(" "))),
             _ => None,
-        };
+        }
+        // Only a fix that itself parses is worth suggesting.
+        .filter(|fix| fix.parse::<ScheduleExpression>().is_ok());
         return Err(ScheduleError::FieldCount {
             expression: expression.to_owned(),
             found: fields.len(),

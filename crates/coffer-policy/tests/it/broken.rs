@@ -48,7 +48,7 @@ fn names_outside_their_patterns() {
         &["broken/name-patterns.yaml"],
         &[
             "error: tests/fixtures/broken/name-patterns.yaml:5:24 Vault.BackupVaultName: BackupVaultName \"payments.primary\" is not allowed: use 2-50 letters, digits, '-' or '_' (e.g. \"payments_primary\")",
-            "error: tests/fixtures/broken/name-patterns.yaml:10:25 Plan.BackupPlanName: BackupPlanName \"critical daily\" is not allowed: use 1-50 letters, digits, '-', '_' or '.' (e.g. \"critical_daily\")",
+            "error: tests/fixtures/broken/name-patterns.yaml:10:25 Plan.BackupPlanName: BackupPlanName \"critical daily\" is not allowed: use 1-200 letters, digits, '-', '_' or '.' (e.g. \"critical_daily\")",
             "error: tests/fixtures/broken/name-patterns.yaml:12:23 Plan.BackupPlanRule[0].RuleName: RuleName \"nightly/utc\" is not allowed: use 1-50 letters, digits, '-', '_' or '.' (e.g. \"nightly_utc\")",
             "error: tests/fixtures/broken/name-patterns.yaml:13:32 Plan.BackupPlanRule[0].TargetBackupVault: backup vault name \"x\" is not allowed: use 2-50 letters, digits, '-' or '_'",
             "error: tests/fixtures/broken/name-patterns.yaml:19:24 Selection.BackupSelection.SelectionName: SelectionName \"tier: critical\" is not allowed: use 1-50 letters, digits, '-', '_' or '.' (e.g. \"tier__critical\")",
