@@ -2,17 +2,22 @@
 //! model values. Intrinsics are already resolved; every field is checked for
 //! type, presence and spelling, and model validation findings are reported
 //! at the template field they came from.
+//!
+//! A value that is missing or cannot be read does not stop the reading: a
+//! stand-in takes its place, the object is validated as a whole (findings
+//! about stand-ins are dropped), and an object with a stand-in is not
+//! returned.
 
 use coffer_model::{
     AdvancedBackupSetting, Arn, ArnPattern, BackupPlan, BackupRule, BackupSelection, BackupVault,
     ConditionParameter, Conditions, ControlInputParameter, ControlScope, CopyAction, Framework,
     FrameworkControl, Lifecycle, ReportDeliveryChannel, ReportPlan, ReportSetting, TagCondition,
     VaultLockConfiguration, VaultNotifications, DEFAULT_COMPLETION_WINDOW_MINUTES,
-    DEFAULT_SCHEDULE, DEFAULT_START_WINDOW_MINUTES,
+    DEFAULT_SCHEDULE, DEFAULT_START_WINDOW_MINUTES, PARTITION,
 };
 
 use crate::node::{Node, Value};
-use crate::read::{Fields, Reader};
+use crate::read::{Fields, Reader, STAND_IN};
 use crate::set::LoadOptions;
 
 /// The template resource types Coffer manages.
@@ -43,10 +48,16 @@ fn opt_u32(reader: &mut Reader<'_>, f: &Fields<'_>, name: &str) -> Option<u32> {
         .and_then(|n| reader.uint32(n, &f.src(name), &f.model(name)))
 }
 
+/// A required string; when it is missing, `model` (which may differ from
+/// the template's name for it) is what its stand-in replaces.
 fn req_string(reader: &mut Reader<'_>, f: &Fields<'_>, name: &str, model: &str) -> Option<String> {
-    reader
-        .required(f, name)
-        .and_then(|n| reader.string(n, &f.src(name), &f.model(model)))
+    match reader.required(f, name) {
+        Some(n) => reader.string(n, &f.src(name), &f.model(model)),
+        None => {
+            reader.unreadable(&f.model(model));
+            None
+        }
+    }
 }
 
 fn string_list(reader: &mut Reader<'_>, f: &Fields<'_>, name: &str) -> Vec<String> {
@@ -54,6 +65,15 @@ fn string_list(reader: &mut Reader<'_>, f: &Fields<'_>, name: &str) -> Vec<Strin
         Some(n) => reader.string_list(n, &f.src(name), &f.model(name)),
         None => Vec::new(),
     }
+}
+
+fn or_stand_in(value: Option<String>) -> String {
+    value.unwrap_or_else(|| STAND_IN.to_string())
+}
+
+/// The object, when nothing of it was missing or unreadable.
+fn complete<T>(reader: &Reader<'_>, value: T) -> Option<T> {
+    (!reader.any_unreadable()).then_some(value)
 }
 
 pub(crate) fn read_vault(
@@ -70,7 +90,7 @@ pub(crate) fn read_vault(
         "Notifications",
     ];
     let f = reader.fields(props, "", "", &known)?;
-    let name = req_string(reader, &f, "BackupVaultName", "BackupVaultName");
+    let name = or_stand_in(req_string(reader, &f, "BackupVaultName", "BackupVaultName"));
     let tags = f
         .get("BackupVaultTags")
         .map(|n| reader.tags(n, "BackupVaultTags", "BackupVaultTags"))
@@ -105,7 +125,10 @@ pub(crate) fn read_vault(
                     None
                 }
             },
-            Value::Unresolved => None,
+            Value::Unresolved => {
+                reader.unreadable("AccessPolicy");
+                None
+            }
             _ => {
                 reader.error(
                     node.pos,
@@ -156,11 +179,10 @@ pub(crate) fn read_vault(
             None => Vec::new(),
         };
         Some(VaultNotifications {
-            sns_topic_arn: topic?,
+            sns_topic_arn: or_stand_in(topic),
             backup_vault_events: events,
         })
     });
-    let name = name?;
     let vault = BackupVault {
         backup_vault_arn: Arn::backup_vault(&options.region, &options.account, &name),
         backup_vault_name: name,
@@ -174,7 +196,7 @@ pub(crate) fn read_vault(
         backup_vault_tags: tags,
     };
     reader.findings("", vault.validate());
-    Some(vault)
+    complete(reader, vault)
 }
 
 fn read_lifecycle(reader: &mut Reader<'_>, node: &Node, src: &str, model: &str) -> Lifecycle {
@@ -202,7 +224,25 @@ fn read_lifecycle(reader: &mut Reader<'_>, node: &Node, src: &str, model: &str) 
     }
 }
 
-fn read_rule(reader: &mut Reader<'_>, node: &Node, src: &str, model: &str) -> Option<BackupRule> {
+/// A rule whose every part is a stand-in (its item is not a mapping).
+fn stand_in_rule() -> BackupRule {
+    BackupRule {
+        rule_name: STAND_IN.into(),
+        target_backup_vault_name: STAND_IN.into(),
+        schedule_expression: DEFAULT_SCHEDULE.into(),
+        schedule_expression_timezone: None,
+        start_window_minutes: DEFAULT_START_WINDOW_MINUTES,
+        completion_window_minutes: DEFAULT_COMPLETION_WINDOW_MINUTES,
+        lifecycle: Lifecycle::default(),
+        recovery_point_tags: Default::default(),
+        copy_actions: Vec::new(),
+        enable_continuous_backup: false,
+    }
+}
+
+/// Reads a rule, with stand-ins for what is missing or unreadable; the
+/// plan validates it.
+fn read_rule(reader: &mut Reader<'_>, node: &Node, src: &str, model: &str) -> BackupRule {
     let known = [
         "RuleName",
         "TargetBackupVault",
@@ -217,15 +257,30 @@ fn read_rule(reader: &mut Reader<'_>, node: &Node, src: &str, model: &str) -> Op
         "IndexActions",
         "ScanActions",
     ];
-    let f = reader.fields(node, src, model, &known)?;
+    let Some(f) = reader.fields(node, src, model, &known) else {
+        return stand_in_rule();
+    };
     let name = req_string(reader, &f, "RuleName", "RuleName");
-    let target = req_string(reader, &f, "TargetBackupVault", "TargetBackupVaultName").map(|t| {
-        // A vault ARN is accepted where a name is expected; the name is what counts.
-        Arn::parse(&t)
-            .ok()
-            .and_then(|a| a.backup_vault_name().map(str::to_string))
-            .unwrap_or(t)
-    });
+    let target = req_string(reader, &f, "TargetBackupVault", "TargetBackupVaultName");
+    if let (Some(target), Some(node)) = (&target, f.get("TargetBackupVault")) {
+        // AWS takes a name here (^[a-zA-Z0-9\-\_]{2,50}$), and rejects an ARN.
+        if let Ok(arn) = Arn::parse(target) {
+            let hint = match arn.backup_vault_name() {
+                Some(name) => format!(
+                    "use the vault's name, {name:?}, or !Ref MyVault (a vault's Ref is its name)"
+                ),
+                None => "use the vault's name, or !Ref MyVault (a vault's Ref is its name)".into(),
+            };
+            reader
+                .error(
+                    node.pos,
+                    &f.src("TargetBackupVault"),
+                    format!("TargetBackupVault takes a backup vault name, not an ARN ({target:?})"),
+                )
+                .hint(hint);
+            reader.reported(&f.model("TargetBackupVaultName"));
+        }
+    }
     for unsupported in ["IndexActions", "ScanActions"] {
         if let Some(n) = f.get(unsupported) {
             reader.warning(
@@ -255,6 +310,10 @@ fn read_rule(reader: &mut Reader<'_>, node: &Node, src: &str, model: &str) -> Op
                 &item_model,
                 &["DestinationBackupVaultArn", "Lifecycle"],
             ) else {
+                copy_actions.push(CopyAction {
+                    destination_backup_vault_arn: STAND_IN.into(),
+                    lifecycle: Lifecycle::default(),
+                });
                 continue;
             };
             let destination = req_string(
@@ -263,21 +322,29 @@ fn read_rule(reader: &mut Reader<'_>, node: &Node, src: &str, model: &str) -> Op
                 "DestinationBackupVaultArn",
                 "DestinationBackupVaultArn",
             );
+            if let (Some(destination), Some(node)) =
+                (&destination, cf.get("DestinationBackupVaultArn"))
+            {
+                warn_foreign_partition(
+                    reader,
+                    node,
+                    &cf.src("DestinationBackupVaultArn"),
+                    destination,
+                );
+            }
             let lifecycle = cf
                 .get("Lifecycle")
                 .map(|n| read_lifecycle(reader, n, &cf.src("Lifecycle"), &cf.model("Lifecycle")))
                 .unwrap_or_default();
-            if let Some(destination) = destination {
-                copy_actions.push(CopyAction {
-                    destination_backup_vault_arn: destination,
-                    lifecycle,
-                });
-            }
+            copy_actions.push(CopyAction {
+                destination_backup_vault_arn: or_stand_in(destination),
+                lifecycle,
+            });
         }
     }
-    let mut rule = BackupRule {
-        rule_name: name.clone().unwrap_or_default(),
-        target_backup_vault_name: target.clone().unwrap_or_default(),
+    BackupRule {
+        rule_name: or_stand_in(name),
+        target_backup_vault_name: or_stand_in(target),
         schedule_expression: opt_string(reader, &f, "ScheduleExpression", "ScheduleExpression")
             .unwrap_or_else(|| DEFAULT_SCHEDULE.to_string()),
         schedule_expression_timezone: opt_string(
@@ -328,16 +395,27 @@ fn read_rule(reader: &mut Reader<'_>, node: &Node, src: &str, model: &str) -> Op
                 )
             })
             .unwrap_or(false),
-    };
-    if name.is_none() || target.is_none() {
-        // The plan cannot be built, but the rest of the rule still deserves
-        // checking; stand-ins replace the names already reported.
-        rule.rule_name = "rule".into();
-        rule.target_backup_vault_name = "vault".into();
-        reader.findings(model, rule.validate());
-        return None;
     }
-    Some(rule)
+}
+
+/// A copy to a vault of another partition (`arn:aws:backup:...`) is what AWS
+/// accepts, but no Coffer vault is there: every copy would fail.
+fn warn_foreign_partition(reader: &mut Reader<'_>, node: &Node, src: &str, destination: &str) {
+    let Ok(arn) = Arn::parse(destination) else {
+        return;
+    };
+    if arn.partition() != PARTITION && arn.backup_vault_name().is_some() {
+        reader
+            .warning(
+                node.pos,
+                src,
+                format!(
+                    "every copy of this action will fail: {destination:?} is a vault of partition {:?}, and Coffer's vaults are in partition {PARTITION:?}",
+                    arn.partition()
+                ),
+            )
+            .hint("copy to a Coffer vault: !GetAtt MyVault.BackupVaultArn, or arn:coffer:backup:<region>:<account>:backup-vault:<name>");
+    }
 }
 
 pub(crate) fn read_plan(reader: &mut Reader<'_>, props: &Node) -> Option<BackupPlan> {
@@ -356,7 +434,6 @@ pub(crate) fn read_plan(reader: &mut Reader<'_>, props: &Node) -> Option<BackupP
     )?;
     let name = req_string(reader, &f, "BackupPlanName", "BackupPlanName");
     let mut rules = Vec::new();
-    let mut all_rules_read = true;
     if let Some(list) = reader.required(&f, "BackupPlanRule") {
         reader.register("Rules", "BackupPlanRule", list.pos);
         for (idx, item) in reader
@@ -365,19 +442,16 @@ pub(crate) fn read_plan(reader: &mut Reader<'_>, props: &Node) -> Option<BackupP
             .into_iter()
             .enumerate()
         {
-            match read_rule(
+            rules.push(read_rule(
                 reader,
                 item,
                 &format!("BackupPlanRule[{idx}]"),
                 &format!("Rules[{idx}]"),
-            ) {
-                Some(rule) => rules.push((idx, rule)),
-                None => all_rules_read = false,
-            }
+            ));
         }
     } else {
         // Already reported missing; an empty plan would be reported again.
-        all_rules_read = false;
+        reader.unreadable("Rules");
     }
     let mut advanced = Vec::new();
     if let Some(list) = f.get("AdvancedBackupSettings") {
@@ -412,28 +486,54 @@ pub(crate) fn read_plan(reader: &mut Reader<'_>, props: &Node) -> Option<BackupP
             }
         }
     }
-    match name {
-        Some(name) if all_rules_read => {
-            let plan = BackupPlan {
-                backup_plan_name: name,
-                rules: rules.into_iter().map(|(_, rule)| rule).collect(),
-                advanced_backup_settings: advanced,
-                backup_plan_tags: tags,
-            };
-            reader.findings("", plan.validate());
-            // A plan with a part that could not be read is not what the file
-            // says: leave it out rather than judge its defaults.
-            (!reader.any_unreadable()).then_some(plan)
-        }
-        _ => {
-            // The plan is incomplete, but its rules still deserve checking,
-            // each under its own index.
-            for (idx, rule) in &rules {
-                reader.findings(&format!("Rules[{idx}]"), rule.validate());
-            }
-            None
+    let plan = BackupPlan {
+        backup_plan_name: or_stand_in(name),
+        rules,
+        advanced_backup_settings: advanced,
+        backup_plan_tags: tags,
+    };
+    reader.findings("", plan.validate());
+    // A plan with a part that could not be read is not what the file says:
+    // leave it out rather than judge its defaults.
+    complete(reader, plan)
+}
+
+/// ARN patterns of `Resources` or `NotResources`; `None` for one already
+/// reported as not an ARN.
+fn read_patterns(reader: &mut Reader<'_>, f: &Fields<'_>, field: &str) -> Vec<Option<ArnPattern>> {
+    let mut out = Vec::new();
+    let Some(list) = f.get(field) else { return out };
+    for (idx, item) in reader
+        .list(list, &f.src(field), field)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let src = format!("{}[{idx}]", f.src(field));
+        let model = format!("{field}[{idx}]");
+        match reader.string(item, &src, &model) {
+            Some(text) => match ArnPattern::parse(&text) {
+                Ok(p) => out.push(Some(p)),
+                Err(err) => {
+                    reader.error(item.pos, &src, err.to_string());
+                    reader.reported(&model);
+                    out.push(None);
+                }
+            },
+            None => out.push(None),
         }
     }
+    out
+}
+
+/// Patterns as validated: a stand-in (that matches everything, and that no
+/// finding is reported about) keeps each pattern at its index.
+fn with_stand_ins(patterns: &[Option<ArnPattern>]) -> Vec<ArnPattern> {
+    let any = ArnPattern::parse("*").ok();
+    patterns
+        .iter()
+        .filter_map(|p| p.clone().or_else(|| any.clone()))
+        .collect()
 }
 
 pub(crate) fn read_selection(reader: &mut Reader<'_>, props: &Node) -> Option<BackupSelection> {
@@ -451,30 +551,8 @@ pub(crate) fn read_selection(reader: &mut Reader<'_>, props: &Node) -> Option<Ba
     let f = reader.fields(inner, "BackupSelection", "", &known)?;
     let name = req_string(reader, &f, "SelectionName", "SelectionName");
     let role = req_string(reader, &f, "IamRoleArn", "IamRoleArn");
-    let patterns = |reader: &mut Reader<'_>, field: &str| -> Vec<ArnPattern> {
-        let mut out = Vec::new();
-        let Some(list) = f.get(field) else { return out };
-        for (idx, item) in reader
-            .list(list, &f.src(field), field)
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
-            let src = format!("{}[{idx}]", f.src(field));
-            let model = format!("{field}[{idx}]");
-            if let Some(text) = reader.string(item, &src, &model) {
-                match ArnPattern::parse(&text) {
-                    Ok(p) => out.push(p),
-                    Err(err) => {
-                        reader.error(item.pos, &src, err.to_string());
-                    }
-                }
-            }
-        }
-        out
-    };
-    let resources = patterns(reader, "Resources");
-    let not_resources = patterns(reader, "NotResources");
+    let resources = read_patterns(reader, &f, "Resources");
+    let not_resources = read_patterns(reader, &f, "NotResources");
     let mut list_of_tags = Vec::new();
     if let Some(list) = f.get("ListOfTags") {
         for (idx, item) in reader
@@ -485,26 +563,39 @@ pub(crate) fn read_selection(reader: &mut Reader<'_>, props: &Node) -> Option<Ba
         {
             let src = format!("{}[{idx}]", f.src("ListOfTags"));
             let model = format!("ListOfTags[{idx}]");
-            let Some(tf) = reader.fields(
+            let condition = match reader.fields(
                 item,
                 &src,
                 &model,
                 &["ConditionType", "ConditionKey", "ConditionValue"],
-            ) else {
-                continue;
+            ) {
+                Some(tf) => TagCondition {
+                    condition_type: or_stand_in(req_string(
+                        reader,
+                        &tf,
+                        "ConditionType",
+                        "ConditionType",
+                    )),
+                    condition_key: or_stand_in(req_string(
+                        reader,
+                        &tf,
+                        "ConditionKey",
+                        "ConditionKey",
+                    )),
+                    condition_value: or_stand_in(req_string(
+                        reader,
+                        &tf,
+                        "ConditionValue",
+                        "ConditionValue",
+                    )),
+                },
+                None => TagCondition {
+                    condition_type: STAND_IN.into(),
+                    condition_key: STAND_IN.into(),
+                    condition_value: STAND_IN.into(),
+                },
             };
-            let condition_type = req_string(reader, &tf, "ConditionType", "ConditionType");
-            let key = req_string(reader, &tf, "ConditionKey", "ConditionKey");
-            let value = req_string(reader, &tf, "ConditionValue", "ConditionValue");
-            if let (Some(condition_type), Some(condition_key), Some(condition_value)) =
-                (condition_type, key, value)
-            {
-                list_of_tags.push(TagCondition {
-                    condition_type,
-                    condition_key,
-                    condition_value,
-                });
-            }
+            list_of_tags.push(condition);
         }
     }
     let mut conditions = Conditions::default();
@@ -531,19 +622,32 @@ pub(crate) fn read_selection(reader: &mut Reader<'_>, props: &Node) -> Option<Ba
                 {
                     let src = format!("{op_src}[{idx}]");
                     let model = format!("{op_model}[{idx}]");
-                    let Some(pf) =
-                        reader.fields(item, &src, &model, &["ConditionKey", "ConditionValue"])
-                    else {
-                        continue;
+                    let param = match reader.fields(
+                        item,
+                        &src,
+                        &model,
+                        &["ConditionKey", "ConditionValue"],
+                    ) {
+                        Some(pf) => ConditionParameter {
+                            condition_key: or_stand_in(req_string(
+                                reader,
+                                &pf,
+                                "ConditionKey",
+                                "ConditionKey",
+                            )),
+                            condition_value: or_stand_in(req_string(
+                                reader,
+                                &pf,
+                                "ConditionValue",
+                                "ConditionValue",
+                            )),
+                        },
+                        None => ConditionParameter {
+                            condition_key: STAND_IN.into(),
+                            condition_value: STAND_IN.into(),
+                        },
                     };
-                    let key = req_string(reader, &pf, "ConditionKey", "ConditionKey");
-                    let value = req_string(reader, &pf, "ConditionValue", "ConditionValue");
-                    if let (Some(condition_key), Some(condition_value)) = (key, value) {
-                        params.push(ConditionParameter {
-                            condition_key,
-                            condition_value,
-                        });
-                    }
+                    params.push(param);
                 }
                 match operator {
                     "StringEquals" => conditions.string_equals = params,
@@ -554,16 +658,22 @@ pub(crate) fn read_selection(reader: &mut Reader<'_>, props: &Node) -> Option<Ba
             }
         }
     }
-    let selection = BackupSelection {
-        selection_name: name?,
-        backup_plan_name: plan?,
-        iam_role_arn: role?,
-        resources,
-        not_resources,
+    let mut selection = BackupSelection {
+        selection_name: or_stand_in(name),
+        backup_plan_name: or_stand_in(plan),
+        iam_role_arn: or_stand_in(role),
+        resources: with_stand_ins(&resources),
+        not_resources: with_stand_ins(&not_resources),
         list_of_tags,
         conditions,
     };
     reader.findings("", selection.validate());
+    if reader.any_unreadable() {
+        return None;
+    }
+    // What is declared: the patterns that are ARNs (the others are errors).
+    selection.resources = resources.into_iter().flatten().collect();
+    selection.not_resources = not_resources.into_iter().flatten().collect();
     Some(selection)
 }
 
@@ -580,8 +690,10 @@ pub(crate) fn read_framework(
     ];
     let f = reader.fields(props, "", "", &known)?;
     // CloudFormation names a framework after its logical ID when no name is given.
-    let name = opt_string(reader, &f, "FrameworkName", "FrameworkName")
-        .unwrap_or_else(|| logical_id.to_string());
+    let name = match f.get("FrameworkName") {
+        Some(_) => or_stand_in(opt_string(reader, &f, "FrameworkName", "FrameworkName")),
+        None => logical_id.to_string(),
+    };
     let description =
         opt_string(reader, &f, "FrameworkDescription", "FrameworkDescription").unwrap_or_default();
     let tags = f
@@ -596,10 +708,11 @@ pub(crate) fn read_framework(
             .into_iter()
             .enumerate()
         {
-            if let Some(control) = read_control(reader, item, &format!("FrameworkControls[{idx}]"))
-            {
-                controls.push(control);
-            }
+            controls.push(read_control(
+                reader,
+                item,
+                &format!("FrameworkControls[{idx}]"),
+            ));
         }
     }
     let framework = Framework {
@@ -609,16 +722,22 @@ pub(crate) fn read_framework(
         framework_tags: tags,
     };
     reader.findings("", framework.validate());
-    Some(framework)
+    complete(reader, framework)
 }
 
-fn read_control(reader: &mut Reader<'_>, node: &Node, path: &str) -> Option<FrameworkControl> {
-    let f = reader.fields(
+fn read_control(reader: &mut Reader<'_>, node: &Node, path: &str) -> FrameworkControl {
+    let Some(f) = reader.fields(
         node,
         path,
         path,
         &["ControlName", "ControlInputParameters", "ControlScope"],
-    )?;
+    ) else {
+        return FrameworkControl {
+            control_name: STAND_IN.into(),
+            control_input_parameters: Vec::new(),
+            control_scope: ControlScope::default(),
+        };
+    };
     let name = req_string(reader, &f, "ControlName", "ControlName");
     let mut params = Vec::new();
     if let Some(list) = f.get("ControlInputParameters") {
@@ -630,22 +749,32 @@ fn read_control(reader: &mut Reader<'_>, node: &Node, path: &str) -> Option<Fram
             .enumerate()
         {
             let item_path = format!("{list_path}[{idx}]");
-            let Some(pf) = reader.fields(
+            let param = match reader.fields(
                 item,
                 &item_path,
                 &item_path,
                 &["ParameterName", "ParameterValue"],
-            ) else {
-                continue;
+            ) {
+                Some(pf) => ControlInputParameter {
+                    parameter_name: or_stand_in(req_string(
+                        reader,
+                        &pf,
+                        "ParameterName",
+                        "ParameterName",
+                    )),
+                    parameter_value: or_stand_in(req_string(
+                        reader,
+                        &pf,
+                        "ParameterValue",
+                        "ParameterValue",
+                    )),
+                },
+                None => ControlInputParameter {
+                    parameter_name: STAND_IN.into(),
+                    parameter_value: STAND_IN.into(),
+                },
             };
-            let pname = req_string(reader, &pf, "ParameterName", "ParameterName");
-            let pvalue = req_string(reader, &pf, "ParameterValue", "ParameterValue");
-            if let (Some(parameter_name), Some(parameter_value)) = (pname, pvalue) {
-                params.push(ControlInputParameter {
-                    parameter_name,
-                    parameter_value,
-                });
-            }
+            params.push(param);
         }
     }
     let mut scope = ControlScope::default();
@@ -664,11 +793,11 @@ fn read_control(reader: &mut Reader<'_>, node: &Node, path: &str) -> Option<Fram
             }
         }
     }
-    Some(FrameworkControl {
-        control_name: name?,
+    FrameworkControl {
+        control_name: or_stand_in(name),
         control_input_parameters: params,
         control_scope: scope,
-    })
+    }
 }
 
 pub(crate) fn read_report_plan(
@@ -684,8 +813,10 @@ pub(crate) fn read_report_plan(
         "ReportPlanTags",
     ];
     let f = reader.fields(props, "", "", &known)?;
-    let name = opt_string(reader, &f, "ReportPlanName", "ReportPlanName")
-        .unwrap_or_else(|| logical_id.to_string());
+    let name = match f.get("ReportPlanName") {
+        Some(_) => or_stand_in(opt_string(reader, &f, "ReportPlanName", "ReportPlanName")),
+        None => logical_id.to_string(),
+    };
     let description = opt_string(reader, &f, "ReportPlanDescription", "ReportPlanDescription")
         .unwrap_or_default();
     let tags = f
@@ -695,54 +826,79 @@ pub(crate) fn read_report_plan(
     let channel = reader
         .required(&f, "ReportDeliveryChannel")
         .and_then(|node| {
-            let cf = reader.fields(
+            reader.fields(
                 node,
                 "ReportDeliveryChannel",
                 "ReportDeliveryChannel",
                 &["S3BucketName", "S3KeyPrefix", "Formats"],
-            )?;
-            let bucket = req_string(reader, &cf, "S3BucketName", "S3BucketName");
-            let prefix = opt_string(reader, &cf, "S3KeyPrefix", "S3KeyPrefix");
-            let formats = match cf.get("Formats") {
-                Some(n) => reader.string_list(n, &cf.src("Formats"), &cf.model("Formats")),
-                None => vec!["CSV".to_string()],
-            };
-            Some(ReportDeliveryChannel {
-                s3_bucket_name: bucket?,
-                s3_key_prefix: prefix,
-                formats,
-            })
-        });
-    let setting = reader.required(&f, "ReportSetting").and_then(|node| {
-        let sf = reader.fields(
-            node,
-            "ReportSetting",
-            "ReportSetting",
-            &[
-                "ReportTemplate",
-                "FrameworkArns",
-                "Accounts",
-                "OrganizationUnits",
-                "Regions",
-            ],
-        )?;
-        let template = req_string(reader, &sf, "ReportTemplate", "ReportTemplate");
-        Some(ReportSetting {
-            report_template: template?,
-            framework_arns: string_list(reader, &sf, "FrameworkArns"),
-            number_of_frameworks: None,
-            accounts: string_list(reader, &sf, "Accounts"),
-            organization_units: string_list(reader, &sf, "OrganizationUnits"),
-            regions: string_list(reader, &sf, "Regions"),
+            )
         })
-    });
+        .map_or_else(
+            || ReportDeliveryChannel {
+                s3_bucket_name: STAND_IN.into(),
+                s3_key_prefix: None,
+                formats: Vec::new(),
+            },
+            |cf| ReportDeliveryChannel {
+                s3_bucket_name: or_stand_in(req_string(
+                    reader,
+                    &cf,
+                    "S3BucketName",
+                    "S3BucketName",
+                )),
+                s3_key_prefix: opt_string(reader, &cf, "S3KeyPrefix", "S3KeyPrefix"),
+                formats: match cf.get("Formats") {
+                    Some(n) => reader.string_list(n, &cf.src("Formats"), &cf.model("Formats")),
+                    None => vec!["CSV".to_string()],
+                },
+            },
+        );
+    let setting = reader
+        .required(&f, "ReportSetting")
+        .and_then(|node| {
+            reader.fields(
+                node,
+                "ReportSetting",
+                "ReportSetting",
+                &[
+                    "ReportTemplate",
+                    "FrameworkArns",
+                    "Accounts",
+                    "OrganizationUnits",
+                    "Regions",
+                ],
+            )
+        })
+        .map_or_else(
+            || ReportSetting {
+                report_template: STAND_IN.into(),
+                framework_arns: Vec::new(),
+                number_of_frameworks: None,
+                accounts: Vec::new(),
+                organization_units: Vec::new(),
+                regions: Vec::new(),
+            },
+            |sf| ReportSetting {
+                report_template: or_stand_in(req_string(
+                    reader,
+                    &sf,
+                    "ReportTemplate",
+                    "ReportTemplate",
+                )),
+                framework_arns: string_list(reader, &sf, "FrameworkArns"),
+                number_of_frameworks: None,
+                accounts: string_list(reader, &sf, "Accounts"),
+                organization_units: string_list(reader, &sf, "OrganizationUnits"),
+                regions: string_list(reader, &sf, "Regions"),
+            },
+        );
     let plan = ReportPlan {
         report_plan_name: name,
         report_plan_description: description,
-        report_delivery_channel: channel?,
-        report_setting: setting?,
+        report_delivery_channel: channel,
+        report_setting: setting,
         report_plan_tags: tags,
     };
     reader.findings("", plan.validate());
-    Some(plan)
+    complete(reader, plan)
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use coffer_model::{
     did_you_mean, glob_match, AccountId, Region, Resource, ResourceType, S3Endpoint, SecretRef,
-    Server, Tags,
+    Server, Severity, Tags,
 };
 
 use crate::diag::Diagnostics;
@@ -77,18 +77,54 @@ pub(crate) fn looks_like_inventory(root: &Node) -> bool {
             .any(|(key, _)| SECTIONS.contains(&key.name.as_str()))
 }
 
+/// What the inventory files of a set share while they are read. A bucket
+/// names its endpoint, which any inventory file of the set may declare: the
+/// reference is resolved once every file is read (`resolve_buckets`).
+#[derive(Debug, Default)]
+pub(crate) struct Inventories {
+    /// Endpoints by name, from every file read so far; `None` when declared
+    /// with errors (already reported, so buckets on it are skipped without
+    /// a second error).
+    endpoints: BTreeMap<String, Option<S3Endpoint>>,
+    /// Buckets whose endpoint is yet to be looked up.
+    buckets: Vec<PendingBucket>,
+}
+
+/// A bucket read, waiting for its endpoint.
+#[derive(Debug)]
+struct PendingBucket {
+    file: String,
+    /// Subject of the `endpoint` field (`buckets[0].endpoint`).
+    src: String,
+    endpoint: String,
+    endpoint_pos: Pos,
+    /// What makes the resource once the endpoint is known; `None` when the
+    /// entry has other errors (reported).
+    ready: Option<ReadyBucket>,
+}
+
+#[derive(Debug)]
+struct ReadyBucket {
+    name: String,
+    scope: Scope,
+    bucket: String,
+    prefix: Option<String>,
+    origin: Origin,
+}
+
 /// Reads one inventory file into `set`, reporting every problem to `diags`.
 /// An entry with any error adds nothing to `set`; the other entries still do.
 ///
 /// Names must be unique per kind across the whole file set: entries already
-/// in `set` (from files read earlier) count. A bucket's endpoint must be
-/// declared in this file or in an inventory file read earlier.
+/// in `set` or in `shared` (from files read earlier) count. Buckets wait in
+/// `shared` for `resolve_buckets`.
 pub(crate) fn read_inventory(
     file: &str,
     root: &Node,
     options: &LoadOptions,
     diags: &mut Diagnostics,
     set: &mut PolicySet,
+    shared: &mut Inventories,
 ) {
     let mut reader = Reader::new(file, "", root.pos, diags);
     let Some(top) = reader.fields(root, "", "", SECTIONS) else {
@@ -103,7 +139,7 @@ pub(crate) fn read_inventory(
         Some(node) if node.value != Value::Null => read_defaults(&mut reader, node, &base),
         _ => base,
     };
-    let mut cx = Context::new(file, defaults, set);
+    let mut cx = Context::new(file, defaults, set, shared);
     for engine in [ResourceType::PostgreSQL, ResourceType::MySQL] {
         let kind = Kind::of_engine(engine);
         for (idx, node) in section_items(&mut reader, &top, kind)
@@ -125,8 +161,6 @@ pub(crate) fn read_inventory(
     {
         read_sqlite(&mut reader, &mut cx, set, node, idx);
     }
-    // Endpoints before buckets, wherever they are in the file: buckets refer
-    // to endpoints by name.
     for (idx, node) in section_items(&mut reader, &top, Kind::S3Endpoints)
         .into_iter()
         .enumerate()
@@ -137,7 +171,75 @@ pub(crate) fn read_inventory(
         .into_iter()
         .enumerate()
     {
-        read_bucket(&mut reader, &mut cx, set, node, idx);
+        read_bucket(&mut reader, &mut cx, node, idx);
+    }
+}
+
+/// Resolves the buckets of every inventory file read to their endpoints,
+/// declared in any of them, and adds them to `set`.
+pub(crate) fn resolve_buckets(shared: Inventories, diags: &mut Diagnostics, set: &mut PolicySet) {
+    let Inventories { endpoints, buckets } = shared;
+    for pending in buckets {
+        let endpoint = match endpoints.get(&pending.endpoint) {
+            Some(Some(endpoint)) => endpoint,
+            // Declared with errors, reported there.
+            Some(None) => continue,
+            None => {
+                let hint = match did_you_mean(&pending.endpoint, endpoints.keys().map(String::as_str)) {
+                    Some(close) => format!("did you mean {close:?}?"),
+                    None if endpoints.is_empty() => {
+                        "declare it under s3_endpoints, in this file or another inventory file of the set".into()
+                    }
+                    None => format!(
+                        "declared endpoints: {}",
+                        endpoints.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                diags
+                    .push(
+                        Severity::Error,
+                        &pending.file,
+                        Some(pending.endpoint_pos),
+                        pending.src,
+                        format!(
+                            "endpoint {:?} is not declared in s3_endpoints",
+                            pending.endpoint
+                        ),
+                    )
+                    .hint(hint);
+                continue;
+            }
+        };
+        let Some(ready) = pending.ready else {
+            continue;
+        };
+        let mut connection = BTreeMap::from([
+            ("endpoint".to_string(), endpoint.name.clone()),
+            ("url".to_string(), endpoint.url.clone()),
+            (
+                "signing_region".to_string(),
+                endpoint.signing_region.clone(),
+            ),
+            ("path_style".to_string(), endpoint.path_style.to_string()),
+            ("bucket".to_string(), ready.bucket),
+        ]);
+        if let Some(prefix) = ready.prefix.filter(|prefix| !prefix.is_empty()) {
+            connection.insert("prefix".into(), prefix);
+        }
+        if let Some(key) = &endpoint.access_key_id {
+            connection.insert("access_key_id".into(), key.to_string());
+        }
+        if let Some(key) = &endpoint.secret_access_key {
+            connection.insert("secret_access_key".into(), key.to_string());
+        }
+        push_resource(
+            set,
+            ResourceType::S3,
+            ready.name,
+            ready.scope,
+            connection,
+            ready.origin,
+        );
     }
 }
 
@@ -205,15 +307,13 @@ struct Context<'f> {
     file: &'f str,
     defaults: Scope,
     names: HashMap<(Kind, String), FirstUse>,
-    /// Endpoints by name; `None` when declared with errors (already reported,
-    /// so buckets on it are skipped without a second error).
-    endpoints: BTreeMap<String, Option<S3Endpoint>>,
+    shared: &'f mut Inventories,
 }
 
 impl<'f> Context<'f> {
     /// Starts from what earlier files declared, so names stay unique across
     /// the file set.
-    fn new(file: &'f str, defaults: Scope, set: &PolicySet) -> Self {
+    fn new(file: &'f str, defaults: Scope, set: &PolicySet, shared: &'f mut Inventories) -> Self {
         let mut names = HashMap::new();
         let mut remember = |kind: Kind, name: &str, origin: &Origin| {
             names.entry((kind, name.to_string())).or_insert(FirstUse {
@@ -239,16 +339,19 @@ impl<'f> Context<'f> {
             };
             remember(kind, &resource.value.resource_name, &resource.origin);
         }
-        let mut endpoints = BTreeMap::new();
         for endpoint in &set.endpoints {
             remember(Kind::S3Endpoints, &endpoint.value.name, &endpoint.origin);
-            endpoints.insert(endpoint.value.name.clone(), Some(endpoint.value.clone()));
+        }
+        for pending in &shared.buckets {
+            if let Some(ready) = &pending.ready {
+                remember(Kind::Buckets, &ready.name, &ready.origin);
+            }
         }
         Self {
             file,
             defaults,
             names,
-            endpoints,
+            shared,
         }
     }
 
@@ -698,15 +801,13 @@ fn read_server(
 
 /// Pushes a non-database resource (filesystem, SQLite file, bucket).
 fn push_resource(
-    cx: &Context<'_>,
     set: &mut PolicySet,
     resource_type: ResourceType,
     name: String,
     scope: Scope,
     connection: BTreeMap<String, String>,
-    pos: Pos,
+    origin: Origin,
 ) {
-    let origin = cx.origin(&name, pos);
     set.resources.push(Declared {
         value: Resource {
             resource_arn: resource_type.arn(&scope.region, &scope.account, &name),
@@ -748,14 +849,14 @@ fn read_filesystem(
         // One pattern per line: patterns may hold commas, never newlines.
         connection.insert("exclude".into(), exclude.join("\n"));
     }
+    let origin = cx.origin(&name, node.pos);
     push_resource(
-        cx,
         set,
         ResourceType::FileSystem,
         name,
         scope,
         connection,
-        node.pos,
+        origin,
     );
 }
 
@@ -781,15 +882,8 @@ fn read_sqlite(
         return;
     };
     let connection = BTreeMap::from([("path".to_string(), path)]);
-    push_resource(
-        cx,
-        set,
-        ResourceType::SQLite,
-        name,
-        scope,
-        connection,
-        node.pos,
-    );
+    let origin = cx.origin(&name, node.pos);
+    push_resource(set, ResourceType::SQLite, name, scope, connection, origin);
 }
 
 fn read_endpoint(
@@ -880,7 +974,7 @@ fn read_endpoint(
         }),
         _ => None,
     };
-    cx.endpoints.insert(name.clone(), endpoint.clone());
+    cx.shared.endpoints.insert(name.clone(), endpoint.clone());
     if let Some(endpoint) = endpoint {
         set.endpoints.push(Declared {
             value: endpoint,
@@ -889,13 +983,7 @@ fn read_endpoint(
     }
 }
 
-fn read_bucket(
-    reader: &mut Reader<'_>,
-    cx: &mut Context<'_>,
-    set: &mut PolicySet,
-    node: &Node,
-    idx: usize,
-) {
+fn read_bucket(reader: &mut Reader<'_>, cx: &mut Context<'_>, node: &Node, idx: usize) {
     let subject = format!("{}[{idx}]", Kind::Buckets.section());
     let n_errors_before = reader.n_errors();
     let Some(fields) = reader.fields(node, &subject, &subject, BUCKET_FIELDS) else {
@@ -903,34 +991,15 @@ fn read_bucket(
     };
     let name = read_name(reader, cx, &fields, Kind::Buckets, &subject);
     let scope = read_scope(reader, &fields, &cx.defaults);
-    // `None` also when the endpoint was declared with errors (reported there).
-    let endpoint = reader.required(&fields, "endpoint").and_then(|endpoint_node| {
-        let src = fields.src("endpoint");
-        let endpoint_name = reader.string(endpoint_node, &src, &src)?;
-        match cx.endpoints.get(&endpoint_name) {
-            Some(endpoint) => endpoint.clone(),
-            None => {
-                let hint = match did_you_mean(&endpoint_name, cx.endpoints.keys().map(String::as_str)) {
-                    Some(close) => format!("did you mean {close:?}?"),
-                    None if cx.endpoints.is_empty() => {
-                        "declare it under s3_endpoints (in this file or an inventory file read before it)".into()
-                    }
-                    None => format!(
-                        "declared endpoints: {}",
-                        cx.endpoints.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                };
-                reader
-                    .error(
-                        endpoint_node.pos,
-                        &src,
-                        format!("endpoint {endpoint_name:?} is not declared in s3_endpoints"),
-                    )
-                    .hint(hint);
-                None
-            }
-        }
-    });
+    // Looked up once every file is read: any inventory file may declare it.
+    let endpoint = reader
+        .required(&fields, "endpoint")
+        .and_then(|endpoint_node| {
+            let src = fields.src("endpoint");
+            reader
+                .string(endpoint_node, &src, &src)
+                .map(|endpoint_name| (endpoint_name, endpoint_node.pos, src))
+        });
     let bucket = match fields.get("bucket") {
         Some(bucket_node) => {
             let src = fields.src("bucket");
@@ -971,32 +1040,26 @@ fn read_bucket(
         }
         Some(prefix)
     });
-    if reader.n_errors() != n_errors_before {
-        return;
-    }
-    let (Some(name), Some(endpoint), Some(bucket)) = (name, endpoint, bucket) else {
+    let Some((endpoint, endpoint_pos, src)) = endpoint else {
         return;
     };
-    let mut connection = BTreeMap::from([
-        ("endpoint".to_string(), endpoint.name.clone()),
-        ("url".to_string(), endpoint.url.clone()),
-        (
-            "signing_region".to_string(),
-            endpoint.signing_region.clone(),
-        ),
-        ("path_style".to_string(), endpoint.path_style.to_string()),
-        ("bucket".to_string(), bucket),
-    ]);
-    if let Some(prefix) = prefix.filter(|prefix| !prefix.is_empty()) {
-        connection.insert("prefix".into(), prefix);
-    }
-    if let Some(key) = &endpoint.access_key_id {
-        connection.insert("access_key_id".into(), key.to_string());
-    }
-    if let Some(key) = &endpoint.secret_access_key {
-        connection.insert("secret_access_key".into(), key.to_string());
-    }
-    push_resource(cx, set, ResourceType::S3, name, scope, connection, node.pos);
+    let ready = match (reader.n_errors() == n_errors_before, name, bucket) {
+        (true, Some(name), Some(bucket)) => Some(ReadyBucket {
+            origin: cx.origin(&name, node.pos),
+            name,
+            scope,
+            bucket,
+            prefix,
+        }),
+        _ => None,
+    };
+    cx.shared.buckets.push(PendingBucket {
+        file: cx.file.to_string(),
+        src,
+        endpoint,
+        endpoint_pos,
+        ready,
+    });
 }
 
 #[cfg(test)]
@@ -1022,7 +1085,9 @@ mod tests {
             "not recognised as an inventory"
         );
         let mut diags = Diagnostics::default();
-        read_inventory("inv.yaml", &root, &options(), &mut diags, set);
+        let mut shared = Inventories::default();
+        read_inventory("inv.yaml", &root, &options(), &mut diags, set, &mut shared);
+        resolve_buckets(shared, &mut diags, set);
         diags.iter().map(ToString::to_string).collect()
     }
 

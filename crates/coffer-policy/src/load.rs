@@ -105,6 +105,7 @@ struct Parsed {
 pub fn load_files(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
     let mut loaded = Loaded::default();
     let mut templates = Vec::new();
+    let mut inventories = inventory::Inventories::default();
     // A file that could not be parsed may declare parameters we cannot see.
     let mut all_parsed = true;
     for path in paths {
@@ -155,6 +156,7 @@ pub fn load_files(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
                 options,
                 &mut loaded.diagnostics,
                 &mut loaded.set,
+                &mut inventories,
             );
         } else if root.get("plans").is_some() {
             loaded
@@ -168,6 +170,7 @@ pub fn load_files(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
                 .hint("see docs/inventory.md for the inventory format");
         }
     }
+    inventory::resolve_buckets(inventories, &mut loaded.diagnostics, &mut loaded.set);
     load_templates(&templates, options, all_parsed, &mut loaded);
     check_set(&mut loaded);
     loaded.diagnostics.sort();
@@ -364,13 +367,24 @@ fn load_templates(
                     diag.hint(format!("did you mean {s:?}?"));
                 }
                 continue;
-            } else if !type_name.contains("::") {
-                reader.error(
-                    entry.key_pos,
-                    "Type",
-                    format!("{type_name:?} is not a resource type (expected AWS::Service::Kind)"),
-                );
-                continue;
+            } else {
+                match type_shape(&type_name) {
+                    TypeShape::Aws => {}
+                    TypeShape::Custom => {
+                        reader.warning(entry.key_pos, "Type", format!("{type_name} is a custom resource: Coffer does not run the code behind it; it is listed but nothing is created"));
+                    }
+                    TypeShape::Registry => {
+                        reader.warning(entry.key_pos, "Type", format!("{type_name} is a CloudFormation registry extension, which Coffer does not run; it is listed but nothing is created"));
+                    }
+                    TypeShape::Malformed => {
+                        reader.error(
+                            entry.key_pos,
+                            "Type",
+                            format!("{type_name:?} is not a resource type (expected AWS::Service::Kind)"),
+                        );
+                        continue;
+                    }
+                }
             }
             let name = resolver
                 .name_of(logical_id)
@@ -394,11 +408,14 @@ fn load_templates(
         };
         let resolved = resolve_properties(&mut resolver, &type_name, props);
         match type_name.as_str() {
-            "AWS::Backup::BackupVault" => {
-                if let Some(v) = cfn::read_vault(&mut reader, &resolved, options) {
-                    loaded.set.vaults.push(declared(v, origin, &reader));
+            "AWS::Backup::BackupVault" => match cfn::read_vault(&mut reader, &resolved, options) {
+                Some(v) => loaded.set.vaults.push(declared(v, origin, &reader)),
+                None => {
+                    if let Some(name) = resolver.name_of(logical_id) {
+                        loaded.set.incomplete_vaults.push(name);
+                    }
                 }
-            }
+            },
             "AWS::Backup::BackupPlan" => match cfn::read_plan(&mut reader, &resolved) {
                 Some(v) => loaded.set.plans.push(declared(v, origin, &reader)),
                 None => {
@@ -413,8 +430,13 @@ fn load_templates(
                 }
             }
             "AWS::Backup::Framework" => {
-                if let Some(v) = cfn::read_framework(&mut reader, &resolved, logical_id) {
-                    loaded.set.frameworks.push(declared(v, origin, &reader));
+                match cfn::read_framework(&mut reader, &resolved, logical_id) {
+                    Some(v) => loaded.set.frameworks.push(declared(v, origin, &reader)),
+                    None => {
+                        if let Some(name) = resolver.name_of(logical_id) {
+                            loaded.set.incomplete_frameworks.push(name);
+                        }
+                    }
                 }
             }
             _ => {
@@ -437,6 +459,41 @@ fn load_templates(
     }
     let resolver_diags = std::mem::take(&mut resolver.diags);
     diags.extend(resolver_diags);
+}
+
+/// What a resource type Coffer does not manage is, by its name alone
+/// (Coffer cannot know every AWS type, so an unknown one is listed).
+enum TypeShape {
+    /// `AWS::Service::Kind`.
+    Aws,
+    /// `Custom::Name` or `AWS::CloudFormation::CustomResource`: code that a
+    /// Lambda function or SNS topic runs.
+    Custom,
+    /// A third-party type (`Org::Service::Kind`) or module
+    /// (`Org::Service::Name::MODULE`) of the CloudFormation registry.
+    Registry,
+    /// Anything else, which AWS rejects.
+    Malformed,
+}
+
+fn type_shape(type_name: &str) -> TypeShape {
+    let parts: Vec<&str> = type_name.split("::").collect();
+    let word = |part: &&str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '@'))
+    };
+    if !parts.iter().all(word) {
+        return TypeShape::Malformed;
+    }
+    match parts.as_slice() {
+        ["AWS", "CloudFormation", "CustomResource"] | ["Custom", _] => TypeShape::Custom,
+        ["AWS", _, _] => TypeShape::Aws,
+        ["AWS", ..] | ["Custom", ..] => TypeShape::Malformed,
+        [_, _, _] | [_, _, _, "MODULE"] => TypeShape::Registry,
+        _ => TypeShape::Malformed,
+    }
 }
 
 /// An object read by `reader`, with the positions of its fields.
@@ -518,6 +575,25 @@ fn read_parameters(
         else {
             continue;
         };
+        let no_echo = f
+            .get("NoEcho")
+            .and_then(|n| reader.boolean(n, &f.src("NoEcho"), &f.model("NoEcho")))
+            .unwrap_or(false);
+        let constraint = f
+            .get("ConstraintDescription")
+            .and_then(|n| {
+                reader.string(
+                    n,
+                    &f.src("ConstraintDescription"),
+                    &f.model("ConstraintDescription"),
+                )
+            })
+            .filter(|text| !text.trim().is_empty());
+        // Read before the value, so that a bad pattern is reported even
+        // when the parameter has no value.
+        let pattern = f
+            .get("AllowedPattern")
+            .and_then(|n| allowed_pattern(reader, n, &f.src("AllowedPattern")));
         let given = options.parameters.get(&key.name).cloned();
         // Where a bad value was written: its Default, or the parameter's name
         // when it came from the command line.
@@ -566,15 +642,28 @@ fn read_parameters(
                 ));
             continue;
         };
+        // A NoEcho value is a secret: no message repeats it.
+        let shown = if no_echo {
+            "the value given".to_string()
+        } else {
+            format!("value {raw:?}")
+        };
+        // A value that breaks a constraint: CloudFormation then shows the
+        // ConstraintDescription, when there is one.
+        let refuse = |reader: &mut Reader<'_>, message: String| {
+            let diag = reader.error(value_pos, &src, message);
+            if let Some(constraint) = &constraint {
+                diag.hint(constraint.clone());
+            }
+        };
         if let Some(allowed) = f.get("AllowedValues") {
             let allowed_values: Vec<String> =
                 reader.string_list(allowed, &f.src("AllowedValues"), &f.model("AllowedValues"));
             if !allowed_values.is_empty() && !allowed_values.contains(&raw) {
-                reader.error(
-                    value_pos,
-                    &src,
+                refuse(
+                    reader,
                     format!(
-                        "value {raw:?} is not one of the AllowedValues ({})",
+                        "{shown} is not one of the AllowedValues ({})",
                         allowed_values.join(", ")
                     ),
                 );
@@ -585,11 +674,10 @@ fn read_parameters(
             "String" => {
                 let length = raw.chars().count();
                 if let Some(bound) = outside(&f, "MinLength", "MaxLength", length as f64) {
-                    reader.error(
-                        value_pos,
-                        &src,
+                    refuse(
+                        reader,
                         format!(
-                            "value {raw:?} ({length} character{}) is {bound}",
+                            "{shown} ({length} character{}) is {bound}",
                             if length == 1 { "" } else { "s" }
                         ),
                     );
@@ -599,11 +687,11 @@ fn read_parameters(
             }
             "Number" => {
                 let Ok(number) = raw.trim().parse::<f64>() else {
-                    reader.error(value_pos, &src, format!("value {raw:?} is not a Number"));
+                    refuse(reader, format!("{shown} is not a Number"));
                     continue;
                 };
                 if let Some(bound) = outside(&f, "MinValue", "MaxValue", number) {
-                    reader.error(value_pos, &src, format!("value {raw:?} is {bound}"));
+                    refuse(reader, format!("{shown} is {bound}"));
                     continue;
                 }
                 ParamValue::Str(raw)
@@ -634,7 +722,64 @@ fn read_parameters(
                 continue;
             }
         };
+        // The pattern must match the whole value (CloudFormation's rule), or
+        // each item of a list; it applies to strings, not numbers.
+        let numeric = matches!(param_type.as_str(), "Number" | "List<Number>");
+        if let Some((text, regex)) = pattern.as_ref().filter(|_| !numeric) {
+            let mismatch = match &value {
+                ParamValue::Str(v) => (!regex.is_match(v)).then(|| shown.clone()),
+                ParamValue::List(items) => {
+                    items.iter().find(|item| !regex.is_match(item)).map(|item| {
+                        if no_echo {
+                            "an item of the value given".to_string()
+                        } else {
+                            format!("item {item:?} of {shown}")
+                        }
+                    })
+                }
+                ParamValue::Missing => None,
+            };
+            if let Some(what) = mismatch {
+                refuse(
+                    reader,
+                    format!("{what} does not match the AllowedPattern {text:?}"),
+                );
+                continue;
+            }
+        }
         index.parameters.insert(key.name.clone(), value);
+    }
+}
+
+/// A parameter's AllowedPattern, compiled to match whole values. `None` when
+/// it cannot be used (reported).
+fn allowed_pattern(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    src: &str,
+) -> Option<(String, regex_lite::Regex)> {
+    let text = reader.string(node, src, src)?;
+    match regex_lite::Regex::new(&format!("^(?:{text})$")) {
+        Ok(regex) => Some((text, regex)),
+        // Java's regular expressions, which CloudFormation uses, have these.
+        Err(err) if err.to_string().contains("not supported") => {
+            reader
+                .warning(
+                    node.pos,
+                    src,
+                    format!("{text:?} cannot be checked by Coffer: {err}; values are not checked against it"),
+                )
+                .hint("write the pattern without look-around, backreferences, Unicode classes or nested classes");
+            None
+        }
+        Err(err) => {
+            reader.error(
+                node.pos,
+                src,
+                format!("{text:?} is not a regular expression: {err}"),
+            );
+            None
+        }
     }
 }
 
@@ -756,6 +901,8 @@ pub fn check_references(
     } else {
         "it is not declared in these files; apply will need it in the catalog"
     };
+    // Rules target vaults of this account and region, by name: the declared
+    // ones and those of other stacks.
     let mut vaults: BTreeMap<String, Option<coffer_model::VaultLockConfiguration>> =
         external.vaults.clone();
     for v in &set.vaults {
@@ -764,6 +911,15 @@ pub fn check_references(
             v.value.lock_configuration,
         );
     }
+    // Copy actions name their destination by ARN, which may be a vault of
+    // another account or region: only a vault known here has a known lock.
+    let locks: BTreeMap<String, (&str, coffer_model::VaultLockConfiguration)> = vaults
+        .iter()
+        .filter_map(|(name, lock)| {
+            let arn = coffer_model::Arn::backup_vault(&options.region, &options.account, name);
+            lock.map(|lock| (arn.to_string(), (name.as_str(), lock)))
+        })
+        .collect();
     for plan in &set.plans {
         let o = &plan.origin;
         for (idx, rule) in plan.value.rules.iter().enumerate() {
@@ -774,6 +930,10 @@ pub fn check_references(
                 None if NameKind::BackupVault
                     .check(&rule.target_backup_vault_name)
                     .is_err() => {}
+                // Declared, with errors already reported.
+                None if set
+                    .incomplete_vaults
+                    .contains(&rule.target_backup_vault_name) => {}
                 None => {
                     let diag = diags.push(
                         severity,
@@ -811,13 +971,11 @@ pub fn check_references(
                 Some(None) => {}
             }
             for (c_idx, action) in rule.copy_actions.iter().enumerate() {
-                let Some(dest) = coffer_model::Arn::parse(&action.destination_backup_vault_arn)
-                    .ok()
-                    .and_then(|a| a.backup_vault_name().map(str::to_string))
+                let Ok(dest_arn) = coffer_model::Arn::parse(&action.destination_backup_vault_arn)
                 else {
                     continue;
                 };
-                if let Some(Some(lock)) = vaults.get(&dest) {
+                if let Some((dest, lock)) = locks.get(&dest_arn.to_string()) {
                     if let Err(reason) = lock.check_retention(action.lifecycle.delete_after_days) {
                         let action = format!("{rule_src}.CopyActions[{c_idx}]");
                         diags
@@ -851,12 +1009,9 @@ pub fn check_references(
         }
     }
     let mut frameworks: Vec<String> = external.framework_arns.clone();
-    for f in &set.frameworks {
-        let arn = coffer_model::Arn::framework(
-            &options.region,
-            &options.account,
-            &f.value.framework_name,
-        );
+    let declared = set.frameworks.iter().map(|f| &f.value.framework_name);
+    for name in declared.chain(&set.incomplete_frameworks) {
+        let arn = coffer_model::Arn::framework(&options.region, &options.account, name);
         frameworks.push(arn.to_string());
     }
     for report in &set.report_plans {

@@ -179,12 +179,19 @@ fn looks_numeric(text: &str) -> bool {
     digits.parse::<f64>().is_ok() && !digits.contains(['i', 'I', 'n', 'N'])
 }
 
+/// How many values (scalars, lists and mappings) a document may expand to
+/// through aliases. Real policy files hold a few thousand; a "billion
+/// laughs" file of a few lines expands to billions, each a deep copy.
+pub const MAX_VALUES: usize = 1_000_000;
+
 enum Frame {
     Seq {
         pos: Pos,
         tag: Option<String>,
         anchor: usize,
         items: Vec<Node>,
+        /// Values in this collection, itself included.
+        size: usize,
     },
     Map {
         pos: Pos,
@@ -192,20 +199,25 @@ enum Frame {
         anchor: usize,
         entries: Vec<(Key, Node)>,
         pending_key: Option<Key>,
+        size: usize,
     },
 }
 
 /// Parses one YAML (or JSON) document.
 ///
 /// # Errors
-/// On a syntax error, a duplicate mapping key, a complex (non-scalar) key, or
-/// a file holding more than one document.
+/// On a syntax error, a duplicate mapping key, a complex (non-scalar) key, a
+/// file holding more than one document, or one that expands to more than
+/// [`MAX_VALUES`] values through aliases.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    // Each anchored node with the number of values it holds.
+    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
     let mut root: Option<Node> = None;
     let mut n_documents = 0;
+    // Values in the document so far, aliases expanded.
+    let mut n_values: usize = 0;
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| SyntaxError {
             pos: Pos {
@@ -215,7 +227,8 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             message: format!("syntax error: {}", e.info()),
         })?;
         let pos = pos_of(&span);
-        let finished: Option<(Node, usize)> = match event {
+        // The finished node, its anchor, and how many values it holds.
+        let finished: Option<(Node, usize, usize)> = match event {
             Event::DocumentStart(_) => {
                 n_documents += 1;
                 if n_documents > 1 {
@@ -233,13 +246,24 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 };
                 let mut node = Node::new(value, pos);
                 node.tag = tag.map(|t| local_tag(&t.handle, &t.suffix));
-                Some((node, anchor))
+                n_values += 1;
+                Some((node, anchor, 1))
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(node) => {
+                Some((node, size)) => {
+                    // Counted before the copy is made: the copy is the bomb.
+                    n_values = n_values.saturating_add(*size);
+                    if n_values > MAX_VALUES {
+                        return Err(SyntaxError {
+                            pos,
+                            message: format!(
+                                "this document expands to more than {MAX_VALUES} values through aliases; a policy file that large is most likely an alias bomb (\"billion laughs\"); write the repeated parts out, or nest fewer aliases"
+                            ),
+                        });
+                    }
                     let mut node = node.clone();
                     node.pos = pos;
-                    Some((node, 0))
+                    Some((node, 0, *size))
                 }
                 None => {
                     return Err(SyntaxError {
@@ -249,21 +273,25 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 }
             },
             Event::SequenceStart(anchor, tag) => {
+                n_values += 1;
                 stack.push(Frame::Seq {
                     pos,
                     tag: tag.map(|t| local_tag(&t.handle, &t.suffix)),
                     anchor,
                     items: Vec::new(),
+                    size: 1,
                 });
                 None
             }
             Event::MappingStart(anchor, tag) => {
+                n_values += 1;
                 stack.push(Frame::Map {
                     pos,
                     tag: tag.map(|t| local_tag(&t.handle, &t.suffix)),
                     anchor,
                     entries: Vec::new(),
                     pending_key: None,
+                    size: 1,
                 });
                 None
             }
@@ -273,6 +301,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                     tag,
                     anchor,
                     items,
+                    size,
                 }) => Some((
                     Node {
                         value: Value::Seq(items),
@@ -280,12 +309,14 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                         tag,
                     },
                     anchor,
+                    size,
                 )),
                 Some(Frame::Map {
                     pos,
                     tag,
                     anchor,
                     entries,
+                    size,
                     ..
                 }) => Some((
                     Node {
@@ -294,23 +325,28 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                         tag,
                     },
                     anchor,
+                    size,
                 )),
                 None => None,
             },
             _ => None,
         };
-        let Some((node, anchor)) = finished else {
+        let Some((node, anchor, node_size)) = finished else {
             continue;
         };
         if anchor != 0 {
-            anchors.insert(anchor, node.clone());
+            anchors.insert(anchor, (node.clone(), node_size));
         }
         match stack.last_mut() {
             None => root = Some(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Seq { items, size, .. }) => {
+                *size = size.saturating_add(node_size);
+                items.push(node);
+            }
             Some(Frame::Map {
                 entries,
                 pending_key,
+                size,
                 ..
             }) => match pending_key.take() {
                 None => {
@@ -339,7 +375,10 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                         pos: node.pos,
                     });
                 }
-                Some(key) => entries.push((key, node)),
+                Some(key) => {
+                    *size = size.saturating_add(node_size);
+                    entries.push((key, node));
+                }
             },
         }
     }
@@ -410,5 +449,35 @@ mod tests {
     fn anchors_and_aliases_expand() {
         let doc = parse("x: &l {a: 1}\ny: *l\n").unwrap();
         assert_eq!(doc.get("y").unwrap().get("a").unwrap().as_str(), Some("1"));
+    }
+
+    /// Nine aliases of the level above on each of `levels` levels.
+    fn alias_bomb(levels: usize) -> String {
+        let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for level in 1..=levels {
+            let above = format!("*a{}", level - 1);
+            let items = [above.as_str(); 9].join(", ");
+            text.push_str(&format!("a{level}: &a{level} [{items}]\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn aliases_may_not_expand_past_the_limit() {
+        // 9^7 values (4.8 million): refused at the first alias past the
+        // limit, on the last line, before the copies are made.
+        let err = parse(&alias_bomb(6)).unwrap_err();
+        assert_eq!(err.pos.line, 7);
+        assert!(
+            err.message
+                .starts_with("this document expands to more than 1000000 values through aliases;"),
+            "{err}"
+        );
+        // Sharing the same anchor is fine while it stays small.
+        let doc = parse(&alias_bomb(3)).unwrap();
+        let Value::Seq(items) = &doc.get("a3").unwrap().value else {
+            panic!()
+        };
+        assert_eq!(items.len(), 9);
     }
 }

@@ -21,10 +21,19 @@ pub(crate) struct Reader<'d> {
     /// Position of the object itself, for findings about the whole object.
     root_pos: Pos,
     n_errors: usize,
-    /// Model paths whose value could not be read (a type error, or an
-    /// intrinsic that did not resolve; already reported).
+    /// Model paths whose value is missing or could not be read (a type
+    /// error, or an intrinsic that did not resolve; already reported): a
+    /// stand-in takes their place, and the object is incomplete.
     unreadable: Vec<String>,
+    /// Model paths whose value was read but already reported as invalid: a
+    /// stand-in takes their place while the object is validated.
+    reported: Vec<String>,
 }
+
+/// Stands in for a value that is missing, could not be read or was already
+/// reported, so that the rest of an object is still validated. Findings
+/// about a stand-in, or that mention it, are never reported.
+pub(crate) const STAND_IN: &str = "\u{27ea}missing\u{27eb}";
 
 /// The fields of a mapping being read.
 pub(crate) struct Fields<'n> {
@@ -64,6 +73,7 @@ impl<'d> Reader<'d> {
             root_pos,
             n_errors: 0,
             unreadable: Vec::new(),
+            reported: Vec::new(),
         }
     }
 
@@ -102,15 +112,25 @@ impl<'d> Reader<'d> {
         read
     }
 
+    /// Records that the value at `model` is missing or could not be read
+    /// (already reported): the object is incomplete.
+    pub fn unreadable(&mut self, model: &str) {
+        self.unreadable.push(model.to_string());
+    }
+
+    /// Records that the value at `model` was already reported as invalid: a
+    /// stand-in replaces it while the object is validated.
+    pub fn reported(&mut self, model: &str) {
+        self.reported.push(model.to_string());
+    }
+
     /// Whether a finding at `model_path` judges a stand-in for a value that
-    /// could not be read: one at that path or inside it (a lifecycle whose
-    /// DeleteAfterDays was a list is not "kept forever").
-    fn about_unreadable(&self, model_path: &str) -> bool {
-        self.unreadable.iter().any(|path| {
-            path.strip_prefix(model_path).is_some_and(|rest| {
-                model_path.is_empty() || rest.is_empty() || rest.starts_with(['.', '['])
-            })
-        })
+    /// could not be read or was already reported: one at that path, inside
+    /// it (a lifecycle whose DeleteAfterDays was a list is not "kept
+    /// forever"), or around it (nothing inside a stand-in is real).
+    fn about_stand_in(&self, model_path: &str) -> bool {
+        let related = |path: &String| within(path, model_path) || within(model_path, path.as_str());
+        self.unreadable.iter().any(related) || self.reported.iter().any(related)
     }
 
     /// Where each field read so far is, by source path.
@@ -168,13 +188,17 @@ impl<'d> Reader<'d> {
     }
 
     /// A required field; reports it missing at the mapping's position,
-    /// unless a misspelling of it was already reported.
+    /// unless a misspelling of it was already reported. A missing field is
+    /// unreadable: a stand-in takes its place, and the object is incomplete.
     pub fn required<'n>(&mut self, fields: &Fields<'n>, name: &str) -> Option<&'n Node> {
         let found = fields.get(name);
-        if found.is_none() && !fields.suggested.iter().any(|s| s == name) {
-            let pos = fields.node.pos;
-            let src = fields.src.clone();
-            self.error(pos, &src, format!("{name} is required"));
+        if found.is_none() {
+            self.unreadable(&fields.model(name));
+            if !fields.suggested.iter().any(|s| s == name) {
+                let pos = fields.node.pos;
+                let src = fields.src.clone();
+                self.error(pos, &src, format!("{name} is required"));
+            }
         }
         found
     }
@@ -351,7 +375,12 @@ impl<'d> Reader<'d> {
                 self.note::<()>(model, None);
             }
         }
-        for problem in coffer_model::check_tags(&tags) {
+        let problems = coffer_model::check_tags(&tags);
+        if !problems.is_empty() {
+            // Reported here: the model's own check of them is not repeated.
+            self.reported(model);
+        }
+        for problem in problems {
             self.error(node.pos, src, problem);
         }
         tags
@@ -362,7 +391,12 @@ impl<'d> Reader<'d> {
     pub fn findings(&mut self, model_base: &str, findings: Findings) {
         for finding in findings {
             let model_path = join_field(model_base, &finding.field);
-            if self.about_unreadable(&model_path) {
+            let mentions_stand_in = finding.message.contains(STAND_IN)
+                || finding
+                    .hint
+                    .as_deref()
+                    .is_some_and(|h| h.contains(STAND_IN));
+            if mentions_stand_in || self.about_stand_in(&model_path) {
                 continue;
             }
             let (src, pos) = self.locate(&model_path);
@@ -393,6 +427,14 @@ impl<'d> Reader<'d> {
             }
         }
     }
+}
+
+/// Whether model path `inner` is `outer` or lies inside it (`""` holds
+/// every path).
+fn within(inner: &str, outer: &str) -> bool {
+    inner
+        .strip_prefix(outer)
+        .is_some_and(|rest| outer.is_empty() || rest.is_empty() || rest.starts_with(['.', '[']))
 }
 
 fn describe(node: &Node) -> String {

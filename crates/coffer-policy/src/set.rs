@@ -95,4 +95,9 @@ pub struct PolicySet {
     /// in full because of errors (already reported): not in `plans`, yet
     /// selections naming them do not name a missing plan.
     pub incomplete_plans: Vec<String>,
+    /// The same for backup vaults: rules may target them without naming a
+    /// missing vault, but their locks are unknown.
+    pub incomplete_vaults: Vec<String>,
+    /// The same for frameworks (by name): report plans may name them.
+    pub incomplete_frameworks: Vec<String>,
 }

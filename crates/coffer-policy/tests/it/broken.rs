@@ -442,16 +442,32 @@ fn bad_report_formats() {
     );
 }
 
-/// Unknown AWS::Backup types are errors, those Coffer does not manage yet warnings.
+/// Unknown AWS::Backup types are errors, those Coffer does not manage yet warnings. A type not shaped as AWS, custom or registry types are is an error; custom resources and registry extensions, which AWS runs and Coffer does not, are warnings; other AWS types are listed quietly.
 #[test]
 fn resource_types() {
-    check(
-        &["broken/resource-types.yaml"],
-        &[
+    let loaded = load(&["broken/resource-types.yaml"]);
+    assert_eq!(
+        all_diagnostics(&loaded, &options()),
+        [
             "error: tests/fixtures/broken/resource-types.yaml:2:3 Vault.Type: AWS::Backup::BackupVualt is not an AWS Backup resource type; did you mean \"AWS::Backup::BackupVault\"?",
             "warning: tests/fixtures/broken/resource-types.yaml:6:3 RestoreTests.Type: AWS::Backup::RestoreTestingPlan is not managed by Coffer yet; it is listed but nothing is created",
             "error: tests/fixtures/broken/resource-types.yaml:10:3 Thing.Type: \"Custom\" is not a resource type (expected AWS::Service::Kind)",
-        ],
+            "error: tests/fixtures/broken/resource-types.yaml:12:3 TooShort.Type: \"AWS::S3\" is not a resource type (expected AWS::Service::Kind)",
+            "error: tests/fixtures/broken/resource-types.yaml:14:3 TooLong.Type: \"AWS::S3::Bucket::Policy\" is not a resource type (expected AWS::Service::Kind)",
+            "warning: tests/fixtures/broken/resource-types.yaml:16:3 Hook.Type: Custom::Notifier is a custom resource: Coffer does not run the code behind it; it is listed but nothing is created",
+            "warning: tests/fixtures/broken/resource-types.yaml:20:3 Legacy.Type: AWS::CloudFormation::CustomResource is a custom resource: Coffer does not run the code behind it; it is listed but nothing is created",
+            "warning: tests/fixtures/broken/resource-types.yaml:22:3 Extension.Type: MyOrg::Backup::Thing is a CloudFormation registry extension, which Coffer does not run; it is listed but nothing is created",
+        ]
+    );
+    let listed: Vec<&str> = loaded
+        .set
+        .unmanaged
+        .iter()
+        .map(|u| u.logical_id.as_str())
+        .collect();
+    assert_eq!(
+        listed,
+        ["Extension", "Hook", "Instance", "Legacy", "RestoreTests"]
     );
 }
 
@@ -633,4 +649,143 @@ fn references_to_resources_that_are_not_created() {
             "error: tests/fixtures/broken/conditional-reference.yaml:28:24 Plan.BackupPlanRule[0].RecoveryPointTags.version.Fn::GetAtt: AWS::Backup::BackupPlan.VersionId is known only after the object is created, so it cannot be used in a policy file",
         ],
     );
+}
+
+/// A missing or unreadable part of an object does not hide the object's
+/// other mistakes: stand-ins take its place while the object is validated,
+/// and nothing is said about them. Objects with a stand-in are left out of
+/// the set, but references to them do not dangle.
+#[test]
+fn one_error_in_an_object_does_not_hide_the_others() {
+    let loaded = load(&["broken/errors-behind-errors.yaml"]);
+    assert_eq!(
+        all_diagnostics(&loaded, &options()),
+        [
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:5:7 Report: ReportSetting is required",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:5:23 Report.ReportPlanName: ReportPlanName \"my-report\" is not allowed: use 1-256 letters, digits or '_', starting with a letter (e.g. \"my_report\")",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:8:19 Report.ReportDeliveryChannel.Formats[0]: format \"XML\" is not one of CSV, JSON, PDF",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:12:24 Vault.BackupVaultName.Ref: \"Missing\" is not a parameter or a logical ID in these files; add the resource or parameter, or pass the file that declares it",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:14:27 Vault.LockConfiguration.MinRetentionDays: MinRetentionDays (0) must be at least 1",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:18:21 Selection.BackupPlanId.Ref: \"Nope\" is not a parameter or a logical ID in these files; add the resource or parameter, or pass the file that declares it",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:20:24 Selection.BackupSelection.SelectionName: SelectionName \"bad name!\" is not allowed: use 1-50 letters, digits, '-', '_' or '.' (e.g. \"bad_name_\")",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:23:13 Selection.BackupSelection.ListOfTags[0]: ConditionValue is required",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:25:28 Selection.BackupSelection.ListOfTags[1].ConditionType: ConditionType \"STRINGLIKE\" is not supported: ListOfTags allows only STRINGEQUALS; use Conditions (StringLike, StringNotEquals, ...) for other comparisons",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:26:27 Selection.BackupSelection.ListOfTags[1].ConditionKey: ListOfTags takes the bare tag key, not \"aws:ResourceTag/tier\"; use \"tier\"",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:32:25 Plan.BackupPlanName: BackupPlanName \"bad plan name\" is not allowed: use 1-200 letters, digits, '-', '_' or '.' (e.g. \"bad_plan_name\")",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:34:13 Plan.BackupPlanRule[0]: RuleName is required",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:35:33 Plan.BackupPlanRule[0].StartWindowMinutes: StartWindowMinutes (30) must be between 60 and 52560000; use 60 or more (the default is 480)",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:39:17 Plan.BackupPlanRule[1].CopyActions[0]: DestinationBackupVaultArn is required",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:40:36 Plan.BackupPlanRule[1].CopyActions[0].Lifecycle.DeleteAfterDays: DeleteAfterDays (0) must be between 1 and 36500",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:46:11 Framework.FrameworkControls[0]: ControlName is required",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:65:9 Report3.ReportSetting: ReportTemplate is required",
+            "error: tests/fixtures/broken/errors-behind-errors.yaml:71:9 HalfVault.LockConfiguration: MinRetentionDays is required",
+        ]
+    );
+    let set = &loaded.set;
+    let names = |items: Vec<&String>| items.into_iter().cloned().collect::<Vec<_>>();
+    assert!(set.vaults.is_empty() && set.selections.is_empty() && set.frameworks.is_empty());
+    assert_eq!(
+        names(
+            set.plans
+                .iter()
+                .map(|p| &p.value.backup_plan_name)
+                .collect()
+        ),
+        ["good"]
+    );
+    assert_eq!(
+        names(
+            set.report_plans
+                .iter()
+                .map(|r| &r.value.report_plan_name)
+                .collect()
+        ),
+        ["compliance"]
+    );
+    assert_eq!(set.incomplete_vaults, ["half-vault"]);
+    assert_eq!(set.incomplete_plans, ["bad plan name"]);
+    assert_eq!(set.incomplete_frameworks, ["core"]);
+}
+
+/// The reader checks tags where it reads them; the model's check of the same
+/// tags is not reported a second time.
+#[test]
+fn a_reserved_tag_key_is_reported_once() {
+    check(
+        &["broken/reserved-tag-key.yaml"],
+        &[
+            "error: tests/fixtures/broken/reserved-tag-key.yaml:6:24 Vault.BackupVaultTags: tag key \"aws:x\" uses the reserved prefix \"aws:\"; choose another key",
+        ],
+    );
+}
+
+/// AllowedPattern must match the whole value (or each item of a list), as
+/// in CloudFormation; a pattern that is not a regular expression is an error,
+/// one that only Java's engine reads a warning. A value that breaks it names
+/// the pattern, and ConstraintDescription when there is one.
+#[test]
+fn parameter_allowed_patterns() {
+    check(
+        &["broken/parameter-patterns.yaml"],
+        &[
+            "error: tests/fixtures/broken/parameter-patterns.yaml:4:14 Parameters.Env: value \"Prod!\" does not match the AllowedPattern \"[a-z]+\"; lowercase letters only",
+            "error: tests/fixtures/broken/parameter-patterns.yaml:9:14 Parameters.Stage: value \"prodx\" does not match the AllowedPattern \"prod|staging\"",
+            "error: tests/fixtures/broken/parameter-patterns.yaml:13:14 Parameters.Suffix: value \"ab12\" does not match the AllowedPattern \"[a-z]+\"",
+            "error: tests/fixtures/broken/parameter-patterns.yaml:18:21 Parameters.Code.AllowedPattern: \"[a-z\" is not a regular expression: non-empty character class has no closing bracket",
+            "error: tests/fixtures/broken/parameter-patterns.yaml:21:14 Parameters.Teams: item \"Data\" of value \"ops, Data\" does not match the AllowedPattern \"[a-z]+\"",
+            "warning: tests/fixtures/broken/parameter-patterns.yaml:34:21 Parameters.Initials.AllowedPattern: \"(?!x)[a-z]+\" cannot be checked by Coffer: look-around is not supported; values are not checked against it; write the pattern without look-around, backreferences, Unicode classes or nested classes",
+        ],
+    );
+    // A value from the command line is checked too, and reported at the
+    // parameter's name.
+    let options = options_with(&[("Stage", "staging"), ("Env", "Dev")]);
+    let loaded = load_with(&["broken/parameter-patterns.yaml"], &options);
+    let lines = all_diagnostics(&loaded, &options);
+    assert!(
+        !lines.iter().any(|l| l.contains("Parameters.Stage")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(&"error: tests/fixtures/broken/parameter-patterns.yaml:2:3 Parameters.Env: value \"Dev\" does not match the AllowedPattern \"[a-z]+\"; lowercase letters only".to_string()),
+        "{lines:#?}"
+    );
+}
+
+/// The value of a NoEcho parameter is a secret: no message repeats it,
+/// whichever constraint it breaks, from a Default or the command line.
+#[test]
+fn no_echo_values_are_never_printed() {
+    check(
+        &["broken/no-echo.yaml"],
+        &[
+            "error: tests/fixtures/broken/no-echo.yaml:5:14 Parameters.Password: the value given is not one of the AllowedValues (alpha, beta)",
+            "error: tests/fixtures/broken/no-echo.yaml:10:14 Parameters.Token: the value given does not match the AllowedPattern \"[0-9]+\"; digits only",
+            "error: tests/fixtures/broken/no-echo.yaml:16:14 Parameters.Pin: the value given is not a Number",
+            "error: tests/fixtures/broken/no-echo.yaml:20:14 Parameters.Key: the value given (7 characters) is above MaxLength (4)",
+            "error: tests/fixtures/broken/no-echo.yaml:25:14 Parameters.Keys: an item of the value given does not match the AllowedPattern \"[0-9]+\"",
+            "error: tests/fixtures/broken/no-echo.yaml:30:14 Parameters.Visible: value \"hunter2\" (7 characters) is above MaxLength (4)",
+        ],
+    );
+    let options = options_with(&[("Password", "s3cret"), ("Token", "s3cret")]);
+    let loaded = load_with(&["broken/no-echo.yaml"], &options);
+    let lines = all_diagnostics(&loaded, &options);
+    assert!(!lines.iter().any(|l| l.contains("s3cret")), "{lines:#?}");
+    assert!(
+        lines.contains(&"error: tests/fixtures/broken/no-echo.yaml:2:3 Parameters.Password: the value given is not one of the AllowedValues (alpha, beta)".to_string()),
+        "{lines:#?}"
+    );
+}
+
+/// A "billion laughs" file fails at once, at the alias that takes it past
+/// the limit, instead of expanding to billions of values.
+#[test]
+fn alias_bomb() {
+    let started = std::time::Instant::now();
+    check(
+        &["broken/alias-bomb.yaml"],
+        &[
+            "error: tests/fixtures/broken/alias-bomb.yaml:14:12 this document expands to more than 1000000 values through aliases; a policy file that large is most likely an alias bomb (\"billion laughs\"); write the repeated parts out, or nest fewer aliases",
+        ],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }

@@ -107,3 +107,32 @@ fn a_plan_with_errors_does_not_leave_its_selection_dangling() {
         "{lines:#?}"
     );
 }
+
+/// AWS takes a vault name as a rule's TargetBackupVault and rejects an ARN.
+/// A copy action's destination is matched by its whole ARN: another
+/// account's or region's vault of the same name does not lend it its lock,
+/// and a vault of partition "aws" is not one Coffer can copy to.
+#[test]
+fn vault_arns_in_rules_and_copy_actions() {
+    let loaded = load(&["broken/vault-arns.yaml"]);
+    let expected = [
+        "error: tests/fixtures/broken/vault-arns.yaml:15:32 Plan.BackupPlanRule[0].TargetBackupVault: TargetBackupVault takes a backup vault name, not an ARN (\"arn:coffer:backup:eu-west-1:111122223333:backup-vault:locked\"); use the vault's name, \"locked\", or !Ref MyVault (a vault's Ref is its name)",
+        "error: tests/fixtures/broken/vault-arns.yaml:18:32 Plan.BackupPlanRule[1].TargetBackupVault: TargetBackupVault takes a backup vault name, not an ARN (\"arn:coffer:backup:eu-west-1:111122223333:backup-vault:locked\"); use the vault's name, \"locked\", or !Ref MyVault (a vault's Ref is its name)",
+        "warning: tests/fixtures/broken/vault-arns.yaml:31:44 Plan.BackupPlanRule[2].CopyActions[2].DestinationBackupVaultArn: every copy of this action will fail: \"arn:aws:backup:eu-west-1:111122223333:backup-vault:locked\" is a vault of partition \"aws\", and Coffer's vaults are in partition \"coffer\"; copy to a Coffer vault: !GetAtt MyVault.BackupVaultArn, or arn:coffer:backup:<region>:<account>:backup-vault:<name>",
+        "warning: tests/fixtures/broken/vault-arns.yaml:35:28 Plan.BackupPlanRule[2].CopyActions[3].Lifecycle: every copy of this action will fail: retention of 7 days is below the vault lock's MinRetentionDays (35) of vault \"locked\"; align the copy's DeleteAfterDays with the destination vault lock",
+    ];
+    assert_eq!(all_diagnostics(&loaded, &options()), expected);
+    // The same with the locked vault in the catalog (another stack's).
+    let mut without_vault = loaded.clone();
+    without_vault.set.vaults.clear();
+    let lock = VaultLockConfiguration {
+        min_retention_days: Some(35),
+        max_retention_days: None,
+        changeable_for_days: None,
+    };
+    let external = External {
+        vaults: [("locked".to_string(), Some(lock))].into(),
+        ..External::default()
+    };
+    assert_eq!(strict(&without_vault, &external), expected);
+}
