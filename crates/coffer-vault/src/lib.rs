@@ -21,6 +21,8 @@
 
 mod access;
 mod guard;
+mod keyring;
 
 pub use access::{AccessPolicy, Decision, PolicyError, Request};
 pub use guard::{check, Caller, Operation, Refusal};
+pub use keyring::{key_name_of, ExportWork, KeyInfo, Keyring, KeyringError, Secret, WrappedSecret};
