@@ -97,6 +97,9 @@ pub enum Command {
         after_help = "Example:\n  coffer apply --stack payments stack.yaml inventory.yaml\n\nObjects that left the stack's files are deleted; objects of other stacks\nare never touched; a vault that holds recovery points is never deleted."
     )]
     Apply(StackArgs),
+    /// Manage the keyring: the keys that wrap every vault's secret.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// List objects in the catalog.
     #[command(
         after_help = "Example:\n  coffer get vaults\n  coffer get plans -o json\n  coffer get resources -o yaml"
@@ -110,6 +113,44 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the keys (names and versions, never key material).
+    #[command(after_help = "Example:\n  coffer keys list")]
+    List,
+    /// Create a key; a vault's EncryptionKeyArn (…:key/NAME) names it.
+    #[command(after_help = "Example:\n  coffer keys create VaultKey")]
+    Create {
+        /// Key name (letters, digits, '-', '_', '.').
+        name: String,
+    },
+    /// Add a new version of a key; secrets are re-wrapped, backups are not rewritten.
+    #[command(after_help = "Example:\n  coffer keys rotate VaultKey")]
+    Rotate {
+        /// Key name.
+        name: String,
+    },
+    /// Write the whole keyring, encrypted under a passphrase, to a file.
+    #[command(
+        after_help = "Example:\n  coffer keys export --to /media/usb/coffer-keys.export\n\nThe passphrase is read from $COFFER_KEYS_PASSPHRASE, or asked twice on the terminal.\nLosing the keyring loses every vault: keep this file and its passphrase safe, apart."
+    )]
+    Export {
+        /// File to write (created with mode 0600).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restore keys from an export.
+    #[command(after_help = "Example:\n  coffer keys import --from /media/usb/coffer-keys.export")]
+    Import {
+        /// Export file to read.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Replace keys of the same name that hold different key material.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let global = cli.global;
     match cli.command {
@@ -117,5 +158,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Plan(args) => crate::policy::plan(&global, &args, false).await,
         Command::Apply(args) => crate::policy::plan(&global, &args, true).await,
         Command::Get { kind, output } => crate::get::get(&global, kind, output).await,
+        Command::Keys(command) => crate::keys::run(&global, command),
     }
 }

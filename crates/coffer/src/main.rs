@@ -4,6 +4,7 @@
 mod cli;
 mod context;
 mod get;
+mod keys;
 mod output;
 mod policy;
 mod stack;

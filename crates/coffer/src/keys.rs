@@ -1,0 +1,89 @@
+//! `coffer keys`: the keyring.
+
+use anyhow::{bail, Context as _};
+use coffer_vault::{ExportWork, Keyring};
+
+use crate::cli::{Global, KeysCommand};
+use crate::context::Context;
+use crate::output;
+use crate::Outcome;
+
+/// The passphrase for an export or import: `$COFFER_KEYS_PASSPHRASE`, or
+/// asked on the terminal (twice when `confirm`).
+fn passphrase(confirm: bool) -> anyhow::Result<String> {
+    if let Ok(value) = std::env::var("COFFER_KEYS_PASSPHRASE") {
+        return Ok(value);
+    }
+    let first = rpassword::prompt_password("Keyring passphrase: ")
+        .context("no terminal to ask the passphrase on; set COFFER_KEYS_PASSPHRASE")?;
+    if confirm {
+        let second = rpassword::prompt_password("Same passphrase again: ")
+            .context("no terminal to ask the passphrase on; set COFFER_KEYS_PASSPHRASE")?;
+        if first != second {
+            bail!("the two passphrases differ; nothing was written");
+        }
+    }
+    Ok(first)
+}
+
+pub fn run(global: &Global, command: KeysCommand) -> anyhow::Result<Outcome> {
+    let ctx = Context::load(global)?;
+    let keyring = Keyring::open(ctx.config.keyring_path())?;
+    let now = jiff::Timestamp::now();
+    match command {
+        KeysCommand::List => {
+            let keys = keyring.list()?;
+            if keys.is_empty() {
+                println!("(no keys in {})", keyring.dir().display());
+            } else {
+                let rows = keys
+                    .into_iter()
+                    .map(|k| {
+                        vec![
+                            k.name,
+                            k.current_version.to_string(),
+                            k.versions.to_string(),
+                            k.created.to_string(),
+                            k.rotated.to_string(),
+                        ]
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    output::table(&["NAME", "VERSION", "VERSIONS", "CREATED", "ROTATED"], rows)
+                );
+            }
+        }
+        KeysCommand::Create { name } => {
+            let info = keyring.create(&name, now)?;
+            println!(
+                "Created key {:?} (version {}). Vaults refer to it as arn:coffer:kms:{}:{}:key/{}.",
+                info.name, info.current_version, ctx.region, ctx.account, info.name
+            );
+            println!("Export the keyring (`coffer keys export --to FILE`) and keep the file safe: losing it loses every vault.");
+        }
+        KeysCommand::Rotate { name } => {
+            let info = keyring.rotate(&name, now)?;
+            println!(
+                "Rotated key {:?} to version {}; secrets are wrapped with it from now on and older versions stay to unwrap existing ones.",
+                info.name, info.current_version
+            );
+        }
+        KeysCommand::Export { to } => {
+            let passphrase = passphrase(true)?;
+            let n_keys = keyring.export(
+                &to,
+                &passphrase,
+                &Default::default(),
+                ExportWork::RECOMMENDED,
+            )?;
+            println!("Wrote {n_keys} key(s), encrypted, to {}. Keep it and its passphrase safe, and apart.", to.display());
+        }
+        KeysCommand::Import { from, force } => {
+            let passphrase = passphrase(false)?;
+            let (n_keys, _extra) = keyring.import(&from, &passphrase, force)?;
+            println!("Imported {n_keys} key(s) into {}.", keyring.dir().display());
+        }
+    }
+    Ok(Outcome::Success)
+}
