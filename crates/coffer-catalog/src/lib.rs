@@ -29,7 +29,7 @@ use tracing::info;
 pub use db::{Backend, SCHEMA_VERSION};
 pub use error::{Error, Result};
 pub use objects::{
-    diff_docs, ApplySummary, Change, DesiredObject, FieldChange, ObjectKind, StackPlan,
+    diff_docs, ApplySummary, Blocker, Change, DesiredObject, FieldChange, ObjectKind, StackPlan,
     StoredObject,
 };
 pub use records::{Param, Record, Stored};
@@ -273,7 +273,7 @@ impl Catalog {
         if !plan.blockers.is_empty() {
             return Err(Error::Blocked {
                 stack: plan.stack.clone(),
-                reasons: plan.blockers.clone(),
+                reasons: plan.blockers.iter().map(|b| b.reason.clone()).collect(),
             });
         }
         let now_s = now_text(now);

@@ -181,7 +181,7 @@ pub struct StackPlan {
     pub unchanged: usize,
     /// Why the plan cannot be applied (objects of other stacks, vaults
     /// holding recovery points). Empty when it can.
-    pub blockers: Vec<String>,
+    pub blockers: Vec<Blocker>,
     /// The files and their SHA-256, recorded with the stack.
     pub files: BTreeMap<String, String>,
 }
@@ -201,6 +201,29 @@ impl StackPlan {
             }
         }
         counts
+    }
+}
+
+/// One reason a plan cannot be applied, with the object it is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blocker {
+    /// The object it is about, when it is about one (kind and name).
+    pub object: Option<(ObjectKind, String)>,
+    pub reason: String,
+}
+
+impl Blocker {
+    fn about(kind: ObjectKind, name: &str, reason: String) -> Blocker {
+        Blocker {
+            object: Some((kind, name.to_string())),
+            reason,
+        }
+    }
+}
+
+impl fmt::Display for Blocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
     }
 }
 
@@ -371,9 +394,9 @@ pub(crate) fn plan(inputs: PlanInputs) -> StackPlan {
     let mut blockers = Vec::new();
     if let Some((applied_account, applied_region)) = &applied_to {
         if applied_account != &account_id || applied_region != &region {
-            blockers.push(format!(
+            blockers.push(Blocker { object: None, reason: format!(
                 "stack {stack:?} lives in account {applied_account}, region {applied_region}; a stack belongs to one account and region, so applying it to account {account_id}, region {region} would delete its objects there (use another --stack name, or the same --account and --region)"
-            ));
+            ) });
         }
     }
     let mut current: BTreeMap<Key, StoredObject> =
@@ -387,13 +410,13 @@ pub(crate) fn plan(inputs: PlanInputs) -> StackPlan {
     for mut object in desired {
         let key = desired_key(&object);
         if let Some(owner) = elsewhere.get(&key) {
-            blockers.push(format!(
+            blockers.push(Blocker::about(object.kind, &object.name, format!(
                 "{} {:?} already exists and belongs to stack {:?}; a stack never changes another stack's objects (rename it, or remove it from stack {:?} first)",
                 object.kind.label(),
                 object.name,
                 owner.stack,
                 owner.stack
-            ));
+            )));
             continue;
         }
         let stored = current.remove(&key);
@@ -403,7 +426,7 @@ pub(crate) fn plan(inputs: PlanInputs) -> StackPlan {
                 .as_ref()
                 .and_then(|s| immutable_lock_change(s, Some(&object), now))
             {
-                blockers.push(reason);
+                blockers.push(Blocker::about(object.kind, &object.name, reason));
                 continue;
             }
         }
@@ -428,7 +451,7 @@ pub(crate) fn plan(inputs: PlanInputs) -> StackPlan {
             &recovery_points_per_vault,
             now,
         ) {
-            blockers.push(reason);
+            blockers.push(Blocker::about(stored.kind, &stored.name, reason));
             continue;
         }
         changes.push(Change::Delete(stored));

@@ -193,8 +193,18 @@ pub async fn plan(global: &Global, args: &StackArgs, apply: bool) -> anyhow::Res
     print_plan(&plan);
     if !plan.blockers.is_empty() {
         eprintln!("Cannot apply stack {stack:?}; nothing was changed:");
-        for reason in &plan.blockers {
-            eprintln!("  - {reason}");
+        for blocker in &plan.blockers {
+            match blocker
+                .object
+                .as_ref()
+                .and_then(|(kind, name)| crate::stack::origin_of(&loaded.set, *kind, name))
+            {
+                Some(origin) => eprintln!(
+                    "  - {}:{} {}: {blocker}",
+                    origin.file, origin.pos, origin.logical_id
+                ),
+                None => eprintln!("  - {blocker}"),
+            }
         }
         catalog.close().await;
         return Ok(Outcome::Failure);

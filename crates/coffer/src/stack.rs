@@ -133,6 +133,56 @@ pub fn desired_objects(
     Ok(out)
 }
 
+/// Where the files declare the object a catalog change is about.
+pub fn origin_of<'s>(
+    set: &'s PolicySet,
+    kind: ObjectKind,
+    name: &str,
+) -> Option<&'s coffer_policy::Origin> {
+    match kind {
+        ObjectKind::BackupVault => set
+            .vaults
+            .iter()
+            .find(|v| v.value.backup_vault_name == name)
+            .map(|v| &v.origin),
+        ObjectKind::BackupPlan => set
+            .plans
+            .iter()
+            .find(|p| p.value.backup_plan_name == name)
+            .map(|p| &p.origin),
+        ObjectKind::BackupSelection => set
+            .selections
+            .iter()
+            .find(|s| format!("{}/{}", s.value.backup_plan_name, s.value.selection_name) == name)
+            .map(|s| &s.origin),
+        ObjectKind::Framework => set
+            .frameworks
+            .iter()
+            .find(|f| f.value.framework_name == name)
+            .map(|f| &f.origin),
+        ObjectKind::ReportPlan => set
+            .report_plans
+            .iter()
+            .find(|r| r.value.report_plan_name == name)
+            .map(|r| &r.origin),
+        ObjectKind::Server => set
+            .servers
+            .iter()
+            .find(|s| s.value.name == name)
+            .map(|s| &s.origin),
+        ObjectKind::S3Endpoint => set
+            .endpoints
+            .iter()
+            .find(|e| e.value.name == name)
+            .map(|e| &e.origin),
+        ObjectKind::Resource => set
+            .resources
+            .iter()
+            .find(|r| r.value.resource_arn.to_string() == name)
+            .map(|r| &r.origin),
+    }
+}
+
 /// What the catalog holds outside `stack` that the files may refer to.
 pub async fn external(
     catalog: &coffer_catalog::Catalog,

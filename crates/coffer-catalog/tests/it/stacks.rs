@@ -148,7 +148,9 @@ async fn another_stacks_objects_are_never_touched() {
         let blocked = plan(&catalog, "b", vec![vault("shared", 99), vault("mine", 1)]).await;
         assert_eq!(blocked.blockers.len(), 1, "{}", engine.name);
         assert!(
-            blocked.blockers[0].contains("belongs to stack \"a\""),
+            blocked.blockers[0]
+                .reason
+                .contains("belongs to stack \"a\""),
             "{}",
             blocked.blockers[0]
         );
@@ -187,7 +189,7 @@ async fn a_stack_lives_in_one_account_and_region() {
             moved
                 .blockers
                 .iter()
-                .any(|b| b.contains("stack \"a\" lives in account 111122223333, region eu-west-1")),
+                .any(|b| b.reason.contains("stack \"a\" lives in account 111122223333, region eu-west-1")),
             "{}: {:?}",
             engine.name,
             moved.blockers
@@ -224,7 +226,12 @@ async fn objects_another_stack_depends_on_are_kept() {
         )
         .await;
         let leaving = plan(&catalog, "a", vec![]).await;
-        let text = leaving.blockers.join("\n");
+        let text = leaving
+            .blockers
+            .iter()
+            .map(|b| b.reason.clone())
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(
             text.contains("backup plan \"plan-a\"")
                 && text.contains("selection \"plan-a/mine\" of stack \"b\""),
@@ -277,7 +284,7 @@ async fn a_compliance_lock_is_immutable_from_its_lock_date() {
         for desired in [vec![compliance_vault("locked", 5)], vec![unlocked], vec![]] {
             let late = plan_at(&catalog, "s", desired, later(4)).await;
             assert!(
-                late.blockers.iter().any(|b| b.contains(
+                late.blockers.iter().any(|b| b.reason.contains(
                     "compliance-mode lock that became immutable on 2026-11-27T10:00:00Z"
                 )),
                 "{}: {:?}",
@@ -303,7 +310,9 @@ async fn a_vault_holding_recovery_points_is_never_deleted() {
         let leaving = plan(&catalog, "s", vec![]).await;
         assert!(!leaving.has_changes());
         assert!(
-            leaving.blockers[0].contains("holds 1 recovery point"),
+            leaving.blockers[0]
+                .reason
+                .contains("holds 1 recovery point"),
             "{}",
             leaving.blockers[0]
         );

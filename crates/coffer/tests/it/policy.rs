@@ -253,9 +253,7 @@ fn another_stack_cannot_take_over_objects() {
     let run = home.run(&["apply", "--stack", "other", &other]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
-        run.stderr.contains(
-            "backup vault \"payments-primary\" already exists and belongs to stack \"payments\""
-        ),
+        run.stderr.contains("other.yaml:2:3 Vault: backup vault \"payments-primary\" already exists and belongs to stack \"payments\""),
         "{run:?}"
     );
     // An empty stack of another name deletes nothing of "payments".
