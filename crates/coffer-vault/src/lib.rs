@@ -22,7 +22,9 @@
 mod access;
 mod guard;
 mod keyring;
+mod storage;
 
 pub use access::{AccessPolicy, Decision, PolicyError, Request};
 pub use guard::{check, Caller, Operation, Refusal};
 pub use keyring::{key_name_of, ExportWork, KeyInfo, Keyring, KeyringError, Secret, WrappedSecret};
+pub use storage::{restic_password, SnapshotInfo, StorageError, VaultStorage};

@@ -186,10 +186,9 @@ async fn a_stack_lives_in_one_account_and_region() {
             .await
             .unwrap();
         assert!(
-            moved
-                .blockers
-                .iter()
-                .any(|b| b.reason.contains("stack \"a\" lives in account 111122223333, region eu-west-1")),
+            moved.blockers.iter().any(|b| b
+                .reason
+                .contains("stack \"a\" lives in account 111122223333, region eu-west-1")),
             "{}: {:?}",
             engine.name,
             moved.blockers

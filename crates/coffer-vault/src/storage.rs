@@ -1,0 +1,292 @@
+//! Vault storage: each vault is a restic-format repository (version 2,
+//! compressed, encrypted), read and written through `rustic_core`, so
+//! Debian's `restic` can list, check and restore it with nothing of Coffer
+//! installed.
+//!
+//! This module opens repositories with the vault's secret (a random
+//! 32-byte value, hex-encoded as the restic password; it is stored only
+//! wrapped by a keyring key), backs up directory trees, lists snapshots,
+//! restores and checks. Only `file://` locations are handled here yet.
+//!
+//! `rustic_core` skips files it cannot read and still saves the snapshot
+//! (storage-engine.md, pitfall 2): a tree backup counts the files it
+//! expects and refuses a snapshot that holds fewer, deleting it.
+
+use std::path::{Path, PathBuf};
+
+use rustic_backend::BackendOptions;
+use rustic_core::{
+    BackupOptions, CheckOptions, ConfigOptions, Credentials, KeyOptions, LocalDestination,
+    LsOptions, OpenStatus, PathList, Repository, RepositoryOptions, RestoreOptions,
+    SnapshotOptions,
+};
+
+use crate::keyring::Secret;
+
+/// What can go wrong with a vault's storage. Never carries the password.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("vault location {0:?} is not supported here; use file:///absolute/path")]
+    UnsupportedLocation(String),
+    #[error("vault storage at {location}: {message}")]
+    Engine { location: String, message: String },
+    #[error("backup of {source_path} is incomplete: {expected} files were found but {saved} were saved (unreadable files?); the snapshot was discarded")]
+    Incomplete {
+        source_path: String,
+        expected: u64,
+        saved: u64,
+    },
+    #[error("vault storage at {location} has no snapshot {id}")]
+    NoSnapshot { location: String, id: String },
+    #[error("vault storage at {location} failed its check: {message}")]
+    CheckFailed { location: String, message: String },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A snapshot as Coffer records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    pub id: String,
+    pub time: jiff::Timestamp,
+    pub tags: Vec<String>,
+    pub paths: Vec<String>,
+    pub files: u64,
+    pub bytes: u64,
+    /// Bytes added to the repository (after dedup and compression).
+    pub bytes_added: u64,
+}
+
+/// A vault's repository, by location.
+#[derive(Clone, Debug)]
+pub struct VaultStorage {
+    location: String,
+    path: PathBuf,
+}
+
+impl VaultStorage {
+    /// # Errors
+    /// When the location is not `file://` with an absolute path.
+    pub fn new(location: &str) -> Result<VaultStorage, StorageError> {
+        let path = location
+            .strip_prefix("file://")
+            .filter(|p| p.starts_with('/'))
+            .ok_or_else(|| StorageError::UnsupportedLocation(location.to_string()))?;
+        Ok(VaultStorage {
+            location: location.to_string(),
+            path: PathBuf::from(path),
+        })
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn engine<E: std::fmt::Display>(&self) -> impl Fn(E) -> StorageError + '_ {
+        move |e| StorageError::Engine {
+            location: self.location.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn repository(&self) -> Result<Repository<()>, StorageError> {
+        let backends = BackendOptions::default()
+            .repository(self.path.display().to_string())
+            .to_backends()
+            .map_err(self.engine())?;
+        // No cache: a vault is read by a daemon and by people, never from ~/.cache.
+        Repository::new(&RepositoryOptions::default().no_cache(true), &backends)
+            .map_err(self.engine())
+    }
+
+    fn open(&self, password: &Secret) -> Result<Repository<OpenStatus>, StorageError> {
+        self.repository()?
+            .open(&credentials(password))
+            .map_err(self.engine())
+    }
+
+    /// Creates the repository (restic format version 2, compressed).
+    ///
+    /// # Errors
+    /// When it exists already or cannot be written.
+    pub fn init(&self, password: &Secret) -> Result<(), StorageError> {
+        std::fs::create_dir_all(&self.path).map_err(|source| StorageError::Io {
+            path: self.path.display().to_string(),
+            source,
+        })?;
+        self.repository()?
+            .init(
+                &credentials(password),
+                &KeyOptions::default(),
+                &ConfigOptions::default(),
+            )
+            .map_err(self.engine())?;
+        Ok(())
+    }
+
+    /// Whether a repository exists at the location.
+    pub fn exists(&self) -> bool {
+        self.path.join("config").is_file()
+    }
+
+    /// Backs up a directory tree as one snapshot with `tags`.
+    ///
+    /// # Errors
+    /// When the source cannot be read (wholly or in part: the snapshot is
+    /// then discarded) or the repository cannot be written.
+    pub fn backup_tree(
+        &self,
+        password: &Secret,
+        source: &Path,
+        tags: &[String],
+    ) -> Result<SnapshotInfo, StorageError> {
+        let expected = count_files(source)?;
+        let repo = self
+            .open(password)?
+            .to_indexed_ids()
+            .map_err(self.engine())?;
+        let source_text = source.display().to_string();
+        let paths = PathList::from_string(&source_text)
+            .map_err(self.engine())?
+            .sanitize()
+            .map_err(self.engine())?;
+        let mut options = SnapshotOptions::default();
+        if !tags.is_empty() {
+            options = options.add_tags(&tags.join(",")).map_err(self.engine())?;
+        }
+        let snapshot = options.to_snapshot().map_err(self.engine())?;
+        let saved = repo
+            .backup(&BackupOptions::default(), &paths, snapshot)
+            .map_err(self.engine())?;
+        let info = snapshot_info(&saved);
+        if info.files < expected {
+            repo.delete_snapshots(&[saved.id]).map_err(self.engine())?;
+            return Err(StorageError::Incomplete {
+                source_path: source_text,
+                expected,
+                saved: info.files,
+            });
+        }
+        Ok(info)
+    }
+
+    /// Every snapshot, oldest first.
+    ///
+    /// # Errors
+    /// When the repository cannot be opened or read.
+    pub fn snapshots(&self, password: &Secret) -> Result<Vec<SnapshotInfo>, StorageError> {
+        let repo = self.open(password)?;
+        let mut all: Vec<SnapshotInfo> = repo
+            .get_all_snapshots()
+            .map_err(self.engine())?
+            .iter()
+            .map(snapshot_info)
+            .collect();
+        all.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+        Ok(all)
+    }
+
+    /// Restores a snapshot under `target` (created if needed). Absolute
+    /// source paths are recreated below `target`, as restic does.
+    ///
+    /// # Errors
+    /// When the snapshot does not exist or the restore fails.
+    pub fn restore(
+        &self,
+        password: &Secret,
+        snapshot_id: &str,
+        target: &Path,
+    ) -> Result<(), StorageError> {
+        let repo = self.open(password)?.to_indexed().map_err(self.engine())?;
+        let snapshot = repo
+            .get_snapshot_from_str(snapshot_id, |_| true)
+            .map_err(|_| StorageError::NoSnapshot {
+                location: self.location.clone(),
+                id: snapshot_id.to_string(),
+            })?;
+        let node = repo
+            .node_from_snapshot_and_path(&snapshot, "")
+            .map_err(self.engine())?;
+        let ls = repo
+            .ls(&node, &LsOptions::default().recursive(true))
+            .map_err(self.engine())?;
+        let target_text = target.display().to_string();
+        let destination =
+            LocalDestination::new(&target_text, true, !node.is_dir()).map_err(self.engine())?;
+        let options = RestoreOptions::default();
+        let plan = repo
+            .prepare_restore(&options, ls.clone(), &destination, false)
+            .map_err(self.engine())?;
+        repo.restore(plan, &options, ls, &destination)
+            .map_err(self.engine())
+    }
+
+    /// Checks the repository's structure, and with `read_data` every pack.
+    ///
+    /// # Errors
+    /// When the check finds a problem.
+    pub fn check(&self, password: &Secret, read_data: bool) -> Result<(), StorageError> {
+        let repo = self.open(password)?;
+        let results = repo
+            .check(CheckOptions::default().read_data(read_data))
+            .map_err(self.engine())?;
+        results.is_ok().map_err(|e| StorageError::CheckFailed {
+            location: self.location.clone(),
+            message: e.to_string(),
+        })
+    }
+}
+
+fn credentials(password: &Secret) -> Credentials {
+    Credentials::password(hex::encode(password.expose()))
+}
+
+/// The restic password of a vault secret, for disaster recovery by hand.
+pub fn restic_password(secret: &Secret) -> String {
+    hex::encode(secret.expose())
+}
+
+fn snapshot_info(snapshot: &rustic_core::repofile::SnapshotFile) -> SnapshotInfo {
+    let summary = snapshot.summary.as_ref();
+    let nanos = snapshot.time.timestamp().as_nanosecond();
+    SnapshotInfo {
+        id: snapshot.id.to_string(),
+        time: jiff::Timestamp::from_nanosecond(nanos).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        tags: snapshot.tags.iter().cloned().collect(),
+        paths: snapshot.paths.iter().cloned().collect(),
+        files: summary.map_or(0, |s| s.total_files_processed),
+        bytes: summary.map_or(0, |s| s.total_bytes_processed),
+        bytes_added: summary.map_or(0, |s| s.data_added_packed),
+    }
+}
+
+/// Entries other than directories under `root` (files, symlinks, special
+/// files; symlinks not followed), as the archiver counts them.
+fn count_files(root: &Path) -> Result<u64, StorageError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| StorageError::Io { path, source }
+    };
+    let metadata = std::fs::symlink_metadata(root).map_err(io(root))?;
+    if !metadata.is_dir() {
+        return Ok(1);
+    }
+    let mut count = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let entry = entry.map_err(io(&dir))?;
+            let kind = entry.file_type().map_err(io(&entry.path()))?;
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else {
+                count += 1;
+            }
+        }
+    }
+    Ok(count)
+}
