@@ -49,6 +49,18 @@ pub struct StackRecord {
     pub version: i64,
 }
 
+/// A vault's wrapped repository secret and storage location.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VaultSecretRecord {
+    pub account_id: String,
+    pub region: String,
+    pub vault_name: String,
+    pub location: String,
+    /// The secret as wrapped by a keyring key (opaque to the catalog).
+    pub wrapped: serde_json::Value,
+    pub version: i64,
+}
+
 /// A handle on the catalog; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Catalog {
@@ -458,6 +470,93 @@ impl Catalog {
         Ok(out)
     }
 
+    /// A vault's wrapped secret, if it has one.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn vault_secret(
+        &self,
+        account_id: &str,
+        region: &str,
+        vault_name: &str,
+    ) -> Result<Option<VaultSecretRecord>> {
+        let row = sqlx::query("SELECT account_id, region, vault_name, location, wrapped, version FROM vault_secrets WHERE account_id = $1 AND region = $2 AND vault_name = $3")
+            .bind(account_id)
+            .bind(region)
+            .bind(vault_name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| vault_secret_from_row(&r)).transpose()
+    }
+
+    /// Every vault secret (for re-wrapping after a key rotation).
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn vault_secrets(&self) -> Result<Vec<VaultSecretRecord>> {
+        let rows = sqlx::query("SELECT account_id, region, vault_name, location, wrapped, version FROM vault_secrets ORDER BY account_id, region, vault_name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(vault_secret_from_row).collect()
+    }
+
+    /// Records a vault's wrapped secret; a vault keeps the secret it got first.
+    ///
+    /// # Errors
+    /// `Conflict` when the vault already has a secret; database errors.
+    pub async fn put_vault_secret(
+        &self,
+        record: &VaultSecretRecord,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        let now_s = format_ts(now);
+        let result = sqlx::query("INSERT INTO vault_secrets (account_id, region, vault_name, location, wrapped, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)")
+            .bind(&record.account_id)
+            .bind(&record.region)
+            .bind(&record.vault_name)
+            .bind(&record.location)
+            .bind(record.wrapped.to_string())
+            .bind(now_s)
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(Error::Conflict {
+                what: format!("secret of vault {}", record.vault_name),
+            }),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Replaces a vault's wrapped secret (re-wrapped after a rotation) if
+    /// it is still at `record.version`.
+    ///
+    /// # Errors
+    /// `Conflict` when it changed meanwhile; database errors.
+    pub async fn rewrap_vault_secret(
+        &self,
+        record: &VaultSecretRecord,
+        wrapped: &serde_json::Value,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        let result = sqlx::query("UPDATE vault_secrets SET wrapped = $1, version = version + 1, updated_at = $2 WHERE account_id = $3 AND region = $4 AND vault_name = $5 AND version = $6")
+            .bind(wrapped.to_string())
+            .bind(format_ts(now))
+            .bind(&record.account_id)
+            .bind(&record.region)
+            .bind(&record.vault_name)
+            .bind(record.version)
+            .execute(&self.pool)
+            .await?;
+        if result.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(Error::Conflict {
+                what: format!("secret of vault {}", record.vault_name),
+            })
+        }
+    }
+
     /// Stores a new record.
     ///
     /// # Errors
@@ -667,6 +766,22 @@ fn bind_param<'q>(
         Param::OptText(v) => query.bind(v),
         Param::Int(v) => query.bind(v),
     }
+}
+
+fn vault_secret_from_row(row: &sqlx::any::AnyRow) -> Result<VaultSecretRecord> {
+    let wrapped: String = row.try_get("wrapped")?;
+    let vault_name: String = row.try_get("vault_name")?;
+    Ok(VaultSecretRecord {
+        wrapped: serde_json::from_str(&wrapped).map_err(|source| Error::Corrupt {
+            what: format!("secret of vault {vault_name}"),
+            source,
+        })?,
+        account_id: row.try_get("account_id")?,
+        region: row.try_get("region")?,
+        location: row.try_get("location")?,
+        version: row.try_get("version")?,
+        vault_name,
+    })
 }
 
 fn stored_from_row<R: Record>(row: &sqlx::any::AnyRow) -> Result<Stored<R>> {

@@ -166,6 +166,25 @@ fn check_name(name: &str) -> Result<(), KeyringError> {
     }
 }
 
+/// The key that wraps vaults with no `EncryptionKeyArn` (AWS uses an
+/// AWS-owned key for them).
+pub const DEFAULT_KEY: &str = "coffer-default";
+
+/// A new random vault secret (32 bytes), wrapped by `key_name` for the
+/// vault `vault_arn`.
+///
+/// # Errors
+/// When the key is missing or randomness fails.
+pub fn new_vault_secret(
+    keyring: &Keyring,
+    key_name: &str,
+    vault_arn: &str,
+) -> Result<(Secret, WrappedSecret), KeyringError> {
+    let secret = Secret::random(KEY_LEN)?;
+    let wrapped = keyring.wrap(key_name, vault_arn, &secret)?;
+    Ok((secret, wrapped))
+}
+
 /// The key name an `EncryptionKeyArn` refers to: `...:key/<name>`, or the
 /// value itself when it is a plain name.
 pub fn key_name_of(encryption_key_arn: &str) -> &str {

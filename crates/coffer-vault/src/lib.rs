@@ -26,5 +26,8 @@ mod storage;
 
 pub use access::{AccessPolicy, Decision, PolicyError, Request};
 pub use guard::{check, Caller, Operation, Refusal};
-pub use keyring::{key_name_of, ExportWork, KeyInfo, Keyring, KeyringError, Secret, WrappedSecret};
+pub use keyring::{
+    key_name_of, new_vault_secret, ExportWork, KeyInfo, Keyring, KeyringError, Secret,
+    WrappedSecret, DEFAULT_KEY,
+};
 pub use storage::{restic_password, SnapshotInfo, StorageError, VaultStorage};

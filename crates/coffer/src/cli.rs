@@ -97,6 +97,9 @@ pub enum Command {
         after_help = "Example:\n  coffer apply --stack payments stack.yaml inventory.yaml\n\nObjects that left the stack's files are deleted; objects of other stacks\nare never touched; a vault that holds recovery points is never deleted."
     )]
     Apply(StackArgs),
+    /// Vaults: disaster-recovery access.
+    #[command(subcommand)]
+    Vault(VaultCommand),
     /// Manage the keyring: the keys that wrap every vault's secret.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -108,6 +111,24 @@ pub enum Command {
         /// What to list.
         kind: GetKind,
         /// Output format; json and yaml use the AWS field names.
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Print what restic needs to open a vault by hand (after a confirmation).
+    #[command(
+        after_help = "Example:\n  coffer vault export-key payments-primary\n  coffer vault export-key payments-primary --yes -o json\n\nWith the output, Debian's restic lists, checks and restores the vault with nothing of Coffer installed."
+    )]
+    ExportKey {
+        /// Vault name.
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// Output format (json: {"repository": ..., "password": ...}).
         #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
@@ -158,6 +179,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Plan(args) => crate::policy::plan(&global, &args, false).await,
         Command::Apply(args) => crate::policy::plan(&global, &args, true).await,
         Command::Get { kind, output } => crate::get::get(&global, kind, output).await,
-        Command::Keys(command) => crate::keys::run(&global, command),
+        Command::Keys(command) => crate::keys::run(&global, command).await,
+        Command::Vault(VaultCommand::ExportKey { name, yes, output }) => {
+            crate::vaults::export_key(&global, &name, yes, output).await
+        }
     }
 }

@@ -26,7 +26,7 @@ fn passphrase(confirm: bool) -> anyhow::Result<String> {
     Ok(first)
 }
 
-pub fn run(global: &Global, command: KeysCommand) -> anyhow::Result<Outcome> {
+pub async fn run(global: &Global, command: KeysCommand) -> anyhow::Result<Outcome> {
     let ctx = Context::load(global)?;
     let keyring = Keyring::open(ctx.config.keyring_path())?;
     let now = jiff::Timestamp::now();
@@ -64,8 +64,34 @@ pub fn run(global: &Global, command: KeysCommand) -> anyhow::Result<Outcome> {
         }
         KeysCommand::Rotate { name } => {
             let info = keyring.rotate(&name, now)?;
+            // Re-wrap every vault secret this key wraps; backups are not touched.
+            let catalog = ctx.catalog().await?;
+            let mut n_rewrapped = 0;
+            for record in catalog.vault_secrets().await? {
+                let wrapped: coffer_vault::WrappedSecret =
+                    serde_json::from_value(record.wrapped.clone()).with_context(|| {
+                        format!(
+                            "the recorded secret of vault {} cannot be read",
+                            record.vault_name
+                        )
+                    })?;
+                if wrapped.key_name != name {
+                    continue;
+                }
+                let arn = format!(
+                    "arn:coffer:backup:{}:{}:backup-vault:{}",
+                    record.region, record.account_id, record.vault_name
+                );
+                if let Some(new) = keyring.rewrap(&wrapped, &arn)? {
+                    catalog
+                        .rewrap_vault_secret(&record, &serde_json::to_value(&new)?, now)
+                        .await?;
+                    n_rewrapped += 1;
+                }
+            }
+            catalog.close().await;
             println!(
-                "Rotated key {:?} to version {}; secrets are wrapped with it from now on and older versions stay to unwrap existing ones.",
+                "Rotated key {:?} to version {} and re-wrapped {n_rewrapped} vault secret(s) with it; backups are unchanged.",
                 info.name, info.current_version
             );
         }

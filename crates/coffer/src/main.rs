@@ -8,6 +8,7 @@ mod keys;
 mod output;
 mod policy;
 mod stack;
+mod vaults;
 
 use std::process::ExitCode;
 

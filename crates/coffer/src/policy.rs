@@ -210,6 +210,10 @@ pub async fn plan(global: &Global, args: &StackArgs, apply: bool) -> anyhow::Res
         return Ok(Outcome::Failure);
     }
     let outcome = if !plan.has_changes() {
+        if apply {
+            // Heals storage a crash kept from being created after its secret was recorded.
+            crate::vaults::provision(&ctx, &catalog, &loaded.set).await?;
+        }
         println!(
             "No changes: stack {stack:?} matches its files ({} unchanged).",
             plural(plan.unchanged, "object")
@@ -217,6 +221,7 @@ pub async fn plan(global: &Global, args: &StackArgs, apply: bool) -> anyhow::Res
         Outcome::Success
     } else if apply {
         let summary = catalog.apply_stack(&plan, jiff::Timestamp::now()).await?;
+        crate::vaults::provision(&ctx, &catalog, &loaded.set).await?;
         println!(
             "Applied stack {stack:?}: {} created, {} changed, {} deleted, {} unchanged.",
             summary.created, summary.updated, summary.deleted, summary.unchanged

@@ -8,6 +8,7 @@
 mod keys;
 mod policy;
 mod postgres;
+mod vaults;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,141 @@
+//! Vault storage for the vaults a stack declares, and `coffer vault`.
+//!
+//! When a vault is first applied, it gets a random repository secret,
+//! wrapped by its keyring key and recorded in the catalog *before* its
+//! storage is created; every apply then makes sure the storage exists, so
+//! a crash between the two steps heals on the next apply and no secret is
+//! ever lost.
+
+use std::io::Write as _;
+
+use anyhow::{bail, Context as _};
+use coffer_catalog::{Catalog, VaultSecretRecord};
+use coffer_policy::PolicySet;
+use coffer_vault::{
+    key_name_of, new_vault_secret, Keyring, VaultStorage, WrappedSecret, DEFAULT_KEY,
+};
+
+use crate::cli::{Global, OutputFormat};
+use crate::context::Context;
+use crate::Outcome;
+
+fn parse_wrapped(record: &VaultSecretRecord) -> anyhow::Result<WrappedSecret> {
+    serde_json::from_value(record.wrapped.clone()).with_context(|| {
+        format!(
+            "the recorded secret of vault {} cannot be read",
+            record.vault_name
+        )
+    })
+}
+
+/// Creates secrets and storage for the stack's vaults that lack them.
+pub async fn provision(ctx: &Context, catalog: &Catalog, set: &PolicySet) -> anyhow::Result<()> {
+    let keyring = Keyring::open(ctx.config.keyring_path())?;
+    let now = jiff::Timestamp::now();
+    for declared in &set.vaults {
+        let vault = &declared.value;
+        let (account, region, name) = (
+            vault.account_id.as_str(),
+            vault.region.as_str(),
+            vault.backup_vault_name.as_str(),
+        );
+        let arn = vault.backup_vault_arn.to_string();
+        let (secret, location) = match catalog.vault_secret(account, region, name).await? {
+            Some(record) => {
+                let secret = keyring.unwrap_secret(&parse_wrapped(&record)?, &arn)?;
+                (secret, record.location)
+            }
+            None => {
+                let location = ctx.config.vault_location(name).url;
+                if !location.starts_with("file://") {
+                    eprintln!("warning: vault {name:?} is configured at {location}; only file:// vault storage exists so far, so its storage is not created yet");
+                    continue;
+                }
+                let key = vault
+                    .encryption_key_arn
+                    .as_ref()
+                    .map_or(DEFAULT_KEY.to_string(), |k| {
+                        key_name_of(&k.to_string()).to_string()
+                    });
+                let created_key = keyring.list()?.iter().all(|k| k.name != key);
+                keyring.ensure(&key, now)?;
+                if created_key {
+                    println!("Created keyring key {key:?} for vault {name:?}; export the keyring (`coffer keys export`) and keep it safe.");
+                }
+                let (secret, wrapped) = new_vault_secret(&keyring, &key, &arn)?;
+                let record = VaultSecretRecord {
+                    account_id: account.to_string(),
+                    region: region.to_string(),
+                    vault_name: name.to_string(),
+                    location: location.clone(),
+                    wrapped: serde_json::to_value(&wrapped)?,
+                    version: 1,
+                };
+                catalog.put_vault_secret(&record, now).await?;
+                (secret, location)
+            }
+        };
+        let storage = VaultStorage::new(&location)?;
+        if !storage.exists() {
+            storage.init(&secret)?;
+            println!("Created storage of vault {name:?} at {location}.");
+        }
+    }
+    Ok(())
+}
+
+/// `coffer vault export-key NAME`: what restic needs to open the vault.
+pub async fn export_key(
+    global: &Global,
+    name: &str,
+    yes: bool,
+    output: OutputFormat,
+) -> anyhow::Result<Outcome> {
+    let ctx = Context::load(global)?;
+    let catalog = ctx.catalog().await?;
+    let record = catalog
+        .vault_secret(ctx.account.as_str(), ctx.region.as_str(), name)
+        .await?;
+    catalog.close().await;
+    let Some(record) = record else {
+        bail!(
+            "vault {name:?} has no storage in account {}, region {}; apply the stack that declares it (check --account and --region)",
+            ctx.account,
+            ctx.region
+        );
+    };
+    if !yes {
+        eprint!(
+            "This prints the password that opens every backup in vault {name:?}. Continue? [y/N] "
+        );
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("Nothing printed.");
+            return Ok(Outcome::Failure);
+        }
+    }
+    let keyring = Keyring::open(ctx.config.keyring_path())?;
+    let arn = coffer_model::Arn::backup_vault(&ctx.region, &ctx.account, name).to_string();
+    let secret = keyring.unwrap_secret(&parse_wrapped(&record)?, &arn)?;
+    let repository = record
+        .location
+        .strip_prefix("file://")
+        .unwrap_or(&record.location)
+        .to_string();
+    let password = coffer_vault::restic_password(&secret);
+    match output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({"repository": repository, "password": password})
+        ),
+        _ => {
+            println!("repository: {repository}");
+            println!("password:   {password}");
+            println!();
+            println!("e.g. RESTIC_PASSWORD=... restic --repo {repository} snapshots");
+        }
+    }
+    Ok(Outcome::Success)
+}
