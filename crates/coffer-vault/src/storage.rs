@@ -225,6 +225,65 @@ impl VaultStorage {
             .map_err(self.engine())
     }
 
+    /// The content digest of a tree snapshot: the SHA-256 of a canonical
+    /// listing (one line per entry, sorted: path, kind, size, and the
+    /// restic content IDs of a file's chunks). It is computed from the
+    /// snapshot's trees, so unchanged files are never read again, and it is
+    /// the same for any two snapshots of the same content.
+    ///
+    /// # Errors
+    /// When the snapshot does not exist or its trees cannot be read.
+    pub fn tree_digest(
+        &self,
+        password: &Secret,
+        snapshot_id: &str,
+    ) -> Result<String, StorageError> {
+        use sha2::{Digest, Sha256};
+        let repo = self
+            .open(password)?
+            .to_indexed_ids()
+            .map_err(self.engine())?;
+        let snapshot = repo
+            .get_snapshot_from_str(snapshot_id, |_| true)
+            .map_err(|_| StorageError::NoSnapshot {
+                location: self.location.clone(),
+                id: snapshot_id.to_string(),
+            })?;
+        let root = repo
+            .node_from_snapshot_and_path(&snapshot, "")
+            .map_err(self.engine())?;
+        let mut lines = Vec::new();
+        for item in repo
+            .ls(&root, &LsOptions::default().recursive(true))
+            .map_err(self.engine())?
+        {
+            let (path, node) = item.map_err(self.engine())?;
+            let ids = node
+                .content
+                .as_ref()
+                .map(|ids| {
+                    ids.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            lines.push(format!(
+                "{}\t{}\t{}\t{ids}",
+                path.display(),
+                node.node_type,
+                node.meta.size
+            ));
+        }
+        lines.sort();
+        let mut hasher = Sha256::new();
+        for line in &lines {
+            hasher.update(line.as_bytes());
+            hasher.update(b"\n");
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
     /// Checks the repository's structure, and with `read_data` every pack.
     ///
     /// # Errors

@@ -89,6 +89,15 @@ fn a_tree_round_trips_and_restic_reads_the_vault() {
     assert_eq!(files(&restored_root), files(&source));
     storage.check(&secret, true).unwrap();
 
+    // The content digest: the same for unchanged content, different after a change.
+    let digest = storage.tree_digest(&secret, &first.id).unwrap();
+    assert_eq!(digest.len(), 64);
+    assert_eq!(storage.tree_digest(&secret, &second.id).unwrap(), digest);
+    std::fs::write(source.join("etc/app/config.toml"), "answer = 43\n").unwrap();
+    let third = storage.backup_tree(&secret, &source, &[]).unwrap();
+    assert_ne!(storage.tree_digest(&secret, &third.id).unwrap(), digest);
+    std::fs::write(source.join("etc/app/config.toml"), "answer = 42\n").unwrap();
+
     // A wrong secret opens nothing.
     assert!(storage.snapshots(&Secret::random(32).unwrap()).is_err());
 
