@@ -121,6 +121,14 @@ fn principals(value: &Value, field: &str) -> Result<Principals, PolicyError> {
                     listed.extend(strings(v, &format!("{field}.AWS"))?);
                 }
             }
+            if let Some(pattern) = listed.iter().find(|p| p.as_str() != "*" && p.contains('*')) {
+                // IAM rejects wildcards inside principal ARNs; a Deny that
+                // silently matched nobody would weaken the policy.
+                return Err(err(
+                    field,
+                    format!("principal {pattern:?} has a wildcard; use \"*\" or exact ARNs, and ArnLike on aws:PrincipalArn for patterns"),
+                ));
+            }
             if listed.iter().any(|p| p == "*") {
                 Ok(Principals::Any)
             } else {
@@ -509,6 +517,15 @@ mod tests {
             policy.evaluate(&request(ALICE, "backup:DeleteRecoveryPoint")),
             Decision::Allowed
         );
+    }
+
+    #[test]
+    fn wildcards_inside_principal_arns_are_refused() {
+        let error = AccessPolicy::from_json(&json!({"Statement": {
+            "Effect": "Deny", "Principal": {"AWS": "arn:coffer:iam::*:user/*"}, "Action": "backup:*", "Resource": "*"
+        }}))
+        .unwrap_err();
+        assert!(error.message.contains("ArnLike"), "{error}");
     }
 
     #[test]

@@ -109,7 +109,11 @@ pub fn check(
         );
     }
     match (operation, caller) {
-        (Operation::Expire, _) => match point.calculated_lifecycle.delete_at {
+        (Operation::Expire, Caller::Principal(principal)) => refuse(
+            format!("{principal} cannot expire recovery point {id}: only the lifecycle sweeper expires points"),
+            Some("ask for a deletion instead (DeleteRecoveryPoint), which the vault's lock and access policy govern"),
+        ),
+        (Operation::Expire, Caller::LifecycleSweeper) => match point.calculated_lifecycle.delete_at {
             Some(delete_at) if delete_at <= now => Ok(()),
             Some(delete_at) => refuse(
                 format!("recovery point {id} is kept until {delete_at} by its lifecycle; it cannot expire at {now}"),

@@ -85,7 +85,7 @@ pub enum KeyringError {
     Export,
     #[error("the export file is not a Coffer keyring export: {0}")]
     NotAnExport(String),
-    #[error("importing would replace key {0:?} with different key material; pass --force to replace it (the current key is then lost unless exported)")]
+    #[error("importing would replace a version of key {0:?} with different key material; pass --force to take the export's (secrets wrapped by the replaced version no longer open)")]
     WouldReplace(String),
     #[error("the passphrase is too short: use at least 12 characters")]
     WeakPassphrase,
@@ -198,11 +198,16 @@ pub fn key_name_of(encryption_key_arn: &str) -> &str {
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyringError> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
+    // A temp name no other writer uses: process ID and random suffix.
+    let suffix = Secret::random(8)
+        .map(|s| hex::encode(s.expose()))
+        .unwrap_or_default();
     let tmp = dir.join(format!(
-        ".{}.tmp",
+        ".{}.{}.{suffix}.tmp",
         path.file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        std::process::id()
     ));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -259,7 +264,25 @@ fn wrap_aad(name: &str, version: u32, purpose: &str) -> Vec<u8> {
     format!("coffer-wrap-v1\0{name}\0{version}\0{purpose}").into_bytes()
 }
 
+/// An exclusive lock on the keyring, held while keys are created, rotated
+/// or imported, so concurrent processes never overwrite each other's keys.
+struct KeyringLock {
+    _file: std::fs::File,
+}
+
 impl Keyring {
+    fn lock(&self) -> Result<KeyringLock, KeyringError> {
+        let path = self.dir.join(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        file.lock().map_err(io(&path))?;
+        Ok(KeyringLock { _file: file })
+    }
+
     /// The keyring at `dir`, created (mode 0700) if missing.
     ///
     /// # Errors
@@ -345,6 +368,7 @@ impl Keyring {
     /// When the name is not allowed, the key exists, or writing fails.
     pub fn create(&self, name: &str, now: jiff::Timestamp) -> Result<KeyInfo, KeyringError> {
         check_name(name)?;
+        let _lock = self.lock()?;
         if self.path(name).exists() {
             return Err(KeyringError::Exists(name.to_string()));
         }
@@ -369,7 +393,11 @@ impl Keyring {
     pub fn ensure(&self, name: &str, now: jiff::Timestamp) -> Result<KeyInfo, KeyringError> {
         match self.read(name) {
             Ok(file) => Ok(info(&file)),
-            Err(KeyringError::Missing { .. }) => self.create(name, now),
+            Err(KeyringError::Missing { .. }) => match self.create(name, now) {
+                // Another process created it meanwhile: use theirs.
+                Err(KeyringError::Exists(_)) => self.read(name).map(|f| info(&f)),
+                other => other,
+            },
             Err(other) => Err(other),
         }
     }
@@ -398,6 +426,7 @@ impl Keyring {
     /// # Errors
     /// When the key is missing or cannot be written.
     pub fn rotate(&self, name: &str, now: jiff::Timestamp) -> Result<KeyInfo, KeyringError> {
+        let _lock = self.lock()?;
         let mut file = self.read(name)?;
         let version = file.versions.iter().map(|v| v.version).max().unwrap_or(0) + 1;
         let material = Secret::random(KEY_LEN)?;
@@ -527,12 +556,16 @@ impl Keyring {
         Ok(n_keys)
     }
 
-    /// Restores keys (and returns the extra secrets) from an export.
-    /// Existing keys with the same material are kept; a different key of
-    /// the same name is replaced only with `force`.
+    /// Restores keys (and returns the extra secrets) from an export. Key
+    /// versions are merged: versions only the export has are added, versions
+    /// only the keyring has are kept (a rotation after the export is never
+    /// undone), and the newest version becomes current. A version number
+    /// with different material on each side is refused, unless `force`
+    /// takes the export's.
     ///
     /// # Errors
-    /// A wrong passphrase or altered file, or a key that would be replaced.
+    /// A wrong passphrase or altered file, a malformed key, or a version
+    /// that would be replaced.
     pub fn import(
         &self,
         from: &Path,
@@ -553,6 +586,8 @@ impl Keyring {
             .strip_prefix("scrypt:")
             .and_then(|rest| rest.split(':').next())
             .and_then(|n| n.parse::<u8>().ok())
+            // Bounded: the cost comes from the file, which may not be ours.
+            .filter(|n| (MIN_EXPORT_LOG_N..=MAX_EXPORT_LOG_N).contains(n))
             .ok_or_else(|| {
                 KeyringError::NotAnExport(format!("key derivation {:?}", envelope.kdf))
             })?;
@@ -568,35 +603,72 @@ impl Keyring {
         .ok_or(KeyringError::Export)?;
         let payload: ExportPayload =
             serde_json::from_slice(payload.expose()).map_err(|_| KeyringError::Export)?;
+        let mut extra = BTreeMap::new();
+        for (name, value) in &payload.extra {
+            let bytes = hex::decode(value)
+                .map_err(|_| KeyringError::NotAnExport(format!("secret {name:?} is not hex")))?;
+            extra.insert(name.clone(), Secret::new(bytes));
+        }
+        let _lock = self.lock()?;
+        let mut merged_files = Vec::new();
         for key in &payload.keys {
             check_name(&key.name)?;
-            if let Ok(existing) = self.read(&key.name) {
-                let same = existing.versions.len() <= key.versions.len()
-                    && existing.versions.iter().all(|v| {
-                        key.versions
-                            .iter()
-                            .any(|k| k.version == v.version && k.material == v.material)
-                    });
-                if !same && !force {
-                    return Err(KeyringError::WouldReplace(key.name.clone()));
+            for version in &key.versions {
+                let valid = hex::decode(&version.material).is_ok_and(|b| b.len() == KEY_LEN);
+                if !valid {
+                    return Err(KeyringError::NotAnExport(format!(
+                        "key {:?} version {} is not a {KEY_LEN}-byte key",
+                        key.name, version.version
+                    )));
                 }
             }
+            if key.versions.iter().all(|v| v.version != key.current) {
+                return Err(KeyringError::NotAnExport(format!(
+                    "key {:?} has no current version {}",
+                    key.name, key.current
+                )));
+            }
+            let mut merged = match self.read(&key.name) {
+                Ok(existing) => existing,
+                Err(KeyringError::Missing { .. }) => KeyFile {
+                    name: key.name.clone(),
+                    current: key.current,
+                    versions: Vec::new(),
+                },
+                Err(other) => return Err(other),
+            };
+            for version in &key.versions {
+                match merged
+                    .versions
+                    .iter_mut()
+                    .find(|v| v.version == version.version)
+                {
+                    Some(existing) if existing.material == version.material => {}
+                    Some(existing) if force => existing.material = version.material.clone(),
+                    Some(_) => return Err(KeyringError::WouldReplace(key.name.clone())),
+                    None => merged.versions.push(version.clone()),
+                }
+            }
+            merged.versions.sort_by_key(|v| v.version);
+            merged.current = merged
+                .versions
+                .iter()
+                .map(|v| v.version)
+                .max()
+                .unwrap_or(key.current);
+            merged_files.push(merged);
         }
-        for key in &payload.keys {
-            self.write(key)?;
+        // Everything is checked first: nothing is written if anything is refused.
+        for file in &merged_files {
+            self.write(file)?;
         }
-        let extra = payload
-            .extra
-            .iter()
-            .filter_map(|(k, v)| {
-                hex::decode(v)
-                    .ok()
-                    .map(|bytes| (k.clone(), Secret::new(bytes)))
-            })
-            .collect();
-        Ok((payload.keys.len(), extra))
+        Ok((merged_files.len(), extra))
     }
 }
+
+/// Bounds on the cost of an export's key derivation (scrypt log2 N).
+const MIN_EXPORT_LOG_N: u8 = 4;
+const MAX_EXPORT_LOG_N: u8 = 22;
 
 /// How hard the export's key derivation works (scrypt's log2 N; r = 8,
 /// p = 1). Tests use a small value; real exports use the recommended one.

@@ -60,7 +60,7 @@ pub async fn run(global: &Global, command: KeysCommand) -> anyhow::Result<Outcom
                 "Created key {:?} (version {}). Vaults refer to it as arn:coffer:kms:{}:{}:key/{}.",
                 info.name, info.current_version, ctx.region, ctx.account, info.name
             );
-            println!("Export the keyring (`coffer keys export --to FILE`) and keep the file safe: losing it loses every vault.");
+            println!("Export the keyring again (`coffer keys export --to FILE`) and keep the file safe: earlier exports do not hold this key, and losing it loses every vault that uses it.");
         }
         KeysCommand::Rotate { name } => {
             let info = keyring.rotate(&name, now)?;
@@ -78,10 +78,12 @@ pub async fn run(global: &Global, command: KeysCommand) -> anyhow::Result<Outcom
                 if wrapped.key_name != name {
                     continue;
                 }
-                let arn = format!(
-                    "arn:coffer:backup:{}:{}:backup-vault:{}",
-                    record.region, record.account_id, record.vault_name
-                );
+                let account =
+                    coffer_model::AccountId::new(&record.account_id).map_err(anyhow::Error::msg)?;
+                let region =
+                    coffer_model::Region::new(&record.region).map_err(anyhow::Error::msg)?;
+                let arn = coffer_model::Arn::backup_vault(&region, &account, &record.vault_name)
+                    .to_string();
                 if let Some(new) = keyring.rewrap(&wrapped, &arn)? {
                     catalog
                         .rewrap_vault_secret(&record, &serde_json::to_value(&new)?, now)
@@ -91,7 +93,7 @@ pub async fn run(global: &Global, command: KeysCommand) -> anyhow::Result<Outcom
             }
             catalog.close().await;
             println!(
-                "Rotated key {:?} to version {} and re-wrapped {n_rewrapped} vault secret(s) with it; backups are unchanged.",
+                "Rotated key {:?} to version {} and re-wrapped {n_rewrapped} vault secret(s) with it; backups are unchanged. Export the keyring again (`coffer keys export`): earlier exports do not hold this version.",
                 info.name, info.current_version
             );
         }

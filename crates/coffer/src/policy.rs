@@ -191,6 +191,17 @@ pub async fn plan(global: &Global, args: &StackArgs, apply: bool) -> anyhow::Res
         )
         .await?;
     print_plan(&plan);
+    if apply {
+        let conflicts = crate::vaults::storage_conflicts(&ctx, &catalog, &loaded.set).await?;
+        if !conflicts.is_empty() {
+            eprintln!("Cannot apply stack {stack:?}; nothing was changed:");
+            for conflict in &conflicts {
+                eprintln!("  - {conflict}");
+            }
+            catalog.close().await;
+            return Ok(Outcome::Failure);
+        }
+    }
     if !plan.blockers.is_empty() {
         eprintln!("Cannot apply stack {stack:?}; nothing was changed:");
         for blocker in &plan.blockers {

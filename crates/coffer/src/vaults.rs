@@ -28,6 +28,45 @@ fn parse_wrapped(record: &VaultSecretRecord) -> anyhow::Result<WrappedSecret> {
     })
 }
 
+/// Why the stack's new vaults cannot get storage where config.toml puts
+/// them: a location another vault already uses, or storage already there
+/// that this catalog holds no secret for (its secret would not open it).
+pub async fn storage_conflicts(
+    ctx: &Context,
+    catalog: &Catalog,
+    set: &PolicySet,
+) -> anyhow::Result<Vec<String>> {
+    let records = catalog.vault_secrets().await?;
+    let mut problems = Vec::new();
+    for declared in &set.vaults {
+        let vault = &declared.value;
+        let name = vault.backup_vault_name.as_str();
+        let has_record = records.iter().any(|r| {
+            r.account_id == vault.account_id.as_str()
+                && r.region == vault.region.as_str()
+                && r.vault_name == name
+        });
+        if has_record {
+            continue;
+        }
+        let location = ctx.config.vault_location(name).url;
+        if let Some(other) = records.iter().find(|r| r.location == location) {
+            problems.push(format!(
+                "{}:{} {}: vault {name:?} would be stored at {location}, which vault {:?} (account {}, region {}) already uses; give it its own location with a [[vaults.rules]] entry in config.toml",
+                declared.origin.file, declared.origin.pos, declared.origin.logical_id, other.vault_name, other.account_id, other.region
+            ));
+        } else if location.starts_with("file://")
+            && VaultStorage::new(&location).is_ok_and(|s| s.exists())
+        {
+            problems.push(format!(
+                "{}:{} {}: vault {name:?} would be stored at {location}, where a repository already exists that this catalog holds no secret for; move it away or give the vault another location with a [[vaults.rules]] entry",
+                declared.origin.file, declared.origin.pos, declared.origin.logical_id
+            ));
+        }
+    }
+    Ok(problems)
+}
+
 /// Creates secrets and storage for the stack's vaults that lack them.
 pub async fn provision(ctx: &Context, catalog: &Catalog, set: &PolicySet) -> anyhow::Result<()> {
     let keyring = Keyring::open(ctx.config.keyring_path())?;
@@ -60,7 +99,7 @@ pub async fn provision(ctx: &Context, catalog: &Catalog, set: &PolicySet) -> any
                 let created_key = keyring.list()?.iter().all(|k| k.name != key);
                 keyring.ensure(&key, now)?;
                 if created_key {
-                    println!("Created keyring key {key:?} for vault {name:?}; export the keyring (`coffer keys export`) and keep it safe.");
+                    println!("Created keyring key {key:?} for vault {name:?}; export the keyring again (`coffer keys export`): earlier exports do not hold this key.");
                 }
                 let (secret, wrapped) = new_vault_secret(&keyring, &key, &arn)?;
                 let record = VaultSecretRecord {

@@ -166,3 +166,71 @@ fn secrets_never_print_and_names_come_from_arns() {
     );
     assert_eq!(key_name_of("VaultKey"), "VaultKey");
 }
+
+#[test]
+fn importing_an_older_export_never_undoes_a_rotation() {
+    let (dir, keyring) = keyring();
+    keyring.create("VaultKey", now()).unwrap();
+    let export = dir.path().join("old.export");
+    keyring
+        .export(&export, "correct horse battery", &BTreeMap::new(), FAST)
+        .unwrap();
+    keyring.rotate("VaultKey", now()).unwrap();
+    let secret = Secret::random(32).unwrap();
+    let wrapped = keyring.wrap("VaultKey", VAULT, &secret).unwrap();
+    assert_eq!(wrapped.key_version, 2);
+    for force in [false, true] {
+        keyring
+            .import(&export, "correct horse battery", force)
+            .unwrap();
+        let info = &keyring.list().unwrap()[0];
+        assert_eq!(
+            (info.current_version, info.versions),
+            (2, 2),
+            "force={force}"
+        );
+        assert_eq!(keyring.unwrap_secret(&wrapped, VAULT).unwrap(), secret);
+    }
+}
+
+#[test]
+fn an_export_cannot_ask_for_unbounded_work() {
+    let (dir, keyring) = keyring();
+    keyring.create("VaultKey", now()).unwrap();
+    let export = dir.path().join("k.export");
+    keyring
+        .export(&export, "correct horse battery", &BTreeMap::new(), FAST)
+        .unwrap();
+    let text = std::fs::read_to_string(&export)
+        .unwrap()
+        .replace("scrypt:4:", "scrypt:40:");
+    std::fs::write(&export, text).unwrap();
+    assert!(matches!(
+        keyring.import(&export, "correct horse battery", false),
+        Err(KeyringError::NotAnExport(_))
+    ));
+}
+
+#[test]
+fn concurrent_creators_share_one_key() {
+    let (_dir, keyring) = keyring();
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let keyring = keyring.clone();
+            std::thread::spawn(move || keyring.ensure("coffer-default", now()).unwrap())
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    let secret = Secret::random(32).unwrap();
+    let wrapped = keyring.wrap("coffer-default", VAULT, &secret).unwrap();
+    assert_eq!(keyring.list().unwrap().len(), 1);
+    assert_eq!(keyring.unwrap_secret(&wrapped, VAULT).unwrap(), secret);
+    let leftovers: Vec<_> = std::fs::read_dir(keyring.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

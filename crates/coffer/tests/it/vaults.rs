@@ -101,3 +101,47 @@ fn applied_vaults_open_with_restic_and_survive_key_rotation() {
         "{missing:?}"
     );
 }
+
+#[test]
+fn two_vaults_never_share_one_storage_location() {
+    let home = Home::new();
+    let template = home.write(
+        "vault.yaml",
+        "Resources:\n  Vault:\n    Type: AWS::Backup::BackupVault\n    Properties:\n      BackupVaultName: shared-name\n",
+    );
+    let first = home.run(&["apply", "--stack", "a", &template]);
+    assert_eq!(first.code, 0, "{first:?}");
+    // The same name in another account maps to the same default location.
+    let second = home.run_bare(&[
+        "--account",
+        "111122223333",
+        "--region",
+        "eu-west-1",
+        "apply",
+        "--stack",
+        "b",
+        &template,
+    ]);
+    assert_eq!(second.code, 1, "{second:?}");
+    assert!(
+        second
+            .stderr
+            .contains("vault.yaml:2:3 Vault: vault \"shared-name\" would be stored at")
+            && second.stderr.contains(
+                "which vault \"shared-name\" (account 210987654321, region eu-west-1) already uses"
+            ),
+        "{second:?}"
+    );
+    let vaults = home.run_bare(&[
+        "--account",
+        "111122223333",
+        "--region",
+        "eu-west-1",
+        "get",
+        "vaults",
+    ]);
+    assert!(
+        vaults.stdout.contains("(none in account 111122223333"),
+        "nothing was applied: {vaults:?}"
+    );
+}
