@@ -33,7 +33,7 @@ const CONFIG_FILE: &str = "config.toml";
 const DEFAULT_ACCOUNT: &str = "000000000000";
 const DEFAULT_REGION: &str = "local";
 const DEFAULT_CATALOG_URL: &str = "sqlite://{home}/catalog.db";
-const DEFAULT_VAULT_URL: &str = "file://{home}/vaults/{name}";
+const DEFAULT_VAULT_URL: &str = "file://{home}/vaults/{account}/{region}/{name}";
 const DEFAULT_KEYRING: &str = "{home}/keyring";
 const DEFAULT_SIGNING_KEY: &str = "{home}/signing.key";
 /// The signing region of an S3 endpoint that does not name one (MinIO's and
@@ -258,20 +258,23 @@ impl Config {
         self.catalog_password.as_ref()
     }
 
-    /// Where the vault named `name` lives: the first `[[vaults.rules]]` entry
-    /// whose pattern matches, else `[vaults]`; `{name}` substituted.
-    pub fn vault_location(&self, name: &str) -> VaultLocation {
+    /// Where the vault named `name` of `account` and `region` lives: the
+    /// first `[[vaults.rules]]` entry whose pattern matches, else
+    /// `[vaults]`; `{account}`, `{region}` and `{name}` substituted.
+    pub fn vault_location(&self, account: &str, region: &str, name: &str) -> VaultLocation {
         let template = self
             .vault_rules
             .iter()
             .find(|rule| glob_match(&rule.pattern, name))
             .map_or(&self.vault_default, |rule| &rule.location);
+        let fill = |url: &str| {
+            url.replace("{account}", account)
+                .replace("{region}", region)
+                .replace("{name}", name)
+        };
         VaultLocation {
-            url: template.url.replace("{name}", name),
-            cold_url: template
-                .cold_url
-                .as_ref()
-                .map(|url| url.replace("{name}", name)),
+            url: fill(&template.url),
+            cold_url: template.cold_url.as_deref().map(fill),
             endpoint: template.endpoint.clone(),
         }
     }
@@ -388,7 +391,8 @@ const DEFAULT_FILE: &str = r#"# Coffer deployment configuration: where things ar
 # naming its section. In paths and URLs, {home} stands for the directory of
 # this file,
 #     <HOME>
-# and in vault locations, {name} stands for the vault's name.
+# and in vault locations, {account}, {region} and {name} stand for the
+# vault's account, region and name.
 # Secrets are never written here: give them by reference, as
 # { env = "VARIABLE" } or { file = "/path/to/file" }.
 # Reference: docs/configuration.md
@@ -412,7 +416,7 @@ const DEFAULT_FILE: &str = r#"# Coffer deployment configuration: where things ar
 # [vaults]
 # Where a vault's storage lives when no rule below matches its name:
 # file://<absolute path> or s3://<bucket>/<prefix>; must contain {name}.
-# url = "file://{home}/vaults/{name}"
+# url = "file://{home}/vaults/{account}/{region}/{name}"
 # Where recovery points moved to cold storage live (default: at url):
 #   cold_url = "file:///mnt/archive/coffer/{name}"
 # The [s3_endpoints] entry serving s3:// locations (required with them):
@@ -884,10 +888,11 @@ impl<'t> Check<'t> {
                 break;
             };
             let placeholder = &after[..close];
-            let allowed = placeholder == "home" || (name_allowed && placeholder == "name");
+            let allowed = placeholder == "home"
+                || (name_allowed && matches!(placeholder, "name" | "account" | "region"));
             if !allowed {
                 let usable = if name_allowed {
-                    "{home} and {name}"
+                    "{home}, {account}, {region} and {name}"
                 } else {
                     "{home}"
                 };
@@ -1682,7 +1687,7 @@ signing_key = "signing.key"
             Some(&SecretRef::Env("COFFER_CATALOG_PASSWORD".into()))
         );
         assert_eq!(
-            config.vault_location("payments-primary"),
+            config.vault_location("210987654321", "eu-west-1", "payments-primary"),
             VaultLocation {
                 url: "s3://coffer-vaults/payments/payments-primary".into(),
                 cold_url: Some("s3://coffer-archive/payments/payments-primary".into()),
@@ -1690,7 +1695,7 @@ signing_key = "signing.key"
             }
         );
         assert_eq!(
-            config.vault_location("scratch"),
+            config.vault_location("210987654321", "eu-west-1", "scratch"),
             VaultLocation {
                 url: "file:///srv/scratch-vault".into(),
                 cold_url: None,
@@ -1698,7 +1703,7 @@ signing_key = "signing.key"
             }
         );
         assert_eq!(
-            config.vault_location("hr"),
+            config.vault_location("210987654321", "eu-west-1", "hr"),
             VaultLocation {
                 url: "file:///home/ops/.coffer/vaults/hr".into(),
                 cold_url: Some("file:///mnt/archive/coffer/hr".into()),
@@ -1770,9 +1775,10 @@ signing_key = "signing.key"
         );
         assert_eq!(config.catalog_password(), None);
         assert_eq!(
-            config.vault_location("payments-primary"),
+            config.vault_location("210987654321", "eu-west-1", "payments-primary"),
             VaultLocation {
-                url: "file:///home/ops/.coffer/vaults/payments-primary".into(),
+                url: "file:///home/ops/.coffer/vaults/210987654321/eu-west-1/payments-primary"
+                    .into(),
                 cold_url: None,
                 endpoint: None,
             }
@@ -2013,7 +2019,7 @@ keyring = "{home}/{name}"
                 "config.toml:3:10 defaults.region: region \"Paris\" must be lowercase letters, digits and '-', starting with a letter (e.g. \"eu-west-1\", \"dc-paris\")",
                 "config.toml:6:7 catalog.url: must start with sqlite:// or postgres://; e.g. \"sqlite://{home}/catalog.db\" or \"postgres://coffer@db.internal:5432/coffer\"",
                 "config.toml:9:7 vaults.url: must contain {name} so that each vault gets its own location; e.g. \"file://{home}/vaults/{name}\"",
-                "config.toml:13:7 vaults.rules[0].url: unknown placeholder {bucket}; placeholders here are {home} and {name}",
+                "config.toml:13:7 vaults.rules[0].url: unknown placeholder {bucket}; placeholders here are {home}, {account}, {region} and {name}",
                 "config.toml:17:8 report_buckets.audit.path: path (a folder) and endpoint (for an S3 bucket) exclude each other; keep path for a folder, or endpoint and bucket for an S3 bucket",
                 "config.toml:17:8 report_buckets.audit.path: path (a folder) and object_lock (for an S3 bucket) exclude each other; keep path for a folder, or endpoint and bucket for an S3 bucket",
                 "config.toml:21:11 keys.keyring: unknown placeholder {name}; placeholders here are {home}",
@@ -2047,7 +2053,9 @@ keyring = "{home}/{name}"
             load("[[vaults.rules]]\nmatch = \"legacy\"\nurl = \"file:///srv/legacy-vault\"\n")
                 .unwrap();
         assert_eq!(
-            config.vault_location("legacy").url,
+            config
+                .vault_location("210987654321", "eu-west-1", "legacy")
+                .url,
             "file:///srv/legacy-vault"
         );
     }
@@ -2056,14 +2064,21 @@ keyring = "{home}/{name}"
     fn first_matching_rule_wins() {
         let text = "[[vaults.rules]]\nmatch = \"pay-eu-*\"\nurl = \"file:///eu/{name}\"\n[[vaults.rules]]\nmatch = \"pay-*\"\nurl = \"file:///any/{name}\"\n";
         let config = load(text).unwrap();
-        assert_eq!(config.vault_location("pay-eu-1").url, "file:///eu/pay-eu-1");
         assert_eq!(
-            config.vault_location("pay-us-1").url,
+            config
+                .vault_location("210987654321", "eu-west-1", "pay-eu-1")
+                .url,
+            "file:///eu/pay-eu-1"
+        );
+        assert_eq!(
+            config
+                .vault_location("210987654321", "eu-west-1", "pay-us-1")
+                .url,
             "file:///any/pay-us-1"
         );
         assert_eq!(
-            config.vault_location("hr").url,
-            "file:///home/ops/.coffer/vaults/hr"
+            config.vault_location("210987654321", "eu-west-1", "hr").url,
+            "file:///home/ops/.coffer/vaults/210987654321/eu-west-1/hr"
         );
     }
 

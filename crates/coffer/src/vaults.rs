@@ -49,7 +49,10 @@ pub async fn storage_conflicts(
         if has_record {
             continue;
         }
-        let location = ctx.config.vault_location(name).url;
+        let location = ctx
+            .config
+            .vault_location(vault.account_id.as_str(), vault.region.as_str(), name)
+            .url;
         if let Some(other) = records.iter().find(|r| r.location == location) {
             problems.push(format!(
                 "{}:{} {}: vault {name:?} would be stored at {location}, which vault {:?} (account {}, region {}) already uses; give it its own location with a [[vaults.rules]] entry in config.toml",
@@ -85,7 +88,10 @@ pub async fn provision(ctx: &Context, catalog: &Catalog, set: &PolicySet) -> any
                 (secret, record.location)
             }
             None => {
-                let location = ctx.config.vault_location(name).url;
+                let location = ctx
+                    .config
+                    .vault_location(vault.account_id.as_str(), vault.region.as_str(), name)
+                    .url;
                 if !location.starts_with("file://") {
                     eprintln!("warning: vault {name:?} is configured at {location}; only file:// vault storage exists so far, so its storage is not created yet");
                     continue;

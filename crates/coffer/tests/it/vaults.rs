@@ -37,7 +37,10 @@ fn applied_vaults_open_with_restic_and_survive_key_rotation() {
             .contains("Created storage of vault \"payments-primary\""),
         "{apply:?}"
     );
-    assert!(home.path().join("vaults/payments-primary/config").is_file());
+    assert!(home
+        .path()
+        .join("vaults/210987654321/eu-west-1/payments-primary/config")
+        .is_file());
     assert!(home.path().join("keyring/VaultKey.key.json").is_file());
 
     // Applying again creates nothing new.
@@ -109,10 +112,9 @@ fn two_vaults_never_share_one_storage_location() {
         "vault.yaml",
         "Resources:\n  Vault:\n    Type: AWS::Backup::BackupVault\n    Properties:\n      BackupVaultName: shared-name\n",
     );
-    let first = home.run(&["apply", "--stack", "a", &template]);
-    assert_eq!(first.code, 0, "{first:?}");
-    // The same name in another account maps to the same default location.
-    let second = home.run_bare(&[
+    // By default, same-named vaults of two accounts get their own storage.
+    assert_eq!(home.run(&["apply", "--stack", "a", &template]).code, 0);
+    let other = home.run_bare(&[
         "--account",
         "111122223333",
         "--region",
@@ -122,26 +124,45 @@ fn two_vaults_never_share_one_storage_location() {
         "b",
         &template,
     ]);
-    assert_eq!(second.code, 1, "{second:?}");
-    assert!(
-        second
-            .stderr
-            .contains("vault.yaml:2:3 Vault: vault \"shared-name\" would be stored at")
-            && second.stderr.contains(
-                "which vault \"shared-name\" (account 210987654321, region eu-west-1) already uses"
-            ),
-        "{second:?}"
+    assert_eq!(other.code, 0, "{other:?}");
+    assert!(home
+        .path()
+        .join("vaults/210987654321/eu-west-1/shared-name/config")
+        .is_file());
+    assert!(home
+        .path()
+        .join("vaults/111122223333/eu-west-1/shared-name/config")
+        .is_file());
+
+    // A location template without the account makes them collide: refused, nothing applied.
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[vaults]\nurl = \"file://{home}/flat/{name}\"\n",
+    )
+    .unwrap();
+    let template2 = home.write(
+        "vault2.yaml",
+        "Resources:\n  Vault:\n    Type: AWS::Backup::BackupVault\n    Properties:\n      BackupVaultName: flat-name\n",
     );
-    let vaults = home.run_bare(&[
+    assert_eq!(home.run(&["apply", "--stack", "c", &template2]).code, 0);
+    let clash = home.run_bare(&[
         "--account",
         "111122223333",
         "--region",
         "eu-west-1",
-        "get",
-        "vaults",
+        "apply",
+        "--stack",
+        "d",
+        &template2,
     ]);
+    assert_eq!(clash.code, 1, "{clash:?}");
     assert!(
-        vaults.stdout.contains("(none in account 111122223333"),
-        "nothing was applied: {vaults:?}"
+        clash
+            .stderr
+            .contains("vault2.yaml:2:3 Vault: vault \"flat-name\" would be stored at")
+            && clash.stderr.contains(
+                "which vault \"flat-name\" (account 210987654321, region eu-west-1) already uses"
+            ),
+        "{clash:?}"
     );
 }
