@@ -93,6 +93,13 @@ impl VaultStorage {
         }
     }
 
+    fn no_snapshot(&self, id: &str) -> StorageError {
+        StorageError::NoSnapshot {
+            location: self.location.clone(),
+            id: id.to_string(),
+        }
+    }
+
     fn repository(&self) -> Result<Repository<()>, StorageError> {
         let backends = BackendOptions::default()
             .repository(self.path.display().to_string())
@@ -204,10 +211,7 @@ impl VaultStorage {
         let repo = self.open(password)?.to_indexed().map_err(self.engine())?;
         let snapshot = repo
             .get_snapshot_from_str(snapshot_id, |_| true)
-            .map_err(|_| StorageError::NoSnapshot {
-                location: self.location.clone(),
-                id: snapshot_id.to_string(),
-            })?;
+            .map_err(|_| self.no_snapshot(snapshot_id))?;
         let node = repo
             .node_from_snapshot_and_path(&snapshot, "")
             .map_err(self.engine())?;
@@ -245,10 +249,7 @@ impl VaultStorage {
             .map_err(self.engine())?;
         let snapshot = repo
             .get_snapshot_from_str(snapshot_id, |_| true)
-            .map_err(|_| StorageError::NoSnapshot {
-                location: self.location.clone(),
-                id: snapshot_id.to_string(),
-            })?;
+            .map_err(|_| self.no_snapshot(snapshot_id))?;
         let root = repo
             .node_from_snapshot_and_path(&snapshot, "")
             .map_err(self.engine())?;

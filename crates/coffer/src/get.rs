@@ -23,6 +23,20 @@ fn text(doc: &Json, path: &[&str]) -> String {
     }
 }
 
+/// A list of strings in `doc[key]`, joined with commas.
+fn joined(doc: &Json, key: &str) -> String {
+    doc.get(key)
+        .and_then(Json::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Json::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
 fn tags(doc: &Json, key: &str) -> String {
     doc.get(key)
         .and_then(Json::as_object)
@@ -179,17 +193,7 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
             objects
                 .iter()
                 .map(|o| {
-                    let resources = o
-                        .doc
-                        .get("Resources")
-                        .and_then(Json::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(Json::as_str)
-                                .collect::<Vec<_>>()
-                                .join(",")
-                        })
-                        .unwrap_or_default();
+                    let resources = joined(&o.doc, "Resources");
                     let tags = o
                         .doc
                         .get("ListOfTags")
@@ -251,16 +255,7 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                         text(&channel, &["S3BucketName"]),
                         text(&channel, &["S3KeyPrefix"])
                     );
-                    let formats = channel
-                        .get("Formats")
-                        .and_then(Json::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(Json::as_str)
-                                .collect::<Vec<_>>()
-                                .join(",")
-                        })
-                        .unwrap_or_default();
+                    let formats = joined(&channel, "Formats");
                     vec![
                         o.name.clone(),
                         text(&o.doc, &["ReportSetting", "ReportTemplate"]),
@@ -290,17 +285,7 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
             objects
                 .iter()
                 .map(|o| {
-                    let dbs = o
-                        .doc
-                        .get("Databases")
-                        .and_then(Json::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(Json::as_str)
-                                .collect::<Vec<_>>()
-                                .join(",")
-                        })
-                        .unwrap_or_default();
+                    let dbs = joined(&o.doc, "Databases");
                     vec![
                         o.name.clone(),
                         text(&o.doc, &["Engine"]),
