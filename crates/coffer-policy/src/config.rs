@@ -23,9 +23,9 @@ use coffer_model::{
 };
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use crate::checks::{check_bucket_name, check_endpoint_url, check_env_name, Syntax};
 use crate::diag::Diagnostic;
 use crate::node::Pos;
-use crate::s3::{check_bucket_name, check_endpoint_url, Syntax};
 
 /// The configuration file's name inside the home directory.
 const CONFIG_FILE: &str = "config.toml";
@@ -839,17 +839,8 @@ impl<'t> Check<'t> {
             (Some(env), None) => {
                 let env_field = table.field("env");
                 let name = self.string(env, &env_field)?;
-                let mut chars = name.chars();
-                let ok = chars
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !ok {
-                    self.error(
-                        env,
-                        &env_field,
-                        "must be an environment variable name: letters, digits and '_', not starting with a digit",
-                    );
+                if let Err(message) = check_env_name(&name) {
+                    self.error(env, &env_field, message);
                     return None;
                 }
                 Some(SecretRef::Env(name))

@@ -679,17 +679,14 @@ impl<'i> Resolver<'i> {
         let (template, variables) = match &arg.value {
             Value::String(s) => (s.clone(), None),
             Value::Seq(items) => match items.as_slice() {
-                [template, vars] => match (template.as_str(), &vars.value) {
-                    (Some(t), Value::Map(_)) => (t.to_string(), Some(self.resolve(vars, path))),
-                    _ => {
-                        self.error(
-                            pos,
-                            path,
-                            "Fn::Sub takes a string, or [string, {Name: value, ...}]",
-                        );
-                        return Self::unresolved(pos);
-                    }
-                },
+                [template, vars]
+                    if template.as_str().is_some() && matches!(vars.value, Value::Map(_)) =>
+                {
+                    (
+                        template.as_str().unwrap_or_default().to_string(),
+                        Some(self.resolve(vars, path)),
+                    )
+                }
                 _ => {
                     self.error(
                         pos,

@@ -16,10 +16,10 @@ use coffer_model::{
     Server, Severity, Tags,
 };
 
+use crate::checks::{check_bucket_name, check_endpoint_url, check_env_name, Syntax};
 use crate::diag::Diagnostics;
 use crate::node::{Node, Pos, Value};
 use crate::read::{Fields, Reader};
-use crate::s3::{check_bucket_name, check_endpoint_url, Syntax};
 use crate::set::{Declared, LoadOptions, Origin, PolicySet};
 
 /// Top-level keys of an inventory file.
@@ -563,17 +563,8 @@ fn read_secret(reader: &mut Reader<'_>, node: &Node, src: &str, field: &str) -> 
         (Some(env), None) => {
             let env_src = fields.src("env");
             let name = reader.string(env, &env_src, &env_src)?;
-            let mut chars = name.chars();
-            let ok = chars
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !ok {
-                reader.error(
-                    env.pos,
-                    &env_src,
-                    "must be an environment variable name: letters, digits and '_', not starting with a digit",
-                );
+            if let Err(message) = check_env_name(&name) {
+                reader.error(env.pos, &env_src, message);
                 return None;
             }
             Some(SecretRef::Env(name))

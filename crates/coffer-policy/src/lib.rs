@@ -20,6 +20,7 @@
 //! ```
 
 mod cfn;
+mod checks;
 mod config;
 mod diag;
 mod intrinsic;
@@ -27,7 +28,6 @@ mod inventory;
 mod load;
 mod node;
 mod read;
-mod s3;
 mod set;
 
 pub use config::{

@@ -386,17 +386,22 @@ impl Keyring {
         Ok(info(&file))
     }
 
-    /// Creates the KEK if it does not exist yet.
+    /// Creates the KEK if it does not exist yet; says whether it did.
     ///
     /// # Errors
     /// As [`Keyring::create`].
-    pub fn ensure(&self, name: &str, now: jiff::Timestamp) -> Result<KeyInfo, KeyringError> {
+    pub fn ensure(
+        &self,
+        name: &str,
+        now: jiff::Timestamp,
+    ) -> Result<(KeyInfo, bool), KeyringError> {
         match self.read(name) {
-            Ok(file) => Ok(info(&file)),
+            Ok(file) => Ok((info(&file), false)),
             Err(KeyringError::Missing { .. }) => match self.create(name, now) {
+                Ok(created) => Ok((created, true)),
                 // Another process created it meanwhile: use theirs.
-                Err(KeyringError::Exists(_)) => self.read(name).map(|f| info(&f)),
-                other => other,
+                Err(KeyringError::Exists(_)) => self.read(name).map(|f| (info(&f), false)),
+                Err(other) => Err(other),
             },
             Err(other) => Err(other),
         }

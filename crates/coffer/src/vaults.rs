@@ -102,8 +102,7 @@ pub async fn provision(ctx: &Context, catalog: &Catalog, set: &PolicySet) -> any
                     .map_or(DEFAULT_KEY.to_string(), |k| {
                         key_name_of(&k.to_string()).to_string()
                     });
-                let created_key = keyring.list()?.iter().all(|k| k.name != key);
-                keyring.ensure(&key, now)?;
+                let (_, created_key) = keyring.ensure(&key, now)?;
                 if created_key {
                     println!("Created keyring key {key:?} for vault {name:?}; export the keyring again (`coffer keys export`): earlier exports do not hold this key.");
                 }

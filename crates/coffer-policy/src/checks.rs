@@ -1,5 +1,5 @@
-//! Checks shared by the inventory and `config.toml` for S3-compatible
-//! endpoints and buckets.
+//! Checks shared by the inventory and `config.toml`: secret references,
+//! S3-compatible endpoint URLs and bucket names.
 
 /// How secret references are written in the file being checked, for hints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -8,6 +8,23 @@ pub(crate) enum Syntax {
     Yaml,
     /// `{ env = "NAME" }` or `{ file = "/path" }`
     Toml,
+}
+
+/// Checks an environment variable name given as a secret reference.
+///
+/// # Errors
+/// The message to report at the name.
+pub(crate) fn check_env_name(name: &str) -> Result<(), &'static str> {
+    let mut chars = name.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err("must be an environment variable name: letters, digits and '_', not starting with a digit")
+    }
 }
 
 /// An endpoint URL: `http://` or `https://`, without credentials in it.
@@ -77,6 +94,15 @@ mod tests {
         assert!(hint.contains("{ env = \"NAME\" }"), "{hint}");
         assert!(check_endpoint_url("https://s3.example", Syntax::Yaml).is_ok());
         assert!(check_endpoint_url("http://", Syntax::Yaml).is_err());
+    }
+
+    #[test]
+    fn environment_variable_names() {
+        assert!(check_env_name("PG_MAIN_PASSWORD").is_ok());
+        assert!(check_env_name("_X1").is_ok());
+        assert!(check_env_name("1X").is_err());
+        assert!(check_env_name("A-B").is_err());
+        assert!(check_env_name("").is_err());
     }
 
     #[test]
