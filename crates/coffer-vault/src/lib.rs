@@ -30,4 +30,7 @@ pub use keyring::{
     key_name_of, new_vault_secret, ExportWork, KeyInfo, Keyring, KeyringError, Secret,
     WrappedSecret, DEFAULT_KEY,
 };
-pub use storage::{restic_password, SnapshotInfo, StorageError, VaultStorage};
+pub use storage::{
+    exclude_globs, restic_password, Observer, RestoreRequest, RestoreSummary, SnapshotInfo,
+    StorageError, StreamBackup, VaultStorage,
+};

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use coffer_vault::{restic_password, Secret, VaultStorage};
+use coffer_vault::{restic_password, RestoreRequest, Secret, StorageError, VaultStorage};
 
 fn tree(root: &Path) {
     std::fs::create_dir_all(root.join("etc/app")).unwrap();
@@ -69,13 +69,13 @@ fn a_tree_round_trips_and_restic_reads_the_vault() {
     assert!(storage.exists());
 
     let tags = vec!["coffer-job:job-1".to_string(), "coffer-rp:rp-1".to_string()];
-    let first = storage.backup_tree(&secret, &source, &tags).unwrap();
+    let first = storage.backup_tree(&secret, &source, &[], &tags).unwrap();
     assert_eq!(first.files, 4, "three files and a symlink: {first:?}");
     assert_eq!(first.tags, tags, "tags are kept (sorted)");
     assert!(first.bytes >= 3_000_000, "{first:?}");
 
     // Nothing changed: the second snapshot adds (almost) nothing.
-    let second = storage.backup_tree(&secret, &source, &[]).unwrap();
+    let second = storage.backup_tree(&secret, &source, &[], &[]).unwrap();
     assert!(second.bytes_added < 10_000, "dedup: {second:?}");
     let snapshots = storage.snapshots(&secret).unwrap();
     assert_eq!(
@@ -84,9 +84,15 @@ fn a_tree_round_trips_and_restic_reads_the_vault() {
     );
 
     let target = dir.path().join("restored");
-    storage.restore(&secret, &first.id, &target).unwrap();
-    let restored_root = target.join(source.strip_prefix("/").unwrap());
-    assert_eq!(files(&restored_root), files(&source));
+    let request = RestoreRequest {
+        root: source.display().to_string(),
+        ..RestoreRequest::default()
+    };
+    let summary = storage
+        .restore_tree(&secret, &first.id, &target, &request)
+        .unwrap();
+    assert_eq!((summary.files, summary.symlinks), (3, 1), "{summary:?}");
+    assert_eq!(files(&target), files(&source));
     storage.check(&secret, true).unwrap();
 
     // The content digest: the same for unchanged content, different after a change.
@@ -94,7 +100,7 @@ fn a_tree_round_trips_and_restic_reads_the_vault() {
     assert_eq!(digest.len(), 64);
     assert_eq!(storage.tree_digest(&secret, &second.id).unwrap(), digest);
     std::fs::write(source.join("etc/app/config.toml"), "answer = 43\n").unwrap();
-    let third = storage.backup_tree(&secret, &source, &[]).unwrap();
+    let third = storage.backup_tree(&secret, &source, &[], &[]).unwrap();
     assert_ne!(storage.tree_digest(&secret, &third.id).unwrap(), digest);
     std::fs::write(source.join("etc/app/config.toml"), "answer = 42\n").unwrap();
 
@@ -156,10 +162,254 @@ fn unsupported_locations_and_missing_snapshots_are_explained() {
         "a second init must not overwrite a vault"
     );
     let error = storage
-        .restore(&secret, "deadbeef", &dir.path().join("t"))
+        .restore_tree(
+            &secret,
+            "deadbeef",
+            &dir.path().join("t"),
+            &RestoreRequest::default(),
+        )
         .unwrap_err();
     assert!(
         error.to_string().contains("has no snapshot deadbeef"),
         "{error}"
     );
+}
+
+fn new_vault(dir: &Path) -> (VaultStorage, Secret, PathBuf) {
+    let vault_dir = dir.join("vault");
+    let storage = VaultStorage::new(&format!("file://{}", vault_dir.display())).unwrap();
+    let secret = Secret::random(32).unwrap();
+    storage.init(&secret).unwrap();
+    (storage, secret, vault_dir)
+}
+
+#[test]
+fn a_stream_round_trips_with_its_size_and_restic_restores_it() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, secret, vault_dir) = new_vault(dir.path());
+    let data: Vec<u8> = (0..5_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let saved = storage
+        .backup_stream(
+            &secret,
+            "orders.dump",
+            std::io::Cursor::new(data.clone()),
+            &["coffer-rp:rp-9".to_string()],
+        )
+        .unwrap();
+    assert_eq!(saved.bytes, data.len() as u64);
+    assert_eq!(saved.sha256, hex::encode(sha2::Sha256::digest(&data)));
+    assert_eq!(saved.snapshot.files, 1);
+
+    let mut out = Vec::new();
+    storage
+        .dump(&secret, &saved.snapshot.id, "orders.dump", &mut out)
+        .unwrap();
+    assert!(out == data, "dump returns the stream byte for byte");
+
+    // restic restores the full file (rustic_core alone would record size 0
+    // and restic would write an empty file: vendor/README.md).
+    let password = restic_password(&secret);
+    let target = dir.path().join("restic-restored");
+    let restored = restic(
+        &vault_dir,
+        &password,
+        &[
+            "restore",
+            &saved.snapshot.id,
+            "--target",
+            &target.display().to_string(),
+            "--verify",
+        ],
+    );
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let file = target.join("orders.dump");
+    assert!(std::fs::read(&file).unwrap() == data);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+/// Fails after yielding some bytes, as a dying pg_dump would.
+struct Failing(usize);
+
+impl std::io::Read for Failing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0 == 0 {
+            return Err(std::io::Error::other("pg_dump: error: connection lost"));
+        }
+        let n = buf.len().min(self.0);
+        buf[..n].fill(7);
+        self.0 -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_failing_stream_leaves_no_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, secret, _) = new_vault(dir.path());
+    let error = storage
+        .backup_stream(&secret, "db.dump", Failing(3_000_000), &[])
+        .unwrap_err();
+    assert!(
+        matches!(error, StorageError::StreamFailed { .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("connection lost"),
+        "the producer's own words: {error}"
+    );
+    assert!(storage.snapshots(&secret).unwrap().is_empty());
+    storage.check(&secret, false).unwrap();
+}
+
+#[test]
+fn excludes_follow_restic_patterns_and_the_count_check_honours_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, secret, _) = new_vault(dir.path());
+    let source = dir.path().join("home");
+    for path in [
+        "alice/notes.txt",
+        "alice/.cache/big/blob",
+        "bob/work/draft.tmp",
+        "bob/work/final.txt",
+    ] {
+        let path = source.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, path.display().to_string()).unwrap();
+    }
+    let excludes = vec!["*/.cache/*".to_string(), "*.tmp".to_string()];
+    let saved = storage
+        .backup_tree(&secret, &source, &excludes, &[])
+        .unwrap();
+    assert_eq!(saved.files, 2, "{saved:?}");
+    let target = dir.path().join("restored");
+    let request = RestoreRequest {
+        root: source.display().to_string(),
+        ..RestoreRequest::default()
+    };
+    storage
+        .restore_tree(&secret, &saved.id, &target, &request)
+        .unwrap();
+    let names: Vec<String> = files(&target)
+        .into_iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert_eq!(names, vec!["alice/notes.txt", "bob/work/final.txt"]);
+}
+
+#[test]
+fn one_path_restores_alone_and_a_full_target_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, secret, _) = new_vault(dir.path());
+    let source = dir.path().join("src");
+    tree(&source);
+    let saved = storage.backup_tree(&secret, &source, &[], &[]).unwrap();
+    let target = dir.path().join("one");
+    let request = RestoreRequest {
+        root: source.display().to_string(),
+        select: Some("etc/app/config.toml".into()),
+        overwrite: false,
+    };
+    let summary = storage
+        .restore_tree(&secret, &saved.id, &target, &request)
+        .unwrap();
+    assert_eq!(summary.files, 1);
+    assert_eq!(
+        std::fs::read_to_string(target.join("etc/app/config.toml")).unwrap(),
+        "answer = 42\n"
+    );
+    // Again into the same, now non-empty, target: refused without overwrite.
+    let error = storage
+        .restore_tree(&secret, &saved.id, &target, &request)
+        .unwrap_err();
+    assert!(
+        matches!(error, StorageError::TargetNotEmpty { .. }),
+        "{error}"
+    );
+    let overwrite = RestoreRequest {
+        overwrite: true,
+        ..request.clone()
+    };
+    storage
+        .restore_tree(&secret, &saved.id, &target, &overwrite)
+        .unwrap();
+    // A selection that climbs out is refused before anything is read.
+    let escape = RestoreRequest {
+        select: Some("../../etc/passwd".into()),
+        ..request
+    };
+    let error = storage
+        .restore_tree(&secret, &saved.id, &dir.path().join("x"), &escape)
+        .unwrap_err();
+    assert!(matches!(error, StorageError::UnsafePath { .. }), "{error}");
+    assert!(!dir.path().join("x").exists(), "nothing was written");
+}
+
+#[test]
+fn a_symlink_in_the_target_is_never_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, secret, _) = new_vault(dir.path());
+    let source = dir.path().join("src");
+    std::fs::create_dir_all(source.join("etc")).unwrap();
+    std::fs::write(source.join("etc/passwd"), "restored").unwrap();
+    let saved = storage.backup_tree(&secret, &source, &[], &[]).unwrap();
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let target = dir.path().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::os::unix::fs::symlink(&outside, target.join("etc")).unwrap();
+    let request = RestoreRequest {
+        root: source.display().to_string(),
+        select: None,
+        overwrite: true,
+    };
+    let error = storage
+        .restore_tree(&secret, &saved.id, &target, &request)
+        .unwrap_err();
+    assert!(matches!(error, StorageError::UnsafePath { .. }), "{error}");
+    assert!(!outside.join("passwd").exists());
+}
+
+#[test]
+fn a_damaged_pack_is_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, secret, vault_dir) = new_vault(dir.path());
+    let data = vec![42u8; 2_000_000];
+    let saved = storage
+        .backup_stream(&secret, "db.dump", std::io::Cursor::new(data), &[])
+        .unwrap();
+    // Flip bytes in the middle of every data pack.
+    let mut damaged = 0;
+    let mut stack = vec![vault_dir.join("data")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                let mut bytes = std::fs::read(entry.path()).unwrap();
+                let middle = bytes.len() / 3;
+                bytes[middle] ^= 0xff;
+                std::fs::write(entry.path(), bytes).unwrap();
+                damaged += 1;
+            }
+        }
+    }
+    assert!(damaged > 0);
+    let mut out = Vec::new();
+    let error = storage
+        .dump(&secret, &saved.snapshot.id, "db.dump", &mut out)
+        .unwrap_err();
+    assert!(error.to_string().contains("vault storage"), "{error}");
+    assert!(storage.check(&secret, true).is_err(), "check finds it too");
 }

@@ -8,20 +8,41 @@
 //! wrapped by a keyring key), backs up directory trees, lists snapshots,
 //! restores and checks. Only `file://` locations are handled here yet.
 //!
+//! A repository is opened with the password once per [`VaultStorage`];
+//! later opens reuse the master key, so the 128 MiB, 0.25 s scrypt
+//! derivation runs once (storage-engine.md, pitfall 5).
+//!
 //! `rustic_core` skips files it cannot read and still saves the snapshot
 //! (storage-engine.md, pitfall 2): a tree backup counts the files it
 //! expects and refuses a snapshot that holds fewer, deleting it.
 
+mod restore;
+mod stream;
+
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rustic_backend::BackendOptions;
 use rustic_core::{
-    BackupOptions, CheckOptions, ConfigOptions, Credentials, KeyOptions, LocalDestination,
-    LsOptions, OpenStatus, PathList, Repository, RepositoryOptions, RestoreOptions,
-    SnapshotOptions,
+    BackupOptions, CheckOptions, ConfigOptions, Credentials, Excludes, KeyOptions, LsOptions,
+    OpenStatus, PathList, Repository, RepositoryOptions, SnapshotOptions,
 };
 
 use crate::keyring::Secret;
+
+pub use restore::{RestoreRequest, RestoreSummary};
+pub use stream::StreamBackup;
+
+/// Where a long operation reports its progress (the CLI draws bars; the
+/// engine records job progress).
+pub trait Observer: Send + Sync + std::fmt::Debug + 'static {
+    /// A phase begins; `total` bytes when known.
+    fn phase(&self, title: &str, total: Option<u64>);
+    /// `bytes` more were processed.
+    fn advance(&self, bytes: u64);
+    /// The operation ended.
+    fn done(&self);
+}
 
 /// What can go wrong with a vault's storage. Never carries the password.
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +57,23 @@ pub enum StorageError {
         expected: u64,
         saved: u64,
     },
+    #[error("exclude patterns {patterns}: {message}")]
+    BadExclude { patterns: String, message: String },
     #[error("vault storage at {location} has no snapshot {id}")]
     NoSnapshot { location: String, id: String },
+    #[error("vault storage at {location}: snapshot {id} has no path {path:?} ({message})")]
+    NoPath {
+        location: String,
+        id: String,
+        path: String,
+        message: String,
+    },
+    #[error("backup of stream {name:?} failed and was discarded: {message}")]
+    StreamFailed { name: String, message: String },
+    #[error("refusing to restore to {path}: {reason}")]
+    UnsafePath { path: String, reason: String },
+    #[error("restore target {path} is not empty; choose an empty or new directory, or pass --force to overwrite files in it")]
+    TargetNotEmpty { path: String },
     #[error("vault storage at {location} failed its check: {message}")]
     CheckFailed { location: String, message: String },
     #[error("cannot read {path}: {source}")]
@@ -61,11 +97,18 @@ pub struct SnapshotInfo {
     pub bytes_added: u64,
 }
 
+/// A master key and the SHA-256 of the password that opened it.
+type CachedKey = ([u8; 32], rustic_core::repofile::MasterKey);
+
 /// A vault's repository, by location.
 #[derive(Clone, Debug)]
 pub struct VaultStorage {
     location: String,
     path: PathBuf,
+    /// The master key after the first open, with the SHA-256 of the
+    /// password that opened it (another password opens afresh).
+    key: Arc<Mutex<Option<CachedKey>>>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl VaultStorage {
@@ -79,7 +122,16 @@ impl VaultStorage {
         Ok(VaultStorage {
             location: location.to_string(),
             path: PathBuf::from(path),
+            key: Arc::default(),
+            observer: None,
         })
+    }
+
+    /// Reports progress of backups and restores to `observer`.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> VaultStorage {
+        self.observer = Some(observer);
+        self
     }
 
     pub fn location(&self) -> &str {
@@ -106,14 +158,61 @@ impl VaultStorage {
             .to_backends()
             .map_err(self.engine())?;
         // No cache: a vault is read by a daemon and by people, never from ~/.cache.
-        Repository::new(&RepositoryOptions::default().no_cache(true), &backends)
-            .map_err(self.engine())
+        let options = RepositoryOptions::default().no_cache(true);
+        match &self.observer {
+            Some(observer) => {
+                Repository::new_with_progress(&options, &backends, Bars(Arc::clone(observer)))
+                    .map_err(self.engine())
+            }
+            None => Repository::new(&options, &backends).map_err(self.engine()),
+        }
     }
 
     fn open(&self, password: &Secret) -> Result<Repository<OpenStatus>, StorageError> {
-        self.repository()?
+        use sha2::{Digest, Sha256};
+        let fingerprint: [u8; 32] = Sha256::digest(password.expose()).into();
+        let mut cached = self.key.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((seen, key)) = cached.as_ref() {
+            if *seen == fingerprint {
+                return self
+                    .repository()?
+                    .open(&Credentials::Masterkey(key.clone()))
+                    .map_err(self.engine());
+            }
+        }
+        let repo = self
+            .repository()?
             .open(&credentials(password))
-            .map_err(self.engine())
+            .map_err(self.engine())?;
+        *cached = Some((fingerprint, repo.key()));
+        Ok(repo)
+    }
+
+    fn snapshot_template(
+        &self,
+        tags: &[String],
+    ) -> Result<rustic_core::repofile::SnapshotFile, StorageError> {
+        let mut options = SnapshotOptions::default();
+        if !tags.is_empty() {
+            options = options.add_tags(&tags.join(",")).map_err(self.engine())?;
+        }
+        options.to_snapshot().map_err(self.engine())
+    }
+
+    /// Deletes a snapshot (its data stays until the vault is pruned).
+    ///
+    /// # Errors
+    /// When the snapshot does not exist or cannot be deleted.
+    pub fn delete_snapshot(
+        &self,
+        password: &Secret,
+        snapshot_id: &str,
+    ) -> Result<(), StorageError> {
+        let repo = self.open(password)?;
+        let snapshot = repo
+            .get_snapshot_from_str(snapshot_id, |_| true)
+            .map_err(|_| self.no_snapshot(snapshot_id))?;
+        repo.delete_snapshots(&[snapshot.id]).map_err(self.engine())
     }
 
     /// Creates the repository (restic format version 2, compressed).
@@ -140,18 +239,32 @@ impl VaultStorage {
         self.path.join("config").is_file()
     }
 
-    /// Backs up a directory tree as one snapshot with `tags`.
+    /// Backs up a directory tree as one snapshot with `tags`, leaving out
+    /// paths that match `exclude` (see [`exclude_globs`]). Unchanged files
+    /// are recognised from the previous snapshot of the same directory and
+    /// not read again.
     ///
     /// # Errors
     /// When the source cannot be read (wholly or in part: the snapshot is
-    /// then discarded) or the repository cannot be written.
+    /// then discarded), a pattern is invalid, or the repository cannot be
+    /// written.
     pub fn backup_tree(
         &self,
         password: &Secret,
         source: &Path,
+        exclude: &[String],
         tags: &[String],
     ) -> Result<SnapshotInfo, StorageError> {
-        let expected = count_files(source)?;
+        let excludes = Excludes::default().globs(exclude_globs(exclude));
+        let overrides = excludes
+            .as_override()
+            .map_err(|e| StorageError::BadExclude {
+                patterns: exclude.join(", "),
+                message: e.to_string(),
+            })?;
+        let expected = count_files(source, &|path, is_dir| {
+            overrides.matched(path, is_dir).is_ignore()
+        })?;
         let repo = self
             .open(password)?
             .to_indexed_ids()
@@ -161,16 +274,13 @@ impl VaultStorage {
             .map_err(self.engine())?
             .sanitize()
             .map_err(self.engine())?;
-        let mut options = SnapshotOptions::default();
-        if !tags.is_empty() {
-            options = options.add_tags(&tags.join(",")).map_err(self.engine())?;
-        }
-        let snapshot = options.to_snapshot().map_err(self.engine())?;
+        let snapshot = self.snapshot_template(tags)?;
+        let options = BackupOptions::default().excludes(excludes);
         let saved = repo
-            .backup(&BackupOptions::default(), &paths, snapshot)
+            .backup(&options, &paths, snapshot)
             .map_err(self.engine())?;
         let info = snapshot_info(&saved);
-        if info.files < expected {
+        if info.files != expected {
             repo.delete_snapshots(&[saved.id]).map_err(self.engine())?;
             return Err(StorageError::Incomplete {
                 source_path: source_text,
@@ -195,38 +305,6 @@ impl VaultStorage {
             .collect();
         all.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
         Ok(all)
-    }
-
-    /// Restores a snapshot under `target` (created if needed). Absolute
-    /// source paths are recreated below `target`, as restic does.
-    ///
-    /// # Errors
-    /// When the snapshot does not exist or the restore fails.
-    pub fn restore(
-        &self,
-        password: &Secret,
-        snapshot_id: &str,
-        target: &Path,
-    ) -> Result<(), StorageError> {
-        let repo = self.open(password)?.to_indexed().map_err(self.engine())?;
-        let snapshot = repo
-            .get_snapshot_from_str(snapshot_id, |_| true)
-            .map_err(|_| self.no_snapshot(snapshot_id))?;
-        let node = repo
-            .node_from_snapshot_and_path(&snapshot, "")
-            .map_err(self.engine())?;
-        let ls = repo
-            .ls(&node, &LsOptions::default().recursive(true))
-            .map_err(self.engine())?;
-        let target_text = target.display().to_string();
-        let destination =
-            LocalDestination::new(&target_text, true, !node.is_dir()).map_err(self.engine())?;
-        let options = RestoreOptions::default();
-        let plan = repo
-            .prepare_restore(&options, ls.clone(), &destination, false)
-            .map_err(self.engine())?;
-        repo.restore(plan, &options, ls, &destination)
-            .map_err(self.engine())
     }
 
     /// The content digest of a tree snapshot: the SHA-256 of a canonical
@@ -324,9 +402,28 @@ fn snapshot_info(snapshot: &rustic_core::repofile::SnapshotFile) -> SnapshotInfo
     }
 }
 
+/// Exclude patterns as `rustic_core` (gitignore-style override globs)
+/// takes them. Coffer's patterns follow restic's `--exclude`: `*` stays
+/// within one path component, `**` crosses components, and a pattern
+/// matches at any depth (a matching directory is left out whole).
+pub fn exclude_globs(patterns: &[String]) -> Vec<String> {
+    patterns
+        .iter()
+        .map(|p| {
+            let p = p.trim_start_matches('/');
+            if p.starts_with("**/") {
+                format!("!{p}")
+            } else {
+                format!("!**/{p}")
+            }
+        })
+        .collect()
+}
+
 /// Entries other than directories under `root` (files, symlinks, special
-/// files; symlinks not followed), as the archiver counts them.
-fn count_files(root: &Path) -> Result<u64, StorageError> {
+/// files; symlinks not followed), as the archiver counts them, skipping
+/// what `excluded` says the archiver skips.
+fn count_files(root: &Path, excluded: &dyn Fn(&Path, bool) -> bool) -> Result<u64, StorageError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| StorageError::Io { path, source }
@@ -341,6 +438,9 @@ fn count_files(root: &Path) -> Result<u64, StorageError> {
         for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
             let entry = entry.map_err(io(&dir))?;
             let kind = entry.file_type().map_err(io(&entry.path()))?;
+            if excluded(&entry.path(), kind.is_dir()) {
+                continue;
+            }
             if kind.is_dir() {
                 stack.push(entry.path());
             } else {
@@ -349,4 +449,57 @@ fn count_files(root: &Path) -> Result<u64, StorageError> {
         }
     }
     Ok(count)
+}
+
+/// Runs `f`, turning a panic inside the storage engine (it panics on some
+/// damaged data, storage-engine.md pitfall 4) into an error.
+fn unpanic<T>(location: &str, f: impl FnOnce() -> T) -> Result<T, StorageError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("the storage engine stopped on damaged data");
+        StorageError::Engine {
+            location: location.to_string(),
+            message: format!("data could not be read (damaged vault?): {message}"),
+        }
+    })
+}
+
+/// The engine's byte counters, forwarded to an [`Observer`] (counters and
+/// spinners stay hidden: bytes are what a person watches).
+#[derive(Debug)]
+struct Bars(Arc<dyn Observer>);
+
+#[derive(Debug)]
+struct BytesBar(Arc<dyn Observer>);
+
+impl rustic_core::RusticProgress for BytesBar {
+    fn is_hidden(&self) -> bool {
+        false
+    }
+    fn set_length(&self, len: u64) {
+        self.0.phase("backup", Some(len));
+    }
+    fn set_title(&self, _title: &str) {}
+    fn inc(&self, inc: u64) {
+        self.0.advance(inc);
+    }
+    fn finish(&self) {}
+}
+
+impl rustic_core::ProgressBars for Bars {
+    fn progress(
+        &self,
+        progress_type: rustic_core::ProgressType,
+        _prefix: &str,
+    ) -> rustic_core::Progress {
+        match progress_type {
+            rustic_core::ProgressType::Bytes => {
+                rustic_core::Progress::new(BytesBar(Arc::clone(&self.0)))
+            }
+            _ => rustic_core::Progress::hidden(),
+        }
+    }
 }
