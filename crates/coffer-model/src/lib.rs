@@ -55,7 +55,10 @@ pub use plan::{
     MAX_CONTINUOUS_RETENTION_DAYS, MAX_RETENTION_DAYS, MIN_COLD_STORAGE_DAYS,
     MIN_START_WINDOW_MINUTES,
 };
-pub use recovery_point::{CalculatedLifecycle, RecoveryPoint, RecoveryPointStatus, StorageClass};
+pub use recovery_point::{
+    CalculatedLifecycle, ContentManifest, RecoveryPoint, RecoveryPointStatus, StorageClass,
+    TableManifest,
+};
 pub use report::{
     ReportDeliveryChannel, ReportPlan, ReportSetting, REPORT_FORMATS, REPORT_TEMPLATES,
     REPORT_TEMPLATES_WITHOUT_SUPPORT,

@@ -91,11 +91,97 @@ pub struct RecoveryPoint {
     pub content_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
     pub tags: Tags,
+    /// Storage snapshot that holds the data (restic ID). It changes if
+    /// someone edits the snapshot by hand, which is why it is not the ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
+    /// Bytes added to the vault by this backup, after dedup and compression.
+    #[serde(default)]
+    pub bytes_added: u64,
+    /// How long the backup took, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// What validation compares a restore with (databases: tables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ContentManifest>,
+}
+
+/// Row counts and checksums of a database's tables, taken from the same
+/// snapshot of the data as the backup.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContentManifest {
+    pub tables: Vec<TableManifest>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TableManifest {
+    /// Schema-qualified for PostgreSQL (`public.orders`), bare for SQLite.
+    pub name: String,
+    pub rows: u64,
+    /// Order-independent checksum of the rows' text (hex).
+    pub checksum: String,
+}
+
+impl ContentManifest {
+    /// What differs between `self` (recorded) and `other` (found), one
+    /// line per table; empty when they agree.
+    pub fn differences(&self, other: &ContentManifest) -> Vec<String> {
+        let mut out = Vec::new();
+        for expected in &self.tables {
+            match other.tables.iter().find(|t| t.name == expected.name) {
+                None => out.push(format!("table {} is missing", expected.name)),
+                Some(found) if found.rows != expected.rows => out.push(format!(
+                    "table {}: {} rows, the recovery point recorded {}",
+                    expected.name, found.rows, expected.rows
+                )),
+                Some(found) if found.checksum != expected.checksum => out.push(format!(
+                    "table {}: checksum {} differs from the recorded {} (same row count, {})",
+                    expected.name, found.checksum, expected.checksum, expected.rows
+                )),
+                Some(_) => {}
+            }
+        }
+        for found in &other.tables {
+            if !self.tables.iter().any(|t| t.name == found.name) {
+                out.push(format!(
+                    "table {} is not in the recovery point's manifest",
+                    found.name
+                ));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manifest_differences_name_the_table_and_both_numbers() {
+        let table = |name: &str, rows, checksum: &str| TableManifest {
+            name: name.into(),
+            rows,
+            checksum: checksum.into(),
+        };
+        let recorded = ContentManifest {
+            tables: vec![table("public.a", 3, "x"), table("public.b", 1, "y")],
+        };
+        assert!(recorded.differences(&recorded).is_empty());
+        let found = ContentManifest {
+            tables: vec![table("public.a", 2, "x"), table("public.c", 0, "z")],
+        };
+        assert_eq!(
+            recorded.differences(&found),
+            vec![
+                "table public.a: 2 rows, the recovery point recorded 3",
+                "table public.b is missing",
+                "table public.c is not in the recovery point's manifest",
+            ]
+        );
+    }
 
     #[test]
     fn calculated_lifecycle_adds_days() {

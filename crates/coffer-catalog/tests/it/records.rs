@@ -37,6 +37,10 @@ pub fn recovery_point(id: &str, vault: &str) -> RecoveryPoint {
         source_recovery_point_arn: None,
         content_sha256: None,
         tags: Default::default(),
+        snapshot_id: None,
+        bytes_added: 0,
+        duration_ms: None,
+        manifest: None,
     }
 }
 

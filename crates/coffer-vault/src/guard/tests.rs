@@ -70,6 +70,10 @@ fn point(delete_after_days: Option<u32>) -> RecoveryPoint {
         source_recovery_point_arn: None,
         content_sha256: None,
         tags: Default::default(),
+        snapshot_id: None,
+        bytes_added: 0,
+        duration_ms: None,
+        manifest: None,
     }
 }
 

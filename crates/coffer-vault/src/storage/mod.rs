@@ -31,7 +31,7 @@ use rustic_core::{
 use crate::keyring::Secret;
 
 pub use restore::{RestoreRequest, RestoreSummary};
-pub use stream::StreamBackup;
+pub use stream::{ReadBack, StreamBackup};
 
 /// Where a long operation reports its progress (the CLI draws bars; the
 /// engine records job progress).
@@ -143,6 +143,19 @@ impl VaultStorage {
             location: self.location.clone(),
             message: e.to_string(),
         }
+    }
+
+    /// The root node of a snapshot's tree.
+    fn snapshot_root<S: rustic_core::IndexedTree>(
+        &self,
+        repo: &Repository<S>,
+        snapshot_id: &str,
+    ) -> Result<rustic_core::repofile::Node, StorageError> {
+        let snapshot = repo
+            .get_snapshot_from_str(snapshot_id, |_| true)
+            .map_err(|_| self.no_snapshot(snapshot_id))?;
+        repo.node_from_snapshot_and_path(&snapshot, "")
+            .map_err(self.engine())
     }
 
     fn no_snapshot(&self, id: &str) -> StorageError {
@@ -325,12 +338,7 @@ impl VaultStorage {
             .open(password)?
             .to_indexed_ids()
             .map_err(self.engine())?;
-        let snapshot = repo
-            .get_snapshot_from_str(snapshot_id, |_| true)
-            .map_err(|_| self.no_snapshot(snapshot_id))?;
-        let root = repo
-            .node_from_snapshot_and_path(&snapshot, "")
-            .map_err(self.engine())?;
+        let root = self.snapshot_root(&repo, snapshot_id)?;
         let mut lines = Vec::new();
         for item in repo
             .ls(&root, &LsOptions::default().recursive(true))

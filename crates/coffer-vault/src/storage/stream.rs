@@ -217,6 +217,83 @@ impl VaultStorage {
     }
 }
 
+/// What reading a snapshot back found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadBack {
+    pub files: u64,
+    pub bytes: u64,
+    /// SHA-256 of the data when the snapshot is one stream (its one file).
+    pub stream_sha256: Option<String>,
+}
+
+impl VaultStorage {
+    /// Reads every file of a snapshot back from the vault (decrypting and
+    /// checking every blob it uses) and compares each file's length with
+    /// the size the snapshot records. Nothing is written to disk.
+    ///
+    /// # Errors
+    /// When data is missing or damaged, or a length differs.
+    pub fn read_back(
+        &self,
+        password: &Secret,
+        snapshot_id: &str,
+    ) -> Result<ReadBack, StorageError> {
+        use rustic_core::LsOptions;
+        let repo = self.open(password)?.to_indexed().map_err(self.engine())?;
+        let root = self.snapshot_root(&repo, snapshot_id)?;
+        let mut result = ReadBack::default();
+        let mut digests = Vec::new();
+        for item in repo
+            .ls(&root, &LsOptions::default().recursive(true))
+            .map_err(self.engine())?
+        {
+            let (path, node) = item.map_err(self.engine())?;
+            if !node.is_file() {
+                continue;
+            }
+            let mut sink = HashingSink::default();
+            super::unpanic(&self.location, || repo.dump(&node, &mut sink))?
+                .map_err(self.engine())?;
+            if sink.bytes != node.meta.size {
+                return Err(StorageError::CheckFailed {
+                    location: self.location.clone(),
+                    message: format!(
+                        "{} in snapshot {snapshot_id}: {} bytes read back, {} recorded",
+                        path.display(),
+                        sink.bytes,
+                        node.meta.size
+                    ),
+                });
+            }
+            result.files += 1;
+            result.bytes += sink.bytes;
+            digests.push(hex::encode(sink.hasher.finalize()));
+        }
+        if result.files == 1 {
+            result.stream_sha256 = digests.pop();
+        }
+        Ok(result)
+    }
+}
+
+#[derive(Default)]
+struct HashingSink {
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl std::io::Write for HashingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.hasher.update(buf);
+        self.bytes += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 struct Counting<'a> {
     inner: &'a mut (dyn std::io::Write + Send),
     observer: Option<Arc<dyn super::Observer>>,

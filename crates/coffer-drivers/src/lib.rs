@@ -1,0 +1,335 @@
+//! Drivers: how Coffer discovers, backs up, restores and validates each
+//! kind of resource. Every driver writes into a vault through
+//! `coffer-vault` and never stages a whole backup on disk except where the
+//! resource's own consistency mechanism needs a file (SQLite's online
+//! backup writes one; it is deleted at once).
+//!
+//! - [`filesystem`]: a directory tree, incremental through the vault's dedup.
+//! - [`sqlite`]: an online snapshot through SQLite's backup API.
+//! - [`postgres`]: `pg_dump` (custom format) streamed into the vault, with
+//!   a manifest of table row counts and checksums taken from the same
+//!   transaction snapshot; restore with `pg_restore` into a new database.
+//!
+//! Connection secrets are resolved from their references ([`resolve_secret`])
+//! at the moment of use and handed to tools through their environment,
+//! never through arguments, logs or the catalog.
+
+pub mod filesystem;
+pub mod postgres;
+mod process;
+pub mod sqlite;
+
+use std::path::PathBuf;
+
+use coffer_model::{ContentManifest, RecoveryPoint, Resource, ResourceType, SecretRef};
+use coffer_vault::{Secret, StorageError, VaultStorage};
+
+/// A vault opened for a driver: its storage and its repository secret.
+#[derive(Clone, Debug)]
+pub struct Vault {
+    pub storage: VaultStorage,
+    pub secret: Secret,
+}
+
+/// What a backup produced, for the recovery point's catalog row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupOutcome {
+    pub snapshot_id: String,
+    /// Bytes of the resource's data read (the logical size).
+    pub bytes: u64,
+    /// Bytes added to the vault after dedup and compression.
+    pub bytes_added: u64,
+    /// SHA-256 of the stream, or of the tree's canonical listing.
+    pub content_sha256: String,
+    pub manifest: Option<ContentManifest>,
+}
+
+impl BackupOutcome {
+    fn from_stream(saved: coffer_vault::StreamBackup, manifest: ContentManifest) -> BackupOutcome {
+        BackupOutcome {
+            snapshot_id: saved.snapshot.id,
+            bytes: saved.bytes,
+            bytes_added: saved.snapshot.bytes_added,
+            content_sha256: saved.sha256,
+            manifest: Some(manifest),
+        }
+    }
+}
+
+/// Where a restore writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreTarget {
+    /// A directory (FileSystem), optionally only one path of the tree.
+    Directory {
+        path: PathBuf,
+        select: Option<String>,
+    },
+    /// A file (SQLite).
+    File { path: PathBuf },
+    /// A database on the resource's server (PostgreSQL), optionally only
+    /// one table (`schema.table` or `table` in `public`).
+    Database { name: String, table: Option<String> },
+}
+
+/// What a restore created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoreOutcome {
+    /// The restored resource, in words and as an address: a path, or
+    /// `postgresql://host:port/database`.
+    pub created: String,
+    pub bytes: u64,
+    /// Things not restored, with why (special files, say).
+    pub notes: Vec<String>,
+}
+
+/// What validation checked, and what it found wrong.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Validation {
+    pub checked: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+impl Validation {
+    pub fn passed(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// What can go wrong in a driver. Messages name the resource and, for
+/// tools, carry the tool's own words; they never carry a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("{resource}: {message}")]
+    Resource { resource: String, message: String },
+    #[error("{tool} failed for {resource}: {message}")]
+    Tool {
+        tool: &'static str,
+        resource: String,
+        message: String,
+    },
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("resource {resource} has no {field:?} in its connection details; declare it in the inventory and apply again")]
+    Connection { resource: String, field: String },
+    #[error("{0} has no driver yet")]
+    Unsupported(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("the storage task stopped: {0}")]
+    Task(String),
+}
+
+pub type Result<T, E = DriverError> = std::result::Result<T, E>;
+
+/// Reads a secret from where its reference points. Errors name the
+/// reference, never the value.
+///
+/// # Errors
+/// When the variable is unset or the file unreadable.
+pub fn resolve_secret(reference: &SecretRef) -> std::result::Result<String, String> {
+    match reference {
+        SecretRef::Env(name) => std::env::var(name).map_err(|_| {
+            format!("environment variable {name} is not set (or not valid UTF-8); set it, or change the reference")
+        }),
+        SecretRef::File(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the secret file {path}: {e}"))?;
+            Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())
+        }
+    }
+}
+
+/// Parses a reference as the inventory stores it in connection details
+/// (`env:NAME` or `file:PATH`).
+pub fn parse_secret_ref(text: &str) -> Option<SecretRef> {
+    if let Some(name) = text.strip_prefix("env:") {
+        return Some(SecretRef::Env(name.to_string()));
+    }
+    text.strip_prefix("file:")
+        .map(|path| SecretRef::File(path.to_string()))
+}
+
+fn connection<'a>(resource: &'a Resource, field: &str) -> Result<&'a str> {
+    resource
+        .connection
+        .get(field)
+        .map(String::as_str)
+        .ok_or_else(|| DriverError::Connection {
+            resource: resource.resource_arn.to_string(),
+            field: field.to_string(),
+        })
+}
+
+/// Tags on every snapshot: enough for someone with only `restic` to tell
+/// what a snapshot is.
+pub fn snapshot_tags(resource: &Resource, recovery_point_id: &str, job_id: &str) -> Vec<String> {
+    vec![
+        format!("coffer-resource:{}", resource.resource_arn),
+        format!("coffer-recovery-point:{recovery_point_id}"),
+        format!("coffer-job:{job_id}"),
+    ]
+}
+
+/// Runs a blocking vault operation off the async runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DriverError::Task(e.to_string()))?
+}
+
+/// Backs up `resource` into `vault`; `scratch` is a directory for the
+/// short-lived files some resources need (SQLite's online backup).
+///
+/// # Errors
+/// When the resource cannot be read or the vault written; nothing is left
+/// in the vault that looks like a recovery point.
+pub async fn backup(
+    resource: &Resource,
+    vault: &Vault,
+    tags: Vec<String>,
+    scratch: &std::path::Path,
+) -> Result<BackupOutcome> {
+    match resource.resource_type {
+        ResourceType::FileSystem => filesystem::backup(resource, vault, tags).await,
+        ResourceType::SQLite => sqlite::backup(resource, vault, tags, scratch).await,
+        ResourceType::PostgreSQL => postgres::backup(resource, vault, tags).await,
+        other => Err(DriverError::Unsupported(format!(
+            "{} backup",
+            other.as_str()
+        ))),
+    }
+}
+
+/// Restores a recovery point of `resource` to `target`.
+///
+/// # Errors
+/// When the target is unsafe or exists (without `force`), or the restore fails.
+pub async fn restore(
+    point: &RecoveryPoint,
+    resource: &Resource,
+    vault: &Vault,
+    target: &RestoreTarget,
+    force: bool,
+) -> Result<RestoreOutcome> {
+    match (resource.resource_type, target) {
+        (ResourceType::FileSystem, RestoreTarget::Directory { path, select }) => {
+            filesystem::restore(point, resource, vault, path, select.clone(), force).await
+        }
+        (ResourceType::SQLite, RestoreTarget::File { path }) => {
+            sqlite::restore(point, vault, path, force).await
+        }
+        (ResourceType::PostgreSQL, RestoreTarget::Database { name, table }) => {
+            postgres::restore(point, resource, vault, name, table.as_deref(), force).await
+        }
+        (kind, target) => Err(DriverError::Refused(format!(
+            "a {} recovery point cannot be restored to {}; use {}",
+            kind.as_str(),
+            match target {
+                RestoreTarget::Directory { .. } => "a directory",
+                RestoreTarget::File { .. } => "a file",
+                RestoreTarget::Database { .. } => "a database",
+            },
+            match kind {
+                ResourceType::FileSystem => "--target-dir DIR",
+                ResourceType::SQLite => "--target-file FILE",
+                _ => "--target-database NAME",
+            }
+        ))),
+    }
+}
+
+/// Validates a recovery point: reads all its data back from the vault and
+/// compares it with what the recovery point recorded; for databases,
+/// restores into a scratch place and compares the tables.
+///
+/// # Errors
+/// When the check cannot run at all (a vault that cannot be opened);
+/// differences are reported in the [`Validation`], not as errors.
+pub async fn validate(
+    point: &RecoveryPoint,
+    resource: &Resource,
+    vault: &Vault,
+    scratch: &std::path::Path,
+) -> Result<Validation> {
+    let mut validation = Validation::default();
+    let snapshot = snapshot_of(point)?;
+    let read_back = {
+        let vault = vault.clone();
+        let snapshot = snapshot.clone();
+        blocking(move || Ok(vault.storage.read_back(&vault.secret, &snapshot)?)).await
+    };
+    match read_back {
+        Ok(read_back) => {
+            validation.checked.push(format!(
+                "read back {} file(s), {} bytes, every length as recorded",
+                read_back.files, read_back.bytes
+            ));
+            if let (Some(found), Some(recorded)) = (&read_back.stream_sha256, &point.content_sha256)
+            {
+                if resource.resource_type != ResourceType::FileSystem {
+                    if found == recorded {
+                        validation
+                            .checked
+                            .push(format!("stream SHA-256 {found} as recorded"));
+                    } else {
+                        validation.problems.push(format!(
+                            "stream SHA-256 is {found}, the recovery point recorded {recorded}"
+                        ));
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            validation.problems.push(e.to_string());
+            return Ok(validation);
+        }
+    }
+    match resource.resource_type {
+        ResourceType::FileSystem => filesystem::validate(point, vault, &mut validation).await?,
+        ResourceType::SQLite => sqlite::validate(point, vault, scratch, &mut validation).await?,
+        ResourceType::PostgreSQL => {
+            postgres::validate(point, resource, vault, &mut validation).await?;
+        }
+        other => {
+            return Err(DriverError::Unsupported(format!(
+                "{} validation",
+                other.as_str()
+            )))
+        }
+    }
+    Ok(validation)
+}
+
+fn snapshot_of(point: &RecoveryPoint) -> Result<String> {
+    point.snapshot_id.clone().ok_or_else(|| {
+        DriverError::Refused(format!(
+            "recovery point {} has no stored snapshot (status {:?})",
+            point.recovery_point_id, point.status
+        ))
+    })
+}
+
+/// Compares a manifest found now with the recorded one.
+fn compare_manifest(
+    recorded: Option<&ContentManifest>,
+    found: &ContentManifest,
+    validation: &mut Validation,
+) {
+    match recorded {
+        None => validation
+            .problems
+            .push("the recovery point recorded no table manifest to compare with".into()),
+        Some(recorded) => {
+            let differences = recorded.differences(found);
+            if differences.is_empty() {
+                let rows: u64 = found.tables.iter().map(|t| t.rows).sum();
+                validation.checked.push(format!(
+                    "{} table(s), {rows} row(s): counts and checksums as recorded",
+                    found.tables.len()
+                ));
+            } else {
+                validation.problems.extend(differences);
+            }
+        }
+    }
+}

@@ -1,0 +1,634 @@
+//! PostgreSQL: each database of a server is a resource.
+//!
+//! Backup opens a read-only REPEATABLE READ transaction, exports its
+//! snapshot, and runs `pg_dump --format=custom --snapshot=…` streaming
+//! into the vault (never staged on disk) while the same transaction counts
+//! and checksums every table: the manifest describes exactly the data in
+//! the dump. Restore creates a new database (an existing one only with
+//! `force`) and feeds the dump to `pg_restore`; one table can be restored
+//! alone. Validation restores into a scratch database and compares tables.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use coffer_model::{
+    glob_match, ContentManifest, RecoveryPoint, Resource, ResourceType, Server, TableManifest, Tags,
+};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{Connection as _, Row as _};
+
+use crate::process::{spawn, ChildReader, StderrCollector};
+use crate::{
+    blocking, compare_manifest, connection, parse_secret_ref, resolve_secret, snapshot_of,
+    BackupOutcome, DriverError, RestoreOutcome, Result, Validation, Vault,
+};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+const MAINTENANCE_DB: &str = "postgres";
+
+/// How to reach a server: host, port, user, and the password (resolved).
+#[derive(Clone)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    password: Option<String>,
+    /// For messages: the resource or server it belongs to.
+    pub label: String,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Endpoint {
+    /// The endpoint of a database resource (its connection details).
+    ///
+    /// # Errors
+    /// When a field is missing or the password reference cannot be read.
+    pub fn of_resource(resource: &Resource) -> Result<Endpoint> {
+        let label = resource.resource_arn.to_string();
+        let port = connection(resource, "port")?
+            .parse()
+            .map_err(|_| DriverError::Resource {
+                resource: label.clone(),
+                message: "the port in its connection details is not a number".into(),
+            })?;
+        let password = match resource.connection.get("password") {
+            None => None,
+            Some(text) => {
+                let reference = parse_secret_ref(text).ok_or_else(|| DriverError::Resource {
+                    resource: label.clone(),
+                    message: "its password reference is neither env:NAME nor file:PATH".into(),
+                })?;
+                Some(
+                    resolve_secret(&reference).map_err(|message| DriverError::Resource {
+                        resource: label.clone(),
+                        message: format!("password: {message}"),
+                    })?,
+                )
+            }
+        };
+        Ok(Endpoint {
+            host: connection(resource, "host")?.to_string(),
+            port,
+            user: resource
+                .connection
+                .get("user")
+                .cloned()
+                .unwrap_or_else(|| "postgres".into()),
+            password,
+            label,
+        })
+    }
+
+    /// The endpoint of an inventory server.
+    ///
+    /// # Errors
+    /// When its password reference cannot be read.
+    pub fn of_server(server: &Server) -> Result<Endpoint> {
+        let label = format!("server {}", server.name);
+        let password = match &server.password {
+            None => None,
+            Some(reference) => {
+                Some(
+                    resolve_secret(reference).map_err(|message| DriverError::Resource {
+                        resource: label.clone(),
+                        message: format!("password: {message}"),
+                    })?,
+                )
+            }
+        };
+        Ok(Endpoint {
+            host: server.host.clone(),
+            port: server.port,
+            user: server.user.clone().unwrap_or_else(|| "postgres".into()),
+            password,
+            label,
+        })
+    }
+
+    fn error(&self, message: impl Into<String>) -> DriverError {
+        DriverError::Resource {
+            resource: self.label.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// Connects to `database`.
+    ///
+    /// # Errors
+    /// When the server is unreachable or refuses, in its own words.
+    pub async fn connect(&self, database: &str) -> Result<PgConnection> {
+        let mut options = PgConnectOptions::new()
+            .host(&self.host)
+            .port(self.port)
+            .username(&self.user)
+            .database(database)
+            .application_name("coffer");
+        if let Some(password) = &self.password {
+            options = options.password(password);
+        }
+        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(self.error(format!(
+                "cannot connect to database {database:?} at {}:{} as {}: {e}",
+                self.host, self.port, self.user
+            ))),
+            Err(_) => Err(self.error(format!(
+                "cannot connect to database {database:?} at {}:{}: no answer within {} s",
+                self.host,
+                self.port,
+                CONNECT_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    /// A client tool with the connection in its environment (the password
+    /// never appears in its arguments).
+    fn command(&self, tool: &str, database: &str) -> Command {
+        let mut command = Command::new(tool);
+        command
+            .env("PGHOST", &self.host)
+            .env("PGPORT", self.port.to_string())
+            .env("PGUSER", &self.user)
+            .env("PGDATABASE", database)
+            .env("PGCONNECT_TIMEOUT", CONNECT_TIMEOUT.as_secs().to_string())
+            .env("PGAPPNAME", "coffer")
+            .arg("--no-password");
+        match &self.password {
+            Some(password) => command.env("PGPASSWORD", password),
+            None => command.env_remove("PGPASSWORD"),
+        };
+        command
+    }
+}
+
+/// `name` quoted as a PostgreSQL identifier.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn stream_name(database: &str) -> String {
+    format!("{}.pgdump", database.replace('/', "_"))
+}
+
+/// Row counts and checksums of every ordinary table, in the connection's
+/// current transaction. The checksum is the sum of `hashtextextended` of
+/// each row's text: independent of row order, the same after a restore.
+///
+/// # Errors
+/// When a table cannot be read.
+pub async fn manifest(conn: &mut PgConnection) -> std::result::Result<ContentManifest, String> {
+    let tables = sqlx::query(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1, 2",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| format!("cannot list tables: {e}"))?;
+    let mut out = Vec::new();
+    for row in tables {
+        let schema: String = row.try_get(0).map_err(|e| e.to_string())?;
+        let table: String = row.try_get(1).map_err(|e| e.to_string())?;
+        let sql = format!(
+            "SELECT count(*)::int8, coalesce(sum(hashtextextended(coffer_row::text, 0)::numeric), 0)::text FROM {}.{} AS coffer_row",
+            ident(&schema),
+            ident(&table)
+        );
+        let found = sqlx::query(&sql)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| format!("table {schema}.{table}: {e}"))?;
+        let rows: i64 = found.try_get(0).map_err(|e| e.to_string())?;
+        let checksum: String = found.try_get(1).map_err(|e| e.to_string())?;
+        out.push(TableManifest {
+            name: format!("{schema}.{table}"),
+            rows: u64::try_from(rows).unwrap_or(0),
+            checksum,
+        });
+    }
+    Ok(ContentManifest { tables: out })
+}
+
+pub(crate) async fn backup(
+    resource: &Resource,
+    vault: &Vault,
+    tags: Vec<String>,
+) -> Result<BackupOutcome> {
+    let endpoint = Endpoint::of_resource(resource)?;
+    let database = connection(resource, "database")?.to_string();
+    let mut conn = endpoint.connect(&database).await?;
+    sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| endpoint.error(format!("cannot start a snapshot transaction: {e}")))?;
+    let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| endpoint.error(format!("cannot export a snapshot: {e}")))?;
+
+    let mut command = endpoint.command("pg_dump", &database);
+    command.args(["--format=custom", "--snapshot", &snapshot]);
+    let child = spawn(&mut command, "pg_dump", "postgresql-client")
+        .map_err(|message| endpoint.error(message))?;
+    let reader = ChildReader::new("pg_dump", child).map_err(|message| endpoint.error(message))?;
+    let name = stream_name(&database);
+    let dump = {
+        let vault = vault.clone();
+        tokio::task::spawn_blocking(move || {
+            vault
+                .storage
+                .backup_stream(&vault.secret, &name, reader, &tags)
+        })
+    };
+    // The manifest is taken in the transaction whose snapshot pg_dump uses,
+    // while the dump runs.
+    let manifest = manifest(&mut conn).await;
+    let saved = dump.await.map_err(|e| DriverError::Task(e.to_string()))?;
+    let _ = sqlx::raw_sql("COMMIT").execute(&mut conn).await;
+    let _ = conn.close().await;
+    // A failed manifest aborts the transaction, which also stops pg_dump
+    // (its snapshot vanishes): the manifest's error is then the cause.
+    let manifest = match (manifest, saved) {
+        (Ok(manifest), Ok(saved)) => (manifest, saved),
+        (Err(message), saved) => {
+            if let Ok(saved) = saved {
+                let vault = vault.clone();
+                let id = saved.snapshot.id;
+                blocking(move || Ok(vault.storage.delete_snapshot(&vault.secret, &id)?)).await?;
+            }
+            return Err(endpoint.error(format!("cannot take the table manifest: {message}")));
+        }
+        (Ok(_), Err(coffer_vault::StorageError::StreamFailed { message, .. })) => {
+            return Err(DriverError::Tool {
+                tool: "pg_dump",
+                resource: endpoint.label.clone(),
+                message,
+            })
+        }
+        (Ok(_), Err(other)) => return Err(DriverError::Storage(other)),
+    };
+    let (manifest, saved) = manifest;
+    Ok(BackupOutcome::from_stream(saved, manifest))
+}
+
+fn check_database_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 63 || name.contains('\0') {
+        return Err(DriverError::Refused(format!(
+            "{name:?} is not a valid database name (1-63 bytes)"
+        )));
+    }
+    Ok(())
+}
+
+/// `schema.table` or `table` (in `public`).
+fn split_table(table: &str) -> (String, String) {
+    match table.split_once('.') {
+        Some((schema, name)) => (schema.to_string(), name.to_string()),
+        None => ("public".to_string(), table.to_string()),
+    }
+}
+
+async fn database_exists(conn: &mut PgConnection, name: &str) -> Result<bool> {
+    sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(name)
+        .fetch_one(conn)
+        .await
+        .map_err(|e| DriverError::Refused(format!("cannot list databases: {e}")))
+}
+
+async fn drop_database(endpoint: &Endpoint, conn: &mut PgConnection, name: &str) -> Result<()> {
+    sqlx::raw_sql(&format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        ident(name)
+    ))
+    .execute(conn)
+    .await
+    .map_err(|e| endpoint.error(format!("cannot drop database {name:?}: {e}")))?;
+    Ok(())
+}
+
+pub(crate) async fn restore(
+    point: &RecoveryPoint,
+    resource: &Resource,
+    vault: &Vault,
+    target: &str,
+    table: Option<&str>,
+    force: bool,
+) -> Result<RestoreOutcome> {
+    check_database_name(target)?;
+    let snapshot = snapshot_of(point)?;
+    let endpoint = Endpoint::of_resource(resource)?;
+    let source_db = connection(resource, "database")?.to_string();
+    let mut admin = endpoint.connect(MAINTENANCE_DB).await?;
+    let exists = database_exists(&mut admin, target).await?;
+    let mut clean = false;
+    let mut created = false;
+    match table {
+        None if exists && !force => {
+            return Err(DriverError::Refused(format!(
+                "database {target:?} exists on {}:{}; choose another --target-database, or pass --force to drop and replace it",
+                endpoint.host, endpoint.port
+            )))
+        }
+        None => {
+            if exists {
+                drop_database(&endpoint, &mut admin, target).await?;
+            }
+        }
+        Some(table) if exists => {
+            let (schema, name) = split_table(table);
+            let mut conn = endpoint.connect(target).await?;
+            let present: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+                .bind(format!("{}.{}", ident(&schema), ident(&name)))
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| endpoint.error(e.to_string()))?;
+            let _ = conn.close().await;
+            if present && !force {
+                return Err(DriverError::Refused(format!(
+                    "table {schema}.{name} exists in database {target:?}; restore into another database, or pass --force to replace the table"
+                )));
+            }
+            clean = present;
+        }
+        Some(_) => {}
+    }
+    if !exists || table.is_none() {
+        sqlx::raw_sql(&format!("CREATE DATABASE {}", ident(target)))
+            .execute(&mut admin)
+            .await
+            .map_err(|e| endpoint.error(format!("cannot create database {target:?}: {e}")))?;
+        created = true;
+    }
+
+    let mut command = endpoint.command("pg_restore", target);
+    command.args([
+        "--dbname",
+        target,
+        "--exit-on-error",
+        "--single-transaction",
+    ]);
+    if let Some(table) = table {
+        let (schema, name) = split_table(table);
+        command.args(["--schema", &schema, "--table", &name]);
+    }
+    if clean {
+        command.args(["--clean", "--if-exists"]);
+    }
+    let result = run_restore(&endpoint, command, vault, snapshot, stream_name(&source_db)).await;
+    if result.is_err() && created {
+        let _ = drop_database(&endpoint, &mut admin, target).await;
+    }
+    let _ = admin.close().await;
+    let bytes = result?;
+    Ok(RestoreOutcome {
+        created: format!(
+            "postgresql://{}:{}/{target}{}",
+            endpoint.host,
+            endpoint.port,
+            table.map(|t| format!(" (table {t})")).unwrap_or_default()
+        ),
+        bytes,
+        notes: Vec::new(),
+    })
+}
+
+/// Feeds the dump to `pg_restore`'s stdin; its failure is an error in its
+/// own words.
+async fn run_restore(
+    endpoint: &Endpoint,
+    mut command: Command,
+    vault: &Vault,
+    snapshot: String,
+    name: String,
+) -> Result<u64> {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|e| {
+        endpoint.error(if e.kind() == std::io::ErrorKind::NotFound {
+            "pg_restore is not installed or not on PATH (Debian package postgresql-client)"
+                .to_string()
+        } else {
+            format!("cannot start pg_restore: {e}")
+        })
+    })?;
+    let stdin = child.stdin.take();
+    let stderr = child.stderr.take();
+    let label = endpoint.label.clone();
+    let vault = vault.clone();
+    blocking(move || {
+        let mut collector = stderr.map(StderrCollector::start);
+        let fed = match stdin {
+            Some(mut stdin) => {
+                let mut counted = CountingWriter {
+                    inner: &mut stdin,
+                    bytes: 0,
+                };
+                vault
+                    .storage
+                    .dump(&vault.secret, &snapshot, &name, &mut counted)
+                    .map(|()| counted.bytes)
+            }
+            None => Ok(0),
+        };
+        // stdin is closed here (dropped above), so pg_restore finishes.
+        let status = child.wait().map_err(|e| DriverError::Tool {
+            tool: "pg_restore",
+            resource: label.clone(),
+            message: e.to_string(),
+        })?;
+        let stderr = collector
+            .as_mut()
+            .map(StderrCollector::finish)
+            .unwrap_or_default();
+        if !status.success() {
+            return Err(DriverError::Tool {
+                tool: "pg_restore",
+                resource: label,
+                message: format!("exited with {status}: {stderr}"),
+            });
+        }
+        Ok(fed?)
+    })
+    .await
+}
+
+struct CountingWriter<'a, W: std::io::Write> {
+    inner: &'a mut W,
+    bytes: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for CountingWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+pub(crate) async fn validate(
+    point: &RecoveryPoint,
+    resource: &Resource,
+    vault: &Vault,
+    validation: &mut Validation,
+) -> Result<()> {
+    let scratch: String = format!(
+        "coffer_validate_{}",
+        point
+            .recovery_point_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(24)
+            .collect::<String>()
+            .to_lowercase()
+    );
+    let endpoint = Endpoint::of_resource(resource)?;
+    // A scratch database left by an interrupted validation is Coffer's own.
+    match restore(point, resource, vault, &scratch, None, true).await {
+        Ok(_) => {
+            validation.checked.push(format!(
+                "pg_restore into scratch database {scratch} succeeded"
+            ));
+            let found = match endpoint.connect(&scratch).await {
+                Ok(mut conn) => {
+                    let found = manifest(&mut conn).await;
+                    let _ = conn.close().await;
+                    found
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            match found {
+                Ok(found) => compare_manifest(point.manifest.as_ref(), &found, validation),
+                Err(message) => validation.problems.push(message),
+            }
+        }
+        Err(e) => validation.problems.push(e.to_string()),
+    }
+    if let Ok(mut admin) = endpoint.connect(MAINTENANCE_DB).await {
+        let _ = drop_database(&endpoint, &mut admin, &scratch).await;
+        let _ = admin.close().await;
+    }
+    Ok(())
+}
+
+/// Tags from a `coffer:` line of a database comment:
+/// `coffer: backup-tier=critical, env=production`.
+pub fn comment_tags(comment: &str) -> Tags {
+    let mut tags = Tags::new();
+    for line in comment.lines() {
+        let Some(rest) = line.trim().strip_prefix("coffer:") else {
+            continue;
+        };
+        for pair in rest.split([',', ' ', '\t']).filter(|p| !p.is_empty()) {
+            if let Some((key, value)) = pair.split_once('=') {
+                if !key.is_empty() {
+                    tags.insert(key.to_string(), value.to_string());
+                }
+            }
+        }
+    }
+    tags
+}
+
+/// The databases of a server as resources: the inventory's server tags,
+/// then `database_tags`, then the database comment's `coffer:` line.
+/// Templates, databases that refuse connections and those matching
+/// `exclude_databases` are left out.
+///
+/// # Errors
+/// When the server is unreachable.
+pub async fn discover(server: &Server) -> Result<Vec<Resource>> {
+    let endpoint = Endpoint::of_server(server)?;
+    let mut conn = endpoint.connect(MAINTENANCE_DB).await?;
+    let rows = sqlx::query(
+        "SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database \
+         WHERE datallowconn AND NOT datistemplate ORDER BY datname",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .map_err(|e| endpoint.error(format!("cannot list databases: {e}")))?;
+    let _ = conn.close().await;
+    let mut out = Vec::new();
+    for row in rows {
+        let database: String = row.try_get(0).map_err(|e| endpoint.error(e.to_string()))?;
+        let comment: String = row.try_get(1).map_err(|e| endpoint.error(e.to_string()))?;
+        if server
+            .exclude_databases
+            .iter()
+            .any(|pattern| glob_match(pattern, &database))
+        {
+            continue;
+        }
+        let mut tags = server.tags.clone();
+        if let Some(extra) = server.database_tags.get(&database) {
+            tags.extend(extra.clone());
+        }
+        tags.extend(comment_tags(&comment));
+        let name = format!("{}/{database}", server.name);
+        let mut connection = BTreeMap::from([
+            ("server".to_string(), server.name.clone()),
+            ("host".to_string(), server.host.clone()),
+            ("port".to_string(), server.port.to_string()),
+            ("database".to_string(), database.clone()),
+        ]);
+        if let Some(user) = &server.user {
+            connection.insert("user".into(), user.clone());
+        }
+        if let Some(password) = &server.password {
+            connection.insert("password".into(), password.to_string());
+        }
+        out.push(Resource {
+            resource_arn: ResourceType::PostgreSQL.arn(&server.region, &server.account_id, &name),
+            resource_type: ResourceType::PostgreSQL,
+            resource_name: name,
+            account_id: server.account_id.clone(),
+            region: server.region.clone(),
+            tags,
+            connection,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comment_lines_give_tags() {
+        let tags = comment_tags("Orders of the shop.\ncoffer: backup-tier=critical, env=prod\n");
+        assert_eq!(
+            tags.get("backup-tier").map(String::as_str),
+            Some("critical")
+        );
+        assert_eq!(tags.get("env").map(String::as_str), Some("prod"));
+        assert!(comment_tags("no tags here").is_empty());
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(
+            split_table("sales.orders"),
+            ("sales".into(), "orders".into())
+        );
+        assert_eq!(split_table("orders"), ("public".into(), "orders".into()));
+    }
+}

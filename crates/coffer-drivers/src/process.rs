@@ -1,0 +1,135 @@
+//! Database tools as child processes: their output read as a stream whose
+//! failure (a non-zero exit) is a read error carrying the tool's stderr,
+//! so the vault discards a backup the tool did not finish.
+
+use std::io::Read;
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+/// At most this much of a tool's stderr is kept (the end is what matters).
+const STDERR_LIMIT: usize = 16 * 1024;
+
+/// Collects a child's stderr on a thread, so a chatty tool never blocks.
+pub struct StderrCollector {
+    text: Arc<Mutex<Vec<u8>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl StderrCollector {
+    pub fn start(mut stderr: ChildStderr) -> StderrCollector {
+        let text = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&text);
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let mut text = sink.lock().unwrap_or_else(PoisonError::into_inner);
+                text.extend_from_slice(&buf[..n]);
+                if text.len() > STDERR_LIMIT {
+                    let cut = text.len() - STDERR_LIMIT;
+                    text.drain(..cut);
+                }
+            }
+        });
+        StderrCollector {
+            text,
+            thread: Some(thread),
+        }
+    }
+
+    /// The collected text, after the tool closed its stderr.
+    pub fn finish(&mut self) -> String {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let text = self.text.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&text).trim().to_string()
+    }
+}
+
+/// Spawns `command` with piped stdout/stderr; a missing tool is explained.
+pub fn spawn(command: &mut Command, tool: &str, package: &str) -> Result<Child, String> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                format!("{tool} is not installed or not on PATH (Debian package {package})")
+            } else {
+                format!("cannot start {tool}: {e}")
+            }
+        })
+}
+
+/// A child's stdout as a reader: at end of output it waits for the child,
+/// and a non-zero exit becomes an error with the tool's stderr.
+pub struct ChildReader {
+    tool: &'static str,
+    child: Child,
+    stdout: ChildStdout,
+    stderr: StderrCollector,
+    finished: bool,
+}
+
+impl ChildReader {
+    pub fn new(tool: &'static str, mut child: Child) -> Result<ChildReader, String> {
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or("the tool's output is not piped")?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or("the tool's errors are not piped")?;
+        Ok(ChildReader {
+            tool,
+            child,
+            stdout,
+            stderr: StderrCollector::start(stderr),
+            finished: false,
+        })
+    }
+}
+
+impl Read for ChildReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.finished {
+            return Ok(0);
+        }
+        let n = self.stdout.read(buf)?;
+        if n > 0 || buf.is_empty() {
+            return Ok(n);
+        }
+        self.finished = true;
+        let status = self.child.wait()?;
+        let stderr = self.stderr.finish();
+        if status.success() {
+            Ok(0)
+        } else {
+            Err(std::io::Error::other(format!(
+                "{} exited with {status}: {}",
+                self.tool,
+                if stderr.is_empty() {
+                    "(no message)"
+                } else {
+                    &stderr
+                }
+            )))
+        }
+    }
+}
+
+impl Drop for ChildReader {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The vault stopped reading (an error elsewhere): stop the tool.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
