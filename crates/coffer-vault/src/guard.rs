@@ -137,17 +137,39 @@ pub fn check(
                         "an authorized principal can remove the governance-mode lock first",
                     ),
                 };
-                let what = match operation {
-                    Operation::UpdateLifecycle(_) => "have its lifecycle changed",
-                    _ => "be deleted",
-                };
-                return refuse(
-                    format!(
-                        "recovery point {id} is in vault {:?}, locked in {mode} mode: it cannot {what}",
-                        vault.backup_vault_name
-                    ),
-                    Some(hint),
+                let locked = format!(
+                    "recovery point {id} is in vault {:?}, locked in {mode} mode",
+                    vault.backup_vault_name
                 );
+                match operation {
+                    // A lifecycle may lengthen retention within the lock's
+                    // bounds; it may never shorten it.
+                    Operation::UpdateLifecycle(lifecycle) => {
+                        let (old, new) = (
+                            point.lifecycle.delete_after_days,
+                            lifecycle.delete_after_days,
+                        );
+                        if let Err(reason) = lock.check_retention(new) {
+                            return refuse(format!("{locked}: the new lifecycle's {reason}"), None);
+                        }
+                        let shorter = match (old, new) {
+                            (None, Some(_)) => true,
+                            (Some(old), Some(new)) => new < old,
+                            _ => false,
+                        };
+                        if shorter {
+                            return refuse(
+                                format!(
+                                    "{locked}: its retention cannot be shortened (DeleteAfterDays {} -> {})",
+                                    old.map_or("never".to_string(), |d| d.to_string()),
+                                    new.map_or("never".to_string(), |d| d.to_string())
+                                ),
+                                Some(hint),
+                            );
+                        }
+                    }
+                    _ => return refuse(format!("{locked}: it cannot be deleted"), Some(hint)),
+                }
             }
             if let Some(doc) = &vault.access_policy {
                 let policy = match AccessPolicy::from_json(doc) {

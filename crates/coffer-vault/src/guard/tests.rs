@@ -144,6 +144,47 @@ fn a_locked_vault_refuses_deletion_and_names_the_mode() {
 }
 
 #[test]
+fn a_locked_vault_allows_lengthening_within_bounds_only() {
+    let bounded = |changeable: Option<u32>| VaultLockConfiguration {
+        min_retention_days: Some(14),
+        max_retention_days: Some(365),
+        changeable_for_days: changeable,
+    };
+    for lock in [bounded(Some(3)), bounded(None)] {
+        let locked = vault(Some(lock), None);
+        let update = |d: Option<u32>| {
+            check(
+                &Operation::UpdateLifecycle(Lifecycle {
+                    delete_after_days: d,
+                    ..Lifecycle::default()
+                }),
+                Caller::Principal(OPERATOR),
+                &point(Some(35)),
+                &locked,
+                &[],
+                days(1),
+            )
+        };
+        assert!(update(Some(60)).is_ok(), "lengthening within bounds");
+        assert!(update(Some(35)).is_ok(), "unchanged");
+        let shorter = update(Some(20)).unwrap_err().to_string();
+        assert!(
+            shorter.contains("cannot be shortened (DeleteAfterDays 35 -> 20)"),
+            "{shorter}"
+        );
+        let max = lock.max_retention_days.unwrap();
+        let beyond = update(Some(max + 1)).unwrap_err().to_string();
+        assert!(
+            beyond.contains(&format!(
+                "retention of {} days is above the vault lock's MaxRetentionDays ({max})",
+                max + 1
+            )),
+            "{beyond}"
+        );
+    }
+}
+
+#[test]
 fn the_lifecycle_still_expires_points_of_a_locked_vault_at_their_time() {
     let locked = vault(compliance(), None);
     assert!(check(
@@ -391,6 +432,19 @@ proptest! {
                 Operation::Expire => {
                     prop_assert!(due, "expired before its time");
                     prop_assert!(caller == Caller::LifecycleSweeper, "a principal expired a point, bypassing the policy");
+                }
+                Operation::UpdateLifecycle(ref lifecycle) if the_vault.lock_configuration.is_some() => {
+                    // Only a lengthening inside the lock's bounds goes through.
+                    let lock = the_vault.lock_configuration.unwrap();
+                    let longer = match (delete_after, lifecycle.delete_after_days) {
+                        (_, None) => true,
+                        (None, Some(_)) => false,
+                        (Some(old), Some(new)) => new >= old,
+                    };
+                    prop_assert!(longer, "a locked point's retention was shortened: {operation:?}");
+                    prop_assert!(lock.check_retention(lifecycle.delete_after_days).is_ok(), "outside the lock's bounds: {operation:?}");
+                    prop_assert!(caller != Caller::LifecycleSweeper);
+                    prop_assert!(!(with_policy && caller == Caller::Principal(ALICE)), "the policy's Deny was ignored");
                 }
                 _ => {
                     prop_assert!(the_vault.lock_configuration.is_none(), "a locked point was changed: {operation:?}");
