@@ -196,6 +196,21 @@ pub struct RestoreJob {
     pub resource_type: ResourceType,
     #[serde(default)]
     pub percent_done: u8,
+    /// Set when the restore was a validation (`coffer restore validate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_status: Option<ValidationStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_status_message: Option<String>,
+}
+
+/// `RestoreValidationStatus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ValidationStatus {
+    Failed,
+    Successful,
+    TimedOut,
+    Validating,
 }
 
 #[cfg(test)]

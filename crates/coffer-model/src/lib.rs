@@ -43,7 +43,10 @@ pub use framework::{
     ParamDef, ParamKind, BACKUP_OBJECT_TYPES, CONTROLS,
 };
 pub use inventory::{S3Endpoint, SecretRef, Server};
-pub use job::{BackupJob, BackupJobState, CopyJob, CopyJobState, RestoreJob, RestoreJobStatus};
+pub use job::{
+    BackupJob, BackupJobState, CopyJob, CopyJobState, RestoreJob, RestoreJobStatus,
+    ValidationStatus,
+};
 pub use legal_hold::{
     DateRange, LegalHold, LegalHoldStatus, RecoveryPointSelection, MAX_ACTIVE_LEGAL_HOLDS,
 };

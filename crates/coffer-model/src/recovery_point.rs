@@ -15,6 +15,9 @@ pub enum RecoveryPointStatus {
     Expired,
     Available,
     Stopped,
+    /// Deleted by a principal or expired by the lifecycle; the record stays
+    /// as evidence, the data is gone from the vault.
+    Deleted,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -97,6 +97,18 @@ pub enum Command {
         after_help = "Example:\n  coffer apply --stack payments stack.yaml inventory.yaml\n\nObjects that left the stack's files are deleted; objects of other stacks\nare never touched; a vault that holds recovery points is never deleted."
     )]
     Apply(StackArgs),
+    /// Back up a resource now (an on-demand backup job).
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Restore a recovery point, or validate that it restores.
+    #[command(subcommand)]
+    Restore(RestoreCommand),
+    /// List, inspect, delete recovery points and change their lifecycle.
+    #[command(subcommand, name = "recovery-points")]
+    RecoveryPoints(PointsCommand),
+    /// Legal holds: pin recovery points against deletion and expiry.
+    #[command(subcommand, name = "legal-holds")]
+    LegalHolds(HoldsCommand),
     /// Vaults: disaster-recovery access.
     #[command(subcommand)]
     Vault(VaultCommand),
@@ -113,6 +125,172 @@ pub enum Command {
         /// Output format; json and yaml use the AWS field names.
         #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Start a backup job of one resource into a vault and wait for it.
+    #[command(
+        after_help = "Example:\n  coffer backup start --resource arn:coffer:fs:eu-west-1:210987654321:filesystem/shared-home --vault payments-primary\n  coffer backup start --resource arn:coffer:postgres:eu-west-1:210987654321:database/pg-main/orders --vault payments-primary --delete-after-days 35\n\nThe job and its recovery point are recorded in the catalog (`coffer recovery-points list`)."
+    )]
+    Start(BackupStart),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupStart {
+    /// ARN of the resource (`coffer get resources` lists them).
+    #[arg(long, value_name = "ARN")]
+    pub resource: String,
+    /// Vault to store the recovery point in.
+    #[arg(long, value_name = "NAME")]
+    pub vault: String,
+    /// Lifecycle: delete the recovery point after this many days.
+    #[arg(long, value_name = "DAYS")]
+    pub delete_after_days: Option<u32>,
+    /// Lifecycle: move it to cold storage after this many days.
+    #[arg(long, value_name = "DAYS")]
+    pub cold_after_days: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RestoreCommand {
+    /// Restore a recovery point to a new place (an existing one only with --force).
+    #[command(
+        after_help = "Example:\n  coffer restore start --recovery-point RP --target-dir /srv/restore/home\n  coffer restore start --recovery-point RP --target-dir /tmp/r --path docs/report.pdf\n  coffer restore start --recovery-point RP --target-file /var/lib/app/queue.restored.db\n  coffer restore start --recovery-point RP --target-database orders_restored\n  coffer restore start --recovery-point RP --target-database orders --table public.invoices\n\nRP is a recovery point ARN or ID. Databases are restored on the resource's own server."
+    )]
+    Start(RestoreStart),
+    /// Check a recovery point: read its data back and compare it with what was recorded.
+    #[command(
+        after_help = "Example:\n  coffer restore validate --recovery-point RP\n\nDatabases are restored into a scratch database (dropped afterwards) and\ntheir tables' row counts and checksums compared. Exit 1 when a problem is found."
+    )]
+    Validate(RestoreValidate),
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreStart {
+    /// Recovery point ARN or ID.
+    #[arg(long, value_name = "ARN|ID")]
+    pub recovery_point: String,
+    /// Directory to restore a file system into.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// With --target-dir: restore only this path (relative to the backed-up directory).
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// File to restore a SQLite database to.
+    #[arg(long, value_name = "FILE")]
+    pub target_file: Option<PathBuf>,
+    /// Database to restore a PostgreSQL database into (created).
+    #[arg(long, value_name = "NAME")]
+    pub target_database: Option<String>,
+    /// With --target-database: restore only this table (`schema.table` or `table`).
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+    /// Replace an existing target (files, database, or table).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreValidate {
+    /// Recovery point ARN or ID.
+    #[arg(long, value_name = "ARN|ID")]
+    pub recovery_point: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PointsCommand {
+    /// List recovery points (of the account and region in force).
+    #[command(
+        after_help = "Example:\n  coffer recovery-points list\n  coffer recovery-points list --vault payments-primary -o json"
+    )]
+    List {
+        /// Only this vault.
+        #[arg(long, value_name = "NAME")]
+        vault: Option<String>,
+        /// Only this resource.
+        #[arg(long, value_name = "ARN")]
+        resource: Option<String>,
+        /// Include deleted recovery points.
+        #[arg(long)]
+        all: bool,
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Show one recovery point in full.
+    #[command(after_help = "Example:\n  coffer recovery-points describe RP -o json")]
+    Describe {
+        /// Recovery point ARN or ID.
+        recovery_point: String,
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Yaml)]
+        output: OutputFormat,
+    },
+    /// Delete a recovery point (legal holds, vault lock and access policy permitting).
+    #[command(
+        after_help = "Example:\n  coffer recovery-points delete RP\n\nCoffer acts as config.toml's [defaults] principal; the vault's access policy is evaluated for it."
+    )]
+    Delete {
+        /// Recovery point ARN or ID.
+        recovery_point: String,
+    },
+    /// Change a recovery point's lifecycle (a locked vault allows only lengthening within its bounds).
+    #[command(
+        name = "update-lifecycle",
+        after_help = "Example:\n  coffer recovery-points update-lifecycle RP --delete-after-days 90"
+    )]
+    UpdateLifecycle {
+        /// Recovery point ARN or ID.
+        recovery_point: String,
+        /// Delete after this many days from creation (omit: keep forever).
+        #[arg(long, value_name = "DAYS")]
+        delete_after_days: Option<u32>,
+        /// Move to cold storage after this many days.
+        #[arg(long, value_name = "DAYS")]
+        cold_after_days: Option<u32>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HoldsCommand {
+    /// Create an active legal hold over the recovery points it selects.
+    #[command(
+        after_help = "Example:\n  coffer legal-holds create --title \"case 2026-17\" --description \"litigation hold\" --vault payments-primary\n  coffer legal-holds create --title t --description d --resource ARN --from 2026-01-01 --to 2026-06-30"
+    )]
+    Create {
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        description: String,
+        /// Only points in this vault (repeatable; none = every vault).
+        #[arg(long = "vault", value_name = "NAME")]
+        vaults: Vec<String>,
+        /// Only points of this resource (repeatable; none = every resource).
+        #[arg(long = "resource", value_name = "ARN")]
+        resources: Vec<String>,
+        /// Only points created from this date or time.
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Only points created up to this date or time.
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+    },
+    /// List legal holds.
+    #[command(after_help = "Example:\n  coffer legal-holds list -o json")]
+    List {
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Cancel a legal hold (the record is kept).
+    #[command(
+        after_help = "Example:\n  coffer legal-holds cancel HOLD-ID --reason \"case closed\""
+    )]
+    Cancel {
+        /// Legal hold ID.
+        id: String,
+        /// Why the hold ends.
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -180,6 +358,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Apply(args) => crate::policy::plan(&global, &args, true).await,
         Command::Get { kind, output } => crate::get::get(&global, kind, output).await,
         Command::Keys(command) => crate::keys::run(&global, command).await,
+        Command::Backup(BackupCommand::Start(args)) => crate::backup::start(&global, &args).await,
+        Command::Restore(RestoreCommand::Start(args)) => {
+            crate::restore::start(&global, &args).await
+        }
+        Command::Restore(RestoreCommand::Validate(args)) => {
+            crate::restore::validate(&global, &args).await
+        }
+        Command::RecoveryPoints(command) => crate::points::run(&global, &command).await,
+        Command::LegalHolds(command) => crate::holds::run(&global, &command).await,
         Command::Vault(VaultCommand::ExportKey { name, yes, output }) => {
             crate::vaults::export_key(&global, &name, yes, output).await
         }

@@ -1,12 +1,18 @@
 //! `coffer`: the command-line binary. Thin: parses arguments, sets up
 //! logging, wires the library crates, and maps outcomes to exit codes.
 
+mod backup;
 mod cli;
 mod context;
 mod get;
+mod holds;
 mod keys;
+mod lookup;
 mod output;
+mod points;
 mod policy;
+mod progress;
+mod restore;
 mod stack;
 mod vaults;
 

@@ -36,6 +36,20 @@ fn to_yaml(value: &Json) -> Yaml<'static> {
     }
 }
 
+/// Prints `value` as JSON or YAML, or `table()` for people.
+pub fn print(
+    format: crate::cli::OutputFormat,
+    value: &impl serde::Serialize,
+    table: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    match format {
+        crate::cli::OutputFormat::Table => println!("{}", table()),
+        crate::cli::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        crate::cli::OutputFormat::Yaml => print!("{}", yaml(&serde_json::to_value(value)?)?),
+    }
+    Ok(())
+}
+
 /// YAML text of a JSON value.
 pub fn yaml(value: &Json) -> anyhow::Result<String> {
     let mut out = String::new();

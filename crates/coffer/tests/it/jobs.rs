@@ -1,0 +1,446 @@
+//! On-demand jobs end to end: back up a directory, a SQLite file and a
+//! PostgreSQL database, restore and validate them, and try to delete or
+//! shorten locked and held recovery points in every way the CLI offers.
+
+use serde_json::Value;
+
+use crate::{Home, Run};
+
+const STACK: &str = r#"
+AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  OpenVault:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: open
+      AccessPolicy:
+        Version: '2012-10-17'
+        Statement:
+          - Sid: interns-never-delete
+            Effect: Deny
+            Principal: '*'
+            Action: backup:DeleteRecoveryPoint
+            Resource: '*'
+            Condition:
+              StringEquals:
+                aws:PrincipalArn: arn:coffer:iam::210987654321:user/intern
+  ComplianceVault:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: compliance
+      LockConfiguration:
+        MinRetentionDays: 7
+        MaxRetentionDays: 100
+        ChangeableForDays: 3
+  GovernanceVault:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: governance
+      LockConfiguration:
+        MinRetentionDays: 7
+        MaxRetentionDays: 100
+"#;
+
+fn inventory(source: &str, sqlite: &str) -> String {
+    format!(
+        r#"
+defaults:
+  account: "210987654321"
+  region: eu-west-1
+filesystems:
+  - name: docs
+    path: {source}
+    exclude: ["*.tmp"]
+sqlite:
+  - name: queue
+    path: {sqlite}
+postgres:
+  - name: local
+    host: 127.0.0.1
+    port: 5432
+    user: postgres
+    exclude_databases: ["template*"]
+"#
+    )
+}
+
+fn ok(run: &Run) {
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+}
+
+fn refused(run: &Run, needle: &str) {
+    assert_eq!(
+        run.code, 1,
+        "expected a refusal: {}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stderr.contains(needle),
+        "expected {needle:?} in:\n{}",
+        run.stderr
+    );
+}
+
+fn point_arn(run: &Run) -> String {
+    run.stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("recovery point"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| panic!("no recovery point in {}", run.stdout))
+}
+
+fn setup() -> (Home, std::path::PathBuf) {
+    let home = Home::new();
+    let source = home.path().join("data/docs");
+    std::fs::create_dir_all(source.join("sub")).unwrap();
+    std::fs::write(source.join("a.txt"), "alpha").unwrap();
+    std::fs::write(source.join("sub/b.txt"), "beta").unwrap();
+    std::fs::write(source.join("scratch.tmp"), "skip me").unwrap();
+    let sqlite = home.path().join("data/queue.db");
+    let conn = rusqlite::Connection::open(&sqlite).unwrap();
+    conn.execute_batch("CREATE TABLE q (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO q (body) VALUES ('one'), ('two');")
+        .unwrap();
+    drop(conn);
+    let stack = home.write("stack.yaml", STACK);
+    let inv = home.write(
+        "inventory.yaml",
+        &inventory(&source.display().to_string(), &sqlite.display().to_string()),
+    );
+    ok(&home.run(&["apply", "--stack", "jobs", &stack, &inv]));
+    (home, source)
+}
+
+/// Drops test databases even when the test fails.
+struct DropDatabases(Vec<String>);
+
+impl Drop for DropDatabases {
+    fn drop(&mut self) {
+        for db in &self.0 {
+            let _ = std::process::Command::new("psql")
+                .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"])
+                .arg(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .output();
+        }
+    }
+}
+
+const DOCS: &str = "arn:coffer:fs:eu-west-1:210987654321:filesystem/docs";
+
+#[test]
+fn a_directory_backs_up_restores_validates_and_deletes() {
+    let (home, _source) = setup();
+    let backup = home.run(&["backup", "start", "--resource", DOCS, "--vault", "open"]);
+    ok(&backup);
+    assert!(backup.stdout.contains("COMPLETED"), "{}", backup.stdout);
+    let rp = point_arn(&backup);
+
+    let listed = home.run(&["recovery-points", "list", "-o", "json"]);
+    ok(&listed);
+    let points: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(points.as_array().unwrap().len(), 1);
+    assert_eq!(points[0]["Status"], "COMPLETED");
+    assert_eq!(points[0]["ContentSha256"].as_str().unwrap().len(), 64);
+    assert!(points[0]["SnapshotId"].is_string());
+    assert_ne!(points[0]["RecoveryPointId"], points[0]["SnapshotId"]);
+
+    let target = home.path().join("restored");
+    let target_text = target.display().to_string();
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &rp,
+        "--target-dir",
+        &target_text,
+    ]));
+    assert_eq!(
+        std::fs::read_to_string(target.join("sub/b.txt")).unwrap(),
+        "beta"
+    );
+    assert!(
+        !target.join("scratch.tmp").exists(),
+        "excluded by the inventory"
+    );
+    // The same target again: refused, and the job says so.
+    refused(
+        &home.run(&[
+            "restore",
+            "start",
+            "--recovery-point",
+            &rp,
+            "--target-dir",
+            &target_text,
+        ]),
+        "is not empty",
+    );
+    // One path alone.
+    let one = home.path().join("one");
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &rp,
+        "--target-dir",
+        &one.display().to_string(),
+        "--path",
+        "sub/b.txt",
+    ]));
+    assert!(one.join("sub/b.txt").is_file() && !one.join("a.txt").exists());
+    refused(
+        &home.run(&[
+            "restore",
+            "start",
+            "--recovery-point",
+            &rp,
+            "--target-dir",
+            &home.path().join("x").display().to_string(),
+            "--path",
+            "../../etc/passwd",
+        ]),
+        "refusing to restore",
+    );
+
+    let validated = home.run(&["restore", "validate", "--recovery-point", &rp]);
+    ok(&validated);
+    assert!(
+        validated.stdout.contains("Validation SUCCESSFUL"),
+        "{}",
+        validated.stdout
+    );
+
+    // The intern is denied by the vault's access policy; the admin is not.
+    let config = home.path().join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("[defaults]\nprincipal = \"arn:coffer:iam::210987654321:user/intern\"\n{text}"),
+    )
+    .unwrap();
+    refused(
+        &home.run(&["recovery-points", "delete", &rp]),
+        "\"interns-never-delete\"",
+    );
+    std::fs::write(&config, text).unwrap();
+
+    // A legal hold pins it; cancelled, the delete goes through.
+    let hold = home.run(&[
+        "legal-holds",
+        "create",
+        "--title",
+        "case 17",
+        "--description",
+        "litigation",
+        "--vault",
+        "open",
+    ]);
+    ok(&hold);
+    let hold_id = hold.stdout.split_whitespace().nth(2).unwrap().to_string();
+    refused(&home.run(&["recovery-points", "delete", &rp]), "legal hold");
+    refused(
+        &home.run(&[
+            "recovery-points",
+            "update-lifecycle",
+            &rp,
+            "--delete-after-days",
+            "1",
+        ]),
+        "legal hold",
+    );
+    ok(&home.run(&["legal-holds", "cancel", &hold_id, "--reason", "case closed"]));
+    ok(&home.run(&["recovery-points", "delete", &rp]));
+    let listed = home.run(&["recovery-points", "list", "--all", "-o", "json"]);
+    let points: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(points[0]["Status"], "DELETED");
+    let listed = home.run(&["recovery-points", "list", "-o", "json"]);
+    assert_eq!(listed.stdout.trim(), "[]");
+}
+
+#[test]
+fn locked_recovery_points_cannot_be_deleted_or_shortened_in_either_mode() {
+    let (home, _source) = setup();
+    for vault in ["compliance", "governance"] {
+        // A lifecycle outside the lock's bounds fails the job, naming both numbers.
+        refused(
+            &home.run(&[
+                "backup",
+                "start",
+                "--resource",
+                DOCS,
+                "--vault",
+                vault,
+                "--delete-after-days",
+                "3",
+            ]),
+            "retention of 3 days is below the vault lock's MinRetentionDays (7)",
+        );
+        refused(
+            &home.run(&["backup", "start", "--resource", DOCS, "--vault", vault]),
+            "MaxRetentionDays (100)",
+        );
+        let backup = home.run(&[
+            "backup",
+            "start",
+            "--resource",
+            DOCS,
+            "--vault",
+            vault,
+            "--delete-after-days",
+            "30",
+        ]);
+        ok(&backup);
+        let rp = point_arn(&backup);
+        refused(
+            &home.run(&["recovery-points", "delete", &rp]),
+            &format!("locked in {vault} mode: it cannot be deleted"),
+        );
+        refused(
+            &home.run(&[
+                "recovery-points",
+                "update-lifecycle",
+                &rp,
+                "--delete-after-days",
+                "10",
+            ]),
+            "cannot be shortened (DeleteAfterDays 30 -> 10)",
+        );
+        refused(
+            &home.run(&["recovery-points", "update-lifecycle", &rp]),
+            "exceeds the vault lock's MaxRetentionDays (100)",
+        );
+        refused(
+            &home.run(&[
+                "recovery-points",
+                "update-lifecycle",
+                &rp,
+                "--delete-after-days",
+                "101",
+            ]),
+            "retention of 101 days is above the vault lock's MaxRetentionDays (100)",
+        );
+        ok(&home.run(&[
+            "recovery-points",
+            "update-lifecycle",
+            &rp,
+            "--delete-after-days",
+            "60",
+        ]));
+        let described = home.run(&["recovery-points", "describe", &rp, "-o", "json"]);
+        let point: Value = serde_json::from_str(&described.stdout).unwrap();
+        assert_eq!(point["Lifecycle"]["DeleteAfterDays"], 60);
+        assert_eq!(point["Status"], "COMPLETED");
+    }
+}
+
+#[test]
+fn a_sqlite_file_and_a_discovered_postgres_database_round_trip() {
+    let (home, _source) = setup();
+    let queue = "arn:coffer:sqlite:eu-west-1:210987654321:database/queue";
+    let backup = home.run(&["backup", "start", "--resource", queue, "--vault", "open"]);
+    ok(&backup);
+    assert!(
+        backup.stdout.contains("1 table(s), 2 row(s)"),
+        "{}",
+        backup.stdout
+    );
+    let rp = point_arn(&backup);
+    let file = home.path().join("restored/queue.db");
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &rp,
+        "--target-file",
+        &file.display().to_string(),
+    ]));
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM q", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2);
+    ok(&home.run(&["restore", "validate", "--recovery-point", &rp]));
+
+    // A database the inventory does not list is found on its server.
+    let db = format!(
+        "coffer_cli_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    );
+    let psql = |sql: &str| {
+        let out = std::process::Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-qc",
+                sql,
+            ])
+            .output()
+            .expect("psql (Debian package postgresql-client; .ci/run installs it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    psql(&format!("CREATE DATABASE {db}"));
+    let arn = format!("arn:coffer:postgres:eu-west-1:210987654321:database/local/{db}");
+    let backup = home.run(&["backup", "start", "--resource", &arn, "--vault", "open"]);
+    let restored = format!("{db}_r");
+    let _cleanup = DropDatabases(vec![db.clone(), restored.clone()]);
+    ok(&backup);
+    let rp = point_arn(&backup);
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &rp,
+        "--target-database",
+        &restored,
+    ]));
+    refused(
+        &home.run(&[
+            "restore",
+            "start",
+            "--recovery-point",
+            &rp,
+            "--target-database",
+            &restored,
+        ]),
+        "--force",
+    );
+    ok(&home.run(&["restore", "validate", "--recovery-point", &rp]));
+}
+
+#[test]
+fn unknown_resources_vaults_and_points_are_explained() {
+    let (home, _source) = setup();
+    refused(
+        &home.run(&[
+            "backup",
+            "start",
+            "--resource",
+            "arn:coffer:fs:eu-west-1:210987654321:filesystem/nope",
+            "--vault",
+            "open",
+        ]),
+        "is not in the catalog",
+    );
+    refused(
+        &home.run(&["backup", "start", "--resource", DOCS, "--vault", "nope"]),
+        "vault \"nope\" is not declared",
+    );
+    refused(
+        &home.run(&["recovery-points", "describe", "nope"]),
+        "no recovery point nope",
+    );
+    refused(
+        &home.run(&["restore", "start", "--recovery-point", "x"]),
+        "give exactly one of --target-dir",
+    );
+}
