@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use coffer_model::{AccountId, Region, SecretRef};
+use coffer_model::{AccountId, Region};
 use coffer_policy::Config;
 
 use crate::cli::Global;
@@ -46,9 +46,13 @@ impl Context {
 
     pub async fn catalog(&self) -> anyhow::Result<coffer_catalog::Catalog> {
         let password = match self.config.catalog_password() {
-            Some(reference) => Some(resolve_secret(reference).context(
-                "config.toml [catalog] password: the catalog's password could not be read",
-            )?),
+            Some(reference) => Some(
+                coffer_drivers::resolve_secret(reference)
+                    .map_err(anyhow::Error::msg)
+                    .context(
+                        "config.toml [catalog] password: the catalog's password could not be read",
+                    )?,
+            ),
             None => None,
         };
         let catalog = coffer_catalog::Catalog::open_with_password(
@@ -58,19 +62,5 @@ impl Context {
         )
         .await?;
         Ok(catalog)
-    }
-}
-
-/// Reads a secret from where its reference points. Errors name the
-/// reference, never the value.
-fn resolve_secret(reference: &SecretRef) -> anyhow::Result<String> {
-    match reference {
-        SecretRef::Env(name) => std::env::var(name)
-            .map_err(|_| anyhow::anyhow!("environment variable {name} is not set (or not valid UTF-8); set it, or change the reference")),
-        SecretRef::File(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the secret file {path}"))?;
-            Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())
-        }
     }
 }

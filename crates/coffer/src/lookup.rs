@@ -6,7 +6,7 @@ use anyhow::{bail, Context as _};
 use coffer_catalog::{Catalog, ObjectKind};
 use coffer_drivers::Vault;
 use coffer_model::{BackupVault, LegalHold, RecoveryPoint, Resource, ResourceType, Server};
-use coffer_vault::{Keyring, VaultStorage, WrappedSecret};
+use coffer_vault::{Keyring, WrappedSecret};
 
 use crate::context::Context;
 
@@ -82,7 +82,7 @@ pub async fn open_vault(
         .with_context(|| format!("the recorded secret of vault {name} cannot be read"))?;
     let keyring = Keyring::open(ctx.config.keyring_path())?;
     let secret = keyring.unwrap_secret(&wrapped, &vault.backup_vault_arn.to_string())?;
-    let storage = VaultStorage::new(&record.location)?;
+    let storage = crate::vaults::storage_at(ctx, &record.location)?;
     if !storage.exists() {
         bail!(
             "the storage of vault {name:?} is missing at {}; if it moved, restore it there (or run `coffer apply` to create an empty one)",

@@ -11,13 +11,56 @@ use std::io::Write as _;
 use anyhow::{bail, Context as _};
 use coffer_catalog::{Catalog, VaultSecretRecord};
 use coffer_policy::PolicySet;
+use coffer_policy::VaultLocation;
 use coffer_vault::{
-    key_name_of, new_vault_secret, Keyring, VaultStorage, WrappedSecret, DEFAULT_KEY,
+    key_name_of, new_vault_secret, Keyring, S3Access, VaultStorage, WrappedSecret, DEFAULT_KEY,
 };
 
 use crate::cli::{Global, OutputFormat};
 use crate::context::Context;
 use crate::Outcome;
+
+/// The location as the catalog records it: an `s3://` URL carries the
+/// name of its `[s3_endpoints]` entry (`?endpoint=NAME`).
+pub fn recorded_location(location: &VaultLocation) -> String {
+    match &location.endpoint {
+        Some(endpoint) if location.url.starts_with("s3://") => {
+            format!("{}?endpoint={endpoint}", location.url)
+        }
+        _ => location.url.clone(),
+    }
+}
+
+/// The storage at a recorded location, with its endpoint's settings and
+/// credentials (read from their references now) for `s3://`.
+pub fn storage_at(ctx: &Context, location: &str) -> anyhow::Result<VaultStorage> {
+    if !location.starts_with("s3://") {
+        return Ok(VaultStorage::new(location)?);
+    }
+    let Some((_, name)) = location.split_once("?endpoint=") else {
+        bail!("vault storage at {location} names no S3 endpoint; add endpoint = \"NAME\" to its [[vaults.rules]] entry");
+    };
+    let endpoint = ctx.config.s3_endpoint(name).with_context(|| {
+        format!("vault storage at {location} uses S3 endpoint {name:?}, which config.toml no longer declares; add [s3_endpoints.{name}] back")
+    })?;
+    let secret = |reference: &Option<coffer_model::SecretRef>, what: &str| {
+        reference
+            .as_ref()
+            .map(|r| {
+                coffer_drivers::resolve_secret(r)
+                    .map_err(|e| anyhow::anyhow!("[s3_endpoints.{name}] {what}: {e}"))
+            })
+            .transpose()
+    };
+    let access = S3Access {
+        endpoint: endpoint.url.clone(),
+        region: endpoint.signing_region.clone(),
+        access_key_id: secret(&endpoint.access_key_id, "access_key_id")?,
+        secret_access_key: secret(&endpoint.secret_access_key, "secret_access_key")?,
+        virtual_host_style: !endpoint.path_style,
+    };
+    Ok(VaultStorage::new_s3(location, &access)?)
+}
 
 fn parse_wrapped(record: &VaultSecretRecord) -> anyhow::Result<WrappedSecret> {
     serde_json::from_value(record.wrapped.clone()).with_context(|| {
@@ -49,10 +92,11 @@ pub async fn storage_conflicts(
         if has_record {
             continue;
         }
-        let location = ctx
-            .config
-            .vault_location(vault.account_id.as_str(), vault.region.as_str(), name)
-            .url;
+        let location = recorded_location(&ctx.config.vault_location(
+            vault.account_id.as_str(),
+            vault.region.as_str(),
+            name,
+        ));
         if let Some(other) = records.iter().find(|r| r.location == location) {
             problems.push(format!(
                 "{}:{} {}: vault {name:?} would be stored at {location}, which vault {:?} (account {}, region {}) already uses; give it its own location with a [[vaults.rules]] entry in config.toml",
@@ -88,13 +132,15 @@ pub async fn provision(ctx: &Context, catalog: &Catalog, set: &PolicySet) -> any
                 (secret, record.location)
             }
             None => {
-                let location = ctx
-                    .config
-                    .vault_location(vault.account_id.as_str(), vault.region.as_str(), name)
-                    .url;
-                if !location.starts_with("file://") {
-                    eprintln!("warning: vault {name:?} is configured at {location}; only file:// vault storage exists so far, so its storage is not created yet");
-                    continue;
+                let location = recorded_location(&ctx.config.vault_location(
+                    vault.account_id.as_str(),
+                    vault.region.as_str(),
+                    name,
+                ));
+                // Reach the storage before a secret is recorded for it.
+                let storage = storage_at(ctx, &location)?;
+                if storage.exists() {
+                    bail!("vault {name:?} would be stored at {location}, where a repository already exists that this catalog holds no secret for; move it away or give the vault another location with a [[vaults.rules]] entry");
                 }
                 let key = vault
                     .encryption_key_arn
@@ -119,7 +165,7 @@ pub async fn provision(ctx: &Context, catalog: &Catalog, set: &PolicySet) -> any
                 (secret, location)
             }
         };
-        let storage = VaultStorage::new(&location)?;
+        let storage = storage_at(ctx, &location)?;
         if !storage.exists() {
             storage.init(&secret)?;
             println!("Created storage of vault {name:?} at {location}.");
@@ -163,11 +209,7 @@ pub async fn export_key(
     let keyring = Keyring::open(ctx.config.keyring_path())?;
     let arn = coffer_model::Arn::backup_vault(&ctx.region, &ctx.account, name).to_string();
     let secret = keyring.unwrap_secret(&parse_wrapped(&record)?, &arn)?;
-    let repository = record
-        .location
-        .strip_prefix("file://")
-        .unwrap_or(&record.location)
-        .to_string();
+    let repository = restic_repository(&ctx, &record.location);
     let password = coffer_vault::restic_password(&secret);
     match output {
         OutputFormat::Json => println!(
@@ -182,4 +224,17 @@ pub async fn export_key(
         }
     }
     Ok(Outcome::Success)
+}
+
+/// The repository as restic names it: a path, or `s3:ENDPOINT/bucket/prefix`.
+fn restic_repository(ctx: &Context, location: &str) -> String {
+    if let Some(path) = location.strip_prefix("file://") {
+        return path.to_string();
+    }
+    let (url, endpoint) = location.split_once("?endpoint=").unwrap_or((location, ""));
+    let base = ctx
+        .config
+        .s3_endpoint(endpoint)
+        .map_or(String::new(), |e| e.url.trim_end_matches('/').to_string());
+    format!("s3:{base}/{}", url.trim_start_matches("s3://"))
 }

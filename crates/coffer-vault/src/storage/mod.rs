@@ -6,7 +6,8 @@
 //! This module opens repositories with the vault's secret (a random
 //! 32-byte value, hex-encoded as the restic password; it is stored only
 //! wrapped by a keyring key), backs up directory trees, lists snapshots,
-//! restores and checks. Only `file://` locations are handled here yet.
+//! restores and checks. Locations are `file:///absolute/path` or
+//! `s3://bucket/prefix` on an S3-compatible endpoint ([`S3Access`]).
 //!
 //! A repository is opened with the password once per [`VaultStorage`];
 //! later opens reuse the master key, so the 128 MiB, 0.25 s scrypt
@@ -17,6 +18,7 @@
 //! expects and refuses a snapshot that holds fewer, deleting it.
 
 mod restore;
+mod s3;
 mod stream;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +33,7 @@ use rustic_core::{
 use crate::keyring::Secret;
 
 pub use restore::{RestoreRequest, RestoreSummary};
+pub use s3::S3Access;
 pub use stream::{ReadBack, StreamBackup};
 
 /// Where a long operation reports its progress (the CLI draws bars; the
@@ -47,7 +50,9 @@ pub trait Observer: Send + Sync + std::fmt::Debug + 'static {
 /// What can go wrong with a vault's storage. Never carries the password.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("vault location {0:?} is not supported here; use file:///absolute/path")]
+    #[error(
+        "vault location {0:?} is not supported; use file:///absolute/path or s3://bucket/prefix"
+    )]
     UnsupportedLocation(String),
     #[error("vault storage at {location}: {message}")]
     Engine { location: String, message: String },
@@ -97,6 +102,12 @@ pub struct SnapshotInfo {
     pub bytes_added: u64,
 }
 
+#[derive(Clone, Debug)]
+enum Place {
+    Local(PathBuf),
+    S3(s3::S3Backend),
+}
+
 /// A master key and the SHA-256 of the password that opened it.
 type CachedKey = ([u8; 32], rustic_core::repofile::MasterKey);
 
@@ -104,7 +115,7 @@ type CachedKey = ([u8; 32], rustic_core::repofile::MasterKey);
 #[derive(Clone, Debug)]
 pub struct VaultStorage {
     location: String,
-    path: PathBuf,
+    place: Place,
     /// The master key after the first open, with the SHA-256 of the
     /// password that opened it (another password opens afresh).
     key: Arc<Mutex<Option<CachedKey>>>,
@@ -112,19 +123,46 @@ pub struct VaultStorage {
 }
 
 impl VaultStorage {
+    /// Storage at a `file://` location.
+    ///
     /// # Errors
-    /// When the location is not `file://` with an absolute path.
+    /// When the location is not `file://` with an absolute path (an
+    /// `s3://` location needs [`VaultStorage::new_s3`]).
     pub fn new(location: &str) -> Result<VaultStorage, StorageError> {
         let path = location
             .strip_prefix("file://")
             .filter(|p| p.starts_with('/'))
             .ok_or_else(|| StorageError::UnsupportedLocation(location.to_string()))?;
-        Ok(VaultStorage {
+        Ok(Self::at(location, Place::Local(PathBuf::from(path))))
+    }
+
+    /// Storage at `s3://bucket/prefix` (anything after `?` is ignored) on
+    /// the endpoint `access` describes.
+    ///
+    /// # Errors
+    /// When the location is not `s3://bucket[/prefix]`.
+    pub fn new_s3(location: &str, access: &S3Access) -> Result<VaultStorage, StorageError> {
+        let rest = location
+            .strip_prefix("s3://")
+            .map(|r| r.split('?').next().unwrap_or(r))
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| StorageError::UnsupportedLocation(location.to_string()))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let backend =
+            s3::S3Backend::new(bucket, prefix, access).map_err(|e| StorageError::Engine {
+                location: location.to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(Self::at(location, Place::S3(backend)))
+    }
+
+    fn at(location: &str, place: Place) -> VaultStorage {
+        VaultStorage {
             location: location.to_string(),
-            path: PathBuf::from(path),
+            place,
             key: Arc::default(),
             observer: None,
-        })
+        }
     }
 
     /// Reports progress of backups and restores to `observer`.
@@ -166,10 +204,15 @@ impl VaultStorage {
     }
 
     fn repository(&self) -> Result<Repository<()>, StorageError> {
-        let backends = BackendOptions::default()
-            .repository(self.path.display().to_string())
-            .to_backends()
-            .map_err(self.engine())?;
+        let backends = match &self.place {
+            Place::Local(path) => BackendOptions::default()
+                .repository(path.display().to_string())
+                .to_backends()
+                .map_err(self.engine())?,
+            Place::S3(backend) => {
+                rustic_core::RepositoryBackends::new(Arc::new(backend.clone()), None)
+            }
+        };
         // No cache: a vault is read by a daemon and by people, never from ~/.cache.
         let options = RepositoryOptions::default().no_cache(true);
         match &self.observer {
@@ -233,10 +276,12 @@ impl VaultStorage {
     /// # Errors
     /// When it exists already or cannot be written.
     pub fn init(&self, password: &Secret) -> Result<(), StorageError> {
-        std::fs::create_dir_all(&self.path).map_err(|source| StorageError::Io {
-            path: self.path.display().to_string(),
-            source,
-        })?;
+        if let Place::Local(path) = &self.place {
+            std::fs::create_dir_all(path).map_err(|source| StorageError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
         self.repository()?
             .init(
                 &credentials(password),
@@ -247,9 +292,13 @@ impl VaultStorage {
         Ok(())
     }
 
-    /// Whether a repository exists at the location.
+    /// Whether a repository exists at the location (an S3 endpoint that
+    /// cannot be asked counts as no).
     pub fn exists(&self) -> bool {
-        self.path.join("config").is_file()
+        match &self.place {
+            Place::Local(path) => path.join("config").is_file(),
+            Place::S3(backend) => backend.has_config().unwrap_or(false),
+        }
     }
 
     /// Backs up a directory tree as one snapshot with `tags`, leaving out

@@ -18,32 +18,7 @@ fn tree(root: &Path) {
     std::os::unix::fs::symlink("etc/app/config.toml", root.join("link")).unwrap();
 }
 
-fn files(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            let kind = entry.file_type().unwrap();
-            let rel = entry.path().strip_prefix(root).unwrap().to_path_buf();
-            if kind.is_dir() {
-                stack.push(entry.path());
-            } else if kind.is_symlink() {
-                out.push((
-                    rel,
-                    std::fs::read_link(entry.path())
-                        .unwrap()
-                        .into_os_string()
-                        .into_encoded_bytes(),
-                ));
-            } else {
-                out.push((rel, std::fs::read(entry.path()).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use coffer_testkit::tree_contents as files;
 
 fn restic(repo: &Path, password: &str, args: &[&str]) -> std::process::Output {
     Command::new("restic")
@@ -300,10 +275,7 @@ fn excludes_follow_restic_patterns_and_the_count_check_honours_them() {
     storage
         .restore_tree(&secret, &saved.id, &target, &request)
         .unwrap();
-    let names: Vec<String> = files(&target)
-        .into_iter()
-        .map(|(p, _)| p.display().to_string())
-        .collect();
+    let names: Vec<String> = files(&target).into_iter().map(|(p, _)| p).collect();
     assert_eq!(names, vec!["alice/notes.txt", "bob/work/final.txt"]);
 }
 

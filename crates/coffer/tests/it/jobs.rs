@@ -444,3 +444,71 @@ fn unknown_resources_vaults_and_points_are_explained() {
         "give exactly one of --target-dir",
     );
 }
+
+#[test]
+fn a_vault_on_s3_takes_backups_and_restic_opens_it_with_export_key() {
+    let moto = coffer_testkit::Moto::start();
+    moto.create_bucket("coffer-cli");
+    let (home, source) = setup();
+    let key = home.write("s3.key", coffer_testkit::KEY);
+    let config = home.path().join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[[vaults.rules]]\nmatch = \"remote\"\nurl = \"s3://coffer-cli/vaults/{{name}}\"\nendpoint = \"moto\"\n\n[s3_endpoints.moto]\nurl = \"{}\"\naccess_key_id = {{ file = \"{key}\" }}\nsecret_access_key = {{ file = \"{key}\" }}\npath_style = true\n\n{text}",
+            moto.url
+        ),
+    )
+    .unwrap();
+    let stack = home.write(
+        "remote.yaml",
+        "Resources:\n  Remote:\n    Type: AWS::Backup::BackupVault\n    Properties:\n      BackupVaultName: remote\n",
+    );
+    let apply = home.run(&["apply", "--stack", "remote", &stack]);
+    ok(&apply);
+    assert!(
+        apply.stdout.contains("Created storage of vault \"remote\""),
+        "{}",
+        apply.stdout
+    );
+
+    let backup = home.run(&["backup", "start", "--resource", DOCS, "--vault", "remote"]);
+    ok(&backup);
+    let rp = point_arn(&backup);
+    let target = home.path().join("from-s3");
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &rp,
+        "--target-dir",
+        &target.display().to_string(),
+    ]));
+    assert_eq!(
+        std::fs::read(target.join("a.txt")).unwrap(),
+        std::fs::read(source.join("a.txt")).unwrap()
+    );
+
+    let exported = home.run(&["vault", "export-key", "remote", "--yes", "-o", "json"]);
+    ok(&exported);
+    let exported: Value = serde_json::from_str(&exported.stdout).unwrap();
+    let repository = exported["repository"].as_str().unwrap();
+    assert_eq!(
+        repository,
+        format!("s3:{}/coffer-cli/vaults/remote", moto.url)
+    );
+    let listed = std::process::Command::new("restic")
+        .args(["--no-cache", "--repo", repository, "snapshots", "--json"])
+        .env("RESTIC_PASSWORD", exported["password"].as_str().unwrap())
+        .env("AWS_ACCESS_KEY_ID", coffer_testkit::KEY)
+        .env("AWS_SECRET_ACCESS_KEY", coffer_testkit::KEY)
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("coffer-recovery-point:"));
+}

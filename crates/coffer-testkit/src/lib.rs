@@ -1,0 +1,109 @@
+//! Real services for Coffer's tests, started by the tests that need them.
+//!
+//! [`Moto`]: an S3 server (`moto_server` from the virtual environment that
+//! `.ci/run` prepares and names in `COFFER_TEST_VENV`) on a free loopback
+//! port, stopped when dropped. A missing server fails the test with a
+//! message saying how to get one; nothing is skipped.
+
+// Test support: a failure to start a service is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// Access key and secret moto accepts (any would do).
+pub const KEY: &str = "test";
+
+/// A moto server on a free loopback port; stopped when dropped.
+#[derive(Debug)]
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    venv: PathBuf,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let venv = PathBuf::from(std::env::var("COFFER_TEST_VENV").unwrap_or_else(|_| {
+            panic!("COFFER_TEST_VENV is not set: run the tests through .ci/run, which creates a venv with moto[server] and boto3 (or create one and point COFFER_TEST_VENV at it)")
+        }));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(venv.join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start moto_server from {}: {e}", venv.display()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto_server did not listen on port {port} within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            venv,
+        }
+    }
+
+    /// Creates a bucket (with Object Lock enabled) through boto3.
+    pub fn create_bucket(&self, bucket: &str) {
+        let script = format!(
+            "import boto3; boto3.client('s3', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test').create_bucket(Bucket='{bucket}', ObjectLockEnabledForBucket=True)",
+            self.url
+        );
+        let out = Command::new(self.venv.join("bin/python"))
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every entry under `root` but directories, sorted: its relative path and
+/// its contents (a symlink's target for a symlink), to compare trees.
+pub fn tree_contents(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            let rel = entry
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .display()
+                .to_string();
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_symlink() {
+                let target = std::fs::read_link(entry.path()).unwrap();
+                out.push((rel, target.into_os_string().into_encoded_bytes()));
+            } else {
+                out.push((rel, std::fs::read(entry.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
