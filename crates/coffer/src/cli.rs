@@ -97,6 +97,14 @@ pub enum Command {
         after_help = "Example:\n  coffer apply --stack payments stack.yaml inventory.yaml\n\nObjects that left the stack's files are deleted; objects of other stacks\nare never touched; a vault that holds recovery points is never deleted."
     )]
     Apply(StackArgs),
+    /// List the databases each declared server holds now, with their tags.
+    #[command(
+        after_help = "Example:\n  coffer discover\n  coffer discover -o json\n\nA database's tags: the inventory's, then database_tags, then a line\n`coffer: key=value, key=value` in its comment (COMMENT ON DATABASE)."
+    )]
+    Discover {
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
     /// Back up a resource now (an on-demand backup job).
     #[command(subcommand)]
     Backup(BackupCommand),
@@ -358,6 +366,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Apply(args) => crate::policy::plan(&global, &args, true).await,
         Command::Get { kind, output } => crate::get::get(&global, kind, output).await,
         Command::Keys(command) => crate::keys::run(&global, command).await,
+        Command::Discover { output } => crate::discover::run(&global, output).await,
         Command::Backup(BackupCommand::Start(args)) => crate::backup::start(&global, &args).await,
         Command::Restore(RestoreCommand::Start(args)) => {
             crate::restore::start(&global, &args).await

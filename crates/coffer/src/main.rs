@@ -4,6 +4,7 @@
 mod backup;
 mod cli;
 mod context;
+mod discover;
 mod get;
 mod holds;
 mod keys;

@@ -385,3 +385,55 @@ fn a_damaged_pack_is_an_error_not_a_crash() {
     assert!(error.to_string().contains("vault storage"), "{error}");
     assert!(storage.check(&secret, true).is_err(), "check finds it too");
 }
+
+#[test]
+fn a_truncated_pack_fails_restore_and_check_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, secret, vault_dir) = new_vault(dir.path());
+    let source = dir.path().join("src");
+    tree(&source);
+    let saved = storage.backup_tree(&secret, &source, &[], &[]).unwrap();
+    let mut stack = vec![vault_dir.join("data")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(entry.path())
+                    .unwrap();
+                let len = file.metadata().unwrap().len();
+                file.set_len(len / 2).unwrap();
+            }
+        }
+    }
+    let request = RestoreRequest {
+        root: source.display().to_string(),
+        ..RestoreRequest::default()
+    };
+    let error = storage
+        .restore_tree(&secret, &saved.id, &dir.path().join("t"), &request)
+        .unwrap_err();
+    assert!(error.to_string().contains("vault storage"), "{error}");
+    assert!(storage.read_back(&secret, &saved.id).is_err());
+    assert!(storage.check(&secret, true).is_err());
+}
+
+#[test]
+fn key_files_use_light_scrypt_parameters_for_random_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_storage, _secret, vault_dir) = new_vault(dir.path());
+    let keys: Vec<_> = std::fs::read_dir(vault_dir.join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(keys.len(), 1);
+    let key: serde_json::Value = serde_json::from_slice(&std::fs::read(&keys[0]).unwrap()).unwrap();
+    // vendor/README.md: N=2^12 (4 MiB) instead of 2^17 (128 MiB) per open.
+    assert_eq!(
+        (key["N"].as_u64(), key["r"].as_u64(), key["p"].as_u64()),
+        (Some(4096), Some(8), Some(1))
+    );
+}

@@ -389,7 +389,19 @@ fn a_sqlite_file_and_a_discovered_postgres_database_round_trip() {
         );
     };
     psql(&format!("CREATE DATABASE {db}"));
+    let _dropped_first = DropDatabases(vec![db.clone()]);
+    psql(&format!("COMMENT ON DATABASE {db} IS 'coffer: tier=gold'"));
     let arn = format!("arn:coffer:postgres:eu-west-1:210987654321:database/local/{db}");
+    let discovered = home.run(&["discover", "-o", "json"]);
+    ok(&discovered);
+    let discovered: Value = serde_json::from_str(&discovered.stdout).unwrap();
+    let mine = discovered
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ResourceArn"] == arn.as_str())
+        .unwrap_or_else(|| panic!("{arn} not discovered: {discovered}"));
+    assert_eq!(mine["Tags"]["tier"], "gold");
     let backup = home.run(&["backup", "start", "--resource", &arn, "--vault", "open"]);
     let restored = format!("{db}_r");
     let _cleanup = DropDatabases(vec![db.clone(), restored.clone()]);

@@ -204,7 +204,13 @@ impl KeyFile {
         with_created: bool,
     ) -> RusticResult<Self> {
         let masterkey = MasterKey::from_key(key);
-        let params = Params::RECOMMENDED;
+        // Coffer patch: light scrypt parameters (N=2^12, r=8, p=1: 4 MiB,
+        // milliseconds). Coffer's repository passwords are random 256-bit
+        // secrets, so key stretching adds no strength, while the upstream
+        // default (N=2^17: 128 MiB, 0.25 s) is paid on every open.
+        let params = Params::new(12, 8, 1).map_err(|err| {
+            RusticError::with_source(ErrorKind::Internal, "Invalid scrypt parameters.", err)
+        })?;
         let mut salt = vec![0; 64];
         rng().fill_bytes(&mut salt);
 
