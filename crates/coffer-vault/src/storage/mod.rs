@@ -286,7 +286,7 @@ impl VaultStorage {
             .init(
                 &credentials(password),
                 &KeyOptions::default(),
-                &ConfigOptions::default(),
+                &config_options(),
             )
             .map_err(self.engine())?;
         Ok(())
@@ -434,6 +434,17 @@ impl VaultStorage {
             message: e.to_string(),
         })
     }
+}
+
+/// Repository settings for new vaults: data packs of 16 MiB growing to at
+/// most 32 MiB (restic's size class). A pack is assembled in memory, so
+/// rustic's default (32 MiB growing with the square root of the repository
+/// size, without limit) makes a backup's memory grow with the vault.
+fn config_options() -> ConfigOptions {
+    let mut options = ConfigOptions::default();
+    options.set_datapack_size = Some(bytesize::ByteSize::mib(16));
+    options.set_datapack_size_limit = Some(bytesize::ByteSize::mib(32));
+    options
 }
 
 fn credentials(password: &Secret) -> Credentials {

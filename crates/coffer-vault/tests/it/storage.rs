@@ -437,3 +437,40 @@ fn key_files_use_light_scrypt_parameters_for_random_passwords() {
         (Some(4096), Some(8), Some(1))
     );
 }
+
+#[test]
+fn duplicate_files_restore_as_copies_and_sparse_ones_keep_their_holes() {
+    use std::os::unix::fs::{FileExt, MetadataExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, secret, _) = new_vault(dir.path());
+    let source = dir.path().join("src");
+    std::fs::create_dir_all(source.join("a")).unwrap();
+    let data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+        .collect();
+    for name in ["one.bin", "a/two.bin", "a/three.bin"] {
+        std::fs::write(source.join(name), &data).unwrap();
+    }
+    for name in ["hole1.img", "a/hole2.img"] {
+        let file = std::fs::File::create(source.join(name)).unwrap();
+        file.set_len(16 << 20).unwrap();
+        file.write_at(b"tail", 16 << 20).unwrap();
+    }
+    let saved = storage.backup_tree(&secret, &source, &[], &[]).unwrap();
+    let target = dir.path().join("t");
+    let request = RestoreRequest {
+        root: source.display().to_string(),
+        ..RestoreRequest::default()
+    };
+    let summary = storage
+        .restore_tree(&secret, &saved.id, &target, &request)
+        .unwrap();
+    assert_eq!(summary.files, 5);
+    assert_eq!(files(&target), files(&source));
+    let hole = std::fs::metadata(target.join("a/hole2.img")).unwrap();
+    assert!(
+        hole.blocks() * 512 < 1 << 20,
+        "holes kept: {} blocks",
+        hole.blocks()
+    );
+}
