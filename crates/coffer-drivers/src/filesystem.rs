@@ -55,10 +55,12 @@ pub(crate) async fn backup(
             .storage
             .backup_tree(&vault.secret, &path, &exclude, &tags)?;
         let digest = vault.storage.tree_digest(&vault.secret, &saved.id)?;
+        let stored = vault.storage.stored_bytes(&vault.secret, &saved.id)?;
         Ok(BackupOutcome {
             snapshot_id: saved.id,
             bytes: saved.bytes,
             bytes_added: saved.bytes_added,
+            stored_bytes: stored,
             content_sha256: digest,
             manifest: None,
         })

@@ -39,17 +39,24 @@ pub struct BackupOutcome {
     pub bytes: u64,
     /// Bytes added to the vault after dedup and compression.
     pub bytes_added: u64,
+    /// Bytes the snapshot's data occupies in the vault (shared chunks too).
+    pub stored_bytes: u64,
     /// SHA-256 of the stream, or of the tree's canonical listing.
     pub content_sha256: String,
     pub manifest: Option<ContentManifest>,
 }
 
 impl BackupOutcome {
-    fn from_stream(saved: coffer_vault::StreamBackup, manifest: ContentManifest) -> BackupOutcome {
+    fn from_stream(
+        saved: coffer_vault::StreamBackup,
+        stored_bytes: u64,
+        manifest: ContentManifest,
+    ) -> BackupOutcome {
         BackupOutcome {
             snapshot_id: saved.snapshot.id,
             bytes: saved.bytes,
             bytes_added: saved.snapshot.bytes_added,
+            stored_bytes,
             content_sha256: saved.sha256,
             manifest: Some(manifest),
         }

@@ -279,7 +279,12 @@ pub(crate) async fn backup(
         (Ok(_), Err(other)) => return Err(DriverError::Storage(other)),
     };
     let (manifest, saved) = manifest;
-    Ok(BackupOutcome::from_stream(saved, manifest))
+    let stored = {
+        let vault = vault.clone();
+        let id = saved.snapshot.id.clone();
+        blocking(move || Ok(vault.storage.stored_bytes(&vault.secret, &id)?)).await?
+    };
+    Ok(BackupOutcome::from_stream(saved, stored, manifest))
 }
 
 fn check_database_name(name: &str) -> Result<()> {

@@ -176,7 +176,10 @@ pub(crate) async fn backup(
         let saved = vault
             .storage
             .backup_stream(&vault.secret, &name, file, &tags)?;
-        Ok(BackupOutcome::from_stream(saved, manifest))
+        let stored = vault
+            .storage
+            .stored_bytes(&vault.secret, &saved.snapshot.id)?;
+        Ok(BackupOutcome::from_stream(saved, stored, manifest))
     })
     .await
 }

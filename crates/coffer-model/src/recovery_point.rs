@@ -101,6 +101,10 @@ pub struct RecoveryPoint {
     /// Bytes added to the vault by this backup, after dedup and compression.
     #[serde(default)]
     pub bytes_added: u64,
+    /// Bytes the point's data occupies in the vault (each distinct chunk
+    /// once, compressed and encrypted, shared with other points or not).
+    #[serde(default)]
+    pub stored_bytes: u64,
     /// How long the backup took, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,

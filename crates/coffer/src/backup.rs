@@ -138,6 +138,7 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
         tags: resource.tags.clone(),
         snapshot_id: Some(outcome.snapshot_id.clone()),
         bytes_added: outcome.bytes_added,
+        stored_bytes: outcome.stored_bytes,
         duration_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
         manifest: outcome.manifest.clone(),
     };

@@ -725,8 +725,10 @@ impl<S: Open> Repository<S> {
         self.status.open_status_mut().config = config;
     }
 
-    // TODO: add documentation!
-    pub(crate) fn dbe(&self) -> &DecryptBackend<Key> {
+    // Coffer patch: public, so a caller can read blobs through index
+    // entries (`IndexEntry::read_data`) with its own bounded pipeline.
+    /// The decrypting backend of the repository.
+    pub fn dbe(&self) -> &DecryptBackend<Key> {
         &self.status.open_status().dbe
     }
 

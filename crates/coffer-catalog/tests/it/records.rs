@@ -39,6 +39,7 @@ pub fn recovery_point(id: &str, vault: &str) -> RecoveryPoint {
         tags: Default::default(),
         snapshot_id: None,
         bytes_added: 0,
+        stored_bytes: 0,
         duration_ms: None,
         manifest: None,
     }

@@ -74,6 +74,7 @@ pub fn point(resource: &Resource, outcome: &BackupOutcome) -> RecoveryPoint {
         tags: BTreeMap::new(),
         snapshot_id: Some(outcome.snapshot_id.clone()),
         bytes_added: outcome.bytes_added,
+        stored_bytes: outcome.stored_bytes,
         duration_ms: None,
         manifest: outcome.manifest.clone(),
     }

@@ -72,6 +72,7 @@ fn point(delete_after_days: Option<u32>) -> RecoveryPoint {
         tags: Default::default(),
         snapshot_id: None,
         bytes_added: 0,
+        stored_bytes: 0,
         duration_ms: None,
         manifest: None,
     }

@@ -3,8 +3,9 @@
 //! `rustic_core`'s own restore holds up to 20 pack ranges in memory (about
 //! 1 GiB for a 2.4 GB restore) and panics on a damaged pack
 //! (storage-engine.md, pitfall 4). Coffer restores file by file instead:
-//! each file's blobs are streamed in order with `Repository::dump` (memory
-//! bounded by a few blobs per worker, whatever the size of the data), and
+//! each worker reads a file's chunks in order through the index, one chunk
+//! at a time (memory bounded by the workers, whatever the size of the
+//! data); a file whose content was restored already is copied locally;
 //! a panic inside the engine becomes an error.
 //!
 //! Every path is checked before anything is written: an entry whose path
@@ -203,15 +204,13 @@ impl VaultStorage {
         }
 
         // Files, by a few workers pulling from one list; the first error
-        // stops all. A file of several chunks is read by the engine with
-        // its own parallelism, so only one such file is read at a time:
-        // memory stays bounded by a few chunks in flight.
+        // stops all. Each worker holds one chunk at a time, so memory is
+        // bounded by the workers, whatever the size of the data.
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let first_error: Mutex<Option<StorageError>> = Mutex::new(None);
         let written = AtomicUsize::new(0);
         let bytes = std::sync::atomic::AtomicU64::new(0);
-        let large = Mutex::new(());
         std::thread::scope(|scope| {
             for _ in 0..WORKERS {
                 scope.spawn(|| loop {
@@ -222,9 +221,6 @@ impl VaultStorage {
                     let Some((entry, dest)) = unique.get(index) else {
                         break;
                     };
-                    let chunks = entry.node.content.as_ref().map_or(0, Vec::len);
-                    let _turn =
-                        (chunks > 1).then(|| large.lock().unwrap_or_else(PoisonError::into_inner));
                     match self.restore_file(&repo, entry, dest, request.overwrite) {
                         Ok(n) => {
                             written.fetch_add(1, Ordering::Relaxed);
@@ -298,12 +294,21 @@ impl VaultStorage {
             observer: self.observer.clone(),
             error: None,
         };
-        super::unpanic(&self.location, || repo.dump(&entry.node, &mut writer))?.map_err(|e| {
-            StorageError::Engine {
-                location: self.location.clone(),
-                message: format!("restoring {}: {e}", entry.relative.display()),
+        // Chunk by chunk, in order, on this worker: one chunk in memory at
+        // a time, no cache (a chunk read for a file is not needed again;
+        // whole duplicate files are copied instead).
+        let engine = |e: Box<rustic_core::RusticError>| StorageError::Engine {
+            location: self.location.clone(),
+            message: format!("restoring {}: {e}", entry.relative.display()),
+        };
+        super::unpanic(&self.location, || -> Result<(), StorageError> {
+            for id in entry.node.content.iter().flatten() {
+                let index_entry = repo.get_index_entry(id).map_err(engine)?;
+                let data = index_entry.read_data(repo.dbe()).map_err(engine)?;
+                writer.write_all(&data).map_err(io(dest))?;
             }
-        })?;
+            Ok(())
+        })??;
         if let Some(error) = writer.error.take() {
             return Err(StorageError::Io {
                 path: dest.display().to_string(),
@@ -526,16 +531,24 @@ const BLOCK: usize = 4096;
 
 impl Write for SparseWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // Whole zero blocks are skipped with a seek; every run of other
+        // blocks goes out in one write.
+        let mut start = 0;
         let mut offset = 0;
         while offset < buf.len() {
             let end = (offset + BLOCK).min(buf.len());
             let block = &buf[offset..end];
             if block.len() == BLOCK && block.iter().all(|b| *b == 0) {
+                if start < offset {
+                    self.file.write_all(&buf[start..offset])?;
+                }
                 self.file.seek(SeekFrom::Current(BLOCK as i64))?;
-            } else {
-                self.file.write_all(block)?;
+                start = end;
             }
             offset = end;
+        }
+        if start < buf.len() {
+            self.file.write_all(&buf[start..])?;
         }
         self.position += buf.len() as u64;
         if let Some(observer) = &self.observer {
@@ -562,6 +575,29 @@ mod tests {
         assert_eq!(checked_relative(Path::new("../etc/passwd")), None);
         assert_eq!(checked_relative(Path::new("a/../../b")), None);
         assert_eq!(checked_relative(Path::new("/etc/passwd")), None);
+    }
+
+    #[test]
+    fn the_sparse_writer_keeps_bytes_and_skips_zero_blocks() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut data = vec![7u8; 10_000];
+        data.extend(vec![0u8; 4 << 20]);
+        data.extend(vec![9u8; 5_000]);
+        let mut writer = SparseWriter {
+            file: File::create(&path).unwrap(),
+            position: 0,
+            observer: None,
+            error: None,
+        };
+        for piece in data.chunks(300_000) {
+            writer.write_all(piece).unwrap();
+        }
+        writer.file.set_len(writer.position).unwrap();
+        drop(writer);
+        assert!(std::fs::read(&path).unwrap() == data);
+        assert!(std::fs::metadata(&path).unwrap().blocks() * 512 < 1 << 20);
     }
 
     #[test]

@@ -145,6 +145,8 @@ fn a_directory_backs_up_restores_validates_and_deletes() {
     assert_eq!(points[0]["Status"], "COMPLETED");
     assert_eq!(points[0]["ContentSha256"].as_str().unwrap().len(), 64);
     assert!(points[0]["SnapshotId"].is_string());
+    assert!(points[0]["StoredBytes"].as_u64().unwrap() > 0);
+    assert!(points[0]["DurationMs"].is_u64());
     assert_ne!(points[0]["RecoveryPointId"], points[0]["SnapshotId"]);
 
     let target = home.path().join("restored");
