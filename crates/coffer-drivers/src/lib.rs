@@ -168,13 +168,24 @@ fn connection<'a>(resource: &'a Resource, field: &str) -> Result<&'a str> {
 }
 
 /// Tags on every snapshot: enough for someone with only `restic` to tell
-/// what a snapshot is.
-pub fn snapshot_tags(resource: &Resource, recovery_point_id: &str, job_id: &str) -> Vec<String> {
-    vec![
+/// what a snapshot is (resource, recovery point, job, and the plan and
+/// rule that made it, for scheduled jobs).
+pub fn snapshot_tags(
+    resource: &Resource,
+    recovery_point_id: &str,
+    job_id: &str,
+    plan_rule: Option<(&str, &str)>,
+) -> Vec<String> {
+    let mut tags = vec![
         format!("coffer-resource:{}", resource.resource_arn),
         format!("coffer-recovery-point:{recovery_point_id}"),
         format!("coffer-job:{job_id}"),
-    ]
+    ];
+    if let Some((plan, rule)) = plan_rule {
+        tags.push(format!("coffer-plan:{plan}"));
+        tags.push(format!("coffer-rule:{rule}"));
+    }
+    tags
 }
 
 /// Runs a blocking vault operation off the async runtime.
@@ -338,5 +349,38 @@ fn compare_manifest(
                 validation.problems.extend(differences);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_tags_name_resource_point_job_and_plan() {
+        let account =
+            coffer_model::AccountId::new("111122223333").unwrap_or_else(|e| panic!("{e}"));
+        let region = coffer_model::Region::new("eu-west-1").unwrap_or_else(|e| panic!("{e}"));
+        let resource = Resource {
+            resource_arn: ResourceType::SQLite.arn(&region, &account, "queue"),
+            resource_type: ResourceType::SQLite,
+            resource_name: "queue".into(),
+            account_id: account,
+            region,
+            tags: Default::default(),
+            connection: Default::default(),
+        };
+        let tags = snapshot_tags(&resource, "rp-1", "JOB-1", Some(("daily", "nightly")));
+        assert_eq!(
+            tags,
+            vec![
+                "coffer-resource:arn:coffer:sqlite:eu-west-1:111122223333:database/queue",
+                "coffer-recovery-point:rp-1",
+                "coffer-job:JOB-1",
+                "coffer-plan:daily",
+                "coffer-rule:nightly",
+            ]
+        );
+        assert_eq!(snapshot_tags(&resource, "rp-1", "JOB-1", None).len(), 3);
     }
 }

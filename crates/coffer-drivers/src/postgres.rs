@@ -16,7 +16,7 @@ use coffer_model::{
     glob_match, ContentManifest, RecoveryPoint, Resource, ResourceType, Server, TableManifest, Tags,
 };
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{Connection as _, Row as _};
+use sqlx::{ConnectOptions as _, Connection as _, Row as _};
 
 use crate::process::{spawn, ChildReader, StderrCollector};
 use crate::{
@@ -133,7 +133,9 @@ impl Endpoint {
             .port(self.port)
             .username(&self.user)
             .database(database)
-            .application_name("coffer");
+            .application_name("coffer")
+            // Manifest queries read whole tables: not worth a warning.
+            .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(3600));
         if let Some(password) = &self.password {
             options = options.password(password);
         }
@@ -238,7 +240,10 @@ pub(crate) async fn backup(
         .map_err(|e| endpoint.error(format!("cannot export a snapshot: {e}")))?;
 
     let mut command = endpoint.command("pg_dump", &database);
-    command.args(["--format=custom", "--snapshot", &snapshot]);
+    // Uncompressed: the vault compresses (zstd) and deduplicates, and an
+    // unchanged table then gives the same chunks night after night, which
+    // pg_dump's own compression would prevent.
+    command.args(["--format=custom", "--compress=0", "--snapshot", &snapshot]);
     let child = spawn(&mut command, "pg_dump", "postgresql-client")
         .map_err(|message| endpoint.error(message))?;
     let reader = ChildReader::new("pg_dump", child).map_err(|message| endpoint.error(message))?;

@@ -100,7 +100,7 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
         )
         .await?;
     let point_id = uuid::Uuid::new_v4().to_string();
-    let tags = coffer_drivers::snapshot_tags(&resource, &point_id, &job_id);
+    let tags = coffer_drivers::snapshot_tags(&resource, &point_id, &job_id, None);
     let bar = progress::Bar::new("backup");
     let mut opened = opened;
     opened.storage = opened.storage.with_observer(bar.clone());
@@ -161,8 +161,8 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
     );
     println!("  recovery point  {}", point.recovery_point_arn);
     println!(
-        "  size            {} bytes read, {} bytes added to the vault",
-        outcome.bytes, outcome.bytes_added
+        "  size            {} bytes read; {} bytes stored in the vault, {} of them new",
+        outcome.bytes, outcome.stored_bytes, outcome.bytes_added
     );
     println!("  content SHA-256 {}", outcome.content_sha256);
     if let Some(manifest) = &outcome.manifest {

@@ -474,3 +474,47 @@ fn duplicate_files_restore_as_copies_and_sparse_ones_keep_their_holes() {
         hole.blocks()
     );
 }
+
+/// A pipe-like reader whose reads come up short (half of what is asked);
+/// counts its calls.
+struct Stingy {
+    data: std::io::Cursor<Vec<u8>>,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::io::Read for Stingy {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let len = buf.len();
+        let want = if n == 5 { 1.min(len) } else { len.min(65_536) };
+        std::io::Read::read(&mut self.data, &mut buf[..want])
+    }
+}
+
+/// Short reads are topped up to full reads (the chunker would otherwise
+/// shrink its buffer to them: bench/pg measured 344 s instead of 9 s for a
+/// 1 GB pg_dump through a pipe); every byte still arrives once, in order.
+#[test]
+fn short_reads_from_a_pipe_are_topped_up_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, secret, _) = new_vault(dir.path());
+    let data: Vec<u8> = (0..6_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 5) as u8)
+        .collect();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reader = Stingy {
+        data: std::io::Cursor::new(data.clone()),
+        calls: calls.clone(),
+    };
+    let saved = storage.backup_stream(&secret, "s", reader, &[]).unwrap();
+    assert_eq!(saved.bytes, data.len() as u64);
+    let mut out = Vec::new();
+    storage.dump(&secret, &saved.snapshot.id, "s", &mut out).unwrap();
+    assert!(out == data);
+    let calls = calls.load(std::sync::atomic::Ordering::Relaxed);
+    // Tens of thousands when short reads are topped up; byte-by-byte
+    // reads would be millions.
+    assert!(calls < 500_000, "{calls} reads for 6 MB");
+}
