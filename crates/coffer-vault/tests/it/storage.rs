@@ -511,7 +511,9 @@ fn short_reads_from_a_pipe_are_topped_up_and_lose_nothing() {
     let saved = storage.backup_stream(&secret, "s", reader, &[]).unwrap();
     assert_eq!(saved.bytes, data.len() as u64);
     let mut out = Vec::new();
-    storage.dump(&secret, &saved.snapshot.id, "s", &mut out).unwrap();
+    storage
+        .dump(&secret, &saved.snapshot.id, "s", &mut out)
+        .unwrap();
     assert!(out == data);
     let calls = calls.load(std::sync::atomic::Ordering::Relaxed);
     // Tens of thousands when short reads are topped up; byte-by-byte
