@@ -1,0 +1,11 @@
+//! The engine: what the scheduler does, as values that tests can drive.
+//!
+//! - [`clock`]: the time the engine runs on; the daemon uses the system
+//!   clock, tests a [`clock::ManualClock`] that they move by hand, so a
+//!   month of schedules runs in milliseconds.
+//! - [`planning`]: which backup jobs the policy asks for in a span of time:
+//!   one per (rule, selected resource, fire time), with overlapping rules of
+//!   one plan merged as AWS merges them.
+
+pub mod clock;
+pub mod planning;
