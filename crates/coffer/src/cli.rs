@@ -114,6 +114,9 @@ pub enum Command {
     /// List, inspect, delete recovery points and change their lifecycle.
     #[command(subcommand, name = "recovery-points")]
     RecoveryPoints(PointsCommand),
+    /// Backup, restore and validation jobs, with their states and reasons.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Legal holds: pin recovery points against deletion and expiry.
     #[command(subcommand, name = "legal-holds")]
     LegalHolds(HoldsCommand),
@@ -259,6 +262,40 @@ pub enum PointsCommand {
     },
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum JobKind {
+    All,
+    Backup,
+    Restore,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, oldest first.
+    #[command(
+        after_help = "Example:\n  coffer jobs list\n  coffer jobs list --kind backup --state failed -o json"
+    )]
+    List {
+        #[arg(long, value_enum, default_value_t = JobKind::All)]
+        kind: JobKind,
+        /// Only jobs in this state (COMPLETED, FAILED, RUNNING, ...).
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Show one job in full.
+    #[command(
+        after_help = "Example:\n  coffer jobs describe 7F73B548-5548-4B6E-A349-5445B907CD0E"
+    )]
+    Describe {
+        /// Job ID.
+        id: String,
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Yaml)]
+        output: OutputFormat,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum HoldsCommand {
     /// Create an active legal hold over the recovery points it selects.
@@ -375,6 +412,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             crate::restore::validate(&global, &args).await
         }
         Command::RecoveryPoints(command) => crate::points::run(&global, &command).await,
+        Command::Jobs(command) => crate::jobs::run(&global, &command).await,
         Command::LegalHolds(command) => crate::holds::run(&global, &command).await,
         Command::Vault(VaultCommand::ExportKey { name, yes, output }) => {
             crate::vaults::export_key(&global, &name, yes, output).await

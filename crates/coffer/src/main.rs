@@ -7,6 +7,7 @@ mod context;
 mod discover;
 mod get;
 mod holds;
+mod jobs;
 mod keys;
 mod lookup;
 mod output;

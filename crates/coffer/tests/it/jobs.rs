@@ -208,6 +208,32 @@ fn a_directory_backs_up_restores_validates_and_deletes() {
 
     let validated = home.run(&["restore", "validate", "--recovery-point", &rp]);
     ok(&validated);
+    let jobs = home.run(&["jobs", "list", "-o", "json"]);
+    ok(&jobs);
+    let jobs: Value = serde_json::from_str(&jobs.stdout).unwrap();
+    let kinds: Vec<&str> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["Type"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"BACKUP") && kinds.contains(&"RESTORE") && kinds.contains(&"VALIDATE"),
+        "{kinds:?}"
+    );
+    let refused_restore = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["Job"]["Status"] == "FAILED")
+        .expect("the refused restore is recorded FAILED");
+    assert!(refused_restore["Job"]["StatusMessage"]
+        .as_str()
+        .unwrap()
+        .contains("not empty"));
+    let id = refused_restore["Job"]["RestoreJobId"].as_str().unwrap();
+    let described = home.run(&["jobs", "describe", id, "-o", "json"]);
+    ok(&described);
     assert!(
         validated.stdout.contains("Validation SUCCESSFUL"),
         "{}",
@@ -282,6 +308,23 @@ fn locked_recovery_points_cannot_be_deleted_or_shortened_in_either_mode() {
         refused(
             &home.run(&["backup", "start", "--resource", DOCS, "--vault", vault]),
             "MaxRetentionDays (100)",
+        );
+        // The failed job is recorded with its reason.
+        let failed = home.run(&[
+            "jobs", "list", "--kind", "backup", "--state", "failed", "-o", "json",
+        ]);
+        ok(&failed);
+        let failed: Value = serde_json::from_str(&failed.stdout).unwrap();
+        assert!(
+            failed
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|j| j["Job"]["StatusMessage"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("MinRetentionDays (7)")),
+            "{failed}"
         );
         let backup = home.run(&[
             "backup",

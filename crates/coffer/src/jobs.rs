@@ -1,0 +1,140 @@
+//! `coffer jobs list|describe`: backup and restore jobs with their states
+//! and reasons, as the catalog records them.
+
+use anyhow::bail;
+use coffer_model::{BackupJob, RestoreJob};
+use serde_json::{json, Value as Json};
+
+use crate::cli::{Global, JobKind, JobsCommand};
+use crate::context::Context;
+use crate::{output, Outcome};
+
+fn state(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+pub async fn run(global: &Global, command: &JobsCommand) -> anyhow::Result<Outcome> {
+    let ctx = Context::load(global)?;
+    let catalog = ctx.catalog().await?;
+    let in_scope = |account: &str, region: &str| {
+        account == ctx.account.as_str() && region == ctx.region.as_str()
+    };
+    let backups: Vec<BackupJob> = catalog
+        .list::<BackupJob>(&[])
+        .await?
+        .into_iter()
+        .map(|s| s.record)
+        .filter(|j| in_scope(&j.account_id, &j.region))
+        .collect();
+    let restores: Vec<RestoreJob> = catalog
+        .list::<RestoreJob>(&[])
+        .await?
+        .into_iter()
+        .map(|s| s.record)
+        .filter(|j| in_scope(&j.account_id, &j.region))
+        .collect();
+    catalog.close().await;
+    match command {
+        JobsCommand::List {
+            kind,
+            state: wanted,
+            output: format,
+        } => {
+            let mut rows: Vec<(jiff::Timestamp, Json, Vec<String>)> = Vec::new();
+            if matches!(kind, JobKind::All | JobKind::Backup) {
+                for j in &backups {
+                    rows.push((
+                        j.creation_date,
+                        json!({"Type": "BACKUP", "Job": j}),
+                        vec![
+                            j.backup_job_id.clone(),
+                            "backup".into(),
+                            state(&j.state),
+                            j.resource_arn.clone(),
+                            j.creation_date.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                            j.status_message.clone().unwrap_or_default(),
+                        ],
+                    ));
+                }
+            }
+            if matches!(kind, JobKind::All | JobKind::Restore) {
+                for j in &restores {
+                    let what = if j.validation_status.is_some() {
+                        "validate"
+                    } else {
+                        "restore"
+                    };
+                    let status = match &j.validation_status {
+                        Some(v) => format!("{} ({})", state(&j.status), state(v)),
+                        None => state(&j.status),
+                    };
+                    rows.push((
+                        j.creation_date,
+                        json!({"Type": what.to_uppercase(), "Job": j}),
+                        vec![
+                            j.restore_job_id.clone(),
+                            what.into(),
+                            status,
+                            j.recovery_point_arn.clone(),
+                            j.creation_date.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                            j.status_message
+                                .clone()
+                                .or_else(|| j.validation_status_message.clone())
+                                .unwrap_or_default(),
+                        ],
+                    ));
+                }
+            }
+            if let Some(wanted) = wanted {
+                let wanted = wanted.to_uppercase();
+                rows.retain(|(_, _, cells)| cells[2].starts_with(&wanted));
+            }
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            let docs: Vec<&Json> = rows.iter().map(|(_, doc, _)| doc).collect();
+            output::print(*format, &docs, || {
+                let cells = rows.iter().map(|(_, _, c)| c.clone()).collect();
+                output::table(
+                    &[
+                        "ID",
+                        "KIND",
+                        "STATE",
+                        "RESOURCE / RECOVERY POINT",
+                        "CREATED",
+                        "MESSAGE",
+                    ],
+                    cells,
+                )
+            })?;
+            Ok(Outcome::Success)
+        }
+        JobsCommand::Describe { id, output: format } => {
+            let doc = if let Some(j) = backups
+                .iter()
+                .find(|j| j.backup_job_id.eq_ignore_ascii_case(id))
+            {
+                serde_json::to_value(j)?
+            } else if let Some(j) = restores
+                .iter()
+                .find(|j| j.restore_job_id.eq_ignore_ascii_case(id))
+            {
+                serde_json::to_value(j)?
+            } else {
+                bail!(
+                    "there is no job {id} in account {}, region {}; `coffer jobs list` shows them",
+                    ctx.account,
+                    ctx.region
+                );
+            };
+            match format {
+                crate::cli::OutputFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&doc)?)
+                }
+                _ => print!("{}", output::yaml(&doc)?),
+            }
+            Ok(Outcome::Success)
+        }
+    }
+}
