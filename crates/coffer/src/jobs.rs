@@ -92,7 +92,7 @@ pub async fn run(global: &Global, command: &JobsCommand) -> anyhow::Result<Outco
                 let wanted = wanted.to_uppercase();
                 rows.retain(|(_, _, cells)| cells[2].starts_with(&wanted));
             }
-            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            rows.sort_by_key(|row| row.0);
             let docs: Vec<&Json> = rows.iter().map(|(_, doc, _)| doc).collect();
             output::print(*format, &docs, || {
                 let cells = rows.iter().map(|(_, _, c)| c.clone()).collect();
