@@ -6,6 +6,9 @@
 //! - [`planning`]: which backup jobs the policy asks for in a span of time:
 //!   one per (rule, selected resource, fire time), with overlapping rules of
 //!   one plan merged as AWS merges them.
+//! - [`sweeper`]: which recovery points move to cold storage or expire at
+//!   a given time, every expiry decided by the vault guard.
 
 pub mod clock;
 pub mod planning;
+pub mod sweeper;
