@@ -8,7 +8,10 @@
 //!   one plan merged as AWS merges them.
 //! - [`sweeper`]: which recovery points move to cold storage or expire at
 //!   a given time, every expiry decided by the vault guard.
+//! - [`windows`]: jobs whose start window (→ EXPIRED) or completion window
+//!   (→ ABORTED) has ended.
 
 pub mod clock;
 pub mod planning;
 pub mod sweeper;
+pub mod windows;

@@ -147,6 +147,29 @@ pub struct BackupJob {
     pub backup_size_in_bytes: u64,
     #[serde(default)]
     pub percent_done: u8,
+    /// When the job started running (its first attempt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<jiff::Timestamp>,
+    /// The rule's CompletionWindowMinutes; the job is stopped when it has
+    /// not finished that long after it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_window_minutes: Option<u64>,
+    /// Each attempt and how it ended (retries inside the start window are
+    /// attempts of the same job).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<JobAttempt>,
+}
+
+/// One attempt of a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobAttempt {
+    pub started_at: jiff::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<jiff::Timestamp>,
+    /// The error that ended it, in the resource's own words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A copy job.

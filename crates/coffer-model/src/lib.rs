@@ -44,7 +44,7 @@ pub use framework::{
 };
 pub use inventory::{S3Endpoint, SecretRef, Server};
 pub use job::{
-    BackupJob, BackupJobState, CopyJob, CopyJobState, RestoreJob, RestoreJobStatus,
+    BackupJob, BackupJobState, CopyJob, CopyJobState, JobAttempt, RestoreJob, RestoreJobStatus,
     ValidationStatus,
 };
 pub use legal_hold::{

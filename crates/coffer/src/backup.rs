@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::bail;
 use coffer_catalog::Catalog;
 use coffer_model::{
-    Arn, BackupJob, BackupJobState, CalculatedLifecycle, Lifecycle, RecoveryPoint,
+    Arn, BackupJob, BackupJobState, CalculatedLifecycle, JobAttempt, Lifecycle, RecoveryPoint,
     RecoveryPointStatus, StorageClass,
 };
 
@@ -63,6 +63,9 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
         recovery_point_arn: None,
         backup_size_in_bytes: 0,
         percent_done: 0,
+        started_at: None,
+        completion_window_minutes: None,
+        attempts: Vec::new(),
     };
     catalog.insert(&job, now).await?;
     let job_id = job.backup_job_id.clone();
@@ -91,13 +94,9 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
         Ok(opened) => opened,
         Err(e) => return fail(catalog, &job_id, e).await,
     };
+    let started_at = jiff::Timestamp::now();
     catalog
-        .transition_backup_job(
-            &job_id,
-            BackupJobState::Running,
-            None,
-            jiff::Timestamp::now(),
-        )
+        .transition_backup_job(&job_id, BackupJobState::Running, None, started_at)
         .await?;
     let point_id = uuid::Uuid::new_v4().to_string();
     let tags = coffer_drivers::snapshot_tags(&resource, &point_id, &job_id, None);
@@ -110,7 +109,11 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
     coffer_vault::Observer::done(&*bar);
     let outcome = match outcome {
         Ok(outcome) => outcome,
-        Err(e) => return fail(catalog, &job_id, anyhow::Error::from(e)).await,
+        Err(e) => {
+            let error = anyhow::Error::from(e);
+            record_attempt(catalog, &job_id, started_at, Some(format!("{error:#}"))).await?;
+            return fail(catalog, &job_id, error).await;
+        }
     };
     let finished = jiff::Timestamp::now();
     let point = RecoveryPoint {
@@ -151,6 +154,12 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
     job.recovery_point_arn = Some(point.recovery_point_arn.clone());
     job.backup_size_in_bytes = outcome.bytes;
     job.percent_done = 100;
+    job.started_at = Some(started_at);
+    job.attempts.push(JobAttempt {
+        started_at,
+        ended_at: Some(finished),
+        error: None,
+    });
     catalog.update(&job, stored.version, finished).await?;
     catalog
         .transition_backup_job(&job_id, BackupJobState::Completed, None, finished)
@@ -176,6 +185,29 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
         println!("  delete at       {delete_at}");
     }
     Ok(Outcome::Success)
+}
+
+/// Records an attempt that ended (with its error) on the job.
+async fn record_attempt(
+    catalog: &Catalog,
+    job_id: &str,
+    started_at: jiff::Timestamp,
+    error: Option<String>,
+) -> anyhow::Result<()> {
+    let now = jiff::Timestamp::now();
+    let stored = catalog
+        .get::<BackupJob>(job_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("backup job {job_id} vanished from the catalog"))?;
+    let mut job = stored.record;
+    job.started_at.get_or_insert(started_at);
+    job.attempts.push(JobAttempt {
+        started_at,
+        ended_at: Some(now),
+        error,
+    });
+    catalog.update(&job, stored.version, now).await?;
+    Ok(())
 }
 
 async fn fail(catalog: &Catalog, job_id: &str, error: anyhow::Error) -> anyhow::Result<Outcome> {

@@ -64,6 +64,9 @@ fn job(id: &str) -> BackupJob {
         recovery_point_arn: None,
         backup_size_in_bytes: 0,
         percent_done: 0,
+        started_at: None,
+        completion_window_minutes: None,
+        attempts: Vec::new(),
     }
 }
 

@@ -221,6 +221,10 @@ fn a_directory_backs_up_restores_validates_and_deletes() {
         kinds.contains(&"BACKUP") && kinds.contains(&"RESTORE") && kinds.contains(&"VALIDATE"),
         "{kinds:?}"
     );
+    let backup_job = &jobs.as_array().unwrap()[0]["Job"];
+    assert_eq!(backup_job["State"], "COMPLETED");
+    assert_eq!(backup_job["Attempts"].as_array().unwrap().len(), 1);
+    assert!(backup_job["StartedAt"].is_string());
     let refused_restore = jobs
         .as_array()
         .unwrap()
