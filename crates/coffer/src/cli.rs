@@ -108,6 +108,9 @@ pub enum Command {
     /// Back up a resource now (an on-demand backup job).
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Copy a recovery point to another vault (as a copy action does).
+    #[command(subcommand)]
+    Copy(CopyCommand),
     /// Restore a recovery point, or validate that it restores.
     #[command(subcommand)]
     Restore(RestoreCommand),
@@ -160,6 +163,31 @@ pub struct BackupStart {
     #[arg(long, value_name = "DAYS")]
     pub delete_after_days: Option<u32>,
     /// Lifecycle: move it to cold storage after this many days.
+    #[arg(long, value_name = "DAYS")]
+    pub cold_after_days: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CopyCommand {
+    /// Start a copy job of one recovery point and wait for it.
+    #[command(
+        after_help = "Example:\n  coffer copy start --recovery-point RP --destination-vault payments-second-site --delete-after-days 90\n  coffer copy start --recovery-point RP --destination-vault arn:coffer:backup:eu-central-1:210987654321:backup-vault:dr\n\nThe copy is a recovery point of the destination vault, restorable without the source."
+    )]
+    Start(CopyStart),
+}
+
+#[derive(Debug, Args)]
+pub struct CopyStart {
+    /// Recovery point ARN or ID.
+    #[arg(long, value_name = "ARN|ID")]
+    pub recovery_point: String,
+    /// Destination vault: a name (account and region in force) or an ARN.
+    #[arg(long, value_name = "NAME|ARN")]
+    pub destination_vault: String,
+    /// Lifecycle of the copy: delete it after this many days.
+    #[arg(long, value_name = "DAYS")]
+    pub delete_after_days: Option<u32>,
+    /// Lifecycle of the copy: move it to cold storage after this many days.
     #[arg(long, value_name = "DAYS")]
     pub cold_after_days: Option<u32>,
 }
@@ -266,6 +294,7 @@ pub enum PointsCommand {
 pub enum JobKind {
     All,
     Backup,
+    Copy,
     Restore,
 }
 
@@ -405,6 +434,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Keys(command) => crate::keys::run(&global, command).await,
         Command::Discover { output } => crate::discover::run(&global, output).await,
         Command::Backup(BackupCommand::Start(args)) => crate::backup::start(&global, &args).await,
+        Command::Copy(CopyCommand::Start(args)) => crate::copy::start(&global, &args).await,
         Command::Restore(RestoreCommand::Start(args)) => {
             crate::restore::start(&global, &args).await
         }

@@ -2,7 +2,7 @@
 //! and reasons, as the catalog records them.
 
 use anyhow::bail;
-use coffer_model::{BackupJob, RestoreJob};
+use coffer_model::{BackupJob, CopyJob, RestoreJob};
 use serde_json::{json, Value as Json};
 
 use crate::cli::{Global, JobKind, JobsCommand};
@@ -36,6 +36,13 @@ pub async fn run(global: &Global, command: &JobsCommand) -> anyhow::Result<Outco
         .map(|s| s.record)
         .filter(|j| in_scope(&j.account_id, &j.region))
         .collect();
+    let copies: Vec<CopyJob> = catalog
+        .list::<CopyJob>(&[])
+        .await?
+        .into_iter()
+        .map(|s| s.record)
+        .filter(|j| in_scope(&j.account_id, &j.region))
+        .collect();
     catalog.close().await;
     match command {
         JobsCommand::List {
@@ -56,6 +63,24 @@ pub async fn run(global: &Global, command: &JobsCommand) -> anyhow::Result<Outco
                             j.resource_arn.clone(),
                             j.creation_date.strftime("%Y-%m-%d %H:%M:%S").to_string(),
                             j.status_message.clone().unwrap_or_default(),
+                        ],
+                    ));
+                }
+            }
+            if matches!(kind, JobKind::All | JobKind::Copy) {
+                for j in &copies {
+                    rows.push((
+                        j.creation_date,
+                        json!({"Type": "COPY", "Job": j}),
+                        vec![
+                            j.copy_job_id.clone(),
+                            "copy".into(),
+                            state(&j.state),
+                            j.source_recovery_point_arn.clone(),
+                            j.creation_date.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                            j.status_message.clone().unwrap_or_else(|| {
+                                format!("to {}", j.destination_backup_vault_arn)
+                            }),
                         ],
                     ));
                 }
@@ -114,6 +139,11 @@ pub async fn run(global: &Global, command: &JobsCommand) -> anyhow::Result<Outco
             let doc = if let Some(j) = backups
                 .iter()
                 .find(|j| j.backup_job_id.eq_ignore_ascii_case(id))
+            {
+                serde_json::to_value(j)?
+            } else if let Some(j) = copies
+                .iter()
+                .find(|j| j.copy_job_id.eq_ignore_ascii_case(id))
             {
                 serde_json::to_value(j)?
             } else if let Some(j) = restores

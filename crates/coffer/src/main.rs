@@ -4,6 +4,7 @@
 mod backup;
 mod cli;
 mod context;
+mod copy;
 mod discover;
 mod get;
 mod holds;

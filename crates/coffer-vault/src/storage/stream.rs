@@ -341,3 +341,47 @@ impl std::io::Write for Counting<'_> {
         self.inner.flush()
     }
 }
+
+impl VaultStorage {
+    /// Copies a snapshot into another vault, with `tags` instead of its
+    /// own: only chunks the destination lacks are sent, re-encrypted with
+    /// the destination's key. The copy is a snapshot of the destination,
+    /// restorable without the source.
+    ///
+    /// # Errors
+    /// When either vault cannot be opened, the snapshot does not exist, or
+    /// the destination cannot be written.
+    pub fn copy_snapshot(
+        &self,
+        password: &Secret,
+        snapshot_id: &str,
+        destination: &VaultStorage,
+        destination_password: &Secret,
+        tags: &[String],
+    ) -> Result<super::SnapshotInfo, StorageError> {
+        let repo = self.open(password)?.to_indexed().map_err(self.engine())?;
+        let mut snapshot = repo
+            .get_snapshot_from_str(snapshot_id, |_| true)
+            .map_err(|_| self.no_snapshot(snapshot_id))?;
+        let template = destination.snapshot_template(tags)?;
+        snapshot.tags = template.tags;
+        let dest = destination
+            .open(destination_password)?
+            .to_indexed_ids()
+            .map_err(destination.engine())?;
+        super::unpanic(&self.location, || repo.copy(&dest, [&snapshot]))?
+            .map_err(destination.engine())?;
+        // The copy's ID is computed when it is saved: find it by its tree
+        // and time, which it keeps.
+        let copied = dest
+            .get_all_snapshots()
+            .map_err(destination.engine())?
+            .into_iter()
+            .find(|s| s.tree == snapshot.tree && s.time == snapshot.time && s.tags == snapshot.tags)
+            .ok_or_else(|| StorageError::Engine {
+                location: destination.location.clone(),
+                message: format!("the copy of snapshot {snapshot_id} is not in the destination"),
+            })?;
+        Ok(super::snapshot_info(&copied))
+    }
+}

@@ -519,3 +519,56 @@ fn short_reads_from_a_pipe_are_topped_up_and_lose_nothing() {
     // About 1,400 reads here; byte-by-byte reading would be millions.
     assert!(calls < 100_000, "{calls} reads for 6 MB");
 }
+
+#[test]
+fn a_copy_is_an_independent_snapshot_of_the_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source_vault, source_secret, _) = new_vault(&dir.path().join("a"));
+    let (dest_vault, dest_secret, dest_dir) = new_vault(&dir.path().join("b"));
+    let source = dir.path().join("src");
+    tree(&source);
+    let saved = source_vault
+        .backup_tree(
+            &source_secret,
+            &source,
+            &[],
+            &["coffer-recovery-point:one".into()],
+        )
+        .unwrap();
+    let copy = source_vault
+        .copy_snapshot(
+            &source_secret,
+            &saved.id,
+            &dest_vault,
+            &dest_secret,
+            &["coffer-recovery-point:two".into()],
+        )
+        .unwrap();
+    assert_eq!(copy.tags, vec!["coffer-recovery-point:two".to_string()]);
+    assert_eq!(
+        dest_vault.tree_digest(&dest_secret, &copy.id).unwrap(),
+        source_vault.tree_digest(&source_secret, &saved.id).unwrap(),
+        "same content"
+    );
+    // The source can go: the copy restores on its own.
+    std::fs::remove_dir_all(dir.path().join("a")).unwrap();
+    let target = dir.path().join("t");
+    let request = RestoreRequest {
+        root: source.display().to_string(),
+        ..RestoreRequest::default()
+    };
+    dest_vault
+        .restore_tree(&dest_secret, &copy.id, &target, &request)
+        .unwrap();
+    assert_eq!(files(&target), files(&source));
+    let checked = restic(
+        &dest_dir,
+        &restic_password(&dest_secret),
+        &["check", "--read-data"],
+    );
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}

@@ -573,3 +573,71 @@ fn a_vault_on_s3_takes_backups_and_restic_opens_it_with_export_key() {
     );
     assert!(String::from_utf8_lossy(&listed.stdout).contains("coffer-recovery-point:"));
 }
+
+#[test]
+fn a_copy_to_another_vault_is_its_own_restorable_recovery_point() {
+    let (home, source) = setup();
+    let backup = home.run(&["backup", "start", "--resource", DOCS, "--vault", "open"]);
+    ok(&backup);
+    let rp = point_arn(&backup);
+    // Outside the destination lock's bounds: the copy job fails, naming both numbers.
+    refused(
+        &home.run(&[
+            "copy",
+            "start",
+            "--recovery-point",
+            &rp,
+            "--destination-vault",
+            "governance",
+            "--delete-after-days",
+            "300",
+        ]),
+        "retention of 300 days is above the vault lock's MaxRetentionDays (100)",
+    );
+    let copy = home.run(&[
+        "copy",
+        "start",
+        "--recovery-point",
+        &rp,
+        "--destination-vault",
+        "governance",
+        "--delete-after-days",
+        "30",
+    ]);
+    ok(&copy);
+    let copy_rp = point_arn(&copy);
+    assert_ne!(copy_rp, rp);
+    let described = home.run(&["recovery-points", "describe", &copy_rp, "-o", "json"]);
+    let point: Value = serde_json::from_str(&described.stdout).unwrap();
+    assert_eq!(point["BackupVaultName"], "governance");
+    assert_eq!(point["SourceRecoveryPointArn"], rp.as_str());
+    assert_eq!(point["Lifecycle"]["DeleteAfterDays"], 30);
+    // The source goes; the copy restores.
+    ok(&home.run(&["recovery-points", "delete", &rp]));
+    let target = home.path().join("from-copy");
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &copy_rp,
+        "--target-dir",
+        &target.display().to_string(),
+    ]));
+    assert_eq!(
+        std::fs::read(target.join("sub/b.txt")).unwrap(),
+        std::fs::read(source.join("sub/b.txt")).unwrap()
+    );
+    let jobs = home.run(&["jobs", "list", "--kind", "copy", "-o", "json"]);
+    let jobs: Value = serde_json::from_str(&jobs.stdout).unwrap();
+    let states: Vec<&str> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["Job"]["State"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, vec!["FAILED", "COMPLETED"]);
+    assert_eq!(
+        jobs[1]["Job"]["DestinationRecoveryPointArn"],
+        copy_rp.as_str()
+    );
+}
