@@ -120,6 +120,9 @@ pub enum Command {
     /// Backup, restore and validation jobs, with their states and reasons.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// The lifecycle: move due recovery points to cold storage, expire them.
+    #[command(subcommand)]
+    Lifecycle(LifecycleCommand),
     /// Legal holds: pin recovery points against deletion and expiry.
     #[command(subcommand, name = "legal-holds")]
     LegalHolds(HoldsCommand),
@@ -326,6 +329,19 @@ pub enum JobsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum LifecycleCommand {
+    /// One pass of the lifecycle sweeper, now (`coffer serve` runs it on a schedule).
+    #[command(
+        after_help = "Example:\n  coffer lifecycle sweep --dry-run\n  coffer lifecycle sweep\n\nExpiry is decided by the vault guard: a point under a legal hold is kept.\nSpace is reclaimed in two phases (marked now, removed by a later sweep)."
+    )]
+    Sweep {
+        /// Say what is due without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum HoldsCommand {
     /// Create an active legal hold over the recovery points it selects.
     #[command(
@@ -443,6 +459,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::RecoveryPoints(command) => crate::points::run(&global, &command).await,
         Command::Jobs(command) => crate::jobs::run(&global, &command).await,
+        Command::Lifecycle(LifecycleCommand::Sweep { dry_run }) => {
+            crate::sweep::run(&global, dry_run).await
+        }
         Command::LegalHolds(command) => crate::holds::run(&global, &command).await,
         Command::Vault(VaultCommand::ExportKey { name, yes, output }) => {
             crate::vaults::export_key(&global, &name, yes, output).await

@@ -17,6 +17,7 @@ mod policy;
 mod progress;
 mod restore;
 mod stack;
+mod sweep;
 mod vaults;
 
 use std::process::ExitCode;

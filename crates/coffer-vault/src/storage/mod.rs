@@ -606,3 +606,38 @@ impl rustic_core::ProgressBars for Bars {
         }
     }
 }
+
+/// What a prune did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PruneSummary {
+    /// Packs no snapshot needs any more, marked now and removed by a later
+    /// prune (two-phase: a backup running meanwhile may still use them).
+    pub marked: u64,
+    /// Packs marked by an earlier prune, removed now.
+    pub removed: u64,
+    /// Packs rewritten because only part of them is still needed.
+    pub repacked: u64,
+}
+
+impl VaultStorage {
+    /// Reclaims the space of deleted snapshots, in two phases (rustic's
+    /// default): unneeded packs are marked now and removed once they have
+    /// been marked for 23 hours. Coffer is the only tool that prunes a
+    /// vault; `restic prune` must never run on one (storage-engine.md).
+    ///
+    /// # Errors
+    /// When the repository cannot be read or written.
+    pub fn prune(&self, password: &Secret) -> Result<PruneSummary, StorageError> {
+        let repo = self.open(password)?;
+        let options = rustic_core::PruneOptions::default();
+        let plan = repo.prune_plan(&options).map_err(self.engine())?;
+        let stats = &plan.stats;
+        let summary = PruneSummary {
+            marked: stats.packs.unused,
+            removed: stats.packs_to_delete.remove,
+            repacked: stats.packs.repack,
+        };
+        repo.prune(&options, plan).map_err(self.engine())?;
+        Ok(summary)
+    }
+}

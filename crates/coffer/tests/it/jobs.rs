@@ -641,3 +641,99 @@ fn a_copy_to_another_vault_is_its_own_restorable_recovery_point() {
         copy_rp.as_str()
     );
 }
+
+/// Moves a recovery point's DeleteAt into the past, as if it had been
+/// created long ago (test setup, straight in the SQLite catalog).
+fn backdate(home: &Home, rp_arn: &str) {
+    let conn = rusqlite::Connection::open(home.path().join("catalog.db")).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE recovery_points SET doc = json_set(doc, '$.CalculatedLifecycle.DeleteAt', '2020-01-01T00:00:00Z') WHERE arn = ?1",
+            [rp_arn],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
+#[test]
+fn the_sweeper_expires_due_points_and_keeps_held_ones() {
+    let (home, _source) = setup();
+    let due = point_arn(&{
+        let run = home.run(&[
+            "backup",
+            "start",
+            "--resource",
+            DOCS,
+            "--vault",
+            "open",
+            "--delete-after-days",
+            "1",
+        ]);
+        ok(&run);
+        run
+    });
+    let held = point_arn(&{
+        let run = home.run(&[
+            "backup",
+            "start",
+            "--resource",
+            DOCS,
+            "--vault",
+            "governance",
+            "--delete-after-days",
+            "30",
+        ]);
+        ok(&run);
+        run
+    });
+    ok(&home.run(&[
+        "legal-holds",
+        "create",
+        "--title",
+        "t",
+        "--description",
+        "d",
+        "--vault",
+        "governance",
+    ]));
+    backdate(&home, &due);
+    backdate(&home, &held);
+
+    let dry = home.run(&["lifecycle", "sweep", "--dry-run"]);
+    ok(&dry);
+    assert!(dry.stdout.contains("expire"), "{}", dry.stdout);
+    let status = |rp: &str| {
+        let run = home.run(&["recovery-points", "describe", rp, "-o", "json"]);
+        let point: Value = serde_json::from_str(&run.stdout).unwrap();
+        point["Status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(status(&due), "COMPLETED", "a dry run changes nothing");
+
+    let sweep = home.run(&["lifecycle", "sweep"]);
+    ok(&sweep);
+    assert!(sweep.stdout.contains("legal hold"), "{}", sweep.stdout);
+    assert!(
+        sweep.stdout.contains("pruned   vault \"open\""),
+        "{}",
+        sweep.stdout
+    );
+    assert_eq!(status(&due), "DELETED");
+    assert_eq!(status(&held), "COMPLETED");
+    // The snapshot is gone from the vault: restic no longer lists it.
+    let key = home.run(&["vault", "export-key", "open", "--yes", "-o", "json"]);
+    let key: Value = serde_json::from_str(&key.stdout).unwrap();
+    let listed = std::process::Command::new("restic")
+        .args([
+            "--no-cache",
+            "--repo",
+            key["repository"].as_str().unwrap(),
+            "snapshots",
+            "--json",
+        ])
+        .env("RESTIC_PASSWORD", key["password"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    let due_id = due.rsplit(':').next().unwrap();
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains(due_id));
+}
