@@ -642,6 +642,22 @@ fn a_copy_to_another_vault_is_its_own_restorable_recovery_point() {
     );
 }
 
+/// A completed backup of DOCS into `vault`, kept `days` days: its ARN.
+fn backed_up(home: &Home, vault: &str, days: &str) -> String {
+    let run = home.run(&[
+        "backup",
+        "start",
+        "--resource",
+        DOCS,
+        "--vault",
+        vault,
+        "--delete-after-days",
+        days,
+    ]);
+    ok(&run);
+    point_arn(&run)
+}
+
 /// Moves a recovery point's DeleteAt into the past, as if it had been
 /// created long ago (test setup, straight in the SQLite catalog).
 fn backdate(home: &Home, rp_arn: &str) {
@@ -658,34 +674,8 @@ fn backdate(home: &Home, rp_arn: &str) {
 #[test]
 fn the_sweeper_expires_due_points_and_keeps_held_ones() {
     let (home, _source) = setup();
-    let due = point_arn(&{
-        let run = home.run(&[
-            "backup",
-            "start",
-            "--resource",
-            DOCS,
-            "--vault",
-            "open",
-            "--delete-after-days",
-            "1",
-        ]);
-        ok(&run);
-        run
-    });
-    let held = point_arn(&{
-        let run = home.run(&[
-            "backup",
-            "start",
-            "--resource",
-            DOCS,
-            "--vault",
-            "governance",
-            "--delete-after-days",
-            "30",
-        ]);
-        ok(&run);
-        run
-    });
+    let due = backed_up(&home, "open", "1");
+    let held = backed_up(&home, "governance", "30");
     ok(&home.run(&[
         "legal-holds",
         "create",
