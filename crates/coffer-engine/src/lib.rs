@@ -6,6 +6,8 @@
 //! - [`planning`]: which backup jobs the policy asks for in a span of time:
 //!   one per (rule, selected resource, fire time), with overlapping rules of
 //!   one plan merged as AWS merges them.
+//! - [`scheduling`]: the job record of a planned job, with an ID derived
+//!   from (plan, rule, resource, fire time) so no fire time runs twice.
 //! - [`sweeper`]: which recovery points move to cold storage or expire at
 //!   a given time, every expiry decided by the vault guard.
 //! - [`windows`]: jobs whose start window (→ EXPIRED) or completion window
@@ -13,5 +15,6 @@
 
 pub mod clock;
 pub mod planning;
+pub mod scheduling;
 pub mod sweeper;
 pub mod windows;

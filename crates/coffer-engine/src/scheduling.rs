@@ -1,0 +1,80 @@
+//! From planned jobs to job records.
+//!
+//! A scheduled job's ID is derived from what it is for: (plan, rule,
+//! resource, fire time). A scheduler that restarts, or a second scheduler
+//! over the same catalog, plans the same fire time to the same ID, and the
+//! catalog refuses the second insert: a rule never fires twice for one
+//! resource at one time.
+
+use coffer_model::{BackupJob, BackupJobState, ResourceType};
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+use crate::planning::PlannedJob;
+
+/// The ID of the job for `(plan, rule, resource, fire time)`, shaped like
+/// AWS's job IDs (an upper-case UUID).
+pub fn scheduled_job_id(plan: &str, rule: &str, resource_arn: &str, fire_at: Timestamp) -> String {
+    let mut hasher = Sha256::new();
+    for part in [plan, rule, resource_arn, &fire_at.to_string()] {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    let hex = hex::encode_upper(&hasher.finalize()[..16]);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// The CREATED job record for a planned job.
+pub fn scheduled_job(
+    planned: &PlannedJob,
+    account_id: &str,
+    region: &str,
+    resource_type: ResourceType,
+    now: Timestamp,
+) -> BackupJob {
+    let merged = (!planned.merged.is_empty()).then(|| {
+        let rules: Vec<String> = planned
+            .merged
+            .iter()
+            .map(|(rule, at)| format!("{rule} at {at}"))
+            .collect();
+        format!(
+            "also stands for overlapping rule(s) of the plan with shorter retention: {}",
+            rules.join(", ")
+        )
+    });
+    BackupJob {
+        backup_job_id: scheduled_job_id(
+            &planned.plan_name,
+            &planned.rule_name,
+            &planned.resource_arn,
+            planned.fire_at,
+        ),
+        account_id: account_id.to_string(),
+        region: region.to_string(),
+        backup_vault_name: planned.vault_name.clone(),
+        resource_arn: planned.resource_arn.clone(),
+        resource_type,
+        state: BackupJobState::Created,
+        status_message: merged,
+        creation_date: now,
+        start_by: Some(planned.start_by),
+        completion_date: None,
+        backup_plan_name: Some(planned.plan_name.clone()),
+        backup_rule_name: Some(planned.rule_name.clone()),
+        lifecycle: planned.lifecycle,
+        recovery_point_arn: None,
+        backup_size_in_bytes: 0,
+        percent_done: 0,
+        started_at: None,
+        completion_window_minutes: Some(planned.completion_window_minutes),
+        attempts: Vec::new(),
+    }
+}
