@@ -120,6 +120,9 @@ pub enum Command {
     /// Backup, restore and validation jobs, with their states and reasons.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// What the scheduler will run: the next hours' backup jobs.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// The lifecycle: move due recovery points to cold storage, expire them.
     #[command(subcommand)]
     Lifecycle(LifecycleCommand),
@@ -329,6 +332,21 @@ pub enum JobsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// The backup jobs the applied plans create in the next hours.
+    #[command(
+        after_help = "Example:\n  coffer schedule preview\n  coffer schedule preview --hours 168 -o json\n\nEach rule fires in its own time zone; where rules of one plan overlap on a\nresource, one job runs, for the longest retention (MERGED counts the others)."
+    )]
+    Preview {
+        /// How far ahead.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum LifecycleCommand {
     /// One pass of the lifecycle sweeper, now (`coffer serve` runs it on a schedule).
     #[command(
@@ -459,6 +477,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::RecoveryPoints(command) => crate::points::run(&global, &command).await,
         Command::Jobs(command) => crate::jobs::run(&global, &command).await,
+        Command::Schedule(ScheduleCommand::Preview { hours, output }) => {
+            crate::schedule::preview(&global, hours, output).await
+        }
         Command::Lifecycle(LifecycleCommand::Sweep { dry_run }) => {
             crate::sweep::run(&global, dry_run).await
         }

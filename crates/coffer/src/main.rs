@@ -16,6 +16,7 @@ mod points;
 mod policy;
 mod progress;
 mod restore;
+mod schedule;
 mod stack;
 mod sweep;
 mod vaults;

@@ -727,3 +727,36 @@ fn the_sweeper_expires_due_points_and_keeps_held_ones() {
     let due_id = due.rsplit(':').next().unwrap();
     assert!(!String::from_utf8_lossy(&listed.stdout).contains(due_id));
 }
+
+#[test]
+fn the_schedule_preview_fires_each_rule_in_its_time_zone() {
+    let home = Home::new();
+    let stack = crate::repo("examples/backup-stack.yaml");
+    let inventory = crate::repo("examples/inventory.yaml");
+    ok(&home.run(&["apply", "--stack", "payments", &stack, &inventory]));
+    let preview = home.run(&["schedule", "preview", "--hours", "48", "-o", "json"]);
+    ok(&preview);
+    let jobs: Value = serde_json::from_str(&preview.stdout).unwrap();
+    let nightly: Vec<&Value> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| {
+            j["BackupPlanName"] == "critical-daily-35d"
+                && j["ResourceArn"]
+                    == "arn:coffer:sqlite:eu-west-1:210987654321:database/settlement-queue"
+        })
+        .collect();
+    assert_eq!(nightly.len(), 2, "two nights in 48 hours: {jobs}");
+    let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+    for job in nightly {
+        let at: jiff::Timestamp = job["ScheduledAt"].as_str().unwrap().parse().unwrap();
+        let wall = paris.to_datetime(at);
+        assert_eq!(
+            (wall.hour(), wall.minute()),
+            (1, 30),
+            "cron(30 1 * * ? *) in Europe/Paris"
+        );
+        assert_eq!(job["BackupVaultName"], "payments-primary");
+    }
+}
