@@ -292,7 +292,6 @@ impl VaultStorage {
             file,
             position: 0,
             observer: self.observer.clone(),
-            error: None,
         };
         // Chunk by chunk, in order, on this worker: one chunk in memory at
         // a time, no cache (a chunk read for a file is not needed again;
@@ -309,12 +308,6 @@ impl VaultStorage {
             }
             Ok(())
         })??;
-        if let Some(error) = writer.error.take() {
-            return Err(StorageError::Io {
-                path: dest.display().to_string(),
-                source: error,
-            });
-        }
         let size = writer.position;
         writer.file.set_len(size).map_err(io(dest))?;
         if size != entry.node.meta.size {
@@ -524,7 +517,6 @@ struct SparseWriter {
     file: File,
     position: u64,
     observer: Option<std::sync::Arc<dyn super::Observer>>,
-    error: Option<std::io::Error>,
 }
 
 const BLOCK: usize = 4096;
@@ -589,7 +581,6 @@ mod tests {
             file: File::create(&path).unwrap(),
             position: 0,
             observer: None,
-            error: None,
         };
         for piece in data.chunks(300_000) {
             writer.write_all(piece).unwrap();
