@@ -404,6 +404,17 @@ pub enum HoldsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum VaultCommand {
+    /// Check a vault: its structure, and optionally its data read back.
+    #[command(
+        after_help = "Example:\n  coffer vault check payments-primary\n  coffer vault check payments-primary --read-data 10%\n  coffer vault check payments-primary --read-data 1/7   # with 2/7 .. 7/7 on other days, covers all\n\nExit 1 when a problem is found."
+    )]
+    Check {
+        /// Vault name.
+        name: String,
+        /// Also read back data: all, a percentage (10%), or n/m.
+        #[arg(long, value_name = "SUBSET")]
+        read_data: Option<String>,
+    },
     /// Print what restic needs to open a vault by hand (after a confirmation).
     #[command(
         after_help = "Example:\n  coffer vault export-key payments-primary\n  coffer vault export-key payments-primary --yes -o json\n\nWith the output, Debian's restic lists, checks and restores the vault with nothing of Coffer installed."
@@ -484,6 +495,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             crate::sweep::run(&global, dry_run).await
         }
         Command::LegalHolds(command) => crate::holds::run(&global, &command).await,
+        Command::Vault(VaultCommand::Check { name, read_data }) => {
+            crate::vaults::check(&global, &name, read_data.as_deref()).await
+        }
         Command::Vault(VaultCommand::ExportKey { name, yes, output }) => {
             crate::vaults::export_key(&global, &name, yes, output).await
         }

@@ -238,3 +238,43 @@ fn restic_repository(ctx: &Context, location: &str) -> String {
         .map_or(String::new(), |e| e.url.trim_end_matches('/').to_string());
     format!("s3:{base}/{}", url.trim_start_matches("s3://"))
 }
+
+/// `coffer vault check NAME [--read-data SUBSET]`.
+pub async fn check(
+    global: &Global,
+    name: &str,
+    read_data: Option<&str>,
+) -> anyhow::Result<Outcome> {
+    let ctx = Context::load(global)?;
+    let catalog = ctx.catalog().await?;
+    let opened = async {
+        let vault =
+            crate::lookup::vault_object(&catalog, ctx.account.as_str(), ctx.region.as_str(), name)
+                .await?;
+        crate::lookup::open_vault(&ctx, &catalog, &vault).await
+    }
+    .await;
+    catalog.close().await;
+    let opened = opened?;
+    let subset = read_data.map(str::to_string);
+    let result = tokio::task::spawn_blocking(move || {
+        opened
+            .storage
+            .check_subset(&opened.secret, subset.as_deref())
+    })
+    .await?;
+    let what = match read_data {
+        Some(subset) => format!("structure and data ({subset})"),
+        None => "structure".to_string(),
+    };
+    match result {
+        Ok(()) => {
+            println!("Vault {name:?}: {what} OK.");
+            Ok(Outcome::Success)
+        }
+        Err(e) => {
+            eprintln!("Vault {name:?}: check of {what} FAILED: {e}");
+            Ok(Outcome::Failure)
+        }
+    }
+}

@@ -456,10 +456,34 @@ impl VaultStorage {
     /// # Errors
     /// When the check finds a problem.
     pub fn check(&self, password: &Secret, read_data: bool) -> Result<(), StorageError> {
+        self.check_subset(password, read_data.then_some("all"))
+    }
+
+    /// Checks the repository's structure and reads back `subset` of its
+    /// data: `all`, a percentage (`10%`), or `n/m` (the n-th of m parts;
+    /// running 1/m .. m/m in turn covers everything), decrypting and
+    /// verifying every chunk read.
+    ///
+    /// # Errors
+    /// When the subset is not understood or the check finds a problem.
+    pub fn check_subset(
+        &self,
+        password: &Secret,
+        subset: Option<&str>,
+    ) -> Result<(), StorageError> {
+        let mut options = CheckOptions::default();
+        if let Some(subset) = subset {
+            let parsed: rustic_core::ReadSubsetOption =
+                subset.parse().map_err(|e| StorageError::Engine {
+                    location: self.location.clone(),
+                    message: format!(
+                        "read-data subset {subset:?}: {e}; use all, a percentage like 10%, or n/m"
+                    ),
+                })?;
+            options = options.read_data(true).read_data_subset(parsed);
+        }
         let repo = self.open(password)?;
-        let results = repo
-            .check(CheckOptions::default().read_data(read_data))
-            .map_err(self.engine())?;
+        let results = unpanic(&self.location, || repo.check(options))?.map_err(self.engine())?;
         results.is_ok().map_err(|e| StorageError::CheckFailed {
             location: self.location.clone(),
             message: e.to_string(),

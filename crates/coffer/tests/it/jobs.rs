@@ -760,3 +760,41 @@ fn the_schedule_preview_fires_each_rule_in_its_time_zone() {
         assert_eq!(job["BackupVaultName"], "payments-primary");
     }
 }
+
+#[test]
+fn vault_check_reads_data_back_and_finds_a_truncated_pack() {
+    let (home, _source) = setup();
+    ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "open"]));
+    ok(&home.run(&["vault", "check", "open"]));
+    let full = home.run(&["vault", "check", "open", "--read-data", "all"]);
+    ok(&full);
+    assert!(
+        full.stdout.contains("structure and data (all) OK"),
+        "{}",
+        full.stdout
+    );
+    refused(
+        &home.run(&["vault", "check", "open", "--read-data", "lots"]),
+        "use all, a percentage",
+    );
+    let data = home.path().join("vaults/210987654321/eu-west-1/open/data");
+    let mut stack = vec![data];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(entry.path())
+                    .unwrap();
+                let len = file.metadata().unwrap().len();
+                file.set_len(len / 2).unwrap();
+            }
+        }
+    }
+    let broken = home.run(&["vault", "check", "open", "--read-data", "all"]);
+    assert_eq!(broken.code, 1, "{}{}", broken.stdout, broken.stderr);
+    assert!(broken.stderr.contains("FAILED"), "{}", broken.stderr);
+}
