@@ -360,24 +360,15 @@ fn a_damaged_pack_is_an_error_not_a_crash() {
     let saved = storage
         .backup_stream(&secret, "db.dump", std::io::Cursor::new(data), &[])
         .unwrap();
-    // Flip bytes in the middle of every data pack.
-    let mut damaged = 0;
-    let mut stack = vec![vault_dir.join("data")];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                stack.push(entry.path());
-            } else {
-                let mut bytes = std::fs::read(entry.path()).unwrap();
-                let middle = bytes.len() / 3;
-                bytes[middle] ^= 0xff;
-                std::fs::write(entry.path(), bytes).unwrap();
-                damaged += 1;
-            }
-        }
+    // Flip a byte in the middle of every data pack.
+    let packs = coffer_testkit::files_under(&vault_dir.join("data"));
+    assert!(!packs.is_empty());
+    for pack in packs {
+        let mut bytes = std::fs::read(&pack).unwrap();
+        let middle = bytes.len() / 3;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&pack, bytes).unwrap();
     }
-    assert!(damaged > 0);
     let mut out = Vec::new();
     let error = storage
         .dump(&secret, &saved.snapshot.id, "db.dump", &mut out)
@@ -393,22 +384,7 @@ fn a_truncated_pack_fails_restore_and_check_with_an_error() {
     let source = dir.path().join("src");
     tree(&source);
     let saved = storage.backup_tree(&secret, &source, &[], &[]).unwrap();
-    let mut stack = vec![vault_dir.join("data")];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                stack.push(entry.path());
-            } else {
-                let file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(entry.path())
-                    .unwrap();
-                let len = file.metadata().unwrap().len();
-                file.set_len(len / 2).unwrap();
-            }
-        }
-    }
+    assert!(coffer_testkit::truncate_files_under(&vault_dir.join("data")) > 0);
     let request = RestoreRequest {
         root: source.display().to_string(),
         ..RestoreRequest::default()
