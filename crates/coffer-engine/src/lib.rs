@@ -3,6 +3,7 @@
 //! - [`clock`]: the time the engine runs on; the daemon uses the system
 //!   clock, tests a [`clock::ManualClock`] that they move by hand, so a
 //!   month of schedules runs in milliseconds.
+//! - [`metrics`]: Prometheus series (`coffer_*`) from the catalog's state.
 //! - [`planning`]: which backup jobs the policy asks for in a span of time:
 //!   one per (rule, selected resource, fire time), with overlapping rules of
 //!   one plan merged as AWS merges them.
@@ -14,6 +15,7 @@
 //!   (→ ABORTED) has ended.
 
 pub mod clock;
+pub mod metrics;
 pub mod planning;
 pub mod scheduling;
 pub mod sweeper;

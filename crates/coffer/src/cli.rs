@@ -120,6 +120,9 @@ pub enum Command {
     /// Backup, restore and validation jobs, with their states and reasons.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Print the Prometheus metrics (`coffer_*`) the daemon serves on /metrics.
+    #[command(after_help = "Example:\n  coffer metrics")]
+    Metrics,
     /// What the scheduler will run: the next hours' backup jobs.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
@@ -488,6 +491,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::RecoveryPoints(command) => crate::points::run(&global, &command).await,
         Command::Jobs(command) => crate::jobs::run(&global, &command).await,
+        Command::Metrics => crate::metrics::run(&global).await,
         Command::Schedule(ScheduleCommand::Preview { hours, output }) => {
             crate::schedule::preview(&global, hours, output).await
         }

@@ -11,6 +11,7 @@ mod holds;
 mod jobs;
 mod keys;
 mod lookup;
+mod metrics;
 mod output;
 mod points;
 mod policy;

@@ -11,15 +11,18 @@ use crate::cli::{Global, OutputFormat};
 use crate::context::Context;
 use crate::{output, Outcome};
 
-pub async fn preview(global: &Global, hours: u32, format: OutputFormat) -> anyhow::Result<Outcome> {
-    let ctx = Context::load(global)?;
-    let catalog = ctx.catalog().await?;
+/// The jobs the applied plans of the account and region in force create
+/// in the next `hours`.
+pub async fn upcoming(
+    ctx: &Context,
+    catalog: &coffer_catalog::Catalog,
+    hours: u32,
+) -> anyhow::Result<Vec<coffer_engine::planning::PlannedJob>> {
     let (account, region) = (ctx.account.as_str(), ctx.region.as_str());
     let in_scope = |o: &coffer_catalog::StoredObject| o.account_id == account && o.region == region;
     let plans = catalog.list_objects(ObjectKind::BackupPlan).await?;
     let selections = catalog.list_objects(ObjectKind::BackupSelection).await?;
     let resources = catalog.list_objects(ObjectKind::Resource).await?;
-    catalog.close().await;
     let mut plan_values: Vec<(BackupPlan, jiff::Timestamp)> = Vec::new();
     for object in plans.iter().filter(|o| in_scope(o)) {
         plan_values.push((
@@ -50,7 +53,15 @@ pub async fn preview(global: &Global, hours: u32, format: OutputFormat) -> anyho
     let until = now
         .checked_add(jiff::SignedDuration::from_hours(i64::from(hours)))
         .unwrap_or(now);
-    let jobs = planned_jobs(&scopes, &resources, now, until)?;
+    Ok(planned_jobs(&scopes, &resources, now, until)?)
+}
+
+pub async fn preview(global: &Global, hours: u32, format: OutputFormat) -> anyhow::Result<Outcome> {
+    let ctx = Context::load(global)?;
+    let catalog = ctx.catalog().await?;
+    let jobs = upcoming(&ctx, &catalog, hours).await;
+    catalog.close().await;
+    let jobs = jobs?;
     let docs: Vec<_> = jobs
         .iter()
         .map(|j| {

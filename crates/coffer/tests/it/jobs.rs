@@ -783,3 +783,46 @@ fn vault_check_reads_data_back_and_finds_a_truncated_pack() {
     assert_eq!(broken.code, 1, "{}{}", broken.stdout, broken.stderr);
     assert!(broken.stderr.contains("FAILED"), "{}", broken.stderr);
 }
+
+#[test]
+fn metrics_show_jobs_by_state_and_the_last_success_per_resource() {
+    let (home, _source) = setup();
+    ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "open"]));
+    refused(
+        &home.run(&[
+            "backup",
+            "start",
+            "--resource",
+            DOCS,
+            "--vault",
+            "compliance",
+            "--delete-after-days",
+            "1",
+        ]),
+        "MinRetentionDays",
+    );
+    let metrics = home.run(&["metrics"]);
+    ok(&metrics);
+    let text = metrics.stdout;
+    assert!(
+        text.contains("coffer_backup_jobs{state=\"COMPLETED\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("coffer_backup_jobs{state=\"FAILED\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "coffer_last_successful_backup_timestamp_seconds{{resource_arn=\"{DOCS}\"}}"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("coffer_recovery_points{vault_arn=\"arn:coffer:backup:eu-west-1:210987654321:backup-vault:open\"} 1"), "{text}");
+    assert!(
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .all(|l| l.starts_with("coffer_")),
+        "{text}"
+    );
+}

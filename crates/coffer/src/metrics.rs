@@ -1,0 +1,39 @@
+//! `coffer metrics`: the Prometheus series the daemon serves on `/metrics`,
+//! printed once.
+
+use coffer_model::{BackupJob, RecoveryPoint};
+
+use crate::cli::Global;
+use crate::context::Context;
+use crate::Outcome;
+
+pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
+    let ctx = Context::load(global)?;
+    let catalog = ctx.catalog().await?;
+    let gathered = async {
+        let jobs: Vec<BackupJob> = catalog
+            .list::<BackupJob>(&[])
+            .await?
+            .into_iter()
+            .map(|s| s.record)
+            .filter(|j| j.account_id == ctx.account.as_str() && j.region == ctx.region.as_str())
+            .collect();
+        let points: Vec<RecoveryPoint> = catalog
+            .list::<RecoveryPoint>(&[])
+            .await?
+            .into_iter()
+            .map(|s| s.record)
+            .collect();
+        // A week ahead: every rule that fires at most weekly shows its next time.
+        let upcoming = crate::schedule::upcoming(&ctx, &catalog, 24 * 7).await?;
+        anyhow::Ok((jobs, points, upcoming))
+    }
+    .await;
+    catalog.close().await;
+    let (jobs, points, upcoming) = gathered?;
+    print!(
+        "{}",
+        coffer_engine::metrics::render(&jobs, &points, &upcoming)?
+    );
+    Ok(Outcome::Success)
+}
