@@ -22,27 +22,15 @@ pub async fn run(global: &Global, command: &JobsCommand) -> anyhow::Result<Outco
     let in_scope = |account: &str, region: &str| {
         account == ctx.account.as_str() && region == ctx.region.as_str()
     };
-    let backups: Vec<BackupJob> = catalog
-        .list::<BackupJob>(&[])
-        .await?
-        .into_iter()
-        .map(|s| s.record)
-        .filter(|j| in_scope(&j.account_id, &j.region))
-        .collect();
-    let restores: Vec<RestoreJob> = catalog
-        .list::<RestoreJob>(&[])
-        .await?
-        .into_iter()
-        .map(|s| s.record)
-        .filter(|j| in_scope(&j.account_id, &j.region))
-        .collect();
-    let copies: Vec<CopyJob> = catalog
-        .list::<CopyJob>(&[])
-        .await?
-        .into_iter()
-        .map(|s| s.record)
-        .filter(|j| in_scope(&j.account_id, &j.region))
-        .collect();
+    let backups: Vec<BackupJob> =
+        crate::lookup::records(&catalog, |j: &BackupJob| in_scope(&j.account_id, &j.region))
+            .await?;
+    let restores: Vec<RestoreJob> = crate::lookup::records(&catalog, |j: &RestoreJob| {
+        in_scope(&j.account_id, &j.region)
+    })
+    .await?;
+    let copies: Vec<CopyJob> =
+        crate::lookup::records(&catalog, |j: &CopyJob| in_scope(&j.account_id, &j.region)).await?;
     catalog.close().await;
     match command {
         JobsCommand::List {

@@ -150,3 +150,17 @@ pub async fn legal_holds(catalog: &Catalog) -> anyhow::Result<Vec<LegalHold>> {
         .map(|s| s.record)
         .collect())
 }
+
+/// Every record of a kind that `keep` keeps, oldest first.
+pub async fn records<R: coffer_catalog::Record>(
+    catalog: &Catalog,
+    keep: impl Fn(&R) -> bool,
+) -> anyhow::Result<Vec<R>> {
+    Ok(catalog
+        .list::<R>(&[])
+        .await?
+        .into_iter()
+        .map(|s| s.record)
+        .filter(|r| keep(r))
+        .collect())
+}

@@ -11,19 +11,12 @@ pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
     let ctx = Context::load(global)?;
     let catalog = ctx.catalog().await?;
     let gathered = async {
-        let jobs: Vec<BackupJob> = catalog
-            .list::<BackupJob>(&[])
-            .await?
-            .into_iter()
-            .map(|s| s.record)
-            .filter(|j| j.account_id == ctx.account.as_str() && j.region == ctx.region.as_str())
-            .collect();
-        let points: Vec<RecoveryPoint> = catalog
-            .list::<RecoveryPoint>(&[])
-            .await?
-            .into_iter()
-            .map(|s| s.record)
-            .collect();
+        let jobs: Vec<BackupJob> = crate::lookup::records(&catalog, |j: &BackupJob| {
+            j.account_id == ctx.account.as_str() && j.region == ctx.region.as_str()
+        })
+        .await?;
+        let points: Vec<RecoveryPoint> =
+            crate::lookup::records(&catalog, |_: &RecoveryPoint| true).await?;
         // A week ahead: every rule that fires at most weekly shows its next time.
         let upcoming = crate::schedule::upcoming(&ctx, &catalog, 24 * 7).await?;
         anyhow::Ok((jobs, points, upcoming))
