@@ -7,6 +7,8 @@
 //! - [`planning`]: which backup jobs the policy asks for in a span of time:
 //!   one per (rule, selected resource, fire time), with overlapping rules of
 //!   one plan merged as AWS merges them.
+//! - [`recovery`]: after a crash, the jobs left interrupted and the orphan
+//!   snapshots a vault's reconciliation removes.
 //! - [`scheduling`]: the job record of a planned job, with an ID derived
 //!   from (plan, rule, resource, fire time) so no fire time runs twice.
 //! - [`sweeper`]: which recovery points move to cold storage or expire at
@@ -17,6 +19,7 @@
 pub mod clock;
 pub mod metrics;
 pub mod planning;
+pub mod recovery;
 pub mod scheduling;
 pub mod sweeper;
 pub mod windows;

@@ -407,6 +407,17 @@ pub enum HoldsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum VaultCommand {
+    /// Remove snapshots an interrupted job left in a vault (no recovery point records them).
+    #[command(
+        after_help = "Example:\n  coffer vault reconcile payments-primary --dry-run\n  coffer vault reconcile payments-primary\n\nOnly snapshots Coffer made (tagged coffer-recovery-point:) whose job is not running are removed;\nsnapshots made by hand are never touched."
+    )]
+    Reconcile {
+        /// Vault name.
+        name: String,
+        /// Say what would be removed without removing it.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Check a vault: its structure, and optionally its data read back.
     #[command(
         after_help = "Example:\n  coffer vault check payments-primary\n  coffer vault check payments-primary --read-data 10%\n  coffer vault check payments-primary --read-data 1/7   # with 2/7 .. 7/7 on other days, covers all\n\nExit 1 when a problem is found."
@@ -499,6 +510,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             crate::sweep::run(&global, dry_run).await
         }
         Command::LegalHolds(command) => crate::holds::run(&global, &command).await,
+        Command::Vault(VaultCommand::Reconcile { name, dry_run }) => {
+            crate::vaults::reconcile(&global, &name, dry_run).await
+        }
         Command::Vault(VaultCommand::Check { name, read_data }) => {
             crate::vaults::check(&global, &name, read_data.as_deref()).await
         }

@@ -278,3 +278,65 @@ pub async fn check(
         }
     }
 }
+
+/// `coffer vault reconcile NAME [--dry-run]`.
+pub async fn reconcile(global: &Global, name: &str, dry_run: bool) -> anyhow::Result<Outcome> {
+    use coffer_engine::recovery::{orphans, VaultSnapshot};
+    use coffer_model::{BackupJob, BackupJobState, RecoveryPoint};
+    let ctx = Context::load(global)?;
+    let catalog = ctx.catalog().await?;
+    let gathered = async {
+        let vault =
+            crate::lookup::vault_object(&catalog, ctx.account.as_str(), ctx.region.as_str(), name)
+                .await?;
+        let opened = crate::lookup::open_vault(&ctx, &catalog, &vault).await?;
+        let arn = vault.backup_vault_arn.to_string();
+        let recorded: std::collections::BTreeSet<String> =
+            crate::lookup::records(&catalog, |p: &RecoveryPoint| p.backup_vault_arn == arn)
+                .await?
+                .into_iter()
+                .filter_map(|p| p.snapshot_id)
+                .collect();
+        let running: std::collections::BTreeSet<String> =
+            crate::lookup::records(&catalog, |j: &BackupJob| {
+                matches!(j.state, BackupJobState::Running | BackupJobState::Aborting)
+            })
+            .await?
+            .into_iter()
+            .map(|j| j.backup_job_id)
+            .collect();
+        anyhow::Ok((opened, recorded, running))
+    }
+    .await;
+    catalog.close().await;
+    let (opened, recorded, running) = gathered?;
+    let snapshots: Vec<VaultSnapshot> = opened
+        .storage
+        .snapshots(&opened.secret)?
+        .into_iter()
+        .map(|s| VaultSnapshot {
+            id: s.id,
+            tags: s.tags,
+        })
+        .collect();
+    let found = orphans(&snapshots, &recorded, &running);
+    if found.is_empty() {
+        println!("Vault {name:?}: every Coffer snapshot is a recorded recovery point.");
+        return Ok(Outcome::Success);
+    }
+    for id in &found {
+        if dry_run {
+            println!("would remove snapshot {id}");
+        } else {
+            opened.storage.delete_snapshot(&opened.secret, id)?;
+            println!("removed snapshot {id}");
+        }
+    }
+    if !dry_run {
+        println!(
+            "Vault {name:?}: {} orphan snapshot(s) removed; their data is freed by the next prune.",
+            found.len()
+        );
+    }
+    Ok(Outcome::Success)
+}

@@ -826,3 +826,55 @@ fn metrics_show_jobs_by_state_and_the_last_success_per_resource() {
         "{text}"
     );
 }
+
+#[test]
+fn reconcile_removes_orphan_snapshots_and_leaves_hand_made_ones() {
+    let (home, source) = setup();
+    ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "open"]));
+    let key = home.run(&["vault", "export-key", "open", "--yes", "-o", "json"]);
+    let key: Value = serde_json::from_str(&key.stdout).unwrap();
+    let restic = |args: &[&str]| {
+        let out = std::process::Command::new("restic")
+            .args(["--no-cache", "--repo", key["repository"].as_str().unwrap()])
+            .args(args)
+            .env("RESTIC_PASSWORD", key["password"].as_str().unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let src = source.display().to_string();
+    // What a job killed after its snapshot and before its catalog row leaves behind.
+    restic(&[
+        "backup",
+        "--tag",
+        "coffer-recovery-point:lost,coffer-job:DEAD-JOB",
+        &src,
+    ]);
+    // A snapshot someone made by hand.
+    restic(&["backup", "--tag", "by-hand", &src]);
+    let dry = home.run(&["vault", "reconcile", "open", "--dry-run"]);
+    ok(&dry);
+    assert_eq!(
+        dry.stdout.matches("would remove").count(),
+        1,
+        "{}",
+        dry.stdout
+    );
+    ok(&home.run(&["vault", "reconcile", "open"]));
+    let listed = restic(&["snapshots", "--json"]);
+    assert!(!listed.contains("coffer-recovery-point:lost"), "{listed}");
+    assert!(listed.contains("by-hand"), "{listed}");
+    let again = home.run(&["vault", "reconcile", "open"]);
+    assert!(
+        again
+            .stdout
+            .contains("every Coffer snapshot is a recorded recovery point"),
+        "{}",
+        again.stdout
+    );
+}
