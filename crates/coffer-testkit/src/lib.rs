@@ -136,3 +136,25 @@ pub fn truncate_files_under(dir: &Path) -> usize {
     }
     files.len()
 }
+
+/// Runs Debian's `restic` on `repository` with `password` (and the test
+/// S3 key for `s3:` repositories); fails the test unless it succeeds, and
+/// returns its standard output.
+pub fn restic_ok(repository: &str, password: &str, args: &[&str]) -> String {
+    let out = Command::new("restic")
+        .args(["--no-cache", "--repo", repository])
+        .args(args)
+        .env("RESTIC_PASSWORD", password)
+        .env("AWS_ACCESS_KEY_ID", KEY)
+        .env("AWS_SECRET_ACCESS_KEY", KEY)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("Debian's restic is needed (apt-get install restic; .ci/run installs it): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "restic {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

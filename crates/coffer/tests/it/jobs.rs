@@ -712,20 +712,13 @@ fn the_sweeper_expires_due_points_and_keeps_held_ones() {
     // The snapshot is gone from the vault: restic no longer lists it.
     let key = home.run(&["vault", "export-key", "open", "--yes", "-o", "json"]);
     let key: Value = serde_json::from_str(&key.stdout).unwrap();
-    let listed = std::process::Command::new("restic")
-        .args([
-            "--no-cache",
-            "--repo",
-            key["repository"].as_str().unwrap(),
-            "snapshots",
-            "--json",
-        ])
-        .env("RESTIC_PASSWORD", key["password"].as_str().unwrap())
-        .output()
-        .unwrap();
-    assert!(listed.status.success());
+    let listed = coffer_testkit::restic_ok(
+        key["repository"].as_str().unwrap(),
+        key["password"].as_str().unwrap(),
+        &["snapshots", "--json"],
+    );
     let due_id = due.rsplit(':').next().unwrap();
-    assert!(!String::from_utf8_lossy(&listed.stdout).contains(due_id));
+    assert!(!listed.contains(due_id));
 }
 
 #[test]
