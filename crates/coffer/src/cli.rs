@@ -407,6 +407,14 @@ pub enum HoldsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum VaultCommand {
+    /// Reclaim the space of deleted recovery points (two-phase).
+    #[command(
+        after_help = "Example:\n  coffer vault prune payments-primary\n\nData no recovery point needs is marked now and removed by a prune at least\n23 hours later, so a backup running meanwhile is never harmed. Never run\n`restic prune` on a vault."
+    )]
+    Prune {
+        /// Vault name.
+        name: String,
+    },
     /// Remove snapshots an interrupted job left in a vault (no recovery point records them).
     #[command(
         after_help = "Example:\n  coffer vault reconcile payments-primary --dry-run\n  coffer vault reconcile payments-primary\n\nOnly snapshots Coffer made (tagged coffer-recovery-point:) whose job is not running are removed;\nsnapshots made by hand are never touched."
@@ -510,6 +518,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             crate::sweep::run(&global, dry_run).await
         }
         Command::LegalHolds(command) => crate::holds::run(&global, &command).await,
+        Command::Vault(VaultCommand::Prune { name }) => crate::vaults::prune(&global, &name).await,
         Command::Vault(VaultCommand::Reconcile { name, dry_run }) => {
             crate::vaults::reconcile(&global, &name, dry_run).await
         }

@@ -245,17 +245,7 @@ pub async fn check(
     name: &str,
     read_data: Option<&str>,
 ) -> anyhow::Result<Outcome> {
-    let ctx = Context::load(global)?;
-    let catalog = ctx.catalog().await?;
-    let opened = async {
-        let vault =
-            crate::lookup::vault_object(&catalog, ctx.account.as_str(), ctx.region.as_str(), name)
-                .await?;
-        crate::lookup::open_vault(&ctx, &catalog, &vault).await
-    }
-    .await;
-    catalog.close().await;
-    let opened = opened?;
+    let opened = open_named(global, name).await?;
     let subset = read_data.map(str::to_string);
     let result = tokio::task::spawn_blocking(move || {
         opened
@@ -338,5 +328,32 @@ pub async fn reconcile(global: &Global, name: &str, dry_run: bool) -> anyhow::Re
             found.len()
         );
     }
+    Ok(Outcome::Success)
+}
+
+/// A vault of the account and region in force, by name, opened.
+async fn open_named(global: &Global, name: &str) -> anyhow::Result<coffer_drivers::Vault> {
+    let ctx = Context::load(global)?;
+    let catalog = ctx.catalog().await?;
+    let opened = async {
+        let vault =
+            crate::lookup::vault_object(&catalog, ctx.account.as_str(), ctx.region.as_str(), name)
+                .await?;
+        crate::lookup::open_vault(&ctx, &catalog, &vault).await
+    }
+    .await;
+    catalog.close().await;
+    opened
+}
+
+/// `coffer vault prune NAME`.
+pub async fn prune(global: &Global, name: &str) -> anyhow::Result<Outcome> {
+    let opened = open_named(global, name).await?;
+    let summary =
+        tokio::task::spawn_blocking(move || opened.storage.prune(&opened.secret)).await??;
+    println!(
+        "Vault {name:?}: {} pack(s) marked for deletion, {} removed, {} repacked.",
+        summary.marked, summary.removed, summary.repacked
+    );
     Ok(Outcome::Success)
 }

@@ -287,6 +287,14 @@ fn a_directory_backs_up_restores_validates_and_deletes() {
     let listed = home.run(&["recovery-points", "list", "--all", "-o", "json"]);
     let points: Value = serde_json::from_str(&listed.stdout).unwrap();
     assert_eq!(points[0]["Status"], "DELETED");
+    // Its data is no longer needed: the prune marks it.
+    let pruned = home.run(&["vault", "prune", "open"]);
+    ok(&pruned);
+    assert!(
+        !pruned.stdout.contains(": 0 pack(s) marked"),
+        "{}",
+        pruned.stdout
+    );
     let listed = home.run(&["recovery-points", "list", "-o", "json"]);
     assert_eq!(listed.stdout.trim(), "[]");
 }
