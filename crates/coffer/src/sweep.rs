@@ -9,7 +9,7 @@
 
 use coffer_catalog::{Catalog, ObjectKind};
 use coffer_engine::sweeper::{decide, Decision};
-use coffer_model::{BackupVault, RecoveryPoint, RecoveryPointStatus, StorageClass};
+use coffer_model::{BackupVault, RecoveryPoint, StorageClass};
 
 use crate::cli::Global;
 use crate::context::Context;
@@ -81,24 +81,11 @@ async fn sweep(ctx: &Context, catalog: &Catalog, dry_run: bool) -> anyhow::Resul
                 else {
                     continue;
                 };
-                point.status = RecoveryPointStatus::Deleting;
-                let version = catalog.update(&point, entry.version, now).await?;
-                let deleted = match &point.snapshot_id {
-                    None => Ok(()),
-                    Some(snapshot) => {
-                        let opened = lookup::open_vault(ctx, catalog, vault).await?;
-                        match opened.storage.delete_snapshot(&opened.secret, snapshot) {
-                            Ok(()) | Err(coffer_vault::StorageError::NoSnapshot { .. }) => Ok(()),
-                            Err(e) => Err(e),
-                        }
-                    }
-                };
-                match deleted {
+                let reason = Some(format!("expired by its lifecycle at {now}"));
+                match crate::points::remove_data(ctx, catalog, point, entry.version, vault, reason)
+                    .await
+                {
                     Ok(()) => {
-                        point.status = RecoveryPointStatus::Deleted;
-                        point.storage_class = StorageClass::Deleted;
-                        point.status_message = Some(format!("expired by its lifecycle at {now}"));
-                        catalog.update(&point, version, now).await?;
                         if !touched
                             .iter()
                             .any(|v| v.backup_vault_arn == vault.backup_vault_arn)
@@ -107,7 +94,7 @@ async fn sweep(ctx: &Context, catalog: &Catalog, dry_run: bool) -> anyhow::Resul
                         }
                     }
                     Err(e) => {
-                        eprintln!("error: {id} stays DELETING: {e}");
+                        eprintln!("error: {e:#}");
                         failed = true;
                     }
                 }
