@@ -171,13 +171,13 @@ fn connection<'a>(resource: &'a Resource, field: &str) -> Result<&'a str> {
 /// what a snapshot is (resource, recovery point, job, and the plan and
 /// rule that made it, for scheduled jobs).
 pub fn snapshot_tags(
-    resource: &Resource,
+    resource_arn: &str,
     recovery_point_id: &str,
     job_id: &str,
     plan_rule: Option<(&str, &str)>,
 ) -> Vec<String> {
     let mut tags = vec![
-        format!("coffer-resource:{}", resource.resource_arn),
+        format!("coffer-resource:{resource_arn}"),
         format!("coffer-recovery-point:{recovery_point_id}"),
         format!("coffer-job:{job_id}"),
     ];
@@ -370,7 +370,8 @@ mod tests {
             tags: Default::default(),
             connection: Default::default(),
         };
-        let tags = snapshot_tags(&resource, "rp-1", "JOB-1", Some(("daily", "nightly")));
+        let arn = resource.resource_arn.to_string();
+        let tags = snapshot_tags(&arn, "rp-1", "JOB-1", Some(("daily", "nightly")));
         assert_eq!(
             tags,
             vec![
@@ -381,6 +382,6 @@ mod tests {
                 "coffer-rule:nightly",
             ]
         );
-        assert_eq!(snapshot_tags(&resource, "rp-1", "JOB-1", None).len(), 3);
+        assert_eq!(snapshot_tags(&arn, "rp-1", "JOB-1", None).len(), 3);
     }
 }

@@ -18,6 +18,36 @@ use crate::cli::{BackupStart, Global};
 use crate::context::Context;
 use crate::{lookup, progress, Outcome};
 
+/// The lifecycle a `--cold-after-days` / `--delete-after-days` pair asks for.
+///
+/// # Errors
+/// When AWS's rules refuse it (the finding says what to change).
+pub fn requested_lifecycle(
+    cold_after_days: Option<u32>,
+    delete_after_days: Option<u32>,
+) -> anyhow::Result<Lifecycle> {
+    let lifecycle = Lifecycle {
+        move_to_cold_storage_after_days: cold_after_days,
+        delete_after_days,
+        ..Lifecycle::default()
+    };
+    if let Some(finding) = lifecycle.validate().into_iter().next() {
+        bail!("the lifecycle is not valid: {finding}");
+    }
+    Ok(lifecycle)
+}
+
+/// Why `vault`'s lock refuses a new recovery point with `lifecycle` (the
+/// reason names both numbers), if it does.
+pub fn lock_refusal(vault: &coffer_model::BackupVault, lifecycle: &Lifecycle) -> Option<String> {
+    let lock = vault.lock_configuration.as_ref()?;
+    let reason = lock.check_retention(lifecycle.delete_after_days).err()?;
+    Some(format!(
+        "vault {:?} is locked: {reason}",
+        vault.backup_vault_name
+    ))
+}
+
 pub fn new_job_id() -> String {
     uuid::Uuid::new_v4().to_string().to_uppercase()
 }
@@ -35,14 +65,7 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
     let (account, region) = (resource.account_id.clone(), resource.region.clone());
     let vault =
         lookup::vault_object(catalog, account.as_str(), region.as_str(), &args.vault).await?;
-    let lifecycle = Lifecycle {
-        move_to_cold_storage_after_days: args.cold_after_days,
-        delete_after_days: args.delete_after_days,
-        ..Lifecycle::default()
-    };
-    if let Some(finding) = lifecycle.validate().into_iter().next() {
-        bail!("the lifecycle is not valid: {finding}");
-    }
+    let lifecycle = requested_lifecycle(args.cold_after_days, args.delete_after_days)?;
 
     let now = jiff::Timestamp::now();
     let mut job = BackupJob {
@@ -75,19 +98,8 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
     );
 
     // A lifecycle outside the vault lock's bounds fails the job, naming both numbers.
-    if let Some(lock) = &vault.lock_configuration {
-        if let Err(reason) = lock.check_retention(lifecycle.delete_after_days) {
-            let message = format!("vault {:?} is locked: {reason}", vault.backup_vault_name);
-            catalog
-                .transition_backup_job(
-                    &job_id,
-                    BackupJobState::Failed,
-                    Some(message.clone()),
-                    jiff::Timestamp::now(),
-                )
-                .await?;
-            bail!("backup job {job_id} FAILED: {message}");
-        }
+    if let Some(message) = lock_refusal(&vault, &lifecycle) {
+        return fail(catalog, &job_id, anyhow::anyhow!(message)).await;
     }
 
     let opened = match lookup::open_vault(ctx, catalog, &vault).await {
@@ -99,7 +111,8 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
         .transition_backup_job(&job_id, BackupJobState::Running, None, started_at)
         .await?;
     let point_id = uuid::Uuid::new_v4().to_string();
-    let tags = coffer_drivers::snapshot_tags(&resource, &point_id, &job_id, None);
+    let tags =
+        coffer_drivers::snapshot_tags(&resource.resource_arn.to_string(), &point_id, &job_id, None);
     let bar = progress::Bar::new("backup");
     let mut opened = opened;
     opened.storage = opened.storage.with_observer(bar.clone());

@@ -6,11 +6,11 @@
 use anyhow::bail;
 use coffer_catalog::Catalog;
 use coffer_model::{
-    Arn, CalculatedLifecycle, CopyJob, CopyJobState, Lifecycle, RecoveryPoint, RecoveryPointStatus,
+    Arn, CalculatedLifecycle, CopyJob, CopyJobState, RecoveryPoint, RecoveryPointStatus,
     StorageClass,
 };
 
-use crate::backup::new_job_id;
+use crate::backup::{lock_refusal, new_job_id, requested_lifecycle};
 use crate::cli::{CopyStart, Global};
 use crate::context::Context;
 use crate::{lookup, Outcome};
@@ -83,14 +83,7 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &CopyStart) -> anyhow::Resu
     if dest_vault.backup_vault_arn == source_vault.backup_vault_arn {
         bail!("the destination is the recovery point's own vault; name another vault");
     }
-    let lifecycle = Lifecycle {
-        move_to_cold_storage_after_days: args.cold_after_days,
-        delete_after_days: args.delete_after_days,
-        ..Lifecycle::default()
-    };
-    if let Some(finding) = lifecycle.validate().into_iter().next() {
-        bail!("the lifecycle is not valid: {finding}");
-    }
+    let lifecycle = requested_lifecycle(args.cold_after_days, args.delete_after_days)?;
     let now = jiff::Timestamp::now();
     let job = CopyJob {
         copy_job_id: new_job_id(),
@@ -125,14 +118,8 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &CopyStart) -> anyhow::Resu
         .await?;
         bail!("copy job {id} FAILED: {message}")
     };
-    if let Some(lock) = &dest_vault.lock_configuration {
-        if let Err(reason) = lock.check_retention(lifecycle.delete_after_days) {
-            return fail(format!(
-                "vault {:?} is locked: {reason}",
-                dest_vault.backup_vault_name
-            ))
-            .await;
-        }
+    if let Some(message) = lock_refusal(&dest_vault, &lifecycle) {
+        return fail(message).await;
     }
     let opened = async {
         anyhow::Ok((
@@ -150,12 +137,16 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &CopyStart) -> anyhow::Resu
     let Some(snapshot) = source_point.snapshot_id.clone() else {
         return fail("the recovery point has no stored snapshot".into()).await;
     };
-    let tags = vec![
-        format!("coffer-resource:{}", source_point.resource_arn),
-        format!("coffer-recovery-point:{point_id}"),
-        format!("coffer-job:{}", job.copy_job_id),
-        format!("coffer-copied-from:{}", source_point.recovery_point_id),
-    ];
+    let mut tags = coffer_drivers::snapshot_tags(
+        &source_point.resource_arn,
+        &point_id,
+        &job.copy_job_id,
+        None,
+    );
+    tags.push(format!(
+        "coffer-copied-from:{}",
+        source_point.recovery_point_id
+    ));
     let copied = tokio::task::spawn_blocking(move || {
         from.storage
             .copy_snapshot(&from.secret, &snapshot, &to.storage, &to.secret, &tags)
