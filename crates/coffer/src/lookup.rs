@@ -143,12 +143,7 @@ pub async fn recovery_point(
 
 /// Every legal hold (the guard decides which pin a point).
 pub async fn legal_holds(catalog: &Catalog) -> anyhow::Result<Vec<LegalHold>> {
-    Ok(catalog
-        .list::<LegalHold>(&[])
-        .await?
-        .into_iter()
-        .map(|s| s.record)
-        .collect())
+    records(catalog, |_: &LegalHold| true).await
 }
 
 /// Every record of a kind that `keep` keeps, oldest first.

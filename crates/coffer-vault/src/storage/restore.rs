@@ -473,13 +473,8 @@ fn set_owner(dest: &Path, node: &Node, symlink: bool) {
     } else {
         std::os::unix::fs::chown(dest, Some(uid), Some(gid))
     };
-    if let Err(e) = result {
-        tracing_free_debug(dest, &e);
-    }
-}
-
-fn tracing_free_debug(_dest: &Path, _error: &std::io::Error) {
     // Not being allowed to chown is normal for a non-root restore.
+    let _ = result;
 }
 
 fn set_metadata(dest: &Path, node: &Node) -> Result<(), StorageError> {

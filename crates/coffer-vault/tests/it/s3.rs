@@ -2,8 +2,6 @@
 //! the virtual environment `.ci/run` prepares ($COFFER_TEST_VENV), and
 //! Debian's restic reading the same repository through its `s3:` backend.
 
-use std::process::Command;
-
 use coffer_testkit::Moto;
 
 use coffer_vault::{restic_password, RestoreRequest, S3Access, Secret, VaultStorage};
@@ -18,15 +16,8 @@ fn access(moto: &Moto) -> S3Access {
     }
 }
 
-fn restic_s3(moto: &Moto, repo: &str, password: &str, args: &[&str]) -> std::process::Output {
-    Command::new("restic")
-        .args(["--no-cache", "--repo", &format!("s3:{}/{repo}", moto.url)])
-        .args(args)
-        .env("RESTIC_PASSWORD", password)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .unwrap()
+fn restic_s3(moto: &Moto, repo: &str, password: &str, args: &[&str]) -> String {
+    coffer_testkit::restic_ok(&format!("s3:{}/{repo}", moto.url), password, args)
 }
 
 use coffer_testkit::tree_contents as read_tree;
@@ -78,19 +69,14 @@ fn a_vault_on_s3_backs_up_restores_checks_and_restic_reads_it() {
 
     // Debian's restic, through its own S3 client.
     let password = restic_password(&secret);
-    let checked = restic_s3(
+    restic_s3(
         &moto,
         "coffer-vaults/prod/primary",
         &password,
         &["check", "--read-data"],
     );
-    assert!(
-        checked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&checked.stderr)
-    );
     let restic_target = dir.path().join("by-restic");
-    let restored = restic_s3(
+    restic_s3(
         &moto,
         "coffer-vaults/prod/primary",
         &password,
@@ -100,11 +86,6 @@ fn a_vault_on_s3_backs_up_restores_checks_and_restic_reads_it() {
             "--target",
             &restic_target.display().to_string(),
         ],
-    );
-    assert!(
-        restored.status.success(),
-        "{}",
-        String::from_utf8_lossy(&restored.stderr)
     );
     assert_eq!(
         read_tree(&restic_target.join(source.strip_prefix("/").unwrap())),

@@ -2,7 +2,6 @@
 //! check it, and let restic list, check and restore the same vault.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use coffer_vault::{restic_password, RestoreRequest, Secret, StorageError, VaultStorage};
 
@@ -20,15 +19,8 @@ fn tree(root: &Path) {
 
 use coffer_testkit::tree_contents as files;
 
-fn restic(repo: &Path, password: &str, args: &[&str]) -> std::process::Output {
-    Command::new("restic")
-        .arg("--repo")
-        .arg(repo)
-        .arg("--no-cache")
-        .args(args)
-        .env("RESTIC_PASSWORD", password)
-        .output()
-        .unwrap_or_else(|e| panic!("Debian's restic is needed for this test (apt-get install restic; .ci/run installs it): {e}"))
+fn restic(repo: &Path, password: &str, args: &[&str]) -> String {
+    coffer_testkit::restic_ok(&repo.display().to_string(), password, args)
 }
 
 #[test]
@@ -85,21 +77,10 @@ fn a_tree_round_trips_and_restic_reads_the_vault() {
     // Debian's restic, with only the password: list, check, restore.
     let password = restic_password(&secret);
     let listed = restic(&vault_dir, &password, &["snapshots", "--json"]);
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
-    let listed = String::from_utf8(listed.stdout).unwrap();
     assert!(listed.contains("coffer-rp:rp-1"), "{listed}");
-    let checked = restic(&vault_dir, &password, &["check", "--read-data"]);
-    assert!(
-        checked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    restic(&vault_dir, &password, &["check", "--read-data"]);
     let restic_target = dir.path().join("restic-restored");
-    let restored = restic(
+    restic(
         &vault_dir,
         &password,
         &[
@@ -108,11 +89,6 @@ fn a_tree_round_trips_and_restic_reads_the_vault() {
             "--target",
             &restic_target.display().to_string(),
         ],
-    );
-    assert!(
-        restored.status.success(),
-        "{}",
-        String::from_utf8_lossy(&restored.stderr)
     );
     assert_eq!(
         files(&restic_target.join(source.strip_prefix("/").unwrap())),
@@ -188,7 +164,7 @@ fn a_stream_round_trips_with_its_size_and_restic_restores_it() {
     // and restic would write an empty file: vendor/README.md).
     let password = restic_password(&secret);
     let target = dir.path().join("restic-restored");
-    let restored = restic(
+    restic(
         &vault_dir,
         &password,
         &[
@@ -198,11 +174,6 @@ fn a_stream_round_trips_with_its_size_and_restic_restores_it() {
             &target.display().to_string(),
             "--verify",
         ],
-    );
-    assert!(
-        restored.status.success(),
-        "{}",
-        String::from_utf8_lossy(&restored.stderr)
     );
     let file = target.join("orders.dump");
     assert!(std::fs::read(&file).unwrap() == data);
@@ -537,14 +508,9 @@ fn a_copy_is_an_independent_snapshot_of_the_destination() {
         .restore_tree(&dest_secret, &copy.id, &target, &request)
         .unwrap();
     assert_eq!(files(&target), files(&source));
-    let checked = restic(
+    restic(
         &dest_dir,
         &restic_password(&dest_secret),
         &["check", "--read-data"],
-    );
-    assert!(
-        checked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&checked.stderr)
     );
 }
