@@ -158,3 +158,36 @@ pub fn restic_ok(repository: &str, password: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Runs one SQL statement with `psql` as `postgres` on 127.0.0.1:5432
+/// (the machine's PostgreSQL, trust auth); fails the test unless it works.
+pub fn psql(sql: &str) {
+    let out = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-qc",
+            sql,
+        ])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("psql is needed (Debian package postgresql-client; .ci/run installs it): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "psql {sql:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Drops a test database if it exists (for cleanup: errors are ignored).
+pub fn drop_database(name: &str) {
+    let _ = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"])
+        .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .output();
+}

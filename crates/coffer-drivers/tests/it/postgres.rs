@@ -44,18 +44,8 @@ impl TempDb {
 
 impl Drop for TempDb {
     fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0))
-            .output();
+        coffer_testkit::drop_database(&self.0);
     }
-}
-
-async fn drop_db(name: &str) {
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin().await)
-        .await
-        .unwrap();
 }
 
 async fn seed(db: &TempDb) {
@@ -315,5 +305,4 @@ async fn discovery_lists_databases_with_comment_tags_and_excludes() {
     assert!(!found.iter().any(|r| r.resource_name.contains("template")));
     let endpoint = Endpoint::of_server(&server).unwrap();
     assert!(!format!("{endpoint:?}").contains("password: Some(\""));
-    let _ = drop_db;
 }

@@ -120,10 +120,7 @@ struct DropDatabases(Vec<String>);
 impl Drop for DropDatabases {
     fn drop(&mut self) {
         for db in &self.0 {
-            let _ = std::process::Command::new("psql")
-                .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"])
-                .arg(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                .output();
+            coffer_testkit::drop_database(db);
         }
     }
 }
@@ -425,26 +422,7 @@ fn a_sqlite_file_and_a_discovered_postgres_database_round_trip() {
         "coffer_cli_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..10]
     );
-    let psql = |sql: &str| {
-        let out = std::process::Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-qc",
-                sql,
-            ])
-            .output()
-            .expect("psql (Debian package postgresql-client; .ci/run installs it)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let psql = coffer_testkit::psql;
     psql(&format!("CREATE DATABASE {db}"));
     let _dropped_first = DropDatabases(vec![db.clone()]);
     psql(&format!("COMMENT ON DATABASE {db} IS 'coffer: tier=gold'"));
