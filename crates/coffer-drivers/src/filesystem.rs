@@ -54,14 +54,14 @@ pub(crate) async fn backup(
         let saved = vault
             .storage
             .backup_tree(&vault.secret, &path, &exclude, &tags)?;
-        let digest = vault.storage.tree_digest(&vault.secret, &saved.id)?;
-        let stored = vault.storage.stored_bytes(&vault.secret, &saved.id)?;
+        // One pass over the new snapshot's trees gives both.
+        let content = vault.storage.content(&vault.secret, &saved.id)?;
         Ok(BackupOutcome {
             snapshot_id: saved.id,
             bytes: saved.bytes,
             bytes_added: saved.bytes_added,
-            stored_bytes: stored,
-            content_sha256: digest,
+            stored_bytes: content.stored_bytes,
+            content_sha256: content.digest,
             manifest: None,
         })
     })

@@ -31,6 +31,6 @@ pub use keyring::{
     WrappedSecret, DEFAULT_KEY,
 };
 pub use storage::{
-    exclude_globs, restic_password, Observer, ReadBack, RestoreRequest, RestoreSummary, S3Access,
-    SnapshotInfo, StorageError, StreamBackup, VaultStorage,
+    exclude_globs, restic_password, Content, Observer, PruneSummary, ReadBack, RestoreRequest,
+    RestoreSummary, S3Access, SnapshotInfo, StorageError, StreamBackup, VaultStorage,
 };

@@ -111,6 +111,13 @@ enum Place {
 /// A master key and the SHA-256 of the password that opened it.
 type CachedKey = ([u8; 32], rustic_core::repofile::MasterKey);
 
+/// What a snapshot holds, by [`VaultStorage::content`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Content {
+    pub digest: String,
+    pub stored_bytes: u64,
+}
+
 /// A vault's repository, by location.
 #[derive(Clone, Debug)]
 pub struct VaultStorage {
@@ -369,46 +376,44 @@ impl VaultStorage {
         Ok(all)
     }
 
-    /// The content digest of a tree snapshot: the SHA-256 of a canonical
-    /// listing (one line per entry, sorted: path, kind, size, and the
-    /// restic content IDs of a file's chunks). It is computed from the
-    /// snapshot's trees, so unchanged files are never read again, and it is
-    /// the same for any two snapshots of the same content.
+    /// What a snapshot holds, from its trees alone (unchanged files are
+    /// never read again), in one pass:
+    ///
+    /// - `digest`: the SHA-256 of a canonical listing (one line per entry,
+    ///   sorted: path, kind, size, and the restic content IDs of a file's
+    ///   chunks), the same for any two snapshots of the same content;
+    /// - `stored_bytes`: the bytes its data occupies in the vault (each
+    ///   distinct chunk once, compressed and encrypted, whoever else shares
+    ///   it).
     ///
     /// # Errors
     /// When the snapshot does not exist or its trees cannot be read.
-    pub fn tree_digest(
-        &self,
-        password: &Secret,
-        snapshot_id: &str,
-    ) -> Result<String, StorageError> {
+    pub fn content(&self, password: &Secret, snapshot_id: &str) -> Result<Content, StorageError> {
         use sha2::{Digest, Sha256};
-        let repo = self
-            .open(password)?
-            .to_indexed_ids()
-            .map_err(self.engine())?;
+        let repo = self.open(password)?.to_indexed().map_err(self.engine())?;
         let root = self.snapshot_root(&repo, snapshot_id)?;
         let mut lines = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut stored_bytes = 0u64;
         for item in repo
             .ls(&root, &LsOptions::default().recursive(true))
             .map_err(self.engine())?
         {
             let (path, node) = item.map_err(self.engine())?;
-            let ids = node
-                .content
-                .as_ref()
-                .map(|ids| {
-                    ids.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default();
+            let mut ids = Vec::new();
+            for id in node.content.iter().flatten() {
+                ids.push(id.to_string());
+                if seen.insert(*id) {
+                    let entry = repo.get_index_entry(id).map_err(self.engine())?;
+                    stored_bytes += u64::from(entry.location.length);
+                }
+            }
             lines.push(format!(
-                "{}\t{}\t{}\t{ids}",
+                "{}\t{}\t{}\t{}",
                 path.display(),
                 node.node_type,
-                node.meta.size
+                node.meta.size,
+                ids.join(",")
             ));
         }
         lines.sort();
@@ -417,38 +422,30 @@ impl VaultStorage {
             hasher.update(line.as_bytes());
             hasher.update(b"\n");
         }
-        Ok(hex::encode(hasher.finalize()))
+        Ok(Content {
+            digest: hex::encode(hasher.finalize()),
+            stored_bytes,
+        })
     }
 
-    /// Bytes the snapshot's data occupies in the vault (each distinct
-    /// chunk once, compressed and encrypted, whoever else shares it).
+    /// The content digest of a snapshot (see [`VaultStorage::content`]).
+    ///
+    /// # Errors
+    /// When the snapshot does not exist or its trees cannot be read.
+    pub fn tree_digest(
+        &self,
+        password: &Secret,
+        snapshot_id: &str,
+    ) -> Result<String, StorageError> {
+        Ok(self.content(password, snapshot_id)?.digest)
+    }
+
+    /// The bytes a snapshot's data occupies (see [`VaultStorage::content`]).
     ///
     /// # Errors
     /// When the snapshot does not exist or its trees cannot be read.
     pub fn stored_bytes(&self, password: &Secret, snapshot_id: &str) -> Result<u64, StorageError> {
-        let repo = self.open(password)?.to_indexed().map_err(self.engine())?;
-        let root = self.snapshot_root(&repo, snapshot_id)?;
-        let mut seen = std::collections::HashSet::new();
-        let mut total = 0u64;
-        let mut count = |id: &rustic_core::DataId| -> Result<(), StorageError> {
-            if seen.insert(*id) {
-                let entry = repo.get_index_entry(id).map_err(self.engine())?;
-                total += u64::from(entry.location.length);
-            }
-            Ok(())
-        };
-        if root.is_dir() {
-            for item in repo
-                .ls(&root, &LsOptions::default().recursive(true))
-                .map_err(self.engine())?
-            {
-                let (_, node) = item.map_err(self.engine())?;
-                for id in node.content.iter().flatten() {
-                    count(id)?;
-                }
-            }
-        }
-        Ok(total)
+        Ok(self.content(password, snapshot_id)?.stored_bytes)
     }
 
     /// Checks the repository's structure, and with `read_data` every pack.
