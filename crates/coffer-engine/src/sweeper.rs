@@ -40,7 +40,7 @@ pub fn decide<'a>(
         if lifecycle.delete_at.is_some_and(|at| at <= now) {
             let decision = match vault_of(point) {
                 None => Decision::Kept(format!(
-                    "vault {:?} is not in the catalog",
+                    "vault {:?} is not in the catalog; apply the stack that declares it, and the point expires at the next sweep",
                     point.backup_vault_name
                 )),
                 Some(vault) => {

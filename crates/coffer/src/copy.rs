@@ -69,7 +69,7 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &CopyStart) -> anyhow::Resu
                 name.to_string(),
             ),
             None => bail!(
-                "--destination-vault {} is not a backup vault ARN",
+                "--destination-vault {} is not a backup vault ARN; give a vault name, or arn:coffer:backup:REGION:ACCOUNT:backup-vault:NAME",
                 args.destination_vault
             ),
         },
