@@ -39,10 +39,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "vault secrets",
         sql: include_str!("migrations/0002_vault_secrets.sql"),
     },
+    Migration {
+        version: 3,
+        description: "vault checks",
+        sql: include_str!("migrations/0003_vault_checks.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

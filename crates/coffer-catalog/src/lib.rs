@@ -27,7 +27,7 @@ use sqlx::{AnyPool, Row};
 use tracing::info;
 
 pub use db::{Backend, SCHEMA_VERSION};
-pub use error::{Error, Result};
+pub use error::{redact_url, Error, Result};
 pub use objects::{
     diff_docs, ApplySummary, Blocker, Change, DesiredObject, FieldChange, ObjectKind, StackPlan,
     StoredObject,

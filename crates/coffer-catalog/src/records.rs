@@ -2,7 +2,7 @@
 //! holds. Each is stored as its model document plus the columns queries
 //! filter on, with a version for optimistic concurrency.
 
-use coffer_model::{Arn, BackupJob, CopyJob, LegalHold, RecoveryPoint, RestoreJob};
+use coffer_model::{Arn, BackupJob, CopyJob, LegalHold, RecoveryPoint, RestoreJob, VaultCheck};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -162,6 +162,24 @@ impl Record for LegalHold {
     }
     fn columns(&self) -> Vec<(&'static str, Param)> {
         vec![("status", Param::Text(upper(&self.status)))]
+    }
+}
+
+impl Record for VaultCheck {
+    const TABLE: &'static str = "vault_checks";
+    const WHAT: &'static str = "vault check";
+    fn id(&self) -> &str {
+        &self.vault_check_id
+    }
+    fn account_region(&self) -> (String, String) {
+        (self.account_id.clone(), self.region.clone())
+    }
+    fn columns(&self) -> Vec<(&'static str, Param)> {
+        vec![
+            ("vault_name", text(&self.backup_vault_name)),
+            ("passed", Param::Int(i64::from(self.passed))),
+            ("completed_at", Param::Text(format_ts(self.completed_at))),
+        ]
     }
 }
 

@@ -201,21 +201,25 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 /// # Errors
 /// When the resource cannot be read or the vault written; nothing is left
 /// in the vault that looks like a recovery point.
-pub async fn backup(
-    resource: &Resource,
-    vault: &Vault,
+pub fn backup<'a>(
+    resource: &'a Resource,
+    vault: &'a Vault,
     tags: Vec<String>,
-    scratch: &std::path::Path,
-) -> Result<BackupOutcome> {
-    match resource.resource_type {
-        ResourceType::FileSystem => filesystem::backup(resource, vault, tags).await,
-        ResourceType::SQLite => sqlite::backup(resource, vault, tags, scratch).await,
-        ResourceType::PostgreSQL => postgres::backup(resource, vault, tags).await,
-        other => Err(DriverError::Unsupported(format!(
-            "{} backup",
-            other.as_str()
-        ))),
-    }
+    scratch: &'a std::path::Path,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<BackupOutcome>> + Send + 'a>> {
+    // Boxed here, where its lifetimes are concrete, so callers can spawn it
+    // (rustc cannot prove sqlx's executor futures Send in a generic context).
+    Box::pin(async move {
+        match resource.resource_type {
+            ResourceType::FileSystem => filesystem::backup(resource, vault, tags).await,
+            ResourceType::SQLite => sqlite::backup(resource, vault, tags, scratch).await,
+            ResourceType::PostgreSQL => postgres::backup(resource, vault, tags).await,
+            other => Err(DriverError::Unsupported(format!(
+                "{} backup",
+                other.as_str()
+            ))),
+        }
+    })
 }
 
 /// Restores a recovery point of `resource` to `target`.

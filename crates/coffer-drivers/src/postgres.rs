@@ -222,6 +222,25 @@ pub async fn manifest(conn: &mut PgConnection) -> std::result::Result<ContentMan
     Ok(ContentManifest { tables: out })
 }
 
+/// Opens a REPEATABLE READ READ ONLY transaction and exports its snapshot.
+async fn export_snapshot(conn: &mut PgConnection) -> std::result::Result<String, String> {
+    // `query`, not `raw_sql`: rustc cannot prove raw_sql's future Send
+    // where the backup is spawned on the daemon's workers.
+    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| format!("cannot start a snapshot transaction: {e}"))?;
+    sqlx::query_scalar("SELECT pg_export_snapshot()")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| format!("cannot export a snapshot: {e}"))
+}
+
+async fn commit_and_close(mut conn: PgConnection) {
+    let _ = sqlx::query("COMMIT").execute(&mut conn).await;
+    let _ = conn.close().await;
+}
+
 pub(crate) async fn backup(
     resource: &Resource,
     vault: &Vault,
@@ -230,14 +249,9 @@ pub(crate) async fn backup(
     let endpoint = Endpoint::of_resource(resource)?;
     let database = connection(resource, "database")?.to_string();
     let mut conn = endpoint.connect(&database).await?;
-    sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .execute(&mut conn)
+    let snapshot = export_snapshot(&mut conn)
         .await
-        .map_err(|e| endpoint.error(format!("cannot start a snapshot transaction: {e}")))?;
-    let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
-        .fetch_one(&mut conn)
-        .await
-        .map_err(|e| endpoint.error(format!("cannot export a snapshot: {e}")))?;
+        .map_err(|e| endpoint.error(e))?;
 
     let mut command = endpoint.command("pg_dump", &database);
     // Uncompressed: the vault compresses (zstd) and deduplicates, and an
@@ -247,6 +261,8 @@ pub(crate) async fn backup(
     let child = spawn(&mut command, "pg_dump", "postgresql-client")
         .map_err(|message| endpoint.error(message))?;
     let reader = ChildReader::new("pg_dump", child).map_err(|message| endpoint.error(message))?;
+    // Dropping this future (a stopped job) kills pg_dump.
+    let _stopper = reader.stopper();
     let name = stream_name(&database);
     let dump = {
         let vault = vault.clone();
@@ -260,8 +276,7 @@ pub(crate) async fn backup(
     // while the dump runs.
     let manifest = manifest(&mut conn).await;
     let saved = dump.await.map_err(|e| DriverError::Task(e.to_string()))?;
-    let _ = sqlx::raw_sql("COMMIT").execute(&mut conn).await;
-    let _ = conn.close().await;
+    commit_and_close(conn).await;
     // A failed manifest aborts the transaction, which also stops pg_dump
     // (its snapshot vanishes): the manifest's error is then the cause.
     let manifest = match (manifest, saved) {

@@ -70,7 +70,7 @@ pub fn spawn(command: &mut Command, tool: &str, package: &str) -> Result<Child, 
 /// and a non-zero exit becomes an error with the tool's stderr.
 pub struct ChildReader {
     tool: &'static str,
-    child: Child,
+    child: Arc<Mutex<Child>>,
     stdout: ChildStdout,
     stderr: StderrCollector,
     finished: bool,
@@ -88,11 +88,36 @@ impl ChildReader {
             .ok_or("the tool's errors are not piped")?;
         Ok(ChildReader {
             tool,
-            child,
+            child: Arc::new(Mutex::new(child)),
             stdout,
             stderr: StderrCollector::start(stderr),
             finished: false,
         })
+    }
+
+    /// A handle that kills the tool when dropped, if it still runs: held by
+    /// the async side of a backup, so a backup that is stopped (its future
+    /// dropped, as when a completion window ends) stops its tool too, even
+    /// while the reading thread is blocked on the tool's output.
+    pub fn stopper(&self) -> ChildStopper {
+        ChildStopper {
+            child: Arc::clone(&self.child),
+        }
+    }
+}
+
+/// Kills a tool that still runs when dropped (see [`ChildReader::stopper`]).
+#[derive(Debug)]
+pub struct ChildStopper {
+    child: Arc<Mutex<Child>>,
+}
+
+impl Drop for ChildStopper {
+    fn drop(&mut self) {
+        let mut child = self.child.lock().unwrap_or_else(PoisonError::into_inner);
+        if matches!(child.try_wait(), Ok(None)) {
+            let _ = child.kill();
+        }
     }
 }
 
@@ -106,7 +131,11 @@ impl Read for ChildReader {
             return Ok(n);
         }
         self.finished = true;
-        let status = self.child.wait()?;
+        let status = self
+            .child
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .wait()?;
         let stderr = self.stderr.finish();
         if status.success() {
             Ok(0)
@@ -128,8 +157,9 @@ impl Drop for ChildReader {
     fn drop(&mut self) {
         if !self.finished {
             // The vault stopped reading (an error elsewhere): stop the tool.
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            let mut child = self.child.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }

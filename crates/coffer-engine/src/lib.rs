@@ -1,25 +1,44 @@
-//! The engine: what the scheduler does, as values that tests can drive.
+//! The engine: the scheduler, its workers and the job state machines, with
+//! every decision a value that tests can drive.
 //!
+//! Decisions (pure, no IO):
 //! - [`clock`]: the time the engine runs on; the daemon uses the system
 //!   clock, tests a [`clock::ManualClock`] that they move by hand, so a
-//!   month of schedules runs in milliseconds.
-//! - [`metrics`]: Prometheus series (`coffer_*`) from the catalog's state.
+//!   month of schedules runs in seconds.
 //! - [`planning`]: which backup jobs the policy asks for in a span of time:
 //!   one per (rule, selected resource, fire time), with overlapping rules of
 //!   one plan merged as AWS merges them.
-//! - [`recovery`]: after a crash, the jobs left interrupted and the orphan
-//!   snapshots a vault's reconciliation removes.
 //! - [`scheduling`]: the job record of a planned job, with an ID derived
 //!   from (plan, rule, resource, fire time) so no fire time runs twice.
-//! - [`sweeper`]: which recovery points move to cold storage or expire at
-//!   a given time, every expiry decided by the vault guard.
 //! - [`windows`]: jobs whose start window (→ EXPIRED) or completion window
 //!   (→ ABORTED) has ended.
+//! - [`sweeper`]: which recovery points move to cold storage or expire at
+//!   a given time, every expiry decided by the vault guard.
+//! - [`recovery`]: after a crash, the jobs left interrupted and the orphan
+//!   snapshots a vault's reconciliation removes.
+//! - [`metrics`]: Prometheus series (`coffer_*`) from the catalog's state.
+//!
+//! Carrying them out:
+//! - [`env`]: the catalog, the configuration and the clock; vaults opened
+//!   through the keyring; resources declared or discovered.
+//! - [`exec`]: a backup attempt, a copy, a recovery point's removal.
+//! - [`maintenance`]: the sweep, prunes, vault checks, reconciliation.
+//! - [`daemon`]: the loop of `coffer serve`, with bounded workers.
+//! - [`notify`]: events to webhooks; [`http`]: `/metrics` and `/healthz`.
 
 pub mod clock;
+pub mod daemon;
+pub mod env;
+mod error;
+pub mod exec;
+pub mod http;
+pub mod maintenance;
 pub mod metrics;
+pub mod notify;
 pub mod planning;
 pub mod recovery;
 pub mod scheduling;
 pub mod sweeper;
 pub mod windows;
+
+pub use error::{Error, Result};

@@ -15,8 +15,14 @@ use crate::planning::PlannedJob;
 /// The ID of the job for `(plan, rule, resource, fire time)`, shaped like
 /// AWS's job IDs (an upper-case UUID).
 pub fn scheduled_job_id(plan: &str, rule: &str, resource_arn: &str, fire_at: Timestamp) -> String {
+    derived_id(&[plan, rule, resource_arn, &fire_at.to_string()])
+}
+
+/// An ID derived from what a job is for, shaped like AWS's job IDs (an
+/// upper-case UUID): the same parts always give the same ID.
+pub fn derived_id(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
-    for part in [plan, rule, resource_arn, &fire_at.to_string()] {
+    for part in parts {
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }
@@ -76,5 +82,6 @@ pub fn scheduled_job(
         started_at: None,
         completion_window_minutes: Some(planned.completion_window_minutes),
         attempts: Vec::new(),
+        runner: None,
     }
 }

@@ -102,6 +102,7 @@ mod tests {
             started_at: None,
             completion_window_minutes: Some(120),
             attempts: Vec::new(),
+            runner: None,
         }
     }
 

@@ -32,14 +32,16 @@ impl BackupJobState {
     /// CREATED waits for its start window (→ PENDING when queued behind
     /// another job of the same resource, → RUNNING, or → EXPIRED when the
     /// window closes); a running job ends COMPLETED, FAILED or PARTIAL, and
-    /// any live job can be stopped through ABORTING.
+    /// any live job can be stopped through ABORTING. A failed attempt whose
+    /// retry still fits in the start window returns RUNNING → PENDING: the
+    /// retry is another attempt of the same job.
     pub fn can_transition_to(self, next: BackupJobState) -> bool {
         use BackupJobState::*;
         matches!(
             (self, next),
             (Created, Pending | Running | Expired | Aborting | Failed)
                 | (Pending, Running | Expired | Aborting | Failed)
-                | (Running, Completed | Failed | Partial | Aborting)
+                | (Running, Completed | Failed | Partial | Aborting | Pending)
                 | (Aborting, Aborted | Failed)
         )
     }
@@ -158,6 +160,10 @@ pub struct BackupJob {
     /// attempts of the same job).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<JobAttempt>,
+    /// The process running it (`PID@HOST`), so a restarted scheduler can
+    /// tell a job left by a dead process from one another process runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
 }
 
 /// One attempt of a job.
@@ -170,6 +176,26 @@ pub struct JobAttempt {
     /// The error that ended it, in the resource's own words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// A check of a vault's storage, as the daemon runs them on a schedule:
+/// the structure, plus a rotating subset of the data read back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VaultCheck {
+    pub vault_check_id: String,
+    pub account_id: String,
+    pub region: String,
+    pub backup_vault_name: String,
+    pub started_at: jiff::Timestamp,
+    pub completed_at: jiff::Timestamp,
+    /// The part of the data read back (`n/m`, `all`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_data: Option<String>,
+    pub passed: bool,
+    /// What the check found wrong, in the engine's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// A copy job.
@@ -198,6 +224,9 @@ pub struct CopyJob {
     pub lifecycle: Lifecycle,
     #[serde(default)]
     pub backup_size_in_bytes: u64,
+    /// The process running it (`PID@HOST`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
 }
 
 /// A restore job.

@@ -45,7 +45,7 @@ pub use framework::{
 pub use inventory::{S3Endpoint, SecretRef, Server};
 pub use job::{
     BackupJob, BackupJobState, CopyJob, CopyJobState, JobAttempt, RestoreJob, RestoreJobStatus,
-    ValidationStatus,
+    ValidationStatus, VaultCheck,
 };
 pub use legal_hold::{
     DateRange, LegalHold, LegalHoldStatus, RecoveryPointSelection, MAX_ACTIVE_LEGAL_HOLDS,

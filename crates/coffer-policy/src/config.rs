@@ -49,6 +49,8 @@ const TOP_KEYS: &[&str] = &[
     "s3_endpoints",
     "report_buckets",
     "keys",
+    "serve",
+    "notifications",
 ];
 const DEFAULTS_KEYS: &[&str] = &["account", "region", "principal"];
 const CATALOG_KEYS: &[&str] = &["url", "password"];
@@ -64,6 +66,40 @@ const ENDPOINT_KEYS: &[&str] = &[
 const BUCKET_KEYS: &[&str] = &["endpoint", "bucket", "object_lock", "path"];
 const OBJECT_LOCK_KEYS: &[&str] = &["mode", "days"];
 const KEYS_KEYS: &[&str] = &["keyring", "signing_key"];
+const SERVE_KEYS: &[&str] = &[
+    "listen",
+    "workers",
+    "discover_minutes",
+    "sweep_minutes",
+    "check_hours",
+    "check_parts",
+    "retry_minutes",
+];
+const NOTIFICATION_KEYS: &[&str] = &["url", "events", "sns_topic"];
+/// Events a notification target gets when it names none: what needs a
+/// person's attention.
+pub const DEFAULT_NOTIFICATION_EVENTS: &[&str] = &[
+    "BACKUP_JOB_FAILED",
+    "BACKUP_JOB_EXPIRED",
+    "COPY_JOB_FAILED",
+    "RESTORE_JOB_FAILED",
+    "VAULT_CHECK_FAILED",
+];
+/// Events Coffer sends: the vault events it produces, plus its own.
+pub const NOTIFICATION_EVENTS: &[&str] = &[
+    "BACKUP_JOB_STARTED",
+    "BACKUP_JOB_COMPLETED",
+    "BACKUP_JOB_SUCCESSFUL",
+    "BACKUP_JOB_FAILED",
+    "BACKUP_JOB_EXPIRED",
+    "BACKUP_JOB_ABORTED",
+    "COPY_JOB_STARTED",
+    "COPY_JOB_SUCCESSFUL",
+    "COPY_JOB_FAILED",
+    "RESTORE_JOB_FAILED",
+    "RECOVERY_POINT_MODIFIED",
+    "VAULT_CHECK_FAILED",
+];
 const SECRET_KEYS: &[&str] = &["env", "file"];
 
 /// Coffer's deployment configuration, read from `$COFFER_HOME/config.toml`
@@ -83,6 +119,52 @@ pub struct Config {
     report_buckets: BTreeMap<String, BucketLocation>,
     keyring_path: PathBuf,
     signing_key_path: PathBuf,
+    serve: ServeSettings,
+    notifications: Vec<NotificationTarget>,
+}
+
+/// `[serve]`: how `coffer serve` runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServeSettings {
+    /// Address of the HTTP endpoints (`/metrics`, `/healthz`).
+    pub listen: String,
+    /// Backups and copies running at once (never two backups of one resource).
+    pub workers: u32,
+    /// Minutes between looks for new resources.
+    pub discover_minutes: u32,
+    /// Minutes between lifecycle sweeps.
+    pub sweep_minutes: u32,
+    /// Hours between checks of each vault.
+    pub check_hours: u32,
+    /// Each check reads back one part in this many of the vault's data.
+    pub check_parts: u32,
+    /// Minutes before a failed attempt is retried (doubling each time).
+    pub retry_minutes: u32,
+}
+
+impl Default for ServeSettings {
+    fn default() -> ServeSettings {
+        ServeSettings {
+            listen: "127.0.0.1:9797".into(),
+            workers: 2,
+            discover_minutes: 15,
+            sweep_minutes: 60,
+            check_hours: 24,
+            check_parts: 10,
+            retry_minutes: 5,
+        }
+    }
+}
+
+/// A `[[notifications]]` entry: a webhook that receives events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotificationTarget {
+    pub url: String,
+    /// The events sent; for a target with `sns_topic`, the vault's own
+    /// BackupVaultEvents choose instead.
+    pub events: Vec<String>,
+    /// Only events of vaults whose Notifications name this SNS topic.
+    pub sns_topic: Option<String>,
 }
 
 /// Where a vault's storage lives.
@@ -312,6 +394,14 @@ impl Config {
     }
 
     /// The Ed25519 key that signs report manifests and ledger checkpoints.
+    pub fn serve(&self) -> &ServeSettings {
+        &self.serve
+    }
+
+    pub fn notifications(&self) -> &[NotificationTarget] {
+        &self.notifications
+    }
+
     pub fn signing_key_path(&self) -> &Path {
         &self.signing_key_path
     }
@@ -460,6 +550,37 @@ const DEFAULT_FILE: &str = r#"# Coffer deployment configuration: where things ar
 # keyring = "{home}/keyring"
 # Ed25519 key that signs report manifests and ledger checkpoints.
 # signing_key = "{home}/signing.key"
+
+# [serve]
+# Address of `coffer serve`'s HTTP endpoints (/metrics, /healthz).
+# listen = "127.0.0.1:9797"
+# Backups and copies running at once (never two backups of one resource).
+# workers = 2
+# Minutes between looks for new resources (databases on declared servers).
+# discover_minutes = 15
+# Minutes between lifecycle sweeps (cold moves, expiries, prunes).
+# sweep_minutes = 60
+# Hours between checks of each vault; each check reads back one part in
+# check_parts of the vault's data, so the whole vault is read over that
+# many checks.
+# check_hours = 24
+# check_parts = 10
+# Minutes before a failed attempt is retried (doubling each time), while
+# the rule's start window lasts.
+# retry_minutes = 5
+
+# Notification targets: webhooks that receive job and vault events as JSON.
+#   [[notifications]]
+#   url = "https://hooks.example.com/coffer"
+#   # Default: BACKUP_JOB_FAILED, BACKUP_JOB_EXPIRED, COPY_JOB_FAILED,
+#   # RESTORE_JOB_FAILED and VAULT_CHECK_FAILED.
+#   events = ["BACKUP_JOB_FAILED", "BACKUP_JOB_EXPIRED", "VAULT_CHECK_FAILED"]
+#
+#   [[notifications]]
+#   # Events of vaults whose Notifications name this SNS topic, chosen by
+#   # their BackupVaultEvents: the topic is delivered to this webhook.
+#   url = "https://hooks.example.com/backup-alerts"
+#   sns_topic = "arn:aws:sns:eu-west-1:111122223333:backup-alerts"
 "#;
 
 // ---------------------------------------------------------------------------
@@ -919,6 +1040,8 @@ impl<'t> Check<'t> {
         let (vault_default, vault_rules) = self.vaults(&top, &s3_endpoints);
         let report_buckets = self.report_buckets(&top, &s3_endpoints);
         let (keyring_path, signing_key_path) = self.keys(&top);
+        let serve = self.serve(&top);
+        let notifications = self.notifications(&top);
         Some(Config {
             home: self.home.clone(),
             account: account?,
@@ -932,6 +1055,8 @@ impl<'t> Check<'t> {
             report_buckets,
             keyring_path: keyring_path?,
             signing_key_path: signing_key_path?,
+            serve: serve?,
+            notifications,
         })
     }
 
@@ -1563,6 +1688,172 @@ impl<'t> Check<'t> {
         let keyring = read("keyring", DEFAULT_KEYRING);
         let signing_key = read("signing_key", DEFAULT_SIGNING_KEY);
         (keyring, signing_key)
+    }
+}
+
+impl Check<'_> {
+    fn serve(&mut self, top: &Table<'_>) -> Option<ServeSettings> {
+        let mut settings = ServeSettings::default();
+        let Some(table) = self.sub_table(top, "serve", SERVE_KEYS) else {
+            return top.get("serve").is_none().then_some(settings);
+        };
+        let n_problems = self.problems.len();
+        if let Some(node) = table.get("listen") {
+            let field = table.field("listen");
+            if let Some(listen) = self.string(node, &field) {
+                if listen.parse::<std::net::SocketAddr>().is_err() {
+                    self.error(node, &field, format!("{listen:?} is not an address and port"))
+                        .hint("write it as IP:PORT, e.g. \"127.0.0.1:9797\" (or \"0.0.0.0:9797\" to listen on every interface)");
+                } else {
+                    settings.listen = listen;
+                }
+            }
+        }
+        let mut number = |name: &str, max: i64, unit: &str, slot: &mut u32| {
+            let Some(node) = table.get(name) else {
+                return;
+            };
+            let field = table.field(name);
+            match node.value {
+                TValue::Integer(n) if (1..=max).contains(&n) => {
+                    *slot = u32::try_from(n).unwrap_or(1);
+                }
+                TValue::Integer(n) => {
+                    self.error(
+                        node,
+                        &field,
+                        format!("{n} is out of range; use 1-{max} {unit}"),
+                    );
+                }
+                _ => {
+                    self.wrong_type(node, &field, &format!("a whole number of {unit}"));
+                }
+            }
+        };
+        number("workers", 64, "workers", &mut settings.workers);
+        number(
+            "discover_minutes",
+            10_080,
+            "minutes",
+            &mut settings.discover_minutes,
+        );
+        number(
+            "sweep_minutes",
+            10_080,
+            "minutes",
+            &mut settings.sweep_minutes,
+        );
+        number("check_hours", 8_760, "hours", &mut settings.check_hours);
+        number("check_parts", 1_000, "parts", &mut settings.check_parts);
+        number(
+            "retry_minutes",
+            1_440,
+            "minutes",
+            &mut settings.retry_minutes,
+        );
+        (self.problems.len() == n_problems).then_some(settings)
+    }
+
+    fn notifications(&mut self, top: &Table<'_>) -> Vec<NotificationTarget> {
+        let mut targets = Vec::new();
+        let Some(node) = top.get("notifications") else {
+            return targets;
+        };
+        let TValue::Array(items) = &node.value else {
+            self.wrong_type(node, "notifications", "an array of tables")
+                .hint("write each target as a [[notifications]] table");
+            return targets;
+        };
+        for (idx, item) in items.iter().enumerate() {
+            let path = format!("notifications[{idx}]");
+            let Some(table) = self.table(item, &path, NOTIFICATION_KEYS) else {
+                continue;
+            };
+            let n_problems = self.problems.len();
+            let url = self.required_string(&table, "url");
+            if let (Some(url), Some(url_node)) = (&url, table.get("url")) {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    self.error(
+                        url_node,
+                        &table.field("url"),
+                        format!("{url:?} is not an http:// or https:// URL"),
+                    )
+                    .hint("give the webhook's URL, e.g. \"https://hooks.example.com/coffer\"");
+                } else if let Err((message, hint)) = check_endpoint_url(url, Syntax::Toml) {
+                    self.error(url_node, &table.field("url"), message)
+                        .hint(hint);
+                }
+            }
+            let mut events: Vec<String> = DEFAULT_NOTIFICATION_EVENTS
+                .iter()
+                .map(|e| (*e).to_string())
+                .collect();
+            if let Some(events_node) = table.get("events") {
+                let field = table.field("events");
+                match &events_node.value {
+                    TValue::Array(list) => {
+                        events.clear();
+                        for (e_idx, event_node) in list.iter().enumerate() {
+                            let e_field = format!("{field}[{e_idx}]");
+                            let Some(event) = self.string(event_node, &e_field) else {
+                                continue;
+                            };
+                            if NOTIFICATION_EVENTS.contains(&event.as_str()) {
+                                events.push(event);
+                            } else {
+                                let hint =
+                                    match did_you_mean(&event, NOTIFICATION_EVENTS.iter().copied())
+                                    {
+                                        Some(close) => format!("did you mean {close:?}?"),
+                                        None => format!(
+                                            "events Coffer sends: {}",
+                                            NOTIFICATION_EVENTS.join(", ")
+                                        ),
+                                    };
+                                self.error(
+                                    event_node,
+                                    &e_field,
+                                    format!("{event:?} is not an event Coffer sends"),
+                                )
+                                .hint(hint);
+                            }
+                        }
+                    }
+                    _ => {
+                        self.wrong_type(events_node, &field, "an array of event names");
+                    }
+                }
+            }
+            let sns_topic = match table.get("sns_topic") {
+                Some(topic_node) => {
+                    let field = table.field("sns_topic");
+                    self.string(topic_node, &field).and_then(|topic| {
+                        if topic.starts_with("arn:") {
+                            Some(topic)
+                        } else {
+                            self.error(
+                                topic_node,
+                                &field,
+                                format!("{topic:?} is not an SNS topic ARN"),
+                            )
+                            .hint("give the SNSTopicArn a vault's Notifications names");
+                            None
+                        }
+                    })
+                }
+                None => None,
+            };
+            if self.problems.len() == n_problems {
+                if let Some(url) = url {
+                    targets.push(NotificationTarget {
+                        url,
+                        events,
+                        sns_topic,
+                    });
+                }
+            }
+        }
+        targets
     }
 }
 

@@ -31,7 +31,8 @@ mod read;
 mod set;
 
 pub use config::{
-    BucketLocation, Config, ConfigError, ObjectLockDefault, VaultLocation, VaultRule,
+    BucketLocation, Config, ConfigError, NotificationTarget, ObjectLockDefault, ServeSettings,
+    VaultLocation, VaultRule, DEFAULT_NOTIFICATION_EVENTS, NOTIFICATION_EVENTS,
 };
 pub use diag::{Diagnostic, Diagnostics};
 pub use load::{check_references, collect_files, load_files, External, Loaded};

@@ -120,6 +120,18 @@ pub enum Command {
     /// Backup, restore and validation jobs, with their states and reasons.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Run the scheduler: backups on schedule, copies, lifecycle, vault checks, /metrics.
+    #[command(
+        after_help = "Example:\n  coffer serve\n  coffer serve --listen 0.0.0.0:9797\n\nSettings are in config.toml's [serve] section; SIGTERM or Ctrl-C stops it gracefully."
+    )]
+    Serve {
+        /// Address of /metrics and /healthz (default: [serve] listen, 127.0.0.1:9797).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Seconds running jobs get to finish at shutdown before they are stopped.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        grace_seconds: u64,
+    },
     /// Print the Prometheus metrics (`coffer_*`) the daemon serves on /metrics.
     #[command(after_help = "Example:\n  coffer metrics")]
     Metrics,
@@ -174,6 +186,9 @@ pub struct BackupStart {
     /// Lifecycle: move it to cold storage after this many days.
     #[arg(long, value_name = "DAYS")]
     pub cold_after_days: Option<u32>,
+    /// Queue the job for `coffer serve` (start window 8 hours) and return.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +214,9 @@ pub struct CopyStart {
     /// Lifecycle of the copy: move it to cold storage after this many days.
     #[arg(long, value_name = "DAYS")]
     pub cold_after_days: Option<u32>,
+    /// Queue the job for `coffer serve` and return.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,6 +349,13 @@ pub enum JobsCommand {
         id: String,
         #[arg(short, long, value_enum, default_value_t = OutputFormat::Yaml)]
         output: OutputFormat,
+    },
+    /// Stop a backup job: a waiting one ends ABORTED at once, a running one
+    /// goes ABORTING and the scheduler running it stops it.
+    #[command(after_help = "Example:\n  coffer jobs abort 3F2A...")]
+    Abort {
+        /// Backup job ID.
+        id: String,
     },
 }
 
@@ -511,6 +536,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::RecoveryPoints(command) => crate::points::run(&global, &command).await,
         Command::Jobs(command) => crate::jobs::run(&global, &command).await,
         Command::Metrics => crate::metrics::run(&global).await,
+        Command::Serve {
+            listen,
+            grace_seconds,
+        } => crate::serve::run(&global, listen, grace_seconds).await,
         Command::Schedule(ScheduleCommand::Preview { hours, output }) => {
             crate::schedule::preview(&global, hours, output).await
         }

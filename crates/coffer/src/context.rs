@@ -44,6 +44,15 @@ impl Context {
         })
     }
 
+    /// The engine's view: this catalog, the configuration, the system clock.
+    pub fn env(&self, catalog: &coffer_catalog::Catalog) -> coffer_engine::env::Env {
+        coffer_engine::env::Env::new(
+            catalog.clone(),
+            self.config.clone(),
+            std::sync::Arc::new(coffer_engine::clock::SystemClock),
+        )
+    }
+
     pub async fn catalog(&self) -> anyhow::Result<coffer_catalog::Catalog> {
         let password = match self.config.catalog_password() {
             Some(reference) => Some(

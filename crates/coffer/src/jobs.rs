@@ -1,5 +1,5 @@
-//! `coffer jobs list|describe`: backup and restore jobs with their states
-//! and reasons, as the catalog records them.
+//! `coffer jobs list|describe|abort`: backup, copy and restore jobs with
+//! their states and reasons, as the catalog records them; stopping one.
 
 use anyhow::bail;
 use coffer_model::{BackupJob, CopyJob, RestoreJob};
@@ -19,6 +19,11 @@ fn state(value: &impl serde::Serialize) -> String {
 pub async fn run(global: &Global, command: &JobsCommand) -> anyhow::Result<Outcome> {
     let ctx = Context::load(global)?;
     let catalog = ctx.catalog().await?;
+    if let JobsCommand::Abort { id } = command {
+        let result = abort(&ctx, &catalog, id).await;
+        catalog.close().await;
+        return result;
+    }
     let in_scope = |account: &str, region: &str| {
         account == ctx.account.as_str() && region == ctx.region.as_str()
     };
@@ -123,6 +128,7 @@ pub async fn run(global: &Global, command: &JobsCommand) -> anyhow::Result<Outco
             })?;
             Ok(Outcome::Success)
         }
+        JobsCommand::Abort { id } => bail!("job {id}: abort is handled before the listing"),
         JobsCommand::Describe { id, output: format } => {
             let doc = if let Some(j) = backups
                 .iter()
@@ -155,4 +161,55 @@ pub async fn run(global: &Global, command: &JobsCommand) -> anyhow::Result<Outco
             Ok(Outcome::Success)
         }
     }
+}
+
+/// `coffer jobs abort ID` (StopBackupJob): a job that waits ends ABORTED
+/// now; a running one goes ABORTING, and the scheduler running it stops
+/// it and records ABORTED; one whose process is gone ends ABORTED now.
+async fn abort(
+    ctx: &Context,
+    catalog: &coffer_catalog::Catalog,
+    id: &str,
+) -> anyhow::Result<Outcome> {
+    use coffer_engine::exec;
+    use coffer_model::BackupJobState::*;
+    let env = ctx.env(catalog);
+    let Some(stored) = catalog.get::<BackupJob>(id).await? else {
+        if catalog.get::<CopyJob>(id).await?.is_some() {
+            bail!("{id} is a copy job; copy jobs cannot be stopped (as in AWS Backup), they end by themselves");
+        }
+        bail!("there is no backup job {id}; `coffer jobs list --kind backup` shows them");
+    };
+    let job = stored.record;
+    let reason = format!("aborted on request by {}", ctx.config.principal());
+    let next = match job.state {
+        Created | Pending => Aborted,
+        Running | Aborting if exec::runner_is_gone(job.runner.as_deref()) => {
+            if job.state == Running {
+                exec::set_backup_state(&env, id, Aborting, |_| {}).await?;
+            }
+            Aborted
+        }
+        Running => Aborting,
+        Aborting => {
+            println!("Backup job {id} is already being stopped.");
+            return Ok(Outcome::Success);
+        }
+        done => bail!(
+            "backup job {id} is {} already; only a job that waits or runs can be stopped",
+            done.as_str()
+        ),
+    };
+    let stopped = exec::set_backup_state(&env, id, next, |j| {
+        j.status_message = Some(reason.clone());
+    })
+    .await?;
+    match stopped.state {
+        Aborted => println!("Backup job {id} ABORTED."),
+        _ => println!(
+            "Backup job {id} is ABORTING: the scheduler running it ({}) stops it and records ABORTED.",
+            stopped.runner.as_deref().unwrap_or("unknown")
+        ),
+    }
+    Ok(Outcome::Success)
 }

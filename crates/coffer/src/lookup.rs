@@ -5,8 +5,7 @@
 use anyhow::{bail, Context as _};
 use coffer_catalog::{Catalog, ObjectKind};
 use coffer_drivers::Vault;
-use coffer_model::{BackupVault, LegalHold, RecoveryPoint, Resource, ResourceType, Server};
-use coffer_vault::{Keyring, WrappedSecret};
+use coffer_model::{BackupVault, LegalHold, RecoveryPoint, Resource};
 
 use crate::context::Context;
 
@@ -68,64 +67,13 @@ pub async fn open_vault(
     catalog: &Catalog,
     vault: &BackupVault,
 ) -> anyhow::Result<Vault> {
-    let (account, region, name) = (
-        vault.account_id.as_str(),
-        vault.region.as_str(),
-        vault.backup_vault_name.as_str(),
-    );
-    let Some(record) = catalog.vault_secret(account, region, name).await? else {
-        bail!(
-            "vault {name:?} has no storage yet; run `coffer apply` for its stack, which creates it"
-        );
-    };
-    let wrapped: WrappedSecret = serde_json::from_value(record.wrapped.clone())
-        .with_context(|| format!("the recorded secret of vault {name} cannot be read"))?;
-    let keyring = Keyring::open(ctx.config.keyring_path())?;
-    let secret = keyring.unwrap_secret(&wrapped, &vault.backup_vault_arn.to_string())?;
-    let storage = crate::vaults::storage_at(ctx, &record.location)?;
-    if !storage.exists() {
-        bail!(
-            "the storage of vault {name:?} is missing at {}; if it moved, restore it there (or run `coffer apply` to create an empty one)",
-            record.location
-        );
-    }
-    Ok(Vault { storage, secret })
+    Ok(ctx.env(catalog).open_vault(vault).await?)
 }
 
 /// A resource by ARN: declared in an applied inventory, or a database a
 /// declared server holds (found by asking the server).
-pub async fn resource(catalog: &Catalog, arn: &str) -> anyhow::Result<Resource> {
-    let resources = catalog.list_objects(ObjectKind::Resource).await?;
-    if let Some(object) = resources.iter().find(|o| o.arn == arn) {
-        return serde_json::from_value(object.doc.clone())
-            .with_context(|| format!("the catalog's record of resource {arn} cannot be read"));
-    }
-    let parsed = coffer_model::Arn::parse(arn).map_err(|e| anyhow::anyhow!("--resource: {e}"))?;
-    if ResourceType::of_arn(&parsed) == Some(ResourceType::PostgreSQL) {
-        let name = parsed
-            .resource()
-            .strip_prefix("database/")
-            .unwrap_or_default();
-        if let Some((server_name, _)) = name.split_once('/') {
-            for object in catalog.list_objects(ObjectKind::Server).await? {
-                let server: Server = serde_json::from_value(object.doc.clone())?;
-                if server.name == server_name
-                    && server.account_id.as_str() == parsed.account()
-                    && server.region.as_str() == parsed.region()
-                {
-                    let found = coffer_drivers::postgres::discover(&server).await?;
-                    if let Some(resource) = found
-                        .into_iter()
-                        .find(|r| r.resource_arn.to_string() == arn)
-                    {
-                        return Ok(resource);
-                    }
-                    bail!("server {server_name:?} has no database matching {arn} (or it is excluded by exclude_databases)");
-                }
-            }
-        }
-    }
-    bail!("resource {arn} is not in the catalog; declare it in an inventory file and apply it (`coffer get resources` lists what is known)")
+pub async fn resource(ctx: &Context, catalog: &Catalog, arn: &str) -> anyhow::Result<Resource> {
+    Ok(ctx.env(catalog).resource(arn).await?)
 }
 
 /// A recovery point by ARN or ID.
@@ -151,11 +99,5 @@ pub async fn records<R: coffer_catalog::Record>(
     catalog: &Catalog,
     keep: impl Fn(&R) -> bool,
 ) -> anyhow::Result<Vec<R>> {
-    Ok(catalog
-        .list::<R>(&[])
-        .await?
-        .into_iter()
-        .map(|s| s.record)
-        .filter(|r| keep(r))
-        .collect())
+    Ok(coffer_engine::env::records(catalog, keep).await?)
 }

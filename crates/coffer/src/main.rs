@@ -18,6 +18,7 @@ mod policy;
 mod progress;
 mod restore;
 mod schedule;
+mod serve;
 mod stack;
 mod sweep;
 mod vaults;

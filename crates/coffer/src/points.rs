@@ -6,9 +6,7 @@
 
 use anyhow::bail;
 use coffer_catalog::Catalog;
-use coffer_model::{
-    CalculatedLifecycle, Lifecycle, RecoveryPoint, RecoveryPointStatus, StorageClass,
-};
+use coffer_model::{CalculatedLifecycle, Lifecycle, RecoveryPoint, RecoveryPointStatus};
 use coffer_vault::{Caller, Operation};
 
 use crate::cli::{Global, OutputFormat, PointsCommand};
@@ -161,48 +159,6 @@ async fn guard(
     Ok(vault)
 }
 
-/// Deletes a point's snapshot and keeps its record as DELETED (with
-/// `reason`). DELETING is recorded first, so a crash part-way leaves an
-/// honest record; a snapshot already gone counts as deleted.
-///
-/// # Errors
-/// When the vault cannot be opened or the snapshot not deleted: the point
-/// then stays DELETING, and the error says so.
-pub async fn remove_data(
-    ctx: &Context,
-    catalog: &Catalog,
-    mut point: RecoveryPoint,
-    version: i64,
-    vault: &coffer_model::BackupVault,
-    reason: Option<String>,
-) -> anyhow::Result<()> {
-    let now = jiff::Timestamp::now();
-    point.status = RecoveryPointStatus::Deleting;
-    let version = catalog.update(&point, version, now).await?;
-    if let Some(snapshot) = &point.snapshot_id {
-        let stays = |e: &dyn std::fmt::Display| {
-            anyhow::anyhow!(
-                "recovery point {} stays DELETING: {e}; fix the vault's storage and delete it again",
-                point.recovery_point_id
-            )
-        };
-        let opened = lookup::open_vault(ctx, catalog, vault)
-            .await
-            .map_err(|e| stays(&e))?;
-        match opened.storage.delete_snapshot(&opened.secret, snapshot) {
-            Ok(()) | Err(coffer_vault::StorageError::NoSnapshot { .. }) => {}
-            Err(e) => return Err(stays(&e)),
-        }
-    }
-    point.status = RecoveryPointStatus::Deleted;
-    point.storage_class = StorageClass::Deleted;
-    point.status_message = reason;
-    catalog
-        .update(&point, version, jiff::Timestamp::now())
-        .await?;
-    Ok(())
-}
-
 async fn delete(ctx: &Context, catalog: &Catalog, recovery_point: &str) -> anyhow::Result<Outcome> {
     let stored = lookup::recovery_point(catalog, recovery_point).await?;
     let point = stored.record;
@@ -213,7 +169,14 @@ async fn delete(ctx: &Context, catalog: &Catalog, recovery_point: &str) -> anyho
         );
     }
     let vault = guard(ctx, catalog, &point, &Operation::Delete).await?;
-    remove_data(ctx, catalog, point.clone(), stored.version, &vault, None).await?;
+    coffer_engine::exec::remove_data(
+        &ctx.env(catalog),
+        point.clone(),
+        stored.version,
+        &vault,
+        None,
+    )
+    .await?;
     println!(
         "Deleted recovery point {} (its data is freed when vault {:?} is next pruned).",
         point.recovery_point_arn, point.backup_vault_name

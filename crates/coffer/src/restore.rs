@@ -5,10 +5,10 @@ use coffer_catalog::Catalog;
 use coffer_drivers::RestoreTarget;
 use coffer_model::{RecoveryPointStatus, RestoreJob, RestoreJobStatus, ValidationStatus};
 
-use crate::backup::new_job_id;
 use crate::cli::{Global, RestoreStart, RestoreValidate};
 use crate::context::Context;
 use crate::{lookup, progress, Outcome};
+use coffer_engine::exec::new_job_id;
 
 fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
     match (&args.target_dir, &args.target_file, &args.target_database) {
@@ -185,7 +185,7 @@ async fn prepare(
     catalog: &Catalog,
     point: &coffer_model::RecoveryPoint,
 ) -> anyhow::Result<(coffer_model::Resource, coffer_drivers::Vault)> {
-    let resource = lookup::resource(catalog, &point.resource_arn).await?;
+    let resource = lookup::resource(ctx, catalog, &point.resource_arn).await?;
     let vault = lookup::vault_of_point(catalog, point).await?;
     let opened = lookup::open_vault(ctx, catalog, &vault).await?;
     Ok((resource, opened))

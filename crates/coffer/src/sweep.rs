@@ -7,113 +7,46 @@
 //! lost snapshots are then pruned: unreferenced data is marked and removed
 //! by a later prune (two-phase, so a backup running meanwhile is safe).
 
-use coffer_catalog::{Catalog, ObjectKind};
-use coffer_engine::sweeper::{decide, Decision};
-use coffer_model::{BackupVault, RecoveryPoint, StorageClass};
+use coffer_engine::maintenance;
+use coffer_engine::sweeper::Decision;
 
 use crate::cli::Global;
 use crate::context::Context;
-use crate::{lookup, Outcome};
+use crate::Outcome;
 
 pub async fn run(global: &Global, dry_run: bool) -> anyhow::Result<Outcome> {
     let ctx = Context::load(global)?;
     let catalog = ctx.catalog().await?;
-    let result = sweep(&ctx, &catalog, dry_run).await;
+    let report = maintenance::sweep(&ctx.env(&catalog), dry_run).await;
     catalog.close().await;
-    result
-}
-
-async fn sweep(ctx: &Context, catalog: &Catalog, dry_run: bool) -> anyhow::Result<Outcome> {
-    let now = jiff::Timestamp::now();
-    let stored = catalog.list::<RecoveryPoint>(&[]).await?;
-    let points: Vec<RecoveryPoint> = stored.iter().map(|s| s.record.clone()).collect();
-    let vaults: Vec<BackupVault> = catalog
-        .list_objects(ObjectKind::BackupVault)
-        .await?
-        .into_iter()
-        .filter_map(|o| serde_json::from_value(o.doc).ok())
-        .collect();
-    let holds = lookup::legal_holds(catalog).await?;
-    let decisions = decide(
-        &points,
-        |p| {
-            vaults
-                .iter()
-                .find(|v| v.backup_vault_arn.to_string() == p.backup_vault_arn)
-        },
-        &holds,
-        now,
-    );
-    if decisions.is_empty() {
+    let report = report?;
+    if report.entries.is_empty() {
         println!("Nothing is due.");
         return Ok(Outcome::Success);
     }
-    let mut touched: Vec<&BackupVault> = Vec::new();
-    let mut failed = false;
-    for (id, decision) in decisions {
-        let Some(entry) = stored.iter().find(|s| s.record.recovery_point_id == id) else {
-            continue;
-        };
-        let mut point = entry.record.clone();
-        match decision {
+    for entry in &report.entries {
+        let id = &entry.recovery_point_id;
+        match &entry.decision {
             Decision::Kept(reason) => println!("kept     {id}: {reason}"),
             Decision::MoveToCold => {
-                println!(
-                    "cold     {id} (MoveToColdStorageAt {})",
-                    show(point.calculated_lifecycle.move_to_cold_storage_at)
-                );
-                if !dry_run {
-                    point.storage_class = StorageClass::Cold;
-                    catalog.update(&point, entry.version, now).await?;
-                }
+                println!("cold     {id} (MoveToColdStorageAt {})", show(entry.due_at))
             }
-            Decision::Expire => {
-                println!(
-                    "expire   {id} (DeleteAt {})",
-                    show(point.calculated_lifecycle.delete_at)
-                );
-                if dry_run {
-                    continue;
-                }
-                let Some(vault) = vaults
-                    .iter()
-                    .find(|v| v.backup_vault_arn.to_string() == point.backup_vault_arn)
-                else {
-                    continue;
-                };
-                let reason = Some(format!("expired by its lifecycle at {now}"));
-                match crate::points::remove_data(ctx, catalog, point, entry.version, vault, reason)
-                    .await
-                {
-                    Ok(()) => {
-                        if !touched
-                            .iter()
-                            .any(|v| v.backup_vault_arn == vault.backup_vault_arn)
-                        {
-                            touched.push(vault);
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("error: {e:#}");
-                        failed = true;
-                    }
-                }
-            }
+            Decision::Expire => println!("expire   {id} (DeleteAt {})", show(entry.due_at)),
         }
     }
-    for vault in touched {
-        let opened = lookup::open_vault(ctx, catalog, vault).await?;
-        let pruned =
-            tokio::task::spawn_blocking(move || opened.storage.prune(&opened.secret)).await??;
+    for (vault, pruned) in &report.pruned {
         println!(
-            "pruned   vault {:?}: {} pack(s) marked for deletion, {} removed",
-            vault.backup_vault_name, pruned.marked, pruned.removed
+            "pruned   vault {vault:?}: {} pack(s) marked for deletion, {} removed",
+            pruned.marked, pruned.removed
         );
     }
-    Ok(if failed {
-        Outcome::Failure
-    } else {
+    for error in &report.errors {
+        eprintln!("error: {error}");
+    }
+    Ok(if report.errors.is_empty() {
         Outcome::Success
+    } else {
+        Outcome::Failure
     })
 }
 

@@ -13,7 +13,7 @@ use coffer_catalog::{Catalog, VaultSecretRecord};
 use coffer_policy::PolicySet;
 use coffer_policy::VaultLocation;
 use coffer_vault::{
-    key_name_of, new_vault_secret, Keyring, S3Access, VaultStorage, WrappedSecret, DEFAULT_KEY,
+    key_name_of, new_vault_secret, Keyring, VaultStorage, WrappedSecret, DEFAULT_KEY,
 };
 
 use crate::cli::{Global, OutputFormat};
@@ -34,32 +34,8 @@ pub fn recorded_location(location: &VaultLocation) -> String {
 /// The storage at a recorded location, with its endpoint's settings and
 /// credentials (read from their references now) for `s3://`.
 pub fn storage_at(ctx: &Context, location: &str) -> anyhow::Result<VaultStorage> {
-    if !location.starts_with("s3://") {
-        return Ok(VaultStorage::new(location)?);
-    }
-    let Some((_, name)) = location.split_once("?endpoint=") else {
-        bail!("vault storage at {location} names no S3 endpoint; add endpoint = \"NAME\" to its [[vaults.rules]] entry");
-    };
-    let endpoint = ctx.config.s3_endpoint(name).with_context(|| {
-        format!("vault storage at {location} uses S3 endpoint {name:?}, which config.toml no longer declares; add [s3_endpoints.{name}] back")
-    })?;
-    let secret = |reference: &Option<coffer_model::SecretRef>, what: &str| {
-        reference
-            .as_ref()
-            .map(|r| {
-                coffer_drivers::resolve_secret(r)
-                    .map_err(|e| anyhow::anyhow!("[s3_endpoints.{name}] {what}: {e}"))
-            })
-            .transpose()
-    };
-    let access = S3Access {
-        endpoint: endpoint.url.clone(),
-        region: endpoint.signing_region.clone(),
-        access_key_id: secret(&endpoint.access_key_id, "access_key_id")?,
-        secret_access_key: secret(&endpoint.secret_access_key, "secret_access_key")?,
-        virtual_host_style: !endpoint.path_style,
-    };
-    Ok(VaultStorage::new_s3(location, &access)?)
+    let catalog_free = coffer_engine::env::Env::storage_at_with(&ctx.config, location)?;
+    Ok(catalog_free)
 }
 
 fn parse_wrapped(record: &VaultSecretRecord) -> anyhow::Result<WrappedSecret> {
@@ -271,45 +247,19 @@ pub async fn check(
 
 /// `coffer vault reconcile NAME [--dry-run]`.
 pub async fn reconcile(global: &Global, name: &str, dry_run: bool) -> anyhow::Result<Outcome> {
-    use coffer_engine::recovery::{orphans, VaultSnapshot};
-    use coffer_model::{BackupJob, BackupJobState, RecoveryPoint};
     let ctx = Context::load(global)?;
     let catalog = ctx.catalog().await?;
-    let gathered = async {
+    let found = async {
         let vault =
             crate::lookup::vault_object(&catalog, ctx.account.as_str(), ctx.region.as_str(), name)
                 .await?;
-        let opened = crate::lookup::open_vault(&ctx, &catalog, &vault).await?;
-        let arn = vault.backup_vault_arn.to_string();
-        let recorded: std::collections::BTreeSet<String> =
-            crate::lookup::records(&catalog, |p: &RecoveryPoint| p.backup_vault_arn == arn)
-                .await?
-                .into_iter()
-                .filter_map(|p| p.snapshot_id)
-                .collect();
-        let running: std::collections::BTreeSet<String> =
-            crate::lookup::records(&catalog, |j: &BackupJob| {
-                matches!(j.state, BackupJobState::Running | BackupJobState::Aborting)
-            })
-            .await?
-            .into_iter()
-            .map(|j| j.backup_job_id)
-            .collect();
-        anyhow::Ok((opened, recorded, running))
+        anyhow::Ok(
+            coffer_engine::maintenance::reconcile(&ctx.env(&catalog), &vault, !dry_run).await?,
+        )
     }
     .await;
     catalog.close().await;
-    let (opened, recorded, running) = gathered?;
-    let snapshots: Vec<VaultSnapshot> = opened
-        .storage
-        .snapshots(&opened.secret)?
-        .into_iter()
-        .map(|s| VaultSnapshot {
-            id: s.id,
-            tags: s.tags,
-        })
-        .collect();
-    let found = orphans(&snapshots, &recorded, &running);
+    let found = found?;
     if found.is_empty() {
         println!("Vault {name:?}: every Coffer snapshot is a recorded recovery point.");
         return Ok(Outcome::Success);
@@ -318,7 +268,6 @@ pub async fn reconcile(global: &Global, name: &str, dry_run: bool) -> anyhow::Re
         if dry_run {
             println!("would remove snapshot {id}");
         } else {
-            opened.storage.delete_snapshot(&opened.secret, id)?;
             println!("removed snapshot {id}");
         }
     }

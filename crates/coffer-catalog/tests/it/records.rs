@@ -67,6 +67,7 @@ fn job(id: &str) -> BackupJob {
         started_at: None,
         completion_window_minutes: None,
         attempts: Vec::new(),
+        runner: None,
     }
 }
 

@@ -1,0 +1,1006 @@
+//! The scheduler daemon (`coffer serve`): one loop over the catalog on a
+//! [`Clock`](crate::clock::Clock).
+//!
+//! Each tick it finishes what ended (recording results, starting copy
+//! actions, sending notifications), looks for new resources when due, plans
+//! the jobs whose fire times came since the last tick (inserting each under
+//! its derived ID, so a fire time never runs twice), ends jobs whose start
+//! or completion window is over, and starts ready jobs on bounded workers:
+//! at most `workers` at once, never two backups of one resource. The
+//! lifecycle sweep and the vault checks run when due.
+//!
+//! A test drives it with a `ManualClock`: [`Daemon::tick`] and
+//! [`Daemon::settle`] run a month of schedules in seconds; the real daemon
+//! calls [`Daemon::run`] on the system clock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use coffer_catalog::ObjectKind;
+use coffer_model::{
+    AccountId, BackupJob, BackupJobState, BackupPlan, BackupSelection, BackupVault, CopyJob,
+    CopyJobState, Region, Resource, VaultCheck,
+};
+use coffer_policy::ServeSettings;
+use jiff::{SignedDuration, Timestamp};
+use tokio::task::{AbortHandle, JoinError, JoinSet};
+
+use crate::env::Env;
+use crate::error::Result;
+use crate::exec::{self, BackupOptions};
+use crate::maintenance::{self, SweepReport};
+use crate::notify::{Event, Notifier};
+use crate::planning::{planned_jobs, PlanInScope, PlannedJob};
+use crate::scheduling::{derived_id, scheduled_job};
+use crate::windows::{ended_windows, WindowEnd};
+
+/// How the daemon runs.
+#[derive(Clone, Debug)]
+pub struct DaemonOptions {
+    /// Backups and copies running at once.
+    pub workers: usize,
+    pub discover_every: SignedDuration,
+    pub sweep_every: SignedDuration,
+    pub check_every: SignedDuration,
+    /// Each vault check reads back one part in this many of the data.
+    pub check_parts: u32,
+    /// First retry delay of a failed attempt (doubling each time).
+    pub retry_backoff: SignedDuration,
+    /// At start, fire times this far back are planned too: those whose
+    /// start window is still open run, the others are recorded EXPIRED
+    /// (missed while no scheduler ran).
+    pub lookback: SignedDuration,
+    /// Copy jobs tried per copy action of a recovery point.
+    pub copy_attempts: u32,
+    /// Real time between ticks of [`Daemon::run`].
+    pub tick_every: Duration,
+    /// At shutdown, how long running jobs may take to finish before they
+    /// are stopped and recorded as such.
+    pub grace: Duration,
+}
+
+impl DaemonOptions {
+    pub fn from_settings(settings: &ServeSettings) -> DaemonOptions {
+        DaemonOptions {
+            workers: usize::try_from(settings.workers).unwrap_or(1).max(1),
+            discover_every: SignedDuration::from_mins(i64::from(settings.discover_minutes)),
+            sweep_every: SignedDuration::from_mins(i64::from(settings.sweep_minutes)),
+            check_every: SignedDuration::from_hours(i64::from(settings.check_hours)),
+            check_parts: settings.check_parts.max(1),
+            retry_backoff: SignedDuration::from_mins(i64::from(settings.retry_minutes)),
+            lookback: SignedDuration::from_hours(24),
+            copy_attempts: 3,
+            tick_every: Duration::from_secs(1),
+            grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the daemon is doing, for `/healthz`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Health {
+    pub started_at: Option<Timestamp>,
+    pub last_tick: Option<Timestamp>,
+    pub running_jobs: usize,
+    pub last_error: Option<String>,
+}
+
+/// One unit of background work.
+#[derive(Clone, Debug)]
+enum Work {
+    Backup {
+        job_id: String,
+        resource_arn: String,
+    },
+    Copy {
+        job_id: String,
+    },
+    Sweep,
+    Checks,
+}
+
+/// How a unit of work ended.
+enum Done {
+    Backup(Result<BackupJob>),
+    Copy(Result<CopyJob>),
+    Sweep(Result<SweepReport>),
+    Checks(Vec<(BackupVault, Result<VaultCheck>)>),
+}
+
+struct Running {
+    work: Work,
+    handle: AbortHandle,
+    /// Why it is being stopped, once it is.
+    stopping: Option<String>,
+}
+
+/// The scheduler.
+pub struct Daemon {
+    env: Env,
+    options: DaemonOptions,
+    notifier: Notifier,
+    tasks: JoinSet<Done>,
+    running: HashMap<tokio::task::Id, Running>,
+    resources: Vec<Resource>,
+    /// The resources, shared with the HTTP endpoints (next fire times).
+    shared_resources: Arc<Mutex<Vec<Resource>>>,
+    planned_through: Option<Timestamp>,
+    next_discover: Option<Timestamp>,
+    next_sweep: Option<Timestamp>,
+    next_check: Option<Timestamp>,
+    health: Arc<Mutex<Health>>,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("running", &self.running.len())
+            .field("planned_through", &self.planned_through)
+            .finish_non_exhaustive()
+    }
+}
+
+fn after(at: Timestamp, by: SignedDuration) -> Timestamp {
+    at.checked_add(by).unwrap_or(at)
+}
+
+impl Daemon {
+    pub fn new(env: Env, options: DaemonOptions, notifier: Notifier) -> Daemon {
+        Daemon {
+            env,
+            options,
+            notifier,
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+            resources: Vec::new(),
+            shared_resources: Arc::new(Mutex::new(Vec::new())),
+            planned_through: None,
+            next_discover: None,
+            next_sweep: None,
+            next_check: None,
+            health: Arc::new(Mutex::new(Health::default())),
+        }
+    }
+
+    /// The daemon's health, shared with the HTTP endpoints.
+    pub fn health(&self) -> Arc<Mutex<Health>> {
+        Arc::clone(&self.health)
+    }
+
+    /// The resources known at the last discovery, shared.
+    pub fn shared_resources(&self) -> Arc<Mutex<Vec<Resource>>> {
+        Arc::clone(&self.shared_resources)
+    }
+
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// Jobs and maintenance running now.
+    pub fn busy(&self) -> usize {
+        self.running.len()
+    }
+
+    /// What a previous daemon left behind, put right: jobs it was running
+    /// end (a backup returns to PENDING when a retry fits in its start
+    /// window, else FAILED; a stopping one ABORTED; a copy FAILED, to be
+    /// retried by its copy action), each with the reason; orphan snapshots
+    /// are removed from every vault; copy actions of recent backups that
+    /// never got their copy jobs get them.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub async fn recover(&mut self) -> Result<()> {
+        let now = self.env.now();
+        let reason = "interrupted: the process running it stopped (a crash or kill) during this attempt; no recovery point was recorded, and its partial data is removed by the vault's reconciliation";
+        for job in self
+            .env
+            .records(|j: &BackupJob| {
+                matches!(j.state, BackupJobState::Running | BackupJobState::Aborting)
+                    && exec::runner_is_gone(j.runner.as_deref())
+            })
+            .await?
+        {
+            let id = job.backup_job_id.clone();
+            let outcome = if job.state == BackupJobState::Aborting {
+                exec::set_backup_state(&self.env, &id, BackupJobState::Aborted, |j| {
+                    end_attempt(j, now, "interrupted while it was being stopped");
+                })
+                .await
+            } else {
+                self.end_interrupted(&id, now, reason).await
+            };
+            match outcome {
+                Ok(job) => {
+                    tracing::warn!(job = %id, state = job.state.as_str(), "interrupted job recovered");
+                    self.notify_backup(&job).await;
+                }
+                Err(error) => {
+                    tracing::error!(job = %id, %error, "cannot recover an interrupted job")
+                }
+            }
+        }
+        for job in self
+            .env
+            .records(|j: &CopyJob| {
+                j.state == CopyJobState::Running && exec::runner_is_gone(j.runner.as_deref())
+            })
+            .await?
+        {
+            self.fail_copy(&job.copy_job_id, reason).await;
+        }
+        for vault in self
+            .env
+            .objects::<BackupVault>(ObjectKind::BackupVault)
+            .await?
+        {
+            if let Err(error) = maintenance::reconcile(&self.env, &vault, true).await {
+                tracing::error!(vault = %vault.backup_vault_name, %error, "cannot reconcile the vault");
+            }
+        }
+        let since = now.checked_sub(self.options.lookback).unwrap_or(now);
+        for job in self
+            .env
+            .records(|j: &BackupJob| {
+                j.state == BackupJobState::Completed
+                    && j.completion_date.is_some_and(|t| t >= since)
+            })
+            .await?
+        {
+            self.ensure_copies(&job).await;
+        }
+        Ok(())
+    }
+
+    /// An interrupted or stopped attempt ends: back to PENDING when a retry
+    /// fits in the job's start window, else FAILED.
+    async fn end_interrupted(&self, id: &str, now: Timestamp, reason: &str) -> Result<BackupJob> {
+        let job = exec::modify::<BackupJob>(&self.env, id, |j| end_attempt(j, now, reason)).await?;
+        let retry = exec::next_attempt_at(&job, self.options.retry_backoff)
+            .zip(job.start_by)
+            .is_some_and(|(at, start_by)| at < start_by);
+        if retry {
+            let n = job.attempts.len();
+            exec::set_backup_state(&self.env, id, BackupJobState::Pending, |j| {
+                j.status_message = Some(format!("attempt {n} {reason}; it is retried"));
+            })
+            .await
+        } else {
+            exec::set_backup_state(&self.env, id, BackupJobState::Failed, |j| {
+                j.status_message = Some(reason.to_string());
+            })
+            .await
+        }
+    }
+
+    /// One pass of the loop at the clock's time.
+    ///
+    /// # Errors
+    /// Catalog errors (the loop logs them and tries again next tick).
+    pub async fn tick(&mut self) -> Result<()> {
+        let now = self.env.now();
+        self.reap().await;
+        if self.next_discover.is_none_or(|at| at <= now) {
+            self.resources = self.env.discover().await?;
+            *self
+                .shared_resources
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = self.resources.clone();
+            self.next_discover = Some(after(now, self.options.discover_every));
+        }
+        self.plan(now).await?;
+        self.end_windows(now).await?;
+        self.start_ready(now).await?;
+        if self.next_sweep.is_none_or(|at| at <= now) {
+            self.spawn_maintenance(Work::Sweep);
+            self.next_sweep = Some(after(now, self.options.sweep_every));
+        }
+        if self.next_check.is_none_or(|at| at <= now) {
+            self.spawn_maintenance(Work::Checks);
+            self.next_check = Some(after(now, self.options.check_every));
+        }
+        let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+        health.last_tick = Some(now);
+        health.running_jobs = self.running.len();
+        Ok(())
+    }
+
+    /// Ticks until nothing runs and nothing is ready at the clock's time
+    /// (for tests on a manual clock).
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub async fn settle(&mut self) -> Result<()> {
+        loop {
+            self.tick().await?;
+            if self.running.is_empty() {
+                return Ok(());
+            }
+            self.wait_one().await;
+        }
+    }
+
+    /// Waits until one running task ends (recorded at the next tick).
+    async fn wait_one(&mut self) {
+        if let Some(ended) = self.tasks.join_next_with_id().await {
+            self.finish(ended).await;
+        }
+    }
+
+    /// Runs until `shutdown` completes, then stops gracefully: no new work
+    /// starts; running jobs get `grace` to finish, then are stopped and
+    /// recorded (a backup returns to PENDING if its window allows a retry,
+    /// else FAILED; a copy FAILED).
+    ///
+    /// # Errors
+    /// Catalog errors at start.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        {
+            let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+            health.started_at = Some(self.env.now());
+        }
+        self.recover().await?;
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(error) = self.tick().await {
+                tracing::error!(%error, "scheduler tick failed; trying again");
+                self.health
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .last_error = Some(error.to_string());
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(self.options.tick_every) => {}
+                Some(ended) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                    self.finish(ended).await;
+                }
+            }
+        }
+        tracing::info!(
+            running = self.running.len(),
+            "shutting down: no new jobs start"
+        );
+        let deadline = tokio::time::Instant::now() + self.options.grace;
+        while !self.tasks.is_empty() {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await {
+                Ok(Some(ended)) => self.finish(ended).await,
+                Ok(None) => break,
+                Err(_) => {
+                    for running in self.running.values_mut() {
+                        running.stopping.get_or_insert_with(|| {
+                            "the scheduler was shut down before the job finished".to_string()
+                        });
+                        running.handle.abort();
+                    }
+                    while let Some(ended) = self.tasks.join_next_with_id().await {
+                        self.finish(ended).await;
+                    }
+                }
+            }
+        }
+        tracing::info!("scheduler stopped");
+        Ok(())
+    }
+
+    /// Records every task that has ended.
+    async fn reap(&mut self) {
+        while let Some(ended) = self.tasks.try_join_next_with_id() {
+            self.finish(ended).await;
+        }
+    }
+
+    async fn finish(&mut self, ended: std::result::Result<(tokio::task::Id, Done), JoinError>) {
+        let (id, outcome) = match ended {
+            Ok((id, done)) => (id, Ok(done)),
+            Err(error) => (error.id(), Err(error)),
+        };
+        let Some(running) = self.running.remove(&id) else {
+            return;
+        };
+        let now = self.env.now();
+        match (running.work, outcome) {
+            (Work::Backup { job_id, .. }, Ok(Done::Backup(Ok(job)))) => {
+                self.notify_backup(&job).await;
+                if job.state == BackupJobState::Completed {
+                    self.ensure_copies(&job).await;
+                }
+                let _ = job_id;
+            }
+            (Work::Backup { job_id, .. }, Ok(Done::Backup(Err(error)))) => {
+                // A job another process took first (Conflict) is theirs.
+                tracing::error!(job = %job_id, %error, "backup job could not be carried out");
+            }
+            (Work::Backup { job_id, .. }, Err(error)) => {
+                let reason = match running.stopping {
+                    Some(reason) => reason,
+                    None if error.is_panic() => {
+                        format!("internal error: the backup task panicked ({error})")
+                    }
+                    None => "the backup task was cancelled".to_string(),
+                };
+                let recorded = if reason.starts_with("the completion window")
+                    || self.job_state(&job_id).await == Some(BackupJobState::Aborting)
+                {
+                    let _ = exec::set_backup_state(
+                        &self.env,
+                        &job_id,
+                        BackupJobState::Aborting,
+                        |_| {},
+                    )
+                    .await;
+                    exec::set_backup_state(&self.env, &job_id, BackupJobState::Aborted, |j| {
+                        end_attempt(j, now, &reason);
+                        j.status_message = Some(reason.clone());
+                    })
+                    .await
+                } else {
+                    self.end_interrupted(&job_id, now, &reason).await
+                };
+                match recorded {
+                    Ok(job) => self.notify_backup(&job).await,
+                    Err(error) => {
+                        tracing::error!(job = %job_id, %error, "cannot record the stopped job")
+                    }
+                }
+            }
+            (Work::Copy { job_id }, Ok(Done::Copy(Ok(job)))) => {
+                self.notify_copy(&job).await;
+                if job.state == CopyJobState::Failed {
+                    if let Some(source) = self.source_backup_job(&job).await {
+                        self.ensure_copies(&source).await;
+                    }
+                }
+                let _ = job_id;
+            }
+            (Work::Copy { job_id }, Ok(Done::Copy(Err(error)))) => {
+                tracing::error!(job = %job_id, %error, "copy job could not be carried out");
+            }
+            (Work::Copy { job_id }, Err(error)) => {
+                let reason = running
+                    .stopping
+                    .unwrap_or_else(|| format!("the copy task ended abnormally ({error})"));
+                self.fail_copy(&job_id, &reason).await;
+            }
+            (Work::Sweep, Ok(Done::Sweep(Ok(report)))) => {
+                for error in &report.errors {
+                    tracing::error!(%error, "lifecycle sweep");
+                }
+            }
+            (Work::Sweep, Ok(Done::Sweep(Err(error)))) => {
+                tracing::error!(%error, "lifecycle sweep failed");
+            }
+            (Work::Checks, Ok(Done::Checks(results))) => {
+                for (vault, result) in results {
+                    let event = |message: String| Event {
+                        event_type: "VAULT_CHECK_FAILED".into(),
+                        time: now,
+                        account_id: vault.account_id.to_string(),
+                        region: vault.region.to_string(),
+                        backup_vault_name: vault.backup_vault_name.clone(),
+                        job_id: None,
+                        resource_arn: None,
+                        state: None,
+                        message: Some(message),
+                    };
+                    match result {
+                        Ok(check) if check.passed => {}
+                        Ok(check) => self
+                            .notifier
+                            .send(event(check.message.unwrap_or_default()), Some(&vault)),
+                        Err(error) => self.notifier.send(event(error.to_string()), Some(&vault)),
+                    }
+                }
+            }
+            (work, Err(error)) => {
+                tracing::error!(?work, %error, "maintenance task ended abnormally")
+            }
+            (work, Ok(_)) => tracing::error!(?work, "unexpected task result"),
+        }
+    }
+
+    /// A copy job that was interrupted or stopped ends FAILED with `reason`
+    /// (its copy action tries again, see `ensure_copies`).
+    async fn fail_copy(&self, id: &str, reason: &str) {
+        match exec::set_copy_state(&self.env, id, CopyJobState::Failed, |j| {
+            j.status_message = Some(reason.to_string());
+        })
+        .await
+        {
+            Ok(job) => self.notify_copy(&job).await,
+            Err(error) => tracing::error!(job = %id, %error, "cannot record the copy job's end"),
+        }
+    }
+
+    async fn job_state(&self, id: &str) -> Option<BackupJobState> {
+        self.env
+            .catalog
+            .get::<BackupJob>(id)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.record.state)
+    }
+
+    async fn source_backup_job(&self, copy: &CopyJob) -> Option<BackupJob> {
+        let id = copy.created_by_backup_job_id.as_deref()?;
+        self.env
+            .catalog
+            .get::<BackupJob>(id)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.record)
+    }
+
+    /// The jobs the plans ask for with fire times in `(from, to]`.
+    ///
+    /// # Errors
+    /// Catalog errors; a rule that cannot be evaluated is logged.
+    pub async fn planned(&self, from: Timestamp, to: Timestamp) -> Result<Vec<PlannedJob>> {
+        plan_span(&self.env, &self.resources, from, to).await
+    }
+
+    /// Resources known at the last discovery.
+    pub fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
+    async fn plan(&mut self, now: Timestamp) -> Result<()> {
+        let from = self
+            .planned_through
+            .unwrap_or_else(|| now.checked_sub(self.options.lookback).unwrap_or(now));
+        if from >= now {
+            return Ok(());
+        }
+        let planned = self.planned(from, now).await?;
+        let types: BTreeMap<String, coffer_model::ResourceType> = self
+            .resources
+            .iter()
+            .map(|r| (r.resource_arn.to_string(), r.resource_type))
+            .collect();
+        for job in planned {
+            let Some(resource_type) = types.get(&job.resource_arn) else {
+                continue;
+            };
+            let (account, region) = match coffer_model::Arn::parse(&job.resource_arn) {
+                Ok(arn) => (arn.account().to_string(), arn.region().to_string()),
+                Err(_) => continue,
+            };
+            let record = scheduled_job(&job, &account, &region, *resource_type, now);
+            match self.env.catalog.insert(&record, now).await {
+                Ok(()) => {
+                    tracing::info!(job = %record.backup_job_id, plan = %job.plan_name, rule = %job.rule_name, resource = %job.resource_arn, fire_at = %job.fire_at, "backup job created")
+                }
+                Err(coffer_catalog::Error::Conflict { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        self.planned_through = Some(now);
+        Ok(())
+    }
+
+    async fn live_jobs(&self) -> Result<Vec<BackupJob>> {
+        let mut jobs = Vec::new();
+        for state in ["CREATED", "PENDING", "RUNNING", "ABORTING"] {
+            jobs.extend(
+                self.env
+                    .catalog
+                    .list::<BackupJob>(&[("state", state)])
+                    .await?
+                    .into_iter()
+                    .map(|s| s.record),
+            );
+        }
+        Ok(jobs)
+    }
+
+    fn running_backup(&mut self, job_id: &str) -> Option<&mut Running> {
+        self.running
+            .values_mut()
+            .find(|r| matches!(&r.work, Work::Backup { job_id: id, .. } if id == job_id))
+    }
+
+    async fn end_windows(&mut self, now: Timestamp) -> Result<()> {
+        let live = self.live_jobs().await?;
+        for end in ended_windows(&live, now) {
+            match end {
+                WindowEnd::Expire { job_id, reason } => {
+                    if self.running_backup(&job_id).is_some() {
+                        continue;
+                    }
+                    match exec::set_backup_state(&self.env, &job_id, BackupJobState::Expired, |j| {
+                        j.status_message = Some(reason.clone());
+                    })
+                    .await
+                    {
+                        Ok(job) => {
+                            tracing::warn!(job = %job_id, %reason, "backup job expired");
+                            self.notify_backup(&job).await;
+                        }
+                        Err(error) => {
+                            tracing::error!(job = %job_id, %error, "cannot expire the job")
+                        }
+                    }
+                }
+                WindowEnd::Abort { job_id, reason } => {
+                    let Some(running) = self.running_backup(&job_id) else {
+                        continue;
+                    };
+                    if running.stopping.is_none() {
+                        tracing::warn!(job = %job_id, %reason, "stopping the backup");
+                        running.stopping = Some(reason);
+                        running.handle.abort();
+                        let _ = exec::set_backup_state(
+                            &self.env,
+                            &job_id,
+                            BackupJobState::Aborting,
+                            |_| {},
+                        )
+                        .await;
+                    }
+                }
+            }
+        }
+        // Jobs someone asked to stop (`coffer jobs abort`).
+        for job in live.iter().filter(|j| j.state == BackupJobState::Aborting) {
+            if let Some(running) = self.running_backup(&job.backup_job_id) {
+                if running.stopping.is_none() {
+                    running.stopping = Some(
+                        job.status_message
+                            .clone()
+                            .unwrap_or_else(|| "stopped on request".into()),
+                    );
+                    running.handle.abort();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn workers_busy(&self) -> usize {
+        self.running
+            .values()
+            .filter(|r| matches!(r.work, Work::Backup { .. } | Work::Copy { .. }))
+            .count()
+    }
+
+    async fn start_ready(&mut self, now: Timestamp) -> Result<()> {
+        let mut ready: Vec<BackupJob> = self
+            .live_jobs()
+            .await?
+            .into_iter()
+            .filter(|j| matches!(j.state, BackupJobState::Created | BackupJobState::Pending))
+            // Jobs the daemon runs have a start window; an on-demand job
+            // without one is run by the command that created it.
+            .filter(|j| j.start_by.is_some_and(|at| at > now))
+            .filter(|j| {
+                j.attempts.is_empty()
+                    || exec::next_attempt_at(j, self.options.retry_backoff)
+                        .is_none_or(|at| at <= now)
+            })
+            .collect();
+        ready.sort_by_key(|j| (j.start_by, j.creation_date));
+        for job in ready {
+            if self.workers_busy() >= self.options.workers {
+                return Ok(());
+            }
+            let busy = self.running.values().any(|r| {
+                matches!(&r.work, Work::Backup { resource_arn, .. } if *resource_arn == job.resource_arn)
+            });
+            if busy {
+                continue;
+            }
+            let env = self.env.clone();
+            let id = job.backup_job_id.clone();
+            let options = BackupOptions {
+                observer: None,
+                retry_backoff: Some(self.options.retry_backoff),
+            };
+            let handle = self
+                .tasks
+                .spawn(async move { Done::Backup(exec::run_backup(&env, &id, &options).await) });
+            self.running.insert(
+                handle.id(),
+                Running {
+                    work: Work::Backup {
+                        job_id: job.backup_job_id.clone(),
+                        resource_arn: job.resource_arn.clone(),
+                    },
+                    handle,
+                    stopping: None,
+                },
+            );
+        }
+        let copies = self
+            .env
+            .catalog
+            .list::<CopyJob>(&[("state", "CREATED")])
+            .await?;
+        for stored in copies {
+            if self.workers_busy() >= self.options.workers {
+                break;
+            }
+            let id = stored.record.copy_job_id;
+            let taken = self
+                .running
+                .values()
+                .any(|r| matches!(&r.work, Work::Copy { job_id } if *job_id == id));
+            if taken {
+                continue;
+            }
+            let env = self.env.clone();
+            let task_id = id.clone();
+            let handle = self
+                .tasks
+                .spawn(async move { Done::Copy(exec::run_copy(&env, &task_id).await) });
+            self.running.insert(
+                handle.id(),
+                Running {
+                    work: Work::Copy { job_id: id },
+                    handle,
+                    stopping: None,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn spawn_maintenance(&mut self, work: Work) {
+        let already = self
+            .running
+            .values()
+            .any(|r| std::mem::discriminant(&r.work) == std::mem::discriminant(&work));
+        if already {
+            return;
+        }
+        let env = self.env.clone();
+        let parts = self.options.check_parts;
+        let handle = match work {
+            Work::Sweep => self
+                .tasks
+                .spawn(async move { Done::Sweep(maintenance::sweep(&env, false).await) }),
+            Work::Checks => self.tasks.spawn(async move {
+                let mut results = Vec::new();
+                let vaults = env
+                    .objects::<BackupVault>(ObjectKind::BackupVault)
+                    .await
+                    .unwrap_or_default();
+                for vault in vaults {
+                    let result = match maintenance::next_check_part(&env, &vault, parts).await {
+                        Ok(part) => maintenance::check_vault(&env, &vault, Some(part)).await,
+                        Err(error) => Err(error),
+                    };
+                    results.push((vault, result));
+                }
+                Done::Checks(results)
+            }),
+            Work::Backup { .. } | Work::Copy { .. } => return,
+        };
+        self.running.insert(
+            handle.id(),
+            Running {
+                work,
+                handle,
+                stopping: None,
+            },
+        );
+    }
+
+    /// Each copy action of the rule that made `job`'s recovery point gets a
+    /// copy job, unless one is under way or done; a failed copy is tried
+    /// again, `copy_attempts` times in all. IDs are derived from (backup
+    /// job, destination, attempt), so a restart never copies twice.
+    async fn ensure_copies(&self, job: &BackupJob) {
+        if let Err(error) = self.try_ensure_copies(job).await {
+            tracing::error!(job = %job.backup_job_id, %error, "cannot start the copy actions");
+        }
+    }
+
+    async fn try_ensure_copies(&self, job: &BackupJob) -> Result<()> {
+        let Some(point_arn) = &job.recovery_point_arn else {
+            return Ok(());
+        };
+        let Some(rule) = exec::scheduled_rule(&self.env, job).await? else {
+            return Ok(());
+        };
+        if rule.copy_actions.is_empty() {
+            return Ok(());
+        }
+        let point_id = point_arn
+            .rsplit_once("recovery-point:")
+            .map_or(point_arn.as_str(), |(_, id)| id);
+        let Some(point) = self
+            .env
+            .catalog
+            .get::<coffer_model::RecoveryPoint>(point_id)
+            .await?
+        else {
+            return Ok(());
+        };
+        for action in &rule.copy_actions {
+            let dest = &action.destination_backup_vault_arn;
+            let earlier = self
+                .env
+                .catalog
+                .list::<CopyJob>(&[
+                    ("source_recovery_point_arn", point_arn.as_str()),
+                    ("destination_vault_arn", dest.as_str()),
+                ])
+                .await?;
+            if earlier
+                .iter()
+                .any(|c| c.record.state != CopyJobState::Failed)
+            {
+                continue;
+            }
+            let attempt = u32::try_from(earlier.len()).unwrap_or(u32::MAX);
+            if attempt >= self.options.copy_attempts {
+                continue;
+            }
+            let destination = match self.env.vault_by_arn(dest).await {
+                Ok(vault) => vault,
+                Err(error) => {
+                    tracing::error!(job = %job.backup_job_id, destination = %dest, %error, "copy action names an unknown vault");
+                    continue;
+                }
+            };
+            let id = derived_id(&["copy", &job.backup_job_id, dest, &attempt.to_string()]);
+            match exec::create_copy_job(
+                &self.env,
+                id,
+                &point.record,
+                &destination,
+                action.lifecycle,
+                false,
+            )
+            .await
+            {
+                Ok(copy) => {
+                    tracing::info!(job = %copy.copy_job_id, source = %point_arn, destination = %dest, "copy job created")
+                }
+                Err(crate::Error::Catalog(coffer_catalog::Error::Conflict { .. })) => {}
+                Err(error) => {
+                    tracing::error!(job = %job.backup_job_id, destination = %dest, %error, "cannot create the copy job")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn vault_of(&self, account: &str, region: &str, name: &str) -> Option<BackupVault> {
+        self.env.vault_named(account, region, name).await.ok()
+    }
+
+    async fn notify_backup(&self, job: &BackupJob) {
+        let event_type = match job.state {
+            BackupJobState::Completed => "BACKUP_JOB_SUCCESSFUL",
+            BackupJobState::Failed => "BACKUP_JOB_FAILED",
+            BackupJobState::Expired => "BACKUP_JOB_EXPIRED",
+            BackupJobState::Aborted => "BACKUP_JOB_ABORTED",
+            _ => return,
+        };
+        let vault = self
+            .vault_of(&job.account_id, &job.region, &job.backup_vault_name)
+            .await;
+        self.notifier.send(
+            Event {
+                event_type: event_type.into(),
+                time: self.env.now(),
+                account_id: job.account_id.clone(),
+                region: job.region.clone(),
+                backup_vault_name: job.backup_vault_name.clone(),
+                job_id: Some(job.backup_job_id.clone()),
+                resource_arn: Some(job.resource_arn.clone()),
+                state: Some(job.state.as_str().into()),
+                message: job.status_message.clone(),
+            },
+            vault.as_ref(),
+        );
+    }
+
+    async fn notify_copy(&self, job: &CopyJob) {
+        let event_type = match job.state {
+            CopyJobState::Completed => "COPY_JOB_SUCCESSFUL",
+            CopyJobState::Failed => "COPY_JOB_FAILED",
+            _ => return,
+        };
+        let vault = self
+            .env
+            .vault_by_arn(&job.source_backup_vault_arn)
+            .await
+            .ok();
+        self.notifier.send(
+            Event {
+                event_type: event_type.into(),
+                time: self.env.now(),
+                account_id: job.account_id.clone(),
+                region: job.region.clone(),
+                backup_vault_name: vault
+                    .as_ref()
+                    .map(|v| v.backup_vault_name.clone())
+                    .unwrap_or_default(),
+                job_id: Some(job.copy_job_id.clone()),
+                resource_arn: Some(job.resource_arn.clone()),
+                state: Some(format!("{:?}", job.state).to_uppercase()),
+                message: job.status_message.clone(),
+            },
+            vault.as_ref(),
+        );
+    }
+}
+
+/// The jobs every applied plan (of every account and region) asks for
+/// with fire times in `(from, to]`, over `resources`.
+///
+/// # Errors
+/// Catalog errors; a rule that cannot be evaluated is logged and skipped.
+pub async fn plan_span(
+    env: &Env,
+    resources: &[Resource],
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<PlannedJob>> {
+    let mut plans = Vec::new();
+    for object in env.catalog.list_objects(ObjectKind::BackupPlan).await? {
+        let (Ok(account), Ok(region)) = (
+            AccountId::new(&object.account_id),
+            Region::new(&object.region),
+        ) else {
+            continue;
+        };
+        match serde_json::from_value::<BackupPlan>(object.doc) {
+            Ok(plan) => plans.push((account, region, plan, object.created_at)),
+            Err(error) => tracing::error!(plan = %object.name, %error, "unreadable plan"),
+        }
+    }
+    let selections: Vec<(String, String, BackupSelection)> = env
+        .catalog
+        .list_objects(ObjectKind::BackupSelection)
+        .await?
+        .into_iter()
+        .filter_map(|o| {
+            serde_json::from_value(o.doc)
+                .ok()
+                .map(|s| (o.account_id, o.region, s))
+        })
+        .collect();
+    let mut jobs = Vec::new();
+    for (account, region, plan, created_at) in &plans {
+        let mine: Vec<BackupSelection> = selections
+            .iter()
+            .filter(|(a, r, _)| a == account.as_str() && r == region.as_str())
+            .map(|(_, _, s)| s.clone())
+            .collect();
+        let scope = [PlanInScope {
+            account,
+            region,
+            plan,
+            selections: &mine,
+            created_at: *created_at,
+        }];
+        match planned_jobs(&scope, resources, from, to) {
+            Ok(found) => jobs.extend(found),
+            Err(error) => {
+                tracing::error!(plan = %error.plan_name, rule = %error.rule_name, message = %error.message, "cannot plan the rule")
+            }
+        }
+    }
+    jobs.sort_by(|a, b| {
+        a.fire_at
+            .cmp(&b.fire_at)
+            .then(a.resource_arn.cmp(&b.resource_arn))
+    });
+    Ok(jobs)
+}
+
+/// Ends a job's open attempt with `error`.
+fn end_attempt(job: &mut BackupJob, now: Timestamp, error: &str) {
+    if let Some(last) = job.attempts.last_mut().filter(|a| a.ended_at.is_none()) {
+        last.ended_at = Some(now);
+        last.error = Some(error.to_string());
+    }
+}

@@ -1,0 +1,294 @@
+//! What the engine works with: the catalog, the deployment configuration
+//! (where vault storage lives, S3 endpoints, the keyring) and the clock.
+
+use std::sync::Arc;
+
+use coffer_catalog::{Catalog, ObjectKind, Record};
+use coffer_drivers::Vault;
+use coffer_model::{BackupVault, LegalHold, Resource, ResourceType, Server};
+use coffer_policy::Config;
+use coffer_vault::{Keyring, S3Access, VaultStorage, WrappedSecret};
+use jiff::Timestamp;
+use serde::de::DeserializeOwned;
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+
+/// The catalog, the configuration and the clock, shared by every task.
+#[derive(Clone, Debug)]
+pub struct Env {
+    pub catalog: Catalog,
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Env {
+    pub fn new(catalog: Catalog, config: Config, clock: Arc<dyn Clock>) -> Env {
+        Env {
+            catalog,
+            config,
+            clock,
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The storage at a recorded location, with its endpoint's settings and
+    /// credentials (read from their references now) for `s3://`.
+    ///
+    /// # Errors
+    /// An unknown endpoint, an unreadable credential, a bad location.
+    pub fn storage_at(&self, location: &str) -> Result<VaultStorage> {
+        Env::storage_at_with(&self.config, location)
+    }
+
+    /// [`Env::storage_at`] with only a configuration (no catalog yet).
+    ///
+    /// # Errors
+    /// An unknown endpoint, an unreadable credential, a bad location.
+    pub fn storage_at_with(config: &Config, location: &str) -> Result<VaultStorage> {
+        if !location.starts_with("s3://") {
+            return Ok(VaultStorage::new(location)?);
+        }
+        let Some((_, name)) = location.split_once("?endpoint=") else {
+            return Err(Error::NoEndpoint {
+                location: location.to_string(),
+            });
+        };
+        let endpoint = config
+            .s3_endpoint(name)
+            .ok_or_else(|| Error::UnknownEndpoint {
+                location: location.to_string(),
+                endpoint: name.to_string(),
+            })?;
+        let secret = |reference: &Option<coffer_model::SecretRef>, field: &'static str| {
+            reference
+                .as_ref()
+                .map(|r| {
+                    coffer_drivers::resolve_secret(r).map_err(|message| Error::EndpointSecret {
+                        endpoint: name.to_string(),
+                        field,
+                        message,
+                    })
+                })
+                .transpose()
+        };
+        let access = S3Access {
+            endpoint: endpoint.url.clone(),
+            region: endpoint.signing_region.clone(),
+            access_key_id: secret(&endpoint.access_key_id, "access_key_id")?,
+            secret_access_key: secret(&endpoint.secret_access_key, "secret_access_key")?,
+            virtual_host_style: !endpoint.path_style,
+        };
+        Ok(VaultStorage::new_s3(location, &access)?)
+    }
+
+    /// A vault's storage, opened with its secret (unwrapped from the keyring).
+    ///
+    /// # Errors
+    /// A vault without storage, missing storage, keyring failures.
+    pub async fn open_vault(&self, vault: &BackupVault) -> Result<Vault> {
+        let name = vault.backup_vault_name.as_str();
+        let Some(record) = self
+            .catalog
+            .vault_secret(vault.account_id.as_str(), vault.region.as_str(), name)
+            .await?
+        else {
+            return Err(Error::NoStorage {
+                vault: name.to_string(),
+            });
+        };
+        let wrapped: WrappedSecret =
+            serde_json::from_value(record.wrapped.clone()).map_err(|source| Error::Unreadable {
+                what: format!("the secret of vault {name}"),
+                source,
+            })?;
+        let keyring = Keyring::open(self.config.keyring_path())?;
+        let secret = keyring.unwrap_secret(&wrapped, &vault.backup_vault_arn.to_string())?;
+        let storage = self.storage_at(&record.location)?;
+        if !storage.exists() {
+            return Err(Error::StorageMissing {
+                vault: name.to_string(),
+                location: record.location,
+            });
+        }
+        Ok(Vault { storage, secret })
+    }
+
+    /// Every applied object of a kind, read as `T`.
+    ///
+    /// # Errors
+    /// Catalog errors, unreadable documents.
+    pub async fn objects<T: DeserializeOwned>(&self, kind: ObjectKind) -> Result<Vec<T>> {
+        self.catalog
+            .list_objects(kind)
+            .await?
+            .into_iter()
+            .map(|o| {
+                serde_json::from_value(o.doc).map_err(|source| Error::Unreadable {
+                    what: format!("{} {}", kind.label(), o.name),
+                    source,
+                })
+            })
+            .collect()
+    }
+
+    /// The vault with this ARN.
+    ///
+    /// # Errors
+    /// When no applied vault has it.
+    pub async fn vault_by_arn(&self, arn: &str) -> Result<BackupVault> {
+        self.objects::<BackupVault>(ObjectKind::BackupVault)
+            .await?
+            .into_iter()
+            .find(|v| v.backup_vault_arn.to_string() == arn)
+            .ok_or_else(|| Error::Missing {
+                what: "vault",
+                name: arn.to_string(),
+                hint: "; apply the stack that declares it".into(),
+            })
+    }
+
+    /// The vault named `name` in an account and region.
+    ///
+    /// # Errors
+    /// When no applied vault has the name there.
+    pub async fn vault_named(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<BackupVault> {
+        self.objects::<BackupVault>(ObjectKind::BackupVault)
+            .await?
+            .into_iter()
+            .find(|v| {
+                v.account_id.as_str() == account
+                    && v.region.as_str() == region
+                    && v.backup_vault_name == name
+            })
+            .ok_or_else(|| Error::Missing {
+                what: "vault",
+                name: name.to_string(),
+                hint: format!(
+                    " in account {account}, region {region}; apply the stack that declares it"
+                ),
+            })
+    }
+
+    /// The resources the applied inventories declare, plus the databases
+    /// their servers hold now (asking each server); a server that cannot
+    /// be asked is logged and skipped, its declared resources still count.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub async fn discover(&self) -> Result<Vec<Resource>> {
+        let mut resources: Vec<Resource> = self.objects(ObjectKind::Resource).await?;
+        for server in self.objects::<Server>(ObjectKind::Server).await? {
+            if server.engine != ResourceType::PostgreSQL {
+                continue;
+            }
+            match coffer_drivers::postgres::discover(&server).await {
+                Ok(found) => {
+                    for resource in found {
+                        if !resources
+                            .iter()
+                            .any(|r| r.resource_arn == resource.resource_arn)
+                        {
+                            resources.push(resource);
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(
+                    server = %server.name,
+                    error = %error,
+                    "cannot list the server's databases; its new databases enrol at the next discovery"
+                ),
+            }
+        }
+        Ok(resources)
+    }
+
+    /// A resource by ARN: declared in an applied inventory, or a database a
+    /// declared server holds (found by asking the server).
+    ///
+    /// # Errors
+    /// When neither has it; catalog and server errors.
+    pub async fn resource(&self, arn: &str) -> Result<Resource> {
+        let declared: Vec<Resource> = self.objects(ObjectKind::Resource).await?;
+        if let Some(resource) = declared
+            .into_iter()
+            .find(|r| r.resource_arn.to_string() == arn)
+        {
+            return Ok(resource);
+        }
+        let missing = |hint: String| Error::Missing {
+            what: "resource",
+            name: arn.to_string(),
+            hint,
+        };
+        let Ok(parsed) = coffer_model::Arn::parse(arn) else {
+            return Err(missing(
+                "; give the resource's ARN, as `coffer get resources` shows it".into(),
+            ));
+        };
+        if ResourceType::of_arn(&parsed) == Some(ResourceType::PostgreSQL) {
+            let name = parsed
+                .resource()
+                .strip_prefix("database/")
+                .unwrap_or_default();
+            if let Some((server_name, _)) = name.split_once('/') {
+                for server in self.objects::<Server>(ObjectKind::Server).await? {
+                    if server.name == server_name
+                        && server.account_id.as_str() == parsed.account()
+                        && server.region.as_str() == parsed.region()
+                    {
+                        let found = coffer_drivers::postgres::discover(&server).await?;
+                        return found
+                            .into_iter()
+                            .find(|r| r.resource_arn.to_string() == arn)
+                            .ok_or_else(|| missing(format!(
+                                "; server {server_name:?} has no such database (or it is excluded by exclude_databases)"
+                            )));
+                    }
+                }
+            }
+        }
+        Err(missing("; declare it in an inventory file and apply it (`coffer get resources` lists what is known)".into()))
+    }
+
+    /// Every record of a kind that `keep` keeps, oldest first.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub async fn records<R: Record>(&self, keep: impl Fn(&R) -> bool) -> Result<Vec<R>> {
+        Ok(records(&self.catalog, keep).await?)
+    }
+
+    /// Every legal hold (the guard decides which pin a point).
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub async fn legal_holds(&self) -> Result<Vec<LegalHold>> {
+        self.records(|_: &LegalHold| true).await
+    }
+}
+
+/// Every record of a kind in `catalog` that `keep` keeps, oldest first.
+///
+/// # Errors
+/// Catalog errors.
+pub async fn records<R: Record>(
+    catalog: &Catalog,
+    keep: impl Fn(&R) -> bool,
+) -> coffer_catalog::Result<Vec<R>> {
+    Ok(catalog
+        .list::<R>(&[])
+        .await?
+        .into_iter()
+        .map(|s| s.record)
+        .filter(|r| keep(r))
+        .collect())
+}

@@ -1,0 +1,266 @@
+//! The sweeper's pass, vault checks and reconciliation, carried out: what
+//! `coffer lifecycle sweep`, `coffer vault reconcile` and the daemon do.
+
+use std::collections::BTreeSet;
+
+use coffer_catalog::ObjectKind;
+use coffer_model::{
+    BackupJob, BackupJobState, BackupVault, CopyJob, CopyJobState, RecoveryPoint, StorageClass,
+    VaultCheck,
+};
+use coffer_vault::PruneSummary;
+use jiff::Timestamp;
+
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::recovery::{orphans, VaultSnapshot};
+use crate::sweeper::{decide, Decision};
+
+/// What one sweep did (or, dry, would do).
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    /// (point ID, what happened: `cold`, `expire`, `kept`, with details).
+    pub entries: Vec<SweepEntry>,
+    /// Vaults pruned after expiries, with what the prune did.
+    pub pruned: Vec<(String, PruneSummary)>,
+    /// Failures, each naming the point or vault.
+    pub errors: Vec<String>,
+}
+
+/// One recovery point's transition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepEntry {
+    pub recovery_point_id: String,
+    pub vault_name: String,
+    pub decision: Decision,
+    /// The lifecycle time that made it due.
+    pub due_at: Option<Timestamp>,
+}
+
+/// One pass of the lifecycle sweeper at the clock's time: cold moves,
+/// expiries (through the guard, as the sweeper), then a prune of every
+/// vault that lost a snapshot. `dry_run` decides without changing anything.
+///
+/// # Errors
+/// Catalog errors; a point or vault that fails is listed in `errors`.
+pub async fn sweep(env: &Env, dry_run: bool) -> Result<SweepReport> {
+    let now = env.now();
+    let stored = env.catalog.list::<RecoveryPoint>(&[]).await?;
+    let points: Vec<RecoveryPoint> = stored.iter().map(|s| s.record.clone()).collect();
+    let vaults: Vec<BackupVault> = env.objects(ObjectKind::BackupVault).await?;
+    let holds = env.legal_holds().await?;
+    let vault_of = |arn: &str| {
+        vaults
+            .iter()
+            .find(|v| v.backup_vault_arn.to_string() == arn)
+    };
+    let decisions = decide(&points, |p| vault_of(&p.backup_vault_arn), &holds, now);
+    let mut report = SweepReport::default();
+    let mut touched: Vec<&BackupVault> = Vec::new();
+    for (id, decision) in decisions {
+        let Some(entry) = stored.iter().find(|s| s.record.recovery_point_id == id) else {
+            continue;
+        };
+        let mut point = entry.record.clone();
+        let lifecycle = point.calculated_lifecycle;
+        report.entries.push(SweepEntry {
+            recovery_point_id: id.clone(),
+            vault_name: point.backup_vault_name.clone(),
+            decision: decision.clone(),
+            due_at: match decision {
+                Decision::MoveToCold => lifecycle.move_to_cold_storage_at,
+                _ => lifecycle.delete_at,
+            },
+        });
+        if dry_run {
+            continue;
+        }
+        match decision {
+            Decision::Kept(_) => {}
+            Decision::MoveToCold => {
+                point.storage_class = StorageClass::Cold;
+                if let Err(error) = env.catalog.update(&point, entry.version, now).await {
+                    report.errors.push(format!("recovery point {id}: {error}"));
+                } else {
+                    tracing::info!(recovery_point = %id, "moved to cold storage");
+                }
+            }
+            Decision::Expire => {
+                let Some(vault) = vault_of(&point.backup_vault_arn) else {
+                    continue;
+                };
+                let reason = Some(format!("expired by its lifecycle at {now}"));
+                match crate::exec::remove_data(env, point, entry.version, vault, reason).await {
+                    Ok(()) => {
+                        tracing::info!(recovery_point = %id, vault = %vault.backup_vault_name, "expired");
+                        if !touched
+                            .iter()
+                            .any(|v| v.backup_vault_arn == vault.backup_vault_arn)
+                        {
+                            touched.push(vault);
+                        }
+                    }
+                    Err(error) => report.errors.push(error.to_string()),
+                }
+            }
+        }
+    }
+    for vault in touched {
+        match prune(env, vault).await {
+            Ok(summary) => report
+                .pruned
+                .push((vault.backup_vault_name.clone(), summary)),
+            Err(error) => report.errors.push(format!(
+                "prune of vault {:?}: {error}",
+                vault.backup_vault_name
+            )),
+        }
+    }
+    Ok(report)
+}
+
+/// Prunes a vault (two-phase: unneeded packs are marked now and removed by
+/// a later prune, so a backup running meanwhile is safe).
+///
+/// # Errors
+/// When the vault cannot be opened or pruned.
+pub async fn prune(env: &Env, vault: &BackupVault) -> Result<PruneSummary> {
+    let opened = env.open_vault(vault).await?;
+    let summary = tokio::task::spawn_blocking(move || opened.storage.prune(&opened.secret))
+        .await
+        .map_err(|e| Error::Task(e.to_string()))??;
+    tracing::info!(vault = %vault.backup_vault_name, marked = summary.marked, removed = summary.removed, "pruned");
+    Ok(summary)
+}
+
+/// Checks a vault's structure and reads back `read_data` of its data
+/// (`n/m`, `all`, `N%`), and records the result as a [`VaultCheck`].
+///
+/// # Errors
+/// Catalog errors; a failed check is a recorded result, returned.
+pub async fn check_vault(
+    env: &Env,
+    vault: &BackupVault,
+    read_data: Option<String>,
+) -> Result<VaultCheck> {
+    let started_at = env.now();
+    let subset = read_data.clone();
+    let outcome = match env.open_vault(vault).await {
+        Ok(opened) => tokio::task::spawn_blocking(move || {
+            opened
+                .storage
+                .check_subset(&opened.secret, subset.as_deref())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string())),
+        Err(error) => Err(error.to_string()),
+    };
+    let check = VaultCheck {
+        vault_check_id: uuid::Uuid::now_v7().to_string(),
+        account_id: vault.account_id.to_string(),
+        region: vault.region.to_string(),
+        backup_vault_name: vault.backup_vault_name.clone(),
+        started_at,
+        completed_at: env.now(),
+        read_data,
+        passed: outcome.is_ok(),
+        message: outcome.err(),
+    };
+    env.catalog.insert(&check, check.completed_at).await?;
+    if check.passed {
+        tracing::info!(vault = %check.backup_vault_name, read_data = ?check.read_data, "vault check passed");
+    } else {
+        tracing::error!(vault = %check.backup_vault_name, read_data = ?check.read_data, error = ?check.message, "vault check FAILED");
+    }
+    Ok(check)
+}
+
+/// The part of a vault's data its next scheduled check reads back: the
+/// checks recorded so far rotate through `1/parts .. parts/parts`, so
+/// `parts` checks read everything.
+///
+/// # Errors
+/// Catalog errors.
+pub async fn next_check_part(env: &Env, vault: &BackupVault, parts: u32) -> Result<String> {
+    let done = env
+        .catalog
+        .list::<VaultCheck>(&[("vault_name", vault.backup_vault_name.as_str())])
+        .await?
+        .into_iter()
+        .filter(|c| {
+            c.record.account_id == vault.account_id.as_str()
+                && c.record.region == vault.region.as_str()
+        })
+        .count();
+    let parts = parts.max(1);
+    let n = u32::try_from(done % usize::try_from(parts).unwrap_or(1)).unwrap_or(0) + 1;
+    Ok(format!("{n}/{parts}"))
+}
+
+/// The jobs writing to vaults now (their snapshots are not orphans yet).
+async fn writing_jobs(env: &Env) -> Result<BTreeSet<String>> {
+    let mut running: BTreeSet<String> = env
+        .records(|j: &BackupJob| {
+            matches!(j.state, BackupJobState::Running | BackupJobState::Aborting)
+        })
+        .await?
+        .into_iter()
+        .map(|j| j.backup_job_id)
+        .collect();
+    running.extend(
+        env.records(|j: &CopyJob| j.state == CopyJobState::Running)
+            .await?
+            .into_iter()
+            .map(|j| j.copy_job_id),
+    );
+    Ok(running)
+}
+
+/// A vault's orphan snapshots: tagged by Coffer with a recovery point the
+/// catalog does not record, made by a job that is not running. With
+/// `remove`, they are deleted (their data is freed by the next prune).
+///
+/// # Errors
+/// When the vault cannot be opened or listed, or a deletion fails.
+pub async fn reconcile(env: &Env, vault: &BackupVault, remove: bool) -> Result<Vec<String>> {
+    let opened = env.open_vault(vault).await?;
+    let arn = vault.backup_vault_arn.to_string();
+    // Order matters against jobs that finish meanwhile: a job not running
+    // now either recorded its point already (read next) or has not begun;
+    // and a snapshot begun after now (snapshot times are the system's) is
+    // never an orphan yet.
+    let since = Timestamp::now();
+    let running = writing_jobs(env).await?;
+    let recorded: BTreeSet<String> = env
+        .records(|p: &RecoveryPoint| p.backup_vault_arn == arn)
+        .await?
+        .into_iter()
+        .filter_map(|p| p.snapshot_id)
+        .collect();
+    let found = tokio::task::spawn_blocking(move || {
+        let snapshots: Vec<VaultSnapshot> = opened
+            .storage
+            .snapshots(&opened.secret)?
+            .into_iter()
+            .filter(|s| s.time < since)
+            .map(|s| VaultSnapshot {
+                id: s.id,
+                tags: s.tags,
+            })
+            .collect();
+        let found = orphans(&snapshots, &recorded, &running);
+        if remove {
+            for id in &found {
+                opened.storage.delete_snapshot(&opened.secret, id)?;
+            }
+        }
+        Ok::<_, coffer_vault::StorageError>(found)
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))??;
+    if remove && !found.is_empty() {
+        tracing::info!(vault = %vault.backup_vault_name, removed = found.len(), "orphan snapshots removed");
+    }
+    Ok(found)
+}

@@ -1,0 +1,105 @@
+//! `coffer serve`: the scheduler daemon (`coffer_engine::daemon`) on the
+//! system clock, with `/metrics` and `/healthz` on `--listen`.
+//!
+//! One scheduler runs per home: it holds an exclusive lock on
+//! `<home>/serve.lock` while it runs (the lock dies with the process, so a
+//! killed daemon never leaves a stale one). Over a shared PostgreSQL
+//! catalog, schedulers on other machines are safe too: a job's ID is
+//! derived from its fire time, so a fire time runs once.
+
+use std::fs::{File, OpenOptions};
+use std::time::Duration;
+
+use coffer_engine::daemon::{Daemon, DaemonOptions};
+use coffer_engine::http::{self, HttpState};
+use coffer_engine::notify::Notifier;
+
+use crate::cli::Global;
+use crate::context::Context;
+use crate::Outcome;
+
+/// Holds the home's scheduler lock.
+fn lock_home(ctx: &Context) -> anyhow::Result<File> {
+    let path = ctx.config.home().join("serve.lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| coffer_engine::Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(coffer_engine::Error::AlreadyServing { path }.into())
+        }
+        Err(std::fs::TryLockError::Error(source)) => {
+            Err(coffer_engine::Error::Io { path, source }.into())
+        }
+    }
+}
+
+/// Completes at SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot watch SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+pub async fn run(
+    global: &Global,
+    listen: Option<String>,
+    grace_seconds: u64,
+) -> anyhow::Result<Outcome> {
+    let ctx = Context::load(global)?;
+    let _lock = lock_home(&ctx)?;
+    let settings = ctx.config.serve().clone();
+    let addr = listen.unwrap_or_else(|| settings.listen.clone());
+    let listener = http::bind(&addr).await?;
+    let catalog = ctx.catalog().await?;
+    let env = ctx.env(&catalog);
+    let mut options = DaemonOptions::from_settings(&settings);
+    options.grace = Duration::from_secs(grace_seconds);
+    let daemon = Daemon::new(
+        env.clone(),
+        options,
+        Notifier::new(ctx.config.notifications()),
+    );
+    let state = HttpState {
+        env,
+        health: daemon.health(),
+        resources: daemon.shared_resources(),
+    };
+    let (stop_http, mut stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(http::serve(listener, state, async move {
+        let _ = stopped.changed().await;
+    }));
+    eprintln!(
+        "coffer serve: scheduler running; http://{addr}/metrics and /healthz (workers {}, catalog {})",
+        settings.workers,
+        coffer_catalog::redact_url(ctx.config.catalog_url())
+    );
+    let result = daemon.run(shutdown_signal()).await;
+    let _ = stop_http.send(true);
+    if let Ok(Err(error)) = server.await {
+        tracing::error!(%error, "HTTP endpoints stopped with an error");
+    }
+    catalog.close().await;
+    result?;
+    eprintln!("coffer serve: stopped");
+    Ok(Outcome::Success)
+}
