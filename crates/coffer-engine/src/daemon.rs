@@ -554,6 +554,7 @@ impl Daemon {
             .planned_through
             .unwrap_or_else(|| now.checked_sub(self.options.lookback).unwrap_or(now));
         if from >= now {
+            self.planned_through = Some(from);
             return Ok(());
         }
         let planned = self.planned(from, now).await?;

@@ -1,0 +1,355 @@
+//! The scheduler daemon end to end, in process on a manual clock: a month
+//! of schedules with time zones, overlapping rules, copy actions,
+//! lifecycles and vault checks, compared job by job with an independent
+//! computation; and a hanging database stopped by its completion window
+//! while other jobs go on.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use coffer_catalog::Catalog;
+use coffer_engine::clock::ManualClock;
+use coffer_engine::daemon::{Daemon, DaemonOptions};
+use coffer_engine::env::Env;
+use coffer_engine::notify::Notifier;
+use coffer_model::{
+    BackupJob, BackupJobState, CopyJob, CopyJobState, RecoveryPoint, RecoveryPointStatus,
+    VaultCheck,
+};
+use jiff::{civil, tz::TimeZone, SignedDuration, Timestamp};
+
+use crate::Home;
+
+const MONTH_STACK: &str = r#"
+AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  Primary:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: primary
+  Second:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: second
+  Plan:
+    Type: AWS::Backup::BackupPlan
+    Properties:
+      BackupPlan:
+        BackupPlanName: month
+        BackupPlanRule:
+          - RuleName: nightly-berlin
+            TargetBackupVault: primary
+            ScheduleExpression: cron(0 3 * * ? *)
+            ScheduleExpressionTimezone: Europe/Berlin
+            StartWindowMinutes: 60
+            CompletionWindowMinutes: 180
+            Lifecycle:
+              DeleteAfterDays: 7
+            CopyActions:
+              - DestinationBackupVaultArn: arn:coffer:backup:eu-west-1:210987654321:backup-vault:second
+                Lifecycle:
+                  DeleteAfterDays: 14
+          - RuleName: weekly-newyork
+            TargetBackupVault: primary
+            ScheduleExpression: cron(0 22 ? * SUN *)
+            ScheduleExpressionTimezone: America/New_York
+            StartWindowMinutes: 60
+            CompletionWindowMinutes: 180
+            Lifecycle:
+              DeleteAfterDays: 35
+  Gold:
+    Type: AWS::Backup::BackupSelection
+    Properties:
+      BackupPlanId: !Ref Plan
+      BackupSelection:
+        SelectionName: gold
+        IamRoleArn: arn:coffer:iam::210987654321:role/backup-service
+        ListOfTags:
+          - ConditionType: STRINGEQUALS
+            ConditionKey: tier
+            ConditionValue: gold
+"#;
+
+const DOCS: &str = "arn:coffer:fs:eu-west-1:210987654321:filesystem/docs";
+const QUEUE: &str = "arn:coffer:sqlite:eu-west-1:210987654321:database/queue";
+
+fn ok(run: &crate::Run) {
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+/// A home with the month's policy applied: two gold resources and an
+/// untagged one.
+fn month_home() -> Home {
+    let home = Home::new();
+    let docs = home.path().join("data/docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("a.txt"), "alpha").unwrap();
+    let scratch = home.path().join("data/scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::write(scratch.join("junk.txt"), "junk").unwrap();
+    let queue = home.path().join("data/queue.db");
+    let conn = rusqlite::Connection::open(&queue).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE q (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO q (body) VALUES ('one');",
+    )
+    .unwrap();
+    drop(conn);
+    let inventory = format!(
+        r#"
+defaults:
+  account: "210987654321"
+  region: eu-west-1
+filesystems:
+  - name: docs
+    path: {}
+    tags: {{tier: gold}}
+  - name: scratch
+    path: {}
+sqlite:
+  - name: queue
+    path: {}
+    tags: {{tier: gold}}
+"#,
+        docs.display(),
+        scratch.display(),
+        queue.display()
+    );
+    let stack = home.write("stack.yaml", MONTH_STACK);
+    let inv = home.write("inventory.yaml", &inventory);
+    ok(&home.run(&["apply", "--stack", "month", &stack, &inv]));
+    home
+}
+
+async fn daemon_at(home: &Home, start: Timestamp) -> (Daemon, Arc<ManualClock>, Catalog) {
+    let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
+    let catalog = Catalog::open(config.catalog_url(), start).await.unwrap();
+    let clock = Arc::new(ManualClock::new(start));
+    let env = Env::new(catalog.clone(), config, clock.clone());
+    let mut options = DaemonOptions::from_settings(&coffer_policy::ServeSettings::default());
+    // Plan from the start only: nothing before it was ever due.
+    options.lookback = SignedDuration::ZERO;
+    options.retry_backoff = SignedDuration::from_mins(5);
+    (
+        Daemon::new(env, options, Notifier::new(&[])),
+        clock,
+        catalog,
+    )
+}
+
+/// The month's expected jobs, computed without the engine: each rule's
+/// wall-clock time converted with jiff in its zone, then AWS's merge of
+/// one plan's overlapping rules (longer retention wins; equal retention:
+/// earlier time, then rule name).
+fn expected_jobs(from: Timestamp, to: Timestamp) -> BTreeSet<(String, String, Timestamp)> {
+    let berlin = TimeZone::get("Europe/Berlin").unwrap();
+    let new_york = TimeZone::get("America/New_York").unwrap();
+    let mut candidates: Vec<(&str, Timestamp, u32)> = Vec::new();
+    let mut day = civil::date(2026, 2, 27);
+    while day <= civil::date(2026, 4, 2) {
+        let nightly = berlin
+            .to_ambiguous_timestamp(day.at(3, 0, 0, 0))
+            .compatible()
+            .unwrap();
+        candidates.push(("nightly-berlin", nightly, 7));
+        if day.weekday() == jiff::civil::Weekday::Sunday {
+            let weekly = new_york
+                .to_ambiguous_timestamp(day.at(22, 0, 0, 0))
+                .compatible()
+                .unwrap();
+            candidates.push(("weekly-newyork", weekly, 35));
+        }
+        day = day.tomorrow().unwrap();
+    }
+    let hour = SignedDuration::from_hours(1);
+    let mut out = BTreeSet::new();
+    for resource in [DOCS, QUEUE] {
+        for (rule, at, days) in &candidates {
+            if !(*at > from && *at <= to) {
+                continue;
+            }
+            let beaten = candidates.iter().any(|(r2, at2, days2)| {
+                let overlap =
+                    *at < at2.checked_add(hour).unwrap() && *at2 < at.checked_add(hour).unwrap();
+                (r2, at2) != (rule, at)
+                    && overlap
+                    && (days2 > days || (days2 == days && (at2, r2) < (at, rule)))
+            });
+            if !beaten {
+                out.insert((rule.to_string(), resource.to_string(), *at));
+            }
+        }
+    }
+    out
+}
+
+async fn all<R: coffer_catalog::Record>(catalog: &Catalog) -> Vec<R> {
+    catalog
+        .list::<R>(&[])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.record)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_month_runs_every_job_copy_expiry_and_check() {
+    let home = month_home();
+    let start: Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
+    let end: Timestamp = "2026-04-01T00:00:00Z".parse().unwrap();
+    let (mut daemon, clock, catalog) = daemon_at(&home, start).await;
+    let step = SignedDuration::from_mins(30);
+    let mut now = start;
+    let mut last_sweeps = Vec::new();
+    while now < end {
+        now = now.checked_add(step).unwrap();
+        clock.set(now);
+        daemon.settle().await.unwrap();
+        last_sweeps.push(now);
+    }
+
+    // Every job the month asks for ran, once, and nothing else ran.
+    let jobs: Vec<BackupJob> = all(&catalog).await;
+    let expected = expected_jobs(start, end);
+    let window = SignedDuration::from_mins(60);
+    let got: BTreeSet<(String, String, Timestamp)> = jobs
+        .iter()
+        .map(|j| {
+            (
+                j.backup_rule_name.clone().unwrap(),
+                j.resource_arn.clone(),
+                j.start_by.unwrap().checked_sub(window).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), jobs.len(), "a fire time ran twice");
+    let missing: Vec<_> = expected.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:#?}\nextra {extra:#?}"
+    );
+    // 31 nights and 5 Sundays for two resources; 3 Sundays fall on a
+    // night (New York's summer time began on 8 March, Berlin's on 29
+    // March) and merge into the weekly rule's job.
+    assert_eq!(expected.len(), 2 * (31 + 5 - 3), "{expected:#?}");
+    for job in &jobs {
+        assert_eq!(
+            job.state,
+            BackupJobState::Completed,
+            "{job:#?} should have completed"
+        );
+        let started = job.started_at.unwrap();
+        assert!(started < job.start_by.unwrap(), "started in its window");
+    }
+    assert!(
+        !jobs.iter().any(|j| j.resource_arn.contains("scratch")),
+        "the untagged resource is not selected"
+    );
+
+    // Each nightly point got its copy in the second vault, with the copy
+    // action's own lifecycle.
+    let points: Vec<RecoveryPoint> = all(&catalog).await;
+    let copies: Vec<CopyJob> = all(&catalog).await;
+    let nightly: Vec<&BackupJob> = jobs
+        .iter()
+        .filter(|j| j.backup_rule_name.as_deref() == Some("nightly-berlin"))
+        .collect();
+    assert_eq!(copies.len(), nightly.len(), "one copy per nightly job");
+    for job in &nightly {
+        let source = job.recovery_point_arn.as_deref().unwrap();
+        let copy = copies
+            .iter()
+            .find(|c| c.source_recovery_point_arn == source)
+            .unwrap_or_else(|| panic!("no copy of {source}"));
+        assert_eq!(copy.state, CopyJobState::Completed, "{copy:#?}");
+        assert!(copy.destination_backup_vault_arn.ends_with(":second"));
+        let dest = points
+            .iter()
+            .find(|p| Some(&p.recovery_point_arn) == copy.destination_recovery_point_arn.as_ref())
+            .unwrap();
+        assert_eq!(dest.lifecycle.delete_after_days, Some(14));
+        assert_eq!(dest.source_recovery_point_arn.as_deref(), Some(source));
+    }
+
+    // The sweeper expired what was due (it runs hourly) and nothing early.
+    let last_tick = *last_sweeps.last().unwrap();
+    for point in &points {
+        let delete_at = point.calculated_lifecycle.delete_at.unwrap();
+        if delete_at
+            <= last_tick
+                .checked_sub(SignedDuration::from_hours(1))
+                .unwrap()
+        {
+            assert_eq!(point.status, RecoveryPointStatus::Deleted, "{point:#?}");
+        } else if delete_at > last_tick {
+            assert_eq!(point.status, RecoveryPointStatus::Completed, "{point:#?}");
+        }
+    }
+    let weekly_kept = points
+        .iter()
+        .filter(|p| p.created_by_backup_rule_name.as_deref() == Some("weekly-newyork"))
+        .all(|p| p.status == RecoveryPointStatus::Completed);
+    assert!(weekly_kept, "35-day points outlive the month");
+
+    // The vaults agree with the catalog and pass restic's own check.
+    for vault in ["primary", "second"] {
+        let export = home.run(&["vault", "export-key", vault, "--yes", "-o", "json"]);
+        ok(&export);
+        let key: serde_json::Value = serde_json::from_str(&export.stdout).unwrap();
+        let (repo, password) = (
+            key["repository"].as_str().unwrap(),
+            key["password"].as_str().unwrap(),
+        );
+        coffer_testkit::restic_ok(repo, password, &["check"]);
+        let listed = snapshot_ids(&coffer_testkit::restic_ok(
+            repo,
+            password,
+            &["snapshots", "--json"],
+        ));
+        let live: BTreeSet<String> = points
+            .iter()
+            .filter(|p| p.backup_vault_name == vault && p.status == RecoveryPointStatus::Completed)
+            .map(|p| p.snapshot_id.clone().unwrap())
+            .collect();
+        assert_eq!(
+            listed, live,
+            "vault {vault}: snapshots are exactly the live points"
+        );
+    }
+
+    // Each vault was checked daily, reading a rotating tenth of its data.
+    let checks: Vec<VaultCheck> = all(&catalog).await;
+    let mut by_vault: BTreeMap<String, Vec<&VaultCheck>> = BTreeMap::new();
+    for check in &checks {
+        by_vault
+            .entry(check.backup_vault_name.clone())
+            .or_default()
+            .push(check);
+    }
+    for (vault, checks) in &by_vault {
+        assert!(checks.len() >= 31, "{vault}: {} checks", checks.len());
+        assert!(checks.iter().all(|c| c.passed), "{vault}: {checks:#?}");
+        let parts: BTreeSet<&str> = checks
+            .iter()
+            .filter_map(|c| c.read_data.as_deref())
+            .collect();
+        assert_eq!(
+            parts.len(),
+            10,
+            "{vault} rotates through 1/10..10/10: {parts:?}"
+        );
+    }
+    catalog.close().await;
+}
+
+/// The short IDs (as the catalog records them) in `restic snapshots --json`.
+fn snapshot_ids(json: &str) -> BTreeSet<String> {
+    let listed: serde_json::Value = serde_json::from_str(json).unwrap();
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["short_id"].as_str().unwrap().to_string())
+        .collect()
+}
