@@ -222,6 +222,32 @@ pub async fn manifest(conn: &mut PgConnection) -> std::result::Result<ContentMan
     Ok(ContentManifest { tables: out })
 }
 
+/// How often the server checks that a backup's client is still there
+/// (PostgreSQL 14 and later): a backup stopped while its queries wait for
+/// a lock then frees its server sessions within seconds, instead of when
+/// the lock is released.
+const CONNECTION_CHECK_MS: u32 = 2000;
+const CONNECTION_CHECK_OPTION: &str = "-c client_connection_check_interval=2000";
+
+/// Asks the server to notice a vanished client during long waits, where
+/// the server supports it; says whether it does.
+async fn watch_for_disconnect(conn: &mut PgConnection) -> bool {
+    let version: i64 = match sqlx::query_scalar::<_, String>("SHOW server_version_num")
+        .fetch_one(&mut *conn)
+        .await
+    {
+        Ok(text) => text.parse().unwrap_or(0),
+        Err(_) => 0,
+    };
+    version >= 140_000
+        && sqlx::query(&format!(
+            "SET client_connection_check_interval = {CONNECTION_CHECK_MS}"
+        ))
+        .execute(&mut *conn)
+        .await
+        .is_ok()
+}
+
 /// Opens a REPEATABLE READ READ ONLY transaction and exports its snapshot.
 async fn export_snapshot(conn: &mut PgConnection) -> std::result::Result<String, String> {
     // `query`, not `raw_sql`: rustc cannot prove raw_sql's future Send
@@ -249,6 +275,7 @@ pub(crate) async fn backup(
     let endpoint = Endpoint::of_resource(resource)?;
     let database = connection(resource, "database")?.to_string();
     let mut conn = endpoint.connect(&database).await?;
+    let check_client = watch_for_disconnect(&mut conn).await;
     let snapshot = export_snapshot(&mut conn)
         .await
         .map_err(|e| endpoint.error(e))?;
@@ -258,6 +285,9 @@ pub(crate) async fn backup(
     // unchanged table then gives the same chunks night after night, which
     // pg_dump's own compression would prevent.
     command.args(["--format=custom", "--compress=0", "--snapshot", &snapshot]);
+    if check_client {
+        command.env("PGOPTIONS", CONNECTION_CHECK_OPTION);
+    }
     let child = spawn(&mut command, "pg_dump", "postgresql-client")
         .map_err(|message| endpoint.error(message))?;
     let reader = ChildReader::new("pg_dump", child).map_err(|message| endpoint.error(message))?;

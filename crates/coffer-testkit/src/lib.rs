@@ -162,17 +162,14 @@ pub fn restic_ok(repository: &str, password: &str, args: &[&str]) -> String {
 /// Runs one SQL statement with `psql` as `postgres` on 127.0.0.1:5432
 /// (the machine's PostgreSQL, trust auth); fails the test unless it works.
 pub fn psql(sql: &str) {
+    psql_in("postgres", sql);
+}
+
+/// Runs SQL in database `db` with `psql` (unaligned, tuples only); fails
+/// the test unless it works, and returns what it printed.
+pub fn psql_in(db: &str, sql: &str) -> String {
     let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-qc",
-            sql,
-        ])
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qtAc", sql])
         .output()
         .unwrap_or_else(|e| {
             panic!("psql is needed (Debian package postgresql-client; .ci/run installs it): {e}")
@@ -182,6 +179,7 @@ pub fn psql(sql: &str) {
         "psql {sql:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Drops a test database if it exists (for cleanup: errors are ignored).

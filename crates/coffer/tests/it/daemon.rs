@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use coffer_catalog::Catalog;
 use coffer_engine::clock::ManualClock;
@@ -352,4 +353,336 @@ fn snapshot_ids(json: &str) -> BTreeSet<String> {
         .iter()
         .map(|s| s["short_id"].as_str().unwrap().to_string())
         .collect()
+}
+
+const HANG_STACK: &str = r#"
+AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  Primary:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: primary
+  Plan:
+    Type: AWS::Backup::BackupPlan
+    Properties:
+      BackupPlan:
+        BackupPlanName: noon
+        BackupPlanRule:
+          - RuleName: noon
+            TargetBackupVault: primary
+            ScheduleExpression: cron(0 12 * * ? *)
+            StartWindowMinutes: 60
+            CompletionWindowMinutes: 120
+            Lifecycle:
+              DeleteAfterDays: 30
+  Gold:
+    Type: AWS::Backup::BackupSelection
+    Properties:
+      BackupPlanId: !Ref Plan
+      BackupSelection:
+        SelectionName: gold
+        IamRoleArn: arn:coffer:iam::210987654321:role/backup-service
+        ListOfTags:
+          - ConditionType: STRINGEQUALS
+            ConditionKey: tier
+            ConditionValue: gold
+"#;
+
+/// Receives webhook posts on loopback and keeps their bodies.
+struct Webhook {
+    url: String,
+    bodies: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Webhook {
+    async fn start() -> Webhook {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/hook?token=secret",
+            listener.local_addr().unwrap()
+        );
+        let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Arc::clone(&bodies);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let sink = Arc::clone(&sink);
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        let n = socket.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        request.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&request).to_string();
+                        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                            continue;
+                        };
+                        let length = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if body.len() < length {
+                            continue;
+                        }
+                        sink.lock()
+                            .unwrap()
+                            .push(serde_json::from_str(body).unwrap());
+                        let _ = socket
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                });
+            }
+        });
+        Webhook { url, bodies }
+    }
+
+    fn events(&self) -> Vec<serde_json::Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+/// Kills the process holding the table lock, and drops the database.
+struct Locker {
+    child: std::process::Child,
+    db: String,
+}
+
+impl Drop for Locker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        coffer_testkit::drop_database(&self.db);
+    }
+}
+
+async fn job_of(catalog: &Catalog, resource: &str) -> BackupJob {
+    all::<BackupJob>(catalog)
+        .await
+        .into_iter()
+        .find(|j| j.resource_arn == resource)
+        .unwrap_or_else(|| panic!("no job for {resource}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_database_is_stopped_by_its_completion_window_while_others_run() {
+    let db = format!("coffer_hang_{}", std::process::id());
+    coffer_testkit::drop_database(&db);
+    coffer_testkit::psql(&format!("CREATE DATABASE \"{db}\""));
+    coffer_testkit::psql_in(
+        &db,
+        "CREATE TABLE ledger (id int PRIMARY KEY, amount int); INSERT INTO ledger SELECT g, g FROM generate_series(1, 100) g",
+    );
+    // Another session holds an exclusive lock: pg_dump waits for it.
+    let child = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", &db, "-qc"])
+        .arg("BEGIN; LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _locker = Locker {
+        child,
+        db: db.clone(),
+    };
+    let granted = format!(
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = '{db}' AND l.mode = 'AccessExclusiveLock' AND l.granted"
+    );
+    for _ in 0..100 {
+        if coffer_testkit::psql_in("postgres", &granted) != "0" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let home = Home::new();
+    let docs = home.path().join("data/docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("a.txt"), "alpha").unwrap();
+    let gone = home.path().join("data/unmounted");
+    let inventory = format!(
+        r#"
+defaults:
+  account: "210987654321"
+  region: eu-west-1
+filesystems:
+  - name: docs
+    path: {}
+    tags: {{tier: gold}}
+  - name: unmounted
+    path: {}
+    tags: {{tier: gold}}
+postgres:
+  - name: local
+    host: 127.0.0.1
+    port: 5432
+    user: postgres
+    databases: ["{db}"]
+    database_tags:
+      {db}: {{tier: gold}}
+"#,
+        docs.display(),
+        gone.display()
+    );
+    let stack = home.write("stack.yaml", HANG_STACK);
+    let inv = home.write("inventory.yaml", &inventory);
+    ok(&home.run(&["apply", "--stack", "noon", &stack, &inv]));
+
+    let start: Timestamp = "2026-06-01T11:59:00Z".parse().unwrap();
+    let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
+    let catalog = Catalog::open(config.catalog_url(), start).await.unwrap();
+    let clock = Arc::new(ManualClock::new(start));
+    let env = Env::new(catalog.clone(), config, clock.clone());
+    let webhook = Webhook::start().await;
+    let mut events: Vec<String> = coffer_policy::DEFAULT_NOTIFICATION_EVENTS
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    events.push("BACKUP_JOB_ABORTED".into());
+    let notifier = Notifier::new(&[coffer_policy::NotificationTarget {
+        url: webhook.url.clone(),
+        events,
+        sns_topic: None,
+    }]);
+    let mut options = DaemonOptions::from_settings(&coffer_policy::ServeSettings::default());
+    options.lookback = SignedDuration::ZERO;
+    options.workers = 4;
+    let mut daemon = Daemon::new(env, options, notifier);
+    daemon.tick().await.unwrap();
+
+    let docs_arn = "arn:coffer:fs:eu-west-1:210987654321:filesystem/docs";
+    let gone_arn = "arn:coffer:fs:eu-west-1:210987654321:filesystem/unmounted";
+    let pg_arn = format!("arn:coffer:postgres:eu-west-1:210987654321:database/local/{db}");
+    clock.set("2026-06-01T12:00:30Z".parse().unwrap());
+    daemon.tick().await.unwrap();
+    // The docs backup completes while pg_dump waits for the lock.
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LOCK TABLE public.ledger IN ACCESS SHARE MODE%' AND wait_event_type = 'Lock'";
+    let mut seen_waiting = false;
+    for _ in 0..300 {
+        daemon.tick().await.unwrap();
+        seen_waiting |= coffer_testkit::psql_in("postgres", waiting) != "0";
+        if seen_waiting && job_of(&catalog, docs_arn).await.state == BackupJobState::Completed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen_waiting,
+        "pg_dump never waited for the lock: {:#?}\n{}",
+        all::<BackupJob>(&catalog).await,
+        coffer_testkit::psql_in(
+            "postgres",
+            "SELECT application_name, state, wait_event_type, left(query, 60) FROM pg_stat_activity"
+        )
+    );
+    assert_eq!(
+        job_of(&catalog, docs_arn).await.state,
+        BackupJobState::Completed
+    );
+    assert_eq!(
+        job_of(&catalog, &pg_arn).await.state,
+        BackupJobState::Running
+    );
+
+    // Minute by minute: the unmounted path is retried with backoff inside
+    // its start window, then fails; at 14:00:30 the database's completion
+    // window (120 minutes from its start) ends and it is stopped.
+    let mut now: Timestamp = "2026-06-01T12:00:30Z".parse().unwrap();
+    let until: Timestamp = "2026-06-01T14:05:00Z".parse().unwrap();
+    while now < until {
+        now = now.checked_add(SignedDuration::from_mins(1)).unwrap();
+        clock.set(now);
+        daemon.tick().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for _ in 0..100 {
+        daemon.tick().await.unwrap();
+        if daemon.busy() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let hung = job_of(&catalog, &pg_arn).await;
+    assert_eq!(hung.state, BackupJobState::Aborted, "{hung:#?}");
+    let reason = hung.status_message.clone().unwrap();
+    assert!(
+        reason.contains("completion window of 120 minutes") && reason.contains("stopped"),
+        "{reason}"
+    );
+    assert_eq!(hung.attempts.len(), 1);
+    assert!(hung.attempts[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("completion window"));
+    assert!(hung.recovery_point_arn.is_none());
+    // pg_dump was stopped with the job, and the server let go of the
+    // backup's sessions though the lock is still held.
+    let mut dump_left = String::new();
+    for _ in 0..100 {
+        dump_left = coffer_testkit::psql_in(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND application_name = 'coffer'"),
+        );
+        if dump_left == "0" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        dump_left, "0",
+        "pg_dump still runs after the job was stopped"
+    );
+
+    let failed = job_of(&catalog, gone_arn).await;
+    assert_eq!(failed.state, BackupJobState::Failed, "{failed:#?}");
+    // Attempts at 12:00, +5, +10, +20 minutes; the next (+40) would start
+    // after the window closes at 13:00.
+    assert_eq!(failed.attempts.len(), 4, "{failed:#?}");
+    let message = failed.status_message.clone().unwrap();
+    assert!(
+        message.contains("unmounted"),
+        "the resource's own words: {message}"
+    );
+
+    // Failures and the stop were sent to the webhook, once each.
+    for _ in 0..50 {
+        if webhook.events().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let events = webhook.events();
+    let kinds: BTreeMap<String, String> = events
+        .iter()
+        .map(|e| {
+            (
+                e["EventType"].as_str().unwrap().to_string(),
+                e["ResourceArn"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds.get("BACKUP_JOB_FAILED").map(String::as_str),
+        Some(gone_arn),
+        "{events:#?}"
+    );
+    assert_eq!(
+        kinds.get("BACKUP_JOB_ABORTED"),
+        Some(&pg_arn),
+        "{events:#?}"
+    );
+    assert_eq!(events.len(), 2, "{events:#?}");
+    catalog.close().await;
 }
