@@ -21,7 +21,7 @@ use std::time::Duration;
 use coffer_catalog::ObjectKind;
 use coffer_model::{
     AccountId, BackupJob, BackupJobState, BackupPlan, BackupSelection, BackupVault, CopyJob,
-    CopyJobState, Region, Resource, VaultCheck,
+    CopyJobState, RecoveryPoint, Region, Resource, VaultCheck,
 };
 use coffer_policy::ServeSettings;
 use jiff::{SignedDuration, Timestamp};
@@ -195,7 +195,17 @@ impl Daemon {
     /// Catalog errors.
     pub async fn recover(&mut self) -> Result<()> {
         let now = self.env.now();
-        let reason = "interrupted: the process running it stopped (a crash or kill) during this attempt; no recovery point was recorded, and its partial data is removed by the vault's reconciliation";
+        let reason = exec::INTERRUPTED;
+        // A job stopped after its recovery point was written (the last
+        // step before COMPLETED) did finish: its point is kept and it
+        // completes.
+        let recorded: BTreeMap<String, RecoveryPoint> = self
+            .env
+            .records(|p: &RecoveryPoint| p.created_by_job_id.is_some())
+            .await?
+            .into_iter()
+            .filter_map(|p| p.created_by_job_id.clone().map(|id| (id, p)))
+            .collect();
         for job in self
             .env
             .records(|j: &BackupJob| {
@@ -205,7 +215,17 @@ impl Daemon {
             .await?
         {
             let id = job.backup_job_id.clone();
-            let outcome = if job.state == BackupJobState::Aborting {
+            let outcome = if let Some(point) = recorded.get(&id) {
+                exec::set_backup_state(&self.env, &id, BackupJobState::Completed, |j| {
+                    j.recovery_point_arn = Some(point.recovery_point_arn.clone());
+                    j.backup_size_in_bytes = point.backup_size_in_bytes;
+                    j.percent_done = 100;
+                    if let Some(last) = j.attempts.last_mut() {
+                        last.ended_at.get_or_insert(now);
+                    }
+                })
+                .await
+            } else if job.state == BackupJobState::Aborting {
                 exec::set_backup_state(&self.env, &id, BackupJobState::Aborted, |j| {
                     end_attempt(j, now, "interrupted while it was being stopped");
                 })
@@ -230,15 +250,34 @@ impl Daemon {
             })
             .await?
         {
-            self.fail_copy(&job.copy_job_id, reason).await;
+            let id = job.copy_job_id.clone();
+            match recorded.get(&id) {
+                Some(point) => {
+                    let done = exec::set_copy_state(&self.env, &id, CopyJobState::Completed, |j| {
+                        j.destination_recovery_point_arn = Some(point.recovery_point_arn.clone());
+                        j.backup_size_in_bytes = point.backup_size_in_bytes;
+                    })
+                    .await;
+                    if let Err(error) = done {
+                        tracing::error!(job = %id, %error, "cannot complete a copy found done");
+                    }
+                }
+                None => self.fail_copy(&id, reason).await,
+            }
         }
         for vault in self
             .env
             .objects::<BackupVault>(ObjectKind::BackupVault)
             .await?
         {
+            // Orphans out, then a prune: what an interrupted backup, copy or
+            // prune left is freed (a prune is itself safe to interrupt).
             if let Err(error) = maintenance::reconcile(&self.env, &vault, true).await {
                 tracing::error!(vault = %vault.backup_vault_name, %error, "cannot reconcile the vault");
+                continue;
+            }
+            if let Err(error) = maintenance::prune(&self.env, &vault).await {
+                tracing::error!(vault = %vault.backup_vault_name, %error, "cannot prune the vault");
             }
         }
         let since = now.checked_sub(self.options.lookback).unwrap_or(now);
@@ -814,12 +853,7 @@ impl Daemon {
         let point_id = point_arn
             .rsplit_once("recovery-point:")
             .map_or(point_arn.as_str(), |(_, id)| id);
-        let Some(point) = self
-            .env
-            .catalog
-            .get::<coffer_model::RecoveryPoint>(point_id)
-            .await?
-        else {
+        let Some(point) = self.env.catalog.get::<RecoveryPoint>(point_id).await? else {
             return Ok(());
         };
         for action in &rule.copy_actions {

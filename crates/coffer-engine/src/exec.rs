@@ -184,11 +184,18 @@ pub async fn set_copy_state(
     set_state(env, id, next, change).await
 }
 
+/// The error of an attempt whose process stopped (a crash or kill).
+pub const INTERRUPTED: &str = "interrupted: the process running it stopped (a crash or kill) during this attempt; no recovery point was recorded, and its partial data is removed by the vault's reconciliation";
+
 /// When the next attempt of a job whose last attempt failed may start:
-/// `base` doubled after each failed attempt, at most an hour apart.
+/// `base` doubled after each failed attempt, at most an hour apart; at
+/// once after an interrupted attempt (the resource was not at fault).
 pub fn next_attempt_at(job: &BackupJob, base: SignedDuration) -> Option<Timestamp> {
     let last = job.attempts.last()?;
     let ended = last.ended_at?;
+    if last.error.as_deref() == Some(INTERRUPTED) {
+        return Some(ended);
+    }
     let failed = u32::try_from(job.attempts.len()).unwrap_or(u32::MAX);
     let factor = 2_i32.saturating_pow(failed.saturating_sub(1).min(16));
     let delay = base

@@ -41,23 +41,18 @@ fn lock_home(ctx: &Context) -> anyhow::Result<File> {
     }
 }
 
-/// Completes at SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot watch SIGTERM");
-                std::future::pending::<()>().await;
-            }
+/// Completes at SIGTERM or SIGINT. The handlers are installed now, before
+/// the scheduler starts, so a signal during start-up is not fatal.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-        () = term => tracing::info!("SIGTERM received"),
-    }
+    })
 }
 
 pub async fn run(
@@ -65,6 +60,7 @@ pub async fn run(
     listen: Option<String>,
     grace_seconds: u64,
 ) -> anyhow::Result<Outcome> {
+    let shutdown = shutdown_signal()?;
     let ctx = Context::load(global)?;
     let _lock = lock_home(&ctx)?;
     let settings = ctx.config.serve().clone();
@@ -93,7 +89,7 @@ pub async fn run(
         settings.workers,
         coffer_catalog::redact_url(ctx.config.catalog_url())
     );
-    let result = daemon.run(shutdown_signal()).await;
+    let result = daemon.run(shutdown).await;
     let _ = stop_http.send(true);
     if let Ok(Err(error)) = server.await {
         tracing::error!(%error, "HTTP endpoints stopped with an error");
