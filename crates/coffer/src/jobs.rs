@@ -182,10 +182,19 @@ async fn abort(
     };
     let job = stored.record;
     let reason = format!("aborted on request by {}", ctx.config.principal());
+    // Nothing runs it (it waits, or its process is gone): through ABORTING
+    // to ABORTED now, as the state machine goes.
+    let nobody_runs = matches!(job.state, Created | Pending)
+        || (matches!(job.state, Running | Aborting) && exec::runner_is_gone(job.runner.as_deref()));
+    if !nobody_runs && job.start_by.is_none() {
+        bail!(
+            "backup job {id} runs in a `coffer backup start` command (process {}), not in the scheduler; stop that command (Ctrl-C) instead",
+            job.runner.as_deref().unwrap_or("unknown")
+        );
+    }
     let next = match job.state {
-        Created | Pending => Aborted,
-        Running | Aborting if exec::runner_is_gone(job.runner.as_deref()) => {
-            if job.state == Running {
+        _ if nobody_runs => {
+            if job.state != Aborting {
                 exec::set_backup_state(&env, id, Aborting, |_| {}).await?;
             }
             Aborted

@@ -63,10 +63,14 @@ fn json(home: &Home, args: &[&str]) -> Value {
 }
 
 fn serve(home: &Home) -> Child {
+    serve_on(home, "127.0.0.1:0")
+}
+
+fn serve_on(home: &Home, listen: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_coffer"))
         .arg("--home")
         .arg(home.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--grace-seconds", "60"])
+        .args(["serve", "--listen", listen, "--grace-seconds", "60"])
         .env_remove("COFFER_HOME")
         .env("COFFER_LOG", "info")
         .stdout(Stdio::null())
@@ -198,9 +202,15 @@ sqlite:
             copied.insert(id);
         }
         // Deleted points give the next daemon's start-up prune work.
-        if round % 3 == 2 && live.len() > 2 {
-            let id = live[0]["RecoveryPointId"].as_str().unwrap();
-            ok(&home.run(&["recovery-points", "delete", id]));
+        // (A point no copy job reads: copies of deleted points fail, rightly.)
+        if round % 3 == 2 {
+            if let Some(point) = live
+                .iter()
+                .find(|p| !copied.contains(p["RecoveryPointId"].as_str().unwrap()))
+            {
+                let id = point["RecoveryPointId"].as_str().unwrap();
+                ok(&home.run(&["recovery-points", "delete", id]));
+            }
         }
         let mut daemon = serve(&home);
         if round % 2 == 0 {
@@ -338,5 +348,129 @@ sqlite:
     assert_eq!(
         coffer_testkit::tree_contents(&target),
         coffer_testkit::tree_contents(&bulk)
+    );
+}
+
+fn queue_backup(home: &Home) -> crate::Run {
+    home.run(&[
+        "backup",
+        "start",
+        "--resource",
+        BULK,
+        "--vault",
+        "primary",
+        "--no-wait",
+    ])
+}
+
+/// A free loopback port (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` on loopback: (status code, body).
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+#[test]
+fn serve_answers_metrics_and_healthz_runs_once_per_home_and_aborts_on_request() {
+    let home = Home::new();
+    let data = home.path().join("data/bulk");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("a.txt"), "alpha").unwrap();
+    let inventory = format!(
+        "defaults:\n  account: \"210987654321\"\n  region: eu-west-1\nfilesystems:\n  - name: bulk\n    path: {}\n",
+        data.display()
+    );
+    let stack = home.write("stack.yaml", STACK);
+    let inv = home.write("inventory.yaml", &inventory);
+    ok(&home.run(&["apply", "--stack", "crash", &stack, &inv]));
+
+    // A queued job nobody ran yet is aborted at once; a finished one cannot be.
+    let queued = queue_backup(&home);
+    ok(&queued);
+    let id = queued
+        .stdout
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
+    let aborted = home.run(&["jobs", "abort", &id]);
+    ok(&aborted);
+    assert!(aborted.stdout.contains("ABORTED"), "{}", aborted.stdout);
+    let again = home.run(&["jobs", "abort", &id]);
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("is ABORTED already"),
+        "{}",
+        again.stderr
+    );
+
+    ok(&queue_backup(&home));
+    let port = free_port();
+    let mut daemon = serve_on(&home, &format!("127.0.0.1:{port}"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let metrics = loop {
+        if let Some((200, body)) = get(port, "/metrics") {
+            if body.contains("coffer_backup_jobs{state=\"COMPLETED\"} 1") {
+                break body;
+            }
+        }
+        assert!(Instant::now() < deadline, "the queued job did not complete");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        metrics.contains("coffer_backup_jobs{state=\"ABORTED\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("coffer_last_successful_backup"),
+        "{metrics}"
+    );
+    for line in metrics
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        assert!(line.starts_with("coffer_"), "unprefixed series: {line}");
+    }
+    let (status, health) = get(port, "/healthz").unwrap();
+    assert_eq!(status, 200, "{health}");
+    let health: Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["Status"], "OK");
+
+    // A second scheduler on the same home is refused and changes nothing.
+    let second = home.run_bare(&["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(second.code, 1);
+    assert!(
+        second.stderr.contains("another `coffer serve` holds"),
+        "{}",
+        second.stderr
+    );
+
+    Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(daemon.wait().unwrap().success());
+    assert!(
+        get(port, "/healthz").is_none(),
+        "the endpoints stop with it"
     );
 }
