@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use coffer_catalog::{Catalog, ObjectKind, Record};
 use coffer_drivers::Vault;
-use coffer_model::{BackupVault, LegalHold, Resource, ResourceType, Server};
+use coffer_model::{BackupVault, LegalHold, RecoveryPoint, Resource, ResourceType, Server};
 use coffer_policy::Config;
 use coffer_vault::{Keyring, S3Access, VaultStorage, WrappedSecret};
 use jiff::Timestamp;
@@ -115,6 +115,41 @@ impl Env {
             });
         }
         Ok(Vault { storage, secret })
+    }
+
+    /// A recovery point's storage: its vault's, or, for a point moved to
+    /// the cold tier, the cold location (opened with the vault's secret).
+    ///
+    /// # Errors
+    /// As [`Env::open_vault`]; a missing cold location.
+    pub async fn open_point(&self, vault: &BackupVault, point: &RecoveryPoint) -> Result<Vault> {
+        let opened = self.open_vault(vault).await?;
+        let Some(location) = &point.storage_location else {
+            return Ok(opened);
+        };
+        let storage = self.storage_at(location)?;
+        if !storage.exists() {
+            return Err(Error::StorageMissing {
+                vault: format!("{} (cold tier)", vault.backup_vault_name),
+                location: location.clone(),
+            });
+        }
+        Ok(Vault {
+            storage,
+            secret: opened.secret,
+        })
+    }
+
+    /// The recorded location of a vault's cold tier, when config.toml names
+    /// one (`cold_url`).
+    pub fn cold_location(&self, vault: &BackupVault) -> Option<String> {
+        let location = self.config.vault_location(
+            vault.account_id.as_str(),
+            vault.region.as_str(),
+            &vault.backup_vault_name,
+        );
+        let cold = location.cold_url?;
+        Some(recorded_location(&cold, location.endpoint.as_deref()))
     }
 
     /// Every applied object of a kind, read as `T`.
@@ -291,4 +326,13 @@ pub async fn records<R: Record>(
         .map(|s| s.record)
         .filter(|r| keep(r))
         .collect())
+}
+
+/// A storage URL as the catalog records it: `s3://` URLs carry the name of
+/// the `[s3_endpoints]` entry whose credentials are read at use.
+pub fn recorded_location(url: &str, endpoint: Option<&str>) -> String {
+    match endpoint {
+        Some(endpoint) if url.starts_with("s3://") => format!("{url}?endpoint={endpoint}"),
+        _ => url.to_string(),
+    }
 }

@@ -373,6 +373,7 @@ async fn backup_attempt(
         content_sha256: Some(outcome.content_sha256.clone()),
         tags,
         snapshot_id: Some(outcome.snapshot_id.clone()),
+        storage_location: None,
         bytes_added: outcome.bytes_added,
         stored_bytes: outcome.stored_bytes,
         duration_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
@@ -521,7 +522,7 @@ async fn copy_attempt(env: &Env, job: &CopyJob) -> Result<RecoveryPoint> {
     if let Some(error) = lock_refusal(&dest_vault, &job.lifecycle) {
         return Err(error);
     }
-    let from = env.open_vault(&source_vault).await?;
+    let from = env.open_point(&source_vault, &source).await?;
     let to = env.open_vault(&dest_vault).await?;
     let snapshot = source
         .snapshot_id
@@ -569,6 +570,7 @@ async fn copy_attempt(env: &Env, job: &CopyJob) -> Result<RecoveryPoint> {
         created_by_job_id: Some(job.copy_job_id.clone()),
         source_recovery_point_arn: Some(source.recovery_point_arn.clone()),
         snapshot_id: Some(info.id.clone()),
+        storage_location: None,
         bytes_added: info.bytes_added,
         stored_bytes,
         duration_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
@@ -598,7 +600,7 @@ pub async fn remove_data(
             message,
         };
         let opened = env
-            .open_vault(vault)
+            .open_point(vault, &point)
             .await
             .map_err(|e| stays(e.to_string()))?;
         let deleted = tokio::task::spawn_blocking(move || {

@@ -78,11 +78,29 @@ pub async fn sweep(env: &Env, dry_run: bool) -> Result<SweepReport> {
         match decision {
             Decision::Kept(_) => {}
             Decision::MoveToCold => {
-                point.storage_class = StorageClass::Cold;
-                if let Err(error) = env.catalog.update(&point, entry.version, now).await {
-                    report.errors.push(format!("recovery point {id}: {error}"));
-                } else {
-                    tracing::info!(recovery_point = %id, "moved to cold storage");
+                let Some(vault) = vault_of(&point.backup_vault_arn) else {
+                    continue;
+                };
+                let cold = env.cold_location(vault);
+                match move_to_cold(env, vault, &mut point, cold.as_deref()).await {
+                    Ok(()) => match env.catalog.update(&point, entry.version, now).await {
+                        Ok(_) => {
+                            tracing::info!(recovery_point = %id, location = ?cold, "moved to cold storage");
+                            if cold.is_some() {
+                                remove_warm_copy(env, vault, &entry.record, &mut report).await;
+                                if !touched
+                                    .iter()
+                                    .any(|v| v.backup_vault_arn == vault.backup_vault_arn)
+                                {
+                                    touched.push(vault);
+                                }
+                            }
+                        }
+                        Err(error) => report.errors.push(format!("recovery point {id}: {error}")),
+                    },
+                    Err(error) => report
+                        .errors
+                        .push(format!("recovery point {id} stays warm: {error}")),
                 }
             }
             Decision::Expire => {
@@ -117,6 +135,75 @@ pub async fn sweep(env: &Env, dry_run: bool) -> Result<SweepReport> {
         }
     }
     Ok(report)
+}
+
+/// Moves a point's data to its vault's cold tier, when the vault has one
+/// (`cold_url` in config.toml): the snapshot is copied there (the cold
+/// repository is created with the vault's secret on first use) and the
+/// point, changed in `point` for the caller to record, names where it is.
+/// Without a cold location only the storage class changes.
+async fn move_to_cold(
+    env: &Env,
+    vault: &BackupVault,
+    point: &mut RecoveryPoint,
+    cold: Option<&str>,
+) -> Result<()> {
+    point.storage_class = StorageClass::Cold;
+    let (Some(cold), None) = (cold, &point.storage_location) else {
+        return Ok(());
+    };
+    let Some(snapshot) = point.snapshot_id.clone() else {
+        return Ok(());
+    };
+    let warm = env.open_vault(vault).await?;
+    let storage = env.storage_at(cold)?;
+    let mut tags = coffer_drivers::snapshot_tags(
+        &point.resource_arn,
+        &point.recovery_point_id,
+        point.created_by_job_id.as_deref().unwrap_or_default(),
+        None,
+    );
+    tags.push("coffer-tier:cold".into());
+    let moved = tokio::task::spawn_blocking(move || {
+        if !storage.exists() {
+            storage.init(&warm.secret)?;
+        }
+        warm.storage
+            .copy_snapshot(&warm.secret, &snapshot, &storage, &warm.secret, &tags)
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))??;
+    point.snapshot_id = Some(moved.id);
+    point.storage_location = Some(cold.to_string());
+    Ok(())
+}
+
+/// After a point moved to the cold tier (and that was recorded), its warm
+/// snapshot goes; were this interrupted, reconciliation removes it (no
+/// point records it any more).
+async fn remove_warm_copy(
+    env: &Env,
+    vault: &BackupVault,
+    before: &RecoveryPoint,
+    report: &mut SweepReport,
+) {
+    let Some(snapshot) = before.snapshot_id.clone() else {
+        return;
+    };
+    let removed = async {
+        let warm = env.open_vault(vault).await?;
+        tokio::task::spawn_blocking(move || warm.storage.delete_snapshot(&warm.secret, &snapshot))
+            .await
+            .map_err(|e| Error::Task(e.to_string()))??;
+        Ok::<_, Error>(())
+    }
+    .await;
+    if let Err(error) = removed {
+        report.errors.push(format!(
+            "recovery point {}: its warm copy stays until the vault is reconciled: {error}",
+            before.recovery_point_id
+        ));
+    }
 }
 
 /// Prunes a vault (two-phase: unneeded packs are marked now and removed by

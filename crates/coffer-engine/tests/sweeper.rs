@@ -58,6 +58,7 @@ fn point(id: &str, vault: &str, cold: Option<u32>, delete: Option<u32>) -> Recov
         content_sha256: None,
         tags: Default::default(),
         snapshot_id: Some("abc".into()),
+        storage_location: None,
         bytes_added: 0,
         stored_bytes: 0,
         duration_ms: None,

@@ -98,6 +98,11 @@ pub struct RecoveryPoint {
     /// someone edits the snapshot by hand, which is why it is not the ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_id: Option<String>,
+    /// Where the snapshot lives when not in the vault's own storage: the
+    /// vault's cold tier (a recorded location, `file://...` or
+    /// `s3://...?endpoint=NAME`), once the point moved there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_location: Option<String>,
     /// Bytes added to the vault by this backup, after dedup and compression.
     #[serde(default)]
     pub bytes_added: u64,

@@ -187,7 +187,7 @@ async fn prepare(
 ) -> anyhow::Result<(coffer_model::Resource, coffer_drivers::Vault)> {
     let resource = lookup::resource(ctx, catalog, &point.resource_arn).await?;
     let vault = lookup::vault_of_point(catalog, point).await?;
-    let opened = lookup::open_vault(ctx, catalog, &vault).await?;
+    let opened = ctx.env(catalog).open_point(&vault, point).await?;
     Ok((resource, opened))
 }
 

@@ -23,12 +23,7 @@ use crate::Outcome;
 /// The location as the catalog records it: an `s3://` URL carries the
 /// name of its `[s3_endpoints]` entry (`?endpoint=NAME`).
 pub fn recorded_location(location: &VaultLocation) -> String {
-    match &location.endpoint {
-        Some(endpoint) if location.url.starts_with("s3://") => {
-            format!("{}?endpoint={endpoint}", location.url)
-        }
-        _ => location.url.clone(),
-    }
+    coffer_engine::env::recorded_location(&location.url, location.endpoint.as_deref())
 }
 
 /// The storage at a recorded location, with its endpoint's settings and

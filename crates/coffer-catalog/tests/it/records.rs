@@ -38,6 +38,7 @@ pub fn recovery_point(id: &str, vault: &str) -> RecoveryPoint {
         content_sha256: None,
         tags: Default::default(),
         snapshot_id: None,
+        storage_location: None,
         bytes_added: 0,
         stored_bytes: 0,
         duration_ms: None,

@@ -73,6 +73,7 @@ pub fn point(resource: &Resource, outcome: &BackupOutcome) -> RecoveryPoint {
         content_sha256: Some(outcome.content_sha256.clone()),
         tags: BTreeMap::new(),
         snapshot_id: Some(outcome.snapshot_id.clone()),
+        storage_location: None,
         bytes_added: outcome.bytes_added,
         stored_bytes: outcome.stored_bytes,
         duration_ms: None,

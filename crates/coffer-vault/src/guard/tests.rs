@@ -71,6 +71,7 @@ fn point(delete_after_days: Option<u32>) -> RecoveryPoint {
         content_sha256: None,
         tags: Default::default(),
         snapshot_id: None,
+        storage_location: None,
         bytes_added: 0,
         stored_bytes: 0,
         duration_ms: None,

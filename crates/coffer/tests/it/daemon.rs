@@ -57,7 +57,8 @@ Resources:
             StartWindowMinutes: 60
             CompletionWindowMinutes: 180
             Lifecycle:
-              DeleteAfterDays: 35
+              MoveToColdStorageAfterDays: 7
+              DeleteAfterDays: 97
   Gold:
     Type: AWS::Backup::BackupSelection
     Properties:
@@ -82,6 +83,12 @@ fn ok(run: &crate::Run) {
 /// untagged one.
 fn month_home() -> Home {
     let home = Home::new();
+    // The vaults' cold tier is another folder.
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[vaults]\ncold_url = \"file://{home}/cold/{name}\"\n",
+    )
+    .unwrap();
     let docs = home.path().join("data/docs");
     std::fs::create_dir_all(&docs).unwrap();
     std::fs::write(docs.join("a.txt"), "alpha").unwrap();
@@ -287,11 +294,28 @@ async fn a_simulated_month_runs_every_job_copy_expiry_and_check() {
             assert_eq!(point.status, RecoveryPointStatus::Completed, "{point:#?}");
         }
     }
-    let weekly_kept = points
+    // Weekly points outlive the month; after 7 days they live in the cold
+    // tier's own repository.
+    let weekly: Vec<&RecoveryPoint> = points
         .iter()
         .filter(|p| p.created_by_backup_rule_name.as_deref() == Some("weekly-newyork"))
-        .all(|p| p.status == RecoveryPointStatus::Completed);
-    assert!(weekly_kept, "35-day points outlive the month");
+        .collect();
+    assert!(!weekly.is_empty());
+    for point in &weekly {
+        assert_eq!(point.status, RecoveryPointStatus::Completed);
+        let cold_at = point.calculated_lifecycle.move_to_cold_storage_at.unwrap();
+        let cold = point.storage_location.is_some();
+        if cold_at
+            <= last_tick
+                .checked_sub(SignedDuration::from_hours(1))
+                .unwrap()
+        {
+            assert!(cold, "{point:#?}");
+            assert_eq!(point.storage_class, coffer_model::StorageClass::Cold);
+        } else if cold_at > last_tick {
+            assert!(!cold, "{point:#?}");
+        }
+    }
 
     // The vaults agree with the catalog and pass restic's own check.
     for vault in ["primary", "second"] {
@@ -308,16 +332,54 @@ async fn a_simulated_month_runs_every_job_copy_expiry_and_check() {
             password,
             &["snapshots", "--json"],
         ));
-        let live: BTreeSet<String> = points
-            .iter()
-            .filter(|p| p.backup_vault_name == vault && p.status == RecoveryPointStatus::Completed)
-            .map(|p| p.snapshot_id.clone().unwrap())
-            .collect();
+        let live = |cold: bool| -> BTreeSet<String> {
+            points
+                .iter()
+                .filter(|p| {
+                    p.backup_vault_name == vault
+                        && p.status == RecoveryPointStatus::Completed
+                        && p.storage_location.is_some() == cold
+                })
+                .map(|p| p.snapshot_id.clone().unwrap())
+                .collect()
+        };
         assert_eq!(
-            listed, live,
-            "vault {vault}: snapshots are exactly the live points"
+            listed,
+            live(false),
+            "vault {vault}: snapshots are exactly the live warm points"
         );
+        let cold_repo = format!("{}/cold/{vault}", home.path().display());
+        if std::path::Path::new(&cold_repo).exists() {
+            coffer_testkit::restic_ok(&cold_repo, password, &["check"]);
+            let listed = snapshot_ids(&coffer_testkit::restic_ok(
+                &cold_repo,
+                password,
+                &["snapshots", "--json"],
+            ));
+            assert_eq!(listed, live(true), "vault {vault}: its cold tier");
+        } else {
+            assert!(live(true).is_empty());
+        }
     }
+
+    // A point in the cold tier restores like any other.
+    let cold_docs = weekly
+        .iter()
+        .find(|p| p.storage_location.is_some() && p.resource_arn == DOCS)
+        .unwrap();
+    let target = home.path().join("restored-cold");
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &cold_docs.recovery_point_id,
+        "--target-dir",
+        &target.display().to_string(),
+    ]));
+    assert_eq!(
+        coffer_testkit::tree_contents(&target),
+        coffer_testkit::tree_contents(&home.path().join("data/docs"))
+    );
 
     // Each vault was checked daily, reading a rotating tenth of its data.
     let checks: Vec<VaultCheck> = all(&catalog).await;
