@@ -159,6 +159,22 @@ pub fn restic_ok(repository: &str, password: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The short IDs (as the catalog records them) of a repository's
+/// snapshots, as Debian's `restic` lists them.
+pub fn restic_snapshot_ids(repository: &str, password: &str) -> std::collections::BTreeSet<String> {
+    let listed: serde_json::Value =
+        serde_json::from_str(&restic_ok(repository, password, &["snapshots", "--json"]))
+            .unwrap_or_else(|e| panic!("restic snapshots --json: {e}"));
+    listed
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|s| s["short_id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Runs one SQL statement with `psql` as `postgres` on 127.0.0.1:5432
 /// (the machine's PostgreSQL, trust auth); fails the test unless it works.
 pub fn psql(sql: &str) {

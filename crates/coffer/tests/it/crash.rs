@@ -109,16 +109,6 @@ fn running_jobs(home: &Home) -> i64 {
     .unwrap()
 }
 
-fn snapshot_ids(json: &str) -> BTreeSet<String> {
-    let listed: Value = serde_json::from_str(json).unwrap();
-    listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["short_id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn killing_the_daemon_at_random_moments_loses_nothing_and_leaves_no_half_written_point() {
     let seed = std::env::var("COFFER_CRASH_SEED")
@@ -306,11 +296,7 @@ sqlite:
             key["password"].as_str().unwrap(),
         );
         coffer_testkit::restic_ok(repo, password, &["check", "--read-data"]);
-        let listed = snapshot_ids(&coffer_testkit::restic_ok(
-            repo,
-            password,
-            &["snapshots", "--json"],
-        ));
+        let listed = coffer_testkit::restic_snapshot_ids(repo, password);
         let live: BTreeSet<String> = all
             .iter()
             .filter(|p| p["BackupVaultName"] == vault && p["Status"] == "COMPLETED")

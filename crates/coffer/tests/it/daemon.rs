@@ -327,11 +327,7 @@ async fn a_simulated_month_runs_every_job_copy_expiry_and_check() {
             key["password"].as_str().unwrap(),
         );
         coffer_testkit::restic_ok(repo, password, &["check"]);
-        let listed = snapshot_ids(&coffer_testkit::restic_ok(
-            repo,
-            password,
-            &["snapshots", "--json"],
-        ));
+        let listed = coffer_testkit::restic_snapshot_ids(repo, password);
         let live = |cold: bool| -> BTreeSet<String> {
             points
                 .iter()
@@ -351,11 +347,7 @@ async fn a_simulated_month_runs_every_job_copy_expiry_and_check() {
         let cold_repo = format!("{}/cold/{vault}", home.path().display());
         if std::path::Path::new(&cold_repo).exists() {
             coffer_testkit::restic_ok(&cold_repo, password, &["check"]);
-            let listed = snapshot_ids(&coffer_testkit::restic_ok(
-                &cold_repo,
-                password,
-                &["snapshots", "--json"],
-            ));
+            let listed = coffer_testkit::restic_snapshot_ids(&cold_repo, password);
             assert_eq!(listed, live(true), "vault {vault}: its cold tier");
         } else {
             assert!(live(true).is_empty());
@@ -404,17 +396,6 @@ async fn a_simulated_month_runs_every_job_copy_expiry_and_check() {
         );
     }
     catalog.close().await;
-}
-
-/// The short IDs (as the catalog records them) in `restic snapshots --json`.
-fn snapshot_ids(json: &str) -> BTreeSet<String> {
-    let listed: serde_json::Value = serde_json::from_str(json).unwrap();
-    listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["short_id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 const HANG_STACK: &str = r#"
