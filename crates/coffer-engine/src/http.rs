@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use coffer_model::{BackupJob, RecoveryPoint, Resource};
+use coffer_model::{BackupJob, RecoveryPoint, Resource, VaultCheck};
 use jiff::SignedDuration;
 
 use crate::daemon::{plan_span, Health};
@@ -95,7 +95,9 @@ async fn render(state: &HttpState) -> Result<String> {
         .checked_add(SignedDuration::from_hours(24 * 7))
         .unwrap_or(now);
     let upcoming = plan_span(&state.env, &resources, now, until).await?;
-    crate::metrics::render(&jobs, &points, &upcoming).map_err(|e| Error::Task(e.to_string()))
+    let checks: Vec<VaultCheck> = state.env.records(|_: &VaultCheck| true).await?;
+    crate::metrics::render(&jobs, &points, &upcoming, &checks)
+        .map_err(|e| Error::Task(e.to_string()))
 }
 
 async fn healthz(State(state): State<HttpState>) -> Response {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
-use coffer_model::{BackupJob, BackupJobState, RecoveryPoint, RecoveryPointStatus};
+use coffer_model::{BackupJob, BackupJobState, RecoveryPoint, RecoveryPointStatus, VaultCheck};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -24,7 +24,8 @@ fn seconds(t: jiff::Timestamp) -> f64 {
     t.as_millisecond() as f64 / 1000.0
 }
 
-/// The exposition text for `jobs`, `points` and the next planned jobs.
+/// The exposition text for `jobs`, `points`, the next planned jobs and
+/// the vault checks.
 ///
 /// # Errors
 /// Only if formatting fails.
@@ -32,6 +33,7 @@ pub fn render(
     jobs: &[BackupJob],
     points: &[RecoveryPoint],
     upcoming: &[PlannedJob],
+    checks: &[VaultCheck],
 ) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::with_prefix("coffer");
 
@@ -141,6 +143,44 @@ pub fn render(
         "next_scheduled_backup_timestamp_seconds",
         "The next fire time of each rule that selects resources",
         next,
+    );
+
+    let check_passed = Family::<Labels, Gauge>::default();
+    let check_time = Family::<Labels, FloatGauge>::default();
+    let mut newest: BTreeMap<(String, String, String), &VaultCheck> = BTreeMap::new();
+    for check in checks {
+        let key = (
+            check.account_id.clone(),
+            check.region.clone(),
+            check.backup_vault_name.clone(),
+        );
+        let slot = newest.entry(key).or_insert(check);
+        if check.completed_at > slot.completed_at {
+            *slot = check;
+        }
+    }
+    for ((account, region, vault), check) in newest {
+        let labels = vec![
+            ("account".to_string(), account),
+            ("region".to_string(), region),
+            ("vault".to_string(), vault),
+        ];
+        check_passed
+            .get_or_create(&labels)
+            .set(i64::from(check.passed));
+        check_time
+            .get_or_create(&labels)
+            .set(seconds(check.completed_at));
+    }
+    registry.register(
+        "vault_check_passed",
+        "Whether the newest check of each vault (structure and a part of its data read back) passed",
+        check_passed,
+    );
+    registry.register(
+        "vault_check_timestamp_seconds",
+        "When the newest check of each vault ended",
+        check_time,
     );
 
     let mut out = String::new();

@@ -415,13 +415,22 @@ fn serve_answers_metrics_and_healthz_runs_once_per_home_and_aborts_on_request() 
     let deadline = Instant::now() + Duration::from_secs(60);
     let metrics = loop {
         if let Some((200, body)) = get(port, "/metrics") {
-            if body.contains("coffer_backup_jobs{state=\"COMPLETED\"} 1") {
+            // The queued job ran, and each vault had its first check.
+            if body.contains("coffer_backup_jobs{state=\"COMPLETED\"} 1")
+                && body.contains("vault=\"second\"} 1")
+            {
                 break body;
             }
         }
         assert!(Instant::now() < deadline, "the queued job did not complete");
         std::thread::sleep(Duration::from_millis(200));
     };
+    assert!(
+        metrics.contains(
+            "coffer_vault_check_passed{account=\"210987654321\",region=\"eu-west-1\",vault=\"primary\"} 1"
+        ),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("coffer_backup_jobs{state=\"ABORTED\"} 1"),
         "{metrics}"
