@@ -94,7 +94,11 @@ impl Notifier {
     /// Posts `event` to its recipients in the background.
     pub fn send(&self, event: Event, vault: Option<&BackupVault>) {
         let recipients = self.recipients(&event, vault);
-        tracing::info!(event = %event.event_type, vault = %event.backup_vault_name, job = ?event.job_id, targets = recipients.len(), "event");
+        if recipients.is_empty() {
+            tracing::debug!(event = %event.event_type, vault = %event.backup_vault_name, job = ?event.job_id, "event (no target)");
+        } else {
+            tracing::info!(event = %event.event_type, vault = %event.backup_vault_name, job = ?event.job_id, targets = recipients.len(), "event sent");
+        }
         let Some(client) = self.client.clone() else {
             return;
         };

@@ -51,7 +51,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_tracing(args.global.verbose);
+    // The daemon reports what it does (jobs started and ended, sweeps,
+    // checks) at info; one-shot commands only warn.
+    let daemon = matches!(args.command, cli::Command::Serve { .. });
+    init_tracing(args.global.verbose, daemon);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -74,8 +77,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, daemon: bool) {
     let default = match verbose {
+        0 if daemon => "warn,coffer=info,coffer_engine=info",
         0 => "warn",
         1 => "info,coffer=info",
         2 => "debug",
@@ -86,6 +90,8 @@ fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only on a terminal; a log file or journal gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }
