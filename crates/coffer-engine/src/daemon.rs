@@ -13,9 +13,9 @@
 //! [`Daemon::settle`] run a month of schedules in seconds; the real daemon
 //! calls [`Daemon::run`] on the system clock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use coffer_catalog::ObjectKind;
@@ -114,7 +114,38 @@ struct Running {
     work: Work,
     handle: AbortHandle,
     /// Why it is being stopped, once it is.
-    stopping: Option<String>,
+    stopping: Option<Stop>,
+    /// Held by the backup's storage while it works (see [`Tracker`]).
+    tracker: Option<Weak<Tracker>>,
+}
+
+/// Why a job is being stopped.
+struct Stop {
+    reason: String,
+    /// A window's end or a request: ABORTED. A shutdown: interrupted.
+    abort: bool,
+}
+
+impl Stop {
+    fn abort(reason: String) -> Option<Stop> {
+        Some(Stop {
+            reason,
+            abort: true,
+        })
+    }
+}
+
+/// An observer a backup's storage holds while it works, on whatever thread:
+/// a stopped backup's blocking work (a tree or SQLite snapshot cannot be
+/// interrupted midway) may outlive its task, and the resource stays busy
+/// until the last clone is dropped.
+#[derive(Debug, Default)]
+pub struct Tracker;
+
+impl coffer_vault::Observer for Tracker {
+    fn phase(&self, _title: &str, _total: Option<u64>) {}
+    fn advance(&self, _bytes: u64) {}
+    fn done(&self) {}
 }
 
 /// The scheduler.
@@ -124,6 +155,8 @@ pub struct Daemon {
     notifier: Notifier,
     tasks: JoinSet<Done>,
     running: HashMap<tokio::task::Id, Running>,
+    /// Stopped backups whose storage work may still run, by resource.
+    lingering: Vec<(String, Weak<Tracker>)>,
     resources: Vec<Resource>,
     /// The resources, shared with the HTTP endpoints (next fire times).
     shared_resources: Arc<Mutex<Vec<Resource>>>,
@@ -155,6 +188,7 @@ impl Daemon {
             notifier,
             tasks: JoinSet::new(),
             running: HashMap::new(),
+            lingering: Vec::new(),
             resources: Vec::new(),
             shared_resources: Arc::new(Mutex::new(Vec::new())),
             planned_through: None,
@@ -195,76 +229,7 @@ impl Daemon {
     /// Catalog errors.
     pub async fn recover(&mut self) -> Result<()> {
         let now = self.env.now();
-        let reason = exec::INTERRUPTED;
-        // A job stopped after its recovery point was written (the last
-        // step before COMPLETED) did finish: its point is kept and it
-        // completes.
-        let recorded: BTreeMap<String, RecoveryPoint> = self
-            .env
-            .records(|p: &RecoveryPoint| p.created_by_job_id.is_some())
-            .await?
-            .into_iter()
-            .filter_map(|p| p.created_by_job_id.clone().map(|id| (id, p)))
-            .collect();
-        for job in self
-            .env
-            .records(|j: &BackupJob| {
-                matches!(j.state, BackupJobState::Running | BackupJobState::Aborting)
-                    && exec::runner_is_gone(j.runner.as_deref())
-            })
-            .await?
-        {
-            let id = job.backup_job_id.clone();
-            let outcome = if let Some(point) = recorded.get(&id) {
-                exec::set_backup_state(&self.env, &id, BackupJobState::Completed, |j| {
-                    j.recovery_point_arn = Some(point.recovery_point_arn.clone());
-                    j.backup_size_in_bytes = point.backup_size_in_bytes;
-                    j.percent_done = 100;
-                    if let Some(last) = j.attempts.last_mut() {
-                        last.ended_at.get_or_insert(now);
-                    }
-                })
-                .await
-            } else if job.state == BackupJobState::Aborting {
-                exec::set_backup_state(&self.env, &id, BackupJobState::Aborted, |j| {
-                    end_attempt(j, now, "interrupted while it was being stopped");
-                })
-                .await
-            } else {
-                self.end_interrupted(&id, now, reason).await
-            };
-            match outcome {
-                Ok(job) => {
-                    tracing::warn!(job = %id, state = job.state.as_str(), "interrupted job recovered");
-                    self.notify_backup(&job).await;
-                }
-                Err(error) => {
-                    tracing::error!(job = %id, %error, "cannot recover an interrupted job")
-                }
-            }
-        }
-        for job in self
-            .env
-            .records(|j: &CopyJob| {
-                j.state == CopyJobState::Running && exec::runner_is_gone(j.runner.as_deref())
-            })
-            .await?
-        {
-            let id = job.copy_job_id.clone();
-            match recorded.get(&id) {
-                Some(point) => {
-                    let done = exec::set_copy_state(&self.env, &id, CopyJobState::Completed, |j| {
-                        j.destination_recovery_point_arn = Some(point.recovery_point_arn.clone());
-                        j.backup_size_in_bytes = point.backup_size_in_bytes;
-                    })
-                    .await;
-                    if let Err(error) = done {
-                        tracing::error!(job = %id, %error, "cannot complete a copy found done");
-                    }
-                }
-                None => self.fail_copy(&id, reason).await,
-            }
-        }
+        self.settle_dead_runners().await?;
         for vault in self
             .env
             .objects::<BackupVault>(ObjectKind::BackupVault)
@@ -315,6 +280,182 @@ impl Daemon {
         }
     }
 
+    /// The recovery point a job wrote, if it wrote one.
+    async fn point_of_job(&self, id: &str) -> Result<Option<RecoveryPoint>> {
+        Ok(self
+            .env
+            .records(|p: &RecoveryPoint| p.created_by_job_id.as_deref() == Some(id))
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Settles a backup job nobody runs any more (its task ended without
+    /// recording an end, or its process died): a job whose recovery point
+    /// was written completes (the point is kept, never written twice); a
+    /// job being stopped (`abort`, or ABORTING) ends ABORTED with the
+    /// reason; otherwise the attempt ends interrupted (PENDING to retry, or
+    /// FAILED). A job already at rest is left alone.
+    async fn settle_backup(
+        &self,
+        id: &str,
+        reason: &str,
+        abort: bool,
+    ) -> Result<Option<BackupJob>> {
+        let now = self.env.now();
+        let Some(stored) = self.env.catalog.get::<BackupJob>(id).await? else {
+            return Ok(None);
+        };
+        let state = stored.record.state;
+        if !matches!(state, BackupJobState::Running | BackupJobState::Aborting) {
+            return Ok(None);
+        }
+        let running_or_stopping =
+            |s| matches!(s, BackupJobState::Running | BackupJobState::Aborting);
+        let job = if let Some(point) = self.point_of_job(id).await? {
+            exec::transition(
+                &self.env,
+                id,
+                BackupJobState::Completed,
+                running_or_stopping,
+                |j: &mut BackupJob| {
+                    j.recovery_point_arn = Some(point.recovery_point_arn.clone());
+                    j.backup_size_in_bytes = point.backup_size_in_bytes;
+                    j.percent_done = 100;
+                    if let Some(last) = j.attempts.last_mut() {
+                        last.ended_at.get_or_insert(now);
+                        last.error = None;
+                    }
+                },
+            )
+            .await?
+        } else if abort || state == BackupJobState::Aborting {
+            if state == BackupJobState::Running {
+                exec::transition(
+                    &self.env,
+                    id,
+                    BackupJobState::Aborting,
+                    |s| s == BackupJobState::Running,
+                    |_: &mut BackupJob| {},
+                )
+                .await?;
+            }
+            exec::set_backup_state(&self.env, id, BackupJobState::Aborted, |j| {
+                end_attempt(j, now, reason);
+                j.status_message = Some(reason.to_string());
+            })
+            .await?
+        } else {
+            self.end_interrupted(id, now, reason).await?
+        };
+        Ok(Some(job))
+    }
+
+    /// Settles a copy job nobody runs any more: COMPLETED if its recovery
+    /// point was written, else FAILED (its copy action tries again).
+    async fn settle_copy(&self, id: &str, reason: &str) -> Result<()> {
+        let Some(stored) = self.env.catalog.get::<CopyJob>(id).await? else {
+            return Ok(());
+        };
+        if stored.record.state != CopyJobState::Running {
+            return Ok(());
+        }
+        match self.point_of_job(id).await? {
+            Some(point) => {
+                exec::set_copy_state(&self.env, id, CopyJobState::Completed, |j| {
+                    j.destination_recovery_point_arn = Some(point.recovery_point_arn.clone());
+                    j.backup_size_in_bytes = point.backup_size_in_bytes;
+                })
+                .await?;
+            }
+            None => self.fail_copy(id, reason).await,
+        }
+        Ok(())
+    }
+
+    /// Jobs whose process is gone (a crash, a killed command) are settled;
+    /// so are on-demand jobs a command created and never started (no
+    /// start window, an hour old). Jobs this daemon runs are not touched.
+    async fn settle_dead_runners(&self) -> Result<()> {
+        let now = self.env.now();
+        let ours: BTreeSet<String> = self
+            .running
+            .values()
+            .filter_map(|r| match &r.work {
+                Work::Backup { job_id, .. } | Work::Copy { job_id } => Some(job_id.clone()),
+                _ => None,
+            })
+            .collect();
+        let dead =
+            |runner: Option<&str>, id: &str| !ours.contains(id) && exec::runner_is_gone(runner);
+        for job in self
+            .env
+            .records(|j: &BackupJob| {
+                matches!(j.state, BackupJobState::Running | BackupJobState::Aborting)
+                    && dead(j.runner.as_deref(), &j.backup_job_id)
+            })
+            .await?
+        {
+            let id = job.backup_job_id.clone();
+            let reason = if job.state == BackupJobState::Aborting {
+                "interrupted while it was being stopped"
+            } else {
+                exec::INTERRUPTED
+            };
+            match self.settle_backup(&id, reason, false).await {
+                Ok(Some(job)) => {
+                    tracing::warn!(job = %id, state = job.state.as_str(), "interrupted job settled");
+                    self.notify_backup(&job).await;
+                    if job.state == BackupJobState::Completed {
+                        self.ensure_copies(&job).await;
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(job = %id, %error, "cannot settle an interrupted job")
+                }
+            }
+        }
+        let stale = now
+            .checked_sub(SignedDuration::from_hours(1))
+            .unwrap_or(now);
+        for job in self
+            .env
+            .records(|j: &BackupJob| {
+                j.state == BackupJobState::Created
+                    && j.start_by.is_none()
+                    && j.creation_date < stale
+            })
+            .await?
+        {
+            let _ = exec::transition(
+                &self.env,
+                &job.backup_job_id,
+                BackupJobState::Failed,
+                |s| s == BackupJobState::Created,
+                |j: &mut BackupJob| {
+                    j.status_message = Some(
+                        "the command that created this on-demand job stopped before starting it"
+                            .into(),
+                    );
+                },
+            )
+            .await;
+        }
+        for job in self
+            .env
+            .records(|j: &CopyJob| {
+                j.state == CopyJobState::Running && dead(j.runner.as_deref(), &j.copy_job_id)
+            })
+            .await?
+        {
+            if let Err(error) = self.settle_copy(&job.copy_job_id, exec::INTERRUPTED).await {
+                tracing::error!(job = %job.copy_job_id, %error, "cannot settle an interrupted copy");
+            }
+        }
+        Ok(())
+    }
+
     /// One pass of the loop at the clock's time.
     ///
     /// # Errors
@@ -323,7 +464,14 @@ impl Daemon {
         let now = self.env.now();
         self.reap().await;
         if self.next_discover.is_none_or(|at| at <= now) {
-            self.resources = self.env.discover().await?;
+            match self.env.discover().await {
+                Ok(found) => self.resources = found,
+                // Plan with what was known: one unreadable record must not
+                // stop every schedule.
+                Err(error) => {
+                    tracing::error!(%error, "discovery failed; the resources found before are kept")
+                }
+            }
             *self
                 .shared_resources
                 .lock()
@@ -334,6 +482,7 @@ impl Daemon {
         self.end_windows(now).await?;
         self.start_ready(now).await?;
         if self.next_sweep.is_none_or(|at| at <= now) {
+            self.settle_dead_runners().await?;
             self.spawn_maintenance(Work::Sweep);
             self.next_sweep = Some(after(now, self.options.sweep_every));
         }
@@ -410,8 +559,10 @@ impl Daemon {
                 Ok(None) => break,
                 Err(_) => {
                     for running in self.running.values_mut() {
-                        running.stopping.get_or_insert_with(|| {
-                            "the scheduler was shut down before the job finished".to_string()
+                        running.stopping.get_or_insert_with(|| Stop {
+                            reason: "the scheduler was shut down before the job finished"
+                                .to_string(),
+                            abort: false,
                         });
                         running.handle.abort();
                     }
@@ -420,6 +571,12 @@ impl Daemon {
                     }
                 }
             }
+        }
+        // The home's lock is released when this returns: wait for storage
+        // work of stopped backups first, so no writer outlives the daemon.
+        let deadline = tokio::time::Instant::now() + self.options.grace;
+        while self.lingering_any() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         tracing::info!("scheduler stopped");
         Ok(())
@@ -450,37 +607,53 @@ impl Daemon {
                 let _ = job_id;
             }
             (Work::Backup { job_id, .. }, Ok(Done::Backup(Err(error)))) => {
-                // A job another process took first (Conflict) is theirs.
+                // Refused at the claim: another process took the job, it is
+                // theirs. Otherwise the catalog failed mid-job: settle it.
                 tracing::error!(job = %job_id, %error, "backup job could not be carried out");
-            }
-            (Work::Backup { job_id, .. }, Err(error)) => {
-                let reason = match running.stopping {
-                    Some(reason) => reason,
-                    None if error.is_panic() => {
-                        format!("internal error: the backup task panicked ({error})")
-                    }
-                    None => "the backup task was cancelled".to_string(),
-                };
-                let recorded = if reason.starts_with("the completion window")
-                    || self.job_state(&job_id).await == Some(BackupJobState::Aborting)
-                {
-                    let _ = exec::set_backup_state(
-                        &self.env,
-                        &job_id,
-                        BackupJobState::Aborting,
-                        |_| {},
-                    )
-                    .await;
-                    exec::set_backup_state(&self.env, &job_id, BackupJobState::Aborted, |j| {
-                        end_attempt(j, now, &reason);
-                        j.status_message = Some(reason.clone());
-                    })
+                let mine = self
+                    .env
+                    .catalog
+                    .get::<BackupJob>(&job_id)
                     .await
-                } else {
-                    self.end_interrupted(&job_id, now, &reason).await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| {
+                        s.record.runner.as_deref() == Some(exec::this_runner().as_str())
+                    });
+                if mine {
+                    let reason = format!("the catalog could not record the job: {error}");
+                    match self.settle_backup(&job_id, &reason, false).await {
+                        Ok(Some(job)) => self.notify_backup(&job).await,
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::error!(job = %job_id, %error, "cannot settle the job")
+                        }
+                    }
+                }
+            }
+            (
+                Work::Backup {
+                    job_id,
+                    resource_arn,
+                },
+                Err(error),
+            ) => {
+                let (reason, abort) = match running.stopping {
+                    Some(stop) => (stop.reason, stop.abort),
+                    None if error.is_panic() => (
+                        format!("internal error: the backup task panicked ({error})"),
+                        false,
+                    ),
+                    None => ("the backup task was cancelled".to_string(), false),
                 };
-                match recorded {
-                    Ok(job) => self.notify_backup(&job).await,
+                if let Some(tracker) = running.tracker {
+                    // Its storage thread may still be writing: the resource
+                    // stays busy until it ends.
+                    self.lingering.push((resource_arn, tracker));
+                }
+                match self.settle_backup(&job_id, &reason, abort).await {
+                    Ok(Some(job)) => self.notify_backup(&job).await,
+                    Ok(None) => {}
                     Err(error) => {
                         tracing::error!(job = %job_id, %error, "cannot record the stopped job")
                     }
@@ -501,8 +674,11 @@ impl Daemon {
             (Work::Copy { job_id }, Err(error)) => {
                 let reason = running
                     .stopping
+                    .map(|stop| stop.reason)
                     .unwrap_or_else(|| format!("the copy task ended abnormally ({error})"));
-                self.fail_copy(&job_id, &reason).await;
+                if let Err(error) = self.settle_copy(&job_id, &reason).await {
+                    tracing::error!(job = %job_id, %error, "cannot record the stopped copy");
+                }
             }
             (Work::Sweep, Ok(Done::Sweep(Ok(report)))) => {
                 for error in &report.errors {
@@ -552,16 +728,6 @@ impl Daemon {
             Ok(job) => self.notify_copy(&job).await,
             Err(error) => tracing::error!(job = %id, %error, "cannot record the copy job's end"),
         }
-    }
-
-    async fn job_state(&self, id: &str) -> Option<BackupJobState> {
-        self.env
-            .catalog
-            .get::<BackupJob>(id)
-            .await
-            .ok()
-            .flatten()
-            .map(|s| s.record.state)
     }
 
     async fn source_backup_job(&self, copy: &CopyJob) -> Option<BackupJob> {
@@ -672,13 +838,14 @@ impl Daemon {
                     };
                     if running.stopping.is_none() {
                         tracing::warn!(job = %job_id, %reason, "stopping the backup");
-                        running.stopping = Some(reason);
+                        running.stopping = Stop::abort(reason);
                         running.handle.abort();
-                        let _ = exec::set_backup_state(
+                        let _ = exec::transition(
                             &self.env,
                             &job_id,
                             BackupJobState::Aborting,
-                            |_| {},
+                            |s| s == BackupJobState::Running,
+                            |_: &mut BackupJob| {},
                         )
                         .await;
                     }
@@ -689,7 +856,7 @@ impl Daemon {
         for job in live.iter().filter(|j| j.state == BackupJobState::Aborting) {
             if let Some(running) = self.running_backup(&job.backup_job_id) {
                 if running.stopping.is_none() {
-                    running.stopping = Some(
+                    running.stopping = Stop::abort(
                         job.status_message
                             .clone()
                             .unwrap_or_else(|| "stopped on request".into()),
@@ -699,6 +866,12 @@ impl Daemon {
             }
         }
         Ok(())
+    }
+
+    fn lingering_any(&mut self) -> bool {
+        self.lingering
+            .retain(|(_, tracker)| tracker.strong_count() > 0);
+        !self.lingering.is_empty()
     }
 
     fn workers_busy(&self) -> usize {
@@ -724,20 +897,35 @@ impl Daemon {
             })
             .collect();
         ready.sort_by_key(|j| (j.start_by, j.creation_date));
+        self.lingering
+            .retain(|(_, tracker)| tracker.strong_count() > 0);
+        // Resources another process backs up now (a `backup start`
+        // command, another scheduler) are busy too.
+        let elsewhere: BTreeSet<String> = self
+            .live_jobs()
+            .await?
+            .into_iter()
+            .filter(|j| matches!(j.state, BackupJobState::Running | BackupJobState::Aborting))
+            .map(|j| j.resource_arn)
+            .collect();
         for job in ready {
             if self.workers_busy() >= self.options.workers {
                 return Ok(());
             }
-            let busy = self.running.values().any(|r| {
-                matches!(&r.work, Work::Backup { resource_arn, .. } if *resource_arn == job.resource_arn)
-            });
+            let busy = elsewhere.contains(&job.resource_arn)
+                || self.lingering.iter().any(|(arn, _)| *arn == job.resource_arn)
+                || self.running.values().any(|r| {
+                    matches!(&r.work, Work::Backup { resource_arn, .. } if *resource_arn == job.resource_arn)
+                });
             if busy {
                 continue;
             }
             let env = self.env.clone();
             let id = job.backup_job_id.clone();
+            let tracker = Arc::new(Tracker);
+            let weak = Arc::downgrade(&tracker);
             let options = BackupOptions {
-                observer: None,
+                observer: Some(tracker),
                 retry_backoff: Some(self.options.retry_backoff),
             };
             let handle = self
@@ -752,6 +940,7 @@ impl Daemon {
                     },
                     handle,
                     stopping: None,
+                    tracker: Some(weak),
                 },
             );
         }
@@ -783,6 +972,7 @@ impl Daemon {
                     work: Work::Copy { job_id: id },
                     handle,
                     stopping: None,
+                    tracker: None,
                 },
             );
         }
@@ -800,9 +990,21 @@ impl Daemon {
         let env = self.env.clone();
         let parts = self.options.check_parts;
         let handle = match work {
-            Work::Sweep => self
-                .tasks
-                .spawn(async move { Done::Sweep(maintenance::sweep(&env, false).await) }),
+            Work::Sweep => self.tasks.spawn(async move {
+                let report = maintenance::sweep(&env, false).await;
+                // What stopped or interrupted backups left (their storage
+                // work may finish after the job ended) is removed here.
+                let vaults = env
+                    .objects::<BackupVault>(ObjectKind::BackupVault)
+                    .await
+                    .unwrap_or_default();
+                for vault in vaults {
+                    if let Err(error) = maintenance::reconcile(&env, &vault, true).await {
+                        tracing::error!(vault = %vault.backup_vault_name, %error, "cannot reconcile the vault");
+                    }
+                }
+                Done::Sweep(report)
+            }),
             Work::Checks => self.tasks.spawn(async move {
                 let mut results = Vec::new();
                 let vaults = env
@@ -826,6 +1028,7 @@ impl Daemon {
                 work,
                 handle,
                 stopping: None,
+                tracker: None,
             },
         );
     }

@@ -134,28 +134,46 @@ pub async fn set_state<J: Job>(
     next: J::State,
     change: impl FnOnce(&mut J),
 ) -> Result<J> {
-    let now = env.now();
-    let mut refused = None;
-    let job = modify::<J>(env, id, |job| {
-        let from = job.state();
-        if from != next && !J::allows(from, next) {
-            refused = Some(from);
-            return;
-        }
-        job.enter(next, now);
-        change(job);
-    })
-    .await;
-    if let Some(from) = refused {
+    transition(env, id, next, |_| true, change).await
+}
+
+/// [`set_state`], only from a state `from` accepts (read and written at
+/// one version, so nobody moves the job in between); a refused change
+/// writes nothing.
+///
+/// # Errors
+/// `InvalidTransition` when the job is in another state; `Conflict`,
+/// catalog errors.
+pub async fn transition<J: Job>(
+    env: &Env,
+    id: &str,
+    next: J::State,
+    from: impl Fn(J::State) -> bool,
+    change: impl FnOnce(&mut J),
+) -> Result<J> {
+    let stored =
+        env.catalog
+            .get::<J>(id)
+            .await?
+            .ok_or_else(|| coffer_catalog::Error::NotFound {
+                what: J::WHAT,
+                id: id.to_string(),
+            })?;
+    let mut job = stored.record;
+    let current = job.state();
+    if !from(current) || (current != next && !J::allows(current, next)) {
         return Err(coffer_catalog::Error::InvalidTransition {
             what: J::WHAT,
             id: id.to_string(),
-            from: format!("{from:?}").to_uppercase(),
+            from: format!("{current:?}").to_uppercase(),
             to: format!("{next:?}").to_uppercase(),
         }
         .into());
     }
-    job
+    job.enter(next, env.now());
+    change(&mut job);
+    env.catalog.update(&job, stored.version, env.now()).await?;
+    Ok(job)
 }
 
 /// [`set_state`] for a backup job.
@@ -247,15 +265,23 @@ pub async fn run_backup(env: &Env, id: &str, options: &BackupOptions) -> Result<
         return fail_backup(env, id, &error.to_string()).await;
     }
     let started_at = env.now();
-    let running = set_backup_state(env, id, BackupJobState::Running, |j| {
-        j.started_at.get_or_insert(started_at);
-        j.runner = Some(this_runner());
-        j.attempts.push(JobAttempt {
-            started_at,
-            ended_at: None,
-            error: None,
-        });
-    })
+    // The claim: only a waiting job starts, in one write at the version
+    // read, so two processes never both run one job.
+    let running = transition(
+        env,
+        id,
+        BackupJobState::Running,
+        |s| matches!(s, BackupJobState::Created | BackupJobState::Pending),
+        |j: &mut BackupJob| {
+            j.started_at.get_or_insert(started_at);
+            j.runner = Some(this_runner());
+            j.attempts.push(JobAttempt {
+                started_at,
+                ended_at: None,
+                error: None,
+            });
+        },
+    )
     .await?;
     tracing::info!(job = id, resource = %job.resource_arn, vault = %vault.backup_vault_name, attempt = running.attempts.len(), "backup started");
     let started = Instant::now();
@@ -290,6 +316,12 @@ pub async fn run_backup(env: &Env, id: &str, options: &BackupOptions) -> Result<
                 }
             })
             .await?;
+            if job.state == BackupJobState::Aborting {
+                return set_backup_state(env, id, BackupJobState::Aborted, |j| {
+                    j.status_message.get_or_insert_with(|| message.clone());
+                })
+                .await;
+            }
             match retry {
                 Some(at) => {
                     let n = job.attempts.len();
@@ -470,9 +502,18 @@ pub async fn run_copy(env: &Env, id: &str) -> Result<CopyJob> {
             id: id.to_string(),
         })?
         .record;
-    set_copy_state(env, id, CopyJobState::Running, |j| {
-        j.runner = Some(this_runner());
-    })
+    // The claim: a CREATED job, or one this process created RUNNING.
+    let mine = this_runner();
+    transition(
+        env,
+        id,
+        CopyJobState::Running,
+        |s| {
+            s == CopyJobState::Created
+                || (s == CopyJobState::Running && job.runner.as_deref() == Some(mine.as_str()))
+        },
+        |j: &mut CopyJob| j.runner = Some(mine.clone()),
+    )
     .await?;
     tracing::info!(job = id, source = %job.source_recovery_point_arn, destination = %job.destination_backup_vault_arn, "copy started");
     match copy_attempt(env, &job).await {

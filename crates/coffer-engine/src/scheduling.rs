@@ -6,7 +6,7 @@
 //! catalog refuses the second insert: a rule never fires twice for one
 //! resource at one time.
 
-use coffer_model::{BackupJob, BackupJobState, ResourceType};
+use coffer_model::{BackupJob, ResourceType};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
@@ -57,31 +57,25 @@ pub fn scheduled_job(
         )
     });
     BackupJob {
-        backup_job_id: scheduled_job_id(
-            &planned.plan_name,
-            &planned.rule_name,
-            &planned.resource_arn,
-            planned.fire_at,
-        ),
-        account_id: account_id.to_string(),
-        region: region.to_string(),
-        backup_vault_name: planned.vault_name.clone(),
-        resource_arn: planned.resource_arn.clone(),
-        resource_type,
-        state: BackupJobState::Created,
         status_message: merged,
-        creation_date: now,
         start_by: Some(planned.start_by),
-        completion_date: None,
         backup_plan_name: Some(planned.plan_name.clone()),
         backup_rule_name: Some(planned.rule_name.clone()),
         lifecycle: planned.lifecycle,
-        recovery_point_arn: None,
-        backup_size_in_bytes: 0,
-        percent_done: 0,
-        started_at: None,
         completion_window_minutes: Some(planned.completion_window_minutes),
-        attempts: Vec::new(),
-        runner: None,
+        ..BackupJob::created(
+            scheduled_job_id(
+                &planned.plan_name,
+                &planned.rule_name,
+                &planned.resource_arn,
+                planned.fire_at,
+            ),
+            account_id,
+            region,
+            &planned.vault_name,
+            &planned.resource_arn,
+            resource_type,
+            now,
+        )
     }
 }

@@ -34,7 +34,8 @@ impl BackupJobState {
     /// window closes); a running job ends COMPLETED, FAILED or PARTIAL, and
     /// any live job can be stopped through ABORTING. A failed attempt whose
     /// retry still fits in the start window returns RUNNING → PENDING: the
-    /// retry is another attempt of the same job.
+    /// retry is another attempt of the same job. A stop that comes after the
+    /// recovery point was written is too late: ABORTING → COMPLETED.
     pub fn can_transition_to(self, next: BackupJobState) -> bool {
         use BackupJobState::*;
         matches!(
@@ -42,7 +43,7 @@ impl BackupJobState {
             (Created, Pending | Running | Expired | Aborting | Failed)
                 | (Pending, Running | Expired | Aborting | Failed)
                 | (Running, Completed | Failed | Partial | Aborting | Pending)
-                | (Aborting, Aborted | Failed)
+                | (Aborting, Aborted | Failed | Completed)
         )
     }
 
@@ -164,6 +165,44 @@ pub struct BackupJob {
     /// tell a job left by a dead process from one another process runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner: Option<String>,
+}
+
+impl BackupJob {
+    /// A new CREATED job backing up `resource_arn` into `vault`, nothing run
+    /// yet (no start window, plan, lifecycle or attempts: set what applies).
+    pub fn created(
+        id: impl Into<String>,
+        account_id: &str,
+        region: &str,
+        vault: &str,
+        resource_arn: &str,
+        resource_type: ResourceType,
+        now: jiff::Timestamp,
+    ) -> BackupJob {
+        BackupJob {
+            backup_job_id: id.into(),
+            account_id: account_id.to_string(),
+            region: region.to_string(),
+            backup_vault_name: vault.to_string(),
+            resource_arn: resource_arn.to_string(),
+            resource_type,
+            state: BackupJobState::Created,
+            status_message: None,
+            creation_date: now,
+            start_by: None,
+            completion_date: None,
+            backup_plan_name: None,
+            backup_rule_name: None,
+            lifecycle: Lifecycle::default(),
+            recovery_point_arn: None,
+            backup_size_in_bytes: 0,
+            percent_done: 0,
+            started_at: None,
+            completion_window_minutes: None,
+            attempts: Vec::new(),
+            runner: None,
+        }
+    }
 }
 
 /// One attempt of a job.

@@ -52,15 +52,6 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
 
     let now = jiff::Timestamp::now();
     let job = BackupJob {
-        backup_job_id: exec::new_job_id(),
-        account_id: account.to_string(),
-        region: region.to_string(),
-        backup_vault_name: vault.backup_vault_name.clone(),
-        resource_arn: resource.resource_arn.to_string(),
-        resource_type: resource.resource_type,
-        state: BackupJobState::Created,
-        status_message: None,
-        creation_date: now,
         // Only a queued job has a start window: the daemon runs those.
         start_by: args.no_wait.then(|| {
             now.checked_add(jiff::SignedDuration::from_mins(
@@ -68,17 +59,16 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
             ))
             .unwrap_or(now)
         }),
-        completion_date: None,
-        backup_plan_name: None,
-        backup_rule_name: None,
         lifecycle,
-        recovery_point_arn: None,
-        backup_size_in_bytes: 0,
-        percent_done: 0,
-        started_at: None,
-        completion_window_minutes: None,
-        attempts: Vec::new(),
-        runner: None,
+        ..BackupJob::created(
+            exec::new_job_id(),
+            account.as_str(),
+            region.as_str(),
+            &vault.backup_vault_name,
+            &resource.resource_arn.to_string(),
+            resource.resource_type,
+            now,
+        )
     };
     catalog.insert(&job, now).await?;
     let job_id = job.backup_job_id.clone();

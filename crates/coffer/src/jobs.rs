@@ -192,10 +192,23 @@ async fn abort(
             job.runner.as_deref().unwrap_or("unknown")
         );
     }
-    let next = match job.state {
+    // Each write requires the state this decision was made on: a job that
+    // moved meanwhile (the scheduler started it) is not aborted blindly.
+    let seen = job.state;
+    let next = match seen {
         _ if nobody_runs => {
-            if job.state != Aborting {
-                exec::set_backup_state(&env, id, Aborting, |_| {}).await?;
+            if seen != Aborting {
+                exec::transition(
+                    &env,
+                    id,
+                    Aborting,
+                    |s| s == seen,
+                    |j: &mut BackupJob| {
+                        j.status_message = Some(reason.clone());
+                    },
+                )
+                .await
+                .map_err(|e| moved(id, e))?;
             }
             Aborted
         }
@@ -209,10 +222,18 @@ async fn abort(
             done.as_str()
         ),
     };
-    let stopped = exec::set_backup_state(&env, id, next, |j| {
-        j.status_message = Some(reason.clone());
-    })
-    .await?;
+    let from = if nobody_runs { Aborting } else { seen };
+    let stopped = exec::transition(
+        &env,
+        id,
+        next,
+        |s| s == from,
+        |j: &mut BackupJob| {
+            j.status_message = Some(reason.clone());
+        },
+    )
+    .await
+    .map_err(|e| moved(id, e))?;
     match stopped.state {
         Aborted => println!("Backup job {id} ABORTED."),
         _ => println!(
@@ -221,4 +242,8 @@ async fn abort(
         ),
     }
     Ok(Outcome::Success)
+}
+
+fn moved(id: &str, error: coffer_engine::Error) -> anyhow::Error {
+    anyhow::anyhow!("backup job {id} changed while it was being stopped ({error}); run `coffer jobs abort {id}` again")
 }

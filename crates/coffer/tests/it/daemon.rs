@@ -729,3 +729,115 @@ postgres:
     assert_eq!(events.len(), 2, "{events:#?}");
     catalog.close().await;
 }
+
+/// A CREATED job with a start window, for `resource`, recorded now.
+async fn queued_job(catalog: &Catalog, id: &str, resource: &str, now: Timestamp) {
+    let resource_type = if resource == QUEUE {
+        coffer_model::ResourceType::SQLite
+    } else {
+        coffer_model::ResourceType::FileSystem
+    };
+    let job = BackupJob {
+        start_by: Some(now.checked_add(SignedDuration::from_hours(8)).unwrap()),
+        ..BackupJob::created(
+            id,
+            "210987654321",
+            "eu-west-1",
+            "primary",
+            resource,
+            resource_type,
+            now,
+        )
+    };
+    catalog.insert(&job, now).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_once_and_a_resource_another_process_backs_up_waits() {
+    let home = month_home();
+    let start: Timestamp = "2026-05-01T00:00:00Z".parse().unwrap();
+    let (mut daemon, _clock, catalog) = daemon_at(&home, start).await;
+
+    // Two workers race for one job: one claims it, the other is refused,
+    // and there is one recovery point.
+    queued_job(&catalog, "RACE", DOCS, start).await;
+    let env = daemon.env().clone();
+    let options = coffer_engine::exec::BackupOptions::default();
+    let (a, b) = tokio::join!(
+        coffer_engine::exec::run_backup(&env, "RACE", &options),
+        coffer_engine::exec::run_backup(&env, "RACE", &options)
+    );
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "exactly one claims the job: {a:?} / {b:?}"
+    );
+    let points: Vec<RecoveryPoint> = all(&catalog).await;
+    assert_eq!(
+        points
+            .iter()
+            .filter(|p| p.created_by_job_id.as_deref() == Some("RACE"))
+            .count(),
+        1
+    );
+
+    // A worker working from an older listing finds the job running
+    // already: it is refused, not run a second time.
+    queued_job(&catalog, "STALE", DOCS, start).await;
+    let mut running = catalog
+        .get::<BackupJob>("STALE")
+        .await
+        .unwrap()
+        .unwrap()
+        .record;
+    running.state = BackupJobState::Running;
+    catalog.update(&running, 1, start).await.unwrap();
+    let refused = coffer_engine::exec::run_backup(&env, "STALE", &options).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(all::<RecoveryPoint>(&catalog)
+        .await
+        .iter()
+        .all(|p| p.created_by_job_id.as_deref() != Some("STALE")));
+
+    // Another live process (PID 1 here) is backing up the queue: the
+    // daemon leaves the queue's waiting job alone, and runs the other one.
+    let mut theirs: BackupJob = {
+        queued_job(&catalog, "THEIRS", QUEUE, start).await;
+        catalog
+            .get::<BackupJob>("THEIRS")
+            .await
+            .unwrap()
+            .unwrap()
+            .record
+    };
+    theirs.state = BackupJobState::Running;
+    theirs.runner = Some(format!(
+        "1@{}",
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim()
+    ));
+    catalog.update(&theirs, 1, start).await.unwrap();
+    queued_job(&catalog, "WAITS", QUEUE, start).await;
+    queued_job(&catalog, "RUNS", DOCS, start).await;
+    daemon.settle().await.unwrap();
+    let state = |id: &'static str| {
+        let catalog = catalog.clone();
+        async move {
+            catalog
+                .get::<BackupJob>(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .record
+                .state
+        }
+    };
+    assert_eq!(state("WAITS").await, BackupJobState::Created);
+    assert_eq!(state("RUNS").await, BackupJobState::Completed);
+    assert_eq!(
+        state("THEIRS").await,
+        BackupJobState::Running,
+        "a live process's job is not settled"
+    );
+    catalog.close().await;
+}
