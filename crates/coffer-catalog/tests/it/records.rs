@@ -48,27 +48,17 @@ pub fn recovery_point(id: &str, vault: &str) -> RecoveryPoint {
 
 fn job(id: &str) -> BackupJob {
     BackupJob {
-        backup_job_id: id.into(),
-        account_id: "111122223333".into(),
-        region: "eu-west-1".into(),
-        backup_vault_name: "primary".into(),
-        resource_arn: "arn:coffer:fs:eu-west-1:111122223333:filesystem/home".into(),
-        resource_type: ResourceType::FileSystem,
-        state: BackupJobState::Created,
-        status_message: None,
-        creation_date: now(),
-        start_by: None,
-        completion_date: None,
         backup_plan_name: Some("critical".into()),
         backup_rule_name: Some("nightly".into()),
-        lifecycle: Lifecycle::default(),
-        recovery_point_arn: None,
-        backup_size_in_bytes: 0,
-        percent_done: 0,
-        started_at: None,
-        completion_window_minutes: None,
-        attempts: Vec::new(),
-        runner: None,
+        ..BackupJob::created(
+            id,
+            "111122223333",
+            "eu-west-1",
+            "primary",
+            "arn:coffer:fs:eu-west-1:111122223333:filesystem/home",
+            ResourceType::FileSystem,
+            now(),
+        )
     }
 }
 
