@@ -44,10 +44,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "vault checks",
         sql: include_str!("migrations/0003_vault_checks.sql"),
     },
+    Migration {
+        version: 4,
+        description: "evidence ledger",
+        sql: include_str!("migrations/0004_ledger.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

@@ -17,6 +17,7 @@
 
 mod db;
 mod error;
+pub mod ledger;
 mod objects;
 mod records;
 mod time;
@@ -28,6 +29,7 @@ use tracing::info;
 
 pub use db::{Backend, SCHEMA_VERSION};
 pub use error::{redact_url, Error, Result};
+pub use ledger::{LedgerEntry, StoredCheckpoint, GENESIS};
 pub use objects::{
     diff_docs, ApplySummary, Blocker, Change, DesiredObject, FieldChange, ObjectKind, StackPlan,
     StoredObject,
@@ -435,6 +437,58 @@ impl Catalog {
                 .execute(&mut *tx)
                 .await?;
         }
+        // The ledger: the policy applied, with the digest of its files, and
+        // each vault lock set or changed.
+        let record = serde_json::json!({
+            "Stack": plan.stack,
+            "AccountId": plan.account_id,
+            "Region": plan.region,
+            "Files": plan.files,
+            "Created": summary.created,
+            "Updated": summary.updated,
+            "Deleted": summary.deleted,
+        });
+        let record_text = doc_text(&record);
+        ledger::append(
+            &mut tx,
+            self.backend,
+            "stack",
+            &plan.stack,
+            &format!(
+                "POLICY_APPLIED files {} created {} updated {} deleted {}",
+                ledger::sha256_hex(doc_text(&serde_json::json!(plan.files)).as_bytes()),
+                summary.created,
+                summary.updated,
+                summary.deleted
+            ),
+            record_text.as_bytes(),
+            now,
+        )
+        .await?;
+        for change in &plan.changes {
+            let (before, after) = match change {
+                Change::Create(d) if d.kind == ObjectKind::BackupVault => (None, Some(d)),
+                Change::Update {
+                    stored, desired, ..
+                } if stored.kind == ObjectKind::BackupVault => (Some(&stored.doc), Some(desired)),
+                _ => (None, None),
+            };
+            let Some(after) = after else { continue };
+            let lock = after.doc.get("LockConfiguration");
+            if lock.is_some() && lock != before.and_then(|b| b.get("LockConfiguration")) {
+                let lock_text = doc_text(lock.unwrap_or(&serde_json::Value::Null));
+                ledger::append(
+                    &mut tx,
+                    self.backend,
+                    "vault lock",
+                    &after.arn,
+                    &format!("LOCK_SET {lock_text}"),
+                    lock_text.as_bytes(),
+                    now,
+                )
+                .await?;
+            }
+        }
         tx.commit().await?;
         info!(stack = %plan.stack, created = summary.created, updated = summary.updated, deleted = summary.deleted, "stack applied");
         Ok(summary)
@@ -588,20 +642,35 @@ impl Catalog {
         for (_, param) in columns {
             query = bind_param(query, param);
         }
+        let mut tx = self.begin_write().await?;
         let result = query
-            .bind(doc)
+            .bind(doc.clone())
             .bind(1_i64)
             .bind(now_s.clone())
             .bind(now_s)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await;
         match result {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(Error::Conflict {
-                what: format!("{} {}", R::WHAT, record.id()),
-            }),
-            Err(other) => Err(other.into()),
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Err(Error::Conflict {
+                    what: format!("{} {}", R::WHAT, record.id()),
+                })
+            }
+            Err(other) => return Err(other.into()),
         }
+        ledger::append(
+            &mut tx,
+            self.backend,
+            R::WHAT,
+            record.id(),
+            &format!("created {}", record.evidence()),
+            doc.as_bytes(),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Reads one record by ID.
@@ -681,16 +750,29 @@ impl Catalog {
         for (_, param) in columns {
             query = bind_param(query, param);
         }
+        let mut tx = self.begin_write().await?;
         let result = query
-            .bind(doc)
+            .bind(doc.clone())
             .bind(format_ts(now))
             .bind(record.id().to_string())
             .bind(expected_version)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if result.rows_affected() == 1 {
+            ledger::append(
+                &mut tx,
+                self.backend,
+                R::WHAT,
+                record.id(),
+                &record.evidence(),
+                doc.as_bytes(),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
             return Ok(expected_version + 1);
         }
+        tx.rollback().await?;
         match self.get::<R>(record.id()).await? {
             Some(_) => Err(Error::Conflict {
                 what: format!("{} {}", R::WHAT, record.id()),
@@ -700,6 +782,82 @@ impl Catalog {
                 id: record.id().to_string(),
             }),
         }
+    }
+
+    /// The ledger's entries with `from <= seq < to`, in order.
+    ///
+    /// # Errors
+    /// On database errors or unreadable rows.
+    pub async fn ledger_entries(&self, from: i64, to: i64) -> Result<Vec<ledger::LedgerEntry>> {
+        let rows = sqlx::query("SELECT seq, time, kind, subject, event, doc_sha256, prev_hash, entry_hash FROM ledger WHERE seq >= $1 AND seq < $2 ORDER BY seq")
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let time: String = row.try_get("time")?;
+                Ok(ledger::LedgerEntry {
+                    seq: row.try_get("seq")?,
+                    time: parse_ts(&time, "ledger entry")?,
+                    kind: row.try_get("kind")?,
+                    subject: row.try_get("subject")?,
+                    event: row.try_get("event")?,
+                    doc_sha256: row.try_get("doc_sha256")?,
+                    prev_hash: row.try_get("prev_hash")?,
+                    entry_hash: row.try_get("entry_hash")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many entries the ledger holds (the next `seq`).
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn ledger_len(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM ledger")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Stores a signed checkpoint.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn insert_checkpoint(&self, checkpoint: &ledger::StoredCheckpoint) -> Result<()> {
+        sqlx::query("INSERT INTO ledger_checkpoints (tree_size, root_hash, time, key_fingerprint, signature) VALUES ($1, $2, $3, $4, $5)")
+            .bind(checkpoint.tree_size)
+            .bind(&checkpoint.root_hash)
+            .bind(format_ts(checkpoint.time))
+            .bind(&checkpoint.key_fingerprint)
+            .bind(&checkpoint.signature)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every signed checkpoint, oldest first.
+    ///
+    /// # Errors
+    /// On database errors or unreadable rows.
+    pub async fn checkpoints(&self) -> Result<Vec<ledger::StoredCheckpoint>> {
+        let rows = sqlx::query("SELECT tree_size, root_hash, time, key_fingerprint, signature FROM ledger_checkpoints ORDER BY time, tree_size")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let time: String = row.try_get("time")?;
+                Ok(ledger::StoredCheckpoint {
+                    tree_size: row.try_get("tree_size")?,
+                    root_hash: row.try_get("root_hash")?,
+                    time: parse_ts(&time, "ledger checkpoint")?,
+                    key_fingerprint: row.try_get("key_fingerprint")?,
+                    signature: row.try_get("signature")?,
+                })
+            })
+            .collect()
     }
 
     /// Moves a backup job to `next`, refusing transitions the AWS state

@@ -24,6 +24,8 @@ pub trait Record: Serialize + DeserializeOwned + Send + Sync {
     fn account_region(&self) -> (String, String);
     /// Indexed columns, besides id, account, region, doc and bookkeeping.
     fn columns(&self) -> Vec<(&'static str, Param)>;
+    /// The record's state, as the evidence ledger records each write.
+    fn evidence(&self) -> String;
 }
 
 fn text(value: &str) -> Param {
@@ -76,6 +78,9 @@ impl Record for RecoveryPoint {
             ),
         ]
     }
+    fn evidence(&self) -> String {
+        upper(&self.status)
+    }
 }
 
 impl Record for BackupJob {
@@ -102,6 +107,9 @@ impl Record for BackupJob {
                 Param::OptText(self.recovery_point_arn.clone()),
             ),
         ]
+    }
+    fn evidence(&self) -> String {
+        self.state.as_str().to_string()
     }
 }
 
@@ -130,6 +138,9 @@ impl Record for CopyJob {
             ("completion_date", opt_ts(self.completion_date)),
         ]
     }
+    fn evidence(&self) -> String {
+        upper(&self.state)
+    }
 }
 
 impl Record for RestoreJob {
@@ -149,6 +160,9 @@ impl Record for RestoreJob {
             ("completion_date", opt_ts(self.completion_date)),
         ]
     }
+    fn evidence(&self) -> String {
+        upper(&self.status)
+    }
 }
 
 impl Record for LegalHold {
@@ -162,6 +176,9 @@ impl Record for LegalHold {
     }
     fn columns(&self) -> Vec<(&'static str, Param)> {
         vec![("status", Param::Text(upper(&self.status)))]
+    }
+    fn evidence(&self) -> String {
+        upper(&self.status)
     }
 }
 
@@ -180,6 +197,13 @@ impl Record for VaultCheck {
             ("passed", Param::Int(i64::from(self.passed))),
             ("completed_at", Param::Text(format_ts(self.completed_at))),
         ]
+    }
+    fn evidence(&self) -> String {
+        if self.passed {
+            "PASSED".into()
+        } else {
+            "FAILED".into()
+        }
     }
 }
 

@@ -132,6 +132,9 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         grace_seconds: u64,
     },
+    /// The evidence ledger: verify it, sign a checkpoint, prove an entry.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
     /// Print the Prometheus metrics (`coffer_*`) the daemon serves on /metrics.
     #[command(after_help = "Example:\n  coffer metrics")]
     Metrics,
@@ -479,10 +482,39 @@ pub enum VaultCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Check the whole ledger: the hash chain, every checkpoint's root and signature.
+    #[command(
+        after_help = "Example:\n  coffer evidence verify\n  coffer evidence verify --public-key 3b6a27bc...\n\nExits 1 and names the entry on any edited, removed, reordered or cut-back entry."
+    )]
+    Verify {
+        /// The public key the signatures must verify with (default: this home's signing key).
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
+    /// Sign a checkpoint of the ledger now (`coffer serve` signs one every hour).
+    #[command(after_help = "Example:\n  coffer evidence checkpoint")]
+    Checkpoint,
+    /// An inclusion proof of one entry in the newest checkpoint's tree.
+    #[command(after_help = "Example:\n  coffer evidence prove 42 -o json")]
+    Prove {
+        /// The entry's sequence number.
+        seq: usize,
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Yaml)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// List the keys (names and versions, never key material).
     #[command(after_help = "Example:\n  coffer keys list")]
     List,
+    /// Print the signing key's public key and fingerprint, to hand to auditors.
+    #[command(
+        after_help = "Example:\n  coffer keys public\n\nAn auditor verifies checkpoints and report manifests with it; the private key never leaves the home."
+    )]
+    Public,
     /// Create a key; a vault's EncryptionKeyArn (…:key/NAME) names it.
     #[command(after_help = "Example:\n  coffer keys create VaultKey")]
     Create {
@@ -536,6 +568,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::RecoveryPoints(command) => crate::points::run(&global, &command).await,
         Command::Jobs(command) => crate::jobs::run(&global, &command).await,
         Command::Metrics => crate::metrics::run(&global).await,
+        Command::Evidence(command) => crate::evidence::run(&global, command).await,
         Command::Serve {
             listen,
             grace_seconds,

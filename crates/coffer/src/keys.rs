@@ -31,6 +31,15 @@ pub async fn run(global: &Global, command: KeysCommand) -> anyhow::Result<Outcom
     let keyring = Keyring::open(ctx.config.keyring_path())?;
     let now = jiff::Timestamp::now();
     match command {
+        KeysCommand::Public => {
+            let key =
+                coffer_audit::signing::KeyPair::load_or_create(ctx.config.signing_key_path())?;
+            let public = key.public();
+            println!("public key   {}", public.to_hex());
+            println!("fingerprint  {}", public.fingerprint());
+            println!("algorithm    Ed25519");
+            return Ok(Outcome::Success);
+        }
         KeysCommand::List => {
             let keys = keyring.list()?;
             if keys.is_empty() {

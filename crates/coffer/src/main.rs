@@ -6,6 +6,7 @@ mod cli;
 mod context;
 mod copy;
 mod discover;
+mod evidence;
 mod get;
 mod holds;
 mod jobs;

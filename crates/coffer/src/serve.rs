@@ -89,7 +89,26 @@ pub async fn run(
         settings.workers,
         coffer_catalog::redact_url(ctx.config.catalog_url())
     );
+    // The evidence ledger gets a signed checkpoint every hour.
+    let signer = {
+        let key = coffer_audit::signing::KeyPair::load_or_create(ctx.config.signing_key_path())?;
+        let catalog = catalog.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                match coffer_audit::ledger::checkpoint(&catalog, &key, jiff::Timestamp::now()).await
+                {
+                    Ok(c) => {
+                        tracing::info!(entries = c.tree_size, root = %c.root_hash, "ledger checkpoint signed")
+                    }
+                    Err(error) => tracing::error!(%error, "cannot sign a ledger checkpoint"),
+                }
+            }
+        })
+    };
     let result = daemon.run(shutdown).await;
+    signer.abort();
     let _ = stop_http.send(true);
     if let Ok(Err(error)) = server.await {
         tracing::error!(%error, "HTTP endpoints stopped with an error");

@@ -7,6 +7,7 @@
 
 mod crash;
 mod daemon;
+mod evidence;
 mod jobs;
 mod keys;
 mod policy;

@@ -1,0 +1,24 @@
+//! Audit errors.
+
+use std::path::PathBuf;
+
+/// What can go wrong while signing or verifying evidence.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Catalog(#[from] coffer_catalog::Error),
+    #[error("cannot use {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} holds no Ed25519 signing key (64 hex digits expected); restore it from a backup of the home", path.display())]
+    BadKey { path: PathBuf },
+    #[error("not an Ed25519 public key: give the 64 hex digits `coffer keys public` prints")]
+    BadPublicKey,
+    #[error("the system's random source failed: {0}")]
+    Random(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

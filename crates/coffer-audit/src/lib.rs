@@ -1,0 +1,18 @@
+//! Audit: the evidence ledger's checkpoints, signatures and proofs.
+//!
+//! - [`merkle`]: the RFC 6962 Merkle tree over ledger entries, with
+//!   inclusion proofs.
+//! - [`signing`]: the deployment's Ed25519 key (created on first use beside
+//!   the keyring), public keys and fingerprints for auditors.
+//! - [`ledger`]: signed checkpoints and the verification that names every
+//!   edited, removed, reordered or cut-back entry.
+//!
+//! The ledger itself is appended by `coffer-catalog`, in the transaction
+//! of each change it records.
+
+mod error;
+pub mod ledger;
+pub mod merkle;
+pub mod signing;
+
+pub use error::{Error, Result};

@@ -1,0 +1,169 @@
+//! The deployment's Ed25519 signing key: created on first use beside the
+//! keyring (a file of mode 0600 holding the 32-byte seed in hex), never in
+//! the catalog. It signs ledger checkpoints (and report manifests). An
+//! auditor gets the public key or its fingerprint (`coffer keys public`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// The signing key, loaded.
+pub struct KeyPair {
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyPair")
+            .field("fingerprint", &self.fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl KeyPair {
+    /// Loads the key at `path`, creating it first if there is none.
+    ///
+    /// # Errors
+    /// When the file cannot be read or written, or holds no key.
+    pub fn load_or_create(path: &Path) -> Result<KeyPair> {
+        if !path.exists() {
+            let mut seed = Zeroizing::new([0u8; 32]);
+            getrandom::fill(seed.as_mut()).map_err(|e| Error::Random(e.to_string()))?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            match options.open(path) {
+                Ok(mut file) => {
+                    let text = Zeroizing::new(hex::encode(seed.as_ref()));
+                    file.write_all(text.as_bytes()).map_err(io(path))?;
+                    file.sync_all().map_err(io(path))?;
+                }
+                // Another process created it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io(path)(e)),
+            }
+        }
+        KeyPair::load(path)
+    }
+
+    /// Loads the key at `path`.
+    ///
+    /// # Errors
+    /// When the file cannot be read or holds no key.
+    pub fn load(path: &Path) -> Result<KeyPair> {
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io(path))?);
+        let mut seed = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(text.trim(), seed.as_mut()).map_err(|_| Error::BadKey {
+            path: path.to_path_buf(),
+        })?;
+        Ok(KeyPair {
+            key: SigningKey::from_bytes(&seed),
+        })
+    }
+
+    pub fn public(&self) -> PublicKey {
+        PublicKey(self.key.verifying_key())
+    }
+
+    pub fn fingerprint(&self) -> String {
+        self.public().fingerprint()
+    }
+
+    /// Signs `message`; the signature in hex.
+    pub fn sign(&self, message: &[u8]) -> String {
+        hex::encode(self.key.sign(message).to_bytes())
+    }
+}
+
+/// A public key, as handed to auditors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicKey(VerifyingKey);
+
+impl PublicKey {
+    /// The key from its 64 hex digits.
+    ///
+    /// # Errors
+    /// When the text is not an Ed25519 public key.
+    pub fn from_hex(text: &str) -> Result<PublicKey> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| Error::BadPublicKey)?;
+        VerifyingKey::from_bytes(&bytes)
+            .map(PublicKey)
+            .map_err(|_| Error::BadPublicKey)
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0.as_bytes())
+    }
+
+    /// `SHA256:` and the hex SHA-256 of the 32 key bytes.
+    pub fn fingerprint(&self) -> String {
+        format!("SHA256:{}", hex::encode(Sha256::digest(self.0.as_bytes())))
+    }
+
+    /// Whether `signature` (hex) signs `message` with this key.
+    pub fn verifies(&self, message: &[u8], signature: &str) -> bool {
+        let mut bytes = [0u8; 64];
+        if hex::decode_to_slice(signature.trim(), &mut bytes).is_err() {
+            return false;
+        }
+        self.0
+            .verify(message, &Signature::from_bytes(&bytes))
+            .is_ok()
+    }
+}
+
+/// Where the signing key lives by default: `signing.key` beside the keyring.
+pub fn default_path(home: &Path) -> PathBuf {
+    home.join("signing.key")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_created_once_private_and_signs_what_it_verifies() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("signing.key");
+        let key = KeyPair::load_or_create(&path).unwrap_or_else(|e| panic!("{e}"));
+        let again = KeyPair::load_or_create(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(key.public(), again.public(), "created once");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let signature = key.sign(b"tree 3");
+        let public = PublicKey::from_hex(&key.public().to_hex()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(public.verifies(b"tree 3", &signature));
+        assert!(!public.verifies(b"tree 4", &signature));
+        assert!(
+            format!("{key:?}").contains("SHA256:"),
+            "Debug shows only the fingerprint"
+        );
+    }
+}
