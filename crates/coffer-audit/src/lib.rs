@@ -10,6 +10,7 @@
 //! The ledger itself is appended by `coffer-catalog`, in the transaction
 //! of each change it records.
 
+pub mod controls;
 mod error;
 pub mod ledger;
 pub mod merkle;

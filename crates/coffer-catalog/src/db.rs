@@ -49,10 +49,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "evidence ledger",
         sql: include_str!("migrations/0004_ledger.sql"),
     },
+    Migration {
+        version: 5,
+        description: "control results",
+        sql: include_str!("migrations/0005_control_results.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

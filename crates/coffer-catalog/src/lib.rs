@@ -616,6 +616,32 @@ impl Catalog {
     /// # Errors
     /// `Conflict` when a record with that ID exists; database errors.
     pub async fn insert<R: Record>(&self, record: &R, now: jiff::Timestamp) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        self.insert_in(&mut tx, record, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores many new records in one transaction (all or none), each with
+    /// its ledger entry.
+    ///
+    /// # Errors
+    /// `Conflict` when one exists already; database errors.
+    pub async fn insert_all<R: Record>(&self, records: &[R], now: jiff::Timestamp) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for record in records {
+            self.insert_in(&mut tx, record, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_in<R: Record>(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        record: &R,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
         let columns = record.columns();
         let (account, region) = record.account_region();
         let names: Vec<&str> = ["id", "account_id", "region"]
@@ -642,13 +668,12 @@ impl Catalog {
         for (_, param) in columns {
             query = bind_param(query, param);
         }
-        let mut tx = self.begin_write().await?;
         let result = query
             .bind(doc.clone())
             .bind(1_i64)
             .bind(now_s.clone())
             .bind(now_s)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await;
         match result {
             Ok(_) => {}
@@ -660,7 +685,7 @@ impl Catalog {
             Err(other) => return Err(other.into()),
         }
         ledger::append(
-            &mut tx,
+            tx,
             self.backend,
             R::WHAT,
             record.id(),
@@ -669,7 +694,6 @@ impl Catalog {
             now,
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 

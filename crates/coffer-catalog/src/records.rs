@@ -2,7 +2,9 @@
 //! holds. Each is stored as its model document plus the columns queries
 //! filter on, with a version for optimistic concurrency.
 
-use coffer_model::{Arn, BackupJob, CopyJob, LegalHold, RecoveryPoint, RestoreJob, VaultCheck};
+use coffer_model::{
+    Arn, BackupJob, ControlResult, CopyJob, LegalHold, RecoveryPoint, RestoreJob, VaultCheck,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -204,6 +206,34 @@ impl Record for VaultCheck {
         } else {
             "FAILED".into()
         }
+    }
+}
+
+impl Record for ControlResult {
+    const TABLE: &'static str = "control_results";
+    const WHAT: &'static str = "control result";
+    fn id(&self) -> &str {
+        &self.result_id
+    }
+    fn account_region(&self) -> (String, String) {
+        (self.account_id.clone(), self.region.clone())
+    }
+    fn columns(&self) -> Vec<(&'static str, Param)> {
+        vec![
+            ("framework_name", text(&self.framework_name)),
+            ("control_name", text(&self.control_name)),
+            ("resource_id", text(&self.resource_id)),
+            ("status", text(self.status.as_str())),
+            ("evaluated_at", Param::Text(format_ts(self.evaluated_at))),
+        ]
+    }
+    fn evidence(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.framework_name,
+            self.control_name,
+            self.status.as_str()
+        )
     }
 }
 

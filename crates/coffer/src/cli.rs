@@ -132,6 +132,9 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         grace_seconds: u64,
     },
+    /// Audit frameworks: evaluate their controls.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// The evidence ledger: verify it, sign a checkpoint, prove an entry.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
@@ -482,6 +485,21 @@ pub enum VaultCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Evaluate the frameworks' controls now and record the results.
+    #[command(
+        after_help = "Example:\n  coffer audit evaluate\n  coffer audit evaluate --framework payments_core -o json\n\nEach result is COMPLIANT, NON_COMPLIANT (with the reason) or INSUFFICIENT_DATA; results are kept with history and appended to the evidence ledger."
+    )]
+    Evaluate {
+        /// Only this framework (default: every framework of the account and region).
+        #[arg(long, value_name = "NAME")]
+        framework: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum EvidenceCommand {
     /// Check the whole ledger: the hash chain, every checkpoint's root and signature.
     #[command(
@@ -569,6 +587,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Jobs(command) => crate::jobs::run(&global, &command).await,
         Command::Metrics => crate::metrics::run(&global).await,
         Command::Evidence(command) => crate::evidence::run(&global, command).await,
+        Command::Audit(AuditCommand::Evaluate { framework, output }) => {
+            crate::audit::evaluate(&global, framework.as_deref(), output).await
+        }
         Command::Serve {
             listen,
             grace_seconds,

@@ -1,6 +1,7 @@
 //! `coffer`: the command-line binary. Thin: parses arguments, sets up
 //! logging, wires the library crates, and maps outcomes to exit codes.
 
+mod audit;
 mod backup;
 mod cli;
 mod context;

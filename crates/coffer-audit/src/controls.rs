@@ -1,0 +1,722 @@
+//! The controls of AWS Backup Audit Manager, evaluated over the catalog's
+//! state as sets: each control is one pass over maps built once (resource
+//! → selecting plans, resource → newest point, ...), never a query per
+//! resource.
+//!
+//! Each result is COMPLIANT, NON_COMPLIANT with the reason in words a
+//! compliance officer reads, or INSUFFICIENT_DATA, with the evaluation time
+//! and the IDs of the evidence it rests on.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use coffer_model::{
+    BackupPlan, BackupSelection, BackupVault, ControlScope, Framework, FrameworkControl,
+    RecoveryPoint, RecoveryPointStatus, Resource, ResourceType, RestoreJob, RestoreJobStatus,
+    Schedule, ScheduleExpression, TypeName, CONTROLS,
+};
+pub use coffer_model::{Compliance, ControlResult};
+use jiff::{SignedDuration, Timestamp};
+
+/// Everything the controls read, for one account and region.
+#[derive(Debug)]
+pub struct Estate<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+    pub resources: &'a [Resource],
+    pub plans: &'a [BackupPlan],
+    pub selections: &'a [BackupSelection],
+    pub vaults: &'a [BackupVault],
+    pub points: &'a [RecoveryPoint],
+    pub restores: &'a [RestoreJob],
+    pub now: Timestamp,
+}
+
+fn parameter<'c>(control: &'c FrameworkControl, name: &str) -> Option<&'c str> {
+    control
+        .control_input_parameters
+        .iter()
+        .find(|p| p.parameter_name == name)
+        .map(|p| p.parameter_value.as_str())
+        .or_else(|| {
+            CONTROLS
+                .iter()
+                .find(|c| c.name == control.control_name)
+                .and_then(|c| c.params.iter().find(|p| p.name == name))
+                .and_then(|p| p.default)
+        })
+}
+
+fn number(control: &FrameworkControl, name: &str) -> Option<i64> {
+    parameter(control, name).and_then(|v| v.trim().parse().ok())
+}
+
+fn list(control: &FrameworkControl, name: &str) -> Vec<String> {
+    parameter(control, name)
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A (value, unit) parameter pair as a span: `hours` or `days`.
+fn period<'c>(
+    control: &'c FrameworkControl,
+    value_name: &str,
+    unit_name: &str,
+) -> (i64, &'c str, SignedDuration) {
+    let value = number(control, value_name).unwrap_or(1);
+    let unit = parameter(control, unit_name).unwrap_or("days");
+    let hours = if unit == "hours" { value } else { 24 * value };
+    (value, unit, SignedDuration::from_hours(hours))
+}
+
+fn show_tags(tags: &coffer_model::Tags) -> String {
+    if tags.is_empty() {
+        return "none".into();
+    }
+    let parts: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+/// Whether a scope takes a resource (an empty scope takes all).
+fn in_scope(
+    scope: &ControlScope,
+    id: &str,
+    name: &str,
+    kind: Option<ResourceType>,
+    tags: &coffer_model::Tags,
+) -> bool {
+    if !scope.compliance_resource_ids.is_empty()
+        && !scope
+            .compliance_resource_ids
+            .iter()
+            .any(|r| r == id || r == name)
+    {
+        return false;
+    }
+    if !scope.compliance_resource_types.is_empty() {
+        let Some(kind) = kind else {
+            return false;
+        };
+        let listed = scope.compliance_resource_types.iter().any(|t| {
+            matches!(ResourceType::resolve_name(t), Ok(TypeName::Types(types)) if types.contains(&kind))
+        });
+        if !listed {
+            return false;
+        }
+    }
+    scope.tags.iter().all(|(key, value)| {
+        tags.get(key)
+            .is_some_and(|v| value.is_empty() || v == value)
+    })
+}
+
+/// How one selection picks resources, in words.
+fn describe_selection(selection: &BackupSelection) -> String {
+    let mut parts = Vec::new();
+    for tag in &selection.list_of_tags {
+        parts.push(format!("{}={}", tag.condition_key, tag.condition_value));
+    }
+    for resource in &selection.resources {
+        parts.push(resource.to_string());
+    }
+    if parts.is_empty() {
+        "nothing".into()
+    } else {
+        parts.join(" or ")
+    }
+}
+
+/// The longest gap between two fire times of a rule over 62 days (its
+/// effective backup interval), if it can be computed.
+fn rule_interval(rule: &coffer_model::BackupRule, now: Timestamp) -> Option<SignedDuration> {
+    let expression: ScheduleExpression = rule.schedule_expression.parse().ok()?;
+    let schedule = Schedule::new(
+        expression,
+        rule.schedule_expression_timezone.as_deref(),
+        now,
+    )
+    .ok()?;
+    let until = now.checked_add(SignedDuration::from_hours(24 * 62)).ok()?;
+    let fires = schedule.fire_times_between(now, until);
+    let gaps = fires.windows(2).map(|w| w[1].duration_since(w[0]));
+    gaps.max()
+}
+
+/// Evaluates every control of `framework` over `estate`.
+pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult> {
+    let plans_by_name: BTreeMap<&str, &BackupPlan> = estate
+        .plans
+        .iter()
+        .map(|p| (p.backup_plan_name.as_str(), p))
+        .collect();
+    let account = coffer_model::AccountId::new(estate.account).ok();
+    let region = coffer_model::Region::new(estate.region).ok();
+    // Resource → the selections (and so plans) that select it.
+    let mut selecting: BTreeMap<String, Vec<&BackupSelection>> = BTreeMap::new();
+    if let (Some(account), Some(region)) = (&account, &region) {
+        for resource in estate.resources {
+            for selection in estate.selections {
+                if plans_by_name.contains_key(selection.backup_plan_name.as_str())
+                    && selection.selects(account, region, resource)
+                {
+                    selecting
+                        .entry(resource.resource_arn.to_string())
+                        .or_default()
+                        .push(selection);
+                }
+            }
+        }
+    }
+    // Resource → newest completed point; point ARN → resource.
+    let mut newest: BTreeMap<&str, &RecoveryPoint> = BTreeMap::new();
+    for point in estate
+        .points
+        .iter()
+        .filter(|p| p.status == RecoveryPointStatus::Completed)
+    {
+        let slot = newest.entry(point.resource_arn.as_str()).or_insert(point);
+        if point.creation_date > slot.creation_date {
+            *slot = point;
+        }
+    }
+    let point_resource: BTreeMap<&str, &str> = estate
+        .points
+        .iter()
+        .map(|p| (p.recovery_point_arn.as_str(), p.resource_arn.as_str()))
+        .collect();
+    // Resource → its latest completed restore.
+    let mut restored: BTreeMap<&str, &RestoreJob> = BTreeMap::new();
+    for job in estate
+        .restores
+        .iter()
+        .filter(|j| j.status == RestoreJobStatus::Completed && j.completion_date.is_some())
+    {
+        if let Some(resource) = point_resource.get(job.recovery_point_arn.as_str()) {
+            let slot = restored.entry(resource).or_insert(job);
+            if job.creation_date > slot.creation_date {
+                *slot = job;
+            }
+        }
+    }
+    let vault_by_name: BTreeMap<&str, &BackupVault> = estate
+        .vaults
+        .iter()
+        .filter(|v| v.account_id.as_str() == estate.account && v.region.as_str() == estate.region)
+        .map(|v| (v.backup_vault_name.as_str(), v))
+        .collect();
+
+    let mut out = Vec::new();
+    for control in &framework.framework_controls {
+        let result = |resource_id: String,
+                      resource_type: &str,
+                      status,
+                      reason: String,
+                      evidence: Vec<String>| ControlResult {
+            result_id: uuid::Uuid::now_v7().to_string(),
+            account_id: estate.account.to_string(),
+            region: estate.region.to_string(),
+            framework_name: framework.framework_name.clone(),
+            control_name: control.control_name.clone(),
+            resource_id,
+            resource_type: resource_type.to_string(),
+            status,
+            reason,
+            evaluated_at: estate.now,
+            evidence,
+        };
+        let scope = &control.control_scope;
+        let resources = estate.resources.iter().filter(|r| {
+            in_scope(
+                scope,
+                &r.resource_arn.to_string(),
+                &r.resource_name,
+                Some(r.resource_type),
+                &r.tags,
+            )
+        });
+        match control.control_name.as_str() {
+            "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN" => {
+                for r in resources {
+                    let arn = r.resource_arn.to_string();
+                    let (status, reason, evidence) = match selecting.get(&arn) {
+                        Some(found) => (
+                            Compliance::Compliant,
+                            format!(
+                                "selected by plan(s) {}",
+                                found
+                                    .iter()
+                                    .map(|s| s.backup_plan_name.as_str())
+                                    .collect::<BTreeSet<_>>()
+                                    .into_iter()
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                            found
+                                .iter()
+                                .map(|s| {
+                                    format!("selection:{}/{}", s.backup_plan_name, s.selection_name)
+                                })
+                                .collect(),
+                        ),
+                        None => {
+                            let how: Vec<String> = estate
+                                .selections
+                                .iter()
+                                .map(|s| {
+                                    format!(
+                                        "plan {} selects {}",
+                                        s.backup_plan_name,
+                                        describe_selection(s)
+                                    )
+                                })
+                                .collect();
+                            (
+                                Compliance::NonCompliant,
+                                format!(
+                                    "no backup plan selects this resource: its tags are {}; {}",
+                                    show_tags(&r.tags),
+                                    if how.is_empty() {
+                                        "no plan has a selection".to_string()
+                                    } else {
+                                        how.join("; ")
+                                    }
+                                ),
+                                Vec::new(),
+                            )
+                        }
+                    };
+                    out.push(result(
+                        arn,
+                        r.resource_type.as_str(),
+                        status,
+                        reason,
+                        evidence,
+                    ));
+                }
+            }
+            "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK" => {
+                let (value, unit, required) =
+                    period(control, "requiredFrequencyValue", "requiredFrequencyUnit");
+                let retention = number(control, "requiredRetentionDays").unwrap_or(35);
+                for plan in estate.plans {
+                    if !in_scope(
+                        scope,
+                        &plan.backup_plan_name,
+                        &plan.backup_plan_name,
+                        None,
+                        &Default::default(),
+                    ) && !scope.is_empty()
+                    {
+                        continue;
+                    }
+                    let mut seen = Vec::new();
+                    let ok = plan.rules.iter().any(|rule| {
+                        let interval = rule_interval(rule, estate.now);
+                        let days = rule.lifecycle.delete_after_days.map(i64::from);
+                        seen.push(format!(
+                            "{} every {} keeping {}",
+                            rule.rule_name,
+                            interval.map_or("?".into(), |d| format!(
+                                "{:.0} h",
+                                d.as_secs_f64() / 3600.0
+                            )),
+                            days.map_or("forever".into(), |d| format!("{d} days"))
+                        ));
+                        interval.is_some_and(|i| i <= required)
+                            && days.is_none_or(|d| d >= retention)
+                    });
+                    let reason = if ok {
+                        format!("a rule backs up at least every {value} {unit} and keeps points {retention} days or more")
+                    } else {
+                        format!(
+                            "no single rule backs up at least every {value} {unit} and keeps points {retention} days or more: {}",
+                            seen.join("; ")
+                        )
+                    };
+                    out.push(result(
+                        plan.backup_plan_name.clone(),
+                        "AWS::Backup::BackupPlan",
+                        if ok {
+                            Compliance::Compliant
+                        } else {
+                            Compliance::NonCompliant
+                        },
+                        reason,
+                        vec![format!("plan:{}", plan.backup_plan_name)],
+                    ));
+                }
+            }
+            "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED" => {
+                let allowed = list(control, "principalArnList");
+                for vault in vault_by_name.values() {
+                    if !scope.compliance_resource_ids.is_empty()
+                        && !scope.compliance_resource_ids.iter().any(|id| {
+                            *id == vault.backup_vault_name
+                                || *id == vault.backup_vault_arn.to_string()
+                        })
+                    {
+                        continue;
+                    }
+                    let arn = vault.backup_vault_arn.to_string();
+                    let (status, reason) = deletion_disabled(vault, &allowed);
+                    out.push(result(
+                        arn.clone(),
+                        "AWS::Backup::BackupVault",
+                        status,
+                        reason,
+                        vec![format!("vault:{arn}")],
+                    ));
+                }
+            }
+            "BACKUP_RECOVERY_POINT_ENCRYPTED" | "BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK" => {
+                let retention = number(control, "requiredRetentionDays").unwrap_or(35);
+                for point in estate.points.iter().filter(|p| {
+                    p.status == RecoveryPointStatus::Completed
+                        && in_scope(
+                            scope,
+                            &p.recovery_point_arn,
+                            &p.recovery_point_id,
+                            Some(p.resource_type),
+                            &p.tags,
+                        )
+                }) {
+                    let (status, reason) = if control.control_name
+                        == "BACKUP_RECOVERY_POINT_ENCRYPTED"
+                    {
+                        if point.is_encrypted {
+                            (Compliance::Compliant, "encrypted in its vault".to_string())
+                        } else {
+                            (
+                                Compliance::NonCompliant,
+                                "the recovery point is not encrypted".to_string(),
+                            )
+                        }
+                    } else {
+                        match point.lifecycle.delete_after_days {
+                            None => (
+                                Compliance::Compliant,
+                                "kept until deleted by hand".to_string(),
+                            ),
+                            Some(days) if i64::from(days) >= retention => {
+                                (Compliance::Compliant, format!("kept {days} days"))
+                            }
+                            Some(days) => (
+                                Compliance::NonCompliant,
+                                format!("kept only {days} days; at least {retention} are required"),
+                            ),
+                        }
+                    };
+                    out.push(result(
+                        point.recovery_point_arn.clone(),
+                        point.resource_type.as_str(),
+                        status,
+                        reason,
+                        vec![format!("recovery-point:{}", point.recovery_point_id)],
+                    ));
+                }
+            }
+            "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION"
+            | "BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT" => {
+                let region_check = control.control_name.ends_with("CROSS_REGION");
+                let wanted = list(
+                    control,
+                    if region_check {
+                        "crossRegionList"
+                    } else {
+                        "crossAccountList"
+                    },
+                );
+                for r in resources {
+                    let arn = r.resource_arn.to_string();
+                    let mut evidence = Vec::new();
+                    let mut destinations = Vec::new();
+                    for selection in selecting.get(&arn).into_iter().flatten() {
+                        let Some(plan) = plans_by_name.get(selection.backup_plan_name.as_str())
+                        else {
+                            continue;
+                        };
+                        for rule in &plan.rules {
+                            for action in &rule.copy_actions {
+                                if let Ok(dest) =
+                                    coffer_model::Arn::parse(&action.destination_backup_vault_arn)
+                                {
+                                    let other = if region_check {
+                                        dest.region()
+                                    } else {
+                                        dest.account()
+                                    };
+                                    let own = if region_check {
+                                        r.region.as_str()
+                                    } else {
+                                        r.account_id.as_str()
+                                    };
+                                    if other != own
+                                        && (wanted.is_empty() || wanted.iter().any(|w| w == other))
+                                    {
+                                        destinations.push(other.to_string());
+                                        evidence.push(format!(
+                                            "plan:{}/{}",
+                                            plan.backup_plan_name, rule.rule_name
+                                        ));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    let what = if region_check { "region" } else { "account" };
+                    let (status, reason) = if destinations.is_empty() {
+                        (
+                            Compliance::NonCompliant,
+                            format!(
+                                "no plan that selects this resource copies it to another {what}{}",
+                                if wanted.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" among {}", wanted.join(", "))
+                                }
+                            ),
+                        )
+                    } else {
+                        destinations.sort();
+                        destinations.dedup();
+                        (
+                            Compliance::Compliant,
+                            format!("copied to {what} {}", destinations.join(", ")),
+                        )
+                    };
+                    out.push(result(
+                        arn,
+                        r.resource_type.as_str(),
+                        status,
+                        reason,
+                        evidence,
+                    ));
+                }
+            }
+            "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK" => {
+                let min = number(control, "minRetentionDays");
+                let max = number(control, "maxRetentionDays");
+                for r in resources {
+                    let arn = r.resource_arn.to_string();
+                    let mut evidence = Vec::new();
+                    let mut locked = false;
+                    let mut seen = Vec::new();
+                    for selection in selecting.get(&arn).into_iter().flatten() {
+                        let Some(plan) = plans_by_name.get(selection.backup_plan_name.as_str())
+                        else {
+                            continue;
+                        };
+                        for rule in &plan.rules {
+                            let Some(vault) =
+                                vault_by_name.get(rule.target_backup_vault_name.as_str())
+                            else {
+                                continue;
+                            };
+                            evidence.push(format!("vault:{}", vault.backup_vault_arn));
+                            match &vault.lock_configuration {
+                                Some(lock) => {
+                                    let lock_min = lock.min_retention_days.map(i64::from);
+                                    let lock_max = lock.max_retention_days.map(i64::from);
+                                    let fits = min.is_none_or(|m| lock_min.is_some_and(|l| l >= m))
+                                        && max.is_none_or(|m| lock_max.is_some_and(|l| l <= m));
+                                    if fits {
+                                        locked = true;
+                                    } else {
+                                        seen.push(format!(
+                                            "vault {} is locked with {}-{} days, outside {}-{}",
+                                            vault.backup_vault_name,
+                                            lock_min.map_or("?".into(), |d| d.to_string()),
+                                            lock_max.map_or("?".into(), |d| d.to_string()),
+                                            min.map_or("any".into(), |d| d.to_string()),
+                                            max.map_or("any".into(), |d| d.to_string())
+                                        ));
+                                    }
+                                }
+                                None => seen
+                                    .push(format!("vault {} has no lock", vault.backup_vault_name)),
+                            }
+                        }
+                    }
+                    let (status, reason) = if locked {
+                        (
+                            Compliance::Compliant,
+                            "backed up into a locked vault".to_string(),
+                        )
+                    } else if seen.is_empty() {
+                        (Compliance::NonCompliant, "no plan backs this resource up into a locked vault (no plan selects it)".to_string())
+                    } else {
+                        (
+                            Compliance::NonCompliant,
+                            format!(
+                                "no plan backs this resource up into a locked vault: {}",
+                                seen.join("; ")
+                            ),
+                        )
+                    };
+                    out.push(result(
+                        arn,
+                        r.resource_type.as_str(),
+                        status,
+                        reason,
+                        evidence,
+                    ));
+                }
+            }
+            "BACKUP_LAST_RECOVERY_POINT_CREATED" => {
+                let (value, unit, age) =
+                    period(control, "recoveryPointAgeValue", "recoveryPointAgeUnit");
+                let since = estate.now.checked_sub(age).unwrap_or(estate.now);
+                for r in resources {
+                    let arn = r.resource_arn.to_string();
+                    let (status, reason, evidence) = match newest.get(arn.as_str()) {
+                        Some(p) if p.creation_date >= since => (
+                            Compliance::Compliant,
+                            format!("last recovery point created {}", p.creation_date),
+                            vec![format!("recovery-point:{}", p.recovery_point_id)],
+                        ),
+                        Some(p) => (
+                            Compliance::NonCompliant,
+                            format!("the last recovery point was created {}, more than {value} {unit} ago", p.creation_date),
+                            vec![format!("recovery-point:{}", p.recovery_point_id)],
+                        ),
+                        None => (Compliance::NonCompliant, "the resource has no recovery point".to_string(), Vec::new()),
+                    };
+                    out.push(result(
+                        arn,
+                        r.resource_type.as_str(),
+                        status,
+                        reason,
+                        evidence,
+                    ));
+                }
+            }
+            "RESTORE_TIME_FOR_RESOURCES_MEET_TARGET" => {
+                let max = number(control, "maxRestoreTime").unwrap_or(720);
+                for r in resources {
+                    let arn = r.resource_arn.to_string();
+                    let (status, reason, evidence) = match restored.get(arn.as_str()) {
+                        Some(job) => {
+                            let minutes = job
+                                .completion_date
+                                .map(|end| end.duration_since(job.creation_date).as_secs_f64() / 60.0)
+                                .unwrap_or_default();
+                            let evidence = vec![format!("restore-job:{}", job.restore_job_id)];
+                            if minutes <= max as f64 {
+                                (Compliance::Compliant, format!("the latest restore took {minutes:.1} minutes (target {max})"), evidence)
+                            } else {
+                                (Compliance::NonCompliant, format!("the latest restore took {minutes:.1} minutes, over the {max}-minute target"), evidence)
+                            }
+                        }
+                        None => (
+                            Compliance::InsufficientData,
+                            "no completed restore of this resource yet: run a restore drill (`coffer restore validate`)".to_string(),
+                            Vec::new(),
+                        ),
+                    };
+                    out.push(result(
+                        arn,
+                        r.resource_type.as_str(),
+                        status,
+                        reason,
+                        evidence,
+                    ));
+                }
+            }
+            other => {
+                out.push(result(
+                    framework.framework_name.clone(),
+                    "AWS::Backup::Framework",
+                    Compliance::InsufficientData,
+                    format!("control {other} cannot be evaluated here"),
+                    Vec::new(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Whether a vault's access policy denies deleting recovery points to
+/// everyone but `allowed`: evaluated by asking the policy about principals
+/// that must be refused (a made-up one of the vault's account, another
+/// account's, and Coffer's own default principal).
+fn deletion_disabled(vault: &BackupVault, allowed: &[String]) -> (Compliance, String) {
+    let Some(doc) = &vault.access_policy else {
+        return (
+            Compliance::NonCompliant,
+            "the vault has no access policy, so anyone allowed to use Coffer can delete its recovery points".into(),
+        );
+    };
+    let policy = match coffer_vault::AccessPolicy::from_json(doc) {
+        Ok(policy) => policy,
+        Err(e) => {
+            return (
+                Compliance::NonCompliant,
+                format!("the vault's access policy cannot be read: {e}"),
+            )
+        }
+    };
+    let account = vault.account_id.as_str();
+    let probes = [
+        format!("arn:aws:iam::{account}:role/coffer-audit-probe"),
+        format!("arn:coffer:iam::{account}:user/admin"),
+        "arn:aws:iam::999999999999:user/coffer-audit-probe".to_string(),
+    ];
+    let point = format!("{}:recovery-point/*", vault.backup_vault_arn);
+    for principal in probes.iter().filter(|p| !allowed.contains(p)) {
+        let request = coffer_vault::Request {
+            principal_arn: principal,
+            action: "backup:DeleteRecoveryPoint",
+            resource_arn: &point,
+        };
+        if policy.evaluate(&request) == coffer_vault::Decision::Allowed {
+            return (
+                Compliance::NonCompliant,
+                format!("the vault's access policy lets {principal} delete recovery points (no Deny statement covers it)"),
+            );
+        }
+    }
+    (
+        Compliance::Compliant,
+        "the vault's access policy denies deleting recovery points".into(),
+    )
+}
+
+/// A framework's status: per control (COMPLIANT only if every result is),
+/// and overall.
+pub fn rollup(
+    results: &[ControlResult],
+) -> (BTreeMap<String, (Compliance, usize, usize)>, Compliance) {
+    let mut per: BTreeMap<String, (Compliance, usize, usize)> = BTreeMap::new();
+    for r in results {
+        let entry = per
+            .entry(r.control_name.clone())
+            .or_insert((Compliance::Compliant, 0, 0));
+        match r.status {
+            Compliance::Compliant => entry.1 += 1,
+            Compliance::NonCompliant => {
+                entry.2 += 1;
+                entry.0 = Compliance::NonCompliant;
+            }
+            Compliance::InsufficientData => {
+                if entry.0 == Compliance::Compliant {
+                    entry.0 = Compliance::InsufficientData;
+                }
+            }
+        }
+    }
+    let overall = per
+        .values()
+        .map(|(c, _, _)| *c)
+        .max_by_key(|c| match c {
+            Compliance::NonCompliant => 2,
+            Compliance::InsufficientData => 1,
+            Compliance::Compliant => 0,
+        })
+        .unwrap_or(Compliance::InsufficientData);
+    (per, overall)
+}

@@ -1,0 +1,233 @@
+//! Controls end to end: a framework over a plan, vaults and resources; an
+//! untagged resource is NON_COMPLIANT with the reason, and turns COMPLIANT
+//! once tagged and backed up; results are kept with history and appended
+//! to the evidence ledger.
+
+use serde_json::Value;
+
+use crate::{Home, Run};
+
+const STACK: &str = r#"
+Resources:
+  Primary:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: primary
+      AccessPolicy:
+        Version: '2012-10-17'
+        Statement:
+          - Sid: nobody-deletes
+            Effect: Deny
+            Principal: '*'
+            Action: backup:DeleteRecoveryPoint
+            Resource: '*'
+  Open:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: open
+  Plan:
+    Type: AWS::Backup::BackupPlan
+    Properties:
+      BackupPlan:
+        BackupPlanName: critical-daily-35d
+        BackupPlanRule:
+          - RuleName: daily
+            TargetBackupVault: primary
+            ScheduleExpression: cron(0 3 * * ? *)
+            Lifecycle:
+              DeleteAfterDays: 35
+            CopyActions:
+              - DestinationBackupVaultArn: arn:coffer:backup:eu-central-1:210987654321:backup-vault:dr
+                Lifecycle:
+                  DeleteAfterDays: 35
+  Critical:
+    Type: AWS::Backup::BackupSelection
+    Properties:
+      BackupPlanId: !Ref Plan
+      BackupSelection:
+        SelectionName: critical
+        IamRoleArn: arn:coffer:iam::210987654321:role/backup
+        ListOfTags:
+          - ConditionType: STRINGEQUALS
+            ConditionKey: backup-tier
+            ConditionValue: critical
+  Core:
+    Type: AWS::Backup::Framework
+    Properties:
+      FrameworkName: core
+      FrameworkControls:
+        - ControlName: BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN
+        - ControlName: BACKUP_LAST_RECOVERY_POINT_CREATED
+        - ControlName: BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION
+        - ControlName: BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED
+        - ControlName: BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK
+        - ControlName: BACKUP_RECOVERY_POINT_ENCRYPTED
+        - ControlName: BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK
+          ControlInputParameters:
+            - ParameterName: requiredRetentionDays
+              ParameterValue: '30'
+        - ControlName: BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK
+        - ControlName: RESTORE_TIME_FOR_RESOURCES_MEET_TARGET
+"#;
+
+const DOCS: &str = "arn:coffer:fs:eu-west-1:210987654321:filesystem/docs";
+const STAGING: &str = "arn:coffer:fs:eu-west-1:210987654321:filesystem/staging";
+
+fn ok(run: &Run) {
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+fn inventory(home: &Home, staging_tags: &str) -> String {
+    let docs = home.path().join("data/docs");
+    let staging = home.path().join("data/staging");
+    for dir in [&docs, &staging] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("a.txt"), "alpha").unwrap();
+    }
+    home.write(
+        "inventory.yaml",
+        &format!(
+            "defaults:\n  account: \"210987654321\"\n  region: eu-west-1\nfilesystems:\n  - name: docs\n    path: {}\n    tags: {{backup-tier: critical}}\n  - name: staging\n    path: {}\n    tags: {staging_tags}\n",
+            docs.display(),
+            staging.display()
+        ),
+    )
+}
+
+/// (status, reason) of a control's result for one resource, newest run.
+fn verdict(home: &Home, control: &str, resource: &str) -> (String, String) {
+    let run = home.run(&["audit", "evaluate", "-o", "json"]);
+    ok(&run);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let result = doc[0]["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ControlName"] == control && r["ResourceId"] == resource)
+        .unwrap_or_else(|| panic!("no {control} result for {resource}: {doc:#}"))
+        .clone();
+    (
+        result["Status"].as_str().unwrap().to_string(),
+        result["Reason"].as_str().unwrap().to_string(),
+    )
+}
+
+fn backup(home: &Home, resource: &str) {
+    ok(&home.run(&[
+        "backup",
+        "start",
+        "--resource",
+        resource,
+        "--vault",
+        "primary",
+        "--delete-after-days",
+        "35",
+    ]));
+}
+
+#[test]
+fn an_untagged_resource_fails_with_its_reason_and_passes_once_tagged_and_backed_up() {
+    let home = Home::new();
+    let stack = home.write("stack.yaml", STACK);
+    let inv = inventory(&home, "{env: staging}");
+    ok(&home.run(&["apply", "--stack", "audit", &stack, &inv]));
+    backup(&home, DOCS);
+
+    let (status, reason) = verdict(&home, "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN", STAGING);
+    assert_eq!(status, "NON_COMPLIANT");
+    assert_eq!(
+        reason,
+        "no backup plan selects this resource: its tags are {env=staging}; plan critical-daily-35d selects backup-tier=critical"
+    );
+    let run = home.run(&["audit", "evaluate", "-o", "json"]);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc[0]["FrameworkStatus"], "NON_COMPLIANT");
+    let status_of = |control: &str, resource: &str| {
+        doc[0]["Results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["ControlName"] == control && r["ResourceId"] == resource)
+            .map(|r| r["Status"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no {control} for {resource}"))
+    };
+    assert_eq!(
+        status_of("BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN", DOCS),
+        "COMPLIANT"
+    );
+    assert_eq!(
+        status_of("BACKUP_LAST_RECOVERY_POINT_CREATED", DOCS),
+        "COMPLIANT"
+    );
+    assert_eq!(
+        status_of("BACKUP_LAST_RECOVERY_POINT_CREATED", STAGING),
+        "NON_COMPLIANT"
+    );
+    assert_eq!(
+        status_of("BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION", DOCS),
+        "COMPLIANT"
+    );
+    assert_eq!(
+        status_of("BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK", DOCS),
+        "NON_COMPLIANT"
+    );
+    assert_eq!(
+        status_of("RESTORE_TIME_FOR_RESOURCES_MEET_TARGET", DOCS),
+        "INSUFFICIENT_DATA"
+    );
+    assert_eq!(
+        status_of(
+            "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED",
+            "arn:coffer:backup:eu-west-1:210987654321:backup-vault:primary"
+        ),
+        "COMPLIANT",
+        "the real access policy denies deletion"
+    );
+    assert_eq!(
+        status_of(
+            "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED",
+            "arn:coffer:backup:eu-west-1:210987654321:backup-vault:open"
+        ),
+        "NON_COMPLIANT"
+    );
+    assert_eq!(
+        status_of(
+            "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK",
+            "critical-daily-35d"
+        ),
+        "COMPLIANT"
+    );
+
+    // Tagged and backed up, then restored: it passes.
+    let inv = inventory(&home, "{env: staging, backup-tier: critical}");
+    ok(&home.run(&["apply", "--stack", "audit", &stack, &inv]));
+    backup(&home, STAGING);
+    assert_eq!(
+        verdict(&home, "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN", STAGING).0,
+        "COMPLIANT"
+    );
+    assert_eq!(
+        verdict(&home, "BACKUP_LAST_RECOVERY_POINT_CREATED", STAGING).0,
+        "COMPLIANT"
+    );
+
+    // Results are kept with history and in the ledger.
+    let conn = rusqlite::Connection::open(home.path().join("catalog.db")).unwrap();
+    let kept: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM control_results WHERE resource_id = ?1 AND control_name = 'BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN'",
+            [STAGING],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(kept >= 4, "every evaluation is kept: {kept}");
+    let ledgered: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM ledger WHERE kind = 'control result'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(ledgered >= kept);
+    ok(&home.run(&["evidence", "verify"]));
+}
