@@ -68,6 +68,28 @@ Resources:
               ParameterValue: '30'
         - ControlName: BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK
         - ControlName: RESTORE_TIME_FOR_RESOURCES_MEET_TARGET
+  Scoped:
+    Type: AWS::Backup::Framework
+    Properties:
+      FrameworkName: scoped
+      FrameworkControls:
+        - ControlName: BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT
+          ControlInputParameters:
+            - ParameterName: crossAccountList
+              ParameterValue: '111122223333'
+        - ControlName: BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN
+          ControlScope:
+            Tags:
+              env: staging
+        - ControlName: BACKUP_LAST_RECOVERY_POINT_CREATED
+          ControlScope:
+            ComplianceResourceTypes: [SQLite]
+        - ControlName: BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK
+          ControlInputParameters:
+            - ParameterName: requiredFrequencyValue
+              ParameterValue: '1'
+            - ParameterName: requiredFrequencyUnit
+              ParameterValue: hours
 "#;
 
 const DOCS: &str = "arn:coffer:fs:eu-west-1:210987654321:filesystem/docs";
@@ -99,7 +121,13 @@ fn verdict(home: &Home, control: &str, resource: &str) -> (String, String) {
     let run = home.run(&["audit", "evaluate", "-o", "json"]);
     ok(&run);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
-    let result = doc[0]["Results"]
+    let core = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["FrameworkName"] == "core")
+        .unwrap();
+    let result = core["Results"]
         .as_array()
         .unwrap()
         .iter()
@@ -139,8 +167,13 @@ fn an_untagged_resource_fails_with_its_reason_and_passes_once_tagged_and_backed_
         reason,
         "no backup plan selects this resource: its tags are {env=staging}; plan critical-daily-35d selects backup-tier=critical"
     );
-    let run = home.run(&["audit", "evaluate", "-o", "json"]);
+    let run = home.run(&["audit", "evaluate", "--framework", "core", "-o", "json"]);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        doc.as_array().unwrap().len(),
+        1,
+        "only the framework asked for"
+    );
     assert_eq!(doc[0]["FrameworkStatus"], "NON_COMPLIANT");
     let status_of = |control: &str, resource: &str| {
         doc[0]["Results"]
@@ -198,7 +231,68 @@ fn an_untagged_resource_fails_with_its_reason_and_passes_once_tagged_and_backed_
         "COMPLIANT"
     );
 
-    // Tagged and backed up, then restored: it passes.
+    // Parameters and scopes: another account is required; only staging
+    // is in the tag scope; no SQLite resource means no result; hourly
+    // backups are required of a daily plan.
+    let run = home.run(&["audit", "evaluate", "--framework", "scoped", "-o", "json"]);
+    ok(&run);
+    let scoped: Value = serde_json::from_str(&run.stdout).unwrap();
+    let results = scoped[0]["Results"].as_array().unwrap();
+    let of = |control: &str| -> Vec<&Value> {
+        results
+            .iter()
+            .filter(|r| r["ControlName"] == control)
+            .collect()
+    };
+    let cross = of("BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT");
+    assert!(
+        cross.iter().all(|r| r["Status"] == "NON_COMPLIANT"),
+        "{cross:#?}"
+    );
+    assert!(cross[0]["Reason"]
+        .as_str()
+        .unwrap()
+        .contains("another account among 111122223333"));
+    let tagged = of("BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN");
+    assert_eq!(tagged.len(), 1);
+    assert_eq!(tagged[0]["ResourceId"], STAGING);
+    assert!(of("BACKUP_LAST_RECOVERY_POINT_CREATED").is_empty());
+    let frequency = of("BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK");
+    assert_eq!(frequency[0]["Status"], "NON_COMPLIANT");
+    assert!(
+        frequency[0]["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("daily every 24 h keeping 35 days"),
+        "{frequency:#?}"
+    );
+
+    // A restore drill gives the restore-time control its data.
+    let points = home.run(&["recovery-points", "list", "-o", "json"]);
+    let points: Value = serde_json::from_str(&points.stdout).unwrap();
+    let docs_point = points
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["ResourceArn"] == DOCS)
+        .unwrap()["RecoveryPointId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let target = home.path().join("restored");
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &docs_point,
+        "--target-dir",
+        &target.display().to_string(),
+    ]));
+    let (status, reason) = verdict(&home, "RESTORE_TIME_FOR_RESOURCES_MEET_TARGET", DOCS);
+    assert_eq!(status, "COMPLIANT", "{reason}");
+    assert!(reason.contains("(target 720)"), "{reason}");
+
+    // Tagged and backed up: it passes.
     let inv = inventory(&home, "{env: staging, backup-tier: critical}");
     ok(&home.run(&["apply", "--stack", "audit", &stack, &inv]));
     backup(&home, STAGING);
