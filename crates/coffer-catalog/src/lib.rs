@@ -846,6 +846,20 @@ impl Catalog {
         Ok(row.try_get("n")?)
     }
 
+    /// The newest ledger entry that is not a control result: what controls
+    /// read changed since an evaluation when this moved (-1: none).
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn ledger_last_change(&self) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COALESCE(MAX(seq), -1) AS n FROM ledger WHERE kind <> 'control result'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Stores a signed checkpoint.
     ///
     /// # Errors

@@ -3,7 +3,7 @@
 //! the evidence ledger) and summed up per control and framework.
 
 use anyhow::bail;
-use coffer_audit::controls::{self, Compliance, Estate};
+use coffer_audit::controls::{self, Compliance, ControlResult, Estate};
 use coffer_catalog::ObjectKind;
 use coffer_model::{
     BackupPlan, BackupSelection, BackupVault, Framework, RecoveryPoint, RestoreJob,
@@ -26,14 +26,18 @@ pub async fn evaluate(
     result
 }
 
-async fn run(
+/// Evaluates the frameworks of `account` and `region` (or only `only`)
+/// now, records the results, and returns them per framework.
+///
+/// # Errors
+/// When no framework applies, or the catalog fails.
+pub async fn evaluate_frameworks(
     ctx: &Context,
     catalog: &coffer_catalog::Catalog,
+    (account, region): (&str, &str),
     only: Option<&str>,
-    format: OutputFormat,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<Vec<(Framework, Vec<ControlResult>)>> {
     let env = ctx.env(catalog);
-    let (account, region) = (ctx.account.as_str(), ctx.region.as_str());
     let here = |a: &str, r: &str| a == account && r == region;
     let frameworks: Vec<Framework> = catalog
         .list_objects(ObjectKind::Framework)
@@ -98,13 +102,28 @@ async fn run(
         restores: &restores,
         now,
     };
+    let mut out = Vec::new();
+    for framework in frameworks {
+        let results = controls::evaluate(&framework, &estate);
+        catalog.insert_all(&results, now).await?;
+        out.push((framework, results));
+    }
+    Ok(out)
+}
+
+async fn run(
+    ctx: &Context,
+    catalog: &coffer_catalog::Catalog,
+    only: Option<&str>,
+    format: OutputFormat,
+) -> anyhow::Result<Outcome> {
+    let here = (ctx.account.as_str(), ctx.region.as_str());
+    let evaluated = evaluate_frameworks(ctx, catalog, here, only).await?;
     let mut docs = Vec::new();
     let mut rows = Vec::new();
     let mut details = Vec::new();
-    for framework in &frameworks {
-        let results = controls::evaluate(framework, &estate);
-        catalog.insert_all(&results, now).await?;
-        let (per_control, overall) = controls::rollup(&results);
+    for (framework, results) in &evaluated {
+        let (per_control, overall) = controls::rollup(results);
         for (control, (status, compliant, non_compliant)) in &per_control {
             rows.push(vec![
                 framework.framework_name.clone(),
@@ -126,7 +145,7 @@ async fn run(
         docs.push(json!({
             "FrameworkName": framework.framework_name,
             "FrameworkStatus": overall.as_str(),
-            "EvaluatedAt": now.to_string(),
+            "EvaluatedAt": results.first().map(|r| r.evaluated_at.to_string()),
             "Controls": per_control.iter().map(|(c, (s, ok, bad))| json!({
                 "ControlName": c, "ControlComplianceStatus": s.as_str(),
                 "NumResourcesCompliant": ok, "NumResourcesNonCompliant": bad,
@@ -153,4 +172,28 @@ async fn run(
     })?;
     // An evaluation that ran is a success, whatever it found.
     Ok(Outcome::Success)
+}
+
+/// Evaluates every framework of every account and region (for the
+/// scheduler); returns how many results were recorded.
+///
+/// # Errors
+/// When the catalog fails.
+pub async fn evaluate_everywhere(
+    ctx: &Context,
+    catalog: &coffer_catalog::Catalog,
+) -> anyhow::Result<usize> {
+    let places: std::collections::BTreeSet<(String, String)> = catalog
+        .list_objects(ObjectKind::Framework)
+        .await?
+        .into_iter()
+        .map(|o| (o.account_id, o.region))
+        .collect();
+    let mut results = 0;
+    for (account, region) in &places {
+        for (_, recorded) in evaluate_frameworks(ctx, catalog, (account, region), None).await? {
+            results += recorded.len();
+        }
+    }
+    Ok(results)
 }

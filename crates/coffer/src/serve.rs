@@ -107,8 +107,37 @@ pub async fn run(
             }
         })
     };
+    // Controls are evaluated when what they read changed (a job ended, a
+    // point expired, a policy or tag was applied: the ledger moved), checked
+    // every minute, and at least every 24 hours.
+    let evaluator = {
+        let ctx = Context::load(global)?;
+        let catalog = catalog.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(10));
+            let mut evaluated: Option<(i64, std::time::Instant)> = None;
+            loop {
+                every.tick().await;
+                let Ok(change) = catalog.ledger_last_change().await else {
+                    continue;
+                };
+                let due = evaluated.is_none_or(|(seen, at)| {
+                    seen != change || at.elapsed() > Duration::from_secs(24 * 3600)
+                });
+                if !due {
+                    continue;
+                }
+                match crate::audit::evaluate_everywhere(&ctx, &catalog).await {
+                    Ok(results) => tracing::info!(results, "controls evaluated"),
+                    Err(error) => tracing::error!(%error, "controls could not be evaluated"),
+                }
+                evaluated = Some((change, std::time::Instant::now()));
+            }
+        })
+    };
     let result = daemon.run(shutdown).await;
     signer.abort();
+    evaluator.abort();
     let _ = stop_http.send(true);
     if let Ok(Err(error)) = server.await {
         tracing::error!(%error, "HTTP endpoints stopped with an error");

@@ -22,6 +22,12 @@ Resources:
     Type: AWS::Backup::BackupVault
     Properties:
       BackupVaultName: second
+  Core:
+    Type: AWS::Backup::Framework
+    Properties:
+      FrameworkName: core
+      FrameworkControls:
+        - ControlName: BACKUP_LAST_RECOVERY_POINT_CREATED
 "#;
 
 const BULK: &str = "arn:coffer:fs:eu-west-1:210987654321:filesystem/bulk";
@@ -444,6 +450,24 @@ fn serve_answers_metrics_and_healthz_runs_once_per_home_and_aborts_on_request() 
         .filter(|l| !l.starts_with('#') && !l.is_empty())
     {
         assert!(line.starts_with("coffer_"), "unprefixed series: {line}");
+    }
+    // The scheduler evaluated the controls once the backup changed things.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let conn = rusqlite::Connection::open(home.path().join("catalog.db")).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        let compliant: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM control_results WHERE resource_id = ?1 AND status = 'COMPLIANT'",
+                [BULK],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if compliant > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the controls were not evaluated");
+        std::thread::sleep(Duration::from_millis(500));
     }
     let (status, health) = get(port, "/healthz").unwrap();
     assert_eq!(status, 200, "{health}");
