@@ -109,7 +109,7 @@ pub async fn run(
     };
     // Controls are evaluated when what they read changed (a job ended, a
     // point expired, a policy or tag was applied: the ledger moved), checked
-    // every minute, and at least every 24 hours.
+    // every 10 seconds, and at least every 24 hours.
     let evaluator = {
         let ctx = Context::load(global)?;
         let catalog = catalog.clone();
