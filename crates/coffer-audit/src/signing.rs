@@ -88,11 +88,21 @@ impl KeyPair {
         self.public().fingerprint()
     }
 
+    /// Signs `message`; the raw 64-byte signature.
+    pub fn sign_raw(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
+    }
+
     /// Signs `message`; the signature in hex.
     pub fn sign(&self, message: &[u8]) -> String {
         hex::encode(self.key.sign(message).to_bytes())
     }
 }
+
+/// The DER header of an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4).
+const SPKI_PREFIX: &[u8] = &[
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
 
 /// A public key, as handed to auditors.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,6 +123,36 @@ impl PublicKey {
 
     pub fn to_hex(&self) -> String {
         hex::encode(self.0.as_bytes())
+    }
+
+    /// The key as a PEM SubjectPublicKeyInfo (RFC 8410), for `openssl`.
+    pub fn to_pem(&self) -> String {
+        let mut der = SPKI_PREFIX.to_vec();
+        der.extend_from_slice(self.0.as_bytes());
+        let body = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der);
+        format!("-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n")
+    }
+
+    /// The key from [`PublicKey::to_pem`]'s form.
+    ///
+    /// # Errors
+    /// When the text is not an Ed25519 public key in PEM.
+    pub fn from_pem(text: &str) -> Result<PublicKey> {
+        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, body.trim())
+            .map_err(|_| Error::BadPublicKey)?;
+        let key = der.strip_prefix(SPKI_PREFIX).ok_or(Error::BadPublicKey)?;
+        PublicKey::from_hex(&hex::encode(key))
+    }
+
+    /// Whether the raw 64-byte `signature` signs `message`.
+    pub fn verifies_raw(&self, message: &[u8], signature: &[u8]) -> bool {
+        let Ok(bytes) = <[u8; 64]>::try_from(signature) else {
+            return false;
+        };
+        self.0
+            .verify(message, &Signature::from_bytes(&bytes))
+            .is_ok()
     }
 
     /// `SHA256:` and the hex SHA-256 of the 32 key bytes.

@@ -1,0 +1,346 @@
+//! A delivered report: its files, `manifest.json` (every file's path, size
+//! and SHA-256, the plan, the window, the latest signed ledger checkpoint),
+//! `manifest.json.sig` (the raw 64-byte Ed25519 signature of the manifest's
+//! bytes) and `signing-key.pem` (the public key, for convenience: an
+//! auditor should check it against the fingerprint they were given).
+//!
+//! Without Coffer: `sha256sum` each file against the manifest, and
+//! `openssl pkeyutl -verify -pubin -inkey KEY.pem -rawin -in manifest.json
+//! -sigfile manifest.json.sig` for the signature.
+
+use std::path::{Path, PathBuf};
+
+use coffer_audit::signing::{KeyPair, PublicKey};
+use coffer_catalog::StoredCheckpoint;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{io, Error, Result};
+
+pub const MANIFEST: &str = "manifest.json";
+pub const SIGNATURE: &str = "manifest.json.sig";
+pub const PUBLIC_KEY: &str = "signing-key.pem";
+
+/// One delivered file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestFile {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// The manifest of a delivery.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub format_version: u32,
+    pub report_plan: String,
+    pub report_template: String,
+    pub report_job_id: String,
+    pub window_start: jiff::Timestamp,
+    pub window_end: jiff::Timestamp,
+    pub generated_at: jiff::Timestamp,
+    pub files: Vec<ManifestFile>,
+    /// The newest signed checkpoint of the evidence ledger when delivered.
+    pub ledger_checkpoint: Option<StoredCheckpoint>,
+    pub signing_key_fingerprint: String,
+}
+
+/// What a report job delivers, before its manifest.
+#[derive(Debug)]
+pub struct Contents {
+    pub report_plan: String,
+    pub report_template: String,
+    pub report_job_id: String,
+    pub window_start: jiff::Timestamp,
+    pub window_end: jiff::Timestamp,
+    pub generated_at: jiff::Timestamp,
+    pub files: Vec<(String, Vec<u8>)>,
+    pub ledger_checkpoint: Option<StoredCheckpoint>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Writes a delivery into `dir` (created): the files, then the manifest,
+/// its signature and the public key.
+///
+/// # Errors
+/// When a file cannot be written.
+pub fn write(dir: &Path, contents: Contents, key: &KeyPair) -> Result<Manifest> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut files = Vec::new();
+    for (name, bytes) in &contents.files {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(io(&path))?;
+        files.push(ManifestFile {
+            path: name.clone(),
+            size: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+            sha256: sha256_hex(bytes),
+        });
+    }
+    let manifest = Manifest {
+        format_version: 1,
+        report_plan: contents.report_plan,
+        report_template: contents.report_template,
+        report_job_id: contents.report_job_id,
+        window_start: contents.window_start,
+        window_end: contents.window_end,
+        generated_at: contents.generated_at,
+        files,
+        ledger_checkpoint: contents.ledger_checkpoint,
+        signing_key_fingerprint: key.fingerprint(),
+    };
+    let mut text = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Unreadable {
+        path: dir.join(MANIFEST),
+        message: e.to_string(),
+    })?;
+    text.push(b'\n');
+    let manifest_path = dir.join(MANIFEST);
+    std::fs::write(&manifest_path, &text).map_err(io(&manifest_path))?;
+    let signature_path = dir.join(SIGNATURE);
+    std::fs::write(&signature_path, key.sign_raw(&text)).map_err(io(&signature_path))?;
+    let key_path = dir.join(PUBLIC_KEY);
+    std::fs::write(&key_path, key.public().to_pem()).map_err(io(&key_path))?;
+    Ok(manifest)
+}
+
+/// The key a verification trusts.
+#[derive(Clone, Debug)]
+pub enum Trust {
+    /// The key the auditor was given.
+    Key(PublicKey),
+    /// The bundled key, if its fingerprint is this one.
+    Fingerprint(String),
+    /// Only the key shipped inside the bundle (proves integrity, not origin).
+    Bundled,
+}
+
+/// What a verification found.
+#[derive(Clone, Debug, Default)]
+pub struct Verification {
+    /// The manifest, when it could be read.
+    pub manifest: Option<Manifest>,
+    /// Which key the signature was checked against, in words.
+    pub key_used: String,
+    /// Files whose digest matched.
+    pub checked: Vec<String>,
+    /// Each problem, naming the file.
+    pub problems: Vec<String>,
+}
+
+/// Verifies the delivery in `dir` offline.
+pub fn verify(dir: &Path, trust: &Trust) -> Verification {
+    let mut found = Verification::default();
+    let read = |name: &str| -> std::result::Result<Vec<u8>, String> {
+        std::fs::read(dir.join(name)).map_err(|e| format!("{name}: cannot be read: {e}"))
+    };
+    let manifest_bytes = match read(MANIFEST) {
+        Ok(bytes) => bytes,
+        Err(problem) => {
+            found.problems.push(problem);
+            return found;
+        }
+    };
+    let manifest: Manifest = match serde_json::from_slice(&manifest_bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            found
+                .problems
+                .push(format!("{MANIFEST}: not a Coffer manifest: {e}"));
+            return found;
+        }
+    };
+    let bundled = read(PUBLIC_KEY)
+        .ok()
+        .and_then(|pem| PublicKey::from_pem(&String::from_utf8_lossy(&pem)).ok());
+    let key = match trust {
+        Trust::Key(key) => {
+            found.key_used = format!("the key you gave ({})", key.fingerprint());
+            Some(key.clone())
+        }
+        Trust::Fingerprint(fingerprint) => match &bundled {
+            Some(key) if key.fingerprint() == *fingerprint => {
+                found.key_used =
+                    format!("the bundled key, whose fingerprint matches {fingerprint}");
+                Some(key.clone())
+            }
+            Some(key) => {
+                found.problems.push(format!(
+                    "{PUBLIC_KEY}: its fingerprint is {}, not {fingerprint}: the report was not signed by the key you trust",
+                    key.fingerprint()
+                ));
+                None
+            }
+            None => {
+                found
+                    .problems
+                    .push(format!("{PUBLIC_KEY}: missing or unreadable"));
+                None
+            }
+        },
+        Trust::Bundled => {
+            found.key_used = "ONLY the key shipped inside the bundle: this shows the files are intact, not who signed them; pass --public-key or --fingerprint with the key you were given".into();
+            bundled.clone()
+        }
+    };
+    match (key, read(SIGNATURE)) {
+        (Some(key), Ok(signature)) => {
+            if !key.verifies_raw(&manifest_bytes, &signature) {
+                found.problems.push(format!(
+                    "{MANIFEST}: its signature ({SIGNATURE}) does not verify with {}",
+                    key.fingerprint()
+                ));
+            }
+        }
+        (None, _) if matches!(trust, Trust::Bundled) => {
+            found
+                .problems
+                .push(format!("{PUBLIC_KEY}: missing or unreadable"));
+        }
+        (None, _) => {}
+        (Some(_), Err(problem)) => found.problems.push(problem),
+    }
+    let listed: std::collections::BTreeSet<&str> =
+        manifest.files.iter().map(|f| f.path.as_str()).collect();
+    for file in &manifest.files {
+        if file.path.contains("..") || file.path.starts_with('/') {
+            found
+                .problems
+                .push(format!("{}: a path outside the delivery", file.path));
+            continue;
+        }
+        match read(&file.path) {
+            Ok(bytes) => {
+                let digest = sha256_hex(&bytes);
+                if digest != file.sha256 || u64::try_from(bytes.len()).ok() != Some(file.size) {
+                    found.problems.push(format!(
+                        "{}: SHA-256 {digest} ({} bytes) does not match the manifest's {} ({} bytes): the file was changed",
+                        file.path,
+                        bytes.len(),
+                        file.sha256,
+                        file.size
+                    ));
+                } else {
+                    found.checked.push(file.path.clone());
+                }
+            }
+            Err(problem) => found.problems.push(problem),
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if ![MANIFEST, SIGNATURE, PUBLIC_KEY].contains(&name.as_str())
+                && !listed.contains(name.as_str())
+            {
+                found
+                    .problems
+                    .push(format!("{name}: not listed in the manifest"));
+            }
+        }
+    }
+    found.manifest = Some(manifest);
+    found
+}
+
+/// `<prefix>/<template>/year=YYYY/month=MM/<report-job-id>/` under `root`.
+pub fn delivery_dir(
+    root: &Path,
+    prefix: Option<&str>,
+    template: &str,
+    at: jiff::Timestamp,
+    job_id: &str,
+) -> PathBuf {
+    let mut dir = root.to_path_buf();
+    if let Some(prefix) = prefix
+        .map(|p| p.trim_matches('/'))
+        .filter(|p| !p.is_empty())
+    {
+        dir = dir.join(prefix);
+    }
+    let day = jiff::tz::TimeZone::UTC.to_datetime(at);
+    dir.join(template)
+        .join(format!("year={:04}", day.year()))
+        .join(format!("month={:02}", day.month()))
+        .join(job_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivered() -> (tempfile::TempDir, KeyPair, PathBuf) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let key = KeyPair::load_or_create(&dir.path().join("k")).unwrap_or_else(|e| panic!("{e}"));
+        let at = jiff::Timestamp::from_second(1_790_000_000).unwrap_or_default();
+        let out = delivery_dir(dir.path(), Some("audit/"), "BACKUP_JOB_REPORT", at, "JOB1");
+        write(
+            &out,
+            Contents {
+                report_plan: "daily".into(),
+                report_template: "BACKUP_JOB_REPORT".into(),
+                report_job_id: "JOB1".into(),
+                window_start: at,
+                window_end: at,
+                generated_at: at,
+                files: vec![("report.csv".into(), b"a,b\n1,2\n".to_vec())],
+                ledger_checkpoint: None,
+            },
+            &key,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        (dir, key, out)
+    }
+
+    #[test]
+    fn a_delivery_verifies_and_one_changed_byte_is_named() {
+        let (_dir, key, out) = delivered();
+        assert!(
+            out.ends_with("audit/BACKUP_JOB_REPORT/year=2026/month=09/JOB1"),
+            "{}",
+            out.display()
+        );
+        let ok = verify(&out, &Trust::Key(key.public()));
+        assert!(ok.problems.is_empty(), "{:?}", ok.problems);
+        assert_eq!(ok.checked, vec!["report.csv".to_string()]);
+        let bundled = verify(&out, &Trust::Bundled);
+        assert!(bundled.problems.is_empty() && bundled.key_used.starts_with("ONLY"));
+
+        std::fs::write(out.join("report.csv"), b"a,b\n1,3\n").unwrap_or_else(|e| panic!("{e}"));
+        let bad = verify(&out, &Trust::Key(key.public()));
+        assert!(
+            bad.problems
+                .iter()
+                .any(|p| p.starts_with("report.csv: SHA-256")),
+            "{:?}",
+            bad.problems
+        );
+    }
+
+    #[test]
+    fn an_edited_manifest_or_another_key_fails_the_signature() {
+        let (dir, key, out) = delivered();
+        let other =
+            KeyPair::load_or_create(&dir.path().join("other")).unwrap_or_else(|e| panic!("{e}"));
+        let wrong = verify(&out, &Trust::Fingerprint(other.fingerprint()));
+        assert!(wrong
+            .problems
+            .iter()
+            .any(|p| p.contains("not signed by the key you trust")));
+        let text = std::fs::read_to_string(out.join(MANIFEST)).unwrap_or_default();
+        std::fs::write(out.join(MANIFEST), text.replace("daily", "dai1y"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let edited = verify(&out, &Trust::Key(key.public()));
+        assert!(
+            edited
+                .problems
+                .iter()
+                .any(|p| p.contains("does not verify")),
+            "{:?}",
+            edited.problems
+        );
+    }
+}
