@@ -132,6 +132,23 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         grace_seconds: u64,
     },
+    /// Report plans: run one now.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Verify a delivered report offline: signature, every file's digest, the ledger checkpoint.
+    #[command(
+        after_help = "Example:\n  coffer verify ~/.coffer/buckets/audit/BACKUP_JOB_REPORT/year=2026/month=11/JOB --public-key 3b6a...\n  coffer verify DIR --fingerprint SHA256:9f2c...\n\nWithout --public-key or --fingerprint only the key inside the bundle is used, which shows the files are intact but not who signed them. Exits 1 and names the file on any mismatch."
+    )]
+    Verify {
+        /// The delivery folder (or a file in it).
+        path: std::path::PathBuf,
+        /// The signing key's public key you were given (64 hex digits).
+        #[arg(long, value_name = "HEX", conflicts_with = "fingerprint")]
+        public_key: Option<String>,
+        /// The signing key's fingerprint you were given (SHA256:...).
+        #[arg(long, value_name = "FP")]
+        fingerprint: Option<String>,
+    },
     /// Audit frameworks: evaluate their controls.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -485,6 +502,21 @@ pub enum VaultCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Run a report plan now and deliver its files with a signed manifest.
+    #[command(
+        after_help = "Example:\n  coffer report run daily_backups\n  coffer report run compliance --window-hours 168\n\nFiles go to <prefix>/<template>/year=YYYY/month=MM/<report-job-id>/ in the plan's bucket ({home}/buckets/<name> unless config.toml's [report_buckets] says otherwise)."
+    )]
+    Run {
+        /// Report plan name.
+        plan: String,
+        /// The reporting window: the last this many hours (jobs reports; active jobs always show).
+        #[arg(long, value_name = "HOURS", default_value_t = 24)]
+        window_hours: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Evaluate the frameworks' controls now and record the results.
     #[command(
@@ -587,6 +619,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Jobs(command) => crate::jobs::run(&global, &command).await,
         Command::Metrics => crate::metrics::run(&global).await,
         Command::Evidence(command) => crate::evidence::run(&global, command).await,
+        Command::Report(ReportCommand::Run { plan, window_hours }) => {
+            crate::report::run(&global, &plan, window_hours).await
+        }
+        Command::Verify {
+            path,
+            public_key,
+            fingerprint,
+        } => crate::report::verify(&global, &path, public_key, fingerprint).await,
         Command::Audit(AuditCommand::Evaluate { framework, output }) => {
             crate::audit::evaluate(&global, framework.as_deref(), output).await
         }

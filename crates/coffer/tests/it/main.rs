@@ -13,6 +13,7 @@ mod jobs;
 mod keys;
 mod policy;
 mod postgres;
+mod report;
 mod vaults;
 
 use std::path::{Path, PathBuf};

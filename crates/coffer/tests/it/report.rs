@@ -1,0 +1,230 @@
+//! Reports end to end: a report plan delivers CSV and JSON with a signed
+//! manifest into the bucket's folder; `coffer verify` checks it offline,
+//! names a changed file, and catches a ledger cut back below the
+//! delivered checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::{Home, Run};
+
+const STACK: &str = r#"
+Resources:
+  Primary:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: primary
+  Plan:
+    Type: AWS::Backup::BackupPlan
+    Properties:
+      BackupPlan:
+        BackupPlanName: nightly
+        BackupPlanRule:
+          - RuleName: nightly
+            TargetBackupVault: primary
+            ScheduleExpression: cron(0 3 * * ? *)
+            Lifecycle:
+              DeleteAfterDays: 35
+  All:
+    Type: AWS::Backup::BackupSelection
+    Properties:
+      BackupPlanId: !Ref Plan
+      BackupSelection:
+        SelectionName: all
+        IamRoleArn: arn:coffer:iam::210987654321:role/backup
+        Resources: ['arn:coffer:fs:*:210987654321:filesystem/*']
+  Core:
+    Type: AWS::Backup::Framework
+    Properties:
+      FrameworkName: core
+      FrameworkControls:
+        - ControlName: BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN
+        - ControlName: BACKUP_LAST_RECOVERY_POINT_CREATED
+  Jobs:
+    Type: AWS::Backup::ReportPlan
+    Properties:
+      ReportPlanName: jobs_daily
+      ReportDeliveryChannel:
+        S3BucketName: audit
+        S3KeyPrefix: jobs
+        Formats: [CSV, JSON]
+      ReportSetting:
+        ReportTemplate: BACKUP_JOB_REPORT
+  Resources:
+    Type: AWS::Backup::ReportPlan
+    Properties:
+      ReportPlanName: resource_compliance
+      ReportDeliveryChannel:
+        S3BucketName: audit
+        Formats: [JSON]
+      ReportSetting:
+        ReportTemplate: RESOURCE_COMPLIANCE_REPORT
+        FrameworkArns:
+          - !GetAtt Core.FrameworkArn
+"#;
+
+const DOCS: &str = "arn:coffer:fs:eu-west-1:210987654321:filesystem/docs";
+
+fn ok(run: &Run) {
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+fn delivered(run: &Run) -> PathBuf {
+    PathBuf::from(
+        run.stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("delivered to"))
+            .unwrap_or_else(|| panic!("no delivery in {}", run.stdout))
+            .trim(),
+    )
+}
+
+fn file_with(dir: &Path, ext: &str) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.extension().is_some_and(|e| e == ext)
+                && !p
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("manifest")
+        })
+        .unwrap_or_else(|| panic!("no .{ext} in {}", dir.display()))
+}
+
+#[test]
+fn a_report_is_delivered_signed_and_verified_and_tampering_is_named() {
+    let home = Home::new();
+    let data = home.path().join("data/docs");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("a.txt"), "alpha").unwrap();
+    let stack = home.write("stack.yaml", STACK);
+    let inv = home.write(
+        "inventory.yaml",
+        &format!(
+            "defaults:\n  account: \"210987654321\"\n  region: eu-west-1\nfilesystems:\n  - name: docs\n    path: {}\n",
+            data.display()
+        ),
+    );
+    ok(&home.run(&["apply", "--stack", "report", &stack, &inv]));
+    ok(&home.run(&[
+        "backup",
+        "start",
+        "--resource",
+        DOCS,
+        "--vault",
+        "primary",
+        "--delete-after-days",
+        "35",
+    ]));
+
+    let run = home.run(&["report", "run", "jobs_daily"]);
+    ok(&run);
+    let dir = delivered(&run);
+    let relative = dir.strip_prefix(home.path().join("buckets/audit")).unwrap();
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(parts[0], "jobs");
+    assert_eq!(parts[1], "BACKUP_JOB_REPORT");
+    assert!(
+        parts[2].starts_with("year=") && parts[3].starts_with("month="),
+        "{parts:?}"
+    );
+
+    // The rows are the catalog's, with the evidence columns.
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(file_with(&dir, "json")).unwrap()).unwrap();
+    let items = json["reportItems"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    let row = &items[0];
+    assert_eq!(row["jobStatus"], "COMPLETED");
+    assert_eq!(row["resourceArn"], DOCS);
+    let points = home.run(&["recovery-points", "list", "-o", "json"]);
+    let points: Value = serde_json::from_str(&points.stdout).unwrap();
+    assert_eq!(row["recoveryPointArn"], points[0]["RecoveryPointArn"]);
+    assert_eq!(row["recoveryPointSha256"], points[0]["ContentSha256"]);
+    assert!(row["ledgerEntryIndex"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .is_ok());
+    let csv = std::fs::read_to_string(file_with(&dir, "csv")).unwrap();
+    assert!(csv.starts_with(
+        "reportTimePeriodStart,reportTimePeriodEnd,accountId,region,backupJobId,jobStatus,"
+    ));
+    assert_eq!(csv.lines().count(), 2);
+
+    // Verified with the key and with the fingerprint the auditor was given.
+    let public = home.run(&["keys", "public"]);
+    let field = |name: &str| {
+        public
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let (hex, fingerprint) = (field("public key"), field("fingerprint"));
+    let dir_text = dir.display().to_string();
+    let verified = home.run(&["verify", &dir_text, "--public-key", &hex]);
+    ok(&verified);
+    assert!(
+        verified.stdout.contains("agrees with this home's ledger"),
+        "{}",
+        verified.stdout
+    );
+    ok(&home.run(&["verify", &dir_text, "--fingerprint", &fingerprint]));
+    let bundled = home.run(&["verify", &dir_text]);
+    ok(&bundled);
+    assert!(bundled
+        .stdout
+        .contains("ONLY the key shipped inside the bundle"));
+
+    // A compliance report from a fresh evaluation.
+    let run = home.run(&["report", "run", "resource_compliance"]);
+    ok(&run);
+    let compliance: Value =
+        serde_json::from_slice(&std::fs::read(file_with(&delivered(&run), "json")).unwrap())
+            .unwrap();
+    let rows = compliance["reportItems"].as_array().unwrap();
+    assert_eq!(
+        rows.len(),
+        2,
+        "two controls over one resource: {compliance:#}"
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r["resourceComplianceStatus"] == "COMPLIANT"));
+
+    // One byte of the CSV changed: named.
+    let csv_path = file_with(&dir, "csv");
+    let mut bytes = std::fs::read(&csv_path).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 1;
+    std::fs::write(&csv_path, &bytes).unwrap();
+    let tampered = home.run(&["verify", &dir_text, "--public-key", &hex]);
+    assert_eq!(tampered.code, 1);
+    let name = csv_path.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        tampered.stderr.contains(&format!("error: {name}: SHA-256")),
+        "{}",
+        tampered.stderr
+    );
+    bytes[last] ^= 1;
+    std::fs::write(&csv_path, &bytes).unwrap();
+
+    // The ledger cut back below the delivered checkpoint: caught.
+    let conn = rusqlite::Connection::open(home.path().join("catalog.db")).unwrap();
+    conn.execute("DELETE FROM ledger WHERE seq >= 3", [])
+        .unwrap();
+    let cut = home.run(&["verify", &dir_text, "--public-key", &hex]);
+    assert_eq!(cut.code, 1);
+    assert!(cut.stderr.contains("cut back"), "{}", cut.stderr);
+}
