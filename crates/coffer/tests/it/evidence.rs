@@ -64,29 +64,7 @@ fn public_key(home: &Home) -> String {
 
 #[test]
 fn every_change_is_in_the_ledger_and_any_tampering_is_named() {
-    let home = Home::new();
-    let data = home.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(data.join("a.txt"), "alpha").unwrap();
-    let stack = home.write("stack.yaml", STACK);
-    let inv = home.write(
-        "inventory.yaml",
-        &format!(
-            "defaults:\n  account: \"210987654321\"\n  region: eu-west-1\nfilesystems:\n  - name: docs\n    path: {}\n",
-            data.display()
-        ),
-    );
-    ok(&home.run(&["apply", "--stack", "evidence", &stack, &inv]));
-    ok(&home.run(&[
-        "backup",
-        "start",
-        "--resource",
-        "arn:coffer:fs:eu-west-1:210987654321:filesystem/docs",
-        "--vault",
-        "primary",
-        "--delete-after-days",
-        "30",
-    ]));
+    let home = crate::home_with_docs_backed_up(STACK, "30");
 
     // The policy, the lock, the job's states and the point, in order.
     let logged = events(&home);

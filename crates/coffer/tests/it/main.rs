@@ -82,6 +82,41 @@ impl Home {
     }
 }
 
+/// A home where `stack` is applied with one directory, `docs`, declared
+/// (`arn:coffer:fs:eu-west-1:210987654321:filesystem/docs`), and backed up
+/// once into vault `primary` (kept `days` days).
+pub fn home_with_docs_backed_up(stack: &str, days: &str) -> Home {
+    let home = Home::new();
+    let data = home.path().join("data/docs");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("a.txt"), "alpha").unwrap();
+    let stack = home.write("stack.yaml", stack);
+    let inv = home.write(
+        "inventory.yaml",
+        &format!(
+            "defaults:\n  account: \"210987654321\"\n  region: eu-west-1\nfilesystems:\n  - name: docs\n    path: {}\n",
+            data.display()
+        ),
+    );
+    for args in [
+        vec!["apply", "--stack", "docs", stack.as_str(), inv.as_str()],
+        vec![
+            "backup",
+            "start",
+            "--resource",
+            "arn:coffer:fs:eu-west-1:210987654321:filesystem/docs",
+            "--vault",
+            "primary",
+            "--delete-after-days",
+            days,
+        ],
+    ] {
+        let run = home.run(&args);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    }
+    home
+}
+
 /// A path in the repository.
 pub fn repo(path: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");

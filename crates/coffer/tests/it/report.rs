@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::{Home, Run};
+use crate::Run;
 
 const STACK: &str = r#"
 Resources:
@@ -98,29 +98,7 @@ fn file_with(dir: &Path, ext: &str) -> PathBuf {
 
 #[test]
 fn a_report_is_delivered_signed_and_verified_and_tampering_is_named() {
-    let home = Home::new();
-    let data = home.path().join("data/docs");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(data.join("a.txt"), "alpha").unwrap();
-    let stack = home.write("stack.yaml", STACK);
-    let inv = home.write(
-        "inventory.yaml",
-        &format!(
-            "defaults:\n  account: \"210987654321\"\n  region: eu-west-1\nfilesystems:\n  - name: docs\n    path: {}\n",
-            data.display()
-        ),
-    );
-    ok(&home.run(&["apply", "--stack", "report", &stack, &inv]));
-    ok(&home.run(&[
-        "backup",
-        "start",
-        "--resource",
-        DOCS,
-        "--vault",
-        "primary",
-        "--delete-after-days",
-        "35",
-    ]));
+    let home = crate::home_with_docs_backed_up(STACK, "35");
 
     let run = home.run(&["report", "run", "jobs_daily"]);
     ok(&run);
