@@ -120,6 +120,11 @@ pub enum Command {
     /// Backup, restore and validation jobs, with their states and reasons.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Everything in one go on the embedded default: resources, policy, backups, a copy, a restore drill, compliance, signed reports.
+    #[command(
+        after_help = "Example:\n  coffer --home ./coffer-demo quickstart\n\nRun it again on the same home for another round of backups."
+    )]
+    Quickstart,
     /// Run the scheduler: backups on schedule, copies, lifecycle, vault checks, /metrics.
     #[command(
         after_help = "Example:\n  coffer serve\n  coffer serve --listen 0.0.0.0:9797\n\nSettings are in config.toml's [serve] section; SIGTERM or Ctrl-C stops it gracefully."
@@ -618,6 +623,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::RecoveryPoints(command) => crate::points::run(&global, &command).await,
         Command::Jobs(command) => crate::jobs::run(&global, &command).await,
         Command::Metrics => crate::metrics::run(&global).await,
+        Command::Quickstart => crate::quickstart::run(&global).await,
         Command::Evidence(command) => crate::evidence::run(&global, command).await,
         Command::Report(ReportCommand::Run { plan, window_hours }) => {
             crate::report::run(&global, &plan, window_hours).await

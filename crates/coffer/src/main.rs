@@ -18,6 +18,7 @@ mod output;
 mod points;
 mod policy;
 mod progress;
+mod quickstart;
 mod report;
 mod restore;
 mod schedule;

@@ -23,15 +23,38 @@ pub async fn run(global: &Global, plan_name: &str, window_hours: u32) -> anyhow:
     let catalog = ctx.catalog().await?;
     let result = deliver(&ctx, &catalog, plan_name, window_hours).await;
     catalog.close().await;
-    result
+    let done = result?;
+    println!(
+        "Report job {} COMPLETED: {} ({} rows)",
+        done.job_id, done.template, done.rows
+    );
+    println!("  delivered to   {}", done.dir.display());
+    for file in &done.manifest.files {
+        println!("  {}  {}", file.sha256, file.path);
+    }
+    println!("  signed by      {}", done.manifest.signing_key_fingerprint);
+    Ok(Outcome::Success)
 }
 
-async fn deliver(
+/// A delivered report.
+pub struct Delivered {
+    pub job_id: String,
+    pub template: String,
+    pub rows: usize,
+    pub dir: std::path::PathBuf,
+    pub manifest: bundle::Manifest,
+}
+
+/// Runs report plan `plan_name` now and delivers it.
+///
+/// # Errors
+/// An unknown plan, an S3 bucket, catalog or file errors.
+pub async fn deliver(
     ctx: &Context,
     catalog: &coffer_catalog::Catalog,
     plan_name: &str,
     window_hours: u32,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<Delivered> {
     let (account, region) = (ctx.account.as_str(), ctx.region.as_str());
     let plans = catalog.list_objects(ObjectKind::ReportPlan).await?;
     let Some(object) = plans
@@ -152,17 +175,13 @@ async fn deliver(
             end,
         )
         .await?;
-    println!(
-        "Report job {job_id} COMPLETED: {} ({} rows)",
-        setting.report_template,
-        table.rows.len()
-    );
-    println!("  delivered to   {}", dir.display());
-    for file in &manifest.files {
-        println!("  {}  {}", file.sha256, file.path);
-    }
-    println!("  signed by      {}", manifest.signing_key_fingerprint);
-    Ok(Outcome::Success)
+    Ok(Delivered {
+        job_id,
+        template: setting.report_template.clone(),
+        rows: table.rows.len(),
+        dir,
+        manifest,
+    })
 }
 
 pub async fn verify(

@@ -13,6 +13,7 @@ mod jobs;
 mod keys;
 mod policy;
 mod postgres;
+mod quickstart;
 mod report;
 mod vaults;
 

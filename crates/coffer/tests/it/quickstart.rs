@@ -1,0 +1,74 @@
+//! `coffer quickstart`, as a new user runs it: twice on one home.
+
+use serde_json::Value;
+
+use crate::Home;
+
+/// Drops the quickstart's PostgreSQL database even when the test fails.
+struct DropDatabase(String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        coffer_testkit::drop_database(&self.0);
+    }
+}
+
+fn points(home: &Home) -> Vec<Value> {
+    let run = home.run_bare(&["recovery-points", "list", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    serde_json::from_str::<Value>(&run.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn quickstart_runs_everything_and_a_second_run_adds_a_round() {
+    let home = Home::new();
+    let digest = coffer_catalog::ledger::sha256_hex(home.path().display().to_string().as_bytes());
+    let _db = DropDatabase(format!("coffer_quickstart_{}", &digest[..8]));
+
+    let first = home.run_bare(&["quickstart"]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let out = &first.stdout;
+    for step in 1..=8 {
+        assert!(
+            out.contains(&format!("[{step}/8]")),
+            "step {step} missing:\n{out}"
+        );
+    }
+    assert_eq!(out.matches("Report verified:").count(), 3, "{out}");
+    assert!(
+        out.contains("PostgreSQL on 127.0.0.1:5432: database coffer_quickstart_"),
+        "{out}"
+    );
+    assert!(
+        out.contains("BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN arn:coffer:fs:local:000000000000:filesystem/scratch: no backup plan selects this resource: its tags are {env=staging}; plan quickstart-daily-35d selects backup=daily"),
+        "{out}"
+    );
+    assert!(out.contains("Validation SUCCESSFUL"), "{out}");
+    // Five resources backed up, one copied.
+    let first_points = points(&home);
+    assert_eq!(first_points.len(), 6, "{first_points:#?}");
+    // The restore drill restored the documents.
+    let drills = home.path().join("quickstart/restore-drills");
+    let drill = std::fs::read_dir(&drills)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    assert!(drill.join("contract.txt").is_file());
+
+    let second = home.run_bare(&["quickstart"]);
+    assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
+    assert!(
+        second.stdout.contains("No changes") || second.stdout.contains("unchanged"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(points(&home).len(), 12, "a new round of backups and a copy");
+    let evidence = home.run_bare(&["evidence", "verify"]);
+    assert_eq!(evidence.code, 0, "{}\n{}", evidence.stdout, evidence.stderr);
+}
