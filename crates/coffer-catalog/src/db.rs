@@ -54,10 +54,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "control results",
         sql: include_str!("migrations/0005_control_results.sql"),
     },
+    Migration {
+        version: 6,
+        description: "report jobs",
+        sql: include_str!("migrations/0006_report_jobs.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

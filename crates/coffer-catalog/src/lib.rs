@@ -860,25 +860,6 @@ impl Catalog {
         Ok(row.try_get("n")?)
     }
 
-    /// Appends an event that is no record's write (a report delivered) to
-    /// the ledger, in its own transaction.
-    ///
-    /// # Errors
-    /// On database errors.
-    pub async fn record_event(
-        &self,
-        kind: &str,
-        subject: &str,
-        event: &str,
-        doc: &[u8],
-        now: jiff::Timestamp,
-    ) -> Result<ledger::LedgerEntry> {
-        let mut tx = self.begin_write().await?;
-        let entry = ledger::append(&mut tx, self.backend, kind, subject, event, doc, now).await?;
-        tx.commit().await?;
-        Ok(entry)
-    }
-
     /// Stores a signed checkpoint.
     ///
     /// # Errors

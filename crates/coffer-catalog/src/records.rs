@@ -3,7 +3,8 @@
 //! filter on, with a version for optimistic concurrency.
 
 use coffer_model::{
-    Arn, BackupJob, ControlResult, CopyJob, LegalHold, RecoveryPoint, RestoreJob, VaultCheck,
+    Arn, BackupJob, ControlResult, CopyJob, LegalHold, RecoveryPoint, ReportJob, RestoreJob,
+    VaultCheck,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -234,6 +235,27 @@ impl Record for ControlResult {
             self.control_name,
             self.status.as_str()
         )
+    }
+}
+
+impl Record for ReportJob {
+    const TABLE: &'static str = "report_jobs";
+    const WHAT: &'static str = "report job";
+    fn id(&self) -> &str {
+        &self.report_job_id
+    }
+    fn account_region(&self) -> (String, String) {
+        (self.account_id.clone(), self.region.clone())
+    }
+    fn columns(&self) -> Vec<(&'static str, Param)> {
+        vec![
+            ("report_plan_name", text(&self.report_plan_name)),
+            ("status", text(self.status.as_str())),
+            ("creation_time", Param::Text(format_ts(self.creation_time))),
+        ]
+    }
+    fn evidence(&self) -> String {
+        format!("{} {}", self.report_template, self.status.as_str())
     }
 }
 

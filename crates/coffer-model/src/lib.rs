@@ -65,8 +65,8 @@ pub use recovery_point::{
     TableManifest,
 };
 pub use report::{
-    ReportDeliveryChannel, ReportPlan, ReportSetting, REPORT_FORMATS, REPORT_TEMPLATES,
-    REPORT_TEMPLATES_WITHOUT_SUPPORT,
+    ReportDeliveryChannel, ReportJob, ReportJobStatus, ReportPlan, ReportSetting, REPORT_FORMATS,
+    REPORT_TEMPLATES, REPORT_TEMPLATES_WITHOUT_SUPPORT,
 };
 pub use resource::{check_tags, Resource, ResourceType, Tags, TypeName, AWS_TYPES_WITHOUT_DRIVER};
 pub use restore_testing::{

@@ -204,3 +204,47 @@ mod tests {
         assert!(text.contains("\"jobs_monthly\""), "{text}");
     }
 }
+
+/// `ReportJob.Status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReportJobStatus {
+    Created,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl ReportJobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportJobStatus::Created => "CREATED",
+            ReportJobStatus::Running => "RUNNING",
+            ReportJobStatus::Completed => "COMPLETED",
+            ReportJobStatus::Failed => "FAILED",
+        }
+    }
+}
+
+/// A report job: one run of a report plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReportJob {
+    pub report_job_id: String,
+    pub account_id: String,
+    pub region: String,
+    pub report_plan_name: String,
+    pub report_template: String,
+    pub status: ReportJobStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    pub creation_time: jiff::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<jiff::Timestamp>,
+    /// Where the files went (the delivery folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_destination: Option<String>,
+    /// SHA-256 of the delivered `manifest.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
+}

@@ -519,6 +519,17 @@ pub enum ReportCommand {
         #[arg(long, value_name = "HOURS", default_value_t = 24)]
         window_hours: u32,
     },
+    /// Report jobs, oldest first, with their states and destinations.
+    #[command(
+        after_help = "Example:\n  coffer report jobs\n  coffer report jobs --plan quickstart_jobs -o json"
+    )]
+    Jobs {
+        /// Only this report plan's jobs.
+        #[arg(long, value_name = "NAME")]
+        plan: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -627,6 +638,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Evidence(command) => crate::evidence::run(&global, command).await,
         Command::Report(ReportCommand::Run { plan, window_hours }) => {
             crate::report::run(&global, &plan, window_hours).await
+        }
+        Command::Report(ReportCommand::Jobs { plan, output }) => {
+            crate::report::jobs(&global, plan.as_deref(), output).await
         }
         Command::Verify {
             path,

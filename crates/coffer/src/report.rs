@@ -3,18 +3,18 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use coffer_audit::signing::{KeyPair, PublicKey};
 use coffer_catalog::ObjectKind;
 use coffer_model::{
-    BackupJob, BackupVault, ControlResult, CopyJob, Framework, RecoveryPoint, ReportPlan,
-    RestoreJob,
+    BackupJob, BackupVault, ControlResult, CopyJob, Framework, RecoveryPoint, ReportJob,
+    ReportJobStatus, ReportPlan, RestoreJob,
 };
 use coffer_policy::BucketLocation;
 use coffer_report::bundle::{self, Trust};
 use coffer_report::templates::{self, Sources};
 
-use crate::cli::Global;
+use crate::cli::{Global, OutputFormat};
 use crate::context::Context;
 use crate::Outcome;
 
@@ -68,6 +68,50 @@ pub async fn deliver(
         );
     };
     let plan: ReportPlan = serde_json::from_value(object.doc.clone())?;
+    let now = jiff::Timestamp::now();
+    let mut job = ReportJob {
+        report_job_id: coffer_engine::exec::new_job_id(),
+        account_id: account.to_string(),
+        region: region.to_string(),
+        report_plan_name: plan.report_plan_name.clone(),
+        report_template: plan.report_setting.report_template.clone(),
+        status: ReportJobStatus::Running,
+        status_message: None,
+        creation_time: now,
+        completion_time: None,
+        report_destination: None,
+        manifest_sha256: None,
+    };
+    catalog.insert(&job, now).await?;
+    let produced = produce(ctx, catalog, &plan, job.report_job_id.clone(), window_hours).await;
+    let done = jiff::Timestamp::now();
+    job.completion_time = Some(done);
+    match &produced {
+        Ok(delivered) => {
+            job.status = ReportJobStatus::Completed;
+            job.report_destination = Some(delivered.dir.display().to_string());
+            job.manifest_sha256 = std::fs::read(delivered.dir.join(bundle::MANIFEST))
+                .ok()
+                .map(|bytes| coffer_catalog::ledger::sha256_hex(&bytes));
+        }
+        Err(error) => {
+            job.status = ReportJobStatus::Failed;
+            job.status_message = Some(format!("{error:#}"));
+        }
+    }
+    catalog.update(&job, 1, done).await?;
+    produced
+}
+
+/// Builds the report's files and delivers them with a signed manifest.
+async fn produce(
+    ctx: &Context,
+    catalog: &coffer_catalog::Catalog,
+    plan: &ReportPlan,
+    job_id: String,
+    window_hours: u32,
+) -> anyhow::Result<Delivered> {
+    let (account, region) = (ctx.account.as_str(), ctx.region.as_str());
     let channel = &plan.report_delivery_channel;
     let root = match ctx.config.report_bucket(&channel.s3_bucket_name) {
         BucketLocation::Folder(path) => path,
@@ -118,7 +162,6 @@ pub async fn deliver(
         start,
         end,
     )?;
-    let job_id = coffer_engine::exec::new_job_id();
     let base = format!(
         "{}_{}",
         plan.report_plan_name,
@@ -160,21 +203,6 @@ pub async fn deliver(
         },
         &key,
     )?;
-    let manifest_bytes = std::fs::read(dir.join(bundle::MANIFEST))
-        .with_context(|| format!("cannot read back {}", dir.display()))?;
-    catalog
-        .record_event(
-            "report",
-            &job_id,
-            &format!(
-                "REPORT_DELIVERED {} {} rows",
-                setting.report_template,
-                table.rows.len()
-            ),
-            &manifest_bytes,
-            end,
-        )
-        .await?;
     Ok(Delivered {
         job_id,
         template: setting.report_template.clone(),
@@ -264,4 +292,103 @@ pub async fn verify(
         );
         Ok(Outcome::Failure)
     }
+}
+
+/// `coffer report jobs`.
+pub async fn jobs(
+    global: &Global,
+    plan: Option<&str>,
+    format: OutputFormat,
+) -> anyhow::Result<Outcome> {
+    let ctx = Context::load(global)?;
+    let catalog = ctx.catalog().await?;
+    let jobs = crate::lookup::records(&catalog, |j: &ReportJob| {
+        j.account_id == ctx.account.as_str()
+            && j.region == ctx.region.as_str()
+            && plan.is_none_or(|p| j.report_plan_name == p)
+    })
+    .await;
+    catalog.close().await;
+    let jobs = jobs?;
+    crate::output::print(format, &jobs, || {
+        let rows = jobs
+            .iter()
+            .map(|j| {
+                vec![
+                    j.report_job_id.clone(),
+                    j.report_plan_name.clone(),
+                    j.report_template.clone(),
+                    j.status.as_str().to_string(),
+                    j.creation_time.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                    j.report_destination
+                        .clone()
+                        .or_else(|| j.status_message.clone())
+                        .unwrap_or_default(),
+                ]
+            })
+            .collect();
+        crate::output::table(
+            &[
+                "ID",
+                "PLAN",
+                "TEMPLATE",
+                "STATUS",
+                "CREATED",
+                "DESTINATION / MESSAGE",
+            ],
+            rows,
+        )
+    })?;
+    Ok(Outcome::Success)
+}
+
+/// Runs every report plan (of every account and region) that has not
+/// delivered today (UTC) once it is 01:00 UTC, as AWS delivers its daily
+/// reports between 01:00 and 05:00 UTC; returns the deliveries made.
+///
+/// # Errors
+/// When the catalog fails; a plan that fails is a FAILED report job.
+pub async fn run_due(ctx: &Context, catalog: &coffer_catalog::Catalog) -> anyhow::Result<usize> {
+    let now = jiff::Timestamp::now();
+    let today = jiff::tz::TimeZone::UTC.to_datetime(now);
+    if today.hour() < 1 {
+        return Ok(0);
+    }
+    let done: Vec<ReportJob> = crate::lookup::records(catalog, |j: &ReportJob| {
+        j.status == ReportJobStatus::Completed
+            && jiff::tz::TimeZone::UTC.to_datetime(j.creation_time).date() == today.date()
+    })
+    .await?;
+    let mut delivered = 0;
+    for object in catalog.list_objects(ObjectKind::ReportPlan).await? {
+        let ran = done.iter().any(|j| {
+            j.report_plan_name == object.name
+                && j.account_id == object.account_id
+                && j.region == object.region
+        });
+        if ran {
+            continue;
+        }
+        let (Ok(account), Ok(region)) = (
+            coffer_model::AccountId::new(&object.account_id),
+            coffer_model::Region::new(&object.region),
+        ) else {
+            continue;
+        };
+        let here = Context {
+            config: ctx.config.clone(),
+            account,
+            region,
+        };
+        match deliver(&here, catalog, &object.name, 24).await {
+            Ok(done) => {
+                tracing::info!(plan = %object.name, dir = %done.dir.display(), "report delivered");
+                delivered += 1;
+            }
+            Err(error) => {
+                tracing::error!(plan = %object.name, error = %format!("{error:#}"), "report failed")
+            }
+        }
+    }
+    Ok(delivered)
 }

@@ -135,9 +135,24 @@ pub async fn run(
             }
         })
     };
+    // Report plans deliver daily, from 01:00 UTC (checked every 10 minutes).
+    let reporter = {
+        let ctx = Context::load(global)?;
+        let catalog = catalog.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                if let Err(error) = crate::report::run_due(&ctx, &catalog).await {
+                    tracing::error!(error = %format!("{error:#}"), "report plans could not run");
+                }
+            }
+        })
+    };
     let result = daemon.run(shutdown).await;
     signer.abort();
     evaluator.abort();
+    reporter.abort();
     let _ = stop_http.send(true);
     if let Ok(Err(error)) = server.await {
         tracing::error!(%error, "HTTP endpoints stopped with an error");

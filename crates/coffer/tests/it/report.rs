@@ -115,6 +115,19 @@ fn a_report_is_delivered_signed_and_verified_and_tampering_is_named() {
         "{parts:?}"
     );
 
+    // The report job is recorded with its destination and manifest digest.
+    let jobs = home.run(&["report", "jobs", "--plan", "jobs_daily", "-o", "json"]);
+    ok(&jobs);
+    let jobs: Value = serde_json::from_str(&jobs.stdout).unwrap();
+    assert_eq!(jobs[0]["Status"], "COMPLETED");
+    assert_eq!(jobs[0]["ReportTemplate"], "BACKUP_JOB_REPORT");
+    assert_eq!(jobs[0]["ReportDestination"], dir.display().to_string());
+    let manifest = std::fs::read(dir.join("manifest.json")).unwrap();
+    assert_eq!(
+        jobs[0]["ManifestSha256"],
+        coffer_catalog::ledger::sha256_hex(&manifest)
+    );
+
     // The rows are the catalog's, with the evidence columns.
     let json: Value =
         serde_json::from_slice(&std::fs::read(file_with(&dir, "json")).unwrap()).unwrap();
