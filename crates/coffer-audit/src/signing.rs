@@ -80,6 +80,56 @@ impl KeyPair {
         })
     }
 
+    /// The 32-byte seed (for an encrypted export of the home's keys).
+    pub fn seed(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.key.to_bytes())
+    }
+
+    /// Installs `seed` as the key at `path` (from an export). An existing
+    /// different key is replaced only with `replace`: reports it signed
+    /// would then verify only against its own public key.
+    ///
+    /// # Errors
+    /// A seed that is not 32 bytes; a different key there without
+    /// `replace`; IO errors.
+    pub fn install(path: &Path, seed: &[u8], replace: bool) -> Result<KeyPair> {
+        let seed: [u8; 32] = seed.try_into().map_err(|_| Error::BadKey {
+            path: path.to_path_buf(),
+        })?;
+        let wanted = KeyPair {
+            key: SigningKey::from_bytes(&seed),
+        };
+        if path.exists() {
+            let present = KeyPair::load(path)?;
+            if present.public() == wanted.public() {
+                return Ok(present);
+            }
+            if !replace {
+                return Err(Error::OtherKey {
+                    path: path.to_path_buf(),
+                    present: present.fingerprint(),
+                    imported: wanted.fingerprint(),
+                });
+            }
+            std::fs::remove_file(path).map_err(io(path))?;
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(path).map_err(io(path))?;
+        let text = Zeroizing::new(hex::encode(seed));
+        file.write_all(text.as_bytes()).map_err(io(path))?;
+        file.sync_all().map_err(io(path))?;
+        Ok(wanted)
+    }
+
     pub fn public(&self) -> PublicKey {
         PublicKey(self.key.verifying_key())
     }

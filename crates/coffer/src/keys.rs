@@ -26,6 +26,9 @@ fn passphrase(confirm: bool) -> anyhow::Result<String> {
     Ok(first)
 }
 
+/// The export's name for the report-signing key's seed.
+const SIGNING_KEY_EXTRA: &str = "signing-key";
+
 pub async fn run(global: &Global, command: KeysCommand) -> anyhow::Result<Outcome> {
     let ctx = Context::load(global)?;
     let keyring = Keyring::open(ctx.config.keyring_path())?;
@@ -108,18 +111,36 @@ pub async fn run(global: &Global, command: KeysCommand) -> anyhow::Result<Outcom
         }
         KeysCommand::Export { to } => {
             let passphrase = passphrase(true)?;
-            let n_keys = keyring.export(
-                &to,
-                &passphrase,
-                &Default::default(),
-                ExportWork::RECOMMENDED,
-            )?;
-            println!("Wrote {n_keys} key(s), encrypted, to {}. Keep it and its passphrase safe, and apart.", to.display());
+            // The report-signing key travels with the keyring.
+            let mut extra = std::collections::BTreeMap::new();
+            let signing = ctx.config.signing_key_path();
+            if signing.exists() {
+                let key = coffer_audit::signing::KeyPair::load(signing)?;
+                extra.insert(
+                    SIGNING_KEY_EXTRA.to_string(),
+                    coffer_vault::Secret::new(key.seed().to_vec()),
+                );
+            }
+            let n_keys = keyring.export(&to, &passphrase, &extra, ExportWork::RECOMMENDED)?;
+            println!(
+                "Wrote {n_keys} key(s){}, encrypted, to {}. Keep it and its passphrase safe, and apart.",
+                if extra.is_empty() { "" } else { " and the signing key" },
+                to.display()
+            );
         }
         KeysCommand::Import { from, force } => {
             let passphrase = passphrase(false)?;
-            let (n_keys, _extra) = keyring.import(&from, &passphrase, force)?;
+            let (n_keys, extra) = keyring.import(&from, &passphrase, force)?;
             println!("Imported {n_keys} key(s) into {}.", keyring.dir().display());
+            if let Some(seed) = extra.get(SIGNING_KEY_EXTRA) {
+                let key = coffer_audit::signing::KeyPair::install(
+                    ctx.config.signing_key_path(),
+                    seed.expose(),
+                    force,
+                )
+                .context("the vault keys were imported; the signing key was not")?;
+                println!("Signing key {} installed.", key.fingerprint());
+            }
         }
     }
     Ok(Outcome::Success)

@@ -50,6 +50,9 @@ fn keys_survive_a_lost_machine_through_an_export() {
         "{listed:?}"
     );
 
+    // The report-signing key exists (created on first use) and travels too.
+    let public = keys(&home, &["public"], None);
+    assert_eq!(public.code, 0, "{public:?}");
     let export = home.path().join("keys.export");
     let export_arg = export.display().to_string();
     let weak = keys(&home, &["export", "--to", &export_arg], Some("short"));
@@ -77,6 +80,24 @@ fn keys_survive_a_lost_machine_through_an_export() {
     );
     assert_eq!(imported.code, 0, "{imported:?}");
     assert_eq!(keys(&new_machine, &["list"], None).stdout, listed.stdout);
+    assert!(
+        imported.stdout.contains("Signing key SHA256:"),
+        "{imported:?}"
+    );
+    assert_eq!(keys(&new_machine, &["public"], None).stdout, public.stdout);
+    // A home with its own, different signing key keeps it unless forced.
+    let other = Home::new();
+    assert_eq!(keys(&other, &["public"], None).code, 0);
+    let refused = keys(
+        &other,
+        &["import", "--from", &export_arg],
+        Some("a long enough passphrase"),
+    );
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains("holds another signing key"),
+        "{refused:?}"
+    );
     let key_file = std::fs::read_to_string(home.path().join("keyring/VaultKey.key.json")).unwrap();
     let export_text = std::fs::read_to_string(&export).unwrap();
     let material = key_file
