@@ -10,6 +10,7 @@
 //!   verifying one.
 
 pub mod bundle;
+pub mod pdf;
 pub mod templates;
 
 use std::path::PathBuf;

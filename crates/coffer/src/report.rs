@@ -168,20 +168,37 @@ async fn produce(
         end.strftime("%Y%m%dT%H%M%SZ")
     );
     let mut files = Vec::new();
-    for format in &channel.formats {
-        match format.as_str() {
-            "CSV" => files.push((format!("{base}.csv"), templates::to_csv(&table)?)),
-            "JSON" => files.push((format!("{base}.json"), templates::to_json(&table))),
-            other => {
-                eprintln!("warning: report format {other} is not produced yet; CSV and JSON are")
-            }
-        }
+    let wants = |f: &str| channel.formats.iter().any(|x| x == f);
+    if wants("CSV") {
+        files.push((format!("{base}.csv"), templates::to_csv(&table)?));
+    }
+    if wants("JSON") {
+        files.push((format!("{base}.json"), templates::to_json(&table)));
     }
     if files.is_empty() {
+        // A PDF summarises the data files: CSV (AWS's default) comes along.
         files.push((format!("{base}.csv"), templates::to_csv(&table)?));
     }
     let key = KeyPair::load_or_create(ctx.config.signing_key_path())?;
     let checkpoint = coffer_audit::ledger::checkpoint(catalog, &key, end).await?;
+    if wants("PDF") {
+        let digests: Vec<(String, String)> = files
+            .iter()
+            .map(|(name, bytes)| (name.clone(), coffer_catalog::ledger::sha256_hex(bytes)))
+            .collect();
+        let pdf = coffer_report::pdf::render(&coffer_report::pdf::Input {
+            report_plan: &plan.report_plan_name,
+            template: &setting.report_template,
+            table: &table,
+            window_start: start,
+            window_end: end,
+            generated_at: end,
+            digests: &digests,
+            checkpoint: Some(&checkpoint),
+            key_fingerprint: &key.fingerprint(),
+        })?;
+        files.push((format!("{base}.pdf"), pdf));
+    }
     let dir = bundle::delivery_dir(
         &root,
         channel.s3_key_prefix.as_deref(),

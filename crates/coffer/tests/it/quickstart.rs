@@ -38,7 +38,11 @@ fn quickstart_runs_everything_and_a_second_run_adds_a_round() {
             "step {step} missing:\n{out}"
         );
     }
-    assert_eq!(out.matches("Report verified:").count(), 3, "{out}");
+    assert_eq!(
+        out.matches("Report verified: 3 file(s)").count(),
+        3,
+        "CSV, JSON and PDF: {out}"
+    );
     assert!(
         out.contains("PostgreSQL on 127.0.0.1:5432: database coffer_quickstart_"),
         "{out}"

@@ -48,7 +48,7 @@ Resources:
       ReportDeliveryChannel:
         S3BucketName: audit
         S3KeyPrefix: jobs
-        Formats: [CSV, JSON]
+        Formats: [CSV, JSON, PDF]
       ReportSetting:
         ReportTemplate: BACKUP_JOB_REPORT
   Resources:
@@ -145,6 +145,19 @@ fn a_report_is_delivered_signed_and_verified_and_tampering_is_named() {
         .unwrap()
         .parse::<u64>()
         .is_ok());
+    // The PDF is a PDF, and the manifest lists it with the data files.
+    let pdf = std::fs::read(file_with(&dir, "pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-1.") && pdf.trim_ascii_end().ends_with(b"%%EOF"));
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let listed: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert!(listed.iter().any(|p| p.ends_with(".pdf")));
     let csv = std::fs::read_to_string(file_with(&dir, "csv")).unwrap();
     assert!(csv.starts_with(
         "reportTimePeriodStart,reportTimePeriodEnd,accountId,region,backupJobId,jobStatus,"
