@@ -67,19 +67,27 @@ pub fn lock_refusal(vault: &BackupVault, lifecycle: &Lifecycle) -> Option<Error>
     })
 }
 
+/// A record by ID, or `NotFound`.
+///
+/// # Errors
+/// `NotFound`, catalog errors.
+pub async fn fetch<R: Record>(env: &Env, id: &str) -> Result<coffer_catalog::Stored<R>> {
+    Ok(env
+        .catalog
+        .get::<R>(id)
+        .await?
+        .ok_or_else(|| coffer_catalog::Error::NotFound {
+            what: R::WHAT,
+            id: id.to_string(),
+        })?)
+}
+
 /// Reads a record, changes it and writes it back at the version read.
 ///
 /// # Errors
 /// `NotFound`, `Conflict` (someone else wrote it), catalog errors.
 pub async fn modify<R: Record>(env: &Env, id: &str, change: impl FnOnce(&mut R)) -> Result<R> {
-    let stored =
-        env.catalog
-            .get::<R>(id)
-            .await?
-            .ok_or_else(|| coffer_catalog::Error::NotFound {
-                what: R::WHAT,
-                id: id.to_string(),
-            })?;
+    let stored = fetch::<R>(env, id).await?;
     let mut record = stored.record;
     change(&mut record);
     env.catalog
@@ -151,14 +159,7 @@ pub async fn transition<J: Job>(
     from: impl Fn(J::State) -> bool,
     change: impl FnOnce(&mut J),
 ) -> Result<J> {
-    let stored =
-        env.catalog
-            .get::<J>(id)
-            .await?
-            .ok_or_else(|| coffer_catalog::Error::NotFound {
-                what: J::WHAT,
-                id: id.to_string(),
-            })?;
+    let stored = fetch::<J>(env, id).await?;
     let mut job = stored.record;
     let current = job.state();
     if !from(current) || (current != next && !J::allows(current, next)) {
@@ -245,15 +246,7 @@ pub struct BackupOptions {
 /// Only when the catalog itself fails; a failed backup is a FAILED (or
 /// PENDING) job, returned.
 pub async fn run_backup(env: &Env, id: &str, options: &BackupOptions) -> Result<BackupJob> {
-    let job = env
-        .catalog
-        .get::<BackupJob>(id)
-        .await?
-        .ok_or_else(|| coffer_catalog::Error::NotFound {
-            what: "backup job",
-            id: id.to_string(),
-        })?
-        .record;
+    let job = fetch::<BackupJob>(env, id).await?.record;
     let vault = match env
         .vault_named(&job.account_id, &job.region, &job.backup_vault_name)
         .await
@@ -493,15 +486,7 @@ pub async fn create_copy_job(
 /// # Errors
 /// Only when the catalog fails; a failed copy is a FAILED job, returned.
 pub async fn run_copy(env: &Env, id: &str) -> Result<CopyJob> {
-    let job = env
-        .catalog
-        .get::<CopyJob>(id)
-        .await?
-        .ok_or_else(|| coffer_catalog::Error::NotFound {
-            what: "copy job",
-            id: id.to_string(),
-        })?
-        .record;
+    let job = fetch::<CopyJob>(env, id).await?.record;
     // The claim: a CREATED job, or one this process created RUNNING.
     let mine = this_runner();
     transition(

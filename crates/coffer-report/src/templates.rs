@@ -62,6 +62,37 @@ fn opt<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
+fn lock_status(vault: Option<&BackupVault>) -> String {
+    match vault.and_then(|v| v.lock_configuration.as_ref()) {
+        Some(_) => "LOCKED".to_string(),
+        None => "UNLOCKED".to_string(),
+    }
+}
+
+/// The columns backup and copy job rows end with: vaultType ...
+/// iamRoleArn, then statusMessage and the evidence columns.
+fn tail(
+    vault: Option<&BackupVault>,
+    point: Option<&RecoveryPoint>,
+    lifecycle: &coffer_model::Lifecycle,
+    status_message: &Option<String>,
+    ledger_entry: String,
+) -> [String; 11] {
+    [
+        "BACKUP_VAULT".into(),
+        lock_status(vault),
+        opt(point.map(|p| p.is_encrypted)),
+        opt(point.and_then(|p| p.encryption_key_arn.clone())),
+        opt(lifecycle.delete_after_days),
+        opt(lifecycle.move_to_cold_storage_after_days),
+        "false".into(),
+        String::new(),
+        opt(status_message.clone()),
+        ledger_entry,
+        opt(point.and_then(|p| p.content_sha256.clone())),
+    ]
+}
+
 fn in_setting(setting: &ReportSetting, account: &str, region: &str) -> bool {
     (setting.accounts.is_empty() || setting.accounts.iter().any(|a| a == account || a == "ROOT"))
         && (setting.regions.is_empty() || setting.regions.iter().any(|r| r == region || r == "*"))
@@ -93,11 +124,6 @@ pub fn build(
                 && v.region.as_str() == region
         })
     };
-    let lock_status =
-        |vault: Option<&BackupVault>| match vault.and_then(|v| v.lock_configuration.as_ref()) {
-            Some(_) => "LOCKED".to_string(),
-            None => "UNLOCKED".to_string(),
-        };
     let reported = |done: Option<Timestamp>, active: bool| {
         active || done.is_some_and(|t| t >= start && t < end)
     };
@@ -186,18 +212,16 @@ pub fn build(
                         j.backup_size_in_bytes.to_string(),
                         j.backup_vault_name.clone(),
                         opt(vault.map(|v| v.backup_vault_arn.to_string())),
-                        "BACKUP_VAULT".into(),
-                        lock_status(vault),
-                        opt(point.map(|p| p.is_encrypted)),
-                        opt(point.and_then(|p| p.encryption_key_arn.clone())),
-                        opt(j.lifecycle.delete_after_days),
-                        opt(j.lifecycle.move_to_cold_storage_after_days),
-                        "false".into(),
-                        String::new(),
-                        opt(j.status_message.clone()),
-                        ledger_of(&j.backup_job_id),
-                        opt(point.and_then(|p| p.content_sha256.clone())),
                     ]
+                    .into_iter()
+                    .chain(tail(
+                        vault,
+                        point,
+                        &j.lifecycle,
+                        &j.status_message,
+                        ledger_of(&j.backup_job_id),
+                    ))
+                    .collect()
                 })
                 .collect();
             Table { columns, rows }
@@ -279,18 +303,16 @@ pub fn build(
                         j.source_backup_vault_arn.clone(),
                         opt(j.destination_recovery_point_arn.clone()),
                         j.destination_backup_vault_arn.clone(),
-                        "BACKUP_VAULT".into(),
-                        lock_status(vault),
-                        opt(point.map(|p| p.is_encrypted)),
-                        opt(point.and_then(|p| p.encryption_key_arn.clone())),
-                        opt(j.lifecycle.delete_after_days),
-                        opt(j.lifecycle.move_to_cold_storage_after_days),
-                        "false".into(),
-                        String::new(),
-                        opt(j.status_message.clone()),
-                        ledger_of(&j.copy_job_id),
-                        opt(point.and_then(|p| p.content_sha256.clone())),
                     ]
+                    .into_iter()
+                    .chain(tail(
+                        vault,
+                        point,
+                        &j.lifecycle,
+                        &j.status_message,
+                        ledger_of(&j.copy_job_id),
+                    ))
+                    .collect()
                 })
                 .collect();
             Table { columns, rows }
