@@ -228,6 +228,16 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
             evaluated_at: estate.now,
             evidence,
         };
+        // A resource's result (the resource controls' common case).
+        let about = |r: &Resource, status, reason, evidence| {
+            result(
+                r.resource_arn.to_string(),
+                r.resource_type.as_str(),
+                status,
+                reason,
+                evidence,
+            )
+        };
         let scope = &control.control_scope;
         let resources = estate.resources.iter().filter(|r| {
             in_scope(
@@ -289,13 +299,7 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
                             )
                         }
                     };
-                    out.push(result(
-                        arn,
-                        r.resource_type.as_str(),
-                        status,
-                        reason,
-                        evidence,
-                    ));
+                    out.push(about(r, status, reason, evidence));
                 }
             }
             "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK" => {
@@ -488,13 +492,7 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
                             format!("copied to {what} {}", destinations.join(", ")),
                         )
                     };
-                    out.push(result(
-                        arn,
-                        r.resource_type.as_str(),
-                        status,
-                        reason,
-                        evidence,
-                    ));
+                    out.push(about(r, status, reason, evidence));
                 }
             }
             "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK" => {
@@ -557,13 +555,7 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
                             ),
                         )
                     };
-                    out.push(result(
-                        arn,
-                        r.resource_type.as_str(),
-                        status,
-                        reason,
-                        evidence,
-                    ));
+                    out.push(about(r, status, reason, evidence));
                 }
             }
             "BACKUP_LAST_RECOVERY_POINT_CREATED" => {
@@ -585,13 +577,7 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
                         ),
                         None => (Compliance::NonCompliant, "the resource has no recovery point".to_string(), Vec::new()),
                     };
-                    out.push(result(
-                        arn,
-                        r.resource_type.as_str(),
-                        status,
-                        reason,
-                        evidence,
-                    ));
+                    out.push(about(r, status, reason, evidence));
                 }
             }
             "RESTORE_TIME_FOR_RESOURCES_MEET_TARGET" => {
@@ -617,13 +603,7 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
                             Vec::new(),
                         ),
                     };
-                    out.push(result(
-                        arn,
-                        r.resource_type.as_str(),
-                        status,
-                        reason,
-                        evidence,
-                    ));
+                    out.push(about(r, status, reason, evidence));
                 }
             }
             other => {

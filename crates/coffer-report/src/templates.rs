@@ -69,8 +69,22 @@ fn lock_status(vault: Option<&BackupVault>) -> String {
     }
 }
 
-/// The columns backup and copy job rows end with: vaultType ...
-/// iamRoleArn, then statusMessage and the evidence columns.
+/// The columns backup and copy job rows end with (the values of [`tail`]).
+const TAIL_COLUMNS: [&str; 11] = [
+    "vaultType",
+    "vaultLockStatus",
+    "isEncrypted",
+    "encryptionKeyArn",
+    "deleteAfterDays",
+    "moveToColdAfterDays",
+    "enableArchive",
+    "iamRoleArn",
+    "statusMessage",
+    EVIDENCE[0],
+    EVIDENCE[1],
+];
+
+/// The values of [`TAIL_COLUMNS`] for one backup or copy job row.
 fn tail(
     vault: Option<&BackupVault>,
     point: Option<&RecoveryPoint>,
@@ -165,17 +179,8 @@ pub fn build(
                 "backupSizeInBytes",
                 "backupVaultName",
                 "backupVaultArn",
-                "vaultType",
-                "vaultLockStatus",
-                "isEncrypted",
-                "encryptionKeyArn",
-                "deleteAfterDays",
-                "moveToColdAfterDays",
-                "enableArchive",
-                "iamRoleArn",
-                "statusMessage",
             ];
-            columns.extend(EVIDENCE);
+            columns.extend(TAIL_COLUMNS);
             let rows = sources
                 .backups
                 .iter()
@@ -254,17 +259,8 @@ pub fn build(
                 "sourceBackupVaultArn",
                 "destinationRecoveryPointArn",
                 "destinationBackupVaultArn",
-                "vaultType",
-                "vaultLockStatus",
-                "isEncrypted",
-                "encryptionKeyArn",
-                "deleteAfterDays",
-                "moveToColdAfterDays",
-                "enableArchive",
-                "iamRoleArn",
-                "statusMessage",
             ];
-            columns.extend(EVIDENCE);
+            columns.extend(TAIL_COLUMNS);
             let rows = sources
                 .copies
                 .iter()
