@@ -14,8 +14,8 @@
 //!   (→ ABORTED) has ended.
 //! - [`sweeper`]: which recovery points move to cold storage or expire at
 //!   a given time, every expiry decided by the vault guard.
-//! - [`recovery`]: after a crash, the jobs left interrupted and the orphan
-//!   snapshots a vault's reconciliation removes.
+//! - [`recovery`]: after a crash, the orphan snapshots a vault's
+//!   reconciliation removes.
 //! - [`metrics`]: Prometheus series (`coffer_*`) from the catalog's state.
 //!
 //! Carrying them out:

@@ -1,9 +1,6 @@
-//! After a crash: what the previous process left half-done, and what to do.
+//! After a crash: the snapshots the previous process left half-done. (Its
+//! jobs are settled by the daemon, `daemon::Daemon::recover`.)
 //!
-//! - A job the catalog shows RUNNING (or ABORTING) when the daemon starts
-//!   was interrupted: nothing is running it any more. It ends FAILED (or
-//!   ABORTED) with the reason; its recovery point was never recorded,
-//!   because the row is written only after the snapshot is complete.
 //! - A snapshot in a vault whose recovery point the catalog does not know,
 //!   made by a job that is no longer running, is an orphan of such a crash:
 //!   no reader counts it as a recovery point; the vault's reconciliation
@@ -11,39 +8,6 @@
 
 use std::collections::BTreeSet;
 
-use coffer_model::{BackupJob, BackupJobState};
-
-/// What an interrupted job becomes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Interrupted {
-    pub job_id: String,
-    pub next: BackupJobState,
-    pub reason: String,
-}
-
-/// The jobs a restart finds interrupted.
-pub fn interrupted(jobs: &[BackupJob]) -> Vec<Interrupted> {
-    jobs.iter()
-        .filter_map(|job| {
-            let (next, reason) = match job.state {
-                BackupJobState::Running => (
-                    BackupJobState::Failed,
-                    "interrupted: Coffer stopped while the backup ran; no recovery point was recorded, and any partial data is removed by the vault's reconciliation",
-                ),
-                BackupJobState::Aborting => (
-                    BackupJobState::Aborted,
-                    "interrupted while it was being stopped",
-                ),
-                _ => return None,
-            };
-            Some(Interrupted {
-                job_id: job.backup_job_id.clone(),
-                next,
-                reason: reason.to_string(),
-            })
-        })
-        .collect()
-}
 
 /// A vault snapshot as reconciliation sees it: its ID and tags.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,33 +41,6 @@ pub fn orphans(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn running_jobs_found_at_start_were_interrupted() {
-        let job = |id: &str, state| {
-            let mut j: BackupJob = serde_json::from_value(serde_json::json!({
-                "BackupJobId": id, "AccountId": "210987654321", "Region": "eu-west-1",
-                "BackupVaultName": "primary", "ResourceArn": "arn:coffer:fs:eu-west-1:210987654321:filesystem/home",
-                "ResourceType": "FileSystem", "State": "CREATED", "CreationDate": "2026-03-01T00:00:00Z"
-            }))
-            .unwrap_or_else(|e| panic!("{e}"));
-            j.state = state;
-            j
-        };
-        let found = interrupted(&[
-            job("r", BackupJobState::Running),
-            job("s", BackupJobState::Aborting),
-            job("c", BackupJobState::Completed),
-            job("n", BackupJobState::Created),
-        ]);
-        assert_eq!(found.len(), 2);
-        assert_eq!(
-            (found[0].job_id.as_str(), found[0].next),
-            ("r", BackupJobState::Failed)
-        );
-        assert!(found[0].reason.starts_with("interrupted"));
-        assert_eq!(found[1].next, BackupJobState::Aborted);
-    }
 
     #[test]
     fn orphans_are_coffer_snapshots_nobody_records_or_is_writing() {
