@@ -3,8 +3,7 @@
 //! zone; overlapping rules of one plan merged for the longest retention).
 
 use coffer_catalog::ObjectKind;
-use coffer_engine::planning::{planned_jobs, PlanInScope};
-use coffer_model::{BackupPlan, BackupSelection, Resource};
+use coffer_model::Resource;
 use serde_json::json;
 
 use crate::cli::{Global, OutputFormat};
@@ -12,48 +11,22 @@ use crate::context::Context;
 use crate::{output, Outcome};
 
 /// The jobs the applied plans of the account and region in force create
-/// in the next `hours`.
+/// in the next `hours` (the scheduler's own planning).
 pub async fn upcoming(
     ctx: &Context,
     catalog: &coffer_catalog::Catalog,
     hours: u32,
 ) -> anyhow::Result<Vec<coffer_engine::planning::PlannedJob>> {
-    let (account, region) = (ctx.account.as_str(), ctx.region.as_str());
-    let in_scope = |o: &coffer_catalog::StoredObject| o.account_id == account && o.region == region;
-    let plans = catalog.list_objects(ObjectKind::BackupPlan).await?;
-    let selections = catalog.list_objects(ObjectKind::BackupSelection).await?;
-    let resources = catalog.list_objects(ObjectKind::Resource).await?;
-    let mut plan_values: Vec<(BackupPlan, jiff::Timestamp)> = Vec::new();
-    for object in plans.iter().filter(|o| in_scope(o)) {
-        plan_values.push((
-            serde_json::from_value(object.doc.clone())?,
-            object.created_at,
-        ));
-    }
-    let selections: Vec<BackupSelection> = selections
-        .iter()
-        .filter(|o| in_scope(o))
-        .map(|o| serde_json::from_value(o.doc.clone()))
-        .collect::<Result<_, _>>()?;
-    let resources: Vec<Resource> = resources
-        .iter()
-        .map(|o| serde_json::from_value(o.doc.clone()))
-        .collect::<Result<_, _>>()?;
-    let scopes: Vec<PlanInScope<'_>> = plan_values
-        .iter()
-        .map(|(plan, created_at)| PlanInScope {
-            account: &ctx.account,
-            region: &ctx.region,
-            plan,
-            selections: &selections,
-            created_at: *created_at,
-        })
-        .collect();
+    let env = ctx.env(catalog);
+    let resources: Vec<Resource> = env.objects(ObjectKind::Resource).await?;
     let now = jiff::Timestamp::now();
     let until = now
         .checked_add(jiff::SignedDuration::from_hours(i64::from(hours)))
         .unwrap_or(now);
-    Ok(planned_jobs(&scopes, &resources, now, until)?)
+    // A plan selects only resources of its own account and region.
+    let here = |r: &Resource| r.account_id == ctx.account && r.region == ctx.region;
+    let resources: Vec<Resource> = resources.into_iter().filter(here).collect();
+    Ok(coffer_engine::daemon::plan_span(&env, &resources, now, until).await?)
 }
 
 pub async fn preview(global: &Global, hours: u32, format: OutputFormat) -> anyhow::Result<Outcome> {
