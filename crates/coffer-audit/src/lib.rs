@@ -4,6 +4,8 @@
 //!   inclusion proofs.
 //! - [`signing`]: the deployment's Ed25519 key (created on first use beside
 //!   the keyring), public keys and fingerprints for auditors.
+//! - [`controls`]: the Audit Manager controls evaluated over the catalog,
+//!   with reasons and evidence, and the per-control and framework roll-up.
 //! - [`ledger`]: signed checkpoints and the verification that names every
 //!   edited, removed, reordered or cut-back entry.
 //!

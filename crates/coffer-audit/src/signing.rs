@@ -4,7 +4,7 @@
 //! auditor gets the public key or its fingerprint (`coffer keys public`).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -220,11 +220,6 @@ impl PublicKey {
             .verify(message, &Signature::from_bytes(&bytes))
             .is_ok()
     }
-}
-
-/// Where the signing key lives by default: `signing.key` beside the keyring.
-pub fn default_path(home: &Path) -> PathBuf {
-    home.join("signing.key")
 }
 
 #[cfg(test)]

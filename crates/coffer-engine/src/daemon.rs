@@ -599,12 +599,11 @@ impl Daemon {
         };
         let now = self.env.now();
         match (running.work, outcome) {
-            (Work::Backup { job_id, .. }, Ok(Done::Backup(Ok(job)))) => {
+            (Work::Backup { .. }, Ok(Done::Backup(Ok(job)))) => {
                 self.notify_backup(&job).await;
                 if job.state == BackupJobState::Completed {
                     self.ensure_copies(&job).await;
                 }
-                let _ = job_id;
             }
             (Work::Backup { job_id, .. }, Ok(Done::Backup(Err(error)))) => {
                 // Refused at the claim: another process took the job, it is
@@ -659,14 +658,13 @@ impl Daemon {
                     }
                 }
             }
-            (Work::Copy { job_id }, Ok(Done::Copy(Ok(job)))) => {
+            (Work::Copy { .. }, Ok(Done::Copy(Ok(job)))) => {
                 self.notify_copy(&job).await;
                 if job.state == CopyJobState::Failed {
                     if let Some(source) = self.source_backup_job(&job).await {
                         self.ensure_copies(&source).await;
                     }
                 }
-                let _ = job_id;
             }
             (Work::Copy { job_id }, Ok(Done::Copy(Err(error)))) => {
                 tracing::error!(job = %job_id, %error, "copy job could not be carried out");
@@ -741,19 +739,6 @@ impl Daemon {
             .map(|s| s.record)
     }
 
-    /// The jobs the plans ask for with fire times in `(from, to]`.
-    ///
-    /// # Errors
-    /// Catalog errors; a rule that cannot be evaluated is logged.
-    pub async fn planned(&self, from: Timestamp, to: Timestamp) -> Result<Vec<PlannedJob>> {
-        plan_span(&self.env, &self.resources, from, to).await
-    }
-
-    /// Resources known at the last discovery.
-    pub fn resources(&self) -> &[Resource] {
-        &self.resources
-    }
-
     async fn plan(&mut self, now: Timestamp) -> Result<()> {
         let from = self
             .planned_through
@@ -762,7 +747,7 @@ impl Daemon {
             self.planned_through = Some(from);
             return Ok(());
         }
-        let planned = self.planned(from, now).await?;
+        let planned = plan_span(&self.env, &self.resources, from, now).await?;
         let types: BTreeMap<String, coffer_model::ResourceType> = self
             .resources
             .iter()

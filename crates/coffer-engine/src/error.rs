@@ -70,8 +70,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("the job was stopped: {0}")]
-    Stopped(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -101,7 +101,6 @@ pub trait Job: Record {
     type State: Copy + PartialEq + std::fmt::Debug;
     fn state(&self) -> Self::State;
     fn allows(from: Self::State, to: Self::State) -> bool;
-    fn is_terminal(state: Self::State) -> bool;
     fn enter(&mut self, state: Self::State, now: Timestamp);
 }
 
@@ -114,9 +113,6 @@ macro_rules! job_with_states {
             }
             fn allows(from: $state, to: $state) -> bool {
                 from.can_transition_to(to)
-            }
-            fn is_terminal(state: $state) -> bool {
-                state.is_terminal()
             }
             fn enter(&mut self, state: $state, now: Timestamp) {
                 self.state = state;

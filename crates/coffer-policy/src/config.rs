@@ -393,15 +393,17 @@ impl Config {
         &self.keyring_path
     }
 
-    /// The Ed25519 key that signs report manifests and ledger checkpoints.
+    /// `[serve]`: how `coffer serve` runs.
     pub fn serve(&self) -> &ServeSettings {
         &self.serve
     }
 
+    /// `[[notifications]]`: the webhooks that receive events.
     pub fn notifications(&self) -> &[NotificationTarget] {
         &self.notifications
     }
 
+    /// The Ed25519 key that signs report manifests and ledger checkpoints.
     pub fn signing_key_path(&self) -> &Path {
         &self.signing_key_path
     }

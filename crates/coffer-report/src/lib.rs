@@ -1,10 +1,11 @@
 //! Reports: the templates of AWS Backup Audit Manager (BACKUP_JOB_REPORT,
 //! COPY_JOB_REPORT, RESTORE_JOB_REPORT, CONTROL_COMPLIANCE_REPORT,
 //! RESOURCE_COMPLIANCE_REPORT) with AWS's columns plus Coffer's evidence
-//! columns, in CSV and JSON (`{"reportItems": [...]}`), delivered with a
-//! signed manifest that an auditor verifies offline.
+//! columns, in CSV and JSON (`{"reportItems": [...]}`) and PDF, delivered
+//! with a signed manifest that an auditor verifies offline.
 //!
 //! - [`templates`]: rows of each template from the catalog's records.
+//! - [`pdf`]: the auditor's document summarising them.
 //! - [`bundle`]: writing a delivery (files, `manifest.json`, its raw
 //!   Ed25519 signature `manifest.json.sig`, the public key as PEM) and
 //!   verifying one.
@@ -18,8 +19,6 @@ use std::path::PathBuf;
 /// What can go wrong writing or reading a report.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(transparent)]
-    Catalog(#[from] coffer_catalog::Error),
     #[error("cannot use {}: {source}", path.display())]
     Io {
         path: PathBuf,
