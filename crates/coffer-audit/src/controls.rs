@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use coffer_model::{
     BackupPlan, BackupSelection, BackupVault, ControlScope, Framework, FrameworkControl,
     RecoveryPoint, RecoveryPointStatus, Resource, ResourceType, RestoreJob, RestoreJobStatus,
-    Schedule, ScheduleExpression, TypeName, CONTROLS,
+    Schedule, ScheduleExpression, TypeName,
 };
 pub use coffer_model::{Compliance, ControlResult};
 use jiff::{SignedDuration, Timestamp};
@@ -31,27 +31,13 @@ pub struct Estate<'a> {
     pub now: Timestamp,
 }
 
-fn parameter<'c>(control: &'c FrameworkControl, name: &str) -> Option<&'c str> {
-    control
-        .control_input_parameters
-        .iter()
-        .find(|p| p.parameter_name == name)
-        .map(|p| p.parameter_value.as_str())
-        .or_else(|| {
-            CONTROLS
-                .iter()
-                .find(|c| c.name == control.control_name)
-                .and_then(|c| c.params.iter().find(|p| p.name == name))
-                .and_then(|p| p.default)
-        })
-}
-
 fn number(control: &FrameworkControl, name: &str) -> Option<i64> {
-    parameter(control, name).and_then(|v| v.trim().parse().ok())
+    control.parameter(name).and_then(|v| v.trim().parse().ok())
 }
 
 fn list(control: &FrameworkControl, name: &str) -> Vec<String> {
-    parameter(control, name)
+    control
+        .parameter(name)
         .map(|v| {
             v.split(',')
                 .map(|s| s.trim().to_string())
@@ -62,13 +48,15 @@ fn list(control: &FrameworkControl, name: &str) -> Vec<String> {
 }
 
 /// A (value, unit) parameter pair as a span: `hours` or `days`.
-fn period<'c>(
-    control: &'c FrameworkControl,
+fn period(
+    control: &FrameworkControl,
     value_name: &str,
     unit_name: &str,
-) -> (i64, &'c str, SignedDuration) {
+) -> (i64, String, SignedDuration) {
     let value = number(control, value_name).unwrap_or(1);
-    let unit = parameter(control, unit_name).unwrap_or("days");
+    let unit = control
+        .parameter(unit_name)
+        .unwrap_or_else(|| "days".into());
     let hours = if unit == "hours" { value } else { 24 * value };
     (value, unit, SignedDuration::from_hours(hours))
 }

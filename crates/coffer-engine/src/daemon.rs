@@ -1038,9 +1038,7 @@ impl Daemon {
         if rule.copy_actions.is_empty() {
             return Ok(());
         }
-        let point_id = point_arn
-            .rsplit_once("recovery-point:")
-            .map_or(point_arn.as_str(), |(_, id)| id);
+        let point_id = RecoveryPoint::id_of(point_arn);
         let Some(point) = self.env.catalog.get::<RecoveryPoint>(point_id).await? else {
             return Ok(());
         };

@@ -519,10 +519,7 @@ pub async fn run_copy(env: &Env, id: &str) -> Result<CopyJob> {
 }
 
 async fn copy_attempt(env: &Env, job: &CopyJob) -> Result<RecoveryPoint> {
-    let point_id_of_source = job
-        .source_recovery_point_arn
-        .rsplit_once("recovery-point:")
-        .map_or(job.source_recovery_point_arn.as_str(), |(_, id)| id);
+    let point_id_of_source = RecoveryPoint::id_of(&job.source_recovery_point_arn);
     let source = env
         .catalog
         .get::<RecoveryPoint>(point_id_of_source)

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 
-
 /// A vault snapshot as reconciliation sees it: its ID and tags.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VaultSnapshot {

@@ -118,6 +118,16 @@ pub struct RecoveryPoint {
     pub manifest: Option<ContentManifest>,
 }
 
+impl RecoveryPoint {
+    /// The recovery point ID in an ARN (`...:recovery-point:ID`); anything
+    /// else is taken as the ID itself.
+    pub fn id_of(arn_or_id: &str) -> &str {
+        arn_or_id
+            .rsplit_once("recovery-point:")
+            .map_or(arn_or_id, |(_, id)| id)
+    }
+}
+
 /// Row counts and checksums of a database's tables, taken from the same
 /// snapshot of the data as the backup.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 
 use coffer_audit::signing::{KeyPair, PublicKey};
+use coffer_catalog::ledger::sha256_hex;
 use coffer_catalog::StoredCheckpoint;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::{io, Error, Result};
 
@@ -58,10 +58,6 @@ pub struct Contents {
     pub generated_at: jiff::Timestamp,
     pub files: Vec<(String, Vec<u8>)>,
     pub ledger_checkpoint: Option<StoredCheckpoint>,
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// Writes a delivery into `dir` (created): the files, then the manifest,

@@ -305,12 +305,7 @@ pub fn render(input: &Input<'_>) -> Result<Vec<u8>> {
         };
         // Names, not ARNs: a table cell cannot break an ARN; the CSV and
         // JSON files carry every ARN.
-        let short = |arn: &str| {
-            arn.rsplit(['/', ':'])
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        };
+        let short = crate::templates::resource_name;
         doc.push(grid(
             vec![3, 5, 3, 4],
             &["Job", "Resource", "State", "Ended"],

@@ -62,6 +62,14 @@ fn opt<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
+/// A resource's name: the last part of its ARN.
+pub fn resource_name(arn: &str) -> String {
+    arn.rsplit(['/', ':'])
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn lock_status(vault: Option<&BackupVault>) -> String {
     match vault.and_then(|v| v.lock_configuration.as_ref()) {
         Some(_) => "LOCKED".to_string(),
@@ -142,12 +150,7 @@ pub fn build(
         active || done.is_some_and(|t| t >= start && t < end)
     };
     let (period_start, period_end) = (ts(Some(start)), ts(Some(end)));
-    let name_of = |arn: &str| {
-        arn.rsplit(['/', ':'])
-            .next()
-            .unwrap_or_default()
-            .to_string()
-    };
+    let name_of = resource_name;
     let template = setting.report_template.as_str();
     let table = match template {
         "BACKUP_JOB_REPORT" => {

@@ -96,8 +96,7 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
     let point_id = done
         .recovery_point_arn
         .as_deref()
-        .and_then(|arn| arn.rsplit_once("recovery-point:"))
-        .map(|(_, id)| id.to_string())
+        .map(|arn| RecoveryPoint::id_of(arn).to_string())
         .unwrap_or_default();
     let point = catalog
         .get::<RecoveryPoint>(&point_id)

@@ -81,9 +81,7 @@ pub async fn recovery_point(
     catalog: &Catalog,
     arn_or_id: &str,
 ) -> anyhow::Result<coffer_catalog::Stored<RecoveryPoint>> {
-    let id = arn_or_id
-        .rsplit_once("recovery-point:")
-        .map_or(arn_or_id, |(_, id)| id);
+    let id = RecoveryPoint::id_of(arn_or_id);
     catalog.get::<RecoveryPoint>(id).await?.with_context(|| {
         format!("there is no recovery point {arn_or_id}; `coffer recovery-points list` shows them")
     })
