@@ -425,7 +425,7 @@ fn compliance(
         setting.framework_arns.is_empty() || setting.framework_arns.iter().any(|a| a == arn)
     };
     let mut rows = Vec::new();
-    for (arn, framework) in sources.frameworks.iter().filter(|(arn, _)| wanted(arn)) {
+    for (_, framework) in sources.frameworks.iter().filter(|(arn, _)| wanted(arn)) {
         let mine: Vec<&ControlResult> = sources
             .results
             .iter()
@@ -469,7 +469,12 @@ fn compliance(
                     "Twenty_Four_Hours".into(),
                     serde_json::to_string(&control.control_scope).unwrap_or_default(),
                     serde_json::to_string(&parameters).unwrap_or_default(),
-                    ledger_of(arn),
+                    // The ledger entry of the control's newest result.
+                    opt(latest
+                        .iter()
+                        .filter(|r| r.control_name == control.control_name)
+                        .filter_map(|r| ledger_of(&r.result_id).parse::<i64>().ok())
+                        .max()),
                     String::new(),
                 ]);
             }

@@ -62,6 +62,17 @@ Resources:
         ReportTemplate: RESOURCE_COMPLIANCE_REPORT
         FrameworkArns:
           - !GetAtt Core.FrameworkArn
+  Controls:
+    Type: AWS::Backup::ReportPlan
+    Properties:
+      ReportPlanName: control_compliance
+      ReportDeliveryChannel:
+        S3BucketName: audit
+        Formats: [JSON]
+      ReportSetting:
+        ReportTemplate: CONTROL_COMPLIANCE_REPORT
+        FrameworkArns:
+          - !GetAtt Core.FrameworkArn
 "#;
 
 const DOCS: &str = "arn:coffer:fs:eu-west-1:210987654321:filesystem/docs";
@@ -206,6 +217,26 @@ fn a_report_is_delivered_signed_and_verified_and_tampering_is_named() {
     assert!(rows
         .iter()
         .all(|r| r["resourceComplianceStatus"] == "COMPLIANT"));
+
+    // Each control's row points at the ledger entry of its newest result.
+    let run = home.run(&["report", "run", "control_compliance"]);
+    ok(&run);
+    let controls: Value =
+        serde_json::from_slice(&std::fs::read(file_with(&delivered(&run), "json")).unwrap())
+            .unwrap();
+    let rows = controls["reportItems"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{controls:#}");
+    for row in rows {
+        assert_eq!(row["controlComplianceStatus"], "COMPLIANT");
+        assert!(
+            row["ledgerEntryIndex"]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .is_ok(),
+            "{row:#}"
+        );
+    }
 
     // One byte of the CSV changed: named.
     let csv_path = file_with(&dir, "csv");
