@@ -273,6 +273,17 @@ pub async fn verify(
         home_config.is_file(),
     ) {
         let ctx = Context::load(global)?;
+        // Only the deployment that signed the checkpoint has its ledger.
+        let home_key = KeyPair::load(ctx.config.signing_key_path())
+            .map(|k| k.fingerprint())
+            .ok();
+        if home_key.as_deref() != Some(checkpoint.key_fingerprint.as_str()) {
+            ledger_note = format!(
+                "this machine's Coffer home is another deployment's (its key is {}), so its ledger was not compared",
+                home_key.as_deref().unwrap_or("not created")
+            );
+            return finish(found, &ledger_note);
+        }
         let catalog = ctx.catalog().await?;
         let size = catalog.ledger_len().await?;
         let entries = catalog.ledger_entries(0, size).await?;
@@ -289,6 +300,11 @@ pub async fn verify(
             }
         }
     }
+    finish(found, &ledger_note)
+}
+
+/// Prints a verification's outcome.
+fn finish(found: bundle::Verification, ledger_note: &str) -> anyhow::Result<Outcome> {
     println!("Signature checked against {}.", found.key_used);
     if found.problems.is_empty() {
         for file in &found.checked {

@@ -196,6 +196,17 @@ fn a_report_is_delivered_signed_and_verified_and_tampering_is_named() {
         verified.stdout
     );
     ok(&home.run(&["verify", &dir_text, "--fingerprint", &fingerprint]));
+    // On an auditor's machine with a Coffer home of its own, that home's
+    // ledger is not taken for the signer's.
+    let auditor = crate::Home::new();
+    ok(&auditor.run(&["keys", "public"]));
+    let elsewhere = auditor.run(&["verify", &dir_text, "--public-key", &hex]);
+    ok(&elsewhere);
+    assert!(
+        elsewhere.stdout.contains("another deployment's"),
+        "{}",
+        elsewhere.stdout
+    );
     let bundled = home.run(&["verify", &dir_text]);
     ok(&bundled);
     assert!(bundled
