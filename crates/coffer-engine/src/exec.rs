@@ -413,12 +413,22 @@ pub async fn scheduled_rule(
     let (Some(plan_name), Some(rule_name)) = (&job.backup_plan_name, &job.backup_rule_name) else {
         return Ok(None);
     };
-    let plans: Vec<BackupPlan> = env.objects(coffer_catalog::ObjectKind::BackupPlan).await?;
-    Ok(plans
+    // Plan names are unique per account and region only.
+    let Some(object) = env
+        .catalog
+        .list_objects(coffer_catalog::ObjectKind::BackupPlan)
+        .await?
         .into_iter()
-        .filter(|p| &p.backup_plan_name == plan_name)
-        .flat_map(|p| p.rules)
-        .find(|r| &r.rule_name == rule_name))
+        .find(|o| o.name == *plan_name && o.account_id == job.account_id && o.region == job.region)
+    else {
+        return Ok(None);
+    };
+    let plan: BackupPlan =
+        serde_json::from_value(object.doc).map_err(|source| Error::Unreadable {
+            what: format!("plan {plan_name}"),
+            source,
+        })?;
+    Ok(plan.rules.into_iter().find(|r| &r.rule_name == rule_name))
 }
 
 /// A new copy job of `source` into the vault `destination`: CREATED, for
