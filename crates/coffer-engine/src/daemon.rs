@@ -479,8 +479,12 @@ impl Daemon {
             self.next_discover = Some(after(now, self.options.discover_every));
         }
         self.plan(now).await?;
-        self.end_windows(now).await?;
-        self.start_ready(now).await?;
+        // One read of the live jobs serves both: what end_windows changes
+        // (expired, stopping) start_ready does not start anyway, and a
+        // stale row only makes a claim be refused.
+        let live = self.live_jobs().await?;
+        self.end_windows(&live, now).await?;
+        self.start_ready(&live, now).await?;
         if self.next_sweep.is_none_or(|at| at <= now) {
             self.settle_dead_runners().await?;
             self.spawn_maintenance(Work::Sweep);
@@ -795,9 +799,8 @@ impl Daemon {
             .find(|r| matches!(&r.work, Work::Backup { job_id: id, .. } if id == job_id))
     }
 
-    async fn end_windows(&mut self, now: Timestamp) -> Result<()> {
-        let live = self.live_jobs().await?;
-        for end in ended_windows(&live, now) {
+    async fn end_windows(&mut self, live: &[BackupJob], now: Timestamp) -> Result<()> {
+        for end in ended_windows(live, now) {
             match end {
                 WindowEnd::Expire { job_id, reason } => {
                     if self.running_backup(&job_id).is_some() {
@@ -866,11 +869,9 @@ impl Daemon {
             .count()
     }
 
-    async fn start_ready(&mut self, now: Timestamp) -> Result<()> {
-        let mut ready: Vec<BackupJob> = self
-            .live_jobs()
-            .await?
-            .into_iter()
+    async fn start_ready(&mut self, live: &[BackupJob], now: Timestamp) -> Result<()> {
+        let mut ready: Vec<&BackupJob> = live
+            .iter()
             .filter(|j| matches!(j.state, BackupJobState::Created | BackupJobState::Pending))
             // Jobs the daemon runs have a start window; an on-demand job
             // without one is run by the command that created it.
@@ -886,18 +887,16 @@ impl Daemon {
             .retain(|(_, tracker)| tracker.strong_count() > 0);
         // Resources another process backs up now (a `backup start`
         // command, another scheduler) are busy too.
-        let elsewhere: BTreeSet<String> = self
-            .live_jobs()
-            .await?
-            .into_iter()
+        let elsewhere: BTreeSet<&str> = live
+            .iter()
             .filter(|j| matches!(j.state, BackupJobState::Running | BackupJobState::Aborting))
-            .map(|j| j.resource_arn)
+            .map(|j| j.resource_arn.as_str())
             .collect();
         for job in ready {
             if self.workers_busy() >= self.options.workers {
                 return Ok(());
             }
-            let busy = elsewhere.contains(&job.resource_arn)
+            let busy = elsewhere.contains(job.resource_arn.as_str())
                 || self.lingering.iter().any(|(arn, _)| *arn == job.resource_arn)
                 || self.running.values().any(|r| {
                     matches!(&r.work, Work::Backup { resource_arn, .. } if *resource_arn == job.resource_arn)
