@@ -61,11 +61,12 @@ pub struct Contents {
 }
 
 /// Writes a delivery into `dir` (created): the files, then the manifest,
-/// its signature and the public key.
+/// its signature and the public key. Returns the manifest and the SHA-256
+/// of its bytes as written.
 ///
 /// # Errors
 /// When a file cannot be written.
-pub fn write(dir: &Path, contents: Contents, key: &KeyPair) -> Result<Manifest> {
+pub fn write(dir: &Path, contents: Contents, key: &KeyPair) -> Result<(Manifest, String)> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut files = Vec::new();
     for (name, bytes) in &contents.files {
@@ -100,7 +101,7 @@ pub fn write(dir: &Path, contents: Contents, key: &KeyPair) -> Result<Manifest> 
     std::fs::write(&signature_path, key.sign_raw(&text)).map_err(io(&signature_path))?;
     let key_path = dir.join(PUBLIC_KEY);
     std::fs::write(&key_path, key.public().to_pem()).map_err(io(&key_path))?;
-    Ok(manifest)
+    Ok((manifest, sha256_hex(&text)))
 }
 
 /// The key a verification trusts.

@@ -43,6 +43,7 @@ pub struct Delivered {
     pub rows: usize,
     pub dir: std::path::PathBuf,
     pub manifest: bundle::Manifest,
+    pub manifest_sha256: String,
 }
 
 /// Runs report plan `plan_name` now and delivers it.
@@ -90,9 +91,7 @@ pub async fn deliver(
         Ok(delivered) => {
             job.status = ReportJobStatus::Completed;
             job.report_destination = Some(delivered.dir.display().to_string());
-            job.manifest_sha256 = std::fs::read(delivered.dir.join(bundle::MANIFEST))
-                .ok()
-                .map(|bytes| coffer_catalog::ledger::sha256_hex(&bytes));
+            job.manifest_sha256 = Some(delivered.manifest_sha256.clone());
         }
         Err(error) => {
             job.status = ReportJobStatus::Failed;
@@ -206,7 +205,7 @@ async fn produce(
         end,
         &job_id,
     );
-    let manifest = bundle::write(
+    let (manifest, manifest_sha256) = bundle::write(
         &dir,
         bundle::Contents {
             report_plan: plan.report_plan_name.clone(),
@@ -226,6 +225,7 @@ async fn produce(
         rows: table.rows.len(),
         dir,
         manifest,
+        manifest_sha256,
     })
 }
 
