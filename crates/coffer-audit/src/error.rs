@@ -21,6 +21,8 @@ pub enum Error {
         present: String,
         imported: String,
     },
+    #[error("the export's signing key is not an Ed25519 key (32 bytes expected): the export is damaged; import another export")]
+    BadSeed,
     #[error("not an Ed25519 public key: give the 64 hex digits `coffer keys public` prints")]
     BadPublicKey,
     #[error("the system's random source failed: {0}")]

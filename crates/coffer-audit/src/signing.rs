@@ -93,9 +93,7 @@ impl KeyPair {
     /// A seed that is not 32 bytes; a different key there without
     /// `replace`; IO errors.
     pub fn install(path: &Path, seed: &[u8], replace: bool) -> Result<KeyPair> {
-        let seed: [u8; 32] = seed.try_into().map_err(|_| Error::BadKey {
-            path: path.to_path_buf(),
-        })?;
+        let seed: [u8; 32] = seed.try_into().map_err(|_| Error::BadSeed)?;
         let wanted = KeyPair {
             key: SigningKey::from_bytes(&seed),
         };

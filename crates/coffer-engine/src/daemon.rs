@@ -435,7 +435,7 @@ impl Daemon {
                 |s| s == BackupJobState::Created,
                 |j: &mut BackupJob| {
                     j.status_message = Some(
-                        "the command that created this on-demand job stopped before starting it"
+                        "the command that created this on-demand job stopped before starting it; start it again with `coffer backup start`"
                             .into(),
                     );
                 },

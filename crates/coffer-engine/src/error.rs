@@ -48,13 +48,13 @@ pub enum Error {
     Locked { vault: String, reason: String },
     #[error("recovery point {id} is {status}; only a completed recovery point can be copied")]
     NotCopyable { id: String, status: String },
-    #[error("recovery point {id} has no stored snapshot")]
+    #[error("recovery point {id} has no stored snapshot, so its data cannot be read; restore or copy another recovery point of the resource")]
     NoSnapshot { id: String },
     #[error("the destination is the recovery point's own vault {vault:?}; name another vault")]
     SameVault { vault: String },
     #[error("recovery point {id} stays DELETING: {message}; fix the vault's storage and delete it again")]
     StaysDeleting { id: String, message: String },
-    #[error("a background task stopped: {0}")]
+    #[error("a background task stopped before it finished ({0}); nothing was recorded for it: run the command again")]
     Task(String),
     #[error("cannot bind {addr}: {source}; pass another --listen address, or stop what uses it")]
     Listen {

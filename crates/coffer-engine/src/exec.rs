@@ -537,7 +537,9 @@ async fn copy_attempt(env: &Env, job: &CopyJob) -> Result<RecoveryPoint> {
         .ok_or_else(|| Error::Missing {
             what: "recovery point",
             name: job.source_recovery_point_arn.clone(),
-            hint: String::new(),
+            hint:
+                "; it was deleted before the copy ran: copy a newer recovery point of the resource"
+                    .into(),
         })?
         .record;
     if source.status != RecoveryPointStatus::Completed {
