@@ -152,6 +152,64 @@ impl JsonBody for reqwest::RequestBuilder {
 mod tests {
     use super::*;
 
+    fn target(url: &str, events: &[&str], topic: Option<&str>) -> NotificationTarget {
+        NotificationTarget {
+            url: url.into(),
+            events: events.iter().map(|e| (*e).to_string()).collect(),
+            sns_topic: topic.map(str::to_string),
+        }
+    }
+
+    fn event(kind: &str) -> Event {
+        Event {
+            event_type: kind.into(),
+            time: Timestamp::UNIX_EPOCH,
+            account_id: "210987654321".into(),
+            region: "eu-west-1".into(),
+            backup_vault_name: "primary".into(),
+            job_id: None,
+            resource_arn: None,
+            state: None,
+            message: None,
+        }
+    }
+
+    #[test]
+    fn events_go_to_the_targets_that_asked_for_them() {
+        let topic = "arn:aws:sns:eu-west-1:210987654321:backup-alerts";
+        let notifier = Notifier::new(&[
+            target("http://127.0.0.1:1/failures", &["BACKUP_JOB_FAILED"], None),
+            target("http://127.0.0.1:1/topic", &[], Some(topic)),
+        ]);
+        let vault: BackupVault = serde_json::from_value(serde_json::json!({
+            "BackupVaultName": "primary",
+            "BackupVaultArn": "arn:coffer:backup:eu-west-1:210987654321:backup-vault:primary",
+            "AccountId": "210987654321",
+            "Region": "eu-west-1",
+            "Notifications": {
+                "SNSTopicArn": topic,
+                "BackupVaultEvents": ["BACKUP_JOB_COMPLETED", "BACKUP_JOB_FAILED"]
+            }
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let failed = notifier.recipients(&event("BACKUP_JOB_FAILED"), Some(&vault));
+        assert_eq!(
+            failed,
+            ["http://127.0.0.1:1/failures", "http://127.0.0.1:1/topic"]
+        );
+        // BACKUP_JOB_COMPLETED, AWS's older name, asks for successes too.
+        let done = notifier.recipients(&event("BACKUP_JOB_SUCCESSFUL"), Some(&vault));
+        assert_eq!(done, ["http://127.0.0.1:1/topic"]);
+        // A vault without that topic: only the plain target.
+        assert_eq!(
+            notifier.recipients(&event("BACKUP_JOB_FAILED"), None),
+            ["http://127.0.0.1:1/failures"]
+        );
+        assert!(notifier
+            .recipients(&event("COPY_JOB_FAILED"), Some(&vault))
+            .is_empty());
+    }
+
     #[test]
     fn tokens_in_webhook_urls_are_not_logged() {
         assert_eq!(

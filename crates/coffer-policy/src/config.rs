@@ -2398,3 +2398,77 @@ keyring = "{home}/{name}"
         );
     }
 }
+
+#[cfg(test)]
+mod serve_tests {
+    use super::*;
+
+    const HOME: &str = "/srv/coffer";
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_str_at(text, Path::new(HOME), "config.toml")
+    }
+
+    #[test]
+    fn serve_settings_and_notification_targets_are_read() {
+        let config = load(
+            r#"
+[serve]
+listen = "0.0.0.0:9100"
+workers = 4
+retry_minutes = 2
+
+[[notifications]]
+url = "https://hooks.example.com/coffer"
+
+[[notifications]]
+url = "https://hooks.example.com/alerts"
+sns_topic = "arn:aws:sns:eu-west-1:111122223333:backup-alerts"
+events = ["BACKUP_JOB_SUCCESSFUL"]
+"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let serve = config.serve();
+        assert_eq!(
+            (serve.listen.as_str(), serve.workers, serve.retry_minutes),
+            ("0.0.0.0:9100", 4, 2)
+        );
+        assert_eq!(serve.sweep_minutes, ServeSettings::default().sweep_minutes);
+        let targets = config.notifications();
+        assert_eq!(targets.len(), 2);
+        assert_eq!(targets[0].events, DEFAULT_NOTIFICATION_EVENTS);
+        assert_eq!(targets[0].sns_topic, None);
+        assert_eq!(targets[1].events, vec!["BACKUP_JOB_SUCCESSFUL".to_string()]);
+    }
+
+    #[test]
+    fn bad_serve_settings_and_targets_say_what_to_write() {
+        let Err(error) = load(
+            r#"
+[serve]
+listen = "localhost"
+workers = 0
+
+[[notifications]]
+url = "ftp://hooks.example.com"
+events = ["BACKUP_JOB_FAILD"]
+sns_topic = "backup-alerts"
+"#,
+        ) else {
+            panic!("bad settings were accepted");
+        };
+        let text: Vec<String> = error.problems().iter().map(ToString::to_string).collect();
+        let all = text.join("\n");
+        for needle in [
+            "serve.listen: \"localhost\" is not an address and port",
+            "write it as IP:PORT",
+            "serve.workers: 0 is out of range; use 1-64 workers",
+            "\"ftp://hooks.example.com\" is not an http:// or https:// URL",
+            "\"BACKUP_JOB_FAILD\" is not an event Coffer sends",
+            "did you mean \"BACKUP_JOB_FAILED\"?",
+            "\"backup-alerts\" is not an SNS topic ARN",
+        ] {
+            assert!(all.contains(needle), "{needle:?} missing from:\n{all}");
+        }
+    }
+}
