@@ -7,17 +7,22 @@
 //! compliance officer reads, or INSUFFICIENT_DATA, with the evaluation time
 //! and the IDs of the evidence it rests on.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use coffer_catalog::{CompletedRestore, NewestPoint};
 use coffer_model::{
-    BackupPlan, BackupSelection, BackupVault, ControlScope, Framework, FrameworkControl,
-    RecoveryPoint, RecoveryPointStatus, Resource, ResourceType, RestoreJob, RestoreJobStatus,
-    Schedule, ScheduleExpression, TypeName,
+    BackupPlan, BackupSelection, BackupVault, ControlScope, ControlSummary, Framework,
+    FrameworkControl, Lifecycle, Resource, ResourceType, Schedule, ScheduleExpression, Tags,
+    TypeName,
 };
 pub use coffer_model::{Compliance, ControlResult};
 use jiff::{SignedDuration, Timestamp};
+use sha2::{Digest, Sha256};
 
-/// Everything the controls read, for one account and region.
+/// Everything the resource, plan and vault controls read, for one account
+/// and region. Recovery points reach the controls as aggregates (each
+/// resource's newest point, its latest restore); the point controls read
+/// points a page at a time ([`evaluate_points`]).
 #[derive(Debug)]
 pub struct Estate<'a> {
     pub account: &'a str,
@@ -26,9 +31,77 @@ pub struct Estate<'a> {
     pub plans: &'a [BackupPlan],
     pub selections: &'a [BackupSelection],
     pub vaults: &'a [BackupVault],
-    pub points: &'a [RecoveryPoint],
-    pub restores: &'a [RestoreJob],
+    /// Resource ARN → its newest completed recovery point.
+    pub newest: &'a HashMap<String, NewestPoint>,
+    /// Resource ARN → its latest completed restore.
+    pub restored: &'a HashMap<String, CompletedRestore>,
     pub now: Timestamp,
+}
+
+/// Resource ARN → its newest completed point.
+pub fn newest_by_resource(points: Vec<NewestPoint>) -> HashMap<String, NewestPoint> {
+    points
+        .into_iter()
+        .map(|p| (p.resource_arn.clone(), p))
+        .collect()
+}
+
+/// Resource ARN → its latest (by start) completed restore.
+pub fn latest_restore_by_resource(
+    restores: Vec<CompletedRestore>,
+) -> HashMap<String, CompletedRestore> {
+    let mut out: HashMap<String, CompletedRestore> = HashMap::new();
+    for job in restores {
+        match out.get(&job.resource_arn) {
+            Some(slot) if slot.creation_date >= job.creation_date => {}
+            _ => {
+                out.insert(job.resource_arn.clone(), job);
+            }
+        }
+    }
+    out
+}
+
+/// The fields of a recovery point that the point controls read (the
+/// catalog's documents are read into this, nothing more).
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PointFacts {
+    pub recovery_point_arn: String,
+    pub recovery_point_id: String,
+    pub resource_type: ResourceType,
+    pub is_encrypted: bool,
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+    #[serde(default)]
+    pub tags: Tags,
+}
+
+/// The controls evaluated over recovery points rather than resources.
+pub const POINT_CONTROLS: [&str; 2] = [
+    "BACKUP_RECOVERY_POINT_ENCRYPTED",
+    "BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK",
+];
+
+/// Whether `control` is evaluated over recovery points.
+pub fn is_point_control(control: &str) -> bool {
+    POINT_CONTROLS.contains(&control)
+}
+
+/// What identifies a result's content (status, reason and evidence): a
+/// result is recorded again only when this changes.
+pub fn digest(result: &ControlResult) -> String {
+    let mut hasher = Sha256::new();
+    for part in [
+        result.status.as_str(),
+        result.resource_type.as_str(),
+        result.reason.as_str(),
+        &result.evidence.join(" "),
+    ] {
+        hasher.update(part.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
 }
 
 fn number(control: &FrameworkControl, name: &str) -> Option<i64> {
@@ -159,37 +232,8 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
             }
         }
     }
-    // Resource → newest completed point; point ARN → resource.
-    let mut newest: BTreeMap<&str, &RecoveryPoint> = BTreeMap::new();
-    for point in estate
-        .points
-        .iter()
-        .filter(|p| p.status == RecoveryPointStatus::Completed)
-    {
-        let slot = newest.entry(point.resource_arn.as_str()).or_insert(point);
-        if point.creation_date > slot.creation_date {
-            *slot = point;
-        }
-    }
-    let point_resource: BTreeMap<&str, &str> = estate
-        .points
-        .iter()
-        .map(|p| (p.recovery_point_arn.as_str(), p.resource_arn.as_str()))
-        .collect();
-    // Resource → its latest completed restore.
-    let mut restored: BTreeMap<&str, &RestoreJob> = BTreeMap::new();
-    for job in estate
-        .restores
-        .iter()
-        .filter(|j| j.status == RestoreJobStatus::Completed && j.completion_date.is_some())
-    {
-        if let Some(resource) = point_resource.get(job.recovery_point_arn.as_str()) {
-            let slot = restored.entry(resource).or_insert(job);
-            if job.creation_date > slot.creation_date {
-                *slot = job;
-            }
-        }
-    }
+    let newest = estate.newest;
+    let restored = estate.restored;
     let vault_by_name: BTreeMap<&str, &BackupVault> = estate
         .vaults
         .iter()
@@ -364,53 +408,8 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
                     ));
                 }
             }
-            "BACKUP_RECOVERY_POINT_ENCRYPTED" | "BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK" => {
-                let retention = number(control, "requiredRetentionDays").unwrap_or(35);
-                for point in estate.points.iter().filter(|p| {
-                    p.status == RecoveryPointStatus::Completed
-                        && in_scope(
-                            scope,
-                            &p.recovery_point_arn,
-                            &p.recovery_point_id,
-                            Some(p.resource_type),
-                            &p.tags,
-                        )
-                }) {
-                    let (status, reason) = if control.control_name
-                        == "BACKUP_RECOVERY_POINT_ENCRYPTED"
-                    {
-                        if point.is_encrypted {
-                            (Compliance::Compliant, "encrypted in its vault".to_string())
-                        } else {
-                            (
-                                Compliance::NonCompliant,
-                                "the recovery point is not encrypted".to_string(),
-                            )
-                        }
-                    } else {
-                        match point.lifecycle.delete_after_days {
-                            None => (
-                                Compliance::Compliant,
-                                "kept until deleted by hand".to_string(),
-                            ),
-                            Some(days) if i64::from(days) >= retention => {
-                                (Compliance::Compliant, format!("kept {days} days"))
-                            }
-                            Some(days) => (
-                                Compliance::NonCompliant,
-                                format!("kept only {days} days; at least {retention} are required"),
-                            ),
-                        }
-                    };
-                    out.push(result(
-                        point.recovery_point_arn.clone(),
-                        point.resource_type.as_str(),
-                        status,
-                        reason,
-                        vec![format!("recovery-point:{}", point.recovery_point_id)],
-                    ));
-                }
-            }
+            // Evaluated a page of points at a time by `evaluate_points`.
+            name if is_point_control(name) => {}
             "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION"
             | "BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT" => {
                 let region_check = control.control_name.ends_with("CROSS_REGION");
@@ -552,7 +551,7 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
                 let since = estate.now.checked_sub(age).unwrap_or(estate.now);
                 for r in resources {
                     let arn = r.resource_arn.to_string();
-                    let (status, reason, evidence) = match newest.get(arn.as_str()) {
+                    let (status, reason, evidence) = match newest.get(&arn) {
                         Some(p) if p.creation_date >= since => (
                             Compliance::Compliant,
                             format!("last recovery point created {}", p.creation_date),
@@ -572,12 +571,13 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
                 let max = number(control, "maxRestoreTime").unwrap_or(720);
                 for r in resources {
                     let arn = r.resource_arn.to_string();
-                    let (status, reason, evidence) = match restored.get(arn.as_str()) {
+                    let (status, reason, evidence) = match restored.get(&arn) {
                         Some(job) => {
                             let minutes = job
                                 .completion_date
-                                .map(|end| end.duration_since(job.creation_date).as_secs_f64() / 60.0)
-                                .unwrap_or_default();
+                                .duration_since(job.creation_date)
+                                .as_secs_f64()
+                                / 60.0;
                             let evidence = vec![format!("restore-job:{}", job.restore_job_id)];
                             if minutes <= max as f64 {
                                 (Compliance::Compliant, format!("the latest restore took {minutes:.1} minutes (target {max})"), evidence)
@@ -606,6 +606,127 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
         }
     }
     out
+}
+
+/// Evaluates the point controls of `framework` over one page of
+/// `points` of `account` and `region` (completed points only).
+pub fn evaluate_points(
+    framework: &Framework,
+    (account, region): (&str, &str),
+    now: Timestamp,
+    points: &[PointFacts],
+) -> Vec<ControlResult> {
+    let mut out = Vec::new();
+    for control in framework
+        .framework_controls
+        .iter()
+        .filter(|c| is_point_control(&c.control_name))
+    {
+        let encryption = control.control_name == "BACKUP_RECOVERY_POINT_ENCRYPTED";
+        let retention = number(control, "requiredRetentionDays").unwrap_or(35);
+        let scope = &control.control_scope;
+        for point in points.iter().filter(|p| {
+            in_scope(
+                scope,
+                &p.recovery_point_arn,
+                &p.recovery_point_id,
+                Some(p.resource_type),
+                &p.tags,
+            )
+        }) {
+            let (status, reason) = if encryption {
+                if point.is_encrypted {
+                    (Compliance::Compliant, "encrypted in its vault".to_string())
+                } else {
+                    (
+                        Compliance::NonCompliant,
+                        "the recovery point is not encrypted".to_string(),
+                    )
+                }
+            } else {
+                match point.lifecycle.delete_after_days {
+                    None => (
+                        Compliance::Compliant,
+                        "kept until deleted by hand".to_string(),
+                    ),
+                    Some(days) if i64::from(days) >= retention => {
+                        (Compliance::Compliant, format!("kept {days} days"))
+                    }
+                    Some(days) => (
+                        Compliance::NonCompliant,
+                        format!("kept only {days} days; at least {retention} are required"),
+                    ),
+                }
+            };
+            out.push(ControlResult {
+                result_id: uuid::Uuid::now_v7().to_string(),
+                account_id: account.to_string(),
+                region: region.to_string(),
+                framework_name: framework.framework_name.clone(),
+                control_name: control.control_name.clone(),
+                resource_id: point.recovery_point_arn.clone(),
+                resource_type: point.resource_type.as_str().to_string(),
+                status,
+                reason,
+                evaluated_at: now,
+                evidence: vec![format!("recovery-point:{}", point.recovery_point_id)],
+            });
+        }
+    }
+    out
+}
+
+/// Per-control counts of results, added one at a time (an evaluation of
+/// millions of points never holds them all).
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    per: BTreeMap<String, ControlSummary>,
+}
+
+impl Tally {
+    /// Counts one result.
+    pub fn add(&mut self, r: &ControlResult) {
+        let entry = self
+            .per
+            .entry(r.control_name.clone())
+            .or_insert_with(|| ControlSummary {
+                control_name: r.control_name.clone(),
+                status: Compliance::Compliant,
+                compliant: 0,
+                non_compliant: 0,
+                insufficient_data: 0,
+            });
+        match r.status {
+            Compliance::Compliant => entry.compliant += 1,
+            Compliance::NonCompliant => {
+                entry.non_compliant += 1;
+                entry.status = Compliance::NonCompliant;
+            }
+            Compliance::InsufficientData => {
+                entry.insufficient_data += 1;
+                if entry.status == Compliance::Compliant {
+                    entry.status = Compliance::InsufficientData;
+                }
+            }
+        }
+    }
+
+    /// Each control's summary, by name, and the overall status: the worst
+    /// of the controls' (NON_COMPLIANT, then INSUFFICIENT_DATA), or
+    /// INSUFFICIENT_DATA when nothing was evaluated.
+    pub fn summaries(&self) -> (Vec<ControlSummary>, Compliance) {
+        let overall = self
+            .per
+            .values()
+            .map(|c| c.status)
+            .max_by_key(|c| match c {
+                Compliance::NonCompliant => 2,
+                Compliance::InsufficientData => 1,
+                Compliance::Compliant => 0,
+            })
+            .unwrap_or(Compliance::InsufficientData);
+        (self.per.values().cloned().collect(), overall)
+    }
 }
 
 /// Whether a vault's access policy denies deleting recovery points to
@@ -654,37 +775,25 @@ fn deletion_disabled(vault: &BackupVault, allowed: &[String]) -> (Compliance, St
     )
 }
 
-/// A framework's status: per control (COMPLIANT only if every result is),
-/// and overall.
+/// A framework's status: per control (COMPLIANT only if every result is)
+/// as (status, compliant, non-compliant), and overall.
 pub fn rollup(
     results: &[ControlResult],
 ) -> (BTreeMap<String, (Compliance, usize, usize)>, Compliance) {
-    let mut per: BTreeMap<String, (Compliance, usize, usize)> = BTreeMap::new();
+    let mut tally = Tally::default();
     for r in results {
-        let entry = per
-            .entry(r.control_name.clone())
-            .or_insert((Compliance::Compliant, 0, 0));
-        match r.status {
-            Compliance::Compliant => entry.1 += 1,
-            Compliance::NonCompliant => {
-                entry.2 += 1;
-                entry.0 = Compliance::NonCompliant;
-            }
-            Compliance::InsufficientData => {
-                if entry.0 == Compliance::Compliant {
-                    entry.0 = Compliance::InsufficientData;
-                }
-            }
-        }
+        tally.add(r);
     }
-    let overall = per
-        .values()
-        .map(|(c, _, _)| *c)
-        .max_by_key(|c| match c {
-            Compliance::NonCompliant => 2,
-            Compliance::InsufficientData => 1,
-            Compliance::Compliant => 0,
+    let (controls, overall) = tally.summaries();
+    let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let per = controls
+        .into_iter()
+        .map(|c| {
+            (
+                c.control_name,
+                (c.status, count(c.compliant), count(c.non_compliant)),
+            )
         })
-        .unwrap_or(Compliance::InsufficientData);
+        .collect();
     (per, overall)
 }

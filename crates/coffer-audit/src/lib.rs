@@ -6,6 +6,8 @@
 //!   the keyring), public keys and fingerprints for auditors.
 //! - [`controls`]: the Audit Manager controls evaluated over the catalog,
 //!   with reasons and evidence, and the per-control and framework roll-up.
+//! - [`evaluation`]: a framework evaluated over the catalog set at a time
+//!   (points a page at a time), recording only the results that changed.
 //! - [`ledger`]: signed checkpoints and the verification that names every
 //!   edited, removed, reordered or cut-back entry.
 //!
@@ -14,6 +16,7 @@
 
 pub mod controls;
 mod error;
+pub mod evaluation;
 pub mod ledger;
 pub mod merkle;
 pub mod signing;

@@ -59,10 +59,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "report jobs",
         sql: include_str!("migrations/0006_report_jobs.sql"),
     },
+    Migration {
+        version: 7,
+        description: "current control results, framework evaluations",
+        sql: include_str!("migrations/0007_control_current.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

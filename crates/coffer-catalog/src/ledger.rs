@@ -73,47 +73,115 @@ pub(crate) async fn append(
     doc: &[u8],
     now: jiff::Timestamp,
 ) -> Result<LedgerEntry> {
-    use sqlx::Row;
-    if backend == Backend::Postgres {
-        sqlx::query("LOCK TABLE ledger IN EXCLUSIVE MODE")
-            .execute(&mut **tx)
+    let mut tail = Tail::read(tx, backend).await?;
+    tail.append(tx, kind, subject, event, doc, now).await
+}
+
+/// The ledger's end inside one write transaction: read (and on PostgreSQL
+/// locked) once, then advanced by each entry appended in that transaction.
+pub(crate) struct Tail {
+    seq: i64,
+    prev_hash: String,
+}
+
+impl Tail {
+    /// Locks the ledger (PostgreSQL; SQLite's write lock is the
+    /// transaction's) and reads its last entry.
+    pub(crate) async fn read(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        backend: Backend,
+    ) -> Result<Tail> {
+        use sqlx::Row;
+        if backend == Backend::Postgres {
+            sqlx::query("LOCK TABLE ledger IN EXCLUSIVE MODE")
+                .execute(&mut **tx)
+                .await?;
+        }
+        let last = sqlx::query("SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
             .await?;
+        Ok(match last {
+            Some(row) => Tail {
+                seq: row.try_get::<i64, _>("seq")? + 1,
+                prev_hash: row.try_get::<String, _>("entry_hash")?,
+            },
+            None => Tail {
+                seq: 0,
+                prev_hash: GENESIS.to_string(),
+            },
+        })
     }
-    let last = sqlx::query("SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut **tx)
-        .await?;
-    let (seq, prev_hash) = match last {
-        Some(row) => (
-            row.try_get::<i64, _>("seq")? + 1,
-            row.try_get::<String, _>("entry_hash")?,
-        ),
-        None => (0, GENESIS.to_string()),
-    };
-    // Stored at the catalog's millisecond precision, hashed the same way.
-    let time = crate::time::parse_ts(&format_ts(now), "ledger entry")?;
-    let mut entry = LedgerEntry {
-        seq,
-        time,
-        kind: kind.to_string(),
-        subject: subject.to_string(),
-        event: event.to_string(),
-        doc_sha256: sha256_hex(doc),
-        prev_hash,
-        entry_hash: String::new(),
-    };
-    entry.entry_hash = entry.computed_hash();
-    sqlx::query("INSERT INTO ledger (seq, time, kind, subject, event, doc_sha256, prev_hash, entry_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(entry.seq)
-        .bind(format_ts(entry.time))
-        .bind(&entry.kind)
-        .bind(&entry.subject)
-        .bind(&entry.event)
-        .bind(&entry.doc_sha256)
-        .bind(&entry.prev_hash)
-        .bind(&entry.entry_hash)
-        .execute(&mut **tx)
-        .await?;
-    Ok(entry)
+
+    /// The next entry after the tail (the tail moves past it); the caller
+    /// inserts it with [`insert_entries`] in the same transaction.
+    pub(crate) fn next(
+        &mut self,
+        kind: &str,
+        subject: &str,
+        event: &str,
+        doc: &[u8],
+        now: jiff::Timestamp,
+    ) -> Result<LedgerEntry> {
+        // Stored at the catalog's millisecond precision, hashed the same way.
+        let time = crate::time::parse_ts(&format_ts(now), "ledger entry")?;
+        let mut entry = LedgerEntry {
+            seq: self.seq,
+            time,
+            kind: kind.to_string(),
+            subject: subject.to_string(),
+            event: event.to_string(),
+            doc_sha256: sha256_hex(doc),
+            prev_hash: self.prev_hash.clone(),
+            entry_hash: String::new(),
+        };
+        entry.entry_hash = entry.computed_hash();
+        self.seq += 1;
+        self.prev_hash.clone_from(&entry.entry_hash);
+        Ok(entry)
+    }
+
+    /// Appends one entry after the tail.
+    pub(crate) async fn append(
+        &mut self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        kind: &str,
+        subject: &str,
+        event: &str,
+        doc: &[u8],
+        now: jiff::Timestamp,
+    ) -> Result<LedgerEntry> {
+        let entry = self.next(kind, subject, event, doc, now)?;
+        insert_entries(tx, std::slice::from_ref(&entry)).await?;
+        Ok(entry)
+    }
+}
+
+/// Inserts entries (made by [`Tail::next`]) in multi-row statements.
+pub(crate) async fn insert_entries(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    entries: &[LedgerEntry],
+) -> Result<()> {
+    const COLUMNS: usize = 8;
+    for chunk in entries.chunks(crate::BATCH_ROWS) {
+        let sql = format!(
+            "INSERT INTO ledger (seq, time, kind, subject, event, doc_sha256, prev_hash, entry_hash) VALUES {}",
+            crate::values_list(chunk.len(), COLUMNS)
+        );
+        let mut query = sqlx::query(&sql);
+        for entry in chunk {
+            query = query
+                .bind(entry.seq)
+                .bind(format_ts(entry.time))
+                .bind(entry.kind.clone())
+                .bind(entry.subject.clone())
+                .bind(entry.event.clone())
+                .bind(entry.doc_sha256.clone())
+                .bind(entry.prev_hash.clone())
+                .bind(entry.entry_hash.clone());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// A signed checkpoint of the ledger, as stored.

@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+mod compliance;
 mod db;
 mod error;
 pub mod ledger;
@@ -27,6 +28,7 @@ use std::collections::BTreeMap;
 use sqlx::{AnyPool, Row};
 use tracing::info;
 
+pub use compliance::{CompletedRestore, CurrentResult, FrameworkKey, NewestPoint};
 pub use db::{Backend, SCHEMA_VERSION};
 pub use error::{redact_url, Error, Result};
 pub use ledger::{LedgerEntry, StoredCheckpoint, GENESIS};
@@ -38,6 +40,23 @@ pub use records::{Param, Record, Stored};
 
 use objects::{doc_text, now_text, object_from_row};
 use time::{format_ts, parse_ts};
+
+/// Rows per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's
+/// 65,535 bound parameters for the widest table.
+pub(crate) const BATCH_ROWS: usize = 200;
+
+/// `($1, ..., $n), (...)` for `rows` rows of `columns` values.
+pub(crate) fn values_list(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// A stack as last applied.
 #[derive(Clone, Debug, PartialEq)]
@@ -617,7 +636,8 @@ impl Catalog {
     /// `Conflict` when a record with that ID exists; database errors.
     pub async fn insert<R: Record>(&self, record: &R, now: jiff::Timestamp) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        self.insert_in(&mut tx, record, now).await?;
+        let mut tail = ledger::Tail::read(&mut tx, self.backend).await?;
+        self.insert_in(&mut tx, &mut tail, record, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -629,9 +649,9 @@ impl Catalog {
     /// `Conflict` when one exists already; database errors.
     pub async fn insert_all<R: Record>(&self, records: &[R], now: jiff::Timestamp) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        for record in records {
-            self.insert_in(&mut tx, record, now).await?;
-        }
+        let mut tail = ledger::Tail::read(&mut tx, self.backend).await?;
+        self.insert_many_in(&mut tx, &mut tail, records, now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -639,61 +659,80 @@ impl Catalog {
     async fn insert_in<R: Record>(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tail: &mut ledger::Tail,
         record: &R,
         now: jiff::Timestamp,
     ) -> Result<()> {
-        let columns = record.columns();
-        let (account, region) = record.account_region();
-        let names: Vec<&str> = ["id", "account_id", "region"]
-            .into_iter()
-            .chain(columns.iter().map(|(n, _)| *n))
-            .chain(["doc", "version", "created_at", "updated_at"])
-            .collect();
-        let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            R::TABLE,
-            names.join(", "),
-            placeholders.join(", ")
-        );
-        let doc = serde_json::to_string(record).map_err(|source| Error::Corrupt {
-            what: R::WHAT.into(),
-            source,
-        })?;
+        self.insert_many_in(tx, tail, std::slice::from_ref(record), now)
+            .await
+    }
+
+    /// Inserts records and their ledger entries in multi-row statements.
+    async fn insert_many_in<R: Record>(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tail: &mut ledger::Tail,
+        records: &[R],
+        now: jiff::Timestamp,
+    ) -> Result<()> {
         let now_s = format_ts(now);
-        let mut query = sqlx::query(&sql)
-            .bind(record.id().to_string())
-            .bind(account)
-            .bind(region);
-        for (_, param) in columns {
-            query = bind_param(query, param);
-        }
-        let result = query
-            .bind(doc.clone())
-            .bind(1_i64)
-            .bind(now_s.clone())
-            .bind(now_s)
-            .execute(&mut **tx)
-            .await;
-        match result {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                return Err(Error::Conflict {
-                    what: format!("{} {}", R::WHAT, record.id()),
-                })
+        for chunk in records.chunks(BATCH_ROWS) {
+            let Some(first) = chunk.first() else { continue };
+            let names: Vec<&str> = ["id", "account_id", "region"]
+                .into_iter()
+                .chain(first.columns().iter().map(|(n, _)| *n))
+                .chain(["doc", "version", "created_at", "updated_at"])
+                .collect();
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES {}",
+                R::TABLE,
+                names.join(", "),
+                values_list(chunk.len(), names.len())
+            );
+            let mut entries = Vec::with_capacity(chunk.len());
+            let mut query = sqlx::query(&sql);
+            for record in chunk {
+                let doc = serde_json::to_string(record).map_err(|source| Error::Corrupt {
+                    what: R::WHAT.into(),
+                    source,
+                })?;
+                entries.push(tail.next(
+                    R::WHAT,
+                    record.id(),
+                    &format!("created {}", record.evidence()),
+                    doc.as_bytes(),
+                    now,
+                )?);
+                let (account, region) = record.account_region();
+                query = query
+                    .bind(record.id().to_string())
+                    .bind(account)
+                    .bind(region);
+                for (_, param) in record.columns() {
+                    query = bind_param(query, param);
+                }
+                query = query
+                    .bind(doc)
+                    .bind(1_i64)
+                    .bind(now_s.clone())
+                    .bind(now_s.clone());
             }
-            Err(other) => return Err(other.into()),
+            match query.execute(&mut **tx).await {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                    let ids: Vec<&str> = chunk.iter().map(Record::id).collect();
+                    return Err(Error::Conflict {
+                        what: if ids.len() == 1 {
+                            format!("{} {}", R::WHAT, ids.join(""))
+                        } else {
+                            format!("one of the {}s {}", R::WHAT, ids.join(", "))
+                        },
+                    });
+                }
+                Err(other) => return Err(other.into()),
+            }
+            ledger::insert_entries(tx, &entries).await?;
         }
-        ledger::append(
-            tx,
-            self.backend,
-            R::WHAT,
-            record.id(),
-            &format!("created {}", record.evidence()),
-            doc.as_bytes(),
-            now,
-        )
-        .await?;
         Ok(())
     }
 
@@ -843,20 +882,6 @@ impl Catalog {
         let row = sqlx::query("SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM ledger")
             .fetch_one(&self.pool)
             .await?;
-        Ok(row.try_get("n")?)
-    }
-
-    /// The newest ledger entry that is not a control result: what controls
-    /// read changed since an evaluation when this moved (-1: none).
-    ///
-    /// # Errors
-    /// On database errors.
-    pub async fn ledger_last_change(&self) -> Result<i64> {
-        let row = sqlx::query(
-            "SELECT COALESCE(MAX(seq), -1) AS n FROM ledger WHERE kind <> 'control result'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
         Ok(row.try_get("n")?)
     }
 

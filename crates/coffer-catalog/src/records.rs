@@ -3,8 +3,8 @@
 //! filter on, with a version for optimistic concurrency.
 
 use coffer_model::{
-    Arn, BackupJob, ControlResult, CopyJob, LegalHold, RecoveryPoint, ReportJob, RestoreJob,
-    VaultCheck,
+    Arn, BackupJob, ControlResult, CopyJob, FrameworkEvaluation, LegalHold, RecoveryPoint,
+    ReportJob, RestoreJob, VaultCheck,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -234,6 +234,33 @@ impl Record for ControlResult {
             self.framework_name,
             self.control_name,
             self.status.as_str()
+        )
+    }
+}
+
+impl Record for FrameworkEvaluation {
+    const TABLE: &'static str = "framework_evaluations";
+    const WHAT: &'static str = "framework evaluation";
+    fn id(&self) -> &str {
+        &self.evaluation_id
+    }
+    fn account_region(&self) -> (String, String) {
+        (self.account_id.clone(), self.region.clone())
+    }
+    fn columns(&self) -> Vec<(&'static str, Param)> {
+        vec![
+            ("framework_name", text(&self.framework_name)),
+            ("status", text(self.status.as_str())),
+            ("evaluated_at", Param::Text(format_ts(self.evaluated_at))),
+        ]
+    }
+    fn evidence(&self) -> String {
+        format!(
+            "{} {} ({} changed, {} retired)",
+            self.framework_name,
+            self.status.as_str(),
+            self.results_changed,
+            self.results_retired
         )
     }
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use coffer_catalog::{Catalog, ObjectKind, Record};
 use coffer_drivers::Vault;
-use coffer_model::{BackupVault, LegalHold, RecoveryPoint, Resource, ResourceType, Server};
+use coffer_model::{
+    BackupVault, LegalHold, RecoveryPoint, Resource, ResourceType, S3Endpoint, Server,
+};
 use coffer_policy::Config;
 use coffer_vault::{Keyring, S3Access, VaultStorage, WrappedSecret};
 use jiff::Timestamp;
@@ -13,6 +15,34 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+
+/// How to reach the `[s3_endpoints]` entry `name`: its URL, signing
+/// region and addressing style, with its credentials read from their
+/// references now (never logged: `S3Access`'s Debug hides the secret).
+///
+/// # Errors
+/// A credential that cannot be read, naming the entry and field.
+pub fn s3_access(name: &str, endpoint: &S3Endpoint) -> Result<S3Access> {
+    let secret = |reference: &Option<coffer_model::SecretRef>, field: &'static str| {
+        reference
+            .as_ref()
+            .map(|r| {
+                coffer_drivers::resolve_secret(r).map_err(|message| Error::EndpointSecret {
+                    endpoint: name.to_string(),
+                    field,
+                    message,
+                })
+            })
+            .transpose()
+    };
+    Ok(S3Access {
+        endpoint: endpoint.url.clone(),
+        region: endpoint.signing_region.clone(),
+        access_key_id: secret(&endpoint.access_key_id, "access_key_id")?,
+        secret_access_key: secret(&endpoint.secret_access_key, "secret_access_key")?,
+        virtual_host_style: !endpoint.path_style,
+    })
+}
 
 /// The catalog, the configuration and the clock, shared by every task.
 #[derive(Clone, Debug)]
@@ -63,25 +93,7 @@ impl Env {
                 location: location.to_string(),
                 endpoint: name.to_string(),
             })?;
-        let secret = |reference: &Option<coffer_model::SecretRef>, field: &'static str| {
-            reference
-                .as_ref()
-                .map(|r| {
-                    coffer_drivers::resolve_secret(r).map_err(|message| Error::EndpointSecret {
-                        endpoint: name.to_string(),
-                        field,
-                        message,
-                    })
-                })
-                .transpose()
-        };
-        let access = S3Access {
-            endpoint: endpoint.url.clone(),
-            region: endpoint.signing_region.clone(),
-            access_key_id: secret(&endpoint.access_key_id, "access_key_id")?,
-            secret_access_key: secret(&endpoint.secret_access_key, "secret_access_key")?,
-            virtual_host_style: !endpoint.path_style,
-        };
+        let access = s3_access(name, endpoint)?;
         Ok(VaultStorage::new_s3(location, &access)?)
     }
 

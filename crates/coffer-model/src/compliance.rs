@@ -45,3 +45,36 @@ pub struct ControlResult {
     /// jobs, vaults).
     pub evidence: Vec<String>,
 }
+
+/// One control's standing in a framework evaluation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ControlSummary {
+    pub control_name: String,
+    /// COMPLIANT only when every result is; NON_COMPLIANT when one is.
+    pub status: Compliance,
+    pub compliant: u64,
+    pub non_compliant: u64,
+    pub insufficient_data: u64,
+}
+
+/// One evaluation of a framework: when it ran, what it found per control
+/// and overall, and how many results changed. Results themselves are
+/// recorded only when they change, so an evaluation of an unchanged
+/// estate leaves this record and nothing else.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FrameworkEvaluation {
+    pub evaluation_id: String,
+    pub account_id: String,
+    pub region: String,
+    pub framework_name: String,
+    pub status: Compliance,
+    pub evaluated_at: Timestamp,
+    pub controls: Vec<ControlSummary>,
+    /// Results that differ from the current ones and were recorded.
+    pub results_changed: u64,
+    /// Current results of what is no longer evaluated (an expired point, a
+    /// resource gone), removed.
+    pub results_retired: u64,
+}

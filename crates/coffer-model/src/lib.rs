@@ -38,7 +38,7 @@ pub use access_policy::{
     validate_document as validate_access_policy, CONDITION_KEYS, CONDITION_OPERATORS,
 };
 pub use arn::{glob_match, Arn, ArnError, ArnPattern, PARTITION};
-pub use compliance::{Compliance, ControlResult};
+pub use compliance::{Compliance, ControlResult, ControlSummary, FrameworkEvaluation};
 pub use finding::{did_you_mean, join_field, Finding, Findings, Severity};
 pub use framework::{
     ControlDef, ControlInputParameter, ControlScope, ControlTarget, Framework, FrameworkControl,

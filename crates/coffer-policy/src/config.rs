@@ -388,6 +388,11 @@ impl Config {
         }
     }
 
+    /// The `[report_buckets]` entries by name.
+    pub fn report_buckets(&self) -> &BTreeMap<String, BucketLocation> {
+        &self.report_buckets
+    }
+
     /// The key-encryption keyring.
     pub fn keyring_path(&self) -> &Path {
         &self.keyring_path
@@ -539,7 +544,9 @@ const DEFAULT_FILE: &str = r#"# Coffer deployment configuration: where things ar
 #   endpoint = "minio"
 #   # The bucket on the endpoint (default: the name above).
 #   bucket = "payments-audit"
-#   # Object Lock retention set on every delivered file (optional).
+#   # Object Lock retention set on every delivered file (optional; the
+#   # bucket must have Object Lock enabled). Without it, a bucket's default
+#   # retention is set explicitly, so the signed manifest records it.
 #   object_lock = { mode = "COMPLIANCE", days = 2555 }
 #
 #   [report_buckets.local-audit]

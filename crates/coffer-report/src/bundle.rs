@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use coffer_audit::signing::{KeyPair, PublicKey};
 use coffer_catalog::ledger::sha256_hex;
 use coffer_catalog::StoredCheckpoint;
+use coffer_model::LockMode;
 use serde::{Deserialize, Serialize};
 
 use crate::{io, Error, Result};
@@ -45,6 +46,21 @@ pub struct Manifest {
     /// The newest signed checkpoint of the evidence ledger when delivered.
     pub ledger_checkpoint: Option<StoredCheckpoint>,
     pub signing_key_fingerprint: String,
+    /// The Object Lock retention every object was given, when delivered
+    /// to a bucket with Object Lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLock>,
+}
+
+/// The Object Lock retention every object of a delivery was given, as the
+/// signed manifest records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectLock {
+    /// `COMPLIANCE` or `GOVERNANCE`.
+    pub mode: LockMode,
+    /// Until when no object of the delivery can be deleted or overwritten.
+    pub retain_until_date: jiff::Timestamp,
 }
 
 /// What a report job delivers, before its manifest.
@@ -58,26 +74,39 @@ pub struct Contents {
     pub generated_at: jiff::Timestamp,
     pub files: Vec<(String, Vec<u8>)>,
     pub ledger_checkpoint: Option<StoredCheckpoint>,
+    /// The retention the objects are given (S3 buckets with Object Lock).
+    pub object_lock: Option<ObjectLock>,
 }
 
-/// Writes a delivery into `dir` (created): the files, then the manifest,
-/// its signature and the public key. Returns the manifest and the SHA-256
-/// of its bytes as written.
+/// A delivery sealed in memory: the manifest, its signature and the public
+/// key made, every object named, ready to be written to a folder or put
+/// into a bucket.
+#[derive(Debug)]
+pub struct Sealed {
+    pub manifest: Manifest,
+    /// The SHA-256 of the manifest's bytes.
+    pub manifest_sha256: String,
+    /// Every object's name and bytes in delivery order: the files, the
+    /// public key, the signature, and the manifest last (a delivery whose
+    /// manifest is present is complete).
+    pub objects: Vec<(String, Vec<u8>)>,
+}
+
+/// Seals a delivery: the manifest of `contents` (every file's size and
+/// SHA-256), its signature by `key`, and the public key.
 ///
 /// # Errors
-/// When a file cannot be written.
-pub fn write(dir: &Path, contents: Contents, key: &KeyPair) -> Result<(Manifest, String)> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut files = Vec::new();
-    for (name, bytes) in &contents.files {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(io(&path))?;
-        files.push(ManifestFile {
+/// When the manifest cannot be serialised.
+pub fn seal(contents: Contents, key: &KeyPair) -> Result<Sealed> {
+    let files = contents
+        .files
+        .iter()
+        .map(|(name, bytes)| ManifestFile {
             path: name.clone(),
             size: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
             sha256: sha256_hex(bytes),
-        });
-    }
+        })
+        .collect();
     let manifest = Manifest {
         format_version: 1,
         report_plan: contents.report_plan,
@@ -89,19 +118,47 @@ pub fn write(dir: &Path, contents: Contents, key: &KeyPair) -> Result<(Manifest,
         files,
         ledger_checkpoint: contents.ledger_checkpoint,
         signing_key_fingerprint: key.fingerprint(),
+        object_lock: contents.object_lock,
     };
-    let mut text = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Unreadable {
-        path: dir.join(MANIFEST),
-        message: e.to_string(),
-    })?;
+    let mut text = serde_json::to_vec_pretty(&manifest).map_err(Error::Manifest)?;
     text.push(b'\n');
-    let manifest_path = dir.join(MANIFEST);
-    std::fs::write(&manifest_path, &text).map_err(io(&manifest_path))?;
-    let signature_path = dir.join(SIGNATURE);
-    std::fs::write(&signature_path, key.sign_raw(&text)).map_err(io(&signature_path))?;
-    let key_path = dir.join(PUBLIC_KEY);
-    std::fs::write(&key_path, key.public().to_pem()).map_err(io(&key_path))?;
-    Ok((manifest, sha256_hex(&text)))
+    let manifest_sha256 = sha256_hex(&text);
+    let mut objects = contents.files;
+    objects.push((PUBLIC_KEY.to_string(), key.public().to_pem().into_bytes()));
+    objects.push((SIGNATURE.to_string(), key.sign_raw(&text).to_vec()));
+    objects.push((MANIFEST.to_string(), text));
+    Ok(Sealed {
+        manifest,
+        manifest_sha256,
+        objects,
+    })
+}
+
+impl Sealed {
+    /// Writes every object into `dir` (created), the manifest last.
+    ///
+    /// # Errors
+    /// When a file cannot be written.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        for (name, bytes) in &self.objects {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).map_err(io(&path))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a delivery into `dir` (created): the files, the public key, the
+/// signature, then the manifest. Returns the manifest and the SHA-256 of
+/// its bytes as written.
+///
+/// # Errors
+/// When a file cannot be written.
+pub fn write(dir: &Path, contents: Contents, key: &KeyPair) -> Result<(Manifest, String)> {
+    let sealed = seal(contents, key)?;
+    sealed.write(dir)?;
+    Ok((sealed.manifest, sealed.manifest_sha256))
 }
 
 /// The key a verification trusts.
@@ -128,12 +185,71 @@ pub struct Verification {
     pub problems: Vec<String>,
 }
 
+/// The objects of a delivery, wherever they are: a folder, or a set
+/// fetched from a bucket.
+pub trait Objects {
+    /// The bytes of the object `name`, or why they cannot be had, naming it.
+    ///
+    /// # Errors
+    /// A sentence starting with `name`.
+    fn read(&self, name: &str) -> std::result::Result<Vec<u8>, String>;
+    /// The name of every object the delivery holds, listed in its
+    /// manifest or not.
+    fn names(&self) -> Vec<String>;
+}
+
+/// A delivery in a folder.
+#[derive(Clone, Copy, Debug)]
+pub struct Folder<'a>(pub &'a Path);
+
+impl Objects for Folder<'_> {
+    fn read(&self, name: &str) -> std::result::Result<Vec<u8>, String> {
+        std::fs::read(self.0.join(name)).map_err(|e| format!("{name}: cannot be read: {e}"))
+    }
+
+    fn names(&self) -> Vec<String> {
+        std::fs::read_dir(self.0)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|entry| entry.file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A delivery fetched into memory (from a bucket): every object under its
+/// prefix, named relative to it.
+#[derive(Clone, Debug, Default)]
+pub struct Fetched {
+    pub objects: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+impl Objects for Fetched {
+    fn read(&self, name: &str) -> std::result::Result<Vec<u8>, String> {
+        self.objects
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("{name}: missing from the delivery"))
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.objects.keys().cloned().collect()
+    }
+}
+
 /// Verifies the delivery in `dir` offline.
 pub fn verify(dir: &Path, trust: &Trust) -> Verification {
+    verify_objects(&Folder(dir), trust)
+}
+
+/// Verifies a delivery's objects: the manifest's signature with the
+/// trusted key, every listed file's size and SHA-256, paths, and objects
+/// the manifest does not list.
+pub fn verify_objects(objects: &dyn Objects, trust: &Trust) -> Verification {
     let mut found = Verification::default();
-    let read = |name: &str| -> std::result::Result<Vec<u8>, String> {
-        std::fs::read(dir.join(name)).map_err(|e| format!("{name}: cannot be read: {e}"))
-    };
+    let read = |name: &str| objects.read(name);
     let manifest_bytes = match read(MANIFEST) {
         Ok(bytes) => bytes,
         Err(problem) => {
@@ -227,16 +343,13 @@ pub fn verify(dir: &Path, trust: &Trust) -> Verification {
             Err(problem) => found.problems.push(problem),
         }
     }
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if ![MANIFEST, SIGNATURE, PUBLIC_KEY].contains(&name.as_str())
-                && !listed.contains(name.as_str())
-            {
-                found
-                    .problems
-                    .push(format!("{name}: not listed in the manifest"));
-            }
+    for name in objects.names() {
+        if ![MANIFEST, SIGNATURE, PUBLIC_KEY].contains(&name.as_str())
+            && !listed.contains(name.as_str())
+        {
+            found
+                .problems
+                .push(format!("{name}: not listed in the manifest"));
         }
     }
     found.manifest = Some(manifest);
@@ -252,43 +365,70 @@ pub fn delivery_dir(
     job_id: &str,
 ) -> PathBuf {
     let mut dir = root.to_path_buf();
+    for part in delivery_parts(prefix, template, at, job_id) {
+        dir = dir.join(part);
+    }
+    dir
+}
+
+/// The key prefix of a delivery in a bucket, the same layout as
+/// [`delivery_dir`]: `<prefix>/<template>/year=YYYY/month=MM/<report-job-id>/`.
+pub fn delivery_key(
+    prefix: Option<&str>,
+    template: &str,
+    at: jiff::Timestamp,
+    job_id: &str,
+) -> String {
+    let mut key = delivery_parts(prefix, template, at, job_id).join("/");
+    key.push('/');
+    key
+}
+
+fn delivery_parts(
+    prefix: Option<&str>,
+    template: &str,
+    at: jiff::Timestamp,
+    job_id: &str,
+) -> Vec<String> {
+    let mut parts = Vec::new();
     if let Some(prefix) = prefix
         .map(|p| p.trim_matches('/'))
         .filter(|p| !p.is_empty())
     {
-        dir = dir.join(prefix);
+        parts.push(prefix.to_string());
     }
     let day = jiff::tz::TimeZone::UTC.to_datetime(at);
-    dir.join(template)
-        .join(format!("year={:04}", day.year()))
-        .join(format!("month={:02}", day.month()))
-        .join(job_id)
+    parts.push(template.to_string());
+    parts.push(format!("year={:04}", day.year()));
+    parts.push(format!("month={:02}", day.month()));
+    parts.push(job_id.to_string());
+    parts
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn contents(at: jiff::Timestamp, object_lock: Option<ObjectLock>) -> Contents {
+        Contents {
+            report_plan: "daily".into(),
+            report_template: "BACKUP_JOB_REPORT".into(),
+            report_job_id: "JOB1".into(),
+            window_start: at,
+            window_end: at,
+            generated_at: at,
+            files: vec![("report.csv".into(), b"a,b\n1,2\n".to_vec())],
+            ledger_checkpoint: None,
+            object_lock,
+        }
+    }
+
     fn delivered() -> (tempfile::TempDir, KeyPair, PathBuf) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let key = KeyPair::load_or_create(&dir.path().join("k")).unwrap_or_else(|e| panic!("{e}"));
         let at = jiff::Timestamp::from_second(1_790_000_000).unwrap_or_default();
         let out = delivery_dir(dir.path(), Some("audit/"), "BACKUP_JOB_REPORT", at, "JOB1");
-        write(
-            &out,
-            Contents {
-                report_plan: "daily".into(),
-                report_template: "BACKUP_JOB_REPORT".into(),
-                report_job_id: "JOB1".into(),
-                window_start: at,
-                window_end: at,
-                generated_at: at,
-                files: vec![("report.csv".into(), b"a,b\n1,2\n".to_vec())],
-                ledger_checkpoint: None,
-            },
-            &key,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        write(&out, contents(at, None), &key).unwrap_or_else(|e| panic!("{e}"));
         (dir, key, out)
     }
 
@@ -339,5 +479,53 @@ mod tests {
             "{:?}",
             edited.problems
         );
+    }
+
+    #[test]
+    fn a_sealed_delivery_verifies_from_fetched_objects_with_its_retention_signed() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let key = KeyPair::load_or_create(&dir.path().join("k")).unwrap_or_else(|e| panic!("{e}"));
+        let at = jiff::Timestamp::from_second(1_790_000_000).unwrap_or_default();
+        let lock = ObjectLock {
+            mode: LockMode::Compliance,
+            retain_until_date: at,
+        };
+        let sealed = seal(contents(at, Some(lock.clone())), &key).unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = sealed.objects.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["report.csv", PUBLIC_KEY, SIGNATURE, MANIFEST]);
+        assert_eq!(
+            delivery_key(Some("/audit/"), "BACKUP_JOB_REPORT", at, "JOB1"),
+            "audit/BACKUP_JOB_REPORT/year=2026/month=09/JOB1/"
+        );
+
+        let mut fetched = Fetched {
+            objects: sealed.objects.iter().cloned().collect(),
+        };
+        let ok = verify_objects(&fetched, &Trust::Key(key.public()));
+        assert!(ok.problems.is_empty(), "{:?}", ok.problems);
+        let manifest = ok.manifest.unwrap_or_else(|| panic!("no manifest"));
+        assert_eq!(manifest.object_lock, Some(lock));
+        let text = String::from_utf8_lossy(&sealed.objects[3].1).to_string();
+        assert!(text.contains("\"objectLock\"") && text.contains("\"retainUntilDate\""));
+
+        fetched.objects.insert("extra.csv".into(), b"x".to_vec());
+        fetched.objects.remove("report.csv");
+        let bad = verify_objects(&fetched, &Trust::Key(key.public()));
+        assert!(
+            bad.problems
+                .contains(&"extra.csv: not listed in the manifest".to_string())
+                && bad
+                    .problems
+                    .contains(&"report.csv: missing from the delivery".to_string()),
+            "{:?}",
+            bad.problems
+        );
+    }
+
+    #[test]
+    fn a_manifest_without_object_lock_has_no_such_field() {
+        let (_dir, _key, out) = delivered();
+        let text = std::fs::read_to_string(out.join(MANIFEST)).unwrap_or_default();
+        assert!(!text.contains("objectLock"), "{text}");
     }
 }

@@ -8,10 +8,13 @@
 //! - [`pdf`]: the auditor's document summarising them.
 //! - [`bundle`]: writing a delivery (files, `manifest.json`, its raw
 //!   Ed25519 signature `manifest.json.sig`, the public key as PEM) and
-//!   verifying one.
+//!   verifying one, from a folder or from objects fetched from a bucket.
+//! - [`s3`]: delivering to and reading from S3-compatible buckets, with
+//!   Object Lock retention.
 
 pub mod bundle;
 pub mod pdf;
+pub mod s3;
 pub mod templates;
 
 use std::path::PathBuf;
@@ -29,6 +32,10 @@ pub enum Error {
     Csv(#[from] csv::Error),
     #[error("{}: {message}", path.display())]
     Unreadable { path: PathBuf, message: String },
+    #[error("cannot write the manifest: {0}")]
+    Manifest(#[source] serde_json::Error),
+    #[error(transparent)]
+    S3(#[from] s3::S3Error),
     #[error("report template {0:?} is not produced here; use BACKUP_JOB_REPORT, COPY_JOB_REPORT, RESTORE_JOB_REPORT, CONTROL_COMPLIANCE_REPORT or RESOURCE_COMPLIANCE_REPORT")]
     Template(String),
 }

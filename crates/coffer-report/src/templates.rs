@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use coffer_catalog::LedgerEntry;
 use coffer_model::{
-    BackupJob, BackupVault, ControlResult, CopyJob, Framework, RecoveryPoint, ReportSetting,
-    RestoreJob,
+    BackupJob, BackupVault, ControlResult, CopyJob, Framework, FrameworkEvaluation, RecoveryPoint,
+    ReportSetting, RestoreJob,
 };
 use jiff::Timestamp;
 
@@ -33,7 +33,10 @@ pub struct Sources<'a> {
     pub vaults: &'a [BackupVault],
     /// Frameworks with their ARNs.
     pub frameworks: &'a [(String, Framework)],
+    /// The current result of each (framework, control, resource).
     pub results: &'a [ControlResult],
+    /// The newest evaluation of each framework (of each account, region).
+    pub evaluations: &'a [FrameworkEvaluation],
     pub ledger: &'a [LedgerEntry],
 }
 
@@ -136,9 +139,12 @@ pub fn build(
         .map(|e| (e.subject.as_str(), e.seq))
         .collect();
     let ledger_of = |id: &str| opt(last_entry.get(id));
-    let point_of = |arn: Option<&str>| {
-        arn.and_then(|arn| sources.points.iter().find(|p| p.recovery_point_arn == arn))
-    };
+    let points: std::collections::HashMap<&str, &RecoveryPoint> = sources
+        .points
+        .iter()
+        .map(|p| (p.recovery_point_arn.as_str(), p))
+        .collect();
+    let point_of = |arn: Option<&str>| arn.and_then(|arn| points.get(arn).copied());
     let vault_of = |name: &str, account: &str, region: &str| {
         sources.vaults.iter().find(|v| {
             v.backup_vault_name == name
@@ -426,20 +432,27 @@ fn compliance(
     };
     let mut rows = Vec::new();
     for (_, framework) in sources.frameworks.iter().filter(|(arn, _)| wanted(arn)) {
-        let mine: Vec<&ControlResult> = sources
+        // A result stands from when it was recorded until it changes, so
+        // the current results are the newest evaluation's.
+        let Some(newest) = sources
+            .evaluations
+            .iter()
+            .filter(|e| {
+                e.framework_name == framework.framework_name
+                    && in_setting(setting, &e.account_id, &e.region)
+            })
+            .map(|e| e.evaluated_at)
+            .max()
+        else {
+            continue;
+        };
+        let latest: Vec<&ControlResult> = sources
             .results
             .iter()
             .filter(|r| {
                 r.framework_name == framework.framework_name
                     && in_setting(setting, &r.account_id, &r.region)
             })
-            .collect();
-        let Some(newest) = mine.iter().map(|r| r.evaluated_at).max() else {
-            continue;
-        };
-        let latest: Vec<&ControlResult> = mine
-            .into_iter()
-            .filter(|r| r.evaluated_at == newest)
             .collect();
         let owned: Vec<ControlResult> = latest.iter().map(|r| (*r).clone()).collect();
         if per_control {
@@ -489,7 +502,7 @@ fn compliance(
                     r.resource_id.clone(),
                     r.resource_type.clone(),
                     r.status.as_str().to_string(),
-                    ts(Some(r.evaluated_at)),
+                    ts(Some(newest)),
                     r.reason.clone(),
                     r.evidence.join(" "),
                     ledger_of(&r.result_id),

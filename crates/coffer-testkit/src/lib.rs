@@ -2,8 +2,9 @@
 //!
 //! [`Moto`]: an S3 server (`moto_server` from the virtual environment that
 //! `.ci/run` prepares and names in `COFFER_TEST_VENV`) on a free loopback
-//! port, stopped when dropped. A missing server fails the test with a
-//! message saying how to get one; nothing is skipped.
+//! port, stopped when dropped; optionally checking SigV4 signatures. A
+//! missing server fails the test with a message saying how to get one;
+//! nothing is skipped.
 
 // Test support: a failure to start a service is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -25,6 +26,29 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
+        Moto::spawn(None)
+    }
+
+    /// A server that checks every request's SigV4 signature: started with
+    /// its first three requests unauthenticated, which create an IAM user
+    /// allowed everything and its access key. Returns the server and that
+    /// key's ID and secret.
+    pub fn start_checking_signatures() -> (Moto, String, String) {
+        let moto = Moto::spawn(Some(3));
+        let keys = moto.boto3(
+            "iam = boto3.client('iam', endpoint_url=s3.meta.endpoint_url, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
+             iam.create_user(UserName='coffer')\n\
+             key = iam.create_access_key(UserName='coffer')['AccessKey']\n\
+             iam.put_user_policy(UserName='coffer', PolicyName='all', PolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': '*', 'Resource': '*'}]}))\n\
+             print(key['AccessKeyId'], key['SecretAccessKey'])",
+            &[],
+        );
+        let mut words = keys.split_whitespace().map(str::to_string);
+        let (id, secret) = (words.next().unwrap(), words.next().unwrap());
+        (moto, id, secret)
+    }
+
+    fn spawn(unauthenticated: Option<u32>) -> Moto {
         let venv = PathBuf::from(std::env::var("COFFER_TEST_VENV").unwrap_or_else(|_| {
             panic!("COFFER_TEST_VENV is not set: run the tests through .ci/run, which creates a venv with moto[server] and boto3 (or create one and point COFFER_TEST_VENV at it)")
         }));
@@ -33,7 +57,11 @@ impl Moto {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(venv.join("bin/moto_server"))
+        let mut command = Command::new(venv.join("bin/moto_server"));
+        if let Some(count) = unauthenticated {
+            command.env("INITIAL_NO_AUTH_ACTION_COUNT", count.to_string());
+        }
+        let child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -69,6 +97,33 @@ impl Moto {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// Runs Python `code` with `s3`, a boto3 client of this server, in
+    /// scope and `args` in `sys.argv[1..]`; fails the test unless it
+    /// succeeds, and returns its standard output.
+    pub fn boto3(&self, code: &str, args: &[&str]) -> String {
+        self.boto3_as(KEY, KEY, code, args)
+    }
+
+    /// [`Moto::boto3`] with the access key `id` and `secret`.
+    pub fn boto3_as(&self, id: &str, secret: &str, code: &str, args: &[&str]) -> String {
+        let script = format!(
+            "import sys, json, boto3\nfrom botocore.exceptions import ClientError\ns3 = boto3.client('s3', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='{id}', aws_secret_access_key='{secret}')\n{code}",
+            self.url
+        );
+        let out = Command::new(self.venv.join("bin/python"))
+            .arg("-c")
+            .arg(&script)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 

@@ -1,14 +1,19 @@
 //! `coffer audit evaluate`: the frameworks' controls over the catalog's
-//! state, now; the results are recorded (with history, each appended to
-//! the evidence ledger) and summed up per control and framework.
+//! state, now; results that changed are recorded (with history, each
+//! appended to the evidence ledger), and each evaluation is summed up per
+//! control and framework.
+
+use std::collections::HashMap;
 
 use anyhow::bail;
 use coffer_audit::controls::{self, Compliance, ControlResult, Estate};
+use coffer_audit::evaluation::evaluate_framework;
 use coffer_catalog::ObjectKind;
-use coffer_model::{
-    BackupPlan, BackupSelection, BackupVault, Framework, RecoveryPoint, RestoreJob,
-};
+use coffer_model::{BackupPlan, BackupSelection, BackupVault, Framework, FrameworkEvaluation};
 use serde_json::json;
+
+/// Failing results the table shows per framework.
+const DETAILS: usize = 50;
 
 use crate::cli::{Global, OutputFormat};
 use crate::context::Context;
@@ -17,27 +22,85 @@ use crate::{output, Outcome};
 pub async fn evaluate(
     global: &Global,
     only: Option<&str>,
+    summary: bool,
     format: OutputFormat,
 ) -> anyhow::Result<Outcome> {
     let ctx = Context::load(global)?;
     let catalog = ctx.catalog().await?;
-    let result = run(&ctx, &catalog, only, format).await;
+    let result = run(&ctx, &catalog, only, summary, format).await;
     catalog.close().await;
     result
 }
 
+/// What every framework evaluation reads, read once: resources
+/// (discovered), policy objects, and the recovery points as aggregates.
+struct Inputs {
+    resources: Vec<coffer_model::Resource>,
+    plans: Vec<(String, String, BackupPlan)>,
+    selections: Vec<(String, String, BackupSelection)>,
+    vaults: Vec<BackupVault>,
+    newest: HashMap<String, coffer_catalog::NewestPoint>,
+    restored: HashMap<String, coffer_catalog::CompletedRestore>,
+}
+
+impl Inputs {
+    async fn read(ctx: &Context, catalog: &coffer_catalog::Catalog) -> anyhow::Result<Inputs> {
+        let env = ctx.env(catalog);
+        Ok(Inputs {
+            resources: env.discover().await?,
+            plans: placed(catalog, ObjectKind::BackupPlan).await?,
+            selections: placed(catalog, ObjectKind::BackupSelection).await?,
+            // Vaults of every region: copy destinations live elsewhere.
+            vaults: env.objects(ObjectKind::BackupVault).await?,
+            newest: controls::newest_by_resource(catalog.newest_points().await?),
+            restored: controls::latest_restore_by_resource(catalog.completed_restores().await?),
+        })
+    }
+}
+
+/// Every object of a kind with its account and region.
+async fn placed<T: serde::de::DeserializeOwned>(
+    catalog: &coffer_catalog::Catalog,
+    kind: ObjectKind,
+) -> anyhow::Result<Vec<(String, String, T)>> {
+    catalog
+        .list_objects(kind)
+        .await?
+        .into_iter()
+        .map(|o| Ok((o.account_id, o.region, serde_json::from_value(o.doc)?)))
+        .collect()
+}
+
+/// The objects of `account` and `region`.
+fn of_place<T: Clone>(placed: &[(String, String, T)], (account, region): (&str, &str)) -> Vec<T> {
+    placed
+        .iter()
+        .filter(|(a, r, _)| a == account && r == region)
+        .map(|(_, _, x)| x.clone())
+        .collect()
+}
+
 /// Evaluates the frameworks of `account` and `region` (or only `only`)
-/// now, records the results, and returns them per framework.
+/// now, records what changed, and returns each framework's evaluation.
 ///
 /// # Errors
 /// When no framework applies, or the catalog fails.
 pub async fn evaluate_frameworks(
     ctx: &Context,
     catalog: &coffer_catalog::Catalog,
+    place: (&str, &str),
+    only: Option<&str>,
+) -> anyhow::Result<Vec<(Framework, FrameworkEvaluation)>> {
+    let inputs = Inputs::read(ctx, catalog).await?;
+    evaluate_with(catalog, &inputs, place, only).await
+}
+
+async fn evaluate_with(
+    catalog: &coffer_catalog::Catalog,
+    inputs: &Inputs,
     (account, region): (&str, &str),
     only: Option<&str>,
-) -> anyhow::Result<Vec<(Framework, Vec<ControlResult>)>> {
-    let env = ctx.env(catalog);
+) -> anyhow::Result<Vec<(Framework, FrameworkEvaluation)>> {
     let here = |a: &str, r: &str| a == account && r == region;
     let frameworks: Vec<Framework> = catalog
         .list_objects(ObjectKind::Framework)
@@ -56,57 +119,29 @@ pub async fn evaluate_frameworks(
             None => bail!("no framework is applied in account {account}, region {region}; declare an AWS::Backup::Framework and apply it"),
         }
     }
-    let objects = |kind| {
-        let catalog = catalog.clone();
-        async move {
-            anyhow::Ok(
-                catalog
-                    .list_objects(kind)
-                    .await?
-                    .into_iter()
-                    .filter(|o| o.account_id == account && o.region == region)
-                    .map(|o| o.doc)
-                    .collect::<Vec<_>>(),
-            )
-        }
-    };
-    let plans: Vec<BackupPlan> = objects(ObjectKind::BackupPlan)
-        .await?
-        .into_iter()
-        .map(serde_json::from_value)
-        .collect::<Result<_, _>>()?;
-    let selections: Vec<BackupSelection> = objects(ObjectKind::BackupSelection)
-        .await?
-        .into_iter()
-        .map(serde_json::from_value)
-        .collect::<Result<_, _>>()?;
-    // Vaults of every region: copy destinations live elsewhere.
-    let vaults: Vec<BackupVault> = env.objects(ObjectKind::BackupVault).await?;
-    let resources: Vec<_> = env
-        .discover()
-        .await?
-        .into_iter()
+    let plans: Vec<BackupPlan> = of_place(&inputs.plans, (account, region));
+    let selections: Vec<BackupSelection> = of_place(&inputs.selections, (account, region));
+    let resources: Vec<_> = inputs
+        .resources
+        .iter()
         .filter(|r| here(r.account_id.as_str(), r.region.as_str()))
+        .cloned()
         .collect();
-    let points: Vec<RecoveryPoint> = env.records(|_: &RecoveryPoint| true).await?;
-    let restores: Vec<RestoreJob> = env.records(|_: &RestoreJob| true).await?;
-    let now = jiff::Timestamp::now();
     let estate = Estate {
         account,
         region,
         resources: &resources,
         plans: &plans,
         selections: &selections,
-        vaults: &vaults,
-        points: &points,
-        restores: &restores,
-        now,
+        vaults: &inputs.vaults,
+        newest: &inputs.newest,
+        restored: &inputs.restored,
+        now: jiff::Timestamp::now(),
     };
     let mut out = Vec::new();
     for framework in frameworks {
-        let results = controls::evaluate(&framework, &estate);
-        catalog.insert_all(&results, now).await?;
-        out.push((framework, results));
+        let evaluation = evaluate_framework(catalog, &framework, &estate).await?;
+        out.push((framework, evaluation));
     }
     Ok(out)
 }
@@ -115,6 +150,7 @@ async fn run(
     ctx: &Context,
     catalog: &coffer_catalog::Catalog,
     only: Option<&str>,
+    summary: bool,
     format: OutputFormat,
 ) -> anyhow::Result<Outcome> {
     let here = (ctx.account.as_str(), ctx.region.as_str());
@@ -122,18 +158,34 @@ async fn run(
     let mut docs = Vec::new();
     let mut rows = Vec::new();
     let mut details = Vec::new();
-    for (framework, results) in &evaluated {
-        let (per_control, overall) = controls::rollup(results);
-        for (control, (status, compliant, non_compliant)) in &per_control {
+    for (framework, evaluation) in &evaluated {
+        let key = coffer_catalog::FrameworkKey {
+            account_id: here.0,
+            region: here.1,
+            framework_name: &framework.framework_name,
+        };
+        // JSON carries every current result; the table, those that fail.
+        let results = if summary {
+            Vec::new()
+        } else {
+            catalog
+                .current_control_results(Some(key), format == OutputFormat::Table)
+                .await?
+        };
+        for c in &evaluation.controls {
             rows.push(vec![
                 framework.framework_name.clone(),
-                control.clone(),
-                status.as_str().to_string(),
-                compliant.to_string(),
-                non_compliant.to_string(),
+                c.control_name.clone(),
+                c.status.as_str().to_string(),
+                c.compliant.to_string(),
+                c.non_compliant.to_string(),
             ]);
         }
-        for r in results.iter().filter(|r| r.status != Compliance::Compliant) {
+        let failing: Vec<&ControlResult> = results
+            .iter()
+            .filter(|r| r.status != Compliance::Compliant)
+            .collect();
+        for r in failing.iter().take(DETAILS) {
             details.push(format!(
                 "{} {} {}: {}",
                 r.status.as_str(),
@@ -142,16 +194,30 @@ async fn run(
                 r.reason
             ));
         }
+        if failing.len() > DETAILS {
+            details.push(format!(
+                "... and {} more of {}: `coffer audit evaluate -o json` lists every result",
+                failing.len() - DETAILS,
+                framework.framework_name
+            ));
+        }
         docs.push(json!({
             "FrameworkName": framework.framework_name,
-            "FrameworkStatus": overall.as_str(),
-            "EvaluatedAt": results.first().map(|r| r.evaluated_at.to_string()),
-            "Controls": per_control.iter().map(|(c, (s, ok, bad))| json!({
-                "ControlName": c, "ControlComplianceStatus": s.as_str(),
-                "NumResourcesCompliant": ok, "NumResourcesNonCompliant": bad,
+            "FrameworkStatus": evaluation.status.as_str(),
+            "EvaluatedAt": evaluation.evaluated_at.to_string(),
+            "ResultsChanged": evaluation.results_changed,
+            "ResultsRetired": evaluation.results_retired,
+            "Controls": evaluation.controls.iter().map(|c| json!({
+                "ControlName": c.control_name, "ControlComplianceStatus": c.status.as_str(),
+                "NumResourcesCompliant": c.compliant, "NumResourcesNonCompliant": c.non_compliant,
+                "NumResourcesInsufficientData": c.insufficient_data,
             })).collect::<Vec<_>>(),
-            "Results": results,
         }));
+        if !summary {
+            if let Some(doc) = docs.last_mut() {
+                doc["Results"] = json!(results);
+            }
+        }
     }
     output::print(format, &docs, || {
         let mut text = output::table(
@@ -175,24 +241,25 @@ async fn run(
 }
 
 /// Evaluates every framework of every account and region (for the
-/// scheduler); returns how many results were recorded.
+/// scheduler); returns how many results changed.
 ///
 /// # Errors
 /// When the catalog fails.
 pub async fn evaluate_everywhere(
     ctx: &Context,
     catalog: &coffer_catalog::Catalog,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<u64> {
     let places: std::collections::BTreeSet<(String, String)> = catalog
         .list_objects(ObjectKind::Framework)
         .await?
         .into_iter()
         .map(|o| (o.account_id, o.region))
         .collect();
+    let inputs = Inputs::read(ctx, catalog).await?;
     let mut results = 0;
     for (account, region) in &places {
-        for (_, recorded) in evaluate_frameworks(ctx, catalog, (account, region), None).await? {
-            results += recorded.len();
+        for (_, evaluation) in evaluate_with(catalog, &inputs, (account, region), None).await? {
+            results += evaluation.results_changed;
         }
     }
     Ok(results)

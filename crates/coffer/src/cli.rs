@@ -142,10 +142,10 @@ pub enum Command {
     Report(ReportCommand),
     /// Verify a delivered report offline: signature, every file's digest, the ledger checkpoint.
     #[command(
-        after_help = "Example:\n  coffer verify ~/.coffer/buckets/audit/BACKUP_JOB_REPORT/year=2026/month=11/JOB --public-key 3b6a...\n  coffer verify DIR --fingerprint SHA256:9f2c...\n\nWithout --public-key or --fingerprint only the key inside the bundle is used, which shows the files are intact but not who signed them. Exits 1 and names the file on any mismatch."
+        after_help = "Example:\n  coffer verify ~/.coffer/buckets/audit/BACKUP_JOB_REPORT/year=2026/month=11/JOB --public-key 3b6a...\n  coffer verify DIR --fingerprint SHA256:9f2c...\n  coffer verify s3://audit/jobs/BACKUP_JOB_REPORT/year=2026/month=11/JOB/ --fingerprint SHA256:9f2c...\n\nAn s3:// delivery is read through config.toml's [s3_endpoints] (--endpoint NAME when several could serve the bucket). Without --public-key or --fingerprint only the key inside the bundle is used, which shows the files are intact but not who signed them. Exits 1 and names the file on any mismatch."
     )]
     Verify {
-        /// The delivery folder (or a file in it).
+        /// The delivery folder (or a file in it), or s3://BUCKET/PREFIX/ of a delivery in a bucket.
         path: std::path::PathBuf,
         /// The signing key's public key you were given (64 hex digits).
         #[arg(long, value_name = "HEX", conflicts_with = "fingerprint")]
@@ -153,6 +153,9 @@ pub enum Command {
         /// The signing key's fingerprint you were given (SHA256:...).
         #[arg(long, value_name = "FP")]
         fingerprint: Option<String>,
+        /// For s3:// deliveries: the [s3_endpoints] entry serving the bucket (default: the [report_buckets] entry's, else the only one).
+        #[arg(long, value_name = "NAME")]
+        endpoint: Option<String>,
     },
     /// Audit frameworks: evaluate their controls.
     #[command(subcommand)]
@@ -534,14 +537,17 @@ pub enum ReportCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Evaluate the frameworks' controls now and record the results.
+    /// Evaluate the frameworks' controls now and record what changed.
     #[command(
-        after_help = "Example:\n  coffer audit evaluate\n  coffer audit evaluate --framework payments_core -o json\n\nEach result is COMPLIANT, NON_COMPLIANT (with the reason) or INSUFFICIENT_DATA; results are kept with history and appended to the evidence ledger."
+        after_help = "Example:\n  coffer audit evaluate\n  coffer audit evaluate --framework payments_core -o json\n  coffer audit evaluate --summary -o json\n\nEach result is COMPLIANT, NON_COMPLIANT (with the reason) or INSUFFICIENT_DATA. A result is recorded (with history, in the evidence ledger) when it differs from the current one; each evaluation is recorded with its per-control roll-up."
     )]
     Evaluate {
         /// Only this framework (default: every framework of the account and region).
         #[arg(long, value_name = "NAME")]
         framework: Option<String>,
+        /// Only the roll-up per control and framework, not every result.
+        #[arg(long)]
+        summary: bool,
         #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
@@ -646,10 +652,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             path,
             public_key,
             fingerprint,
-        } => crate::report::verify(&global, &path, public_key, fingerprint).await,
-        Command::Audit(AuditCommand::Evaluate { framework, output }) => {
-            crate::audit::evaluate(&global, framework.as_deref(), output).await
-        }
+            endpoint,
+        } => crate::report::verify(&global, &path, public_key, fingerprint, endpoint).await,
+        Command::Audit(AuditCommand::Evaluate {
+            framework,
+            summary,
+            output,
+        }) => crate::audit::evaluate(&global, framework.as_deref(), summary, output).await,
         Command::Serve {
             listen,
             grace_seconds,

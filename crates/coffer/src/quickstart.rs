@@ -271,21 +271,29 @@ pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
     .await?;
     let mut failing = Vec::new();
     let mut others = std::collections::BTreeSet::new();
-    for (framework, results) in &evaluated {
-        let (per_control, overall) = coffer_audit::controls::rollup(results);
+    for (framework, evaluation) in &evaluated {
         println!(
             "  framework {}: {}",
             framework.framework_name,
-            overall.as_str()
+            evaluation.status.as_str()
         );
-        for (control, (status, ok, bad)) in per_control {
+        for c in &evaluation.controls {
             println!(
-                "    {:<52} {:<17} {ok} compliant, {bad} not",
-                control,
-                status.as_str()
+                "    {:<52} {:<17} {} compliant, {} not",
+                c.control_name,
+                c.status.as_str(),
+                c.compliant,
+                c.non_compliant
             );
         }
-        for r in results
+        let key = coffer_catalog::FrameworkKey {
+            account_id: &account,
+            region: &region,
+            framework_name: &framework.framework_name,
+        };
+        for r in catalog
+            .current_control_results(Some(key), true)
+            .await?
             .iter()
             .filter(|r| r.status == coffer_audit::controls::Compliance::NonCompliant)
         {
@@ -312,11 +320,9 @@ pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
         let done = crate::report::deliver(&ctx, &catalog, plan, 24).await?;
         println!(
             "  {:<28} {} rows -> {}",
-            done.template,
-            done.rows,
-            done.dir.display()
+            done.template, done.rows, done.destination
         );
-        deliveries.push(done.dir);
+        deliveries.push(done.destination);
     }
     catalog.close().await;
 
@@ -324,10 +330,17 @@ pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
     let key = coffer_audit::signing::KeyPair::load_or_create(ctx.config.signing_key_path())?;
     let public = key.public();
     for dir in &deliveries {
-        if crate::report::verify(global, dir, Some(public.to_hex()), None).await?
+        if crate::report::verify(
+            global,
+            std::path::Path::new(dir),
+            Some(public.to_hex()),
+            None,
+            None,
+        )
+        .await?
             != Outcome::Success
         {
-            anyhow::bail!("a delivered report did not verify: {}", dir.display());
+            anyhow::bail!("a delivered report did not verify: {dir}");
         }
     }
 
@@ -337,7 +350,7 @@ pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
     println!("  inventory       {}", inventory_path.display());
     println!("  restore drill   {}", drill.display());
     for dir in &deliveries {
-        println!("  report          {}", dir.display());
+        println!("  report          {dir}");
     }
     println!(
         "  signing key     {} ({})",

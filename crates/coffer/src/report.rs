@@ -1,5 +1,6 @@
-//! `coffer report run PLAN` and `coffer verify PATH`: deliver a report plan's
-//! files with a signed manifest, and check a delivery offline.
+//! `coffer report run PLAN` and `coffer verify PATH|s3://...`: deliver a
+//! report plan's files with a signed manifest to the bucket's folder or to
+//! an S3 bucket (with Object Lock retention), and check a delivery.
 
 use std::path::Path;
 
@@ -7,11 +8,12 @@ use anyhow::bail;
 use coffer_audit::signing::{KeyPair, PublicKey};
 use coffer_catalog::ObjectKind;
 use coffer_model::{
-    BackupJob, BackupVault, ControlResult, CopyJob, Framework, RecoveryPoint, ReportJob,
+    BackupJob, BackupVault, CopyJob, Framework, LockMode, RecoveryPoint, ReportJob,
     ReportJobStatus, ReportPlan, RestoreJob,
 };
-use coffer_policy::BucketLocation;
+use coffer_policy::{BucketLocation, Config};
 use coffer_report::bundle::{self, Trust};
+use coffer_report::s3::{self, LockConfiguration, S3Client};
 use coffer_report::templates::{self, Sources};
 
 use crate::cli::{Global, OutputFormat};
@@ -28,9 +30,16 @@ pub async fn run(global: &Global, plan_name: &str, window_hours: u32) -> anyhow:
         "Report job {} COMPLETED: {} ({} rows)",
         done.job_id, done.template, done.rows
     );
-    println!("  delivered to   {}", done.dir.display());
+    println!("  delivered to   {}", done.destination);
     for file in &done.manifest.files {
         println!("  {}  {}", file.sha256, file.path);
+    }
+    if let Some(lock) = &done.manifest.object_lock {
+        println!(
+            "  retained until {} (Object Lock, {} mode)",
+            s3::retain_until_text(lock.retain_until_date),
+            lock_mode_name(lock.mode)
+        );
     }
     println!("  signed by      {}", done.manifest.signing_key_fingerprint);
     Ok(Outcome::Success)
@@ -41,7 +50,8 @@ pub struct Delivered {
     pub job_id: String,
     pub template: String,
     pub rows: usize,
-    pub dir: std::path::PathBuf,
+    /// The delivery folder, or `s3://bucket/prefix/.../<job-id>/`.
+    pub destination: String,
     pub manifest: bundle::Manifest,
     pub manifest_sha256: String,
 }
@@ -90,7 +100,7 @@ pub async fn deliver(
     match &produced {
         Ok(delivered) => {
             job.status = ReportJobStatus::Completed;
-            job.report_destination = Some(delivered.dir.display().to_string());
+            job.report_destination = Some(delivered.destination.clone());
             job.manifest_sha256 = Some(delivered.manifest_sha256.clone());
         }
         Err(error) => {
@@ -100,6 +110,88 @@ pub async fn deliver(
     }
     catalog.update(&job, 1, done).await?;
     produced
+}
+
+/// Where a report goes.
+enum Target {
+    Folder(std::path::PathBuf),
+    S3 {
+        client: Box<S3Client>,
+        /// The retention `object_lock` asks for: mode and days.
+        configured: Option<(LockMode, u32)>,
+        /// The bucket's Object Lock configuration, when it has one.
+        bucket_lock: Option<LockConfiguration>,
+    },
+}
+
+/// The report bucket `name` (a plan's `S3BucketName`): its folder, or a
+/// client for its S3 bucket with the bucket's Object Lock configuration,
+/// checked against what `[report_buckets.NAME]` asks.
+async fn target(config: &Config, name: &str) -> anyhow::Result<Target> {
+    let (endpoint_name, bucket, object_lock) = match config.report_bucket(name) {
+        BucketLocation::Folder(path) => return Ok(Target::Folder(path)),
+        BucketLocation::S3 {
+            endpoint,
+            bucket,
+            object_lock,
+        } => (endpoint, bucket, object_lock),
+    };
+    let Some(endpoint) = config.s3_endpoint(&endpoint_name) else {
+        bail!("[report_buckets.{name}] names S3 endpoint {endpoint_name:?}, which config.toml does not declare; add [s3_endpoints.{endpoint_name}]");
+    };
+    let access = coffer_engine::env::s3_access(&endpoint_name, endpoint)?;
+    let client = S3Client::new(&access, &bucket)?;
+    let configured = object_lock.map(|lock| (lock.mode, lock.days));
+    let bucket_lock = match client.object_lock().await {
+        Ok(lock) => lock,
+        // Credentials or a server that do not give the configuration out:
+        // without object_lock configured the delivery goes on (only a
+        // bucket default retention cannot be recorded in the manifest).
+        Err(error)
+            if matches!(
+                error.code.as_deref(),
+                Some("AccessDenied" | "NotImplemented" | "MethodNotAllowed")
+            ) =>
+        {
+            if configured.is_some() {
+                bail!(
+                    "[report_buckets.{name}] object_lock needs the Object Lock configuration of bucket {bucket:?} on endpoint {endpoint_name:?}, which could not be read: {error}; grant s3:GetBucketObjectLockConfiguration to these credentials, or remove object_lock"
+                );
+            }
+            tracing::warn!(bucket = %bucket, error = %error, "cannot read the bucket's Object Lock configuration; delivering without recording a retention");
+            None
+        }
+        Err(error) => {
+            let hint = if error.code.as_deref() == Some("NoSuchBucket") {
+                format!("create the bucket (with Object Lock enabled, for retained reports), or give its real name with bucket = \"...\" in [report_buckets.{name}]")
+            } else {
+                format!("check url and credentials of [s3_endpoints.{endpoint_name}]")
+            };
+            bail!(
+                "report bucket {name:?} (bucket {bucket:?} on endpoint {endpoint_name:?}) cannot be used: {error}; {hint}"
+            )
+        }
+    };
+    if let Some((mode, days)) = configured {
+        if !bucket_lock.as_ref().is_some_and(|lock| lock.enabled) {
+            bail!(
+                "bucket {bucket:?} on endpoint {endpoint_name:?} does not have Object Lock enabled, but [report_buckets.{name}] object_lock asks for {} retention of {days} day(s): create the bucket with Object Lock enabled (it is chosen when a bucket is created, e.g. aws s3api create-bucket --bucket {bucket} --object-lock-enabled-for-bucket) and point [report_buckets.{name}] bucket at it, or remove object_lock from [report_buckets.{name}]",
+                lock_mode_name(mode)
+            );
+        }
+    }
+    Ok(Target::S3 {
+        client: Box::new(client),
+        configured,
+        bucket_lock,
+    })
+}
+
+fn lock_mode_name(mode: LockMode) -> &'static str {
+    match mode {
+        LockMode::Compliance => "COMPLIANCE",
+        LockMode::Governance => "GOVERNANCE",
+    }
 }
 
 /// Builds the report's files and delivers them with a signed manifest.
@@ -112,25 +204,45 @@ async fn produce(
 ) -> anyhow::Result<Delivered> {
     let (account, region) = (ctx.account.as_str(), ctx.region.as_str());
     let channel = &plan.report_delivery_channel;
-    let root = match ctx.config.report_bucket(&channel.s3_bucket_name) {
-        BucketLocation::Folder(path) => path,
-        BucketLocation::S3 { .. } => bail!(
-            "report bucket {:?} is on S3; delivering reports to S3 buckets is not available yet: remove its [report_buckets] entry to deliver to {{home}}/buckets/{}",
-            channel.s3_bucket_name,
-            channel.s3_bucket_name
-        ),
-    };
+    // The bucket is checked first: a misconfigured one fails before any work.
+    let target = target(&ctx.config, &channel.s3_bucket_name).await?;
     let setting = &plan.report_setting;
     // Compliance reports show a fresh evaluation.
     if setting.is_compliance_template() {
         crate::audit::evaluate_frameworks(ctx, catalog, (account, region), None).await?;
     }
     let env = ctx.env(catalog);
-    let backups: Vec<BackupJob> = env.records(|_: &BackupJob| true).await?;
-    let copies: Vec<CopyJob> = env.records(|_: &CopyJob| true).await?;
-    let restores: Vec<RestoreJob> = env.records(|_: &RestoreJob| true).await?;
-    let points: Vec<RecoveryPoint> = env.records(|_: &RecoveryPoint| true).await?;
-    let results: Vec<ControlResult> = env.records(|_: &ControlResult| true).await?;
+    // Each template reads only its own records.
+    let template = setting.report_template.as_str();
+    let compliance = setting.is_compliance_template();
+    let backups: Vec<BackupJob> = if template == "BACKUP_JOB_REPORT" {
+        env.records(|_: &BackupJob| true).await?
+    } else {
+        Vec::new()
+    };
+    let copies: Vec<CopyJob> = if template == "COPY_JOB_REPORT" {
+        env.records(|_: &CopyJob| true).await?
+    } else {
+        Vec::new()
+    };
+    let restores: Vec<RestoreJob> = if template == "RESTORE_JOB_REPORT" {
+        env.records(|_: &RestoreJob| true).await?
+    } else {
+        Vec::new()
+    };
+    let points: Vec<RecoveryPoint> = if compliance {
+        Vec::new()
+    } else {
+        env.records(|_: &RecoveryPoint| true).await?
+    };
+    let (results, evaluations) = if compliance {
+        (
+            catalog.current_control_results(None, false).await?,
+            catalog.latest_evaluations().await?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let vaults: Vec<BackupVault> = env.objects(ObjectKind::BackupVault).await?;
     let frameworks: Vec<(String, Framework)> = catalog
         .list_objects(ObjectKind::Framework)
@@ -156,6 +268,7 @@ async fn produce(
             vaults: &vaults,
             frameworks: &frameworks,
             results: &results,
+            evaluations: &evaluations,
             ledger: &ledger,
         },
         start,
@@ -198,15 +311,21 @@ async fn produce(
         })?;
         files.push((format!("{base}.pdf"), pdf));
     }
-    let dir = bundle::delivery_dir(
-        &root,
-        channel.s3_key_prefix.as_deref(),
-        &setting.report_template,
-        end,
-        &job_id,
-    );
-    let (manifest, manifest_sha256) = bundle::write(
-        &dir,
+    let object_lock = match &target {
+        Target::Folder(_) => None,
+        Target::S3 {
+            configured,
+            bucket_lock,
+            client,
+        } => s3::retention(*configured, bucket_lock.as_ref(), end).map_err(|_| {
+            anyhow::anyhow!(
+                "bucket {:?} does not have Object Lock enabled; remove object_lock from [report_buckets.{}]",
+                client.bucket(),
+                channel.s3_bucket_name
+            )
+        })?,
+    };
+    let sealed = bundle::seal(
         bundle::Contents {
             report_plan: plan.report_plan_name.clone(),
             report_template: setting.report_template.clone(),
@@ -216,55 +335,92 @@ async fn produce(
             generated_at: end,
             files,
             ledger_checkpoint: Some(checkpoint),
+            object_lock,
         },
         &key,
     )?;
+    let prefix = channel.s3_key_prefix.as_deref();
+    let template = setting.report_template.as_str();
+    let destination = match &target {
+        Target::Folder(root) => {
+            let dir = bundle::delivery_dir(root, prefix, template, end, &job_id);
+            sealed.write(&dir)?;
+            dir.display().to_string()
+        }
+        Target::S3 { client, .. } => {
+            let key = bundle::delivery_key(prefix, template, end, &job_id);
+            client.put_sealed(&key, &sealed).await?;
+            format!("s3://{}/{key}", client.bucket())
+        }
+    };
     Ok(Delivered {
         job_id,
         template: setting.report_template.clone(),
         rows: table.rows.len(),
-        dir,
-        manifest,
-        manifest_sha256,
+        destination,
+        manifest: sealed.manifest,
+        manifest_sha256: sealed.manifest_sha256,
     })
 }
 
+/// `coffer verify`: a delivery folder (or a file in it), or an
+/// `s3://bucket/prefix/` delivery read from its bucket through an
+/// `[s3_endpoints]` entry (`endpoint` names it when the bucket does not).
 pub async fn verify(
     global: &Global,
     path: &Path,
     public_key: Option<String>,
     fingerprint: Option<String>,
+    endpoint: Option<String>,
 ) -> anyhow::Result<Outcome> {
-    if path.to_string_lossy().starts_with("s3://") {
-        bail!("verifying a delivery in an S3 bucket directly is not available yet; download the folder (aws s3 cp --recursive) and verify it");
-    }
-    let dir = if path.is_file() {
-        path.parent().unwrap_or(path)
-    } else {
-        path
-    };
-    if !dir.join(bundle::MANIFEST).is_file() {
-        bail!(
-            "{} holds no {}: give the delivery folder of a report",
-            dir.display(),
-            bundle::MANIFEST
-        );
-    }
     let trust = match (public_key, fingerprint) {
         (Some(hex), _) => Trust::Key(PublicKey::from_hex(&hex)?),
         (None, Some(fp)) => Trust::Fingerprint(fp),
         (None, None) => Trust::Bundled,
     };
-    let mut found = bundle::verify(dir, &trust);
-    // With the ledger at hand (this machine's Coffer home), the delivered
-    // checkpoint must still agree with it.
-    let mut ledger_note = "the ledger was not at hand (no Coffer home here)".to_string();
     let home_config = match &global.home {
         Some(home) => home.join("config.toml"),
         None => std::env::var_os("HOME")
             .map(|h| Path::new(&h).join(".coffer/config.toml"))
             .unwrap_or_default(),
     };
+    let text = path.to_string_lossy();
+    let mut found = if text.starts_with("s3://") {
+        if !home_config.is_file() {
+            bail!(
+                "reading {text} needs a Coffer home whose config.toml ({}) declares the S3 endpoint serving the bucket ([s3_endpoints.NAME] with its url and credentials by reference); or download the delivery (aws s3 cp --recursive {text} DIR) and verify the folder",
+                home_config.display()
+            );
+        }
+        let ctx = Context::load(global)?;
+        bundle::verify_objects(
+            &fetch_delivery(&ctx.config, &text, endpoint.as_deref()).await?,
+            &trust,
+        )
+    } else {
+        if endpoint.is_some() {
+            bail!(
+                "--endpoint is for deliveries in S3 buckets (s3://bucket/prefix/); {} is a folder",
+                path.display()
+            );
+        }
+        let dir = if path.is_file() {
+            path.parent().unwrap_or(path)
+        } else {
+            path
+        };
+        if !dir.join(bundle::MANIFEST).is_file() {
+            bail!(
+                "{} holds no {}: give the delivery folder of a report",
+                dir.display(),
+                bundle::MANIFEST
+            );
+        }
+        bundle::verify(dir, &trust)
+    };
+    // With the ledger at hand (this machine's Coffer home), the delivered
+    // checkpoint must still agree with it.
+    let mut ledger_note = "the ledger was not at hand (no Coffer home here)".to_string();
     if let (Some(checkpoint), true) = (
         found
             .manifest
@@ -301,6 +457,95 @@ pub async fn verify(
         }
     }
     finish(found, &ledger_note)
+}
+
+/// The objects of the delivery at `url` (`s3://bucket/prefix/`, or a file
+/// in it), read through the endpoint [`endpoint_for`] picks.
+async fn fetch_delivery(
+    config: &Config,
+    url: &str,
+    asked: Option<&str>,
+) -> anyhow::Result<bundle::Fetched> {
+    let Some((bucket, key)) = s3::parse_url(url) else {
+        bail!("{url} is not an S3 delivery address: give s3://BUCKET/PREFIX/, the prefix ending with the report job ID");
+    };
+    let (name, endpoint) = endpoint_for(config, &bucket, asked)?;
+    let access = coffer_engine::env::s3_access(name, endpoint)?;
+    let client = S3Client::new(&access, &bucket)?;
+    let trimmed = key.trim_end_matches('/');
+    let mut prefixes = Vec::new();
+    if !trimmed.is_empty() {
+        prefixes.push(format!("{trimmed}/"));
+    }
+    // Or a file in the delivery (s3://.../<job-id>/manifest.json).
+    match trimmed.rsplit_once('/') {
+        Some((parent, _)) => prefixes.push(format!("{parent}/")),
+        None => prefixes.push(String::new()),
+    }
+    for prefix in &prefixes {
+        if let Some(fetched) = client.fetch_delivery(prefix).await? {
+            return Ok(fetched);
+        }
+    }
+    bail!(
+        "{url} holds no {} (bucket {bucket:?} on endpoint {name:?}): give the delivery's prefix, s3://{bucket}/<prefix>/<template>/year=YYYY/month=MM/<report-job-id>/, as `coffer report jobs` shows it",
+        bundle::MANIFEST
+    )
+}
+
+/// Which `[s3_endpoints]` entry serves `bucket`: the one `--endpoint`
+/// names, else that of the `[report_buckets]` entries on this bucket, else
+/// the only one declared.
+fn endpoint_for<'a>(
+    config: &'a Config,
+    bucket: &str,
+    asked: Option<&str>,
+) -> anyhow::Result<(&'a str, &'a coffer_model::S3Endpoint)> {
+    let endpoints = config.s3_endpoints();
+    let names = || endpoints.keys().cloned().collect::<Vec<_>>().join(", ");
+    if let Some(asked) = asked {
+        return match endpoints.get_key_value(asked) {
+            Some((name, endpoint)) => Ok((name.as_str(), endpoint)),
+            None if endpoints.is_empty() => bail!("--endpoint {asked}: config.toml declares no [s3_endpoints]; add [s3_endpoints.{asked}] with its url and credentials"),
+            None => bail!("--endpoint {asked}: config.toml declares no such [s3_endpoints] entry (it has {})", names()),
+        };
+    }
+    let mut serving: Vec<&str> = config
+        .report_buckets()
+        .values()
+        .filter_map(|location| match location {
+            BucketLocation::S3 {
+                endpoint,
+                bucket: b,
+                ..
+            } if b == bucket => Some(endpoint.as_str()),
+            _ => None,
+        })
+        .collect();
+    serving.sort_unstable();
+    serving.dedup();
+    match serving.as_slice() {
+        [one] => {
+            return endpoints
+                .get_key_value(*one)
+                .map(|(name, endpoint)| (name.as_str(), endpoint))
+                .ok_or_else(|| anyhow::anyhow!("[report_buckets] names S3 endpoint {one:?}, which config.toml does not declare; add [s3_endpoints.{one}]"));
+        }
+        [] => {}
+        several => bail!(
+            "bucket {bucket:?} is in [report_buckets] entries on several endpoints ({}): say which with --endpoint NAME",
+            several.join(", ")
+        ),
+    }
+    let mut all = endpoints.iter();
+    match (all.next(), all.next()) {
+        (Some((name, endpoint)), None) => Ok((name.as_str(), endpoint)),
+        (None, _) => bail!("config.toml declares no [s3_endpoints]: add the endpoint serving bucket {bucket:?} ([s3_endpoints.NAME] with its url and credentials by reference), or download the delivery and verify the folder"),
+        (Some(_), Some(_)) => bail!(
+            "bucket {bucket:?} is in no [report_buckets] entry and config.toml declares several [s3_endpoints] ({}): say which serves it with --endpoint NAME",
+            names()
+        ),
+    }
 }
 
 /// Prints a verification's outcome.
@@ -415,7 +660,7 @@ pub async fn run_due(ctx: &Context, catalog: &coffer_catalog::Catalog) -> anyhow
         };
         match deliver(&here, catalog, &object.name, 24).await {
             Ok(done) => {
-                tracing::info!(plan = %object.name, dir = %done.dir.display(), "report delivered");
+                tracing::info!(plan = %object.name, destination = %done.destination, "report delivered");
                 delivered += 1;
             }
             Err(error) => {

@@ -128,7 +128,7 @@ pub async fn run(
                     continue;
                 }
                 match crate::audit::evaluate_everywhere(&ctx, &catalog).await {
-                    Ok(results) => tracing::info!(results, "controls evaluated"),
+                    Ok(changed) => tracing::info!(changed, "controls evaluated"),
                     Err(error) => tracing::error!(%error, "controls could not be evaluated"),
                 }
                 evaluated = Some((change, std::time::Instant::now()));

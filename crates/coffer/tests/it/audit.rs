@@ -305,23 +305,70 @@ fn an_untagged_resource_fails_with_its_reason_and_passes_once_tagged_and_backed_
         "COMPLIANT"
     );
 
-    // Results are kept with history and in the ledger.
+    // Results are kept with history: recorded when they change, each in
+    // the ledger; every evaluation is a record of its own.
     let conn = rusqlite::Connection::open(home.path().join("catalog.db")).unwrap();
-    let kept: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM control_results WHERE resource_id = ?1 AND control_name = 'BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN'",
-            [STAGING],
+    let history: Vec<String> = conn
+        .prepare(
+            "SELECT status FROM control_results WHERE resource_id = ?1 AND framework_name = 'core' AND control_name = 'BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN' ORDER BY evaluated_at",
+        )
+        .unwrap()
+        .query_map([STAGING], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(history, ["NON_COMPLIANT", "COMPLIANT"], "{history:?}");
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let evaluations =
+        count("SELECT count(*) FROM framework_evaluations WHERE framework_name = 'core'");
+    assert!(evaluations >= 4, "{evaluations} evaluations of core");
+    assert_eq!(
+        count("SELECT count(*) FROM ledger WHERE kind = 'framework evaluation'"),
+        count("SELECT count(*) FROM framework_evaluations")
+    );
+    assert!(
+        count("SELECT count(*) FROM ledger WHERE kind = 'control result'")
+            >= count("SELECT count(*) FROM control_results")
+    );
+
+    // Nothing changed: the evaluation records itself and no result.
+    let again = home.run(&["audit", "evaluate", "--framework", "core", "-o", "json"]);
+    ok(&again);
+    let again: Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(again[0]["ResultsChanged"], 0, "{:#}", again[0]["Controls"]);
+    assert_eq!(again[0]["ResultsRetired"], 0);
+
+    // A recovery point deleted: its point results are retired, the rest
+    // stand. (The open vault allows deleting.)
+    ok(&home.run(&["backup", "start", "--resource", STAGING, "--vault", "open"]));
+    ok(&home.run(&["audit", "evaluate", "--framework", "core"]));
+    let staging_point = {
+        let points = home.run(&["recovery-points", "list", "--vault", "open", "-o", "json"]);
+        let points: Value = serde_json::from_str(&points.stdout).unwrap();
+        points
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["ResourceArn"] == STAGING)
+            .unwrap()["RecoveryPointArn"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let current_of = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM control_current WHERE resource_id = ?1",
+            [&staging_point],
             |r| r.get(0),
         )
-        .unwrap();
-    assert!(kept >= 4, "every evaluation is kept: {kept}");
-    let ledgered: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM ledger WHERE kind = 'control result'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert!(ledgered >= kept);
+        .unwrap()
+    };
+    assert_eq!(current_of(&conn), 2, "encrypted and retention results");
+    ok(&home.run(&["recovery-points", "delete", &staging_point]));
+    let after = home.run(&["audit", "evaluate", "--framework", "core", "-o", "json"]);
+    ok(&after);
+    let after: Value = serde_json::from_str(&after.stdout).unwrap();
+    assert_eq!(after[0]["ResultsRetired"], 2, "{after:#}");
+    assert_eq!(current_of(&conn), 0);
     ok(&home.run(&["evidence", "verify"]));
 }

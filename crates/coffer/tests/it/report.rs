@@ -1,7 +1,9 @@
 //! Reports end to end: a report plan delivers CSV and JSON with a signed
 //! manifest into the bucket's folder; `coffer verify` checks it offline,
 //! names a changed file, and catches a ledger cut back below the
-//! delivered checkpoint.
+//! delivered checkpoint. On S3 (a real moto server), every delivered
+//! object is under Object Lock, configured or the bucket's default, and
+//! `coffer verify s3://...` reads the delivery from the bucket.
 
 use std::path::{Path, PathBuf};
 
@@ -273,4 +275,274 @@ fn a_report_is_delivered_signed_and_verified_and_tampering_is_named() {
     let cut = home.run(&["verify", &dir_text, "--public-key", &hex]);
     assert_eq!(cut.code, 1);
     assert!(cut.stderr.contains("cut back"), "{}", cut.stderr);
+}
+
+/// Lists a delivery's objects in a bucket through boto3 (a client
+/// independent of Coffer's) and, for each, what HeadObject says of its
+/// Object Lock and what a DeleteObject of its version answers.
+const INSPECT: &str = r#"
+bucket, prefix = sys.argv[1], sys.argv[2]
+out = {}
+for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get('Contents', []):
+    h = s3.head_object(Bucket=bucket, Key=o['Key'])['ResponseMetadata']['HTTPHeaders']
+    try:
+        s3.delete_object(Bucket=bucket, Key=o['Key'], VersionId=h['x-amz-version-id'])
+        deleted = 'DELETED'
+    except ClientError as e:
+        deleted = e.response['Error']['Code']
+    out[o['Key'][len(prefix):]] = {
+        'mode': h.get('x-amz-object-lock-mode'),
+        'until': h.get('x-amz-object-lock-retain-until-date'),
+        'delete': deleted,
+    }
+print(json.dumps(out))
+"#;
+
+/// The `s3://bucket/key/` a report run delivered to, split.
+fn delivered_s3(run: &Run) -> (String, String, String) {
+    let url = run
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("delivered to"))
+        .unwrap_or_else(|| panic!("no delivery in {}", run.stdout))
+        .trim()
+        .to_string();
+    let rest = url
+        .strip_prefix("s3://")
+        .unwrap_or_else(|| panic!("not delivered to S3: {url}"));
+    let (bucket, key) = rest.split_once('/').unwrap();
+    (url.clone(), bucket.to_string(), key.to_string())
+}
+
+/// Checks every object of the delivery at `bucket`/`key`: six of them
+/// (CSV, JSON, PDF, key, signature, manifest), each retained in `mode`
+/// until the manifest's generation time plus `days` (rounded up to the
+/// second), as the signed manifest records, and none deletable.
+fn assert_retained(moto: &coffer_testkit::Moto, bucket: &str, key: &str, mode: &str, days: i64) {
+    let found: Value = serde_json::from_str(&moto.boto3(INSPECT, &[bucket, key])).unwrap();
+    let objects = found.as_object().unwrap();
+    let names: Vec<&String> = objects.keys().collect();
+    assert_eq!(objects.len(), 6, "{names:?}");
+    for name in ["manifest.json", "manifest.json.sig", "signing-key.pem"] {
+        assert!(
+            objects.contains_key(name),
+            "{name} not delivered: {names:?}"
+        );
+    }
+    let manifest = moto.boto3(
+        "sys.stdout.write(s3.get_object(Bucket=sys.argv[1], Key=sys.argv[2])['Body'].read().decode())",
+        &[bucket, &format!("{key}manifest.json")],
+    );
+    let manifest: Value = serde_json::from_str(&manifest).unwrap();
+    let generated: jiff::Timestamp = manifest["generatedAt"].as_str().unwrap().parse().unwrap();
+    let until = generated
+        .checked_add(jiff::SignedDuration::from_hours(24 * days))
+        .unwrap();
+    let whole = until.as_second() + i64::from(until.subsec_nanosecond() > 0);
+    let expected = jiff::Timestamp::from_second(whole)
+        .unwrap()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    assert_eq!(manifest["objectLock"]["mode"], mode, "{manifest:#}");
+    let recorded: jiff::Timestamp = manifest["objectLock"]["retainUntilDate"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(recorded.as_second(), whole, "{manifest:#}");
+    for (name, object) in objects {
+        assert_eq!(object["mode"], mode, "{name}: {object}");
+        assert_eq!(object["until"], expected.as_str(), "{name}: {object}");
+        assert_eq!(
+            object["delete"], "AccessDenied",
+            "{name}: a retained version was deleted: {object}"
+        );
+    }
+}
+
+#[test]
+fn reports_go_to_s3_under_object_lock_and_verify_from_the_bucket() {
+    let moto = coffer_testkit::Moto::start();
+    moto.create_bucket("coffer-locked");
+    moto.boto3(
+        "s3.create_bucket(Bucket='coffer-default', ObjectLockEnabledForBucket=True)\n\
+         s3.put_object_lock_configuration(Bucket='coffer-default', ObjectLockConfiguration={'ObjectLockEnabled': 'Enabled', 'Rule': {'DefaultRetention': {'Mode': 'GOVERNANCE', 'Days': 2}}})\n\
+         s3.create_bucket(Bucket='coffer-plain')",
+        &[],
+    );
+    let home = crate::home_with_docs_backed_up(STACK, "35");
+    let key_file = home.write("s3.key", coffer_testkit::KEY);
+    let config = home.path().join("config.toml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    let endpoint = |name: &str| {
+        format!(
+            "[s3_endpoints.{name}]\nurl = \"{}\"\naccess_key_id = {{ file = \"{key_file}\" }}\nsecret_access_key = {{ file = \"{key_file}\" }}\npath_style = true\n",
+            moto.url
+        )
+    };
+    let configure = |bucket_entry: &str, endpoints: &[&str]| {
+        let endpoints: Vec<String> = endpoints.iter().map(|n| endpoint(n)).collect();
+        std::fs::write(
+            &config,
+            format!("{}\n{bucket_entry}\n{original}", endpoints.join("\n")),
+        )
+        .unwrap();
+    };
+    let public = home.run(&["keys", "public"]);
+    ok(&public);
+    let fingerprint = public
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("fingerprint"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    // Object Lock asked in config.toml: COMPLIANCE for a day on every object.
+    configure(
+        "[report_buckets.audit]\nendpoint = \"moto\"\nbucket = \"coffer-locked\"\nobject_lock = { mode = \"COMPLIANCE\", days = 1 }\n",
+        &["moto"],
+    );
+    let run = home.run(&["report", "run", "jobs_daily"]);
+    ok(&run);
+    assert!(
+        run.stdout.contains("(Object Lock, COMPLIANCE mode)"),
+        "{}",
+        run.stdout
+    );
+    let (url, bucket, key) = delivered_s3(&run);
+    assert_eq!(bucket, "coffer-locked");
+    let parts: Vec<&str> = key.trim_end_matches('/').split('/').collect();
+    assert_eq!(parts[..2], ["jobs", "BACKUP_JOB_REPORT"], "{key}");
+    assert!(
+        parts[2].starts_with("year=") && parts[3].starts_with("month=") && parts.len() == 5,
+        "{key}"
+    );
+    let jobs = home.run(&["report", "jobs", "--plan", "jobs_daily", "-o", "json"]);
+    ok(&jobs);
+    let jobs: Value = serde_json::from_str(&jobs.stdout).unwrap();
+    assert_eq!(jobs[0]["Status"], "COMPLETED");
+    assert_eq!(jobs[0]["ReportDestination"], url.as_str());
+    assert_eq!(jobs[0]["ReportJobId"], parts[4]);
+    assert_retained(&moto, &bucket, &key, "COMPLIANCE", 1);
+
+    // Verified from the bucket, with the fingerprint the auditor was given,
+    // and from the address of a file in the delivery.
+    let verified = home.run(&["verify", &url, "--fingerprint", &fingerprint]);
+    ok(&verified);
+    assert!(
+        verified.stdout.contains("3 file(s) match"),
+        "{}",
+        verified.stdout
+    );
+    assert!(
+        verified.stdout.contains("agrees with this home's ledger"),
+        "{}",
+        verified.stdout
+    );
+    ok(&home.run(&[
+        "verify",
+        &format!("{url}manifest.json"),
+        "--fingerprint",
+        &fingerprint,
+    ]));
+
+    // One byte of the CSV changed in a new version (S3 allows a new
+    // version; the retained one stays): named.
+    let csv = moto.boto3(
+        "keys = [o['Key'] for o in s3.list_objects_v2(Bucket=sys.argv[1], Prefix=sys.argv[2])['Contents'] if o['Key'].endswith('.csv')]\n\
+         body = bytearray(s3.get_object(Bucket=sys.argv[1], Key=keys[0])['Body'].read())\n\
+         body[-2] ^= 1\n\
+         s3.put_object(Bucket=sys.argv[1], Key=keys[0], Body=bytes(body))\n\
+         print(keys[0][len(sys.argv[2]):])",
+        &[&bucket, &key],
+    );
+    let csv = csv.trim();
+    assert!(csv.ends_with(".csv"), "{csv}");
+    let tampered = home.run(&["verify", &url, "--fingerprint", &fingerprint]);
+    assert_eq!(tampered.code, 1, "{tampered:?}");
+    assert!(
+        tampered.stderr.contains(&format!("error: {csv}: SHA-256")),
+        "{}",
+        tampered.stderr
+    );
+
+    // Several endpoints could serve a bucket no [report_buckets] entry
+    // names: --endpoint says which.
+    configure(
+        "[report_buckets.audit]\nendpoint = \"moto\"\nbucket = \"coffer-default\"\n",
+        &["moto", "other"],
+    );
+    let ambiguous = home.run(&["verify", &url, "--fingerprint", &fingerprint]);
+    assert_eq!(ambiguous.code, 1, "{ambiguous:?}");
+    assert!(
+        ambiguous.stderr.contains("--endpoint NAME"),
+        "{}",
+        ambiguous.stderr
+    );
+    let chosen = home.run(&[
+        "verify",
+        &url,
+        "--endpoint",
+        "other",
+        "--fingerprint",
+        &fingerprint,
+    ]);
+    assert_eq!(chosen.code, 1, "{chosen:?}");
+    assert!(
+        chosen.stderr.contains(&format!("error: {csv}: SHA-256")),
+        "{}",
+        chosen.stderr
+    );
+
+    // No object_lock in config.toml, but the bucket retains by default:
+    // the default is set explicitly on every object and recorded.
+    let run = home.run(&["report", "run", "jobs_daily"]);
+    ok(&run);
+    let (url, bucket, key) = delivered_s3(&run);
+    assert_eq!(bucket, "coffer-default");
+    assert_retained(&moto, &bucket, &key, "GOVERNANCE", 2);
+    ok(&home.run(&["verify", &url, "--fingerprint", &fingerprint]));
+
+    // object_lock on a bucket without Object Lock: the report job fails
+    // before anything is written, saying how to fix it.
+    configure(
+        "[report_buckets.audit]\nendpoint = \"moto\"\nbucket = \"coffer-plain\"\nobject_lock = { mode = \"COMPLIANCE\", days = 1 }\n",
+        &["moto"],
+    );
+    let refused = home.run(&["report", "run", "jobs_daily"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    for words in [
+        "bucket \"coffer-plain\"",
+        "does not have Object Lock enabled",
+        "--object-lock-enabled-for-bucket",
+        "remove object_lock from [report_buckets.audit]",
+    ] {
+        assert!(
+            refused.stderr.contains(words),
+            "{words}: {}",
+            refused.stderr
+        );
+    }
+    let jobs = home.run(&["report", "jobs", "--plan", "jobs_daily", "-o", "json"]);
+    let jobs: Value = serde_json::from_str(&jobs.stdout).unwrap();
+    let failed: Vec<&Value> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["Status"] == "FAILED")
+        .collect();
+    assert_eq!(failed.len(), 1, "{jobs:#}");
+    assert!(
+        failed[0]["StatusMessage"]
+            .as_str()
+            .unwrap()
+            .contains("coffer-plain"),
+        "{jobs:#}"
+    );
+    let left = moto.boto3(
+        "print(len(s3.list_objects_v2(Bucket='coffer-plain').get('Contents', [])))",
+        &[],
+    );
+    assert_eq!(left.trim(), "0");
 }

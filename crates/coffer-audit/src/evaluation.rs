@@ -1,0 +1,187 @@
+//! Evaluating a framework over the catalog and recording what changed.
+//!
+//! The resource, plan and vault controls run over the estate's maps in one
+//! pass; the point controls run over the catalog's completed recovery
+//! points a page at a time. Each result's digest is compared with the
+//! current one of its (control, resource): only results that differ are
+//! recorded (kept with history, each in the evidence ledger), the current
+//! results of what is no longer evaluated are retired, and the evaluation
+//! itself (when, the roll-up, how much changed) is one record. Memory
+//! stays bounded by a page plus 32 bytes per current result.
+
+use std::collections::HashMap;
+
+use coffer_catalog::{Catalog, CurrentResult, FrameworkKey};
+use coffer_model::{ControlResult, Framework, FrameworkEvaluation};
+use sha2::{Digest, Sha256};
+
+use crate::controls::{self, Estate, PointFacts, Tally};
+
+/// Rows read or written per catalog round trip.
+pub const PAGE: i64 = 20_000;
+
+/// 128 bits of SHA-256: enough to tell keys and contents apart here.
+fn short(parts: &[&str]) -> u128 {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_be_bytes(first)
+}
+
+fn short_hex(hex_digest: &str) -> u128 {
+    hex_digest
+        .get(..32)
+        .and_then(|h| u128::from_str_radix(h, 16).ok())
+        .unwrap_or_default()
+}
+
+/// Results compared against the current ones and recorded when changed.
+struct Recorder<'a> {
+    catalog: &'a Catalog,
+    /// (control, resource) → digest of the current result, for those not
+    /// yet seen in this evaluation.
+    unseen: HashMap<u128, u128>,
+    changed: Vec<ControlResult>,
+    digests: Vec<String>,
+    tally: Tally,
+    results_changed: u64,
+    now: jiff::Timestamp,
+}
+
+impl Recorder<'_> {
+    async fn take(&mut self, results: Vec<ControlResult>) -> coffer_catalog::Result<()> {
+        for result in results {
+            self.tally.add(&result);
+            let key = short(&[&result.control_name, &result.resource_id]);
+            let digest = controls::digest(&result);
+            if self.unseen.remove(&key) != Some(short_hex(&digest)) {
+                self.changed.push(result);
+                self.digests.push(digest);
+            }
+        }
+        if self.changed.len() >= usize::try_from(PAGE).unwrap_or(usize::MAX) {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> coffer_catalog::Result<()> {
+        self.catalog
+            .record_control_results(&self.changed, &self.digests, self.now)
+            .await?;
+        self.results_changed += u64::try_from(self.changed.len()).unwrap_or(u64::MAX);
+        self.changed.clear();
+        self.digests.clear();
+        Ok(())
+    }
+}
+
+/// Calls `f` with each current result of a framework, a page at a time.
+async fn each_current(
+    catalog: &Catalog,
+    key: FrameworkKey<'_>,
+    mut f: impl FnMut(CurrentResult),
+) -> coffer_catalog::Result<()> {
+    let mut after = (String::new(), String::new());
+    loop {
+        let page = catalog
+            .control_current_page(key, (&after.0, &after.1), PAGE)
+            .await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = (last.control_name.clone(), last.resource_id.clone());
+        page.into_iter().for_each(&mut f);
+    }
+}
+
+/// Evaluates `framework` over `estate` and the catalog's recovery points,
+/// records what changed and the evaluation, and returns the evaluation.
+///
+/// # Errors
+/// On catalog errors; results recorded before the error stay recorded
+/// (they are true), and the next evaluation completes the picture.
+pub async fn evaluate_framework(
+    catalog: &Catalog,
+    framework: &Framework,
+    estate: &Estate<'_>,
+) -> coffer_catalog::Result<FrameworkEvaluation> {
+    let key = FrameworkKey {
+        account_id: estate.account,
+        region: estate.region,
+        framework_name: &framework.framework_name,
+    };
+    let mut unseen = HashMap::new();
+    each_current(catalog, key, |current| {
+        unseen.insert(
+            short(&[&current.control_name, &current.resource_id]),
+            short_hex(&current.digest),
+        );
+    })
+    .await?;
+    let mut recorder = Recorder {
+        catalog,
+        unseen,
+        changed: Vec::new(),
+        digests: Vec::new(),
+        tally: Tally::default(),
+        results_changed: 0,
+        now: estate.now,
+    };
+    recorder.take(controls::evaluate(framework, estate)).await?;
+    let wants_points = framework
+        .framework_controls
+        .iter()
+        .any(|c| controls::is_point_control(&c.control_name));
+    if wants_points {
+        let mut after = String::new();
+        loop {
+            let page: Vec<(String, PointFacts)> = catalog
+                .completed_points_page((estate.account, estate.region), &after, PAGE)
+                .await?;
+            let Some((last, _)) = page.last() else { break };
+            after.clone_from(last);
+            let points: Vec<PointFacts> = page.into_iter().map(|(_, p)| p).collect();
+            let results = controls::evaluate_points(
+                framework,
+                (estate.account, estate.region),
+                estate.now,
+                &points,
+            );
+            recorder.take(results).await?;
+        }
+    }
+    recorder.flush().await?;
+    // What was current and was not evaluated this time is retired.
+    let mut retired = Vec::new();
+    if !recorder.unseen.is_empty() {
+        let unseen = &recorder.unseen;
+        each_current(catalog, key, |current| {
+            if unseen.contains_key(&short(&[&current.control_name, &current.resource_id])) {
+                retired.push((current.control_name, current.resource_id));
+            }
+        })
+        .await?;
+    }
+    let (controls, status) = recorder.tally.summaries();
+    let evaluation = FrameworkEvaluation {
+        evaluation_id: uuid::Uuid::now_v7().to_string(),
+        account_id: estate.account.to_string(),
+        region: estate.region.to_string(),
+        framework_name: framework.framework_name.clone(),
+        status,
+        evaluated_at: estate.now,
+        controls,
+        results_changed: recorder.results_changed,
+        results_retired: u64::try_from(retired.len()).unwrap_or(u64::MAX),
+    };
+    catalog
+        .finish_evaluation(&evaluation, &retired, estate.now)
+        .await?;
+    Ok(evaluation)
+}

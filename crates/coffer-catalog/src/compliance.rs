@@ -1,0 +1,377 @@
+//! What controls read, as set-at-a-time queries (the newest point per
+//! resource, the latest restore per resource, recovery points a page at a
+//! time), and what they write: results recorded only when they change,
+//! with the current result of each (framework, control, resource) kept in
+//! `control_current`, and one `framework_evaluations` row per evaluation.
+
+use coffer_model::{ControlResult, FrameworkEvaluation};
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+
+use crate::error::{Error, Result};
+use crate::time::parse_ts;
+use crate::{ledger, Catalog, Record};
+
+/// A resource's newest completed recovery point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewestPoint {
+    pub resource_arn: String,
+    pub recovery_point_id: String,
+    pub creation_date: jiff::Timestamp,
+}
+
+/// A completed restore of one of a resource's recovery points.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletedRestore {
+    pub resource_arn: String,
+    pub restore_job_id: String,
+    pub creation_date: jiff::Timestamp,
+    pub completion_date: jiff::Timestamp,
+}
+
+/// The current result of one (control, resource) of a framework.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurrentResult {
+    pub control_name: String,
+    pub resource_id: String,
+    pub status: String,
+    /// What identifies the result's content (status, reason, evidence).
+    pub digest: String,
+}
+
+/// Which framework of which account and region.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameworkKey<'a> {
+    pub account_id: &'a str,
+    pub region: &'a str,
+    pub framework_name: &'a str,
+}
+
+const NOT_EVALUATED_BY_CONTROLS: &str = "'control result', 'framework evaluation'";
+
+impl Catalog {
+    /// Each resource's newest COMPLETED recovery point, in any vault: one
+    /// grouped query over the (resource, creation date) index.
+    ///
+    /// # Errors
+    /// On database errors or unreadable rows.
+    pub async fn newest_points(&self) -> Result<Vec<NewestPoint>> {
+        let rows = sqlx::query(
+            "SELECT p.resource_arn, p.id, p.creation_date FROM recovery_points p \
+             JOIN (SELECT resource_arn, MAX(creation_date) AS newest FROM recovery_points \
+                   WHERE status = 'COMPLETED' GROUP BY resource_arn) n \
+             ON p.resource_arn = n.resource_arn AND p.creation_date = n.newest \
+             WHERE p.status = 'COMPLETED' ORDER BY p.resource_arn, p.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<NewestPoint> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let resource_arn: String = row.try_get("resource_arn")?;
+            // Two points of one instant: the first by ID stands.
+            if out.last().is_some_and(|p| p.resource_arn == resource_arn) {
+                continue;
+            }
+            let created: String = row.try_get("creation_date")?;
+            out.push(NewestPoint {
+                resource_arn,
+                recovery_point_id: row.try_get("id")?,
+                creation_date: parse_ts(&created, "recovery point")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every COMPLETED restore job with the resource its point came from.
+    ///
+    /// # Errors
+    /// On database errors or unreadable rows.
+    pub async fn completed_restores(&self) -> Result<Vec<CompletedRestore>> {
+        let rows = sqlx::query(
+            "SELECT p.resource_arn, r.id, r.creation_date, r.completion_date \
+             FROM restore_jobs r JOIN recovery_points p ON p.arn = r.recovery_point_arn \
+             WHERE r.status = 'COMPLETED' AND r.completion_date IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let created: String = row.try_get("creation_date")?;
+                let completed: String = row.try_get("completion_date")?;
+                Ok(CompletedRestore {
+                    resource_arn: row.try_get("resource_arn")?,
+                    restore_job_id: row.try_get("id")?,
+                    creation_date: parse_ts(&created, "restore job")?,
+                    completion_date: parse_ts(&completed, "restore job")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Up to `limit` COMPLETED recovery points of an account and region
+    /// with IDs after `after`, in ID order, each document read as `T` (a
+    /// type with only the fields wanted).
+    ///
+    /// # Errors
+    /// On database errors or unreadable documents.
+    pub async fn completed_points_page<T: DeserializeOwned>(
+        &self,
+        (account, region): (&str, &str),
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, T)>> {
+        let rows = sqlx::query(
+            "SELECT id, doc FROM recovery_points WHERE account_id = $1 AND region = $2 \
+             AND status = 'COMPLETED' AND id > $3 ORDER BY id LIMIT $4",
+        )
+        .bind(account)
+        .bind(region)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let doc: String = row.try_get("doc")?;
+                let value = serde_json::from_str(&doc).map_err(|source| Error::Corrupt {
+                    what: "recovery point".into(),
+                    source,
+                })?;
+                Ok((row.try_get("id")?, value))
+            })
+            .collect()
+    }
+
+    /// Up to `limit` current results of a framework after `(control,
+    /// resource)`, in that order, as (control, resource, status, digest).
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn control_current_page(
+        &self,
+        key: FrameworkKey<'_>,
+        (control, resource): (&str, &str),
+        limit: i64,
+    ) -> Result<Vec<CurrentResult>> {
+        let rows = sqlx::query(
+            "SELECT control_name, resource_id, status, digest FROM control_current \
+             WHERE account_id = $1 AND region = $2 AND framework_name = $3 \
+             AND (control_name > $4 OR (control_name = $4 AND resource_id > $5)) \
+             ORDER BY control_name, resource_id LIMIT $6",
+        )
+        .bind(key.account_id)
+        .bind(key.region)
+        .bind(key.framework_name)
+        .bind(control)
+        .bind(resource)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CurrentResult {
+                    control_name: row.try_get("control_name")?,
+                    resource_id: row.try_get("resource_id")?,
+                    status: row.try_get("status")?,
+                    digest: row.try_get("digest")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records results that differ from the current ones (`digests[i]` is
+    /// `changed[i]`'s) in one transaction: each kept in `control_results` with its
+    /// ledger entry, and made current.
+    ///
+    /// # Errors
+    /// On database errors; nothing is written then.
+    pub async fn record_control_results(
+        &self,
+        changed: &[ControlResult],
+        digests: &[String],
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        let mut tail = ledger::Tail::read(&mut tx, self.backend).await?;
+        self.insert_many_in(&mut tx, &mut tail, changed, now)
+            .await?;
+        for (results, digests) in changed
+            .chunks(crate::BATCH_ROWS)
+            .zip(digests.chunks(crate::BATCH_ROWS))
+        {
+            let sql = format!(
+                "INSERT INTO control_current (account_id, region, framework_name, control_name, \
+                 resource_id, status, digest, result_id) VALUES {} \
+                 ON CONFLICT (account_id, region, framework_name, control_name, resource_id) \
+                 DO UPDATE SET status = excluded.status, digest = excluded.digest, \
+                 result_id = excluded.result_id",
+                crate::values_list(results.len(), 8)
+            );
+            let mut query = sqlx::query(&sql);
+            for (result, digest) in results.iter().zip(digests) {
+                query = query
+                    .bind(result.account_id.clone())
+                    .bind(result.region.clone())
+                    .bind(result.framework_name.clone())
+                    .bind(result.control_name.clone())
+                    .bind(result.resource_id.clone())
+                    .bind(result.status.as_str())
+                    .bind(digest.clone())
+                    .bind(result.result_id.clone());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends an evaluation: retires the current results of `(control,
+    /// resource)` pairs no longer evaluated (each with a ledger entry) and
+    /// records the evaluation, in one transaction.
+    ///
+    /// # Errors
+    /// On database errors; nothing is written then.
+    pub async fn finish_evaluation(
+        &self,
+        evaluation: &FrameworkEvaluation,
+        retired: &[(String, String)],
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let mut tail = ledger::Tail::read(&mut tx, self.backend).await?;
+        for (control, resource) in retired {
+            sqlx::query(
+                "DELETE FROM control_current WHERE account_id = $1 AND region = $2 \
+                 AND framework_name = $3 AND control_name = $4 AND resource_id = $5",
+            )
+            .bind(&evaluation.account_id)
+            .bind(&evaluation.region)
+            .bind(&evaluation.framework_name)
+            .bind(control)
+            .bind(resource)
+            .execute(&mut *tx)
+            .await?;
+            let subject = format!("{}/{control}/{resource}", evaluation.framework_name);
+            tail.append(
+                &mut tx,
+                <ControlResult as Record>::WHAT,
+                &subject,
+                "RETIRED: no longer evaluated",
+                subject.as_bytes(),
+                now,
+            )
+            .await?;
+        }
+        self.insert_in(&mut tx, &mut tail, evaluation, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The current result of every (framework, control, resource), of one
+    /// framework or all; only those not COMPLIANT with `failing_only`.
+    ///
+    /// # Errors
+    /// On database errors or unreadable documents.
+    pub async fn current_control_results(
+        &self,
+        framework: Option<FrameworkKey<'_>>,
+        failing_only: bool,
+    ) -> Result<Vec<ControlResult>> {
+        let base = if failing_only {
+            "SELECT r.doc FROM control_current c JOIN control_results r ON r.id = c.result_id \
+             WHERE c.status <> 'COMPLIANT'"
+        } else {
+            "SELECT r.doc FROM control_current c JOIN control_results r ON r.id = c.result_id \
+             WHERE 1 = 1"
+        };
+        let rows = match framework {
+            Some(key) => {
+                sqlx::query(&format!(
+                    "{base} AND c.account_id = $1 AND c.region = $2 AND c.framework_name = $3 \
+                     ORDER BY c.control_name, c.resource_id"
+                ))
+                .bind(key.account_id)
+                .bind(key.region)
+                .bind(key.framework_name)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "{base} ORDER BY c.framework_name, c.control_name, c.resource_id"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter()
+            .map(|row| {
+                let doc: String = row.try_get("doc")?;
+                serde_json::from_str(&doc).map_err(|source| Error::Corrupt {
+                    what: "control result".into(),
+                    source,
+                })
+            })
+            .collect()
+    }
+
+    /// The newest evaluation of each framework of each account and region.
+    ///
+    /// # Errors
+    /// On database errors or unreadable documents.
+    pub async fn latest_evaluations(&self) -> Result<Vec<FrameworkEvaluation>> {
+        let rows = sqlx::query(
+            "SELECT e.doc FROM framework_evaluations e JOIN \
+             (SELECT account_id, region, framework_name, MAX(evaluated_at) AS newest \
+              FROM framework_evaluations GROUP BY account_id, region, framework_name) n \
+             ON e.account_id = n.account_id AND e.region = n.region \
+             AND e.framework_name = n.framework_name AND e.evaluated_at = n.newest \
+             ORDER BY e.account_id, e.region, e.framework_name, e.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<FrameworkEvaluation> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let doc: String = row.try_get("doc")?;
+            let evaluation: FrameworkEvaluation =
+                serde_json::from_str(&doc).map_err(|source| Error::Corrupt {
+                    what: "framework evaluation".into(),
+                    source,
+                })?;
+            let same = out.last().is_some_and(|e| {
+                (&e.account_id, &e.region, &e.framework_name)
+                    == (
+                        &evaluation.account_id,
+                        &evaluation.region,
+                        &evaluation.framework_name,
+                    )
+            });
+            if !same {
+                out.push(evaluation);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest ledger entry that is not a control result or a framework
+    /// evaluation: what controls read changed since an evaluation when this
+    /// moved (-1: none).
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn ledger_last_change(&self) -> Result<i64> {
+        let row = sqlx::query(&format!(
+            "SELECT seq FROM ledger WHERE kind NOT IN ({NOT_EVALUATED_BY_CONTROLS}) \
+             ORDER BY seq DESC LIMIT 1"
+        ))
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(row.try_get("seq")?),
+            None => Ok(-1),
+        }
+    }
+}

@@ -1,0 +1,32 @@
+-- The current result of each (framework, control, resource). An evaluation
+-- records a result (in control_results, and so in the ledger) only when it
+-- differs from the current one, and retires the current result of what it
+-- no longer evaluates (an expired recovery point, a resource that is
+-- gone): an evaluation of an unchanged estate writes one row.
+CREATE TABLE control_current (
+    account_id      TEXT NOT NULL,
+    region          TEXT NOT NULL,
+    framework_name  TEXT NOT NULL,
+    control_name    TEXT NOT NULL,
+    resource_id     TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    digest          TEXT NOT NULL,
+    result_id       TEXT NOT NULL,
+    PRIMARY KEY (account_id, region, framework_name, control_name, resource_id)
+);
+
+-- Each evaluation of a framework: when, the roll-up, what changed.
+CREATE TABLE framework_evaluations (
+    id              TEXT NOT NULL PRIMARY KEY,
+    account_id      TEXT NOT NULL,
+    region          TEXT NOT NULL,
+    framework_name  TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    evaluated_at    TEXT NOT NULL,
+    doc             TEXT NOT NULL,
+    version         BIGINT NOT NULL,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+);
+CREATE INDEX framework_evaluations_by_framework
+    ON framework_evaluations (account_id, region, framework_name, evaluated_at);

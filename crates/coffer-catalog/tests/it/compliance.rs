@@ -1,0 +1,185 @@
+//! What controls read and write, on both engines: the newest point and
+//! latest restore per resource as set queries, points a page at a time,
+//! results recorded on change with their current row, retirement, and
+//! the newest evaluation per framework.
+
+use coffer_catalog::FrameworkKey;
+use coffer_model::{
+    Compliance, ControlResult, ControlSummary, FrameworkEvaluation, RecoveryPointStatus,
+    RestoreJob, RestoreJobStatus,
+};
+
+use crate::engines::{engines, now};
+use crate::records::recovery_point;
+
+fn result(id: &str, resource: &str, status: Compliance) -> ControlResult {
+    ControlResult {
+        result_id: id.into(),
+        account_id: "111122223333".into(),
+        region: "eu-west-1".into(),
+        framework_name: "core".into(),
+        control_name: "BACKUP_RECOVERY_POINT_ENCRYPTED".into(),
+        resource_id: resource.into(),
+        resource_type: "FileSystem".into(),
+        status,
+        reason: "r".into(),
+        evaluated_at: now(),
+        evidence: Vec::new(),
+    }
+}
+
+fn evaluation(id: &str, at: jiff::Timestamp) -> FrameworkEvaluation {
+    FrameworkEvaluation {
+        evaluation_id: id.into(),
+        account_id: "111122223333".into(),
+        region: "eu-west-1".into(),
+        framework_name: "core".into(),
+        status: Compliance::Compliant,
+        evaluated_at: at,
+        controls: vec![ControlSummary {
+            control_name: "BACKUP_RECOVERY_POINT_ENCRYPTED".into(),
+            status: Compliance::Compliant,
+            compliant: 1,
+            non_compliant: 0,
+            insufficient_data: 0,
+        }],
+        results_changed: 1,
+        results_retired: 0,
+    }
+}
+
+const KEY: FrameworkKey<'static> = FrameworkKey {
+    account_id: "111122223333",
+    region: "eu-west-1",
+    framework_name: "core",
+};
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Slim {
+    recovery_point_arn: String,
+}
+
+#[tokio::test]
+async fn aggregates_pages_and_results_recorded_on_change() {
+    for engine in engines().await {
+        let catalog = engine.open().await;
+        let hour = jiff::SignedDuration::from_hours(1);
+        // Three points of one resource (the newest wins), one partial newer.
+        let mut points = Vec::new();
+        for (i, id) in ["p1", "p2", "p3", "p4"].iter().enumerate() {
+            let mut p = recovery_point(id, "primary");
+            p.creation_date = now() + hour * i32::try_from(i).unwrap();
+            if *id == "p4" {
+                p.status = RecoveryPointStatus::Partial;
+            }
+            points.push(p);
+        }
+        catalog.insert_all(&points, now()).await.unwrap();
+        let newest = catalog.newest_points().await.unwrap();
+        assert_eq!(newest.len(), 1, "{}", engine.name);
+        assert_eq!(newest[0].recovery_point_id, "p3", "{}", engine.name);
+
+        let restore = RestoreJob {
+            restore_job_id: "R1".into(),
+            account_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            recovery_point_arn: points[0].recovery_point_arn.clone(),
+            status: RestoreJobStatus::Completed,
+            status_message: None,
+            creation_date: now(),
+            completion_date: Some(now() + hour),
+            created_resource_arn: None,
+            resource_type: points[0].resource_type,
+            percent_done: 100,
+            validation_status: None,
+            validation_status_message: None,
+        };
+        catalog.insert(&restore, now()).await.unwrap();
+        let restores = catalog.completed_restores().await.unwrap();
+        assert_eq!(restores.len(), 1, "{}", engine.name);
+        assert_eq!(restores[0].resource_arn, points[0].resource_arn);
+
+        // Completed points, two per page, in ID order.
+        let place = ("111122223333", "eu-west-1");
+        let first: Vec<(String, Slim)> = catalog.completed_points_page(place, "", 2).await.unwrap();
+        let second: Vec<(String, Slim)> = catalog
+            .completed_points_page(place, &first[1].0, 2)
+            .await
+            .unwrap();
+        let ids: Vec<&str> = first
+            .iter()
+            .chain(&second)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(ids, ["p1", "p2", "p3"], "{}", engine.name);
+        assert!(second[0].1.recovery_point_arn.ends_with(":p3"));
+
+        // Recorded, then changed: history keeps both, current the newest.
+        let a = result("r-a", "point-a", Compliance::NonCompliant);
+        let b = result("r-b", "point-b", Compliance::Compliant);
+        catalog
+            .record_control_results(&[a, b], &["da".into(), "db".into()], now())
+            .await
+            .unwrap();
+        let a2 = result("r-a2", "point-a", Compliance::Compliant);
+        catalog
+            .record_control_results(&[a2], &["da2".into()], now() + hour)
+            .await
+            .unwrap();
+        let current = catalog
+            .control_current_page(KEY, ("", ""), 10)
+            .await
+            .unwrap();
+        let digests: Vec<(&str, &str)> = current
+            .iter()
+            .map(|c| (c.resource_id.as_str(), c.digest.as_str()))
+            .collect();
+        assert_eq!(
+            digests,
+            [("point-a", "da2"), ("point-b", "db")],
+            "{}",
+            engine.name
+        );
+        let paged = catalog
+            .control_current_page(KEY, ("BACKUP_RECOVERY_POINT_ENCRYPTED", "point-a"), 10)
+            .await
+            .unwrap();
+        assert_eq!(paged.len(), 1);
+        let failing = catalog
+            .current_control_results(Some(KEY), true)
+            .await
+            .unwrap();
+        assert!(failing.is_empty(), "{}: {failing:?}", engine.name);
+        let all = catalog.current_control_results(None, false).await.unwrap();
+        assert_eq!(all.len(), 2);
+
+        // Retiring point-b and recording evaluations.
+        let before = catalog.ledger_len().await.unwrap();
+        let change = catalog.ledger_last_change().await.unwrap();
+        catalog
+            .finish_evaluation(
+                &evaluation("e1", now()),
+                &[("BACKUP_RECOVERY_POINT_ENCRYPTED".into(), "point-b".into())],
+                now(),
+            )
+            .await
+            .unwrap();
+        catalog
+            .finish_evaluation(&evaluation("e2", now() + hour), &[], now() + hour)
+            .await
+            .unwrap();
+        assert_eq!(catalog.ledger_len().await.unwrap(), before + 3);
+        // Evaluations and results are not changes controls read.
+        assert_eq!(catalog.ledger_last_change().await.unwrap(), change);
+        let current = catalog
+            .control_current_page(KEY, ("", ""), 10)
+            .await
+            .unwrap();
+        assert_eq!(current.len(), 1, "{}", engine.name);
+        let latest = catalog.latest_evaluations().await.unwrap();
+        assert_eq!(latest.len(), 1, "{}", engine.name);
+        assert_eq!(latest[0].evaluation_id, "e2");
+        catalog.close().await;
+    }
+}
