@@ -51,27 +51,28 @@ const NOT_EVALUATED_BY_CONTROLS: &str = "'control result', 'framework evaluation
 
 impl Catalog {
     /// Each resource's newest COMPLETED recovery point, in any vault: one
-    /// grouped query over the (resource, creation date) index.
+    /// grouped scan of the (status, resource, creation date) index, then a
+    /// seek per resource for the point's ID (the first by ID when two share
+    /// the instant).
     ///
     /// # Errors
     /// On database errors or unreadable rows.
     pub async fn newest_points(&self) -> Result<Vec<NewestPoint>> {
         let rows = sqlx::query(
-            "SELECT p.resource_arn, p.id, p.creation_date FROM recovery_points p \
-             JOIN (SELECT resource_arn, MAX(creation_date) AS newest FROM recovery_points \
+            "SELECT n.resource_arn, \
+               (SELECT p.id FROM recovery_points p WHERE p.status = 'COMPLETED' \
+                AND p.resource_arn = n.resource_arn AND p.creation_date = n.newest \
+                ORDER BY p.id LIMIT 1) AS id, \
+               n.newest AS creation_date \
+             FROM (SELECT resource_arn, MAX(creation_date) AS newest FROM recovery_points \
                    WHERE status = 'COMPLETED' GROUP BY resource_arn) n \
-             ON p.resource_arn = n.resource_arn AND p.creation_date = n.newest \
-             WHERE p.status = 'COMPLETED' ORDER BY p.resource_arn, p.id",
+             ORDER BY n.resource_arn",
         )
         .fetch_all(&self.pool)
         .await?;
         let mut out: Vec<NewestPoint> = Vec::with_capacity(rows.len());
         for row in rows {
             let resource_arn: String = row.try_get("resource_arn")?;
-            // Two points of one instant: the first by ID stands.
-            if out.last().is_some_and(|p| p.resource_arn == resource_arn) {
-                continue;
-            }
             let created: String = row.try_get("creation_date")?;
             out.push(NewestPoint {
                 resource_arn,

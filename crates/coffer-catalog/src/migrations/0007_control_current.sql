@@ -30,3 +30,11 @@ CREATE TABLE framework_evaluations (
 );
 CREATE INDEX framework_evaluations_by_framework
     ON framework_evaluations (account_id, region, framework_name, evaluated_at);
+
+-- What controls read of recovery points, as index seeks: completed points
+-- of an account and region in ID order (a page at a time), and each
+-- resource's newest completed point (a grouped scan of the index alone).
+CREATE INDEX recovery_points_by_place_status_id
+    ON recovery_points (account_id, region, status, id);
+CREATE INDEX recovery_points_by_status_resource
+    ON recovery_points (status, resource_arn, creation_date);
