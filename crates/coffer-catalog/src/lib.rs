@@ -21,6 +21,7 @@ mod error;
 pub mod ledger;
 mod objects;
 mod records;
+mod reporting;
 mod time;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ pub use objects::{
     StoredObject,
 };
 pub use records::{Param, Record, Stored};
+pub use reporting::JobRecord;
 
 use objects::{doc_text, now_text, object_from_row};
 use time::{format_ts, parse_ts};

@@ -5,9 +5,8 @@
 //! (`recoveryPointSha256`). Jobs reports hold the jobs that ended in the
 //! window plus every job still active, as AWS's do.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use coffer_catalog::LedgerEntry;
 use coffer_model::{
     BackupJob, BackupVault, ControlResult, CopyJob, Framework, FrameworkEvaluation, RecoveryPoint,
     ReportSetting, RestoreJob,
@@ -37,7 +36,8 @@ pub struct Sources<'a> {
     pub results: &'a [ControlResult],
     /// The newest evaluation of each framework (of each account, region).
     pub evaluations: &'a [FrameworkEvaluation],
-    pub ledger: &'a [LedgerEntry],
+    /// Record ID → the position of its newest ledger entry.
+    pub ledger: &'a HashMap<String, i64>,
 }
 
 const EVIDENCE: [&str; 2] = ["ledgerEntryIndex", "recoveryPointSha256"];
@@ -133,13 +133,8 @@ pub fn build(
     start: Timestamp,
     end: Timestamp,
 ) -> Result<Table> {
-    let last_entry: BTreeMap<&str, i64> = sources
-        .ledger
-        .iter()
-        .map(|e| (e.subject.as_str(), e.seq))
-        .collect();
-    let ledger_of = |id: &str| opt(last_entry.get(id));
-    let points: std::collections::HashMap<&str, &RecoveryPoint> = sources
+    let ledger_of = |id: &str| opt(sources.ledger.get(id));
+    let points: HashMap<&str, &RecoveryPoint> = sources
         .points
         .iter()
         .map(|p| (p.recovery_point_arn.as_str(), p))

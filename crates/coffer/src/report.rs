@@ -212,30 +212,42 @@ async fn produce(
         crate::audit::evaluate_frameworks(ctx, catalog, (account, region), None).await?;
     }
     let env = ctx.env(catalog);
-    // Each template reads only its own records.
+    // Each template reads only its own records: the jobs that ended in the
+    // window or are active, the points they name, the current results.
+    let end = jiff::Timestamp::now();
+    let start = end
+        .checked_sub(jiff::SignedDuration::from_hours(i64::from(window_hours)))
+        .unwrap_or(end);
     let template = setting.report_template.as_str();
-    let compliance = setting.is_compliance_template();
-    let backups: Vec<BackupJob> = if template == "BACKUP_JOB_REPORT" {
-        env.records(|_: &BackupJob| true).await?
-    } else {
-        Vec::new()
-    };
-    let copies: Vec<CopyJob> = if template == "COPY_JOB_REPORT" {
-        env.records(|_: &CopyJob| true).await?
-    } else {
-        Vec::new()
-    };
-    let restores: Vec<RestoreJob> = if template == "RESTORE_JOB_REPORT" {
-        env.records(|_: &RestoreJob| true).await?
-    } else {
-        Vec::new()
-    };
-    let points: Vec<RecoveryPoint> = if compliance {
-        Vec::new()
-    } else {
-        env.records(|_: &RecoveryPoint| true).await?
-    };
-    let (results, evaluations) = if compliance {
+    let mut backups: Vec<BackupJob> = Vec::new();
+    let mut copies: Vec<CopyJob> = Vec::new();
+    let mut restores: Vec<RestoreJob> = Vec::new();
+    let mut subjects: Vec<String> = Vec::new();
+    let mut named_points: Vec<String> = Vec::new();
+    match template {
+        "BACKUP_JOB_REPORT" => {
+            backups = catalog.jobs_for_report(start, end).await?;
+            subjects.extend(backups.iter().map(|j| j.backup_job_id.clone()));
+            named_points.extend(backups.iter().filter_map(|j| j.recovery_point_arn.clone()));
+        }
+        "COPY_JOB_REPORT" => {
+            copies = catalog.jobs_for_report(start, end).await?;
+            subjects.extend(copies.iter().map(|j| j.copy_job_id.clone()));
+            named_points.extend(
+                copies
+                    .iter()
+                    .filter_map(|j| j.destination_recovery_point_arn.clone()),
+            );
+        }
+        "RESTORE_JOB_REPORT" => {
+            restores = catalog.jobs_for_report(start, end).await?;
+            subjects.extend(restores.iter().map(|j| j.restore_job_id.clone()));
+            named_points.extend(restores.iter().map(|j| j.recovery_point_arn.clone()));
+        }
+        _ => {}
+    }
+    let points: Vec<RecoveryPoint> = catalog.recovery_points_by_arn(&named_points).await?;
+    let (results, evaluations) = if setting.is_compliance_template() {
         (
             catalog.current_control_results(None, false).await?,
             catalog.latest_evaluations().await?,
@@ -243,6 +255,8 @@ async fn produce(
     } else {
         (Vec::new(), Vec::new())
     };
+    subjects.extend(results.iter().map(|r| r.result_id.clone()));
+    let ledger = catalog.ledger_last_seqs(&subjects).await?;
     let vaults: Vec<BackupVault> = env.objects(ObjectKind::BackupVault).await?;
     let frameworks: Vec<(String, Framework)> = catalog
         .list_objects(ObjectKind::Framework)
@@ -251,13 +265,7 @@ async fn produce(
         .filter(|o| o.account_id == account && o.region == region)
         .map(|o| Ok((o.arn.clone(), serde_json::from_value(o.doc)?)))
         .collect::<anyhow::Result<_>>()?;
-    let ledger = catalog
-        .ledger_entries(0, catalog.ledger_len().await?)
-        .await?;
-    let end = jiff::Timestamp::now();
-    let start = end
-        .checked_sub(jiff::SignedDuration::from_hours(i64::from(window_hours)))
-        .unwrap_or(end);
+
     let table = templates::build(
         setting,
         &Sources {

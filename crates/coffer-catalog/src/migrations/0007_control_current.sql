@@ -38,3 +38,10 @@ CREATE INDEX recovery_points_by_place_status_id
     ON recovery_points (account_id, region, status, id);
 CREATE INDEX recovery_points_by_status_resource
     ON recovery_points (status, resource_arn, creation_date);
+
+-- What reports read: jobs that ended in a window, and the newest ledger
+-- entry of each record a row shows.
+CREATE INDEX backup_jobs_by_completion ON backup_jobs (completion_date);
+CREATE INDEX copy_jobs_by_completion ON copy_jobs (completion_date);
+CREATE INDEX restore_jobs_by_completion ON restore_jobs (completion_date);
+CREATE INDEX ledger_by_subject ON ledger (subject, seq);

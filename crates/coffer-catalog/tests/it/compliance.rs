@@ -183,3 +183,58 @@ async fn aggregates_pages_and_results_recorded_on_change() {
         catalog.close().await;
     }
 }
+
+#[tokio::test]
+async fn reports_read_jobs_of_their_window_the_points_they_name_and_ledger_positions() {
+    use coffer_model::{BackupJob, BackupJobState};
+    for engine in engines().await {
+        let catalog = engine.open().await;
+        let hour = jiff::SignedDuration::from_hours(1);
+        let job = |id: &str, state: BackupJobState, ended: Option<jiff::Timestamp>| BackupJob {
+            state,
+            completion_date: ended,
+            recovery_point_arn: Some(format!(
+                "arn:coffer:backup:eu-west-1:111122223333:recovery-point:{id}"
+            )),
+            ..crate::records::job(id)
+        };
+        let jobs = [
+            job("old", BackupJobState::Completed, Some(now() - hour * 30)),
+            job("inside", BackupJobState::Completed, Some(now() - hour)),
+            job("running", BackupJobState::Running, None),
+            job("later", BackupJobState::Failed, Some(now() + hour)),
+        ];
+        catalog.insert_all(&jobs, now()).await.unwrap();
+        let read: Vec<BackupJob> = catalog
+            .jobs_for_report(now() - hour * 24, now())
+            .await
+            .unwrap();
+        let mut ids: Vec<&str> = read.iter().map(|j| j.backup_job_id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["inside", "running"], "{}", engine.name);
+
+        catalog
+            .insert(&recovery_point("inside", "primary"), now())
+            .await
+            .unwrap();
+        let named = catalog
+            .recovery_points_by_arn(&[
+                "arn:coffer:backup:eu-west-1:111122223333:recovery-point:inside".into(),
+                "arn:coffer:backup:eu-west-1:111122223333:recovery-point:gone".into(),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(named.len(), 1, "{}", engine.name);
+
+        // A later write of "inside" moves its newest entry.
+        let before = catalog.ledger_last_seqs(&["inside".into()]).await.unwrap()["inside"];
+        catalog.update(&jobs[1], 1, now()).await.unwrap();
+        let seqs = catalog
+            .ledger_last_seqs(&["inside".into(), "running".into(), "nothing".into()])
+            .await
+            .unwrap();
+        assert!(seqs["inside"] > before, "{}", engine.name);
+        assert!(seqs.contains_key("running") && !seqs.contains_key("nothing"));
+        catalog.close().await;
+    }
+}

@@ -46,7 +46,7 @@ pub fn recovery_point(id: &str, vault: &str) -> RecoveryPoint {
     }
 }
 
-fn job(id: &str) -> BackupJob {
+pub fn job(id: &str) -> BackupJob {
     BackupJob {
         backup_plan_name: Some("critical".into()),
         backup_rule_name: Some("nightly".into()),

@@ -546,3 +546,143 @@ fn reports_go_to_s3_under_object_lock_and_verify_from_the_bucket() {
     );
     assert_eq!(left.trim(), "0");
 }
+
+/// A synthetic estate (bench/gen_catalog.py) on the shared AWS Backup
+/// template: 100 resources of four types, 4,000 jobs over 40 hours, 4,000
+/// points. The jobs report holds exactly the catalog's jobs that ended in
+/// its window, row by row; the resource compliance report holds exactly
+/// the framework's current results.
+#[test]
+fn reports_of_thousands_of_rows_match_the_catalog_row_by_row() {
+    let home = crate::Home::new();
+    let shared = std::fs::read_to_string(crate::repo(
+        "../shared/examples/cloudformation/backup-stack.yaml",
+    ))
+    .unwrap()
+    .replace(
+        "FrameworkName: payments-core",
+        "FrameworkName: payments_core",
+    );
+    let stack = home.write("stack.yaml", &shared);
+    ok(&home.run(&["apply", "--stack", "payments", &stack]));
+    let db = home.path().join("catalog.db");
+    let generated = std::process::Command::new("python3")
+        .arg(crate::repo("bench/gen_catalog.py"))
+        .arg(&db)
+        .args(["100", "4000", "4000", "100"])
+        .output()
+        .unwrap_or_else(|e| panic!("python3 is needed to generate the estate: {e}"));
+    assert!(generated.status.success(), "{generated:?}");
+
+    let run = home.run(&[
+        "report",
+        "run",
+        "payments_jobs_monthly",
+        "--window-hours",
+        "24",
+    ]);
+    ok(&run);
+    let dir = delivered(&run);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let start: jiff::Timestamp = manifest["windowStart"].as_str().unwrap().parse().unwrap();
+    let end: jiff::Timestamp = manifest["windowEnd"].as_str().unwrap().parse().unwrap();
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(file_with(&dir, "json")).unwrap()).unwrap();
+    let rows: std::collections::BTreeMap<String, &Value> = json["reportItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["backupJobId"].as_str().unwrap().to_string(), r))
+        .collect();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut expected = std::collections::BTreeMap::new();
+    let mut all = 0;
+    let mut stmt = conn
+        .prepare("SELECT id, state, resource_arn, completion_date FROM backup_jobs")
+        .unwrap();
+    let jobs = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })
+        .unwrap();
+    for job in jobs {
+        let (id, state, resource, completed) = job.unwrap();
+        all += 1;
+        let done: Option<jiff::Timestamp> = completed.as_deref().map(|t| t.parse().unwrap());
+        let active =
+            !["COMPLETED", "FAILED", "ABORTED", "EXPIRED", "PARTIAL"].contains(&state.as_str());
+        if active || done.is_some_and(|t| t >= start && t < end) {
+            expected.insert(id, (state, resource, completed.unwrap_or_default()));
+        }
+    }
+    assert_eq!(all, 4000);
+    assert!(
+        expected.len() > 2000 && expected.len() < 4000,
+        "the window holds some of the jobs: {}",
+        expected.len()
+    );
+    assert_eq!(
+        rows.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "the report's jobs are the catalog's jobs of the window"
+    );
+    for (id, (state, resource, completed)) in &expected {
+        let row = rows[id];
+        assert_eq!(row["jobStatus"], state.as_str(), "{id}");
+        assert_eq!(row["resourceArn"], resource.as_str(), "{id}");
+        assert_eq!(row["completionDate"], completed.as_str(), "{id}");
+        assert!(
+            row["ledgerEntryIndex"].as_str().unwrap().is_empty()
+                || row["ledgerEntryIndex"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<u64>()
+                    .is_ok()
+        );
+    }
+
+    // The compliance report: one row per current result of the framework.
+    let run = home.run(&["report", "run", "payments_resource_compliance"]);
+    ok(&run);
+    let dir = delivered(&run);
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(file_with(&dir, "json")).unwrap()).unwrap();
+    let items = json["reportItems"].as_array().unwrap();
+    let current: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM control_current WHERE framework_name = 'payments_core'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        current > 8000,
+        "{current} results (two point controls over 4,000 points and more)"
+    );
+    assert_eq!(i64::try_from(items.len()).unwrap(), current);
+    let non_compliant: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM control_current WHERE framework_name = 'payments_core' AND status = 'NON_COMPLIANT'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        i64::try_from(
+            items
+                .iter()
+                .filter(|r| r["resourceComplianceStatus"] == "NON_COMPLIANT")
+                .count()
+        )
+        .unwrap(),
+        non_compliant
+    );
+    assert!(non_compliant > 0);
+    ok(&home.run(&["verify", &dir.display().to_string()]));
+}
