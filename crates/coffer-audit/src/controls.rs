@@ -686,16 +686,21 @@ pub struct Tally {
 impl Tally {
     /// Counts one result.
     pub fn add(&mut self, r: &ControlResult) {
-        let entry = self
-            .per
-            .entry(r.control_name.clone())
-            .or_insert_with(|| ControlSummary {
-                control_name: r.control_name.clone(),
-                status: Compliance::Compliant,
-                compliant: 0,
-                non_compliant: 0,
-                insufficient_data: 0,
-            });
+        if !self.per.contains_key(&r.control_name) {
+            self.per.insert(
+                r.control_name.clone(),
+                ControlSummary {
+                    control_name: r.control_name.clone(),
+                    status: Compliance::Compliant,
+                    compliant: 0,
+                    non_compliant: 0,
+                    insufficient_data: 0,
+                },
+            );
+        }
+        let Some(entry) = self.per.get_mut(&r.control_name) else {
+            return;
+        };
         match r.status {
             Compliance::Compliant => entry.compliant += 1,
             Compliance::NonCompliant => {

@@ -7,32 +7,21 @@
 //! recorded (kept with history, each in the evidence ledger), the current
 //! results of what is no longer evaluated are retired, and the evaluation
 //! itself (when, the roll-up, how much changed) is one record. Memory
-//! stays bounded by a page plus 32 bytes per current result.
+//! stays bounded by a page plus 32 bytes per current result, read from
+//! an index of (key, digest) alone.
 
 use std::collections::HashMap;
 
-use coffer_catalog::{Catalog, CurrentResult, FrameworkKey};
+use coffer_catalog::{control_key, Catalog, FrameworkKey};
 use coffer_model::{ControlResult, Framework, FrameworkEvaluation};
-use sha2::{Digest, Sha256};
 
 use crate::controls::{self, Estate, PointFacts, Tally};
 
 /// Rows read or written per catalog round trip.
 pub const PAGE: i64 = 20_000;
 
-/// 128 bits of SHA-256: enough to tell keys and contents apart here.
-fn short(parts: &[&str]) -> u128 {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
-    }
-    let digest = hasher.finalize();
-    let mut first = [0u8; 16];
-    first.copy_from_slice(&digest[..16]);
-    u128::from_be_bytes(first)
-}
-
+/// The first 128 bits of a hex digest or key: enough to tell keys and
+/// contents apart here.
 fn short_hex(hex_digest: &str) -> u128 {
     hex_digest
         .get(..32)
@@ -57,7 +46,7 @@ impl Recorder<'_> {
     async fn take(&mut self, results: Vec<ControlResult>) -> coffer_catalog::Result<()> {
         for result in results {
             self.tally.add(&result);
-            let key = short(&[&result.control_name, &result.resource_id]);
+            let key = short_hex(&control_key(&result.control_name, &result.resource_id));
             let digest = controls::digest(&result);
             if self.unseen.remove(&key) != Some(short_hex(&digest)) {
                 self.changed.push(result);
@@ -81,25 +70,6 @@ impl Recorder<'_> {
     }
 }
 
-/// Calls `f` with each current result of a framework, a page at a time.
-async fn each_current(
-    catalog: &Catalog,
-    key: FrameworkKey<'_>,
-    mut f: impl FnMut(CurrentResult),
-) -> coffer_catalog::Result<()> {
-    let mut after = (String::new(), String::new());
-    loop {
-        let page = catalog
-            .control_current_page(key, (&after.0, &after.1), PAGE)
-            .await?;
-        let Some(last) = page.last() else {
-            return Ok(());
-        };
-        after = (last.control_name.clone(), last.resource_id.clone());
-        page.into_iter().for_each(&mut f);
-    }
-}
-
 /// Evaluates `framework` over `estate` and the catalog's recovery points,
 /// records what changed and the evaluation, and returns the evaluation.
 ///
@@ -117,13 +87,15 @@ pub async fn evaluate_framework(
         framework_name: &framework.framework_name,
     };
     let mut unseen = HashMap::new();
-    each_current(catalog, key, |current| {
-        unseen.insert(
-            short(&[&current.control_name, &current.resource_id]),
-            short_hex(&current.digest),
-        );
-    })
-    .await?;
+    let mut after = String::new();
+    loop {
+        let page = catalog.control_current_page(key, &after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after.clone_from(&last.key_hash);
+        for current in &page {
+            unseen.insert(short_hex(&current.key_hash), short_hex(&current.digest));
+        }
+    }
     let mut recorder = Recorder {
         catalog,
         unseen,
@@ -160,13 +132,12 @@ pub async fn evaluate_framework(
     // What was current and was not evaluated this time is retired.
     let mut retired = Vec::new();
     if !recorder.unseen.is_empty() {
-        let unseen = &recorder.unseen;
-        each_current(catalog, key, |current| {
-            if unseen.contains_key(&short(&[&current.control_name, &current.resource_id])) {
-                retired.push((current.control_name, current.resource_id));
-            }
-        })
-        .await?;
+        let keys: Vec<String> = recorder
+            .unseen
+            .keys()
+            .map(|k| format!("{k:032x}"))
+            .collect();
+        retired = catalog.control_current_named(key, &keys).await?;
     }
     let (controls, status) = recorder.tally.summaries();
     let evaluation = FrameworkEvaluation {

@@ -29,14 +29,25 @@ pub struct CompletedRestore {
     pub completion_date: jiff::Timestamp,
 }
 
-/// The current result of one (control, resource) of a framework.
+/// The current result of one (control, resource) of a framework, as an
+/// evaluation compares it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CurrentResult {
-    pub control_name: String,
-    pub resource_id: String,
-    pub status: String,
+    /// [`control_key`] of its control and resource.
+    pub key_hash: String,
     /// What identifies the result's content (status, reason, evidence).
     pub digest: String,
+}
+
+/// The key of a (control, resource) pair: 128 bits of SHA-256, as hex.
+pub fn control_key(control: &str, resource: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(control.as_bytes());
+    hasher.update([0]);
+    hasher.update(resource.as_bytes());
+    hasher.update([0]);
+    hex::encode(&hasher.finalize()[..16])
 }
 
 /// Which framework of which account and region.
@@ -143,41 +154,70 @@ impl Catalog {
             .collect()
     }
 
-    /// Up to `limit` current results of a framework after `(control,
-    /// resource)`, in that order, as (control, resource, status, digest).
+    /// Up to `limit` current results of a framework with keys after
+    /// `after`, in key order (read from an index alone).
     ///
     /// # Errors
     /// On database errors.
     pub async fn control_current_page(
         &self,
         key: FrameworkKey<'_>,
-        (control, resource): (&str, &str),
+        after: &str,
         limit: i64,
     ) -> Result<Vec<CurrentResult>> {
         let rows = sqlx::query(
-            "SELECT control_name, resource_id, status, digest FROM control_current \
-             WHERE account_id = $1 AND region = $2 AND framework_name = $3 \
-             AND (control_name > $4 OR (control_name = $4 AND resource_id > $5)) \
-             ORDER BY control_name, resource_id LIMIT $6",
+            "SELECT key_hash, digest FROM control_current \
+             WHERE account_id = $1 AND region = $2 AND framework_name = $3 AND key_hash > $4 \
+             ORDER BY key_hash LIMIT $5",
         )
         .bind(key.account_id)
         .bind(key.region)
         .bind(key.framework_name)
-        .bind(control)
-        .bind(resource)
+        .bind(after)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
                 Ok(CurrentResult {
-                    control_name: row.try_get("control_name")?,
-                    resource_id: row.try_get("resource_id")?,
-                    status: row.try_get("status")?,
+                    key_hash: row.try_get("key_hash")?,
                     digest: row.try_get("digest")?,
                 })
             })
             .collect()
+    }
+
+    /// The (control, resource) of each current result of a framework whose
+    /// key is among `keys`.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn control_current_named(
+        &self,
+        key: FrameworkKey<'_>,
+        keys: &[String],
+    ) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(500) {
+            let list: Vec<String> = (4..4 + chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT control_name, resource_id FROM control_current \
+                 WHERE account_id = $1 AND region = $2 AND framework_name = $3 \
+                 AND key_hash IN ({})",
+                list.join(", ")
+            );
+            let mut query = sqlx::query(&sql)
+                .bind(key.account_id)
+                .bind(key.region)
+                .bind(key.framework_name);
+            for k in chunk {
+                query = query.bind(k.clone());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                out.push((row.try_get("control_name")?, row.try_get("resource_id")?));
+            }
+        }
+        Ok(out)
     }
 
     /// Records results that differ from the current ones (`digests[i]` is
@@ -205,11 +245,11 @@ impl Catalog {
         {
             let sql = format!(
                 "INSERT INTO control_current (account_id, region, framework_name, control_name, \
-                 resource_id, status, digest, result_id) VALUES {} \
+                 resource_id, key_hash, status, digest, result_id) VALUES {} \
                  ON CONFLICT (account_id, region, framework_name, control_name, resource_id) \
                  DO UPDATE SET status = excluded.status, digest = excluded.digest, \
                  result_id = excluded.result_id",
-                crate::values_list(results.len(), 8)
+                crate::values_list(results.len(), 9)
             );
             let mut query = sqlx::query(&sql);
             for (result, digest) in results.iter().zip(digests) {
@@ -219,6 +259,7 @@ impl Catalog {
                     .bind(result.framework_name.clone())
                     .bind(result.control_name.clone())
                     .bind(result.resource_id.clone())
+                    .bind(control_key(&result.control_name, &result.resource_id))
                     .bind(result.status.as_str())
                     .bind(digest.clone())
                     .bind(result.result_id.clone());

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyPool, ConnectOptions, Executor, Row};
 use tracing::info;
 
 use crate::error::{redact_url, Error, Result};
@@ -113,6 +113,12 @@ pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
         url: redact_url(&url),
         source,
     })?;
+    // Set-at-a-time reads of a large estate take seconds by design: slow
+    // statements are debug detail, not warnings on a user's terminal.
+    let options = options.log_slow_statements(
+        tracing::log::LevelFilter::Debug,
+        std::time::Duration::from_secs(5),
+    );
     let pool = AnyPoolOptions::new()
         .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
         .after_connect(move |conn, _meta| {

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use sqlx::{AnyPool, Row};
 use tracing::info;
 
-pub use compliance::{CompletedRestore, CurrentResult, FrameworkKey, NewestPoint};
+pub use compliance::{control_key, CompletedRestore, CurrentResult, FrameworkKey, NewestPoint};
 pub use db::{Backend, SCHEMA_VERSION};
 pub use error::{redact_url, Error, Result};
 pub use ledger::{LedgerEntry, StoredCheckpoint, GENESIS};

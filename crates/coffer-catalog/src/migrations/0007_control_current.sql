@@ -9,11 +9,16 @@ CREATE TABLE control_current (
     framework_name  TEXT NOT NULL,
     control_name    TEXT NOT NULL,
     resource_id     TEXT NOT NULL,
+    -- SHA-256 of control and resource, 128 bits as hex: what an evaluation
+    -- compares, read from the index below alone.
+    key_hash        TEXT NOT NULL,
     status          TEXT NOT NULL,
     digest          TEXT NOT NULL,
     result_id       TEXT NOT NULL,
     PRIMARY KEY (account_id, region, framework_name, control_name, resource_id)
 );
+CREATE UNIQUE INDEX control_current_by_key
+    ON control_current (account_id, region, framework_name, key_hash, digest);
 
 -- Each evaluation of a framework: when, the roll-up, what changed.
 CREATE TABLE framework_evaluations (

@@ -127,25 +127,30 @@ async fn aggregates_pages_and_results_recorded_on_change() {
             .record_control_results(&[a2], &["da2".into()], now() + hour)
             .await
             .unwrap();
-        let current = catalog
-            .control_current_page(KEY, ("", ""), 10)
-            .await
-            .unwrap();
-        let digests: Vec<(&str, &str)> = current
-            .iter()
-            .map(|c| (c.resource_id.as_str(), c.digest.as_str()))
-            .collect();
-        assert_eq!(
-            digests,
-            [("point-a", "da2"), ("point-b", "db")],
-            "{}",
-            engine.name
+        let control = "BACKUP_RECOVERY_POINT_ENCRYPTED";
+        let (ka, kb) = (
+            coffer_catalog::control_key(control, "point-a"),
+            coffer_catalog::control_key(control, "point-b"),
         );
+        let current = catalog.control_current_page(KEY, "", 10).await.unwrap();
+        let mut digests: Vec<(&str, &str)> = current
+            .iter()
+            .map(|c| (c.key_hash.as_str(), c.digest.as_str()))
+            .collect();
+        digests.sort_unstable();
+        let mut wanted = [(ka.as_str(), "da2"), (kb.as_str(), "db")];
+        wanted.sort_unstable();
+        assert_eq!(digests, wanted, "{}", engine.name);
         let paged = catalog
-            .control_current_page(KEY, ("BACKUP_RECOVERY_POINT_ENCRYPTED", "point-a"), 10)
+            .control_current_page(KEY, &current[0].key_hash, 10)
             .await
             .unwrap();
         assert_eq!(paged.len(), 1);
+        let named = catalog
+            .control_current_named(KEY, &[kb.clone(), "0".repeat(32)])
+            .await
+            .unwrap();
+        assert_eq!(named, [(control.to_string(), "point-b".to_string())]);
         let failing = catalog
             .current_control_results(Some(KEY), true)
             .await
@@ -172,10 +177,7 @@ async fn aggregates_pages_and_results_recorded_on_change() {
         assert_eq!(catalog.ledger_len().await.unwrap(), before + 3);
         // Evaluations and results are not changes controls read.
         assert_eq!(catalog.ledger_last_change().await.unwrap(), change);
-        let current = catalog
-            .control_current_page(KEY, ("", ""), 10)
-            .await
-            .unwrap();
+        let current = catalog.control_current_page(KEY, "", 10).await.unwrap();
         assert_eq!(current.len(), 1, "{}", engine.name);
         let latest = catalog.latest_evaluations().await.unwrap();
         assert_eq!(latest.len(), 1, "{}", engine.name);
