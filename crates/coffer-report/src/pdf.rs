@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use coffer_catalog::StoredCheckpoint;
 use genpdf::elements::{Break, FrameCellDecorator, LinearLayout, Paragraph, TableLayout};
 use genpdf::style::{Color, Style};
-use genpdf::{Alignment, Element};
+use genpdf::{render, Alignment, Context, Element, Margins, Mm, RenderResult};
 
 use crate::templates::Table;
 use crate::{Error, Result};
@@ -67,8 +67,54 @@ fn cell<'t>(table: &'t Table, row: &'t [String], column: &str) -> &'t str {
         .map_or("", String::as_str)
 }
 
+/// A section heading, with a little space before what follows.
 fn heading(text: &str) -> impl Element {
-    Paragraph::new(text).styled(Style::new().bold().with_font_size(13))
+    Paragraph::new(text)
+        .styled(Style::new().bold().with_font_size(13))
+        .padded(Margins::trbl(0, 0, 1.5, 0))
+}
+
+/// An element that starts on a new page unless `room` is left on this one:
+/// a heading is not left alone at the foot of a page, nor a block split.
+struct KeepTogether<E> {
+    room: Mm,
+    inner: E,
+    moved: bool,
+}
+
+impl<E: Element> KeepTogether<E> {
+    fn new(room: impl Into<Mm>, inner: E) -> Self {
+        Self {
+            room: room.into(),
+            inner,
+            moved: false,
+        }
+    }
+}
+
+impl<E: Element> Element for KeepTogether<E> {
+    fn render(
+        &mut self,
+        context: &Context,
+        area: render::Area<'_>,
+        style: Style,
+    ) -> std::result::Result<RenderResult, genpdf::error::Error> {
+        if !self.moved && area.size().height < self.room {
+            // Nothing drawn here; the layout goes on on the next page.
+            self.moved = true;
+            return Ok(RenderResult {
+                has_more: true,
+                ..RenderResult::default()
+            });
+        }
+        self.moved = true;
+        self.inner.render(context, area, style)
+    }
+}
+
+/// A section heading that keeps `room` millimetres of what follows with it.
+fn section(text: &str, room: f32) -> impl Element {
+    KeepTogether::new(room, heading(text))
 }
 
 fn small(text: impl Into<String>) -> impl Element {
@@ -165,7 +211,7 @@ pub fn render(input: &Input<'_>) -> Result<Vec<u8>> {
 
     let compliance = input.template.ends_with("COMPLIANCE_REPORT");
     if input.template == "RESOURCE_COMPLIANCE_REPORT" {
-        doc.push(heading("Summary"));
+        doc.push(section("Summary", 40.0));
         let mut resources: BTreeMap<&str, bool> = BTreeMap::new();
         let mut per_control: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
         for row in &table.rows {
@@ -207,24 +253,33 @@ pub fn render(input: &Input<'_>) -> Result<Vec<u8>> {
                 .collect(),
         )?);
         doc.push(Break::new(1.0));
-        doc.push(heading("Non-compliant resources, with the reasons"));
-        let mut any = false;
+        doc.push(section("Non-compliant resources, with the reasons", 25.0));
+        // One block a resource: its ARN, then each control it fails and why.
+        let mut failing: BTreeMap<&str, Vec<&[String]>> = BTreeMap::new();
         for row in table
             .rows
             .iter()
             .filter(|r| cell(table, r, "resourceComplianceStatus") == "NON_COMPLIANT")
         {
-            any = true;
+            failing
+                .entry(cell(table, row, "resourceId"))
+                .or_default()
+                .push(row);
+        }
+        let any = !failing.is_empty();
+        for (resource, rows) in failing {
             let mut item = LinearLayout::vertical();
-            item.push(
-                Paragraph::new(cell(table, row, "resourceId"))
-                    .styled(Style::new().bold().with_font_size(9)),
-            );
-            item.push(small(format!(
-                "{}: {}",
-                cell(table, row, "controlName"),
-                cell(table, row, "reason")
-            )));
+            item.push(Paragraph::new(resource).styled(Style::new().bold().with_font_size(9)));
+            for row in rows {
+                item.push(
+                    small(format!(
+                        "{}: {}",
+                        cell(table, row, "controlName"),
+                        cell(table, row, "reason")
+                    ))
+                    .padded(Margins::trbl(0, 0, 0, 3)),
+                );
+            }
             doc.push(item.padded(1));
         }
         if !any {
@@ -233,7 +288,7 @@ pub fn render(input: &Input<'_>) -> Result<Vec<u8>> {
             ));
         }
     } else if compliance {
-        doc.push(heading("Summary"));
+        doc.push(section("Summary", 40.0));
         let failing = table
             .rows
             .iter()
@@ -254,10 +309,12 @@ pub fn render(input: &Input<'_>) -> Result<Vec<u8>> {
         frameworks.dedup();
         for framework in frameworks {
             doc.push(Break::new(0.5));
-            doc.push(
+            doc.push(KeepTogether::new(
+                30,
                 Paragraph::new(format!("Framework {framework}"))
-                    .styled(Style::new().bold().with_font_size(10)),
-            );
+                    .styled(Style::new().bold().with_font_size(10))
+                    .padded(Margins::trbl(0, 0, 1, 0)),
+            ));
             doc.push(grid(
                 vec![12, 4, 3, 3],
                 &["Control", "Status", "Compliant", "Not compliant"],
@@ -277,7 +334,7 @@ pub fn render(input: &Input<'_>) -> Result<Vec<u8>> {
             )?);
         }
     } else {
-        doc.push(heading("Summary"));
+        doc.push(section("Summary", 40.0));
         let mut states: BTreeMap<&str, usize> = BTreeMap::new();
         for row in &table.rows {
             *states.entry(cell(table, row, "jobStatus")).or_default() += 1;
@@ -291,7 +348,7 @@ pub fn render(input: &Input<'_>) -> Result<Vec<u8>> {
                 .collect(),
         )?);
         doc.push(Break::new(1.0));
-        doc.push(heading("Jobs"));
+        doc.push(section("Jobs", 30.0));
         let id_column = table
             .columns
             .iter()
@@ -338,7 +395,10 @@ pub fn render(input: &Input<'_>) -> Result<Vec<u8>> {
             .collect();
         if !failed.is_empty() {
             doc.push(Break::new(1.0));
-            doc.push(heading("Jobs that did not complete, with the reasons"));
+            doc.push(section(
+                "Jobs that did not complete, with the reasons",
+                25.0,
+            ));
             for row in failed {
                 doc.push(small(format!(
                     "{} {}: {}",
@@ -351,10 +411,13 @@ pub fn render(input: &Input<'_>) -> Result<Vec<u8>> {
     }
 
     doc.push(Break::new(1.5));
-    doc.push(heading("Integrity"));
-    doc.push(small(
+    // The integrity section is kept on one page: an auditor reads it whole.
+    let mut integrity = LinearLayout::vertical();
+    integrity.push(heading("Integrity"));
+    integrity.push(small(
         "This document summarises the files below. Their SHA-256 digests, and this PDF's, are listed in manifest.json, whose Ed25519 signature is manifest.json.sig; check them with `coffer verify` or with sha256sum and an Ed25519 verifier.",
     ));
+    integrity.push(Break::new(0.5));
     // Long digests and names stand on their own lines, full width.
     let item = |label: &str, value: String| {
         let mut block = LinearLayout::vertical();
@@ -362,12 +425,13 @@ pub fn render(input: &Input<'_>) -> Result<Vec<u8>> {
         block.push(small(value));
         block.padded(1)
     };
-    doc.push(Break::new(0.5));
+    let mut items: u16 = 1;
     for (file, sha) in input.digests {
-        doc.push(item(file, format!("SHA-256 {sha}")));
+        integrity.push(item(file, format!("SHA-256 {sha}")));
+        items += 1;
     }
     if let Some(c) = input.checkpoint {
-        doc.push(item(
+        integrity.push(item(
             "Evidence ledger checkpoint",
             format!(
                 "{} entries, signed {}; Merkle root {}",
@@ -376,13 +440,173 @@ pub fn render(input: &Input<'_>) -> Result<Vec<u8>> {
                 c.root_hash
             ),
         ));
+        items += 1;
     }
-    doc.push(item(
+    integrity.push(item(
         "Signing key fingerprint",
         input.key_fingerprint.to_string(),
     ));
+    // Heading and text about 20 mm, each item about 10 mm.
+    let room = 20.0 + 10.0 * f32::from(items);
+    doc.push(KeepTogether::new(room, integrity));
 
     let mut out = Vec::new();
     doc.render(&mut out).map_err(pdf_error)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text of each page, by Debian's `pdftotext` (poppler-utils).
+    fn pages(pdf: &[u8]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.pdf");
+        std::fs::write(&path, pdf).unwrap();
+        let out = std::process::Command::new("pdftotext")
+            .arg("-layout")
+            .arg(&path)
+            .arg("-")
+            .output()
+            .expect("pdftotext (Debian's poppler-utils) reads the PDF in this test; .ci/run installs it");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .split('\u{c}')
+            .filter(|p| !p.trim().is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn resource_report(failing: usize) -> Table {
+        let mut rows = Vec::new();
+        for i in 0..failing + 5 {
+            let arn = format!("arn:coffer:fs:eu-west-1:210987654321:filesystem/share-{i:03}");
+            for (control, status, reason) in [
+                (
+                    "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN",
+                    "NON_COMPLIANT",
+                    "no plan",
+                ),
+                (
+                    "BACKUP_LAST_RECOVERY_POINT_CREATED",
+                    "NON_COMPLIANT",
+                    "no point",
+                ),
+                ("BACKUP_RECOVERY_POINT_ENCRYPTED", "COMPLIANT", ""),
+            ] {
+                let status = if i < failing { status } else { "COMPLIANT" };
+                rows.push(vec![
+                    arn.clone(),
+                    control.to_string(),
+                    status.to_string(),
+                    if status == "COMPLIANT" {
+                        String::new()
+                    } else {
+                        format!("{reason} for share-{i:03}")
+                    },
+                ]);
+            }
+        }
+        Table {
+            columns: vec![
+                "resourceId",
+                "controlName",
+                "resourceComplianceStatus",
+                "reason",
+            ],
+            rows,
+        }
+    }
+
+    fn render_resources(table: &Table) -> Vec<u8> {
+        let at = jiff::Timestamp::from_second(1_795_000_000).unwrap();
+        let checkpoint = StoredCheckpoint {
+            tree_size: 1234,
+            root_hash: "ab".repeat(32),
+            time: at,
+            key_fingerprint: "SHA256:fp".into(),
+            signature: String::new(),
+        };
+        render(&Input {
+            report_plan: "nightly",
+            template: "RESOURCE_COMPLIANCE_REPORT",
+            table,
+            window_start: at,
+            window_end: at,
+            generated_at: at,
+            digests: &[("nightly.csv".into(), "cd".repeat(32))],
+            checkpoint: Some(&checkpoint),
+            key_fingerprint: "SHA256:fingerprint-of-the-key",
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_drill_down_names_each_resource_once_with_every_reason() {
+        let text = pages(&render_resources(&resource_report(3))).concat();
+        assert!(
+            text.contains(
+                "8 resource(s) evaluated: 5 compliant with every control, 3 non-compliant"
+            ),
+            "{text}"
+        );
+        for i in 0..3 {
+            let arn = format!("filesystem/share-{i:03}");
+            assert_eq!(text.matches(&arn).count(), 1, "{arn} in {text}");
+            assert!(
+                text.contains(&format!("no plan for share-{i:03}")),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!("no point for share-{i:03}")),
+                "{text}"
+            );
+        }
+        assert!(
+            !text.contains("share-003"),
+            "compliant resources are not drilled into"
+        );
+    }
+
+    #[test]
+    fn headings_and_the_integrity_section_are_never_split_from_what_they_introduce() {
+        // From one page to three: some counts end the drill-down near a
+        // page's foot, where the integrity section or a heading would split.
+        for failing in 8..=40 {
+            let pages = pages(&render_resources(&resource_report(failing)));
+            if failing == 40 {
+                assert!(pages.len() > 2, "{failing}: {} page(s)", pages.len());
+            }
+            let integrity = pages
+                .iter()
+                .find(|p| p.contains("Integrity"))
+                .expect("an integrity section");
+            for part in [
+                "SHA-256 cdcdcd",
+                "Evidence ledger checkpoint",
+                "1234 entries",
+                "Signing key fingerprint",
+                "SHA256:fingerprint-of-the-key",
+            ] {
+                assert!(
+                    integrity.contains(part),
+                    "{failing}: {part} split off: {pages:?}"
+                );
+            }
+            let drill = pages
+                .iter()
+                .find(|p| p.contains("Non-compliant resources, with the reasons"))
+                .expect("a drill-down");
+            assert!(
+                drill.contains("share-000"),
+                "{failing}: heading alone: {pages:?}"
+            );
+        }
+    }
 }
