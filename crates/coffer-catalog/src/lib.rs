@@ -20,6 +20,7 @@ mod db;
 mod error;
 pub mod ledger;
 mod objects;
+mod overview;
 mod records;
 mod reporting;
 mod time;
@@ -37,6 +38,7 @@ pub use objects::{
     diff_docs, ApplySummary, Blocker, Change, DesiredObject, FieldChange, ObjectKind, StackPlan,
     StoredObject,
 };
+pub use overview::VaultTotals;
 pub use records::{Param, Record, Stored};
 pub use reporting::JobRecord;
 

@@ -246,13 +246,17 @@ impl Daemon {
             }
         }
         let since = now.checked_sub(self.options.lookback).unwrap_or(now);
+        // Jobs that ended since, by the completion date's index.
         for job in self
             .env
-            .records(|j: &BackupJob| {
+            .catalog
+            .jobs_for_report::<BackupJob>(since, now)
+            .await?
+            .into_iter()
+            .filter(|j| {
                 j.state == BackupJobState::Completed
                     && j.completion_date.is_some_and(|t| t >= since)
             })
-            .await?
         {
             self.ensure_copies(&job).await;
         }
@@ -280,11 +284,14 @@ impl Daemon {
         }
     }
 
-    /// The recovery point a job wrote, if it wrote one.
-    async fn point_of_job(&self, id: &str) -> Result<Option<RecoveryPoint>> {
+    /// The recovery point a job wrote of `resource`, if it wrote one (a
+    /// seek by resource, whose points are few).
+    async fn point_of_job(&self, resource: &str, id: &str) -> Result<Option<RecoveryPoint>> {
         Ok(self
             .env
-            .records(|p: &RecoveryPoint| p.created_by_job_id.as_deref() == Some(id))
+            .records_where("resource_arn", &[resource], |p: &RecoveryPoint| {
+                p.created_by_job_id.as_deref() == Some(id)
+            })
             .await?
             .into_iter()
             .next())
@@ -312,7 +319,7 @@ impl Daemon {
         }
         let running_or_stopping =
             |s| matches!(s, BackupJobState::Running | BackupJobState::Aborting);
-        let job = if let Some(point) = self.point_of_job(id).await? {
+        let job = if let Some(point) = self.point_of_job(&stored.record.resource_arn, id).await? {
             exec::transition(
                 &self.env,
                 id,
@@ -360,7 +367,7 @@ impl Daemon {
         if stored.record.state != CopyJobState::Running {
             return Ok(());
         }
-        match self.point_of_job(id).await? {
+        match self.point_of_job(&stored.record.resource_arn, id).await? {
             Some(point) => {
                 exec::set_copy_state(&self.env, id, CopyJobState::Completed, |j| {
                     j.destination_recovery_point_arn = Some(point.recovery_point_arn.clone());
@@ -390,9 +397,8 @@ impl Daemon {
             |runner: Option<&str>, id: &str| !ours.contains(id) && exec::runner_is_gone(runner);
         for job in self
             .env
-            .records(|j: &BackupJob| {
-                matches!(j.state, BackupJobState::Running | BackupJobState::Aborting)
-                    && dead(j.runner.as_deref(), &j.backup_job_id)
+            .records_where("state", &["RUNNING", "ABORTING"], |j: &BackupJob| {
+                dead(j.runner.as_deref(), &j.backup_job_id)
             })
             .await?
         {
@@ -421,10 +427,8 @@ impl Daemon {
             .unwrap_or(now);
         for job in self
             .env
-            .records(|j: &BackupJob| {
-                j.state == BackupJobState::Created
-                    && j.start_by.is_none()
-                    && j.creation_date < stale
+            .records_where("state", &["CREATED"], |j: &BackupJob| {
+                j.start_by.is_none() && j.creation_date < stale
             })
             .await?
         {
@@ -444,8 +448,8 @@ impl Daemon {
         }
         for job in self
             .env
-            .records(|j: &CopyJob| {
-                j.state == CopyJobState::Running && dead(j.runner.as_deref(), &j.copy_job_id)
+            .records_where("state", &["RUNNING"], |j: &CopyJob| {
+                dead(j.runner.as_deref(), &j.copy_job_id)
             })
             .await?
         {

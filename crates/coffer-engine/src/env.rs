@@ -314,6 +314,28 @@ impl Env {
         Ok(records(&self.catalog, keep).await?)
     }
 
+    /// The records of a kind whose indexed `column` holds one of `values`,
+    /// that `keep` keeps: an index seek, not a read of the whole table.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub async fn records_where<R: Record>(
+        &self,
+        column: &'static str,
+        values: &[&str],
+        keep: impl Fn(&R) -> bool,
+    ) -> Result<Vec<R>> {
+        let mut out = Vec::new();
+        for value in values {
+            for stored in self.catalog.list::<R>(&[(column, value)]).await? {
+                if keep(&stored.record) {
+                    out.push(stored.record);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Every legal hold (the guard decides which pin a point).
     ///
     /// # Errors

@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use coffer_model::{BackupJob, RecoveryPoint, Resource, VaultCheck};
+use coffer_model::Resource;
 use jiff::SignedDuration;
 
 use crate::daemon::{plan_span, Health};
@@ -82,8 +82,6 @@ async fn metrics(State(state): State<HttpState>) -> Response {
 }
 
 async fn render(state: &HttpState) -> Result<String> {
-    let jobs: Vec<BackupJob> = state.env.records(|_: &BackupJob| true).await?;
-    let points: Vec<RecoveryPoint> = state.env.records(|_: &RecoveryPoint| true).await?;
     let resources = state
         .resources
         .lock()
@@ -95,9 +93,8 @@ async fn render(state: &HttpState) -> Result<String> {
         .checked_add(SignedDuration::from_hours(24 * 7))
         .unwrap_or(now);
     let upcoming = plan_span(&state.env, &resources, now, until).await?;
-    let checks: Vec<VaultCheck> = state.env.records(|_: &VaultCheck| true).await?;
-    crate::metrics::render(&jobs, &points, &upcoming, &checks)
-        .map_err(|e| Error::Task(e.to_string()))
+    let snapshot = crate::metrics::Snapshot::read(&state.env.catalog, upcoming).await?;
+    crate::metrics::render(&snapshot).map_err(|e| Error::Task(e.to_string()))
 }
 
 async fn healthz(State(state): State<HttpState>) -> Response {

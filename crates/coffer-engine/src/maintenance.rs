@@ -4,10 +4,7 @@
 use std::collections::BTreeSet;
 
 use coffer_catalog::ObjectKind;
-use coffer_model::{
-    BackupJob, BackupJobState, BackupVault, CopyJob, CopyJobState, RecoveryPoint, StorageClass,
-    VaultCheck,
-};
+use coffer_model::{BackupJob, BackupVault, CopyJob, RecoveryPoint, StorageClass, VaultCheck};
 use coffer_vault::PruneSummary;
 use jiff::Timestamp;
 
@@ -288,15 +285,13 @@ pub async fn next_check_part(env: &Env, vault: &BackupVault, parts: u32) -> Resu
 /// The jobs writing to vaults now (their snapshots are not orphans yet).
 async fn writing_jobs(env: &Env) -> Result<BTreeSet<String>> {
     let mut running: BTreeSet<String> = env
-        .records(|j: &BackupJob| {
-            matches!(j.state, BackupJobState::Running | BackupJobState::Aborting)
-        })
+        .records_where("state", &["RUNNING", "ABORTING"], |_: &BackupJob| true)
         .await?
         .into_iter()
         .map(|j| j.backup_job_id)
         .collect();
     running.extend(
-        env.records(|j: &CopyJob| j.state == CopyJobState::Running)
+        env.records_where("state", &["RUNNING"], |_: &CopyJob| true)
             .await?
             .into_iter()
             .map(|j| j.copy_job_id),
@@ -319,11 +314,18 @@ pub async fn reconcile(env: &Env, vault: &BackupVault, remove: bool) -> Result<V
     // never an orphan yet.
     let since = Timestamp::now();
     let running = writing_jobs(env).await?;
+    // The vault's points, by the (account, region, vault) index.
     let recorded: BTreeSet<String> = env
-        .records(|p: &RecoveryPoint| p.backup_vault_arn == arn)
+        .catalog
+        .list::<RecoveryPoint>(&[
+            ("account_id", vault.account_id.as_str()),
+            ("region", vault.region.as_str()),
+            ("vault_name", &vault.backup_vault_name),
+        ])
         .await?
         .into_iter()
-        .filter_map(|p| p.snapshot_id)
+        .filter(|p| p.record.backup_vault_arn == arn)
+        .filter_map(|p| p.record.snapshot_id)
         .collect();
     let found = tokio::task::spawn_blocking(move || {
         let snapshots: Vec<VaultSnapshot> = opened

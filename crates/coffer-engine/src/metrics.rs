@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
-use coffer_model::{BackupJob, BackupJobState, RecoveryPoint, RecoveryPointStatus, VaultCheck};
+use coffer_catalog::VaultTotals;
+use coffer_model::{Arn, BackupJobState, RecoveryPoint, VaultCheck};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -24,17 +25,51 @@ fn seconds(t: jiff::Timestamp) -> f64 {
     t.as_millisecond() as f64 / 1000.0
 }
 
-/// The exposition text for `jobs`, `points`, the next planned jobs and
-/// the vault checks.
+/// What the exposition shows, as the catalog aggregates it.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Backup jobs per state (`BackupJobState::as_str`).
+    pub jobs_by_state: Vec<(String, i64)>,
+    /// Completed points and their bytes per vault.
+    pub vaults: Vec<VaultTotals>,
+    /// Each resource's newest completed recovery point.
+    pub newest: Vec<RecoveryPoint>,
+    /// The next planned jobs.
+    pub upcoming: Vec<PlannedJob>,
+    /// Vault checks (the newest of each vault is shown).
+    pub checks: Vec<VaultCheck>,
+}
+
+impl Snapshot {
+    /// Reads what the series show from the catalog: aggregates the
+    /// database computes, one newest point per resource, and vault checks.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub async fn read(
+        catalog: &coffer_catalog::Catalog,
+        upcoming: Vec<PlannedJob>,
+    ) -> coffer_catalog::Result<Self> {
+        Ok(Self {
+            jobs_by_state: catalog.backup_job_counts().await?,
+            vaults: catalog.vault_totals().await?,
+            newest: catalog.newest_point_records().await?,
+            upcoming,
+            checks: catalog
+                .list::<VaultCheck>(&[])
+                .await?
+                .into_iter()
+                .map(|s| s.record)
+                .collect(),
+        })
+    }
+}
+
+/// The exposition text of a snapshot.
 ///
 /// # Errors
 /// Only if formatting fails.
-pub fn render(
-    jobs: &[BackupJob],
-    points: &[RecoveryPoint],
-    upcoming: &[PlannedJob],
-    checks: &[VaultCheck],
-) -> Result<String, std::fmt::Error> {
+pub fn render(snapshot: &Snapshot) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::with_prefix("coffer");
 
     let by_state = Family::<Labels, Gauge>::default();
@@ -48,10 +83,13 @@ pub fn render(
         BackupJobState::Aborted,
         BackupJobState::Partial,
     ] {
-        let n = jobs.iter().filter(|j| j.state == state).count();
-        by_state
-            .get_or_create(&vec![("state".into(), state_name(state))])
-            .set(i64::try_from(n).unwrap_or(i64::MAX));
+        let name = state_name(state);
+        let n = snapshot
+            .jobs_by_state
+            .iter()
+            .find(|(s, _)| *s == name)
+            .map_or(0, |(_, n)| *n);
+        by_state.get_or_create(&vec![("state".into(), name)]).set(n);
     }
     registry.register(
         "backup_jobs",
@@ -62,21 +100,17 @@ pub fn render(
     let read = Family::<Labels, FloatGauge>::default();
     let stored = Family::<Labels, FloatGauge>::default();
     let live = Family::<Labels, Gauge>::default();
-    let mut per_vault: BTreeMap<String, (f64, f64, i64)> = BTreeMap::new();
-    for p in points
-        .iter()
-        .filter(|p| p.status == RecoveryPointStatus::Completed)
-    {
-        let entry = per_vault.entry(p.backup_vault_arn.clone()).or_default();
-        entry.0 += p.backup_size_in_bytes as f64;
-        entry.1 += p.stored_bytes as f64;
-        entry.2 += 1;
-    }
-    for (vault, (bytes, stored_bytes, n)) in &per_vault {
-        let labels = vec![("vault_arn".to_string(), vault.clone())];
-        read.get_or_create(&labels).set(*bytes);
-        stored.get_or_create(&labels).set(*stored_bytes);
-        live.get_or_create(&labels).set(*n);
+    for vault in &snapshot.vaults {
+        let arn = Arn::new(
+            "backup",
+            &vault.region,
+            &vault.account_id,
+            &format!("backup-vault:{}", vault.vault_name),
+        );
+        let labels = vec![("vault_arn".to_string(), arn.to_string())];
+        read.get_or_create(&labels).set(vault.logical_bytes as f64);
+        stored.get_or_create(&labels).set(vault.stored_bytes as f64);
+        live.get_or_create(&labels).set(vault.points);
     }
     registry.register(
         "recovery_points",
@@ -96,17 +130,8 @@ pub fn render(
 
     let last_success = Family::<Labels, FloatGauge>::default();
     let duration = Family::<Labels, FloatGauge>::default();
-    let mut latest: BTreeMap<&str, &RecoveryPoint> = BTreeMap::new();
-    for p in points
-        .iter()
-        .filter(|p| p.status == RecoveryPointStatus::Completed)
-    {
-        let slot = latest.entry(p.resource_arn.as_str()).or_insert(p);
-        if p.creation_date > slot.creation_date {
-            *slot = p;
-        }
-    }
-    for (resource, p) in latest {
+    for p in &snapshot.newest {
+        let resource = &p.resource_arn;
         let labels = vec![("resource_arn".to_string(), resource.to_string())];
         last_success
             .get_or_create(&labels)
@@ -128,7 +153,7 @@ pub fn render(
 
     let next = Family::<Labels, FloatGauge>::default();
     let mut first: BTreeMap<(String, String), jiff::Timestamp> = BTreeMap::new();
-    for job in upcoming {
+    for job in &snapshot.upcoming {
         let key = (job.plan_name.clone(), job.rule_name.clone());
         let at = first.entry(key).or_insert(job.fire_at);
         if job.fire_at < *at {
@@ -148,7 +173,7 @@ pub fn render(
     let check_passed = Family::<Labels, Gauge>::default();
     let check_time = Family::<Labels, FloatGauge>::default();
     let mut newest: BTreeMap<(String, String, String), &VaultCheck> = BTreeMap::new();
-    for check in checks {
+    for check in &snapshot.checks {
         let key = (
             check.account_id.clone(),
             check.region.clone(),

@@ -8,5 +8,6 @@
 
 mod compliance;
 mod engines;
+mod overview;
 mod records;
 mod stacks;
