@@ -61,6 +61,23 @@ pub enum LockMode {
     Compliance,
 }
 
+impl LockMode {
+    /// The mode as AWS and S3 spell it (`GOVERNANCE`, `COMPLIANCE`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockMode::Governance => "GOVERNANCE",
+            LockMode::Compliance => "COMPLIANCE",
+        }
+    }
+
+    /// The mode AWS and S3 spell `name`, if any.
+    pub fn from_name(name: &str) -> Option<LockMode> {
+        [LockMode::Governance, LockMode::Compliance]
+            .into_iter()
+            .find(|m| m.as_str() == name)
+    }
+}
+
 impl VaultLockConfiguration {
     pub fn mode(&self) -> LockMode {
         if self.changeable_for_days.is_some() {

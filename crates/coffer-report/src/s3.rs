@@ -15,13 +15,12 @@ use base64::Engine as _;
 use coffer_model::LockMode;
 use coffer_vault::S3Access;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use md5::Md5;
+use md5::{Digest, Md5};
 use percent_encoding::utf8_percent_encode;
 use reqsign_aws_v4::constants::{AWS_QUERY_ENCODE_SET, AWS_URI_ENCODE_SET};
 use reqsign_aws_v4::{Credential, RequestSigner, StaticCredentialProvider};
 use reqsign_core::{Context, Signer};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::bundle::{Fetched, ObjectLock, Sealed, MANIFEST};
 
@@ -323,7 +322,7 @@ impl S3Client {
         for (name, value) in headers {
             parts.headers.insert(name, value);
         }
-        let payload = hex_sha256(&body);
+        let payload = coffer_catalog::ledger::sha256_hex(&body);
         parts.headers.insert(
             CONTENT_SHA256,
             HeaderValue::from_str(&payload)
@@ -586,11 +585,7 @@ pub fn put_headers(
         (CONTENT_TYPE, HeaderValue::from_static(content_type(key))),
     ];
     if let Some(lock) = lock {
-        let mode = match lock.mode {
-            LockMode::Compliance => "COMPLIANCE",
-            LockMode::Governance => "GOVERNANCE",
-        };
-        headers.push((LOCK_MODE, HeaderValue::from_static(mode)));
+        headers.push((LOCK_MODE, HeaderValue::from_static(lock.mode.as_str())));
         headers.push((
             LOCK_UNTIL,
             value(&retain_until_text(lock.retain_until_date))?,
@@ -622,9 +617,6 @@ fn encode_key(key: &str) -> String {
         .join("/")
 }
 
-fn hex_sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 /// An error and its causes on one line.
 fn chain(error: &dyn std::error::Error) -> String {
@@ -739,14 +731,11 @@ pub fn parse_lock(xml: &str) -> Result<LockConfiguration, String> {
     let default_retention = match parsed.rule.and_then(|r| r.default_retention) {
         None => None,
         Some(retention) => {
-            let mode = match retention.mode.as_deref().map(str::trim) {
-                Some("COMPLIANCE") => LockMode::Compliance,
-                Some("GOVERNANCE") => LockMode::Governance,
-                other => {
-                    return Err(format!(
-                        "the bucket's default retention has mode {other:?}, not COMPLIANCE or GOVERNANCE"
-                    ))
-                }
+            let named = retention.mode.as_deref().map(str::trim);
+            let Some(mode) = named.and_then(LockMode::from_name) else {
+                return Err(format!(
+                    "the bucket's default retention has mode {named:?}, not COMPLIANCE or GOVERNANCE"
+                ));
             };
             let number = |field: &Option<String>, name: &str| -> Result<u32, String> {
                 match field.as_deref().map(str::trim) {

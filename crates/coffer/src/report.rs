@@ -38,7 +38,7 @@ pub async fn run(global: &Global, plan_name: &str, window_hours: u32) -> anyhow:
         println!(
             "  retained until {} (Object Lock, {} mode)",
             s3::retain_until_text(lock.retain_until_date),
-            lock_mode_name(lock.mode)
+            lock.mode.as_str()
         );
     }
     println!("  signed by      {}", done.manifest.signing_key_fingerprint);
@@ -176,7 +176,7 @@ async fn target(config: &Config, name: &str) -> anyhow::Result<Target> {
         if !bucket_lock.as_ref().is_some_and(|lock| lock.enabled) {
             bail!(
                 "bucket {bucket:?} on endpoint {endpoint_name:?} does not have Object Lock enabled, but [report_buckets.{name}] object_lock asks for {} retention of {days} day(s): create the bucket with Object Lock enabled (it is chosen when a bucket is created, e.g. aws s3api create-bucket --bucket {bucket} --object-lock-enabled-for-bucket) and point [report_buckets.{name}] bucket at it, or remove object_lock from [report_buckets.{name}]",
-                lock_mode_name(mode)
+                mode.as_str()
             );
         }
     }
@@ -185,13 +185,6 @@ async fn target(config: &Config, name: &str) -> anyhow::Result<Target> {
         configured,
         bucket_lock,
     })
-}
-
-fn lock_mode_name(mode: LockMode) -> &'static str {
-    match mode {
-        LockMode::Compliance => "COMPLIANCE",
-        LockMode::Governance => "GOVERNANCE",
-    }
 }
 
 /// Builds the report's files and delivers them with a signed manifest.
