@@ -4,13 +4,13 @@
 //! with the current result of each (framework, control, resource) kept in
 //! `control_current`, and one `framework_evaluations` row per evaluation.
 
-use coffer_model::{ControlResult, FrameworkEvaluation};
+use coffer_model::{ControlResult, FrameworkEvaluation, RecoveryPoint};
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::time::parse_ts;
-use crate::{ledger, Catalog, Record};
+use crate::{doc_from_row, ledger, placeholders, Catalog, Record, IN_LIST};
 
 /// A resource's newest completed recovery point.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,7 +58,21 @@ pub struct FrameworkKey<'a> {
     pub framework_name: &'a str,
 }
 
-const NOT_EVALUATED_BY_CONTROLS: &str = "'control result', 'framework evaluation'";
+/// Each resource's newest COMPLETED point, one row per resource in ARN
+/// order: `resource_arn`, `creation_date` and the point's `column` (the
+/// first point by ID when two share the newest creation date).
+pub(crate) fn newest_completed_points(column: &str) -> String {
+    format!(
+        "SELECT n.resource_arn, \
+           (SELECT p.{column} FROM recovery_points p WHERE p.status = 'COMPLETED' \
+            AND p.resource_arn = n.resource_arn AND p.creation_date = n.newest \
+            ORDER BY p.id LIMIT 1) AS {column}, \
+           n.newest AS creation_date \
+         FROM (SELECT resource_arn, MAX(creation_date) AS newest FROM recovery_points \
+               WHERE status = 'COMPLETED' GROUP BY resource_arn) n \
+         ORDER BY n.resource_arn"
+    )
+}
 
 impl Catalog {
     /// Each resource's newest COMPLETED recovery point, in any vault: one
@@ -69,18 +83,9 @@ impl Catalog {
     /// # Errors
     /// On database errors or unreadable rows.
     pub async fn newest_points(&self) -> Result<Vec<NewestPoint>> {
-        let rows = sqlx::query(
-            "SELECT n.resource_arn, \
-               (SELECT p.id FROM recovery_points p WHERE p.status = 'COMPLETED' \
-                AND p.resource_arn = n.resource_arn AND p.creation_date = n.newest \
-                ORDER BY p.id LIMIT 1) AS id, \
-               n.newest AS creation_date \
-             FROM (SELECT resource_arn, MAX(creation_date) AS newest FROM recovery_points \
-                   WHERE status = 'COMPLETED' GROUP BY resource_arn) n \
-             ORDER BY n.resource_arn",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&newest_completed_points("id"))
+            .fetch_all(&self.pool)
+            .await?;
         let mut out: Vec<NewestPoint> = Vec::with_capacity(rows.len());
         for row in rows {
             let resource_arn: String = row.try_get("resource_arn")?;
@@ -144,11 +149,7 @@ impl Catalog {
         .await?;
         rows.iter()
             .map(|row| {
-                let doc: String = row.try_get("doc")?;
-                let value = serde_json::from_str(&doc).map_err(|source| Error::Corrupt {
-                    what: "recovery point".into(),
-                    source,
-                })?;
+                let value = doc_from_row(row, RecoveryPoint::WHAT)?;
                 Ok((row.try_get("id")?, value))
             })
             .collect()
@@ -198,13 +199,12 @@ impl Catalog {
         keys: &[String],
     ) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();
-        for chunk in keys.chunks(500) {
-            let list: Vec<String> = (4..4 + chunk.len()).map(|i| format!("${i}")).collect();
+        for chunk in keys.chunks(IN_LIST) {
             let sql = format!(
                 "SELECT control_name, resource_id FROM control_current \
                  WHERE account_id = $1 AND region = $2 AND framework_name = $3 \
                  AND key_hash IN ({})",
-                list.join(", ")
+                placeholders(4, chunk.len())
             );
             let mut query = sqlx::query(&sql)
                 .bind(key.account_id)
@@ -350,13 +350,7 @@ impl Catalog {
             }
         };
         rows.iter()
-            .map(|row| {
-                let doc: String = row.try_get("doc")?;
-                serde_json::from_str(&doc).map_err(|source| Error::Corrupt {
-                    what: "control result".into(),
-                    source,
-                })
-            })
+            .map(|row| doc_from_row(row, ControlResult::WHAT))
             .collect()
     }
 
@@ -377,12 +371,7 @@ impl Catalog {
         .await?;
         let mut out: Vec<FrameworkEvaluation> = Vec::with_capacity(rows.len());
         for row in rows {
-            let doc: String = row.try_get("doc")?;
-            let evaluation: FrameworkEvaluation =
-                serde_json::from_str(&doc).map_err(|source| Error::Corrupt {
-                    what: "framework evaluation".into(),
-                    source,
-                })?;
+            let evaluation: FrameworkEvaluation = doc_from_row(&row, FrameworkEvaluation::WHAT)?;
             let same = out.last().is_some_and(|e| {
                 (&e.account_id, &e.region, &e.framework_name)
                     == (
@@ -405,10 +394,12 @@ impl Catalog {
     /// # Errors
     /// On database errors.
     pub async fn ledger_last_change(&self) -> Result<i64> {
-        let row = sqlx::query(&format!(
-            "SELECT seq FROM ledger WHERE kind NOT IN ({NOT_EVALUATED_BY_CONTROLS}) \
-             ORDER BY seq DESC LIMIT 1"
-        ))
+        // What evaluations themselves append.
+        let row = sqlx::query(
+            "SELECT seq FROM ledger WHERE kind NOT IN ($1, $2) ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(ControlResult::WHAT)
+        .bind(FrameworkEvaluation::WHAT)
         .fetch_optional(&self.pool)
         .await?;
         match row {

@@ -52,14 +52,32 @@ pub(crate) const BATCH_ROWS: usize = 200;
 /// `($1, ..., $n), (...)` for `rows` rows of `columns` values.
 pub(crate) fn values_list(rows: usize, columns: usize) -> String {
     (0..rows)
-        .map(|r| {
-            let cells: Vec<String> = (1..=columns)
-                .map(|c| format!("${}", r * columns + c))
-                .collect();
-            format!("({})", cells.join(", "))
-        })
+        .map(|r| format!("({})", placeholders(r * columns + 1, columns)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Values per `IN (...)` list.
+pub(crate) const IN_LIST: usize = 500;
+
+/// `$from, $from+1, ...`: `n` placeholders.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A row's `doc` column read as `T`; `what` names it when it is corrupt.
+pub(crate) fn doc_from_row<T: serde::de::DeserializeOwned>(
+    row: &sqlx::any::AnyRow,
+    what: &str,
+) -> Result<T> {
+    let doc: String = row.try_get("doc")?;
+    serde_json::from_str(&doc).map_err(|source| Error::Corrupt {
+        what: what.into(),
+        source,
+    })
 }
 
 /// A stack as last applied.
@@ -1010,14 +1028,10 @@ fn vault_secret_from_row(row: &sqlx::any::AnyRow) -> Result<VaultSecretRecord> {
 }
 
 fn stored_from_row<R: Record>(row: &sqlx::any::AnyRow) -> Result<Stored<R>> {
-    let doc: String = row.try_get("doc")?;
     let created: String = row.try_get("created_at")?;
     let updated: String = row.try_get("updated_at")?;
     Ok(Stored {
-        record: serde_json::from_str(&doc).map_err(|source| Error::Corrupt {
-            what: R::WHAT.into(),
-            source,
-        })?,
+        record: doc_from_row(row, R::WHAT)?,
         version: row.try_get("version")?,
         created_at: parse_ts(&created, R::WHAT)?,
         updated_at: parse_ts(&updated, R::WHAT)?,

@@ -6,9 +6,10 @@
 use coffer_model::RecoveryPoint;
 use sqlx::Row;
 
+use crate::compliance::newest_completed_points;
 use crate::db::Backend;
-use crate::error::{Error, Result};
-use crate::{Catalog, Record};
+use crate::error::Result;
+use crate::{doc_from_row, Catalog, Record};
 
 /// Completed recovery points of one vault.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,24 +80,11 @@ impl Catalog {
     /// # Errors
     /// On database errors or unreadable documents.
     pub async fn newest_point_records(&self) -> Result<Vec<RecoveryPoint>> {
-        let rows = sqlx::query(
-            "SELECT (SELECT p.doc FROM recovery_points p WHERE p.status = 'COMPLETED' \
-                AND p.resource_arn = n.resource_arn AND p.creation_date = n.newest \
-                ORDER BY p.id LIMIT 1) AS doc \
-             FROM (SELECT resource_arn, MAX(creation_date) AS newest FROM recovery_points \
-                   WHERE status = 'COMPLETED' GROUP BY resource_arn) n \
-             ORDER BY n.resource_arn",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&newest_completed_points("doc"))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
-            .map(|row| {
-                let doc: String = row.try_get("doc")?;
-                serde_json::from_str(&doc).map_err(|source| Error::Corrupt {
-                    what: RecoveryPoint::WHAT.into(),
-                    source,
-                })
-            })
+            .map(|row| doc_from_row(row, RecoveryPoint::WHAT))
             .collect()
     }
 }

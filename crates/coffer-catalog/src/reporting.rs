@@ -9,10 +9,7 @@ use sqlx::Row;
 
 use crate::error::Result;
 use crate::time::format_ts;
-use crate::{stored_from_row, Catalog, Record};
-
-/// Values per `IN (...)` list.
-const IN_LIST: usize = 500;
+use crate::{placeholders, stored_from_row, Catalog, Record, IN_LIST};
 
 /// A job record that job reports read.
 pub trait JobRecord: Record {
@@ -35,13 +32,6 @@ impl JobRecord for CopyJob {
 impl JobRecord for RestoreJob {
     const STATE_COLUMN: &'static str = "status";
     const ACTIVE: &'static [&'static str] = &["PENDING", "RUNNING"];
-}
-
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl Catalog {

@@ -617,7 +617,6 @@ fn encode_key(key: &str) -> String {
         .join("/")
 }
 
-
 /// An error and its causes on one line.
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
