@@ -387,24 +387,24 @@ impl Catalog {
         Ok(out)
     }
 
-    /// The newest ledger entry that is not a control result or a framework
-    /// evaluation: what controls read changed since an evaluation when this
-    /// moved (-1: none).
+    /// The newest ledger entry after `after` that is not a control result
+    /// or a framework evaluation, else `after`: what controls read changed
+    /// since an evaluation when this moved. Give the last answer as `after`
+    /// and only the entries since are read (-1 reads the whole ledger).
     ///
     /// # Errors
     /// On database errors.
-    pub async fn ledger_last_change(&self) -> Result<i64> {
-        // What evaluations themselves append.
+    pub async fn ledger_last_change(&self, after: i64) -> Result<i64> {
+        // What evaluations themselves append is left out.
         let row = sqlx::query(
-            "SELECT seq FROM ledger WHERE kind NOT IN ($1, $2) ORDER BY seq DESC LIMIT 1",
+            "SELECT MAX(seq) AS seq FROM ledger WHERE seq > $1 AND kind NOT IN ($2, $3)",
         )
+        .bind(after)
         .bind(ControlResult::WHAT)
         .bind(FrameworkEvaluation::WHAT)
-        .fetch_optional(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        match row {
-            Some(row) => Ok(row.try_get("seq")?),
-            None => Ok(-1),
-        }
+        let found: Option<i64> = row.try_get("seq")?;
+        Ok(found.unwrap_or(after))
     }
 }

@@ -64,10 +64,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "current control results, framework evaluations",
         sql: include_str!("migrations/0007_control_current.sql"),
     },
+    Migration {
+        version: 8,
+        description: "copy jobs by source point and destination",
+        sql: include_str!("migrations/0008_copy_jobs_by_source.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use coffer_catalog::ObjectKind;
+use coffer_catalog::{JobRecord, ObjectKind};
 use coffer_model::{
     AccountId, BackupJob, BackupJobState, BackupPlan, BackupSelection, BackupVault, CopyJob,
     CopyJobState, RecoveryPoint, Region, Resource, VaultCheck,
@@ -397,7 +397,7 @@ impl Daemon {
             |runner: Option<&str>, id: &str| !ours.contains(id) && exec::runner_is_gone(runner);
         for job in self
             .env
-            .records_where("state", &["RUNNING", "ABORTING"], |j: &BackupJob| {
+            .records_where("state", &exec::WRITING_STATES, |j: &BackupJob| {
                 dead(j.runner.as_deref(), &j.backup_job_id)
             })
             .await?
@@ -427,9 +427,11 @@ impl Daemon {
             .unwrap_or(now);
         for job in self
             .env
-            .records_where("state", &["CREATED"], |j: &BackupJob| {
-                j.start_by.is_none() && j.creation_date < stale
-            })
+            .records_where(
+                "state",
+                &[BackupJobState::Created.as_str()],
+                |j: &BackupJob| j.start_by.is_none() && j.creation_date < stale,
+            )
             .await?
         {
             let _ = exec::transition(
@@ -448,7 +450,7 @@ impl Daemon {
         }
         for job in self
             .env
-            .records_where("state", &["RUNNING"], |j: &CopyJob| {
+            .records_where("state", &[CopyJobState::Running.as_str()], |j: &CopyJob| {
                 dead(j.runner.as_deref(), &j.copy_job_id)
             })
             .await?
@@ -783,18 +785,9 @@ impl Daemon {
     }
 
     async fn live_jobs(&self) -> Result<Vec<BackupJob>> {
-        let mut jobs = Vec::new();
-        for state in ["CREATED", "PENDING", "RUNNING", "ABORTING"] {
-            jobs.extend(
-                self.env
-                    .catalog
-                    .list::<BackupJob>(&[("state", state)])
-                    .await?
-                    .into_iter()
-                    .map(|s| s.record),
-            );
-        }
-        Ok(jobs)
+        self.env
+            .records_where("state", <BackupJob as JobRecord>::ACTIVE, |_| true)
+            .await
     }
 
     fn running_backup(&mut self, job_id: &str) -> Option<&mut Running> {

@@ -200,6 +200,13 @@ pub async fn set_copy_state(
 }
 
 /// The error of an attempt whose process stopped (a crash or kill).
+/// The states of a backup job whose process writes to its vault (the
+/// catalog's state column values).
+pub const WRITING_STATES: [&str; 2] = [
+    BackupJobState::Running.as_str(),
+    BackupJobState::Aborting.as_str(),
+];
+
 pub const INTERRUPTED: &str = "interrupted: the process running it stopped (a crash or kill) during this attempt; no recovery point was recorded, and its partial data is removed by the vault's reconciliation";
 
 /// When the next attempt of a job whose last attempt failed may start:

@@ -4,12 +4,15 @@
 use std::collections::BTreeSet;
 
 use coffer_catalog::ObjectKind;
-use coffer_model::{BackupJob, BackupVault, CopyJob, RecoveryPoint, StorageClass, VaultCheck};
+use coffer_model::{
+    BackupJob, BackupVault, CopyJob, CopyJobState, RecoveryPoint, StorageClass, VaultCheck,
+};
 use coffer_vault::PruneSummary;
 use jiff::Timestamp;
 
 use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::exec;
 use crate::recovery::{orphans, VaultSnapshot};
 use crate::sweeper::{decide, Decision};
 
@@ -285,16 +288,18 @@ pub async fn next_check_part(env: &Env, vault: &BackupVault, parts: u32) -> Resu
 /// The jobs writing to vaults now (their snapshots are not orphans yet).
 async fn writing_jobs(env: &Env) -> Result<BTreeSet<String>> {
     let mut running: BTreeSet<String> = env
-        .records_where("state", &["RUNNING", "ABORTING"], |_: &BackupJob| true)
+        .records_where("state", &exec::WRITING_STATES, |_: &BackupJob| true)
         .await?
         .into_iter()
         .map(|j| j.backup_job_id)
         .collect();
     running.extend(
-        env.records_where("state", &["RUNNING"], |_: &CopyJob| true)
-            .await?
-            .into_iter()
-            .map(|j| j.copy_job_id),
+        env.records_where("state", &[CopyJobState::Running.as_str()], |_: &CopyJob| {
+            true
+        })
+        .await?
+        .into_iter()
+        .map(|j| j.copy_job_id),
     );
     Ok(running)
 }

@@ -47,7 +47,7 @@ impl BackupJobState {
         )
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         use BackupJobState::*;
         match self {
             Created => "CREATED",
@@ -75,6 +75,17 @@ pub enum CopyJobState {
 }
 
 impl CopyJobState {
+    /// The state as AWS spells it (and the catalog stores it).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CopyJobState::Created => "CREATED",
+            CopyJobState::Running => "RUNNING",
+            CopyJobState::Completed => "COMPLETED",
+            CopyJobState::Failed => "FAILED",
+            CopyJobState::Partial => "PARTIAL",
+        }
+    }
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
@@ -336,5 +347,18 @@ mod tests {
             "\"EXPIRED\""
         );
         assert_eq!(BackupJobState::Partial.as_str(), "PARTIAL");
+        // The catalog's state column holds as_str; it must be the serde word.
+        for state in [
+            CopyJobState::Created,
+            CopyJobState::Running,
+            CopyJobState::Completed,
+            CopyJobState::Failed,
+            CopyJobState::Partial,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&state).unwrap(),
+                format!("\"{}\"", state.as_str())
+            );
+        }
     }
 }

@@ -18,7 +18,6 @@ use crate::cli::Global;
 use crate::context::Context;
 use crate::Outcome;
 
-/// Holds the home's scheduler lock.
 /// The last evaluation of the controls: the ledger position it saw and
 /// how long it took.
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +48,7 @@ fn evaluation_due(last: Option<(&Evaluated, Duration)>, change: i64) -> bool {
     last.change != change && since >= rest
 }
 
+/// Holds the home's scheduler lock.
 fn lock_home(ctx: &Context) -> anyhow::Result<File> {
     let path = ctx.config.home().join("serve.lock");
     let file = OpenOptions::new()
@@ -147,17 +147,26 @@ pub async fn run(
         let catalog = catalog.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(10));
-            let mut last: Option<(Evaluated, std::time::Instant)> = None;
+            // After a long evaluation, one probe, not the ticks it missed.
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last: Option<(Evaluated, tokio::time::Instant)> = None;
+            // The ledger is read from the last position probed on.
+            let mut probed = -1;
             loop {
-                every.tick().await;
-                let Ok(change) = catalog.ledger_last_change().await else {
+                // Times from the tick: a 10 s tick is never taken for less.
+                let started = every.tick().await;
+                let Ok(change) = catalog.ledger_last_change(probed).await else {
                     continue;
                 };
-                let due = evaluation_due(last.as_ref().map(|(e, at)| (e, at.elapsed())), change);
+                probed = change;
+                let due = evaluation_due(
+                    last.as_ref()
+                        .map(|(e, at)| (e, started.duration_since(*at))),
+                    change,
+                );
                 if !due {
                     continue;
                 }
-                let started = std::time::Instant::now();
                 match crate::audit::evaluate_everywhere(&ctx, &catalog).await {
                     Ok(changed) => tracing::info!(
                         changed,
