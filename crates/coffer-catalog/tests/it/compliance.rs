@@ -177,11 +177,19 @@ async fn aggregates_pages_and_results_recorded_on_change() {
         assert_eq!(catalog.ledger_len().await.unwrap(), before + 3);
         // Evaluations and results are not changes controls read.
         assert_eq!(catalog.ledger_last_change(-1).await.unwrap(), change);
+        // Read from the last probe on, the same: only evaluations since.
+        assert_eq!(catalog.ledger_last_change(change).await.unwrap(), change);
         let current = catalog.control_current_page(KEY, "", 10).await.unwrap();
         assert_eq!(current.len(), 1, "{}", engine.name);
         let latest = catalog.latest_evaluations().await.unwrap();
         assert_eq!(latest.len(), 1, "{}", engine.name);
         assert_eq!(latest[0].evaluation_id, "e2");
+        // A point recorded since is a change, found from the last probe on.
+        catalog
+            .insert(&recovery_point("p9", "primary"), now())
+            .await
+            .unwrap();
+        assert!(catalog.ledger_last_change(change).await.unwrap() > change);
         catalog.close().await;
     }
 }
