@@ -32,9 +32,11 @@ pub async fn evaluate(
     result
 }
 
-/// What every framework evaluation reads, read once: resources
-/// (discovered), policy objects, and the recovery points as aggregates.
+/// What every framework evaluation reads, read once: the frameworks,
+/// resources (discovered), policy objects, and the recovery points as
+/// aggregates.
 struct Inputs {
+    frameworks: Vec<(String, String, Framework)>,
     resources: Vec<coffer_model::Resource>,
     plans: Vec<(String, String, BackupPlan)>,
     selections: Vec<(String, String, BackupSelection)>,
@@ -44,9 +46,16 @@ struct Inputs {
 }
 
 impl Inputs {
-    async fn read(ctx: &Context, catalog: &coffer_catalog::Catalog) -> anyhow::Result<Inputs> {
+    /// Reads the rest once the frameworks are known (discovery connects
+    /// to servers: not done for nothing).
+    async fn read(
+        ctx: &Context,
+        catalog: &coffer_catalog::Catalog,
+        frameworks: Vec<(String, String, Framework)>,
+    ) -> anyhow::Result<Inputs> {
         let env = ctx.env(catalog);
         Ok(Inputs {
+            frameworks,
             resources: env.discover().await?,
             plans: placed(catalog, ObjectKind::BackupPlan).await?,
             selections: placed(catalog, ObjectKind::BackupSelection).await?,
@@ -91,8 +100,33 @@ pub async fn evaluate_frameworks(
     place: (&str, &str),
     only: Option<&str>,
 ) -> anyhow::Result<Vec<(Framework, FrameworkEvaluation)>> {
-    let inputs = Inputs::read(ctx, catalog).await?;
+    let frameworks = placed(catalog, ObjectKind::Framework).await?;
+    // A framework that is not there is refused before anything is read.
+    chosen(&frameworks, place, only)?;
+    let inputs = Inputs::read(ctx, catalog, frameworks).await?;
     evaluate_with(catalog, &inputs, place, only).await
+}
+
+/// The frameworks of `account` and `region` (or only `only`).
+///
+/// # Errors
+/// When none applies, saying how to apply one.
+fn chosen(
+    frameworks: &[(String, String, Framework)],
+    (account, region): (&str, &str),
+    only: Option<&str>,
+) -> anyhow::Result<Vec<Framework>> {
+    let found: Vec<Framework> = of_place(frameworks, (account, region))
+        .into_iter()
+        .filter(|f| only.is_none_or(|name| f.framework_name == name))
+        .collect();
+    if found.is_empty() {
+        match only {
+            Some(name) => bail!("framework {name:?} is not applied in account {account}, region {region}; `coffer get frameworks` lists them"),
+            None => bail!("no framework is applied in account {account}, region {region}; declare an AWS::Backup::Framework and apply it"),
+        }
+    }
+    Ok(found)
 }
 
 async fn evaluate_with(
@@ -102,23 +136,7 @@ async fn evaluate_with(
     only: Option<&str>,
 ) -> anyhow::Result<Vec<(Framework, FrameworkEvaluation)>> {
     let here = |a: &str, r: &str| a == account && r == region;
-    let frameworks: Vec<Framework> = catalog
-        .list_objects(ObjectKind::Framework)
-        .await?
-        .into_iter()
-        .filter(|o| here(&o.account_id, &o.region))
-        .map(|o| serde_json::from_value(o.doc))
-        .collect::<Result<_, _>>()?;
-    let frameworks: Vec<Framework> = frameworks
-        .into_iter()
-        .filter(|f| only.is_none_or(|name| f.framework_name == name))
-        .collect();
-    if frameworks.is_empty() {
-        match only {
-            Some(name) => bail!("framework {name:?} is not applied in account {account}, region {region}; `coffer get frameworks` lists them"),
-            None => bail!("no framework is applied in account {account}, region {region}; declare an AWS::Backup::Framework and apply it"),
-        }
-    }
+    let frameworks = chosen(&inputs.frameworks, (account, region), only)?;
     let plans: Vec<BackupPlan> = of_place(&inputs.plans, (account, region));
     let selections: Vec<BackupSelection> = of_place(&inputs.selections, (account, region));
     let resources: Vec<_> = inputs
@@ -249,13 +267,15 @@ pub async fn evaluate_everywhere(
     ctx: &Context,
     catalog: &coffer_catalog::Catalog,
 ) -> anyhow::Result<u64> {
-    let places: std::collections::BTreeSet<(String, String)> = catalog
-        .list_objects(ObjectKind::Framework)
-        .await?
-        .into_iter()
-        .map(|o| (o.account_id, o.region))
+    let frameworks = placed::<Framework>(catalog, ObjectKind::Framework).await?;
+    let places: std::collections::BTreeSet<(String, String)> = frameworks
+        .iter()
+        .map(|(account, region, _)| (account.clone(), region.clone()))
         .collect();
-    let inputs = Inputs::read(ctx, catalog).await?;
+    if places.is_empty() {
+        return Ok(0);
+    }
+    let inputs = Inputs::read(ctx, catalog, frameworks).await?;
     let mut results = 0;
     for (account, region) in &places {
         for (_, evaluation) in evaluate_with(catalog, &inputs, (account, region), None).await? {

@@ -175,6 +175,16 @@ fn an_untagged_resource_fails_with_its_reason_and_passes_once_tagged_and_backed_
         "only the framework asked for"
     );
     assert_eq!(doc[0]["FrameworkStatus"], "NON_COMPLIANT");
+    // A framework that is not applied is refused, saying where to look.
+    let typo = home.run(&["audit", "evaluate", "--framework", "core_typo"]);
+    assert_eq!(typo.code, 1, "{}{}", typo.stdout, typo.stderr);
+    assert!(
+        typo.stderr
+            .contains("framework \"core_typo\" is not applied in account")
+            && typo.stderr.contains("`coffer get frameworks` lists them"),
+        "{}",
+        typo.stderr
+    );
     let status_of = |control: &str, resource: &str| {
         doc[0]["Results"]
             .as_array()
