@@ -525,7 +525,8 @@ mod tests {
     #[test]
     fn a_manifest_without_object_lock_has_no_such_field() {
         let (_dir, _key, out) = delivered();
-        let text = std::fs::read_to_string(out.join(MANIFEST)).unwrap_or_default();
+        let text = std::fs::read_to_string(out.join(MANIFEST)).unwrap();
+        assert!(text.contains("\"files\""), "{text}");
         assert!(!text.contains("objectLock"), "{text}");
     }
 }

@@ -468,11 +468,17 @@ fn reports_go_to_s3_under_object_lock_and_verify_from_the_bucket() {
     );
 
     // Several endpoints could serve a bucket no [report_buckets] entry
-    // names: --endpoint says which.
+    // names: --endpoint says which. "moto" answers nowhere here, so only
+    // the endpoint asked for can reach the delivery.
     configure(
         "[report_buckets.audit]\nendpoint = \"moto\"\nbucket = \"coffer-default\"\n",
         &["moto", "other"],
     );
+    let dead =
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replacen(&moto.url, "http://127.0.0.1:9", 1);
+    std::fs::write(&config, dead).unwrap();
     let ambiguous = home.run(&["verify", &url, "--fingerprint", &fingerprint]);
     assert_eq!(ambiguous.code, 1, "{ambiguous:?}");
     assert!(
@@ -493,6 +499,11 @@ fn reports_go_to_s3_under_object_lock_and_verify_from_the_bucket() {
         chosen.stderr.contains(&format!("error: {csv}: SHA-256")),
         "{}",
         chosen.stderr
+    );
+
+    configure(
+        "[report_buckets.audit]\nendpoint = \"moto\"\nbucket = \"coffer-default\"\n",
+        &["moto", "other"],
     );
 
     // No object_lock in config.toml, but the bucket retains by default:
