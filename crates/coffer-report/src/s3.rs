@@ -545,17 +545,24 @@ impl S3Client {
     }
 
     /// The delivery under `prefix` (empty, or ending with `/`): every
-    /// object under it, named relative to it; `None`, without reading
-    /// anything, when no `manifest.json` lies directly under it.
+    /// object under it, named relative to it; `None`, after one HEAD and
+    /// without listing anything, when no `manifest.json` lies directly
+    /// under it.
     ///
     /// # Errors
     /// A listing or a read that fails.
     pub async fn fetch_delivery(&self, prefix: &str) -> Result<Option<Fetched>, S3Error> {
-        let listed = self.list(prefix).await?;
+        // One HEAD before any listing: a prefix above a delivery (a whole
+        // bucket, say) is never listed for nothing.
         let manifest = format!("{prefix}{MANIFEST}");
-        if !listed.iter().any(|object| object.key == manifest) {
-            return Ok(None);
+        match self.head(&manifest).await {
+            Ok(_) => {}
+            Err(error) if matches!(error.code.as_deref(), Some("NotFound" | "NoSuchKey")) => {
+                return Ok(None)
+            }
+            Err(error) => return Err(error),
         }
+        let listed = self.list(prefix).await?;
         let mut objects = BTreeMap::new();
         for object in listed {
             let Some(name) = object.key.strip_prefix(prefix) else {
