@@ -12,8 +12,8 @@ JSON document), generated inside SQLite so ten million rows take minutes.
 The estate, for the payments_core framework of
 shared/examples/cloudformation/backup-stack.yaml (account 210987654321,
 region eu-west-1):
-- resources cycle through PostgreSQL, MySQL, FileSystem and SQLite; 60%
-  are tagged backup-tier=critical, 35% standard, 5% untagged;
+- resources cycle through PostgreSQL, MySQL, FileSystem and SQLite; 55%
+  are tagged backup-tier=critical, 40% standard, 5% untagged;
 - points are spread evenly, one a day per resource, newest first; 2% of
   resources stopped being backed up three days ago; every tenth point is
   kept 14 days (short of the 35 the control wants);
