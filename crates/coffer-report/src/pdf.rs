@@ -548,6 +548,36 @@ mod tests {
     }
 
     #[test]
+    fn a_heading_moves_to_the_next_page_rather_than_end_one_alone() {
+        // Fillers of every height around a page's: somewhere the heading
+        // would land at the foot of the page with its text on the next.
+        for filler in 40..=70 {
+            let family = genpdf::fonts::FontFamily {
+                regular: font(REGULAR).unwrap(),
+                bold: font(BOLD).unwrap(),
+                italic: font(REGULAR).unwrap(),
+                bold_italic: font(BOLD).unwrap(),
+            };
+            let mut doc = genpdf::Document::new(family);
+            let mut decorator = genpdf::SimplePageDecorator::new();
+            decorator.set_margins(18);
+            doc.set_page_decorator(decorator);
+            doc.push(Paragraph::new("start"));
+            doc.push(Break::new(filler));
+            doc.push(section("Heading", 25.0));
+            doc.push(Paragraph::new("what it introduces"));
+            let mut out = Vec::new();
+            doc.render(&mut out).unwrap();
+            let pages = pages(&out);
+            let page = pages.iter().find(|p| p.contains("Heading")).unwrap();
+            assert!(
+                page.contains("what it introduces"),
+                "filler {filler}: heading alone: {pages:?}"
+            );
+        }
+    }
+
+    #[test]
     fn the_drill_down_names_each_resource_once_with_every_reason() {
         let text = pages(&render_resources(&resource_report(3))).concat();
         assert!(
