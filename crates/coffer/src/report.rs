@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::bail;
+use anyhow::{bail, Context as _};
 use coffer_audit::signing::{KeyPair, PublicKey};
 use coffer_catalog::ObjectKind;
 use coffer_model::{
@@ -350,7 +350,13 @@ async fn produce(
         }
         Target::S3 { client, .. } => {
             let key = bundle::delivery_key(prefix, template, end, &job_id);
-            client.put_sealed(&key, &sealed).await?;
+            client.put_sealed(&key, &sealed).await.with_context(|| {
+                format!(
+                    "delivering to s3://{}/{key} (report bucket {:?}) failed; objects put before the failure stay (under retention when locked) and the delivery has no manifest.json: check the endpoint's url and credentials in config.toml and that they may s3:PutObject (and s3:PutObjectRetention for Object Lock), then run the report again",
+                    client.bucket(),
+                    channel.s3_bucket_name
+                )
+            })?;
             format!("s3://{}/{key}", client.bucket())
         }
     };
@@ -484,7 +490,12 @@ async fn fetch_delivery(
         None => prefixes.push(String::new()),
     }
     for prefix in &prefixes {
-        if let Some(fetched) = client.fetch_delivery(prefix).await? {
+        let fetched = client.fetch_delivery(prefix).await.with_context(|| {
+            format!(
+                "reading s3://{bucket}/{prefix} through [s3_endpoints.{name}] failed: check its url and credentials, and that they may s3:GetObject and s3:ListBucket on {bucket}"
+            )
+        })?;
+        if let Some(fetched) = fetched {
             return Ok(fetched);
         }
     }

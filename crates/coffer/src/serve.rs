@@ -141,7 +141,7 @@ pub async fn run(
     // point expired, a policy or tag was applied: the ledger moved), checked
     // every 10 seconds, and at least every 24 hours; between two, a rest of
     // four times the last one's length, so that on a large, busy estate
-    // evaluation takes at most a fifth of a core (see `evaluation_due`).
+    // evaluation takes about a fifth of a core (see `evaluation_due`).
     let evaluator = {
         let ctx = Context::load(global)?;
         let catalog = catalog.clone();
