@@ -284,28 +284,33 @@ impl Catalog {
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let mut tail = ledger::Tail::read(&mut tx, self.backend).await?;
-        for (control, resource) in retired {
-            sqlx::query(
-                "DELETE FROM control_current WHERE account_id = $1 AND region = $2 \
-                 AND framework_name = $3 AND control_name = $4 AND resource_id = $5",
-            )
-            .bind(&evaluation.account_id)
-            .bind(&evaluation.region)
-            .bind(&evaluation.framework_name)
-            .bind(control)
-            .bind(resource)
-            .execute(&mut *tx)
-            .await?;
-            let subject = format!("{}/{control}/{resource}", evaluation.framework_name);
-            tail.append(
-                &mut tx,
-                <ControlResult as Record>::WHAT,
-                &subject,
-                "RETIRED: no longer evaluated",
-                subject.as_bytes(),
-                now,
-            )
-            .await?;
+        // Retired by key, a list at a time, with their ledger entries in
+        // multi-row inserts.
+        for chunk in retired.chunks(IN_LIST) {
+            let sql = format!(
+                "DELETE FROM control_current \
+                 WHERE account_id = $1 AND region = $2 AND framework_name = $3 \
+                 AND key_hash IN ({})",
+                placeholders(4, chunk.len())
+            );
+            let mut query = sqlx::query(&sql)
+                .bind(&evaluation.account_id)
+                .bind(&evaluation.region)
+                .bind(&evaluation.framework_name);
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (control, resource) in chunk {
+                query = query.bind(control_key(control, resource));
+                let subject = format!("{}/{control}/{resource}", evaluation.framework_name);
+                entries.push(tail.next(
+                    <ControlResult as Record>::WHAT,
+                    &subject,
+                    "RETIRED: no longer evaluated",
+                    subject.as_bytes(),
+                    now,
+                )?);
+            }
+            query.execute(&mut *tx).await?;
+            ledger::insert_entries(&mut tx, &entries).await?;
         }
         self.insert_in(&mut tx, &mut tail, evaluation, now).await?;
         tx.commit().await?;
