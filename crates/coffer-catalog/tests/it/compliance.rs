@@ -248,3 +248,61 @@ async fn reports_read_jobs_of_their_window_the_points_they_name_and_ledger_posit
         catalog.close().await;
     }
 }
+
+#[tokio::test]
+async fn hundreds_of_results_recorded_and_retired_across_batches_keep_the_chain() {
+    for engine in engines().await {
+        let catalog = engine.open().await;
+        // More than a multi-row insert (200) and an IN list (500) hold.
+        let n = 650;
+        let results: Vec<ControlResult> = (0..n)
+            .map(|i| {
+                result(
+                    &format!("r-{i}"),
+                    &format!("point-{i}"),
+                    Compliance::Compliant,
+                )
+            })
+            .collect();
+        let digests: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
+        let start = catalog.ledger_len().await.unwrap();
+        catalog
+            .record_control_results(&results, &digests, now())
+            .await
+            .unwrap();
+        let control = "BACKUP_RECOVERY_POINT_ENCRYPTED";
+        let keys: Vec<String> = (0..n)
+            .map(|i| coffer_catalog::control_key(control, &format!("point-{i}")))
+            .collect();
+        let named = catalog.control_current_named(KEY, &keys).await.unwrap();
+        assert_eq!(named.len(), n, "{}", engine.name);
+
+        let retired: Vec<(String, String)> = (0..600)
+            .map(|i| (control.to_string(), format!("point-{i}")))
+            .collect();
+        catalog
+            .finish_evaluation(&evaluation("e1", now()), &retired, now())
+            .await
+            .unwrap();
+        let current = catalog.control_current_page(KEY, "", 1000).await.unwrap();
+        assert_eq!(current.len(), n - 600, "{}", engine.name);
+
+        // Every entry links to the one before and hashes to itself.
+        let end = catalog.ledger_len().await.unwrap();
+        assert_eq!(end - start, 650 + 600 + 1, "{}", engine.name);
+        let entries = catalog.ledger_entries(start, end).await.unwrap();
+        let retirements = entries
+            .iter()
+            .filter(|e| e.event == "RETIRED: no longer evaluated")
+            .count();
+        assert_eq!(retirements, 600, "{}", engine.name);
+        for pair in entries.windows(2) {
+            assert_eq!(pair[1].seq, pair[0].seq + 1, "{}", engine.name);
+            assert_eq!(pair[1].prev_hash, pair[0].entry_hash, "{}", engine.name);
+        }
+        for entry in &entries {
+            assert_eq!(entry.entry_hash, entry.computed_hash(), "{}", engine.name);
+        }
+        catalog.close().await;
+    }
+}
