@@ -149,18 +149,6 @@ impl Sealed {
     }
 }
 
-/// Writes a delivery into `dir` (created): the files, the public key, the
-/// signature, then the manifest. Returns the manifest and the SHA-256 of
-/// its bytes as written.
-///
-/// # Errors
-/// When a file cannot be written.
-pub fn write(dir: &Path, contents: Contents, key: &KeyPair) -> Result<(Manifest, String)> {
-    let sealed = seal(contents, key)?;
-    sealed.write(dir)?;
-    Ok((sealed.manifest, sealed.manifest_sha256))
-}
-
 /// The key a verification trusts.
 #[derive(Clone, Debug)]
 pub enum Trust {
@@ -428,7 +416,9 @@ mod tests {
         let key = KeyPair::load_or_create(&dir.path().join("k")).unwrap_or_else(|e| panic!("{e}"));
         let at = jiff::Timestamp::from_second(1_790_000_000).unwrap_or_default();
         let out = delivery_dir(dir.path(), Some("audit/"), "BACKUP_JOB_REPORT", at, "JOB1");
-        write(&out, contents(at, None), &key).unwrap_or_else(|e| panic!("{e}"));
+        seal(contents(at, None), &key)
+            .and_then(|sealed| sealed.write(&out))
+            .unwrap_or_else(|e| panic!("{e}"));
         (dir, key, out)
     }
 

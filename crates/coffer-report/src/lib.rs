@@ -34,8 +34,6 @@ pub enum Error {
     Unreadable { path: PathBuf, message: String },
     #[error("cannot write the manifest: {0}")]
     Manifest(#[source] serde_json::Error),
-    #[error(transparent)]
-    S3(#[from] s3::S3Error),
     #[error("report template {0:?} is not produced here; use BACKUP_JOB_REPORT, COPY_JOB_REPORT, RESTORE_JOB_REPORT, CONTROL_COMPLIANCE_REPORT or RESOURCE_COMPLIANCE_REPORT")]
     Template(String),
 }
