@@ -48,6 +48,19 @@ pub struct S3Error {
     pub detail: String,
 }
 
+impl S3Error {
+    /// A failure on this side (no S3 code): a request that cannot be
+    /// built, an answer that cannot be read.
+    fn local(operation: &'static str, target: &str, detail: String) -> S3Error {
+        S3Error {
+            operation,
+            target: target.to_string(),
+            code: None,
+            detail,
+        }
+    }
+}
+
 /// An object found by a listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listed {
@@ -188,12 +201,8 @@ impl S3Client {
     /// # Errors
     /// An endpoint that is not an `http(s)://host` URL; a TLS setup failure.
     pub fn new(access: &S3Access, bucket: &str) -> Result<S3Client, S3Error> {
-        let failed = |detail: String| S3Error {
-            operation: "setup",
-            target: format!("s3://{bucket}"),
-            code: None,
-            detail,
-        };
+        let target = format!("s3://{bucket}");
+        let failed = |detail: String| S3Error::local("setup", &target, detail);
         let url = url::Url::parse(&access.endpoint).map_err(|e| {
             failed(format!(
                 "the endpoint {:?} is not a URL ({e}); give url = \"http(s)://host[:port]\" in its [s3_endpoints] entry",
@@ -298,6 +307,18 @@ impl S3Client {
 
     /// Signs and sends one request; an answer other than 2xx is an error
     /// with S3's code and message.
+    /// A request without headers or body (GET, HEAD).
+    async fn ask(
+        &self,
+        operation: &'static str,
+        target: &str,
+        method: http::Method,
+        url: &str,
+    ) -> Result<reqwest::Response, S3Error> {
+        self.send(operation, target, method, url, Vec::new(), Vec::new())
+            .await
+    }
+
     async fn send(
         &self,
         operation: &'static str,
@@ -372,12 +393,8 @@ impl S3Client {
         lock: Option<&ObjectLock>,
     ) -> Result<(), S3Error> {
         let target = self.target(key);
-        let headers = put_headers(key, bytes, lock).map_err(|detail| S3Error {
-            operation: "PutObject",
-            target: target.clone(),
-            code: None,
-            detail,
-        })?;
+        let headers = put_headers(key, bytes, lock)
+            .map_err(|detail| S3Error::local("PutObject", &target, detail))?;
         self.send(
             "PutObject",
             &target,
@@ -397,20 +414,19 @@ impl S3Client {
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, S3Error> {
         let target = self.target(key);
         let response = self
-            .send(
+            .ask(
                 "GetObject",
                 &target,
                 http::Method::GET,
                 &self.url(Some(key), &[]),
-                Vec::new(),
-                Vec::new(),
             )
             .await?;
-        let bytes = response.bytes().await.map_err(|e| S3Error {
-            operation: "GetObject",
-            target,
-            code: None,
-            detail: format!("the answer broke off: {}", chain(&e)),
+        let bytes = response.bytes().await.map_err(|e| {
+            S3Error::local(
+                "GetObject",
+                &target,
+                format!("the answer broke off: {}", chain(&e)),
+            )
         })?;
         Ok(bytes.to_vec())
     }
@@ -422,13 +438,11 @@ impl S3Client {
     pub async fn head(&self, key: &str) -> Result<ObjectHead, S3Error> {
         let target = self.target(key);
         let response = self
-            .send(
+            .ask(
                 "HeadObject",
                 &target,
                 http::Method::HEAD,
                 &self.url(Some(key), &[]),
-                Vec::new(),
-                Vec::new(),
             )
             .await?;
         let headers = response.headers();
@@ -466,34 +480,27 @@ impl S3Client {
                 query.push(("continuation-token", token));
             }
             let response = self
-                .send(
+                .ask(
                     "ListObjectsV2",
                     &target,
                     http::Method::GET,
                     &self.url(None, &query),
-                    Vec::new(),
-                    Vec::new(),
                 )
                 .await?;
-            let text = response.text().await.unwrap_or_default();
-            let page = parse_list(&text).map_err(|detail| S3Error {
-                operation: "ListObjectsV2",
-                target: target.clone(),
-                code: None,
-                detail,
-            })?;
+            let text = answer_text("ListObjectsV2", &target, response).await?;
+            let page = parse_list(&text)
+                .map_err(|detail| S3Error::local("ListObjectsV2", &target, detail))?;
             found.extend(page.objects);
             match page.next {
                 Some(next) => token = Some(next),
                 None => return Ok(found),
             }
         }
-        Err(S3Error {
-            operation: "ListObjectsV2",
-            target,
-            code: None,
-            detail: format!("the listing did not end after {MAX_LIST_PAGES} pages"),
-        })
+        Err(S3Error::local(
+            "ListObjectsV2",
+            &target,
+            format!("the listing did not end after {MAX_LIST_PAGES} pages"),
+        ))
     }
 
     /// The bucket's Object Lock configuration; `None` when the bucket has
@@ -505,13 +512,11 @@ impl S3Client {
     pub async fn object_lock(&self) -> Result<Option<LockConfiguration>, S3Error> {
         let target = format!("s3://{}", self.bucket);
         let result = self
-            .send(
+            .ask(
                 "GetObjectLockConfiguration",
                 &target,
                 http::Method::GET,
                 &self.url(None, &[("object-lock", "")]),
-                Vec::new(),
-                Vec::new(),
             )
             .await;
         let response = match result {
@@ -521,13 +526,10 @@ impl S3Client {
             }
             Err(e) => return Err(e),
         };
-        let text = response.text().await.unwrap_or_default();
-        parse_lock(&text).map(Some).map_err(|detail| S3Error {
-            operation: "GetObjectLockConfiguration",
-            target,
-            code: None,
-            detail,
-        })
+        let text = answer_text("GetObjectLockConfiguration", &target, response).await?;
+        parse_lock(&text)
+            .map(Some)
+            .map_err(|detail| S3Error::local("GetObjectLockConfiguration", &target, detail))
     }
 
     /// Puts a sealed delivery's objects under `prefix` (ending with `/`),
@@ -622,6 +624,22 @@ fn encode_key(key: &str) -> String {
         .map(|segment| utf8_percent_encode(segment, &AWS_URI_ENCODE_SET).to_string())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// An answer's body as text; one that breaks off is an error, not an
+/// empty document.
+async fn answer_text(
+    operation: &'static str,
+    target: &str,
+    response: reqwest::Response,
+) -> Result<String, S3Error> {
+    response.text().await.map_err(|e| {
+        S3Error::local(
+            operation,
+            target,
+            format!("the answer broke off: {}", chain(&e)),
+        )
+    })
 }
 
 /// An error and its causes on one line.
