@@ -734,15 +734,133 @@ impl Tally {
     }
 }
 
-/// Whether a vault's access policy denies deleting recovery points to
-/// everyone but `allowed`: evaluated by asking the policy about principals
-/// that must be refused (a made-up one of the vault's account, another
-/// account's, and Coffer's own default principal).
+/// What AWS's manual-deletion control requires a vault's access policy to
+/// deny: deleting a recovery point, changing its lifecycle (a lifecycle of
+/// one day expires the point as surely as a deletion) and replacing the
+/// policy (which lifts the other two Denies).
+const MANUAL_DELETION_ACTIONS: [&str; 3] = [
+    "backup:DeleteRecoveryPoint",
+    "backup:UpdateRecoveryPointLifecycle",
+    "backup:PutBackupVaultAccessPolicy",
+];
+
+/// The recovery point the control asks about. It is shaped like the IDs
+/// Coffer gives points (UUIDs), so a Resource pattern written for real
+/// points matches it as it would match them.
+const PROBE_POINT_ID: &str = "00000000-0000-4000-8000-000000000000";
+
+/// `a`, `a and b`, `a, b and c`.
+fn words<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [init @ .., last] => format!(
+            "{} and {}",
+            init.iter()
+                .map(AsRef::as_ref)
+                .collect::<Vec<_>>()
+                .join(", "),
+            last.as_ref()
+        ),
+    }
+}
+
+/// The principals a policy document names where a Deny can exempt someone
+/// (`NotPrincipal`, and conditions on `aws:PrincipalArn` or
+/// `aws:PrincipalAccount`), each as a principal ARN that the name covers:
+/// a pattern with its wildcards filled in, an account as a made-up
+/// principal of it. Made-up principals cannot find an exemption of one
+/// named role; asking about the names themselves does. Names that are
+/// exactly a principal of `allowed`, and principals in `allowed`, are
+/// left out: those may be exempt.
+fn named_principals(doc: &serde_json::Value, allowed: &[String]) -> Vec<String> {
+    use serde_json::Value;
+    let strings = |value: &Value| -> Vec<String> {
+        match value {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let statements: Vec<&Value> = match doc.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(item) => vec![item],
+        None => Vec::new(),
+    };
+    // An account name is kept apart: it stands for every principal of the
+    // account, so it is asked about through a made-up principal of it.
+    let mut names: Vec<(String, bool)> = Vec::new();
+    for statement in statements {
+        if let Some(aws) = statement.get("NotPrincipal").and_then(|p| p.get("AWS")) {
+            names.extend(strings(aws).into_iter().map(|n| (n, false)));
+        }
+        let Some(Value::Object(operators)) = statement.get("Condition") else {
+            continue;
+        };
+        for keys in operators.values().filter_map(Value::as_object) {
+            for (key, values) in keys {
+                let account = match key.to_ascii_lowercase().as_str() {
+                    "aws:principalarn" => false,
+                    "aws:principalaccount" => true,
+                    _ => continue,
+                };
+                names.extend(strings(values).into_iter().map(|n| (n, account)));
+            }
+        }
+    }
+    let fill = |pattern: &str| pattern.replace('*', "coffer-audit-probe").replace('?', "x");
+    let in_account = |account: &str| format!("arn:coffer:iam::{account}:user/coffer-audit-probe");
+    let mut principals = BTreeSet::new();
+    for (name, account) in names {
+        if allowed.contains(&name) {
+            continue;
+        }
+        let principal = if account || (name.len() == 12 && name.bytes().all(|b| b.is_ascii_digit()))
+        {
+            in_account(&fill(&name))
+        } else if let Some(root) = name.strip_suffix(":root") {
+            // An account's root ARN stands for every principal of it.
+            in_account(root.rsplit(':').next().unwrap_or_default())
+        } else {
+            fill(&name)
+        };
+        if !allowed.contains(&principal) {
+            principals.insert(principal);
+        }
+    }
+    principals.into_iter().collect()
+}
+
+/// Whether a vault's access policy keeps everyone outside `allowed` (the
+/// control's `principalArnList`) from deleting its recovery points, from
+/// changing their lifecycle and from replacing the policy.
+///
+/// AWS words the requirement as one Deny statement with Principal "*" and
+/// Resource "*" that names the three actions. Coffer asks the vault's real
+/// policy evaluator instead, once per action, whether principals that must
+/// be refused are refused, so the verdict rests on the same evaluation
+/// `coffer_vault::check` applies to deletions and lifecycle changes: a
+/// policy that denies the three in separate statements or by `backup:*`
+/// passes, as it protects the points as well, and a Deny whose condition
+/// exempts anyone outside `allowed` fails, however it is written.
+/// Principal "*" is required in effect: made-up principals of the vault's
+/// account and of another account, and Coffer's default principal, must be
+/// refused. Resource "*" is required in effect: each action is asked about
+/// what it acts on (a recovery point of the vault, or the vault).
+/// Principals in `allowed` are not asked: AWS's control does not check them,
+/// so a policy that refuses them too still passes.
 fn deletion_disabled(vault: &BackupVault, allowed: &[String]) -> (Compliance, String) {
     let Some(doc) = &vault.access_policy else {
         return (
             Compliance::NonCompliant,
-            "the vault has no access policy, so anyone allowed to use Coffer can delete its recovery points".into(),
+            format!(
+                "the vault has no access policy, so anyone allowed to use Coffer can delete its recovery points or shorten their lifecycle; give it a Deny statement for {} with Principal \"*\" and Resource \"*\"",
+                words(&MANUAL_DELETION_ACTIONS)
+            ),
         );
     };
     let policy = match coffer_vault::AccessPolicy::from_json(doc) {
@@ -755,29 +873,87 @@ fn deletion_disabled(vault: &BackupVault, allowed: &[String]) -> (Compliance, St
         }
     };
     let account = vault.account_id.as_str();
-    let probes = [
+    // Principals nobody would list: the policy refuses them only if its Deny
+    // is for Principal "*" in effect. Coffer's default principal is one, as
+    // it is who the CLI acts as unless configured otherwise.
+    let anyone = [
         format!("arn:aws:iam::{account}:role/coffer-audit-probe"),
         format!("arn:coffer:iam::{account}:user/admin"),
         "arn:aws:iam::999999999999:user/coffer-audit-probe".to_string(),
     ];
-    let point = format!("{}:recovery-point/*", vault.backup_vault_arn);
-    for principal in probes.iter().filter(|p| !allowed.contains(p)) {
+    let named = named_principals(doc, allowed);
+    let point = coffer_model::Arn::recovery_point(&vault.region, &vault.account_id, PROBE_POINT_ID)
+        .to_string();
+    let vault_arn = vault.backup_vault_arn.to_string();
+    let refused = |principal: &str, action: &str| {
+        let resource_arn = if action == "backup:PutBackupVaultAccessPolicy" {
+            &vault_arn
+        } else {
+            &point
+        };
         let request = coffer_vault::Request {
             principal_arn: principal,
-            action: "backup:DeleteRecoveryPoint",
-            resource_arn: &point,
+            action,
+            resource_arn,
         };
-        if policy.evaluate(&request) == coffer_vault::Decision::Allowed {
-            return (
-                Compliance::NonCompliant,
-                format!("the vault's access policy lets {principal} delete recovery points (no Deny statement covers it)"),
-            );
+        matches!(
+            policy.evaluate(&request),
+            coffer_vault::Decision::Denied { .. }
+        )
+    };
+    // A missing action and an exemption outside the list are told apart
+    // because their fixes differ: one goes into the Deny, the other out of
+    // its condition.
+    let mut not_denied = Vec::new();
+    let mut exempted: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for action in MANUAL_DELETION_ACTIONS {
+        if anyone
+            .iter()
+            .filter(|p| !allowed.contains(p))
+            .any(|p| !refused(p, action))
+        {
+            not_denied.push(action);
+            continue;
+        }
+        for principal in named.iter().filter(|p| !refused(p, action)) {
+            exempted.entry(principal.as_str()).or_default().push(action);
         }
     }
-    (
-        Compliance::Compliant,
-        "the vault's access policy denies deleting recovery points".into(),
-    )
+    let mut problems = Vec::new();
+    if !not_denied.is_empty() {
+        problems.push(format!(
+            "the vault's access policy does not deny {} to every principal; add {} to a Deny statement with Principal \"*\" and Resource \"*\"",
+            words(&not_denied),
+            if not_denied.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    let exempt_only = if allowed.is_empty() {
+        "exempt nobody, as principalArnList is empty".to_string()
+    } else {
+        format!("exempt only {}", words(allowed))
+    };
+    for (principal, actions) in &exempted {
+        problems.push(format!(
+            "the vault's access policy exempts {principal} from its Deny of {}, but principalArnList does not list it; {exempt_only}",
+            words(actions)
+        ));
+    }
+    if problems.is_empty() {
+        (
+            Compliance::Compliant,
+            format!(
+                "the vault's access policy denies {} to every principal{}",
+                words(&MANUAL_DELETION_ACTIONS),
+                if allowed.is_empty() {
+                    ""
+                } else {
+                    " outside principalArnList"
+                }
+            ),
+        )
+    } else {
+        (Compliance::NonCompliant, problems.join("; "))
+    }
 }
 
 /// A framework's status: per control (COMPLIANT only if every result is)
@@ -801,4 +977,276 @@ pub fn rollup(
         })
         .collect();
     (per, overall)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use coffer_model::{AccountId, Arn, ControlInputParameter, Region};
+    use serde_json::{json, Value};
+
+    const ACCOUNT: &str = "210987654321";
+    const REGION: &str = "eu-west-1";
+    const OPERATOR: &str = "arn:coffer:iam::210987654321:role/backup-operator";
+    const AUDITOR: &str = "arn:coffer:iam::210987654321:role/auditor";
+    const DELETE: &str = "backup:DeleteRecoveryPoint";
+    const LIFECYCLE: &str = "backup:UpdateRecoveryPointLifecycle";
+    const PUT_POLICY: &str = "backup:PutBackupVaultAccessPolicy";
+
+    /// A policy of one Deny statement for Principal "*" and Resource "*".
+    fn deny(actions: &[&str], condition: Option<Value>) -> Value {
+        let mut statement = json!({
+            "Sid": "no-manual-deletion",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": actions,
+            "Resource": "*"
+        });
+        if let Some(condition) = condition {
+            statement["Condition"] = condition;
+        }
+        json!({"Version": "2012-10-17", "Statement": [statement]})
+    }
+
+    /// The manual-deletion control's status and reason for one vault with
+    /// `policy`, evaluated with `principal_arn_list` as its parameter.
+    fn check(policy: Option<Value>, principal_arn_list: &[&str]) -> (Compliance, String) {
+        let (account, region) = (
+            AccountId::new(ACCOUNT).unwrap(),
+            Region::new(REGION).unwrap(),
+        );
+        let vaults = [BackupVault {
+            backup_vault_name: "primary".into(),
+            backup_vault_arn: Arn::backup_vault(&region, &account, "primary"),
+            account_id: account,
+            region,
+            encryption_key_arn: None,
+            access_policy: policy,
+            lock_configuration: None,
+            lock_date: None,
+            notifications: None,
+            backup_vault_tags: Tags::new(),
+        }];
+        let framework = Framework {
+            framework_name: "core".into(),
+            framework_description: String::new(),
+            framework_controls: vec![FrameworkControl {
+                control_name: "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED".into(),
+                control_input_parameters: if principal_arn_list.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![ControlInputParameter {
+                        parameter_name: "principalArnList".into(),
+                        parameter_value: principal_arn_list.join(","),
+                    }]
+                },
+                control_scope: ControlScope::default(),
+            }],
+            framework_tags: Tags::new(),
+        };
+        let (newest, restored) = (HashMap::new(), HashMap::new());
+        let estate = Estate {
+            account: ACCOUNT,
+            region: REGION,
+            resources: &[],
+            plans: &[],
+            selections: &[],
+            vaults: &vaults,
+            newest: &newest,
+            restored: &restored,
+            now: Timestamp::UNIX_EPOCH,
+        };
+        let results = evaluate(&framework, &estate);
+        assert_eq!(results.len(), 1, "{results:#?}");
+        (results[0].status, results[0].reason.clone())
+    }
+
+    #[test]
+    fn manual_deletion_control_requires_lifecycle_and_policy_changes_denied() {
+        // Denying deletion alone leaves a lifecycle of one day, which
+        // expires the point tomorrow, and a new policy without the Deny.
+        let (status, reason) = check(Some(deny(&[DELETE], None)), &[]);
+        assert_eq!(status, Compliance::NonCompliant, "{reason}");
+        assert_eq!(
+            reason,
+            "the vault's access policy does not deny backup:UpdateRecoveryPointLifecycle and \
+             backup:PutBackupVaultAccessPolicy to every principal; add them to a Deny statement \
+             with Principal \"*\" and Resource \"*\""
+        );
+        let (status, reason) = check(Some(deny(&[DELETE, LIFECYCLE], None)), &[]);
+        assert_eq!(status, Compliance::NonCompliant, "{reason}");
+        assert!(
+            reason.contains("does not deny backup:PutBackupVaultAccessPolicy to every principal; add it to a Deny statement"),
+            "{reason}"
+        );
+
+        let (status, reason) = check(Some(deny(&[DELETE, LIFECYCLE, PUT_POLICY], None)), &[]);
+        assert_eq!(status, Compliance::Compliant, "{reason}");
+        assert_eq!(
+            reason,
+            "the vault's access policy denies backup:DeleteRecoveryPoint, \
+             backup:UpdateRecoveryPointLifecycle and backup:PutBackupVaultAccessPolicy to every \
+             principal"
+        );
+    }
+
+    #[test]
+    fn manual_deletion_control_exempts_only_the_principal_arn_list() {
+        let all = [DELETE, LIFECYCLE, PUT_POLICY];
+        let cases: [(&str, Value, &[&str], Compliance); 8] = [
+            (
+                "exactly the listed principal, by ArnNotEquals",
+                json!({"ArnNotEquals": {"aws:PrincipalArn": [OPERATOR]}}),
+                &[OPERATOR],
+                Compliance::Compliant,
+            ),
+            (
+                "exactly the listed principals, by StringNotLike",
+                json!({"StringNotLike": {"aws:PrincipalArn": [OPERATOR, AUDITOR]}}),
+                &[OPERATOR, AUDITOR],
+                Compliance::Compliant,
+            ),
+            (
+                "fewer than the listed principals",
+                json!({"StringNotEquals": {"aws:PrincipalArn": OPERATOR}}),
+                &[OPERATOR, AUDITOR],
+                Compliance::Compliant,
+            ),
+            (
+                "a principal the list does not name",
+                json!({"ArnNotEquals": {"aws:PrincipalArn": AUDITOR}}),
+                &[OPERATOR],
+                Compliance::NonCompliant,
+            ),
+            (
+                "a principal while the list is empty",
+                json!({"ArnNotEquals": {"aws:PrincipalArn": OPERATOR}}),
+                &[],
+                Compliance::NonCompliant,
+            ),
+            (
+                "the listed principal and one more",
+                json!({"ArnNotEquals": {"aws:PrincipalArn": [OPERATOR, AUDITOR]}}),
+                &[OPERATOR],
+                Compliance::NonCompliant,
+            ),
+            (
+                "a pattern wider than the listed principal",
+                json!({"ArnNotLike": {"aws:PrincipalArn": "arn:coffer:iam::*:role/backup-*"}}),
+                &[OPERATOR],
+                Compliance::NonCompliant,
+            ),
+            (
+                "a whole account",
+                json!({"StringNotEquals": {"aws:PrincipalAccount": "444455556666"}}),
+                &[OPERATOR],
+                Compliance::NonCompliant,
+            ),
+        ];
+        for (case, condition, listed, expected) in cases {
+            let (status, reason) = check(Some(deny(&all, Some(condition))), listed);
+            assert_eq!(status, expected, "exempting {case}: {reason}");
+        }
+
+        let (_, reason) = check(
+            Some(deny(
+                &all,
+                Some(json!({"ArnNotEquals": {"aws:PrincipalArn": [OPERATOR, AUDITOR]}})),
+            )),
+            &[OPERATOR],
+        );
+        assert_eq!(
+            reason,
+            format!(
+                "the vault's access policy exempts {AUDITOR} from its Deny of \
+                 backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle and \
+                 backup:PutBackupVaultAccessPolicy, but principalArnList does not list it; \
+                 exempt only {OPERATOR}"
+            )
+        );
+
+        // NotPrincipal exempts as a condition does.
+        let not_principal = |exempt: &[&str]| {
+            json!({"Statement": [{
+                "Effect": "Deny", "NotPrincipal": {"AWS": exempt},
+                "Action": all, "Resource": "*"
+            }]})
+        };
+        assert_eq!(
+            check(Some(not_principal(&[OPERATOR])), &[OPERATOR]).0,
+            Compliance::Compliant
+        );
+        assert_eq!(
+            check(Some(not_principal(&[OPERATOR, AUDITOR])), &[OPERATOR]).0,
+            Compliance::NonCompliant
+        );
+        assert_eq!(
+            check(
+                Some(not_principal(&[OPERATOR, "444455556666"])),
+                &[OPERATOR]
+            )
+            .0,
+            Compliance::NonCompliant,
+            "an account exempts every principal of it"
+        );
+    }
+
+    #[test]
+    fn manual_deletion_control_requires_every_principal_and_resource() {
+        let all = [DELETE, LIFECYCLE, PUT_POLICY];
+        let cases: [(&str, Value, Compliance); 5] = [
+            (
+                "a Deny for named principals only",
+                json!({"Statement": [{"Effect": "Deny", "Principal": {"AWS": [AUDITOR]},
+                    "Action": all, "Resource": "*"}]}),
+                Compliance::NonCompliant,
+            ),
+            (
+                "a Deny for one recovery point only",
+                json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": all,
+                    "Resource": format!("arn:coffer:backup:{REGION}:{ACCOUNT}:recovery-point:rp-1")}]}),
+                Compliance::NonCompliant,
+            ),
+            (
+                "a Deny for recovery points and the vault, not for Resource \"*\"",
+                json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": all,
+                "Resource": [
+                    format!("arn:coffer:backup:{REGION}:{ACCOUNT}:recovery-point:*"),
+                    format!("arn:coffer:backup:{REGION}:{ACCOUNT}:backup-vault:primary")
+                ]}]}),
+                Compliance::Compliant,
+            ),
+            (
+                "one Deny statement per action",
+                json!({"Statement": all.iter().map(|action| json!({
+                    "Effect": "Deny", "Principal": "*", "Action": action, "Resource": "*"
+                })).collect::<Vec<_>>()}),
+                Compliance::Compliant,
+            ),
+            (
+                "a Deny of every backup action",
+                json!({"Statement": [{"Effect": "Deny", "Principal": "*",
+                    "Action": "backup:*", "Resource": "*"}]}),
+                Compliance::Compliant,
+            ),
+        ];
+        for (case, policy, expected) in cases {
+            let (status, reason) = check(Some(policy), &[]);
+            assert_eq!(status, expected, "{case}: {reason}");
+        }
+    }
+
+    #[test]
+    fn manual_deletion_control_without_a_policy_says_so() {
+        let (status, reason) = check(None, &[OPERATOR]);
+        assert_eq!(status, Compliance::NonCompliant);
+        assert!(
+            reason.starts_with("the vault has no access policy, so"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle and backup:PutBackupVaultAccessPolicy"),
+            "{reason}"
+        );
+    }
 }

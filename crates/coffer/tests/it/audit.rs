@@ -19,6 +19,21 @@ Resources:
           - Sid: nobody-deletes
             Effect: Deny
             Principal: '*'
+            Action:
+              - backup:DeleteRecoveryPoint
+              - backup:UpdateRecoveryPointLifecycle
+              - backup:PutBackupVaultAccessPolicy
+            Resource: '*'
+  DeleteOnly:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: delete-only
+      AccessPolicy:
+        Version: '2012-10-17'
+        Statement:
+          - Sid: nobody-deletes
+            Effect: Deny
+            Principal: '*'
             Action: backup:DeleteRecoveryPoint
             Resource: '*'
   Open:
@@ -233,6 +248,18 @@ fn an_untagged_resource_fails_with_its_reason_and_passes_once_tagged_and_backed_
         ),
         "NON_COMPLIANT"
     );
+    // Denying deletion alone is not enough: a one-day lifecycle expires a
+    // point as surely, and a new policy lifts the Deny.
+    let (status, reason) = verdict(
+        &home,
+        "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED",
+        "arn:coffer:backup:eu-west-1:210987654321:backup-vault:delete-only",
+    );
+    assert_eq!(status, "NON_COMPLIANT", "{reason}");
+    assert!(
+        reason.starts_with("the vault's access policy does not deny backup:UpdateRecoveryPointLifecycle and backup:PutBackupVaultAccessPolicy to every principal"),
+        "{reason}"
+    );
     assert_eq!(
         status_of(
             "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK",
@@ -289,6 +316,22 @@ fn an_untagged_resource_fails_with_its_reason_and_passes_once_tagged_and_backed_
         .as_str()
         .unwrap()
         .to_string();
+    // The compliant vault's policy really refuses a lifecycle change.
+    let shorten = home.run(&[
+        "recovery-points",
+        "update-lifecycle",
+        &docs_point,
+        "--delete-after-days",
+        "1",
+    ]);
+    assert_eq!(shorten.code, 1, "{}\n{}", shorten.stdout, shorten.stderr);
+    assert!(
+        shorten
+            .stderr
+            .contains("may not backup:UpdateRecoveryPointLifecycle"),
+        "{}",
+        shorten.stderr
+    );
     let target = home.path().join("restored");
     ok(&home.run(&[
         "restore",
