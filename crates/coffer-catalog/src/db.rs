@@ -69,10 +69,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "copy jobs by source point and destination",
         sql: include_str!("migrations/0008_copy_jobs_by_source.sql"),
     },
+    Migration {
+        version: 9,
+        description: "schedule marks",
+        sql: include_str!("migrations/0009_schedule_marks.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

@@ -23,9 +23,10 @@ mod objects;
 mod overview;
 mod records;
 mod reporting;
+mod schedule;
 mod time;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::{AnyPool, Row};
 use tracing::info;
@@ -41,6 +42,7 @@ pub use objects::{
 pub use overview::VaultTotals;
 pub use records::{Param, Record, Stored};
 pub use reporting::JobRecord;
+pub use schedule::{Claim, RuleKey};
 
 use objects::{doc_text, now_text, object_from_row};
 use time::{format_ts, parse_ts};
@@ -446,6 +448,25 @@ impl Catalog {
                         .await
                 }
             };
+            // The rules a written plan holds exist from now (the scheduler
+            // plans no fire time before a rule existed).
+            match change {
+                Change::Create(d) if d.kind == ObjectKind::BackupPlan => {
+                    schedule::mark_plan_rules(&mut tx, &d.account_id, &d.region, &d.doc, now)
+                        .await?;
+                }
+                Change::Update { desired, .. } if desired.kind == ObjectKind::BackupPlan => {
+                    schedule::mark_plan_rules(
+                        &mut tx,
+                        &desired.account_id,
+                        &desired.region,
+                        &desired.doc,
+                        now,
+                    )
+                    .await?;
+                }
+                _ => {}
+            }
             let affected = match rows {
                 Ok(result) => result.rows_affected(),
                 // A unique-key violation on create means someone created it meanwhile.
@@ -678,6 +699,51 @@ impl Catalog {
         Ok(())
     }
 
+    /// Stores the records whose IDs are not taken yet, each with its ledger
+    /// entry, and skips the others (derived IDs make a record planned twice
+    /// the same record). Returns the IDs stored, in order.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn insert_new<R: Record>(
+        &self,
+        records: &[R],
+        now: jiff::Timestamp,
+    ) -> Result<Vec<String>> {
+        let now_s = format_ts(now);
+        let mut stored = Vec::new();
+        let mut tx = self.begin_write().await?;
+        let mut tail = ledger::Tail::read(&mut tx, self.backend).await?;
+        for chunk in records.chunks(BATCH_ROWS) {
+            let sql = insert_sql(chunk, " ON CONFLICT (id) DO NOTHING RETURNING id");
+            let (query, docs) = bind_rows(sqlx::query(&sql), chunk, &now_s)?;
+            let mut inserted: BTreeSet<String> = query
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| row.try_get::<String, _>("id"))
+                .collect::<std::result::Result<_, _>>()?;
+            let mut entries = Vec::with_capacity(inserted.len());
+            for (record, doc) in chunk.iter().zip(&docs) {
+                // Removed as used: an ID twice in one batch is stored once.
+                if !inserted.remove(record.id()) {
+                    continue;
+                }
+                entries.push(tail.next(
+                    R::WHAT,
+                    record.id(),
+                    &format!("created {}", record.evidence()),
+                    doc.as_bytes(),
+                    now,
+                )?);
+                stored.push(record.id().to_string());
+            }
+            ledger::insert_entries(&mut tx, &entries).await?;
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
     async fn insert_in<R: Record>(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -699,25 +765,10 @@ impl Catalog {
     ) -> Result<()> {
         let now_s = format_ts(now);
         for chunk in records.chunks(BATCH_ROWS) {
-            let Some(first) = chunk.first() else { continue };
-            let names: Vec<&str> = ["id", "account_id", "region"]
-                .into_iter()
-                .chain(first.columns().iter().map(|(n, _)| *n))
-                .chain(["doc", "version", "created_at", "updated_at"])
-                .collect();
-            let sql = format!(
-                "INSERT INTO {} ({}) VALUES {}",
-                R::TABLE,
-                names.join(", "),
-                values_list(chunk.len(), names.len())
-            );
+            let sql = insert_sql(chunk, "");
+            let (query, docs) = bind_rows(sqlx::query(&sql), chunk, &now_s)?;
             let mut entries = Vec::with_capacity(chunk.len());
-            let mut query = sqlx::query(&sql);
-            for record in chunk {
-                let doc = serde_json::to_string(record).map_err(|source| Error::Corrupt {
-                    what: R::WHAT.into(),
-                    source,
-                })?;
+            for (record, doc) in chunk.iter().zip(&docs) {
                 entries.push(tail.next(
                     R::WHAT,
                     record.id(),
@@ -725,19 +776,6 @@ impl Catalog {
                     doc.as_bytes(),
                     now,
                 )?);
-                let (account, region) = record.account_region();
-                query = query
-                    .bind(record.id().to_string())
-                    .bind(account)
-                    .bind(region);
-                for (_, param) in record.columns() {
-                    query = bind_param(query, param);
-                }
-                query = query
-                    .bind(doc)
-                    .bind(1_i64)
-                    .bind(now_s.clone())
-                    .bind(now_s.clone());
             }
             match query.execute(&mut **tx).await {
                 Ok(_) => {}
@@ -810,6 +848,27 @@ impl Catalog {
         expected_version: i64,
         now: jiff::Timestamp,
     ) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        if self
+            .update_in(&mut tx, record, expected_version, now)
+            .await?
+        {
+            tx.commit().await?;
+            return Ok(expected_version + 1);
+        }
+        tx.rollback().await?;
+        Err(self.update_refused(record).await)
+    }
+
+    /// Writes `record` at `expected_version`, with its ledger entry, inside
+    /// `tx`; false when the stored record is not at that version.
+    async fn update_in<R: Record>(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        record: &R,
+        expected_version: i64,
+        now: jiff::Timestamp,
+    ) -> Result<bool> {
         let columns = record.columns();
         let mut sets: Vec<String> = columns
             .iter()
@@ -835,37 +894,40 @@ impl Catalog {
         for (_, param) in columns {
             query = bind_param(query, param);
         }
-        let mut tx = self.begin_write().await?;
         let result = query
             .bind(doc.clone())
             .bind(format_ts(now))
             .bind(record.id().to_string())
             .bind(expected_version)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        if result.rows_affected() == 1 {
-            ledger::append(
-                &mut tx,
-                self.backend,
-                R::WHAT,
-                record.id(),
-                &record.evidence(),
-                doc.as_bytes(),
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(expected_version + 1);
+        if result.rows_affected() != 1 {
+            return Ok(false);
         }
-        tx.rollback().await?;
-        match self.get::<R>(record.id()).await? {
-            Some(_) => Err(Error::Conflict {
+        ledger::append(
+            tx,
+            self.backend,
+            R::WHAT,
+            record.id(),
+            &record.evidence(),
+            doc.as_bytes(),
+            now,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Why a versioned update of `record` wrote nothing.
+    async fn update_refused<R: Record>(&self, record: &R) -> Error {
+        match self.get::<R>(record.id()).await {
+            Ok(Some(_)) => Error::Conflict {
                 what: format!("{} {}", R::WHAT, record.id()),
-            }),
-            None => Err(Error::NotFound {
+            },
+            Ok(None) => Error::NotFound {
                 what: R::WHAT,
                 id: record.id().to_string(),
-            }),
+            },
+            Err(error) => error,
         }
     }
 
@@ -983,6 +1045,56 @@ impl Catalog {
         self.update(&job, stored.version, now).await?;
         Ok(job)
     }
+}
+
+/// A multi-row INSERT of `chunk` into its table (every record of a table
+/// has the same columns), followed by `then`.
+fn insert_sql<R: Record>(chunk: &[R], then: &str) -> String {
+    let columns = chunk.first().map(|r| r.columns()).unwrap_or_default();
+    let names: Vec<&str> = ["id", "account_id", "region"]
+        .into_iter()
+        .chain(columns.iter().map(|(n, _)| *n))
+        .chain(["doc", "version", "created_at", "updated_at"])
+        .collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES {}{then}",
+        R::TABLE,
+        names.join(", "),
+        values_list(chunk.len(), names.len())
+    )
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds the rows of [`insert_sql`]; returns the documents bound, in
+/// order, for their ledger entries.
+fn bind_rows<'q, R: Record>(
+    mut query: AnyQuery<'q>,
+    chunk: &[R],
+    now: &str,
+) -> Result<(AnyQuery<'q>, Vec<String>)> {
+    let mut docs = Vec::with_capacity(chunk.len());
+    for record in chunk {
+        let doc = serde_json::to_string(record).map_err(|source| Error::Corrupt {
+            what: R::WHAT.into(),
+            source,
+        })?;
+        let (account, region) = record.account_region();
+        query = query
+            .bind(record.id().to_string())
+            .bind(account)
+            .bind(region);
+        for (_, param) in record.columns() {
+            query = bind_param(query, param);
+        }
+        query = query
+            .bind(doc.clone())
+            .bind(1_i64)
+            .bind(now.to_string())
+            .bind(now.to_string());
+        docs.push(doc);
+    }
+    Ok((query, docs))
 }
 
 /// The URL with `password` set (percent-encoded by the `url` crate).

@@ -48,10 +48,13 @@ pub struct DaemonOptions {
     pub check_parts: u32,
     /// First retry delay of a failed attempt (doubling each time).
     pub retry_backoff: SignedDuration,
-    /// At start, fire times this far back are planned too: those whose
-    /// start window is still open run, the others are recorded EXPIRED
-    /// (missed while no scheduler ran).
+    /// At start, backups that completed this far back get the copy jobs
+    /// their copy actions ask for, if a dead process never made them.
+    /// (Planning needs no such bound: it resumes where the catalog says
+    /// the last scheduler stopped.)
     pub lookback: SignedDuration,
+    /// The longest span planned in one step.
+    pub plan_slice: SignedDuration,
     /// Copy jobs tried per copy action of a recovery point.
     pub copy_attempts: u32,
     /// Real time between ticks of [`Daemon::run`].
@@ -71,6 +74,7 @@ impl DaemonOptions {
             check_parts: settings.check_parts.max(1),
             retry_backoff: SignedDuration::from_mins(i64::from(settings.retry_minutes)),
             lookback: SignedDuration::from_hours(24),
+            plan_slice: SignedDuration::from_hours(1),
             copy_attempts: 3,
             tick_every: Duration::from_secs(1),
             grace: Duration::from_secs(30),
@@ -161,6 +165,8 @@ pub struct Daemon {
     /// The resources, shared with the HTTP endpoints (next fire times).
     shared_resources: Arc<Mutex<Vec<Resource>>>,
     planned_through: Option<Timestamp>,
+    /// When each known resource first existed (refreshed at discovery).
+    resources_since: BTreeMap<String, Timestamp>,
     next_discover: Option<Timestamp>,
     next_sweep: Option<Timestamp>,
     next_check: Option<Timestamp>,
@@ -192,6 +198,7 @@ impl Daemon {
             resources: Vec::new(),
             shared_resources: Arc::new(Mutex::new(Vec::new())),
             planned_through: None,
+            resources_since: BTreeMap::new(),
             next_discover: None,
             next_sweep: None,
             next_check: None,
@@ -448,6 +455,31 @@ impl Daemon {
             )
             .await;
         }
+        // An on-demand job whose command died while it waited behind
+        // another backup of its resource.
+        for job in self
+            .env
+            .records_where(
+                "state",
+                &[BackupJobState::Pending.as_str()],
+                |j: &BackupJob| j.start_by.is_none() && dead(j.runner.as_deref(), &j.backup_job_id),
+            )
+            .await?
+        {
+            let _ = exec::transition(
+                &self.env,
+                &job.backup_job_id,
+                BackupJobState::Failed,
+                |s| s == BackupJobState::Pending,
+                |j: &mut BackupJob| {
+                    j.status_message = Some(
+                        "the command that started this on-demand job stopped while it waited behind another backup of the resource; start it again with `coffer backup start`"
+                            .into(),
+                    );
+                },
+            )
+            .await;
+        }
         for job in self
             .env
             .records_where("state", &[CopyJobState::Running.as_str()], |j: &CopyJob| {
@@ -471,7 +503,15 @@ impl Daemon {
         self.reap().await;
         if self.next_discover.is_none_or(|at| at <= now) {
             match self.env.discover().await {
-                Ok(found) => self.resources = found,
+                Ok(found) => {
+                    match self.env.resources_since(&found).await {
+                        Ok(since) => self.resources_since = since,
+                        Err(error) => {
+                            tracing::error!(%error, "cannot record when resources were first seen")
+                        }
+                    }
+                    self.resources = found;
+                }
                 // Plan with what was known: one unreadable record must not
                 // stop every schedule.
                 Err(error) => {
@@ -615,6 +655,14 @@ impl Daemon {
                     self.ensure_copies(&job).await;
                 }
             }
+            (
+                Work::Backup { job_id, .. },
+                Ok(Done::Backup(Err(crate::Error::WaitsBehind { behind, .. }))),
+            ) => {
+                // Another process started a backup of the resource first:
+                // this job stays PENDING and is started when that one ends.
+                tracing::info!(job = %job_id, %behind, "backup job waits behind another job of its resource");
+            }
             (Work::Backup { job_id, .. }, Ok(Done::Backup(Err(error)))) => {
                 // Refused at the claim: another process took the job, it is
                 // theirs. Otherwise the catalog failed mid-job: settle it.
@@ -749,21 +797,78 @@ impl Daemon {
             .map(|s| s.record)
     }
 
+    /// Creates the jobs of every fire time since the last planned instant
+    /// (kept in the catalog, so a restart after any downtime looks back
+    /// over all of it), a slice at a time so memory is bounded by one
+    /// slice's jobs. A job whose start window already ended is recorded
+    /// EXPIRED, saying it was missed while no scheduler ran.
     async fn plan(&mut self, now: Timestamp) -> Result<()> {
-        let from = self
-            .planned_through
-            .unwrap_or_else(|| now.checked_sub(self.options.lookback).unwrap_or(now));
+        let from = match self.planned_through {
+            Some(from) => from,
+            None => self.lookback_start(now).await?,
+        };
         if from >= now {
-            self.planned_through = Some(from);
+            self.planned_through = Some(from.max(now));
             return Ok(());
         }
-        let planned = plan_span(&self.env, &self.resources, from, now).await?;
+        let mut cursor = from;
+        while cursor < now {
+            let until = after(cursor, self.options.plan_slice).min(now);
+            let planned = plan_span(
+                &self.env,
+                &self.resources,
+                &self.resources_since,
+                cursor,
+                until,
+            )
+            .await?;
+            self.store_planned(planned, from, now).await?;
+            self.env.catalog.set_planned_through(until).await?;
+            self.planned_through = Some(until);
+            cursor = until;
+        }
+        Ok(())
+    }
+
+    /// Where planning resumes at start: where the last scheduler of this
+    /// catalog stopped (its mark, or for a catalog from before the mark, its
+    /// newest scheduled job); for a catalog no scheduler ever served, where
+    /// the first plan was created (fire times before a plan, rule,
+    /// selection or resource existed are never planned).
+    async fn lookback_start(&self, now: Timestamp) -> Result<Timestamp> {
+        if let Some(at) = self.env.catalog.planned_through().await? {
+            return Ok(at);
+        }
+        if let Some(at) = self.env.catalog.newest_scheduled_job().await? {
+            return Ok(at);
+        }
+        Ok(self
+            .env
+            .catalog
+            .list_objects(ObjectKind::BackupPlan)
+            .await?
+            .iter()
+            .map(|o| o.created_at)
+            .min()
+            .unwrap_or(now)
+            .min(now))
+    }
+
+    /// Stores planned jobs not stored yet (derived IDs: a second scheduler
+    /// or a replanned span stores nothing twice).
+    async fn store_planned(
+        &self,
+        planned: Vec<PlannedJob>,
+        down_since: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
         let types: BTreeMap<String, coffer_model::ResourceType> = self
             .resources
             .iter()
             .map(|r| (r.resource_arn.to_string(), r.resource_type))
             .collect();
-        for job in planned {
+        let mut records = Vec::with_capacity(planned.len());
+        for job in &planned {
             let Some(resource_type) = types.get(&job.resource_arn) else {
                 continue;
             };
@@ -771,16 +876,37 @@ impl Daemon {
                 Ok(arn) => (arn.account().to_string(), arn.region().to_string()),
                 Err(_) => continue,
             };
-            let record = scheduled_job(&job, &account, &region, *resource_type, now);
-            match self.env.catalog.insert(&record, now).await {
-                Ok(()) => {
-                    tracing::info!(job = %record.backup_job_id, plan = %job.plan_name, rule = %job.rule_name, resource = %job.resource_arn, fire_at = %job.fire_at, "backup job created")
-                }
-                Err(coffer_catalog::Error::Conflict { .. }) => {}
-                Err(error) => return Err(error.into()),
+            let mut record = scheduled_job(job, &account, &region, *resource_type, now);
+            if job.start_by <= now {
+                record.state = BackupJobState::Expired;
+                record.completion_date = Some(now);
+                record.status_message = Some(format!(
+                    "missed: no scheduler ran from {down_since} until {now}, and the start window ended at {}",
+                    job.start_by
+                ));
+            }
+            records.push(record);
+        }
+        drop(planned);
+        let stored: BTreeSet<String> = self
+            .env
+            .catalog
+            .insert_new(&records, now)
+            .await?
+            .into_iter()
+            .collect();
+        let mut missed = 0_usize;
+        for record in records.iter().filter(|r| stored.contains(&r.backup_job_id)) {
+            if record.state == BackupJobState::Expired {
+                missed += 1;
+                self.notify_backup(record).await;
+            } else {
+                tracing::info!(job = %record.backup_job_id, plan = ?record.backup_plan_name, rule = ?record.backup_rule_name, resource = %record.resource_arn, "backup job created");
             }
         }
-        self.planned_through = Some(now);
+        if missed > 0 {
+            tracing::warn!(missed, since = %down_since, "backup jobs missed while no scheduler ran were recorded EXPIRED");
+        }
         Ok(())
     }
 
@@ -1158,6 +1284,7 @@ impl Daemon {
 pub async fn plan_span(
     env: &Env,
     resources: &[Resource],
+    resources_since: &BTreeMap<String, Timestamp>,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<PlannedJob>> {
@@ -1174,7 +1301,7 @@ pub async fn plan_span(
             Err(error) => tracing::error!(plan = %object.name, %error, "unreadable plan"),
         }
     }
-    let selections: Vec<(String, String, BackupSelection)> = env
+    let selections: Vec<(String, String, BackupSelection, Timestamp)> = env
         .catalog
         .list_objects(ObjectKind::BackupSelection)
         .await?
@@ -1182,15 +1309,31 @@ pub async fn plan_span(
         .filter_map(|o| {
             serde_json::from_value(o.doc)
                 .ok()
-                .map(|s| (o.account_id, o.region, s))
+                .map(|s| (o.account_id, o.region, s, o.created_at))
         })
         .collect();
+    let rules_since = env.catalog.rules_first_seen().await?;
     let mut jobs = Vec::new();
     for (account, region, plan, created_at) in &plans {
-        let mine: Vec<BackupSelection> = selections
+        let (mine, mine_since): (Vec<BackupSelection>, Vec<Timestamp>) = selections
             .iter()
-            .filter(|(a, r, _)| a == account.as_str() && r == region.as_str())
-            .map(|(_, _, s)| s.clone())
+            .filter(|(a, r, _, _)| a == account.as_str() && r == region.as_str())
+            .map(|(_, _, s, at)| (s.clone(), *at))
+            .unzip();
+        let rule_times: Vec<Timestamp> = plan
+            .rules
+            .iter()
+            .map(|rule| {
+                rules_since
+                    .get(&(
+                        account.to_string(),
+                        region.to_string(),
+                        plan.backup_plan_name.clone(),
+                        rule.rule_name.clone(),
+                    ))
+                    .copied()
+                    .unwrap_or(*created_at)
+            })
             .collect();
         let scope = [PlanInScope {
             account,
@@ -1198,8 +1341,10 @@ pub async fn plan_span(
             plan,
             selections: &mine,
             created_at: *created_at,
+            rules_since: &rule_times,
+            selections_since: &mine_since,
         }];
-        match planned_jobs(&scope, resources, from, to) {
+        match planned_jobs(&scope, resources, resources_since, from, to) {
             Ok(found) => jobs.extend(found),
             Err(error) => {
                 tracing::error!(plan = %error.plan_name, rule = %error.rule_name, message = %error.message, "cannot plan the rule")

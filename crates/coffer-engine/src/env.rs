@@ -1,6 +1,7 @@
 //! What the engine works with: the catalog, the deployment configuration
 //! (where vault storage lives, S3 endpoints, the keyring) and the clock.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use coffer_catalog::{Catalog, ObjectKind, Record};
@@ -256,6 +257,38 @@ impl Env {
             }
         }
         Ok(resources)
+    }
+
+    /// When each resource first existed, by ARN: a declared one since its
+    /// inventory was applied, a discovered one since discovery first saw it;
+    /// the resources not seen before are recorded as seen now.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub async fn resources_since(
+        &self,
+        resources: &[Resource],
+    ) -> Result<BTreeMap<String, Timestamp>> {
+        let declared: BTreeMap<String, Timestamp> = self
+            .catalog
+            .list_objects(ObjectKind::Resource)
+            .await?
+            .into_iter()
+            .map(|o| (o.name, o.created_at))
+            .collect();
+        let mut seen = self.catalog.resources_first_seen().await?;
+        let new: Vec<String> = resources
+            .iter()
+            .map(|r| r.resource_arn.to_string())
+            .filter(|arn| !declared.contains_key(arn) && !seen.contains_key(arn))
+            .collect();
+        if !new.is_empty() {
+            let now = self.now();
+            self.catalog.mark_resources_seen(&new, now).await?;
+            seen.extend(new.into_iter().map(|arn| (arn, now)));
+        }
+        seen.extend(declared);
+        Ok(seen)
     }
 
     /// A resource by ARN: declared in an applied inventory, or a database a

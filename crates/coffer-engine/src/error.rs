@@ -54,6 +54,8 @@ pub enum Error {
     SameVault { vault: String },
     #[error("recovery point {id} stays DELETING: {message}; fix the vault's storage and delete it again")]
     StaysDeleting { id: String, message: String },
+    #[error("backup job {job_id} waits: backup job {behind} is backing up the same resource, and a resource is backed up by one job at a time")]
+    WaitsBehind { job_id: String, behind: String },
     #[error("a background task stopped before it finished ({0}); nothing was recorded for it: run the command again")]
     Task(String),
     #[error("cannot bind {addr}: {source}; pass another --listen address, or stop what uses it")]

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use coffer_catalog::Record;
+use coffer_catalog::{Claim, Record};
 use coffer_model::{
     Arn, BackupJob, BackupJobState, BackupPlan, BackupVault, CalculatedLifecycle, CopyJob,
     CopyJobState, JobAttempt, Lifecycle, RecoveryPoint, RecoveryPointStatus, StorageClass,
@@ -173,6 +173,79 @@ pub async fn transition<J: Job>(
     Ok(job)
 }
 
+/// The claim: only a waiting job starts, in one write at the version read
+/// (two processes never both run one job), and only while no other job of
+/// its resource runs (one backup of a resource at a time, across processes
+/// and across on-demand and scheduled jobs). A job that must wait is left
+/// PENDING, naming the job it waits behind, and `WaitsBehind` returns.
+///
+/// # Errors
+/// `WaitsBehind`; `InvalidTransition` when the job is not waiting;
+/// `Conflict` when someone else wrote it; catalog errors.
+pub async fn claim(env: &Env, id: &str, started_at: Timestamp) -> Result<BackupJob> {
+    let stored = fetch::<BackupJob>(env, id).await?;
+    let mut job = stored.record;
+    let current = job.state;
+    if !matches!(current, BackupJobState::Created | BackupJobState::Pending) {
+        return Err(coffer_catalog::Error::InvalidTransition {
+            what: BackupJob::WHAT,
+            id: id.to_string(),
+            from: current.as_str().to_string(),
+            to: BackupJobState::Running.as_str().to_string(),
+        }
+        .into());
+    }
+    let waiting = job.clone();
+    job.enter(BackupJobState::Running, started_at);
+    job.started_at.get_or_insert(started_at);
+    job.runner = Some(this_runner());
+    job.attempts.push(JobAttempt {
+        started_at,
+        ended_at: None,
+        error: None,
+    });
+    match env
+        .catalog
+        .claim_backup_job(&job, stored.version, env.now())
+        .await?
+    {
+        Claim::Claimed(_) => Ok(job),
+        Claim::Busy { job_id: behind } => {
+            let message = format!(
+                "waiting behind backup job {behind}, which is backing up the same resource"
+            );
+            // Said once: a job already waiting behind that job is not
+            // rewritten (nor its ledger grown) at every look.
+            if waiting.state != BackupJobState::Pending
+                || waiting.status_message.as_deref() != Some(message.as_str())
+            {
+                let mut pending = waiting;
+                pending.enter(BackupJobState::Pending, env.now());
+                pending.status_message = Some(message);
+                // The command that waits on an on-demand job owns it while
+                // it waits (settled as interrupted if the command dies).
+                if pending.start_by.is_none() {
+                    pending.runner = Some(this_runner());
+                }
+                // Only a note: if someone else wrote the job meanwhile
+                // (an abort), their change stands and the claim is refused
+                // all the same.
+                if let Err(error) = env
+                    .catalog
+                    .update(&pending, stored.version, env.now())
+                    .await
+                {
+                    tracing::debug!(job = id, %error, "the waiting job was not marked PENDING");
+                }
+            }
+            Err(Error::WaitsBehind {
+                job_id: id.to_string(),
+                behind,
+            })
+        }
+    }
+}
+
 /// [`set_state`] for a backup job.
 ///
 /// # Errors
@@ -246,8 +319,10 @@ pub struct BackupOptions {
 /// lock's bounds fails the job at once (a retry cannot fix it).
 ///
 /// # Errors
-/// Only when the catalog itself fails; a failed backup is a FAILED (or
-/// PENDING) job, returned.
+/// `WaitsBehind` when another job of the resource is running (the job is
+/// left PENDING, to be started again when that one ends); otherwise only
+/// when the catalog itself fails: a failed backup is a FAILED (or PENDING)
+/// job, returned.
 pub async fn run_backup(env: &Env, id: &str, options: &BackupOptions) -> Result<BackupJob> {
     let job = fetch::<BackupJob>(env, id).await?.record;
     let vault = match env
@@ -261,24 +336,7 @@ pub async fn run_backup(env: &Env, id: &str, options: &BackupOptions) -> Result<
         return fail_backup(env, id, &error.to_string()).await;
     }
     let started_at = env.now();
-    // The claim: only a waiting job starts, in one write at the version
-    // read, so two processes never both run one job.
-    let running = transition(
-        env,
-        id,
-        BackupJobState::Running,
-        |s| matches!(s, BackupJobState::Created | BackupJobState::Pending),
-        |j: &mut BackupJob| {
-            j.started_at.get_or_insert(started_at);
-            j.runner = Some(this_runner());
-            j.attempts.push(JobAttempt {
-                started_at,
-                ended_at: None,
-                error: None,
-            });
-        },
-    )
-    .await?;
+    let running = claim(env, id, started_at).await?;
     tracing::info!(job = id, resource = %job.resource_arn, vault = %vault.backup_vault_name, attempt = running.attempts.len(), "backup started");
     let started = Instant::now();
     match backup_attempt(env, &running, &vault, options).await {

@@ -92,7 +92,9 @@ async fn render(state: &HttpState) -> Result<String> {
     let until = now
         .checked_add(SignedDuration::from_hours(24 * 7))
         .unwrap_or(now);
-    let upcoming = plan_span(&state.env, &resources, now, until).await?;
+    // Every resource known now existed before any time to come.
+    let since = std::collections::BTreeMap::new();
+    let upcoming = plan_span(&state.env, &resources, &since, now, until).await?;
     let snapshot = crate::metrics::Snapshot::read(&state.env.catalog, upcoming).await?;
     crate::metrics::render(&snapshot).map_err(|e| Error::Task(e.to_string()))
 }

@@ -2,29 +2,44 @@
 //!
 //! Each rule of a plan fires on its schedule, in its time zone; at each
 //! fire time, every resource a selection of the plan selects gets one job,
-//! to start within the rule's start window. When several rules of one plan
-//! select the same resource and their start windows overlap, AWS takes one
-//! backup, for the rule with the longest retention (DeleteAfterDays; none
-//! means forever). Coffer makes that precise, and independent of the order
-//! in which candidates are looked at:
+//! to start within the rule's start window. Every fire time of a rule is a
+//! job of its own, however long its windows: a job that is still waiting or
+//! running when its rule fires again does not swallow the next one (the
+//! next waits behind it, as one resource is backed up by one job at a time).
 //!
-//! > a candidate job is dropped when another candidate of the same plan and
-//! > resource has a start window that overlaps its own and either a longer
-//! > retention, or the same retention and an earlier (fire time, rule name).
+//! When several rules of one plan select the same resource and their start
+//! windows overlap, AWS takes one backup, for the rule with the longest
+//! retention (DeleteAfterDays; none means forever). Coffer makes that
+//! precise and independent of the order candidates are looked at, and of
+//! where a span of planning starts:
 //!
-//! The survivor records which candidates it stands for.
+//! > the plan's rules are ranked by retention (longest first), then by
+//! > name; a candidate is kept unless a kept candidate of a better-ranked
+//! > rule, for the same resource, has a start window that overlaps its own.
+//!
+//! A candidate is only ever dropped for a kept one, so a fire time is never
+//! left without a backup near it; and since only a better-ranked rule can
+//! drop a candidate, whether one is kept depends on candidates at most
+//! (number of rules) start windows away, which bounds how far around a
+//! span the planner must look. The survivor records which candidates it
+//! stands for.
+//!
+//! No job is planned for a fire time before the rule, the resource, or
+//! every selection of the plan that selects it existed.
 
 use coffer_model::{
     AccountId, BackupPlan, BackupSelection, Lifecycle, Region, Resource, Schedule,
     ScheduleExpression,
 };
 use jiff::{SignedDuration, Timestamp};
+use std::collections::BTreeMap;
 
 /// The default start window (minutes) when a rule gives none.
 pub use coffer_model::DEFAULT_START_WINDOW_MINUTES;
 
 /// A plan with what it needs to be planned: where it lives, its selections,
-/// and when it was created (`rate()` schedules count from there).
+/// and when it and its parts came to exist (`rate()` schedules count from
+/// the plan's creation; nothing fires before a rule or selection existed).
 #[derive(Clone, Copy, Debug)]
 pub struct PlanInScope<'a> {
     pub account: &'a AccountId,
@@ -32,6 +47,29 @@ pub struct PlanInScope<'a> {
     pub plan: &'a BackupPlan,
     pub selections: &'a [BackupSelection],
     pub created_at: Timestamp,
+    /// When each rule (by position in `plan.rules`) first existed; a rule
+    /// with no entry existed since `created_at`.
+    pub rules_since: &'a [Timestamp],
+    /// When each selection (by position in `selections`) first existed;
+    /// one with no entry existed since `created_at`.
+    pub selections_since: &'a [Timestamp],
+}
+
+impl PlanInScope<'_> {
+    fn rule_since(&self, index: usize) -> Timestamp {
+        self.rules_since
+            .get(index)
+            .copied()
+            .unwrap_or(self.created_at)
+            .max(self.created_at)
+    }
+
+    fn selection_since(&self, index: usize) -> Timestamp {
+        self.selections_since
+            .get(index)
+            .copied()
+            .unwrap_or(self.created_at)
+    }
 }
 
 /// One job the policy asks for.
@@ -47,7 +85,7 @@ pub struct PlannedJob {
     pub start_by: Timestamp,
     pub completion_window_minutes: u64,
     pub lifecycle: Lifecycle,
-    /// Candidates of other rules (or fire times) this job stands for:
+    /// Candidates of other rules of the plan this job stands for:
     /// `(rule, fire time)`.
     pub merged: Vec<(String, Timestamp)>,
 }
@@ -86,43 +124,70 @@ fn window(rule_minutes: u64) -> SignedDuration {
 }
 
 /// Jobs whose fire time `t` is in `from < t <= to`, ordered by fire time,
-/// then plan, resource and rule.
+/// then plan, resource and rule. `resources_since` says when a resource
+/// first existed (by ARN); one it does not name has no such bound.
 ///
 /// # Errors
 /// When a rule's schedule expression or time zone cannot be evaluated.
 pub fn planned_jobs(
     plans: &[PlanInScope<'_>],
     resources: &[Resource],
+    resources_since: &BTreeMap<String, Timestamp>,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<PlannedJob>, PlanningError> {
     let mut out = Vec::new();
     for scope in plans {
         let plan = scope.plan;
-        let selected: Vec<&Resource> = resources
+        // Each selected resource, with the earliest time one of the plan's
+        // selections selecting it existed.
+        let selected: Vec<(&Resource, Timestamp)> = resources
             .iter()
-            .filter(|r| {
-                scope.selections.iter().any(|s| {
-                    s.backup_plan_name == plan.backup_plan_name
-                        && s.selects(scope.account, scope.region, r)
-                })
+            .filter_map(|r| {
+                scope
+                    .selections
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| {
+                        s.backup_plan_name == plan.backup_plan_name
+                            && s.selects(scope.account, scope.region, r)
+                    })
+                    .map(|(index, _)| scope.selection_since(index))
+                    .min()
+                    .map(|since| (r, since))
             })
             .collect();
         if selected.is_empty() {
             continue;
         }
-        // Candidates per rule: fire times in the span, widened by the
-        // longest start window so that merges across `from` are seen.
+        let ranked = ranked_rules(plan);
+        // Whether a candidate is kept depends on kept candidates of better
+        // rules overlapping it, and theirs on better ones still: a better
+        // rule's fire times are needed from a start window of its own
+        // before, to a start window of the worse rule after, the span of
+        // fire times needed of any worse rule.
+        let mut spans = vec![(from, to); ranked.len()];
+        for rank in (0..ranked.len().saturating_sub(1)).rev() {
+            let own = window(plan.rules[ranked[rank]].start_window_minutes);
+            let (mut low, mut high) = (Timestamp::MAX, Timestamp::MIN);
+            for (worse, &index) in ranked.iter().enumerate().skip(rank + 1) {
+                let (worse_low, worse_high) = spans[worse];
+                let theirs = window(plan.rules[index].start_window_minutes);
+                low = low.min(worse_low.checked_sub(own).unwrap_or(Timestamp::MIN));
+                high = high.max(worse_high.checked_add(theirs).unwrap_or(Timestamp::MAX));
+            }
+            spans[rank] = (low, high);
+        }
         let widest = plan
             .rules
             .iter()
             .map(|r| window(r.start_window_minutes))
             .max()
             .unwrap_or(SignedDuration::ZERO);
-        let look_from = from.checked_sub(widest).unwrap_or(from);
-        let look_to = to.checked_add(widest).unwrap_or(to);
-        let mut fires: Vec<(usize, Timestamp)> = Vec::new();
-        for (index, rule) in plan.rules.iter().enumerate() {
+        // Fire times per rule, in rank order.
+        let mut fires: Vec<(usize, Vec<Timestamp>)> = Vec::with_capacity(ranked.len());
+        for (rank, &index) in ranked.iter().enumerate() {
+            let rule = &plan.rules[index];
             let error = |message: String| PlanningError {
                 plan_name: plan.backup_plan_name.clone(),
                 rule_name: rule.rule_name.clone(),
@@ -138,13 +203,62 @@ pub fn planned_jobs(
                 scope.created_at,
             )
             .map_err(|e| error(e.to_string()))?;
-            for t in schedule.fire_times_between(look_from, look_to) {
-                fires.push((index, t));
-            }
+            let since = scope.rule_since(index);
+            let (low, look_to) = spans[rank];
+            // Nothing of the rule fires before it existed.
+            let look_from = low.max(
+                since
+                    .checked_sub(SignedDuration::from_secs(1))
+                    .unwrap_or(since),
+            );
+            let times: Vec<Timestamp> = if look_from < look_to {
+                schedule
+                    .fire_times_between(look_from, look_to)
+                    .into_iter()
+                    .filter(|t| *t >= since)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            fires.push((index, times));
         }
-        fires.sort_by_key(|(index, t)| (*t, plan.rules[*index].rule_name.clone()));
-        for resource in &selected {
-            out.extend(merge(plan, resource, &fires, from, to));
+        // What is kept depends on the resource only through when it (and
+        // the selections choosing it) came to exist, and not at all when
+        // that is before every fire time looked at: computed once per such
+        // bound, not once per resource.
+        let first_fire = fires
+            .iter()
+            .filter_map(|(_, times)| times.first())
+            .min()
+            .copied()
+            .unwrap_or(Timestamp::MAX);
+        let mut by_since: BTreeMap<Timestamp, Vec<Kept>> = BTreeMap::new();
+        for (resource, selected_since) in &selected {
+            let since = resources_since
+                .get(&resource.resource_arn.to_string())
+                .map_or(*selected_since, |t| (*t).max(*selected_since));
+            let bound = if since <= first_fire {
+                Timestamp::MIN
+            } else {
+                since
+            };
+            let kept = by_since
+                .entry(bound)
+                .or_insert_with(|| keep(plan, &fires, widest, bound, from, to));
+            out.extend(kept.iter().map(|k| {
+                let rule = &plan.rules[k.rule];
+                PlannedJob {
+                    plan_name: plan.backup_plan_name.clone(),
+                    rule_name: rule.rule_name.clone(),
+                    resource_arn: resource.resource_arn.to_string(),
+                    vault_name: rule.target_backup_vault_name.clone(),
+                    fire_at: k.fire_at,
+                    start_by: k.start_by,
+                    completion_window_minutes: rule.completion_window_minutes,
+                    lifecycle: rule.lifecycle,
+                    merged: k.merged.clone(),
+                }
+            }));
         }
     }
     out.sort_by(|a, b| {
@@ -158,82 +272,272 @@ pub fn planned_jobs(
     Ok(out)
 }
 
-/// The surviving candidates of one resource of one plan, `fires` sorted
-/// by time.
-fn merge(
+/// The plan's rule positions, best first: longest retention, then name.
+fn ranked_rules(plan: &BackupPlan) -> Vec<usize> {
+    let mut ranked: Vec<usize> = (0..plan.rules.len()).collect();
+    ranked.sort_by(|a, b| {
+        let (ra, rb) = (&plan.rules[*a], &plan.rules[*b]);
+        retention(&rb.lifecycle)
+            .cmp(&retention(&ra.lifecycle))
+            .then_with(|| ra.rule_name.cmp(&rb.rule_name))
+    });
+    ranked
+}
+
+/// The candidates a kept one stands for: `(rule, fire time)`.
+type Merged = Vec<(String, Timestamp)>;
+
+/// A kept candidate: its rule (position in the plan), fire time, the end
+/// of its start window, and the candidates it stands for.
+#[derive(Clone, Debug)]
+struct Kept {
+    rule: usize,
+    fire_at: Timestamp,
+    start_by: Timestamp,
+    merged: Merged,
+}
+
+/// The kept candidates of one plan with fire times in `(from, to]`, for a
+/// resource that exists from `since`; `fires` holds each rule's fire
+/// times, rules in rank order.
+fn keep(
     plan: &BackupPlan,
-    resource: &Resource,
-    fires: &[(usize, Timestamp)],
+    fires: &[(usize, Vec<Timestamp>)],
+    widest: SignedDuration,
+    since: Timestamp,
     from: Timestamp,
     to: Timestamp,
-) -> Vec<PlannedJob> {
-    let widest = fires
-        .iter()
-        .map(|(i, _)| window(plan.rules[*i].start_window_minutes))
-        .max()
-        .unwrap_or(SignedDuration::ZERO);
-    let key = |(i, t): &(usize, Timestamp)| {
-        let rule = &plan.rules[*i];
-        (retention(&rule.lifecycle), *t, rule.rule_name.as_str())
+) -> Vec<Kept> {
+    let end_of = |index: usize, t: Timestamp| {
+        t.checked_add(window(plan.rules[index].start_window_minutes))
+            .unwrap_or(Timestamp::MAX)
     };
-    let overlaps = |a: &(usize, Timestamp), b: &(usize, Timestamp)| {
-        let end_a =
-            a.1.checked_add(window(plan.rules[a.0].start_window_minutes))
-                .unwrap_or(a.1);
-        let end_b =
-            b.1.checked_add(window(plan.rules[b.0].start_window_minutes))
-                .unwrap_or(b.1);
-        a.1 < end_b && b.1 < end_a
-    };
-    // `d` beats `c`: longer retention, or equal and earlier (time, rule).
-    let beats = |d: &(usize, Timestamp), c: &(usize, Timestamp)| {
-        let (rd, td, nd) = key(d);
-        let (rc, tc, nc) = key(c);
-        rd > rc || (rd == rc && (td, nd) < (tc, nc))
-    };
-    let mut out = Vec::new();
-    for (i, candidate) in fires.iter().enumerate() {
-        if candidate.1 <= from || candidate.1 > to {
-            continue;
-        }
-        // Only neighbours within the widest window can overlap.
-        let near = |j: &usize| {
-            let d = fires[*j].1;
-            d.duration_since(candidate.1).abs() < widest
-        };
-        let lo = (0..i).rev().take_while(near).last().unwrap_or(i);
-        let hi = (i + 1..fires.len()).take_while(near).last().unwrap_or(i);
-        let neighbours = (lo..=hi).filter(|j| *j != i).map(|j| &fires[j]);
-        let mut merged = Vec::new();
-        let mut beaten = false;
-        for other in neighbours {
-            if !overlaps(candidate, other) {
-                continue;
+    // Kept candidates of the rules decided so far: (fire time, rule) → end
+    // of its start window, and what it stands for.
+    let mut kept: BTreeMap<(Timestamp, usize), (Timestamp, Merged)> = BTreeMap::new();
+    for (index, times) in fires {
+        let mut mine = Vec::new();
+        for &t in times.iter().filter(|t| **t >= since) {
+            let end = end_of(*index, t);
+            // A kept start window overlapping [t, end) starts before `end`
+            // and less than the widest window before `t`.
+            let low = t.checked_sub(widest).unwrap_or(Timestamp::MIN);
+            let blocker = kept
+                .range((low, 0)..(end, 0))
+                .find(|(_, (other_end, _))| *other_end > t)
+                .map(|(key, _)| *key);
+            match blocker {
+                Some(key) => {
+                    if let Some((_, merged)) = kept.get_mut(&key) {
+                        merged.push((plan.rules[*index].rule_name.clone(), t));
+                    }
+                }
+                None => mine.push(((t, *index), (end, Vec::new()))),
             }
-            if beats(other, candidate) {
-                beaten = true;
-                break;
-            }
-            merged.push((plan.rules[other.0].rule_name.clone(), other.1));
         }
-        if beaten {
-            continue;
-        }
-        let rule = &plan.rules[candidate.0];
-        out.push(PlannedJob {
-            plan_name: plan.backup_plan_name.clone(),
-            rule_name: rule.rule_name.clone(),
-            resource_arn: resource.resource_arn.to_string(),
-            vault_name: rule.target_backup_vault_name.clone(),
-            fire_at: candidate.1,
-            start_by: candidate
-                .1
-                .checked_add(window(rule.start_window_minutes))
-                .unwrap_or(candidate.1),
-            completion_window_minutes: rule.completion_window_minutes,
-            lifecycle: rule.lifecycle,
-            merged,
-        });
+        // A rule's own fire times never merge: each is a job.
+        kept.extend(mine);
     }
-    out
+    kept.into_iter()
+        .filter(|((t, _), _)| *t > from && *t <= to)
+        .map(|((fire_at, rule), (start_by, merged))| Kept {
+            rule,
+            fire_at,
+            start_by,
+            merged,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use coffer_model::{BackupRule, ResourceType};
+
+    fn rule(name: &str, expression: &str, start_window: u64, delete: Option<u32>) -> BackupRule {
+        BackupRule {
+            rule_name: name.into(),
+            target_backup_vault_name: "primary".into(),
+            schedule_expression: expression.into(),
+            schedule_expression_timezone: None,
+            start_window_minutes: start_window,
+            completion_window_minutes: 10_080,
+            lifecycle: Lifecycle {
+                delete_after_days: delete,
+                ..Lifecycle::default()
+            },
+            recovery_point_tags: Default::default(),
+            copy_actions: vec![],
+            enable_continuous_backup: false,
+        }
+    }
+
+    fn ts(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    /// Jobs of a one-plan policy over one resource, as `(rule, fire time)`.
+    fn check(
+        rules: Vec<BackupRule>,
+        rules_since: &[Timestamp],
+        resource_since: Option<Timestamp>,
+        from: &str,
+        to: &str,
+    ) -> Vec<(String, Timestamp)> {
+        let account = AccountId::new("210987654321").unwrap();
+        let region = Region::new("eu-west-1").unwrap();
+        let plan = BackupPlan {
+            backup_plan_name: "plan".into(),
+            rules,
+            advanced_backup_settings: vec![],
+            backup_plan_tags: Default::default(),
+        };
+        let selection: BackupSelection = serde_json::from_value(serde_json::json!({
+            "SelectionName": "everything",
+            "BackupPlanName": "plan",
+            "IamRoleArn": "arn:coffer:iam::210987654321:role/backup",
+            "Resources": ["*"],
+        }))
+        .unwrap();
+        let resource = Resource {
+            resource_arn: ResourceType::FileSystem.arn(&region, &account, "docs"),
+            resource_type: ResourceType::FileSystem,
+            resource_name: "docs".into(),
+            account_id: account.clone(),
+            region: region.clone(),
+            tags: Default::default(),
+            connection: Default::default(),
+        };
+        let since: BTreeMap<String, Timestamp> = resource_since
+            .map(|t| (resource.resource_arn.to_string(), t))
+            .into_iter()
+            .collect();
+        let selections = [selection];
+        let scope = [PlanInScope {
+            account: &account,
+            region: &region,
+            plan: &plan,
+            selections: &selections,
+            created_at: ts("2026-01-01T00:00:00Z"),
+            rules_since,
+            selections_since: &[],
+        }];
+        planned_jobs(&scope, &[resource], &since, ts(from), ts(to))
+            .unwrap()
+            .into_iter()
+            .map(|j| (j.rule_name, j.fire_at))
+            .collect()
+    }
+
+    fn hours(from: &str, n: i64) -> Vec<Timestamp> {
+        (1..=n)
+            .map(|h| ts(from).checked_add(SignedDuration::from_hours(h)).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn an_hourly_rule_with_the_default_start_window_fires_every_hour() {
+        for window in [480, 60, 61, 1_500, 52_560_000] {
+            let jobs = check(
+                vec![rule("hourly", "cron(0 * * * ? *)", window, Some(7))],
+                &[],
+                None,
+                "2026-03-01T00:00:00Z",
+                "2026-03-02T00:00:00Z",
+            );
+            let times: Vec<Timestamp> = jobs.iter().map(|(_, t)| *t).collect();
+            assert_eq!(times, hours("2026-03-01T00:00:00Z", 24), "window {window}");
+        }
+    }
+
+    #[test]
+    fn a_daily_rule_with_a_window_longer_than_a_day_fires_every_day() {
+        let jobs = check(
+            vec![rule("daily", "cron(0 5 * * ? *)", 1_500, Some(35))],
+            &[],
+            None,
+            "2026-03-01T00:00:00Z",
+            "2026-03-11T00:00:00Z",
+        );
+        assert_eq!(jobs.len(), 10);
+    }
+
+    #[test]
+    fn a_better_rule_takes_the_one_backup_where_windows_overlap() {
+        // The daily rule (35 days) stands for the hourly ones (7 days) whose
+        // windows overlap its own; the hourly ones around it still run.
+        let jobs = check(
+            vec![
+                rule("hourly", "cron(0 * * * ? *)", 60, Some(7)),
+                rule("daily", "cron(0 5 * * ? *)", 120, Some(35)),
+            ],
+            &[],
+            None,
+            "2026-03-01T00:00:00Z",
+            "2026-03-02T00:00:00Z",
+        );
+        assert!(jobs.contains(&("daily".into(), ts("2026-03-01T05:00:00Z"))));
+        for dropped in ["05:00", "06:00"] {
+            let t = ts(&format!("2026-03-01T{dropped}:00Z"));
+            assert!(!jobs.contains(&("hourly".into(), t)), "{dropped}");
+        }
+        // 04:00 ends its window at 05:00 (half-open), 07:00 starts at the
+        // daily window's end.
+        for kept in ["04:00", "07:00"] {
+            let t = ts(&format!("2026-03-01T{kept}:00Z"));
+            assert!(jobs.contains(&("hourly".into(), t)), "{kept}");
+        }
+        assert_eq!(jobs.len(), 24 - 2 + 1);
+    }
+
+    #[test]
+    fn a_candidate_is_dropped_only_for_a_kept_job() {
+        // forever (02:00, 3 h window) drops daily (04:30, 2 h), which would
+        // have dropped hourly at 05:00; with daily gone, 05:00 runs.
+        let jobs = check(
+            vec![
+                rule("forever", "cron(0 2 * * ? *)", 180, None),
+                rule("daily", "cron(30 4 * * ? *)", 120, Some(35)),
+                rule("hourly", "cron(0 * * * ? *)", 60, Some(7)),
+            ],
+            &[],
+            None,
+            "2026-03-01T00:00:00Z",
+            "2026-03-01T12:00:00Z",
+        );
+        assert!(!jobs.contains(&("daily".into(), ts("2026-03-01T04:30:00Z"))));
+        assert!(jobs.contains(&("hourly".into(), ts("2026-03-01T05:00:00Z"))));
+    }
+
+    #[test]
+    fn no_job_is_planned_before_its_rule_or_resource_existed() {
+        // The resource came at 03:00: the rule (there since New Year) fires
+        // for it from 03:00 on.
+        let jobs = check(
+            vec![rule("old", "cron(0 * * * ? *)", 480, Some(7))],
+            &[ts("2026-01-01T00:00:00Z")],
+            Some(ts("2026-03-01T03:00:00Z")),
+            "2026-03-01T00:00:00Z",
+            "2026-03-01T08:00:00Z",
+        );
+        let times: Vec<Timestamp> = jobs.iter().map(|(_, t)| *t).collect();
+        assert_eq!(times, hours("2026-03-01T02:00:00Z", 6));
+        // A rule added to the plan at 06:00 fires from then on.
+        let jobs = check(
+            vec![rule("new", "cron(30 * * * ? *)", 480, Some(7))],
+            &[ts("2026-03-01T06:00:00Z")],
+            None,
+            "2026-03-01T00:00:00Z",
+            "2026-03-01T08:00:00Z",
+        );
+        assert_eq!(
+            jobs,
+            vec![
+                ("new".into(), ts("2026-03-01T06:30:00Z")),
+                ("new".into(), ts("2026-03-01T07:30:00Z"))
+            ]
+        );
+    }
 }

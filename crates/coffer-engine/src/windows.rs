@@ -46,10 +46,29 @@ pub fn ended_windows(jobs: &[BackupJob], now: Timestamp) -> Vec<WindowEnd> {
                             format!(" after {n} failed attempt(s); the last: {last}")
                         }
                     };
+                    // A job queued behind another backup of its resource
+                    // (one runs at a time) says which.
+                    let behind = jobs
+                        .iter()
+                        .find(|other| {
+                            other.resource_arn == job.resource_arn
+                                && other.backup_job_id != job.backup_job_id
+                                && matches!(
+                                    other.state,
+                                    BackupJobState::Running | BackupJobState::Aborting
+                                )
+                        })
+                        .map(|other| {
+                            format!(
+                                "; it waited behind backup job {}, which was still backing up the resource",
+                                other.backup_job_id
+                            )
+                        })
+                        .unwrap_or_default();
                     out.push(WindowEnd::Expire {
                         job_id: job.backup_job_id.clone(),
                         reason: format!(
-                            "the start window ended at {start_by} before the backup could start{attempts}"
+                            "the start window ended at {start_by} before the backup could start{attempts}{behind}"
                         ),
                     });
                 }
@@ -125,6 +144,25 @@ mod tests {
         assert!(
             reason.contains(
                 "after 1 failed attempt(s); the last: pg_dump: error: connection refused"
+            ),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_job_queued_behind_another_of_its_resource_expires_saying_so() {
+        let mut running = job("long", BackupJobState::Running);
+        running.started_at = Some(at("2026-03-01T00:30:00Z"));
+        running.completion_window_minutes = Some(600);
+        let queued = job("next", BackupJobState::Created);
+        let ended = ended_windows(&[running, queued], at("2026-03-01T02:00:00Z"));
+        let [WindowEnd::Expire { job_id, reason }] = ended.as_slice() else {
+            panic!("{ended:?}")
+        };
+        assert_eq!(job_id, "next");
+        assert!(
+            reason.ends_with(
+                "it waited behind backup job long, which was still backing up the resource"
             ),
             "{reason}"
         );

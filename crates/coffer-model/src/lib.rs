@@ -57,7 +57,7 @@ pub use organization::{Organization, OrganizationAccount, OrganizationalUnit, Po
 pub use plan::{
     AdvancedBackupSetting, BackupPlan, BackupRule, CopyAction, Lifecycle,
     DEFAULT_COMPLETION_WINDOW_MINUTES, DEFAULT_SCHEDULE, DEFAULT_START_WINDOW_MINUTES,
-    MAX_CONTINUOUS_RETENTION_DAYS, MAX_RETENTION_DAYS, MIN_COLD_STORAGE_DAYS,
+    MAX_CONTINUOUS_RETENTION_DAYS, MAX_RETENTION_DAYS, MAX_WINDOW_MINUTES, MIN_COLD_STORAGE_DAYS,
     MIN_START_WINDOW_MINUTES,
 };
 pub use recovery_point::{

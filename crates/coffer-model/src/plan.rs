@@ -134,8 +134,10 @@ impl Lifecycle {
     }
 }
 
-/// What AWS accepts in a schedule but does not do: fire more often than
-/// hourly (snapshot backups run at most once an hour), or never fire.
+/// What AWS refuses in a schedule: fire times less than an hour apart
+/// ("The interval between backup jobs shouldn't be less than 60 minutes";
+/// every fire time is a backup job of its own); and what it accepts but
+/// cannot work: a schedule that never fires.
 fn schedule_warnings(expression: &ScheduleExpression, findings: &mut Findings) {
     let Ok(schedule) = Schedule::new(expression.clone(), None, jiff::Timestamp::UNIX_EPOCH) else {
         return;
@@ -159,9 +161,9 @@ fn schedule_warnings(expression: &ScheduleExpression, findings: &mut Findings) {
         .min();
     if let Some(minutes) = shortest.filter(|m| *m < 60) {
         findings
-            .warning(
+            .error(
                 "ScheduleExpression",
-                format!("{expression} fires every {minutes} minutes; AWS Backup takes snapshot backups at most once an hour, and so does Coffer"),
+                format!("{expression} fires every {minutes} minutes, but the interval between backup jobs must be at least 60 minutes (each fire time is a backup job)"),
             )
             .hint("use an hourly or less frequent schedule, e.g. cron(0 * * * ? *)");
     }
@@ -382,22 +384,37 @@ mod tests {
     }
 
     #[test]
-    fn schedules_faster_than_hourly_or_never_firing_are_warned() {
+    fn schedules_faster_than_hourly_are_refused() {
         for (expression, expected) in [
             ("cron(0/15 * ? * * *)", "fires every 15 minutes"),
             ("rate(5 minutes)", "fires every 5 minutes"),
-            ("cron(0 5 31 2 ? *)", "never fires"),
+            ("cron(0,30 5 * * ? *)", "fires every 30 minutes"),
         ] {
             let mut r = rule();
             r.schedule_expression = expression.into();
             let findings = r.validate();
-            assert!(!findings.has_errors(), "{expression}");
+            assert!(findings.has_errors(), "{expression}");
             let text = messages(&findings);
             assert!(
-                text.len() == 1 && text[0].contains(expected),
+                text.len() == 1
+                    && text[0].contains(expected)
+                    && text[0].contains("at least 60 minutes"),
                 "{expression}: {text:?}"
             );
         }
+    }
+
+    #[test]
+    fn schedules_never_firing_are_warned() {
+        let mut r = rule();
+        r.schedule_expression = "cron(0 5 31 2 ? *)".into();
+        let findings = r.validate();
+        assert!(!findings.has_errors());
+        let text = messages(&findings);
+        assert!(
+            text.len() == 1 && text[0].contains("never fires"),
+            "{text:?}"
+        );
         let mut hourly = rule();
         hourly.schedule_expression = "cron(0 * * * ? *)".into();
         assert!(hourly.validate().is_empty());

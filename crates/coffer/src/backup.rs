@@ -34,6 +34,37 @@ pub fn requested_lifecycle(
     Ok(lifecycle)
 }
 
+/// How often a job waiting behind another backup of its resource looks
+/// again.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs the job, waiting (PENDING) while another job backs up the same
+/// resource: one backup of a resource at a time, as AWS does.
+async fn run_when_free(
+    env: &coffer_engine::env::Env,
+    job_id: &str,
+    options: &BackupOptions,
+) -> anyhow::Result<BackupJob> {
+    let mut behind_shown: Option<String> = None;
+    loop {
+        match exec::run_backup(env, job_id, options).await {
+            Err(coffer_engine::Error::WaitsBehind { behind, .. }) => {
+                if behind_shown.as_deref() != Some(behind.as_str()) {
+                    println!("  PENDING: waits behind backup job {behind}, which is backing up the same resource (`coffer jobs describe {behind}`)");
+                    behind_shown = Some(behind);
+                }
+                tokio::time::sleep(WAIT_POLL).await;
+                // Stopped while it waited (`coffer jobs abort`).
+                let job = exec::fetch::<BackupJob>(env, job_id).await?.record;
+                if job.state.is_terminal() {
+                    return Ok(job);
+                }
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 pub async fn start(global: &Global, args: &BackupStart) -> anyhow::Result<Outcome> {
     let ctx = Context::load(global)?;
     let catalog = ctx.catalog().await?;
@@ -85,7 +116,7 @@ async fn run(ctx: &Context, catalog: &Catalog, args: &BackupStart) -> anyhow::Re
         observer: Some(bar),
         retry_backoff: None,
     };
-    let done = exec::run_backup(&env, &job_id, &options).await?;
+    let done = run_when_free(&env, &job_id, &options).await?;
     if done.state != BackupJobState::Completed {
         bail!(
             "backup job {job_id} {}: {}",

@@ -26,7 +26,9 @@ pub async fn upcoming(
     // A plan selects only resources of its own account and region.
     let here = |r: &Resource| r.account_id == ctx.account && r.region == ctx.region;
     let resources: Vec<Resource> = resources.into_iter().filter(here).collect();
-    Ok(coffer_engine::daemon::plan_span(&env, &resources, now, until).await?)
+    // Every resource known now existed before any time to come.
+    let since = std::collections::BTreeMap::new();
+    Ok(coffer_engine::daemon::plan_span(&env, &resources, &since, now, until).await?)
 }
 
 pub async fn preview(global: &Global, hours: u32, format: OutputFormat) -> anyhow::Result<Outcome> {

@@ -10,4 +10,5 @@ mod compliance;
 mod engines;
 mod overview;
 mod records;
+mod schedule;
 mod stacks;

@@ -128,13 +128,35 @@ sqlite:
     home
 }
 
+/// `apply` ran on the real clock, but the tests simulate earlier times: the
+/// home's policy is made to have existed since New Year 2026 (objects,
+/// declared resources, rules), and a scheduler to have planned up to
+/// `start`, so the simulation begins with nothing missed.
+async fn simulated_from(home: &Home, catalog: &Catalog, start: Timestamp) {
+    let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
+    let path = config
+        .catalog_url()
+        .strip_prefix("sqlite://")
+        .unwrap()
+        .to_string();
+    let db = rusqlite::Connection::open(path).unwrap();
+    let since = "2026-01-01T00:00:00.000Z";
+    db.execute("UPDATE objects SET created_at = ?1", [since])
+        .unwrap();
+    db.execute("UPDATE resources SET created_at = ?1", [since])
+        .unwrap();
+    db.execute("UPDATE schedule_marks SET at = ?1", [since])
+        .unwrap();
+    catalog.set_planned_through(start).await.unwrap();
+}
+
 async fn daemon_at(home: &Home, start: Timestamp) -> (Daemon, Arc<ManualClock>, Catalog) {
     let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
     let catalog = Catalog::open(config.catalog_url(), start).await.unwrap();
+    simulated_from(home, &catalog, start).await;
     let clock = Arc::new(ManualClock::new(start));
     let env = Env::new(catalog.clone(), config, clock.clone());
     let mut options = DaemonOptions::from_settings(&coffer_policy::ServeSettings::default());
-    // Plan from the start only: nothing before it was ever due.
     options.lookback = SignedDuration::ZERO;
     options.retry_backoff = SignedDuration::from_mins(5);
     (
@@ -584,6 +606,7 @@ postgres:
     let start: Timestamp = "2026-06-01T11:59:00Z".parse().unwrap();
     let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
     let catalog = Catalog::open(config.catalog_url(), start).await.unwrap();
+    simulated_from(&home, &catalog, start).await;
     let clock = Arc::new(ManualClock::new(start));
     let env = Env::new(catalog.clone(), config, clock.clone());
     let webhook = Webhook::start().await;
@@ -839,5 +862,171 @@ async fn a_job_runs_once_and_a_resource_another_process_backs_up_waits() {
         BackupJobState::Running,
         "a live process's job is not settled"
     );
+    catalog.close().await;
+}
+
+const HOURLY_STACK: &str = r#"
+AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  Primary:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: primary
+  Plan:
+    Type: AWS::Backup::BackupPlan
+    Properties:
+      BackupPlan:
+        BackupPlanName: hourly
+        BackupPlanRule:
+          # The default start window (8 hours) is longer than the interval.
+          - RuleName: hourly
+            TargetBackupVault: primary
+            ScheduleExpression: cron(0 * * * ? *)
+            Lifecycle:
+              DeleteAfterDays: 7
+  Gold:
+    Type: AWS::Backup::BackupSelection
+    Properties:
+      BackupPlanId: !Ref Plan
+      BackupSelection:
+        SelectionName: gold
+        IamRoleArn: arn:coffer:iam::210987654321:role/backup-service
+        ListOfTags:
+          - ConditionType: STRINGEQUALS
+            ConditionKey: tier
+            ConditionValue: gold
+"#;
+
+/// The fire time a scheduled job stands for (its start window is 8 hours).
+fn fire_time(job: &BackupJob) -> Timestamp {
+    job.start_by
+        .unwrap()
+        .checked_sub(SignedDuration::from_hours(8))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_serve_plans_nothing_before_the_policy_and_a_downtime_is_looked_back_over_whole() {
+    let home = Home::new();
+    let docs = home.path().join("data/docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("a.txt"), "alpha").unwrap();
+    let inventory = format!(
+        "defaults:\n  account: \"210987654321\"\n  region: eu-west-1\nfilesystems:\n  - name: docs\n    path: {}\n    tags: {{tier: gold}}\n",
+        docs.display()
+    );
+    let stack = home.write("stack.yaml", HOURLY_STACK);
+    let inv = home.write("inventory.yaml", &inventory);
+    ok(&home.run(&["apply", "--stack", "hourly", &stack, &inv]));
+    let applied = Timestamp::now();
+
+    // The first serve, 2 hours and some minutes after the apply: every
+    // fire time since the plan exists is a job, none from before.
+    let hour = |t: Timestamp| {
+        Timestamp::from_second(t.as_second() - t.as_second().rem_euclid(3600)).unwrap()
+    };
+    let first = hour(applied)
+        .checked_add(SignedDuration::from_mins(2 * 60 + 10))
+        .unwrap();
+    let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
+    let catalog = Catalog::open(config.catalog_url(), first).await.unwrap();
+    let new_daemon = |at: Timestamp| {
+        let clock = Arc::new(ManualClock::new(at));
+        let env = Env::new(catalog.clone(), config.clone(), clock);
+        let options = DaemonOptions::from_settings(&coffer_policy::ServeSettings::default());
+        Daemon::new(env, options, Notifier::new(&[]))
+    };
+    let mut daemon = new_daemon(first);
+    daemon.settle().await.unwrap();
+    let jobs: Vec<BackupJob> = all(&catalog).await;
+    assert_eq!(jobs.len(), 2, "fire times since the apply: {jobs:#?}");
+    assert!(jobs.iter().all(|j| fire_time(j) > applied));
+    // One backup of the resource at a time: the two ran one after the other.
+    assert!(
+        jobs.iter().all(|j| j.state == BackupJobState::Completed),
+        "{jobs:#?}"
+    );
+    drop(daemon);
+
+    // Down for three days: on restart, every missed fire time is a job;
+    // those whose start window ended are EXPIRED saying why, the 8 whose
+    // window is still open run, queued one after the other.
+    let second = first.checked_add(SignedDuration::from_hours(72)).unwrap();
+    let mut daemon = new_daemon(second);
+    daemon.settle().await.unwrap();
+    let jobs: Vec<BackupJob> = all(&catalog).await;
+    let missed: Vec<&BackupJob> = jobs.iter().filter(|j| fire_time(j) > first).collect();
+    assert_eq!(missed.len(), 72);
+    let expired: Vec<&&BackupJob> = missed
+        .iter()
+        .filter(|j| j.state == BackupJobState::Expired)
+        .collect();
+    assert_eq!(expired.len(), 64);
+    assert!(expired.iter().all(
+        |j| j.status_message.as_deref().unwrap().starts_with(&format!(
+            "missed: no scheduler ran from {first} until {second}"
+        ))
+    ));
+    assert_eq!(
+        missed
+            .iter()
+            .filter(|j| j.state == BackupJobState::Completed)
+            .count(),
+        8
+    );
+    assert_eq!(catalog.planned_through().await.unwrap(), Some(second));
+    // A third start at the same time plans nothing again.
+    drop(daemon);
+    let mut daemon = new_daemon(second);
+    daemon.settle().await.unwrap();
+    assert_eq!(all::<BackupJob>(&catalog).await.len(), jobs.len());
+    catalog.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_backups_of_one_resource_at_once_run_one_after_the_other() {
+    let home = month_home();
+    let start: Timestamp = "2026-05-01T00:00:00Z".parse().unwrap();
+    let (daemon, _clock, catalog) = daemon_at(&home, start).await;
+    let env = daemon.env().clone();
+    let options = coffer_engine::exec::BackupOptions::default();
+    queued_job(&catalog, "FIRST", QUEUE, start).await;
+    queued_job(&catalog, "SECOND", QUEUE, start).await;
+    let (a, b) = tokio::join!(
+        coffer_engine::exec::run_backup(&env, "FIRST", &options),
+        coffer_engine::exec::run_backup(&env, "SECOND", &options)
+    );
+    // One ran; the other waits PENDING behind it, naming it.
+    let (ran, waited, behind) = match (&a, &b) {
+        (Ok(_), Err(coffer_engine::Error::WaitsBehind { behind, .. })) => {
+            ("FIRST", "SECOND", behind)
+        }
+        (Err(coffer_engine::Error::WaitsBehind { behind, .. }), Ok(_)) => {
+            ("SECOND", "FIRST", behind)
+        }
+        other => panic!("one backup runs and the other waits: {other:?}"),
+    };
+    assert_eq!(behind, ran);
+    let waiting = catalog
+        .get::<BackupJob>(waited)
+        .await
+        .unwrap()
+        .unwrap()
+        .record;
+    assert_eq!(waiting.state, BackupJobState::Pending);
+    assert_eq!(
+        waiting.status_message.as_deref(),
+        Some(
+            format!("waiting behind backup job {ran}, which is backing up the same resource")
+                .as_str()
+        )
+    );
+    // Once the first ended, the second runs.
+    let done = coffer_engine::exec::run_backup(&env, waited, &options)
+        .await
+        .unwrap();
+    assert_eq!(done.state, BackupJobState::Completed);
+    let points: Vec<RecoveryPoint> = all(&catalog).await;
+    assert_eq!(points.iter().filter(|p| p.resource_arn == QUEUE).count(), 2);
     catalog.close().await;
 }
