@@ -121,3 +121,62 @@ impl IntoIterator for Diagnostics {
         self.items.into_iter()
     }
 }
+
+/// How many names "did you mean" may compare, in all, within one pass over
+/// a file set. Each reference to an unknown name is compared with every
+/// name of its kind, so a set of n names with n unknown references would
+/// cost n² comparisons (hours at 100,000 objects); a million take about
+/// half a second.
+const SUGGESTION_COMPARISONS: usize = 1_000_000;
+
+/// "Did you mean" over the names of a file set, within a budget of
+/// comparisons: the first unknown names get a suggestion, and once the
+/// budget is spent the others are reported without one.
+#[derive(Debug)]
+pub(crate) struct Suggestions {
+    comparisons_left: usize,
+}
+
+impl Default for Suggestions {
+    fn default() -> Self {
+        Self {
+            comparisons_left: SUGGESTION_COMPARISONS,
+        }
+    }
+}
+
+impl Suggestions {
+    /// The candidate closest to `input`, when one is close and comparing
+    /// with every candidate fits in what is left of the budget.
+    pub fn did_you_mean<'a, I>(&mut self, input: &str, candidates: I) -> Option<&'a str>
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        let candidates = candidates.into_iter();
+        let n_candidates = candidates.size_hint().1.unwrap_or(usize::MAX);
+        self.comparisons_left = self.comparisons_left.checked_sub(n_candidates)?;
+        coffer_model::did_you_mean(input, candidates)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_stop_when_the_comparison_budget_is_spent() {
+        let names = ["primary", "secondary", "archive"];
+        let mut suggestions = Suggestions {
+            comparisons_left: 7,
+        };
+        assert_eq!(suggestions.did_you_mean("primry", names), Some("primary"));
+        assert_eq!(suggestions.did_you_mean("archve", names), Some("archive"));
+        // One comparison is left: not enough for three names, enough for one.
+        assert_eq!(suggestions.did_you_mean("secondry", names), None);
+        assert_eq!(
+            suggestions.did_you_mean("secondry", ["secondary"]),
+            Some("secondary")
+        );
+        assert_eq!(suggestions.did_you_mean("archve", ["archive"]), None);
+    }
+}

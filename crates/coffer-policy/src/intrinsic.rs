@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use coffer_model::{did_you_mean, join_field, Severity, PARTITION};
 
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostics, Suggestions};
 use crate::node::{Node, Pos, Value};
 use crate::set::LoadOptions;
 
@@ -98,6 +98,8 @@ pub(crate) struct Resolver<'i> {
     /// Resolving `Outputs`, where attributes known only once the object
     /// exists are fine: their values are never used.
     pub in_outputs: bool,
+    /// "Did you mean" over the set's names, within its budget.
+    suggestions: Suggestions,
 }
 
 impl<'i> Resolver<'i> {
@@ -113,6 +115,7 @@ impl<'i> Resolver<'i> {
             in_progress: Vec::new(),
             name_errors: HashMap::new(),
             in_outputs: false,
+            suggestions: Suggestions::default(),
         }
     }
 
@@ -374,17 +377,19 @@ impl<'i> Resolver<'i> {
                             return default.clone();
                         }
                         let index = self.index;
+                        let suggestion = if index.mappings.contains_key(*map_name) {
+                            None
+                        } else {
+                            self.suggestions
+                                .did_you_mean(map_name, index.mappings.keys().map(String::as_str))
+                        };
                         let diag = self.error(
                             pos,
                             &here,
                             format!("Mappings has no {map_name}.{top}.{second}"),
                         );
-                        if !index.mappings.contains_key(*map_name) {
-                            if let Some(s) =
-                                did_you_mean(map_name, index.mappings.keys().map(String::as_str))
-                            {
-                                diag.hint(format!("did you mean {s:?}?"));
-                            }
+                        if let Some(s) = suggestion {
+                            diag.hint(format!("did you mean {s:?}?"));
                         }
                         Self::unresolved(pos)
                     }
@@ -498,20 +503,20 @@ impl<'i> Resolver<'i> {
                 },
             };
         }
-        let candidates: Vec<&str> = self
-            .index
+        let index = self.index;
+        let candidates = index
             .parameters
             .keys()
-            .chain(self.index.resources.keys())
+            .chain(index.resources.keys())
             .map(String::as_str)
-            .chain(PSEUDO_PARAMETERS.iter().copied())
-            .collect();
+            .chain(PSEUDO_PARAMETERS.iter().copied());
+        let suggestion = self.suggestions.did_you_mean(target, candidates);
         let diag = self.error(
             pos,
             path,
             format!("{target:?} is not a parameter or a logical ID in these files"),
         );
-        match did_you_mean(target, candidates) {
+        match suggestion {
             Some(s) => diag.hint(format!("did you mean {s:?}?")),
             None => diag.hint("add the resource or parameter, or pass the file that declares it"),
         };
@@ -552,12 +557,15 @@ impl<'i> Resolver<'i> {
         };
         if !self.index.resources.contains_key(&logical_id) {
             let index = self.index;
+            let suggestion = self
+                .suggestions
+                .did_you_mean(&logical_id, index.resources.keys().map(String::as_str));
             let diag = self.error(
                 pos,
                 path,
                 format!("{logical_id:?} is not a logical ID in these files"),
             );
-            if let Some(s) = did_you_mean(&logical_id, index.resources.keys().map(String::as_str)) {
+            if let Some(s) = suggestion {
                 diag.hint(format!("did you mean {s:?}?"));
             }
             return Self::unresolved(pos);
@@ -760,12 +768,15 @@ impl<'i> Resolver<'i> {
         }
         let Some((file, node)) = self.index.conditions.get(name).cloned() else {
             let index = self.index;
+            let suggestion = self
+                .suggestions
+                .did_you_mean(name, index.conditions.keys().map(String::as_str));
             let diag = self.error(
                 pos,
                 path,
                 format!("{name:?} is not a condition in the Conditions section"),
             );
-            if let Some(s) = did_you_mean(name, index.conditions.keys().map(String::as_str)) {
+            if let Some(s) = suggestion {
                 diag.hint(format!("did you mean {s:?}?"));
             }
             return None;

@@ -626,6 +626,9 @@ fn read_databases(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Vec<(String, 
         return Vec::new();
     };
     let mut databases: Vec<(String, Pos)> = Vec::new();
+    // Where each name was first listed, so a server listing many databases
+    // finds a repeated one without comparing it with every earlier one.
+    let mut first_at: HashMap<String, Pos> = HashMap::new();
     for (idx, item) in items.into_iter().enumerate() {
         let item_src = format!("{src}[{idx}]");
         let Some(name) = reader.string(item, &item_src, &item_src) else {
@@ -637,7 +640,7 @@ fn read_databases(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Vec<(String, 
                 .hint("the database name is part of its ARN");
             continue;
         }
-        if let Some((_, first)) = databases.iter().find(|(listed, _)| *listed == name) {
+        if let Some(first) = first_at.get(&name) {
             reader.error(
                 item.pos,
                 &item_src,
@@ -648,6 +651,7 @@ fn read_databases(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Vec<(String, 
             );
             continue;
         }
+        first_at.insert(name.clone(), item.pos);
         databases.push((name, item.pos));
     }
     databases

@@ -3,6 +3,9 @@
 //! set, and reports every problem at once with file, line, column, logical
 //! ID and field. Also loads and creates Coffer's `config.toml`.
 //!
+//! Input is bounded by size as well as by count: each file, the files of
+//! one load together, and what YAML aliases copy ([`Limits`]).
+//!
 //! ```no_run
 //! use coffer_policy::{load_files, LoadOptions};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,6 +38,11 @@ pub use config::{
     VaultLocation, VaultRule, DEFAULT_NOTIFICATION_EVENTS, NOTIFICATION_EVENTS,
 };
 pub use diag::{Diagnostic, Diagnostics};
-pub use load::{check_references, collect_files, load_files, External, Loaded};
+pub use load::{
+    check_references, collect_files, load_files, load_files_with_limits, External, Loaded,
+};
 pub use node::Pos;
-pub use set::{Declared, LoadOptions, Origin, PolicySet, SourceFile, Unmanaged};
+pub use set::{
+    Declared, Limits, LoadOptions, Origin, PolicySet, SourceFile, Unmanaged, MAX_ALIAS_BYTES,
+    MAX_ALIAS_VALUES, MAX_DEPTH, MAX_FILE_BYTES, MAX_SET_BYTES,
+};

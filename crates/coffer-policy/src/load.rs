@@ -2,19 +2,21 @@
 //! from inventories, resolving parameters and intrinsics across the set,
 //! reading every object, and checking what objects say about each other.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use coffer_model::{did_you_mean, NameKind, Severity};
 use sha2::{Digest, Sha256};
 
 use crate::cfn::{self, BACKUP_TYPES_NOT_MANAGED, MANAGED_TYPES};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostics, Suggestions};
 use crate::intrinsic::{unmanaged_arn, Entry, ParamValue, Resolver, TemplateIndex};
 use crate::inventory;
-use crate::node::{self, Node, Pos, Value};
+use crate::node::{self, byte_size, AliasAllowance, Node, Pos, Value};
 use crate::read::{Fields, Reader};
-use crate::set::{Declared, LoadOptions, Origin, PolicySet, SourceFile, Unmanaged};
+use crate::set::{Declared, Limits, LoadOptions, Origin, PolicySet, SourceFile, Unmanaged};
 
 /// The outcome of loading a file set: what it declares, and every problem.
 #[derive(Clone, Debug, Default)]
@@ -100,30 +102,121 @@ struct Parsed {
     root: Node,
 }
 
-/// Loads a file set. Never stops at the first problem: every diagnostic of
-/// every file is in the result.
+/// Why a file was not read.
+enum Unread {
+    Io(std::io::Error),
+    /// The file holds more than one file may.
+    FileTooLarge {
+        size: u64,
+    },
+    /// The file holds more than the files before it left of what the files
+    /// of one load may hold together.
+    SetTooLarge {
+        size: u64,
+        before: u64,
+    },
+}
+
+/// Reads a file when its size, taken from its metadata before anything is
+/// read, is within `limits`, the files read before it holding `before`
+/// bytes. A file that grows meanwhile (or whose metadata says nothing, as
+/// a pipe's) is read no further than the limits.
+fn read_within(path: &Path, limits: &Limits, before: u64) -> Result<Vec<u8>, Unread> {
+    let allowed = limits
+        .file_bytes
+        .min(limits.set_bytes.saturating_sub(before));
+    let check = |size: u64| {
+        if size > limits.file_bytes {
+            Err(Unread::FileTooLarge { size })
+        } else if size > allowed {
+            Err(Unread::SetTooLarge { size, before })
+        } else {
+            Ok(())
+        }
+    };
+    let file = File::open(path).map_err(Unread::Io)?;
+    let size = file.metadata().map_err(Unread::Io)?.len();
+    check(size)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(allowed.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(Unread::Io)?;
+    check(bytes.len() as u64)?;
+    Ok(bytes)
+}
+
+/// Loads a file set within the documented [`Limits`]. Never stops at the
+/// first problem: every diagnostic of every file is in the result.
 pub fn load_files(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
+    load_files_with_limits(paths, options, &Limits::default())
+}
+
+/// Loads a file set within `limits`: a file larger than one may be, or
+/// than what the files before it leave of the set's allowance, is not read
+/// (an error names it and the limit), and a file whose aliases copy past
+/// the allowance is not parsed.
+pub fn load_files_with_limits(paths: &[PathBuf], options: &LoadOptions, limits: &Limits) -> Loaded {
     let mut loaded = Loaded::default();
     let mut templates = Vec::new();
     let mut inventories = inventory::Inventories::default();
     // A file that could not be parsed may declare parameters we cannot see.
     let mut all_parsed = true;
+    // Bytes of the files read so far.
+    let mut set_bytes: u64 = 0;
+    let mut aliases = AliasAllowance::new(limits.alias_values, limits.alias_bytes);
     for path in paths {
         let label = path.display().to_string();
-        let bytes = match std::fs::read(path) {
+        let bytes = match read_within(path, limits, set_bytes) {
             Ok(b) => b,
-            Err(err) => {
-                loaded.diagnostics.push(
-                    Severity::Error,
-                    &label,
-                    None,
-                    "",
-                    format!("cannot read file: {err}"),
-                );
+            Err(unread) => {
+                let diags = &mut loaded.diagnostics;
+                match unread {
+                    Unread::Io(err) => {
+                        diags.push(
+                            Severity::Error,
+                            &label,
+                            None,
+                            "",
+                            format!("cannot read file: {err}"),
+                        );
+                    }
+                    Unread::FileTooLarge { size } => {
+                        let limit = byte_size(limits.file_bytes);
+                        diags
+                            .push(
+                                Severity::Error,
+                                &label,
+                                None,
+                                "",
+                                format!(
+                                    "is {}, more than one policy file may hold ({limit}); it was not read",
+                                    byte_size(size)
+                                ),
+                            )
+                            .hint(format!("split its resources into files of at most {limit} and pass them together: the files of one load make one stack"));
+                    }
+                    Unread::SetTooLarge { size, before } => {
+                        let limit = byte_size(limits.set_bytes);
+                        diags
+                            .push(
+                                Severity::Error,
+                                &label,
+                                None,
+                                "",
+                                format!(
+                                    "is {} and the files before it hold {}: more than the files of one load may hold together ({limit}); it was not read",
+                                    byte_size(size),
+                                    byte_size(before)
+                                ),
+                            )
+                            .hint(format!("split the objects into stacks whose files hold at most {limit}, and apply each with coffer apply --stack NAME"));
+                    }
+                }
                 all_parsed = false;
                 continue;
             }
         };
+        set_bytes = set_bytes.saturating_add(bytes.len() as u64);
         loaded.set.files.push(SourceFile {
             path: label.clone(),
             sha256: hex::encode(Sha256::digest(&bytes)),
@@ -135,7 +228,7 @@ pub fn load_files(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
             all_parsed = false;
             continue;
         };
-        let root = match node::parse(&text) {
+        let root = match node::parse_within(&text, &mut aliases) {
             Ok(root) => root,
             Err(err) => {
                 loaded
@@ -295,6 +388,7 @@ fn load_templates(
     }
 
     let mut resolver = Resolver::new(&index, options);
+    let mut suggestions = Suggestions::default();
     for (logical_id, entry) in &index.resources {
         let mut reader = Reader::new(&entry.file, logical_id, entry.key_pos, diags);
         let Some(rf) = reader.fields(&entry.node, "", "", RESOURCE_FIELDS) else {
@@ -314,13 +408,14 @@ fn load_templates(
             for target in targets {
                 if let Some(t) = target.as_str() {
                     if !index.resources.contains_key(t) {
+                        let suggestion =
+                            suggestions.did_you_mean(t, index.resources.keys().map(String::as_str));
                         let diag = reader.error(
                             target.pos,
                             "DependsOn",
                             format!("{t:?} is not a logical ID in these files"),
                         );
-                        if let Some(s) = did_you_mean(t, index.resources.keys().map(String::as_str))
-                        {
+                        if let Some(s) = suggestion {
                             diag.hint(format!("did you mean {s:?}?"));
                         }
                     }
@@ -813,10 +908,16 @@ fn check_set(loaded: &mut Loaded) {
     ) {
         // In file order, so that the later declaration is the one reported
         // (objects come in logical-ID order).
+        let file_indexes: HashMap<&str, usize> = files
+            .iter()
+            .enumerate()
+            .map(|(idx, f)| (f.path.as_str(), idx))
+            .rev()
+            .collect();
         let file_index = |o: &Origin| {
-            files
-                .iter()
-                .position(|f| f.path == o.file)
+            file_indexes
+                .get(o.file.as_str())
+                .copied()
                 .unwrap_or(usize::MAX)
         };
         let mut ordered: Vec<&Declared<T>> = items.iter().collect();
@@ -896,6 +997,7 @@ pub fn check_references(
     } else {
         Severity::Warning
     };
+    let mut suggestions = Suggestions::default();
     let missing_note = if strict {
         "it is not declared in these files nor in the catalog"
     } else {
@@ -920,6 +1022,8 @@ pub fn check_references(
             lock.map(|lock| (arn.to_string(), (name.as_str(), lock)))
         })
         .collect();
+    let incomplete_vaults: BTreeSet<&str> =
+        set.incomplete_vaults.iter().map(String::as_str).collect();
     for plan in &set.plans {
         let o = &plan.origin;
         for (idx, rule) in plan.value.rules.iter().enumerate() {
@@ -931,10 +1035,12 @@ pub fn check_references(
                     .check(&rule.target_backup_vault_name)
                     .is_err() => {}
                 // Declared, with errors already reported.
-                None if set
-                    .incomplete_vaults
-                    .contains(&rule.target_backup_vault_name) => {}
+                None if incomplete_vaults.contains(rule.target_backup_vault_name.as_str()) => {}
                 None => {
+                    let suggestion = suggestions.did_you_mean(
+                        &rule.target_backup_vault_name,
+                        vaults.keys().map(String::as_str),
+                    );
                     let diag = diags.push(
                         severity,
                         &o.file,
@@ -945,10 +1051,7 @@ pub fn check_references(
                             rule.target_backup_vault_name
                         ),
                     );
-                    if let Some(s) = did_you_mean(
-                        &rule.target_backup_vault_name,
-                        vaults.keys().map(String::as_str),
-                    ) {
+                    if let Some(s) = suggestion {
                         diag.hint(format!("did you mean {s:?}?"));
                     }
                 }
@@ -986,12 +1089,15 @@ pub fn check_references(
             }
         }
     }
-    let mut plans: Vec<&str> = external.plans.iter().map(String::as_str).collect();
+    // Sets, not lists: each selection looks its plan up.
+    let mut plans: BTreeSet<&str> = external.plans.iter().map(String::as_str).collect();
     plans.extend(set.plans.iter().map(|p| p.value.backup_plan_name.as_str()));
     plans.extend(set.incomplete_plans.iter().map(String::as_str));
     for selection in &set.selections {
         let o = &selection.origin;
-        if !plans.contains(&selection.value.backup_plan_name.as_str()) {
+        if !plans.contains(selection.value.backup_plan_name.as_str()) {
+            let suggestion =
+                suggestions.did_you_mean(&selection.value.backup_plan_name, plans.iter().copied());
             let diag = diags.push(
                 severity,
                 &o.file,
@@ -1002,17 +1108,17 @@ pub fn check_references(
                     selection.value.backup_plan_name
                 ),
             );
-            match did_you_mean(&selection.value.backup_plan_name, plans.iter().copied()) {
+            match suggestion {
                 Some(s) => diag.hint(format!("did you mean {s:?}?")),
                 None => diag.hint("use !Ref to the AWS::Backup::BackupPlan resource"),
             };
         }
     }
-    let mut frameworks: Vec<String> = external.framework_arns.clone();
+    let mut frameworks: BTreeSet<String> = external.framework_arns.iter().cloned().collect();
     let declared = set.frameworks.iter().map(|f| &f.value.framework_name);
     for name in declared.chain(&set.incomplete_frameworks) {
         let arn = coffer_model::Arn::framework(&options.region, &options.account, name);
-        frameworks.push(arn.to_string());
+        frameworks.insert(arn.to_string());
     }
     for report in &set.report_plans {
         let o = &report.origin;

@@ -3,12 +3,16 @@
 //! Policy errors must name the line and column of the offending value, so we
 //! build our own tree from the YAML parser's events (JSON is parsed by the
 //! same YAML 1.2 parser; it is a subset). Custom tags such as `!Ref` are kept
-//! on the node for the intrinsic resolver.
+//! on the node for the intrinsic resolver. Aliases are expanded as copies,
+//! within an allowance of values and bytes shared by the files of a load.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+use crate::set::MAX_DEPTH;
 
 /// Line and column, both 1-based.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -179,10 +183,108 @@ fn looks_numeric(text: &str) -> bool {
     digits.parse::<f64>().is_ok() && !digits.contains(['i', 'I', 'n', 'N'])
 }
 
-/// How many values (scalars, lists and mappings) a document may expand to
-/// through aliases. Real policy files hold a few thousand; a "billion
-/// laughs" file of a few lines expands to billions, each a deep copy.
-pub const MAX_VALUES: usize = 1_000_000;
+/// The size of a value once its aliases are expanded: how many values
+/// (scalars, lists and mappings) it holds, how many bytes of text (scalars
+/// and mapping keys), and how deep its lists and mappings nest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Size {
+    values: usize,
+    bytes: u64,
+    depth: usize,
+}
+
+impl Size {
+    fn scalar(text: &str) -> Self {
+        Self {
+            values: 1,
+            bytes: text.len() as u64,
+            depth: 0,
+        }
+    }
+
+    fn collection() -> Self {
+        Self {
+            values: 1,
+            bytes: 0,
+            depth: 1,
+        }
+    }
+
+    /// Adds an item (or a mapping key) of this collection.
+    fn add(&mut self, item: Size) {
+        self.values = self.values.saturating_add(item.values);
+        self.bytes = self.bytes.saturating_add(item.bytes);
+        self.depth = self.depth.max(item.depth.saturating_add(1));
+    }
+}
+
+fn too_deep(pos: Pos) -> SyntaxError {
+    SyntaxError {
+        pos,
+        message: format!("lists and mappings nest more than {MAX_DEPTH} levels deep here (aliases expanded); write the structure flatter"),
+    }
+}
+
+/// What aliases may copy into the documents of one load, and what they
+/// copied so far. Without aliases a document holds at most its file's text;
+/// each alias is a deep copy of its anchor's value, so a few lines can copy
+/// billions of values ("billion laughs") or a large string many times over.
+/// One allowance serves every file of a load, so that many small files
+/// cannot each copy the whole of it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AliasAllowance {
+    max_values: usize,
+    max_bytes: u64,
+    copied_values: usize,
+    copied_bytes: u64,
+}
+
+impl AliasAllowance {
+    pub fn new(max_values: usize, max_bytes: u64) -> Self {
+        Self {
+            max_values,
+            max_bytes,
+            copied_values: 0,
+            copied_bytes: 0,
+        }
+    }
+
+    /// Counts a copy of `size` made at `pos`, refusing it before it is
+    /// made when it would take the copies past the allowance.
+    fn copy(&mut self, size: Size, pos: Pos) -> Result<(), SyntaxError> {
+        let values = self.copied_values.saturating_add(size.values);
+        let bytes = self.copied_bytes.saturating_add(size.bytes);
+        let past = if bytes > self.max_bytes {
+            format!("{} of text", byte_size(self.max_bytes))
+        } else if values > self.max_values {
+            format!("{} values", self.max_values)
+        } else {
+            (self.copied_values, self.copied_bytes) = (values, bytes);
+            return Ok(());
+        };
+        Err(SyntaxError {
+            pos,
+            message: format!(
+                "expanding this alias takes what aliases copy past {past}, the limit for the files loaded together; a policy file that expands this much is most likely an alias bomb (\"billion laughs\"); write the repeated parts out, or alias fewer or smaller values"
+            ),
+        })
+    }
+}
+
+/// A size in bytes as people read it: `64 MiB`, `70.2 MiB`, `512 KiB`,
+/// `1000 bytes`.
+pub(crate) fn byte_size(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * 1024;
+    match bytes {
+        0 => "0 bytes".to_string(),
+        b if b % MIB == 0 => format!("{} MiB", b / MIB),
+        b if b >= MIB => format!("{:.1} MiB", b as f64 / MIB as f64),
+        b if b % KIB == 0 => format!("{} KiB", b / KIB),
+        b if b >= KIB => format!("{:.1} KiB", b as f64 / KIB as f64),
+        b => format!("{b} bytes"),
+    }
+}
 
 enum Frame {
     Seq {
@@ -190,34 +292,49 @@ enum Frame {
         tag: Option<String>,
         anchor: usize,
         items: Vec<Node>,
-        /// Values in this collection, itself included.
-        size: usize,
+        /// This collection's size, itself included.
+        size: Size,
     },
     Map {
         pos: Pos,
         tag: Option<String>,
         anchor: usize,
         entries: Vec<(Key, Node)>,
+        /// Hashes of the keys so far: a duplicate key is found without
+        /// comparing each key with every earlier one, which made a mapping
+        /// of n keys (a template's Resources) cost n² comparisons.
+        key_hashes: HashSet<u64>,
         pending_key: Option<Key>,
-        size: usize,
+        size: Size,
     },
 }
 
-/// Parses one YAML (or JSON) document.
+/// Parses one YAML (or JSON) document with the whole alias allowance of a
+/// load; tests parse one document at a time.
+#[cfg(test)]
+pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    use crate::set::{MAX_ALIAS_BYTES, MAX_ALIAS_VALUES};
+    parse_within(
+        text,
+        &mut AliasAllowance::new(MAX_ALIAS_VALUES, MAX_ALIAS_BYTES),
+    )
+}
+
+/// Parses one YAML (or JSON) document, its aliases copying within
+/// `aliases` (shared by the documents of one load).
 ///
 /// # Errors
 /// On a syntax error, a duplicate mapping key, a complex (non-scalar) key, a
-/// file holding more than one document, or one that expands to more than
-/// [`MAX_VALUES`] values through aliases.
-pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+/// file holding more than one document, or aliases that copy more than
+/// `aliases` allows.
+pub(crate) fn parse_within(text: &str, aliases: &mut AliasAllowance) -> Result<Node, SyntaxError> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    // Each anchored node with the number of values it holds.
-    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
+    // Each anchored node with its size.
+    let mut anchors: HashMap<usize, (Node, Size)> = HashMap::new();
     let mut root: Option<Node> = None;
     let mut n_documents = 0;
-    // Values in the document so far, aliases expanded.
-    let mut n_values: usize = 0;
+    let key_hasher = RandomState::new();
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| SyntaxError {
             pos: Pos {
@@ -227,8 +344,8 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             message: format!("syntax error: {}", e.info()),
         })?;
         let pos = pos_of(&span);
-        // The finished node, its anchor, and how many values it holds.
-        let finished: Option<(Node, usize, usize)> = match event {
+        // The finished node, its anchor, and its size.
+        let finished: Option<(Node, usize, Size)> = match event {
             Event::DocumentStart(_) => {
                 n_documents += 1;
                 if n_documents > 1 {
@@ -240,27 +357,22 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 None
             }
             Event::Scalar(text, style, anchor, tag) => {
+                let size = Size::scalar(&text);
                 let value = match style {
                     ScalarStyle::Plain => plain_scalar(&text),
                     _ => Value::String(text.to_string()),
                 };
                 let mut node = Node::new(value, pos);
                 node.tag = tag.map(|t| local_tag(&t.handle, &t.suffix));
-                n_values += 1;
-                Some((node, anchor, 1))
+                Some((node, anchor, size))
             }
             Event::Alias(id) => match anchors.get(&id) {
                 Some((node, size)) => {
-                    // Counted before the copy is made: the copy is the bomb.
-                    n_values = n_values.saturating_add(*size);
-                    if n_values > MAX_VALUES {
-                        return Err(SyntaxError {
-                            pos,
-                            message: format!(
-                                "this document expands to more than {MAX_VALUES} values through aliases; a policy file that large is most likely an alias bomb (\"billion laughs\"); write the repeated parts out, or nest fewer aliases"
-                            ),
-                        });
+                    if stack.len().saturating_add(size.depth) > MAX_DEPTH {
+                        return Err(too_deep(pos));
                     }
+                    // Counted before the copy is made: the copy is the bomb.
+                    aliases.copy(*size, pos)?;
                     let mut node = node.clone();
                     node.pos = pos;
                     Some((node, 0, *size))
@@ -273,25 +385,30 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 }
             },
             Event::SequenceStart(anchor, tag) => {
-                n_values += 1;
+                if stack.len() >= MAX_DEPTH {
+                    return Err(too_deep(pos));
+                }
                 stack.push(Frame::Seq {
                     pos,
                     tag: tag.map(|t| local_tag(&t.handle, &t.suffix)),
                     anchor,
                     items: Vec::new(),
-                    size: 1,
+                    size: Size::collection(),
                 });
                 None
             }
             Event::MappingStart(anchor, tag) => {
-                n_values += 1;
+                if stack.len() >= MAX_DEPTH {
+                    return Err(too_deep(pos));
+                }
                 stack.push(Frame::Map {
                     pos,
                     tag: tag.map(|t| local_tag(&t.handle, &t.suffix)),
                     anchor,
                     entries: Vec::new(),
+                    key_hashes: HashSet::new(),
                     pending_key: None,
-                    size: 1,
+                    size: Size::collection(),
                 });
                 None
             }
@@ -340,46 +457,51 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         match stack.last_mut() {
             None => root = Some(node),
             Some(Frame::Seq { items, size, .. }) => {
-                *size = size.saturating_add(node_size);
+                size.add(node_size);
                 items.push(node);
             }
             Some(Frame::Map {
                 entries,
+                key_hashes,
                 pending_key,
                 size,
                 ..
-            }) => match pending_key.take() {
-                None => {
-                    let name = match &node.value {
-                        Value::String(s) | Value::Number(s) => s.clone(),
-                        Value::Bool(b) => b.to_string(),
-                        Value::Null => String::new(),
-                        _ => {
-                            return Err(SyntaxError {
-                                pos: node.pos,
-                                message: "mapping keys must be plain strings".into(),
-                            })
+            }) => {
+                size.add(node_size);
+                match pending_key.take() {
+                    None => {
+                        let name = match &node.value {
+                            Value::String(s) | Value::Number(s) => s.clone(),
+                            Value::Bool(b) => b.to_string(),
+                            Value::Null => String::new(),
+                            _ => {
+                                return Err(SyntaxError {
+                                    pos: node.pos,
+                                    message: "mapping keys must be plain strings".into(),
+                                })
+                            }
+                        };
+                        // A hash seen before is a duplicate unless two keys
+                        // collide: the earlier key is looked up to be sure.
+                        if !key_hashes.insert(key_hasher.hash_one(&name)) {
+                            if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
+                                return Err(SyntaxError {
+                                    pos: node.pos,
+                                    message: format!(
+                                        "duplicate key {name:?} (first defined at line {}); each key may appear once",
+                                        first.pos.line
+                                    ),
+                                });
+                            }
                         }
-                    };
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
-                        return Err(SyntaxError {
+                        *pending_key = Some(Key {
+                            name,
                             pos: node.pos,
-                            message: format!(
-                                "duplicate key {name:?} (first defined at line {}); each key may appear once",
-                                first.pos.line
-                            ),
                         });
                     }
-                    *pending_key = Some(Key {
-                        name,
-                        pos: node.pos,
-                    });
+                    Some(key) => entries.push((key, node)),
                 }
-                Some(key) => {
-                    *size = size.saturating_add(node_size);
-                    entries.push((key, node));
-                }
-            },
+            }
         }
     }
     Ok(root.unwrap_or_else(|| Node::new(Value::Null, Pos { line: 1, col: 1 })))
@@ -397,6 +519,7 @@ fn local_tag(handle: &str, suffix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::set::MAX_ALIAS_VALUES;
 
     #[test]
     fn positions_and_tags_are_kept() {
@@ -463,14 +586,15 @@ mod tests {
     }
 
     #[test]
-    fn aliases_may_not_expand_past_the_limit() {
+    fn aliases_may_not_copy_past_the_value_limit() {
         // 9^7 values (4.8 million): refused at the first alias past the
         // limit, on the last line, before the copies are made.
         let err = parse(&alias_bomb(6)).unwrap_err();
         assert_eq!(err.pos.line, 7);
         assert!(
-            err.message
-                .starts_with("this document expands to more than 1000000 values through aliases;"),
+            err.message.starts_with(
+                "expanding this alias takes what aliases copy past 1000000 values, the limit for the files loaded together;"
+            ),
             "{err}"
         );
         // Sharing the same anchor is fine while it stays small.
@@ -479,5 +603,89 @@ mod tests {
             panic!()
         };
         assert_eq!(items.len(), 9);
+    }
+
+    /// A long string behind an anchor, aliased `n_aliases` times.
+    fn long_string_aliased(n_bytes: usize, n_aliases: usize) -> String {
+        let mut text = format!("a: &a {}\nb:\n", "x".repeat(n_bytes));
+        for _ in 0..n_aliases {
+            text.push_str("  - *a\n");
+        }
+        text
+    }
+
+    #[test]
+    fn aliases_may_not_copy_past_the_byte_limit() {
+        // Few values, many bytes: ten copies of 1000 bytes fit in 10,000;
+        // the eleventh alias (line 13) is refused before it is copied.
+        let mut aliases = AliasAllowance::new(MAX_ALIAS_VALUES, 10_000);
+        parse_within(&long_string_aliased(1000, 10), &mut aliases).unwrap();
+        let mut aliases = AliasAllowance::new(MAX_ALIAS_VALUES, 10_000);
+        let err = parse_within(&long_string_aliased(1000, 11), &mut aliases).unwrap_err();
+        assert_eq!(err.pos, Pos { line: 13, col: 5 });
+        assert!(
+            err.message.starts_with(
+                "expanding this alias takes what aliases copy past 9.8 KiB of text, the limit for the files loaded together;"
+            ),
+            "{err}"
+        );
+        // Mapping keys are text too.
+        let mut aliases = AliasAllowance::new(MAX_ALIAS_VALUES, 10);
+        let err = parse_within("a: &a {abcdef: 1}\nb: *a\nc: *a\n", &mut aliases).unwrap_err();
+        assert_eq!(err.pos.line, 3);
+    }
+
+    #[test]
+    fn the_alias_allowance_is_shared_by_the_files_of_a_load() {
+        let mut aliases = AliasAllowance::new(MAX_ALIAS_VALUES, 10_000);
+        parse_within(&long_string_aliased(1000, 6), &mut aliases).unwrap();
+        let err = parse_within(&long_string_aliased(1000, 6), &mut aliases).unwrap_err();
+        assert_eq!(err.pos.line, 7);
+    }
+
+    #[test]
+    fn lists_and_mappings_nest_at_most_max_depth_levels() {
+        // Block sequences nest one level per "- ", all on one line.
+        let nested = |levels: usize| format!("a:\n  {}x\n", "- ".repeat(levels - 1));
+        parse(&nested(MAX_DEPTH)).unwrap();
+        let err = parse(&nested(MAX_DEPTH + 1)).unwrap_err();
+        assert_eq!(
+            err.pos,
+            Pos {
+                line: 2,
+                col: 3 + 2 * (MAX_DEPTH - 1)
+            }
+        );
+        assert_eq!(
+            err.message,
+            "lists and mappings nest more than 128 levels deep here (aliases expanded); write the structure flatter"
+        );
+        // An alias counts the depth of what it copies.
+        let deep_anchor = format!("a: &deep {}{}\n", "[".repeat(100), "]".repeat(100));
+        parse(&format!("{deep_anchor}b: [[[[*deep]]]]\n")).unwrap();
+        let err = parse(&format!(
+            "{deep_anchor}b: {}*deep{}\n",
+            "[".repeat(28),
+            "]".repeat(28)
+        ))
+        .unwrap_err();
+        assert_eq!(err.pos, Pos { line: 2, col: 32 });
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_large_mappings() {
+        let mut text: String = (0..5000).map(|idx| format!("k{idx}: {idx}\n")).collect();
+        text.push_str("k1234: again\n");
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.pos.line, 5001);
+        assert!(err.message.contains("first defined at line 1235"), "{err}");
+    }
+
+    #[test]
+    fn byte_sizes_read_as_people_write_them() {
+        assert_eq!(byte_size(64 * 1024 * 1024), "64 MiB");
+        assert_eq!(byte_size(70 * 1024 * 1024 + 200 * 1024), "70.2 MiB");
+        assert_eq!(byte_size(512 * 1024), "512 KiB");
+        assert_eq!(byte_size(1000), "1000 bytes");
     }
 }

@@ -23,6 +23,61 @@ pub struct LoadOptions {
     pub parameters: BTreeMap<String, String>,
 }
 
+/// How many bytes one policy file may hold: more than twice a template of
+/// 100,000 objects (a third each vaults, plans with one rule, and
+/// selections: 24 MiB of YAML).
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How many bytes the files of one load may hold together: two files as
+/// large as one may be. A load takes about 25 times its files' size in
+/// memory for templates (600 MiB at 100,000 objects), and about 55 times at
+/// worst (files of nothing but one-letter values), so one load stays within
+/// about 3 GiB, and 7 GiB at worst.
+pub const MAX_SET_BYTES: u64 = 128 * 1024 * 1024;
+
+/// How many bytes of text (scalars and mapping keys) YAML aliases may copy
+/// into the files of one load: as much as one file may hold. A file holds
+/// at most its own text without aliases; with them, a 1 MiB string aliased
+/// 100,000 times in a 1 MiB file would be 100 GiB of copies.
+pub const MAX_ALIAS_BYTES: u64 = MAX_FILE_BYTES;
+
+/// How many values (scalars, lists and mappings) YAML aliases may copy into
+/// the files of one load. Real policy files alias a few tags or a
+/// lifecycle; a "billion laughs" file of a few lines copies billions of
+/// values, each taking memory however short its text.
+pub const MAX_ALIAS_VALUES: usize = 1_000_000;
+
+/// How deep lists and mappings may nest in a document, aliases expanded.
+/// Trees are walked recursively (resolved, read, copied, dropped), so a
+/// file of 20 MB nesting ten million block sequences would overflow the
+/// stack and take gigabytes; policy documents nest a dozen levels.
+pub const MAX_DEPTH: usize = 128;
+
+/// How much one load may read. The defaults are the documented limits;
+/// tests lower them rather than write files of that size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes one file may hold ([`MAX_FILE_BYTES`]).
+    pub file_bytes: u64,
+    /// Bytes the files of the load may hold together ([`MAX_SET_BYTES`]).
+    pub set_bytes: u64,
+    /// Bytes of text aliases may copy ([`MAX_ALIAS_BYTES`]).
+    pub alias_bytes: u64,
+    /// Values aliases may copy ([`MAX_ALIAS_VALUES`]).
+    pub alias_values: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            file_bytes: MAX_FILE_BYTES,
+            set_bytes: MAX_SET_BYTES,
+            alias_bytes: MAX_ALIAS_BYTES,
+            alias_values: MAX_ALIAS_VALUES,
+        }
+    }
+}
+
 /// Where an object was declared.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {

@@ -8,6 +8,7 @@
 
 mod broken;
 mod inventory;
+mod limits;
 mod references;
 mod valid;
 
