@@ -165,6 +165,8 @@ pub struct Daemon {
     /// The resources, shared with the HTTP endpoints (next fire times).
     shared_resources: Arc<Mutex<Vec<Resource>>>,
     planned_through: Option<Timestamp>,
+    /// While a backlog is planned: where it began and when planning resumed.
+    catching_up: Option<(Timestamp, Timestamp)>,
     /// When each known resource first existed (refreshed at discovery).
     resources_since: BTreeMap<String, Timestamp>,
     next_discover: Option<Timestamp>,
@@ -198,6 +200,7 @@ impl Daemon {
             resources: Vec::new(),
             shared_resources: Arc::new(Mutex::new(Vec::new())),
             planned_through: None,
+            catching_up: None,
             resources_since: BTreeMap::new(),
             next_discover: None,
             next_sweep: None,
@@ -546,16 +549,19 @@ impl Daemon {
         Ok(())
     }
 
-    /// Ticks until nothing runs and nothing is ready at the clock's time
-    /// (for tests on a manual clock).
+    /// Ticks until nothing runs, nothing is ready and every fire time is
+    /// planned at the clock's time (for tests on a manual clock).
     ///
     /// # Errors
     /// Catalog errors.
     pub async fn settle(&mut self) -> Result<()> {
         loop {
             self.tick().await?;
-            if self.running.is_empty() {
+            if self.running.is_empty() && !self.planning_behind() {
                 return Ok(());
+            }
+            if self.running.is_empty() {
+                continue;
             }
             self.wait_one().await;
         }
@@ -797,11 +803,12 @@ impl Daemon {
             .map(|s| s.record)
     }
 
-    /// Creates the jobs of every fire time since the last planned instant
+    /// Creates the jobs of the fire times since the last planned instant
     /// (kept in the catalog, so a restart after any downtime looks back
-    /// over all of it), a slice at a time so memory is bounded by one
-    /// slice's jobs. A job whose start window already ended is recorded
-    /// EXPIRED, saying it was missed while no scheduler ran.
+    /// over all of it), at most one slice (`plan_slice`) a tick, so memory
+    /// is bounded by one slice's jobs and a long backlog never holds up the
+    /// loop. A job whose start window already ended is recorded EXPIRED,
+    /// saying it was missed while no scheduler ran.
     async fn plan(&mut self, now: Timestamp) -> Result<()> {
         let from = match self.planned_through {
             Some(from) => from,
@@ -811,23 +818,31 @@ impl Daemon {
             self.planned_through = Some(from.max(now));
             return Ok(());
         }
-        let mut cursor = from;
-        while cursor < now {
-            let until = after(cursor, self.options.plan_slice).min(now);
-            let planned = plan_span(
-                &self.env,
-                &self.resources,
-                &self.resources_since,
-                cursor,
-                until,
-            )
-            .await?;
-            self.store_planned(planned, from, now).await?;
-            self.env.catalog.set_planned_through(until).await?;
-            self.planned_through = Some(until);
-            cursor = until;
+        // One slice a tick: a long backlog is planned over several ticks,
+        // so windows, starts and health go on meanwhile (and the jobs of
+        // each slice run as soon as it is planned).
+        let until = after(from, self.options.plan_slice).min(now);
+        let down = *self.catching_up.get_or_insert((from, now));
+        let planned = plan_span(
+            &self.env,
+            &self.resources,
+            &self.resources_since,
+            from,
+            until,
+        )
+        .await?;
+        self.store_planned(planned, down, now).await?;
+        self.env.catalog.set_planned_through(until).await?;
+        self.planned_through = Some(until);
+        if until >= now {
+            self.catching_up = None;
         }
         Ok(())
+    }
+
+    /// Whether fire times up to the clock's time are not all planned yet.
+    pub fn planning_behind(&self) -> bool {
+        self.planned_through.is_none_or(|at| at < self.env.now())
     }
 
     /// Where planning resumes at start: where the last scheduler of this
@@ -859,7 +874,7 @@ impl Daemon {
     async fn store_planned(
         &self,
         planned: Vec<PlannedJob>,
-        down_since: Timestamp,
+        (down_since, restarted): (Timestamp, Timestamp),
         now: Timestamp,
     ) -> Result<()> {
         let types: BTreeMap<String, coffer_model::ResourceType> = self
@@ -881,7 +896,7 @@ impl Daemon {
                 record.state = BackupJobState::Expired;
                 record.completion_date = Some(now);
                 record.status_message = Some(format!(
-                    "missed: no scheduler ran from {down_since} until {now}, and the start window ended at {}",
+                    "missed: no scheduler ran from {down_since} until {restarted}, and the start window ended at {}",
                     job.start_by
                 ));
             }
@@ -896,10 +911,21 @@ impl Daemon {
             .into_iter()
             .collect();
         let mut missed = 0_usize;
+        // A slice can miss a job for every resource: each vault is read once.
+        let mut vaults: HashMap<(String, String, String), Option<BackupVault>> = HashMap::new();
         for record in records.iter().filter(|r| stored.contains(&r.backup_job_id)) {
             if record.state == BackupJobState::Expired {
                 missed += 1;
-                self.notify_backup(record).await;
+                let key = (
+                    record.account_id.clone(),
+                    record.region.clone(),
+                    record.backup_vault_name.clone(),
+                );
+                if !vaults.contains_key(&key) {
+                    let vault = self.vault_of(&key.0, &key.1, &key.2).await;
+                    vaults.insert(key.clone(), vault);
+                }
+                self.notify_backup_of(record, vaults.get(&key).and_then(Option::as_ref));
             } else {
                 tracing::info!(job = %record.backup_job_id, plan = ?record.backup_plan_name, rule = ?record.backup_rule_name, resource = %record.resource_arn, "backup job created");
             }
@@ -1219,6 +1245,14 @@ impl Daemon {
     }
 
     async fn notify_backup(&self, job: &BackupJob) {
+        let vault = self
+            .vault_of(&job.account_id, &job.region, &job.backup_vault_name)
+            .await;
+        self.notify_backup_of(job, vault.as_ref());
+    }
+
+    /// [`Self::notify_backup`] with the job's vault already read.
+    fn notify_backup_of(&self, job: &BackupJob, vault: Option<&BackupVault>) {
         let event_type = match job.state {
             BackupJobState::Completed => "BACKUP_JOB_SUCCESSFUL",
             BackupJobState::Failed => "BACKUP_JOB_FAILED",
@@ -1226,9 +1260,6 @@ impl Daemon {
             BackupJobState::Aborted => "BACKUP_JOB_ABORTED",
             _ => return,
         };
-        let vault = self
-            .vault_of(&job.account_id, &job.region, &job.backup_vault_name)
-            .await;
         self.notifier.send(
             Event {
                 event_type: event_type.into(),
@@ -1241,7 +1272,7 @@ impl Daemon {
                 state: Some(job.state.as_str().into()),
                 message: job.status_message.clone(),
             },
-            vault.as_ref(),
+            vault,
         );
     }
 

@@ -1030,3 +1030,73 @@ async fn two_backups_of_one_resource_at_once_run_one_after_the_other() {
     assert_eq!(points.iter().filter(|p| p.resource_arn == QUEUE).count(), 2);
     catalog.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_start_waits_behind_a_running_backup_of_the_resource_and_says_which() {
+    use std::io::{BufRead, BufReader};
+
+    let home = month_home();
+    let now = Timestamp::now();
+    let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
+    let catalog = Catalog::open(config.catalog_url(), now).await.unwrap();
+    // Another live process (PID 1 here) is backing up the queue.
+    queued_job(&catalog, "THEIRS", QUEUE, now).await;
+    let mut theirs = catalog.get::<BackupJob>("THEIRS").await.unwrap().unwrap();
+    theirs.record.state = BackupJobState::Running;
+    theirs.record.runner = Some(format!(
+        "1@{}",
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim()
+    ));
+    catalog
+        .update(&theirs.record, theirs.version, now)
+        .await
+        .unwrap();
+
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .arg("--home")
+        .arg(home.path())
+        .args(["--account", "210987654321", "--region", "eu-west-1"])
+        .args(["backup", "start", "--resource", QUEUE, "--vault", "primary"])
+        .env_remove("COFFER_HOME")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(command.stdout.take().unwrap()).lines();
+    let mut said = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        said.push(line.clone());
+        if line.contains("PENDING") {
+            break;
+        }
+    }
+    assert!(
+        said.last()
+            .unwrap()
+            .contains("PENDING: waits behind backup job THEIRS"),
+        "{said:?}"
+    );
+    let ours: Vec<BackupJob> = all::<BackupJob>(&catalog)
+        .await
+        .into_iter()
+        .filter(|j| j.backup_job_id != "THEIRS")
+        .collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].state, BackupJobState::Pending);
+
+    // Theirs ends: ours runs and completes.
+    let mut done = catalog.get::<BackupJob>("THEIRS").await.unwrap().unwrap();
+    done.record.state = BackupJobState::Completed;
+    catalog
+        .update(&done.record, done.version, Timestamp::now())
+        .await
+        .unwrap();
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = command.wait().unwrap();
+    assert!(status.success(), "{said:?} {rest:?}");
+    assert!(rest.iter().any(|l| l.contains("COMPLETED")), "{rest:?}");
+    catalog.close().await;
+}
