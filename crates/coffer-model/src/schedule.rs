@@ -221,9 +221,14 @@ fn closest_zone(name: &str) -> Option<String> {
         }
     }
     let limit = (lower.len() / 5).max(2);
+    // A name whose length differs by more than `limit` is farther than that
+    // (an edit changes the length by one at most): skipping those keeps a
+    // long name from being compared with every zone.
+    let length = lower.chars().count();
     names
         .into_iter()
         .filter(|n| !n.eq_ignore_ascii_case(&lower) && n != "Etc/Unknown")
+        .filter(|n| n.chars().count().abs_diff(length) <= limit)
         .map(|n| (strsim::levenshtein(&lower, &n.to_ascii_lowercase()), n))
         .filter(|(distance, _)| *distance <= limit)
         .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)))

@@ -265,6 +265,27 @@ fn unknown_zones_are_named_with_suggestions(#[case] zone: &str, #[case] suggesti
 }
 
 #[test]
+fn a_long_unknown_zone_is_refused_without_a_suggestion() {
+    // Looking for a suggestion compared the name with every zone of the
+    // database, at a cost of its length times theirs (this one took half a
+    // minute, found by fuzzing): names whose length alone puts them too far
+    // are no longer compared.
+    let zone = format!("Europe/{}", "x".repeat(200_000));
+    let e: ScheduleExpression = "rate(1 hour)".parse().unwrap();
+    let err = Schedule::new(e, Some(&zone), ts("2026-01-01T00:00:00Z")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ScheduleError::UnknownTimeZone {
+                suggestion: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn zone_names_are_reported_in_database_spelling() {
     assert_eq!(
         schedule("cron(0 5 ? * * *)", Some("europe/paris")).timezone_name(),
