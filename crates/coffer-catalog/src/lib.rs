@@ -712,6 +712,10 @@ impl Catalog {
     ) -> Result<Vec<String>> {
         let now_s = format_ts(now);
         let mut stored = Vec::new();
+        // Nothing to store takes no write lock (nor the ledger's).
+        if records.is_empty() {
+            return Ok(stored);
+        }
         let mut tx = self.begin_write().await?;
         let mut tail = ledger::Tail::read(&mut tx, self.backend).await?;
         for chunk in records.chunks(BATCH_ROWS) {
@@ -729,13 +733,7 @@ impl Catalog {
                 if !inserted.remove(record.id()) {
                     continue;
                 }
-                entries.push(tail.next(
-                    R::WHAT,
-                    record.id(),
-                    &format!("created {}", record.evidence()),
-                    doc.as_bytes(),
-                    now,
-                )?);
+                entries.push(created_entry(&mut tail, record, doc, now)?);
                 stored.push(record.id().to_string());
             }
             ledger::insert_entries(&mut tx, &entries).await?;
@@ -769,13 +767,7 @@ impl Catalog {
             let (query, docs) = bind_rows(sqlx::query(&sql), chunk, &now_s)?;
             let mut entries = Vec::with_capacity(chunk.len());
             for (record, doc) in chunk.iter().zip(&docs) {
-                entries.push(tail.next(
-                    R::WHAT,
-                    record.id(),
-                    &format!("created {}", record.evidence()),
-                    doc.as_bytes(),
-                    now,
-                )?);
+                entries.push(created_entry(tail, record, doc, now)?);
             }
             match query.execute(&mut **tx).await {
                 Ok(_) => {}
@@ -1045,6 +1037,22 @@ impl Catalog {
         self.update(&job, stored.version, now).await?;
         Ok(job)
     }
+}
+
+/// The ledger entry of a record's creation, `doc` its document as stored.
+fn created_entry<R: Record>(
+    tail: &mut ledger::Tail,
+    record: &R,
+    doc: &str,
+    now: jiff::Timestamp,
+) -> Result<ledger::LedgerEntry> {
+    tail.next(
+        R::WHAT,
+        record.id(),
+        &format!("created {}", record.evidence()),
+        doc.as_bytes(),
+        now,
+    )
 }
 
 /// A multi-row INSERT of `chunk` into its table (every record of a table

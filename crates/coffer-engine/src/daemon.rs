@@ -167,6 +167,8 @@ pub struct Daemon {
     planned_through: Option<Timestamp>,
     /// While a backlog is planned: where it began and when planning resumed.
     catching_up: Option<(Timestamp, Timestamp)>,
+    /// The planned-through mark last written to the catalog.
+    mark_written: Option<Timestamp>,
     /// When each known resource first existed (refreshed at discovery).
     resources_since: BTreeMap<String, Timestamp>,
     next_discover: Option<Timestamp>,
@@ -201,6 +203,7 @@ impl Daemon {
             shared_resources: Arc::new(Mutex::new(Vec::new())),
             planned_through: None,
             catching_up: None,
+            mark_written: None,
             resources_since: BTreeMap::new(),
             next_discover: None,
             next_sweep: None,
@@ -505,15 +508,10 @@ impl Daemon {
         let now = self.env.now();
         self.reap().await;
         if self.next_discover.is_none_or(|at| at <= now) {
-            match self.env.discover().await {
-                Ok(found) => {
-                    match self.env.resources_since(&found).await {
-                        Ok(since) => self.resources_since = since,
-                        Err(error) => {
-                            tracing::error!(%error, "cannot record when resources were first seen")
-                        }
-                    }
+            match self.env.discover_dated().await {
+                Ok((found, since)) => {
                     self.resources = found;
+                    self.resources_since = since;
                 }
                 // Plan with what was known: one unreadable record must not
                 // stop every schedule.
@@ -831,8 +829,18 @@ impl Daemon {
             until,
         )
         .await?;
+        let made_jobs = !planned.is_empty();
         self.store_planned(planned, down, now).await?;
-        self.env.catalog.set_planned_through(until).await?;
+        // The mark is written when jobs were made or a minute has passed,
+        // not every tick: a restart from a mark a minute old plans that
+        // minute again, and derived job IDs store nothing twice.
+        let stale = self
+            .mark_written
+            .is_none_or(|at| until.duration_since(at) >= SignedDuration::from_mins(1));
+        if made_jobs || stale || until < now {
+            self.env.catalog.set_planned_through(until).await?;
+            self.mark_written = Some(until);
+        }
         self.planned_through = Some(until);
         if until >= now {
             self.catching_up = None;
@@ -877,6 +885,10 @@ impl Daemon {
         (down_since, restarted): (Timestamp, Timestamp),
         now: Timestamp,
     ) -> Result<()> {
+        // Most ticks plan nothing: no map of the estate, no write.
+        if planned.is_empty() {
+            return Ok(());
+        }
         let types: BTreeMap<String, coffer_model::ResourceType> = self
             .resources
             .iter()

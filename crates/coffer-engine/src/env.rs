@@ -233,7 +233,47 @@ impl Env {
     /// # Errors
     /// Catalog errors.
     pub async fn discover(&self) -> Result<Vec<Resource>> {
-        let mut resources: Vec<Resource> = self.objects(ObjectKind::Resource).await?;
+        Ok(self.declared_and_found().await?.0)
+    }
+
+    /// [`Self::discover`], with when each resource first existed, by ARN: a
+    /// declared one since its inventory was applied, a discovered one since
+    /// discovery first saw it (the resources not seen before are recorded
+    /// as seen now).
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub async fn discover_dated(&self) -> Result<(Vec<Resource>, BTreeMap<String, Timestamp>)> {
+        let (resources, declared) = self.declared_and_found().await?;
+        let mut seen = self.catalog.resources_first_seen().await?;
+        let new: Vec<String> = resources
+            .iter()
+            .map(|r| r.resource_arn.to_string())
+            .filter(|arn| !declared.contains_key(arn) && !seen.contains_key(arn))
+            .collect();
+        if !new.is_empty() {
+            let now = self.now();
+            self.catalog.mark_resources_seen(&new, now).await?;
+            seen.extend(new.into_iter().map(|arn| (arn, now)));
+        }
+        seen.extend(declared);
+        Ok((resources, seen))
+    }
+
+    /// The declared and discovered resources, and when each declared one
+    /// was applied (one read of the declarations).
+    async fn declared_and_found(&self) -> Result<(Vec<Resource>, BTreeMap<String, Timestamp>)> {
+        let mut resources: Vec<Resource> = Vec::new();
+        let mut declared = BTreeMap::new();
+        for object in self.catalog.list_objects(ObjectKind::Resource).await? {
+            let resource: Resource =
+                serde_json::from_value(object.doc).map_err(|source| Error::Unreadable {
+                    what: format!("{} {}", ObjectKind::Resource.label(), object.name),
+                    source,
+                })?;
+            declared.insert(object.name, object.created_at);
+            resources.push(resource);
+        }
         for server in self.objects::<Server>(ObjectKind::Server).await? {
             if server.engine != ResourceType::PostgreSQL {
                 continue;
@@ -256,39 +296,7 @@ impl Env {
                 ),
             }
         }
-        Ok(resources)
-    }
-
-    /// When each resource first existed, by ARN: a declared one since its
-    /// inventory was applied, a discovered one since discovery first saw it;
-    /// the resources not seen before are recorded as seen now.
-    ///
-    /// # Errors
-    /// Catalog errors.
-    pub async fn resources_since(
-        &self,
-        resources: &[Resource],
-    ) -> Result<BTreeMap<String, Timestamp>> {
-        let declared: BTreeMap<String, Timestamp> = self
-            .catalog
-            .list_objects(ObjectKind::Resource)
-            .await?
-            .into_iter()
-            .map(|o| (o.name, o.created_at))
-            .collect();
-        let mut seen = self.catalog.resources_first_seen().await?;
-        let new: Vec<String> = resources
-            .iter()
-            .map(|r| r.resource_arn.to_string())
-            .filter(|arn| !declared.contains_key(arn) && !seen.contains_key(arn))
-            .collect();
-        if !new.is_empty() {
-            let now = self.now();
-            self.catalog.mark_resources_seen(&new, now).await?;
-            seen.extend(new.into_iter().map(|arn| (arn, now)));
-        }
-        seen.extend(declared);
-        Ok(seen)
+        Ok((resources, declared))
     }
 
     /// A resource by ARN: declared in an applied inventory, or a database a

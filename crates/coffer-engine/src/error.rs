@@ -54,7 +54,7 @@ pub enum Error {
     SameVault { vault: String },
     #[error("recovery point {id} stays DELETING: {message}; fix the vault's storage and delete it again")]
     StaysDeleting { id: String, message: String },
-    #[error("backup job {job_id} waits: backup job {behind} is backing up the same resource, and a resource is backed up by one job at a time")]
+    #[error("backup job {job_id} waits: backup job {behind} is backing up the same resource, and a resource is backed up by one job at a time; it starts when that job ends (`coffer jobs describe {behind}` follows it, `coffer jobs abort {job_id}` gives up)")]
     WaitsBehind { job_id: String, behind: String },
     #[error("a background task stopped before it finished ({0}); nothing was recorded for it: run the command again")]
     Task(String),
