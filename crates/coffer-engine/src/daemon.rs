@@ -831,13 +831,15 @@ impl Daemon {
         .await?;
         let made_jobs = !planned.is_empty();
         self.store_planned(planned, down, now).await?;
-        // The mark is written when jobs were made or a minute has passed,
-        // not every tick: a restart from a mark a minute old plans that
-        // minute again, and derived job IDs store nothing twice.
+        // The mark is written when jobs were made, a minute has passed, or
+        // a catch-up over several slices reaches its end, not every tick: a
+        // restart from a mark a minute old plans that minute again, and
+        // derived job IDs store nothing twice.
         let stale = self
             .mark_written
             .is_none_or(|at| until.duration_since(at) >= SignedDuration::from_mins(1));
-        if made_jobs || stale || until < now {
+        let caught_up = until >= now && down.0 < from;
+        if made_jobs || stale || until < now || caught_up {
             self.env.catalog.set_planned_through(until).await?;
             self.mark_written = Some(until);
         }

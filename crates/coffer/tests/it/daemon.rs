@@ -983,6 +983,34 @@ async fn a_first_serve_plans_nothing_before_the_policy_and_a_downtime_is_looked_
     catalog.close().await;
 }
 
+/// A catch-up over several slices writes its mark at its end, even when
+/// the last slice is under a minute and plans no job: a restart then says
+/// the downtime began where this scheduler really stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_marks_its_end_even_when_the_last_slice_plans_nothing() {
+    let home = Home::new();
+    let docs = home.path().join("data/docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("a.txt"), "alpha").unwrap();
+    let inventory = format!(
+        "defaults:\n  account: \"210987654321\"\n  region: eu-west-1\nfilesystems:\n  - name: docs\n    path: {}\n    tags: {{tier: gold}}\n",
+        docs.display()
+    );
+    let stack = home.write("stack.yaml", HOURLY_STACK);
+    let inv = home.write("inventory.yaml", &inventory);
+    ok(&home.run(&["apply", "--stack", "hourly", &stack, &inv]));
+    let start: Timestamp = "2026-05-01T00:10:00Z".parse().unwrap();
+    let (mut daemon, clock, catalog) = daemon_at(&home, start).await;
+    // Two slices: [00:10, 01:10] plans the 01:00 job, [01:10, 01:10:20]
+    // plans nothing, 20 seconds after the previous mark.
+    let now = start.checked_add(SignedDuration::from_secs(3620)).unwrap();
+    clock.set(now);
+    daemon.settle().await.unwrap();
+    assert_eq!(all::<BackupJob>(&catalog).await.len(), 1);
+    assert_eq!(catalog.planned_through().await.unwrap(), Some(now));
+    catalog.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_backups_of_one_resource_at_once_run_one_after_the_other() {
     let home = month_home();
