@@ -54,6 +54,9 @@ impl Operation {
 pub struct Refusal {
     pub reason: String,
     pub hint: Option<String>,
+    /// Refused by the vault's access policy (the caller may not), rather
+    /// than by a hold, a lock or the lifecycle (nobody may now).
+    pub access_denied: bool,
 }
 
 impl fmt::Display for Refusal {
@@ -72,6 +75,15 @@ fn refuse(reason: String, hint: Option<&str>) -> Result<(), Refusal> {
     Err(Refusal {
         reason,
         hint: hint.map(str::to_string),
+        access_denied: false,
+    })
+}
+
+fn deny(reason: String, hint: &str) -> Result<(), Refusal> {
+    Err(Refusal {
+        reason,
+        hint: Some(hint.to_string()),
+        access_denied: true,
     })
 }
 
@@ -176,9 +188,9 @@ pub fn check(
                     Ok(policy) => policy,
                     Err(error) => {
                         // A policy that cannot be read protects by refusing.
-                        return refuse(
+                        return deny(
                             format!("vault {:?} has an access policy Coffer cannot evaluate ({error}), so changes are refused", vault.backup_vault_name),
-                            Some("fix the vault's AccessPolicy"),
+                            "fix the vault's AccessPolicy",
                         );
                     }
                 };
@@ -189,13 +201,13 @@ pub fn check(
                 };
                 if let Decision::Denied { sid } = policy.evaluate(&request) {
                     let statement = sid.map(|s| format!("statement {s:?}")).unwrap_or_else(|| "a Deny statement".into());
-                    return refuse(
+                    return deny(
                         format!(
                             "{principal} may not {} {id}: {statement} of vault {:?}'s access policy denies it",
                             operation.action(),
                             vault.backup_vault_name
                         ),
-                        Some("act as a principal the policy exempts"),
+                        "act as a principal the policy exempts",
                     );
                 }
             }

@@ -1,13 +1,65 @@
 //! What every command needs: Coffer's home, its configuration, the account
-//! and region in force, and the catalog.
+//! and region in force, the caller they act as, and the service over the
+//! catalog.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
+use clap::Args;
 use coffer_model::{AccountId, Region};
 use coffer_policy::Config;
+use coffer_service::{Caller, Service};
 
-use crate::cli::Global;
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Coffer's home: config.toml, catalog, keyring, local vaults.
+    #[arg(long, global = true, env = "COFFER_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Account ID for this command (default: config.toml [defaults] account).
+    #[arg(long, global = true, value_name = "ID")]
+    pub account: Option<String>,
+    /// Region for this command (default: config.toml [defaults] region).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// More logging (-v info, -vv debug); COFFER_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Global {
+    /// The home's config.toml path, whether or not it exists.
+    pub fn config_path(&self) -> PathBuf {
+        match &self.home {
+            Some(home) => home.join("config.toml"),
+            None => std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".coffer/config.toml"))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The lifecycle a new recovery point gets.
+#[derive(Debug, Args)]
+pub struct LifecycleArgs {
+    /// Lifecycle: delete the new recovery point after this many days.
+    #[arg(long, value_name = "DAYS")]
+    pub delete_after_days: Option<u32>,
+    /// Lifecycle: move it to cold storage after this many days.
+    #[arg(long, value_name = "DAYS")]
+    pub cold_after_days: Option<u32>,
+}
+
+impl LifecycleArgs {
+    /// The lifecycle asked for, checked by AWS's rules.
+    pub fn requested(&self) -> anyhow::Result<coffer_model::Lifecycle> {
+        Ok(coffer_service::backup::requested_lifecycle(
+            self.cold_after_days,
+            self.delete_after_days,
+        )?)
+    }
+}
 
 pub struct Context {
     pub config: Config,
@@ -44,32 +96,35 @@ impl Context {
         })
     }
 
-    /// The engine's view: this catalog, the configuration, the system clock.
-    pub fn env(&self, catalog: &coffer_catalog::Catalog) -> coffer_engine::env::Env {
-        coffer_engine::env::Env::new(
-            catalog.clone(),
-            self.config.clone(),
-            std::sync::Arc::new(coffer_engine::clock::SystemClock),
+    /// Who the command acts as: config.toml's principal, in the account
+    /// and region in force, run by this operating-system user.
+    pub fn caller(&self) -> Caller {
+        Caller::new(
+            self.config.principal(),
+            self.account.clone(),
+            self.region.clone(),
         )
+        .with_os_user(Caller::current_os_user())
     }
 
-    pub async fn catalog(&self) -> anyhow::Result<coffer_catalog::Catalog> {
-        let password = match self.config.catalog_password() {
-            Some(reference) => Some(
-                coffer_drivers::resolve_secret(reference)
-                    .map_err(anyhow::Error::msg)
-                    .context(
-                        "config.toml [catalog] password: the catalog's password could not be read",
-                    )?,
-            ),
-            None => None,
-        };
-        let catalog = coffer_catalog::Catalog::open_with_password(
-            self.config.catalog_url(),
-            password.as_deref(),
-            jiff::Timestamp::now(),
+    /// The operations over the home's catalog, on the system clock.
+    pub async fn service(&self) -> anyhow::Result<Service> {
+        Ok(Service::open(
+            self.config.clone(),
+            Arc::new(coffer_engine::clock::SystemClock),
         )
-        .await?;
-        Ok(catalog)
+        .await?)
     }
+}
+
+/// Runs `work` over the home's service, closing the catalog afterwards
+/// whatever the outcome.
+pub async fn with_service<T>(
+    ctx: &Context,
+    work: impl AsyncFnOnce(&Service, &Caller) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let service = ctx.service().await?;
+    let result = work(&service, &ctx.caller()).await;
+    service.close().await;
+    result
 }

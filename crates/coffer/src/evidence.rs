@@ -2,32 +2,50 @@
 //! catalog appends in the transaction of each change, its signed
 //! checkpoints, and inclusion proofs.
 
-use anyhow::bail;
-use coffer_audit::ledger;
-use coffer_audit::signing::{KeyPair, PublicKey};
+use clap::Subcommand;
 use serde_json::json;
 
-use crate::cli::{EvidenceCommand, Global};
-use crate::context::Context;
-use crate::{output, Outcome};
+use crate::context::{with_service, Context};
+use crate::output::{self, OutputFormat};
+use crate::Outcome;
 
-pub async fn run(global: &Global, command: EvidenceCommand) -> anyhow::Result<Outcome> {
-    let ctx = Context::load(global)?;
-    let catalog = ctx.catalog().await?;
-    let result = act(&ctx, &catalog, command).await;
-    catalog.close().await;
-    result
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Check the whole ledger: the hash chain, every checkpoint's root and signature.
+    #[command(
+        after_help = "Example:\n  coffer evidence verify\n  coffer evidence verify --public-key 3b6a27bc...\n\nExits 1 and names the entry on any edited, removed, reordered or cut-back entry."
+    )]
+    Verify {
+        /// The public key the signatures must verify with (default: this home's signing key).
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
+    /// Sign a checkpoint of the ledger now (`coffer serve` signs one every hour).
+    #[command(after_help = "Example:\n  coffer evidence checkpoint")]
+    Checkpoint,
+    /// An inclusion proof of one entry in the newest checkpoint's tree.
+    #[command(after_help = "Example:\n  coffer evidence prove 42 -o json")]
+    Prove {
+        /// The entry's sequence number.
+        seq: usize,
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Yaml)]
+        output: OutputFormat,
+    },
 }
 
-async fn act(
-    ctx: &Context,
-    catalog: &coffer_catalog::Catalog,
-    command: EvidenceCommand,
-) -> anyhow::Result<Outcome> {
-    match command {
+pub async fn run(ctx: &Context, command: &EvidenceCommand) -> anyhow::Result<Outcome> {
+    let key = match command {
+        EvidenceCommand::Verify {
+            public_key: Some(hex),
+        } => Some(
+            coffer_service::report::public_key(hex)
+                .map_err(|e| anyhow::anyhow!("--public-key: {e}"))?,
+        ),
+        _ => None,
+    };
+    with_service(ctx, async |service, caller| match command {
         EvidenceCommand::Checkpoint => {
-            let key = KeyPair::load_or_create(ctx.config.signing_key_path())?;
-            let checkpoint = ledger::checkpoint(catalog, &key, jiff::Timestamp::now()).await?;
+            let checkpoint = service.sign_checkpoint(caller).await?;
             println!(
                 "Checkpoint signed: {} entries, root {}, key {}",
                 checkpoint.tree_size, checkpoint.root_hash, checkpoint.key_fingerprint
@@ -35,20 +53,14 @@ async fn act(
             Ok(Outcome::Success)
         }
         EvidenceCommand::Verify { public_key } => {
-            let key = match &public_key {
-                Some(hex) => PublicKey::from_hex(hex)?,
-                None => KeyPair::load_or_create(ctx.config.signing_key_path())?.public(),
-            };
-            let size = catalog.ledger_len().await?;
-            let entries = catalog.ledger_entries(0, size).await?;
-            let checkpoints = catalog.checkpoints().await?;
-            let found = ledger::verify(&entries, &checkpoints, Some(&key));
+            let check = service.verify_ledger(caller, key).await?;
             if public_key.is_none() {
                 println!(
                     "Signatures checked against this home's own key {}; an auditor passes the key they were given with --public-key.",
-                    key.fingerprint()
+                    check.key.fingerprint()
                 );
             }
+            let found = &check.found;
             if found.passed() {
                 println!(
                     "Ledger OK: {} entries in an unbroken chain; {} signed checkpoint(s) match.",
@@ -68,37 +80,19 @@ async fn act(
                 Ok(Outcome::Failure)
             }
         }
-        EvidenceCommand::Prove {
-            seq,
-            output: format,
-        } => {
-            let Some(checkpoint) = catalog.checkpoints().await?.into_iter().last() else {
-                bail!("no checkpoint is signed yet; run `coffer evidence checkpoint` first");
-            };
-            let size = usize::try_from(checkpoint.tree_size)?;
-            if seq >= size {
-                bail!(
-                    "entry {seq} is not in the newest checkpoint (its first {size} entries); sign a new checkpoint with `coffer evidence checkpoint`"
-                );
-            }
-            let entries = catalog.ledger_entries(0, checkpoint.tree_size).await?;
-            let Some((path, root)) = ledger::prove(&entries, seq, size) else {
-                bail!("the ledger holds fewer entries than its checkpoint; run `coffer evidence verify`");
-            };
-            if root != checkpoint.root_hash {
-                bail!("the ledger no longer gives the checkpoint's root; run `coffer evidence verify`");
-            }
-            let entry = &entries[seq];
+        EvidenceCommand::Prove { seq, output: format } => {
+            let proof = service.prove_entry(caller, *seq).await?;
+            let entry = &proof.entry;
             let doc = json!({
                 "Entry": entry,
-                "LeafIndex": seq,
-                "TreeSize": size,
-                "AuditPath": path,
-                "RootHash": root,
-                "Checkpoint": checkpoint,
+                "LeafIndex": proof.leaf_index,
+                "TreeSize": proof.tree_size,
+                "AuditPath": proof.audit_path,
+                "RootHash": proof.root_hash,
+                "Checkpoint": proof.checkpoint,
                 "Method": "RFC 6962: leaf = SHA-256(0x00 || EntryHash as text), node = SHA-256(0x01 || left || right)",
             });
-            output::print(format, &doc, || {
+            output::print(*format, &doc, || {
                 output::table(
                     &["FIELD", "VALUE"],
                     vec![
@@ -109,14 +103,15 @@ async fn act(
                                 entry.seq, entry.kind, entry.subject, entry.event
                             ),
                         ],
-                        vec!["leaf index".into(), seq.to_string()],
-                        vec!["tree size".into(), size.to_string()],
-                        vec!["root".into(), root.clone()],
-                        vec!["audit path".into(), path.join(" ")],
+                        vec!["leaf index".into(), proof.leaf_index.to_string()],
+                        vec!["tree size".into(), proof.tree_size.to_string()],
+                        vec!["root".into(), proof.root_hash.clone()],
+                        vec!["audit path".into(), proof.audit_path.join(" ")],
                     ],
                 )
             })?;
             Ok(Outcome::Success)
         }
-    }
+    })
+    .await
 }

@@ -3,10 +3,23 @@
 use coffer_catalog::{ObjectKind, StoredObject};
 use serde_json::{json, Value as Json};
 
-use crate::cli::{GetKind, Global, OutputFormat};
-use crate::context::Context;
-use crate::output;
+use clap::ValueEnum;
+
+use crate::context::{with_service, Context, Global};
+use crate::output::{self, OutputFormat};
 use crate::Outcome;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GetKind {
+    Plans,
+    Vaults,
+    Selections,
+    Frameworks,
+    ReportPlans,
+    Resources,
+    Servers,
+    Stacks,
+}
 
 fn text(doc: &Json, path: &[&str]) -> String {
     let mut value = doc;
@@ -306,9 +319,12 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
     }
 }
 
-pub async fn get(global: &Global, kind: GetKind, format: OutputFormat) -> anyhow::Result<Outcome> {
-    let ctx = Context::load(global)?;
-    let catalog = ctx.catalog().await?;
+pub async fn get(
+    global: &Global,
+    ctx: &Context,
+    kind: GetKind,
+    format: OutputFormat,
+) -> anyhow::Result<Outcome> {
     let object_kind = match kind {
         GetKind::Plans => ObjectKind::BackupPlan,
         GetKind::Vaults => ObjectKind::BackupVault,
@@ -318,8 +334,7 @@ pub async fn get(global: &Global, kind: GetKind, format: OutputFormat) -> anyhow
         GetKind::Resources => ObjectKind::Resource,
         GetKind::Servers => ObjectKind::Server,
         GetKind::Stacks => {
-            let stacks = catalog.stacks().await?;
-            catalog.close().await;
+            let stacks = with_service(ctx, async |service, _| Ok(service.stacks().await?)).await?;
             let docs: Vec<Json> = stacks
                 .iter()
                 .map(|s| json!({"StackName": s.name, "AccountId": s.account_id, "Region": s.region, "Files": s.files, "LastAppliedDate": s.applied_at.to_string(), "VersionId": s.version.to_string()}))
@@ -345,14 +360,15 @@ pub async fn get(global: &Global, kind: GetKind, format: OutputFormat) -> anyhow
             return Ok(Outcome::Success);
         }
     };
-    let objects: Vec<StoredObject> = catalog
-        .list_objects(object_kind)
-        .await?
-        .into_iter()
-        .filter(|o| global.account.is_none() || o.account_id == ctx.account.as_str())
-        .filter(|o| global.region.is_none() || o.region == ctx.region.as_str())
-        .collect();
-    catalog.close().await;
+    // Every account and region unless one is asked for.
+    let account = global.account.is_some().then(|| ctx.account.to_string());
+    let region = global.region.is_some().then(|| ctx.region.to_string());
+    let objects: Vec<StoredObject> = with_service(ctx, async |service, _| {
+        Ok(service
+            .objects(object_kind, account.as_deref(), region.as_deref())
+            .await?)
+    })
+    .await?;
     if objects.is_empty()
         && format == OutputFormat::Table
         && (global.account.is_some() || global.region.is_some())

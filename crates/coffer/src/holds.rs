@@ -2,47 +2,55 @@
 //! against deletion, expiry and lifecycle changes while they are active.
 
 use anyhow::bail;
-use coffer_catalog::Catalog;
-use coffer_model::{
-    Arn, DateRange, LegalHold, LegalHoldStatus, RecoveryPointSelection, MAX_ACTIVE_LEGAL_HOLDS,
-};
+use clap::Subcommand;
+use coffer_model::{DateRange, LegalHold, RecoveryPointSelection};
+use coffer_service::ErrorKind;
 
-use crate::cli::{Global, HoldsCommand, OutputFormat};
-use crate::context::Context;
-use crate::{output, Outcome};
+use crate::context::{with_service, Context};
+use crate::output::{self, OutputFormat};
+use crate::Outcome;
 
-pub async fn run(global: &Global, command: &HoldsCommand) -> anyhow::Result<Outcome> {
-    let ctx = Context::load(global)?;
-    let catalog = ctx.catalog().await?;
-    let result = match command {
-        HoldsCommand::Create {
-            title,
-            description,
-            vaults,
-            resources,
-            from,
-            to,
-        } => {
-            let date_range = match (from, to) {
-                (Some(from), Some(to)) => Some(DateRange {
-                    from_date: parse_time(from, "--from")?,
-                    to_date: parse_time(to, "--to")?,
-                }),
-                (None, None) => None,
-                _ => bail!("give both --from and --to, or neither"),
-            };
-            let selection = RecoveryPointSelection {
-                vault_names: vaults.clone(),
-                resource_identifiers: resources.clone(),
-                date_range,
-            };
-            create(&ctx, &catalog, title, description, selection).await
-        }
-        HoldsCommand::List { output } => list(&catalog, *output).await,
-        HoldsCommand::Cancel { id, reason } => cancel(&catalog, id, reason).await,
-    };
-    catalog.close().await;
-    result
+#[derive(Debug, Subcommand)]
+pub enum HoldsCommand {
+    /// Create an active legal hold over the recovery points it selects.
+    #[command(
+        after_help = "Example:\n  coffer legal-holds create --title \"case 2026-17\" --description \"litigation hold\" --vault payments-primary\n  coffer legal-holds create --title t --description d --resource ARN --from 2026-01-01 --to 2026-06-30"
+    )]
+    Create {
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        description: String,
+        /// Only points in this vault (repeatable; none = every vault).
+        #[arg(long = "vault", value_name = "NAME")]
+        vaults: Vec<String>,
+        /// Only points of this resource (repeatable; none = every resource).
+        #[arg(long = "resource", value_name = "ARN")]
+        resources: Vec<String>,
+        /// Only points created from this date or time.
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Only points created up to this date or time.
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+    },
+    /// List legal holds.
+    #[command(after_help = "Example:\n  coffer legal-holds list -o json")]
+    List {
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Cancel a legal hold (the record is kept).
+    #[command(
+        after_help = "Example:\n  coffer legal-holds cancel HOLD-ID --reason \"case closed\""
+    )]
+    Cancel {
+        /// Legal hold ID.
+        id: String,
+        /// Why the hold ends.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 fn parse_time(text: &str, flag: &str) -> anyhow::Result<jiff::Timestamp> {
@@ -55,54 +63,69 @@ fn parse_time(text: &str, flag: &str) -> anyhow::Result<jiff::Timestamp> {
         .ok_or_else(|| anyhow::anyhow!("{flag} {text:?}: give a date (2026-11-24) or an RFC 3339 time (2026-11-24T10:00:00Z)"))
 }
 
-async fn create(
-    ctx: &Context,
-    catalog: &Catalog,
-    title: &str,
-    description: &str,
-    selection: RecoveryPointSelection,
-) -> anyhow::Result<Outcome> {
-    let active = catalog
-        .list::<LegalHold>(&[])
-        .await?
-        .into_iter()
-        .filter(|h| h.record.status.pins())
-        .count();
-    if active >= MAX_ACTIVE_LEGAL_HOLDS {
-        bail!("{active} legal holds are active, the most AWS Backup allows ({MAX_ACTIVE_LEGAL_HOLDS}); cancel one first");
-    }
-    let id = uuid::Uuid::new_v4().to_string();
-    let now = jiff::Timestamp::now();
-    let hold = LegalHold {
-        legal_hold_arn: Arn::legal_hold(&ctx.region, &ctx.account, &id).to_string(),
-        legal_hold_id: id,
-        title: title.to_string(),
-        description: description.to_string(),
-        status: LegalHoldStatus::Active,
-        recovery_point_selection: selection,
-        creation_date: now,
-        cancellation_date: None,
-        cancel_description: None,
-        retain_record_until: None,
+pub async fn run(ctx: &Context, command: &HoldsCommand) -> anyhow::Result<Outcome> {
+    let selection = match command {
+        HoldsCommand::Create {
+            vaults,
+            resources,
+            from,
+            to,
+            ..
+        } => {
+            let date_range = match (from, to) {
+                (Some(from), Some(to)) => Some(DateRange {
+                    from_date: parse_time(from, "--from")?,
+                    to_date: parse_time(to, "--to")?,
+                }),
+                (None, None) => None,
+                _ => bail!("give both --from and --to, or neither"),
+            };
+            Some(RecoveryPointSelection {
+                vault_names: vaults.clone(),
+                resource_identifiers: resources.clone(),
+                date_range,
+            })
+        }
+        _ => None,
     };
-    if let Some(finding) = hold.validate().into_iter().next() {
-        bail!("legal hold: {finding}");
-    }
-    catalog.insert(&hold, now).await?;
-    println!(
-        "Legal hold {} ACTIVE: {}",
-        hold.legal_hold_id, hold.legal_hold_arn
-    );
-    Ok(Outcome::Success)
+    with_service(ctx, async |service, caller| {
+        match command {
+            HoldsCommand::Create {
+                title, description, ..
+            } => {
+                let selection = selection.unwrap_or_default();
+                let hold = service
+                    .create_legal_hold(caller, title, description, selection)
+                    .await?;
+                println!(
+                    "Legal hold {} ACTIVE: {}",
+                    hold.legal_hold_id, hold.legal_hold_arn
+                );
+            }
+            HoldsCommand::List { output } => {
+                let holds = service.list_legal_holds(caller).await?;
+                print_list(*output, &holds)?;
+            }
+            HoldsCommand::Cancel { id, reason } => {
+                service
+                    .cancel_legal_hold(caller, id, reason)
+                    .await
+                    .map_err(|e| match e.kind() {
+                        ErrorKind::ResourceNotFound => {
+                            anyhow::anyhow!("{e}; `coffer legal-holds list` shows them")
+                        }
+                        ErrorKind::MissingParameterValue => anyhow::anyhow!("--reason: {e}"),
+                        _ => e.into(),
+                    })?;
+                println!("Legal hold {id} CANCELED.");
+            }
+        }
+        Ok(Outcome::Success)
+    })
+    .await
 }
 
-async fn list(catalog: &Catalog, format: OutputFormat) -> anyhow::Result<Outcome> {
-    let holds: Vec<LegalHold> = catalog
-        .list::<LegalHold>(&[])
-        .await?
-        .into_iter()
-        .map(|s| s.record)
-        .collect();
+fn print_list(format: OutputFormat, holds: &[LegalHold]) -> anyhow::Result<()> {
     output::print(format, &holds, || {
         let rows = holds
             .iter()
@@ -125,26 +148,5 @@ async fn list(catalog: &Catalog, format: OutputFormat) -> anyhow::Result<Outcome
             })
             .collect();
         output::table(&["ID", "STATUS", "TITLE", "VAULTS", "RESOURCES"], rows)
-    })?;
-    Ok(Outcome::Success)
-}
-
-async fn cancel(catalog: &Catalog, id: &str, reason: &str) -> anyhow::Result<Outcome> {
-    let Some(stored) = catalog.get::<LegalHold>(id).await? else {
-        bail!("there is no legal hold {id}; `coffer legal-holds list` shows them");
-    };
-    let mut hold = stored.record;
-    if !hold.status.pins() {
-        bail!("legal hold {id} is already {:?}", hold.status);
-    }
-    if reason.trim().is_empty() {
-        bail!("--reason is required: say why the hold ends (it is kept as evidence)");
-    }
-    let now = jiff::Timestamp::now();
-    hold.status = LegalHoldStatus::Canceled;
-    hold.cancellation_date = Some(now);
-    hold.cancel_description = Some(reason.to_string());
-    catalog.update(&hold, stored.version, now).await?;
-    println!("Legal hold {id} CANCELED.");
-    Ok(Outcome::Success)
+    })
 }

@@ -1,12 +1,58 @@
 //! `coffer keys`: the keyring.
 
+use std::path::PathBuf;
+
 use anyhow::{bail, Context as _};
 use coffer_vault::{ExportWork, Keyring};
 
-use crate::cli::{Global, KeysCommand};
-use crate::context::Context;
+use clap::Subcommand;
+
+use crate::context::{with_service, Context};
 use crate::output;
 use crate::Outcome;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the keys (names and versions, never key material).
+    #[command(after_help = "Example:\n  coffer keys list")]
+    List,
+    /// Print the signing key's public key and fingerprint, to hand to auditors.
+    #[command(
+        after_help = "Example:\n  coffer keys public\n\nAn auditor verifies checkpoints and report manifests with it; the private key never leaves the home."
+    )]
+    Public,
+    /// Create a key; a vault's EncryptionKeyArn (…:key/NAME) names it.
+    #[command(after_help = "Example:\n  coffer keys create VaultKey")]
+    Create {
+        /// Key name (letters, digits, '-', '_', '.').
+        name: String,
+    },
+    /// Add a new version of a key; secrets are re-wrapped, backups are not rewritten.
+    #[command(after_help = "Example:\n  coffer keys rotate VaultKey")]
+    Rotate {
+        /// Key name.
+        name: String,
+    },
+    /// Write the whole keyring, encrypted under a passphrase, to a file.
+    #[command(
+        after_help = "Example:\n  coffer keys export --to /media/usb/coffer-keys.export\n\nThe passphrase is read from $COFFER_KEYS_PASSPHRASE, or asked twice on the terminal.\nLosing the keyring loses every vault: keep this file and its passphrase safe, apart."
+    )]
+    Export {
+        /// File to write (created with mode 0600).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restore keys from an export.
+    #[command(after_help = "Example:\n  coffer keys import --from /media/usb/coffer-keys.export")]
+    Import {
+        /// Export file to read.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Replace keys of the same name that hold different key material.
+        #[arg(long)]
+        force: bool,
+    },
+}
 
 /// The passphrase for an export or import: `$COFFER_KEYS_PASSPHRASE`, or
 /// asked on the terminal (twice when `confirm`).
@@ -29,8 +75,7 @@ fn passphrase(confirm: bool) -> anyhow::Result<String> {
 /// The export's name for the report-signing key's seed.
 const SIGNING_KEY_EXTRA: &str = "signing-key";
 
-pub async fn run(global: &Global, command: KeysCommand) -> anyhow::Result<Outcome> {
-    let ctx = Context::load(global)?;
+pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<Outcome> {
     let keyring = Keyring::open(ctx.config.keyring_path())?;
     let now = jiff::Timestamp::now();
     match command {
@@ -75,35 +120,10 @@ pub async fn run(global: &Global, command: KeysCommand) -> anyhow::Result<Outcom
             println!("Export the keyring again (`coffer keys export --to FILE`) and keep the file safe: earlier exports do not hold this key, and losing it loses every vault that uses it.");
         }
         KeysCommand::Rotate { name } => {
-            let info = keyring.rotate(&name, now)?;
-            // Re-wrap every vault secret this key wraps; backups are not touched.
-            let catalog = ctx.catalog().await?;
-            let mut n_rewrapped = 0;
-            for record in catalog.vault_secrets().await? {
-                let wrapped: coffer_vault::WrappedSecret =
-                    serde_json::from_value(record.wrapped.clone()).with_context(|| {
-                        format!(
-                            "the recorded secret of vault {} cannot be read",
-                            record.vault_name
-                        )
-                    })?;
-                if wrapped.key_name != name {
-                    continue;
-                }
-                let account =
-                    coffer_model::AccountId::new(&record.account_id).map_err(anyhow::Error::msg)?;
-                let region =
-                    coffer_model::Region::new(&record.region).map_err(anyhow::Error::msg)?;
-                let arn = coffer_model::Arn::backup_vault(&region, &account, &record.vault_name)
-                    .to_string();
-                if let Some(new) = keyring.rewrap(&wrapped, &arn)? {
-                    catalog
-                        .rewrap_vault_secret(&record, &serde_json::to_value(&new)?, now)
-                        .await?;
-                    n_rewrapped += 1;
-                }
-            }
-            catalog.close().await;
+            let (info, n_rewrapped) = with_service(ctx, async |service, _| {
+                Ok(service.rotate_key(&name).await?)
+            })
+            .await?;
             println!(
                 "Rotated key {:?} to version {} and re-wrapped {n_rewrapped} vault secret(s) with it; backups are unchanged. Export the keyring again (`coffer keys export`): earlier exports do not hold this version.",
                 info.name, info.current_version

@@ -1,5 +1,6 @@
 //! `coffer`: the command-line binary. Thin: parses arguments, sets up
-//! logging, wires the library crates, and maps outcomes to exit codes.
+//! logging, calls the operations of `coffer-service`, prints their results
+//! and maps outcomes to exit codes.
 
 mod audit;
 mod backup;
@@ -12,18 +13,17 @@ mod get;
 mod holds;
 mod jobs;
 mod keys;
-mod lookup;
 mod metrics;
 mod output;
 mod points;
 mod policy;
 mod progress;
 mod quickstart;
+mod render;
 mod report;
 mod restore;
 mod schedule;
 mod serve;
-mod stack;
 mod sweep;
 mod vaults;
 
@@ -38,6 +38,20 @@ pub enum Outcome {
     Success,
     Failure,
     ChangesPending,
+}
+
+/// A service error for a person at a terminal: `add` rewrites the message
+/// of an error of `kind` (to name the flag or the command that helps).
+pub fn hint(
+    error: coffer_service::Error,
+    kind: coffer_service::ErrorKind,
+    add: impl FnOnce(&str) -> String,
+) -> anyhow::Error {
+    if error.kind() == kind {
+        anyhow::anyhow!(add(error.message()))
+    } else {
+        error.into()
+    }
 }
 
 fn main() -> ExitCode {

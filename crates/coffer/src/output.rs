@@ -1,9 +1,18 @@
 //! Output formats for listings: a table for people, JSON and YAML (with the
 //! AWS field names) for programs.
 
+use clap::ValueEnum;
 use comfy_table::{presets::NOTHING, Table};
 use saphyr::{Mapping, Scalar, Yaml, YamlEmitter};
 use serde_json::Value as Json;
+
+/// How a listing is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Yaml,
+}
 
 /// A plain table with a header row and no borders.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
@@ -38,14 +47,14 @@ fn to_yaml(value: &Json) -> Yaml<'static> {
 
 /// Prints `value` as JSON or YAML, or `table()` for people.
 pub fn print(
-    format: crate::cli::OutputFormat,
+    format: OutputFormat,
     value: &impl serde::Serialize,
     table: impl FnOnce() -> String,
 ) -> anyhow::Result<()> {
     match format {
-        crate::cli::OutputFormat::Table => println!("{}", table()),
-        crate::cli::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(value)?),
-        crate::cli::OutputFormat::Yaml => print!("{}", yaml(&serde_json::to_value(value)?)?),
+        OutputFormat::Table => println!("{}", table()),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        OutputFormat::Yaml => print!("{}", yaml(&serde_json::to_value(value)?)?),
     }
     Ok(())
 }
@@ -61,6 +70,24 @@ pub fn yaml(value: &Json) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot write YAML: {e:?}"))?;
     out.push('\n');
     Ok(out)
+}
+
+/// Prints one document as JSON, or else as YAML.
+pub fn document(format: OutputFormat, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let doc = serde_json::to_value(value)?;
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
+        _ => print!("{}", yaml(&doc)?),
+    }
+    Ok(())
+}
+
+/// An enum's name as serde writes it (`COMPLETED`).
+pub fn upper(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

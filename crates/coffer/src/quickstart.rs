@@ -11,11 +11,18 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use coffer_drivers::RestoreTarget;
+use coffer_engine::exec::BackupOptions;
 use coffer_model::RecoveryPoint;
+use coffer_report::bundle::Trust;
+use coffer_service::backup::{requested_lifecycle, StartBackup, StartCopy};
+use coffer_service::report::DeliveryAt;
+use coffer_service::restore::StartRestore;
+use coffer_service::stack::PolicyInput;
+use coffer_service::Service;
 
-use crate::cli::{BackupStart, CopyStart, Global, PolicyArgs, RestoreStart, StackArgs};
 use crate::context::Context;
-use crate::Outcome;
+use crate::{progress, render, Outcome};
 
 const STACK: &str = include_str!("../../../examples/quickstart/stack.yaml");
 const STEPS: usize = 8;
@@ -91,15 +98,14 @@ async fn postgres(name: &str) -> Option<String> {
 }
 
 /// The newest completed point of `resource` in the primary vault.
-async fn newest(ctx: &Context, resource: &str) -> anyhow::Result<String> {
-    let catalog = ctx.catalog().await?;
-    let points: Vec<RecoveryPoint> = crate::lookup::records(&catalog, |p: &RecoveryPoint| {
-        p.resource_arn == resource
-            && p.backup_vault_name == "quickstart-primary"
-            && p.status == coffer_model::RecoveryPointStatus::Completed
-    })
-    .await?;
-    catalog.close().await;
+async fn newest(service: &Service, resource: &str) -> anyhow::Result<String> {
+    let points: Vec<RecoveryPoint> = service
+        .records(|p: &RecoveryPoint| {
+            p.resource_arn == resource
+                && p.backup_vault_name == "quickstart-primary"
+                && p.status == coffer_model::RecoveryPointStatus::Completed
+        })
+        .await?;
     points
         .into_iter()
         .max_by_key(|p| p.creation_date)
@@ -107,8 +113,15 @@ async fn newest(ctx: &Context, resource: &str) -> anyhow::Result<String> {
         .context("the backup left no recovery point")
 }
 
-pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
-    let ctx = Context::load(global)?;
+pub async fn run(ctx: &Context) -> anyhow::Result<Outcome> {
+    let service = ctx.service().await?;
+    let result = rounds(ctx, &service).await;
+    service.close().await;
+    result
+}
+
+async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
+    let caller = &ctx.caller();
     let home = ctx.config.home().to_path_buf();
     let (account, region) = (ctx.account.to_string(), ctx.region.to_string());
     let base = home.join("quickstart");
@@ -131,7 +144,7 @@ pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
         ensure(&data.join(name), text.as_bytes())?;
     }
     // Each round changes something, so each backup has news.
-    let stamp = jiff::Timestamp::now();
+    let stamp = service.now();
     std::fs::write(
         data.join(format!("documents/round-{}.txt", stamp.as_second())),
         format!("round at {stamp}\n"),
@@ -175,19 +188,13 @@ pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
     std::fs::write(&inventory_path, inventory)?;
 
     step(2, "Applying the example policy");
-    let applied = crate::policy::plan(
-        global,
-        &StackArgs {
-            stack: Some("quickstart".into()),
-            policy: PolicyArgs {
-                paths: vec![stack_path.clone(), inventory_path.clone()],
-                parameters: Vec::new(),
-            },
-        },
-        true,
-    )
-    .await?;
-    if applied == Outcome::Failure {
+    let input = PolicyInput {
+        paths: vec![stack_path.clone(), inventory_path.clone()],
+        parameters: Default::default(),
+        stack: "quickstart".into(),
+    };
+    let applied = service.plan_stack(caller, &input, true).await?;
+    if render::stack_run(&applied, "quickstart", true) == Outcome::Failure {
         anyhow::bail!("the example policy could not be applied; see the errors above");
     }
 
@@ -203,33 +210,44 @@ pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
         resources.push(arn("postgres", &format!("database/local/{db}")));
     }
     for resource in &resources {
-        crate::backup::start(
-            global,
-            &BackupStart {
-                resource: resource.clone(),
-                vault: "quickstart-primary".into(),
-                delete_after_days: Some(35),
-                cold_after_days: None,
-                no_wait: false,
+        let started = service
+            .start_backup_job(
+                caller,
+                StartBackup {
+                    resource_arn: resource.clone(),
+                    vault_name: "quickstart-primary".into(),
+                    lifecycle: requested_lifecycle(None, Some(35))?,
+                    queue: false,
+                },
+            )
+            .await?;
+        render::backup_started(&started);
+        let options = BackupOptions {
+            observer: Some(progress::Bar::new("backup")),
+            retry_backoff: None,
+        };
+        let done = service
+            .run_backup_job(&started.job.backup_job_id, &options, render::waits_behind)
+            .await?;
+        render::backup_done(&done)?;
+    }
+
+    let documents = newest(service, &resources[0]).await?;
+
+    step(4, "Copying the newest documents backup to a second vault");
+    let copy = service
+        .start_copy_job(
+            caller,
+            StartCopy {
+                recovery_point: documents.clone(),
+                destination_vault: "quickstart-copy".into(),
+                lifecycle: requested_lifecycle(None, Some(35))?,
+                queue: false,
             },
         )
         .await?;
-    }
-
-    let documents = newest(&ctx, &resources[0]).await?;
-
-    step(4, "Copying the newest documents backup to a second vault");
-    crate::copy::start(
-        global,
-        &CopyStart {
-            recovery_point: documents.clone(),
-            destination_vault: "quickstart-copy".into(),
-            delete_after_days: Some(35),
-            cold_after_days: None,
-            no_wait: false,
-        },
-    )
-    .await?;
+    render::copy_started(&copy);
+    render::copy_done(&service.run_copy_job(&copy.job.copy_job_id).await?)?;
 
     step(
         5,
@@ -238,37 +256,30 @@ pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
     let drill: PathBuf = base
         .join("restore-drills")
         .join(stamp.strftime("%Y%m%dT%H%M%SZ").to_string());
-    crate::restore::start(
-        global,
-        &RestoreStart {
-            recovery_point: documents.clone(),
-            target_dir: Some(drill.clone()),
-            path: None,
-            target_file: None,
-            target_database: None,
-            table: None,
-            force: false,
+    let restore = StartRestore {
+        recovery_point: documents.clone(),
+        target: RestoreTarget::Directory {
+            path: drill.clone(),
+            select: None,
         },
-    )
-    .await?;
-    let orders = newest(&ctx, &resources[2]).await?;
-    crate::restore::validate(
-        global,
-        &crate::cli::RestoreValidate {
-            recovery_point: orders,
-        },
-    )
-    .await?;
+        force: false,
+    };
+    let mut run = service.start_restore_job(caller, &documents).await?;
+    render::restore_started(&run, &restore.target);
+    let end = service.run_restore_job(&mut run, &restore, None).await?;
+    render::restore_done(&run, &end)?;
+    let orders = newest(service, &resources[2]).await?;
+    let mut run = service.start_validation_job(caller, &orders).await?;
+    render::validation_started(&run);
+    let end = service.run_validation_job(&mut run).await?;
+    if render::validation_done(&run, &end)? != Outcome::Success {
+        anyhow::bail!("the restore drill's validation found problems; see above");
+    }
 
     step(6, "Evaluating the framework");
-    let catalog = ctx.catalog().await?;
-    let evaluated = crate::audit::evaluate_frameworks(
-        &ctx,
-        &catalog,
-        (&account, &region),
-        Some("quickstart_core"),
-    )
-    .await?;
+    let evaluated = service
+        .evaluate_frameworks(caller, Some("quickstart_core"))
+        .await?;
     let mut failing = Vec::new();
     let mut others = std::collections::BTreeSet::new();
     for (framework, evaluation) in &evaluated {
@@ -286,13 +297,8 @@ pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
                 c.non_compliant
             );
         }
-        let key = coffer_catalog::FrameworkKey {
-            account_id: &account,
-            region: &region,
-            framework_name: &framework.framework_name,
-        };
-        for r in catalog
-            .current_control_results(Some(key), true)
+        for r in service
+            .current_results(caller, &framework.framework_name, true)
             .await?
             .iter()
             .filter(|r| r.status == coffer_audit::controls::Compliance::NonCompliant)
@@ -317,29 +323,23 @@ pub async fn run(global: &Global) -> anyhow::Result<Outcome> {
         "quickstart_resources",
         "quickstart_controls",
     ] {
-        let done = crate::report::deliver(&ctx, &catalog, plan, 24).await?;
+        let done = service.start_report_job(caller, plan, 24).await?;
         println!(
             "  {:<28} {} rows -> {}",
             done.template, done.rows, done.destination
         );
         deliveries.push(done.destination);
     }
-    catalog.close().await;
 
     step(8, "Verifying the reports as an auditor would");
     let key = coffer_audit::signing::KeyPair::load_or_create(ctx.config.signing_key_path())?;
     let public = key.public();
     for dir in &deliveries {
-        if crate::report::verify(
-            global,
-            std::path::Path::new(dir),
-            Some(public.to_hex()),
-            None,
-            None,
-        )
-        .await?
-            != Outcome::Success
-        {
+        let at = DeliveryAt::Folder(Path::new(dir));
+        let check =
+            coffer_service::report::verify_delivery(at, &Trust::Key(public.clone()), Some(service))
+                .await?;
+        if render::verified(&check) != Outcome::Success {
             anyhow::bail!("a delivered report did not verify: {dir}");
         }
     }

@@ -1,14 +1,60 @@
 //! `coffer restore start` and `coffer restore validate`: restore jobs.
 
-use anyhow::bail;
-use coffer_catalog::Catalog;
-use coffer_drivers::RestoreTarget;
-use coffer_model::{RecoveryPointStatus, RestoreJob, RestoreJobStatus, ValidationStatus};
+use std::path::PathBuf;
 
-use crate::cli::{Global, RestoreStart, RestoreValidate};
-use crate::context::Context;
-use crate::{lookup, progress, Outcome};
-use coffer_engine::exec::new_job_id;
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use coffer_drivers::RestoreTarget;
+use coffer_service::restore::StartRestore;
+
+use crate::context::{with_service, Context};
+use crate::{progress, render, Outcome};
+
+#[derive(Debug, Subcommand)]
+pub enum RestoreCommand {
+    /// Restore a recovery point to a new place (an existing one only with --force).
+    #[command(
+        after_help = "Example:\n  coffer restore start --recovery-point RP --target-dir /srv/restore/home\n  coffer restore start --recovery-point RP --target-dir /tmp/r --path docs/report.pdf\n  coffer restore start --recovery-point RP --target-file /var/lib/app/queue.restored.db\n  coffer restore start --recovery-point RP --target-database orders_restored\n  coffer restore start --recovery-point RP --target-database orders --table public.invoices\n\nRP is a recovery point ARN or ID. Databases are restored on the resource's own server."
+    )]
+    Start(RestoreStart),
+    /// Check a recovery point: read its data back and compare it with what was recorded.
+    #[command(
+        after_help = "Example:\n  coffer restore validate --recovery-point RP\n\nDatabases are restored into a scratch database (dropped afterwards) and\ntheir tables' row counts and checksums compared. Exit 1 when a problem is found."
+    )]
+    Validate(RestoreValidate),
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreStart {
+    /// Recovery point ARN or ID.
+    #[arg(long, value_name = "ARN|ID")]
+    pub recovery_point: String,
+    /// Directory to restore a file system into.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// With --target-dir: restore only this path (relative to the backed-up directory).
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// File to restore a SQLite database to.
+    #[arg(long, value_name = "FILE")]
+    pub target_file: Option<PathBuf>,
+    /// Database to restore a PostgreSQL database into (created).
+    #[arg(long, value_name = "NAME")]
+    pub target_database: Option<String>,
+    /// With --target-database: restore only this table (`schema.table` or `table`).
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+    /// Replace an existing target (files, database, or table).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreValidate {
+    /// Recovery point ARN or ID.
+    #[arg(long, value_name = "ARN|ID")]
+    pub recovery_point: String,
+}
 
 fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
     match (&args.target_dir, &args.target_file, &args.target_database) {
@@ -35,7 +81,7 @@ fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
     }
 }
 
-fn absolute(path: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+fn absolute(path: &std::path::Path) -> anyhow::Result<PathBuf> {
     Ok(if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -43,228 +89,36 @@ fn absolute(path: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
     })
 }
 
-struct Job<'a> {
-    catalog: &'a Catalog,
-    id: String,
-}
-
-impl Job<'_> {
-    async fn create<'a>(
-        catalog: &'a Catalog,
-        point: &coffer_model::RecoveryPoint,
-        validating: bool,
-    ) -> anyhow::Result<Job<'a>> {
-        let arn = coffer_model::Arn::parse(&point.recovery_point_arn)
-            .map_err(|e| anyhow::anyhow!("recovery point ARN: {e}"))?;
-        let now = jiff::Timestamp::now();
-        let job = RestoreJob {
-            restore_job_id: new_job_id(),
-            account_id: arn.account().to_string(),
-            region: arn.region().to_string(),
-            recovery_point_arn: point.recovery_point_arn.clone(),
-            status: RestoreJobStatus::Pending,
-            status_message: None,
-            creation_date: now,
-            completion_date: None,
-            created_resource_arn: None,
-            resource_type: point.resource_type,
-            percent_done: 0,
-            validation_status: validating.then_some(ValidationStatus::Validating),
-            validation_status_message: None,
-        };
-        catalog.insert(&job, now).await?;
-        Ok(Job {
-            catalog,
-            id: job.restore_job_id,
-        })
-    }
-
-    async fn set(&self, change: impl FnOnce(&mut RestoreJob)) -> anyhow::Result<()> {
-        let stored = self
-            .catalog
-            .get::<RestoreJob>(&self.id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("restore job {} vanished from the catalog", self.id))?;
-        let mut job = stored.record;
-        let before = job.status;
-        change(&mut job);
-        if job.status != before {
-            if !before.can_transition_to(job.status) {
-                bail!(
-                    "restore job {} cannot go from {before:?} to {:?}",
-                    self.id,
-                    job.status
-                );
-            }
-            if job.status.is_terminal() {
-                job.completion_date = Some(jiff::Timestamp::now());
-            }
-        }
-        self.catalog
-            .update(&job, stored.version, jiff::Timestamp::now())
+pub async fn start(ctx: &Context, args: &RestoreStart) -> anyhow::Result<Outcome> {
+    let request = StartRestore {
+        recovery_point: args.recovery_point.clone(),
+        target: target(args)?,
+        force: args.force,
+    };
+    with_service(ctx, async |service, caller| {
+        let mut run = service
+            .start_restore_job(caller, &request.recovery_point)
             .await?;
-        Ok(())
-    }
-
-    async fn fail(&self, message: String) -> anyhow::Result<Outcome> {
-        self.set(|job| {
-            job.status = RestoreJobStatus::Failed;
-            job.status_message = Some(message.clone());
-        })
-        .await?;
-        bail!("restore job {} FAILED: {message}", self.id)
-    }
-}
-
-pub async fn start(global: &Global, args: &RestoreStart) -> anyhow::Result<Outcome> {
-    let target = target(args)?;
-    let ctx = Context::load(global)?;
-    let catalog = ctx.catalog().await?;
-    let result = run_start(&ctx, &catalog, args, target).await;
-    catalog.close().await;
-    result
-}
-
-async fn run_start(
-    ctx: &Context,
-    catalog: &Catalog,
-    args: &RestoreStart,
-    target: RestoreTarget,
-) -> anyhow::Result<Outcome> {
-    let point = lookup::recovery_point(catalog, &args.recovery_point)
-        .await?
-        .record;
-    if point.status != RecoveryPointStatus::Completed {
-        bail!(
-            "recovery point {} is {:?}; only a completed recovery point can be restored",
-            point.recovery_point_id,
-            point.status
-        );
-    }
-    let job = Job::create(catalog, &point, false).await?;
-    println!(
-        "Restore job {}: {} to {}",
-        job.id,
-        point.recovery_point_arn,
-        describe(&target)
-    );
-    let prepared = prepare(ctx, catalog, &point).await;
-    let (resource, mut opened) = match prepared {
-        Ok(found) => found,
-        Err(e) => return job.fail(format!("{e:#}")).await,
-    };
-    job.set(|j| j.status = RestoreJobStatus::Running).await?;
-    let bar = progress::Bar::new("restore");
-    opened.storage = opened.storage.with_observer(bar.clone());
-    let outcome = coffer_drivers::restore(&point, &resource, &opened, &target, args.force).await;
-    coffer_vault::Observer::done(&*bar);
-    match outcome {
-        Ok(outcome) => {
-            job.set(|j| {
-                j.status = RestoreJobStatus::Completed;
-                j.percent_done = 100;
-                j.created_resource_arn = Some(outcome.created.clone());
-            })
+        render::restore_started(&run, &request.target);
+        let bar = progress::Bar::new("restore");
+        let end = service
+            .run_restore_job(&mut run, &request, Some(bar.clone()))
             .await?;
-            println!(
-                "Restore job {} COMPLETED: {} ({} bytes)",
-                job.id, outcome.created, outcome.bytes
-            );
-            for note in &outcome.notes {
-                println!("  note: {note}");
-            }
-            Ok(Outcome::Success)
-        }
-        Err(e) => job.fail(e.to_string()).await,
-    }
-}
-
-/// The point's resource and its vault, opened.
-async fn prepare(
-    ctx: &Context,
-    catalog: &Catalog,
-    point: &coffer_model::RecoveryPoint,
-) -> anyhow::Result<(coffer_model::Resource, coffer_drivers::Vault)> {
-    let resource = lookup::resource(ctx, catalog, &point.resource_arn).await?;
-    let vault = lookup::vault_of_point(catalog, point).await?;
-    let opened = ctx.env(catalog).open_point(&vault, point).await?;
-    Ok((resource, opened))
-}
-
-fn describe(target: &RestoreTarget) -> String {
-    match target {
-        RestoreTarget::Directory { path, select } => match select {
-            Some(select) => format!("{} (only {select})", path.display()),
-            None => path.display().to_string(),
-        },
-        RestoreTarget::File { path } => path.display().to_string(),
-        RestoreTarget::Database { name, table } => match table {
-            Some(table) => format!("database {name} (only table {table})"),
-            None => format!("database {name}"),
-        },
-    }
-}
-
-pub async fn validate(global: &Global, args: &RestoreValidate) -> anyhow::Result<Outcome> {
-    let ctx = Context::load(global)?;
-    let catalog = ctx.catalog().await?;
-    let result = run_validate(&ctx, &catalog, args).await;
-    catalog.close().await;
-    result
-}
-
-async fn run_validate(
-    ctx: &Context,
-    catalog: &Catalog,
-    args: &RestoreValidate,
-) -> anyhow::Result<Outcome> {
-    let point = lookup::recovery_point(catalog, &args.recovery_point)
-        .await?
-        .record;
-    let job = Job::create(catalog, &point, true).await?;
-    println!("Validation job {} of {}", job.id, point.recovery_point_arn);
-    let prepared = prepare(ctx, catalog, &point).await;
-    let (resource, opened) = match prepared {
-        Ok(found) => found,
-        Err(e) => return job.fail(format!("{e:#}")).await,
-    };
-    job.set(|j| j.status = RestoreJobStatus::Running).await?;
-    let scratch = ctx.config.home().join("tmp");
-    let validation = match coffer_drivers::validate(&point, &resource, &opened, &scratch).await {
-        Ok(validation) => validation,
-        Err(e) => return job.fail(e.to_string()).await,
-    };
-    for line in &validation.checked {
-        println!("  ok       {line}");
-    }
-    for line in &validation.problems {
-        println!("  PROBLEM  {line}");
-    }
-    let passed = validation.passed();
-    let message = if passed {
-        validation.checked.join("; ")
-    } else {
-        validation.problems.join("; ")
-    };
-    job.set(|j| {
-        j.status = RestoreJobStatus::Completed;
-        j.percent_done = 100;
-        j.validation_status = Some(if passed {
-            ValidationStatus::Successful
-        } else {
-            ValidationStatus::Failed
-        });
-        j.validation_status_message = Some(message.clone());
-    })
-    .await?;
-    if passed {
-        println!("Validation SUCCESSFUL");
+        coffer_vault::Observer::done(&*bar);
+        render::restore_done(&run, &end)?;
         Ok(Outcome::Success)
-    } else {
-        eprintln!(
-            "Validation FAILED: {} problem(s)",
-            validation.problems.len()
-        );
-        Ok(Outcome::Failure)
-    }
+    })
+    .await
+}
+
+pub async fn validate(ctx: &Context, args: &RestoreValidate) -> anyhow::Result<Outcome> {
+    with_service(ctx, async |service, caller| {
+        let mut run = service
+            .start_validation_job(caller, &args.recovery_point)
+            .await?;
+        render::validation_started(&run);
+        let end = service.run_validation_job(&mut run).await?;
+        render::validation_done(&run, &end)
+    })
+    .await
 }

@@ -2,41 +2,33 @@
 //! in the next hours, as the scheduler plans them (each rule in its time
 //! zone; overlapping rules of one plan merged for the longest retention).
 
-use coffer_catalog::ObjectKind;
-use coffer_model::Resource;
+use clap::Subcommand;
 use serde_json::json;
 
-use crate::cli::{Global, OutputFormat};
-use crate::context::Context;
-use crate::{output, Outcome};
+use crate::context::{with_service, Context};
+use crate::output::{self, OutputFormat};
+use crate::Outcome;
 
-/// The jobs the applied plans of the account and region in force create
-/// in the next `hours` (the scheduler's own planning).
-pub async fn upcoming(
-    ctx: &Context,
-    catalog: &coffer_catalog::Catalog,
-    hours: u32,
-) -> anyhow::Result<Vec<coffer_engine::planning::PlannedJob>> {
-    let env = ctx.env(catalog);
-    let resources: Vec<Resource> = env.objects(ObjectKind::Resource).await?;
-    let now = jiff::Timestamp::now();
-    let until = now
-        .checked_add(jiff::SignedDuration::from_hours(i64::from(hours)))
-        .unwrap_or(now);
-    // A plan selects only resources of its own account and region.
-    let here = |r: &Resource| r.account_id == ctx.account && r.region == ctx.region;
-    let resources: Vec<Resource> = resources.into_iter().filter(here).collect();
-    // Every resource known now existed before any time to come.
-    let since = std::collections::BTreeMap::new();
-    Ok(coffer_engine::daemon::plan_span(&env, &resources, &since, now, until).await?)
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// The backup jobs the applied plans create in the next hours.
+    #[command(
+        after_help = "Example:\n  coffer schedule preview\n  coffer schedule preview --hours 168 -o json\n\nEach rule fires in its own time zone; where rules of one plan overlap on a\nresource, one job runs, for the longest retention (MERGED counts the others)."
+    )]
+    Preview {
+        /// How far ahead.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
 }
 
-pub async fn preview(global: &Global, hours: u32, format: OutputFormat) -> anyhow::Result<Outcome> {
-    let ctx = Context::load(global)?;
-    let catalog = ctx.catalog().await?;
-    let jobs = upcoming(&ctx, &catalog, hours).await;
-    catalog.close().await;
-    let jobs = jobs?;
+pub async fn preview(ctx: &Context, hours: u32, format: OutputFormat) -> anyhow::Result<Outcome> {
+    let jobs = with_service(ctx, async |service, caller| {
+        Ok(service.upcoming_jobs(caller, hours).await?)
+    })
+    .await?;
     let docs: Vec<_> = jobs
         .iter()
         .map(|j| {

@@ -14,7 +14,9 @@ use coffer_engine::daemon::{Daemon, DaemonOptions};
 use coffer_engine::http::{self, HttpState};
 use coffer_engine::notify::Notifier;
 
-use crate::cli::Global;
+use coffer_service::Service;
+use tokio::sync::watch;
+
 use crate::context::Context;
 use crate::Outcome;
 
@@ -85,19 +87,106 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
+/// Waits for the next tick of `every`, or for the stop: `false` once
+/// stopping. Work between two waits is never interrupted, so a unit of
+/// work (a checkpoint, an evaluation, a report delivery) finishes or does
+/// not start.
+async fn next_tick(
+    every: &mut tokio::time::Interval,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<tokio::time::Instant> {
+    if *stop.borrow() {
+        return None;
+    }
+    tokio::select! {
+        at = every.tick() => Some(at),
+        _ = stop.changed() => None,
+    }
+}
+
+/// Signs a ledger checkpoint every hour.
+async fn sign_hourly(
+    service: Service,
+    key: coffer_audit::signing::KeyPair,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    while next_tick(&mut every, &mut stop).await.is_some() {
+        match coffer_audit::ledger::checkpoint(service.catalog(), &key, service.now()).await {
+            Ok(c) => {
+                tracing::info!(entries = c.tree_size, root = %c.root_hash, "ledger checkpoint signed")
+            }
+            Err(error) => tracing::error!(%error, "cannot sign a ledger checkpoint"),
+        }
+    }
+}
+
+/// Controls are evaluated when what they read changed (a job ended, a
+/// point expired, a policy or tag was applied: the ledger moved), checked
+/// every 10 seconds, and at least every 24 hours; between two, a rest of
+/// four times the last one's length, so that on a large, busy estate
+/// evaluation takes about a fifth of a core (see `evaluation_due`).
+async fn evaluate_when_due(service: Service, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(10));
+    // After a long evaluation, one probe, not the ticks it missed.
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: Option<(Evaluated, tokio::time::Instant)> = None;
+    // The ledger is read from the last position probed on.
+    let mut probed = -1;
+    // Times from the tick: a 10 s tick is never taken for less.
+    while let Some(started) = next_tick(&mut every, &mut stop).await {
+        let Ok(change) = service.catalog().ledger_last_change(probed).await else {
+            continue;
+        };
+        probed = change;
+        let due = evaluation_due(
+            last.as_ref()
+                .map(|(e, at)| (e, started.duration_since(*at))),
+            change,
+        );
+        if !due {
+            continue;
+        }
+        match service.evaluate_everywhere().await {
+            Ok(changed) => tracing::info!(
+                changed,
+                seconds = started.elapsed().as_secs_f64(),
+                "controls evaluated"
+            ),
+            Err(error) => tracing::error!(%error, "controls could not be evaluated"),
+        }
+        last = Some((
+            Evaluated {
+                change,
+                took: started.elapsed(),
+            },
+            started,
+        ));
+    }
+}
+
+/// Report plans deliver daily, from 01:00 UTC (checked every 10 minutes).
+async fn report_daily(service: Service, principal: String, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    while next_tick(&mut every, &mut stop).await.is_some() {
+        if let Err(error) = service.run_due_reports(&principal).await {
+            tracing::error!(%error, "report plans could not run");
+        }
+    }
+}
+
 pub async fn run(
-    global: &Global,
+    ctx: &Context,
     listen: Option<String>,
     grace_seconds: u64,
 ) -> anyhow::Result<Outcome> {
     let shutdown = shutdown_signal()?;
-    let ctx = Context::load(global)?;
-    let _lock = lock_home(&ctx)?;
+    let _lock = lock_home(ctx)?;
     let settings = ctx.config.serve().clone();
     let addr = listen.unwrap_or_else(|| settings.listen.clone());
     let listener = http::bind(&addr).await?;
-    let catalog = ctx.catalog().await?;
-    let env = ctx.env(&catalog);
+    let service = ctx.service().await?;
+    let env = service.env().clone();
     let mut options = DaemonOptions::from_settings(&settings);
     options.grace = Duration::from_secs(grace_seconds);
     let daemon = Daemon::new(
@@ -110,7 +199,7 @@ pub async fn run(
         health: daemon.health(),
         resources: daemon.shared_resources(),
     };
-    let (stop_http, mut stopped) = tokio::sync::watch::channel(false);
+    let (stop_http, mut stopped) = watch::channel(false);
     let server = tokio::spawn(http::serve(listener, state, async move {
         let _ = stopped.changed().await;
     }));
@@ -119,95 +208,31 @@ pub async fn run(
         settings.workers,
         coffer_catalog::redact_url(ctx.config.catalog_url())
     );
-    // The evidence ledger gets a signed checkpoint every hour.
-    let signer = {
-        let key = coffer_audit::signing::KeyPair::load_or_create(ctx.config.signing_key_path())?;
-        let catalog = catalog.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                every.tick().await;
-                match coffer_audit::ledger::checkpoint(&catalog, &key, jiff::Timestamp::now()).await
-                {
-                    Ok(c) => {
-                        tracing::info!(entries = c.tree_size, root = %c.root_hash, "ledger checkpoint signed")
-                    }
-                    Err(error) => tracing::error!(%error, "cannot sign a ledger checkpoint"),
-                }
-            }
-        })
-    };
-    // Controls are evaluated when what they read changed (a job ended, a
-    // point expired, a policy or tag was applied: the ledger moved), checked
-    // every 10 seconds, and at least every 24 hours; between two, a rest of
-    // four times the last one's length, so that on a large, busy estate
-    // evaluation takes about a fifth of a core (see `evaluation_due`).
-    let evaluator = {
-        let ctx = Context::load(global)?;
-        let catalog = catalog.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(10));
-            // After a long evaluation, one probe, not the ticks it missed.
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last: Option<(Evaluated, tokio::time::Instant)> = None;
-            // The ledger is read from the last position probed on.
-            let mut probed = -1;
-            loop {
-                // Times from the tick: a 10 s tick is never taken for less.
-                let started = every.tick().await;
-                let Ok(change) = catalog.ledger_last_change(probed).await else {
-                    continue;
-                };
-                probed = change;
-                let due = evaluation_due(
-                    last.as_ref()
-                        .map(|(e, at)| (e, started.duration_since(*at))),
-                    change,
-                );
-                if !due {
-                    continue;
-                }
-                match crate::audit::evaluate_everywhere(&ctx, &catalog).await {
-                    Ok(changed) => tracing::info!(
-                        changed,
-                        seconds = started.elapsed().as_secs_f64(),
-                        "controls evaluated"
-                    ),
-                    Err(error) => tracing::error!(%error, "controls could not be evaluated"),
-                }
-                last = Some((
-                    Evaluated {
-                        change,
-                        took: started.elapsed(),
-                    },
-                    started,
-                ));
-            }
-        })
-    };
-    // Report plans deliver daily, from 01:00 UTC (checked every 10 minutes).
-    let reporter = {
-        let ctx = Context::load(global)?;
-        let catalog = catalog.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(600));
-            loop {
-                every.tick().await;
-                if let Err(error) = crate::report::run_due(&ctx, &catalog).await {
-                    tracing::error!(error = %format!("{error:#}"), "report plans could not run");
-                }
-            }
-        })
-    };
+    // Beside the scheduler: checkpoints, evaluations and reports, each
+    // stopped between units of work, never in the middle of one.
+    let (stop_work, stop) = watch::channel(false);
+    let key = coffer_audit::signing::KeyPair::load_or_create(ctx.config.signing_key_path())?;
+    let beside = [
+        tokio::spawn(sign_hourly(service.clone(), key, stop.clone())),
+        tokio::spawn(evaluate_when_due(service.clone(), stop.clone())),
+        tokio::spawn(report_daily(
+            service.clone(),
+            ctx.config.principal().to_string(),
+            stop,
+        )),
+    ];
     let result = daemon.run(shutdown).await;
-    signer.abort();
-    evaluator.abort();
-    reporter.abort();
+    let _ = stop_work.send(true);
+    for task in beside {
+        if let Err(error) = task.await {
+            tracing::error!(%error, "a background task ended abnormally");
+        }
+    }
     let _ = stop_http.send(true);
     if let Ok(Err(error)) = server.await {
         tracing::error!(%error, "HTTP endpoints stopped with an error");
     }
-    catalog.close().await;
+    service.close().await;
     result?;
     eprintln!("coffer serve: stopped");
     Ok(Outcome::Success)

@@ -7,19 +7,27 @@
 //! lost snapshots are then pruned: unreferenced data is marked and removed
 //! by a later prune (two-phase, so a backup running meanwhile is safe).
 
-use coffer_engine::maintenance;
+use clap::Subcommand;
 use coffer_engine::sweeper::Decision;
 
-use crate::cli::Global;
-use crate::context::Context;
+use crate::context::{with_service, Context};
 use crate::Outcome;
 
-pub async fn run(global: &Global, dry_run: bool) -> anyhow::Result<Outcome> {
-    let ctx = Context::load(global)?;
-    let catalog = ctx.catalog().await?;
-    let report = maintenance::sweep(&ctx.env(&catalog), dry_run).await;
-    catalog.close().await;
-    let report = report?;
+#[derive(Debug, Subcommand)]
+pub enum LifecycleCommand {
+    /// One pass of the lifecycle sweeper, now (`coffer serve` runs it on a schedule).
+    #[command(
+        after_help = "Example:\n  coffer lifecycle sweep --dry-run\n  coffer lifecycle sweep\n\nExpiry is decided by the vault guard: a point under a legal hold is kept.\nSpace is reclaimed in two phases (marked now, removed by a later sweep)."
+    )]
+    Sweep {
+        /// Say what is due without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+pub async fn run(ctx: &Context, dry_run: bool) -> anyhow::Result<Outcome> {
+    let report = with_service(ctx, async |service, _| Ok(service.sweep(dry_run).await?)).await?;
     if report.entries.is_empty() {
         println!("Nothing is due.");
         return Ok(Outcome::Success);

@@ -1,0 +1,191 @@
+//! Audit frameworks: their controls evaluated over the catalog's state
+//! now; results that changed are recorded (with history, each appended to
+//! the evidence ledger), and each evaluation is summed up per control and
+//! framework.
+
+use std::collections::HashMap;
+
+use coffer_audit::controls::{self, ControlResult, Estate};
+use coffer_audit::evaluation::evaluate_framework;
+use coffer_catalog::ObjectKind;
+use coffer_model::{BackupPlan, BackupSelection, BackupVault, Framework, FrameworkEvaluation};
+
+use crate::caller::{Action, Caller, Target};
+use crate::error::{Error, Result};
+use crate::Service;
+
+/// What every framework evaluation reads, read once: the frameworks,
+/// resources (discovered), policy objects, and the recovery points as
+/// aggregates.
+struct Inputs {
+    frameworks: Vec<(String, String, Framework)>,
+    resources: Vec<coffer_model::Resource>,
+    plans: Vec<(String, String, BackupPlan)>,
+    selections: Vec<(String, String, BackupSelection)>,
+    vaults: Vec<BackupVault>,
+    newest: HashMap<String, coffer_catalog::NewestPoint>,
+    restored: HashMap<String, coffer_catalog::CompletedRestore>,
+}
+
+/// Every object of a kind with its account and region.
+async fn placed<T: serde::de::DeserializeOwned>(
+    catalog: &coffer_catalog::Catalog,
+    kind: ObjectKind,
+) -> Result<Vec<(String, String, T)>> {
+    catalog
+        .list_objects(kind)
+        .await?
+        .into_iter()
+        .map(|o| Ok((o.account_id, o.region, serde_json::from_value(o.doc)?)))
+        .collect()
+}
+
+/// The objects of `account` and `region`.
+fn of_place<T: Clone>(placed: &[(String, String, T)], (account, region): (&str, &str)) -> Vec<T> {
+    placed
+        .iter()
+        .filter(|(a, r, _)| a == account && r == region)
+        .map(|(_, _, x)| x.clone())
+        .collect()
+}
+
+/// The frameworks of `account` and `region` (or only `only`).
+///
+/// # Errors
+/// `ResourceNotFound` when none applies, saying how to apply one.
+fn chosen(
+    frameworks: &[(String, String, Framework)],
+    (account, region): (&str, &str),
+    only: Option<&str>,
+) -> Result<Vec<Framework>> {
+    let found: Vec<Framework> = of_place(frameworks, (account, region))
+        .into_iter()
+        .filter(|f| only.is_none_or(|name| f.framework_name == name))
+        .collect();
+    if found.is_empty() {
+        return Err(Error::not_found(match only {
+            Some(name) => format!("framework {name:?} is not applied in account {account}, region {region}"),
+            None => format!("no framework is applied in account {account}, region {region}; declare an AWS::Backup::Framework and apply it"),
+        }));
+    }
+    Ok(found)
+}
+
+impl Service {
+    /// Reads the rest once the frameworks are known (discovery connects
+    /// to servers: not done for nothing).
+    async fn inputs(&self, frameworks: Vec<(String, String, Framework)>) -> Result<Inputs> {
+        let catalog = self.catalog();
+        Ok(Inputs {
+            frameworks,
+            resources: self.env().discover().await?,
+            plans: placed(catalog, ObjectKind::BackupPlan).await?,
+            selections: placed(catalog, ObjectKind::BackupSelection).await?,
+            // Vaults of every region: copy destinations live elsewhere.
+            vaults: self.env().objects(ObjectKind::BackupVault).await?,
+            newest: controls::newest_by_resource(catalog.newest_points().await?),
+            restored: controls::latest_restore_by_resource(catalog.completed_restores().await?),
+        })
+    }
+
+    async fn evaluate_with(
+        &self,
+        inputs: &Inputs,
+        (account, region): (&str, &str),
+        only: Option<&str>,
+    ) -> Result<Vec<(Framework, FrameworkEvaluation)>> {
+        let here = |a: &str, r: &str| a == account && r == region;
+        let frameworks = chosen(&inputs.frameworks, (account, region), only)?;
+        let plans: Vec<BackupPlan> = of_place(&inputs.plans, (account, region));
+        let selections: Vec<BackupSelection> = of_place(&inputs.selections, (account, region));
+        let resources: Vec<_> = inputs
+            .resources
+            .iter()
+            .filter(|r| here(r.account_id.as_str(), r.region.as_str()))
+            .cloned()
+            .collect();
+        let estate = Estate {
+            account,
+            region,
+            resources: &resources,
+            plans: &plans,
+            selections: &selections,
+            vaults: &inputs.vaults,
+            newest: &inputs.newest,
+            restored: &inputs.restored,
+            now: self.now(),
+        };
+        let mut out = Vec::new();
+        for framework in frameworks {
+            let evaluation = evaluate_framework(self.catalog(), &framework, &estate).await?;
+            out.push((framework, evaluation));
+        }
+        Ok(out)
+    }
+
+    /// Evaluates the frameworks of the caller's account and region (or only
+    /// `only`) now, records what changed, and returns each framework's
+    /// evaluation.
+    ///
+    /// # Errors
+    /// `ResourceNotFound` when no framework applies; catalog failures.
+    pub async fn evaluate_frameworks(
+        &self,
+        caller: &Caller,
+        only: Option<&str>,
+    ) -> Result<Vec<(Framework, FrameworkEvaluation)>> {
+        self.authorize(caller, Action::StartFrameworkEvaluation, Target::Account)?;
+        let place = (caller.account.as_str(), caller.region.as_str());
+        let frameworks = placed(self.catalog(), ObjectKind::Framework).await?;
+        // A framework that is not there is refused before anything is read.
+        chosen(&frameworks, place, only)?;
+        let inputs = self.inputs(frameworks).await?;
+        self.evaluate_with(&inputs, place, only).await
+    }
+
+    /// The current results of a framework of the caller's account and
+    /// region (only those that are not COMPLIANT with `failing_only`).
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub async fn current_results(
+        &self,
+        caller: &Caller,
+        framework_name: &str,
+        failing_only: bool,
+    ) -> Result<Vec<ControlResult>> {
+        let key = coffer_catalog::FrameworkKey {
+            account_id: caller.account.as_str(),
+            region: caller.region.as_str(),
+            framework_name,
+        };
+        Ok(self
+            .catalog()
+            .current_control_results(Some(key), failing_only)
+            .await?)
+    }
+
+    /// Evaluates every framework of every account and region (the
+    /// scheduler's evaluation); returns how many results changed.
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub async fn evaluate_everywhere(&self) -> Result<u64> {
+        let frameworks = placed::<Framework>(self.catalog(), ObjectKind::Framework).await?;
+        let places: std::collections::BTreeSet<(String, String)> = frameworks
+            .iter()
+            .map(|(account, region, _)| (account.clone(), region.clone()))
+            .collect();
+        if places.is_empty() {
+            return Ok(0);
+        }
+        let inputs = self.inputs(frameworks).await?;
+        let mut results = 0;
+        for (account, region) in &places {
+            for (_, evaluation) in self.evaluate_with(&inputs, (account, region), None).await? {
+                results += evaluation.results_changed;
+            }
+        }
+        Ok(results)
+    }
+}

@@ -1,0 +1,101 @@
+//! Legal holds: they pin recovery points against deletion, expiry and
+//! lifecycle changes while they are active.
+
+use coffer_model::{
+    Arn, LegalHold, LegalHoldStatus, RecoveryPointSelection, MAX_ACTIVE_LEGAL_HOLDS,
+};
+
+use crate::caller::{Action, Caller, Target};
+use crate::error::{Error, Result};
+use crate::Service;
+
+impl Service {
+    /// Creates an active legal hold over the points `selection` covers.
+    ///
+    /// # Errors
+    /// `LimitExceeded` at AWS's limit of active holds;
+    /// `InvalidParameterValue` for a hold AWS would refuse.
+    pub async fn create_legal_hold(
+        &self,
+        caller: &Caller,
+        title: &str,
+        description: &str,
+        selection: RecoveryPointSelection,
+    ) -> Result<LegalHold> {
+        self.authorize(caller, Action::CreateLegalHold, Target::Account)?;
+        let active = self
+            .legal_holds()
+            .await?
+            .iter()
+            .filter(|h| h.status.pins())
+            .count();
+        if active >= MAX_ACTIVE_LEGAL_HOLDS {
+            return Err(Error::limit(format!(
+                "{active} legal holds are active, the most AWS Backup allows ({MAX_ACTIVE_LEGAL_HOLDS}); cancel one first"
+            )));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = self.now();
+        let hold = LegalHold {
+            legal_hold_arn: Arn::legal_hold(&caller.region, &caller.account, &id).to_string(),
+            legal_hold_id: id,
+            title: title.to_string(),
+            description: description.to_string(),
+            status: LegalHoldStatus::Active,
+            recovery_point_selection: selection,
+            creation_date: now,
+            cancellation_date: None,
+            cancel_description: None,
+            retain_record_until: None,
+        };
+        if let Some(finding) = hold.validate().into_iter().next() {
+            return Err(Error::invalid_parameter(format!("legal hold: {finding}")));
+        }
+        self.catalog().insert(&hold, now).await?;
+        Ok(hold)
+    }
+
+    /// Every legal hold.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub async fn list_legal_holds(&self, caller: &Caller) -> Result<Vec<LegalHold>> {
+        self.authorize(caller, Action::ListLegalHolds, Target::Account)?;
+        self.legal_holds().await
+    }
+
+    /// Cancels an active legal hold, saying why (the record is kept).
+    ///
+    /// # Errors
+    /// `ResourceNotFound`, `InvalidRequest` for a hold already ended,
+    /// `MissingParameterValue` without a reason.
+    pub async fn cancel_legal_hold(
+        &self,
+        caller: &Caller,
+        id: &str,
+        reason: &str,
+    ) -> Result<LegalHold> {
+        self.authorize(caller, Action::CancelLegalHold, Target::Account)?;
+        let Some(stored) = self.catalog().get::<LegalHold>(id).await? else {
+            return Err(Error::not_found(format!("there is no legal hold {id}")));
+        };
+        let mut hold = stored.record;
+        if !hold.status.pins() {
+            return Err(Error::invalid_request(format!(
+                "legal hold {id} is already {:?}",
+                hold.status
+            )));
+        }
+        if reason.trim().is_empty() {
+            return Err(Error::missing_parameter(
+                "a reason is required: say why the hold ends (it is kept as evidence)",
+            ));
+        }
+        let now = self.now();
+        hold.status = LegalHoldStatus::Canceled;
+        hold.cancellation_date = Some(now);
+        hold.cancel_description = Some(reason.to_string());
+        self.catalog().update(&hold, stored.version, now).await?;
+        Ok(hold)
+    }
+}

@@ -1,0 +1,180 @@
+//! Jobs as the catalog records them (ListBackupJobs, ListCopyJobs,
+//! ListRestoreJobs, Describe*Job) and stopping a backup job
+//! (StopBackupJob).
+
+use coffer_engine::exec;
+use coffer_model::{BackupJob, BackupJobState, CopyJob, RestoreJob};
+
+use crate::caller::{Action, Caller, Target};
+use crate::error::{Error, Result};
+use crate::Service;
+
+/// The jobs of an account and region, each kind oldest first.
+#[derive(Clone, Debug, Default)]
+pub struct Jobs {
+    pub backups: Vec<BackupJob>,
+    pub copies: Vec<CopyJob>,
+    pub restores: Vec<RestoreJob>,
+}
+
+/// One job of any kind.
+#[derive(Clone, Debug)]
+pub enum AnyJob {
+    Backup(BackupJob),
+    Copy(CopyJob),
+    Restore(RestoreJob),
+}
+
+/// What StopBackupJob did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// Nothing ran it: it ended ABORTED now.
+    Aborted,
+    /// It runs: ABORTING; the scheduler running it (this runner) stops it
+    /// and records ABORTED.
+    Aborting { runner: String },
+    /// It was being stopped already.
+    AlreadyStopping,
+}
+
+impl Service {
+    /// The backup, copy and restore jobs of the caller's account and region.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub async fn list_jobs(&self, caller: &Caller) -> Result<Jobs> {
+        self.authorize(caller, Action::ListJobs, Target::Account)?;
+        let (account, region) = (caller.account.as_str(), caller.region.as_str());
+        let here = |a: &str, r: &str| a == account && r == region;
+        Ok(Jobs {
+            backups: self
+                .records(|j: &BackupJob| here(&j.account_id, &j.region))
+                .await?,
+            copies: self
+                .records(|j: &CopyJob| here(&j.account_id, &j.region))
+                .await?,
+            restores: self
+                .records(|j: &RestoreJob| here(&j.account_id, &j.region))
+                .await?,
+        })
+    }
+
+    /// One job of the caller's account and region, by ID (any case).
+    ///
+    /// # Errors
+    /// `ResourceNotFound`.
+    pub async fn describe_job(&self, caller: &Caller, id: &str) -> Result<AnyJob> {
+        self.authorize(caller, Action::ListJobs, Target::Account)?;
+        let (account, region) = (caller.account.as_str(), caller.region.as_str());
+        let catalog = self.catalog();
+        let upper = id.to_ascii_uppercase();
+        for candidate in [id, upper.as_str()] {
+            if let Some(j) = catalog.get::<BackupJob>(candidate).await? {
+                if j.record.account_id == account && j.record.region == region {
+                    return Ok(AnyJob::Backup(j.record));
+                }
+            }
+            if let Some(j) = catalog.get::<CopyJob>(candidate).await? {
+                if j.record.account_id == account && j.record.region == region {
+                    return Ok(AnyJob::Copy(j.record));
+                }
+            }
+            if let Some(j) = catalog.get::<RestoreJob>(candidate).await? {
+                if j.record.account_id == account && j.record.region == region {
+                    return Ok(AnyJob::Restore(j.record));
+                }
+            }
+        }
+        Err(Error::not_found(format!(
+            "there is no job {id} in account {account}, region {region}"
+        )))
+    }
+
+    /// Stops a backup job: one that waits (or whose process is gone) goes
+    /// through ABORTING to ABORTED now; a running one goes ABORTING and the
+    /// scheduler running it stops it and records ABORTED.
+    ///
+    /// # Errors
+    /// `ResourceNotFound`; `InvalidRequest` for a copy job, a job that
+    /// ended, or one a command runs in its own process; `Conflict` when the
+    /// job moved meanwhile (try again).
+    pub async fn stop_backup_job(&self, caller: &Caller, id: &str) -> Result<Stopped> {
+        use BackupJobState::*;
+        let catalog = self.catalog();
+        let Some(stored) = catalog.get::<BackupJob>(id).await? else {
+            if catalog.get::<CopyJob>(id).await?.is_some() {
+                return Err(Error::invalid_request(format!(
+                    "{id} is a copy job; copy jobs cannot be stopped (as in AWS Backup), they end by themselves"
+                )));
+            }
+            return Err(Error::not_found(format!("there is no backup job {id}")));
+        };
+        let job = stored.record;
+        let vault = self
+            .vault(&job.account_id, &job.region, &job.backup_vault_name)
+            .await;
+        match &vault {
+            Ok(vault) => self.authorize(caller, Action::StopBackupJob, Target::Vault(vault))?,
+            Err(_) => self.authorize(caller, Action::StopBackupJob, Target::Account)?,
+        }
+        let reason = format!("aborted on request by {}", caller.describe());
+        let nobody_runs = matches!(job.state, Created | Pending)
+            || (matches!(job.state, Running | Aborting)
+                && exec::runner_is_gone(job.runner.as_deref()));
+        if !nobody_runs && job.start_by.is_none() {
+            return Err(Error::invalid_request(format!(
+                "backup job {id} runs in a `coffer backup start` command (process {}), not in the scheduler; stop that command instead",
+                job.runner.as_deref().unwrap_or("unknown")
+            )));
+        }
+        // Each write requires the state this decision was made on: a job
+        // that moved meanwhile (the scheduler started it) is not aborted
+        // blindly.
+        let seen = job.state;
+        let moved = |error: coffer_engine::Error| {
+            Error::conflict(format!(
+                "backup job {id} changed while it was being stopped ({error}); stop it again"
+            ))
+        };
+        let next = match seen {
+            _ if nobody_runs => {
+                if seen != Aborting {
+                    exec::transition(
+                        self.env(),
+                        id,
+                        Aborting,
+                        |s| s == seen,
+                        |j: &mut BackupJob| j.status_message = Some(reason.clone()),
+                    )
+                    .await
+                    .map_err(moved)?;
+                }
+                Aborted
+            }
+            Running => Aborting,
+            Aborting => return Ok(Stopped::AlreadyStopping),
+            done => {
+                return Err(Error::invalid_request(format!(
+                    "backup job {id} is {} already; only a job that waits or runs can be stopped",
+                    done.as_str()
+                )))
+            }
+        };
+        let from = if nobody_runs { Aborting } else { seen };
+        let stopped = exec::transition(
+            self.env(),
+            id,
+            next,
+            |s| s == from,
+            |j: &mut BackupJob| j.status_message = Some(reason.clone()),
+        )
+        .await
+        .map_err(moved)?;
+        Ok(match stopped.state {
+            Aborted => Stopped::Aborted,
+            _ => Stopped::Aborting {
+                runner: stopped.runner.unwrap_or_else(|| "unknown".into()),
+            },
+        })
+    }
+}

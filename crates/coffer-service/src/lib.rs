@@ -1,0 +1,29 @@
+//! Coffer's operations: every operation a user can ask for, as a function
+//! over the environment (catalog, configuration, keyring, clock) and a
+//! [`Caller`], taking typed arguments and returning a typed result or a
+//! typed [`Error`] in AWS Backup's vocabulary.
+//!
+//! Every door (the CLI, the AWS Backup API) calls these and only
+//! translates: decisions, and authorization (one hook,
+//! [`Service::authorize`], every operation passes through), live here and
+//! below. Time comes from the environment's clock.
+
+pub mod audit;
+pub mod backup;
+pub mod caller;
+pub mod error;
+pub mod estate;
+pub mod evidence;
+pub mod holds;
+pub mod jobs;
+pub mod lookup;
+pub mod points;
+pub mod report;
+pub mod restore;
+pub mod service;
+pub mod stack;
+pub mod vaults;
+
+pub use caller::{Action, Caller, Target};
+pub use error::{Context, Error, ErrorKind, Result};
+pub use service::Service;

@@ -1,0 +1,182 @@
+//! Recovery points: listing, describing, deleting and changing their
+//! lifecycle. Every delete and lifecycle change goes through
+//! `coffer_vault::check` as the caller: legal holds, the vault lock and the
+//! vault's access policy are all decided there, for every caller.
+
+use coffer_model::{CalculatedLifecycle, Lifecycle, RecoveryPoint, RecoveryPointStatus};
+use coffer_vault::Operation;
+
+use crate::caller::{Action, Caller, Target};
+use crate::error::{Error, Result};
+use crate::Service;
+
+/// Which recovery points a listing shows.
+#[derive(Clone, Debug, Default)]
+pub struct PointFilter {
+    pub vault_name: Option<String>,
+    pub resource_arn: Option<String>,
+    /// DELETED points too.
+    pub include_deleted: bool,
+}
+
+impl Service {
+    /// The recovery points of the caller's account and region.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub async fn list_recovery_points(
+        &self,
+        caller: &Caller,
+        filter: &PointFilter,
+    ) -> Result<Vec<RecoveryPoint>> {
+        self.authorize(caller, Action::ListRecoveryPoints, Target::Account)?;
+        let mut filters: Vec<(&str, &str)> = Vec::new();
+        if let Some(vault) = &filter.vault_name {
+            filters.push(("vault_name", vault));
+        }
+        if let Some(resource) = &filter.resource_arn {
+            filters.push(("resource_arn", resource));
+        }
+        Ok(self
+            .catalog()
+            .list::<RecoveryPoint>(&filters)
+            .await?
+            .into_iter()
+            .map(|s| s.record)
+            .filter(|p| {
+                coffer_model::Arn::parse(&p.recovery_point_arn).is_ok_and(|a| {
+                    a.account() == caller.account.as_str() && a.region() == caller.region.as_str()
+                })
+            })
+            .filter(|p| filter.include_deleted || p.status != RecoveryPointStatus::Deleted)
+            .collect())
+    }
+
+    /// One recovery point (DescribeRecoveryPoint).
+    ///
+    /// # Errors
+    /// `ResourceNotFound`, `AccessDenied`.
+    pub async fn describe_recovery_point(
+        &self,
+        caller: &Caller,
+        arn_or_id: &str,
+    ) -> Result<RecoveryPoint> {
+        let point = self.recovery_point(arn_or_id).await?.record;
+        let vault = self.vault_of_point(&point).await?;
+        self.authorize(
+            caller,
+            Action::DescribeRecoveryPoint,
+            Target::Point {
+                arn: &point.recovery_point_arn,
+                vault: &vault,
+            },
+        )?;
+        Ok(point)
+    }
+
+    /// The guard's decision for `operation` on `point`, as the caller:
+    /// holds, the lock and the vault's access policy.
+    async fn guard(
+        &self,
+        caller: &Caller,
+        point: &RecoveryPoint,
+        operation: &Operation,
+        action: Action,
+    ) -> Result<coffer_model::BackupVault> {
+        let vault = self.vault_of_point(point).await?;
+        let holds = self.legal_holds().await?;
+        if let Err(refusal) = coffer_vault::check(
+            operation,
+            coffer_vault::Caller::Principal(&caller.principal),
+            point,
+            &vault,
+            &holds,
+            self.now(),
+        ) {
+            let message = format!("refused: {refusal}");
+            return Err(if refusal.access_denied {
+                Error::access_denied(message)
+            } else {
+                Error::invalid_request(message)
+            });
+        }
+        // The hook sees every operation, including those the guard allowed.
+        self.authorize(
+            caller,
+            action,
+            Target::Point {
+                arn: &point.recovery_point_arn,
+                vault: &vault,
+            },
+        )?;
+        Ok(vault)
+    }
+
+    /// Deletes a recovery point (DeleteRecoveryPoint): DELETING, its
+    /// snapshot removed, then DELETED (the record is kept). Returns it.
+    ///
+    /// # Errors
+    /// `ResourceNotFound`, `InvalidRequest` (already deleted, a hold, a
+    /// lock), `AccessDenied`, storage failures (the point stays DELETING).
+    pub async fn delete_recovery_point(
+        &self,
+        caller: &Caller,
+        arn_or_id: &str,
+    ) -> Result<RecoveryPoint> {
+        let stored = self.recovery_point(arn_or_id).await?;
+        let point = stored.record;
+        if point.status == RecoveryPointStatus::Deleted {
+            return Err(Error::invalid_request(format!(
+                "recovery point {} is already deleted",
+                point.recovery_point_id
+            )));
+        }
+        let vault = self
+            .guard(
+                caller,
+                &point,
+                &Operation::Delete,
+                Action::DeleteRecoveryPoint,
+            )
+            .await?;
+        coffer_engine::exec::remove_data(self.env(), point.clone(), stored.version, &vault, None)
+            .await?;
+        Ok(point)
+    }
+
+    /// Changes a recovery point's lifecycle (UpdateRecoveryPointLifecycle);
+    /// a locked vault allows only lengthening within its bounds.
+    ///
+    /// # Errors
+    /// `ResourceNotFound`, `InvalidRequest`, `AccessDenied`, `Conflict`
+    /// when the point changed meanwhile.
+    pub async fn update_recovery_point_lifecycle(
+        &self,
+        caller: &Caller,
+        arn_or_id: &str,
+        lifecycle: Lifecycle,
+    ) -> Result<RecoveryPoint> {
+        let stored = self.recovery_point(arn_or_id).await?;
+        let mut point = stored.record;
+        if point.status == RecoveryPointStatus::Deleted {
+            return Err(Error::invalid_request(format!(
+                "recovery point {} is deleted",
+                point.recovery_point_id
+            )));
+        }
+        self.guard(
+            caller,
+            &point,
+            &Operation::UpdateLifecycle(lifecycle),
+            Action::UpdateRecoveryPointLifecycle,
+        )
+        .await?;
+        point.calculated_lifecycle =
+            CalculatedLifecycle::from_lifecycle(point.creation_date, &lifecycle);
+        point.lifecycle = lifecycle;
+        self.catalog()
+            .update(&point, stored.version, self.now())
+            .await?;
+        Ok(point)
+    }
+}

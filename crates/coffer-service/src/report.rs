@@ -1,0 +1,629 @@
+//! Report plans run now (StartReportJob): a plan's files delivered with a
+//! signed manifest to the bucket's folder or to an S3 bucket (with Object
+//! Lock retention); report jobs; the daily run of every plan; and the
+//! offline check of a delivery.
+
+use std::path::Path;
+
+use coffer_audit::signing::{KeyPair, PublicKey};
+use coffer_catalog::ObjectKind;
+use coffer_model::{
+    BackupJob, BackupVault, CopyJob, Framework, LockMode, RecoveryPoint, ReportJob,
+    ReportJobStatus, ReportPlan, RestoreJob,
+};
+use coffer_policy::{BucketLocation, Config};
+use coffer_report::bundle::{self, Trust};
+use coffer_report::s3::{self, LockConfiguration, S3Client};
+use coffer_report::templates::{self, Sources};
+
+use crate::caller::{Action, Caller, Target};
+use crate::error::{Error, ErrorKind, Result};
+use crate::Service;
+
+/// A delivered report.
+#[derive(Debug)]
+pub struct Delivered {
+    pub job_id: String,
+    pub template: String,
+    pub rows: usize,
+    /// The delivery folder, or `s3://bucket/prefix/.../<job-id>/`.
+    pub destination: String,
+    pub manifest: bundle::Manifest,
+    pub manifest_sha256: String,
+}
+
+/// Where a report goes.
+enum Destination {
+    Folder(std::path::PathBuf),
+    S3 {
+        client: Box<S3Client>,
+        /// The retention `object_lock` asks for: mode and days.
+        configured: Option<(LockMode, u32)>,
+        /// The bucket's Object Lock configuration, when it has one.
+        bucket_lock: Option<LockConfiguration>,
+    },
+}
+
+/// The report bucket `name` (a plan's `S3BucketName`): its folder, or a
+/// client for its S3 bucket with the bucket's Object Lock configuration,
+/// checked against what `[report_buckets.NAME]` asks.
+async fn destination(config: &Config, name: &str) -> Result<Destination> {
+    let (endpoint_name, bucket, object_lock) = match config.report_bucket(name) {
+        BucketLocation::Folder(path) => return Ok(Destination::Folder(path)),
+        BucketLocation::S3 {
+            endpoint,
+            bucket,
+            object_lock,
+        } => (endpoint, bucket, object_lock),
+    };
+    let Some(endpoint) = config.s3_endpoint(&endpoint_name) else {
+        return Err(Error::invalid_parameter(format!("[report_buckets.{name}] names S3 endpoint {endpoint_name:?}, which config.toml does not declare; add [s3_endpoints.{endpoint_name}]")));
+    };
+    let access = coffer_engine::env::s3_access(&endpoint_name, endpoint)?;
+    let client = S3Client::new(&access, &bucket)?;
+    let configured = object_lock.map(|lock| (lock.mode, lock.days));
+    let bucket_lock = match client.object_lock().await {
+        Ok(lock) => lock,
+        // Credentials or a server that do not give the configuration out:
+        // without object_lock configured the delivery goes on (only a
+        // bucket default retention cannot be recorded in the manifest).
+        Err(error)
+            if matches!(
+                error.code.as_deref(),
+                Some("AccessDenied" | "NotImplemented" | "MethodNotAllowed")
+            ) =>
+        {
+            if configured.is_some() {
+                return Err(Error::dependency(format!(
+                    "[report_buckets.{name}] object_lock needs the Object Lock configuration of bucket {bucket:?} on endpoint {endpoint_name:?}, which could not be read: {error}; grant s3:GetBucketObjectLockConfiguration to these credentials, or remove object_lock"
+                )));
+            }
+            tracing::warn!(bucket = %bucket, error = %error, "cannot read the bucket's Object Lock configuration; delivering without recording a retention");
+            None
+        }
+        Err(error) => {
+            let hint = if error.code.as_deref() == Some("NoSuchBucket") {
+                format!("create the bucket (with Object Lock enabled, for retained reports), or give its real name with bucket = \"...\" in [report_buckets.{name}]")
+            } else {
+                format!("check url and credentials of [s3_endpoints.{endpoint_name}]")
+            };
+            return Err(Error::dependency(format!(
+                "report bucket {name:?} (bucket {bucket:?} on endpoint {endpoint_name:?}) cannot be used: {error}; {hint}"
+            )));
+        }
+    };
+    if let Some((mode, days)) = configured {
+        if !bucket_lock.as_ref().is_some_and(|lock| lock.enabled) {
+            return Err(Error::invalid_request(format!(
+                "bucket {bucket:?} on endpoint {endpoint_name:?} does not have Object Lock enabled, but [report_buckets.{name}] object_lock asks for {} retention of {days} day(s): create the bucket with Object Lock enabled (it is chosen when a bucket is created, e.g. aws s3api create-bucket --bucket {bucket} --object-lock-enabled-for-bucket) and point [report_buckets.{name}] bucket at it, or remove object_lock from [report_buckets.{name}]",
+                mode.as_str()
+            )));
+        }
+    }
+    Ok(Destination::S3 {
+        client: Box::new(client),
+        configured,
+        bucket_lock,
+    })
+}
+
+impl Service {
+    /// Runs report plan `plan_name` of the caller's account and region now
+    /// over the last `window_hours`, and delivers it; the run is a report
+    /// job, COMPLETED with its destination and manifest digest, or FAILED
+    /// with the reason (and the error returned).
+    ///
+    /// # Errors
+    /// `ResourceNotFound` for an unknown plan; the bucket's, catalog's or
+    /// files' failures.
+    pub async fn start_report_job(
+        &self,
+        caller: &Caller,
+        plan_name: &str,
+        window_hours: u32,
+    ) -> Result<Delivered> {
+        self.authorize(caller, Action::StartReportJob, Target::Account)?;
+        let (account, region) = (caller.account.as_str(), caller.region.as_str());
+        let plans = self.catalog().list_objects(ObjectKind::ReportPlan).await?;
+        let Some(object) = plans
+            .iter()
+            .find(|o| o.name == plan_name && o.account_id == account && o.region == region)
+        else {
+            let known: Vec<&str> = plans.iter().map(|o| o.name.as_str()).collect();
+            return Err(Error::not_found(format!(
+                "report plan {plan_name:?} is not applied in account {account}, region {region} (report plans: {}); declare an AWS::Backup::ReportPlan and apply it",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )));
+        };
+        let plan: ReportPlan = serde_json::from_value(object.doc.clone())?;
+        let now = self.now();
+        let mut job = ReportJob {
+            report_job_id: coffer_engine::exec::new_job_id(),
+            account_id: account.to_string(),
+            region: region.to_string(),
+            report_plan_name: plan.report_plan_name.clone(),
+            report_template: plan.report_setting.report_template.clone(),
+            status: ReportJobStatus::Running,
+            status_message: None,
+            creation_time: now,
+            completion_time: None,
+            report_destination: None,
+            manifest_sha256: None,
+        };
+        self.catalog().insert(&job, now).await?;
+        let produced = self
+            .produce(caller, &plan, job.report_job_id.clone(), window_hours)
+            .await;
+        let done = self.now();
+        job.completion_time = Some(done);
+        match &produced {
+            Ok(delivered) => {
+                job.status = ReportJobStatus::Completed;
+                job.report_destination = Some(delivered.destination.clone());
+                job.manifest_sha256 = Some(delivered.manifest_sha256.clone());
+            }
+            Err(error) => {
+                job.status = ReportJobStatus::Failed;
+                job.status_message = Some(error.to_string());
+            }
+        }
+        self.catalog().update(&job, 1, done).await?;
+        produced
+    }
+
+    /// Builds the report's files and delivers them with a signed manifest.
+    async fn produce(
+        &self,
+        caller: &Caller,
+        plan: &ReportPlan,
+        job_id: String,
+        window_hours: u32,
+    ) -> Result<Delivered> {
+        let catalog = self.catalog();
+        let (account, region) = (caller.account.as_str(), caller.region.as_str());
+        let channel = &plan.report_delivery_channel;
+        // The bucket is checked first: a misconfigured one fails before any work.
+        let target = destination(self.config(), &channel.s3_bucket_name).await?;
+        let setting = &plan.report_setting;
+        // Compliance reports show a fresh evaluation.
+        if setting.is_compliance_template() {
+            self.evaluate_frameworks(caller, None).await?;
+        }
+        // Each template reads only its own records: the jobs that ended in
+        // the window or are active, the points they name, the current results.
+        let end = self.now();
+        let start = end
+            .checked_sub(jiff::SignedDuration::from_hours(i64::from(window_hours)))
+            .unwrap_or(end);
+        let template = setting.report_template.as_str();
+        let mut backups: Vec<BackupJob> = Vec::new();
+        let mut copies: Vec<CopyJob> = Vec::new();
+        let mut restores: Vec<RestoreJob> = Vec::new();
+        let mut subjects: Vec<String> = Vec::new();
+        let mut named_points: Vec<String> = Vec::new();
+        match template {
+            "BACKUP_JOB_REPORT" => {
+                backups = catalog.jobs_for_report(start, end).await?;
+                subjects.extend(backups.iter().map(|j| j.backup_job_id.clone()));
+                named_points.extend(backups.iter().filter_map(|j| j.recovery_point_arn.clone()));
+            }
+            "COPY_JOB_REPORT" => {
+                copies = catalog.jobs_for_report(start, end).await?;
+                subjects.extend(copies.iter().map(|j| j.copy_job_id.clone()));
+                named_points.extend(
+                    copies
+                        .iter()
+                        .filter_map(|j| j.destination_recovery_point_arn.clone()),
+                );
+            }
+            "RESTORE_JOB_REPORT" => {
+                restores = catalog.jobs_for_report(start, end).await?;
+                subjects.extend(restores.iter().map(|j| j.restore_job_id.clone()));
+                named_points.extend(restores.iter().map(|j| j.recovery_point_arn.clone()));
+            }
+            _ => {}
+        }
+        let points: Vec<RecoveryPoint> = catalog.recovery_points_by_arn(&named_points).await?;
+        let (results, evaluations) = if setting.is_compliance_template() {
+            (
+                catalog.current_control_results(None, false).await?,
+                catalog.latest_evaluations().await?,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        subjects.extend(results.iter().map(|r| r.result_id.clone()));
+        let ledger = catalog.ledger_last_seqs(&subjects).await?;
+        let vaults: Vec<BackupVault> = self.env().objects(ObjectKind::BackupVault).await?;
+        let frameworks: Vec<(String, Framework)> = catalog
+            .list_objects(ObjectKind::Framework)
+            .await?
+            .into_iter()
+            .filter(|o| o.account_id == account && o.region == region)
+            .map(|o| Ok((o.arn.clone(), serde_json::from_value(o.doc)?)))
+            .collect::<Result<_>>()?;
+
+        let table = templates::build(
+            setting,
+            &Sources {
+                backups: &backups,
+                copies: &copies,
+                restores: &restores,
+                points: &points,
+                vaults: &vaults,
+                frameworks: &frameworks,
+                results: &results,
+                evaluations: &evaluations,
+                ledger: &ledger,
+            },
+            start,
+            end,
+        )?;
+        let base = format!(
+            "{}_{}",
+            plan.report_plan_name,
+            end.strftime("%Y%m%dT%H%M%SZ")
+        );
+        let mut files = Vec::new();
+        let wants = |f: &str| channel.formats.iter().any(|x| x == f);
+        if wants("CSV") {
+            files.push((format!("{base}.csv"), templates::to_csv(&table)?));
+        }
+        if wants("JSON") {
+            files.push((format!("{base}.json"), templates::to_json(&table)));
+        }
+        if files.is_empty() {
+            // A PDF summarises the data files: CSV (AWS's default) comes along.
+            files.push((format!("{base}.csv"), templates::to_csv(&table)?));
+        }
+        let key = KeyPair::load_or_create(self.config().signing_key_path())?;
+        let checkpoint = coffer_audit::ledger::checkpoint(catalog, &key, end).await?;
+        if wants("PDF") {
+            let digests: Vec<(String, String)> = files
+                .iter()
+                .map(|(name, bytes)| (name.clone(), coffer_catalog::ledger::sha256_hex(bytes)))
+                .collect();
+            let pdf = coffer_report::pdf::render(&coffer_report::pdf::Input {
+                report_plan: &plan.report_plan_name,
+                template: &setting.report_template,
+                table: &table,
+                window_start: start,
+                window_end: end,
+                generated_at: end,
+                digests: &digests,
+                checkpoint: Some(&checkpoint),
+                key_fingerprint: &key.fingerprint(),
+            })?;
+            files.push((format!("{base}.pdf"), pdf));
+        }
+        let object_lock = match &target {
+            Destination::Folder(_) => None,
+            Destination::S3 {
+                configured,
+                bucket_lock,
+                client,
+            } => s3::retention(*configured, bucket_lock.as_ref(), end).map_err(|_| {
+                Error::invalid_request(format!(
+                    "bucket {:?} does not have Object Lock enabled; remove object_lock from [report_buckets.{}]",
+                    client.bucket(),
+                    channel.s3_bucket_name
+                ))
+            })?,
+        };
+        let sealed = bundle::seal(
+            bundle::Contents {
+                report_plan: plan.report_plan_name.clone(),
+                report_template: setting.report_template.clone(),
+                report_job_id: job_id.clone(),
+                window_start: start,
+                window_end: end,
+                generated_at: end,
+                files,
+                ledger_checkpoint: Some(checkpoint),
+                object_lock,
+            },
+            &key,
+        )?;
+        let prefix = channel.s3_key_prefix.as_deref();
+        let destination = match &target {
+            Destination::Folder(root) => {
+                let dir = bundle::delivery_dir(root, prefix, template, end, &job_id);
+                sealed.write(&dir)?;
+                dir.display().to_string()
+            }
+            Destination::S3 { client, .. } => {
+                let key = bundle::delivery_key(prefix, template, end, &job_id);
+                client.put_sealed(&key, &sealed).await.map_err(|error| {
+                    Error::dependency(format!(
+                        "delivering to s3://{}/{key} (report bucket {:?}) failed: {error}; objects put before the failure stay (under retention when locked) and the delivery has no manifest.json: check the endpoint's url and credentials in config.toml and that they may s3:PutObject (and s3:PutObjectRetention for Object Lock), then run the report again",
+                        client.bucket(),
+                        channel.s3_bucket_name
+                    ))
+                })?;
+                format!("s3://{}/{key}", client.bucket())
+            }
+        };
+        Ok(Delivered {
+            job_id,
+            template: setting.report_template.clone(),
+            rows: table.rows.len(),
+            destination,
+            manifest: sealed.manifest,
+            manifest_sha256: sealed.manifest_sha256,
+        })
+    }
+
+    /// The report jobs of the caller's account and region (of one plan).
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub async fn list_report_jobs(
+        &self,
+        caller: &Caller,
+        plan: Option<&str>,
+    ) -> Result<Vec<ReportJob>> {
+        self.authorize(caller, Action::ListReportJobs, Target::Account)?;
+        self.records(|j: &ReportJob| {
+            j.account_id == caller.account.as_str()
+                && j.region == caller.region.as_str()
+                && plan.is_none_or(|p| j.report_plan_name == p)
+        })
+        .await
+    }
+
+    /// Runs every report plan (of every account and region) that has not
+    /// delivered today (UTC) once it is 01:00 UTC, as AWS delivers its
+    /// daily reports between 01:00 and 05:00 UTC, each as `principal` in
+    /// the plan's account and region; returns the deliveries made.
+    ///
+    /// # Errors
+    /// When the catalog fails; a plan that fails is a FAILED report job.
+    pub async fn run_due_reports(&self, principal: &str) -> Result<usize> {
+        let now = self.now();
+        let today = jiff::tz::TimeZone::UTC.to_datetime(now);
+        if today.hour() < 1 {
+            return Ok(0);
+        }
+        let done: Vec<ReportJob> = self
+            .records(|j: &ReportJob| {
+                j.status == ReportJobStatus::Completed
+                    && jiff::tz::TimeZone::UTC.to_datetime(j.creation_time).date() == today.date()
+            })
+            .await?;
+        let mut delivered = 0;
+        for object in self.catalog().list_objects(ObjectKind::ReportPlan).await? {
+            let ran = done.iter().any(|j| {
+                j.report_plan_name == object.name
+                    && j.account_id == object.account_id
+                    && j.region == object.region
+            });
+            if ran {
+                continue;
+            }
+            let (Ok(account), Ok(region)) = (
+                coffer_model::AccountId::new(&object.account_id),
+                coffer_model::Region::new(&object.region),
+            ) else {
+                continue;
+            };
+            let caller = Caller::new(principal, account, region);
+            match self.start_report_job(&caller, &object.name, 24).await {
+                Ok(done) => {
+                    tracing::info!(plan = %object.name, destination = %done.destination, "report delivered");
+                    delivered += 1;
+                }
+                Err(error) => {
+                    tracing::error!(plan = %object.name, %error, "report failed")
+                }
+            }
+        }
+        Ok(delivered)
+    }
+}
+
+/// Where a delivery to verify is.
+#[derive(Clone, Copy, Debug)]
+pub enum DeliveryAt<'a> {
+    /// A delivery folder, or a file in it.
+    Folder(&'a Path),
+    /// `s3://bucket/prefix/` of a delivery (or a file in it), read through
+    /// the `[s3_endpoints]` entry `endpoint` names, else the one serving
+    /// the bucket.
+    S3 {
+        url: &'a str,
+        endpoint: Option<&'a str>,
+    },
+}
+
+/// A delivery checked.
+#[derive(Debug)]
+pub struct DeliveryCheck {
+    pub found: bundle::Verification,
+    /// What the ledger comparison found, in words.
+    pub ledger_note: String,
+}
+
+/// The public key an auditor was given, as hex.
+///
+/// # Errors
+/// `InvalidParameterValue` for text that is not a public key.
+pub fn public_key(hex: &str) -> Result<PublicKey> {
+    PublicKey::from_hex(hex).map_err(|e| Error::invalid_parameter(e.to_string()))
+}
+
+/// Verifies a delivered report: its signature against `trust`, every
+/// file's digest, and, when this machine's Coffer home (`home`) is the
+/// deployment that signed it, that the delivered checkpoint still agrees
+/// with its ledger (a ledger cut back is caught).
+///
+/// # Errors
+/// A delivery that cannot be found or read (problems found in it are in
+/// [`DeliveryCheck::found`], not errors).
+pub async fn verify_delivery(
+    at: DeliveryAt<'_>,
+    trust: &Trust,
+    home: Option<&Service>,
+) -> Result<DeliveryCheck> {
+    let mut found = match at {
+        DeliveryAt::S3 { url, endpoint } => {
+            let Some(home) = home else {
+                return Err(Error::invalid_request(format!(
+                    "reading {url} needs a Coffer home whose config.toml declares the S3 endpoint serving the bucket ([s3_endpoints.NAME] with its url and credentials by reference); or download the delivery (aws s3 cp --recursive {url} DIR) and verify the folder"
+                )));
+            };
+            bundle::verify_objects(&fetch_delivery(home.config(), url, endpoint).await?, trust)
+        }
+        DeliveryAt::Folder(path) => {
+            let dir = if path.is_file() {
+                path.parent().unwrap_or(path)
+            } else {
+                path
+            };
+            if !dir.join(bundle::MANIFEST).is_file() {
+                return Err(Error::not_found(format!(
+                    "{} holds no {}: give the delivery folder of a report",
+                    dir.display(),
+                    bundle::MANIFEST
+                )));
+            }
+            bundle::verify(dir, trust)
+        }
+    };
+    let mut ledger_note = "the ledger was not at hand (no Coffer home here)".to_string();
+    let checkpoint = found
+        .manifest
+        .as_ref()
+        .and_then(|m| m.ledger_checkpoint.clone());
+    if let (Some(checkpoint), Some(home)) = (checkpoint, home) {
+        // Only the deployment that signed the checkpoint has its ledger.
+        let home_key = KeyPair::load(home.config().signing_key_path())
+            .map(|k| k.fingerprint())
+            .ok();
+        if home_key.as_deref() != Some(checkpoint.key_fingerprint.as_str()) {
+            ledger_note = format!(
+                "this machine's Coffer home is another deployment's (its key is {}), so its ledger was not compared",
+                home_key.as_deref().unwrap_or("not created")
+            );
+        } else {
+            let catalog = home.catalog();
+            let size = catalog.ledger_len().await?;
+            let entries = catalog.ledger_entries(0, size).await?;
+            let check =
+                coffer_audit::ledger::verify(&entries, std::slice::from_ref(&checkpoint), None);
+            if check.passed() {
+                ledger_note = format!(
+                    "the delivered checkpoint ({} entries) agrees with this home's ledger ({size} entries)",
+                    checkpoint.tree_size
+                );
+            } else {
+                for problem in check.problems {
+                    found.problems.push(format!("ledger: {problem}"));
+                }
+            }
+        }
+    }
+    Ok(DeliveryCheck { found, ledger_note })
+}
+
+/// The objects of the delivery at `url` (`s3://bucket/prefix/`, or a file
+/// in it), read through the endpoint [`endpoint_for`] picks.
+async fn fetch_delivery(
+    config: &Config,
+    url: &str,
+    asked: Option<&str>,
+) -> Result<bundle::Fetched> {
+    let Some((bucket, key)) = s3::parse_url(url) else {
+        return Err(Error::invalid_parameter(format!("{url} is not an S3 delivery address: give s3://BUCKET/PREFIX/, the prefix ending with the report job ID")));
+    };
+    let (name, endpoint) = endpoint_for(config, &bucket, asked)?;
+    let access = coffer_engine::env::s3_access(name, endpoint)?;
+    let client = S3Client::new(&access, &bucket)?;
+    let trimmed = key.trim_end_matches('/');
+    let mut prefixes = Vec::new();
+    if !trimmed.is_empty() {
+        prefixes.push(format!("{trimmed}/"));
+    }
+    // Or a file in the delivery (s3://.../<job-id>/manifest.json).
+    match trimmed.rsplit_once('/') {
+        Some((parent, _)) => prefixes.push(format!("{parent}/")),
+        None => prefixes.push(String::new()),
+    }
+    for prefix in &prefixes {
+        let fetched = client.fetch_delivery(prefix).await.map_err(|error| {
+            Error::dependency(format!(
+                "reading s3://{bucket}/{prefix} through [s3_endpoints.{name}] failed: {error}; check its url and credentials, and that they may s3:GetObject and s3:ListBucket on {bucket}"
+            ))
+        })?;
+        if let Some(fetched) = fetched {
+            return Ok(fetched);
+        }
+    }
+    Err(Error::not_found(format!(
+        "{url} holds no {} (bucket {bucket:?} on endpoint {name:?}): give the delivery's prefix, s3://{bucket}/<prefix>/<template>/year=YYYY/month=MM/<report-job-id>/, as the report jobs show it",
+        bundle::MANIFEST
+    )))
+}
+
+/// Which `[s3_endpoints]` entry serves `bucket`: the one `asked` names,
+/// else that of the `[report_buckets]` entries on this bucket, else the
+/// only one declared. An ambiguity is a `MissingParameterValue`: the
+/// caller must name the endpoint.
+fn endpoint_for<'a>(
+    config: &'a Config,
+    bucket: &str,
+    asked: Option<&str>,
+) -> Result<(&'a str, &'a coffer_model::S3Endpoint)> {
+    let endpoints = config.s3_endpoints();
+    let names = || endpoints.keys().cloned().collect::<Vec<_>>().join(", ");
+    if let Some(asked) = asked {
+        return match endpoints.get_key_value(asked) {
+            Some((name, endpoint)) => Ok((name.as_str(), endpoint)),
+            None if endpoints.is_empty() => Err(Error::invalid_parameter(format!("S3 endpoint {asked}: config.toml declares no [s3_endpoints]; add [s3_endpoints.{asked}] with its url and credentials"))),
+            None => Err(Error::invalid_parameter(format!("S3 endpoint {asked}: config.toml declares no such [s3_endpoints] entry (it has {})", names()))),
+        };
+    }
+    let mut serving: Vec<&str> = config
+        .report_buckets()
+        .values()
+        .filter_map(|location| match location {
+            BucketLocation::S3 {
+                endpoint,
+                bucket: b,
+                ..
+            } if b == bucket => Some(endpoint.as_str()),
+            _ => None,
+        })
+        .collect();
+    serving.sort_unstable();
+    serving.dedup();
+    match serving.as_slice() {
+        [one] => {
+            return endpoints
+                .get_key_value(*one)
+                .map(|(name, endpoint)| (name.as_str(), endpoint))
+                .ok_or_else(|| Error::invalid_parameter(format!("[report_buckets] names S3 endpoint {one:?}, which config.toml does not declare; add [s3_endpoints.{one}]")));
+        }
+        [] => {}
+        several => {
+            return Err(Error::new(
+                ErrorKind::MissingParameterValue,
+                format!(
+                    "bucket {bucket:?} is in [report_buckets] entries on several endpoints ({}): name the endpoint serving it",
+                    several.join(", ")
+                ),
+            ))
+        }
+    }
+    let mut all = endpoints.iter();
+    match (all.next(), all.next()) {
+        (Some((name, endpoint)), None) => Ok((name.as_str(), endpoint)),
+        (None, _) => Err(Error::invalid_request(format!("config.toml declares no [s3_endpoints]: add the endpoint serving bucket {bucket:?} ([s3_endpoints.NAME] with its url and credentials by reference), or download the delivery and verify the folder"))),
+        (Some(_), Some(_)) => Err(Error::new(
+            ErrorKind::MissingParameterValue,
+            format!(
+                "bucket {bucket:?} is in no [report_buckets] entry and config.toml declares several [s3_endpoints] ({}): name the endpoint serving it",
+                names()
+            ),
+        )),
+    }
+}

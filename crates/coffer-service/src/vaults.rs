@@ -1,0 +1,318 @@
+//! Vault storage: created for the vaults a stack declares, checked,
+//! reconciled, pruned, and its key exported for disaster recovery.
+//!
+//! When a vault is first applied, it gets a random repository secret,
+//! wrapped by its keyring key and recorded in the catalog *before* its
+//! storage is created; every apply then makes sure the storage exists, so
+//! a crash between the two steps heals on the next apply and no secret is
+//! ever lost.
+
+use coffer_catalog::VaultSecretRecord;
+use coffer_policy::{PolicySet, VaultLocation};
+use coffer_vault::{
+    key_name_of, new_vault_secret, Keyring, VaultStorage, WrappedSecret, DEFAULT_KEY,
+};
+
+use crate::caller::{Action, Caller, Target};
+use crate::error::{Error, Result};
+use crate::Service;
+
+/// The location as the catalog records it: an `s3://` URL carries the
+/// name of its `[s3_endpoints]` entry.
+pub fn recorded_location(location: &VaultLocation) -> String {
+    coffer_engine::env::recorded_location(&location.url, location.endpoint.as_deref())
+}
+
+fn parse_wrapped(record: &VaultSecretRecord) -> Result<WrappedSecret> {
+    serde_json::from_value(record.wrapped.clone()).map_err(|e| {
+        Error::dependency(format!(
+            "the recorded secret of vault {} cannot be read: {e}",
+            record.vault_name
+        ))
+    })
+}
+
+/// What provisioning did that a person should hear of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Provisioned {
+    /// A keyring key was created for a vault: earlier keyring exports do
+    /// not hold it.
+    KeyCreated { key: String, vault: String },
+    /// A vault's storage was created.
+    StorageCreated { vault: String, location: String },
+}
+
+/// What a vault's disaster-recovery key is: restic opens the vault with it.
+#[derive(Clone, Debug)]
+pub struct ExportedKey {
+    /// The repository as restic names it: a path, or `s3:URL/bucket/prefix`.
+    pub repository: String,
+    pub password: String,
+}
+
+impl Service {
+    /// Why the set's new vaults cannot get storage where config.toml puts
+    /// them: a location another vault already uses, or storage already
+    /// there that this catalog holds no secret for.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub async fn storage_conflicts(&self, set: &PolicySet) -> Result<Vec<String>> {
+        let records = self.catalog().vault_secrets().await?;
+        let config = self.config();
+        let mut problems = Vec::new();
+        for declared in &set.vaults {
+            let vault = &declared.value;
+            let name = vault.backup_vault_name.as_str();
+            let has_record = records.iter().any(|r| {
+                r.account_id == vault.account_id.as_str()
+                    && r.region == vault.region.as_str()
+                    && r.vault_name == name
+            });
+            if has_record {
+                continue;
+            }
+            let location = recorded_location(&config.vault_location(
+                vault.account_id.as_str(),
+                vault.region.as_str(),
+                name,
+            ));
+            if let Some(other) = records.iter().find(|r| r.location == location) {
+                problems.push(format!(
+                    "{}:{} {}: vault {name:?} would be stored at {location}, which vault {:?} (account {}, region {}) already uses; give it its own location with a [[vaults.rules]] entry in config.toml",
+                    declared.origin.file, declared.origin.pos, declared.origin.logical_id, other.vault_name, other.account_id, other.region
+                ));
+            } else if location.starts_with("file://")
+                && VaultStorage::new(&location).is_ok_and(|s| s.exists())
+            {
+                problems.push(format!(
+                    "{}:{} {}: vault {name:?} would be stored at {location}, where a repository already exists that this catalog holds no secret for; move it away or give the vault another location with a [[vaults.rules]] entry",
+                    declared.origin.file, declared.origin.pos, declared.origin.logical_id
+                ));
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Creates secrets and storage for the set's vaults that lack them.
+    ///
+    /// # Errors
+    /// Keyring, catalog and storage failures; storage already at a new
+    /// vault's location.
+    pub async fn provision(&self, set: &PolicySet) -> Result<Vec<Provisioned>> {
+        let config = self.config();
+        let keyring = Keyring::open(config.keyring_path())?;
+        let now = self.now();
+        let mut done = Vec::new();
+        for declared in &set.vaults {
+            let vault = &declared.value;
+            let (account, region, name) = (
+                vault.account_id.as_str(),
+                vault.region.as_str(),
+                vault.backup_vault_name.as_str(),
+            );
+            let arn = vault.backup_vault_arn.to_string();
+            let (secret, location) = match self
+                .catalog()
+                .vault_secret(account, region, name)
+                .await?
+            {
+                Some(record) => {
+                    let secret = keyring.unwrap_secret(&parse_wrapped(&record)?, &arn)?;
+                    (secret, record.location)
+                }
+                None => {
+                    let location = recorded_location(&config.vault_location(account, region, name));
+                    // Reach the storage before a secret is recorded for it.
+                    let storage = self.env().storage_at(&location)?;
+                    if storage.exists() {
+                        return Err(Error::conflict(format!("vault {name:?} would be stored at {location}, where a repository already exists that this catalog holds no secret for; move it away or give the vault another location with a [[vaults.rules]] entry")));
+                    }
+                    let key = vault
+                        .encryption_key_arn
+                        .as_ref()
+                        .map_or(DEFAULT_KEY.to_string(), |k| {
+                            key_name_of(&k.to_string()).to_string()
+                        });
+                    let (_, created_key) = keyring.ensure(&key, now)?;
+                    if created_key {
+                        done.push(Provisioned::KeyCreated {
+                            key: key.clone(),
+                            vault: name.to_string(),
+                        });
+                    }
+                    let (secret, wrapped) = new_vault_secret(&keyring, &key, &arn)?;
+                    let record = VaultSecretRecord {
+                        account_id: account.to_string(),
+                        region: region.to_string(),
+                        vault_name: name.to_string(),
+                        location: location.clone(),
+                        wrapped: serde_json::to_value(&wrapped)?,
+                        version: 1,
+                    };
+                    self.catalog().put_vault_secret(&record, now).await?;
+                    (secret, location)
+                }
+            };
+            let storage = self.env().storage_at(&location)?;
+            if !storage.exists() {
+                storage.init(&secret)?;
+                done.push(Provisioned::StorageCreated {
+                    vault: name.to_string(),
+                    location,
+                });
+            }
+        }
+        Ok(done)
+    }
+
+    /// What restic needs to open a vault of the caller's account and region.
+    ///
+    /// # Errors
+    /// `ResourceNotFound` for a vault without storage; keyring failures.
+    pub async fn export_vault_key(&self, caller: &Caller, name: &str) -> Result<ExportedKey> {
+        let (account, region) = (&caller.account, &caller.region);
+        if let Ok(vault) = self.vault(account.as_str(), region.as_str(), name).await {
+            self.authorize(caller, Action::ExportVaultKey, Target::Vault(&vault))?;
+        }
+        let Some(record) = self
+            .catalog()
+            .vault_secret(account.as_str(), region.as_str(), name)
+            .await?
+        else {
+            return Err(Error::not_found(format!(
+                "vault {name:?} has no storage in account {account}, region {region}; apply the stack that declares it (check the account and region)"
+            )));
+        };
+        let keyring = Keyring::open(self.config().keyring_path())?;
+        let arn = coffer_model::Arn::backup_vault(region, account, name).to_string();
+        let secret = keyring.unwrap_secret(&parse_wrapped(&record)?, &arn)?;
+        Ok(ExportedKey {
+            repository: self.restic_repository(&record.location),
+            password: coffer_vault::restic_password(&secret),
+        })
+    }
+
+    /// The repository as restic names it: a path, or `s3:ENDPOINT/bucket/prefix`.
+    fn restic_repository(&self, location: &str) -> String {
+        if let Some(path) = location.strip_prefix("file://") {
+            return path.to_string();
+        }
+        let (url, endpoint) = location.split_once("?endpoint=").unwrap_or((location, ""));
+        let base = self
+            .config()
+            .s3_endpoint(endpoint)
+            .map_or(String::new(), |e| e.url.trim_end_matches('/').to_string());
+        format!("s3:{base}/{}", url.trim_start_matches("s3://"))
+    }
+
+    /// A vault of the caller's account and region, authorized and opened.
+    async fn open_named(
+        &self,
+        caller: &Caller,
+        name: &str,
+        action: Action,
+    ) -> Result<coffer_drivers::Vault> {
+        let vault = self
+            .vault(caller.account.as_str(), caller.region.as_str(), name)
+            .await?;
+        self.authorize(caller, action, Target::Vault(&vault))?;
+        Ok(self.env().open_vault(&vault).await?)
+    }
+
+    /// Checks a vault's structure, and with `read_data` (all, N%, n/m) its
+    /// data read back. `Ok(Err(problem))` when the check found a problem.
+    ///
+    /// # Errors
+    /// When the vault cannot be found or opened.
+    pub async fn check_vault(
+        &self,
+        caller: &Caller,
+        name: &str,
+        read_data: Option<&str>,
+    ) -> Result<std::result::Result<(), String>> {
+        let opened = self
+            .open_named(caller, name, Action::CheckBackupVault)
+            .await?;
+        let subset = read_data.map(str::to_string);
+        let result = tokio::task::spawn_blocking(move || {
+            opened
+                .storage
+                .check_subset(&opened.secret, subset.as_deref())
+        })
+        .await?;
+        Ok(result.map_err(|e| e.to_string()))
+    }
+
+    /// Removes (or with `dry_run` only names) the snapshots an interrupted
+    /// job left in a vault; returns their IDs.
+    ///
+    /// # Errors
+    /// Catalog and storage failures.
+    pub async fn reconcile_vault(
+        &self,
+        caller: &Caller,
+        name: &str,
+        dry_run: bool,
+    ) -> Result<Vec<String>> {
+        let vault = self
+            .vault(caller.account.as_str(), caller.region.as_str(), name)
+            .await?;
+        self.authorize(caller, Action::ReconcileBackupVault, Target::Vault(&vault))?;
+        Ok(coffer_engine::maintenance::reconcile(self.env(), &vault, !dry_run).await?)
+    }
+
+    /// One two-phase prune of a vault.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn prune_vault(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<coffer_vault::PruneSummary> {
+        let opened = self
+            .open_named(caller, name, Action::PruneBackupVault)
+            .await?;
+        Ok(tokio::task::spawn_blocking(move || opened.storage.prune(&opened.secret)).await??)
+    }
+}
+
+impl Service {
+    /// Adds a new version of keyring key `name` and re-wraps every vault
+    /// secret it wraps (backups are never rewritten); returns the key and
+    /// how many secrets were re-wrapped.
+    ///
+    /// # Errors
+    /// An unknown key; keyring and catalog failures.
+    pub async fn rotate_key(&self, name: &str) -> Result<(coffer_vault::KeyInfo, usize)> {
+        let keyring = Keyring::open(self.config().keyring_path())?;
+        let now = self.now();
+        let info = keyring.rotate(name, now)?;
+        let mut rewrapped = 0;
+        for record in self.catalog().vault_secrets().await? {
+            let wrapped = parse_wrapped(&record)?;
+            if wrapped.key_name != name {
+                continue;
+            }
+            let (Ok(account), Ok(region)) = (
+                coffer_model::AccountId::new(&record.account_id),
+                coffer_model::Region::new(&record.region),
+            ) else {
+                return Err(Error::dependency(format!(
+                    "the catalog's record of vault {} names account {:?} and region {:?}, which cannot be read",
+                    record.vault_name, record.account_id, record.region
+                )));
+            };
+            let arn =
+                coffer_model::Arn::backup_vault(&region, &account, &record.vault_name).to_string();
+            if let Some(new) = keyring.rewrap(&wrapped, &arn)? {
+                self.catalog()
+                    .rewrap_vault_secret(&record, &serde_json::to_value(&new)?, now)
+                    .await?;
+                rewrapped += 1;
+            }
+        }
+        Ok((info, rewrapped))
+    }
+}
