@@ -67,48 +67,37 @@ pub async fn deliver(
     window_hours: u32,
 ) -> anyhow::Result<Delivered> {
     let (account, region) = (ctx.account.as_str(), ctx.region.as_str());
-    let plans = catalog.list_objects(ObjectKind::ReportPlan).await?;
-    let Some(object) = plans
-        .iter()
-        .find(|o| o.name == plan_name && o.account_id == account && o.region == region)
+    let Some(plan) = catalog
+        .object::<ReportPlan>(ObjectKind::ReportPlan, account, region, plan_name)
+        .await?
     else {
-        let known: Vec<&str> = plans.iter().map(|o| o.name.as_str()).collect();
+        let known = catalog
+            .names_in(ObjectKind::ReportPlan, account, region)
+            .await?;
         bail!(
             "report plan {plan_name:?} is not applied in account {account}, region {region} (report plans: {}); declare an AWS::Backup::ReportPlan and apply it",
             if known.is_empty() { "none".to_string() } else { known.join(", ") }
         );
     };
-    let plan: ReportPlan = serde_json::from_value(object.doc.clone())?;
-    let now = jiff::Timestamp::now();
-    let mut job = ReportJob {
-        report_job_id: coffer_engine::exec::new_job_id(),
-        account_id: account.to_string(),
-        region: region.to_string(),
-        report_plan_name: plan.report_plan_name.clone(),
-        report_template: plan.report_setting.report_template.clone(),
-        status: ReportJobStatus::Running,
-        status_message: None,
-        creation_time: now,
-        completion_time: None,
-        report_destination: None,
-        manifest_sha256: None,
-    };
-    catalog.insert(&job, now).await?;
-    let produced = produce(ctx, catalog, &plan, job.report_job_id.clone(), window_hours).await;
-    let done = jiff::Timestamp::now();
-    job.completion_time = Some(done);
+    let env = ctx.env(catalog);
+    let job = coffer_engine::jobs::create_report_job(&env, &plan, account, region).await?;
+    let id = job.report_job_id;
+    let produced = produce(ctx, catalog, &plan, id.clone(), window_hours).await;
     match &produced {
         Ok(delivered) => {
-            job.status = ReportJobStatus::Completed;
-            job.report_destination = Some(delivered.destination.clone());
-            job.manifest_sha256 = Some(delivered.manifest_sha256.clone());
+            coffer_engine::jobs::set_report_state(&env, &id, ReportJobStatus::Completed, |j| {
+                j.report_destination = Some(delivered.destination.clone());
+                j.manifest_sha256 = Some(delivered.manifest_sha256.clone());
+            })
+            .await?;
         }
         Err(error) => {
-            job.status = ReportJobStatus::Failed;
-            job.status_message = Some(format!("{error:#}"));
+            coffer_engine::jobs::set_report_state(&env, &id, ReportJobStatus::Failed, |j| {
+                j.status_message = Some(format!("{error:#}"));
+            })
+            .await?;
         }
     }
-    catalog.update(&job, 1, done).await?;
     produced
 }
 
@@ -207,7 +196,7 @@ async fn produce(
     let env = ctx.env(catalog);
     // Each template reads only its own records: the jobs that ended in the
     // window or are active, the points they name, the current results.
-    let end = jiff::Timestamp::now();
+    let end = env.now();
     let start = end
         .checked_sub(jiff::SignedDuration::from_hours(i64::from(window_hours)))
         .unwrap_or(end);
@@ -345,11 +334,21 @@ async fn produce(
     let destination = match &target {
         Target::Folder(root) => {
             let dir = bundle::delivery_dir(root, prefix, template, end, &job_id);
+            // Recorded before a file is written, so a delivery its process
+            // leaves half done is named by the job's reason.
+            coffer_engine::jobs::set_report_state(&env, &job_id, ReportJobStatus::Running, |j| {
+                j.report_destination = Some(dir.display().to_string());
+            })
+            .await?;
             sealed.write(&dir)?;
             dir.display().to_string()
         }
         Target::S3 { client, .. } => {
             let key = bundle::delivery_key(prefix, template, end, &job_id);
+            coffer_engine::jobs::set_report_state(&env, &job_id, ReportJobStatus::Running, |j| {
+                j.report_destination = Some(format!("s3://{}/{key}", client.bucket()));
+            })
+            .await?;
             client.put_sealed(&key, &sealed).await.with_context(|| {
                 format!(
                     "delivering to s3://{}/{key} (report bucket {:?}) failed; objects put before the failure stay (under retention when locked) and the delivery has no manifest.json: check the endpoint's url and credentials in config.toml and that they may s3:PutObject (and s3:PutObjectRetention for Object Lock), then run the report again",
@@ -639,7 +638,7 @@ pub async fn jobs(
 /// # Errors
 /// When the catalog fails; a plan that fails is a FAILED report job.
 pub async fn run_due(ctx: &Context, catalog: &coffer_catalog::Catalog) -> anyhow::Result<usize> {
-    let now = jiff::Timestamp::now();
+    let now = ctx.env(catalog).now();
     let today = jiff::tz::TimeZone::UTC.to_datetime(now);
     if today.hour() < 1 {
         return Ok(0);

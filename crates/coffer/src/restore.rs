@@ -8,7 +8,6 @@ use coffer_model::{RecoveryPointStatus, RestoreJob, RestoreJobStatus, Validation
 use crate::cli::{Global, RestoreStart, RestoreValidate};
 use crate::context::Context;
 use crate::{lookup, progress, Outcome};
-use coffer_engine::exec::new_job_id;
 
 fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
     match (&args.target_dir, &args.target_file, &args.target_database) {
@@ -43,73 +42,42 @@ fn absolute(path: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
     })
 }
 
-struct Job<'a> {
-    catalog: &'a Catalog,
+/// A restore job, recorded through the engine's state setter.
+struct Job {
+    env: coffer_engine::env::Env,
     id: String,
 }
 
-impl Job<'_> {
-    async fn create<'a>(
-        catalog: &'a Catalog,
+impl Job {
+    async fn create(
+        env: coffer_engine::env::Env,
         point: &coffer_model::RecoveryPoint,
         validating: bool,
-    ) -> anyhow::Result<Job<'a>> {
-        let arn = coffer_model::Arn::parse(&point.recovery_point_arn)
-            .map_err(|e| anyhow::anyhow!("recovery point ARN: {e}"))?;
-        let now = jiff::Timestamp::now();
-        let job = RestoreJob {
-            restore_job_id: new_job_id(),
-            account_id: arn.account().to_string(),
-            region: arn.region().to_string(),
-            recovery_point_arn: point.recovery_point_arn.clone(),
-            status: RestoreJobStatus::Pending,
-            status_message: None,
-            creation_date: now,
-            completion_date: None,
-            created_resource_arn: None,
-            resource_type: point.resource_type,
-            percent_done: 0,
-            validation_status: validating.then_some(ValidationStatus::Validating),
-            validation_status_message: None,
-        };
-        catalog.insert(&job, now).await?;
+        target: Option<String>,
+    ) -> anyhow::Result<Job> {
+        let job = coffer_engine::jobs::create_restore_job(&env, point, validating, target).await?;
         Ok(Job {
-            catalog,
+            env,
             id: job.restore_job_id,
         })
     }
 
-    async fn set(&self, change: impl FnOnce(&mut RestoreJob)) -> anyhow::Result<()> {
-        let stored = self
-            .catalog
-            .get::<RestoreJob>(&self.id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("restore job {} vanished from the catalog", self.id))?;
-        let mut job = stored.record;
-        let before = job.status;
-        change(&mut job);
-        if job.status != before {
-            if !before.can_transition_to(job.status) {
-                bail!(
-                    "restore job {} cannot go from {before:?} to {:?}",
-                    self.id,
-                    job.status
-                );
-            }
-            if job.status.is_terminal() {
-                job.completion_date = Some(jiff::Timestamp::now());
-            }
-        }
-        self.catalog
-            .update(&job, stored.version, jiff::Timestamp::now())
-            .await?;
+    async fn set(
+        &self,
+        to: RestoreJobStatus,
+        change: impl FnOnce(&mut RestoreJob),
+    ) -> anyhow::Result<()> {
+        coffer_engine::jobs::set_restore_state(&self.env, &self.id, to, change).await?;
         Ok(())
     }
 
     async fn fail(&self, message: String) -> anyhow::Result<Outcome> {
-        self.set(|job| {
-            job.status = RestoreJobStatus::Failed;
+        self.set(RestoreJobStatus::Failed, |job| {
             job.status_message = Some(message.clone());
+            if job.validation_status.is_some() {
+                job.validation_status = Some(ValidationStatus::Failed);
+                job.validation_status_message = Some(message.clone());
+            }
         })
         .await?;
         bail!("restore job {} FAILED: {message}", self.id)
@@ -141,7 +109,7 @@ async fn run_start(
             point.status
         );
     }
-    let job = Job::create(catalog, &point, false).await?;
+    let job = Job::create(ctx.env(catalog), &point, false, Some(describe(&target))).await?;
     println!(
         "Restore job {}: {} to {}",
         job.id,
@@ -153,15 +121,14 @@ async fn run_start(
         Ok(found) => found,
         Err(e) => return job.fail(format!("{e:#}")).await,
     };
-    job.set(|j| j.status = RestoreJobStatus::Running).await?;
+    job.set(RestoreJobStatus::Running, |_| {}).await?;
     let bar = progress::Bar::new("restore");
     opened.storage = opened.storage.with_observer(bar.clone());
     let outcome = coffer_drivers::restore(&point, &resource, &opened, &target, args.force).await;
     coffer_vault::Observer::done(&*bar);
     match outcome {
         Ok(outcome) => {
-            job.set(|j| {
-                j.status = RestoreJobStatus::Completed;
+            job.set(RestoreJobStatus::Completed, |j| {
                 j.percent_done = 100;
                 j.created_resource_arn = Some(outcome.created.clone());
             })
@@ -221,15 +188,21 @@ async fn run_validate(
     let point = lookup::recovery_point(catalog, &args.recovery_point)
         .await?
         .record;
-    let job = Job::create(catalog, &point, true).await?;
+    let scratch = ctx.config.home().join("tmp");
+    // Where it restores to, when the resource is known now (named by the
+    // reason if the validation is interrupted).
+    let place = match lookup::resource(ctx, catalog, &point.resource_arn).await {
+        Ok(resource) => coffer_drivers::validation_scratch(&point, &resource, &scratch),
+        Err(_) => None,
+    };
+    let job = Job::create(ctx.env(catalog), &point, true, place).await?;
     println!("Validation job {} of {}", job.id, point.recovery_point_arn);
     let prepared = prepare(ctx, catalog, &point).await;
     let (resource, opened) = match prepared {
         Ok(found) => found,
         Err(e) => return job.fail(format!("{e:#}")).await,
     };
-    job.set(|j| j.status = RestoreJobStatus::Running).await?;
-    let scratch = ctx.config.home().join("tmp");
+    job.set(RestoreJobStatus::Running, |_| {}).await?;
     let validation = match coffer_drivers::validate(&point, &resource, &opened, &scratch).await {
         Ok(validation) => validation,
         Err(e) => return job.fail(e.to_string()).await,
@@ -246,8 +219,7 @@ async fn run_validate(
     } else {
         validation.problems.join("; ")
     };
-    job.set(|j| {
-        j.status = RestoreJobStatus::Completed;
+    job.set(RestoreJobStatus::Completed, |j| {
         j.percent_done = 100;
         j.validation_status = Some(if passed {
             ValidationStatus::Successful
