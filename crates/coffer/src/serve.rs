@@ -119,16 +119,24 @@ pub async fn run(
         settings.workers,
         coffer_catalog::redact_url(ctx.config.catalog_url())
     );
+    // Checkpoint, evaluation and report work stop between units, as the
+    // daemon's workers do: a unit under way (a delivery, an evaluation)
+    // finishes within the grace period, never dropped mid-write.
+    let (stop_work, work_stops) = tokio::sync::watch::channel(false);
     // The evidence ledger gets a signed checkpoint every hour.
     let signer = {
         let key = coffer_audit::signing::KeyPair::load_or_create(ctx.config.signing_key_path())?;
         let catalog = catalog.clone();
+        let env = ctx.env(&catalog);
+        let mut stop = work_stops.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(3600));
             loop {
-                every.tick().await;
-                match coffer_audit::ledger::checkpoint(&catalog, &key, jiff::Timestamp::now()).await
-                {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = stop.changed() => break,
+                }
+                match coffer_audit::ledger::checkpoint(&catalog, &key, env.now()).await {
                     Ok(c) => {
                         tracing::info!(entries = c.tree_size, root = %c.root_hash, "ledger checkpoint signed")
                     }
@@ -145,6 +153,7 @@ pub async fn run(
     let evaluator = {
         let ctx = Context::load(global)?;
         let catalog = catalog.clone();
+        let mut stop = work_stops.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(10));
             // After a long evaluation, one probe, not the ticks it missed.
@@ -154,7 +163,10 @@ pub async fn run(
             let mut probed = -1;
             loop {
                 // Times from the tick: a 10 s tick is never taken for less.
-                let started = every.tick().await;
+                let started = tokio::select! {
+                    started = every.tick() => started,
+                    _ = stop.changed() => break,
+                };
                 let Ok(change) = catalog.ledger_last_change(probed).await else {
                     continue;
                 };
@@ -189,10 +201,14 @@ pub async fn run(
     let reporter = {
         let ctx = Context::load(global)?;
         let catalog = catalog.clone();
+        let mut stop = work_stops;
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(600));
             loop {
-                every.tick().await;
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = stop.changed() => break,
+                }
                 if let Err(error) = crate::report::run_due(&ctx, &catalog).await {
                     tracing::error!(error = %format!("{error:#}"), "report plans could not run");
                 }
@@ -200,9 +216,22 @@ pub async fn run(
         })
     };
     let result = daemon.run(shutdown).await;
-    signer.abort();
-    evaluator.abort();
-    reporter.abort();
+    let _ = stop_work.send(true);
+    for (work, mut task) in [
+        ("ledger checkpoint", signer),
+        ("control evaluation", evaluator),
+        ("report delivery", reporter),
+    ] {
+        if tokio::time::timeout(Duration::from_secs(grace_seconds), &mut task)
+            .await
+            .is_err()
+        {
+            // Past the grace period: stopped; a delivery it leaves RUNNING
+            // is settled FAILED, with what it left, at the next start.
+            tracing::warn!(work, "stopped after the grace period");
+            task.abort();
+        }
+    }
     let _ = stop_http.send(true);
     if let Ok(Err(error)) = server.await {
         tracing::error!(%error, "HTTP endpoints stopped with an error");
