@@ -74,10 +74,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "schedule marks",
         sql: include_str!("migrations/0009_schedule_marks.sql"),
     },
+    Migration {
+        version: 10,
+        description: "resources by account and region",
+        sql: include_str!("migrations/0010_resources_by_place.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

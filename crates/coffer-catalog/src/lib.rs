@@ -25,6 +25,7 @@ mod records;
 mod reporting;
 mod schedule;
 mod time;
+mod typed;
 
 use std::collections::{BTreeMap, BTreeSet};
 

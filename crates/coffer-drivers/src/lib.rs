@@ -322,6 +322,27 @@ pub async fn validate(
     Ok(validation)
 }
 
+/// Where a validation of `point` restores to, in words, when it restores
+/// anywhere (a file system's validation only reads back): what a
+/// validation stopped midway may leave.
+pub fn validation_scratch(
+    point: &RecoveryPoint,
+    resource: &Resource,
+    scratch: &std::path::Path,
+) -> Option<String> {
+    match resource.resource_type {
+        ResourceType::SQLite => Some(format!(
+            "a scratch directory sqlite-validate-* in {}",
+            scratch.display()
+        )),
+        ResourceType::PostgreSQL => Some(format!(
+            "the scratch database {}",
+            postgres::scratch_database(point)
+        )),
+        _ => None,
+    }
+}
+
 fn snapshot_of(point: &RecoveryPoint) -> Result<String> {
     point.snapshot_id.clone().ok_or_else(|| {
         DriverError::Refused(format!(

@@ -538,13 +538,9 @@ impl<W: std::io::Write> std::io::Write for CountingWriter<'_, W> {
     }
 }
 
-pub(crate) async fn validate(
-    point: &RecoveryPoint,
-    resource: &Resource,
-    vault: &Vault,
-    validation: &mut Validation,
-) -> Result<()> {
-    let scratch: String = format!(
+/// The scratch database a validation of `point` restores into.
+pub(crate) fn scratch_database(point: &RecoveryPoint) -> String {
+    format!(
         "coffer_validate_{}",
         point
             .recovery_point_id
@@ -553,11 +549,23 @@ pub(crate) async fn validate(
             .take(24)
             .collect::<String>()
             .to_lowercase()
-    );
+    )
+}
+
+pub(crate) async fn validate(
+    point: &RecoveryPoint,
+    resource: &Resource,
+    vault: &Vault,
+    validation: &mut Validation,
+) -> Result<()> {
+    let scratch = scratch_database(point);
     let endpoint = Endpoint::of_resource(resource)?;
     // A scratch database left by an interrupted validation is Coffer's own.
     match restore(point, resource, vault, &scratch, None, true).await {
         Ok(_) => {
+            // A crash test stops here: the scratch database exists.
+            #[cfg(feature = "failpoints")]
+            fail::fail_point!("validate-after-scratch");
             validation.checked.push(format!(
                 "pg_restore into scratch database {scratch} succeeded"
             ));

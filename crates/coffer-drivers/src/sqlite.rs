@@ -258,6 +258,9 @@ pub(crate) async fn validate(
             .map_err(|e| DriverError::Refused(format!("{}: {e}", scratch.display())))?;
         let file = dir.path().join("restored.sqlite");
         restore_file(&vault, &snapshot, &name, &file, false)?;
+        // A crash test stops here: the scratch copy exists.
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("validate-after-scratch");
         manifest(&file).map_err(DriverError::Refused)
     })
     .await;

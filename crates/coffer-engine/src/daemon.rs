@@ -30,6 +30,7 @@ use tokio::task::{AbortHandle, JoinError, JoinSet};
 use crate::env::Env;
 use crate::error::Result;
 use crate::exec::{self, BackupOptions};
+use crate::jobs;
 use crate::maintenance::{self, SweepReport};
 use crate::notify::{Event, Notifier};
 use crate::planning::{planned_jobs, PlanInScope, PlannedJob};
@@ -497,6 +498,9 @@ impl Daemon {
                 tracing::error!(job = %job.copy_job_id, %error, "cannot settle an interrupted copy");
             }
         }
+        // Restores, validations and report deliveries of dead processes end
+        // FAILED, naming what they may have left.
+        jobs::settle_dead_jobs(&self.env).await?;
         Ok(())
     }
 

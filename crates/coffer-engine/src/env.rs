@@ -188,10 +188,9 @@ impl Env {
     /// # Errors
     /// When no applied vault has it.
     pub async fn vault_by_arn(&self, arn: &str) -> Result<BackupVault> {
-        self.objects::<BackupVault>(ObjectKind::BackupVault)
+        self.catalog
+            .object_by_arn::<BackupVault>(ObjectKind::BackupVault, arn)
             .await?
-            .into_iter()
-            .find(|v| v.backup_vault_arn.to_string() == arn)
             .ok_or_else(|| Error::Missing {
                 what: "vault",
                 name: arn.to_string(),
@@ -209,14 +208,9 @@ impl Env {
         region: &str,
         name: &str,
     ) -> Result<BackupVault> {
-        self.objects::<BackupVault>(ObjectKind::BackupVault)
+        self.catalog
+            .object::<BackupVault>(ObjectKind::BackupVault, account, region, name)
             .await?
-            .into_iter()
-            .find(|v| {
-                v.account_id.as_str() == account
-                    && v.region.as_str() == region
-                    && v.backup_vault_name == name
-            })
             .ok_or_else(|| Error::Missing {
                 what: "vault",
                 name: name.to_string(),
@@ -305,10 +299,10 @@ impl Env {
     /// # Errors
     /// When neither has it; catalog and server errors.
     pub async fn resource(&self, arn: &str) -> Result<Resource> {
-        let declared: Vec<Resource> = self.objects(ObjectKind::Resource).await?;
-        if let Some(resource) = declared
-            .into_iter()
-            .find(|r| r.resource_arn.to_string() == arn)
+        if let Some(resource) = self
+            .catalog
+            .object_by_arn::<Resource>(ObjectKind::Resource, arn)
+            .await?
         {
             return Ok(resource);
         }
@@ -328,19 +322,23 @@ impl Env {
                 .strip_prefix("database/")
                 .unwrap_or_default();
             if let Some((server_name, _)) = name.split_once('/') {
-                for server in self.objects::<Server>(ObjectKind::Server).await? {
-                    if server.name == server_name
-                        && server.account_id.as_str() == parsed.account()
-                        && server.region.as_str() == parsed.region()
-                    {
-                        let found = coffer_drivers::postgres::discover(&server).await?;
-                        return found
-                            .into_iter()
-                            .find(|r| r.resource_arn.to_string() == arn)
-                            .ok_or_else(|| missing(format!(
-                                "; server {server_name:?} has no such database (or it is excluded by exclude_databases)"
-                            )));
-                    }
+                if let Some(server) = self
+                    .catalog
+                    .object::<Server>(
+                        ObjectKind::Server,
+                        parsed.account(),
+                        parsed.region(),
+                        server_name,
+                    )
+                    .await?
+                {
+                    let found = coffer_drivers::postgres::discover(&server).await?;
+                    return found
+                        .into_iter()
+                        .find(|r| r.resource_arn.to_string() == arn)
+                        .ok_or_else(|| missing(format!(
+                            "; server {server_name:?} has no such database (or it is excluded by exclude_databases)"
+                        )));
                 }
             }
         }

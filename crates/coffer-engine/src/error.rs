@@ -44,6 +44,8 @@ pub enum Error {
         field: &'static str,
         message: String,
     },
+    #[error("recovery point ARN {arn:?} cannot be read: {message}")]
+    PointArn { arn: String, message: String },
     #[error("vault {vault:?} is locked: {reason}")]
     Locked { vault: String, reason: String },
     #[error("recovery point {id} is {status}; only a completed recovery point can be copied")]

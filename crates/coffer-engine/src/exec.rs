@@ -479,20 +479,18 @@ pub async fn scheduled_rule(
         return Ok(None);
     };
     // Plan names are unique per account and region only.
-    let Some(object) = env
+    let Some(plan) = env
         .catalog
-        .list_objects(coffer_catalog::ObjectKind::BackupPlan)
+        .object::<BackupPlan>(
+            coffer_catalog::ObjectKind::BackupPlan,
+            &job.account_id,
+            &job.region,
+            plan_name,
+        )
         .await?
-        .into_iter()
-        .find(|o| o.name == *plan_name && o.account_id == job.account_id && o.region == job.region)
     else {
         return Ok(None);
     };
-    let plan: BackupPlan =
-        serde_json::from_value(object.doc).map_err(|source| Error::Unreadable {
-            what: format!("plan {plan_name}"),
-            source,
-        })?;
     Ok(plan.rules.into_iter().find(|r| &r.rule_name == rule_name))
 }
 

@@ -22,6 +22,10 @@
 //! - [`env`]: the catalog, the configuration and the clock; vaults opened
 //!   through the keyring; resources declared or discovered.
 //! - [`exec`]: a backup attempt, a copy, a recovery point's removal.
+//! - [`jobs`]: restore, validation and report jobs through the same state
+//!   setter, settled when their process is gone.
+//! - [`failpoints`]: named points a crash test stops a process at (only in
+//!   builds with the `failpoints` feature).
 //! - [`maintenance`]: the sweep, prunes, vault checks, reconciliation.
 //! - [`daemon`]: the loop of `coffer serve`, with bounded workers.
 //! - [`notify`]: events to webhooks; [`http`]: `/metrics` and `/healthz`.
@@ -31,7 +35,9 @@ pub mod daemon;
 pub mod env;
 mod error;
 pub mod exec;
+pub mod failpoints;
 pub mod http;
+pub mod jobs;
 pub mod maintenance;
 pub mod metrics;
 pub mod notify;

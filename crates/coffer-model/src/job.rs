@@ -303,6 +303,17 @@ pub struct RestoreJob {
     pub validation_status: Option<ValidationStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_status_message: Option<String>,
+    /// Where it restores, in words (a directory, a file, a database; for a
+    /// validation, its scratch place), so the reason of a restore its
+    /// process left half done names what may hold a partial restore.
+    /// A Coffer extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_target: Option<String>,
+    /// The process running it (`PID@HOST`), as for backup jobs, so a
+    /// restart can tell a restore left by a dead process. A Coffer
+    /// extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
 }
 
 /// `RestoreValidationStatus`.

@@ -224,6 +224,20 @@ impl ReportJobStatus {
             ReportJobStatus::Failed => "FAILED",
         }
     }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, ReportJobStatus::Completed | ReportJobStatus::Failed)
+    }
+
+    /// Whether `self → next` is allowed: a job runs, then completes or
+    /// fails (a report job is recorded RUNNING when its delivery starts).
+    pub fn can_transition_to(self, next: ReportJobStatus) -> bool {
+        use ReportJobStatus::*;
+        matches!(
+            (self, next),
+            (Created, Running | Failed) | (Running, Completed | Failed)
+        )
+    }
 }
 
 /// A report job: one run of a report plan.
@@ -247,4 +261,8 @@ pub struct ReportJob {
     /// SHA-256 of the delivered `manifest.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_sha256: Option<String>,
+    /// The process delivering it (`PID@HOST`), as for backup jobs, so a
+    /// restart can tell a delivery left half done by a dead process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
 }

@@ -142,6 +142,11 @@ impl Sealed {
     pub fn write(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         for (name, bytes) in &self.objects {
+            // A crash test stops here: every file but the manifest written.
+            #[cfg(feature = "failpoints")]
+            if name == MANIFEST {
+                fail::fail_point!("report-before-manifest");
+            }
             let path = dir.join(name);
             std::fs::write(&path, bytes).map_err(io(&path))?;
         }

@@ -13,20 +13,15 @@ impl Service {
     /// # Errors
     /// `ResourceNotFound`, naming the vaults that are there.
     pub async fn vault(&self, account: &str, region: &str, name: &str) -> Result<BackupVault> {
-        let vaults: Vec<BackupVault> = self
-            .env()
-            .objects(coffer_catalog::ObjectKind::BackupVault)
-            .await?;
-        let mut known = Vec::new();
-        for vault in vaults {
-            if vault.account_id.as_str() != account || vault.region.as_str() != region {
-                continue;
-            }
-            if vault.backup_vault_name == name {
-                return Ok(vault);
-            }
-            known.push(vault.backup_vault_name);
+        let catalog = self.catalog();
+        let kind = coffer_catalog::ObjectKind::BackupVault;
+        if let Some(vault) = catalog
+            .object::<BackupVault>(kind, account, region, name)
+            .await?
+        {
+            return Ok(vault);
         }
+        let known = catalog.names_in(kind, account, region).await?;
         Err(Error::not_found(format!(
             "vault {name:?} is not declared in account {account}, region {region}{}; apply the stack that declares it, or check the account and region",
             if known.is_empty() {

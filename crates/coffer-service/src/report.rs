@@ -124,50 +124,38 @@ impl Service {
     ) -> Result<Delivered> {
         self.authorize(caller, Action::StartReportJob, Target::Account)?;
         let (account, region) = (caller.account.as_str(), caller.region.as_str());
-        let plans = self.catalog().list_objects(ObjectKind::ReportPlan).await?;
-        let Some(object) = plans
-            .iter()
-            .find(|o| o.name == plan_name && o.account_id == account && o.region == region)
+        let catalog = self.catalog();
+        let Some(plan) = catalog
+            .object::<ReportPlan>(ObjectKind::ReportPlan, account, region, plan_name)
+            .await?
         else {
-            let known: Vec<&str> = plans.iter().map(|o| o.name.as_str()).collect();
+            let known = catalog
+                .names_in(ObjectKind::ReportPlan, account, region)
+                .await?;
             return Err(Error::not_found(format!(
                 "report plan {plan_name:?} is not applied in account {account}, region {region} (report plans: {}); declare an AWS::Backup::ReportPlan and apply it",
                 if known.is_empty() { "none".to_string() } else { known.join(", ") }
             )));
         };
-        let plan: ReportPlan = serde_json::from_value(object.doc.clone())?;
-        let now = self.now();
-        let mut job = ReportJob {
-            report_job_id: coffer_engine::exec::new_job_id(),
-            account_id: account.to_string(),
-            region: region.to_string(),
-            report_plan_name: plan.report_plan_name.clone(),
-            report_template: plan.report_setting.report_template.clone(),
-            status: ReportJobStatus::Running,
-            status_message: None,
-            creation_time: now,
-            completion_time: None,
-            report_destination: None,
-            manifest_sha256: None,
-        };
-        self.catalog().insert(&job, now).await?;
-        let produced = self
-            .produce(caller, &plan, job.report_job_id.clone(), window_hours)
-            .await;
-        let done = self.now();
-        job.completion_time = Some(done);
+        let env = self.env();
+        let job = coffer_engine::jobs::create_report_job(env, &plan, account, region).await?;
+        let id = job.report_job_id;
+        let produced = self.produce(caller, &plan, id.clone(), window_hours).await;
         match &produced {
             Ok(delivered) => {
-                job.status = ReportJobStatus::Completed;
-                job.report_destination = Some(delivered.destination.clone());
-                job.manifest_sha256 = Some(delivered.manifest_sha256.clone());
+                coffer_engine::jobs::set_report_state(env, &id, ReportJobStatus::Completed, |j| {
+                    j.report_destination = Some(delivered.destination.clone());
+                    j.manifest_sha256 = Some(delivered.manifest_sha256.clone());
+                })
+                .await?;
             }
             Err(error) => {
-                job.status = ReportJobStatus::Failed;
-                job.status_message = Some(error.to_string());
+                coffer_engine::jobs::set_report_state(env, &id, ReportJobStatus::Failed, |j| {
+                    j.status_message = Some(error.to_string());
+                })
+                .await?;
             }
         }
-        self.catalog().update(&job, 1, done).await?;
         produced
     }
 
@@ -328,11 +316,17 @@ impl Service {
         let destination = match &target {
             Destination::Folder(root) => {
                 let dir = bundle::delivery_dir(root, prefix, template, end, &job_id);
+                // Recorded before a file is written, so a delivery its
+                // process leaves half done is named by the job's reason.
+                self.record_destination(&job_id, dir.display().to_string())
+                    .await?;
                 sealed.write(&dir)?;
                 dir.display().to_string()
             }
             Destination::S3 { client, .. } => {
                 let key = bundle::delivery_key(prefix, template, end, &job_id);
+                self.record_destination(&job_id, format!("s3://{}/{key}", client.bucket()))
+                    .await?;
                 client.put_sealed(&key, &sealed).await.map_err(|error| {
                     Error::dependency(format!(
                         "delivering to s3://{}/{key} (report bucket {:?}) failed: {error}; objects put before the failure stay (under retention when locked) and the delivery has no manifest.json: check the endpoint's url and credentials in config.toml and that they may s3:PutObject (and s3:PutObjectRetention for Object Lock), then run the report again",
@@ -351,6 +345,15 @@ impl Service {
             manifest: sealed.manifest,
             manifest_sha256: sealed.manifest_sha256,
         })
+    }
+
+    /// Records where a running report job writes, before it writes.
+    async fn record_destination(&self, job_id: &str, destination: String) -> Result<()> {
+        coffer_engine::jobs::set_report_state(self.env(), job_id, ReportJobStatus::Running, |j| {
+            j.report_destination = Some(destination);
+        })
+        .await?;
+        Ok(())
     }
 
     /// The report jobs of the caller's account and region (of one plan).

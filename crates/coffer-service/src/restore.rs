@@ -63,40 +63,30 @@ pub struct RestoreRun<'a> {
 }
 
 impl RestoreRun<'_> {
+    /// Every change goes through the engine's state setter: checked
+    /// against the restore state machine, written at the version read,
+    /// the runner recorded when it starts.
     async fn set(
         &mut self,
         status: RestoreJobStatus,
         change: impl FnOnce(&mut RestoreJob),
     ) -> Result<()> {
-        let catalog = self.service.catalog();
-        let id = self.job.restore_job_id.clone();
-        let stored = catalog.get::<RestoreJob>(&id).await?.ok_or_else(|| {
-            Error::not_found(format!("restore job {id} vanished from the catalog"))
-        })?;
-        let mut job = stored.record;
-        let before = job.status;
-        job.status = status;
-        change(&mut job);
-        if job.status != before {
-            if !before.can_transition_to(job.status) {
-                return Err(Error::conflict(format!(
-                    "restore job {id} cannot go from {before:?} to {:?}",
-                    job.status
-                )));
-            }
-            if job.status.is_terminal() {
-                job.completion_date = Some(self.service.now());
-            }
-        }
-        catalog
-            .update(&job, stored.version, self.service.now())
-            .await?;
-        self.job = job;
+        self.job = coffer_engine::jobs::set_restore_state(
+            self.service.env(),
+            &self.job.restore_job_id,
+            status,
+            change,
+        )
+        .await?;
         Ok(())
     }
 
     async fn fail(&mut self, message: String) -> Result<()> {
         self.set(RestoreJobStatus::Failed, |job| {
+            if job.validation_status.is_some() {
+                job.validation_status = Some(ValidationStatus::Failed);
+                job.validation_status_message = Some(message.clone());
+            }
             job.status_message = Some(message);
         })
         .await
@@ -109,6 +99,7 @@ impl Service {
         caller: &Caller,
         point: RecoveryPoint,
         validating: bool,
+        target: Option<String>,
     ) -> Result<RestoreRun<'_>> {
         let vault = self.vault_of_point(&point).await?;
         self.authorize(
@@ -119,34 +110,18 @@ impl Service {
                 vault: &vault,
             },
         )?;
-        let arn = coffer_model::Arn::parse(&point.recovery_point_arn).map_err(|e| {
-            Error::dependency(format!(
-                "recovery point {}: its ARN cannot be read: {e}",
-                point.recovery_point_id
-            ))
-        })?;
-        let now = self.now();
-        let job = RestoreJob {
-            restore_job_id: coffer_engine::exec::new_job_id(),
-            account_id: arn.account().to_string(),
-            region: arn.region().to_string(),
-            recovery_point_arn: point.recovery_point_arn.clone(),
-            status: RestoreJobStatus::Pending,
-            status_message: None,
-            creation_date: now,
-            completion_date: None,
-            created_resource_arn: None,
-            resource_type: point.resource_type,
-            percent_done: 0,
-            validation_status: validating.then_some(ValidationStatus::Validating),
-            validation_status_message: None,
-        };
-        self.catalog().insert(&job, now).await?;
+        let job =
+            coffer_engine::jobs::create_restore_job(self.env(), &point, validating, target).await?;
         Ok(RestoreRun {
             service: self,
             job,
             point,
         })
+    }
+
+    /// Where validations restore to: the home's `tmp/`.
+    fn scratch(&self) -> std::path::PathBuf {
+        self.config().home().join("tmp")
     }
 
     /// The point's resource and its vault, opened (the cold tier's
@@ -170,6 +145,7 @@ impl Service {
         &self,
         caller: &Caller,
         recovery_point: &str,
+        target: &RestoreTarget,
     ) -> Result<RestoreRun<'_>> {
         let point = self.recovery_point(recovery_point).await?.record;
         if point.status != RecoveryPointStatus::Completed {
@@ -178,7 +154,8 @@ impl Service {
                 point.recovery_point_id, point.status
             )));
         }
-        self.create_restore_job(caller, point, false).await
+        self.create_restore_job(caller, point, false, Some(describe_target(target)))
+            .await
     }
 
     /// Carries out a restore job made by [`Service::start_restore_job`]:
@@ -235,7 +212,13 @@ impl Service {
         recovery_point: &str,
     ) -> Result<RestoreRun<'_>> {
         let point = self.recovery_point(recovery_point).await?.record;
-        self.create_restore_job(caller, point, true).await
+        // Where it restores to, when the resource is known now (named by
+        // the reason if the validation is interrupted).
+        let place = match self.resource(&point.resource_arn).await {
+            Ok(resource) => coffer_drivers::validation_scratch(&point, &resource, &self.scratch()),
+            Err(_) => None,
+        };
+        self.create_restore_job(caller, point, true, place).await
     }
 
     /// Carries out a validation job: the point read back into a scratch
@@ -255,9 +238,8 @@ impl Service {
             }
         };
         run.set(RestoreJobStatus::Running, |_| {}).await?;
-        let scratch = self.config().home().join("tmp");
         let validation =
-            match coffer_drivers::validate(&run.point, &resource, &opened, &scratch).await {
+            match coffer_drivers::validate(&run.point, &resource, &opened, &self.scratch()).await {
                 Ok(validation) => validation,
                 Err(error) => {
                     let message = error.to_string();

@@ -73,6 +73,9 @@ fn main() -> ExitCode {
     // checks) at info; one-shot commands only warn.
     let daemon = matches!(args.command, cli::Command::Serve { .. });
     init_tracing(args.global.verbose, daemon);
+    // Test builds only (the `failpoints` feature): COFFER_FAILPOINTS arms
+    // the named points a crash test stops this process at.
+    coffer_engine::failpoints::install_from_env();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -264,7 +264,9 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
         },
         force: false,
     };
-    let mut run = service.start_restore_job(caller, &documents).await?;
+    let mut run = service
+        .start_restore_job(caller, &documents, &restore.target)
+        .await?;
     render::restore_started(&run, &restore.target);
     let end = service.run_restore_job(&mut run, &restore, None).await?;
     render::restore_done(&run, &end)?;

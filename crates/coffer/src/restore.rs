@@ -97,7 +97,7 @@ pub async fn start(ctx: &Context, args: &RestoreStart) -> anyhow::Result<Outcome
     };
     with_service(ctx, async |service, caller| {
         let mut run = service
-            .start_restore_job(caller, &request.recovery_point)
+            .start_restore_job(caller, &request.recovery_point, &request.target)
             .await?;
         render::restore_started(&run, &request.target);
         let bar = progress::Bar::new("restore");

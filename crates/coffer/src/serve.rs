@@ -213,19 +213,36 @@ pub async fn run(
     let (stop_work, stop) = watch::channel(false);
     let key = coffer_audit::signing::KeyPair::load_or_create(ctx.config.signing_key_path())?;
     let beside = [
-        tokio::spawn(sign_hourly(service.clone(), key, stop.clone())),
-        tokio::spawn(evaluate_when_due(service.clone(), stop.clone())),
-        tokio::spawn(report_daily(
-            service.clone(),
-            ctx.config.principal().to_string(),
-            stop,
-        )),
+        (
+            "checkpoint",
+            tokio::spawn(sign_hourly(service.clone(), key, stop.clone())),
+        ),
+        (
+            "evaluation",
+            tokio::spawn(evaluate_when_due(service.clone(), stop.clone())),
+        ),
+        (
+            "report",
+            tokio::spawn(report_daily(
+                service.clone(),
+                ctx.config.principal().to_string(),
+                stop,
+            )),
+        ),
     ];
     let result = daemon.run(shutdown).await;
     let _ = stop_work.send(true);
-    for task in beside {
-        if let Err(error) = task.await {
-            tracing::error!(%error, "a background task ended abnormally");
+    // A unit under way gets the grace period to finish; past it, it is
+    // stopped, and a delivery it leaves RUNNING is settled FAILED, naming
+    // what it left, at the next start.
+    for (work, mut task) in beside {
+        match tokio::time::timeout(Duration::from_secs(grace_seconds), &mut task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(work, %error, "ended abnormally"),
+            Err(_) => {
+                tracing::warn!(work, "stopped after the grace period");
+                task.abort();
+            }
         }
     }
     let _ = stop_http.send(true);

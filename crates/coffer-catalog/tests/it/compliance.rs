@@ -94,6 +94,8 @@ async fn aggregates_pages_and_results_recorded_on_change() {
             percent_done: 100,
             validation_status: None,
             validation_status_message: None,
+            restore_target: None,
+            runner: None,
         };
         catalog.insert(&restore, now()).await.unwrap();
         let restores = catalog.completed_restores().await.unwrap();

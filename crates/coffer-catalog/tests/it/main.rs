@@ -8,6 +8,7 @@
 
 mod compliance;
 mod engines;
+mod objects;
 mod overview;
 mod records;
 mod schedule;

@@ -225,6 +225,9 @@ impl VaultStorage {
                         Ok(n) => {
                             written.fetch_add(1, Ordering::Relaxed);
                             bytes.fetch_add(n, Ordering::Relaxed);
+                            // A crash test stops here: part of the target written.
+                            #[cfg(feature = "failpoints")]
+                            fail::fail_point!("restore-after-file");
                         }
                         Err(e) => {
                             failed.store(true, Ordering::Relaxed);

@@ -7,6 +7,7 @@
 
 mod audit;
 mod crash;
+mod crash_jobs;
 mod daemon;
 mod evidence;
 mod jobs;

@@ -1,0 +1,60 @@
+//! Named failpoints, so a crash test stops a process at the step it means
+//! to kill it at (mid-restore, mid-validation, mid-delivery).
+//!
+//! They exist only in builds with the `failpoints` feature, which the CLI's
+//! tests turn on through a dev-dependency (`cargo test` builds the binary
+//! with them; `cargo build --release` does not). In such a build,
+//! `COFFER_FAILPOINTS=name[,name...]` arms the named points: a process
+//! reaching one prints `coffer: failpoint NAME reached` on stderr, then
+//! sleeps until it is killed. Without the feature, [`install_from_env`]
+//! does nothing and the points compile to nothing.
+//!
+//! The points:
+//! - [`RESTORE_AFTER_FILE`] (coffer-vault): a tree restore has written a
+//!   file of its target;
+//! - [`VALIDATE_AFTER_SCRATCH`] (coffer-drivers): a validation has
+//!   restored into its scratch place (SQLite file, PostgreSQL database);
+//! - [`REPORT_BEFORE_MANIFEST`] (coffer-report): a delivery has written
+//!   its files, key and signature, not yet `manifest.json`.
+
+/// A tree restore has written a file of its target.
+pub const RESTORE_AFTER_FILE: &str = "restore-after-file";
+/// A validation has restored into its scratch place.
+pub const VALIDATE_AFTER_SCRATCH: &str = "validate-after-scratch";
+/// A report delivery has written all but `manifest.json`.
+pub const REPORT_BEFORE_MANIFEST: &str = "report-before-manifest";
+
+/// The environment variable naming the failpoints to arm.
+pub const VARIABLE: &str = "COFFER_FAILPOINTS";
+
+/// Arms the failpoints `COFFER_FAILPOINTS` names (a build with the
+/// `failpoints` feature only; otherwise nothing). Returns the names armed.
+pub fn install_from_env() -> Vec<String> {
+    #[cfg(feature = "failpoints")]
+    {
+        let names: Vec<String> = std::env::var(VARIABLE)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+            .collect();
+        for name in &names {
+            let reached = name.clone();
+            let armed = fail::cfg_callback(name.clone(), move || {
+                eprintln!("coffer: failpoint {reached} reached");
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(3600));
+                }
+            });
+            if let Err(error) = armed {
+                eprintln!("coffer: failpoint {name} cannot be armed: {error}");
+            }
+        }
+        names
+    }
+    #[cfg(not(feature = "failpoints"))]
+    {
+        Vec::new()
+    }
+}
