@@ -28,10 +28,10 @@ pub fn s3_access(name: &str, endpoint: &S3Endpoint) -> Result<S3Access> {
         reference
             .as_ref()
             .map(|r| {
-                coffer_drivers::resolve_secret(r).map_err(|message| Error::EndpointSecret {
+                coffer_drivers::resolve_secret(r).map_err(|source| Error::EndpointSecret {
                     endpoint: name.to_string(),
                     field,
-                    message,
+                    source,
                 })
             })
             .transpose()

@@ -38,11 +38,12 @@ pub enum Error {
     NoEndpoint { location: String },
     #[error("vault storage at {location} uses S3 endpoint {endpoint:?}, which config.toml no longer declares; add [s3_endpoints.{endpoint}] back")]
     UnknownEndpoint { location: String, endpoint: String },
-    #[error("[s3_endpoints.{endpoint}] {field}: {message}")]
+    #[error("[s3_endpoints.{endpoint}] {field}: {source}")]
     EndpointSecret {
         endpoint: String,
         field: &'static str,
-        message: String,
+        #[source]
+        source: coffer_drivers::SecretError,
     },
     #[error("vault {vault:?} is locked: {reason}")]
     Locked { vault: String, reason: String },

@@ -52,7 +52,7 @@ pub use job::{
 pub use legal_hold::{
     DateRange, LegalHold, LegalHoldStatus, RecoveryPointSelection, MAX_ACTIVE_LEGAL_HOLDS,
 };
-pub use names::{AccountId, NameError, NameKind, Region};
+pub use names::{AccountId, AccountIdError, NameError, NameKind, Region, RegionError};
 pub use organization::{Organization, OrganizationAccount, OrganizationalUnit, PolicyAttachment};
 pub use plan::{
     AdvancedBackupSetting, BackupPlan, BackupRule, CopyAction, Lifecycle,

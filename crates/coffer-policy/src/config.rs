@@ -1079,7 +1079,7 @@ impl<'t> Check<'t> {
                 TValue::String(text) => match AccountId::new(text) {
                     Ok(account) => Some(account),
                     Err(message) => {
-                        self.error(node, &field("account"), message);
+                        self.error(node, &field("account"), message.to_string());
                         None
                     }
                 },
@@ -1105,7 +1105,7 @@ impl<'t> Check<'t> {
                     .and_then(|text| match Region::new(&text) {
                         Ok(region) => Some(region),
                         Err(message) => {
-                            self.error(node, &field("region"), message);
+                            self.error(node, &field("region"), message.to_string());
                             None
                         }
                     })
