@@ -7,9 +7,8 @@ use std::sync::Arc;
 use coffer_catalog::{Catalog, ObjectKind, Record};
 use coffer_drivers::Vault;
 use coffer_model::{
-    BackupVault, LegalHold, RecoveryPoint, Resource, ResourceType, S3Endpoint, Server,
+    BackupVault, Config, LegalHold, RecoveryPoint, Resource, ResourceType, S3Endpoint, Server,
 };
-use coffer_policy::Config;
 use coffer_vault::{Keyring, S3Access, VaultStorage, WrappedSecret};
 use jiff::Timestamp;
 use serde::de::DeserializeOwned;

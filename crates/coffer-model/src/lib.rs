@@ -18,6 +18,7 @@
 mod access_policy;
 mod arn;
 mod compliance;
+mod config;
 mod finding;
 mod framework;
 mod inventory;
@@ -39,6 +40,10 @@ pub use access_policy::{
 };
 pub use arn::{glob_match, Arn, ArnError, ArnPattern, PARTITION};
 pub use compliance::{Compliance, ControlResult, ControlSummary, FrameworkEvaluation};
+pub use config::{
+    BucketLocation, Config, ConfigParts, NotificationTarget, ObjectLockDefault, ServeSettings,
+    VaultLocation, VaultRule, CONFIG_FILE,
+};
 pub use finding::{did_you_mean, join_field, Finding, Findings, Severity};
 pub use framework::{
     ControlDef, ControlInputParameter, ControlScope, ControlTarget, Framework, FrameworkControl,

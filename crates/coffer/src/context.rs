@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use coffer_model::{AccountId, Region};
-use coffer_policy::Config;
+use coffer_policy::{Config, LoadConfig as _};
 
 use crate::cli::Global;
 
