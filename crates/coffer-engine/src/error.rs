@@ -15,6 +15,8 @@ pub enum Error {
     Keyring(#[from] KeyringError),
     #[error(transparent)]
     Driver(#[from] DriverError),
+    #[error(transparent)]
+    Location(#[from] coffer_model::LocationError),
     #[error("the catalog's record of {what} cannot be read: {source}")]
     Unreadable {
         what: String,

@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::{glob_match, AccountId, LockMode, Region, S3Endpoint, SecretRef};
+use crate::{
+    glob_match, AccountId, LocationError, LockMode, Region, S3Endpoint, SecretRef, StorageLocation,
+};
 
 /// The configuration file's name inside the home directory.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -89,6 +91,27 @@ pub struct VaultLocation {
     pub cold_url: Option<String>,
     /// Name of the `[s3_endpoints]` entry serving the `s3://` URLs.
     pub endpoint: Option<String>,
+}
+
+impl VaultLocation {
+    /// Where the vault's repository lives, as the catalog records it.
+    ///
+    /// # Errors
+    /// A `url` that is not a storage location.
+    pub fn storage(&self) -> Result<StorageLocation, LocationError> {
+        StorageLocation::from_url(&self.url, self.endpoint.as_deref())
+    }
+
+    /// Where the vault's points in cold storage live, when `cold_url` is set.
+    ///
+    /// # Errors
+    /// A `cold_url` that is not a storage location.
+    pub fn cold_storage(&self) -> Result<Option<StorageLocation>, LocationError> {
+        self.cold_url
+            .as_deref()
+            .map(|url| StorageLocation::from_url(url, self.endpoint.as_deref()))
+            .transpose()
+    }
 }
 
 /// A `[[vaults.rules]]` entry: vaults whose name matches `pattern` live at

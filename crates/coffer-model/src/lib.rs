@@ -24,6 +24,7 @@ mod framework;
 mod inventory;
 mod job;
 mod legal_hold;
+mod location;
 mod names;
 mod organization;
 mod plan;
@@ -57,6 +58,7 @@ pub use job::{
 pub use legal_hold::{
     DateRange, LegalHold, LegalHoldStatus, RecoveryPointSelection, MAX_ACTIVE_LEGAL_HOLDS,
 };
+pub use location::{LocationError, StorageLocation};
 pub use names::{AccountId, AccountIdError, NameError, NameKind, Region, RegionError};
 pub use organization::{Organization, OrganizationAccount, OrganizationalUnit, PolicyAttachment};
 pub use plan::{
