@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use coffer_policy::{Config, ConfigError};
+use coffer_policy::{Config, ConfigError, LoadConfig as _};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -15,7 +15,7 @@ pub enum Error {
     },
     #[error("{} holds no Ed25519 signing key (64 hex digits expected); restore it from a backup of the home", path.display())]
     BadKey { path: PathBuf },
-    #[error("{} holds another signing key ({present}) than the export's ({imported}); reports signed by one verify only with its own public key: keep the present key, or import with --force to replace it", path.display())]
+    #[error("{} holds another signing key ({present}) than the export's ({imported}); reports signed by one verify only with its own public key: keep the present key, or import with force to replace it", path.display())]
     OtherKey {
         path: PathBuf,
         present: String,

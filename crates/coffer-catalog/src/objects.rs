@@ -395,7 +395,7 @@ pub(crate) fn plan(inputs: PlanInputs) -> StackPlan {
     if let Some((applied_account, applied_region)) = &applied_to {
         if applied_account != &account_id || applied_region != &region {
             blockers.push(Blocker { object: None, reason: format!(
-                "stack {stack:?} lives in account {applied_account}, region {applied_region}; a stack belongs to one account and region, so applying it to account {account_id}, region {region} would delete its objects there (use another --stack name, or the same --account and --region)"
+                "stack {stack:?} lives in account {applied_account}, region {applied_region}; a stack belongs to one account and region, so applying it to account {account_id}, region {region} would delete its objects there (apply it under another stack name, or to the account and region it lives in)"
             ) });
         }
     }

@@ -128,6 +128,36 @@ impl Catalog {
             .collect()
     }
 
+    /// The stored objects of `kind` in an account and region (with their
+    /// stack, ARN and version), in name order.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn stored_in(
+        &self,
+        kind: ObjectKind,
+        account_id: &str,
+        region: &str,
+    ) -> Result<Vec<crate::StoredObject>> {
+        let rows = if kind == ObjectKind::Resource {
+            sqlx::query("SELECT arn AS name, account_id, region, stack, doc, version, created_at, updated_at FROM resources WHERE account_id = $1 AND region = $2 ORDER BY arn")
+                .bind(account_id)
+                .bind(region)
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            sqlx::query("SELECT kind, account_id, region, name, id, arn, stack, doc, version, created_at, updated_at FROM objects WHERE kind = $1 AND account_id = $2 AND region = $3 ORDER BY name")
+                .bind(kind.as_str())
+                .bind(account_id)
+                .bind(region)
+                .fetch_all(&self.pool)
+                .await?
+        };
+        rows.iter()
+            .map(|row| crate::objects::object_from_row(row, Some(kind)))
+            .collect()
+    }
+
     async fn scope_rows(
         &self,
         kind: ObjectKind,

@@ -19,6 +19,10 @@ pub mod postgres;
 mod process;
 pub mod sqlite;
 
+pub use postgres::PostgresError;
+pub use process::ToolError;
+pub use sqlite::SqliteError;
+
 use std::path::PathBuf;
 
 use coffer_model::{ContentManifest, RecoveryPoint, Resource, ResourceType, SecretRef};
@@ -96,6 +100,18 @@ pub struct Validation {
     pub problems: Vec<String>,
 }
 
+impl DriverError {
+    /// Whether a restore was refused because its target exists (a forced
+    /// restore replaces it).
+    pub fn is_target_exists(&self) -> bool {
+        matches!(
+            self,
+            DriverError::TargetExists(_)
+                | DriverError::Storage(coffer_vault::StorageError::TargetNotEmpty { .. })
+        )
+    }
+}
+
 impl Validation {
     pub fn passed(&self) -> bool {
         self.problems.is_empty()
@@ -116,8 +132,42 @@ pub enum DriverError {
     },
     #[error("refused: {0}")]
     Refused(String),
+    /// The restore target exists, and the restore was not asked to replace it.
+    #[error("refused: {0}")]
+    TargetExists(String),
     #[error("resource {resource} has no {field:?} in its connection details; declare it in the inventory and apply again")]
     Connection { resource: String, field: String },
+    /// A database tool that could not be started.
+    #[error("{resource}: {source}")]
+    Process {
+        resource: String,
+        #[source]
+        source: ToolError,
+    },
+    /// A connection password whose reference could not be read.
+    #[error("{resource}: password: {source}")]
+    Password {
+        resource: String,
+        #[source]
+        source: SecretError,
+    },
+    /// A SQLite database that could not be copied or read.
+    #[error("{resource}: {source}")]
+    Sqlite {
+        resource: String,
+        #[source]
+        source: sqlite::SqliteError,
+    },
+    /// A restored SQLite file that is not a sound database.
+    #[error("refused: {0}")]
+    SqliteRestore(#[source] sqlite::SqliteError),
+    /// A PostgreSQL server that would not give a snapshot or a manifest.
+    #[error("{resource}: {source}")]
+    Postgres {
+        resource: String,
+        #[source]
+        source: postgres::PostgresError,
+    },
     #[error("{0} has no driver yet")]
     Unsupported(String),
     #[error(transparent)]
@@ -128,19 +178,38 @@ pub enum DriverError {
 
 pub type Result<T, E = DriverError> = std::result::Result<T, E>;
 
-/// Reads a secret from where its reference points. Errors name the
-/// reference, never the value.
+/// A secret whose reference could not be read. It names the reference,
+/// never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// `{env: NAME}` names a variable that is unset or not UTF-8.
+    #[error("environment variable {name} is not set (or not valid UTF-8); set it, or change the reference")]
+    EnvUnset { name: String },
+    /// `{file: PATH}` names a file that cannot be read.
+    #[error("cannot read the secret file {path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Reads a secret from where its reference points: the one resolver of
+/// every secret given by reference (inventory passwords, S3 credentials,
+/// the catalog's password). Errors name the reference, never the value.
 ///
 /// # Errors
-/// When the variable is unset or the file unreadable.
-pub fn resolve_secret(reference: &SecretRef) -> std::result::Result<String, String> {
+/// `EnvUnset` when the variable is unset, `File` when the file is unreadable.
+pub fn resolve_secret(reference: &SecretRef) -> std::result::Result<String, SecretError> {
     match reference {
-        SecretRef::Env(name) => std::env::var(name).map_err(|_| {
-            format!("environment variable {name} is not set (or not valid UTF-8); set it, or change the reference")
-        }),
+        SecretRef::Env(name) => {
+            std::env::var(name).map_err(|_| SecretError::EnvUnset { name: name.clone() })
+        }
         SecretRef::File(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read the secret file {path}: {e}"))?;
+            let text = std::fs::read_to_string(path).map_err(|source| SecretError::File {
+                path: path.clone(),
+                source,
+            })?;
             Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())
         }
     }
@@ -252,9 +321,9 @@ pub async fn restore(
                 RestoreTarget::Database { .. } => "a database",
             },
             match kind {
-                ResourceType::FileSystem => "--target-dir DIR",
-                ResourceType::SQLite => "--target-file FILE",
-                _ => "--target-database NAME",
+                ResourceType::FileSystem => "a directory to restore into",
+                ResourceType::SQLite => "a file to restore to",
+                _ => "a database to restore into",
             }
         ))),
     }
@@ -408,5 +477,36 @@ mod tests {
             ]
         );
         assert_eq!(snapshot_tags(&arn, "rp-1", "JOB-1", None).len(), 3);
+    }
+
+    #[test]
+    fn a_secret_that_cannot_be_read_names_its_reference_only() {
+        let unset =
+            resolve_secret(&SecretRef::Env("COFFER_TEST_NEVER_SET_4711".into())).unwrap_err();
+        assert!(
+            matches!(unset, SecretError::EnvUnset { ref name } if name == "COFFER_TEST_NEVER_SET_4711")
+        );
+        assert_eq!(
+            unset.to_string(),
+            "environment variable COFFER_TEST_NEVER_SET_4711 is not set (or not valid UTF-8); set it, or change the reference"
+        );
+        let missing =
+            resolve_secret(&SecretRef::File("/nonexistent/coffer/secret".into())).unwrap_err();
+        assert!(matches!(missing, SecretError::File { .. }));
+        assert!(
+            missing
+                .to_string()
+                .starts_with("cannot read the secret file /nonexistent/coffer/secret: "),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn a_secret_file_loses_one_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "s3cret\n\n").unwrap();
+        let reference = SecretRef::File(path.display().to_string());
+        assert_eq!(resolve_secret(&reference).unwrap(), "s3cret\n");
     }
 }

@@ -70,9 +70,9 @@ impl Endpoint {
                     message: "its password reference is neither env:NAME nor file:PATH".into(),
                 })?;
                 Some(
-                    resolve_secret(&reference).map_err(|message| DriverError::Resource {
+                    resolve_secret(&reference).map_err(|source| DriverError::Password {
                         resource: label.clone(),
-                        message: format!("password: {message}"),
+                        source,
                     })?,
                 )
             }
@@ -100,9 +100,9 @@ impl Endpoint {
             None => None,
             Some(reference) => {
                 Some(
-                    resolve_secret(reference).map_err(|message| DriverError::Resource {
+                    resolve_secret(reference).map_err(|source| DriverError::Password {
                         resource: label.clone(),
-                        message: format!("password: {message}"),
+                        source,
                     })?,
                 )
             }
@@ -179,6 +179,27 @@ fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// What the server refused while Coffer took a snapshot or a manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum PostgresError {
+    #[error("cannot start a snapshot transaction: {0}")]
+    BeginSnapshot(#[source] sqlx::Error),
+    #[error("cannot export a snapshot: {0}")]
+    ExportSnapshot(#[source] sqlx::Error),
+    #[error("cannot list tables: {0}")]
+    ListTables(#[source] sqlx::Error),
+    /// A table that could not be counted and checksummed (`schema.table`).
+    #[error("table {table}: {source}")]
+    Table {
+        table: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A value of an answer that could not be read.
+    #[error("{0}")]
+    Column(#[source] sqlx::Error),
+}
+
 fn stream_name(database: &str) -> String {
     format!("{}.pgdump", database.replace('/', "_"))
 }
@@ -189,7 +210,9 @@ fn stream_name(database: &str) -> String {
 ///
 /// # Errors
 /// When a table cannot be read.
-pub async fn manifest(conn: &mut PgConnection) -> std::result::Result<ContentManifest, String> {
+pub async fn manifest(
+    conn: &mut PgConnection,
+) -> std::result::Result<ContentManifest, PostgresError> {
     let tables = sqlx::query(
         "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
@@ -197,11 +220,11 @@ pub async fn manifest(conn: &mut PgConnection) -> std::result::Result<ContentMan
     )
     .fetch_all(&mut *conn)
     .await
-    .map_err(|e| format!("cannot list tables: {e}"))?;
+    .map_err(PostgresError::ListTables)?;
     let mut out = Vec::new();
     for row in tables {
-        let schema: String = row.try_get(0).map_err(|e| e.to_string())?;
-        let table: String = row.try_get(1).map_err(|e| e.to_string())?;
+        let schema: String = row.try_get(0).map_err(PostgresError::Column)?;
+        let table: String = row.try_get(1).map_err(PostgresError::Column)?;
         let sql = format!(
             "SELECT count(*)::int8, coalesce(sum(hashtextextended(coffer_row::text, 0)::numeric), 0)::text FROM {}.{} AS coffer_row",
             ident(&schema),
@@ -210,9 +233,12 @@ pub async fn manifest(conn: &mut PgConnection) -> std::result::Result<ContentMan
         let found = sqlx::query(&sql)
             .fetch_one(&mut *conn)
             .await
-            .map_err(|e| format!("table {schema}.{table}: {e}"))?;
-        let rows: i64 = found.try_get(0).map_err(|e| e.to_string())?;
-        let checksum: String = found.try_get(1).map_err(|e| e.to_string())?;
+            .map_err(|source| PostgresError::Table {
+                table: format!("{schema}.{table}"),
+                source,
+            })?;
+        let rows: i64 = found.try_get(0).map_err(PostgresError::Column)?;
+        let checksum: String = found.try_get(1).map_err(PostgresError::Column)?;
         out.push(TableManifest {
             name: format!("{schema}.{table}"),
             rows: u64::try_from(rows).unwrap_or(0),
@@ -249,17 +275,17 @@ async fn watch_for_disconnect(conn: &mut PgConnection) -> bool {
 }
 
 /// Opens a REPEATABLE READ READ ONLY transaction and exports its snapshot.
-async fn export_snapshot(conn: &mut PgConnection) -> std::result::Result<String, String> {
+async fn export_snapshot(conn: &mut PgConnection) -> std::result::Result<String, PostgresError> {
     // `query`, not `raw_sql`: rustc cannot prove raw_sql's future Send
     // where the backup is spawned on the daemon's workers.
     sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *conn)
         .await
-        .map_err(|e| format!("cannot start a snapshot transaction: {e}"))?;
+        .map_err(PostgresError::BeginSnapshot)?;
     sqlx::query_scalar("SELECT pg_export_snapshot()")
         .fetch_one(&mut *conn)
         .await
-        .map_err(|e| format!("cannot export a snapshot: {e}"))
+        .map_err(PostgresError::ExportSnapshot)
 }
 
 async fn commit_and_close(mut conn: PgConnection) {
@@ -278,7 +304,10 @@ pub(crate) async fn backup(
     let check_client = watch_for_disconnect(&mut conn).await;
     let snapshot = export_snapshot(&mut conn)
         .await
-        .map_err(|e| endpoint.error(e))?;
+        .map_err(|source| DriverError::Postgres {
+            resource: endpoint.label.clone(),
+            source,
+        })?;
 
     let mut command = endpoint.command("pg_dump", &database);
     // Uncompressed: the vault compresses (zstd) and deduplicates, and an
@@ -288,9 +317,12 @@ pub(crate) async fn backup(
     if check_client {
         command.env("PGOPTIONS", CONNECTION_CHECK_OPTION);
     }
-    let child = spawn(&mut command, "pg_dump", "postgresql-client")
-        .map_err(|message| endpoint.error(message))?;
-    let reader = ChildReader::new("pg_dump", child).map_err(|message| endpoint.error(message))?;
+    let process_error = |source| DriverError::Process {
+        resource: endpoint.label.clone(),
+        source,
+    };
+    let child = spawn(&mut command, "pg_dump", "postgresql-client").map_err(process_error)?;
+    let reader = ChildReader::new("pg_dump", child).map_err(process_error)?;
     // Dropping this future (a stopped job) kills pg_dump.
     let _stopper = reader.stopper();
     let name = stream_name(&database);
@@ -391,8 +423,8 @@ pub(crate) async fn restore(
     let mut created = false;
     match table {
         None if exists && !force => {
-            return Err(DriverError::Refused(format!(
-                "database {target:?} exists on {}:{}; choose another --target-database, or pass --force to drop and replace it",
+            return Err(DriverError::TargetExists(format!(
+                "database {target:?} exists on {}:{}; choose another target database, or restore with force to drop and replace it",
                 endpoint.host, endpoint.port
             )))
         }
@@ -411,8 +443,8 @@ pub(crate) async fn restore(
                 .map_err(|e| endpoint.error(e.to_string()))?;
             let _ = conn.close().await;
             if present && !force {
-                return Err(DriverError::Refused(format!(
-                    "table {schema}.{name} exists in database {target:?}; restore into another database, or pass --force to replace the table"
+                return Err(DriverError::TargetExists(format!(
+                    "table {schema}.{name} exists in database {target:?}; restore into another database, or restore with force to replace the table"
                 )));
             }
             clean = present;
@@ -573,7 +605,7 @@ pub(crate) async fn validate(
                 Ok(mut conn) => {
                     let found = manifest(&mut conn).await;
                     let _ = conn.close().await;
-                    found
+                    found.map_err(|e| e.to_string())
                 }
                 Err(e) => Err(e.to_string()),
             };

@@ -50,18 +50,49 @@ impl StderrCollector {
     }
 }
 
+/// Why a database tool could not be started or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// The tool is not on `PATH`.
+    #[error("{tool} is not installed or not on PATH (Debian package {package})")]
+    NotInstalled { tool: String, package: String },
+    /// The tool is there but the system would not start it.
+    #[error("cannot start {tool}: {source}")]
+    Start {
+        tool: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The child was spawned without a pipe for its output.
+    #[error("the tool's output is not piped")]
+    OutputNotPiped,
+    /// The child was spawned without a pipe for its errors.
+    #[error("the tool's errors are not piped")]
+    ErrorsNotPiped,
+}
+
 /// Spawns `command` with piped stdout/stderr; a missing tool is explained.
-pub fn spawn(command: &mut Command, tool: &str, package: &str) -> Result<Child, String> {
+///
+/// # Errors
+/// `NotInstalled` when the tool is not on `PATH` (naming its Debian
+/// package), `Start` when it cannot be started.
+pub fn spawn(command: &mut Command, tool: &str, package: &str) -> Result<Child, ToolError> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                format!("{tool} is not installed or not on PATH (Debian package {package})")
+        .map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ToolError::NotInstalled {
+                    tool: tool.to_string(),
+                    package: package.to_string(),
+                }
             } else {
-                format!("cannot start {tool}: {e}")
+                ToolError::Start {
+                    tool: tool.to_string(),
+                    source,
+                }
             }
         })
 }
@@ -77,15 +108,11 @@ pub struct ChildReader {
 }
 
 impl ChildReader {
-    pub fn new(tool: &'static str, mut child: Child) -> Result<ChildReader, String> {
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or("the tool's output is not piped")?;
-        let stderr = child
-            .stderr
-            .take()
-            .ok_or("the tool's errors are not piped")?;
+    /// # Errors
+    /// When the child's stdout or stderr is not piped.
+    pub fn new(tool: &'static str, mut child: Child) -> Result<ChildReader, ToolError> {
+        let stdout = child.stdout.take().ok_or(ToolError::OutputNotPiped)?;
+        let stderr = child.stderr.take().ok_or(ToolError::ErrorsNotPiped)?;
         Ok(ChildReader {
             tool,
             child: Arc::new(Mutex::new(child)),

@@ -24,41 +24,81 @@ fn stream_name(point_or_resource: &str) -> String {
     format!("{base}.sqlite")
 }
 
+/// What went wrong copying, reading or checking a SQLite database.
+#[derive(Debug, thiserror::Error)]
+pub enum SqliteError {
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot set a busy timeout: {0}")]
+    BusyTimeout(#[source] rusqlite::Error),
+    #[error("{} is not a readable SQLite database: {source}", path.display())]
+    NotADatabase {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot create the snapshot file: {0}")]
+    CreateSnapshot(#[source] rusqlite::Error),
+    #[error("backup API: {0}")]
+    BackupApi(#[source] rusqlite::Error),
+    /// A writer held its lock for the whole wait.
+    #[error("the database stayed locked by a writer for {seconds} s")]
+    Locked { seconds: u64 },
+    #[error("cannot list tables: {0}")]
+    ListTables(#[source] rusqlite::Error),
+    #[error("table {table}: {source}")]
+    Table {
+        table: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot open the restored file: {0}")]
+    OpenRestored(#[source] rusqlite::Error),
+    #[error("integrity check: {0}")]
+    IntegrityQuery(#[source] rusqlite::Error),
+    /// `PRAGMA integrity_check` found damage; its own words.
+    #[error("integrity check: {found}")]
+    Damaged { found: String },
+}
+
 /// Takes a consistent copy of the live database at `source` into `dest`.
 /// The whole copy is one step, under one read transaction, so a writer
 /// cannot make it restart forever; in WAL mode writers go on meanwhile.
-fn snapshot(source: &Path, dest: &Path) -> std::result::Result<(), String> {
+fn snapshot(source: &Path, dest: &Path) -> std::result::Result<(), SqliteError> {
     let src = Connection::open_with_flags(
         source,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| format!("cannot open {}: {e}", source.display()))?;
+    .map_err(|e| SqliteError::Open {
+        path: source.to_path_buf(),
+        source: e,
+    })?;
     src.busy_timeout(BUSY_WAIT)
-        .map_err(|e| format!("cannot set a busy timeout: {e}"))?;
+        .map_err(SqliteError::BusyTimeout)?;
     // Fail early and clearly on something that is not a database.
     src.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
         r.get::<_, i64>(0)
     })
-    .map_err(|e| {
-        format!(
-            "{} is not a readable SQLite database: {e}",
-            source.display()
-        )
+    .map_err(|e| SqliteError::NotADatabase {
+        path: source.to_path_buf(),
+        source: e,
     })?;
-    let mut dst =
-        Connection::open(dest).map_err(|e| format!("cannot create the snapshot file: {e}"))?;
-    let backup = Backup::new(&src, &mut dst).map_err(|e| format!("backup API: {e}"))?;
+    let mut dst = Connection::open(dest).map_err(SqliteError::CreateSnapshot)?;
+    let backup = Backup::new(&src, &mut dst).map_err(SqliteError::BackupApi)?;
     let deadline = std::time::Instant::now() + BUSY_WAIT;
     loop {
-        match backup.step(-1).map_err(|e| format!("backup API: {e}"))? {
+        match backup.step(-1).map_err(SqliteError::BackupApi)? {
             StepResult::Done => return Ok(()),
             StepResult::More => {}
             StepResult::Busy | StepResult::Locked => {
                 if std::time::Instant::now() > deadline {
-                    return Err(format!(
-                        "the database stayed locked by a writer for {} s",
-                        BUSY_WAIT.as_secs()
-                    ));
+                    return Err(SqliteError::Locked {
+                        seconds: BUSY_WAIT.as_secs(),
+                    });
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -69,30 +109,38 @@ fn snapshot(source: &Path, dest: &Path) -> std::result::Result<(), String> {
 
 /// Row counts and an order-independent checksum of every table: the sum
 /// (mod 2^64) of the first 8 bytes of each row's SHA-256.
-pub fn manifest(path: &Path) -> std::result::Result<ContentManifest, String> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+///
+/// # Errors
+/// When the file cannot be opened or a table cannot be read.
+pub fn manifest(path: &Path) -> std::result::Result<ContentManifest, SqliteError> {
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
+            SqliteError::Open {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     let mut names: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .map_err(|e| format!("cannot list tables: {e}"))?;
+        .map_err(SqliteError::ListTables)?;
     names.sort();
     let mut tables = Vec::new();
     for name in names {
+        let in_table = |source| SqliteError::Table {
+            table: name.clone(),
+            source,
+        };
         let sql = format!("SELECT * FROM \"{}\"", name.replace('"', "\"\""));
-        let mut statement = conn
-            .prepare(&sql)
-            .map_err(|e| format!("table {name}: {e}"))?;
+        let mut statement = conn.prepare(&sql).map_err(in_table)?;
         let columns = statement.column_count();
-        let mut rows = statement
-            .query([])
-            .map_err(|e| format!("table {name}: {e}"))?;
+        let mut rows = statement.query([]).map_err(in_table)?;
         let (mut count, mut sum) = (0u64, 0u64);
-        while let Some(row) = rows.next().map_err(|e| format!("table {name}: {e}"))? {
+        while let Some(row) = rows.next().map_err(in_table)? {
             let mut hasher = Sha256::new();
             for i in 0..columns {
                 use rusqlite::types::ValueRef;
-                match row.get_ref(i).map_err(|e| format!("table {name}: {e}"))? {
+                match row.get_ref(i).map_err(in_table)? {
                     ValueRef::Null => hasher.update(b"N"),
                     ValueRef::Integer(v) => {
                         hasher.update(b"I");
@@ -129,16 +177,16 @@ pub fn manifest(path: &Path) -> std::result::Result<ContentManifest, String> {
     Ok(ContentManifest { tables })
 }
 
-fn integrity(path: &Path) -> std::result::Result<(), String> {
+fn integrity(path: &Path) -> std::result::Result<(), SqliteError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("cannot open the restored file: {e}"))?;
+        .map_err(SqliteError::OpenRestored)?;
     let result: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .map_err(|e| format!("integrity check: {e}"))?;
+        .map_err(SqliteError::IntegrityQuery)?;
     if result == "ok" {
         Ok(())
     } else {
-        Err(format!("integrity check: {result}"))
+        Err(SqliteError::Damaged { found: result })
     }
 }
 
@@ -170,8 +218,12 @@ pub(crate) async fn backup(
                 ))
             })?;
         let copy = staging.path().join("snapshot.sqlite");
-        snapshot(&source, &copy).map_err(&fail)?;
-        let manifest = manifest(&copy).map_err(&fail)?;
+        let unreadable = |source| DriverError::Sqlite {
+            resource: arn.clone(),
+            source,
+        };
+        snapshot(&source, &copy).map_err(unreadable)?;
+        let manifest = manifest(&copy).map_err(unreadable)?;
         let file = std::fs::File::open(&copy).map_err(|e| fail(e.to_string()))?;
         let saved = vault
             .storage
@@ -194,8 +246,8 @@ fn restore_file(
     force: bool,
 ) -> Result<u64> {
     if target.exists() && !force {
-        return Err(DriverError::Refused(format!(
-            "{} exists; choose another --target-file, or pass --force to replace it",
+        return Err(DriverError::TargetExists(format!(
+            "{} exists; choose another target file, or restore with force to replace it",
             target.display()
         )));
     }
@@ -214,7 +266,7 @@ fn restore_file(
         .storage
         .dump(&vault.secret, snapshot, name, temp.as_file_mut())?;
     temp.as_file().sync_all().map_err(io)?;
-    integrity(temp.path()).map_err(DriverError::Refused)?;
+    integrity(temp.path()).map_err(DriverError::SqliteRestore)?;
     let bytes = temp.as_file().metadata().map_err(io)?.len();
     temp.persist(target).map_err(|e| io(e.error))?;
     Ok(bytes)
@@ -261,7 +313,7 @@ pub(crate) async fn validate(
         // A crash test stops here: the scratch copy exists.
         #[cfg(feature = "failpoints")]
         fail::fail_point!("validate-after-scratch");
-        manifest(&file).map_err(DriverError::Refused)
+        manifest(&file).map_err(DriverError::SqliteRestore)
     })
     .await;
     match found {

@@ -21,9 +21,8 @@ use std::time::Duration;
 use coffer_catalog::{JobRecord, ObjectKind};
 use coffer_model::{
     AccountId, BackupJob, BackupJobState, BackupPlan, BackupSelection, BackupVault, CopyJob,
-    CopyJobState, RecoveryPoint, Region, Resource, VaultCheck,
+    CopyJobState, RecoveryPoint, Region, Resource, ServeSettings, VaultCheck,
 };
-use coffer_policy::ServeSettings;
 use jiff::{SignedDuration, Timestamp};
 use tokio::task::{AbortHandle, JoinError, JoinSet};
 
@@ -1078,6 +1077,7 @@ impl Daemon {
             let options = BackupOptions {
                 observer: Some(tracker),
                 retry_backoff: Some(self.options.retry_backoff),
+                resolved: None,
             };
             let handle = self
                 .tasks

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use coffer_catalog::{Catalog, ObjectKind, Record};
 use coffer_drivers::Vault;
 use coffer_model::{
-    BackupVault, LegalHold, RecoveryPoint, Resource, ResourceType, S3Endpoint, Server,
+    BackupVault, Config, LegalHold, RecoveryPoint, Resource, ResourceType, S3Endpoint, Server,
+    StorageLocation,
 };
-use coffer_policy::Config;
 use coffer_vault::{Keyring, S3Access, VaultStorage, WrappedSecret};
 use jiff::Timestamp;
 use serde::de::DeserializeOwned;
@@ -28,10 +28,10 @@ pub fn s3_access(name: &str, endpoint: &S3Endpoint) -> Result<S3Access> {
         reference
             .as_ref()
             .map(|r| {
-                coffer_drivers::resolve_secret(r).map_err(|message| Error::EndpointSecret {
+                coffer_drivers::resolve_secret(r).map_err(|source| Error::EndpointSecret {
                     endpoint: name.to_string(),
                     field,
-                    message,
+                    source,
                 })
             })
             .transpose()
@@ -80,10 +80,20 @@ impl Env {
     /// # Errors
     /// An unknown endpoint, an unreadable credential, a bad location.
     pub fn storage_at_with(config: &Config, location: &str) -> Result<VaultStorage> {
-        if !location.starts_with("s3://") {
-            return Ok(VaultStorage::new(location)?);
-        }
-        let Some((_, name)) = location.split_once("?endpoint=") else {
+        Env::storage_of(config, &StorageLocation::parse(location)?)
+    }
+
+    /// The storage at `location`: a local directory, or a bucket reached
+    /// through its `[s3_endpoints]` entry (credentials read now).
+    ///
+    /// # Errors
+    /// An `s3://` location without an endpoint or with one config.toml does
+    /// not declare, an unreadable credential.
+    pub fn storage_of(config: &Config, location: &StorageLocation) -> Result<VaultStorage> {
+        let StorageLocation::S3 { endpoint, .. } = location else {
+            return Ok(VaultStorage::at(location, None)?);
+        };
+        let Some(name) = endpoint else {
             return Err(Error::NoEndpoint {
                 location: location.to_string(),
             });
@@ -95,7 +105,7 @@ impl Env {
                 endpoint: name.to_string(),
             })?;
         let access = s3_access(name, endpoint)?;
-        Ok(VaultStorage::new_s3(location, &access)?)
+        Ok(VaultStorage::at(location, Some(&access))?)
     }
 
     /// A vault's storage, opened with its secret (unwrapped from the keyring).
@@ -153,16 +163,18 @@ impl Env {
         })
     }
 
-    /// The recorded location of a vault's cold tier, when config.toml names
-    /// one (`cold_url`).
-    pub fn cold_location(&self, vault: &BackupVault) -> Option<String> {
+    /// The location of a vault's cold tier, when config.toml names one
+    /// (`cold_url`).
+    ///
+    /// # Errors
+    /// A `cold_url` that is not a storage location.
+    pub fn cold_location(&self, vault: &BackupVault) -> Result<Option<StorageLocation>> {
         let location = self.config.vault_location(
             vault.account_id.as_str(),
             vault.region.as_str(),
             &vault.backup_vault_name,
         );
-        let cold = location.cold_url?;
-        Some(recorded_location(&cold, location.endpoint.as_deref()))
+        Ok(location.cold_storage()?)
     }
 
     /// Every applied object of a kind, read as `T`.
@@ -402,10 +414,9 @@ pub async fn records<R: Record>(
 }
 
 /// A storage URL as the catalog records it: `s3://` URLs carry the name of
-/// the `[s3_endpoints]` entry whose credentials are read at use.
+/// the `[s3_endpoints]` entry whose credentials are read at use. A URL that
+/// is no storage location (config.toml refuses those) is kept as written,
+/// so opening it names it.
 pub fn recorded_location(url: &str, endpoint: Option<&str>) -> String {
-    match endpoint {
-        Some(endpoint) if url.starts_with("s3://") => format!("{url}?endpoint={endpoint}"),
-        _ => url.to_string(),
-    }
+    StorageLocation::from_url(url, endpoint).map_or_else(|_| url.to_string(), |l| l.to_string())
 }

@@ -15,6 +15,8 @@ pub enum Error {
     Keyring(#[from] KeyringError),
     #[error(transparent)]
     Driver(#[from] DriverError),
+    #[error(transparent)]
+    Location(#[from] coffer_model::LocationError),
     #[error("the catalog's record of {what} cannot be read: {source}")]
     Unreadable {
         what: String,
@@ -38,11 +40,12 @@ pub enum Error {
     NoEndpoint { location: String },
     #[error("vault storage at {location} uses S3 endpoint {endpoint:?}, which config.toml no longer declares; add [s3_endpoints.{endpoint}] back")]
     UnknownEndpoint { location: String, endpoint: String },
-    #[error("[s3_endpoints.{endpoint}] {field}: {message}")]
+    #[error("[s3_endpoints.{endpoint}] {field}: {source}")]
     EndpointSecret {
         endpoint: String,
         field: &'static str,
-        message: String,
+        #[source]
+        source: coffer_drivers::SecretError,
     },
     #[error("recovery point ARN {arn:?} cannot be read: {message}")]
     PointArn { arn: String, message: String },
@@ -60,7 +63,7 @@ pub enum Error {
     WaitsBehind { job_id: String, behind: String },
     #[error("a background task stopped before it finished ({0}); nothing was recorded for it: run the command again")]
     Task(String),
-    #[error("cannot bind {addr}: {source}; pass another --listen address, or stop what uses it")]
+    #[error("cannot bind {addr}: {source}; listen on another address, or stop what uses it")]
     Listen {
         addr: String,
         #[source]

@@ -15,7 +15,8 @@ use std::time::Instant;
 use coffer_catalog::{Claim, Record};
 use coffer_model::{
     Arn, BackupJob, BackupJobState, BackupPlan, BackupVault, CalculatedLifecycle, CopyJob,
-    CopyJobState, JobAttempt, Lifecycle, RecoveryPoint, RecoveryPointStatus, StorageClass,
+    CopyJobState, JobAttempt, Lifecycle, RecoveryPoint, RecoveryPointStatus, Resource,
+    StorageClass,
 };
 use coffer_vault::{Observer, StorageError};
 use jiff::{SignedDuration, Timestamp};
@@ -308,6 +309,9 @@ pub struct BackupOptions {
     /// Retry a failed attempt this long after it (doubling each time) while
     /// the start window allows; `None`: a failed attempt fails the job.
     pub retry_backoff: Option<SignedDuration>,
+    /// The job's vault and resource as the caller already read them: used
+    /// instead of reading them again when they are the job's.
+    pub resolved: Option<(BackupVault, Resource)>,
 }
 
 /// Runs one attempt of the backup job `id` (CREATED or PENDING).
@@ -325,12 +329,24 @@ pub struct BackupOptions {
 /// job, returned.
 pub async fn run_backup(env: &Env, id: &str, options: &BackupOptions) -> Result<BackupJob> {
     let job = fetch::<BackupJob>(env, id).await?.record;
-    let vault = match env
-        .vault_named(&job.account_id, &job.region, &job.backup_vault_name)
-        .await
-    {
-        Ok(vault) => vault,
-        Err(error) => return fail_backup(env, id, &error.to_string()).await,
+    let known = options
+        .resolved
+        .as_ref()
+        .map(|(vault, _)| vault)
+        .filter(|v| {
+            v.account_id.as_str() == job.account_id
+                && v.region.as_str() == job.region
+                && v.backup_vault_name == job.backup_vault_name
+        });
+    let vault = match known {
+        Some(vault) => vault.clone(),
+        None => match env
+            .vault_named(&job.account_id, &job.region, &job.backup_vault_name)
+            .await
+        {
+            Ok(vault) => vault,
+            Err(error) => return fail_backup(env, id, &error.to_string()).await,
+        },
     };
     if let Some(error) = lock_refusal(&vault, &job.lifecycle) {
         return fail_backup(env, id, &error.to_string()).await;
@@ -406,7 +422,15 @@ async fn backup_attempt(
     vault: &BackupVault,
     options: &BackupOptions,
 ) -> Result<RecoveryPoint> {
-    let resource = env.resource(&job.resource_arn).await?;
+    let known = options
+        .resolved
+        .as_ref()
+        .map(|(_, resource)| resource)
+        .filter(|r| r.resource_arn.to_string() == job.resource_arn);
+    let resource = match known {
+        Some(resource) => resource.clone(),
+        None => env.resource(&job.resource_arn).await?,
+    };
     let mut opened = env.open_vault(vault).await?;
     if let Some(observer) = &options.observer {
         opened.storage = opened.storage.with_observer(Arc::clone(observer));

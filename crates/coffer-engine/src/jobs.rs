@@ -201,7 +201,7 @@ pub fn restore_interrupted(job: &RestoreJob) -> String {
             .as_deref()
             .unwrap_or("the restore target");
         format!(
-            "interrupted: the process running this restore ({process}) stopped (a crash or kill) before it finished; {target} may hold a partial restore: check it or remove it, then restore again (--force restores over it)"
+            "interrupted: the process running this restore ({process}) stopped (a crash or kill) before it finished; {target} may hold a partial restore: check it or remove it, then restore again (a forced restore writes over it)"
         )
     }
 }

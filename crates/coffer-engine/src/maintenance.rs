@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use coffer_catalog::ObjectKind;
 use coffer_model::{
-    BackupJob, BackupVault, CopyJob, CopyJobState, RecoveryPoint, StorageClass, VaultCheck,
+    BackupJob, BackupVault, CopyJob, CopyJobState, RecoveryPoint, StorageClass, StorageLocation,
+    VaultCheck,
 };
 use coffer_vault::PruneSummary;
 use jiff::Timestamp;
@@ -81,11 +82,19 @@ pub async fn sweep(env: &Env, dry_run: bool) -> Result<SweepReport> {
                 let Some(vault) = vault_of(&point.backup_vault_arn) else {
                     continue;
                 };
-                let cold = env.cold_location(vault);
-                match move_to_cold(env, vault, &mut point, cold.as_deref()).await {
+                let cold = match env.cold_location(vault) {
+                    Ok(cold) => cold,
+                    Err(error) => {
+                        report
+                            .errors
+                            .push(format!("recovery point {id} stays warm: {error}"));
+                        continue;
+                    }
+                };
+                match move_to_cold(env, vault, &mut point, cold.as_ref()).await {
                     Ok(()) => match env.catalog.update(&point, entry.version, now).await {
                         Ok(_) => {
-                            tracing::info!(recovery_point = %id, location = ?cold, "moved to cold storage");
+                            tracing::info!(recovery_point = %id, location = ?cold.as_ref().map(ToString::to_string), "moved to cold storage");
                             if cold.is_some() {
                                 remove_warm_copy(env, vault, &entry.record, &mut report).await;
                                 if !touched
@@ -146,7 +155,7 @@ async fn move_to_cold(
     env: &Env,
     vault: &BackupVault,
     point: &mut RecoveryPoint,
-    cold: Option<&str>,
+    cold: Option<&StorageLocation>,
 ) -> Result<()> {
     point.storage_class = StorageClass::Cold;
     let (Some(cold), None) = (cold, &point.storage_location) else {
@@ -156,7 +165,7 @@ async fn move_to_cold(
         return Ok(());
     };
     let warm = env.open_vault(vault).await?;
-    let storage = env.storage_at(cold)?;
+    let storage = Env::storage_of(&env.config, cold)?;
     let mut tags = coffer_drivers::snapshot_tags(
         &point.resource_arn,
         &point.recovery_point_id,

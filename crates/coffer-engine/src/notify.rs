@@ -12,8 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffer_model::BackupVault;
-use coffer_policy::NotificationTarget;
+use coffer_model::{BackupVault, NotificationTarget};
 use jiff::Timestamp;
 use serde::Serialize;
 

@@ -33,7 +33,9 @@ async fn env(dir: &std::path::Path) -> (Env, Arc<ManualClock>) {
     let now = at("2026-11-24T10:00:00Z");
     let url = format!("sqlite://{}", dir.join("catalog.db").display());
     let catalog = coffer_catalog::Catalog::open(&url, now).await.unwrap();
-    let config = coffer_policy::Config::from_str_at("", dir, "config.toml").unwrap();
+    let config =
+        <coffer_policy::Config as coffer_policy::LoadConfig>::from_str_at("", dir, "config.toml")
+            .unwrap();
     let clock = Arc::new(ManualClock::new(now));
     (Env::new(catalog, config, clock.clone()), clock)
 }

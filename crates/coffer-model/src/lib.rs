@@ -18,11 +18,13 @@
 mod access_policy;
 mod arn;
 mod compliance;
+mod config;
 mod finding;
 mod framework;
 mod inventory;
 mod job;
 mod legal_hold;
+mod location;
 mod names;
 mod organization;
 mod plan;
@@ -39,6 +41,10 @@ pub use access_policy::{
 };
 pub use arn::{glob_match, Arn, ArnError, ArnPattern, PARTITION};
 pub use compliance::{Compliance, ControlResult, ControlSummary, FrameworkEvaluation};
+pub use config::{
+    BucketLocation, Config, ConfigParts, NotificationTarget, ObjectLockDefault, ServeSettings,
+    VaultLocation, VaultRule, CONFIG_FILE,
+};
 pub use finding::{did_you_mean, join_field, Finding, Findings, Severity};
 pub use framework::{
     ControlDef, ControlInputParameter, ControlScope, ControlTarget, Framework, FrameworkControl,
@@ -52,7 +58,8 @@ pub use job::{
 pub use legal_hold::{
     DateRange, LegalHold, LegalHoldStatus, RecoveryPointSelection, MAX_ACTIVE_LEGAL_HOLDS,
 };
-pub use names::{AccountId, NameError, NameKind, Region};
+pub use location::{LocationError, StorageLocation};
+pub use names::{AccountId, AccountIdError, NameError, NameKind, Region, RegionError};
 pub use organization::{Organization, OrganizationAccount, OrganizationalUnit, PolicyAttachment};
 pub use plan::{
     AdvancedBackupSetting, BackupPlan, BackupRule, CopyAction, Lifecycle,

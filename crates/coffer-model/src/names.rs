@@ -14,13 +14,13 @@ pub struct AccountId(String);
 impl AccountId {
     /// # Errors
     /// When `value` is not exactly 12 ASCII digits.
-    pub fn new(value: &str) -> Result<Self, String> {
+    pub fn new(value: &str) -> Result<Self, AccountIdError> {
         if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(value.to_string()))
         } else {
-            Err(format!(
-                "account ID {value:?} must be exactly 12 digits (e.g. \"111122223333\")"
-            ))
+            Err(AccountIdError {
+                value: value.to_string(),
+            })
         }
     }
 
@@ -30,8 +30,8 @@ impl AccountId {
 }
 
 impl TryFrom<String> for AccountId {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
+    type Error = AccountIdError;
+    fn try_from(value: String) -> Result<Self, AccountIdError> {
         Self::new(&value)
     }
 }
@@ -58,7 +58,7 @@ pub struct Region(String);
 impl Region {
     /// # Errors
     /// When `value` is not a valid region name.
-    pub fn new(value: &str) -> Result<Self, String> {
+    pub fn new(value: &str) -> Result<Self, RegionError> {
         let ok = !value.is_empty()
             && value.len() <= 64
             && value.starts_with(|c: char| c.is_ascii_lowercase())
@@ -68,9 +68,9 @@ impl Region {
         if ok {
             Ok(Self(value.to_string()))
         } else {
-            Err(format!(
-                "region {value:?} must be lowercase letters, digits and '-', starting with a letter (e.g. \"eu-west-1\", \"dc-paris\")"
-            ))
+            Err(RegionError {
+                value: value.to_string(),
+            })
         }
     }
 
@@ -80,8 +80,8 @@ impl Region {
 }
 
 impl TryFrom<String> for Region {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
+    type Error = RegionError;
+    fn try_from(value: String) -> Result<Self, RegionError> {
         Self::new(&value)
     }
 }
@@ -96,6 +96,22 @@ impl fmt::Display for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// A text that is not an account ID.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("account ID {value:?} must be exactly 12 digits (e.g. \"111122223333\")")]
+pub struct AccountIdError {
+    /// The text given.
+    pub value: String,
+}
+
+/// A text that is not a region name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("region {value:?} must be lowercase letters, digits and '-', starting with a letter (e.g. \"eu-west-1\", \"dc-paris\")")]
+pub struct RegionError {
+    /// The text given.
+    pub value: String,
 }
 
 /// The name rules of AWS Backup objects.
@@ -241,5 +257,21 @@ mod tests {
         assert!(Region::new("eu-west-1").is_ok());
         assert!(Region::new("dc-paris").is_ok());
         assert!(Region::new("EU_WEST").is_err());
+    }
+
+    #[test]
+    fn account_and_region_errors_name_the_value_and_the_rule() {
+        let account = AccountId::new("1111").unwrap_err();
+        assert_eq!(account.value, "1111");
+        assert_eq!(
+            account.to_string(),
+            "account ID \"1111\" must be exactly 12 digits (e.g. \"111122223333\")"
+        );
+        let region = Region::new("EU_WEST").unwrap_err();
+        assert_eq!(region.value, "EU_WEST");
+        assert_eq!(
+            region.to_string(),
+            "region \"EU_WEST\" must be lowercase letters, digits and '-', starting with a letter (e.g. \"eu-west-1\", \"dc-paris\")"
+        );
     }
 }

@@ -1,7 +1,10 @@
-//! `$COFFER_HOME/config.toml`: where things are, separate from policy. The
-//! default account, region and principal; the catalog URL; where each
-//! vault's storage lives (and its cold tier); S3 endpoints with credentials
-//! by reference; report buckets; the keyring and signing-key paths.
+//! Reading `$COFFER_HOME/config.toml` into a `coffer_model::Config`: where
+//! things are, separate from policy. The default account, region and
+//! principal; the catalog URL; where each vault's storage lives (and its
+//! cold tier); S3 endpoints with credentials by reference; report buckets;
+//! the keyring and signing-key paths. The values are `coffer-model`'s
+//! (re-exported here); this module owns the file, its checks and
+//! [`LoadConfig`].
 //!
 //! On first use Coffer writes a `config.toml` holding every setting as a
 //! commented default, so a user reads it and understands every knob. Loading
@@ -18,17 +21,18 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use coffer_model::{
-    did_you_mean, glob_match, join_field, AccountId, Arn, LockMode, Region, S3Endpoint, SecretRef,
-    Severity,
+    did_you_mean, join_field, AccountId, Arn, ConfigParts, LockMode, Region, S3Endpoint, SecretRef,
+    Severity, CONFIG_FILE,
+};
+pub use coffer_model::{
+    BucketLocation, Config, NotificationTarget, ObjectLockDefault, ServeSettings, VaultLocation,
+    VaultRule,
 };
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::checks::{check_bucket_name, check_endpoint_url, check_env_name, Syntax};
 use crate::diag::Diagnostic;
 use crate::node::Pos;
-
-/// The configuration file's name inside the home directory.
-const CONFIG_FILE: &str = "config.toml";
 
 const DEFAULT_ACCOUNT: &str = "000000000000";
 const DEFAULT_REGION: &str = "local";
@@ -102,112 +106,6 @@ pub const NOTIFICATION_EVENTS: &[&str] = &[
 ];
 const SECRET_KEYS: &[&str] = &["env", "file"];
 
-/// Coffer's deployment configuration, read from `$COFFER_HOME/config.toml`
-/// with `{home}` already substituted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
-    home: PathBuf,
-    account: AccountId,
-    region: Region,
-    principal: String,
-    catalog_url: String,
-    catalog_password: Option<SecretRef>,
-    /// Location of vaults no rule matches; `{name}` still in place.
-    vault_default: VaultLocation,
-    vault_rules: Vec<VaultRule>,
-    s3_endpoints: BTreeMap<String, S3Endpoint>,
-    report_buckets: BTreeMap<String, BucketLocation>,
-    keyring_path: PathBuf,
-    signing_key_path: PathBuf,
-    serve: ServeSettings,
-    notifications: Vec<NotificationTarget>,
-}
-
-/// `[serve]`: how `coffer serve` runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServeSettings {
-    /// Address of the HTTP endpoints (`/metrics`, `/healthz`).
-    pub listen: String,
-    /// Backups and copies running at once (never two backups of one resource).
-    pub workers: u32,
-    /// Minutes between looks for new resources.
-    pub discover_minutes: u32,
-    /// Minutes between lifecycle sweeps.
-    pub sweep_minutes: u32,
-    /// Hours between checks of each vault.
-    pub check_hours: u32,
-    /// Each check reads back one part in this many of the vault's data.
-    pub check_parts: u32,
-    /// Minutes before a failed attempt is retried (doubling each time).
-    pub retry_minutes: u32,
-}
-
-impl Default for ServeSettings {
-    fn default() -> ServeSettings {
-        ServeSettings {
-            listen: "127.0.0.1:9797".into(),
-            workers: 2,
-            discover_minutes: 15,
-            sweep_minutes: 60,
-            check_hours: 24,
-            check_parts: 10,
-            retry_minutes: 5,
-        }
-    }
-}
-
-/// A `[[notifications]]` entry: a webhook that receives events.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NotificationTarget {
-    pub url: String,
-    /// The events sent; for a target with `sns_topic`, the vault's own
-    /// BackupVaultEvents choose instead.
-    pub events: Vec<String>,
-    /// Only events of vaults whose Notifications name this SNS topic.
-    pub sns_topic: Option<String>,
-}
-
-/// Where a vault's storage lives.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VaultLocation {
-    /// `file:///absolute/path` or `s3://bucket/prefix`.
-    pub url: String,
-    /// Where recovery points in cold storage live; `None`: at `url`.
-    pub cold_url: Option<String>,
-    /// Name of the `[s3_endpoints]` entry serving the `s3://` URLs.
-    pub endpoint: Option<String>,
-}
-
-/// A `[[vaults.rules]]` entry: vaults whose name matches `pattern` live at
-/// `location` (templates with `{name}` in place).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VaultRule {
-    /// Glob on the vault name; `*` matches any run of characters.
-    pub pattern: String,
-    pub location: VaultLocation,
-}
-
-/// Where a report bucket's files go.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BucketLocation {
-    /// A local folder (the default: `<home>/buckets/<name>`).
-    Folder(PathBuf),
-    /// A bucket on an `[s3_endpoints]` entry.
-    S3 {
-        endpoint: String,
-        bucket: String,
-        /// Object Lock retention applied to every delivered object.
-        object_lock: Option<ObjectLockDefault>,
-    },
-}
-
-/// Default Object Lock retention of a report bucket's objects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ObjectLockDefault {
-    pub mode: LockMode,
-    pub days: u32,
-}
-
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -242,14 +140,28 @@ fn show_problems(problems: &[Diagnostic]) -> String {
         .join("\n")
 }
 
-impl Config {
+/// Reading `config.toml` into a [`Config`]: the checks and the file live
+/// here, the values in `coffer-model`, so crates that only use the
+/// configuration do not depend on the loader.
+pub trait LoadConfig: Sized {
     /// Reads `<home>/config.toml`, first creating `home` (private to its
     /// owner) and a file of commented defaults when they do not exist.
     ///
     /// # Errors
     /// `Io` when the directory or file cannot be created or read; `Invalid`
     /// listing every problem in the file.
-    pub fn load_or_create(home: &Path) -> Result<Config, ConfigError> {
+    fn load_or_create(home: &Path) -> Result<Self, ConfigError>;
+
+    /// Reads a configuration from `text`, as if it were `<home>/config.toml`;
+    /// `file_label` names the file in problems.
+    ///
+    /// # Errors
+    /// `Invalid` listing every problem in the text.
+    fn from_str_at(text: &str, home: &Path, file_label: &str) -> Result<Self, ConfigError>;
+}
+
+impl LoadConfig for Config {
+    fn load_or_create(home: &Path) -> Result<Config, ConfigError> {
         let home = std::path::absolute(home).map_err(|source| ConfigError::Io {
             action: "resolve the home directory",
             path: home.to_path_buf(),
@@ -271,12 +183,7 @@ impl Config {
         Self::from_str_at(&text, &home, &path.display().to_string())
     }
 
-    /// Reads a configuration from `text`, as if it were `<home>/config.toml`;
-    /// `file_label` names the file in problems.
-    ///
-    /// # Errors
-    /// `Invalid` listing every problem in the text.
-    pub fn from_str_at(text: &str, home: &Path, file_label: &str) -> Result<Config, ConfigError> {
+    fn from_str_at(text: &str, home: &Path, file_label: &str) -> Result<Config, ConfigError> {
         let mut check = Check::new(text, file_label, home);
         let mut root = match toml::from_str::<TNode>(text) {
             Ok(root) => root,
@@ -303,133 +210,6 @@ impl Config {
                 Err(ConfigError::Invalid { problems })
             }
         }
-    }
-
-    /// The home directory (`$COFFER_HOME`).
-    pub fn home(&self) -> &Path {
-        &self.home
-    }
-
-    /// The configuration file's path.
-    pub fn config_path(&self) -> PathBuf {
-        self.home.join(CONFIG_FILE)
-    }
-
-    /// Account commands and policies act in when they do not name one.
-    pub fn default_account(&self) -> &AccountId {
-        &self.account
-    }
-
-    /// Region commands and policies act in when they do not name one.
-    pub fn default_region(&self) -> &Region {
-        &self.region
-    }
-
-    /// The principal ARN the CLI acts as.
-    pub fn principal(&self) -> &str {
-        &self.principal
-    }
-
-    /// `sqlite://...` or `postgres://...`, never holding a password.
-    pub fn catalog_url(&self) -> &str {
-        &self.catalog_url
-    }
-
-    /// The PostgreSQL catalog's password, by reference.
-    pub fn catalog_password(&self) -> Option<&SecretRef> {
-        self.catalog_password.as_ref()
-    }
-
-    /// Where the vault named `name` of `account` and `region` lives: the
-    /// first `[[vaults.rules]]` entry whose pattern matches, else
-    /// `[vaults]`; `{account}`, `{region}` and `{name}` substituted.
-    pub fn vault_location(&self, account: &str, region: &str, name: &str) -> VaultLocation {
-        let template = self
-            .vault_rules
-            .iter()
-            .find(|rule| glob_match(&rule.pattern, name))
-            .map_or(&self.vault_default, |rule| &rule.location);
-        let fill = |url: &str| {
-            url.replace("{account}", account)
-                .replace("{region}", region)
-                .replace("{name}", name)
-        };
-        VaultLocation {
-            url: fill(&template.url),
-            cold_url: template.cold_url.as_deref().map(fill),
-            endpoint: template.endpoint.clone(),
-        }
-    }
-
-    /// The `[[vaults.rules]]` entries, in the order they are tried.
-    pub fn vault_rules(&self) -> &[VaultRule] {
-        &self.vault_rules
-    }
-
-    /// An `[s3_endpoints.NAME]` entry.
-    pub fn s3_endpoint(&self, name: &str) -> Option<&S3Endpoint> {
-        self.s3_endpoints.get(name)
-    }
-
-    /// All `[s3_endpoints]` entries by name.
-    pub fn s3_endpoints(&self) -> &BTreeMap<String, S3Endpoint> {
-        &self.s3_endpoints
-    }
-
-    /// Where report files for the bucket `name` (a report plan's
-    /// `S3BucketName`) go: its `[report_buckets.NAME]` entry, else the
-    /// folder `<home>/buckets/<name>`. A name that is not a plain file name
-    /// (holding `/`, or `..`) has such characters replaced by `_` so the
-    /// folder always stays under `<home>/buckets`.
-    pub fn report_bucket(&self, name: &str) -> BucketLocation {
-        match self.report_buckets.get(name) {
-            Some(location) => location.clone(),
-            None => BucketLocation::Folder(self.home.join("buckets").join(folder_name(name))),
-        }
-    }
-
-    /// The `[report_buckets]` entries by name.
-    pub fn report_buckets(&self) -> &BTreeMap<String, BucketLocation> {
-        &self.report_buckets
-    }
-
-    /// The key-encryption keyring.
-    pub fn keyring_path(&self) -> &Path {
-        &self.keyring_path
-    }
-
-    /// `[serve]`: how `coffer serve` runs.
-    pub fn serve(&self) -> &ServeSettings {
-        &self.serve
-    }
-
-    /// `[[notifications]]`: the webhooks that receive events.
-    pub fn notifications(&self) -> &[NotificationTarget] {
-        &self.notifications
-    }
-
-    /// The Ed25519 key that signs report manifests and ledger checkpoints.
-    pub fn signing_key_path(&self) -> &Path {
-        &self.signing_key_path
-    }
-}
-
-/// A bucket name as a single safe path component.
-fn folder_name(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if cleaned.is_empty() || cleaned.chars().all(|c| c == '.') {
-        format!("_{cleaned}")
-    } else {
-        cleaned
     }
 }
 
@@ -1051,7 +831,7 @@ impl<'t> Check<'t> {
         let (keyring_path, signing_key_path) = self.keys(&top);
         let serve = self.serve(&top);
         let notifications = self.notifications(&top);
-        Some(Config {
+        Some(Config::new(ConfigParts {
             home: self.home.clone(),
             account: account?,
             region: region?,
@@ -1066,7 +846,7 @@ impl<'t> Check<'t> {
             signing_key_path: signing_key_path?,
             serve: serve?,
             notifications,
-        })
+        }))
     }
 
     fn defaults(&mut self, top: &Table<'_>) -> (Option<AccountId>, Option<Region>, Option<String>) {
@@ -1079,7 +859,7 @@ impl<'t> Check<'t> {
                 TValue::String(text) => match AccountId::new(text) {
                     Ok(account) => Some(account),
                     Err(message) => {
-                        self.error(node, &field("account"), message);
+                        self.error(node, &field("account"), message.to_string());
                         None
                     }
                 },
@@ -1105,7 +885,7 @@ impl<'t> Check<'t> {
                     .and_then(|text| match Region::new(&text) {
                         Ok(region) => Some(region),
                         Err(message) => {
-                            self.error(node, &field("region"), message);
+                            self.error(node, &field("region"), message.to_string());
                             None
                         }
                     })

@@ -416,7 +416,7 @@ impl<'i> Resolver<'i> {
                     &here,
                     "Fn::ImportValue reads another stack's exports, which Coffer does not resolve",
                 )
-                .hint("pass the value as a template parameter (--parameter NAME=VALUE) instead");
+                .hint("pass the value as a template parameter instead");
                 Self::unresolved(pos)
             }
             "Fn::GetAZs" | "Fn::Cidr" | "Fn::Base64" => {

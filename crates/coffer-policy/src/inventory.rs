@@ -392,7 +392,7 @@ fn read_scope(reader: &mut Reader<'_>, fields: &Fields<'_>, base: &Scope) -> Sco
             match AccountId::new(&text) {
                 Ok(account) => scope.account = account,
                 Err(message) => {
-                    reader.error(node.pos, &src, message);
+                    reader.error(node.pos, &src, message.to_string());
                 }
             }
         }
@@ -403,7 +403,7 @@ fn read_scope(reader: &mut Reader<'_>, fields: &Fields<'_>, base: &Scope) -> Sco
             match Region::new(&text) {
                 Ok(region) => scope.region = region,
                 Err(message) => {
-                    reader.error(node.pos, &src, message);
+                    reader.error(node.pos, &src, message.to_string());
                 }
             }
         }

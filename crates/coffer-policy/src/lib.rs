@@ -34,8 +34,8 @@ mod read;
 mod set;
 
 pub use config::{
-    BucketLocation, Config, ConfigError, NotificationTarget, ObjectLockDefault, ServeSettings,
-    VaultLocation, VaultRule, DEFAULT_NOTIFICATION_EVENTS, NOTIFICATION_EVENTS,
+    BucketLocation, Config, ConfigError, LoadConfig, NotificationTarget, ObjectLockDefault,
+    ServeSettings, VaultLocation, VaultRule, DEFAULT_NOTIFICATION_EVENTS, NOTIFICATION_EVENTS,
 };
 pub use diag::{Diagnostic, Diagnostics};
 pub use load::{

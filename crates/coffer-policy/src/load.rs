@@ -209,7 +209,7 @@ pub fn load_files_with_limits(paths: &[PathBuf], options: &LoadOptions, limits: 
                                     byte_size(before)
                                 ),
                             )
-                            .hint(format!("split the objects into stacks whose files hold at most {limit}, and apply each with coffer apply --stack NAME"));
+                            .hint(format!("split the objects into stacks whose files hold at most {limit}, and apply each as a stack of its own"));
                     }
                 }
                 all_parsed = false;
@@ -732,7 +732,7 @@ fn read_parameters(
                     format!("parameter {} has no value", key.name),
                 )
                 .hint(format!(
-                    "give it a Default, or pass --parameter {}=VALUE",
+                    "give it a Default, or pass a value for parameter {}",
                     key.name
                 ));
             continue;
@@ -797,7 +797,7 @@ fn read_parameters(
             t if t.starts_with("AWS::SSM::") => {
                 reader
                     .error(type_pos, &f.src("Type"), format!("{t} parameters are read from AWS Systems Manager, which Coffer cannot reach"))
-                    .hint("change the Type to String and pass the value with --parameter");
+                    .hint("change the Type to String and pass the value as a parameter");
                 continue;
             }
             t if t.starts_with("List<") => {

@@ -288,7 +288,7 @@ pub fn verify_objects(objects: &dyn Objects, trust: &Trust) -> Verification {
             }
         },
         Trust::Bundled => {
-            found.key_used = "ONLY the key shipped inside the bundle: this shows the files are intact, not who signed them; pass --public-key or --fingerprint with the key you were given".into();
+            found.key_used = "ONLY the key shipped inside the bundle: this shows the files are intact, not who signed them; check it against the public key or fingerprint you were given".into();
             bundled.clone()
         }
     };

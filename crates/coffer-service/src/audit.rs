@@ -40,6 +40,21 @@ async fn placed<T: serde::de::DeserializeOwned>(
         .collect()
 }
 
+/// The objects of a kind in one account and region, read by index, with
+/// their place.
+async fn placed_in<T: serde::de::DeserializeOwned>(
+    catalog: &coffer_catalog::Catalog,
+    kind: ObjectKind,
+    (account, region): (&str, &str),
+) -> Result<Vec<(String, String, T)>> {
+    Ok(catalog
+        .objects_in::<T>(kind, account, region)
+        .await?
+        .into_iter()
+        .map(|x| (account.to_string(), region.to_string(), x))
+        .collect())
+}
+
 /// The objects of `account` and `region`.
 fn of_place<T: Clone>(placed: &[(String, String, T)], (account, region): (&str, &str)) -> Vec<T> {
     placed
@@ -73,14 +88,29 @@ fn chosen(
 
 impl Service {
     /// Reads the rest once the frameworks are known (discovery connects
-    /// to servers: not done for nothing).
-    async fn inputs(&self, frameworks: Vec<(String, String, Framework)>) -> Result<Inputs> {
+    /// to servers: not done for nothing): of one account and region, or of
+    /// every one.
+    async fn inputs(
+        &self,
+        frameworks: Vec<(String, String, Framework)>,
+        place: Option<(&str, &str)>,
+    ) -> Result<Inputs> {
         let catalog = self.catalog();
+        let (plans, selections) = match place {
+            Some(place) => (
+                placed_in(catalog, ObjectKind::BackupPlan, place).await?,
+                placed_in(catalog, ObjectKind::BackupSelection, place).await?,
+            ),
+            None => (
+                placed(catalog, ObjectKind::BackupPlan).await?,
+                placed(catalog, ObjectKind::BackupSelection).await?,
+            ),
+        };
         Ok(Inputs {
             frameworks,
             resources: self.env().discover().await?,
-            plans: placed(catalog, ObjectKind::BackupPlan).await?,
-            selections: placed(catalog, ObjectKind::BackupSelection).await?,
+            plans,
+            selections,
             // Vaults of every region: copy destinations live elsewhere.
             vaults: self.env().objects(ObjectKind::BackupVault).await?,
             newest: controls::newest_by_resource(catalog.newest_points().await?),
@@ -136,10 +166,10 @@ impl Service {
     ) -> Result<Vec<(Framework, FrameworkEvaluation)>> {
         self.authorize(caller, Action::StartFrameworkEvaluation, Target::Account)?;
         let place = (caller.account.as_str(), caller.region.as_str());
-        let frameworks = placed(self.catalog(), ObjectKind::Framework).await?;
+        let frameworks = placed_in(self.catalog(), ObjectKind::Framework, place).await?;
         // A framework that is not there is refused before anything is read.
         chosen(&frameworks, place, only)?;
-        let inputs = self.inputs(frameworks).await?;
+        let inputs = self.inputs(frameworks, Some(place)).await?;
         self.evaluate_with(&inputs, place, only).await
     }
 
@@ -179,7 +209,7 @@ impl Service {
         if places.is_empty() {
             return Ok(0);
         }
-        let inputs = self.inputs(frameworks).await?;
+        let inputs = self.inputs(frameworks, None).await?;
         let mut results = 0;
         for (account, region) in &places {
             for (_, evaluation) in self.evaluate_with(&inputs, (account, region), None).await? {

@@ -109,22 +109,30 @@ impl Service {
         })
     }
 
-    /// Runs a backup job in this process, waiting (PENDING) while another
-    /// job backs up the same resource (one backup of a resource at a time,
-    /// as AWS does); `waits_behind` hears each job it waits behind, once.
+    /// Runs a backup job just started in this process, waiting (PENDING)
+    /// while another job backs up the same resource (one backup of a
+    /// resource at a time, as AWS does); `waits_behind` hears each job it
+    /// waits behind, once; `observer` hears the bytes as they move. The
+    /// vault and resource already resolved are passed on, not read again.
     ///
     /// # Errors
     /// Catalog and engine failures; a job that ends FAILED or ABORTED is
     /// returned, not an error.
     pub async fn run_backup_job(
         &self,
-        job_id: &str,
-        options: &BackupOptions,
+        started: &StartedBackup,
+        observer: Option<std::sync::Arc<dyn coffer_vault::Observer>>,
         mut waits_behind: impl FnMut(&str),
     ) -> Result<BackupDone> {
+        let job_id = started.job.backup_job_id.as_str();
+        let options = BackupOptions {
+            observer,
+            retry_backoff: None,
+            resolved: Some((started.vault.clone(), started.resource.clone())),
+        };
         let mut shown: Option<String> = None;
         let job = loop {
-            match exec::run_backup(self.env(), job_id, options).await {
+            match exec::run_backup(self.env(), job_id, &options).await {
                 Err(coffer_engine::Error::WaitsBehind { behind, .. }) => {
                     if shown.as_deref() != Some(behind.as_str()) {
                         waits_behind(&behind);

@@ -85,6 +85,9 @@ impl Service {
         account: Option<&str>,
         region: Option<&str>,
     ) -> Result<Vec<StoredObject>> {
+        if let (Some(account), Some(region)) = (account, region) {
+            return Ok(self.catalog().stored_in(kind, account, region).await?);
+        }
         Ok(self
             .catalog()
             .list_objects(kind)

@@ -16,12 +16,14 @@ pub mod estate;
 pub mod evidence;
 pub mod holds;
 pub mod jobs;
+pub mod keys;
 pub mod lookup;
 pub mod points;
 pub mod report;
 pub mod restore;
 pub mod service;
 pub mod stack;
+pub mod upkeep;
 pub mod vaults;
 
 pub use caller::{Action, Caller, Target};

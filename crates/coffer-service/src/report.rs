@@ -224,10 +224,9 @@ impl Service {
         let ledger = catalog.ledger_last_seqs(&subjects).await?;
         let vaults: Vec<BackupVault> = self.env().objects(ObjectKind::BackupVault).await?;
         let frameworks: Vec<(String, Framework)> = catalog
-            .list_objects(ObjectKind::Framework)
+            .stored_in(ObjectKind::Framework, account, region)
             .await?
             .into_iter()
-            .filter(|o| o.account_id == account && o.region == region)
             .map(|o| Ok((o.arn.clone(), serde_json::from_value(o.doc)?)))
             .collect::<Result<_>>()?;
 

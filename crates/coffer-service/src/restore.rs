@@ -25,8 +25,13 @@ pub struct StartRestore {
 #[derive(Debug)]
 pub enum RestoreEnd {
     Completed(RestoreOutcome),
-    /// FAILED, with the reason recorded on the job.
-    Failed(String),
+    /// FAILED, with the reason recorded on the job; `target_exists` when
+    /// it was refused because its target exists (a forced restore
+    /// replaces it).
+    Failed {
+        message: String,
+        target_exists: bool,
+    },
 }
 
 /// A validation job's end.
@@ -175,7 +180,10 @@ impl Service {
             Err(error) => {
                 let message = error.to_string();
                 run.fail(message.clone()).await?;
-                return Ok(RestoreEnd::Failed(message));
+                return Ok(RestoreEnd::Failed {
+                    message,
+                    target_exists: false,
+                });
             }
         };
         run.set(RestoreJobStatus::Running, |_| {}).await?;
@@ -197,7 +205,10 @@ impl Service {
             Err(error) => {
                 let message = error.to_string();
                 run.fail(message.clone()).await?;
-                Ok(RestoreEnd::Failed(message))
+                Ok(RestoreEnd::Failed {
+                    message,
+                    target_exists: error.is_target_exists(),
+                })
             }
         }
     }

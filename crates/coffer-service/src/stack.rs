@@ -198,13 +198,13 @@ async fn external(
     options: &LoadOptions,
 ) -> Result<External> {
     let mut ext = External::default();
-    let here = |o: &coffer_catalog::StoredObject| {
-        o.account_id == options.account.as_str()
-            && o.region == options.region.as_str()
-            && o.stack != stack
-    };
-    for vault in catalog.list_objects(ObjectKind::BackupVault).await? {
-        if here(&vault) {
+    let (account, region) = (options.account.as_str(), options.region.as_str());
+    let others = |o: &coffer_catalog::StoredObject| o.stack != stack;
+    for vault in catalog
+        .stored_in(ObjectKind::BackupVault, account, region)
+        .await?
+    {
+        if others(&vault) {
             let lock = vault
                 .doc
                 .get("LockConfiguration")
@@ -212,13 +212,19 @@ async fn external(
             ext.vaults.insert(vault.name.clone(), lock);
         }
     }
-    for plan in catalog.list_objects(ObjectKind::BackupPlan).await? {
-        if here(&plan) {
+    for plan in catalog
+        .stored_in(ObjectKind::BackupPlan, account, region)
+        .await?
+    {
+        if others(&plan) {
             ext.plans.push(plan.name.clone());
         }
     }
-    for framework in catalog.list_objects(ObjectKind::Framework).await? {
-        if here(&framework) {
+    for framework in catalog
+        .stored_in(ObjectKind::Framework, account, region)
+        .await?
+    {
+        if others(&framework) {
             ext.framework_arns.push(framework.arn.clone());
         }
     }

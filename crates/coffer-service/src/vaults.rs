@@ -188,22 +188,21 @@ impl Service {
         let arn = coffer_model::Arn::backup_vault(region, account, name).to_string();
         let secret = keyring.unwrap_secret(&parse_wrapped(&record)?, &arn)?;
         Ok(ExportedKey {
-            repository: self.restic_repository(&record.location),
+            repository: self.restic_repository(&record.location)?,
             password: coffer_vault::restic_password(&secret),
         })
     }
 
     /// The repository as restic names it: a path, or `s3:ENDPOINT/bucket/prefix`.
-    fn restic_repository(&self, location: &str) -> String {
-        if let Some(path) = location.strip_prefix("file://") {
-            return path.to_string();
-        }
-        let (url, endpoint) = location.split_once("?endpoint=").unwrap_or((location, ""));
-        let base = self
-            .config()
-            .s3_endpoint(endpoint)
-            .map_or(String::new(), |e| e.url.trim_end_matches('/').to_string());
-        format!("s3:{base}/{}", url.trim_start_matches("s3://"))
+    fn restic_repository(&self, location: &str) -> Result<String> {
+        let location = coffer_model::StorageLocation::parse(location).map_err(|e| {
+            Error::dependency(format!("the catalog's vault location {location}: {e}"))
+        })?;
+        let base = location
+            .endpoint()
+            .and_then(|name| self.config().s3_endpoint(name))
+            .map_or(String::new(), |e| e.url.clone());
+        Ok(location.restic_repository(&base))
     }
 
     /// A vault of the caller's account and region, authorized and opened.

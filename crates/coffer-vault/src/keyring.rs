@@ -85,7 +85,7 @@ pub enum KeyringError {
     Export,
     #[error("the export file is not a Coffer keyring export: {0}")]
     NotAnExport(String),
-    #[error("importing would replace a version of key {0:?} with different key material; pass --force to take the export's (secrets wrapped by the replaced version no longer open)")]
+    #[error("importing would replace a version of key {0:?} with different key material; import with force to take the export's (secrets wrapped by the replaced version no longer open)")]
     WouldReplace(String),
     #[error("the passphrase is too short: use at least 12 characters")]
     WeakPassphrase,

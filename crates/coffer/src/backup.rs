@@ -4,7 +4,6 @@
 //! window of 8 hours.
 
 use clap::{Args, Subcommand};
-use coffer_engine::exec::BackupOptions;
 use coffer_service::backup::StartBackup;
 
 use crate::context::{with_service, Context, LifecycleArgs};
@@ -44,17 +43,13 @@ pub async fn start(ctx: &Context, args: &BackupStart) -> anyhow::Result<Outcome>
     with_service(ctx, async |service, caller| {
         let started = service.start_backup_job(caller, request).await?;
         render::backup_started(&started);
-        let job_id = started.job.backup_job_id;
+        let job_id = &started.job.backup_job_id;
         if args.no_wait {
             println!("  queued: `coffer serve` starts it within 8 hours; `coffer jobs describe {job_id}` follows it");
             return Ok(Outcome::Success);
         }
-        let options = BackupOptions {
-            observer: Some(progress::Bar::new("backup")),
-            retry_backoff: None,
-        };
         let done = service
-            .run_backup_job(&job_id, &options, render::waits_behind)
+            .run_backup_job(&started, Some(progress::Bar::new("backup")), render::waits_behind)
             .await?;
         render::backup_done(&done)?;
         Ok(Outcome::Success)

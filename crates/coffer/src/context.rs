@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 use coffer_model::{AccountId, Region};
-use coffer_policy::Config;
+use coffer_policy::{Config, LoadConfig as _};
 use coffer_service::{Caller, Service};
 
 /// Options every command takes.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
-use coffer_vault::{ExportWork, Keyring};
+use coffer_service::keys;
 
 use clap::Subcommand;
 
@@ -72,28 +72,21 @@ fn passphrase(confirm: bool) -> anyhow::Result<String> {
     Ok(first)
 }
 
-/// The export's name for the report-signing key's seed.
-const SIGNING_KEY_EXTRA: &str = "signing-key";
-
 pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<Outcome> {
-    let keyring = Keyring::open(ctx.config.keyring_path())?;
-    let now = jiff::Timestamp::now();
+    let config = &ctx.config;
     match command {
         KeysCommand::Public => {
-            let key =
-                coffer_audit::signing::KeyPair::load_or_create(ctx.config.signing_key_path())?;
-            let public = key.public();
+            let public = keys::signing_public_key(config)?;
             println!("public key   {}", public.to_hex());
             println!("fingerprint  {}", public.fingerprint());
             println!("algorithm    Ed25519");
-            return Ok(Outcome::Success);
         }
         KeysCommand::List => {
-            let keys = keyring.list()?;
-            if keys.is_empty() {
-                println!("(no keys in {})", keyring.dir().display());
+            let (found, dir) = keys::list_keys(config)?;
+            if found.is_empty() {
+                println!("(no keys in {})", dir.display());
             } else {
-                let rows = keys
+                let rows = found
                     .into_iter()
                     .map(|k| {
                         vec![
@@ -112,7 +105,7 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<Outcome>
             }
         }
         KeysCommand::Create { name } => {
-            let info = keyring.create(&name, now)?;
+            let info = keys::create_key(config, &name, jiff::Timestamp::now())?;
             println!(
                 "Created key {:?} (version {}). Vaults refer to it as arn:coffer:kms:{}:{}:key/{}.",
                 info.name, info.current_version, ctx.region, ctx.account, info.name
@@ -131,35 +124,28 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<Outcome>
         }
         KeysCommand::Export { to } => {
             let passphrase = passphrase(true)?;
-            // The report-signing key travels with the keyring.
-            let mut extra = std::collections::BTreeMap::new();
-            let signing = ctx.config.signing_key_path();
-            if signing.exists() {
-                let key = coffer_audit::signing::KeyPair::load(signing)?;
-                extra.insert(
-                    SIGNING_KEY_EXTRA.to_string(),
-                    coffer_vault::Secret::new(key.seed().to_vec()),
-                );
-            }
-            let n_keys = keyring.export(&to, &passphrase, &extra, ExportWork::RECOMMENDED)?;
+            let (n_keys, with_signing) = keys::export_keyring(config, &to, &passphrase)?;
             println!(
                 "Wrote {n_keys} key(s){}, encrypted, to {}. Keep it and its passphrase safe, and apart.",
-                if extra.is_empty() { "" } else { " and the signing key" },
+                if with_signing { " and the signing key" } else { "" },
                 to.display()
             );
         }
         KeysCommand::Import { from, force } => {
             let passphrase = passphrase(false)?;
-            let (n_keys, extra) = keyring.import(&from, &passphrase, force)?;
-            println!("Imported {n_keys} key(s) into {}.", keyring.dir().display());
-            if let Some(seed) = extra.get(SIGNING_KEY_EXTRA) {
-                let key = coffer_audit::signing::KeyPair::install(
-                    ctx.config.signing_key_path(),
-                    seed.expose(),
-                    force,
-                )
-                .context("the vault keys were imported; the signing key was not")?;
-                println!("Signing key {} installed.", key.fingerprint());
+            let imported =
+                keys::import_keyring(config, &from, &passphrase, force).map_err(|e| {
+                    crate::hint(e, coffer_service::ErrorKind::AlreadyExists, |m| {
+                        format!("{m} (--force replaces it)")
+                    })
+                })?;
+            println!(
+                "Imported {} key(s) into {}.",
+                imported.keys,
+                imported.keyring_dir.display()
+            );
+            if let Some(fingerprint) = imported.signing_key {
+                println!("Signing key {fingerprint} installed.");
             }
         }
     }

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use coffer_drivers::RestoreTarget;
-use coffer_engine::exec::BackupOptions;
 use coffer_model::RecoveryPoint;
 use coffer_report::bundle::Trust;
 use coffer_service::backup::{requested_lifecycle, StartBackup, StartCopy};
@@ -222,12 +221,12 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
             )
             .await?;
         render::backup_started(&started);
-        let options = BackupOptions {
-            observer: Some(progress::Bar::new("backup")),
-            retry_backoff: None,
-        };
         let done = service
-            .run_backup_job(&started.job.backup_job_id, &options, render::waits_behind)
+            .run_backup_job(
+                &started,
+                Some(progress::Bar::new("backup")),
+                render::waits_behind,
+            )
             .await?;
         render::backup_done(&done)?;
     }

@@ -104,7 +104,11 @@ pub fn restore_done(run: &RestoreRun<'_>, end: &RestoreEnd) -> anyhow::Result<()
             }
             Ok(())
         }
-        RestoreEnd::Failed(message) => bail!("restore job {id} FAILED: {message}"),
+        RestoreEnd::Failed {
+            message,
+            target_exists: true,
+        } => bail!("restore job {id} FAILED: {message} (--force replaces it)"),
+        RestoreEnd::Failed { message, .. } => bail!("restore job {id} FAILED: {message}"),
     }
 }
 

@@ -169,6 +169,30 @@ async fn the_objects_of_a_scope_are_only_those_of_its_account_and_region() {
             "{}",
             engine.name
         );
+        // Whole rows (stack, ARN, version), of the scope only.
+        let stored = catalog
+            .stored_in(ObjectKind::BackupVault, ACCOUNT, "eu-west-3")
+            .await
+            .unwrap();
+        let named: Vec<(&str, &str, &str)> = stored
+            .iter()
+            .map(|o| (o.name.as_str(), o.account_id.as_str(), o.region.as_str()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("archive", ACCOUNT, "eu-west-3"),
+                ("nightly", ACCOUNT, "eu-west-3")
+            ],
+            "{}",
+            engine.name
+        );
+        assert!(stored.iter().all(|o| !o.stack.is_empty() && o.version >= 1));
+        let resources = catalog
+            .stored_in(ObjectKind::Resource, ACCOUNT, "eu-west-1")
+            .await
+            .unwrap();
+        assert_eq!(resources.len(), 1, "{}", engine.name);
     }
 }
 

@@ -127,7 +127,10 @@ async fn a_tree_backs_up_incrementally_restores_and_validates() {
     )
     .await
     .unwrap_err();
-    assert!(error.to_string().contains("--target-dir"), "{error}");
+    assert!(
+        error.to_string().contains("a directory to restore into"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

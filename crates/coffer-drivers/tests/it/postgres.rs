@@ -115,7 +115,10 @@ async fn a_database_streams_in_restores_to_a_new_database_and_validates() {
     let error = restore(&rp, &res, &vault, &target, false)
         .await
         .unwrap_err();
-    assert!(error.to_string().contains("--force"), "{error}");
+    assert!(
+        error.is_target_exists() && error.to_string().contains("with force"),
+        "{error}"
+    );
     let error = restore(
         &rp,
         &res,

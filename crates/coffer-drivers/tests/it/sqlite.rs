@@ -108,7 +108,10 @@ async fn live_database_round_trip(wal: bool) {
     )
     .await
     .unwrap_err();
-    assert!(error.to_string().contains("--force"), "{error}");
+    assert!(
+        error.is_target_exists() && error.to_string().contains("with force"),
+        "{error}"
+    );
     restore(
         &rp,
         &queue,

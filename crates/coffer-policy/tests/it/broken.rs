@@ -197,7 +197,7 @@ fn parameter_without_default_nor_value() {
     check(
         &["broken/parameter-without-value.yaml"],
         &[
-            "error: tests/fixtures/broken/parameter-without-value.yaml:2:3 Parameters.VaultName: parameter VaultName has no value; give it a Default, or pass --parameter VaultName=VALUE",
+            "error: tests/fixtures/broken/parameter-without-value.yaml:2:3 Parameters.VaultName: parameter VaultName has no value; give it a Default, or pass a value for parameter VaultName",
         ],
     );
 }
@@ -315,7 +315,7 @@ fn import_value() {
     check(
         &["broken/import-value.yaml"],
         &[
-            "error: tests/fixtures/broken/import-value.yaml:6:25 Vault.EncryptionKeyArn.Fn::ImportValue: Fn::ImportValue reads another stack's exports, which Coffer does not resolve; pass the value as a template parameter (--parameter NAME=VALUE) instead",
+            "error: tests/fixtures/broken/import-value.yaml:6:25 Vault.EncryptionKeyArn.Fn::ImportValue: Fn::ImportValue reads another stack's exports, which Coffer does not resolve; pass the value as a template parameter instead",
         ],
     );
 }

@@ -30,6 +30,8 @@ use rustic_core::{
     OpenStatus, PathList, Repository, RepositoryOptions, SnapshotOptions,
 };
 
+use coffer_model::StorageLocation;
+
 use crate::keyring::Secret;
 
 pub use restore::{RestoreRequest, RestoreSummary};
@@ -54,6 +56,10 @@ pub enum StorageError {
         "vault location {0:?} is not supported; use file:///absolute/path or s3://bucket/prefix"
     )]
     UnsupportedLocation(String),
+    #[error(
+        "vault location {0} is on S3: it is opened with its endpoint's settings and credentials"
+    )]
+    NoS3Access(String),
     #[error("vault storage at {location}: {message}")]
     Engine { location: String, message: String },
     #[error("backup of {source_path} is incomplete: {expected} files were found but {saved} were saved (unreadable files?); the snapshot was discarded")]
@@ -77,7 +83,7 @@ pub enum StorageError {
     StreamFailed { name: String, message: String },
     #[error("refusing to restore to {path}: {reason}")]
     UnsafePath { path: String, reason: String },
-    #[error("restore target {path} is not empty; choose an empty or new directory, or pass --force to overwrite files in it")]
+    #[error("restore target {path} is not empty; choose an empty or new directory, or restore with force to overwrite files in it")]
     TargetNotEmpty { path: String },
     #[error("vault storage at {location} failed its check: {message}")]
     CheckFailed { location: String, message: String },
@@ -136,40 +142,54 @@ impl VaultStorage {
     /// When the location is not `file://` with an absolute path (an
     /// `s3://` location needs [`VaultStorage::new_s3`]).
     pub fn new(location: &str) -> Result<VaultStorage, StorageError> {
-        let path = location
-            .strip_prefix("file://")
-            .filter(|p| p.starts_with('/'))
-            .ok_or_else(|| StorageError::UnsupportedLocation(location.to_string()))?;
-        Ok(Self::at(location, Place::Local(PathBuf::from(path))))
+        match StorageLocation::parse(location) {
+            Ok(parsed @ StorageLocation::Local(_)) => Self::at(&parsed, None),
+            _ => Err(StorageError::UnsupportedLocation(location.to_string())),
+        }
     }
 
-    /// Storage at `s3://bucket/prefix` (anything after `?` is ignored) on
-    /// the endpoint `access` describes.
+    /// Storage at `s3://bucket/prefix` on the endpoint `access` describes
+    /// (an `?endpoint=NAME` the location carries is not looked at).
     ///
     /// # Errors
     /// When the location is not `s3://bucket[/prefix]`.
     pub fn new_s3(location: &str, access: &S3Access) -> Result<VaultStorage, StorageError> {
-        let rest = location
-            .strip_prefix("s3://")
-            .map(|r| r.split('?').next().unwrap_or(r))
-            .filter(|r| !r.is_empty())
-            .ok_or_else(|| StorageError::UnsupportedLocation(location.to_string()))?;
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let backend =
-            s3::S3Backend::new(bucket, prefix, access).map_err(|e| StorageError::Engine {
-                location: location.to_string(),
-                message: e.to_string(),
-            })?;
-        Ok(Self::at(location, Place::S3(backend)))
+        match StorageLocation::parse(location) {
+            Ok(parsed @ StorageLocation::S3 { .. }) => Self::at(&parsed, Some(access)),
+            _ => Err(StorageError::UnsupportedLocation(location.to_string())),
+        }
     }
 
-    fn at(location: &str, place: Place) -> VaultStorage {
-        VaultStorage {
+    /// Storage at `location`; an `s3://` location is reached through
+    /// `access`, its endpoint's settings and credentials.
+    ///
+    /// # Errors
+    /// An `s3://` location without `access`, or settings that cannot make
+    /// an S3 client.
+    pub fn at(
+        location: &StorageLocation,
+        access: Option<&S3Access>,
+    ) -> Result<VaultStorage, StorageError> {
+        let place = match (location, access) {
+            (StorageLocation::Local(path), _) => Place::Local(path.clone()),
+            (StorageLocation::S3 { bucket, prefix, .. }, Some(access)) => {
+                Place::S3(s3::S3Backend::new(bucket, prefix, access).map_err(|e| {
+                    StorageError::Engine {
+                        location: location.to_string(),
+                        message: e.to_string(),
+                    }
+                })?)
+            }
+            (StorageLocation::S3 { .. }, None) => {
+                return Err(StorageError::NoS3Access(location.to_string()))
+            }
+        };
+        Ok(VaultStorage {
             location: location.to_string(),
             place,
             key: Arc::default(),
             observer: None,
-        }
+        })
     }
 
     /// Reports progress of backups and restores to `observer`.

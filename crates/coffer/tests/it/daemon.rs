@@ -17,6 +17,7 @@ use coffer_model::{
     BackupJob, BackupJobState, CopyJob, CopyJobState, RecoveryPoint, RecoveryPointStatus,
     VaultCheck,
 };
+use coffer_policy::LoadConfig as _;
 use jiff::{civil, tz::TimeZone, SignedDuration, Timestamp};
 
 use crate::Home;

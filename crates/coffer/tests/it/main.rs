@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod clock;
 mod crash;
 mod crash_jobs;
 mod daemon;

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::Run;
 
-const STACK: &str = r#"
+pub(crate) const STACK: &str = r#"
 Resources:
   Primary:
     Type: AWS::Backup::BackupVault

@@ -1,0 +1,331 @@
+//! The deployment configuration's values: the default account, region and
+//! principal; the catalog; where each vault's storage lives (URL templates
+//! with `{account}`, `{region}` and `{name}`) and its cold tier; S3
+//! endpoints with credentials by reference; report buckets; `[serve]`;
+//! notification targets; the keyring and signing-key paths.
+//!
+//! Plain values, no IO: `coffer-policy` reads and checks `config.toml` into
+//! a [`Config`]; the engine, reports and the CLI read it from here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::{
+    glob_match, AccountId, LocationError, LockMode, Region, S3Endpoint, SecretRef, StorageLocation,
+};
+
+/// The configuration file's name inside the home directory.
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// Coffer's deployment configuration, as `coffer-policy` reads it from
+/// `$COFFER_HOME/config.toml` (checked, `{home}` already substituted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    home: PathBuf,
+    account: AccountId,
+    region: Region,
+    principal: String,
+    catalog_url: String,
+    catalog_password: Option<SecretRef>,
+    /// Location of vaults no rule matches; `{name}` still in place.
+    vault_default: VaultLocation,
+    vault_rules: Vec<VaultRule>,
+    s3_endpoints: BTreeMap<String, S3Endpoint>,
+    report_buckets: BTreeMap<String, BucketLocation>,
+    keyring_path: PathBuf,
+    signing_key_path: PathBuf,
+    serve: ServeSettings,
+    notifications: Vec<NotificationTarget>,
+}
+
+/// `[serve]`: how `coffer serve` runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServeSettings {
+    /// Address of the HTTP endpoints (`/metrics`, `/healthz`).
+    pub listen: String,
+    /// Backups and copies running at once (never two backups of one resource).
+    pub workers: u32,
+    /// Minutes between looks for new resources.
+    pub discover_minutes: u32,
+    /// Minutes between lifecycle sweeps.
+    pub sweep_minutes: u32,
+    /// Hours between checks of each vault.
+    pub check_hours: u32,
+    /// Each check reads back one part in this many of the vault's data.
+    pub check_parts: u32,
+    /// Minutes before a failed attempt is retried (doubling each time).
+    pub retry_minutes: u32,
+}
+
+impl Default for ServeSettings {
+    fn default() -> ServeSettings {
+        ServeSettings {
+            listen: "127.0.0.1:9797".into(),
+            workers: 2,
+            discover_minutes: 15,
+            sweep_minutes: 60,
+            check_hours: 24,
+            check_parts: 10,
+            retry_minutes: 5,
+        }
+    }
+}
+
+/// A `[[notifications]]` entry: a webhook that receives events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotificationTarget {
+    pub url: String,
+    /// The events sent; for a target with `sns_topic`, the vault's own
+    /// BackupVaultEvents choose instead.
+    pub events: Vec<String>,
+    /// Only events of vaults whose Notifications name this SNS topic.
+    pub sns_topic: Option<String>,
+}
+
+/// Where a vault's storage lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VaultLocation {
+    /// `file:///absolute/path` or `s3://bucket/prefix`.
+    pub url: String,
+    /// Where recovery points in cold storage live; `None`: at `url`.
+    pub cold_url: Option<String>,
+    /// Name of the `[s3_endpoints]` entry serving the `s3://` URLs.
+    pub endpoint: Option<String>,
+}
+
+impl VaultLocation {
+    /// Where the vault's repository lives, as the catalog records it.
+    ///
+    /// # Errors
+    /// A `url` that is not a storage location.
+    pub fn storage(&self) -> Result<StorageLocation, LocationError> {
+        StorageLocation::from_url(&self.url, self.endpoint.as_deref())
+    }
+
+    /// Where the vault's points in cold storage live, when `cold_url` is set.
+    ///
+    /// # Errors
+    /// A `cold_url` that is not a storage location.
+    pub fn cold_storage(&self) -> Result<Option<StorageLocation>, LocationError> {
+        self.cold_url
+            .as_deref()
+            .map(|url| StorageLocation::from_url(url, self.endpoint.as_deref()))
+            .transpose()
+    }
+}
+
+/// A `[[vaults.rules]]` entry: vaults whose name matches `pattern` live at
+/// `location` (templates with `{name}` in place).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VaultRule {
+    /// Glob on the vault name; `*` matches any run of characters.
+    pub pattern: String,
+    pub location: VaultLocation,
+}
+
+/// Where a report bucket's files go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BucketLocation {
+    /// A local folder (the default: `<home>/buckets/<name>`).
+    Folder(PathBuf),
+    /// A bucket on an `[s3_endpoints]` entry.
+    S3 {
+        endpoint: String,
+        bucket: String,
+        /// Object Lock retention applied to every delivered object.
+        object_lock: Option<ObjectLockDefault>,
+    },
+}
+
+/// Default Object Lock retention of a report bucket's objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectLockDefault {
+    pub mode: LockMode,
+    pub days: u32,
+}
+
+/// What a [`Config`] is made of, as a loader builds it: every value is
+/// checked by the loader (`coffer_policy::LoadConfig`) before it gets here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigParts {
+    pub home: PathBuf,
+    pub account: AccountId,
+    pub region: Region,
+    pub principal: String,
+    pub catalog_url: String,
+    pub catalog_password: Option<SecretRef>,
+    /// Location of vaults no rule matches; `{name}` still in place.
+    pub vault_default: VaultLocation,
+    pub vault_rules: Vec<VaultRule>,
+    pub s3_endpoints: BTreeMap<String, S3Endpoint>,
+    pub report_buckets: BTreeMap<String, BucketLocation>,
+    pub keyring_path: PathBuf,
+    pub signing_key_path: PathBuf,
+    pub serve: ServeSettings,
+    pub notifications: Vec<NotificationTarget>,
+}
+
+impl Config {
+    /// A configuration of checked values.
+    pub fn new(parts: ConfigParts) -> Config {
+        let ConfigParts {
+            home,
+            account,
+            region,
+            principal,
+            catalog_url,
+            catalog_password,
+            vault_default,
+            vault_rules,
+            s3_endpoints,
+            report_buckets,
+            keyring_path,
+            signing_key_path,
+            serve,
+            notifications,
+        } = parts;
+        Config {
+            home,
+            account,
+            region,
+            principal,
+            catalog_url,
+            catalog_password,
+            vault_default,
+            vault_rules,
+            s3_endpoints,
+            report_buckets,
+            keyring_path,
+            signing_key_path,
+            serve,
+            notifications,
+        }
+    }
+
+    /// The home directory (`$COFFER_HOME`).
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The configuration file's path.
+    pub fn config_path(&self) -> PathBuf {
+        self.home.join(CONFIG_FILE)
+    }
+
+    /// Account commands and policies act in when they do not name one.
+    pub fn default_account(&self) -> &AccountId {
+        &self.account
+    }
+
+    /// Region commands and policies act in when they do not name one.
+    pub fn default_region(&self) -> &Region {
+        &self.region
+    }
+
+    /// The principal ARN the CLI acts as.
+    pub fn principal(&self) -> &str {
+        &self.principal
+    }
+
+    /// `sqlite://...` or `postgres://...`, never holding a password.
+    pub fn catalog_url(&self) -> &str {
+        &self.catalog_url
+    }
+
+    /// The PostgreSQL catalog's password, by reference.
+    pub fn catalog_password(&self) -> Option<&SecretRef> {
+        self.catalog_password.as_ref()
+    }
+
+    /// Where the vault named `name` of `account` and `region` lives: the
+    /// first `[[vaults.rules]]` entry whose pattern matches, else
+    /// `[vaults]`; `{account}`, `{region}` and `{name}` substituted.
+    pub fn vault_location(&self, account: &str, region: &str, name: &str) -> VaultLocation {
+        let template = self
+            .vault_rules
+            .iter()
+            .find(|rule| glob_match(&rule.pattern, name))
+            .map_or(&self.vault_default, |rule| &rule.location);
+        let fill = |url: &str| {
+            url.replace("{account}", account)
+                .replace("{region}", region)
+                .replace("{name}", name)
+        };
+        VaultLocation {
+            url: fill(&template.url),
+            cold_url: template.cold_url.as_deref().map(fill),
+            endpoint: template.endpoint.clone(),
+        }
+    }
+
+    /// The `[[vaults.rules]]` entries, in the order they are tried.
+    pub fn vault_rules(&self) -> &[VaultRule] {
+        &self.vault_rules
+    }
+
+    /// An `[s3_endpoints.NAME]` entry.
+    pub fn s3_endpoint(&self, name: &str) -> Option<&S3Endpoint> {
+        self.s3_endpoints.get(name)
+    }
+
+    /// All `[s3_endpoints]` entries by name.
+    pub fn s3_endpoints(&self) -> &BTreeMap<String, S3Endpoint> {
+        &self.s3_endpoints
+    }
+
+    /// Where report files for the bucket `name` (a report plan's
+    /// `S3BucketName`) go: its `[report_buckets.NAME]` entry, else the
+    /// folder `<home>/buckets/<name>`. A name that is not a plain file name
+    /// (holding `/`, or `..`) has such characters replaced by `_` so the
+    /// folder always stays under `<home>/buckets`.
+    pub fn report_bucket(&self, name: &str) -> BucketLocation {
+        match self.report_buckets.get(name) {
+            Some(location) => location.clone(),
+            None => BucketLocation::Folder(self.home.join("buckets").join(folder_name(name))),
+        }
+    }
+
+    /// The `[report_buckets]` entries by name.
+    pub fn report_buckets(&self) -> &BTreeMap<String, BucketLocation> {
+        &self.report_buckets
+    }
+
+    /// The key-encryption keyring.
+    pub fn keyring_path(&self) -> &Path {
+        &self.keyring_path
+    }
+
+    /// `[serve]`: how `coffer serve` runs.
+    pub fn serve(&self) -> &ServeSettings {
+        &self.serve
+    }
+
+    /// `[[notifications]]`: the webhooks that receive events.
+    pub fn notifications(&self) -> &[NotificationTarget] {
+        &self.notifications
+    }
+
+    /// The Ed25519 key that signs report manifests and ledger checkpoints.
+    pub fn signing_key_path(&self) -> &Path {
+        &self.signing_key_path
+    }
+}
+
+/// A bucket name as a single safe path component.
+fn folder_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() || cleaned.chars().all(|c| c == '.') {
+        format!("_{cleaned}")
+    } else {
+        cleaned
+    }
+}
