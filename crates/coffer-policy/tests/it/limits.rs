@@ -135,7 +135,7 @@ fn files_past_the_set_limit_are_refused_and_named() {
     let loaded = load_files_with_limits(&paths, &options(), &limits);
     assert_eq!(
         rendered_in(&loaded, dir.path()),
-        ["error: c.yaml is 600 bytes and the files before it hold 1.2 KiB: more than the files of one load may hold together (1.5 KiB); it was not read; split the objects into stacks whose files hold at most 1.5 KiB, and apply each with coffer apply --stack NAME"]
+        ["error: c.yaml is 600 bytes and the files before it hold 1.2 KiB: more than the files of one load may hold together (1.5 KiB); it was not read; split the objects into stacks whose files hold at most 1.5 KiB, and apply each as a stack of its own"]
     );
     let names: Vec<&str> = loaded
         .set
