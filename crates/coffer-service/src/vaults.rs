@@ -8,6 +8,7 @@
 //! ever lost.
 
 use coffer_catalog::VaultSecretRecord;
+use coffer_model::RecoveryPoint;
 use coffer_policy::{PolicySet, VaultLocation};
 use coffer_vault::{
     key_name_of, new_vault_secret, Keyring, VaultStorage, WrappedSecret, DEFAULT_KEY,
@@ -243,8 +244,10 @@ impl Service {
         Ok(result.map_err(|e| e.to_string()))
     }
 
-    /// Removes (or with `dry_run` only names) the snapshots an interrupted
-    /// job left in a vault; returns their IDs.
+    /// Reconciles a vault with the catalog: removes (or with `dry_run` only
+    /// names) the snapshots of jobs the catalog and ledger record as ended
+    /// without them, and reports the Coffer snapshots nothing accounts for
+    /// (never removed; see [`Service::adopt_snapshots`]).
     ///
     /// # Errors
     /// Catalog and storage failures.
@@ -253,12 +256,32 @@ impl Service {
         caller: &Caller,
         name: &str,
         dry_run: bool,
-    ) -> Result<Vec<String>> {
+    ) -> Result<coffer_engine::maintenance::Reconciliation> {
         let vault = self
             .vault(caller.account.as_str(), caller.region.as_str(), name)
             .await?;
         self.authorize(caller, Action::ReconcileBackupVault, Target::Vault(&vault))?;
         Ok(coffer_engine::maintenance::reconcile(self.env(), &vault, !dry_run).await?)
+    }
+
+    /// Records back as recovery points the vault's Coffer snapshots nothing
+    /// accounts for (all, or those `only` names by snapshot or recovery
+    /// point ID), from the record each snapshot carries.
+    ///
+    /// # Errors
+    /// Catalog and storage failures; a snapshot too bare to name its
+    /// resource.
+    pub async fn adopt_snapshots(
+        &self,
+        caller: &Caller,
+        name: &str,
+        only: &[String],
+    ) -> Result<Vec<RecoveryPoint>> {
+        let vault = self
+            .vault(caller.account.as_str(), caller.region.as_str(), name)
+            .await?;
+        self.authorize(caller, Action::AdoptRecoveryPoints, Target::Vault(&vault))?;
+        Ok(coffer_engine::maintenance::adopt(self.env(), &vault, only).await?)
     }
 
     /// One two-phase prune of a vault.

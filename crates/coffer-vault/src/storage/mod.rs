@@ -106,6 +106,9 @@ pub struct SnapshotInfo {
     pub bytes: u64,
     /// Bytes added to the repository (after dedup and compression).
     pub bytes_added: u64,
+    /// The snapshot's description (Coffer writes the recovery point's
+    /// record there).
+    pub description: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -543,6 +546,7 @@ fn snapshot_info(snapshot: &rustic_core::repofile::SnapshotFile) -> SnapshotInfo
         files: summary.map_or(0, |s| s.total_files_processed),
         bytes: summary.map_or(0, |s| s.total_bytes_processed),
         bytes_added: summary.map_or(0, |s| s.data_added_packed),
+        description: snapshot.description.clone(),
     }
 }
 

@@ -806,17 +806,19 @@ fn metrics_show_jobs_by_state_and_the_last_success_per_resource() {
     );
 }
 
-#[test]
-fn reconcile_removes_orphan_snapshots_and_leaves_hand_made_ones() {
-    let (home, source) = setup();
-    ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "open"]));
-    let key = home.run(&["vault", "export-key", "open", "--yes", "-o", "json"]);
+/// Runs Debian's restic on the vault `name` of `home` with the key
+/// `vault export-key` prints; returns its standard output.
+fn restic_on(home: &Home, name: &str) -> impl Fn(&[&str]) -> String {
+    let key = home.run(&["vault", "export-key", name, "--yes", "-o", "json"]);
+    ok(&key);
     let key: Value = serde_json::from_str(&key.stdout).unwrap();
-    let restic = |args: &[&str]| {
+    let repository = key["repository"].as_str().unwrap().to_string();
+    let password = key["password"].as_str().unwrap().to_string();
+    move |args: &[&str]| {
         let out = std::process::Command::new("restic")
-            .args(["--no-cache", "--repo", key["repository"].as_str().unwrap()])
+            .args(["--no-cache", "--repo", &repository])
             .args(args)
-            .env("RESTIC_PASSWORD", key["password"].as_str().unwrap())
+            .env("RESTIC_PASSWORD", &password)
             .output()
             .unwrap();
         assert!(
@@ -825,13 +827,42 @@ fn reconcile_removes_orphan_snapshots_and_leaves_hand_made_ones() {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
-    };
+    }
+}
+
+fn catalog(home: &Home) -> rusqlite::Connection {
+    rusqlite::Connection::open(home.path().join("catalog.db")).unwrap()
+}
+
+#[test]
+fn reconcile_removes_only_snapshots_of_jobs_that_ended_without_them() {
+    let (home, source) = setup();
+    ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "open"]));
+    // A job that failed: its source is gone for the attempt.
+    let away = home.path().join("data/docs-away");
+    std::fs::rename(&source, &away).unwrap();
+    let failed = home.run(&["backup", "start", "--resource", DOCS, "--vault", "open"]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    std::fs::rename(&away, &source).unwrap();
+    let failed_job: String = catalog(&home)
+        .query_row(
+            "SELECT id FROM backup_jobs WHERE state = 'FAILED'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let restic = restic_on(&home, "open");
     let src = source.display().to_string();
-    // What a job killed after its snapshot and before its catalog row leaves behind.
+    // What that job would leave had it died after its snapshot and before
+    // its catalog row.
+    let left = format!("coffer-recovery-point:lost,coffer-job:{failed_job}");
+    restic(&["backup", "--tag", &left, &src]);
+    // A Coffer snapshot of a job the catalog does not know (a catalog
+    // restored from an older copy): kept.
     restic(&[
         "backup",
         "--tag",
-        "coffer-recovery-point:lost,coffer-job:DEAD-JOB",
+        "coffer-recovery-point:stray,coffer-job:UNKNOWN-JOB",
         &src,
     ]);
     // A snapshot someone made by hand.
@@ -844,16 +875,102 @@ fn reconcile_removes_orphan_snapshots_and_leaves_hand_made_ones() {
         "{}",
         dry.stdout
     );
-    ok(&home.run(&["vault", "reconcile", "open"]));
+    assert!(dry.stdout.contains(&failed_job), "{}", dry.stdout);
+    assert!(
+        dry.stdout.contains("unaccounted snapshot") && dry.stdout.contains("recovery point stray"),
+        "{}",
+        dry.stdout
+    );
+    let done = home.run(&["vault", "reconcile", "open"]);
+    ok(&done);
     let listed = restic(&["snapshots", "--json"]);
     assert!(!listed.contains("coffer-recovery-point:lost"), "{listed}");
+    assert!(listed.contains("coffer-recovery-point:stray"), "{listed}");
     assert!(listed.contains("by-hand"), "{listed}");
+    // A job row the ledger does not vouch for (edited in the database) is
+    // not trusted to remove anything.
+    restic(&["backup", "--tag", &left, &src]);
+    catalog(&home)
+        .execute(
+            "UPDATE backup_jobs SET doc = replace(doc, '\"FAILED\"', '\"FAILED\" ') WHERE id = ?1",
+            [&failed_job],
+        )
+        .unwrap();
     let again = home.run(&["vault", "reconcile", "open"]);
+    ok(&again);
     assert!(
-        again
+        again.stdout.contains("the ledger does not vouch"),
+        "{}",
+        again.stdout
+    );
+    let listed = restic(&["snapshots", "--json"]);
+    assert!(listed.contains("coffer-recovery-point:lost"), "{listed}");
+}
+
+#[test]
+fn a_point_whose_row_is_deleted_keeps_its_snapshot_and_is_adopted_back() {
+    let (home, _source) = setup();
+    let backup = home.run(&["backup", "start", "--resource", DOCS, "--vault", "open"]);
+    ok(&backup);
+    let rp = point_arn(&backup);
+    let point_id = rp.rsplit(':').next().unwrap().to_string();
+    let described = home.run(&["recovery-points", "describe", &rp, "-o", "json"]);
+    ok(&described);
+    let before: Value = serde_json::from_str(&described.stdout).unwrap();
+    assert_eq!(
+        catalog(&home)
+            .execute("DELETE FROM recovery_points WHERE id = ?1", [&point_id])
+            .unwrap(),
+        1
+    );
+    // Reconciliation, by hand and as `serve` runs it, keeps the snapshot
+    // and names it.
+    let found = home.run(&["vault", "reconcile", "open"]);
+    ok(&found);
+    assert!(
+        found.stdout.contains("unaccounted snapshot") && found.stdout.contains(&point_id),
+        "{}",
+        found.stdout
+    );
+    assert!(!found.stdout.contains("removed"), "{}", found.stdout);
+    let restic = restic_on(&home, "open");
+    let tag = format!("coffer-recovery-point:{point_id}");
+    assert!(restic(&["snapshots", "--json"]).contains(&tag));
+    // Adoption records it again, with what the snapshot carries.
+    let adopted = home.run(&["vault", "reconcile", "open", "--adopt"]);
+    ok(&adopted);
+    assert!(adopted.stdout.contains(&point_id), "{}", adopted.stdout);
+    let described = home.run(&["recovery-points", "describe", &rp, "-o", "json"]);
+    ok(&described);
+    let after: Value = serde_json::from_str(&described.stdout).unwrap();
+    for field in [
+        "ResourceArn",
+        "SnapshotId",
+        "ContentSha256",
+        "CreatedByJobId",
+    ] {
+        assert_eq!(after[field], before[field], "{field}: {after}");
+    }
+    assert_eq!(after["Status"], "COMPLETED");
+    let target = home.path().join("restored");
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &rp,
+        "--target-dir",
+        &target.display().to_string(),
+    ]));
+    assert_eq!(
+        std::fs::read_to_string(target.join("sub/b.txt")).unwrap(),
+        "beta"
+    );
+    let clean = home.run(&["vault", "reconcile", "open"]);
+    assert!(
+        clean
             .stdout
             .contains("every Coffer snapshot is a recorded recovery point"),
         "{}",
-        again.stdout
+        clean.stdout
     );
 }
