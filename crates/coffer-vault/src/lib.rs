@@ -32,5 +32,5 @@ pub use keyring::{
 };
 pub use storage::{
     exclude_globs, restic_password, Content, Observer, PruneSummary, ReadBack, RestoreRequest,
-    RestoreSummary, S3Access, SnapshotInfo, StorageError, StreamBackup, VaultStorage,
+    RestoreSummary, S3Access, SnapshotInfo, StorageError, StreamBackup, VaultStorage, SECRET_FILE,
 };

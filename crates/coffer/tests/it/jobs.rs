@@ -974,3 +974,117 @@ fn a_point_whose_row_is_deleted_keeps_its_snapshot_and_is_adopted_back() {
         clean.stdout
     );
 }
+
+fn keys_with_passphrase(home: &Home, args: &[&str]) -> crate::Run {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .arg("--home")
+        .arg(home.path())
+        .arg("keys")
+        .args(args)
+        .env_remove("COFFER_HOME")
+        .env("COFFER_KEYS_PASSPHRASE", "a long enough passphrase")
+        .output()
+        .unwrap();
+    crate::Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_lost_catalog_is_rebuilt_from_the_keyring_export_and_the_vaults() {
+    let (home, _source) = setup();
+    let backup = home.run(&[
+        "backup",
+        "start",
+        "--resource",
+        DOCS,
+        "--vault",
+        "open",
+        "--delete-after-days",
+        "40",
+    ]);
+    ok(&backup);
+    let rp = point_arn(&backup);
+    let described = home.run(&["recovery-points", "describe", &rp, "-o", "json"]);
+    ok(&described);
+    let before: Value = serde_json::from_str(&described.stdout).unwrap();
+    let export = home.path().join("keys.export").display().to_string();
+    ok(&keys_with_passphrase(&home, &["export", "--to", &export]));
+    // The vault keeps its wrapped secret beside the repository, and each
+    // snapshot the record of its point.
+    let beside = home
+        .path()
+        .join("vaults/210987654321/eu-west-1/open/coffer-vault-secret.json");
+    assert!(beside.is_file());
+    assert!(!std::fs::read_to_string(&beside)
+        .unwrap()
+        .contains(&restic_key(&home, "open")));
+    // The machine loses its catalog and its keyring.
+    for name in ["catalog.db", "catalog.db-wal", "catalog.db-shm"] {
+        let _ = std::fs::remove_file(home.path().join(name));
+    }
+    std::fs::remove_dir_all(home.path().join("keyring")).unwrap();
+    ok(&keys_with_passphrase(&home, &["import", "--from", &export]));
+    let stack = home.path().join("files/stack.yaml").display().to_string();
+    let inventory = home
+        .path()
+        .join("files/inventory.yaml")
+        .display()
+        .to_string();
+    let applied = home.run(&["apply", "--stack", "jobs", &stack, &inventory]);
+    ok(&applied);
+    assert!(
+        applied.stdout.contains("recorded again"),
+        "{}",
+        applied.stdout
+    );
+    let recovered = home.run(&["catalog", "recover"]);
+    ok(&recovered);
+    assert!(recovered.stdout.contains(&rp), "{}", recovered.stdout);
+    let described = home.run(&["recovery-points", "describe", &rp, "-o", "json"]);
+    ok(&described);
+    let after: Value = serde_json::from_str(&described.stdout).unwrap();
+    for field in [
+        "ResourceArn",
+        "SnapshotId",
+        "ContentSha256",
+        "Lifecycle",
+        "CalculatedLifecycle",
+        "CreationDate",
+        "BackupSizeInBytes",
+        "StoredBytes",
+    ] {
+        assert_eq!(after[field], before[field], "{field}: {after}");
+    }
+    let target = home.path().join("restored");
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &rp,
+        "--target-dir",
+        &target.display().to_string(),
+    ]));
+    assert_eq!(
+        std::fs::read_to_string(target.join("sub/b.txt")).unwrap(),
+        "beta"
+    );
+    // Recovering again finds nothing more.
+    let again = home.run(&["catalog", "recover"]);
+    ok(&again);
+    assert!(
+        again.stdout.contains("0 recovery point(s) recovered"),
+        "{}",
+        again.stdout
+    );
+}
+
+/// The vault's restic password, as `vault export-key` prints it.
+fn restic_key(home: &Home, name: &str) -> String {
+    let key = home.run(&["vault", "export-key", name, "--yes", "-o", "json"]);
+    ok(&key);
+    let key: Value = serde_json::from_str(&key.stdout).unwrap();
+    key["password"].as_str().unwrap().to_string()
+}
