@@ -230,8 +230,11 @@ pub async fn prune(env: &Env, vault: &BackupVault) -> Result<PruneSummary> {
     Ok(summary)
 }
 
-/// Checks a vault's structure and reads back `read_data` of its data
-/// (`n/m`, `all`, `N%`), and records the result as a [`VaultCheck`].
+/// Checks a vault's structure, reads back `read_data` of its data (`n/m`,
+/// `all`, `N%`), and compares it with the catalog: a live recovery point
+/// whose snapshot is gone or is no longer its own, or a Coffer snapshot no
+/// recovery point accounts for, fails the check, named. The result is
+/// recorded as a [`VaultCheck`].
 ///
 /// # Errors
 /// Catalog errors; a failed check is a recorded result, returned.
@@ -242,17 +245,49 @@ pub async fn check_vault(
 ) -> Result<VaultCheck> {
     let started_at = env.now();
     let subset = read_data.clone();
+    // The points are read before the snapshots are listed, so a point
+    // completed meanwhile is not looked for; one deleted or moved to the
+    // cold tier meanwhile is read again before it is called at fault.
+    let live = live_points(env, vault).await?;
     let outcome = match env.open_vault(vault).await {
         Ok(opened) => tokio::task::spawn_blocking(move || {
             opened
                 .storage
                 .check_subset(&opened.secret, subset.as_deref())
+                .map_err(|e| e.to_string())?;
+            opened
+                .storage
+                .snapshots(&opened.secret)
                 .map_err(|e| e.to_string())
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string())),
         Err(error) => Err(error.to_string()),
     };
+    let mut faulty = BTreeMap::new();
+    let mut unaccounted = Vec::new();
+    let mut problems = Vec::new();
+    match &outcome {
+        Ok(snapshots) => {
+            faulty = faulty_points(env, vault, live, snapshots).await?;
+            for (point, why) in &faulty {
+                problems.push(format!("recovery point {point}: {why}"));
+            }
+            match reconcile(env, vault, false).await {
+                Ok(found) => {
+                    for snapshot in found.unaccounted {
+                        problems.push(format!(
+                            "snapshot {} (recovery point {}) is accounted for by no recovery point: {}",
+                            snapshot.snapshot_id, snapshot.recovery_point_id, snapshot.why
+                        ));
+                        unaccounted.push(snapshot.snapshot_id);
+                    }
+                }
+                Err(error) => problems.push(error.to_string()),
+            }
+        }
+        Err(error) => problems.push(error.clone()),
+    }
     let check = VaultCheck {
         vault_check_id: uuid::Uuid::now_v7().to_string(),
         account_id: vault.account_id.to_string(),
@@ -261,8 +296,10 @@ pub async fn check_vault(
         started_at,
         completed_at: env.now(),
         read_data,
-        passed: outcome.is_ok(),
-        message: outcome.err(),
+        passed: problems.is_empty(),
+        message: (!problems.is_empty()).then(|| problems.join("; ")),
+        faulty_recovery_points: faulty,
+        unaccounted_snapshots: unaccounted,
     };
     env.catalog.insert(&check, check.completed_at).await?;
     if check.passed {
@@ -271,6 +308,74 @@ pub async fn check_vault(
         tracing::error!(vault = %check.backup_vault_name, read_data = ?check.read_data, error = ?check.message, "vault check FAILED");
     }
     Ok(check)
+}
+
+/// The vault's live recovery points: completed, in its own storage.
+async fn live_points(env: &Env, vault: &BackupVault) -> Result<Vec<RecoveryPoint>> {
+    let arn = vault.backup_vault_arn.to_string();
+    Ok(env
+        .catalog
+        .list::<RecoveryPoint>(&[
+            ("account_id", vault.account_id.as_str()),
+            ("region", vault.region.as_str()),
+            ("vault_name", &vault.backup_vault_name),
+        ])
+        .await?
+        .into_iter()
+        .map(|stored| stored.record)
+        .filter(is_live_in(&arn))
+        .collect())
+}
+
+fn is_live_in(vault_arn: &str) -> impl Fn(&RecoveryPoint) -> bool + '_ {
+    move |point| {
+        point.backup_vault_arn == vault_arn
+            && point.status == RecoveryPointStatus::Completed
+            && point.storage_location.is_none()
+    }
+}
+
+/// Which of `live` (read before `snapshots` were listed) have no snapshot,
+/// or one that no longer carries their tag, and are still live as they
+/// were when read again now: point ID → what is wrong.
+async fn faulty_points(
+    env: &Env,
+    vault: &BackupVault,
+    live: Vec<RecoveryPoint>,
+    snapshots: &[SnapshotInfo],
+) -> Result<BTreeMap<String, String>> {
+    let arn = vault.backup_vault_arn.to_string();
+    let by_id: BTreeMap<&str, &SnapshotInfo> =
+        snapshots.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mut faulty = BTreeMap::new();
+    for point in live {
+        let tag = format!("coffer-recovery-point:{}", point.recovery_point_id);
+        let fault = match point.snapshot_id.as_deref() {
+            None => "it records no snapshot".to_string(),
+            Some(snapshot_id) => match by_id.get(snapshot_id) {
+                None => format!(
+                    "its snapshot {snapshot_id} is gone from vault {:?}",
+                    vault.backup_vault_name
+                ),
+                Some(snapshot) if !snapshot.tags.contains(&tag) => format!(
+                    "its snapshot {snapshot_id} was changed: it no longer names the recovery point"
+                ),
+                Some(_) => continue,
+            },
+        };
+        let now = env
+            .catalog
+            .get::<RecoveryPoint>(&point.recovery_point_id)
+            .await?
+            .map(|stored| stored.record);
+        let unchanged = now
+            .as_ref()
+            .is_some_and(|again| is_live_in(&arn)(again) && again.snapshot_id == point.snapshot_id);
+        if unchanged {
+            faulty.insert(point.recovery_point_id, fault);
+        }
+    }
+    Ok(faulty)
 }
 
 /// The part of a vault's data its next scheduled check reads back: the

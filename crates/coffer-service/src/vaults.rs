@@ -300,7 +300,9 @@ impl Service {
     }
 
     /// Checks a vault's structure, and with `read_data` (all, N%, n/m) its
-    /// data read back. `Ok(Err(problem))` when the check found a problem.
+    /// data read back, and compares it with the catalog's recovery points;
+    /// the result is recorded as the scheduled checks' are. `Ok(Err(problem))`
+    /// when the check found a problem.
     ///
     /// # Errors
     /// When the vault cannot be found or opened.
@@ -310,17 +312,23 @@ impl Service {
         name: &str,
         read_data: Option<&str>,
     ) -> Result<std::result::Result<(), String>> {
-        let opened = self
-            .open_named(caller, name, Action::CheckBackupVault)
+        let vault = self
+            .vault(caller.account.as_str(), caller.region.as_str(), name)
             .await?;
-        let subset = read_data.map(str::to_string);
-        let result = tokio::task::spawn_blocking(move || {
-            opened
-                .storage
-                .check_subset(&opened.secret, subset.as_deref())
-        })
+        self.authorize(caller, Action::CheckBackupVault, Target::Vault(&vault))?;
+        if let Some(subset) = read_data {
+            coffer_vault::parse_read_subset(subset).map_err(Error::invalid_parameter)?;
+        }
+        let check = coffer_engine::maintenance::check_vault(
+            self.env(),
+            &vault,
+            read_data.map(str::to_string),
+        )
         .await?;
-        Ok(result.map_err(|e| e.to_string()))
+        Ok(match check.message {
+            Some(problem) if !check.passed => Err(problem),
+            _ => Ok(()),
+        })
     }
 
     /// Reconciles a vault with the catalog: removes (or with `dry_run` only

@@ -597,6 +597,20 @@ impl VaultStorage {
     }
 }
 
+/// Checks the text of a read-data subset (`all`, `N%`, `n/m`) before a
+/// check runs; the error says what is allowed.
+///
+/// # Errors
+/// When the text is no subset.
+pub fn parse_read_subset(subset: &str) -> Result<(), String> {
+    subset
+        .parse::<rustic_core::ReadSubsetOption>()
+        .map(|_| ())
+        .map_err(|e| {
+            format!("read-data subset {subset:?}: {e}; use all, a percentage like 10%, or n/m")
+        })
+}
+
 /// Repository settings for new vaults: data packs of 16 MiB growing to at
 /// most 32 MiB (restic's size class). A pack is assembled in memory, so
 /// rustic's default (32 MiB growing with the square root of the repository
