@@ -609,12 +609,16 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
 }
 
 /// Evaluates the point controls of `framework` over one page of
-/// `points` of `account` and `region` (completed points only).
+/// `points` of `account` and `region` (completed points only). A point
+/// in `faults` (point ID → what its vault's newest check found: its
+/// snapshot gone or changed) fails every point control with that reason:
+/// whatever the catalog says of it, the vault does not hold it.
 pub fn evaluate_points(
     framework: &Framework,
     (account, region): (&str, &str),
     now: Timestamp,
     points: &[PointFacts],
+    faults: &BTreeMap<String, String>,
 ) -> Vec<ControlResult> {
     let mut out = Vec::new();
     for control in framework
@@ -634,7 +638,12 @@ pub fn evaluate_points(
                 &p.tags,
             )
         }) {
-            let (status, reason) = if encryption {
+            let (status, reason) = if let Some(fault) = faults.get(&point.recovery_point_id) {
+                (
+                    Compliance::NonCompliant,
+                    format!("the vault check found the recovery point at fault: {fault}"),
+                )
+            } else if encryption {
                 if point.is_encrypted {
                     (Compliance::Compliant, "encrypted in its vault".to_string())
                 } else {

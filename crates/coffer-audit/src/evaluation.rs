@@ -10,10 +10,10 @@
 //! stays bounded by a page plus 32 bytes per current result, read from
 //! an index of (key, digest) alone.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use coffer_catalog::{control_key, Catalog, FrameworkKey};
-use coffer_model::{ControlResult, Framework, FrameworkEvaluation};
+use coffer_model::{ControlResult, Framework, FrameworkEvaluation, VaultCheck};
 
 use crate::controls::{self, Estate, PointFacts, Tally};
 
@@ -70,6 +70,41 @@ impl Recorder<'_> {
     }
 }
 
+/// The recovery points the newest check of each vault of `account` and
+/// `region` found at fault (snapshot gone or changed), with what it found.
+async fn point_faults(
+    catalog: &Catalog,
+    account: &str,
+    region: &str,
+) -> coffer_catalog::Result<BTreeMap<String, String>> {
+    let mut newest: HashMap<String, VaultCheck> = HashMap::new();
+    for stored in catalog
+        .list::<VaultCheck>(&[("account_id", account), ("region", region)])
+        .await?
+    {
+        let check = stored.record;
+        match newest.get(&check.backup_vault_name) {
+            Some(seen) if seen.completed_at >= check.completed_at => {}
+            _ => {
+                newest.insert(check.backup_vault_name.clone(), check);
+            }
+        }
+    }
+    Ok(newest
+        .into_values()
+        .flat_map(|check| {
+            let at = check.completed_at;
+            let vault = check.backup_vault_name;
+            check
+                .faulty_recovery_points
+                .into_iter()
+                .map(move |(point, why)| {
+                    (point, format!("{why} (check of vault {vault:?} at {at})"))
+                })
+        })
+        .collect())
+}
+
 /// Evaluates `framework` over `estate` and the catalog's recovery points,
 /// records what changed and the evaluation, and returns the evaluation.
 ///
@@ -111,6 +146,7 @@ pub async fn evaluate_framework(
         .iter()
         .any(|c| controls::is_point_control(&c.control_name));
     if wants_points {
+        let faults = point_faults(catalog, estate.account, estate.region).await?;
         let mut after = String::new();
         loop {
             let page: Vec<(String, PointFacts)> = catalog
@@ -124,6 +160,7 @@ pub async fn evaluate_framework(
                 (estate.account, estate.region),
                 estate.now,
                 &points,
+                &faults,
             );
             recorder.take(results).await?;
         }

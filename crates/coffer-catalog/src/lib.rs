@@ -26,6 +26,7 @@ mod reporting;
 mod schedule;
 mod time;
 mod typed;
+mod vouched;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,6 +45,7 @@ pub use overview::VaultTotals;
 pub use records::{Param, Record, Stored};
 pub use reporting::JobRecord;
 pub use schedule::{Claim, RuleKey};
+pub use vouched::Vouched;
 
 use objects::{doc_text, now_text, object_from_row};
 use time::{format_ts, parse_ts};

@@ -30,7 +30,7 @@ use crate::env::Env;
 use crate::error::Result;
 use crate::exec::{self, BackupOptions};
 use crate::jobs;
-use crate::maintenance::{self, SweepReport};
+use crate::maintenance::{self, Reconciliation, SweepReport};
 use crate::notify::{Event, Notifier};
 use crate::planning::{planned_jobs, PlanInScope, PlannedJob};
 use crate::scheduling::{derived_id, scheduled_job};
@@ -110,7 +110,7 @@ enum Work {
 enum Done {
     Backup(Result<BackupJob>),
     Copy(Result<CopyJob>),
-    Sweep(Result<SweepReport>),
+    Sweep(Result<SweepReport>, Vec<(BackupVault, Reconciliation)>),
     Checks(Vec<(BackupVault, Result<VaultCheck>)>),
 }
 
@@ -250,9 +250,12 @@ impl Daemon {
         {
             // Orphans out, then a prune: what an interrupted backup, copy or
             // prune left is freed (a prune is itself safe to interrupt).
-            if let Err(error) = maintenance::reconcile(&self.env, &vault, true).await {
-                tracing::error!(vault = %vault.backup_vault_name, %error, "cannot reconcile the vault");
-                continue;
+            match maintenance::reconcile(&self.env, &vault, true).await {
+                Ok(found) => self.notify_unaccounted(&vault, &found, now),
+                Err(error) => {
+                    tracing::error!(vault = %vault.backup_vault_name, %error, "cannot reconcile the vault");
+                    continue;
+                }
             }
             if let Err(error) = maintenance::prune(&self.env, &vault).await {
                 tracing::error!(vault = %vault.backup_vault_name, %error, "cannot prune the vault");
@@ -743,13 +746,18 @@ impl Daemon {
                     tracing::error!(job = %job_id, %error, "cannot record the stopped copy");
                 }
             }
-            (Work::Sweep, Ok(Done::Sweep(Ok(report)))) => {
-                for error in &report.errors {
-                    tracing::error!(%error, "lifecycle sweep");
+            (Work::Sweep, Ok(Done::Sweep(report, reconciled))) => {
+                match report {
+                    Ok(report) => {
+                        for error in &report.errors {
+                            tracing::error!(%error, "lifecycle sweep");
+                        }
+                    }
+                    Err(error) => tracing::error!(%error, "lifecycle sweep failed"),
                 }
-            }
-            (Work::Sweep, Ok(Done::Sweep(Err(error)))) => {
-                tracing::error!(%error, "lifecycle sweep failed");
+                for (vault, found) in &reconciled {
+                    self.notify_unaccounted(vault, found, now);
+                }
             }
             (Work::Checks, Ok(Done::Checks(results))) => {
                 for (vault, result) in results {
@@ -777,6 +785,30 @@ impl Daemon {
                 tracing::error!(?work, %error, "maintenance task ended abnormally")
             }
             (work, Ok(_)) => tracing::error!(?work, "unexpected task result"),
+        }
+    }
+
+    /// Snapshots nothing in the catalog accounts for are kept; each is
+    /// sent to the vault's notification targets (reconcile logs them).
+    fn notify_unaccounted(&self, vault: &BackupVault, found: &Reconciliation, now: Timestamp) {
+        for snapshot in &found.unaccounted {
+            self.notifier.send(
+                Event {
+                    event_type: "VAULT_SNAPSHOT_UNACCOUNTED".into(),
+                    time: now,
+                    account_id: vault.account_id.to_string(),
+                    region: vault.region.to_string(),
+                    backup_vault_name: vault.backup_vault_name.clone(),
+                    job_id: snapshot.job_id.clone(),
+                    resource_arn: snapshot.resource_arn.clone(),
+                    state: None,
+                    message: Some(format!(
+                        "snapshot {} (recovery point {}) is kept: {}; adopt it to record it as a recovery point again",
+                        snapshot.snapshot_id, snapshot.recovery_point_id, snapshot.why
+                    )),
+                },
+                Some(vault),
+            );
         }
     }
 
@@ -1149,12 +1181,16 @@ impl Daemon {
                     .objects::<BackupVault>(ObjectKind::BackupVault)
                     .await
                     .unwrap_or_default();
+                let mut reconciled = Vec::new();
                 for vault in vaults {
-                    if let Err(error) = maintenance::reconcile(&env, &vault, true).await {
-                        tracing::error!(vault = %vault.backup_vault_name, %error, "cannot reconcile the vault");
+                    match maintenance::reconcile(&env, &vault, true).await {
+                        Ok(found) => reconciled.push((vault, found)),
+                        Err(error) => {
+                            tracing::error!(vault = %vault.backup_vault_name, %error, "cannot reconcile the vault")
+                        }
                     }
                 }
-                Done::Sweep(report)
+                Done::Sweep(report, reconciled)
             }),
             Work::Checks => self.tasks.spawn(async move {
                 let mut results = Vec::new();

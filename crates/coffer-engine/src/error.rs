@@ -61,6 +61,8 @@ pub enum Error {
     StaysDeleting { id: String, message: String },
     #[error("backup job {job_id} waits: backup job {behind} is backing up the same resource, and a resource is backed up by one job at a time; it starts when that job ends (`coffer jobs describe {behind}` follows it, `coffer jobs abort {job_id}` gives up)")]
     WaitsBehind { job_id: String, behind: String },
+    #[error("snapshot {snapshot} cannot be adopted as a recovery point: {reason}; restore it with restic and back the data up again")]
+    Unadoptable { snapshot: String, reason: String },
     #[error("a background task stopped before it finished ({0}); nothing was recorded for it: run the command again")]
     Task(String),
     #[error("cannot bind {addr}: {source}; listen on another address, or stop what uses it")]

@@ -458,7 +458,7 @@ async fn backup_attempt(
         }
     }
     let lifecycle = job.lifecycle;
-    Ok(RecoveryPoint {
+    let point = RecoveryPoint {
         recovery_point_id: point_id.clone(),
         recovery_point_arn: Arn::recovery_point(&vault.region, &vault.account_id, &point_id)
             .to_string(),
@@ -488,7 +488,51 @@ async fn backup_attempt(
         stored_bytes: outcome.stored_bytes,
         duration_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
         manifest: outcome.manifest,
+    };
+    Ok(describe_in_snapshot(&opened, point).await)
+}
+
+/// Writes the point's record (JSON; a point holds no secret) into its
+/// snapshot's description, so the vault alone can rebuild it; the point
+/// returned names the rewritten snapshot. The record is written before
+/// the catalog's row, so a crash in between leaves a snapshot of a job
+/// that ended without it. A failure leaves the snapshot as it was, and
+/// adoption then rebuilds the point from its tags.
+pub async fn describe_in_snapshot(
+    opened: &coffer_drivers::Vault,
+    mut point: RecoveryPoint,
+) -> RecoveryPoint {
+    let Some(snapshot) = point.snapshot_id.clone() else {
+        return point;
+    };
+    let record = RecoveryPoint {
+        snapshot_id: None,
+        ..point.clone()
+    };
+    let text = match serde_json::to_string(&record) {
+        Ok(text) => text,
+        Err(error) => {
+            tracing::warn!(recovery_point = %point.recovery_point_id, %error, "cannot write the point's record into its snapshot");
+            return point;
+        }
+    };
+    let opened = opened.clone();
+    match tokio::task::spawn_blocking(move || {
+        opened
+            .storage
+            .describe_snapshot(&opened.secret, &snapshot, &text)
     })
+    .await
+    {
+        Ok(Ok(id)) => point.snapshot_id = Some(id),
+        Ok(Err(error)) => {
+            tracing::warn!(recovery_point = %point.recovery_point_id, %error, "cannot write the point's record into its snapshot")
+        }
+        Err(error) => {
+            tracing::warn!(recovery_point = %point.recovery_point_id, %error, "cannot write the point's record into its snapshot")
+        }
+    }
+    point
 }
 
 /// The rule a scheduled job was created for, if it still exists.
@@ -642,6 +686,7 @@ async fn copy_attempt(env: &Env, job: &CopyJob) -> Result<RecoveryPoint> {
     }
     let from = env.open_point(&source_vault, &source).await?;
     let to = env.open_vault(&dest_vault).await?;
+    let described = to.clone();
     let snapshot = source
         .snapshot_id
         .clone()
@@ -664,7 +709,7 @@ async fn copy_attempt(env: &Env, job: &CopyJob) -> Result<RecoveryPoint> {
     .await
     .map_err(|e| Error::Task(e.to_string()))??;
     let lifecycle = job.lifecycle;
-    Ok(RecoveryPoint {
+    let point = RecoveryPoint {
         recovery_point_id: point_id.clone(),
         recovery_point_arn: Arn::recovery_point(
             &dest_vault.region,
@@ -693,7 +738,8 @@ async fn copy_attempt(env: &Env, job: &CopyJob) -> Result<RecoveryPoint> {
         stored_bytes,
         duration_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
         ..source
-    })
+    };
+    Ok(describe_in_snapshot(&described, point).await)
 }
 
 /// Removes a recovery point's data: the point is marked DELETING, its

@@ -1,20 +1,21 @@
 //! The sweeper's pass, vault checks and reconciliation, carried out: what
 //! `coffer lifecycle sweep`, `coffer vault reconcile` and the daemon do.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use coffer_catalog::ObjectKind;
 use coffer_model::{
-    BackupJob, BackupVault, CopyJob, CopyJobState, RecoveryPoint, StorageClass, StorageLocation,
+    Arn, BackupJob, BackupJobState, BackupVault, CalculatedLifecycle, CopyJob, CopyJobState,
+    Lifecycle, RecoveryPoint, RecoveryPointStatus, ResourceType, StorageClass, StorageLocation,
     VaultCheck,
 };
-use coffer_vault::PruneSummary;
+use coffer_vault::{PruneSummary, SnapshotInfo};
 use jiff::Timestamp;
 
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::exec;
-use crate::recovery::{orphans, VaultSnapshot};
+use crate::recovery::{verdict, JobFacts, PointFacts, VaultSnapshot, Verdict};
 use crate::sweeper::{decide, Decision};
 
 /// What one sweep did (or, dry, would do).
@@ -229,8 +230,11 @@ pub async fn prune(env: &Env, vault: &BackupVault) -> Result<PruneSummary> {
     Ok(summary)
 }
 
-/// Checks a vault's structure and reads back `read_data` of its data
-/// (`n/m`, `all`, `N%`), and records the result as a [`VaultCheck`].
+/// Checks a vault's structure, reads back `read_data` of its data (`n/m`,
+/// `all`, `N%`), and compares it with the catalog: a live recovery point
+/// whose snapshot is gone or is no longer its own, or a Coffer snapshot no
+/// recovery point accounts for, fails the check, named. The result is
+/// recorded as a [`VaultCheck`].
 ///
 /// # Errors
 /// Catalog errors; a failed check is a recorded result, returned.
@@ -241,17 +245,49 @@ pub async fn check_vault(
 ) -> Result<VaultCheck> {
     let started_at = env.now();
     let subset = read_data.clone();
+    // The points are read before the snapshots are listed, so a point
+    // completed meanwhile is not looked for; one deleted or moved to the
+    // cold tier meanwhile is read again before it is called at fault.
+    let live = live_points(env, vault).await?;
     let outcome = match env.open_vault(vault).await {
         Ok(opened) => tokio::task::spawn_blocking(move || {
             opened
                 .storage
                 .check_subset(&opened.secret, subset.as_deref())
+                .map_err(|e| e.to_string())?;
+            opened
+                .storage
+                .snapshots(&opened.secret)
                 .map_err(|e| e.to_string())
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string())),
         Err(error) => Err(error.to_string()),
     };
+    let mut faulty = BTreeMap::new();
+    let mut unaccounted = Vec::new();
+    let mut problems = Vec::new();
+    match &outcome {
+        Ok(snapshots) => {
+            faulty = faulty_points(env, vault, live, snapshots).await?;
+            for (point, why) in &faulty {
+                problems.push(format!("recovery point {point}: {why}"));
+            }
+            match reconcile(env, vault, false).await {
+                Ok(found) => {
+                    for snapshot in found.unaccounted {
+                        problems.push(format!(
+                            "snapshot {} (recovery point {}) is accounted for by no recovery point: {}",
+                            snapshot.snapshot_id, snapshot.recovery_point_id, snapshot.why
+                        ));
+                        unaccounted.push(snapshot.snapshot_id);
+                    }
+                }
+                Err(error) => problems.push(error.to_string()),
+            }
+        }
+        Err(error) => problems.push(error.clone()),
+    }
     let check = VaultCheck {
         vault_check_id: uuid::Uuid::now_v7().to_string(),
         account_id: vault.account_id.to_string(),
@@ -260,8 +296,10 @@ pub async fn check_vault(
         started_at,
         completed_at: env.now(),
         read_data,
-        passed: outcome.is_ok(),
-        message: outcome.err(),
+        passed: problems.is_empty(),
+        message: (!problems.is_empty()).then(|| problems.join("; ")),
+        faulty_recovery_points: faulty,
+        unaccounted_snapshots: unaccounted,
     };
     env.catalog.insert(&check, check.completed_at).await?;
     if check.passed {
@@ -270,6 +308,74 @@ pub async fn check_vault(
         tracing::error!(vault = %check.backup_vault_name, read_data = ?check.read_data, error = ?check.message, "vault check FAILED");
     }
     Ok(check)
+}
+
+/// The vault's live recovery points: completed, in its own storage.
+async fn live_points(env: &Env, vault: &BackupVault) -> Result<Vec<RecoveryPoint>> {
+    let arn = vault.backup_vault_arn.to_string();
+    Ok(env
+        .catalog
+        .list::<RecoveryPoint>(&[
+            ("account_id", vault.account_id.as_str()),
+            ("region", vault.region.as_str()),
+            ("vault_name", &vault.backup_vault_name),
+        ])
+        .await?
+        .into_iter()
+        .map(|stored| stored.record)
+        .filter(is_live_in(&arn))
+        .collect())
+}
+
+fn is_live_in(vault_arn: &str) -> impl Fn(&RecoveryPoint) -> bool + '_ {
+    move |point| {
+        point.backup_vault_arn == vault_arn
+            && point.status == RecoveryPointStatus::Completed
+            && point.storage_location.is_none()
+    }
+}
+
+/// Which of `live` (read before `snapshots` were listed) have no snapshot,
+/// or one that no longer carries their tag, and are still live as they
+/// were when read again now: point ID → what is wrong.
+async fn faulty_points(
+    env: &Env,
+    vault: &BackupVault,
+    live: Vec<RecoveryPoint>,
+    snapshots: &[SnapshotInfo],
+) -> Result<BTreeMap<String, String>> {
+    let arn = vault.backup_vault_arn.to_string();
+    let by_id: BTreeMap<&str, &SnapshotInfo> =
+        snapshots.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mut faulty = BTreeMap::new();
+    for point in live {
+        let tag = format!("coffer-recovery-point:{}", point.recovery_point_id);
+        let fault = match point.snapshot_id.as_deref() {
+            None => "it records no snapshot".to_string(),
+            Some(snapshot_id) => match by_id.get(snapshot_id) {
+                None => format!(
+                    "its snapshot {snapshot_id} is gone from vault {:?}",
+                    vault.backup_vault_name
+                ),
+                Some(snapshot) if !snapshot.tags.contains(&tag) => format!(
+                    "its snapshot {snapshot_id} was changed: it no longer names the recovery point"
+                ),
+                Some(_) => continue,
+            },
+        };
+        let now = env
+            .catalog
+            .get::<RecoveryPoint>(&point.recovery_point_id)
+            .await?
+            .map(|stored| stored.record);
+        let unchanged = now
+            .as_ref()
+            .is_some_and(|again| is_live_in(&arn)(again) && again.snapshot_id == point.snapshot_id);
+        if unchanged {
+            faulty.insert(point.recovery_point_id, fault);
+        }
+    }
+    Ok(faulty)
 }
 
 /// The part of a vault's data its next scheduled check reads back: the
@@ -313,57 +419,345 @@ async fn writing_jobs(env: &Env) -> Result<BTreeSet<String>> {
     Ok(running)
 }
 
-/// A vault's orphan snapshots: tagged by Coffer with a recovery point the
-/// catalog does not record, made by a job that is not running. With
-/// `remove`, they are deleted (their data is freed by the next prune).
+/// One snapshot reconciliation removed (or, dry, would remove), and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemovedSnapshot {
+    pub snapshot_id: String,
+    pub verdict: Verdict,
+}
+
+/// A Coffer snapshot nothing in the catalog accounts for: kept, reported,
+/// and adoptable as a recovery point ([`adopt`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnaccountedSnapshot {
+    pub snapshot_id: String,
+    pub recovery_point_id: String,
+    pub job_id: Option<String>,
+    pub resource_arn: Option<String>,
+    /// restic's snapshot time (the system's clock).
+    pub time: Timestamp,
+    /// Why nothing accounts for it, in words.
+    pub why: String,
+}
+
+/// What reconciling a vault found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reconciliation {
+    /// Snapshots left by jobs that ended without them, or by cold moves.
+    pub removed: Vec<RemovedSnapshot>,
+    /// Coffer snapshots no row accounts for; never removed.
+    pub unaccounted: Vec<UnaccountedSnapshot>,
+}
+
+/// Each Coffer snapshot of a vault (begun before `since`) with its
+/// verdict, from what the catalog and ledger say of its point and job.
+async fn verdicts(
+    env: &Env,
+    snapshots: Vec<SnapshotInfo>,
+    since: Timestamp,
+) -> Result<Vec<(SnapshotInfo, Verdict)>> {
+    let running = writing_jobs(env).await?;
+    let mut points = BTreeMap::new();
+    let mut jobs = BTreeMap::new();
+    let snapshots: Vec<SnapshotInfo> = snapshots.into_iter().filter(|s| s.time < since).collect();
+    for snapshot in &snapshots {
+        let tagged = VaultSnapshot {
+            id: snapshot.id.clone(),
+            tags: snapshot.tags.clone(),
+        };
+        if let Some(point_id) = tagged.recovery_point_id() {
+            if let Some(point) = env.catalog.get_vouched::<RecoveryPoint>(point_id).await? {
+                points.insert(
+                    point_id.to_string(),
+                    PointFacts {
+                        snapshot_id: point.stored.record.snapshot_id.clone(),
+                        storage_location: point.stored.record.storage_location.clone(),
+                        ledger_agrees: point.ledger_agrees,
+                    },
+                );
+            }
+        }
+        let Some(job_id) = tagged.job_id() else {
+            continue;
+        };
+        if jobs.contains_key(job_id) {
+            continue;
+        }
+        if let Some(job) = env.catalog.get_vouched::<BackupJob>(job_id).await? {
+            let record = &job.stored.record;
+            let attempts_ended = record.attempts.iter().all(|a| a.ended_at.is_some());
+            let one_failed = record.attempts.iter().any(|a| a.error.is_some());
+            let ended =
+                matches!(
+                    record.state,
+                    BackupJobState::Failed | BackupJobState::Aborted | BackupJobState::Expired
+                ) || (attempts_ended && one_failed && record.state != BackupJobState::Running);
+            jobs.insert(
+                job_id.to_string(),
+                JobFacts {
+                    state: record.state.as_str().to_string(),
+                    ended_without_a_point: ended,
+                    recovery_point_id: record
+                        .recovery_point_arn
+                        .as_deref()
+                        .map(|arn| RecoveryPoint::id_of(arn).to_string()),
+                    ledger_agrees: job.ledger_agrees,
+                },
+            );
+        } else if let Some(job) = env.catalog.get_vouched::<CopyJob>(job_id).await? {
+            let record = &job.stored.record;
+            jobs.insert(
+                job_id.to_string(),
+                JobFacts {
+                    state: record.state.as_str().to_string(),
+                    ended_without_a_point: record.state == CopyJobState::Failed,
+                    recovery_point_id: record
+                        .destination_recovery_point_arn
+                        .as_deref()
+                        .map(|arn| RecoveryPoint::id_of(arn).to_string()),
+                    ledger_agrees: job.ledger_agrees,
+                },
+            );
+        }
+    }
+    Ok(snapshots
+        .into_iter()
+        .map(|snapshot| {
+            let tagged = VaultSnapshot {
+                id: snapshot.id.clone(),
+                tags: snapshot.tags.clone(),
+            };
+            let verdict = verdict(&tagged, &points, &jobs, &running);
+            (snapshot, verdict)
+        })
+        .collect())
+}
+
+/// Reconciles a vault with the catalog: removes (with `remove`) the
+/// snapshots of jobs the catalog and ledger record as ended without them
+/// (failed, interrupted, aborted after the snapshot was saved) and warm
+/// copies of points moved to the cold tier, and reports the Coffer
+/// snapshots nothing accounts for, which are never removed. Their data is
+/// freed by the next prune.
 ///
 /// # Errors
 /// When the vault cannot be opened or listed, or a deletion fails.
-pub async fn reconcile(env: &Env, vault: &BackupVault, remove: bool) -> Result<Vec<String>> {
+pub async fn reconcile(env: &Env, vault: &BackupVault, remove: bool) -> Result<Reconciliation> {
     let opened = env.open_vault(vault).await?;
-    let arn = vault.backup_vault_arn.to_string();
     // Order matters against jobs that finish meanwhile: a job not running
     // now either recorded its point already (read next) or has not begun;
     // and a snapshot begun after now (snapshot times are the system's) is
-    // never an orphan yet.
+    // judged by a later reconciliation.
     let since = Timestamp::now();
-    let running = writing_jobs(env).await?;
-    // The vault's points, by the (account, region, vault) index.
-    let recorded: BTreeSet<String> = env
-        .catalog
-        .list::<RecoveryPoint>(&[
-            ("account_id", vault.account_id.as_str()),
-            ("region", vault.region.as_str()),
-            ("vault_name", &vault.backup_vault_name),
-        ])
-        .await?
-        .into_iter()
-        .filter(|p| p.record.backup_vault_arn == arn)
-        .filter_map(|p| p.record.snapshot_id)
-        .collect();
-    let found = tokio::task::spawn_blocking(move || {
-        let snapshots: Vec<VaultSnapshot> = opened
-            .storage
-            .snapshots(&opened.secret)?
-            .into_iter()
-            .filter(|s| s.time < since)
-            .map(|s| VaultSnapshot {
-                id: s.id,
-                tags: s.tags,
-            })
+    let listing = opened.clone();
+    let snapshots = tokio::task::spawn_blocking(move || listing.storage.snapshots(&listing.secret))
+        .await
+        .map_err(|e| Error::Task(e.to_string()))??;
+    let judged = verdicts(env, snapshots, since).await?;
+    let mut found = Reconciliation::default();
+    for (snapshot, verdict) in judged {
+        match verdict {
+            Verdict::Unaccounted {
+                recovery_point_id,
+                job_id,
+                why,
+            } => found.unaccounted.push(UnaccountedSnapshot {
+                resource_arn: snapshot
+                    .tags
+                    .iter()
+                    .find_map(|t| t.strip_prefix("coffer-resource:"))
+                    .map(str::to_string),
+                snapshot_id: snapshot.id,
+                recovery_point_id,
+                job_id,
+                time: snapshot.time,
+                why,
+            }),
+            verdict if verdict.removes() => found.removed.push(RemovedSnapshot {
+                snapshot_id: snapshot.id,
+                verdict,
+            }),
+            _ => {}
+        }
+    }
+    if remove && !found.removed.is_empty() {
+        let ids: Vec<String> = found
+            .removed
+            .iter()
+            .map(|r| r.snapshot_id.clone())
             .collect();
-        let found = orphans(&snapshots, &recorded, &running);
-        if remove {
-            for id in &found {
+        tokio::task::spawn_blocking(move || {
+            for id in &ids {
                 opened.storage.delete_snapshot(&opened.secret, id)?;
             }
+            Ok::<_, coffer_vault::StorageError>(())
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()))??;
+        tracing::info!(vault = %vault.backup_vault_name, removed = found.removed.len(), "snapshots of ended jobs removed");
+    }
+    for snapshot in &found.unaccounted {
+        tracing::warn!(vault = %vault.backup_vault_name, snapshot = %snapshot.snapshot_id, recovery_point = %snapshot.recovery_point_id, why = %snapshot.why, "a snapshot nothing in the catalog accounts for is kept; adopt it to record it again");
+    }
+    Ok(found)
+}
+
+/// The resource type an ARN's service names (`arn:coffer:fs:...`).
+fn resource_type_of(arn: &str) -> Option<ResourceType> {
+    let service = arn.split(':').nth(2)?;
+    ResourceType::ALL
+        .into_iter()
+        .find(|t| t.service() == service)
+}
+
+/// The recovery point a snapshot stands for: the record Coffer wrote in
+/// its description when there is one (for this point), else what its tags
+/// and the vault say; either way it names this vault and snapshot.
+///
+/// # Errors
+/// When the snapshot carries too little to name its resource.
+pub fn point_from_snapshot(
+    vault: &BackupVault,
+    snapshot: &SnapshotInfo,
+    stored_bytes: u64,
+    content_sha256: Option<String>,
+    now: Timestamp,
+) -> Result<RecoveryPoint> {
+    let tagged = VaultSnapshot {
+        id: snapshot.id.clone(),
+        tags: snapshot.tags.clone(),
+    };
+    let missing = |what: &str| Error::Unadoptable {
+        snapshot: snapshot.id.clone(),
+        reason: format!("it carries no {what}"),
+    };
+    let point_id = tagged
+        .recovery_point_id()
+        .ok_or_else(|| missing("coffer-recovery-point: tag"))?
+        .to_string();
+    let adopted = format!("adopted at {now} from snapshot {}", snapshot.id);
+    let described = snapshot
+        .description
+        .as_deref()
+        .and_then(|text| serde_json::from_str::<RecoveryPoint>(text).ok())
+        .filter(|p| p.recovery_point_id == point_id);
+    let mut point = match described {
+        Some(point) => point,
+        None => {
+            let resource_arn = tagged
+                .tag("coffer-resource:")
+                .ok_or_else(|| missing("coffer-resource: tag"))?
+                .to_string();
+            let resource_type =
+                resource_type_of(&resource_arn).ok_or_else(|| missing("known resource type"))?;
+            RecoveryPoint {
+                recovery_point_id: point_id.clone(),
+                recovery_point_arn: String::new(),
+                backup_vault_name: String::new(),
+                backup_vault_arn: String::new(),
+                resource_arn,
+                resource_type,
+                status: RecoveryPointStatus::Completed,
+                status_message: None,
+                storage_class: StorageClass::Warm,
+                creation_date: snapshot.time,
+                completion_date: Some(snapshot.time),
+                // Nothing says when it may go: it is kept until someone
+                // sets a lifecycle.
+                lifecycle: Lifecycle::default(),
+                calculated_lifecycle: CalculatedLifecycle::default(),
+                backup_size_in_bytes: snapshot.bytes,
+                is_encrypted: true,
+                encryption_key_arn: vault.encryption_key_arn.as_ref().map(ToString::to_string),
+                created_by_job_id: tagged.job_id().map(str::to_string),
+                created_by_backup_plan_name: tagged.tag("coffer-plan:").map(str::to_string),
+                created_by_backup_rule_name: tagged.tag("coffer-rule:").map(str::to_string),
+                source_recovery_point_arn: None,
+                content_sha256,
+                tags: Default::default(),
+                snapshot_id: None,
+                storage_location: None,
+                bytes_added: snapshot.bytes_added,
+                stored_bytes,
+                duration_ms: None,
+                manifest: None,
+            }
         }
-        Ok::<_, coffer_vault::StorageError>(found)
+    };
+    point.recovery_point_arn =
+        Arn::recovery_point(&vault.region, &vault.account_id, &point_id).to_string();
+    point.backup_vault_name = vault.backup_vault_name.clone();
+    point.backup_vault_arn = vault.backup_vault_arn.to_string();
+    point.snapshot_id = Some(snapshot.id.clone());
+    point.storage_location = None;
+    point.status = RecoveryPointStatus::Completed;
+    point.storage_class = StorageClass::Warm;
+    point.status_message = Some(adopted);
+    Ok(point)
+}
+
+/// Records back, as recovery points, the vault's Coffer snapshots nothing
+/// accounts for (all of them, or those of `only`, by snapshot or point ID):
+/// each from the record its description carries, or from its tags (the
+/// lifecycle is then unknown and the point kept until one is set).
+///
+/// # Errors
+/// When the vault cannot be read or a point not recorded; a snapshot that
+/// names a point recorded meanwhile is skipped.
+pub async fn adopt(env: &Env, vault: &BackupVault, only: &[String]) -> Result<Vec<RecoveryPoint>> {
+    let found = reconcile(env, vault, false).await?;
+    let chosen: Vec<UnaccountedSnapshot> = found
+        .unaccounted
+        .into_iter()
+        .filter(|u| {
+            only.is_empty()
+                || only
+                    .iter()
+                    .any(|id| *id == u.snapshot_id || *id == u.recovery_point_id)
+        })
+        .collect();
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let opened = env.open_vault(vault).await?;
+    let ids: BTreeSet<String> = chosen.iter().map(|u| u.snapshot_id.clone()).collect();
+    let measured = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for snapshot in opened.storage.snapshots(&opened.secret)? {
+            if !ids.contains(&snapshot.id) {
+                continue;
+            }
+            let content = opened.storage.content(&opened.secret, &snapshot.id)?;
+            out.push((snapshot, content));
+        }
+        Ok::<_, coffer_vault::StorageError>(out)
     })
     .await
     .map_err(|e| Error::Task(e.to_string()))??;
-    if remove && !found.is_empty() {
-        tracing::info!(vault = %vault.backup_vault_name, removed = found.len(), "orphan snapshots removed");
+    let now = env.now();
+    let mut adopted = Vec::new();
+    for (snapshot, content) in measured {
+        let is_tree = snapshot
+            .tags
+            .iter()
+            .find_map(|t| t.strip_prefix("coffer-resource:"))
+            .and_then(resource_type_of)
+            == Some(ResourceType::FileSystem);
+        // A tree's digest is its canonical listing, recomputed here; a
+        // stream's is of the bytes, known only from the description.
+        let digest = is_tree.then_some(content.digest);
+        let point = point_from_snapshot(vault, &snapshot, content.stored_bytes, digest, now)?;
+        if env
+            .catalog
+            .get::<RecoveryPoint>(&point.recovery_point_id)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        env.catalog.insert(&point, now).await?;
+        tracing::info!(vault = %vault.backup_vault_name, snapshot = %snapshot.id, recovery_point = %point.recovery_point_id, "snapshot adopted as a recovery point");
+        adopted.push(point);
     }
-    Ok(found)
+    Ok(adopted)
 }

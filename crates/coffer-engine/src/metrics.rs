@@ -172,6 +172,8 @@ pub fn render(snapshot: &Snapshot) -> Result<String, std::fmt::Error> {
 
     let check_passed = Family::<Labels, Gauge>::default();
     let check_time = Family::<Labels, FloatGauge>::default();
+    let check_faulty = Family::<Labels, Gauge>::default();
+    let check_unaccounted = Family::<Labels, Gauge>::default();
     let mut newest: BTreeMap<(String, String, String), &VaultCheck> = BTreeMap::new();
     for check in &snapshot.checks {
         let key = (
@@ -196,11 +198,27 @@ pub fn render(snapshot: &Snapshot) -> Result<String, std::fmt::Error> {
         check_time
             .get_or_create(&labels)
             .set(seconds(check.completed_at));
+        check_faulty
+            .get_or_create(&labels)
+            .set(i64::try_from(check.faulty_recovery_points.len()).unwrap_or(i64::MAX));
+        check_unaccounted
+            .get_or_create(&labels)
+            .set(i64::try_from(check.unaccounted_snapshots.len()).unwrap_or(i64::MAX));
     }
     registry.register(
         "vault_check_passed",
         "Whether the newest check of each vault (structure and a part of its data read back) passed",
         check_passed,
+    );
+    registry.register(
+        "vault_check_faulty_recovery_points",
+        "Live recovery points whose snapshot the newest check of each vault found gone or changed",
+        check_faulty,
+    );
+    registry.register(
+        "vault_check_unaccounted_snapshots",
+        "Coffer snapshots the newest check of each vault found that no recovery point accounts for",
+        check_unaccounted,
     );
     registry.register(
         "vault_check_timestamp_seconds",

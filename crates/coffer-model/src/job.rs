@@ -246,6 +246,13 @@ pub struct VaultCheck {
     /// What the check found wrong, in the engine's words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Live recovery points of the vault whose snapshot is gone or is no
+    /// longer theirs: point ID → what is wrong.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub faulty_recovery_points: std::collections::BTreeMap<String, String>,
+    /// Coffer snapshots in the vault that no recovery point accounts for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unaccounted_snapshots: Vec<String>,
 }
 
 /// A copy job.

@@ -85,6 +85,7 @@ pub enum Action {
     CheckBackupVault,
     PruneBackupVault,
     ReconcileBackupVault,
+    AdoptRecoveryPoints,
     SignLedgerCheckpoint,
     VerifyLedger,
 }
@@ -114,6 +115,7 @@ impl Action {
             Action::CheckBackupVault => "coffer:CheckBackupVault",
             Action::PruneBackupVault => "coffer:PruneBackupVault",
             Action::ReconcileBackupVault => "coffer:ReconcileBackupVault",
+            Action::AdoptRecoveryPoints => "coffer:AdoptRecoveryPoints",
             Action::SignLedgerCheckpoint => "coffer:SignLedgerCheckpoint",
             Action::VerifyLedger => "coffer:VerifyLedger",
         }

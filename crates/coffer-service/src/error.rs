@@ -183,6 +183,7 @@ impl From<coffer_engine::Error> for Error {
             | E::NotCopyable { .. }
             | E::NoSnapshot { .. }
             | E::SameVault { .. }
+            | E::Unadoptable { .. }
             | E::NoStorage { .. } => ErrorKind::InvalidRequest,
             E::WaitsBehind { .. } => ErrorKind::Conflict,
             E::AlreadyServing { .. } => ErrorKind::Conflict,

@@ -8,9 +8,10 @@
 //! ever lost.
 
 use coffer_catalog::VaultSecretRecord;
+use coffer_model::RecoveryPoint;
 use coffer_policy::{PolicySet, VaultLocation};
 use coffer_vault::{
-    key_name_of, new_vault_secret, Keyring, VaultStorage, WrappedSecret, DEFAULT_KEY,
+    key_name_of, new_vault_secret, Keyring, VaultStorage, WrappedSecret, DEFAULT_KEY, SECRET_FILE,
 };
 
 use crate::caller::{Action, Caller, Target};
@@ -40,6 +41,33 @@ pub enum Provisioned {
     KeyCreated { key: String, vault: String },
     /// A vault's storage was created.
     StorageCreated { vault: String, location: String },
+    /// A vault's storage was there with its wrapped secret beside it (the
+    /// catalog had lost it): the secret is recorded again.
+    SecretRecovered { vault: String, location: String },
+}
+
+/// The secret kept beside a repository, when the keyring unwraps it for
+/// the vault `arn`: the secret and the wrapped form to record.
+fn own_secret(
+    storage: &VaultStorage,
+    keyring: &Keyring,
+    arn: &str,
+) -> Option<(coffer_vault::Secret, serde_json::Value)> {
+    let bytes = storage.root_file(SECRET_FILE).ok()??;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let wrapped: WrappedSecret = serde_json::from_value(value.clone()).ok()?;
+    let secret = keyring.unwrap_secret(&wrapped, arn).ok()?;
+    Some((secret, value))
+}
+
+/// What recovering the catalog found in one vault.
+#[derive(Clone, Debug)]
+pub struct VaultRecovery {
+    pub account_id: String,
+    pub region: String,
+    pub vault_name: String,
+    /// The recovery points recorded again, or why the vault could not be read.
+    pub result: std::result::Result<Vec<RecoveryPoint>, String>,
 }
 
 /// What a vault's disaster-recovery key is: restic opens the vault with it.
@@ -60,6 +88,7 @@ impl Service {
     pub async fn storage_conflicts(&self, set: &PolicySet) -> Result<Vec<String>> {
         let records = self.catalog().vault_secrets().await?;
         let config = self.config();
+        let keyring = Keyring::open(config.keyring_path()).ok();
         let mut problems = Vec::new();
         for declared in &set.vaults {
             let vault = &declared.value;
@@ -83,7 +112,12 @@ impl Service {
                     declared.origin.file, declared.origin.pos, declared.origin.logical_id, other.vault_name, other.account_id, other.region
                 ));
             } else if location.starts_with("file://")
-                && VaultStorage::new(&location).is_ok_and(|s| s.exists())
+                && VaultStorage::new(&location).is_ok_and(|s| {
+                    s.exists()
+                        && !keyring.as_ref().is_some_and(|keyring| {
+                            own_secret(&s, keyring, &vault.backup_vault_arn.to_string()).is_some()
+                        })
+                })
             {
                 problems.push(format!(
                     "{}:{} {}: vault {name:?} would be stored at {location}, where a repository already exists that this catalog holds no secret for; move it away or give the vault another location with a [[vaults.rules]] entry",
@@ -126,7 +160,26 @@ impl Service {
                     // Reach the storage before a secret is recorded for it.
                     let storage = self.env().storage_at(&location)?;
                     if storage.exists() {
-                        return Err(Error::conflict(format!("vault {name:?} would be stored at {location}, where a repository already exists that this catalog holds no secret for; move it away or give the vault another location with a [[vaults.rules]] entry")));
+                        // The vault's own repository, its catalog lost: its
+                        // wrapped secret beside it opens it again.
+                        let Some((secret, wrapped)) = own_secret(&storage, &keyring, &arn) else {
+                            return Err(Error::conflict(format!("vault {name:?} would be stored at {location}, where a repository already exists that this catalog holds no secret for; move it away or give the vault another location with a [[vaults.rules]] entry")));
+                        };
+                        let record = VaultSecretRecord {
+                            account_id: account.to_string(),
+                            region: region.to_string(),
+                            vault_name: name.to_string(),
+                            location: location.clone(),
+                            wrapped,
+                            version: 1,
+                        };
+                        self.catalog().put_vault_secret(&record, now).await?;
+                        done.push(Provisioned::SecretRecovered {
+                            vault: name.to_string(),
+                            location: location.clone(),
+                        });
+                        drop(secret);
+                        continue;
                     }
                     let key = vault
                         .encryption_key_arn
@@ -159,11 +212,38 @@ impl Service {
                 storage.init(&secret)?;
                 done.push(Provisioned::StorageCreated {
                     vault: name.to_string(),
-                    location,
+                    location: location.clone(),
                 });
             }
+            self.keep_secret_beside(&storage, account, region, name)
+                .await?;
         }
         Ok(done)
+    }
+
+    /// Writes the vault's wrapped secret (as the catalog records it) beside
+    /// its repository, when what is there differs, so the keyring and the
+    /// vault suffice to open it without the catalog.
+    async fn keep_secret_beside(
+        &self,
+        storage: &VaultStorage,
+        account: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<()> {
+        let Some(record) = self.catalog().vault_secret(account, region, name).await? else {
+            return Ok(());
+        };
+        let text = serde_json::to_vec_pretty(&record.wrapped)?;
+        let beside = storage.root_file(SECRET_FILE)?;
+        let same = beside
+            .as_deref()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(bytes).ok())
+            .is_some_and(|value| value == record.wrapped);
+        if !same {
+            storage.put_root_file(SECRET_FILE, &text)?;
+        }
+        Ok(())
     }
 
     /// What restic needs to open a vault of the caller's account and region.
@@ -220,7 +300,9 @@ impl Service {
     }
 
     /// Checks a vault's structure, and with `read_data` (all, N%, n/m) its
-    /// data read back. `Ok(Err(problem))` when the check found a problem.
+    /// data read back, and compares it with the catalog's recovery points;
+    /// the result is recorded as the scheduled checks' are. `Ok(Err(problem))`
+    /// when the check found a problem.
     ///
     /// # Errors
     /// When the vault cannot be found or opened.
@@ -230,21 +312,29 @@ impl Service {
         name: &str,
         read_data: Option<&str>,
     ) -> Result<std::result::Result<(), String>> {
-        let opened = self
-            .open_named(caller, name, Action::CheckBackupVault)
+        let vault = self
+            .vault(caller.account.as_str(), caller.region.as_str(), name)
             .await?;
-        let subset = read_data.map(str::to_string);
-        let result = tokio::task::spawn_blocking(move || {
-            opened
-                .storage
-                .check_subset(&opened.secret, subset.as_deref())
-        })
+        self.authorize(caller, Action::CheckBackupVault, Target::Vault(&vault))?;
+        if let Some(subset) = read_data {
+            coffer_vault::parse_read_subset(subset).map_err(Error::invalid_parameter)?;
+        }
+        let check = coffer_engine::maintenance::check_vault(
+            self.env(),
+            &vault,
+            read_data.map(str::to_string),
+        )
         .await?;
-        Ok(result.map_err(|e| e.to_string()))
+        Ok(match check.message {
+            Some(problem) if !check.passed => Err(problem),
+            _ => Ok(()),
+        })
     }
 
-    /// Removes (or with `dry_run` only names) the snapshots an interrupted
-    /// job left in a vault; returns their IDs.
+    /// Reconciles a vault with the catalog: removes (or with `dry_run` only
+    /// names) the snapshots of jobs the catalog and ledger record as ended
+    /// without them, and reports the Coffer snapshots nothing accounts for
+    /// (never removed; see [`Service::adopt_snapshots`]).
     ///
     /// # Errors
     /// Catalog and storage failures.
@@ -253,12 +343,62 @@ impl Service {
         caller: &Caller,
         name: &str,
         dry_run: bool,
-    ) -> Result<Vec<String>> {
+    ) -> Result<coffer_engine::maintenance::Reconciliation> {
         let vault = self
             .vault(caller.account.as_str(), caller.region.as_str(), name)
             .await?;
         self.authorize(caller, Action::ReconcileBackupVault, Target::Vault(&vault))?;
         Ok(coffer_engine::maintenance::reconcile(self.env(), &vault, !dry_run).await?)
+    }
+
+    /// Records back as recovery points the vault's Coffer snapshots nothing
+    /// accounts for (all, or those `only` names by snapshot or recovery
+    /// point ID), from the record each snapshot carries.
+    ///
+    /// # Errors
+    /// Catalog and storage failures; a snapshot too bare to name its
+    /// resource.
+    pub async fn adopt_snapshots(
+        &self,
+        caller: &Caller,
+        name: &str,
+        only: &[String],
+    ) -> Result<Vec<RecoveryPoint>> {
+        let vault = self
+            .vault(caller.account.as_str(), caller.region.as_str(), name)
+            .await?;
+        self.authorize(caller, Action::AdoptRecoveryPoints, Target::Vault(&vault))?;
+        Ok(coffer_engine::maintenance::adopt(self.env(), &vault, only).await?)
+    }
+
+    /// Rebuilds the recovery points the catalog lost from the vaults: in
+    /// every vault the catalog knows (after `apply` recorded each vault's
+    /// secret again from beside its repository), each Coffer snapshot no
+    /// row accounts for is recorded back from the record it carries
+    /// (lifecycle, tags, sizes, digest, the point it was copied from).
+    ///
+    /// # Errors
+    /// Catalog failures; a vault that cannot be read is reported in its
+    /// entry.
+    pub async fn recover_catalog(&self, caller: &Caller) -> Result<Vec<VaultRecovery>> {
+        let vaults: Vec<coffer_model::BackupVault> = self
+            .env()
+            .objects(coffer_catalog::ObjectKind::BackupVault)
+            .await?;
+        let mut out = Vec::new();
+        for vault in vaults {
+            self.authorize(caller, Action::AdoptRecoveryPoints, Target::Vault(&vault))?;
+            let result = coffer_engine::maintenance::adopt(self.env(), &vault, &[])
+                .await
+                .map_err(|e| e.to_string());
+            out.push(VaultRecovery {
+                account_id: vault.account_id.to_string(),
+                region: vault.region.to_string(),
+                vault_name: vault.backup_vault_name.clone(),
+                result,
+            });
+        }
+        Ok(out)
     }
 
     /// One two-phase prune of a vault.
@@ -310,6 +450,26 @@ impl Service {
                     .rewrap_vault_secret(&record, &serde_json::to_value(&new)?, now)
                     .await?;
                 rewrapped += 1;
+                // The copy beside the repository follows; were its storage
+                // unreachable now, the next apply writes it.
+                match self.env().storage_at(&record.location) {
+                    Ok(storage) => {
+                        if let Err(error) = self
+                            .keep_secret_beside(
+                                &storage,
+                                &record.account_id,
+                                &record.region,
+                                &record.vault_name,
+                            )
+                            .await
+                        {
+                            tracing::warn!(vault = %record.vault_name, %error, "the secret beside the vault is not re-wrapped yet");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(vault = %record.vault_name, %error, "the secret beside the vault is not re-wrapped yet")
+                    }
+                }
             }
         }
         Ok((info, rewrapped))

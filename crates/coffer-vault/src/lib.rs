@@ -31,6 +31,7 @@ pub use keyring::{
     WrappedSecret, DEFAULT_KEY,
 };
 pub use storage::{
-    exclude_globs, restic_password, Content, Observer, PruneSummary, ReadBack, RestoreRequest,
-    RestoreSummary, S3Access, SnapshotInfo, StorageError, StreamBackup, VaultStorage,
+    exclude_globs, parse_read_subset, restic_password, Content, Observer, PruneSummary, ReadBack,
+    RestoreRequest, RestoreSummary, S3Access, SnapshotInfo, StorageError, StreamBackup,
+    VaultStorage, SECRET_FILE,
 };

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::audit::AuditCommand;
 use crate::backup::BackupCommand;
+use crate::catalog::CatalogCommand;
 use crate::context::{Context, Global};
 use crate::copy::CopyCommand;
 use crate::evidence::EvidenceCommand;
@@ -127,6 +128,9 @@ pub enum Command {
     /// Vaults: disaster-recovery access.
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// The catalog: rebuild what it lost from the vaults.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Manage the keyring: the keys that wrap every vault's secret.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -184,6 +188,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::LegalHolds(command) => crate::holds::run(ctx, &command).await,
         Command::Vault(command) => crate::vaults::run(ctx, &command).await,
+        Command::Catalog(command) => crate::catalog::run(ctx, &command).await,
         Command::Verify(args) => crate::report::verify(&global, &args).await,
         Command::Get { kind, output } => crate::get::get(&global, ctx, kind, output).await,
     }

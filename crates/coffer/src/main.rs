@@ -4,6 +4,7 @@
 
 mod audit;
 mod backup;
+mod catalog;
 mod cli;
 mod context;
 mod copy;

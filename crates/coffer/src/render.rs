@@ -197,6 +197,7 @@ pub fn provisioned(done: &[Provisioned]) {
         match p {
             Provisioned::KeyCreated { key, vault } => println!("Created keyring key {key:?} for vault {vault:?}; export the keyring again (`coffer keys export`): earlier exports do not hold this key."),
             Provisioned::StorageCreated { vault, location } => println!("Created storage of vault {vault:?} at {location}."),
+            Provisioned::SecretRecovered { vault, location } => println!("Vault {vault:?}: its storage at {location} opens with the secret kept beside it; recorded again (`coffer catalog recover` records its recovery points)."),
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::io::Write as _;
 
 use clap::Subcommand;
+use coffer_engine::recovery::Verdict;
 
 use crate::context::{with_service, Context};
 use crate::output::OutputFormat;
@@ -18,16 +19,22 @@ pub enum VaultCommand {
         /// Vault name.
         name: String,
     },
-    /// Remove snapshots an interrupted job left in a vault (no recovery point records them).
+    /// Reconcile a vault with the catalog: remove what ended jobs left, report snapshots nothing records.
     #[command(
-        after_help = "Example:\n  coffer vault reconcile payments-primary --dry-run\n  coffer vault reconcile payments-primary\n\nOnly snapshots Coffer made (tagged coffer-recovery-point:) whose job is not running are removed;\nsnapshots made by hand are never touched."
+        after_help = "Example:\n  coffer vault reconcile payments-primary --dry-run\n  coffer vault reconcile payments-primary\n  coffer vault reconcile payments-primary --adopt\n\nOnly snapshots of jobs the catalog and the ledger record as ended without them\n(failed, interrupted, aborted), and warm copies of points moved to the cold tier,\nare removed. A Coffer snapshot no recovery point accounts for is never removed:\nit is listed as unaccounted, and --adopt records it again as a recovery point.\nSnapshots made by hand are never touched."
     )]
     Reconcile {
         /// Vault name.
         name: String,
         /// Say what would be removed without removing it.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "adopt")]
         dry_run: bool,
+        /// Record the unaccounted snapshots back as recovery points.
+        #[arg(long)]
+        adopt: bool,
+        /// With --adopt: only these snapshots (snapshot or recovery point IDs).
+        #[arg(long = "only", value_name = "ID", requires = "adopt")]
+        only: Vec<String>,
     },
     /// Check a vault: its structure, and optionally its data read back.
     #[command(
@@ -66,23 +73,65 @@ pub async fn run(ctx: &Context, command: &VaultCommand) -> anyhow::Result<Outcom
             );
             Ok(Outcome::Success)
         }
-        VaultCommand::Reconcile { name, dry_run } => {
-            let found = service.reconcile_vault(caller, name, *dry_run).await?;
-            if found.is_empty() {
-                println!("Vault {name:?}: every Coffer snapshot is a recorded recovery point.");
+        VaultCommand::Reconcile {
+            name,
+            dry_run,
+            adopt,
+            only,
+        } => {
+            if *adopt {
+                let adopted = service.adopt_snapshots(caller, name, only).await?;
+                for point in &adopted {
+                    println!(
+                        "adopted snapshot {} as recovery point {} of {}",
+                        point.snapshot_id.as_deref().unwrap_or_default(),
+                        point.recovery_point_id,
+                        point.resource_arn
+                    );
+                }
+                println!(
+                    "Vault {name:?}: {} snapshot(s) recorded again as recovery points.",
+                    adopted.len()
+                );
                 return Ok(Outcome::Success);
             }
-            for id in &found {
-                if *dry_run {
-                    println!("would remove snapshot {id}");
-                } else {
-                    println!("removed snapshot {id}");
-                }
+            let found = service.reconcile_vault(caller, name, *dry_run).await?;
+            for removed in &found.removed {
+                let why = match &removed.verdict {
+                    Verdict::Abandoned { job_id, state } => {
+                        format!("left by job {job_id}, which is {state} without it")
+                    }
+                    Verdict::Superseded { recovery_point_id } => {
+                        format!("recovery point {recovery_point_id} moved to the cold tier")
+                    }
+                    other => format!("{other:?}"),
+                };
+                let verb = if *dry_run { "would remove" } else { "removed" };
+                println!("{verb} snapshot {} ({why})", removed.snapshot_id);
             }
-            if !dry_run {
+            for kept in &found.unaccounted {
                 println!(
-                    "Vault {name:?}: {} orphan snapshot(s) removed; their data is freed by the next prune.",
-                    found.len()
+                    "unaccounted snapshot {} (recovery point {}, {}): {}; kept",
+                    kept.snapshot_id,
+                    kept.recovery_point_id,
+                    kept.time,
+                    kept.why
+                );
+            }
+            if !dry_run && !found.removed.is_empty() {
+                println!(
+                    "Vault {name:?}: {} snapshot(s) of ended jobs removed; their data is freed by the next prune.",
+                    found.removed.len()
+                );
+            }
+            if found.unaccounted.is_empty() {
+                if found.removed.is_empty() {
+                    println!("Vault {name:?}: every Coffer snapshot is a recorded recovery point.");
+                }
+            } else {
+                println!(
+                    "Vault {name:?}: {} snapshot(s) no recovery point accounts for; `coffer vault reconcile {name} --adopt` records them again.",
+                    found.unaccounted.len()
                 );
             }
             Ok(Outcome::Success)

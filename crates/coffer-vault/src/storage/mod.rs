@@ -95,6 +95,11 @@ pub enum StorageError {
     },
 }
 
+/// The file beside a vault's repository that holds its secret wrapped by
+/// the keyring (no secret in clear), so the keyring and the vault suffice
+/// to open it without the catalog.
+pub const SECRET_FILE: &str = "coffer-vault-secret.json";
+
 /// A snapshot as Coffer records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotInfo {
@@ -106,6 +111,9 @@ pub struct SnapshotInfo {
     pub bytes: u64,
     /// Bytes added to the repository (after dedup and compression).
     pub bytes_added: u64,
+    /// The snapshot's description (Coffer writes the recovery point's
+    /// record there).
+    pub description: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -296,6 +304,87 @@ impl VaultStorage {
             .get_snapshot_from_str(snapshot_id, |_| true)
             .map_err(|_| self.no_snapshot(snapshot_id))?;
         repo.delete_snapshots(&[snapshot.id]).map_err(self.engine())
+    }
+
+    /// Writes `description` into a snapshot: the snapshot file is saved
+    /// again with it (a new file, so a new ID), then the old file goes.
+    /// Returns the new ID. Were this interrupted between the two, both
+    /// files name the same tree and tags.
+    ///
+    /// # Errors
+    /// When the snapshot does not exist or the repository cannot be written.
+    pub fn describe_snapshot(
+        &self,
+        password: &Secret,
+        snapshot_id: &str,
+        description: &str,
+    ) -> Result<String, StorageError> {
+        let repo = self.open(password)?;
+        let mut snapshot = repo
+            .get_snapshot_from_str(snapshot_id, |_| true)
+            .map_err(|_| self.no_snapshot(snapshot_id))?;
+        let old = snapshot.id;
+        snapshot.description = Some(description.to_string());
+        repo.save_snapshots(vec![snapshot.clone()])
+            .map_err(self.engine())?;
+        // save_snapshots does not say the new ID: it is the one file with
+        // the same time and tags that carries the description.
+        let new = repo
+            .get_all_snapshots()
+            .map_err(self.engine())?
+            .into_iter()
+            .find(|s| {
+                s.id != old
+                    && s.time == snapshot.time
+                    && s.tree == snapshot.tree
+                    && s.tags == snapshot.tags
+                    && s.description.as_deref() == Some(description)
+            })
+            .ok_or_else(|| self.no_snapshot(snapshot_id))?;
+        repo.delete_snapshots(&[old]).map_err(self.engine())?;
+        Ok(new.id.to_string())
+    }
+
+    /// Writes `bytes` as the file `name` at the repository's root (an
+    /// object under an S3 vault's prefix), beside restic's own files,
+    /// which restic never reads; a local file is written whole, then
+    /// renamed into place.
+    ///
+    /// # Errors
+    /// When it cannot be written.
+    pub fn put_root_file(&self, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
+        match &self.place {
+            Place::Local(path) => {
+                let io = |source| StorageError::Io {
+                    path: path.join(name).display().to_string(),
+                    source,
+                };
+                let partial = path.join(format!(".{name}.partial"));
+                std::fs::write(&partial, bytes).map_err(io)?;
+                std::fs::rename(&partial, path.join(name)).map_err(io)
+            }
+            Place::S3(backend) => backend
+                .put_object(name, bytes.to_vec())
+                .map_err(self.engine()),
+        }
+    }
+
+    /// The file `name` at the repository's root, if it is there.
+    ///
+    /// # Errors
+    /// When it exists but cannot be read.
+    pub fn root_file(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        match &self.place {
+            Place::Local(path) => match std::fs::read(path.join(name)) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(source) => Err(StorageError::Io {
+                    path: path.join(name).display().to_string(),
+                    source,
+                }),
+            },
+            Place::S3(backend) => backend.get_object(name).map_err(self.engine()),
+        }
     }
 
     /// Creates the repository (restic format version 2, compressed).
@@ -508,6 +597,20 @@ impl VaultStorage {
     }
 }
 
+/// Checks the text of a read-data subset (`all`, `N%`, `n/m`) before a
+/// check runs; the error says what is allowed.
+///
+/// # Errors
+/// When the text is no subset.
+pub fn parse_read_subset(subset: &str) -> Result<(), String> {
+    subset
+        .parse::<rustic_core::ReadSubsetOption>()
+        .map(|_| ())
+        .map_err(|e| {
+            format!("read-data subset {subset:?}: {e}; use all, a percentage like 10%, or n/m")
+        })
+}
+
 /// Repository settings for new vaults: data packs of 16 MiB growing to at
 /// most 32 MiB (restic's size class). A pack is assembled in memory, so
 /// rustic's default (32 MiB growing with the square root of the repository
@@ -543,6 +646,7 @@ fn snapshot_info(snapshot: &rustic_core::repofile::SnapshotFile) -> SnapshotInfo
         files: summary.map_or(0, |s| s.total_files_processed),
         bytes: summary.map_or(0, |s| s.total_bytes_processed),
         bytes_added: summary.map_or(0, |s| s.data_added_packed),
+        description: snapshot.description.clone(),
     }
 }
 

@@ -143,6 +143,33 @@ impl S3Backend {
         let op = self.operator.clone();
         run(async move { op.exists("config").await })
     }
+
+    /// Writes the object `name` under the prefix, beside the repository's
+    /// own objects (restic reads only those, so it ignores it), in one PUT.
+    ///
+    /// # Errors
+    /// When the endpoint refuses the write.
+    pub fn put_object(&self, name: &str, bytes: Vec<u8>) -> RusticResult<()> {
+        let op = self.operator.clone();
+        let name = name.to_string();
+        run(async move { op.write(&name, bytes).await.map(|_| ()) })
+    }
+
+    /// The object `name` under the prefix, if it exists.
+    ///
+    /// # Errors
+    /// When the endpoint cannot be read.
+    pub fn get_object(&self, name: &str) -> RusticResult<Option<Vec<u8>>> {
+        let op = self.operator.clone();
+        let name = name.to_string();
+        run(async move {
+            match op.read(&name).await {
+                Ok(buffer) => Ok(Some(buffer.to_vec())),
+                Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
 }
 
 impl ReadBackend for S3Backend {

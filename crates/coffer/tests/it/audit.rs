@@ -425,3 +425,64 @@ fn an_untagged_resource_fails_with_its_reason_and_passes_once_tagged_and_backed_
     assert_eq!(current_of(&conn), 0);
     ok(&home.run(&["evidence", "verify"]));
 }
+
+#[test]
+fn a_snapshot_forgotten_behind_coffers_back_fails_the_vault_check_and_its_point_controls() {
+    let home = Home::new();
+    let stack = home.write("stack.yaml", STACK);
+    let inv = inventory(&home, "{env: staging}");
+    ok(&home.run(&["apply", "--stack", "audit", &stack, &inv]));
+    backup(&home, DOCS);
+    let listed = home.run(&["recovery-points", "list", "-o", "json"]);
+    ok(&listed);
+    let points: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let point = &points[0];
+    let arn = point["RecoveryPointArn"].as_str().unwrap().to_string();
+    let point_id = point["RecoveryPointId"].as_str().unwrap().to_string();
+    let snapshot = point["SnapshotId"].as_str().unwrap().to_string();
+    ok(&home.run(&["vault", "check", "primary", "--read-data", "all"]));
+    let (status, _) = verdict(&home, "BACKUP_RECOVERY_POINT_ENCRYPTED", &arn);
+    assert_eq!(status, "COMPLIANT");
+    // Someone with the exported key forgets the point's snapshot.
+    let key = home.run(&["vault", "export-key", "primary", "--yes", "-o", "json"]);
+    ok(&key);
+    let key: Value = serde_json::from_str(&key.stdout).unwrap();
+    let forgot = std::process::Command::new("restic")
+        .args(["--no-cache", "--repo", key["repository"].as_str().unwrap()])
+        .args(["forget", &snapshot])
+        .env("RESTIC_PASSWORD", key["password"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        forgot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forgot.stderr)
+    );
+    let check = home.run(&["vault", "check", "primary", "--read-data", "all"]);
+    assert_eq!(check.code, 1, "{}{}", check.stdout, check.stderr);
+    assert!(
+        check.stderr.contains(&point_id) && check.stderr.contains("is gone"),
+        "{}",
+        check.stderr
+    );
+    let metrics = home.run(&["metrics"]);
+    ok(&metrics);
+    assert!(
+        metrics
+            .stdout
+            .contains("coffer_vault_check_faulty_recovery_points{account=\"210987654321\",region=\"eu-west-1\",vault=\"primary\"} 1"),
+        "{}",
+        metrics.stdout
+    );
+    for control in [
+        "BACKUP_RECOVERY_POINT_ENCRYPTED",
+        "BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK",
+    ] {
+        let (status, reason) = verdict(&home, control, &arn);
+        assert_eq!(status, "NON_COMPLIANT", "{control}: {reason}");
+        assert!(
+            reason.contains(&snapshot) && reason.contains("is gone"),
+            "{control}: {reason}"
+        );
+    }
+}

@@ -806,17 +806,19 @@ fn metrics_show_jobs_by_state_and_the_last_success_per_resource() {
     );
 }
 
-#[test]
-fn reconcile_removes_orphan_snapshots_and_leaves_hand_made_ones() {
-    let (home, source) = setup();
-    ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "open"]));
-    let key = home.run(&["vault", "export-key", "open", "--yes", "-o", "json"]);
+/// Runs Debian's restic on the vault `name` of `home` with the key
+/// `vault export-key` prints; returns its standard output.
+fn restic_on(home: &Home, name: &str) -> impl Fn(&[&str]) -> String {
+    let key = home.run(&["vault", "export-key", name, "--yes", "-o", "json"]);
+    ok(&key);
     let key: Value = serde_json::from_str(&key.stdout).unwrap();
-    let restic = |args: &[&str]| {
+    let repository = key["repository"].as_str().unwrap().to_string();
+    let password = key["password"].as_str().unwrap().to_string();
+    move |args: &[&str]| {
         let out = std::process::Command::new("restic")
-            .args(["--no-cache", "--repo", key["repository"].as_str().unwrap()])
+            .args(["--no-cache", "--repo", &repository])
             .args(args)
-            .env("RESTIC_PASSWORD", key["password"].as_str().unwrap())
+            .env("RESTIC_PASSWORD", &password)
             .output()
             .unwrap();
         assert!(
@@ -825,13 +827,42 @@ fn reconcile_removes_orphan_snapshots_and_leaves_hand_made_ones() {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
-    };
+    }
+}
+
+fn catalog(home: &Home) -> rusqlite::Connection {
+    rusqlite::Connection::open(home.path().join("catalog.db")).unwrap()
+}
+
+#[test]
+fn reconcile_removes_only_snapshots_of_jobs_that_ended_without_them() {
+    let (home, source) = setup();
+    ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "open"]));
+    // A job that failed: its source is gone for the attempt.
+    let away = home.path().join("data/docs-away");
+    std::fs::rename(&source, &away).unwrap();
+    let failed = home.run(&["backup", "start", "--resource", DOCS, "--vault", "open"]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    std::fs::rename(&away, &source).unwrap();
+    let failed_job: String = catalog(&home)
+        .query_row(
+            "SELECT id FROM backup_jobs WHERE state = 'FAILED'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let restic = restic_on(&home, "open");
     let src = source.display().to_string();
-    // What a job killed after its snapshot and before its catalog row leaves behind.
+    // What that job would leave had it died after its snapshot and before
+    // its catalog row.
+    let left = format!("coffer-recovery-point:lost,coffer-job:{failed_job}");
+    restic(&["backup", "--tag", &left, &src]);
+    // A Coffer snapshot of a job the catalog does not know (a catalog
+    // restored from an older copy): kept.
     restic(&[
         "backup",
         "--tag",
-        "coffer-recovery-point:lost,coffer-job:DEAD-JOB",
+        "coffer-recovery-point:stray,coffer-job:UNKNOWN-JOB",
         &src,
     ]);
     // A snapshot someone made by hand.
@@ -844,16 +875,216 @@ fn reconcile_removes_orphan_snapshots_and_leaves_hand_made_ones() {
         "{}",
         dry.stdout
     );
-    ok(&home.run(&["vault", "reconcile", "open"]));
+    assert!(dry.stdout.contains(&failed_job), "{}", dry.stdout);
+    assert!(
+        dry.stdout.contains("unaccounted snapshot") && dry.stdout.contains("recovery point stray"),
+        "{}",
+        dry.stdout
+    );
+    let done = home.run(&["vault", "reconcile", "open"]);
+    ok(&done);
     let listed = restic(&["snapshots", "--json"]);
     assert!(!listed.contains("coffer-recovery-point:lost"), "{listed}");
+    assert!(listed.contains("coffer-recovery-point:stray"), "{listed}");
     assert!(listed.contains("by-hand"), "{listed}");
+    // A job row the ledger does not vouch for (edited in the database) is
+    // not trusted to remove anything.
+    restic(&["backup", "--tag", &left, &src]);
+    catalog(&home)
+        .execute(
+            "UPDATE backup_jobs SET doc = replace(doc, '\"FAILED\"', '\"FAILED\" ') WHERE id = ?1",
+            [&failed_job],
+        )
+        .unwrap();
     let again = home.run(&["vault", "reconcile", "open"]);
+    ok(&again);
     assert!(
-        again
-            .stdout
-            .contains("every Coffer snapshot is a recorded recovery point"),
+        again.stdout.contains("the ledger does not vouch"),
         "{}",
         again.stdout
     );
+    let listed = restic(&["snapshots", "--json"]);
+    assert!(listed.contains("coffer-recovery-point:lost"), "{listed}");
+}
+
+#[test]
+fn a_point_whose_row_is_deleted_keeps_its_snapshot_and_is_adopted_back() {
+    let (home, _source) = setup();
+    let backup = home.run(&["backup", "start", "--resource", DOCS, "--vault", "open"]);
+    ok(&backup);
+    let rp = point_arn(&backup);
+    let point_id = rp.rsplit(':').next().unwrap().to_string();
+    let described = home.run(&["recovery-points", "describe", &rp, "-o", "json"]);
+    ok(&described);
+    let before: Value = serde_json::from_str(&described.stdout).unwrap();
+    assert_eq!(
+        catalog(&home)
+            .execute("DELETE FROM recovery_points WHERE id = ?1", [&point_id])
+            .unwrap(),
+        1
+    );
+    // Reconciliation, by hand and as `serve` runs it, keeps the snapshot
+    // and names it.
+    let found = home.run(&["vault", "reconcile", "open"]);
+    ok(&found);
+    assert!(
+        found.stdout.contains("unaccounted snapshot") && found.stdout.contains(&point_id),
+        "{}",
+        found.stdout
+    );
+    assert!(!found.stdout.contains("removed"), "{}", found.stdout);
+    let restic = restic_on(&home, "open");
+    let tag = format!("coffer-recovery-point:{point_id}");
+    assert!(restic(&["snapshots", "--json"]).contains(&tag));
+    // Adoption records it again, with what the snapshot carries.
+    let adopted = home.run(&["vault", "reconcile", "open", "--adopt"]);
+    ok(&adopted);
+    assert!(adopted.stdout.contains(&point_id), "{}", adopted.stdout);
+    let described = home.run(&["recovery-points", "describe", &rp, "-o", "json"]);
+    ok(&described);
+    let after: Value = serde_json::from_str(&described.stdout).unwrap();
+    for field in [
+        "ResourceArn",
+        "SnapshotId",
+        "ContentSha256",
+        "CreatedByJobId",
+    ] {
+        assert_eq!(after[field], before[field], "{field}: {after}");
+    }
+    assert_eq!(after["Status"], "COMPLETED");
+    let target = home.path().join("restored");
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &rp,
+        "--target-dir",
+        &target.display().to_string(),
+    ]));
+    assert_eq!(
+        std::fs::read_to_string(target.join("sub/b.txt")).unwrap(),
+        "beta"
+    );
+    let clean = home.run(&["vault", "reconcile", "open"]);
+    assert!(
+        clean
+            .stdout
+            .contains("every Coffer snapshot is a recorded recovery point"),
+        "{}",
+        clean.stdout
+    );
+}
+
+fn keys_with_passphrase(home: &Home, args: &[&str]) -> crate::Run {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .arg("--home")
+        .arg(home.path())
+        .arg("keys")
+        .args(args)
+        .env_remove("COFFER_HOME")
+        .env("COFFER_KEYS_PASSPHRASE", "a long enough passphrase")
+        .output()
+        .unwrap();
+    crate::Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_lost_catalog_is_rebuilt_from_the_keyring_export_and_the_vaults() {
+    let (home, _source) = setup();
+    let backup = home.run(&[
+        "backup",
+        "start",
+        "--resource",
+        DOCS,
+        "--vault",
+        "open",
+        "--delete-after-days",
+        "40",
+    ]);
+    ok(&backup);
+    let rp = point_arn(&backup);
+    let described = home.run(&["recovery-points", "describe", &rp, "-o", "json"]);
+    ok(&described);
+    let before: Value = serde_json::from_str(&described.stdout).unwrap();
+    let export = home.path().join("keys.export").display().to_string();
+    ok(&keys_with_passphrase(&home, &["export", "--to", &export]));
+    // The vault keeps its wrapped secret beside the repository, and each
+    // snapshot the record of its point.
+    let beside = home
+        .path()
+        .join("vaults/210987654321/eu-west-1/open/coffer-vault-secret.json");
+    assert!(beside.is_file());
+    assert!(!std::fs::read_to_string(&beside)
+        .unwrap()
+        .contains(&restic_key(&home, "open")));
+    // The machine loses its catalog and its keyring.
+    for name in ["catalog.db", "catalog.db-wal", "catalog.db-shm"] {
+        let _ = std::fs::remove_file(home.path().join(name));
+    }
+    std::fs::remove_dir_all(home.path().join("keyring")).unwrap();
+    ok(&keys_with_passphrase(&home, &["import", "--from", &export]));
+    let stack = home.path().join("files/stack.yaml").display().to_string();
+    let inventory = home
+        .path()
+        .join("files/inventory.yaml")
+        .display()
+        .to_string();
+    let applied = home.run(&["apply", "--stack", "jobs", &stack, &inventory]);
+    ok(&applied);
+    assert!(
+        applied.stdout.contains("recorded again"),
+        "{}",
+        applied.stdout
+    );
+    let recovered = home.run(&["catalog", "recover"]);
+    ok(&recovered);
+    assert!(recovered.stdout.contains(&rp), "{}", recovered.stdout);
+    let described = home.run(&["recovery-points", "describe", &rp, "-o", "json"]);
+    ok(&described);
+    let after: Value = serde_json::from_str(&described.stdout).unwrap();
+    for field in [
+        "ResourceArn",
+        "SnapshotId",
+        "ContentSha256",
+        "Lifecycle",
+        "CalculatedLifecycle",
+        "CreationDate",
+        "BackupSizeInBytes",
+        "StoredBytes",
+    ] {
+        assert_eq!(after[field], before[field], "{field}: {after}");
+    }
+    let target = home.path().join("restored");
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &rp,
+        "--target-dir",
+        &target.display().to_string(),
+    ]));
+    assert_eq!(
+        std::fs::read_to_string(target.join("sub/b.txt")).unwrap(),
+        "beta"
+    );
+    // Recovering again finds nothing more.
+    let again = home.run(&["catalog", "recover"]);
+    ok(&again);
+    assert!(
+        again.stdout.contains("0 recovery point(s) recovered"),
+        "{}",
+        again.stdout
+    );
+}
+
+/// The vault's restic password, as `vault export-key` prints it.
+fn restic_key(home: &Home, name: &str) -> String {
+    let key = home.run(&["vault", "export-key", name, "--yes", "-o", "json"]);
+    ok(&key);
+    let key: Value = serde_json::from_str(&key.stdout).unwrap();
+    key["password"].as_str().unwrap().to_string()
 }

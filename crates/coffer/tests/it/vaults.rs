@@ -94,6 +94,16 @@ fn applied_vaults_open_with_restic_and_survive_key_rotation() {
     )
     .unwrap();
     assert_eq!(after["password"], password);
+    // The wrapped secret kept beside the repository is re-wrapped too.
+    let beside: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            home.path()
+                .join("vaults/210987654321/eu-west-1/payments-primary/coffer-vault-secret.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(beside["KeyVersion"], 2, "{beside}");
 
     let missing = home.run(&["vault", "export-key", "nope", "--yes"]);
     assert_eq!(missing.code, 1, "{missing:?}");
