@@ -87,6 +87,7 @@ pub enum Action {
     ReconcileBackupVault,
     SignLedgerCheckpoint,
     VerifyLedger,
+    LookupLedgerEntries,
 }
 
 impl Action {
@@ -116,6 +117,7 @@ impl Action {
             Action::ReconcileBackupVault => "coffer:ReconcileBackupVault",
             Action::SignLedgerCheckpoint => "coffer:SignLedgerCheckpoint",
             Action::VerifyLedger => "coffer:VerifyLedger",
+            Action::LookupLedgerEntries => "coffer:LookupLedgerEntries",
         }
     }
 }

@@ -335,7 +335,7 @@ impl Service {
         if loaded.diagnostics.has_errors() {
             return Ok(run(loaded));
         }
-        let catalog = self.catalog();
+        let catalog = &self.catalog_for(caller);
         let external = external(catalog, stack, &options).await?;
         check_references(
             &loaded.set,

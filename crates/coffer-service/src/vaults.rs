@@ -216,7 +216,7 @@ impl Service {
             .vault(caller.account.as_str(), caller.region.as_str(), name)
             .await?;
         self.authorize(caller, action, Target::Vault(&vault))?;
-        Ok(self.env().open_vault(&vault).await?)
+        Ok(self.env_for(caller).open_vault(&vault).await?)
     }
 
     /// Checks a vault's structure, and with `read_data` (all, N%, n/m) its
@@ -258,7 +258,7 @@ impl Service {
             .vault(caller.account.as_str(), caller.region.as_str(), name)
             .await?;
         self.authorize(caller, Action::ReconcileBackupVault, Target::Vault(&vault))?;
-        Ok(coffer_engine::maintenance::reconcile(self.env(), &vault, !dry_run).await?)
+        Ok(coffer_engine::maintenance::reconcile(&self.env_for(caller), &vault, !dry_run).await?)
     }
 
     /// One two-phase prune of a vault.

@@ -113,7 +113,7 @@ async fn newest(service: &Service, resource: &str) -> anyhow::Result<String> {
 }
 
 pub async fn run(ctx: &Context) -> anyhow::Result<Outcome> {
-    let service = ctx.service().await?;
+    let service = ctx.service().await?.acting_as(&ctx.caller());
     let result = rounds(ctx, &service).await;
     service.close().await;
     result
