@@ -40,7 +40,7 @@ pub use ledger::{
 };
 pub use objects::{
     diff_docs, ApplySummary, Blocker, Change, DesiredObject, FieldChange, ObjectKind, StackPlan,
-    StoredObject,
+    StoredObject, Weakening,
 };
 pub use overview::VaultTotals;
 pub use records::{Param, Record, Stored};
@@ -567,6 +567,20 @@ impl Catalog {
             now,
         )
         .await?;
+        // Each change that lowers protection is its own kind of entry, so
+        // `evidence log --kind weakening` finds every one.
+        for weakening in plan.weakenings() {
+            ledger::append(
+                &mut tx,
+                self,
+                "weakening",
+                &weakening.subject,
+                &format!("WEAKENED {} (stack {})", weakening.what, plan.stack),
+                weakening.what.as_bytes(),
+                now,
+            )
+            .await?;
+        }
         for change in &plan.changes {
             let (before, after) = match change {
                 Change::Create(d) if d.kind == ObjectKind::BackupVault => (None, Some(d)),

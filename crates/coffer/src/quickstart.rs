@@ -191,6 +191,7 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
         paths: vec![stack_path.clone(), inventory_path.clone()],
         parameters: Default::default(),
         stack: "quickstart".into(),
+        allow_weakening: false,
     };
     let applied = service.plan_stack(caller, &input, true).await?;
     if render::stack_run(&applied, "quickstart", true) == Outcome::Failure {

@@ -443,3 +443,80 @@ fn evidence_log_looks_entries_up_by_actor_kind_subject_and_time() {
         "--since \"yesterday\": not an RFC 3339 time",
     );
 }
+
+const LOOSER: &str = r#"
+Resources:
+  Vault:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: primary
+      LockConfiguration:
+        MinRetentionDays: 1
+        MaxRetentionDays: 365
+"#;
+
+const UNLOCKED: &str = r#"
+Resources:
+  Vault:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: primary
+"#;
+
+#[test]
+fn weakening_a_lock_is_its_own_section_refused_without_confirmation_and_logged() {
+    let home = home_as_ops(None);
+    apply_vault_stack(&home);
+    let vault = "arn:coffer:backup:eu-west-1:210987654321:backup-vault:primary";
+    for (text, what) in [
+        (LOOSER, "lock MaxRetentionDays 100 → 365"),
+        (UNLOCKED, "lock removed"),
+    ] {
+        let stack = home.write("stack.yaml", text);
+        let plan = home.run(&["plan", "--stack", "vaults", &stack]);
+        assert_eq!(plan.code, 2, "{plan:?}");
+        assert!(
+            plan.stdout
+                .contains(&format!("Weakens protection:\n  ! {vault}: {what}")),
+            "{}",
+            plan.stdout
+        );
+        let before = events(&home).len();
+        let vaults_before = home.run(&["get", "vaults", "-o", "json"]).stdout;
+        let refused = home.run(&["apply", "--stack", "vaults", &stack]);
+        failed_with(&refused, "needs an explicit confirmation");
+        assert!(
+            refused.stderr.contains("--allow-weakening"),
+            "{}",
+            refused.stderr
+        );
+        assert_eq!(
+            events(&home).len(),
+            before,
+            "a refused apply changes nothing"
+        );
+        assert_eq!(
+            home.run(&["get", "vaults", "-o", "json"]).stdout,
+            vaults_before
+        );
+
+        ok(&home.run(&["apply", "--stack", "vaults", "--allow-weakening", &stack]));
+        let logged = home.run(&[
+            "evidence",
+            "log",
+            "--kind",
+            "weakening",
+            "--max-results",
+            "1",
+            "-o",
+            "json",
+        ]);
+        ok(&logged);
+        let logged: serde_json::Value = serde_json::from_str(&logged.stdout).unwrap();
+        let entry = &logged["Entries"][0];
+        assert_eq!(entry["Subject"], vault);
+        assert_eq!(entry["Event"], format!("WEAKENED {what} (stack vaults)"));
+        assert_eq!(entry["Actor"]["Principal"], PRINCIPAL);
+    }
+    ok(&home.run(&["evidence", "verify"]));
+}
