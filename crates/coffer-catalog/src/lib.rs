@@ -906,6 +906,41 @@ impl Catalog {
         Err(self.update_refused(record).await)
     }
 
+    /// [`Catalog::update`] of a change that weakens protection (a legal
+    /// hold cancelled): besides the record's own entry, a `weakening`
+    /// entry on the same subject saying `what`, in the same transaction.
+    ///
+    /// # Errors
+    /// As [`Catalog::update`].
+    pub async fn update_weakening<R: Record>(
+        &self,
+        record: &R,
+        expected_version: i64,
+        what: &str,
+        now: jiff::Timestamp,
+    ) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        if self
+            .update_in(&mut tx, record, expected_version, now)
+            .await?
+        {
+            ledger::append(
+                &mut tx,
+                self,
+                "weakening",
+                record.id(),
+                &format!("WEAKENED {what}"),
+                what.as_bytes(),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(expected_version + 1);
+        }
+        tx.rollback().await?;
+        Err(self.update_refused(record).await)
+    }
+
     /// Writes `record` at `expected_version`, with its ledger entry, inside
     /// `tx`; false when the stored record is not at that version.
     async fn update_in<R: Record>(

@@ -95,8 +95,15 @@ impl Service {
         hold.status = LegalHoldStatus::Canceled;
         hold.cancellation_date = Some(now);
         hold.cancel_description = Some(reason.to_string());
+        // Cancelling a hold unpins its points: a weakening of protection,
+        // recorded as its own kind of entry.
         self.catalog_for(caller)
-            .update(&hold, stored.version, now)
+            .update_weakening(
+                &hold,
+                stored.version,
+                &format!("legal hold cancelled: {reason}"),
+                now,
+            )
             .await?;
         Ok(hold)
     }
