@@ -84,7 +84,10 @@ fn entry(seq: i64, fields: &Fields, prev: &str) -> LedgerEntry {
         event: fields.event.clone(),
         doc_sha256: fields.doc.iter().map(|b| format!("{b:02x}")).collect(),
         prev_hash: prev.to_string(),
+        actor: None,
         entry_hash: String::new(),
+        format: coffer_catalog::FORMAT_V1,
+        mac: None,
     };
     e.entry_hash = e.computed_hash();
     e

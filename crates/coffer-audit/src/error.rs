@@ -21,6 +21,14 @@ pub enum Error {
         present: String,
         imported: String,
     },
+    #[error("{} holds no ledger key (64 hex digits expected); restore it from a backup of the home or an export of its keys", path.display())]
+    BadLedgerKey { path: PathBuf },
+    #[error("{} holds another ledger key than the export's; entries MACed by one fail `evidence verify` under the other: keep the present key, or import with force to replace it", path.display())]
+    OtherLedgerKey { path: PathBuf },
+    #[error(
+        "the export's ledger key is not 32 bytes: the export is damaged; import another export"
+    )]
+    BadImportedLedgerKey,
     #[error("the export's signing key is not an Ed25519 key (32 bytes expected): the export is damaged; import another export")]
     BadSeed,
     #[error("not an Ed25519 public key: give the 64 hex digits `coffer keys public` prints")]

@@ -6,9 +6,14 @@
 //! removed, inserted or reordered one breaks the chain or the sequence)
 //! and recomputes each checkpoint's root (an entry changed and the chain
 //! re-hashed after it, or a ledger cut back below a checkpoint, is caught),
-//! and checks each checkpoint's signature.
+//! and checks each checkpoint's signature. On the deployment that wrote the
+//! ledger, where its ledger key is at hand, each format-2 entry's MAC is
+//! checked too: an entry a catalog writer appended with a valid chain
+//! after the last checkpoint is named.
 
-use coffer_catalog::{Catalog, LedgerEntry, StoredCheckpoint, GENESIS};
+use coffer_catalog::{
+    Catalog, LedgerEntry, LedgerKey, StoredCheckpoint, FORMAT_V1, FORMAT_V2, GENESIS,
+};
 
 use crate::error::Result;
 use crate::merkle::{self, Hash};
@@ -57,6 +62,9 @@ pub async fn checkpoint(
 pub struct Verification {
     pub entries: usize,
     pub checkpoints: usize,
+    /// How many format-2 entries had their MAC checked; None when no
+    /// ledger key was given (the caller must say MACs were not checked).
+    pub macs_checked: Option<usize>,
     /// Each problem, naming the entry or checkpoint.
     pub problems: Vec<String>,
 }
@@ -75,8 +83,54 @@ pub fn verify(
     checkpoints: &[StoredCheckpoint],
     key: Option<&PublicKey>,
 ) -> Verification {
+    verify_with_macs(entries, checkpoints, key, None)
+}
+
+/// [`verify`], and with `mac_key` (the deployment's ledger key) each
+/// format-2 entry's MAC. Whatever the key, an entry in format 1 after a
+/// format-2 entry is named: once the format changed, Coffer writes only
+/// format 2, so such an entry was written around Coffer.
+pub fn verify_with_macs(
+    entries: &[LedgerEntry],
+    checkpoints: &[StoredCheckpoint],
+    key: Option<&PublicKey>,
+    mac_key: Option<&LedgerKey>,
+) -> Verification {
     let mut problems = Vec::new();
+    let mut macs_checked = 0;
+    let mut first_v2: Option<i64> = None;
     for (position, entry) in entries.iter().enumerate() {
+        let label = format!(
+            "entry {} ({} {}, {:?})",
+            entry.seq, entry.kind, entry.subject, entry.event
+        );
+        match entry.format {
+            FORMAT_V1 => {
+                if let Some(first) = first_v2 {
+                    problems.push(format!(
+                        "{label} is in the old format 1 after entry {first} in format 2: Coffer writes only format 2 since, so it was written around Coffer (forged)"
+                    ));
+                }
+            }
+            FORMAT_V2 => {
+                first_v2.get_or_insert(entry.seq);
+                if let Some(mac_key) = mac_key {
+                    macs_checked += 1;
+                    if entry.mac.is_none() {
+                        problems.push(format!(
+                            "{label} carries no MAC: it was not written by this deployment's Coffer (forged)"
+                        ));
+                    } else if !mac_key.verifies(entry) {
+                        problems.push(format!(
+                            "{label}: its MAC does not verify under this deployment's ledger key: it was forged or edited"
+                        ));
+                    }
+                }
+            }
+            other => problems.push(format!(
+                "{label} has format {other}, which this Coffer does not know: it was edited or written by a newer Coffer"
+            )),
+        }
         let expected_seq = i64::try_from(position).unwrap_or(i64::MAX);
         if entry.seq != expected_seq {
             problems.push(format!(
@@ -133,6 +187,7 @@ pub fn verify(
     Verification {
         entries: entries.len(),
         checkpoints: checkpoints.len(),
+        macs_checked: mac_key.map(|_| macs_checked),
         problems,
     }
 }
@@ -165,7 +220,10 @@ mod tests {
                 prev_hash: out
                     .last()
                     .map_or(GENESIS.to_string(), |p| p.entry_hash.clone()),
+                actor: None,
                 entry_hash: String::new(),
+                format: FORMAT_V1,
+                mac: None,
             };
             e.entry_hash = e.computed_hash();
             out.push(e);
@@ -260,6 +318,99 @@ mod tests {
         let (_other_dir, other) = self::key();
         let found = verify(&entries, &checkpoints, Some(&other.public()));
         assert_eq!(found.problems.len(), 2, "{found:?}");
+    }
+
+    /// `chain(n)` in format 1, then `m` format-2 entries MACed by `key`.
+    fn upgraded_chain(n: i64, m: i64, key: &LedgerKey) -> Vec<LedgerEntry> {
+        let mut out = chain(n);
+        for seq in n..n + m {
+            out.push(next_v2(&out, seq, key));
+        }
+        out
+    }
+
+    fn next_v2(before: &[LedgerEntry], seq: i64, key: &LedgerKey) -> LedgerEntry {
+        let mut e = LedgerEntry {
+            seq,
+            time: jiff::Timestamp::from_second(1_780_000_000 + seq).unwrap_or_default(),
+            kind: "backup job".into(),
+            subject: format!("J{seq}"),
+            event: "COMPLETED".into(),
+            doc_sha256: "cd".repeat(32),
+            prev_hash: before
+                .last()
+                .map_or(GENESIS.to_string(), |p| p.entry_hash.clone()),
+            actor: Some(coffer_catalog::Actor::new(
+                "arn:coffer:iam::111122223333:user/ops",
+                Some("111122223333".into()),
+                Some("alice".into()),
+            )),
+            entry_hash: String::new(),
+            format: FORMAT_V2,
+            mac: None,
+        };
+        e.entry_hash = e.computed_hash();
+        e.mac = Some(key.mac(&e.entry_hash));
+        e
+    }
+
+    #[test]
+    fn format_1_entries_verify_as_before_and_format_2_macs_name_forgeries() {
+        let (_dir, signing) = key();
+        let mac_key = LedgerKey::from_bytes([9; 32]);
+        let entries = upgraded_chain(4, 3, &mac_key);
+        let checkpoints = vec![signed(&entries, &signing, 4)];
+        let public = signing.public();
+        let found = verify_with_macs(&entries, &checkpoints, Some(&public), Some(&mac_key));
+        assert!(found.passed(), "{found:?}");
+        assert_eq!(found.macs_checked, Some(3));
+
+        // The actor is in the hash: changing it is an edit.
+        let mut edited = entries.clone();
+        if let Some(actor) = edited[5].actor.as_mut() {
+            actor.os_user = Some("mallory".into());
+        }
+        let found = verify_with_macs(&edited, &checkpoints, Some(&public), Some(&mac_key));
+        assert!(
+            found
+                .problems
+                .iter()
+                .any(|p| p.starts_with("entry 5 (") && p.contains("edited")),
+            "{found:?}"
+        );
+
+        // Appended by a catalog writer with a valid chain but without the
+        // key: the MAC names it; without the key, only the chain is checked.
+        let mut forged = entries.clone();
+        let wrong_key = LedgerKey::from_bytes([1; 32]);
+        forged.push(next_v2(&forged, 7, &wrong_key));
+        let mut unmaced = next_v2(&forged, 8, &wrong_key);
+        unmaced.mac = None;
+        forged.push(unmaced);
+        assert!(verify(&forged, &checkpoints, Some(&public)).passed());
+        let found = verify_with_macs(&forged, &checkpoints, Some(&public), Some(&mac_key));
+        assert_eq!(found.problems.len(), 2, "{found:?}");
+        assert!(
+            found.problems[0].starts_with("entry 7 (")
+                && found.problems[0].contains("MAC does not verify")
+        );
+        assert!(
+            found.problems[1].starts_with("entry 8 (")
+                && found.problems[1].contains("carries no MAC")
+        );
+
+        // Written in the old format after the new one, to dodge the MAC.
+        let mut old_format = entries.clone();
+        let mut e = chain(8).pop().unwrap_or_else(|| panic!("empty chain"));
+        e.prev_hash = old_format[6].entry_hash.clone();
+        e.entry_hash = e.computed_hash();
+        old_format.push(e);
+        let found = verify_with_macs(&old_format, &checkpoints, Some(&public), None);
+        assert_eq!(found.macs_checked, None);
+        assert!(
+            found.problems.len() == 1 && found.problems[0].contains("old format 1 after entry 4"),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! - [`evaluation`]: a framework evaluated over the catalog set at a time
 //!   (points a page at a time), recording only the results that changed.
 //! - [`ledger`]: signed checkpoints and the verification that names every
-//!   edited, removed, reordered or cut-back entry.
+//!   edited, removed, reordered or cut-back entry, and (with the ledger
+//!   key) every forged one.
+//! - [`ledger_key`]: the deployment's ledger key, which MACs each entry.
 //!
 //! The ledger itself is appended by `coffer-catalog`, in the transaction
 //! of each change it records.
@@ -18,6 +20,7 @@ pub mod controls;
 mod error;
 pub mod evaluation;
 pub mod ledger;
+pub mod ledger_key;
 pub mod merkle;
 pub mod signing;
 

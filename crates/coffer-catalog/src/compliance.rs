@@ -236,7 +236,7 @@ impl Catalog {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        let mut tail = ledger::Tail::read(&mut tx, self.backend).await?;
+        let mut tail = ledger::Tail::read(&mut tx, self).await?;
         self.insert_many_in(&mut tx, &mut tail, changed, now)
             .await?;
         for (results, digests) in changed
@@ -283,7 +283,7 @@ impl Catalog {
         now: jiff::Timestamp,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let mut tail = ledger::Tail::read(&mut tx, self.backend).await?;
+        let mut tail = ledger::Tail::read(&mut tx, self).await?;
         // Retired by key, a list at a time, with their ledger entries in
         // multi-row inserts.
         for chunk in retired.chunks(IN_LIST) {

@@ -79,10 +79,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "resources by account and region",
         sql: include_str!("migrations/0010_resources_by_place.sql"),
     },
+    Migration {
+        version: 11,
+        description: "ledger entries name their actor and carry a MAC",
+        sql: include_str!("migrations/0011_ledger_actor_mac.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

@@ -36,10 +36,12 @@ use tracing::info;
 pub use compliance::{control_key, CompletedRestore, CurrentResult, FrameworkKey, NewestPoint};
 pub use db::{Backend, SCHEMA_VERSION};
 pub use error::{redact_url, Error, Result};
-pub use ledger::{LedgerEntry, StoredCheckpoint, GENESIS};
+pub use ledger::{
+    Actor, LedgerEntry, LedgerKey, LedgerQuery, StoredCheckpoint, FORMAT_V1, FORMAT_V2, GENESIS,
+};
 pub use objects::{
     diff_docs, ApplySummary, Blocker, Change, DesiredObject, FieldChange, ObjectKind, StackPlan,
-    StoredObject,
+    StoredObject, Weakening,
 };
 pub use overview::VaultTotals;
 pub use records::{Param, Record, Stored};
@@ -109,11 +111,16 @@ pub struct VaultSecretRecord {
     pub version: i64,
 }
 
-/// A handle on the catalog; cheap to clone.
+/// A handle on the catalog; cheap to clone. Besides the connections it
+/// carries who writes through it (the actor each ledger entry names) and
+/// the ledger key each entry is MACed with, so every write method's
+/// entries name their actor without taking one.
 #[derive(Clone, Debug)]
 pub struct Catalog {
     pool: AnyPool,
     backend: Backend,
+    actor: std::sync::Arc<Actor>,
+    ledger_key: Option<std::sync::Arc<LedgerKey>>,
 }
 
 impl Catalog {
@@ -145,7 +152,39 @@ impl Catalog {
         };
         let (pool, backend) = db::connect(&url).await?;
         db::migrate(&pool, backend, now).await?;
-        Ok(Catalog { pool, backend })
+        Ok(Catalog {
+            pool,
+            backend,
+            actor: std::sync::Arc::new(Actor::system()),
+            ledger_key: None,
+        })
+    }
+
+    /// The same catalog (the connections are shared), writing as `actor`:
+    /// every ledger entry appended through the handle names it.
+    pub fn as_actor(&self, actor: Actor) -> Catalog {
+        Catalog {
+            actor: std::sync::Arc::new(actor),
+            ..self.clone()
+        }
+    }
+
+    /// The same catalog, MACing every ledger entry it appends with `key`.
+    pub fn with_ledger_key(&self, key: LedgerKey) -> Catalog {
+        Catalog {
+            ledger_key: Some(std::sync::Arc::new(key)),
+            ..self.clone()
+        }
+    }
+
+    /// Who writes through this handle.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The key this handle MACs ledger entries with, if it was given one.
+    pub fn ledger_key(&self) -> Option<&LedgerKey> {
+        self.ledger_key.as_deref()
     }
 
     pub fn backend(&self) -> Backend {
@@ -516,7 +555,7 @@ impl Catalog {
         let record_text = doc_text(&record);
         ledger::append(
             &mut tx,
-            self.backend,
+            self,
             "stack",
             &plan.stack,
             &format!(
@@ -530,6 +569,20 @@ impl Catalog {
             now,
         )
         .await?;
+        // Each change that lowers protection is its own kind of entry, so
+        // `evidence log --kind weakening` finds every one.
+        for weakening in plan.weakenings() {
+            ledger::append(
+                &mut tx,
+                self,
+                "weakening",
+                &weakening.subject,
+                &format!("WEAKENED {} (stack {})", weakening.what, plan.stack),
+                weakening.what.as_bytes(),
+                now,
+            )
+            .await?;
+        }
         for change in &plan.changes {
             let (before, after) = match change {
                 Change::Create(d) if d.kind == ObjectKind::BackupVault => (None, Some(d)),
@@ -544,7 +597,7 @@ impl Catalog {
                 let lock_text = doc_text(lock.unwrap_or(&serde_json::Value::Null));
                 ledger::append(
                     &mut tx,
-                    self.backend,
+                    self,
                     "vault lock",
                     &after.arn,
                     &format!("LOCK_SET {lock_text}"),
@@ -682,7 +735,7 @@ impl Catalog {
     /// `Conflict` when a record with that ID exists; database errors.
     pub async fn insert<R: Record>(&self, record: &R, now: jiff::Timestamp) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let mut tail = ledger::Tail::read(&mut tx, self.backend).await?;
+        let mut tail = ledger::Tail::read(&mut tx, self).await?;
         self.insert_in(&mut tx, &mut tail, record, now).await?;
         tx.commit().await?;
         Ok(())
@@ -695,7 +748,7 @@ impl Catalog {
     /// `Conflict` when one exists already; database errors.
     pub async fn insert_all<R: Record>(&self, records: &[R], now: jiff::Timestamp) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let mut tail = ledger::Tail::read(&mut tx, self.backend).await?;
+        let mut tail = ledger::Tail::read(&mut tx, self).await?;
         self.insert_many_in(&mut tx, &mut tail, records, now)
             .await?;
         tx.commit().await?;
@@ -720,7 +773,7 @@ impl Catalog {
             return Ok(stored);
         }
         let mut tx = self.begin_write().await?;
-        let mut tail = ledger::Tail::read(&mut tx, self.backend).await?;
+        let mut tail = ledger::Tail::read(&mut tx, self).await?;
         for chunk in records.chunks(BATCH_ROWS) {
             let sql = insert_sql(chunk, " ON CONFLICT (id) DO NOTHING RETURNING id");
             let (query, docs) = bind_rows(sqlx::query(&sql), chunk, &now_s)?;
@@ -855,6 +908,41 @@ impl Catalog {
         Err(self.update_refused(record).await)
     }
 
+    /// [`Catalog::update`] of a change that weakens protection (a legal
+    /// hold cancelled): besides the record's own entry, a `weakening`
+    /// entry on the same subject saying `what`, in the same transaction.
+    ///
+    /// # Errors
+    /// As [`Catalog::update`].
+    pub async fn update_weakening<R: Record>(
+        &self,
+        record: &R,
+        expected_version: i64,
+        what: &str,
+        now: jiff::Timestamp,
+    ) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        if self
+            .update_in(&mut tx, record, expected_version, now)
+            .await?
+        {
+            ledger::append(
+                &mut tx,
+                self,
+                "weakening",
+                record.id(),
+                &format!("WEAKENED {what}"),
+                what.as_bytes(),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(expected_version + 1);
+        }
+        tx.rollback().await?;
+        Err(self.update_refused(record).await)
+    }
+
     /// Writes `record` at `expected_version`, with its ledger entry, inside
     /// `tx`; false when the stored record is not at that version.
     async fn update_in<R: Record>(
@@ -901,7 +989,7 @@ impl Catalog {
         }
         ledger::append(
             tx,
-            self.backend,
+            self,
             R::WHAT,
             record.id(),
             &record.evidence(),
@@ -931,26 +1019,16 @@ impl Catalog {
     /// # Errors
     /// On database errors or unreadable rows.
     pub async fn ledger_entries(&self, from: i64, to: i64) -> Result<Vec<ledger::LedgerEntry>> {
-        let rows = sqlx::query("SELECT seq, time, kind, subject, event, doc_sha256, prev_hash, entry_hash FROM ledger WHERE seq >= $1 AND seq < $2 ORDER BY seq")
+        let sql = format!(
+            "SELECT {} FROM ledger WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+            ledger::ENTRY_COLUMNS
+        );
+        let rows = sqlx::query(&sql)
             .bind(from)
             .bind(to)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                let time: String = row.try_get("time")?;
-                Ok(ledger::LedgerEntry {
-                    seq: row.try_get("seq")?,
-                    time: parse_ts(&time, "ledger entry")?,
-                    kind: row.try_get("kind")?,
-                    subject: row.try_get("subject")?,
-                    event: row.try_get("event")?,
-                    doc_sha256: row.try_get("doc_sha256")?,
-                    prev_hash: row.try_get("prev_hash")?,
-                    entry_hash: row.try_get("entry_hash")?,
-                })
-            })
-            .collect()
+        rows.iter().map(ledger::entry_from_row).collect()
     }
 
     /// How many entries the ledger holds (the next `seq`).

@@ -186,7 +186,121 @@ pub struct StackPlan {
     pub files: BTreeMap<String, String>,
 }
 
+/// A change of a plan that lowers protection: a vault lock removed or its
+/// retention bounds loosened, a vault access policy removed or one of its
+/// Deny statements dropped or changed, a locked or policed vault deleted.
+/// `apply` makes it only when asked explicitly, and the ledger records it
+/// as its own kind of entry, `weakening`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Weakening {
+    /// The vault's ARN.
+    pub subject: String,
+    /// What it loses, in words (`lock removed`, `MinRetentionDays 7 → 1`).
+    pub what: String,
+}
+
+impl std::fmt::Display for Weakening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.subject, self.what)
+    }
+}
+
+/// What `before` → `after` of a vault document loses (empty when nothing).
+fn vault_weakenings(before: &serde_json::Value, after: Option<&serde_json::Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    let field = |doc: Option<&serde_json::Value>, name: &str| {
+        doc.and_then(|d| d.get(name))
+            .filter(|v| !v.is_null())
+            .cloned()
+    };
+    let lock_before = field(Some(before), "LockConfiguration");
+    let lock_after = field(after, "LockConfiguration");
+    match (&lock_before, &lock_after) {
+        (Some(_), None) => out.push("lock removed".to_string()),
+        (Some(old), Some(new)) => {
+            let days = |lock: &serde_json::Value, name: &str| {
+                lock.get(name).and_then(serde_json::Value::as_i64)
+            };
+            match (days(old, "MinRetentionDays"), days(new, "MinRetentionDays")) {
+                (Some(a), Some(b)) if b < a => out.push(format!("lock MinRetentionDays {a} → {b}")),
+                (Some(a), None) => out.push(format!("lock MinRetentionDays {a} removed")),
+                _ => {}
+            }
+            match (days(old, "MaxRetentionDays"), days(new, "MaxRetentionDays")) {
+                (Some(a), Some(b)) if b > a => out.push(format!("lock MaxRetentionDays {a} → {b}")),
+                (Some(a), None) => out.push(format!("lock MaxRetentionDays {a} removed")),
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    let policy_before = field(Some(before), "AccessPolicy");
+    let policy_after = field(after, "AccessPolicy");
+    let denies = |policy: &Option<serde_json::Value>| -> Vec<serde_json::Value> {
+        let statements = policy.as_ref().and_then(|p| p.get("Statement")).cloned();
+        let list = match statements {
+            Some(serde_json::Value::Array(list)) => list,
+            Some(one) => vec![one],
+            None => Vec::new(),
+        };
+        list.into_iter()
+            .filter(|s| s.get("Effect").and_then(serde_json::Value::as_str) == Some("Deny"))
+            .collect()
+    };
+    match (&policy_before, &policy_after) {
+        (Some(_), None) => out.push("access policy removed".to_string()),
+        (Some(_), Some(_)) => {
+            let kept = denies(&policy_after);
+            let n_lost = denies(&policy_before)
+                .iter()
+                .filter(|d| !kept.contains(d))
+                .count();
+            if n_lost > 0 {
+                out.push(format!(
+                    "access policy: {n_lost} Deny statement(s) removed or changed"
+                ));
+            }
+        }
+        _ => {}
+    }
+    if after.is_none() && !out.is_empty() {
+        out = vec![format!(
+            "vault deleted with its {}",
+            if lock_before.is_some() {
+                "lock"
+            } else {
+                "access policy"
+            }
+        )];
+    }
+    out
+}
+
 impl StackPlan {
+    /// The plan's changes that lower protection (see [`Weakening`]).
+    pub fn weakenings(&self) -> Vec<Weakening> {
+        let mut out = Vec::new();
+        for change in &self.changes {
+            let (stored, after) = match change {
+                Change::Update {
+                    stored, desired, ..
+                } => (stored, Some(&desired.doc)),
+                Change::Delete(stored) => (stored, None),
+                Change::Create(_) => continue,
+            };
+            if stored.kind != ObjectKind::BackupVault {
+                continue;
+            }
+            for what in vault_weakenings(&stored.doc, after) {
+                out.push(Weakening {
+                    subject: stored.arn.clone(),
+                    what,
+                });
+            }
+        }
+        out
+    }
+
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
     }

@@ -161,7 +161,7 @@ impl Catalog {
     ) -> Result<Claim> {
         let mut tx = self.begin_write().await?;
         // Taken first for its lock: claims queue here.
-        ledger::Tail::read(&mut tx, self.backend).await?;
+        ledger::Tail::read(&mut tx, self).await?;
         let busy = sqlx::query(
             "SELECT id FROM backup_jobs WHERE resource_arn = $1 AND state IN ($2, $3) AND id <> $4 ORDER BY creation_date LIMIT 1",
         )

@@ -309,6 +309,15 @@ impl Config {
     pub fn signing_key_path(&self) -> &Path {
         &self.signing_key_path
     }
+
+    /// The key that MACs ledger entries: `ledger.key` beside the signing
+    /// key, kept outside the catalog as it is.
+    pub fn ledger_key_path(&self) -> PathBuf {
+        self.signing_key_path
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join("ledger.key")
+    }
 }
 
 /// A bucket name as a single safe path component.

@@ -166,7 +166,7 @@ impl Service {
     ) -> Result<Vec<(Framework, FrameworkEvaluation)>> {
         self.authorize(caller, Action::StartFrameworkEvaluation, Target::Account)?;
         let place = (caller.account.as_str(), caller.region.as_str());
-        let frameworks = placed_in(self.catalog(), ObjectKind::Framework, place).await?;
+        let frameworks = placed_in(&self.catalog_for(caller), ObjectKind::Framework, place).await?;
         // A framework that is not there is refused before anything is read.
         chosen(&frameworks, place, only)?;
         let inputs = self.inputs(frameworks, Some(place)).await?;

@@ -101,7 +101,7 @@ impl Service {
                 now,
             )
         };
-        self.catalog().insert(&job, now).await?;
+        self.catalog_for(caller).insert(&job, now).await?;
         Ok(StartedBackup {
             job,
             resource,
@@ -220,7 +220,7 @@ impl Service {
             Target::Vault(&destination_vault),
         )?;
         let job = exec::create_copy_job(
-            self.env(),
+            &self.env_for(caller),
             exec::new_job_id(),
             &source_point,
             &destination_vault,

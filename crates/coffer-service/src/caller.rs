@@ -88,6 +88,7 @@ pub enum Action {
     AdoptRecoveryPoints,
     SignLedgerCheckpoint,
     VerifyLedger,
+    LookupLedgerEntries,
 }
 
 impl Action {
@@ -118,6 +119,7 @@ impl Action {
             Action::AdoptRecoveryPoints => "coffer:AdoptRecoveryPoints",
             Action::SignLedgerCheckpoint => "coffer:SignLedgerCheckpoint",
             Action::VerifyLedger => "coffer:VerifyLedger",
+            Action::LookupLedgerEntries => "coffer:LookupLedgerEntries",
         }
     }
 }

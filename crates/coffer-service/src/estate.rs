@@ -27,7 +27,7 @@ impl Service {
     /// # Errors
     /// Catalog failures.
     pub async fn upcoming_jobs(&self, caller: &Caller, hours: u32) -> Result<Vec<PlannedJob>> {
-        let resources: Vec<Resource> = self.env().objects(ObjectKind::Resource).await?;
+        let resources: Vec<Resource> = self.env_for(caller).objects(ObjectKind::Resource).await?;
         let now = self.now();
         let until = now
             .checked_add(jiff::SignedDuration::from_hours(i64::from(hours)))
@@ -39,7 +39,10 @@ impl Service {
             .collect();
         // Every resource known now existed before any time to come.
         let since = std::collections::BTreeMap::new();
-        Ok(coffer_engine::daemon::plan_span(self.env(), &resources, &since, now, until).await?)
+        Ok(
+            coffer_engine::daemon::plan_span(&self.env_for(caller), &resources, &since, now, until)
+                .await?,
+        )
     }
 
     /// One pass of the lifecycle sweeper now (or only what is due).
@@ -105,7 +108,8 @@ impl Service {
     /// Catalog failures.
     pub async fn metrics(&self, caller: &Caller) -> Result<String> {
         let upcoming = self.upcoming_jobs(caller, 24 * 7).await?;
-        let snapshot = coffer_engine::metrics::Snapshot::read(self.catalog(), upcoming).await?;
+        let snapshot =
+            coffer_engine::metrics::Snapshot::read(&self.catalog_for(caller), upcoming).await?;
         coffer_engine::metrics::render(&snapshot)
             .map_err(|e| crate::Error::dependency(format!("cannot write the metrics: {e}")))
     }

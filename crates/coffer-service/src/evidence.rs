@@ -3,7 +3,7 @@
 
 use coffer_audit::ledger::{self, Verification};
 use coffer_audit::signing::{KeyPair, PublicKey};
-use coffer_catalog::{LedgerEntry, StoredCheckpoint as Checkpoint};
+use coffer_catalog::{LedgerEntry, LedgerQuery, StoredCheckpoint as Checkpoint};
 
 use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
@@ -18,6 +18,14 @@ pub struct Proof {
     pub audit_path: Vec<String>,
     pub root_hash: String,
     pub checkpoint: Checkpoint,
+}
+
+/// One page of the ledger log, newest first.
+#[derive(Clone, Debug)]
+pub struct LogPage {
+    pub entries: Vec<LedgerEntry>,
+    /// The token that reads the next page, while more entries remain.
+    pub next_token: Option<String>,
 }
 
 /// The ledger verified, and the key its signatures were checked with.
@@ -36,11 +44,13 @@ impl Service {
     pub async fn sign_checkpoint(&self, caller: &Caller) -> Result<Checkpoint> {
         self.authorize(caller, Action::SignLedgerCheckpoint, Target::Account)?;
         let key = KeyPair::load_or_create(self.config().signing_key_path())?;
-        Ok(ledger::checkpoint(self.catalog(), &key, self.now()).await?)
+        Ok(ledger::checkpoint(&self.catalog_for(caller), &key, self.now()).await?)
     }
 
     /// Checks the whole ledger: the hash chain, every checkpoint's root and
-    /// signature, against `key` (default: the home's own signing key).
+    /// signature, against `key` (default: the home's own signing key), and
+    /// each format-2 entry's MAC under this deployment's ledger key when
+    /// the catalog handle carries it ([`Service::open`] sets it).
     ///
     /// # Errors
     /// Key and catalog failures; what is wrong with the ledger is in
@@ -55,12 +65,68 @@ impl Service {
             Some(key) => key,
             None => KeyPair::load_or_create(self.config().signing_key_path())?.public(),
         };
-        let catalog = self.catalog();
+        let catalog = &self.catalog_for(caller);
         let size = catalog.ledger_len().await?;
         let entries = catalog.ledger_entries(0, size).await?;
         let checkpoints = catalog.checkpoints().await?;
-        let found = ledger::verify(&entries, &checkpoints, Some(&key));
+        let found =
+            ledger::verify_with_macs(&entries, &checkpoints, Some(&key), catalog.ledger_key());
         Ok(LedgerCheck { found, key })
+    }
+
+    /// The ledger entries `query` chooses, newest first (as CloudTrail's
+    /// lookup-events lists events), at most `max_results` (1 to 1000) a
+    /// page; `next_token` is the previous page's, and the page carries the
+    /// next one while more entries remain.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for a bad page size or token, or `since`
+    /// after `until`; catalog failures.
+    pub async fn evidence_log(
+        &self,
+        caller: &Caller,
+        query: &LedgerQuery,
+        max_results: usize,
+        next_token: Option<&str>,
+    ) -> Result<LogPage> {
+        self.authorize(caller, Action::LookupLedgerEntries, Target::Account)?;
+        if !(1..=1000).contains(&max_results) {
+            return Err(Error::new(
+                crate::ErrorKind::InvalidParameterValue,
+                format!("a page holds 1 to 1000 entries, not {max_results}"),
+            ));
+        }
+        if let (Some(since), Some(until)) = (query.since, query.until) {
+            if since > until {
+                return Err(Error::new(
+                    crate::ErrorKind::InvalidParameterValue,
+                    format!("the start {since} is after the end {until}; swap them"),
+                ));
+            }
+        }
+        let mut query = query.clone();
+        if let Some(token) = next_token {
+            let before = token.parse::<i64>().map_err(|_| {
+                Error::new(
+                    crate::ErrorKind::InvalidParameterValue,
+                    format!("{token:?} is not a token a page of the ledger log gave; pass the NextToken the previous page printed"),
+                )
+            })?;
+            query.before = Some(before);
+        }
+        // One more than asked says whether another page follows.
+        let limit = i64::try_from(max_results).unwrap_or(1000) + 1;
+        let mut entries = self.catalog().ledger_log(&query, limit).await?;
+        let more = entries.len() > max_results;
+        entries.truncate(max_results);
+        let next_token = match entries.last() {
+            Some(last) if more => Some(last.seq.to_string()),
+            _ => None,
+        };
+        Ok(LogPage {
+            entries,
+            next_token,
+        })
     }
 
     /// An inclusion proof of entry `seq` in the newest checkpoint's tree.
@@ -71,7 +137,7 @@ impl Service {
     /// root (verify the ledger).
     pub async fn prove_entry(&self, caller: &Caller, seq: usize) -> Result<Proof> {
         self.authorize(caller, Action::VerifyLedger, Target::Account)?;
-        let catalog = self.catalog();
+        let catalog = &self.catalog_for(caller);
         let Some(checkpoint) = catalog.checkpoints().await?.into_iter().last() else {
             return Err(Error::invalid_request(
                 "no checkpoint is signed yet; sign one first (`coffer evidence checkpoint`)",

@@ -51,7 +51,7 @@ impl Service {
         if let Some(finding) = hold.validate().into_iter().next() {
             return Err(Error::invalid_parameter(format!("legal hold: {finding}")));
         }
-        self.catalog().insert(&hold, now).await?;
+        self.catalog_for(caller).insert(&hold, now).await?;
         Ok(hold)
     }
 
@@ -76,7 +76,7 @@ impl Service {
         reason: &str,
     ) -> Result<LegalHold> {
         self.authorize(caller, Action::CancelLegalHold, Target::Account)?;
-        let Some(stored) = self.catalog().get::<LegalHold>(id).await? else {
+        let Some(stored) = self.catalog_for(caller).get::<LegalHold>(id).await? else {
             return Err(Error::not_found(format!("there is no legal hold {id}")));
         };
         let mut hold = stored.record;
@@ -95,7 +95,16 @@ impl Service {
         hold.status = LegalHoldStatus::Canceled;
         hold.cancellation_date = Some(now);
         hold.cancel_description = Some(reason.to_string());
-        self.catalog().update(&hold, stored.version, now).await?;
+        // Cancelling a hold unpins its points: a weakening of protection,
+        // recorded as its own kind of entry.
+        self.catalog_for(caller)
+            .update_weakening(
+                &hold,
+                stored.version,
+                &format!("legal hold cancelled: {reason}"),
+                now,
+            )
+            .await?;
         Ok(hold)
     }
 }

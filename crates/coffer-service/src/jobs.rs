@@ -66,7 +66,7 @@ impl Service {
     pub async fn describe_job(&self, caller: &Caller, id: &str) -> Result<AnyJob> {
         self.authorize(caller, Action::ListJobs, Target::Account)?;
         let (account, region) = (caller.account.as_str(), caller.region.as_str());
-        let catalog = self.catalog();
+        let catalog = &self.catalog_for(caller);
         let upper = id.to_ascii_uppercase();
         for candidate in [id, upper.as_str()] {
             if let Some(j) = catalog.get::<BackupJob>(candidate).await? {
@@ -100,7 +100,7 @@ impl Service {
     /// job moved meanwhile (try again).
     pub async fn stop_backup_job(&self, caller: &Caller, id: &str) -> Result<Stopped> {
         use BackupJobState::*;
-        let catalog = self.catalog();
+        let catalog = &self.catalog_for(caller);
         let Some(stored) = catalog.get::<BackupJob>(id).await? else {
             if catalog.get::<CopyJob>(id).await?.is_some() {
                 return Err(Error::invalid_request(format!(
@@ -140,7 +140,7 @@ impl Service {
             _ if nobody_runs => {
                 if seen != Aborting {
                     exec::transition(
-                        self.env(),
+                        &self.env_for(caller),
                         id,
                         Aborting,
                         |s| s == seen,
@@ -162,7 +162,7 @@ impl Service {
         };
         let from = if nobody_runs { Aborting } else { seen };
         let stopped = exec::transition(
-            self.env(),
+            &self.env_for(caller),
             id,
             next,
             |s| s == from,

@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 
 /// The export's name for the report-signing key's seed.
 const SIGNING_KEY_EXTRA: &str = "signing-key";
+/// The export's name for the ledger key (which MACs ledger entries).
+const LEDGER_KEY_EXTRA: &str = "ledger-key";
 
 /// The home's signing key's public half (the key is created on first use).
 ///
@@ -42,9 +44,9 @@ pub fn create_key(config: &Config, name: &str, now: jiff::Timestamp) -> Result<K
     Ok(Keyring::open(config.keyring_path())?.create(name, now)?)
 }
 
-/// Writes the whole keyring, and the signing key when there is one,
-/// encrypted under `passphrase`, to `to`; returns how many keys and
-/// whether the signing key went with them.
+/// Writes the whole keyring, and the signing key and ledger key when there
+/// are, encrypted under `passphrase`, to `to`; returns how many keyring
+/// keys and whether the signing key went with them.
 ///
 /// # Errors
 /// Keyring and file failures.
@@ -59,8 +61,17 @@ pub fn export_keyring(config: &Config, to: &Path, passphrase: &str) -> Result<(u
             Secret::new(key.seed().to_vec()),
         );
     }
+    let has_signing_key = !extra.is_empty();
+    let ledger = config.ledger_key_path();
+    if ledger.exists() {
+        let key = coffer_audit::ledger_key::load(&ledger)?;
+        extra.insert(
+            LEDGER_KEY_EXTRA.to_string(),
+            Secret::new(key.expose().to_vec()),
+        );
+    }
     let n_keys = keyring.export(to, passphrase, &extra, ExportWork::RECOMMENDED)?;
-    Ok((n_keys, !extra.is_empty()))
+    Ok((n_keys, has_signing_key))
 }
 
 /// What an import brought in.
@@ -70,6 +81,8 @@ pub struct Imported {
     pub keyring_dir: std::path::PathBuf,
     /// The signing key installed from the export, by fingerprint.
     pub signing_key: Option<String>,
+    /// Whether the export carried the ledger key, now installed.
+    pub ledger_key: bool,
 }
 
 /// Merges the keys of an export into the keyring (key versions merge, so
@@ -110,9 +123,27 @@ pub fn import_keyring(
         ),
         None => None,
     };
+    let ledger_key = match extra.get(LEDGER_KEY_EXTRA) {
+        Some(bytes) => {
+            coffer_audit::ledger_key::install(&config.ledger_key_path(), bytes.expose(), force)
+                .map_err(|e| {
+                    let kind = match e {
+                        coffer_audit::Error::OtherLedgerKey { .. } => {
+                            crate::ErrorKind::AlreadyExists
+                        }
+                        _ => crate::ErrorKind::DependencyFailure,
+                    };
+                    Error::new(kind, e.to_string())
+                        .context("the vault keys were imported; the ledger key was not")
+                })?;
+            true
+        }
+        None => false,
+    };
     Ok(Imported {
         keys,
         keyring_dir: keyring.dir().to_path_buf(),
         signing_key,
+        ledger_key,
     })
 }

@@ -139,8 +139,14 @@ impl Service {
                 Action::DeleteRecoveryPoint,
             )
             .await?;
-        coffer_engine::exec::remove_data(self.env(), point.clone(), stored.version, &vault, None)
-            .await?;
+        coffer_engine::exec::remove_data(
+            &self.env_for(caller),
+            point.clone(),
+            stored.version,
+            &vault,
+            None,
+        )
+        .await?;
         Ok(point)
     }
 
@@ -174,7 +180,7 @@ impl Service {
         point.calculated_lifecycle =
             CalculatedLifecycle::from_lifecycle(point.creation_date, &lifecycle);
         point.lifecycle = lifecycle;
-        self.catalog()
+        self.catalog_for(caller)
             .update(&point, stored.version, self.now())
             .await?;
         Ok(point)

@@ -124,7 +124,7 @@ impl Service {
     ) -> Result<Delivered> {
         self.authorize(caller, Action::StartReportJob, Target::Account)?;
         let (account, region) = (caller.account.as_str(), caller.region.as_str());
-        let catalog = self.catalog();
+        let catalog = &self.catalog_for(caller);
         let Some(plan) = catalog
             .object::<ReportPlan>(ObjectKind::ReportPlan, account, region, plan_name)
             .await?
@@ -137,7 +137,7 @@ impl Service {
                 if known.is_empty() { "none".to_string() } else { known.join(", ") }
             )));
         };
-        let env = self.env();
+        let env = &self.env_for(caller);
         let job = coffer_engine::jobs::create_report_job(env, &plan, account, region).await?;
         let id = job.report_job_id;
         let produced = self.produce(caller, &plan, id.clone(), window_hours).await;
@@ -167,7 +167,7 @@ impl Service {
         job_id: String,
         window_hours: u32,
     ) -> Result<Delivered> {
-        let catalog = self.catalog();
+        let catalog = &self.catalog_for(caller);
         let (account, region) = (caller.account.as_str(), caller.region.as_str());
         let channel = &plan.report_delivery_channel;
         // The bucket is checked first: a misconfigured one fails before any work.
@@ -222,7 +222,10 @@ impl Service {
         };
         subjects.extend(results.iter().map(|r| r.result_id.clone()));
         let ledger = catalog.ledger_last_seqs(&subjects).await?;
-        let vaults: Vec<BackupVault> = self.env().objects(ObjectKind::BackupVault).await?;
+        let vaults: Vec<BackupVault> = self
+            .env_for(caller)
+            .objects(ObjectKind::BackupVault)
+            .await?;
         let frameworks: Vec<(String, Framework)> = catalog
             .stored_in(ObjectKind::Framework, account, region)
             .await?

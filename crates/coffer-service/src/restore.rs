@@ -115,8 +115,13 @@ impl Service {
                 vault: &vault,
             },
         )?;
-        let job =
-            coffer_engine::jobs::create_restore_job(self.env(), &point, validating, target).await?;
+        let job = coffer_engine::jobs::create_restore_job(
+            &self.env_for(caller),
+            &point,
+            validating,
+            target,
+        )
+        .await?;
         Ok(RestoreRun {
             service: self,
             job,

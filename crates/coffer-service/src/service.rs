@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use coffer_catalog::Catalog;
+use coffer_catalog::{Actor, Catalog};
 use coffer_engine::clock::Clock;
 use coffer_engine::env::Env;
 use coffer_policy::Config;
@@ -36,10 +36,35 @@ impl Service {
             })?),
             None => None,
         };
+        // Every entry this deployment appends is MACed with its ledger key,
+        // kept beside the signing key (created on first use).
+        let ledger_key = coffer_audit::ledger_key::load_or_create(&config.ledger_key_path())?;
         let catalog =
             Catalog::open_with_password(config.catalog_url(), password.as_deref(), clock.now())
-                .await?;
+                .await?
+                .with_ledger_key(ledger_key);
         Ok(Service::new(Env::new(catalog, config, clock)))
+    }
+
+    /// The same operations, writing as `caller` by default: what an
+    /// operation that takes no caller (running a queued job, a sweep, a key
+    /// rotation) appends to the ledger names it.
+    pub fn acting_as(&self, caller: &Caller) -> Service {
+        Service::new(self.env_for(caller))
+    }
+
+    /// The environment whose catalog writes as `caller`: each ledger entry
+    /// names its principal, account and operating-system user.
+    pub fn env_for(&self, caller: &Caller) -> Env {
+        Env {
+            catalog: self.catalog_for(caller),
+            ..self.env.clone()
+        }
+    }
+
+    /// The catalog (same connections) writing as `caller`.
+    pub fn catalog_for(&self, caller: &Caller) -> Catalog {
+        self.env.catalog.as_actor(actor_of(caller))
     }
 
     /// The operations over an engine environment already set up.
@@ -76,8 +101,26 @@ impl Service {
         decided
     }
 
+    /// The environment whose catalog writes as the scheduler daemon
+    /// (`coffer:scheduler`), for `coffer serve`.
+    pub fn scheduler_env(&self) -> Env {
+        Env {
+            catalog: self.env.catalog.as_actor(Actor::scheduler()),
+            ..self.env.clone()
+        }
+    }
+
     /// Closes the catalog's connections.
     pub async fn close(&self) {
         self.env.catalog.close().await;
     }
+}
+
+/// The ledger's actor for `caller`.
+pub fn actor_of(caller: &Caller) -> Actor {
+    Actor::new(
+        caller.principal.clone(),
+        Some(caller.account.to_string()),
+        caller.os_user.clone(),
+    )
 }

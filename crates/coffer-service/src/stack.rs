@@ -240,6 +240,9 @@ pub struct PolicyInput {
     pub parameters: BTreeMap<String, String>,
     /// The stack that owns the objects.
     pub stack: String,
+    /// Whether an apply may make changes that weaken protection
+    /// ([`coffer_catalog::Weakening`]); without it they are refused.
+    pub allow_weakening: bool,
 }
 
 /// A plan or apply of a stack.
@@ -253,6 +256,9 @@ pub struct StackRun {
     /// Why the change cannot be applied (storage conflicts, blockers), each
     /// located in the files where possible; nothing was changed.
     pub refused: Vec<String>,
+    /// Whether changes that weaken protection were among the refusals
+    /// (the apply did not confirm them).
+    pub weakening_refused: bool,
     /// What an apply changed.
     pub applied: Option<ApplySummary>,
     /// What an apply created in the keyring and storage.
@@ -329,13 +335,14 @@ impl Service {
             loaded,
             plan: None,
             refused: Vec::new(),
+            weakening_refused: false,
             applied: None,
             provisioned: Vec::new(),
         };
         if loaded.diagnostics.has_errors() {
             return Ok(run(loaded));
         }
-        let catalog = self.catalog();
+        let catalog = &self.catalog_for(caller);
         let external = external(catalog, stack, &options).await?;
         check_references(
             &loaded.set,
@@ -386,7 +393,17 @@ impl Service {
                 );
             }
         }
+        let mut weakening_refused = false;
+        if apply && refused.is_empty() && !input.allow_weakening {
+            for weakening in plan.weakenings() {
+                weakening_refused = true;
+                refused.push(format!(
+                    "{weakening}: this weakens protection and needs an explicit confirmation"
+                ));
+            }
+        }
         let mut out = run(loaded);
+        out.weakening_refused = weakening_refused;
         if !refused.is_empty() || !apply {
             out.plan = Some(plan);
             out.refused = refused;

@@ -296,7 +296,7 @@ impl Service {
             .vault(caller.account.as_str(), caller.region.as_str(), name)
             .await?;
         self.authorize(caller, action, Target::Vault(&vault))?;
-        Ok(self.env().open_vault(&vault).await?)
+        Ok(self.env_for(caller).open_vault(&vault).await?)
     }
 
     /// Checks a vault's structure, and with `read_data` (all, N%, n/m) its
@@ -348,7 +348,7 @@ impl Service {
             .vault(caller.account.as_str(), caller.region.as_str(), name)
             .await?;
         self.authorize(caller, Action::ReconcileBackupVault, Target::Vault(&vault))?;
-        Ok(coffer_engine::maintenance::reconcile(self.env(), &vault, !dry_run).await?)
+        Ok(coffer_engine::maintenance::reconcile(&self.env_for(caller), &vault, !dry_run).await?)
     }
 
     /// Records back as recovery points the vault's Coffer snapshots nothing
@@ -368,7 +368,7 @@ impl Service {
             .vault(caller.account.as_str(), caller.region.as_str(), name)
             .await?;
         self.authorize(caller, Action::AdoptRecoveryPoints, Target::Vault(&vault))?;
-        Ok(coffer_engine::maintenance::adopt(self.env(), &vault, only).await?)
+        Ok(coffer_engine::maintenance::adopt(&self.env_for(caller), &vault, only).await?)
     }
 
     /// Rebuilds the recovery points the catalog lost from the vaults: in
@@ -388,7 +388,7 @@ impl Service {
         let mut out = Vec::new();
         for vault in vaults {
             self.authorize(caller, Action::AdoptRecoveryPoints, Target::Vault(&vault))?;
-            let result = coffer_engine::maintenance::adopt(self.env(), &vault, &[])
+            let result = coffer_engine::maintenance::adopt(&self.env_for(caller), &vault, &[])
                 .await
                 .map_err(|e| e.to_string());
             out.push(VaultRecovery {

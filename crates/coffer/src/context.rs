@@ -123,8 +123,11 @@ pub async fn with_service<T>(
     ctx: &Context,
     work: impl AsyncFnOnce(&Service, &Caller) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let service = ctx.service().await?;
-    let result = work(&service, &ctx.caller()).await;
+    let caller = ctx.caller();
+    // Writes the operation makes without naming a caller (running a queued
+    // job, a sweep) name this one too.
+    let service = ctx.service().await?.acting_as(&caller);
+    let result = work(&service, &caller).await;
     service.close().await;
     result
 }

@@ -1,9 +1,12 @@
-//! `coffer evidence verify|checkpoint|prove`: the evidence ledger the
+//! `coffer evidence verify|checkpoint|prove|log`: the evidence ledger the
 //! catalog appends in the transaction of each change, its signed
-//! checkpoints, and inclusion proofs.
+//! checkpoints, inclusion proofs, and its entries looked up by actor,
+//! kind, subject and time.
 
 use clap::Subcommand;
 use serde_json::json;
+
+use coffer_catalog::LedgerQuery;
 
 use crate::context::{with_service, Context};
 use crate::output::{self, OutputFormat};
@@ -23,6 +26,35 @@ pub enum EvidenceCommand {
     /// Sign a checkpoint of the ledger now (`coffer serve` signs one every hour).
     #[command(after_help = "Example:\n  coffer evidence checkpoint")]
     Checkpoint,
+    /// Look up ledger entries by actor, kind, subject and time, newest first (as CloudTrail's lookup-events).
+    #[command(
+        after_help = "Example:\n  coffer evidence log --actor arn:coffer:iam::111122223333:user/admin\n  coffer evidence log --kind weakening --since 2026-11-01T00:00:00Z -o json\n  coffer evidence log --subject arn:coffer:backup:eu-west-1:111122223333:backup-vault:primary"
+    )]
+    Log {
+        /// Only entries made by this principal ARN (`coffer:scheduler` for the daemon).
+        #[arg(long, value_name = "ARN")]
+        actor: Option<String>,
+        /// Only entries of this kind (`backup job`, `recovery point`, `stack`, `vault lock`, `weakening`, ...).
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+        /// Only entries about this ID or ARN.
+        #[arg(long, value_name = "ID")]
+        subject: Option<String>,
+        /// Only entries at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only entries at or before this time (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Entries per page (1 to 1000).
+        #[arg(long, default_value_t = 50)]
+        max_results: usize,
+        /// The NextToken of the previous page.
+        #[arg(long, value_name = "TOKEN")]
+        next_token: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
     /// An inclusion proof of one entry in the newest checkpoint's tree.
     #[command(after_help = "Example:\n  coffer evidence prove 42 -o json")]
     Prove {
@@ -61,6 +93,10 @@ pub async fn run(ctx: &Context, command: &EvidenceCommand) -> anyhow::Result<Out
                 );
             }
             let found = &check.found;
+            match found.macs_checked {
+                Some(n) => println!("MACs of {n} entries checked with this deployment's ledger key."),
+                None => println!("MACs not checked: this deployment's ledger key is not at hand."),
+            }
             if found.passed() {
                 println!(
                     "Ledger OK: {} entries in an unbroken chain; {} signed checkpoint(s) match.",
@@ -79,6 +115,66 @@ pub async fn run(ctx: &Context, command: &EvidenceCommand) -> anyhow::Result<Out
                 );
                 Ok(Outcome::Failure)
             }
+        }
+        EvidenceCommand::Log {
+            actor,
+            kind,
+            subject,
+            since,
+            until,
+            max_results,
+            next_token,
+            output: format,
+        } => {
+            let query = LedgerQuery {
+                actor: actor.clone(),
+                kind: kind.clone(),
+                subject: subject.clone(),
+                since: time_arg("--since", since.as_deref())?,
+                until: time_arg("--until", until.as_deref())?,
+                before: None,
+            };
+            let page = service
+                .evidence_log(caller, &query, *max_results, next_token.as_deref())
+                .await
+                .map_err(|e| {
+                    crate::hint(e, coffer_service::ErrorKind::InvalidParameterValue, |m| {
+                        format!("{m} (--max-results, --next-token, --since, --until)")
+                    })
+                })?;
+            let doc = json!({"Entries": page.entries, "NextToken": page.next_token});
+            output::print(*format, &doc, || {
+                let rows = page
+                    .entries
+                    .iter()
+                    .map(|entry| {
+                        let actor = entry.actor.as_ref().map_or_else(
+                            || "-".to_string(),
+                            |a| match &a.os_user {
+                                Some(user) => format!("{} (user {user})", a.principal),
+                                None => a.principal.clone(),
+                            },
+                        );
+                        vec![
+                            entry.seq.to_string(),
+                            entry.time.to_string(),
+                            actor,
+                            entry.kind.clone(),
+                            entry.subject.clone(),
+                            entry.event.clone(),
+                        ]
+                    })
+                    .collect();
+                let mut text = output::table(
+                    &["SEQ", "TIME", "ACTOR", "KIND", "SUBJECT", "EVENT"],
+                    rows,
+                );
+                if let Some(token) = &page.next_token {
+                    text.push_str(&format!("\nMore entries: --next-token {token}"));
+                }
+                text
+            })?;
+            Ok(Outcome::Success)
         }
         EvidenceCommand::Prove { seq, output: format } => {
             let proof = service.prove_entry(caller, *seq).await?;
@@ -114,4 +210,16 @@ pub async fn run(ctx: &Context, command: &EvidenceCommand) -> anyhow::Result<Out
         }
     })
     .await
+}
+
+/// A time argument, RFC 3339.
+fn time_arg(flag: &str, text: Option<&str>) -> anyhow::Result<Option<jiff::Timestamp>> {
+    text.map(|t| {
+        t.parse::<jiff::Timestamp>().map_err(|e| {
+            anyhow::anyhow!(
+                "{flag} {t:?}: not an RFC 3339 time ({e}); write e.g. 2026-11-01T00:00:00Z"
+            )
+        })
+    })
+    .transpose()
 }

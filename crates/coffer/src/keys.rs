@@ -125,9 +125,11 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<Outcome>
         KeysCommand::Export { to } => {
             let passphrase = passphrase(true)?;
             let (n_keys, with_signing) = keys::export_keyring(config, &to, &passphrase)?;
+            let with_ledger = config.ledger_key_path().exists();
             println!(
-                "Wrote {n_keys} key(s){}, encrypted, to {}. Keep it and its passphrase safe, and apart.",
+                "Wrote {n_keys} key(s){}{}, encrypted, to {}. Keep it and its passphrase safe, and apart.",
                 if with_signing { " and the signing key" } else { "" },
+                if with_ledger { " and the ledger key" } else { "" },
                 to.display()
             );
         }
@@ -146,6 +148,9 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<Outcome>
             );
             if let Some(fingerprint) = imported.signing_key {
                 println!("Signing key {fingerprint} installed.");
+            }
+            if imported.ledger_key {
+                println!("Ledger key installed.");
             }
         }
     }

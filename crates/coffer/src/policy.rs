@@ -25,6 +25,9 @@ pub struct StackArgs {
     /// Stack that owns the objects (default: the first file's name without extension).
     #[arg(long, value_name = "NAME")]
     pub stack: Option<String>,
+    /// Confirm changes that weaken protection (a vault lock removed or loosened, an access policy removed or a Deny dropped); `apply` refuses them without it.
+    #[arg(long)]
+    pub allow_weakening: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
 }
@@ -54,6 +57,7 @@ fn input(args: &PolicyArgs, stack: String) -> anyhow::Result<PolicyInput> {
         paths: args.paths.clone(),
         parameters: parse_parameters(&args.parameters)?,
         stack,
+        allow_weakening: false,
     })
 }
 
@@ -88,7 +92,10 @@ pub async fn plan(ctx: &Context, args: &StackArgs, apply: bool) -> anyhow::Resul
     if let Err(error) = coffer_service::stack::check_stack_name(&stack) {
         bail!("{error}; pass --stack NAME");
     }
-    let input = input(&args.policy, stack.clone())?;
+    let input = PolicyInput {
+        allow_weakening: args.allow_weakening,
+        ..input(&args.policy, stack.clone())?
+    };
     with_service(ctx, async |service, caller| {
         let run = service.plan_stack(caller, &input, apply).await?;
         Ok(render::stack_run(&run, &stack, apply))

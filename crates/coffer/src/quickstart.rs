@@ -113,7 +113,7 @@ async fn newest(service: &Service, resource: &str) -> anyhow::Result<String> {
 }
 
 pub async fn run(ctx: &Context) -> anyhow::Result<Outcome> {
-    let service = ctx.service().await?;
+    let service = ctx.service().await?.acting_as(&ctx.caller());
     let result = rounds(ctx, &service).await;
     service.close().await;
     result
@@ -191,6 +191,7 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
         paths: vec![stack_path.clone(), inventory_path.clone()],
         parameters: Default::default(),
         stack: "quickstart".into(),
+        allow_weakening: false,
     };
     let applied = service.plan_stack(caller, &input, true).await?;
     if render::stack_run(&applied, "quickstart", true) == Outcome::Failure {

@@ -320,10 +320,20 @@ pub fn stack_run(run: &StackRun, stack: &str, apply: bool) -> Outcome {
         return Outcome::Failure;
     };
     plan(planned);
+    let weakenings = planned.weakenings();
+    if !weakenings.is_empty() {
+        println!("Weakens protection:");
+        for weakening in &weakenings {
+            println!("  ! {weakening}");
+        }
+    }
     if !run.refused.is_empty() {
         eprintln!("Cannot apply stack {stack:?}; nothing was changed:");
         for reason in &run.refused {
             eprintln!("  - {reason}");
+        }
+        if run.weakening_refused {
+            eprintln!("Apply again with --allow-weakening to confirm these changes; each is recorded in the ledger as a weakening.");
         }
         return Outcome::Failure;
     }

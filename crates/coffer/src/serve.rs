@@ -68,7 +68,7 @@ pub async fn run(
     let addr = listen.unwrap_or_else(|| settings.listen.clone());
     let listener = http::bind(&addr).await?;
     let service = ctx.service().await?;
-    let env = service.env().clone();
+    let env = service.scheduler_env();
     let mut options = DaemonOptions::from_settings(&settings);
     options.grace = Duration::from_secs(grace_seconds);
     let daemon = Daemon::new(

@@ -8,6 +8,7 @@
 
 mod compliance;
 mod engines;
+mod ledger;
 mod objects;
 mod overview;
 mod records;

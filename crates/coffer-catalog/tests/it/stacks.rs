@@ -483,3 +483,73 @@ async fn reopening_keeps_schema_and_data() {
         again.close().await;
     }
 }
+
+#[tokio::test]
+async fn weakening_changes_are_planned_apart_and_recorded_as_their_own_entries() {
+    for engine in engines().await {
+        let catalog = engine.open().await;
+        let policed = |name: &str, deny: bool| {
+            let mut object = vault(name, 30);
+            let statement = json!({"Sid": "no-delete", "Effect": if deny { "Deny" } else { "Allow" }, "Principal": "*", "Action": "backup:DeleteRecoveryPoint", "Resource": "*"});
+            object.doc["AccessPolicy"] = json!({"Version": "2012-10-17", "Statement": [statement]});
+            object
+        };
+        apply(
+            &catalog,
+            "s",
+            vec![vault("a", 30), policed("b", true), vault("c", 30)],
+        )
+        .await;
+        // Lengthening a lock weakens nothing.
+        assert!(plan(
+            &catalog,
+            "s",
+            vec![vault("a", 40), policed("b", true), vault("c", 30)]
+        )
+        .await
+        .weakenings()
+        .is_empty());
+
+        let mut unlocked = vault("c", 30);
+        unlocked.doc = json!({"BackupVaultName": "c"});
+        let weakening = plan(
+            &catalog,
+            "s",
+            vec![vault("a", 7), policed("b", false), unlocked],
+        )
+        .await;
+        let found: Vec<String> = weakening
+            .weakenings()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let arn = |name: &str| format!("arn:coffer:backup:{REGION}:{ACCOUNT}:backup-vault:{name}");
+        assert_eq!(
+            found,
+            [
+                format!("{}: lock MinRetentionDays 30 → 7", arn("a")),
+                format!(
+                    "{}: access policy: 1 Deny statement(s) removed or changed",
+                    arn("b")
+                ),
+                format!("{}: lock removed", arn("c")),
+            ],
+            "{}",
+            engine.name
+        );
+        let before = catalog.ledger_len().await.unwrap();
+        catalog.apply_stack(&weakening, now()).await.unwrap();
+        let entries = catalog.ledger_entries(before, before + 10).await.unwrap();
+        let weakened: Vec<(String, String)> = entries
+            .iter()
+            .filter(|e| e.kind == "weakening")
+            .map(|e| (e.subject.clone(), e.event.clone()))
+            .collect();
+        assert_eq!(weakened.len(), 3, "{}: {entries:?}", engine.name);
+        assert_eq!(
+            weakened[2],
+            (arn("c"), "WEAKENED lock removed (stack s)".to_string())
+        );
+        catalog.close().await;
+    }
+}

@@ -280,6 +280,23 @@ fn a_directory_backs_up_restores_validates_and_deletes() {
         "legal hold",
     );
     ok(&home.run(&["legal-holds", "cancel", &hold_id, "--reason", "case closed"]));
+    // The cancellation is a weakening of protection, in the ledger as one.
+    let weakened = home.run(&[
+        "evidence",
+        "log",
+        "--kind",
+        "weakening",
+        "--subject",
+        &hold_id,
+        "-o",
+        "json",
+    ]);
+    ok(&weakened);
+    let weakened: Value = serde_json::from_str(&weakened.stdout).unwrap();
+    assert_eq!(
+        weakened["Entries"][0]["Event"],
+        "WEAKENED legal hold cancelled: case closed"
+    );
     ok(&home.run(&["recovery-points", "delete", &rp]));
     let listed = home.run(&["recovery-points", "list", "--all", "-o", "json"]);
     let points: Value = serde_json::from_str(&listed.stdout).unwrap();

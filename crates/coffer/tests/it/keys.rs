@@ -85,6 +85,16 @@ fn keys_survive_a_lost_machine_through_an_export() {
         "{imported:?}"
     );
     assert_eq!(keys(&new_machine, &["public"], None).stdout, public.stdout);
+    // The ledger key (which MACs ledger entries) travels with them.
+    assert!(written.stdout.contains("and the ledger key"), "{written:?}");
+    assert!(
+        imported.stdout.contains("Ledger key installed."),
+        "{imported:?}"
+    );
+    assert_eq!(
+        std::fs::read(new_machine.path().join("ledger.key")).unwrap(),
+        std::fs::read(home.path().join("ledger.key")).unwrap()
+    );
     // A home with its own, different signing key keeps it unless forced.
     let other = Home::new();
     assert_eq!(keys(&other, &["public"], None).code, 0);
