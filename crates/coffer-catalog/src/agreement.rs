@@ -15,6 +15,9 @@ use std::fmt;
 
 use sqlx::Row;
 
+use coffer_model::ControlResult;
+
+use crate::compliance::FrameworkKey;
 use crate::error::Result;
 use crate::ledger::sha256_hex;
 use crate::objects::ObjectKind;
@@ -401,4 +404,63 @@ pub(crate) async fn unrecorded_objects(
         }
     }
     Ok(out)
+}
+
+/// A framework's current result as stored, for an evaluation to compare
+/// with: the result itself when its row agrees with the ledger and with
+/// the current row naming it, None when it cannot be trusted (an
+/// evaluation then records the result it finds, a correction).
+#[derive(Clone, Debug)]
+pub struct CheckedCurrent {
+    pub key_hash: String,
+    pub result: Option<ControlResult>,
+}
+
+impl Catalog {
+    /// Up to `limit` current results of a framework with keys after
+    /// `after`, in key order, each with its stored result checked against
+    /// the ledger and against the current row's status.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn control_current_checked_page(
+        &self,
+        key: FrameworkKey<'_>,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<CheckedCurrent>> {
+        let sql = format!(
+            "SELECT c.key_hash AS current_key, c.status AS current_status, r.*, \
+             l.seq AS ledger_seq, l.doc_sha256 AS ledger_sha \
+             FROM control_current c LEFT JOIN control_results r ON r.id = c.result_id {} \
+             WHERE c.account_id = $1 AND c.region = $2 AND c.framework_name = $3 AND c.key_hash > $4 \
+             ORDER BY c.key_hash LIMIT $5",
+            newest_entry_join("r.id", false)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(key.account_id)
+            .bind(key.region)
+            .bind(key.framework_name)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key_hash: String = row.try_get("current_key")?;
+            let current_status: String = row.try_get("current_status")?;
+            let result_id: Option<String> = row.try_get("id")?;
+            let result = match result_id {
+                Some(_) if check_record_row::<ControlResult>(&row)?.is_none() => {
+                    let doc: String = row.try_get("doc")?;
+                    serde_json::from_str::<ControlResult>(&doc)
+                        .ok()
+                        .filter(|r| r.status.as_str() == current_status)
+                }
+                _ => None,
+            };
+            out.push(CheckedCurrent { key_hash, result });
+        }
+        Ok(out)
+    }
 }

@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::{AnyPool, Row};
 use tracing::info;
 
-pub use agreement::{AgreementPage, Disagreement, Problem, LEDGERED_OBJECTS};
+pub use agreement::{AgreementPage, CheckedCurrent, Disagreement, Problem, LEDGERED_OBJECTS};
 pub use compliance::{control_key, CompletedRestore, CurrentResult, FrameworkKey, NewestPoint};
 pub use db::{Backend, SCHEMA_VERSION};
 pub use error::{redact_url, Error, Result};

@@ -11,7 +11,7 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
 }
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -20,12 +20,12 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 /// A fresh database, dropped at the end.
-struct Database {
+pub(crate) struct Database {
     name: String,
 }
 
 impl Database {
-    fn create() -> Database {
+    pub(crate) fn create() -> Database {
         let name = format!("coffer_cli_{}", uuid::Uuid::new_v4().simple());
         block_on(async {
             let admin = admin_url();
@@ -40,7 +40,7 @@ impl Database {
         Database { name }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let admin = admin_url();
         let base = admin.rsplit_once('/').unwrap().0.to_string();
         format!("{base}/{}", self.name)
