@@ -20,6 +20,7 @@ region eu-west-1):
 - jobs are spread evenly, hourly per resource; 3% FAILED;
 - restores are completed drills of the newest points.
 """
+import hashlib
 import sqlite3
 import sys
 import time
@@ -124,7 +125,8 @@ def generate(db, resources, jobs, points, restores):
                 'BackupVaultName', 'payments-primary', 'ResourceArn', arn, 'ResourceType', rtype,
                 'State', state, 'CreationDate', created, 'CompletionDate', created,
                 'Lifecycle', json_object('DeleteAfterDays', 35), 'BackupSizeInBytes', 1048576,
-                'PercentDone', 100, 'CreatedBy', json_object('BackupPlanName', 'critical-daily-35d', 'BackupRuleName', 'nightly')),
+                'PercentDone', 100, 'BackupPlanName', 'critical-daily-35d', 'BackupRuleName', 'nightly',
+                'CreatedBy', json_object('BackupPlanName', 'critical-daily-35d', 'BackupRuleName', 'nightly')),
               3, created, created
             FROM (SELECT printf('%08X-0000-4000-8000-%012X', i / {resources}, i % {resources}) AS id,
                          {RESOURCE_ARN('r')} AS arn, {RESOURCE_TYPE('r')} AS rtype,
@@ -189,6 +191,40 @@ def change(db, percent):
     print(f"  {len(arns)} resources: oldest point expired, a new point, retagged", flush=True)
 
 
+# Record tables and their ledger kind and state column, as the catalog's
+# `Record` impls name them.
+LEDGERED = [
+    ("recovery_points", "recovery point", "status"),
+    ("backup_jobs", "backup job", "state"),
+    ("restore_jobs", "restore job", "status"),
+]
+
+
+def record_in_ledger(db, where="1 = 1"):
+    """Appends, as the catalog does when it inserts a record, an entry for
+    each generated row (`where` chooses them): subject its ID, its
+    document hashed as stored, chained to the ledger's tail."""
+    tail = db.execute("SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (tail[0] + 1, tail[1]) if tail else (0, "0" * 64)
+    n = 0
+    for table, kind, state in LEDGERED:
+        batch = []
+        for rid, doc, created, value in db.execute(
+            f"SELECT id, doc, created_at, {state} FROM {table} WHERE {where} ORDER BY rowid"
+        ):
+            event = f"created {value}"
+            doc_sha = hashlib.sha256(doc.encode()).hexdigest()
+            fields = [str(seq), created, kind, rid, event, doc_sha, prev]
+            entry = hashlib.sha256("".join(f + "\n" for f in fields).encode()).hexdigest()
+            batch.append((seq, created, kind, rid, event, doc_sha, prev, entry))
+            seq, prev, n = seq + 1, entry, n + 1
+            if len(batch) >= 100_000:
+                db.executemany("INSERT INTO ledger (seq, time, kind, subject, event, doc_sha256, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+                batch = []
+        db.executemany("INSERT INTO ledger (seq, time, kind, subject, event, doc_sha256, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+    print(f"  {n} ledger entries", flush=True)
+
+
 def main():
     db = sqlite3.connect(sys.argv[1], isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")
@@ -196,10 +232,12 @@ def main():
     db.execute("BEGIN")
     if sys.argv[2] == "--change":
         change(db, int(sys.argv[3]))
+        record_in_ledger(db, "id LIKE 'ffffffff-%' AND version = 1")
     else:
         resources, jobs, points = (int(a) for a in sys.argv[2:5])
         restores = int(sys.argv[5]) if len(sys.argv) > 5 else min(20000, resources)
         generate(db, resources, jobs, points, restores)
+        record_in_ledger(db)
     db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

@@ -2,13 +2,14 @@
 //!
 //! The resource, plan and vault controls run over the estate's maps in one
 //! pass; the point controls run over the catalog's completed recovery
-//! points a page at a time. Each result's digest is compared with the
-//! current one of its (control, resource): only results that differ are
+//! points a page at a time. Each result's digest is compared with that of
+//! the stored current result of its (control, resource), read and checked
+//! against the ledger (an edited one compares as different, so the result
+//! found is recorded as a correction): only results that differ are
 //! recorded (kept with history, each in the evidence ledger), the current
 //! results of what is no longer evaluated are retired, and the evaluation
 //! itself (when, the roll-up, how much changed) is one record. Memory
-//! stays bounded by a page plus 32 bytes per current result, read from
-//! an index of (key, digest) alone.
+//! stays bounded by a page plus 32 bytes per current result.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -28,6 +29,9 @@ fn short_hex(hex_digest: &str) -> u128 {
         .and_then(|h| u128::from_str_radix(h, 16).ok())
         .unwrap_or_default()
 }
+
+/// What an untrusted current result compares as: no result's digest.
+const UNTRUSTED: u128 = 0;
 
 /// Results compared against the current ones and recorded when changed.
 struct Recorder<'a> {
@@ -121,14 +125,24 @@ pub async fn evaluate_framework(
         region: estate.region,
         framework_name: &framework.framework_name,
     };
+    // Each current result is compared as stored (its status, reason and
+    // evidence, its row checked against the ledger), never by the digest
+    // cached beside it: a result edited behind Coffer's back compares as
+    // different, and the result found is recorded, a correction.
     let mut unseen = HashMap::new();
     let mut after = String::new();
     loop {
-        let page = catalog.control_current_page(key, &after, PAGE).await?;
+        let page = catalog
+            .control_current_checked_page(key, &after, PAGE)
+            .await?;
         let Some(last) = page.last() else { break };
         after.clone_from(&last.key_hash);
         for current in &page {
-            unseen.insert(short_hex(&current.key_hash), short_hex(&current.digest));
+            let digest = match &current.result {
+                Some(result) => short_hex(&controls::digest(result)),
+                None => UNTRUSTED,
+            };
+            unseen.insert(short_hex(&current.key_hash), digest);
         }
     }
     let mut recorder = Recorder {

@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+mod agreement;
 mod compliance;
 mod db;
 mod error;
@@ -33,6 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::{AnyPool, Row};
 use tracing::info;
 
+pub use agreement::{AgreementPage, CheckedCurrent, Disagreement, Problem, LEDGERED_OBJECTS};
 pub use compliance::{control_key, CompletedRestore, CurrentResult, FrameworkKey, NewestPoint};
 pub use db::{Backend, SCHEMA_VERSION};
 pub use error::{redact_url, Error, Result};
@@ -342,7 +344,19 @@ impl Catalog {
             .into_iter()
             .find(|s| s.name == stack)
             .map(|s| (s.account_id, s.region));
-        Ok(objects::plan(objects::PlanInputs {
+        let vault_arns: Vec<String> = in_stack
+            .iter()
+            .filter(|o| o.kind == ObjectKind::BackupVault)
+            .map(|o| o.arn.clone())
+            .collect();
+        let names: BTreeMap<String, String> = in_stack
+            .iter()
+            .map(|o| (o.arn.clone(), o.name.clone()))
+            .collect();
+        let disagreeing = self
+            .object_disagreements(ObjectKind::BackupVault, Some(&vault_arns))
+            .await?;
+        let mut plan = objects::plan(objects::PlanInputs {
             stack: stack.to_string(),
             account_id: account_id.to_string(),
             region: region.to_string(),
@@ -354,7 +368,23 @@ impl Catalog {
             files,
             applied_to,
             now,
-        }))
+        });
+        // A vault whose row the ledger does not vouch for (its lock or
+        // LockDate edited behind Coffer's back) is changed by no apply.
+        // One with no entry at all predates the ledger's object entries;
+        // the apply records it as it stands.
+        for disagreement in disagreeing {
+            if disagreement.problem == Problem::NoEntry {
+                continue;
+            }
+            let name = names.get(&disagreement.id).cloned().unwrap_or_default();
+            plan.blockers.push(objects::Blocker::about(
+                ObjectKind::BackupVault,
+                &name,
+                format!("{disagreement}; its row was changed outside Coffer, so no apply may change it until the row is put back as the ledger recorded it"),
+            ));
+        }
+        Ok(plan)
     }
 
     /// Applies a plan in one transaction. Every update and delete checks the
@@ -518,6 +548,26 @@ impl Catalog {
             if affected != 1 {
                 return Err(Error::Conflict { what });
             }
+            // Every write of a policy object an auditor asks about is in the
+            // ledger, its document hashed as stored.
+            if let Some((kind, arn, event, doc)) = object_entry(change) {
+                ledger::append(&mut tx, self, kind.label(), arn, event, doc.as_bytes(), now)
+                    .await?;
+            }
+        }
+        // Objects of the stack written before the ledger recorded objects
+        // get their first entry now.
+        for (kind, arn, doc) in agreement::unrecorded_objects(&mut tx, &plan.stack).await? {
+            ledger::append(
+                &mut tx,
+                self,
+                kind.label(),
+                &arn,
+                "RECORDED",
+                doc.as_bytes(),
+                now,
+            )
+            .await?;
         }
         let files = serde_json::to_string(&plan.files).map_err(|source| Error::Corrupt {
             what: "stack files".into(),
@@ -1118,6 +1168,25 @@ impl Catalog {
         self.update(&job, stored.version, now).await?;
         Ok(job)
     }
+}
+
+/// The ledger entry a change of a ledgered policy object gets: kind,
+/// subject (its ARN), event and the document as stored (empty once
+/// deleted).
+fn object_entry(change: &Change) -> Option<(ObjectKind, &str, &'static str, String)> {
+    let (kind, arn, event, doc) = match change {
+        Change::Create(d) => (d.kind, d.arn.as_str(), "CREATED", doc_text(&d.doc)),
+        Change::Update { desired, .. } => (
+            desired.kind,
+            desired.arn.as_str(),
+            "UPDATED",
+            doc_text(&desired.doc),
+        ),
+        Change::Delete(stored) => (stored.kind, stored.arn.as_str(), "DELETED", String::new()),
+    };
+    LEDGERED_OBJECTS
+        .contains(&kind)
+        .then_some((kind, arn, event, doc))
 }
 
 /// The ledger entry of a record's creation, `doc` its document as stored.

@@ -327,7 +327,7 @@ pub struct Blocker {
 }
 
 impl Blocker {
-    fn about(kind: ObjectKind, name: &str, reason: String) -> Blocker {
+    pub(crate) fn about(kind: ObjectKind, name: &str, reason: String) -> Blocker {
         Blocker {
             object: Some((kind, name.to_string())),
             reason,

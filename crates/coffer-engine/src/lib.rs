@@ -30,6 +30,7 @@
 //! - [`daemon`]: the loop of `coffer serve`, with bounded workers.
 //! - [`notify`]: events to webhooks; [`http`]: `/metrics` and `/healthz`.
 
+pub mod agreement;
 pub mod clock;
 pub mod daemon;
 pub mod env;

@@ -39,6 +39,66 @@ pub struct SweepEntry {
     pub due_at: Option<Timestamp>,
 }
 
+/// Turns each expiry or cold move whose point, vault or a legal hold
+/// disagrees with the ledger into a kept point naming the rows: an edited
+/// DeleteAt, lock or hold never lets the sweeper act early.
+async fn keep_what_the_ledger_does_not_vouch_for<'a>(
+    env: &Env,
+    decisions: &mut [(String, Decision)],
+    points: &[RecoveryPoint],
+    holds: &[coffer_model::LegalHold],
+    vault_of: impl Fn(&str) -> Option<&'a BackupVault>,
+) -> Result<()> {
+    let by_id: std::collections::HashMap<&str, &RecoveryPoint> = points
+        .iter()
+        .map(|p| (p.recovery_point_id.as_str(), p))
+        .collect();
+    let acting: Vec<&RecoveryPoint> = decisions
+        .iter()
+        .filter(|(_, d)| matches!(d, Decision::Expire | Decision::MoveToCold))
+        .filter_map(|(id, _)| by_id.get(id.as_str()).copied())
+        .collect();
+    if acting.is_empty() {
+        return Ok(());
+    }
+    let vaults: Vec<&BackupVault> = acting
+        .iter()
+        .filter_map(|p| vault_of(&p.backup_vault_arn))
+        .collect();
+    let found =
+        crate::agreement::protection_disagreements(&env.catalog, &acting, &vaults, holds).await?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let hold_rows: Vec<_> = found
+        .iter()
+        .filter(|d| d.what == "legal hold")
+        .cloned()
+        .collect();
+    for (id, decision) in decisions.iter_mut() {
+        let action = match decision {
+            Decision::Expire => "expiry",
+            Decision::MoveToCold => "move to cold storage",
+            Decision::Kept(_) => continue,
+        };
+        let Some(point) = by_id.get(id.as_str()) else {
+            continue;
+        };
+        let mut rows = hold_rows.clone();
+        rows.extend(
+            found
+                .iter()
+                .filter(|d| d.id == point.recovery_point_id || d.id == point.backup_vault_arn)
+                .cloned(),
+        );
+        if !rows.is_empty() {
+            tracing::warn!(recovery_point = %id, "kept: the catalog disagrees with the ledger");
+            *decision = Decision::Kept(crate::agreement::refusal(action, &rows));
+        }
+    }
+    Ok(())
+}
+
 /// One pass of the lifecycle sweeper at the clock's time: cold moves,
 /// expiries (through the guard, as the sweeper), then a prune of every
 /// vault that lost a snapshot. `dry_run` decides without changing anything.
@@ -56,7 +116,8 @@ pub async fn sweep(env: &Env, dry_run: bool) -> Result<SweepReport> {
             .iter()
             .find(|v| v.backup_vault_arn.to_string() == arn)
     };
-    let decisions = decide(&points, |p| vault_of(&p.backup_vault_arn), &holds, now);
+    let mut decisions = decide(&points, |p| vault_of(&p.backup_vault_arn), &holds, now);
+    keep_what_the_ledger_does_not_vouch_for(env, &mut decisions, &points, &holds, vault_of).await?;
     let mut report = SweepReport::default();
     let mut touched: Vec<&BackupVault> = Vec::new();
     for (id, decision) in decisions {

@@ -3,7 +3,14 @@
 
 use coffer_audit::ledger::{self, Verification};
 use coffer_audit::signing::{KeyPair, PublicKey};
-use coffer_catalog::{LedgerEntry, LedgerQuery, StoredCheckpoint as Checkpoint};
+use coffer_catalog::{
+    Catalog, Disagreement, LedgerEntry, LedgerQuery, Record, StoredCheckpoint as Checkpoint,
+    LEDGERED_OBJECTS,
+};
+use coffer_model::{
+    BackupJob, ControlResult, CopyJob, FrameworkEvaluation, LegalHold, RecoveryPoint, ReportJob,
+    RestoreJob, VaultCheck,
+};
 
 use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
@@ -33,6 +40,70 @@ pub struct LogPage {
 pub struct LedgerCheck {
     pub found: Verification,
     pub key: PublicKey,
+    /// The catalog's current rows checked against the ledger.
+    pub rows: RowCheck,
+}
+
+/// The catalog's current rows checked against their newest ledger entries.
+#[derive(Debug, Default)]
+pub struct RowCheck {
+    /// Rows read.
+    pub checked: usize,
+    /// Each row the ledger does not vouch for, named.
+    pub disagreements: Vec<Disagreement>,
+}
+
+impl RowCheck {
+    pub fn passed(&self) -> bool {
+        self.disagreements.is_empty()
+    }
+}
+
+/// Rows of a kind read per page.
+const AGREEMENT_PAGE: i64 = 2000;
+
+/// Every record of a kind checked, a page at a time.
+async fn check_records<R: Record>(catalog: &Catalog, out: &mut RowCheck) -> Result<()> {
+    let mut after = String::new();
+    loop {
+        let page = catalog
+            .record_agreement_page::<R>(&after, AGREEMENT_PAGE)
+            .await?;
+        out.checked += page.rows;
+        out.disagreements.extend(page.disagreements);
+        match page.last_id {
+            Some(last) => after = last,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Every row an auditor can ask about checked against its newest ledger
+/// entry: jobs, recovery points, legal holds, control results (and the
+/// current ones against the results they name), evaluations, reports,
+/// vault checks, and the policy objects (vaults with their locks and
+/// policies, plans, selections, frameworks, report plans).
+///
+/// # Errors
+/// Catalog failures.
+pub async fn check_rows(catalog: &Catalog) -> Result<RowCheck> {
+    let mut out = RowCheck::default();
+    check_records::<BackupJob>(catalog, &mut out).await?;
+    check_records::<CopyJob>(catalog, &mut out).await?;
+    check_records::<RestoreJob>(catalog, &mut out).await?;
+    check_records::<RecoveryPoint>(catalog, &mut out).await?;
+    check_records::<LegalHold>(catalog, &mut out).await?;
+    check_records::<ControlResult>(catalog, &mut out).await?;
+    check_records::<FrameworkEvaluation>(catalog, &mut out).await?;
+    check_records::<ReportJob>(catalog, &mut out).await?;
+    check_records::<VaultCheck>(catalog, &mut out).await?;
+    out.disagreements
+        .extend(catalog.current_result_disagreements().await?);
+    for kind in LEDGERED_OBJECTS {
+        out.disagreements
+            .extend(catalog.object_disagreements(kind, None).await?);
+    }
+    Ok(out)
 }
 
 impl Service {
@@ -50,7 +121,9 @@ impl Service {
     /// Checks the whole ledger: the hash chain, every checkpoint's root and
     /// signature, against `key` (default: the home's own signing key), and
     /// each format-2 entry's MAC under this deployment's ledger key when
-    /// the catalog handle carries it ([`Service::open`] sets it).
+    /// the catalog handle carries it ([`Service::open`] sets it); and every
+    /// current row an auditor can ask about against its newest entry
+    /// ([`check_rows`]).
     ///
     /// # Errors
     /// Key and catalog failures; what is wrong with the ledger is in
@@ -71,7 +144,8 @@ impl Service {
         let checkpoints = catalog.checkpoints().await?;
         let found =
             ledger::verify_with_macs(&entries, &checkpoints, Some(&key), catalog.ledger_key());
-        Ok(LedgerCheck { found, key })
+        let rows = check_rows(catalog).await?;
+        Ok(LedgerCheck { found, key, rows })
     }
 
     /// The ledger entries `query` chooses, newest first (as CloudTrail's

@@ -79,6 +79,16 @@ impl Service {
         let Some(stored) = self.catalog_for(caller).get::<LegalHold>(id).await? else {
             return Err(Error::not_found(format!("there is no legal hold {id}")));
         };
+        let disagreements = self
+            .catalog()
+            .record_disagreements::<LegalHold>(&[id.to_string()])
+            .await?;
+        if !disagreements.is_empty() {
+            return Err(Error::invalid_request(coffer_engine::agreement::refusal(
+                "cancelling the hold",
+                &disagreements,
+            )));
+        }
         let mut hold = stored.record;
         if !hold.status.pins() {
             return Err(Error::invalid_request(format!(

@@ -85,6 +85,21 @@ impl Service {
     ) -> Result<coffer_model::BackupVault> {
         let vault = self.vault_of_point(point).await?;
         let holds = self.legal_holds().await?;
+        // The rows the decision reads must be the ones the ledger recorded:
+        // an edited DeleteAt, lock or hold decides nothing.
+        let disagreements = coffer_engine::agreement::protection_disagreements(
+            self.catalog(),
+            &[point],
+            &[&vault],
+            &holds,
+        )
+        .await?;
+        if !disagreements.is_empty() {
+            return Err(Error::invalid_request(coffer_engine::agreement::refusal(
+                operation_words(operation),
+                &disagreements,
+            )));
+        }
         if let Err(refusal) = coffer_vault::check(
             operation,
             coffer_vault::Caller::Principal(&caller.principal),
@@ -184,5 +199,14 @@ impl Service {
             .update(&point, stored.version, self.now())
             .await?;
         Ok(point)
+    }
+}
+
+/// An operation in words, for a refusal.
+fn operation_words(operation: &Operation) -> &'static str {
+    match operation {
+        Operation::Delete => "deletion",
+        Operation::Expire => "expiry",
+        Operation::UpdateLifecycle(_) => "lifecycle change",
     }
 }

@@ -159,6 +159,63 @@ impl Service {
         produced
     }
 
+    /// The rows a report shows (its jobs, the points they name, the
+    /// current control results) that disagree with the ledger: one index
+    /// seek per row, on the report's rows alone.
+    async fn disagreements_in_report(
+        &self,
+        backups: &[BackupJob],
+        copies: &[CopyJob],
+        restores: &[RestoreJob],
+        points: &[RecoveryPoint],
+        results: &[coffer_model::ControlResult],
+    ) -> Result<Vec<coffer_catalog::Disagreement>> {
+        let catalog = self.catalog();
+        let ids = |ids: Vec<&String>| ids.into_iter().cloned().collect::<Vec<String>>();
+        let mut found = catalog
+            .record_disagreements::<BackupJob>(&ids(backups
+                .iter()
+                .map(|j| &j.backup_job_id)
+                .collect()))
+            .await?;
+        found.extend(
+            catalog
+                .record_disagreements::<CopyJob>(&ids(copies
+                    .iter()
+                    .map(|j| &j.copy_job_id)
+                    .collect()))
+                .await?,
+        );
+        found.extend(
+            catalog
+                .record_disagreements::<RestoreJob>(&ids(restores
+                    .iter()
+                    .map(|j| &j.restore_job_id)
+                    .collect()))
+                .await?,
+        );
+        found.extend(
+            catalog
+                .record_disagreements::<RecoveryPoint>(&ids(points
+                    .iter()
+                    .map(|p| &p.recovery_point_id)
+                    .collect()))
+                .await?,
+        );
+        if !results.is_empty() {
+            found.extend(
+                catalog
+                    .record_disagreements::<coffer_model::ControlResult>(&ids(results
+                        .iter()
+                        .map(|r| &r.result_id)
+                        .collect()))
+                    .await?,
+            );
+            found.extend(catalog.current_result_disagreements().await?);
+        }
+        Ok(found)
+    }
+
     /// Builds the report's files and delivers them with a signed manifest.
     async fn produce(
         &self,
@@ -222,6 +279,31 @@ impl Service {
         };
         subjects.extend(results.iter().map(|r| r.result_id.clone()));
         let ledger = catalog.ledger_last_seqs(&subjects).await?;
+        // Nothing is signed that the ledger contradicts: each row the report
+        // shows is checked against its newest entry first.
+        let disagreements = self
+            .disagreements_in_report(&backups, &copies, &restores, &points, &results)
+            .await?;
+        if !disagreements.is_empty() {
+            // The first few are named; `evidence verify` names them all.
+            const NAMED: usize = 20;
+            let named: Vec<String> = disagreements
+                .iter()
+                .take(NAMED)
+                .map(ToString::to_string)
+                .collect();
+            let more = disagreements.len().saturating_sub(NAMED);
+            let more = if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            };
+            return Err(Error::conflict(format!(
+                "the report was not signed: {} row(s) it shows disagree with the evidence ledger (changed outside Coffer): {}{more}; put them back as the ledger recorded them (`coffer evidence verify` lists every such row)",
+                disagreements.len(),
+                named.join("; ")
+            )));
+        }
         let vaults: Vec<BackupVault> = self
             .env_for(caller)
             .objects(ObjectKind::BackupVault)

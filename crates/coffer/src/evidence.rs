@@ -14,9 +14,9 @@ use crate::Outcome;
 
 #[derive(Debug, Subcommand)]
 pub enum EvidenceCommand {
-    /// Check the whole ledger: the hash chain, every checkpoint's root and signature.
+    /// Check the whole ledger (the hash chain, every checkpoint's root and signature) and the catalog's rows against it.
     #[command(
-        after_help = "Example:\n  coffer evidence verify\n  coffer evidence verify --public-key 3b6a27bc...\n\nExits 1 and names the entry on any edited, removed, reordered or cut-back entry."
+        after_help = "Example:\n  coffer evidence verify\n  coffer evidence verify --public-key 3b6a27bc...\n\nExits 1 and names the entry on any edited, removed, reordered or cut-back entry, and each catalog row (job, recovery point, legal hold, control result, vault, plan, selection, framework) that disagrees with its newest ledger entry."
     )]
     Verify {
         /// The public key the signatures must verify with (default: this home's signing key).
@@ -97,12 +97,12 @@ pub async fn run(ctx: &Context, command: &EvidenceCommand) -> anyhow::Result<Out
                 Some(n) => println!("MACs of {n} entries checked with this deployment's ledger key."),
                 None => println!("MACs not checked: this deployment's ledger key is not at hand."),
             }
+            let rows = &check.rows;
             if found.passed() {
                 println!(
                     "Ledger OK: {} entries in an unbroken chain; {} signed checkpoint(s) match.",
                     found.entries, found.checkpoints
                 );
-                Ok(Outcome::Success)
             } else {
                 for problem in &found.problems {
                     eprintln!("error: ledger {problem}");
@@ -113,8 +113,26 @@ pub async fn run(ctx: &Context, command: &EvidenceCommand) -> anyhow::Result<Out
                     found.entries,
                     found.checkpoints
                 );
-                Ok(Outcome::Failure)
             }
+            if rows.passed() {
+                println!(
+                    "Catalog OK: {} row(s) agree with their newest ledger entry.",
+                    rows.checked
+                );
+            } else {
+                for disagreement in &rows.disagreements {
+                    eprintln!("error: {disagreement}");
+                }
+                eprintln!(
+                    "Catalog FAILED verification: {} row(s) disagree with the ledger (changed outside Coffer); reports and protection decisions refuse them until they are put back as the ledger recorded them.",
+                    rows.disagreements.len()
+                );
+            }
+            Ok(if found.passed() && rows.passed() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            })
         }
         EvidenceCommand::Log {
             actor,

@@ -12,7 +12,7 @@ use coffer_model::{
 use crate::engines::{engines, now};
 use crate::records::recovery_point;
 
-fn result(id: &str, resource: &str, status: Compliance) -> ControlResult {
+pub fn result(id: &str, resource: &str, status: Compliance) -> ControlResult {
     ControlResult {
         result_id: id.into(),
         account_id: "111122223333".into(),

@@ -22,7 +22,7 @@ fn vault(name: &str, min_days: u32) -> DesiredObject {
     }
 }
 
-fn compliance_vault(name: &str, changeable_days: u32) -> DesiredObject {
+pub fn compliance_vault(name: &str, changeable_days: u32) -> DesiredObject {
     let mut object = vault(name, 30);
     object.doc = json!({"BackupVaultName": name, "LockConfiguration": {"MinRetentionDays": 30, "ChangeableForDays": changeable_days}});
     object
@@ -54,13 +54,13 @@ fn files() -> BTreeMap<String, String> {
     BTreeMap::from([("stack.yaml".to_string(), "ab".repeat(32))])
 }
 
-fn later(days: i64) -> jiff::Timestamp {
+pub fn later(days: i64) -> jiff::Timestamp {
     now()
         .checked_add(jiff::SignedDuration::from_hours(24 * days))
         .unwrap()
 }
 
-async fn plan_at(
+pub async fn plan_at(
     catalog: &Catalog,
     stack: &str,
     desired: Vec<DesiredObject>,
@@ -76,7 +76,7 @@ async fn plan(catalog: &Catalog, stack: &str, desired: Vec<DesiredObject>) -> St
     plan_at(catalog, stack, desired, now()).await
 }
 
-async fn apply(catalog: &Catalog, stack: &str, desired: Vec<DesiredObject>) {
+pub async fn apply(catalog: &Catalog, stack: &str, desired: Vec<DesiredObject>) {
     let plan = plan(catalog, stack, desired).await;
     assert!(plan.blockers.is_empty(), "{:?}", plan.blockers);
     catalog.apply_stack(&plan, now()).await.unwrap();

@@ -664,14 +664,27 @@ fn backed_up(home: &Home, vault: &str, days: &str) -> String {
 /// Moves a recovery point's DeleteAt into the past, as if it had been
 /// created long ago (test setup, straight in the SQLite catalog).
 fn backdate(home: &Home, rp_arn: &str) {
-    let conn = rusqlite::Connection::open(home.path().join("catalog.db")).unwrap();
-    let changed = conn
-        .execute(
-            "UPDATE recovery_points SET doc = json_set(doc, '$.CalculatedLifecycle.DeleteAt', '2020-01-01T00:00:00Z') WHERE arn = ?1",
-            [rp_arn],
-        )
-        .unwrap();
-    assert_eq!(changed, 1);
+    // Through the catalog, as Coffer writes (with its ledger entry): a
+    // point edited with SQL is one the sweeper refuses to trust.
+    let url = format!("sqlite://{}", home.path().join("catalog.db").display());
+    crate::postgres::block_on(async {
+        let catalog = coffer_catalog::Catalog::open(&url, jiff::Timestamp::now())
+            .await
+            .unwrap();
+        let id = rp_arn.rsplit(':').next().unwrap();
+        let stored = catalog
+            .get::<coffer_model::RecoveryPoint>(id)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut point = stored.record;
+        point.calculated_lifecycle.delete_at = Some("2020-01-01T00:00:00Z".parse().unwrap());
+        catalog
+            .update(&point, stored.version, jiff::Timestamp::now())
+            .await
+            .unwrap();
+        catalog.close().await;
+    });
 }
 
 #[test]

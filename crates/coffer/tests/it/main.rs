@@ -5,6 +5,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agreement;
 mod audit;
 mod clock;
 mod crash;
@@ -89,7 +90,12 @@ impl Home {
 /// (`arn:coffer:fs:eu-west-1:210987654321:filesystem/docs`), and backed up
 /// once into vault `primary` (kept `days` days).
 pub fn home_with_docs_backed_up(stack: &str, days: &str) -> Home {
-    let home = Home::new();
+    docs_backed_up_in(Home::new(), stack, days)
+}
+
+/// [`home_with_docs_backed_up`] in a home prepared by the caller (its
+/// config.toml naming another catalog, say).
+pub fn docs_backed_up_in(home: Home, stack: &str, days: &str) -> Home {
     let data = home.path().join("data/docs");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("a.txt"), "alpha").unwrap();
