@@ -21,6 +21,8 @@ region eu-west-1):
 - restores are completed drills of the newest points.
 """
 import hashlib
+import hmac
+import os
 import sqlite3
 import sys
 import time
@@ -200,12 +202,39 @@ LEDGERED = [
 ]
 
 
+def ledger_key():
+    """The deployment's ledger key (hex in the file COFFER_LEDGER_KEY
+    names), as Coffer MACs its entries with; None without one."""
+    path = os.environ.get("COFFER_LEDGER_KEY")
+    if not path:
+        return None
+    with open(path) as f:
+        return bytes.fromhex(f.read().strip())
+
+
+def entry_v2(seq, time, kind, subject, event, doc_sha, prev):
+    """A format-2 entry's hash, as the catalog computes it: each field
+    length-prefixed, the actor absent (written by the generator)."""
+    h = hashlib.sha256(b"coffer ledger entry v2\n")
+    for field in [str(seq), time, kind, subject, event, doc_sha, "-", "-", "-", prev]:
+        data = field.encode()
+        h.update(f"{len(data)}:".encode())
+        h.update(data)
+        h.update(b"\n")
+    return h.hexdigest()
+
+
 def record_in_ledger(db, where="1 = 1"):
     """Appends, as the catalog does when it inserts a record, an entry for
     each generated row (`where` chooses them): subject its ID, its
-    document hashed as stored, chained to the ledger's tail."""
+    document hashed as stored, chained to the ledger's tail; in format 2
+    with the deployment's MAC when COFFER_LEDGER_KEY names its key (a
+    catalog Coffer has written holds format-2 entries, after which a
+    format-1 entry counts as forged)."""
+    key = ledger_key()
     tail = db.execute("SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (tail[0] + 1, tail[1]) if tail else (0, "0" * 64)
+    insert = "INSERT INTO ledger (seq, time, kind, subject, event, doc_sha256, prev_hash, entry_hash, format, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     n = 0
     for table, kind, state in LEDGERED:
         batch = []
@@ -214,14 +243,19 @@ def record_in_ledger(db, where="1 = 1"):
         ):
             event = f"created {value}"
             doc_sha = hashlib.sha256(doc.encode()).hexdigest()
-            fields = [str(seq), created, kind, rid, event, doc_sha, prev]
-            entry = hashlib.sha256("".join(f + "\n" for f in fields).encode()).hexdigest()
-            batch.append((seq, created, kind, rid, event, doc_sha, prev, entry))
+            if key is None:
+                fields = [str(seq), created, kind, rid, event, doc_sha, prev]
+                entry = hashlib.sha256("".join(f + "\n" for f in fields).encode()).hexdigest()
+                batch.append((seq, created, kind, rid, event, doc_sha, prev, entry, 1, None))
+            else:
+                entry = entry_v2(seq, created, kind, rid, event, doc_sha, prev)
+                mac = hmac.new(key, b"coffer ledger entry mac v2\n" + entry.encode(), hashlib.sha256).hexdigest()
+                batch.append((seq, created, kind, rid, event, doc_sha, prev, entry, 2, mac))
             seq, prev, n = seq + 1, entry, n + 1
             if len(batch) >= 100_000:
-                db.executemany("INSERT INTO ledger (seq, time, kind, subject, event, doc_sha256, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+                db.executemany(insert, batch)
                 batch = []
-        db.executemany("INSERT INTO ledger (seq, time, kind, subject, event, doc_sha256, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+        db.executemany(insert, batch)
     print(f"  {n} ledger entries", flush=True)
 
 

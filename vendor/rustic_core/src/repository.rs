@@ -995,6 +995,19 @@ impl<S: Open> Repository<S> {
         Ok(())
     }
 
+    /// Coffer patch: saves one snapshot file and returns the ID it is
+    /// stored under, so a caller that rewrites a snapshot (to add its
+    /// description) need not list every snapshot to find the new one.
+    ///
+    /// # Errors
+    ///
+    /// If the file could not be written.
+    pub fn save_snapshot(&self, snap: &SnapshotFile) -> RusticResult<SnapshotId> {
+        let mut snap = snap.clone();
+        snap.id = SnapshotId::default();
+        Ok(SnapshotId::from(self.dbe().save_file(&snap)?))
+    }
+
     /// Save the given snapshots to the repository.
     ///
     /// # Arguments

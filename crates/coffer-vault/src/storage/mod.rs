@@ -325,24 +325,13 @@ impl VaultStorage {
             .map_err(|_| self.no_snapshot(snapshot_id))?;
         let old = snapshot.id;
         snapshot.description = Some(description.to_string());
-        repo.save_snapshots(vec![snapshot.clone()])
-            .map_err(self.engine())?;
-        // save_snapshots does not say the new ID: it is the one file with
-        // the same time and tags that carries the description.
-        let new = repo
-            .get_all_snapshots()
-            .map_err(self.engine())?
-            .into_iter()
-            .find(|s| {
-                s.id != old
-                    && s.time == snapshot.time
-                    && s.tree == snapshot.tree
-                    && s.tags == snapshot.tags
-                    && s.description.as_deref() == Some(description)
-            })
-            .ok_or_else(|| self.no_snapshot(snapshot_id))?;
+        // The new file's ID comes back from the write: nothing is listed,
+        // so a concurrent rewrite or deletion in the vault cannot get in
+        // the way (and listings elsewhere skip the old file once it is
+        // gone).
+        let new = repo.save_snapshot(&snapshot).map_err(self.engine())?;
         repo.delete_snapshots(&[old]).map_err(self.engine())?;
-        Ok(new.id.to_string())
+        Ok(new.to_string())
     }
 
     /// Writes `bytes` as the file `name` at the repository's root (an

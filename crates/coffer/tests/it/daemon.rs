@@ -286,7 +286,21 @@ async fn a_simulated_month_runs_every_job_copy_expiry_and_check() {
         .iter()
         .filter(|j| j.backup_rule_name.as_deref() == Some("nightly-berlin"))
         .collect();
-    assert_eq!(copies.len(), nightly.len(), "one copy per nightly job");
+    let unfinished: Vec<(&str, &str)> = copies
+        .iter()
+        .filter(|c| c.state != coffer_model::CopyJobState::Completed)
+        .map(|c| {
+            (
+                c.copy_job_id.as_str(),
+                c.status_message.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        copies.len(),
+        nightly.len(),
+        "one copy per nightly job; not completed: {unfinished:#?}"
+    );
     for job in &nightly {
         let source = job.recovery_point_arn.as_deref().unwrap();
         let copy = copies
@@ -362,10 +376,22 @@ async fn a_simulated_month_runs_every_job_copy_expiry_and_check() {
                 .map(|p| p.snapshot_id.clone().unwrap())
                 .collect()
         };
+        let extra: Vec<String> = listed
+            .difference(&live(false))
+            .map(|id| {
+                let holder = points
+                    .iter()
+                    .find(|p| p.snapshot_id.as_deref() == Some(id.as_str()));
+                format!(
+                    "{id}: {:?}",
+                    holder.map(|p| (&p.recovery_point_id, p.status, &p.storage_location))
+                )
+            })
+            .collect();
         assert_eq!(
             listed,
             live(false),
-            "vault {vault}: snapshots are exactly the live warm points"
+            "vault {vault}: snapshots are exactly the live warm points; extra: {extra:#?}"
         );
         let cold_repo = format!("{}/cold/{vault}", home.path().display());
         if std::path::Path::new(&cold_repo).exists() {

@@ -405,9 +405,10 @@ fn evidence_log_looks_entries_up_by_actor_kind_subject_and_time() {
             .collect()
     };
     let vault = "arn:coffer:backup:eu-west-1:210987654321:backup-vault:primary";
-    // Newest first: the vault lock after the stack it came with.
+    // Newest first: the vault lock after the stack it came with, after the
+    // vault's own entry.
     let mine = log(&["--actor", PRINCIPAL]);
-    assert_eq!(subjects(&mine), [vault, "vaults"], "{mine}");
+    assert_eq!(subjects(&mine), [vault, "vaults", vault], "{mine}");
     assert_eq!(mine["Entries"][0]["Actor"]["Principal"], PRINCIPAL);
     assert_eq!(
         mine["Entries"][0]["Actor"]["OsUser"],
@@ -415,11 +416,11 @@ fn evidence_log_looks_entries_up_by_actor_kind_subject_and_time() {
     );
     assert!(subjects(&log(&["--actor", "coffer:scheduler"])).is_empty());
     assert_eq!(subjects(&log(&["--kind", "stack"])), ["vaults"]);
-    assert_eq!(subjects(&log(&["--subject", vault])), [vault]);
+    assert_eq!(subjects(&log(&["--subject", vault])), [vault, vault]);
     assert!(subjects(&log(&["--since", "2999-01-01T00:00:00Z"])).is_empty());
     assert_eq!(
         subjects(&log(&["--until", "2999-01-01T00:00:00Z"])).len(),
-        2
+        3
     );
 
     // A page at a time, as lookup-events pages.
@@ -428,7 +429,10 @@ fn evidence_log_looks_entries_up_by_actor_kind_subject_and_time() {
     let token = page["NextToken"].as_str().unwrap().to_string();
     let next = log(&["--max-results", "1", "--next-token", &token]);
     assert_eq!(subjects(&next), ["vaults"]);
-    assert!(next["NextToken"].is_null(), "{next}");
+    let token = next["NextToken"].as_str().unwrap().to_string();
+    let last = log(&["--max-results", "1", "--next-token", &token]);
+    assert_eq!(subjects(&last), [vault]);
+    assert!(last["NextToken"].is_null(), "{last}");
 
     // The table names the actor and the operating-system user.
     let table = home.run(&["evidence", "log", "--kind", "vault lock"]);

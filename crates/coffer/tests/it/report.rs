@@ -581,6 +581,8 @@ fn reports_of_thousands_of_rows_match_the_catalog_row_by_row() {
         .arg(crate::repo("bench/gen_catalog.py"))
         .arg(&db)
         .args(["100", "4000", "4000", "100"])
+        // Its entries carry this deployment's MAC, as Coffer's own do.
+        .env("COFFER_LEDGER_KEY", home.path().join("ledger.key"))
         .output()
         .unwrap_or_else(|e| panic!("python3 is needed to generate the estate: {e}"));
     assert!(generated.status.success(), "{generated:?}");

@@ -197,9 +197,21 @@ pub trait DecryptReadBackend: ReadBackend + Clone + 'static {
 
         spawn(move || {
             _ = list.into_par_iter().try_for_each(|id| {
-                let file = be.get_file::<F>(&id).map(|file| (id, file));
+                let file = match be.get_file::<F>(&id) {
+                    Ok(file) => Some(Ok((id, file))),
+                    // Coffer patch: a file removed since it was listed (a
+                    // snapshot another process deleted meanwhile) is gone,
+                    // not an error; any other failure still is.
+                    Err(err) => match be.list(F::TYPE) {
+                        Ok(now) if !now.contains(&*id) => None,
+                        _ => Some(Err(err)),
+                    },
+                };
                 p.inc(1);
-                tx.send(file).ok() // abort as soon as possible if sending fails, i.e. if the receiver is dropped
+                match file {
+                    None => Some(()),
+                    Some(file) => tx.send(file).ok(), // abort as soon as possible if sending fails, i.e. if the receiver is dropped
+                }
             });
         });
         Ok(rx)
