@@ -9,12 +9,16 @@
 //! - [`postgres`]: `pg_dump` (custom format) streamed into the vault, with
 //!   a manifest of table row counts and checksums taken from the same
 //!   transaction snapshot; restore with `pg_restore` into a new database.
+//! - [`mysql`]: `mariadb-dump --single-transaction` streamed into the
+//!   vault, with a manifest read from the dump as it passes; restore with
+//!   the `mariadb` client into a new database.
 //!
 //! Connection secrets are resolved from their references ([`resolve_secret`])
 //! at the moment of use and handed to tools through their environment,
 //! never through arguments, logs or the catalog.
 
 pub mod filesystem;
+pub mod mysql;
 pub mod postgres;
 mod process;
 pub mod sqlite;
@@ -77,8 +81,9 @@ pub enum RestoreTarget {
     },
     /// A file (SQLite).
     File { path: PathBuf },
-    /// A database on the resource's server (PostgreSQL), optionally only
-    /// one table (`schema.table` or `table` in `public`).
+    /// A database on the resource's server (PostgreSQL, MySQL), optionally
+    /// only one table (PostgreSQL: `schema.table` or `table` in `public`;
+    /// MySQL: `table`).
     Database { name: String, table: Option<String> },
 }
 
@@ -86,7 +91,7 @@ pub enum RestoreTarget {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RestoreOutcome {
     /// The restored resource, in words and as an address: a path, or
-    /// `postgresql://host:port/database`.
+    /// `postgresql://host:port/database` or `mysql://host:port/database`.
     pub created: String,
     pub bytes: u64,
     /// Things not restored, with why (special files, say).
@@ -283,12 +288,29 @@ pub fn backup<'a>(
             ResourceType::FileSystem => filesystem::backup(resource, vault, tags).await,
             ResourceType::SQLite => sqlite::backup(resource, vault, tags, scratch).await,
             ResourceType::PostgreSQL => postgres::backup(resource, vault, tags).await,
+            ResourceType::MySQL => mysql::backup(resource, vault, tags).await,
             other => Err(DriverError::Unsupported(format!(
                 "{} backup",
                 other.as_str()
             ))),
         }
     })
+}
+
+/// The databases a declared server holds now, as resources with their tags.
+///
+/// # Errors
+/// When the server is unreachable, its tools missing, or its engine is no
+/// database server's.
+pub async fn discover(server: &coffer_model::Server) -> Result<Vec<Resource>> {
+    match server.engine {
+        ResourceType::PostgreSQL => postgres::discover(server).await,
+        ResourceType::MySQL => mysql::discover(server).await,
+        other => Err(DriverError::Unsupported(format!(
+            "discovery on a {} server",
+            other.as_str()
+        ))),
+    }
 }
 
 /// Restores a recovery point of `resource` to `target`.
@@ -311,6 +333,9 @@ pub async fn restore(
         }
         (ResourceType::PostgreSQL, RestoreTarget::Database { name, table }) => {
             postgres::restore(point, resource, vault, name, table.as_deref(), force).await
+        }
+        (ResourceType::MySQL, RestoreTarget::Database { name, table }) => {
+            mysql::restore(point, resource, vault, name, table.as_deref(), force).await
         }
         (kind, target) => Err(DriverError::Refused(format!(
             "a {} recovery point cannot be restored to {}; use {}",
@@ -381,6 +406,9 @@ pub async fn validate(
         ResourceType::PostgreSQL => {
             postgres::validate(point, resource, vault, &mut validation).await?;
         }
+        ResourceType::MySQL => {
+            mysql::validate(point, resource, vault, &mut validation).await?;
+        }
         other => {
             return Err(DriverError::Unsupported(format!(
                 "{} validation",
@@ -407,6 +435,10 @@ pub fn validation_scratch(
         ResourceType::PostgreSQL => Some(format!(
             "the scratch database {}",
             postgres::scratch_database(point)
+        )),
+        ResourceType::MySQL => Some(format!(
+            "the scratch database {}",
+            mysql::scratch_database(point)
         )),
         _ => None,
     }

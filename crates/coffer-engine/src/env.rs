@@ -281,10 +281,10 @@ impl Env {
             resources.push(resource);
         }
         for server in self.objects::<Server>(ObjectKind::Server).await? {
-            if server.engine != ResourceType::PostgreSQL {
+            if !server.engine.is_server_database() {
                 continue;
             }
-            match coffer_drivers::postgres::discover(&server).await {
+            match coffer_drivers::discover(&server).await {
                 Ok(found) => {
                     for resource in found {
                         if !resources
@@ -328,7 +328,7 @@ impl Env {
                 "; give the resource's ARN, as `coffer get resources` shows it".into(),
             ));
         };
-        if ResourceType::of_arn(&parsed) == Some(ResourceType::PostgreSQL) {
+        if ResourceType::of_arn(&parsed).is_some_and(ResourceType::is_server_database) {
             let name = parsed
                 .resource()
                 .strip_prefix("database/")
@@ -344,7 +344,7 @@ impl Env {
                     )
                     .await?
                 {
-                    let found = coffer_drivers::postgres::discover(&server).await?;
+                    let found = coffer_drivers::discover(&server).await?;
                     return found
                         .into_iter()
                         .find(|r| r.resource_arn.to_string() == arn)

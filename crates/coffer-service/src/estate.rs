@@ -4,7 +4,7 @@
 
 use coffer_catalog::{ObjectKind, StoredObject};
 use coffer_engine::planning::PlannedJob;
-use coffer_model::{Resource, ResourceType, Server};
+use coffer_model::{Resource, Server};
 
 use crate::caller::Caller;
 use crate::error::Result;
@@ -60,7 +60,7 @@ impl Service {
     pub async fn discover_servers(&self) -> Result<Discovered> {
         let mut found = Discovered::default();
         for server in self.env().objects::<Server>(ObjectKind::Server).await? {
-            if server.engine != ResourceType::PostgreSQL {
+            if !server.engine.is_server_database() {
                 found.notes.push(format!(
                     "server {:?} is {}; Coffer has no {} driver yet, so its databases are not discovered",
                     server.name,
@@ -69,7 +69,7 @@ impl Service {
                 ));
                 continue;
             }
-            match coffer_drivers::postgres::discover(&server).await {
+            match coffer_drivers::discover(&server).await {
                 Ok(resources) => found.resources.extend(resources),
                 Err(e) => found.errors.push(e.to_string()),
             }

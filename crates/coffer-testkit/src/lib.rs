@@ -260,3 +260,52 @@ pub fn drop_database(name: &str) {
         .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .output();
 }
+
+/// Runs SQL with the `mariadb` client as root on 127.0.0.1:3306 (the
+/// machine's MariaDB, no password), in database `db` when given (batch
+/// output without column names); fails the test unless it works, and
+/// returns what it printed.
+pub fn mariadb_in(db: Option<&str>, sql: &str) -> String {
+    let mut command = Command::new("mariadb");
+    command.args([
+        "--no-defaults",
+        "--host=127.0.0.1",
+        "--port=3306",
+        "--user=root",
+        "--default-character-set=utf8mb4",
+        "--batch",
+        "--skip-column-names",
+    ]);
+    if let Some(db) = db {
+        command.arg(format!("--database={db}"));
+    }
+    let out = command
+        .args(["--execute", sql])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("mariadb is needed (Debian package mariadb-client; .ci/run installs it): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "mariadb {sql:?} (MariaDB must run on 127.0.0.1:3306, root without a password; .ci/run starts it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Drops a MariaDB test database if it exists (for cleanup: errors are
+/// ignored).
+pub fn drop_mysql_database(name: &str) {
+    let _ = Command::new("mariadb")
+        .args([
+            "--no-defaults",
+            "--host=127.0.0.1",
+            "--port=3306",
+            "--user=root",
+        ])
+        .arg(format!(
+            "--execute=DROP DATABASE IF EXISTS `{}`",
+            name.replace('`', "``")
+        ))
+        .output();
+}

@@ -38,10 +38,10 @@ pub struct RestoreStart {
     /// File to restore a SQLite database to.
     #[arg(long, value_name = "FILE")]
     pub target_file: Option<PathBuf>,
-    /// Database to restore a PostgreSQL database into (created).
+    /// Database to restore a PostgreSQL or MySQL database into (created).
     #[arg(long, value_name = "NAME")]
     pub target_database: Option<String>,
-    /// With --target-database: restore only this table (`schema.table` or `table`).
+    /// With --target-database: restore only this table (PostgreSQL `schema.table` or `table`; MySQL `table`).
     #[arg(long, value_name = "TABLE")]
     pub table: Option<String>,
     /// Replace an existing target (files, database, or table).
@@ -77,7 +77,7 @@ fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
                 table: args.table.clone(),
             })
         }
-        _ => bail!("give exactly one of --target-dir DIR (file systems), --target-file FILE (SQLite) or --target-database NAME (PostgreSQL)"),
+        _ => bail!("give exactly one of --target-dir DIR (file systems), --target-file FILE (SQLite) or --target-database NAME (PostgreSQL, MySQL)"),
     }
 }
 

@@ -1,8 +1,10 @@
 //! Drivers against real resources: directory trees, live SQLite files and
-//! the PostgreSQL server on 127.0.0.1:5432 (.ci/run starts it).
+//! the PostgreSQL server on 127.0.0.1:5432 and the MariaDB server on
+//! 127.0.0.1:3306 (.ci/run starts them).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod filesystem;
+mod mysql;
 mod postgres;
 mod sqlite;
 

@@ -481,6 +481,101 @@ fn a_sqlite_file_and_a_discovered_postgres_database_round_trip() {
     ok(&home.run(&["restore", "validate", "--recovery-point", &rp]));
 }
 
+/// Drops MariaDB test databases even when the test fails.
+struct DropMysqlDatabases(Vec<String>);
+
+impl Drop for DropMysqlDatabases {
+    fn drop(&mut self) {
+        for db in &self.0 {
+            coffer_testkit::drop_mysql_database(db);
+        }
+    }
+}
+
+#[test]
+fn a_discovered_mysql_database_backs_up_restores_and_validates() {
+    let (home, _source) = setup();
+    let inventory = home.write(
+        "maria.yaml",
+        "defaults:\n  account: \"210987654321\"\n  region: eu-west-1\nmysql:\n  - name: maria\n    host: 127.0.0.1\n    port: 3306\n    user: root\n",
+    );
+    ok(&home.run(&["apply", "--stack", "maria", &inventory]));
+    let db = format!(
+        "coffer_cli_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    );
+    let restored = format!("{db}_r");
+    let _cleanup = DropMysqlDatabases(vec![db.clone(), restored.clone()]);
+    let mariadb = coffer_testkit::mariadb_in;
+    mariadb(
+        None,
+        &format!("CREATE DATABASE {db} COMMENT 'coffer: tier=gold'"),
+    );
+    mariadb(
+        Some(&db),
+        "CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders VALUES (1, 'it''s'), (2, NULL), (3, 'ünï');",
+    );
+
+    let arn = format!("arn:coffer:mysql:eu-west-1:210987654321:database/maria/{db}");
+    let discovered = home.run(&["discover", "-o", "json"]);
+    ok(&discovered);
+    let discovered: Value = serde_json::from_str(&discovered.stdout).unwrap();
+    let mine = discovered
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ResourceArn"] == arn.as_str())
+        .unwrap_or_else(|| panic!("{arn} not discovered: {discovered}"));
+    assert_eq!(mine["Tags"]["tier"], "gold");
+    assert_eq!(mine["ResourceType"], "MySQL");
+
+    let backup = home.run(&["backup", "start", "--resource", &arn, "--vault", "open"]);
+    ok(&backup);
+    assert!(
+        backup.stdout.contains("1 table(s), 3 row(s)"),
+        "{}",
+        backup.stdout
+    );
+    let rp = point_arn(&backup);
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &rp,
+        "--target-database",
+        &restored,
+    ]));
+    assert_eq!(
+        mariadb(Some(&restored), "SELECT id, note FROM orders ORDER BY id"),
+        "1\tit's\n2\tNULL\n3\tünï"
+    );
+    refused(
+        &home.run(&[
+            "restore",
+            "start",
+            "--recovery-point",
+            &rp,
+            "--target-database",
+            &restored,
+        ]),
+        "--force",
+    );
+    mariadb(Some(&db), "DROP TABLE orders");
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &rp,
+        "--target-database",
+        &db,
+        "--table",
+        "orders",
+    ]));
+    assert_eq!(mariadb(Some(&db), "SELECT count(*) FROM orders"), "3");
+    let validated = home.run(&["restore", "validate", "--recovery-point", &rp]);
+    ok(&validated);
+}
+
 #[test]
 fn unknown_resources_vaults_and_points_are_explained() {
     let (home, _source) = setup();
