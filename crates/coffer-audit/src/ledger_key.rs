@@ -5,45 +5,13 @@
 //! entry `coffer evidence verify` accepts on this deployment; an auditor
 //! offline relies on the signed checkpoints instead.
 
-use std::io::Write;
 use std::path::Path;
 
 use coffer_catalog::LedgerKey;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// Writes `key` to a new file at `path` (mode 0600); false when the file
-/// exists already.
-fn write_new(path: &Path, key: &[u8; 32]) -> Result<bool> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(mut file) => {
-            let text = Zeroizing::new(hex::encode(key));
-            file.write_all(text.as_bytes()).map_err(io(path))?;
-            file.sync_all().map_err(io(path))?;
-            Ok(true)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(io(path)(e)),
-    }
-}
+use crate::key_file::{io, write_new};
 
 /// Loads the ledger key at `path`, creating it first if there is none.
 ///

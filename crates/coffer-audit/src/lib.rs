@@ -19,6 +19,7 @@
 pub mod controls;
 mod error;
 pub mod evaluation;
+mod key_file;
 pub mod ledger;
 pub mod ledger_key;
 pub mod merkle;

@@ -3,7 +3,6 @@
 //! the catalog. It signs ledger checkpoints (and report manifests). An
 //! auditor gets the public key or its fingerprint (`coffer keys public`).
 
-use std::io::Write;
 use std::path::Path;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
@@ -11,6 +10,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::key_file::{io, write_new};
 
 /// The signing key, loaded.
 pub struct KeyPair {
@@ -25,13 +25,6 @@ impl std::fmt::Debug for KeyPair {
     }
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 impl KeyPair {
     /// Loads the key at `path`, creating it first if there is none.
     ///
@@ -41,26 +34,8 @@ impl KeyPair {
         if !path.exists() {
             let mut seed = Zeroizing::new([0u8; 32]);
             getrandom::fill(seed.as_mut()).map_err(|e| Error::Random(e.to_string()))?;
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(io(dir))?;
-            }
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            match options.open(path) {
-                Ok(mut file) => {
-                    let text = Zeroizing::new(hex::encode(seed.as_ref()));
-                    file.write_all(text.as_bytes()).map_err(io(path))?;
-                    file.sync_all().map_err(io(path))?;
-                }
-                // Another process created it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(io(path)(e)),
-            }
+            // Another process may create it first: then theirs is used.
+            write_new(path, &seed)?;
         }
         KeyPair::load(path)
     }
@@ -111,21 +86,17 @@ impl KeyPair {
             }
             std::fs::remove_file(path).map_err(io(path))?;
         }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        write_new(path, &seed)?;
+        // What is there now (another process may have written first).
+        let present = KeyPair::load(path)?;
+        if present.public() != wanted.public() {
+            return Err(Error::OtherKey {
+                path: path.to_path_buf(),
+                present: present.fingerprint(),
+                imported: wanted.fingerprint(),
+            });
         }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path).map_err(io(path))?;
-        let text = Zeroizing::new(hex::encode(seed));
-        file.write_all(text.as_bytes()).map_err(io(path))?;
-        file.sync_all().map_err(io(path))?;
-        Ok(wanted)
+        Ok(present)
     }
 
     pub fn public(&self) -> PublicKey {

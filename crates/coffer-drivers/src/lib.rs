@@ -17,6 +17,7 @@
 //! at the moment of use and handed to tools through their environment,
 //! never through arguments, logs or the catalog.
 
+pub mod endpoint;
 pub mod filesystem;
 pub mod mysql;
 pub mod postgres;

@@ -31,8 +31,8 @@ use coffer_model::{
 use crate::postgres::comment_tags;
 use crate::process::{spawn, ChildReader, StderrCollector, ToolError};
 use crate::{
-    blocking, compare_manifest, connection, parse_secret_ref, resolve_secret, snapshot_of,
-    BackupOutcome, DriverError, RestoreOutcome, Result, Validation, Vault,
+    blocking, compare_manifest, connection, snapshot_of, BackupOutcome, DriverError,
+    RestoreOutcome, Result, Validation, Vault,
 };
 
 pub(crate) use dump::DumpScanner;
@@ -95,98 +95,9 @@ impl Tool {
     }
 }
 
-/// How to reach a server: host, port, user, and the password (resolved).
-#[derive(Clone)]
-pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
-    pub user: Option<String>,
-    password: Option<String>,
-    /// For messages: the resource or server it belongs to.
-    pub label: String,
-}
-
-impl std::fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
+pub use crate::endpoint::Endpoint;
 
 impl Endpoint {
-    /// The endpoint of a database resource (its connection details).
-    ///
-    /// # Errors
-    /// When a field is missing or the password reference cannot be read.
-    pub fn of_resource(resource: &Resource) -> Result<Endpoint> {
-        let label = resource.resource_arn.to_string();
-        let port = connection(resource, "port")?
-            .parse()
-            .map_err(|_| DriverError::Resource {
-                resource: label.clone(),
-                message: "the port in its connection details is not a number".into(),
-            })?;
-        let password = match resource.connection.get("password") {
-            None => None,
-            Some(text) => {
-                let reference = parse_secret_ref(text).ok_or_else(|| DriverError::Resource {
-                    resource: label.clone(),
-                    message: "its password reference is neither env:NAME nor file:PATH".into(),
-                })?;
-                Some(
-                    resolve_secret(&reference).map_err(|source| DriverError::Password {
-                        resource: label.clone(),
-                        source,
-                    })?,
-                )
-            }
-        };
-        Ok(Endpoint {
-            host: connection(resource, "host")?.to_string(),
-            port,
-            user: resource.connection.get("user").cloned(),
-            password,
-            label,
-        })
-    }
-
-    /// The endpoint of an inventory server.
-    ///
-    /// # Errors
-    /// When its password reference cannot be read.
-    pub fn of_server(server: &Server) -> Result<Endpoint> {
-        let label = format!("server {}", server.name);
-        let password = match &server.password {
-            None => None,
-            Some(reference) => {
-                Some(
-                    resolve_secret(reference).map_err(|source| DriverError::Password {
-                        resource: label.clone(),
-                        source,
-                    })?,
-                )
-            }
-        };
-        Ok(Endpoint {
-            host: server.host.clone(),
-            port: server.port,
-            user: server.user.clone(),
-            password,
-            label,
-        })
-    }
-
-    fn error(&self, message: impl Into<String>) -> DriverError {
-        DriverError::Resource {
-            resource: self.label.clone(),
-            message: message.into(),
-        }
-    }
-
     fn process_error(&self, source: ToolError) -> DriverError {
         DriverError::Process {
             resource: self.label.clone(),
@@ -197,7 +108,7 @@ impl Endpoint {
     /// A client tool with the connection in its arguments and the password
     /// in its environment. Option files are not read (`--no-defaults`), so
     /// a `~/.my.cnf` never changes whom Coffer connects as.
-    fn command(&self, tool: Tool) -> Result<(&'static str, Command)> {
+    fn mysql_command(&self, tool: Tool) -> Result<(&'static str, Command)> {
         let (name, path) = tool.locate().map_err(|e| self.process_error(e))?;
         let mut command = Command::new(path);
         command
@@ -223,7 +134,7 @@ impl Endpoint {
     /// # Errors
     /// When the client is missing, or the server refuses, in its words.
     async fn query(&self, sql: &str) -> Result<Vec<Vec<String>>> {
-        let (name, mut command) = self.command(CLIENT)?;
+        let (name, mut command) = self.mysql_command(CLIENT)?;
         command
             .args(["--batch", "--skip-column-names", "--execute", sql])
             .stdin(Stdio::null());
@@ -366,7 +277,7 @@ fn start_dump(
     endpoint: &Endpoint,
     database: &str,
 ) -> Result<(&'static str, ChildReader, Arc<Mutex<DumpScanner>>)> {
-    let (name, mut command) = endpoint.command(DUMP)?;
+    let (name, mut command) = endpoint.mysql_command(DUMP)?;
     command.args(DUMP_OPTIONS).arg(database);
     let child = spawn(&mut command, name, PACKAGE).map_err(|e| endpoint.process_error(e))?;
     let reader = ChildReader::new(name, child).map_err(|e| endpoint.process_error(e))?;
@@ -511,7 +422,7 @@ async fn feed_client(
     name: String,
     table: Option<&str>,
 ) -> Result<u64> {
-    let (tool, mut command) = endpoint.command(CLIENT)?;
+    let (tool, mut command) = endpoint.mysql_command(CLIENT)?;
     command
         .arg("--batch")
         .arg(format!("--database={database}"))

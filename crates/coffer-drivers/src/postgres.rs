@@ -20,107 +20,19 @@ use sqlx::{ConnectOptions as _, Connection as _, Row as _};
 
 use crate::process::{spawn, ChildReader, StderrCollector};
 use crate::{
-    blocking, compare_manifest, connection, parse_secret_ref, resolve_secret, snapshot_of,
-    BackupOutcome, DriverError, RestoreOutcome, Result, Validation, Vault,
+    blocking, compare_manifest, connection, snapshot_of, BackupOutcome, DriverError,
+    RestoreOutcome, Result, Validation, Vault,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const MAINTENANCE_DB: &str = "postgres";
 
-/// How to reach a server: host, port, user, and the password (resolved).
-#[derive(Clone)]
-pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    password: Option<String>,
-    /// For messages: the resource or server it belongs to.
-    pub label: String,
-}
-
-impl std::fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
+pub use crate::endpoint::Endpoint;
 
 impl Endpoint {
-    /// The endpoint of a database resource (its connection details).
-    ///
-    /// # Errors
-    /// When a field is missing or the password reference cannot be read.
-    pub fn of_resource(resource: &Resource) -> Result<Endpoint> {
-        let label = resource.resource_arn.to_string();
-        let port = connection(resource, "port")?
-            .parse()
-            .map_err(|_| DriverError::Resource {
-                resource: label.clone(),
-                message: "the port in its connection details is not a number".into(),
-            })?;
-        let password = match resource.connection.get("password") {
-            None => None,
-            Some(text) => {
-                let reference = parse_secret_ref(text).ok_or_else(|| DriverError::Resource {
-                    resource: label.clone(),
-                    message: "its password reference is neither env:NAME nor file:PATH".into(),
-                })?;
-                Some(
-                    resolve_secret(&reference).map_err(|source| DriverError::Password {
-                        resource: label.clone(),
-                        source,
-                    })?,
-                )
-            }
-        };
-        Ok(Endpoint {
-            host: connection(resource, "host")?.to_string(),
-            port,
-            user: resource
-                .connection
-                .get("user")
-                .cloned()
-                .unwrap_or_else(|| "postgres".into()),
-            password,
-            label,
-        })
-    }
-
-    /// The endpoint of an inventory server.
-    ///
-    /// # Errors
-    /// When its password reference cannot be read.
-    pub fn of_server(server: &Server) -> Result<Endpoint> {
-        let label = format!("server {}", server.name);
-        let password = match &server.password {
-            None => None,
-            Some(reference) => {
-                Some(
-                    resolve_secret(reference).map_err(|source| DriverError::Password {
-                        resource: label.clone(),
-                        source,
-                    })?,
-                )
-            }
-        };
-        Ok(Endpoint {
-            host: server.host.clone(),
-            port: server.port,
-            user: server.user.clone().unwrap_or_else(|| "postgres".into()),
-            password,
-            label,
-        })
-    }
-
-    fn error(&self, message: impl Into<String>) -> DriverError {
-        DriverError::Resource {
-            resource: self.label.clone(),
-            message: message.into(),
-        }
+    /// The user to connect as: PostgreSQL's `postgres` unless one is given.
+    fn pg_user(&self) -> &str {
+        self.user.as_deref().unwrap_or("postgres")
     }
 
     /// Connects to `database`.
@@ -131,7 +43,7 @@ impl Endpoint {
         let mut options = PgConnectOptions::new()
             .host(&self.host)
             .port(self.port)
-            .username(&self.user)
+            .username(self.pg_user())
             .database(database)
             .application_name("coffer")
             // Manifest queries read whole tables: not worth a warning.
@@ -143,7 +55,9 @@ impl Endpoint {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => Err(self.error(format!(
                 "cannot connect to database {database:?} at {}:{} as {}: {e}",
-                self.host, self.port, self.user
+                self.host,
+                self.port,
+                self.pg_user()
             ))),
             Err(_) => Err(self.error(format!(
                 "cannot connect to database {database:?} at {}:{}: no answer within {} s",
@@ -156,12 +70,12 @@ impl Endpoint {
 
     /// A client tool with the connection in its environment (the password
     /// never appears in its arguments).
-    fn command(&self, tool: &str, database: &str) -> Command {
+    fn pg_command(&self, tool: &str, database: &str) -> Command {
         let mut command = Command::new(tool);
         command
             .env("PGHOST", &self.host)
             .env("PGPORT", self.port.to_string())
-            .env("PGUSER", &self.user)
+            .env("PGUSER", self.pg_user())
             .env("PGDATABASE", database)
             .env("PGCONNECT_TIMEOUT", CONNECT_TIMEOUT.as_secs().to_string())
             .env("PGAPPNAME", "coffer")
@@ -309,7 +223,7 @@ pub(crate) async fn backup(
             source,
         })?;
 
-    let mut command = endpoint.command("pg_dump", &database);
+    let mut command = endpoint.pg_command("pg_dump", &database);
     // Uncompressed: the vault compresses (zstd) and deduplicates, and an
     // unchanged table then gives the same chunks night after night, which
     // pg_dump's own compression would prevent.
@@ -459,7 +373,7 @@ pub(crate) async fn restore(
         created = true;
     }
 
-    let mut command = endpoint.command("pg_restore", target);
+    let mut command = endpoint.pg_command("pg_restore", target);
     command.args([
         "--dbname",
         target,
