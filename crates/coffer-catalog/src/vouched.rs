@@ -3,11 +3,9 @@
 //! that would destroy data (reconciliation removing a snapshot) trusts a
 //! row only then.
 
-use sqlx::Row;
-
 use crate::error::Result;
 use crate::records::{Record, Stored};
-use crate::{ledger, stored_from_row, Catalog};
+use crate::Catalog;
 
 /// A record read with what the ledger says of it.
 #[derive(Clone, Debug)]
@@ -26,32 +24,16 @@ impl Catalog {
     /// # Errors
     /// On database errors or an unreadable stored document.
     pub async fn get_vouched<R: Record>(&self, id: &str) -> Result<Option<Vouched<R>>> {
-        let sql = format!(
-            "SELECT doc, version, created_at, updated_at FROM {} WHERE id = $1",
-            R::TABLE
-        );
-        let Some(row) = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
+        let Some(stored) = self.get::<R>(id).await? else {
             return Ok(None);
         };
-        let doc: String = row.try_get("doc")?;
-        let stored = stored_from_row::<R>(&row)?;
-        let newest = sqlx::query(
-            "SELECT doc_sha256 FROM ledger WHERE subject = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(id)
-        .bind(R::WHAT)
-        .fetch_optional(&self.pool)
-        .await?;
-        let ledger_agrees = match newest {
-            Some(entry) => {
-                entry.try_get::<String, _>("doc_sha256")? == ledger::sha256_hex(doc.as_bytes())
-            }
-            None => false,
-        };
+        // The same judgement `evidence verify` makes of the row: its
+        // document against its newest entry, its columns against its
+        // document.
+        let ledger_agrees = self
+            .record_disagreements::<R>(&[id.to_string()])
+            .await?
+            .is_empty();
         Ok(Some(Vouched {
             stored,
             ledger_agrees,
