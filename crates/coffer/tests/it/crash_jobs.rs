@@ -245,6 +245,26 @@ fn restores_validations_and_deliveries_killed_midway_are_settled_at_the_next_sta
     for table in ["restore_jobs", "report_jobs"] {
         assert!(jobs_in(&home, table, "RUNNING").is_empty(), "{table}");
     }
+    // What the daemon settled, the ledger says the scheduler did.
+    let log = home.run(&[
+        "evidence",
+        "log",
+        "--actor",
+        "coffer:scheduler",
+        "-o",
+        "json",
+    ]);
+    ok(&log);
+    let log: Value = serde_json::from_str(&log.stdout).unwrap();
+    let settled: Vec<&Value> = log["Entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["Kind"] == "restore job" && e["Event"].as_str().unwrap_or("").contains("FAILED")
+        })
+        .collect();
+    assert_eq!(settled.len(), 2, "{log:#}");
     let failed = jobs_in(&home, "restore_jobs", "FAILED");
     assert_eq!(failed.len(), 2, "{failed:#?}");
     let restore = failed
