@@ -479,6 +479,54 @@ fn compare_manifest(
     }
 }
 
+/// The resource a declared server's database `database` is, with its tags
+/// (the server's, then `database_tags`, then a `coffer:` line in its
+/// `comment`) and the connection details its driver needs; `None` when
+/// the server's `exclude_databases` leaves it out. PostgreSQL's and
+/// MySQL's discovery both build their resources here.
+pub(crate) fn server_database(
+    server: &coffer_model::Server,
+    kind: ResourceType,
+    database: &str,
+    comment: &str,
+) -> Option<Resource> {
+    if database.is_empty()
+        || server
+            .exclude_databases
+            .iter()
+            .any(|pattern| coffer_model::glob_match(pattern, database))
+    {
+        return None;
+    }
+    let mut tags = server.tags.clone();
+    if let Some(extra) = server.database_tags.get(database) {
+        tags.extend(extra.clone());
+    }
+    tags.extend(postgres::comment_tags(comment));
+    let name = format!("{}/{database}", server.name);
+    let mut connection = std::collections::BTreeMap::from([
+        ("server".to_string(), server.name.clone()),
+        ("host".to_string(), server.host.clone()),
+        ("port".to_string(), server.port.to_string()),
+        ("database".to_string(), database.to_string()),
+    ]);
+    if let Some(user) = &server.user {
+        connection.insert("user".into(), user.clone());
+    }
+    if let Some(password) = &server.password {
+        connection.insert("password".into(), password.to_string());
+    }
+    Some(Resource {
+        resource_arn: kind.arn(&server.region, &server.account_id, &name),
+        resource_type: kind,
+        resource_name: name,
+        account_id: server.account_id.clone(),
+        region: server.region.clone(),
+        tags,
+        connection,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,17 +18,13 @@
 
 mod dump;
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use coffer_model::{
-    glob_match, ContentManifest, RecoveryPoint, Resource, ResourceType, Server, Tags,
-};
+use coffer_model::{ContentManifest, RecoveryPoint, Resource, ResourceType, Server};
 
-use crate::postgres::comment_tags;
 use crate::process::{spawn, ChildReader, StderrCollector, ToolError};
 use crate::{
     blocking, compare_manifest, connection, snapshot_of, BackupOutcome, DriverError,
@@ -614,41 +610,12 @@ pub async fn discover(server: &Server) -> Result<Vec<Resource>> {
     for row in rows {
         let database = row.first().cloned().unwrap_or_default();
         let comment = row.get(1).cloned().unwrap_or_default();
-        if database.is_empty()
-            || server
-                .exclude_databases
-                .iter()
-                .any(|pattern| glob_match(pattern, &database))
-        {
-            continue;
-        }
-        let mut tags: Tags = server.tags.clone();
-        if let Some(extra) = server.database_tags.get(&database) {
-            tags.extend(extra.clone());
-        }
-        tags.extend(comment_tags(&comment));
-        let name = format!("{}/{database}", server.name);
-        let mut connection = BTreeMap::from([
-            ("server".to_string(), server.name.clone()),
-            ("host".to_string(), server.host.clone()),
-            ("port".to_string(), server.port.to_string()),
-            ("database".to_string(), database.clone()),
-        ]);
-        if let Some(user) = &server.user {
-            connection.insert("user".into(), user.clone());
-        }
-        if let Some(password) = &server.password {
-            connection.insert("password".into(), password.to_string());
-        }
-        out.push(Resource {
-            resource_arn: ResourceType::MySQL.arn(&server.region, &server.account_id, &name),
-            resource_type: ResourceType::MySQL,
-            resource_name: name,
-            account_id: server.account_id.clone(),
-            region: server.region.clone(),
-            tags,
-            connection,
-        });
+        out.extend(crate::server_database(
+            server,
+            ResourceType::MySQL,
+            &database,
+            &comment,
+        ));
     }
     Ok(out)
 }

@@ -8,12 +8,11 @@
 //! `force`) and feeds the dump to `pg_restore`; one table can be restored
 //! alone. Validation restores into a scratch database and compares tables.
 
-use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use coffer_model::{
-    glob_match, ContentManifest, RecoveryPoint, Resource, ResourceType, Server, TableManifest, Tags,
+    ContentManifest, RecoveryPoint, Resource, ResourceType, Server, TableManifest, Tags,
 };
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions as _, Connection as _, Row as _};
@@ -578,40 +577,12 @@ pub async fn discover(server: &Server) -> Result<Vec<Resource>> {
     for row in rows {
         let database: String = row.try_get(0).map_err(|e| endpoint.error(e.to_string()))?;
         let comment: String = row.try_get(1).map_err(|e| endpoint.error(e.to_string()))?;
-        if server
-            .exclude_databases
-            .iter()
-            .any(|pattern| glob_match(pattern, &database))
-        {
-            continue;
-        }
-        let mut tags = server.tags.clone();
-        if let Some(extra) = server.database_tags.get(&database) {
-            tags.extend(extra.clone());
-        }
-        tags.extend(comment_tags(&comment));
-        let name = format!("{}/{database}", server.name);
-        let mut connection = BTreeMap::from([
-            ("server".to_string(), server.name.clone()),
-            ("host".to_string(), server.host.clone()),
-            ("port".to_string(), server.port.to_string()),
-            ("database".to_string(), database.clone()),
-        ]);
-        if let Some(user) = &server.user {
-            connection.insert("user".into(), user.clone());
-        }
-        if let Some(password) = &server.password {
-            connection.insert("password".into(), password.to_string());
-        }
-        out.push(Resource {
-            resource_arn: ResourceType::PostgreSQL.arn(&server.region, &server.account_id, &name),
-            resource_type: ResourceType::PostgreSQL,
-            resource_name: name,
-            account_id: server.account_id.clone(),
-            region: server.region.clone(),
-            tags,
-            connection,
-        });
+        out.extend(crate::server_database(
+            server,
+            ResourceType::PostgreSQL,
+            &database,
+            &comment,
+        ));
     }
     Ok(out)
 }
