@@ -21,21 +21,8 @@ pub const CONFIG_FILE: &str = "config.toml";
 /// `$COFFER_HOME/config.toml` (checked, `{home}` already substituted).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    home: PathBuf,
-    account: AccountId,
-    region: Region,
-    principal: String,
-    catalog_url: String,
-    catalog_password: Option<SecretRef>,
-    /// Location of vaults no rule matches; `{name}` still in place.
-    vault_default: VaultLocation,
-    vault_rules: Vec<VaultRule>,
-    s3_endpoints: BTreeMap<String, S3Endpoint>,
-    report_buckets: BTreeMap<String, BucketLocation>,
-    keyring_path: PathBuf,
-    signing_key_path: PathBuf,
-    serve: ServeSettings,
-    notifications: Vec<NotificationTarget>,
+    /// The checked values, as the loader gave them.
+    parts: ConfigParts,
 }
 
 /// `[serve]`: how `coffer serve` runs.
@@ -168,73 +155,42 @@ pub struct ConfigParts {
 impl Config {
     /// A configuration of checked values.
     pub fn new(parts: ConfigParts) -> Config {
-        let ConfigParts {
-            home,
-            account,
-            region,
-            principal,
-            catalog_url,
-            catalog_password,
-            vault_default,
-            vault_rules,
-            s3_endpoints,
-            report_buckets,
-            keyring_path,
-            signing_key_path,
-            serve,
-            notifications,
-        } = parts;
-        Config {
-            home,
-            account,
-            region,
-            principal,
-            catalog_url,
-            catalog_password,
-            vault_default,
-            vault_rules,
-            s3_endpoints,
-            report_buckets,
-            keyring_path,
-            signing_key_path,
-            serve,
-            notifications,
-        }
+        Config { parts }
     }
 
     /// The home directory (`$COFFER_HOME`).
     pub fn home(&self) -> &Path {
-        &self.home
+        &self.parts.home
     }
 
     /// The configuration file's path.
     pub fn config_path(&self) -> PathBuf {
-        self.home.join(CONFIG_FILE)
+        self.parts.home.join(CONFIG_FILE)
     }
 
     /// Account commands and policies act in when they do not name one.
     pub fn default_account(&self) -> &AccountId {
-        &self.account
+        &self.parts.account
     }
 
     /// Region commands and policies act in when they do not name one.
     pub fn default_region(&self) -> &Region {
-        &self.region
+        &self.parts.region
     }
 
     /// The principal ARN the CLI acts as.
     pub fn principal(&self) -> &str {
-        &self.principal
+        &self.parts.principal
     }
 
     /// `sqlite://...` or `postgres://...`, never holding a password.
     pub fn catalog_url(&self) -> &str {
-        &self.catalog_url
+        &self.parts.catalog_url
     }
 
     /// The PostgreSQL catalog's password, by reference.
     pub fn catalog_password(&self) -> Option<&SecretRef> {
-        self.catalog_password.as_ref()
+        self.parts.catalog_password.as_ref()
     }
 
     /// Where the vault named `name` of `account` and `region` lives: the
@@ -242,10 +198,11 @@ impl Config {
     /// `[vaults]`; `{account}`, `{region}` and `{name}` substituted.
     pub fn vault_location(&self, account: &str, region: &str, name: &str) -> VaultLocation {
         let template = self
+            .parts
             .vault_rules
             .iter()
             .find(|rule| glob_match(&rule.pattern, name))
-            .map_or(&self.vault_default, |rule| &rule.location);
+            .map_or(&self.parts.vault_default, |rule| &rule.location);
         let fill = |url: &str| {
             url.replace("{account}", account)
                 .replace("{region}", region)
@@ -260,17 +217,17 @@ impl Config {
 
     /// The `[[vaults.rules]]` entries, in the order they are tried.
     pub fn vault_rules(&self) -> &[VaultRule] {
-        &self.vault_rules
+        &self.parts.vault_rules
     }
 
     /// An `[s3_endpoints.NAME]` entry.
     pub fn s3_endpoint(&self, name: &str) -> Option<&S3Endpoint> {
-        self.s3_endpoints.get(name)
+        self.parts.s3_endpoints.get(name)
     }
 
     /// All `[s3_endpoints]` entries by name.
     pub fn s3_endpoints(&self) -> &BTreeMap<String, S3Endpoint> {
-        &self.s3_endpoints
+        &self.parts.s3_endpoints
     }
 
     /// Where report files for the bucket `name` (a report plan's
@@ -279,41 +236,42 @@ impl Config {
     /// (holding `/`, or `..`) has such characters replaced by `_` so the
     /// folder always stays under `<home>/buckets`.
     pub fn report_bucket(&self, name: &str) -> BucketLocation {
-        match self.report_buckets.get(name) {
+        match self.parts.report_buckets.get(name) {
             Some(location) => location.clone(),
-            None => BucketLocation::Folder(self.home.join("buckets").join(folder_name(name))),
+            None => BucketLocation::Folder(self.parts.home.join("buckets").join(folder_name(name))),
         }
     }
 
     /// The `[report_buckets]` entries by name.
     pub fn report_buckets(&self) -> &BTreeMap<String, BucketLocation> {
-        &self.report_buckets
+        &self.parts.report_buckets
     }
 
     /// The key-encryption keyring.
     pub fn keyring_path(&self) -> &Path {
-        &self.keyring_path
+        &self.parts.keyring_path
     }
 
     /// `[serve]`: how `coffer serve` runs.
     pub fn serve(&self) -> &ServeSettings {
-        &self.serve
+        &self.parts.serve
     }
 
     /// `[[notifications]]`: the webhooks that receive events.
     pub fn notifications(&self) -> &[NotificationTarget] {
-        &self.notifications
+        &self.parts.notifications
     }
 
     /// The Ed25519 key that signs report manifests and ledger checkpoints.
     pub fn signing_key_path(&self) -> &Path {
-        &self.signing_key_path
+        &self.parts.signing_key_path
     }
 
     /// The key that MACs ledger entries: `ledger.key` beside the signing
     /// key, kept outside the catalog as it is.
     pub fn ledger_key_path(&self) -> PathBuf {
-        self.signing_key_path
+        self.parts
+            .signing_key_path
             .parent()
             .unwrap_or_else(|| Path::new("."))
             .join("ledger.key")
