@@ -334,8 +334,7 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
     }
 
     step(8, "Verifying the reports as an auditor would");
-    let key = coffer_audit::signing::KeyPair::load_or_create(ctx.config.signing_key_path())?;
-    let public = key.public();
+    let public = coffer_service::keys::signing_public_key(&ctx.config)?;
     for dir in &deliveries {
         let at = DeliveryAt::Folder(Path::new(dir));
         let check =
