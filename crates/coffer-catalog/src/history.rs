@@ -145,20 +145,14 @@ fn version_from_row(row: &sqlx::any::AnyRow) -> Result<ObjectVersion> {
     })
 }
 
-/// The actor in columns `{prefix}actor_principal`, ... (None when all
-/// three are empty, as the ledger reads it).
+/// The actor in columns `{prefix}actor_principal`, ... as the ledger
+/// reads it.
 fn actor_from_row(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Option<Actor>> {
-    let principal: Option<String> = row.try_get(format!("{prefix}actor_principal").as_str())?;
-    let account: Option<String> = row.try_get(format!("{prefix}actor_account").as_str())?;
-    let os_user: Option<String> = row.try_get(format!("{prefix}actor_os_user").as_str())?;
-    Ok(match (principal, account, os_user) {
-        (None, None, None) => None,
-        (principal, account, os_user) => Some(Actor {
-            principal: principal.unwrap_or_default(),
-            account,
-            os_user,
-        }),
-    })
+    Ok(ledger::actor_from_columns(
+        row.try_get(format!("{prefix}actor_principal").as_str())?,
+        row.try_get(format!("{prefix}actor_account").as_str())?,
+        row.try_get(format!("{prefix}actor_os_user").as_str())?,
+    ))
 }
 
 /// Where a version goes: the object's key, its ARN and stack.
@@ -368,18 +362,39 @@ impl Catalog {
         name: &str,
         at: jiff::Timestamp,
     ) -> Result<Option<ObjectVersion>> {
+        Ok(self
+            .versions_of(kind, account_id, region, name, Some(at))
+            .await?
+            .pop())
+    }
+
+    /// An object's versions oldest first, or with `at` only the newest at
+    /// or before it.
+    async fn versions_of(
+        &self,
+        kind: ObjectKind,
+        account_id: &str,
+        region: &str,
+        name: &str,
+        at: Option<jiff::Timestamp>,
+    ) -> Result<Vec<ObjectVersion>> {
+        let chosen = match at {
+            Some(_) => "AND v.time <= $5 ORDER BY v.time DESC, v.version DESC LIMIT 1",
+            None => "ORDER BY v.version",
+        };
         let sql = format!(
-            "SELECT {VERSION_COLUMNS} FROM object_versions v WHERE v.kind = $1 AND v.account_id = $2 AND v.region = $3 AND v.name = $4 AND v.time <= $5 ORDER BY v.time DESC, v.version DESC LIMIT 1"
+            "SELECT {VERSION_COLUMNS} FROM object_versions v WHERE v.kind = $1 AND v.account_id = $2 AND v.region = $3 AND v.name = $4 {chosen}"
         );
-        let row = sqlx::query(&sql)
+        let mut query = sqlx::query(&sql)
             .bind(kind.as_str())
             .bind(account_id)
             .bind(region)
-            .bind(name)
-            .bind(format_ts(at))
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(version_from_row).transpose()
+            .bind(name);
+        if let Some(at) = at {
+            query = query.bind(format_ts(at));
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(version_from_row).collect()
     }
 
     /// The version of an object in force at `at`: None when it was deleted
@@ -414,17 +429,7 @@ impl Catalog {
         region: &str,
         name: &str,
     ) -> Result<Vec<ObjectVersion>> {
-        let sql = format!(
-            "SELECT {VERSION_COLUMNS} FROM object_versions v WHERE v.kind = $1 AND v.account_id = $2 AND v.region = $3 AND v.name = $4 ORDER BY v.version"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(kind.as_str())
-            .bind(account_id)
-            .bind(region)
-            .bind(name)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(version_from_row).collect()
+        self.versions_of(kind, account_id, region, name, None).await
     }
 
     /// Checks up to `limit` stored versions whose entries come after
