@@ -31,12 +31,12 @@ fn failed_with(run: &Run, needles: &[&str]) {
 }
 
 /// The catalog's database, as someone with write access to it sees it.
-trait Database {
+pub(crate) trait Database {
     fn exec(&self, sql: &str);
     fn text(&self, sql: &str) -> String;
 }
 
-struct Sqlite<'a>(&'a Home);
+pub(crate) struct Sqlite<'a>(pub(crate) &'a Home);
 
 impl Database for Sqlite<'_> {
     fn exec(&self, sql: &str) {
@@ -49,7 +49,7 @@ impl Database for Sqlite<'_> {
     }
 }
 
-struct Postgres(String);
+pub(crate) struct Postgres(pub(crate) String);
 
 impl Database for Postgres {
     fn exec(&self, sql: &str) {

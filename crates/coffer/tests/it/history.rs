@@ -2,10 +2,11 @@
 //! by two others and deleted by a fourth reads back with `get --at` at each
 //! moment as it was, naming who changed it and the ledger entry;
 //! `get --history` lists every version; a historic version edited with SQL
-//! fails `evidence verify`, named.
+//! fails `evidence verify`, named; on SQLite and on PostgreSQL.
 
 use serde_json::Value;
 
+use crate::agreement::{Database, Postgres, Sqlite};
 use crate::{Home, Run};
 
 const ARN: &str = "arn:coffer:backup:eu-west-1:210987654321:backup-plan:daily";
@@ -43,6 +44,24 @@ fn json(run: Run) -> Value {
 #[test]
 fn get_at_shows_a_plan_as_it_was_and_history_lists_who_changed_it() {
     let home = Home::new();
+    the_history_reads_back(&home, &Sqlite(&home));
+}
+
+#[test]
+fn on_a_postgresql_catalog_get_at_and_history_read_back_and_edits_are_named() {
+    let database = crate::postgres::Database::create();
+    let home = Home::new();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!("[catalog]\nurl = \"{}\"\n", database.url()),
+    )
+    .unwrap();
+    the_history_reads_back(&home, &Postgres(database.url()));
+}
+
+/// A plan applied by alice, changed by bob and carol and deleted by dave
+/// reads back as it was; a historic version edited in `db` is named.
+fn the_history_reads_back(home: &Home, db: &dyn Database) {
     for (user, days) in [
         ("alice", Some(35)),
         ("bob", Some(90)),
@@ -50,7 +69,7 @@ fn get_at_shows_a_plan_as_it_was_and_history_lists_who_changed_it() {
         ("dave", None),
     ] {
         let file = home.write(&format!("stack-{user}.yaml"), &stack(days));
-        ok(run_as(&home, user, &["apply", "--stack", "s", &file]));
+        ok(run_as(home, user, &["apply", "--stack", "s", &file]));
     }
 
     let history = json(home.run(&["get", "plans", "daily", "--history", "-o", "json"]));
@@ -184,12 +203,9 @@ fn get_at_shows_a_plan_as_it_was_and_history_lists_who_changed_it() {
 
     // A historic version edited behind Coffer's back is named.
     ok(home.run(&["evidence", "verify"]));
-    let conn = rusqlite::Connection::open(home.path().join("catalog.db")).unwrap();
-    conn.execute_batch(
+    db.exec(
         "UPDATE object_versions SET doc = REPLACE(doc, '\"DeleteAfterDays\":35', '\"DeleteAfterDays\":365') WHERE kind = 'backup-plan' AND version = 1",
-    )
-    .unwrap();
-    drop(conn);
+    );
     let verify = home.run(&["evidence", "verify"]);
     assert_eq!(verify.code, 1, "{verify:?}");
     assert!(
