@@ -252,13 +252,7 @@ fn an_evaluation_corrects_a_result_edited_behind_coffers_back() {
 #[test]
 fn on_a_postgresql_catalog_edited_rows_are_named_and_refused() {
     let database = crate::postgres::Database::create();
-    let home = Home::new();
-    std::fs::write(
-        home.path().join("config.toml"),
-        format!("[catalog]\nurl = \"{}\"\n", database.url()),
-    )
-    .unwrap();
-    let home = crate::docs_backed_up_in(home, &locked_stack(), "35");
+    let home = crate::docs_backed_up_in(database.home(), &locked_stack(), "35");
     let db = Postgres(database.url());
     the_attacks_are_named_and_refused(&home, &db);
 }

@@ -50,12 +50,7 @@ fn get_at_shows_a_plan_as_it_was_and_history_lists_who_changed_it() {
 #[test]
 fn on_a_postgresql_catalog_get_at_and_history_read_back_and_edits_are_named() {
     let database = crate::postgres::Database::create();
-    let home = Home::new();
-    std::fs::write(
-        home.path().join("config.toml"),
-        format!("[catalog]\nurl = \"{}\"\n", database.url()),
-    )
-    .unwrap();
+    let home = database.home();
     the_history_reads_back(&home, &Postgres(database.url()));
 }
 
