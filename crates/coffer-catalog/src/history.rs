@@ -221,10 +221,13 @@ pub(crate) async fn record_existing(
 ) -> Result<()> {
     for kind in LEDGERED_OBJECTS {
         let rows = sqlx::query(
+            // The conditions name only the object, so the database filters
+            // before it looks up the newest entry of the few that remain.
             "SELECT o.account_id, o.region, o.name, o.arn, o.doc, l.seq AS ledger_seq, l.doc_sha256 AS ledger_sha \
              FROM objects o LEFT JOIN ledger l ON l.seq = (SELECT MAX(seq) FROM ledger WHERE subject = o.arn AND kind = $3) \
-             WHERE o.stack = $1 AND o.kind = $2 AND (l.seq IS NULL OR NOT EXISTS \
-             (SELECT 1 FROM object_versions v WHERE v.kind = o.kind AND v.account_id = o.account_id AND v.region = o.region AND v.name = o.name)) \
+             WHERE o.stack = $1 AND o.kind = $2 \
+             AND (NOT EXISTS (SELECT 1 FROM object_versions v WHERE v.kind = o.kind AND v.account_id = o.account_id AND v.region = o.region AND v.name = o.name) \
+             OR NOT EXISTS (SELECT 1 FROM ledger e WHERE e.subject = o.arn AND e.kind = $3)) \
              ORDER BY o.account_id, o.region, o.name",
         )
         .bind(stack)
