@@ -474,7 +474,8 @@ impl Catalog {
     /// The ledger entries, since the history began, that create, update,
     /// delete or record a ledgered object and whose version the history
     /// does not hold (a version row removed behind Coffer's back), named.
-    /// One seek on `ledger_by_kind` per kind.
+    /// One seek on `ledger_by_kind` per kind. Without the history's start
+    /// (its row removed too) every object entry counts.
     ///
     /// # Errors
     /// On database errors.
@@ -483,7 +484,7 @@ impl Catalog {
         for kind in LEDGERED_OBJECTS {
             let rows = sqlx::query(
                 "SELECT l.seq, l.subject, l.event, l.time FROM ledger l \
-                 WHERE l.kind = $1 AND l.seq >= (SELECT MIN(first_seq) FROM object_history_start) \
+                 WHERE l.kind = $1 AND l.seq >= (SELECT COALESCE(MIN(first_seq), 0) FROM object_history_start) \
                  AND l.event IN ('CREATED', 'UPDATED', 'DELETED', 'RECORDED') \
                  AND NOT EXISTS (SELECT 1 FROM object_versions v WHERE v.ledger_seq = l.seq) \
                  ORDER BY l.seq",
