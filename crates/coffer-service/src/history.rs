@@ -48,7 +48,7 @@ fn check_kept(kind: ObjectKind) -> Result<()> {
 
 fn no_history(kind: ObjectKind, name: &str, account: &str, region: &str) -> String {
     format!(
-        "the history holds no version of {} {name:?} in account {account}, region {region}; check the name (a selection's is PLAN/SELECTION), account and region",
+        "the history holds no version of {} {name:?} in account {account}, region {region}; check the name (a selection's is PLAN/SELECTION), account and region (an object written before Coffer kept history gets its first version at its stack's next apply)",
         kind.label()
     )
 }
