@@ -555,9 +555,8 @@ impl Catalog {
                 return Err(Error::Conflict { what });
             }
             // Every write of a policy object an auditor asks about is in the
-            // ledger, its document hashed as stored.
-            // The history keeps the document as written (a deletion as a
-            // tombstone) with the entry that commits to it.
+            // ledger, its document hashed as stored, and in the history as
+            // written (a deletion as a tombstone) with that entry's seq.
             if let Some((kind, arn, event, doc)) = object_entry(change) {
                 let entry =
                     ledger::append(&mut tx, self, kind.label(), arn, event, doc.as_bytes(), now)
