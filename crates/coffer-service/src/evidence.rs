@@ -49,6 +49,8 @@ pub struct LedgerCheck {
 pub struct RowCheck {
     /// Rows read.
     pub checked: usize,
+    /// Stored versions of policy objects read (their history).
+    pub versions: usize,
     /// Each row the ledger does not vouch for, named.
     pub disagreements: Vec<Disagreement>,
 }
@@ -117,7 +119,7 @@ async fn check_history(catalog: &Catalog, out: &mut RowCheck) -> Result<()> {
         let page = catalog
             .version_agreement_page(after, AGREEMENT_PAGE)
             .await?;
-        out.checked += page.rows;
+        out.versions += page.rows;
         out.disagreements.extend(page.disagreements);
         match page.last_seq {
             Some(last) => after = last,

@@ -116,8 +116,8 @@ pub async fn run(ctx: &Context, command: &EvidenceCommand) -> anyhow::Result<Out
             }
             if rows.passed() {
                 println!(
-                    "Catalog OK: {} row(s) agree with their newest ledger entry.",
-                    rows.checked
+                    "Catalog OK: {} row(s) agree with their newest ledger entry, {} stored version(s) of policy objects with the entries that commit to them.",
+                    rows.checked, rows.versions
                 );
             } else {
                 for disagreement in &rows.disagreements {

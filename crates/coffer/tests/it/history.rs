@@ -197,7 +197,14 @@ fn the_history_reads_back(home: &Home, db: &dyn Database) {
     assert_eq!(now[0]["BackupVaultName"], "primary");
 
     // A historic version edited behind Coffer's back is named.
-    ok(home.run(&["evidence", "verify"]));
+    let verified = ok(home.run(&["evidence", "verify"]));
+    // The plan's four versions and the vault's one.
+    assert!(
+        verified
+            .stdout
+            .contains("5 stored version(s) of policy objects with the entries that commit to them"),
+        "{verified:?}"
+    );
     db.exec(
         "UPDATE object_versions SET doc = REPLACE(doc, '\"DeleteAfterDays\":35', '\"DeleteAfterDays\":365') WHERE kind = 'backup-plan' AND version = 1",
     );
