@@ -136,7 +136,7 @@ pub enum Command {
     Keys(KeysCommand),
     /// List objects in the catalog, or show one as it was at a time and its history.
     #[command(
-        after_help = "Example:\n  coffer get vaults\n  coffer get plans -o json\n  coffer get resources -o yaml\n  coffer get plans daily --at 2026-11-24T10:00:00Z\n  coffer get plans daily --at 2026-11-24\n  coffer get selections daily/databases --history -o json\n\nA date alone means the end of that day in UTC. The history is kept for vaults, plans,\nselections (named PLAN/SELECTION), frameworks and report plans, in the account and\nregion in force; each version names who wrote it and the ledger entry that commits to it."
+        after_help = "Example:\n  coffer get vaults\n  coffer get plans -o json\n  coffer get resources -o yaml\n  coffer get plans daily --at 2026-11-24T10:00:00Z\n  coffer get plans daily --at 2026-11-24\n  coffer get selections daily/databases --history -o json\n\nA date alone means the end of that day in UTC. The history is kept for vaults, plans,\nselections (named PLAN/SELECTION), frameworks and report plans, in the account and\nregion in force; each version names who wrote it and the ledger entry that commits to it\n(`coffer evidence prove SEQ` proves that entry in a signed checkpoint)."
     )]
     Get {
         /// What to list.
