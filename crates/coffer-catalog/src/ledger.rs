@@ -380,19 +380,11 @@ pub(crate) const ENTRY_COLUMNS: &str = "seq, time, kind, subject, event, doc_sha
 pub(crate) fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<LedgerEntry> {
     use sqlx::Row;
     let time: String = row.try_get("time")?;
-    let principal: Option<String> = row.try_get("actor_principal")?;
-    let account: Option<String> = row.try_get("actor_account")?;
-    let os_user: Option<String> = row.try_get("actor_os_user")?;
-    // An account or user without a principal is kept as an actor, so the
-    // hash covers what is stored (and an edit shows).
-    let actor = match (principal, account, os_user) {
-        (None, None, None) => None,
-        (principal, account, os_user) => Some(Actor {
-            principal: principal.unwrap_or_default(),
-            account,
-            os_user,
-        }),
-    };
+    let actor = actor_from_columns(
+        row.try_get("actor_principal")?,
+        row.try_get("actor_account")?,
+        row.try_get("actor_os_user")?,
+    );
     Ok(LedgerEntry {
         seq: row.try_get("seq")?,
         time: crate::time::parse_ts(&time, "ledger entry")?,
@@ -406,6 +398,24 @@ pub(crate) fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<LedgerEntry> {
         format: row.try_get("format")?,
         mac: row.try_get("mac")?,
     })
+}
+
+/// The actor stored as its three columns: None when all are empty. An
+/// account or user without a principal is kept as an actor, so the hash
+/// covers what is stored (and an edit shows).
+pub(crate) fn actor_from_columns(
+    principal: Option<String>,
+    account: Option<String>,
+    os_user: Option<String>,
+) -> Option<Actor> {
+    match (principal, account, os_user) {
+        (None, None, None) => None,
+        (principal, account, os_user) => Some(Actor {
+            principal: principal.unwrap_or_default(),
+            account,
+            os_user,
+        }),
+    }
 }
 
 /// Which ledger entries `Catalog::ledger_log` returns, as CloudTrail's

@@ -19,6 +19,7 @@ mod agreement;
 mod compliance;
 mod db;
 mod error;
+mod history;
 pub mod ledger;
 mod objects;
 mod overview;
@@ -38,6 +39,7 @@ pub use agreement::{AgreementPage, CheckedCurrent, Disagreement, Problem, LEDGER
 pub use compliance::{control_key, CompletedRestore, CurrentResult, FrameworkKey, NewestPoint};
 pub use db::{Backend, SCHEMA_VERSION};
 pub use error::{redact_url, Error, Result};
+pub use history::{ObjectVersion, VersionChange, VersionPage};
 pub use ledger::{
     Actor, LedgerEntry, LedgerKey, LedgerQuery, StoredCheckpoint, FORMAT_V1, FORMAT_V2, GENESIS,
 };
@@ -411,6 +413,10 @@ impl Catalog {
             unchanged: plan.unchanged,
             ..ApplySummary::default()
         };
+        // Objects of the stack the history does not hold yet (written
+        // before it, or before the ledger recorded objects) get their
+        // version as they stand, before this apply changes them.
+        history::record_existing(&mut tx, self, &plan.stack, now).await?;
         for change in &plan.changes {
             let what = format!("{} {:?}", change.kind().label(), change.name());
             let rows = match change {
@@ -549,25 +555,28 @@ impl Catalog {
                 return Err(Error::Conflict { what });
             }
             // Every write of a policy object an auditor asks about is in the
-            // ledger, its document hashed as stored.
+            // ledger, its document hashed as stored, and in the history as
+            // written (a deletion as a tombstone) with that entry's seq.
             if let Some((kind, arn, event, doc)) = object_entry(change) {
-                ledger::append(&mut tx, self, kind.label(), arn, event, doc.as_bytes(), now)
-                    .await?;
+                let entry =
+                    ledger::append(&mut tx, self, kind.label(), arn, event, doc.as_bytes(), now)
+                        .await?;
+                let (account_id, region) = match change {
+                    Change::Create(d) | Change::Update { desired: d, .. } => {
+                        (&d.account_id, &d.region)
+                    }
+                    Change::Delete(stored) => (&stored.account_id, &stored.region),
+                };
+                let of = history::VersionOf {
+                    kind,
+                    account_id,
+                    region,
+                    name: change.name(),
+                    arn,
+                    stack: &plan.stack,
+                };
+                history::record(&mut tx, &of, &doc, &entry).await?;
             }
-        }
-        // Objects of the stack written before the ledger recorded objects
-        // get their first entry now.
-        for (kind, arn, doc) in agreement::unrecorded_objects(&mut tx, &plan.stack).await? {
-            ledger::append(
-                &mut tx,
-                self,
-                kind.label(),
-                &arn,
-                "RECORDED",
-                doc.as_bytes(),
-                now,
-            )
-            .await?;
         }
         let files = serde_json::to_string(&plan.files).map_err(|source| Error::Corrupt {
             what: "stack files".into(),
@@ -1175,14 +1184,24 @@ impl Catalog {
 /// deleted).
 fn object_entry(change: &Change) -> Option<(ObjectKind, &str, &'static str, String)> {
     let (kind, arn, event, doc) = match change {
-        Change::Create(d) => (d.kind, d.arn.as_str(), "CREATED", doc_text(&d.doc)),
+        Change::Create(d) => (
+            d.kind,
+            d.arn.as_str(),
+            VersionChange::Created.as_str(),
+            doc_text(&d.doc),
+        ),
         Change::Update { desired, .. } => (
             desired.kind,
             desired.arn.as_str(),
-            "UPDATED",
+            VersionChange::Updated.as_str(),
             doc_text(&desired.doc),
         ),
-        Change::Delete(stored) => (stored.kind, stored.arn.as_str(), "DELETED", String::new()),
+        Change::Delete(stored) => (
+            stored.kind,
+            stored.arn.as_str(),
+            VersionChange::Deleted.as_str(),
+            String::new(),
+        ),
     };
     LEDGERED_OBJECTS
         .contains(&kind)

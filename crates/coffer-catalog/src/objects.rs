@@ -69,7 +69,7 @@ impl ObjectKind {
         }
     }
 
-    fn parse(value: &str) -> Option<ObjectKind> {
+    pub(crate) fn parse(value: &str) -> Option<ObjectKind> {
         Self::ALL.into_iter().find(|k| k.as_str() == value)
     }
 }

@@ -89,6 +89,8 @@ pub enum Action {
     SignLedgerCheckpoint,
     VerifyLedger,
     LookupLedgerEntries,
+    GetObjectVersion,
+    ListObjectVersions,
 }
 
 impl Action {
@@ -120,6 +122,8 @@ impl Action {
             Action::SignLedgerCheckpoint => "coffer:SignLedgerCheckpoint",
             Action::VerifyLedger => "coffer:VerifyLedger",
             Action::LookupLedgerEntries => "coffer:LookupLedgerEntries",
+            Action::GetObjectVersion => "coffer:GetObjectVersion",
+            Action::ListObjectVersions => "coffer:ListObjectVersions",
         }
     }
 }

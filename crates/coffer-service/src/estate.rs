@@ -101,6 +101,35 @@ impl Service {
             .collect())
     }
 
+    /// The catalog's object of a kind named `name` in the caller's account
+    /// and region (a resource is named by its ARN, a selection
+    /// `PLAN/SELECTION`).
+    ///
+    /// # Errors
+    /// `ResourceNotFound`, naming the objects of that kind there; catalog
+    /// failures.
+    pub async fn object(
+        &self,
+        caller: &Caller,
+        kind: ObjectKind,
+        name: &str,
+    ) -> Result<StoredObject> {
+        let (account, region) = (caller.account.as_str(), caller.region.as_str());
+        let stored = self.catalog().stored_in(kind, account, region).await?;
+        let known: Vec<String> = stored.iter().map(|o| o.name.clone()).collect();
+        stored.into_iter().find(|o| o.name == name).ok_or_else(|| {
+            crate::Error::not_found(format!(
+                "there is no {} {name:?} in account {account}, region {region}{}",
+                kind.label(),
+                if known.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({}s there: {})", kind.label(), known.join(", "))
+                }
+            ))
+        })
+    }
+
     /// The Prometheus series the daemon serves on `/metrics`, read now
     /// (every rule's next fire time within a week).
     ///

@@ -49,6 +49,8 @@ pub struct LedgerCheck {
 pub struct RowCheck {
     /// Rows read.
     pub checked: usize,
+    /// Stored versions of policy objects read (their history).
+    pub versions: usize,
     /// Each row the ledger does not vouch for, named.
     pub disagreements: Vec<Disagreement>,
 }
@@ -81,8 +83,9 @@ async fn check_records<R: Record>(catalog: &Catalog, out: &mut RowCheck) -> Resu
 /// Every row an auditor can ask about checked against its newest ledger
 /// entry: jobs, recovery points, legal holds, control results (and the
 /// current ones against the results they name), evaluations, reports,
-/// vault checks, and the policy objects (vaults with their locks and
-/// policies, plans, selections, frameworks, report plans).
+/// vault checks, the policy objects (vaults with their locks and
+/// policies, plans, selections, frameworks, report plans), and every
+/// stored version of those objects (their history).
 ///
 /// # Errors
 /// Catalog failures.
@@ -103,7 +106,28 @@ pub async fn check_rows(catalog: &Catalog) -> Result<RowCheck> {
         out.disagreements
             .extend(catalog.object_disagreements(kind, None).await?);
     }
+    check_history(catalog, &mut out).await?;
     Ok(out)
+}
+
+/// Every stored version of a policy object checked against the entry that
+/// commits to it, a page at a time in ledger order, and every object entry
+/// since the history began checked to have its version.
+async fn check_history(catalog: &Catalog, out: &mut RowCheck) -> Result<()> {
+    let mut after = -1;
+    loop {
+        let page = catalog
+            .version_agreement_page(after, AGREEMENT_PAGE)
+            .await?;
+        out.versions += page.rows;
+        out.disagreements.extend(page.disagreements);
+        match page.last_seq {
+            Some(last) => after = last,
+            None => break,
+        }
+    }
+    out.disagreements.extend(catalog.versions_missing().await?);
+    Ok(())
 }
 
 impl Service {

@@ -14,6 +14,7 @@ pub mod caller;
 pub mod error;
 pub mod estate;
 pub mod evidence;
+pub mod history;
 pub mod holds;
 pub mod jobs;
 pub mod keys;

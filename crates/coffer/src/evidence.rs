@@ -16,7 +16,7 @@ use crate::Outcome;
 pub enum EvidenceCommand {
     /// Check the whole ledger (the hash chain, every checkpoint's root and signature) and the catalog's rows against it.
     #[command(
-        after_help = "Example:\n  coffer evidence verify\n  coffer evidence verify --public-key 3b6a27bc...\n\nExits 1 and names the entry on any edited, removed, reordered or cut-back entry, and each catalog row (job, recovery point, legal hold, control result, vault, plan, selection, framework) that disagrees with its newest ledger entry."
+        after_help = "Example:\n  coffer evidence verify\n  coffer evidence verify --public-key 3b6a27bc...\n\nExits 1 and names the entry on any edited, removed, reordered or cut-back entry, and each catalog row (job, recovery point, legal hold, control result, vault, plan, selection, framework) that disagrees with its newest ledger entry, and each stored version of a policy object (`coffer get KIND NAME --history`) that is not what its ledger entry committed to."
     )]
     Verify {
         /// The public key the signatures must verify with (default: this home's signing key).
@@ -116,8 +116,8 @@ pub async fn run(ctx: &Context, command: &EvidenceCommand) -> anyhow::Result<Out
             }
             if rows.passed() {
                 println!(
-                    "Catalog OK: {} row(s) agree with their newest ledger entry.",
-                    rows.checked
+                    "Catalog OK: {} row(s) agree with their newest ledger entry, {} stored version(s) of policy objects with the entries that commit to them.",
+                    rows.checked, rows.versions
                 );
             } else {
                 for disagreement in &rows.disagreements {

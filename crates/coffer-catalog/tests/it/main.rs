@@ -9,6 +9,7 @@
 mod agreement;
 mod compliance;
 mod engines;
+mod history;
 mod ledger;
 mod objects;
 mod overview;
