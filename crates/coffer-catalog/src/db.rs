@@ -84,10 +84,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "ledger entries name their actor and carry a MAC",
         sql: include_str!("migrations/0011_ledger_actor_mac.sql"),
     },
+    Migration {
+        version: 13,
+        description: "declared cuts of the ledger",
+        sql: include_str!("migrations/0013_ledger_cuts.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 13;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

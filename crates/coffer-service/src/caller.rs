@@ -87,6 +87,7 @@ pub enum Action {
     ReconcileBackupVault,
     AdoptRecoveryPoints,
     SignLedgerCheckpoint,
+    DeclareLedgerCut,
     VerifyLedger,
     LookupLedgerEntries,
 }
@@ -118,6 +119,7 @@ impl Action {
             Action::ReconcileBackupVault => "coffer:ReconcileBackupVault",
             Action::AdoptRecoveryPoints => "coffer:AdoptRecoveryPoints",
             Action::SignLedgerCheckpoint => "coffer:SignLedgerCheckpoint",
+            Action::DeclareLedgerCut => "coffer:DeclareLedgerCut",
             Action::VerifyLedger => "coffer:VerifyLedger",
             Action::LookupLedgerEntries => "coffer:LookupLedgerEntries",
         }
