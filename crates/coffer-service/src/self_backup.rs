@@ -175,6 +175,54 @@ impl Service {
     }
 }
 
+impl Service {
+    /// In a catalog just put back from `point`, records the point and
+    /// completes its backup job: the copy was taken while that job ran, so
+    /// it holds the job RUNNING and no point. Left so, the job would be
+    /// settled as interrupted and its snapshot, the copy itself, removed
+    /// as abandoned.
+    ///
+    /// # Errors
+    /// Catalog failures.
+    async fn record_own_point(&self, caller: &Caller, point: &RecoveryPoint) -> Result<()> {
+        let env = self.env_for(caller);
+        let now = self.now();
+        if env
+            .catalog
+            .get::<RecoveryPoint>(&point.recovery_point_id)
+            .await?
+            .is_none()
+        {
+            env.catalog.insert(point, now).await?;
+        }
+        let Some(job_id) = point.created_by_job_id.as_deref() else {
+            return Ok(());
+        };
+        let running = env
+            .catalog
+            .get::<coffer_model::BackupJob>(job_id)
+            .await?
+            .is_some_and(|j| j.record.state == BackupJobState::Running);
+        if running {
+            coffer_engine::exec::set_state::<coffer_model::BackupJob>(
+                &env,
+                job_id,
+                BackupJobState::Completed,
+                |j| {
+                    j.recovery_point_arn = Some(point.recovery_point_arn.clone());
+                    j.backup_size_in_bytes = point.backup_size_in_bytes;
+                    j.percent_done = 100;
+                    if let Some(last) = j.attempts.last_mut() {
+                        last.ended_at = Some(point.completion_date.unwrap_or(now));
+                    }
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 /// Whether a backup made at `newest` (None: never) is due again at `now`,
 /// `every` apart.
 pub fn due(
@@ -211,14 +259,21 @@ pub struct RestoredCatalog {
 /// secret read from beside its repository and unwrapped by the home's
 /// keyring, and the newest backup of the catalog there (or `point`)
 /// restored by the catalog's driver into the catalog's location. A
-/// catalog that is there is replaced only with `force`.
+/// catalog that is there is replaced only with `force`. The restored
+/// catalog is then opened on `clock` and, as `caller`, the point it came
+/// from recorded in it with its job completed.
 ///
 /// # Errors
 /// `InvalidParameterValue` without a vault to restore from;
 /// `ResourceNotFound` for a vault, point or backup that is not there;
 /// `InvalidRequest` for a live catalog without `force`; a keyring that
 /// does not open the vault; storage and driver failures.
-pub async fn restore_catalog(config: &Config, args: &RestoreCatalog) -> Result<RestoredCatalog> {
+pub async fn restore_catalog(
+    config: &Config,
+    caller: &Caller,
+    clock: std::sync::Arc<dyn coffer_engine::clock::Clock>,
+    args: &RestoreCatalog,
+) -> Result<RestoredCatalog> {
     let configured = config.self_backup();
     let vault_name = match (&args.vault, configured) {
         (Some(name), _) => name.clone(),
@@ -293,7 +348,7 @@ pub async fn restore_catalog(config: &Config, args: &RestoreCatalog) -> Result<R
             ),
         }));
     };
-    let point: RecoveryPoint = snapshot
+    let mut point: RecoveryPoint = snapshot
         .description
         .as_deref()
         .and_then(|text| serde_json::from_str(text).ok())
@@ -303,6 +358,8 @@ pub async fn restore_catalog(config: &Config, args: &RestoreCatalog) -> Result<R
                 snapshot.id
             ))
         })?;
+    // The record is written into its snapshot, which then gets a new ID.
+    point.snapshot_id = Some(snapshot.id.clone());
     let target = match resource.resource_type {
         ResourceType::SQLite => {
             let path = std::path::PathBuf::from(
@@ -343,6 +400,10 @@ pub async fn restore_catalog(config: &Config, args: &RestoreCatalog) -> Result<R
     let vault = Vault { storage, secret };
     let outcome = coffer_drivers::restore(&point, &resource, &vault, &target, args.force).await?;
     tracing::info!(vault = %vault_name, recovery_point = %point.recovery_point_id, created = %outcome.created, "catalog restored");
+    let service = Service::open(config.clone(), clock).await?;
+    let settled = service.record_own_point(caller, &point).await;
+    service.close().await;
+    settled?;
     Ok(RestoredCatalog {
         vault: vault_name,
         point,

@@ -138,17 +138,19 @@ async fn restore(
         point,
         force,
     };
-    let restored = coffer_service::self_backup::restore_catalog(&ctx.config, &args)
-        .await
-        .map_err(|e| match e.kind() {
-            coffer_service::ErrorKind::AlreadyExists => {
-                anyhow::anyhow!("{} (--force replaces it)", e.message())
-            }
-            coffer_service::ErrorKind::InvalidParameterValue => {
-                anyhow::anyhow!("{} (--from-vault NAME)", e.message())
-            }
-            _ => e.into(),
-        })?;
+    let clock = std::sync::Arc::new(coffer_engine::clock::SystemClock);
+    let restored =
+        coffer_service::self_backup::restore_catalog(&ctx.config, &ctx.caller(), clock, &args)
+            .await
+            .map_err(|e| match e.kind() {
+                coffer_service::ErrorKind::AlreadyExists => {
+                    anyhow::anyhow!("{} (--force replaces it)", e.message())
+                }
+                coffer_service::ErrorKind::InvalidParameterValue => {
+                    anyhow::anyhow!("{} (--from-vault NAME)", e.message())
+                }
+                _ => e.into(),
+            })?;
     let at: PathBuf = restored.created.clone().into();
     println!(
         "Catalog restored to {} from recovery point {} (made {}) in vault {}.",
