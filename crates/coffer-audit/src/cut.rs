@@ -349,7 +349,9 @@ mod tests {
     #[test]
     fn a_rolled_back_ledger_is_a_gap_until_a_signed_cut_declares_it() {
         let (_dir, key, mut entries, early, newest) = rolled_back();
-        let Standing::Gap(gap) = standing(&entries, &[early.clone()], Some(&newest), &[]) else {
+        let Standing::Gap(gap) =
+            standing(&entries, std::slice::from_ref(&early), Some(&newest), &[])
+        else {
             panic!("a gap");
         };
         assert_eq!(gap.kept_entries, 4);
@@ -380,7 +382,12 @@ mod tests {
             check_cuts(&entries, &[stored(seq, &doc, &signature)], Some(&public));
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(
-            standing(&entries, &[early.clone()], Some(&newest), &declared),
+            standing(
+                &entries,
+                std::slice::from_ref(&early),
+                Some(&newest),
+                &declared
+            ),
             Standing::Declared(seq)
         );
         // Inside the cut: the lost checkpoints; outside: the kept one.

@@ -324,18 +324,15 @@ pub async fn restore_catalog(
         let secret = secret.clone();
         tokio::task::spawn_blocking(move || storage.snapshots(&secret)).await??
     };
-    let chosen = listed
-        .into_iter()
-        .filter(|s| s.tags.contains(&tag))
-        .filter(|s| {
-            args.point.as_deref().is_none_or(|id| {
+    let chosen = listed.into_iter().rfind(|s| {
+        s.tags.contains(&tag)
+            && args.point.as_deref().is_none_or(|id| {
                 s.id == id
                     || s.tags
                         .iter()
                         .any(|t| t == &format!("coffer-recovery-point:{id}"))
             })
-        })
-        .next_back();
+    });
     let Some(snapshot) = chosen else {
         return Err(Error::not_found(match &args.point {
             Some(id) => format!(
