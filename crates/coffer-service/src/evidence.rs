@@ -174,8 +174,27 @@ impl Service {
         entries: &[LedgerEntry],
         key: &PublicKey,
     ) -> Result<(Standing, Vec<DeclaredCut>, Vec<String>)> {
+        self.ledger_standing_with(catalog, entries, key, None).await
+    }
+
+    /// [`Service::ledger_standing`] against the newer of the home's kept
+    /// checkpoint and `also` (one found elsewhere).
+    ///
+    /// # Errors
+    /// An unreadable kept checkpoint; catalog failures.
+    pub(crate) async fn ledger_standing_with(
+        &self,
+        catalog: &Catalog,
+        entries: &[LedgerEntry],
+        key: &PublicKey,
+        also: Option<Checkpoint>,
+    ) -> Result<(Standing, Vec<DeclaredCut>, Vec<String>)> {
         let (cuts, problems) = cut::check_cuts(entries, &catalog.ledger_cuts().await?, Some(key));
-        let kept = cut::read_kept(&self.config().kept_checkpoint_path())?;
+        let home = cut::read_kept(&self.config().kept_checkpoint_path())?;
+        let kept = match (home, also) {
+            (Some(a), Some(b)) => Some(if b.time > a.time { b } else { a }),
+            (a, b) => a.or(b),
+        };
         let checkpoints = catalog.checkpoints().await?;
         let standing = cut::standing(entries, &checkpoints, kept.as_ref(), &cuts);
         Ok((standing, cuts, problems))

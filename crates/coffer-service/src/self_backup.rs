@@ -7,7 +7,9 @@
 //! The catalog is backed up by the driver of its engine, as a resource of
 //! that type: SQLite's online backup API, or pg_dump in one snapshot. A
 //! checkpoint of the ledger is signed (and kept in the home) just before,
-//! so each copy holds the newest signed checkpoint of the ledger it holds.
+//! so each copy holds the newest signed checkpoint of the ledger it holds;
+//! that checkpoint is also left beside the vault's repository, where a new
+//! home's recovery finds how far the ledger had gone.
 //! Restoring needs no catalog: the vault's secret is read from beside its
 //! repository and unwrapped by the keyring (import the keyring export
 //! first on a new machine).
@@ -122,6 +124,20 @@ impl Service {
     /// vault no stack declares; `AccessDenied`; checkpoint, catalog and
     /// driver failures (a job that ends FAILED is returned, not an error).
     pub async fn backup_catalog(&self, caller: &Caller) -> Result<BackupDone> {
+        self.backup_catalog_beside(caller, None).await
+    }
+
+    /// [`Service::backup_catalog`], its job registered in `beside` while
+    /// it runs when the daemon runs in this process (`coffer serve`), so
+    /// the daemon never takes it for a dead process's.
+    ///
+    /// # Errors
+    /// As [`Service::backup_catalog`].
+    pub async fn backup_catalog_beside(
+        &self,
+        caller: &Caller,
+        beside: Option<&coffer_engine::daemon::JobsBeside>,
+    ) -> Result<BackupDone> {
         let settings = settings(self.config())?;
         let vault = self
             .vault(
@@ -133,8 +149,19 @@ impl Service {
         self.authorize(caller, Action::StartBackupJob, Target::Vault(&vault))?;
         let resource = catalog_resource(self.config(), &settings.account, &settings.region)?;
         let key = coffer_audit::signing::KeyPair::load_or_create(self.config().signing_key_path())?;
-        self.checkpoint_with(&self.catalog_for(caller), &key, self.now())
+        let checkpoint = self
+            .checkpoint_with(&self.catalog_for(caller), &key, self.now())
             .await?;
+        // Beside the vault too, so a home lost with its kept checkpoint
+        // still learns from the vault how far the ledger had gone.
+        let opened = self.env_for(caller).open_vault(&vault).await?;
+        let bytes = serde_json::to_vec_pretty(&checkpoint)?;
+        tokio::task::spawn_blocking(move || {
+            opened
+                .storage
+                .put_root_file(coffer_audit::cut::CHECKPOINT_FILE, &bytes)
+        })
+        .await??;
         let lifecycle = Lifecycle {
             delete_after_days: settings.delete_after_days,
             ..Lifecycle::default()
@@ -142,6 +169,7 @@ impl Service {
         let started = self
             .record_backup_job(caller, resource, vault, lifecycle, false)
             .await?;
+        let _registered = beside.map(|jobs| jobs.register(&started.job.backup_job_id));
         let done = self.run_backup_job(&started, None, |_| {}).await?;
         if done.job.state == BackupJobState::Completed {
             tracing::info!(job = %done.job.backup_job_id, vault = %settings.vault, "catalog backed up");
@@ -176,6 +204,43 @@ impl Service {
 }
 
 impl Service {
+    /// The checkpoint kept beside the `[self_backup]` vault's repository
+    /// by its newest copy, when its signature verifies with `key`.
+    pub(crate) async fn checkpoint_beside_self_backup(
+        &self,
+        key: &coffer_audit::signing::PublicKey,
+    ) -> Option<coffer_catalog::StoredCheckpoint> {
+        let settings = self.config().self_backup()?;
+        let location = self
+            .config()
+            .vault_location(
+                settings.account.as_str(),
+                settings.region.as_str(),
+                &settings.vault,
+            )
+            .storage()
+            .ok()?;
+        let storage = Env::storage_of(self.config(), &location).ok()?;
+        let bytes = tokio::task::spawn_blocking(move || {
+            storage.root_file(coffer_audit::cut::CHECKPOINT_FILE)
+        })
+        .await
+        .ok()?
+        .ok()??;
+        let checkpoint: coffer_catalog::StoredCheckpoint = serde_json::from_slice(&bytes).ok()?;
+        let message = coffer_audit::ledger::checkpoint_message(
+            checkpoint.tree_size,
+            &checkpoint.root_hash,
+            checkpoint.time,
+        );
+        if key.verifies(&message, &checkpoint.signature) {
+            Some(checkpoint)
+        } else {
+            tracing::warn!(vault = %settings.vault, "the checkpoint beside the self-backup vault is not signed by this deployment's key; it is ignored");
+            None
+        }
+    }
+
     /// In a catalog just put back from `point`, records the point and
     /// completes its backup job: the copy was taken while that job ran, so
     /// it holds the job RUNNING and no point. Left so, the job would be

@@ -134,10 +134,13 @@ pub async fn report_daily(service: Service, principal: String, mut stop: watch::
 
 /// The catalog backs itself up into the `[self_backup]` vault when due
 /// (`every_hours` after its newest backup; checked at start and every 10
-/// minutes), as `principal`. Without `[self_backup]` it does nothing.
+/// minutes), as `principal`, each job registered in `beside` while it runs
+/// (the daemon's, so it never settles the job as a dead process's).
+/// Without `[self_backup]` it does nothing.
 pub async fn back_up_catalog_when_due(
     service: Service,
     principal: String,
+    beside: coffer_engine::daemon::JobsBeside,
     mut stop: watch::Receiver<bool>,
 ) {
     let Some(settings) = service.config().self_backup().cloned() else {
@@ -159,7 +162,7 @@ pub async fn back_up_catalog_when_due(
             settings.account.clone(),
             settings.region.clone(),
         );
-        match service.backup_catalog(&caller).await {
+        match service.backup_catalog_beside(&caller, Some(&beside)).await {
             Ok(done) => tracing::info!(
                 job = %done.job.backup_job_id,
                 state = ?done.job.state,

@@ -386,8 +386,9 @@ impl Service {
     /// row accounts for is recorded back from the record it carries
     /// (lifecycle, tags, sizes, digest, the point it was copied from).
     ///
-    /// When the ledger is behind the checkpoint kept in the home (the
-    /// catalog was restored from an older copy, or recreated), the lost
+    /// When the ledger is behind the checkpoint kept in the home, or the
+    /// newer one beside the `[self_backup]` vault (the catalog was
+    /// restored from an older copy, or recreated), the lost
     /// entries are declared: a `ledger cut` entry is appended whose record,
     /// signed with the deployment's key, names the entries kept, the newest
     /// checkpoint lost, and the points recovered.
@@ -402,8 +403,11 @@ impl Service {
         // Where the ledger stood before anything was recorded again.
         let size = catalog.ledger_len().await?;
         let entries = catalog.ledger_entries(0, size).await?;
+        // How far the ledger had gone: the home's kept checkpoint, or the
+        // one beside the self-backup vault when the home is new.
+        let beside = self.checkpoint_beside_self_backup(&key.public()).await;
         let (standing, _, _) = self
-            .ledger_standing(&catalog, &entries, &key.public())
+            .ledger_standing_with(&catalog, &entries, &key.public(), beside)
             .await?;
         drop(entries);
         let vaults: Vec<coffer_model::BackupVault> = self

@@ -117,6 +117,7 @@ pub async fn run(
             tokio::spawn(upkeep::back_up_catalog_when_due(
                 service.clone(),
                 ctx.config.principal().to_string(),
+                daemon.jobs_beside(),
                 stop,
             )),
         ),

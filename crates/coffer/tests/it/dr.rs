@@ -169,6 +169,7 @@ fn a_deleted_catalog_comes_back_in_a_fresh_home_from_the_keyring_export_and_the_
     let site = Site::new();
     let home = site.home();
     let point = backup_docs(&home);
+    ok(&home.run(&["catalog", "backup"]));
     let export = site.dir.path().join("keys.export").display().to_string();
     ok(&keys_with_passphrase(&home, &["export", "--to", &export]));
     // The machine is lost, its home and catalog with it.
@@ -185,13 +186,26 @@ fn a_deleted_catalog_comes_back_in_a_fresh_home_from_the_keyring_export_and_the_
     let recovered = fresh.run(&["catalog", "recover"]);
     ok(&recovered);
     assert!(recovered.stdout.contains(&point), "{}", recovered.stdout);
+    // The new ledger does not hold the old one's entries: the checkpoint
+    // kept beside the self-backup vault says how far it had gone.
+    assert!(
+        recovered.stdout.contains("Ledger cut declared at entry"),
+        "{}",
+        recovered.stdout
+    );
     assert!(has_point(&fresh, &point));
     let target = restore_docs(&fresh, &point);
     assert_eq!(
         std::fs::read_to_string(target.join("a.txt")).unwrap(),
         "alpha"
     );
-    ok(&fresh.run(&["evidence", "verify"]));
+    let verified = fresh.run(&["evidence", "verify"]);
+    ok(&verified);
+    assert!(
+        verified.stdout.contains("Declared cut at entry"),
+        "{}",
+        verified.stdout
+    );
 }
 
 #[test]
@@ -300,8 +314,9 @@ fn coffer_serve_backs_the_catalog_up_on_schedule_into_a_copy_that_opens() {
         .arg(home.path())
         .args(["serve", "--listen", "127.0.0.1:0", "--grace-seconds", "30"])
         .env_remove("COFFER_HOME")
+        .env("COFFER_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(site.dir.path().join("serve.log")).unwrap())
         .spawn()
         .unwrap();
     let backed_up = |home: &Home| {
@@ -318,7 +333,8 @@ fn coffer_serve_backs_the_catalog_up_on_schedule_into_a_copy_that_opens() {
     while !backed_up(&home) {
         assert!(
             Instant::now() < deadline,
-            "coffer serve did not back the catalog up"
+            "coffer serve did not back the catalog up:\n{}",
+            std::fs::read_to_string(site.dir.path().join("serve.log")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(300));
     }
