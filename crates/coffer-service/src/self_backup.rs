@@ -460,7 +460,15 @@ pub async fn restore_catalog(
         },
     };
     let vault = Vault { storage, secret };
-    let outcome = coffer_drivers::restore(&point, &resource, &vault, &target, args.force).await?;
+    let outcome = coffer_drivers::restore(&point, &resource, &vault, &target, args.force)
+        .await
+        .map_err(|e| match e {
+            coffer_drivers::DriverError::TargetExists(what) => Error::new(
+                crate::ErrorKind::AlreadyExists,
+                format!("a catalog is there already: {what}"),
+            ),
+            other => other.into(),
+        })?;
     tracing::info!(vault = %vault_name, recovery_point = %point.recovery_point_id, created = %outcome.created, "catalog restored");
     let service = Service::open(config.clone(), clock).await?;
     let settled = service.record_own_point(caller, &point).await;

@@ -70,11 +70,16 @@ impl Site {
 
     /// [`Site::home`] before anything is applied.
     fn bare_home(&self) -> Home {
+        self.bare_home_with("")
+    }
+
+    /// [`Site::bare_home`] with more of config.toml (another catalog).
+    fn bare_home_with(&self, config: &str) -> Home {
         let home = Home::new();
         std::fs::write(
             home.path().join("config.toml"),
             format!(
-                "[vaults]\nurl = \"file://{}/vaults/{{account}}/{{region}}/{{name}}\"\n\n[self_backup]\nvault = \"dr\"\naccount = \"210987654321\"\nregion = \"eu-west-1\"\n",
+                "[vaults]\nurl = \"file://{}/vaults/{{account}}/{{region}}/{{name}}\"\n\n[self_backup]\nvault = \"dr\"\naccount = \"210987654321\"\nregion = \"eu-west-1\"\n\n{config}",
                 self.dir.path().display()
             ),
         )
@@ -352,4 +357,38 @@ fn coffer_serve_backs_the_catalog_up_on_schedule_into_a_copy_that_opens() {
     assert!(points(&home).iter().any(|p| p["ResourceArn"] == CATALOG));
     ok(&home.run(&["catalog", "recover"]));
     ok(&home.run(&["evidence", "verify"]));
+}
+
+#[test]
+fn a_postgresql_catalog_backs_up_with_pg_dump_and_an_older_copy_recovers_behind_a_declared_cut() {
+    let database = crate::postgres::Database::create();
+    let site = Site::new();
+    let home = site.bare_home_with(&format!("[catalog]\nurl = \"{}\"\n", database.url()));
+    apply(&home);
+    let first = backup_docs(&home);
+    ok(&home.run(&["catalog", "backup"]));
+    let second = backup_docs(&home);
+    ok(&home.run(&["evidence", "checkpoint"]));
+
+    // The older copy replaces the live database only when asked to.
+    failed_with(&home.run(&["catalog", "restore"]), "--force");
+    ok(&home.run(&["catalog", "restore", "--force"]));
+    assert!(has_point(&home, &first) && !has_point(&home, &second));
+    failed_with(&home.run(&["evidence", "verify"]), "no declared cut");
+
+    let recovered = home.run(&["catalog", "recover"]);
+    ok(&recovered);
+    assert!(
+        recovered.stdout.contains("Ledger cut declared at entry"),
+        "{}",
+        recovered.stdout
+    );
+    assert!(has_point(&home, &first) && has_point(&home, &second));
+    let verified = home.run(&["evidence", "verify"]);
+    ok(&verified);
+    assert!(
+        verified.stdout.contains("Declared cut at entry"),
+        "{}",
+        verified.stdout
+    );
 }
