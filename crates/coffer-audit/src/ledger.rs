@@ -43,7 +43,22 @@ pub async fn checkpoint(
 ) -> Result<StoredCheckpoint> {
     let size = catalog.ledger_len().await?;
     let entries = catalog.ledger_entries(0, size).await?;
-    let root = hex::encode(merkle::root(&leaves(&entries)));
+    checkpoint_over(catalog, key, &entries, now).await
+}
+
+/// Signs and stores a checkpoint of `entries`, the whole ledger as the
+/// caller just read it.
+///
+/// # Errors
+/// Catalog errors.
+pub async fn checkpoint_over(
+    catalog: &Catalog,
+    key: &KeyPair,
+    entries: &[LedgerEntry],
+    now: jiff::Timestamp,
+) -> Result<StoredCheckpoint> {
+    let size = i64::try_from(entries.len()).unwrap_or(i64::MAX);
+    let root = hex::encode(merkle::root(&leaves(entries)));
     // Stored at the catalog's precision, signed the same way.
     let time = jiff::Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now);
     let checkpoint = StoredCheckpoint {
@@ -204,17 +219,20 @@ pub fn prove(entries: &[LedgerEntry], seq: usize, size: usize) -> Option<(Vec<St
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests_support {
+    //! Chains, keys and checkpoints the ledger's and the cuts' tests share.
+
     use super::*;
 
-    fn chain(n: i64) -> Vec<LedgerEntry> {
+    /// `n` chained format-1 entries, subjects `{tag}{seq}`.
+    pub(crate) fn chain(n: i64, tag: &str) -> Vec<LedgerEntry> {
         let mut out: Vec<LedgerEntry> = Vec::new();
         for seq in 0..n {
             let mut e = LedgerEntry {
                 seq,
                 time: jiff::Timestamp::from_second(1_780_000_000 + seq).unwrap_or_default(),
                 kind: "backup job".into(),
-                subject: format!("J{seq}"),
+                subject: format!("{tag}{seq}"),
                 event: "COMPLETED".into(),
                 doc_sha256: "ab".repeat(32),
                 prev_hash: out
@@ -231,7 +249,7 @@ mod tests {
         out
     }
 
-    fn signed(entries: &[LedgerEntry], key: &KeyPair, size: usize) -> StoredCheckpoint {
+    pub(crate) fn signed(entries: &[LedgerEntry], key: &KeyPair, size: usize) -> StoredCheckpoint {
         let root = hex::encode(merkle::root(&leaves(&entries[..size])));
         let time = jiff::Timestamp::from_second(1_790_000_000).unwrap_or_default();
         let size = i64::try_from(size).unwrap_or_default();
@@ -244,10 +262,21 @@ mod tests {
         }
     }
 
-    fn key() -> (tempfile::TempDir, KeyPair) {
+    pub(crate) fn key() -> (tempfile::TempDir, KeyPair) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let key = KeyPair::load_or_create(&dir.path().join("k")).unwrap_or_else(|e| panic!("{e}"));
         (dir, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::tests_support::{key, signed};
+
+    fn chain(n: i64) -> Vec<LedgerEntry> {
+        super::tests_support::chain(n, "J")
     }
 
     #[test]

@@ -89,10 +89,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "object history: every version of each ledgered policy object",
         sql: include_str!("migrations/0012_object_versions.sql"),
     },
+    Migration {
+        version: 13,
+        description: "declared cuts of the ledger",
+        sql: include_str!("migrations/0013_ledger_cuts.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

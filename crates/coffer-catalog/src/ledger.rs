@@ -490,3 +490,65 @@ impl Catalog {
         rows.iter().map(entry_from_row).collect()
     }
 }
+
+/// The kind of the entry that declares a cut of the ledger.
+pub const CUT_KIND: &str = "ledger cut";
+
+/// A declared cut as stored: the position of its `ledger cut` entry, its
+/// document (the bytes signed, whose SHA-256 the entry records) and the
+/// signature over them. What the document says is `coffer-audit`'s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCut {
+    pub seq: i64,
+    pub doc: String,
+    /// Ed25519 signature, hex.
+    pub signature: String,
+}
+
+impl Catalog {
+    /// Appends a `ledger cut` entry about `subject` (`event` says what it
+    /// declares in a line) and stores its signed document beside it, in
+    /// one transaction.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn append_ledger_cut(
+        &self,
+        subject: &str,
+        event: &str,
+        doc: &str,
+        signature: &str,
+        now: jiff::Timestamp,
+    ) -> Result<LedgerEntry> {
+        let mut tx = self.begin_write().await?;
+        let entry = append(&mut tx, self, CUT_KIND, subject, event, doc.as_bytes(), now).await?;
+        sqlx::query("INSERT INTO ledger_cuts (seq, doc, signature) VALUES ($1, $2, $3)")
+            .bind(entry.seq)
+            .bind(doc)
+            .bind(signature)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    /// Every declared cut, in ledger order.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn ledger_cuts(&self) -> Result<Vec<StoredCut>> {
+        use sqlx::Row;
+        let rows = sqlx::query("SELECT seq, doc, signature FROM ledger_cuts ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredCut {
+                    seq: row.try_get("seq")?,
+                    doc: row.try_get("doc")?,
+                    signature: row.try_get("signature")?,
+                })
+            })
+            .collect()
+    }
+}

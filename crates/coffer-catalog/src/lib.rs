@@ -41,7 +41,8 @@ pub use db::{Backend, SCHEMA_VERSION};
 pub use error::{redact_url, Error, Result};
 pub use history::{ObjectVersion, VersionChange, VersionPage};
 pub use ledger::{
-    Actor, LedgerEntry, LedgerKey, LedgerQuery, StoredCheckpoint, FORMAT_V1, FORMAT_V2, GENESIS,
+    Actor, LedgerEntry, LedgerKey, LedgerQuery, StoredCheckpoint, StoredCut, CUT_KIND, FORMAT_V1,
+    FORMAT_V2, GENESIS,
 };
 pub use objects::{
     diff_docs, ApplySummary, Blocker, Change, DesiredObject, FieldChange, ObjectKind, StackPlan,

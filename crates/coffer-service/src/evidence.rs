@@ -1,6 +1,8 @@
-//! The evidence ledger: its signed checkpoints, its verification and
-//! inclusion proofs of its entries.
+//! The evidence ledger: its signed checkpoints (each also kept in the
+//! home, beside the signing key), its verification (declared cuts
+//! included) and inclusion proofs of its entries.
 
+use coffer_audit::cut::{self, DeclaredCut, Standing};
 use coffer_audit::ledger::{self, Verification};
 use coffer_audit::signing::{KeyPair, PublicKey};
 use coffer_catalog::{
@@ -42,6 +44,12 @@ pub struct LedgerCheck {
     pub key: PublicKey,
     /// The catalog's current rows checked against the ledger.
     pub rows: RowCheck,
+    /// The cuts the ledger declares (each checked; what is wrong with one
+    /// is in `found`).
+    pub cuts: Vec<DeclaredCut>,
+    /// The ledger against the checkpoint kept outside the catalog (an
+    /// undeclared gap is in `found` too).
+    pub standing: Standing,
 }
 
 /// The catalog's current rows checked against their newest ledger entries.
@@ -139,7 +147,81 @@ impl Service {
     pub async fn sign_checkpoint(&self, caller: &Caller) -> Result<Checkpoint> {
         self.authorize(caller, Action::SignLedgerCheckpoint, Target::Account)?;
         let key = KeyPair::load_or_create(self.config().signing_key_path())?;
-        Ok(ledger::checkpoint(&self.catalog_for(caller), &key, self.now()).await?)
+        self.checkpoint_with(&self.catalog_for(caller), &key, self.now())
+            .await
+    }
+
+    /// Signs a checkpoint of the whole ledger `catalog` holds with `key` at
+    /// `now`, and keeps it in the home beside the signing key, so how far
+    /// the ledger had gone survives the catalog.
+    ///
+    /// # Errors
+    /// `InvalidRequest` while the ledger is behind the checkpoint kept in
+    /// the home and no declared cut names the lost entries (the catalog
+    /// was rolled back: recovering it declares the cut); key, file and
+    /// catalog failures.
+    pub async fn checkpoint_with(
+        &self,
+        catalog: &Catalog,
+        key: &KeyPair,
+        now: jiff::Timestamp,
+    ) -> Result<Checkpoint> {
+        let size = catalog.ledger_len().await?;
+        let entries = catalog.ledger_entries(0, size).await?;
+        let path = self.config().kept_checkpoint_path();
+        let kept = cut::read_kept(&path)?;
+        if kept.is_some() {
+            let (cuts, _) =
+                cut::check_cuts(&entries, &catalog.ledger_cuts().await?, Some(&key.public()));
+            let checkpoints = catalog.checkpoints().await?;
+            if let Standing::Gap(gap) = cut::standing(&entries, &checkpoints, kept.as_ref(), &cuts)
+            {
+                return Err(Error::invalid_request(format!(
+                    "no checkpoint is signed: {}",
+                    gap.problem()
+                )));
+            }
+        }
+        let checkpoint = ledger::checkpoint_over(catalog, key, &entries, now).await?;
+        cut::keep(&path, &checkpoint)?;
+        Ok(checkpoint)
+    }
+
+    /// Where the ledger stands against the checkpoint kept in the home,
+    /// with the cuts it declares checked against `key`.
+    ///
+    /// # Errors
+    /// An unreadable kept checkpoint; catalog failures.
+    pub(crate) async fn ledger_standing(
+        &self,
+        catalog: &Catalog,
+        entries: &[LedgerEntry],
+        key: &PublicKey,
+    ) -> Result<(Standing, Vec<DeclaredCut>, Vec<String>)> {
+        self.ledger_standing_with(catalog, entries, key, None).await
+    }
+
+    /// [`Service::ledger_standing`] against the newer of the home's kept
+    /// checkpoint and `also` (one found elsewhere).
+    ///
+    /// # Errors
+    /// An unreadable kept checkpoint; catalog failures.
+    pub(crate) async fn ledger_standing_with(
+        &self,
+        catalog: &Catalog,
+        entries: &[LedgerEntry],
+        key: &PublicKey,
+        also: Option<Checkpoint>,
+    ) -> Result<(Standing, Vec<DeclaredCut>, Vec<String>)> {
+        let (cuts, problems) = cut::check_cuts(entries, &catalog.ledger_cuts().await?, Some(key));
+        let home = cut::read_kept(&self.config().kept_checkpoint_path())?;
+        let kept = match (home, also) {
+            (Some(a), Some(b)) => Some(if b.time > a.time { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        let checkpoints = catalog.checkpoints().await?;
+        let standing = cut::standing(entries, &checkpoints, kept.as_ref(), &cuts);
+        Ok((standing, cuts, problems))
     }
 
     /// Checks the whole ledger: the hash chain, every checkpoint's root and
@@ -166,10 +248,21 @@ impl Service {
         let size = catalog.ledger_len().await?;
         let entries = catalog.ledger_entries(0, size).await?;
         let checkpoints = catalog.checkpoints().await?;
-        let found =
+        let mut found =
             ledger::verify_with_macs(&entries, &checkpoints, Some(&key), catalog.ledger_key());
+        let (standing, cuts, problems) = self.ledger_standing(catalog, &entries, &key).await?;
+        found.problems.extend(problems);
+        if let Standing::Gap(gap) = &standing {
+            found.problems.push(gap.problem());
+        }
         let rows = check_rows(catalog).await?;
-        Ok(LedgerCheck { found, key, rows })
+        Ok(LedgerCheck {
+            found,
+            key,
+            rows,
+            cuts,
+            standing,
+        })
     }
 
     /// The ledger entries `query` chooses, newest first (as CloudTrail's

@@ -22,6 +22,7 @@ pub mod lookup;
 pub mod points;
 pub mod report;
 pub mod restore;
+pub mod self_backup;
 pub mod service;
 pub mod stack;
 pub mod upkeep;

@@ -357,7 +357,7 @@ impl Service {
             files.push((format!("{base}.csv"), templates::to_csv(&table)?));
         }
         let key = KeyPair::load_or_create(self.config().signing_key_path())?;
-        let checkpoint = coffer_audit::ledger::checkpoint(catalog, &key, end).await?;
+        let checkpoint = self.checkpoint_with(catalog, &key, end).await?;
         if wants("PDF") {
             let digests: Vec<(String, String)> = files
                 .iter()
@@ -611,13 +611,52 @@ pub async fn verify_delivery(
                     checkpoint.tree_size
                 );
             } else {
-                for problem in check.problems {
-                    found.problems.push(format!("ledger: {problem}"));
+                match within_declared_cut(home, &entries, &checkpoint).await? {
+                    Some(note) => ledger_note = note,
+                    None => {
+                        for problem in check.problems {
+                            found.problems.push(format!("ledger: {problem}"));
+                        }
+                    }
                 }
             }
         }
     }
     Ok(DeliveryCheck { found, ledger_note })
+}
+
+/// When a delivered `checkpoint` the ledger no longer gives was signed by
+/// the home's key and commits to entries a checked, signed cut declares
+/// lost, what to say of it; None otherwise (any other disagreement stays
+/// a failure).
+async fn within_declared_cut(
+    home: &Service,
+    entries: &[coffer_catalog::LedgerEntry],
+    checkpoint: &coffer_catalog::StoredCheckpoint,
+) -> Result<Option<String>> {
+    let key = KeyPair::load(home.config().signing_key_path())?.public();
+    let message = coffer_audit::ledger::checkpoint_message(
+        checkpoint.tree_size,
+        &checkpoint.root_hash,
+        checkpoint.time,
+    );
+    if !key.verifies(&message, &checkpoint.signature) {
+        return Ok(None);
+    }
+    let (_, cuts, problems) = home.ledger_standing(home.catalog(), entries, &key).await?;
+    if !problems.is_empty() {
+        return Ok(None);
+    }
+    Ok(cuts.iter().rev().find(|c| c.covers(checkpoint)).map(|c| {
+        format!(
+            "the report's ledger entries (its checkpoint of {} entries, signed {}) lie in the cut declared at entry {}, signed by key {}: {}",
+            checkpoint.tree_size,
+            checkpoint.time,
+            c.seq,
+            c.cut.key_fingerprint,
+            c.cut.summary()
+        )
+    }))
 }
 
 /// The objects of the delivery at `url` (`s3://bucket/prefix/`, or a file

@@ -66,8 +66,17 @@ pub struct VaultRecovery {
     pub account_id: String,
     pub region: String,
     pub vault_name: String,
+    pub vault_arn: String,
     /// The recovery points recorded again, or why the vault could not be read.
     pub result: std::result::Result<Vec<RecoveryPoint>, String>,
+}
+
+/// What recovering the catalog did: each vault's points recorded again,
+/// and the cut it declared when the ledger had lost entries.
+#[derive(Clone, Debug)]
+pub struct CatalogRecovery {
+    pub vaults: Vec<VaultRecovery>,
+    pub cut: Option<coffer_audit::cut::DeclaredCut>,
 }
 
 /// What a vault's disaster-recovery key is: restic opens the vault with it.
@@ -377,10 +386,30 @@ impl Service {
     /// row accounts for is recorded back from the record it carries
     /// (lifecycle, tags, sizes, digest, the point it was copied from).
     ///
+    /// When the ledger is behind the checkpoint kept in the home, or the
+    /// newer one beside the `[self_backup]` vault (the catalog was
+    /// restored from an older copy, or recreated), the lost
+    /// entries are declared: a `ledger cut` entry is appended whose record,
+    /// signed with the deployment's key, names the entries kept, the newest
+    /// checkpoint lost, and the points recovered.
+    ///
     /// # Errors
-    /// Catalog failures; a vault that cannot be read is reported in its
-    /// entry.
-    pub async fn recover_catalog(&self, caller: &Caller) -> Result<Vec<VaultRecovery>> {
+    /// Catalog and key failures; a vault that cannot be read is reported
+    /// in its entry.
+    pub async fn recover_catalog(&self, caller: &Caller) -> Result<CatalogRecovery> {
+        self.authorize(caller, Action::DeclareLedgerCut, Target::Account)?;
+        let catalog = self.catalog_for(caller);
+        let key = coffer_audit::signing::KeyPair::load_or_create(self.config().signing_key_path())?;
+        // Where the ledger stood before anything was recorded again.
+        let size = catalog.ledger_len().await?;
+        let entries = catalog.ledger_entries(0, size).await?;
+        // How far the ledger had gone: the home's kept checkpoint, or the
+        // one beside the self-backup vault when the home is new.
+        let beside = self.checkpoint_beside_self_backup(&key.public()).await;
+        let (standing, _, _) = self
+            .ledger_standing_with(&catalog, &entries, &key.public(), beside)
+            .await?;
+        drop(entries);
         let vaults: Vec<coffer_model::BackupVault> = self
             .env()
             .objects(coffer_catalog::ObjectKind::BackupVault)
@@ -395,10 +424,60 @@ impl Service {
                 account_id: vault.account_id.to_string(),
                 region: vault.region.to_string(),
                 vault_name: vault.backup_vault_name.clone(),
+                vault_arn: vault.backup_vault_arn.to_string(),
                 result,
             });
         }
-        Ok(out)
+        let cut = match standing {
+            coffer_audit::cut::Standing::Gap(gap) => {
+                let now = self.now();
+                let cut = coffer_audit::cut::LedgerCut {
+                    kept_entries: gap.kept_entries,
+                    kept_hash: gap.kept_hash,
+                    lost_through: gap.lost_through,
+                    declared_at: jiff::Timestamp::from_millisecond(now.as_millisecond())
+                        .unwrap_or(now),
+                    reason: "the catalog was restored from an older copy or recreated, and recovered from the vaults".into(),
+                    recovered: out
+                        .iter()
+                        .filter_map(|v| {
+                            let points = v.result.as_ref().ok()?;
+                            (!points.is_empty()).then(|| coffer_audit::cut::RecoveredVault {
+                                backup_vault_arn: v.vault_arn.clone(),
+                                recovery_point_ids: points
+                                    .iter()
+                                    .map(|p| p.recovery_point_id.clone())
+                                    .collect(),
+                            })
+                        })
+                        .collect(),
+                    key_fingerprint: key.fingerprint(),
+                };
+                let (doc, signature) = cut.signed(&key);
+                let entry = catalog
+                    .append_ledger_cut(
+                        &format!("ledger@{}", cut.kept_entries),
+                        &cut.summary(),
+                        &doc,
+                        &signature,
+                        now,
+                    )
+                    .await?;
+                tracing::warn!(
+                    entry = entry.seq,
+                    kept = cut.kept_entries,
+                    lost_through = cut.lost_through.tree_size,
+                    "ledger cut declared"
+                );
+                Some(coffer_audit::cut::DeclaredCut {
+                    seq: entry.seq,
+                    time: entry.time,
+                    cut,
+                })
+            }
+            _ => None,
+        };
+        Ok(CatalogRecovery { vaults: out, cut })
     }
 
     /// One two-phase prune of a vault.

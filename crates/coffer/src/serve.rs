@@ -90,8 +90,9 @@ pub async fn run(
         settings.workers,
         coffer_catalog::redact_url(ctx.config.catalog_url())
     );
-    // Beside the scheduler: checkpoints, evaluations and reports, each
-    // stopped between units of work, never in the middle of one.
+    // Beside the scheduler: checkpoints, evaluations, reports and the
+    // catalog's own backup, each stopped between units of work, never in
+    // the middle of one.
     let (stop_work, stop) = watch::channel(false);
     let key = coffer_audit::signing::KeyPair::load_or_create(ctx.config.signing_key_path())?;
     let beside = [
@@ -108,6 +109,15 @@ pub async fn run(
             tokio::spawn(upkeep::report_daily(
                 service.clone(),
                 ctx.config.principal().to_string(),
+                stop.clone(),
+            )),
+        ),
+        (
+            "catalog backup",
+            tokio::spawn(upkeep::back_up_catalog_when_due(
+                service.clone(),
+                ctx.config.principal().to_string(),
+                daemon.jobs_beside(),
                 stop,
             )),
         ),

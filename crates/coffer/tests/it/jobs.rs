@@ -64,7 +64,7 @@ postgres:
     )
 }
 
-fn ok(run: &Run) {
+pub(crate) fn ok(run: &Run) {
     assert_eq!(
         run.code, 0,
         "stdout:\n{}\nstderr:\n{}",
@@ -85,7 +85,7 @@ fn refused(run: &Run, needle: &str) {
     );
 }
 
-fn point_arn(run: &Run) -> String {
+pub(crate) fn point_arn(run: &Run) -> String {
     run.stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("recovery point"))
@@ -1100,7 +1100,7 @@ fn a_point_whose_row_is_deleted_keeps_its_snapshot_and_is_adopted_back() {
     );
 }
 
-fn keys_with_passphrase(home: &Home, args: &[&str]) -> crate::Run {
+pub(crate) fn keys_with_passphrase(home: &Home, args: &[&str]) -> crate::Run {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
         .arg("--home")
         .arg(home.path())

@@ -11,6 +11,7 @@ mod clock;
 mod crash;
 mod crash_jobs;
 mod daemon;
+mod dr;
 mod evidence;
 mod history;
 mod jobs;
