@@ -612,9 +612,9 @@ pub async fn verify_delivery(
                 );
             } else {
                 match within_declared_cut(home, &entries, &checkpoint).await? {
-                    Some(note) => ledger_note = note,
-                    None => {
-                        for problem in check.problems {
+                    Ok(note) => ledger_note = note,
+                    Err(gap) => {
+                        for problem in check.problems.into_iter().chain(gap) {
                             found.problems.push(format!("ledger: {problem}"));
                         }
                     }
@@ -627,27 +627,29 @@ pub async fn verify_delivery(
 
 /// When a delivered `checkpoint` the ledger no longer gives was signed by
 /// the home's key and commits to entries a checked, signed cut declares
-/// lost, what to say of it; None otherwise (any other disagreement stays
-/// a failure).
+/// lost, what to say of it; otherwise `Err`, with the undeclared gap when
+/// the ledger is behind the checkpoint kept in the home (any other
+/// disagreement stays a failure).
 async fn within_declared_cut(
     home: &Service,
     entries: &[coffer_catalog::LedgerEntry],
     checkpoint: &coffer_catalog::StoredCheckpoint,
-) -> Result<Option<String>> {
+) -> Result<std::result::Result<String, Option<String>>> {
     let key = KeyPair::load(home.config().signing_key_path())?.public();
+    let (standing, cuts, problems) = home.ledger_standing(home.catalog(), entries, &key).await?;
+    let gap = match standing {
+        coffer_audit::cut::Standing::Gap(gap) => Some(gap.problem()),
+        _ => None,
+    };
     let message = coffer_audit::ledger::checkpoint_message(
         checkpoint.tree_size,
         &checkpoint.root_hash,
         checkpoint.time,
     );
-    if !key.verifies(&message, &checkpoint.signature) {
-        return Ok(None);
+    if !key.verifies(&message, &checkpoint.signature) || !problems.is_empty() {
+        return Ok(Err(gap));
     }
-    let (_, cuts, problems) = home.ledger_standing(home.catalog(), entries, &key).await?;
-    if !problems.is_empty() {
-        return Ok(None);
-    }
-    Ok(cuts.iter().rev().find(|c| c.covers(checkpoint)).map(|c| {
+    let within = cuts.iter().rev().find(|c| c.covers(checkpoint)).map(|c| {
         format!(
             "the report's ledger entries (its checkpoint of {} entries, signed {}) lie in the cut declared at entry {}, signed by key {}: {}",
             checkpoint.tree_size,
@@ -656,7 +658,8 @@ async fn within_declared_cut(
             c.cut.key_fingerprint,
             c.cut.summary()
         )
-    }))
+    });
+    Ok(within.ok_or(gap))
 }
 
 /// The objects of the delivery at `url` (`s3://bucket/prefix/`, or a file

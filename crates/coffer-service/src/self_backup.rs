@@ -485,6 +485,48 @@ pub async fn restore_catalog(
 mod tests {
     use super::*;
 
+    fn config(text: &str) -> Config {
+        use coffer_policy::LoadConfig as _;
+        Config::from_str_at(text, std::path::Path::new("/srv/coffer"), "config.toml")
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_catalog_is_the_resource_its_engine_backs_up() {
+        let account = AccountId::new("210987654321").unwrap_or_else(|e| panic!("{e}"));
+        let region = Region::new("eu-west-1").unwrap_or_else(|e| panic!("{e}"));
+        let sqlite =
+            catalog_resource(&config(""), &account, &region).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            sqlite.resource_arn.to_string(),
+            "arn:coffer:sqlite:eu-west-1:210987654321:database/coffer-catalog"
+        );
+        assert_eq!(sqlite.connection["path"], "/srv/coffer/catalog.db");
+        let postgres = catalog_resource(
+            &config("[catalog]\nurl = \"postgres://coffer@db.internal:5433/coffer\"\npassword = { env = \"PW\" }\n"),
+            &account,
+            &region,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(postgres.resource_type, ResourceType::PostgreSQL);
+        assert_eq!(postgres.resource_name, "coffer-catalog/coffer");
+        let connection: Vec<(&str, &str)> = postgres
+            .connection
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            connection,
+            [
+                ("database", "coffer"),
+                ("host", "db.internal"),
+                ("password", "env:PW"),
+                ("port", "5433"),
+                ("user", "coffer"),
+            ]
+        );
+    }
+
     #[test]
     fn the_catalog_backup_is_due_after_its_interval_or_when_there_is_none() {
         let now = jiff::Timestamp::from_second(1_800_000_000).unwrap_or_default();
