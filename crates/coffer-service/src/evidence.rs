@@ -183,7 +183,13 @@ impl Service {
             }
         }
         let checkpoint = ledger::checkpoint_over(catalog, key, &entries, now).await?;
-        cut::keep(&path, &checkpoint)?;
+        // Another process may have kept a later one meanwhile.
+        let later = cut::read_kept(&path)?.is_some_and(|kept| {
+            kept.tree_size > checkpoint.tree_size && kept.time > checkpoint.time
+        });
+        if !later {
+            cut::keep(&path, &checkpoint)?;
+        }
         Ok(checkpoint)
     }
 

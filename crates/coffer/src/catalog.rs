@@ -41,75 +41,94 @@ pub enum CatalogCommand {
 }
 
 pub async fn run(ctx: &Context, command: &CatalogCommand) -> anyhow::Result<Outcome> {
-    if let CatalogCommand::Restore {
-        from_vault,
-        point,
-        force,
-    } = command
-    {
-        return restore(ctx, from_vault.clone(), point.clone(), *force).await;
-    }
-    with_service(ctx, async |service, caller| match command {
+    match command {
         CatalogCommand::Backup => {
-            let done = service.backup_catalog(caller).await.map_err(|e| {
-                crate::hint(e, coffer_service::ErrorKind::ResourceNotFound, |m| {
-                    format!("{m} (declare the vault in a stack and apply it; `coffer get vaults` lists them)")
-                })
-            })?;
-            match &done.point {
-                Some(point) => {
+            with_service(ctx, async |service, caller| backup(service, caller).await).await
+        }
+        // Restoring opens no catalog first: there may be none.
+        CatalogCommand::Restore {
+            from_vault,
+            point,
+            force,
+        } => restore(ctx, from_vault.clone(), point.clone(), *force).await,
+        CatalogCommand::Recover => {
+            with_service(ctx, async |service, caller| recover(service, caller).await).await
+        }
+    }
+}
+
+async fn backup(
+    service: &coffer_service::Service,
+    caller: &coffer_service::Caller,
+) -> anyhow::Result<Outcome> {
+    let done = service.backup_catalog(caller).await.map_err(|e| {
+        crate::hint(e, coffer_service::ErrorKind::ResourceNotFound, |m| {
+            format!(
+                "{m} (declare the vault in a stack and apply it; `coffer get vaults` lists them)"
+            )
+        })
+    })?;
+    match &done.point {
+        Some(point) => {
+            println!(
+                "Catalog backed up: job {}, recovery point {} in vault {} ({} bytes).",
+                done.job.backup_job_id,
+                point.recovery_point_arn,
+                point.backup_vault_name,
+                point.backup_size_in_bytes
+            );
+            Ok(Outcome::Success)
+        }
+        None => {
+            eprintln!(
+                "Catalog backup job {} ended {:?}: {}",
+                done.job.backup_job_id,
+                done.job.state,
+                done.job
+                    .status_message
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            );
+            Ok(Outcome::Failure)
+        }
+    }
+}
+
+async fn recover(
+    service: &coffer_service::Service,
+    caller: &coffer_service::Caller,
+) -> anyhow::Result<Outcome> {
+    let mut outcome = Outcome::Success;
+    let recovery = service.recover_catalog(caller).await?;
+    for vault in &recovery.vaults {
+        match &vault.result {
+            Ok(points) => {
+                for point in points {
                     println!(
-                        "Catalog backed up: job {}, recovery point {} in vault {} ({} bytes).",
-                        done.job.backup_job_id,
+                        "recovered recovery point {} of {} from snapshot {}",
                         point.recovery_point_arn,
-                        point.backup_vault_name,
-                        point.backup_size_in_bytes
+                        point.resource_arn,
+                        point.snapshot_id.as_deref().unwrap_or_default()
                     );
-                    Ok(Outcome::Success)
                 }
-                None => {
-                    eprintln!(
-                        "Catalog backup job {} ended {:?}: {}",
-                        done.job.backup_job_id,
-                        done.job.state,
-                        done.job.status_message.as_deref().unwrap_or("no reason given")
-                    );
-                    Ok(Outcome::Failure)
-                }
+                println!(
+                    "Vault {:?} (account {}, region {}): {} recovery point(s) recovered.",
+                    vault.vault_name,
+                    vault.account_id,
+                    vault.region,
+                    points.len()
+                );
+            }
+            Err(problem) => {
+                eprintln!(
+                    "Vault {:?} (account {}, region {}): cannot be read: {problem}",
+                    vault.vault_name, vault.account_id, vault.region
+                );
+                outcome = Outcome::Failure;
             }
         }
-        CatalogCommand::Recover => {
-            let mut outcome = Outcome::Success;
-            let recovery = service.recover_catalog(caller).await?;
-            for vault in &recovery.vaults {
-                match &vault.result {
-                    Ok(points) => {
-                        for point in points {
-                            println!(
-                                "recovered recovery point {} of {} from snapshot {}",
-                                point.recovery_point_arn,
-                                point.resource_arn,
-                                point.snapshot_id.as_deref().unwrap_or_default()
-                            );
-                        }
-                        println!(
-                            "Vault {:?} (account {}, region {}): {} recovery point(s) recovered.",
-                            vault.vault_name,
-                            vault.account_id,
-                            vault.region,
-                            points.len()
-                        );
-                    }
-                    Err(problem) => {
-                        eprintln!(
-                            "Vault {:?} (account {}, region {}): cannot be read: {problem}",
-                            vault.vault_name, vault.account_id, vault.region
-                        );
-                        outcome = Outcome::Failure;
-                    }
-                }
-            }
-            match &recovery.cut {
+    }
+    match &recovery.cut {
                 Some(cut) => println!(
                     "Ledger cut declared at entry {} (signed by key {}): {}.",
                     cut.seq,
@@ -120,11 +139,7 @@ pub async fn run(ctx: &Context, command: &CatalogCommand) -> anyhow::Result<Outc
                     "Ledger: no entries lost (it agrees with the checkpoint kept beside the signing key, or none is kept)."
                 ),
             }
-            Ok(outcome)
-        }
-        CatalogCommand::Restore { .. } => Ok(Outcome::Success),
-    })
-    .await
+    Ok(outcome)
 }
 
 async fn restore(
