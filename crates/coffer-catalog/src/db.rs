@@ -84,10 +84,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "ledger entries name their actor and carry a MAC",
         sql: include_str!("migrations/0011_ledger_actor_mac.sql"),
     },
+    Migration {
+        version: 15,
+        description: "access keys for the API and counted authentication refusals",
+        sql: include_str!("migrations/0015_access_keys.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 15;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

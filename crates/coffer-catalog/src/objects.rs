@@ -524,13 +524,22 @@ pub(crate) fn plan(inputs: PlanInputs) -> StackPlan {
     for mut object in desired {
         let key = desired_key(&object);
         if let Some(owner) = elsewhere.get(&key) {
-            blockers.push(Blocker::about(object.kind, &object.name, format!(
-                "{} {:?} already exists and belongs to stack {:?}; a stack never changes another stack's objects (rename it, or remove it from stack {:?} first)",
-                object.kind.label(),
-                object.name,
-                owner.stack,
-                owner.stack
-            )));
+            let reason = if owner.stack == crate::NO_STACK {
+                format!(
+                    "{} {:?} already exists, created through the API; a stack never changes objects it does not own (rename it, or delete it through the API first)",
+                    object.kind.label(),
+                    object.name,
+                )
+            } else {
+                format!(
+                    "{} {:?} already exists and belongs to stack {:?}; a stack never changes another stack's objects (rename it, or remove it from stack {:?} first)",
+                    object.kind.label(),
+                    object.name,
+                    owner.stack,
+                    owner.stack
+                )
+            };
+            blockers.push(Blocker::about(object.kind, &object.name, reason));
             continue;
         }
         let stored = current.remove(&key);

@@ -89,6 +89,17 @@ pub enum Action {
     SignLedgerCheckpoint,
     VerifyLedger,
     LookupLedgerEntries,
+    ListBackupVaults,
+    DescribeBackupVault,
+    CreateBackupVault,
+    DeleteBackupVault,
+    DescribeBackupJob,
+    ListProtectedResources,
+    CreateAccessKey,
+    ListAccessKeys,
+    UpdateAccessKey,
+    DeleteAccessKey,
+    LookupAuthRefusals,
 }
 
 impl Action {
@@ -120,6 +131,17 @@ impl Action {
             Action::SignLedgerCheckpoint => "coffer:SignLedgerCheckpoint",
             Action::VerifyLedger => "coffer:VerifyLedger",
             Action::LookupLedgerEntries => "coffer:LookupLedgerEntries",
+            Action::ListBackupVaults => "backup:ListBackupVaults",
+            Action::DescribeBackupVault => "backup:DescribeBackupVault",
+            Action::CreateBackupVault => "backup:CreateBackupVault",
+            Action::DeleteBackupVault => "backup:DeleteBackupVault",
+            Action::DescribeBackupJob => "backup:DescribeBackupJob",
+            Action::ListProtectedResources => "backup:ListProtectedResources",
+            Action::CreateAccessKey => "iam:CreateAccessKey",
+            Action::ListAccessKeys => "iam:ListAccessKeys",
+            Action::UpdateAccessKey => "iam:UpdateAccessKey",
+            Action::DeleteAccessKey => "iam:DeleteAccessKey",
+            Action::LookupAuthRefusals => "coffer:LookupAuthRefusals",
         }
     }
 }
