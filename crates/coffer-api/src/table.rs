@@ -129,6 +129,7 @@ impl Table {
     }
 
     /// Every operation.
+    #[cfg(test)]
     pub(crate) fn operations(&self) -> impl Iterator<Item = &Operation> {
         self.routes.iter().map(|r| &r.operation)
     }

@@ -37,13 +37,16 @@ pub async fn bind(addr: &str) -> Result<tokio::net::TcpListener> {
         })
 }
 
-/// Serves the endpoints on `listener` until `shutdown` completes.
+/// Serves the endpoints on `listener` until `shutdown` completes, with
+/// `api` (the AWS Backup API's router, or an empty one) beside them; each
+/// request carries its peer's address (`ConnectInfo`).
 ///
 /// # Errors
 /// When serving fails.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: HttpState,
+    api: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let addr = listener
@@ -53,11 +56,15 @@ pub async fn serve(
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .with_state(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| Error::Listen { addr, source })
+        .with_state(state)
+        .merge(api);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(|source| Error::Listen { addr, source })
 }
 
 async fn metrics(State(state): State<HttpState>) -> Response {
