@@ -4,7 +4,7 @@
 //! epoch seconds, nothing outside the shape). Every decision is the
 //! service's.
 
-use coffer_model::{BackupJob, BackupJobState, Lifecycle, RecoveryPoint};
+use coffer_model::{BackupJob, BackupJobState, Lifecycle, RecoveryPoint, VaultLockConfiguration};
 use coffer_service::backup::{requested_lifecycle, StartBackup};
 use coffer_service::backup_vaults::{CreateVault, ProtectedResource, VaultSummary};
 use coffer_service::jobs::BackupJobFilter;
@@ -37,6 +37,11 @@ pub(crate) async fn dispatch(
         "StartBackupJob" => start_backup_job(service, caller, input).await,
         "GetSupportedResourceTypes" => Ok(supported_resource_types(service)),
         "ListProtectedResources" => list_protected_resources(service, caller, input).await,
+        "GetBackupVaultAccessPolicy" => get_access_policy(service, caller, input).await,
+        "PutBackupVaultAccessPolicy" => put_access_policy(service, caller, input).await,
+        "DeleteBackupVaultAccessPolicy" => delete_access_policy(service, caller, input).await,
+        "PutBackupVaultLockConfiguration" => put_lock(service, caller, input).await,
+        "DeleteBackupVaultLockConfiguration" => delete_lock(service, caller, input).await,
         _ => return None,
     })
 }
@@ -490,4 +495,59 @@ async fn list_protected_resources(service: &Service, caller: &Caller, input: &In
         ),
         ("NextToken", found.next_token.map(Value::String)),
     ]))
+}
+
+async fn get_access_policy(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    let (vault, policy) = service
+        .vault_access_policy(caller, input.required("BackupVaultName")?)
+        .await?;
+    Ok(shape(vec![
+        ("BackupVaultName", text(&vault.backup_vault_name)),
+        ("BackupVaultArn", text(vault.backup_vault_arn.to_string())),
+        ("Policy", text(policy.to_string())),
+    ]))
+}
+
+async fn put_access_policy(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    let policy = input
+        .str("Policy")?
+        .ok_or_else(|| ApiError::missing("PutBackupVaultAccessPolicy requires Policy"))?;
+    service
+        .put_vault_access_policy(caller, input.required("BackupVaultName")?, policy)
+        .await?;
+    Ok(serde_json::json!({}))
+}
+
+async fn delete_access_policy(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    service
+        .delete_vault_access_policy(caller, input.required("BackupVaultName")?)
+        .await?;
+    Ok(serde_json::json!({}))
+}
+
+async fn put_lock(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    let days = |member: &str| -> Result<Option<u32>, ApiError> {
+        input
+            .int_in(member, 0..=i64::from(u32::MAX))?
+            .map(|n| {
+                u32::try_from(n).map_err(|_| ApiError::invalid(format!("{member} is too large")))
+            })
+            .transpose()
+    };
+    let lock = VaultLockConfiguration {
+        min_retention_days: days("MinRetentionDays")?,
+        max_retention_days: days("MaxRetentionDays")?,
+        changeable_for_days: days("ChangeableForDays")?,
+    };
+    service
+        .put_vault_lock(caller, input.required("BackupVaultName")?, lock)
+        .await?;
+    Ok(serde_json::json!({}))
+}
+
+async fn delete_lock(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    service
+        .delete_vault_lock(caller, input.required("BackupVaultName")?)
+        .await?;
+    Ok(serde_json::json!({}))
 }

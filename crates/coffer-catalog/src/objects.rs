@@ -206,7 +206,10 @@ impl std::fmt::Display for Weakening {
 }
 
 /// What `before` → `after` of a vault document loses (empty when nothing).
-fn vault_weakenings(before: &serde_json::Value, after: Option<&serde_json::Value>) -> Vec<String> {
+pub(crate) fn vault_weakenings(
+    before: &serde_json::Value,
+    after: Option<&serde_json::Value>,
+) -> Vec<String> {
     let mut out = Vec::new();
     let field = |doc: Option<&serde_json::Value>, name: &str| {
         doc.and_then(|d| d.get(name))

@@ -273,6 +273,73 @@ impl Catalog {
         Ok(())
     }
 
+    /// Replaces the document of an object that belongs to no stack if it
+    /// is still at its version, with its ledger entry, and a `weakening`
+    /// entry for each way the change lowers a vault's protection (its lock
+    /// loosened or removed, its access policy's Deny statements dropped or
+    /// changed), in the same transaction.
+    ///
+    /// # Errors
+    /// `Conflict` when the object changed or went meanwhile, or belongs to
+    /// a stack.
+    pub async fn update_unowned_object(
+        &self,
+        stored: &StoredObject,
+        doc: &serde_json::Value,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<String>> {
+        let text = crate::objects::doc_text(doc);
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query("UPDATE objects SET doc = $1, version = version + 1, updated_at = $2 WHERE kind = $3 AND account_id = $4 AND region = $5 AND name = $6 AND version = $7 AND stack = $8")
+            .bind(&text)
+            .bind(format_ts(now))
+            .bind(stored.kind.as_str())
+            .bind(&stored.account_id)
+            .bind(&stored.region)
+            .bind(&stored.name)
+            .bind(stored.version)
+            .bind(NO_STACK)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Err(Error::Conflict {
+                what: format!("{} {:?}", stored.kind.label(), stored.name),
+            });
+        }
+        let weakenings = if stored.kind == ObjectKind::BackupVault {
+            crate::objects::vault_weakenings(&stored.doc, Some(doc))
+        } else {
+            Vec::new()
+        };
+        if LEDGERED_OBJECTS.contains(&stored.kind) {
+            ledger::append(
+                &mut tx,
+                self,
+                stored.kind.label(),
+                &stored.arn,
+                "UPDATED",
+                text.as_bytes(),
+                now,
+            )
+            .await?;
+        }
+        for what in &weakenings {
+            ledger::append(
+                &mut tx,
+                self,
+                "weakening",
+                &stored.arn,
+                &format!("WEAKENED {what}"),
+                what.as_bytes(),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(weakenings)
+    }
+
     /// Deletes an object that belongs to no stack if it is still at its
     /// version, with its ledger entry. A vault that holds recovery points
     /// (checked inside the transaction) is not deleted.

@@ -9,7 +9,9 @@
 //! the stack: change the stack's files instead).
 
 use coffer_catalog::{DesiredObject, ObjectKind, StoredObject, NO_STACK};
-use coffer_model::{Arn, BackupVault, NameKind, RecoveryPoint, ResourceType, Tags};
+use coffer_model::{
+    Arn, BackupVault, LockMode, NameKind, RecoveryPoint, ResourceType, Tags, VaultLockConfiguration,
+};
 
 use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
@@ -258,6 +260,188 @@ impl Service {
                 other => other.into(),
             })?;
         Ok(summary)
+    }
+
+    /// A vault of no stack, to change: its stored row and declaration,
+    /// after the hook allowed `action` on it. A stack's vault is a
+    /// Conflict naming the stack (its files say what it is).
+    async fn changeable_vault(
+        &self,
+        caller: &Caller,
+        name: &str,
+        action: Action,
+    ) -> Result<(StoredObject, BackupVault)> {
+        let stored = self.stored_vault(caller, name).await?;
+        let vault: BackupVault = serde_json::from_value(stored.doc.clone())?;
+        self.authorize(caller, action, Target::Vault(&vault))?;
+        if stored.stack != NO_STACK {
+            return Err(Error::conflict(format!(
+                "vault {name:?} belongs to stack {:?}; change it in that stack's files and apply them",
+                stored.stack
+            )));
+        }
+        Ok((stored, vault))
+    }
+
+    /// Writes a changed declaration of a vault of no stack; the weakenings
+    /// it makes are recorded as their own ledger entries.
+    async fn rewrite_vault(
+        &self,
+        caller: &Caller,
+        stored: &StoredObject,
+        vault: &BackupVault,
+    ) -> Result<Vec<String>> {
+        let doc = serde_json::to_value(vault)?;
+        let weakenings = self
+            .catalog_for(caller)
+            .update_unowned_object(stored, &doc, self.now())
+            .await?;
+        for what in &weakenings {
+            tracing::warn!(vault = %vault.backup_vault_name, principal = %caller.principal, weakening = %what, "protection weakened");
+        }
+        Ok(weakenings)
+    }
+
+    /// A vault's access policy (GetBackupVaultAccessPolicy), as written.
+    ///
+    /// # Errors
+    /// `ResourceNotFound` for the vault or when it has no policy;
+    /// `AccessDenied`.
+    pub async fn vault_access_policy(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<(BackupVault, serde_json::Value)> {
+        let summary = self.summary(self.stored_vault(caller, name).await?).await?;
+        self.authorize(
+            caller,
+            Action::GetBackupVaultAccessPolicy,
+            Target::Vault(&summary.vault),
+        )?;
+        match summary.vault.access_policy.clone() {
+            Some(policy) => Ok((summary.vault, policy)),
+            None => Err(Error::not_found(format!(
+                "vault {name:?} has no access policy"
+            ))),
+        }
+    }
+
+    /// Sets the access policy of a vault of no stack
+    /// (PutBackupVaultAccessPolicy); the policy in force decides whether
+    /// the caller may. Returns the weakenings recorded (Deny statements
+    /// dropped or changed).
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for a policy Coffer cannot evaluate;
+    /// `Conflict` for a stack's vault; `AccessDenied`; `ResourceNotFound`.
+    pub async fn put_vault_access_policy(
+        &self,
+        caller: &Caller,
+        name: &str,
+        policy: &str,
+    ) -> Result<Vec<String>> {
+        let (stored, mut vault) = self
+            .changeable_vault(caller, name, Action::PutBackupVaultAccessPolicy)
+            .await?;
+        let value: serde_json::Value = serde_json::from_str(policy)
+            .map_err(|e| Error::invalid_parameter(format!("the access policy is not JSON: {e}")))?;
+        coffer_vault::AccessPolicy::from_json(&value).map_err(|e| {
+            Error::invalid_parameter(format!("the access policy cannot be evaluated: {e}"))
+        })?;
+        vault.access_policy = Some(value);
+        self.rewrite_vault(caller, &stored, &vault).await
+    }
+
+    /// Removes the access policy of a vault of no stack
+    /// (DeleteBackupVaultAccessPolicy), a weakening when it denied
+    /// anything.
+    ///
+    /// # Errors
+    /// As [`Service::put_vault_access_policy`].
+    pub async fn delete_vault_access_policy(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<Vec<String>> {
+        let (stored, mut vault) = self
+            .changeable_vault(caller, name, Action::DeleteBackupVaultAccessPolicy)
+            .await?;
+        if vault.access_policy.take().is_none() {
+            return Ok(Vec::new());
+        }
+        self.rewrite_vault(caller, &stored, &vault).await
+    }
+
+    /// Refuses a change to the lock of a vault whose compliance lock is
+    /// immutable (its LockDate has passed).
+    fn lock_changeable(&self, vault: &BackupVault) -> Result<()> {
+        let immutable = vault
+            .lock_configuration
+            .as_ref()
+            .is_some_and(|l| l.mode() == LockMode::Compliance)
+            && vault.lock_date.is_some_and(|date| date <= self.now());
+        if immutable {
+            return Err(Error::invalid_request(format!(
+                "vault {:?} has a compliance-mode lock that is immutable since {}; it can be neither changed nor removed",
+                vault.backup_vault_name,
+                vault.lock_date.map(|d| d.to_string()).unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Locks a vault of no stack (PutBackupVaultLockConfiguration): with
+    /// ChangeableForDays in compliance mode, immutable from its LockDate
+    /// (now plus those days); without, in governance mode.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for bounds AWS refuses; `InvalidRequest`
+    /// for an immutable lock; `Conflict` for a stack's vault;
+    /// `AccessDenied`.
+    pub async fn put_vault_lock(
+        &self,
+        caller: &Caller,
+        name: &str,
+        lock: VaultLockConfiguration,
+    ) -> Result<Vec<String>> {
+        let (stored, mut vault) = self
+            .changeable_vault(caller, name, Action::PutBackupVaultLockConfiguration)
+            .await?;
+        if let Some(finding) = lock.validate().into_iter().next() {
+            return Err(Error::invalid_parameter(format!(
+                "the lock configuration is not valid: {finding}"
+            )));
+        }
+        self.lock_changeable(&vault)?;
+        vault.lock_date = match lock.changeable_for_days {
+            Some(days) => Some(
+                self.now()
+                    .checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days)))
+                    .map_err(|e| {
+                        Error::invalid_parameter(format!("ChangeableForDays {days}: {e}"))
+                    })?,
+            ),
+            None => None,
+        };
+        vault.lock_configuration = Some(lock);
+        self.rewrite_vault(caller, &stored, &vault).await
+    }
+
+    /// Removes the lock of a vault of no stack
+    /// (DeleteBackupVaultLockConfiguration), a weakening recorded as such.
+    ///
+    /// # Errors
+    /// As [`Service::put_vault_lock`].
+    pub async fn delete_vault_lock(&self, caller: &Caller, name: &str) -> Result<Vec<String>> {
+        let (stored, mut vault) = self
+            .changeable_vault(caller, name, Action::DeleteBackupVaultLockConfiguration)
+            .await?;
+        self.lock_changeable(&vault)?;
+        if vault.lock_configuration.take().is_none() {
+            return Ok(Vec::new());
+        }
+        vault.lock_date = None;
+        self.rewrite_vault(caller, &stored, &vault).await
     }
 
     /// The resource types Coffer backs up.

@@ -100,6 +100,11 @@ pub enum Action {
     UpdateAccessKey,
     DeleteAccessKey,
     LookupAuthRefusals,
+    GetBackupVaultAccessPolicy,
+    PutBackupVaultAccessPolicy,
+    DeleteBackupVaultAccessPolicy,
+    PutBackupVaultLockConfiguration,
+    DeleteBackupVaultLockConfiguration,
 }
 
 impl Action {
@@ -142,6 +147,13 @@ impl Action {
             Action::UpdateAccessKey => "iam:UpdateAccessKey",
             Action::DeleteAccessKey => "iam:DeleteAccessKey",
             Action::LookupAuthRefusals => "coffer:LookupAuthRefusals",
+            Action::GetBackupVaultAccessPolicy => "backup:GetBackupVaultAccessPolicy",
+            Action::PutBackupVaultAccessPolicy => "backup:PutBackupVaultAccessPolicy",
+            Action::DeleteBackupVaultAccessPolicy => "backup:DeleteBackupVaultAccessPolicy",
+            Action::PutBackupVaultLockConfiguration => "backup:PutBackupVaultLockConfiguration",
+            Action::DeleteBackupVaultLockConfiguration => {
+                "backup:DeleteBackupVaultLockConfiguration"
+            }
         }
     }
 }

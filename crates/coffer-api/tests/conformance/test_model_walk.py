@@ -10,6 +10,8 @@ IMPLEMENTED = {
     "ListBackupVaults", "DescribeBackupVault", "CreateBackupVault", "DeleteBackupVault",
     "ListRecoveryPointsByBackupVault", "DescribeRecoveryPoint", "ListBackupJobs",
     "DescribeBackupJob", "StartBackupJob", "GetSupportedResourceTypes", "ListProtectedResources",
+    "GetBackupVaultAccessPolicy", "PutBackupVaultAccessPolicy", "DeleteBackupVaultAccessPolicy",
+    "PutBackupVaultLockConfiguration", "DeleteBackupVaultLockConfiguration",
 }
 
 

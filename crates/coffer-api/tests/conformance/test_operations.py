@@ -161,3 +161,51 @@ def test_the_aws_cli_lists_vaults(url, region, credentials):
     assert run.returncode == 0, run.stderr
     names = [v["BackupVaultName"] for v in json.loads(run.stdout)["BackupVaultList"]]
     assert "primary" in names
+
+
+def test_access_policy_and_lock_of_a_vault_of_no_stack(client, model, raw, coffer, account):
+    client.create_backup_vault(BackupVaultName="api-locked")
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "no-deletes", "Effect": "Deny", "Principal": "*",
+            "Action": ["backup:DeleteRecoveryPoint", "backup:DeleteBackupVault"], "Resource": "*",
+        }],
+    }
+    client.put_backup_vault_access_policy(BackupVaultName="api-locked", Policy=json.dumps(deny))
+    check(model, "PutBackupVaultAccessPolicy", raw)
+    got = client.get_backup_vault_access_policy(BackupVaultName="api-locked")
+    check(model, "GetBackupVaultAccessPolicy", raw)
+    assert json.loads(got["Policy"]) == deny
+    # The policy in force decides: the vault cannot be deleted now.
+    with pytest.raises(ClientError) as denied:
+        client.delete_backup_vault(BackupVaultName="api-locked")
+    assert code(denied) == "AccessDeniedException"
+    assert "no-deletes" in denied.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as bad:
+        client.put_backup_vault_access_policy(BackupVaultName="api-locked", Policy="{not json")
+    assert code(bad) == "InvalidParameterValueException"
+    # A stack's vault is changed by its files only.
+    with pytest.raises(ClientError) as conflict:
+        client.put_backup_vault_access_policy(BackupVaultName="primary", Policy=json.dumps(deny))
+    assert code(conflict) == "ConflictException"
+    client.put_backup_vault_lock_configuration(
+        BackupVaultName="api-locked", MinRetentionDays=7, MaxRetentionDays=3650, ChangeableForDays=3)
+    check(model, "PutBackupVaultLockConfiguration", raw)
+    described = client.describe_backup_vault(BackupVaultName="api-locked")
+    assert described["Locked"] and described["MinRetentionDays"] == 7 and "LockDate" in described
+    with pytest.raises(ClientError) as bounds:
+        client.put_backup_vault_lock_configuration(
+            BackupVaultName="api-locked", MinRetentionDays=30, MaxRetentionDays=7)
+    assert code(bounds) == "InvalidParameterValueException"
+    # Removing the lock and the Deny weakens protection: each is its own ledger entry.
+    client.delete_backup_vault_lock_configuration(BackupVaultName="api-locked")
+    check(model, "DeleteBackupVaultLockConfiguration", raw)
+    client.delete_backup_vault_access_policy(BackupVaultName="api-locked")
+    check(model, "DeleteBackupVaultAccessPolicy", raw)
+    weakenings = coffer("evidence", "log", "--kind", "weakening", "-o", "json")["Entries"]
+    assert len([e for e in weakenings if "api-locked" in json.dumps(e)]) >= 2, weakenings
+    with pytest.raises(ClientError) as none:
+        client.get_backup_vault_access_policy(BackupVaultName="api-locked")
+    assert code(none) == "ResourceNotFoundException"
+    client.delete_backup_vault(BackupVaultName="api-locked")
