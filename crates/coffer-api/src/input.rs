@@ -172,6 +172,23 @@ impl Input {
         }
     }
 
+    /// A list of strings.
+    pub(crate) fn strings(&self, member: &str) -> Result<Vec<String>, ApiError> {
+        match self.get(member) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    _ => Err(ApiError::invalid(format!("{member} must hold strings"))),
+                })
+                .collect(),
+            Some(_) => Err(ApiError::invalid(format!(
+                "{member} must be a list of strings"
+            ))),
+        }
+    }
+
     /// A structure member, as its JSON object.
     pub(crate) fn object(&self, member: &str) -> Result<Option<Input>, ApiError> {
         match self.get(member) {

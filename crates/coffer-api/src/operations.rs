@@ -4,7 +4,10 @@
 //! epoch seconds, nothing outside the shape). Every decision is the
 //! service's.
 
-use coffer_model::{BackupJob, BackupJobState, Lifecycle, RecoveryPoint, VaultLockConfiguration};
+use coffer_model::{
+    BackupJob, BackupJobState, DateRange, LegalHold, Lifecycle, RecoveryPoint,
+    RecoveryPointSelection, VaultLockConfiguration,
+};
 use coffer_service::backup::{requested_lifecycle, StartBackup};
 use coffer_service::backup_vaults::{CreateVault, ProtectedResource, VaultSummary};
 use coffer_service::jobs::BackupJobFilter;
@@ -42,6 +45,11 @@ pub(crate) async fn dispatch(
         "DeleteBackupVaultAccessPolicy" => delete_access_policy(service, caller, input).await,
         "PutBackupVaultLockConfiguration" => put_lock(service, caller, input).await,
         "DeleteBackupVaultLockConfiguration" => delete_lock(service, caller, input).await,
+        "CreateLegalHold" => create_legal_hold(service, caller, input).await,
+        "GetLegalHold" => get_legal_hold(service, caller, input).await,
+        "ListLegalHolds" => list_legal_holds(service, caller, input).await,
+        "CancelLegalHold" => cancel_legal_hold(service, caller, input).await,
+        "ListRecoveryPointsByLegalHold" => points_under_hold(service, caller, input).await,
         _ => return None,
     })
 }
@@ -550,4 +558,143 @@ async fn delete_lock(service: &Service, caller: &Caller, input: &Input) -> Answe
         .delete_vault_lock(caller, input.required("BackupVaultName")?)
         .await?;
     Ok(serde_json::json!({}))
+}
+
+fn selection_member(selection: &RecoveryPointSelection) -> Value {
+    let list = |items: &[String]| {
+        (!items.is_empty())
+            .then(|| Value::Array(items.iter().cloned().map(Value::String).collect()))
+    };
+    shape(vec![
+        ("VaultNames", list(&selection.vault_names)),
+        ("ResourceIdentifiers", list(&selection.resource_identifiers)),
+        (
+            "DateRange",
+            selection.date_range.map(|r| {
+                shape(vec![
+                    ("FromDate", time(r.from_date)),
+                    ("ToDate", time(r.to_date)),
+                ])
+            }),
+        ),
+    ])
+}
+
+/// A legal hold: as ListLegalHolds lists it, or (`full`) as GetLegalHold
+/// and CreateLegalHold describe it.
+fn hold_member(hold: &LegalHold, full: bool) -> Value {
+    let mut members = vec![
+        ("Title", text(&hold.title)),
+        ("Status", wire_enum(&hold.status)),
+        ("Description", text(&hold.description)),
+        ("LegalHoldId", text(&hold.legal_hold_id)),
+        ("LegalHoldArn", text(&hold.legal_hold_arn)),
+        ("CreationDate", time(hold.creation_date)),
+        ("CancellationDate", hold.cancellation_date.and_then(time)),
+    ];
+    if full {
+        members.push((
+            "CancelDescription",
+            hold.cancel_description.as_deref().and_then(text),
+        ));
+        members.push(("RetainRecordUntil", hold.retain_record_until.and_then(time)));
+        members.push((
+            "RecoveryPointSelection",
+            Some(selection_member(&hold.recovery_point_selection)),
+        ));
+    }
+    shape(members)
+}
+
+async fn create_legal_hold(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    let selection = match input.object("RecoveryPointSelection")? {
+        None => RecoveryPointSelection::default(),
+        Some(given) => RecoveryPointSelection {
+            vault_names: given.strings("VaultNames")?,
+            resource_identifiers: given.strings("ResourceIdentifiers")?,
+            date_range: match given.object("DateRange")? {
+                None => None,
+                Some(range) => Some(DateRange {
+                    from_date: range
+                        .time("FromDate")?
+                        .ok_or_else(|| ApiError::missing("DateRange requires FromDate"))?,
+                    to_date: range
+                        .time("ToDate")?
+                        .ok_or_else(|| ApiError::missing("DateRange requires ToDate"))?,
+                }),
+            },
+        },
+    };
+    let hold = service
+        .create_legal_hold(
+            caller,
+            input.required("Title")?,
+            input.required("Description")?,
+            selection,
+        )
+        .await?;
+    let mut answer = hold_member(&hold, true);
+    if let Some(map) = answer.as_object_mut() {
+        // CreateLegalHold's output has neither of these.
+        map.remove("CancelDescription");
+        map.remove("RetainRecordUntil");
+        map.remove("CancellationDate");
+    }
+    Ok(answer)
+}
+
+async fn get_legal_hold(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    let hold = service
+        .legal_hold(caller, input.required("LegalHoldId")?)
+        .await?;
+    Ok(hold_member(&hold, true))
+}
+
+async fn list_legal_holds(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    let found = service.legal_holds_page(caller, &page(input)?).await?;
+    Ok(shape(vec![
+        (
+            "LegalHolds",
+            Some(Value::Array(
+                found.items.iter().map(|h| hold_member(h, false)).collect(),
+            )),
+        ),
+        ("NextToken", found.next_token.map(Value::String)),
+    ]))
+}
+
+async fn cancel_legal_hold(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    let id = input.required("LegalHoldId")?;
+    // Only holds of the caller's account and region are the caller's to cancel.
+    service.legal_hold(caller, id).await?;
+    service
+        .cancel_legal_hold(caller, id, input.required("CancelDescription")?)
+        .await?;
+    Ok(serde_json::json!({}))
+}
+
+async fn points_under_hold(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    let found = service
+        .points_under_hold(caller, input.required("LegalHoldId")?, &page(input)?)
+        .await?;
+    Ok(shape(vec![
+        (
+            "RecoveryPoints",
+            Some(Value::Array(
+                found
+                    .items
+                    .iter()
+                    .map(|p| {
+                        shape(vec![
+                            ("RecoveryPointArn", text(&p.recovery_point_arn)),
+                            ("ResourceArn", text(&p.resource_arn)),
+                            ("ResourceType", text(p.resource_type.as_str())),
+                            ("BackupVaultName", text(&p.backup_vault_name)),
+                        ])
+                    })
+                    .collect(),
+            )),
+        ),
+        ("NextToken", found.next_token.map(Value::String)),
+    ]))
 }

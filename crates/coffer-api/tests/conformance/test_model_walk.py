@@ -12,6 +12,8 @@ IMPLEMENTED = {
     "DescribeBackupJob", "StartBackupJob", "GetSupportedResourceTypes", "ListProtectedResources",
     "GetBackupVaultAccessPolicy", "PutBackupVaultAccessPolicy", "DeleteBackupVaultAccessPolicy",
     "PutBackupVaultLockConfiguration", "DeleteBackupVaultLockConfiguration",
+    "CreateLegalHold", "GetLegalHold", "ListLegalHolds", "CancelLegalHold",
+    "ListRecoveryPointsByLegalHold",
 }
 
 

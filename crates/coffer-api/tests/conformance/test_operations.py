@@ -209,3 +209,30 @@ def test_access_policy_and_lock_of_a_vault_of_no_stack(client, model, raw, coffe
         client.get_backup_vault_access_policy(BackupVaultName="api-locked")
     assert code(none) == "ResourceNotFoundException"
     client.delete_backup_vault(BackupVaultName="api-locked")
+
+
+def test_legal_holds_create_list_get_cover_and_cancel(client, model, raw):
+    created = client.create_legal_hold(
+        Title="litigation-42", Description="keep everything in primary",
+        RecoveryPointSelection={"VaultNames": ["primary"]})
+    check(model, "CreateLegalHold", raw)
+    hold_id = created["LegalHoldId"]
+    assert created["Status"] == "ACTIVE"
+    listed = client.list_legal_holds()
+    check(model, "ListLegalHolds", raw)
+    assert hold_id in [h["LegalHoldId"] for h in listed["LegalHolds"]]
+    got = client.get_legal_hold(LegalHoldId=hold_id)
+    check(model, "GetLegalHold", raw)
+    assert got["RecoveryPointSelection"]["VaultNames"] == ["primary"]
+    covered = client.list_recovery_points_by_legal_hold(LegalHoldId=hold_id)
+    check(model, "ListRecoveryPointsByLegalHold", raw)
+    assert covered["RecoveryPoints"] and all(p["BackupVaultName"] == "primary" for p in covered["RecoveryPoints"])
+    with pytest.raises(ClientError) as missing:
+        client.get_legal_hold(LegalHoldId="no-such-hold")
+    assert code(missing) == "ResourceNotFoundException"
+    client.cancel_legal_hold(LegalHoldId=hold_id, CancelDescription="case closed")
+    check(model, "CancelLegalHold", raw)
+    assert client.get_legal_hold(LegalHoldId=hold_id)["Status"] == "CANCELED"
+    with pytest.raises(ClientError) as again:
+        client.cancel_legal_hold(LegalHoldId=hold_id, CancelDescription="twice")
+    assert code(again) == "InvalidRequestException"
