@@ -6,11 +6,11 @@
 
 use coffer_model::{
     BackupJob, BackupJobState, DateRange, LegalHold, Lifecycle, RecoveryPoint,
-    RecoveryPointSelection, VaultLockConfiguration,
+    RecoveryPointSelection, RestoreJob, RestoreJobStatus, VaultLockConfiguration,
 };
 use coffer_service::backup::{requested_lifecycle, StartBackup};
 use coffer_service::backup_vaults::{CreateVault, ProtectedResource, VaultSummary};
-use coffer_service::jobs::BackupJobFilter;
+use coffer_service::jobs::{BackupJobFilter, RestoreJobFilter};
 use coffer_service::points::VaultPointFilter;
 use coffer_service::{Caller, Error, PageRequest, Service};
 use serde_json::{Map, Value};
@@ -50,6 +50,8 @@ pub(crate) async fn dispatch(
         "ListLegalHolds" => list_legal_holds(service, caller, input).await,
         "CancelLegalHold" => cancel_legal_hold(service, caller, input).await,
         "ListRecoveryPointsByLegalHold" => points_under_hold(service, caller, input).await,
+        "ListRestoreJobs" => list_restore_jobs(service, caller, input).await,
+        "DescribeRestoreJob" => describe_restore_job(service, caller, input).await,
         _ => return None,
     })
 }
@@ -697,4 +699,77 @@ async fn points_under_hold(service: &Service, caller: &Caller, input: &Input) ->
         ),
         ("NextToken", found.next_token.map(Value::String)),
     ]))
+}
+
+fn restore_member(job: &RestoreJob) -> Value {
+    shape(vec![
+        ("AccountId", text(&job.account_id)),
+        ("RestoreJobId", text(&job.restore_job_id)),
+        ("RecoveryPointArn", text(&job.recovery_point_arn)),
+        ("CreationDate", time(job.creation_date)),
+        ("CompletionDate", job.completion_date.and_then(time)),
+        ("Status", wire_enum(&job.status)),
+        (
+            "StatusMessage",
+            job.status_message.as_deref().and_then(text),
+        ),
+        ("PercentDone", text(format!("{}.0", job.percent_done))),
+        (
+            "CreatedResourceArn",
+            job.created_resource_arn.as_deref().and_then(text),
+        ),
+        ("ResourceType", text(job.resource_type.as_str())),
+        (
+            "ValidationStatus",
+            job.validation_status.as_ref().and_then(wire_enum),
+        ),
+        (
+            "ValidationStatusMessage",
+            job.validation_status_message.as_deref().and_then(text),
+        ),
+        ("IsParent", Some(Value::Bool(false))),
+    ])
+}
+
+async fn list_restore_jobs(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    let request = page(input)?;
+    let status = match input.str("ByStatus")? {
+        None => None,
+        Some(status) => Some(
+            serde_json::from_value::<RestoreJobStatus>(Value::String(status.to_string()))
+                .map_err(|_| {
+                    ApiError::invalid(format!(
+                        "ByStatus {status:?} is not a restore job status; use PENDING, RUNNING, COMPLETED, ABORTED or FAILED"
+                    ))
+                })?,
+        ),
+    };
+    let filter = RestoreJobFilter {
+        account_id: input.str("ByAccountId")?.map(str::to_string),
+        resource_type: input.str("ByResourceType")?.map(str::to_string),
+        status,
+        created_before: input.time("ByCreatedBefore")?,
+        created_after: input.time("ByCreatedAfter")?,
+        completed_before: input.time("ByCompleteBefore")?,
+        completed_after: input.time("ByCompleteAfter")?,
+        restore_testing_plan_arn: input.str("ByRestoreTestingPlanArn")?.map(str::to_string),
+        parent_job_id: input.str("ByParentJobId")?.map(str::to_string),
+    };
+    let found = service.list_restore_jobs(caller, &filter, &request).await?;
+    Ok(shape(vec![
+        (
+            "RestoreJobs",
+            Some(Value::Array(
+                found.items.iter().map(restore_member).collect(),
+            )),
+        ),
+        ("NextToken", found.next_token.map(Value::String)),
+    ]))
+}
+
+async fn describe_restore_job(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    let job = service
+        .describe_restore_job(caller, input.required("RestoreJobId")?)
+        .await?;
+    Ok(restore_member(&job))
 }

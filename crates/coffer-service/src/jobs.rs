@@ -38,6 +38,24 @@ pub struct Jobs {
     pub restores: Vec<RestoreJob>,
 }
 
+/// Which restore jobs a listing shows (ListRestoreJobs' filters); each
+/// absent one lets every job through.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreJobFilter {
+    pub account_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub status: Option<coffer_model::RestoreJobStatus>,
+
+    pub created_before: Option<jiff::Timestamp>,
+    pub created_after: Option<jiff::Timestamp>,
+    pub completed_before: Option<jiff::Timestamp>,
+    pub completed_after: Option<jiff::Timestamp>,
+    /// Restore testing and parent jobs are not Coffer's yet: naming one
+    /// selects nothing.
+    pub restore_testing_plan_arn: Option<String>,
+    pub parent_job_id: Option<String>,
+}
+
 /// One job of any kind.
 #[derive(Clone, Debug)]
 pub enum AnyJob {
@@ -143,6 +161,89 @@ impl Service {
             items: found.items.into_iter().map(|s| s.record).collect(),
             next_token: found.next.map(|cursor| record_token(listing, &cursor)),
         })
+    }
+
+    /// The restore and validation jobs of the caller's account and region
+    /// that `filter` keeps, oldest first, a page at a time (a page may hold
+    /// fewer than asked when a resource type is named).
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for a bad page request; catalog failures.
+    pub async fn list_restore_jobs(
+        &self,
+        caller: &Caller,
+        filter: &RestoreJobFilter,
+        page: &PageRequest,
+    ) -> Result<Paged<RestoreJob>> {
+        self.authorize(caller, Action::ListJobs, Target::Account)?;
+        let listing = "ListRestoreJobs";
+        let limit = page.limit()?;
+        let after = page.after_record(listing)?;
+        if filter.restore_testing_plan_arn.is_some()
+            || filter.parent_job_id.is_some()
+            || filter
+                .account_id
+                .as_deref()
+                .is_some_and(|a| a != caller.account.as_str())
+        {
+            return Ok(Paged {
+                items: Vec::new(),
+                next_token: None,
+            });
+        }
+        let mut conditions = vec![
+            Condition::eq("account_id", caller.account.as_str()),
+            Condition::eq("region", caller.region.as_str()),
+        ];
+        if let Some(status) = filter.status {
+            // The column holds the status as the model spells it.
+            let text = serde_json::to_value(status)?;
+            conditions.push(Condition::eq("status", text.as_str().unwrap_or_default()));
+        }
+        if let Some(at) = filter.created_before {
+            conditions.push(Condition::before("creation_date", at));
+        }
+        if let Some(at) = filter.created_after {
+            conditions.push(Condition::after("creation_date", at));
+        }
+        if let Some(at) = filter.completed_before {
+            conditions.push(Condition::before("completion_date", at));
+        }
+        if let Some(at) = filter.completed_after {
+            conditions.push(Condition::after("completion_date", at));
+        }
+        let found = self
+            .catalog()
+            .records_page::<RestoreJob>(&conditions, after.as_ref(), limit)
+            .await?;
+        Ok(Paged {
+            items: found
+                .items
+                .into_iter()
+                .map(|s| s.record)
+                .filter(|j| {
+                    filter
+                        .resource_type
+                        .as_deref()
+                        .is_none_or(|t| j.resource_type.as_str() == t)
+                })
+                .collect(),
+            next_token: found.next.map(|cursor| record_token(listing, &cursor)),
+        })
+    }
+
+    /// One restore job of the caller's account and region (DescribeRestoreJob).
+    ///
+    /// # Errors
+    /// `ResourceNotFound` (a backup or copy job's ID too).
+    pub async fn describe_restore_job(&self, caller: &Caller, id: &str) -> Result<RestoreJob> {
+        self.authorize(caller, Action::ListJobs, Target::Account)?;
+        match self.describe_job(caller, id).await? {
+            AnyJob::Restore(job) => Ok(job),
+            _ => Err(Error::not_found(format!(
+                "{id} is not a restore job; describe it as the backup or copy job it is"
+            ))),
+        }
     }
 
     /// One backup job of the caller's account and region (DescribeBackupJob).

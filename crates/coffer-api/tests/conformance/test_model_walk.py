@@ -13,7 +13,7 @@ IMPLEMENTED = {
     "GetBackupVaultAccessPolicy", "PutBackupVaultAccessPolicy", "DeleteBackupVaultAccessPolicy",
     "PutBackupVaultLockConfiguration", "DeleteBackupVaultLockConfiguration",
     "CreateLegalHold", "GetLegalHold", "ListLegalHolds", "CancelLegalHold",
-    "ListRecoveryPointsByLegalHold",
+    "ListRecoveryPointsByLegalHold", "ListRestoreJobs", "DescribeRestoreJob",
 }
 
 

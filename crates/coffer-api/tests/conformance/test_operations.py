@@ -236,3 +236,17 @@ def test_legal_holds_create_list_get_cover_and_cancel(client, model, raw):
     with pytest.raises(ClientError) as again:
         client.cancel_legal_hold(LegalHoldId=hold_id, CancelDescription="twice")
     assert code(again) == "InvalidRequestException"
+
+
+def test_restore_jobs_list_and_describe(client, model, raw, coffer):
+    listed = client.list_restore_jobs()
+    check(model, "ListRestoreJobs", raw)
+    jobs = listed["RestoreJobs"]
+    assert jobs, "the home's validation job is listed"
+    described = client.describe_restore_job(RestoreJobId=jobs[0]["RestoreJobId"])
+    check(model, "DescribeRestoreJob", raw)
+    assert described["RecoveryPointArn"] == jobs[0]["RecoveryPointArn"]
+    assert client.list_restore_jobs(ByStatus="ABORTED")["RestoreJobs"] == []
+    with pytest.raises(ClientError) as bad:
+        client.list_restore_jobs(ByStatus="NAPPING")
+    assert code(bad) == "InvalidParameterValueException"

@@ -83,6 +83,13 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
         "the AWS Backup service model is not at {model}; CI has ../shared beside the clone"
     );
     let home = docs_backed_up_in(Home::new(), STACK, "35");
+    // A validation of the point: a restore job for the API to list.
+    let points = home.run(&["recovery-points", "list", "-o", "json"]);
+    assert_eq!(points.code, 0, "{points:?}");
+    let points: serde_json::Value = serde_json::from_str(&points.stdout).unwrap();
+    let point = points[0]["RecoveryPointArn"].as_str().unwrap().to_string();
+    let validated = home.run(&["restore", "validate", "--recovery-point", &point]);
+    assert_eq!(validated.code, 0, "{validated:?}");
     let (key_id, secret) = access_key(&home, "ops");
     let (disabled_id, disabled_secret) = access_key(&home, "retired");
     let run = home.run(&[
