@@ -86,11 +86,25 @@ pub async fn run(
     // The AWS Backup API answers beside /metrics and /healthz; each
     // request acts as its access key's principal.
     let api = coffer_api::router(service.clone());
-    let server = tokio::spawn(http::serve(listener, state, api, async move {
+    let stop = async move {
         let _ = stopped.changed().await;
-    }));
+    };
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let server = match &settings.tls {
+        Some(files) => tokio::spawn(http::serve(
+            http::TlsListener::new(listener, files)?,
+            state,
+            api,
+            stop,
+        )),
+        None => tokio::spawn(http::serve(listener, state, api, stop)),
+    };
     eprintln!(
-        "coffer serve: scheduler running; AWS Backup API at http://{addr}/, http://{addr}/metrics and /healthz (workers {}, catalog {})",
+        "coffer serve: scheduler running; AWS Backup API at {scheme}://{addr}/, {scheme}://{addr}/metrics and /healthz (workers {}, catalog {})",
         settings.workers,
         coffer_catalog::redact_url(ctx.config.catalog_url())
     );
@@ -98,10 +112,10 @@ pub async fn run(
         .parse::<std::net::SocketAddr>()
         .is_ok_and(|a| a.ip().is_loopback())
         || addr.starts_with("localhost:");
-    if !loopback {
+    if !loopback && settings.tls.is_none() {
         tracing::warn!(%addr, "the AWS Backup API is served over plain HTTP on a non-loopback address");
         eprintln!(
-            "coffer serve: warning: {addr} is not a loopback address and the API is plain HTTP: request bodies and answers cross the network unencrypted (signatures still authenticate each request); serve it on loopback behind a TLS proxy"
+            "coffer serve: warning: {addr} is not a loopback address and the API is plain HTTP: request bodies and answers cross the network unencrypted (signatures still authenticate each request); set [serve] tls_certificate and tls_key in config.toml"
         );
     }
     // Beside the scheduler: checkpoints, evaluations and reports, each

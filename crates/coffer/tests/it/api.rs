@@ -138,3 +138,81 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
     );
     assert!(stdout.contains("passed"), "{stdout}");
 }
+
+#[test]
+fn the_api_is_served_over_tls_with_the_configured_certificate() {
+    let venv = std::path::PathBuf::from(std::env::var("COFFER_TEST_VENV").unwrap_or_else(|_| {
+        panic!("COFFER_TEST_VENV is not set: run the tests through .ci/run, which creates a venv with boto3")
+    }));
+    let home = Home::new();
+    let stack = home.write("stack.yaml", STACK);
+    let applied = home.run(&["apply", "--stack", "tls", &stack]);
+    assert_eq!(applied.code, 0, "{applied:?}");
+    let (key_id, secret) = access_key(&home, "ops");
+    let tls = home.path().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(tls.join("key.pem"))
+        .arg("-out")
+        .arg(tls.join("cert.pem"))
+        .output()
+        .expect("openssl (Debian's openssl package) makes the test certificate");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let config = home.path().join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[serve]\ntls_certificate = \"{home}/tls/cert.pem\"\ntls_key = \"{home}/tls/key.pem\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let port = free_port();
+    let _served = serve(&home, port);
+    let script = format!(
+        r#"
+import boto3, http.client, urllib.request, urllib.error
+from botocore.config import Config
+client = boto3.client("backup", endpoint_url="https://127.0.0.1:{port}", region_name="eu-west-1",
+    aws_access_key_id="{key_id}", aws_secret_access_key="{secret}", verify="{cert}",
+    config=Config(retries={{"total_max_attempts": 1}}))
+names = [v["BackupVaultName"] for v in client.list_backup_vaults()["BackupVaultList"]]
+assert names == ["primary"], names
+try:
+    urllib.request.urlopen("http://127.0.0.1:{port}/backup-vaults/", timeout=15)
+    raise SystemExit("plain HTTP was answered on the TLS port")
+except (urllib.error.URLError, http.client.HTTPException, OSError):
+    pass
+print("ok")
+"#,
+        cert = tls.join("cert.pem").display()
+    );
+    let out = Command::new(venv.join("bin/python"))
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
