@@ -12,6 +12,7 @@ use coffer_service::backup::{requested_lifecycle, StartBackup};
 use coffer_service::backup_vaults::{CreateVault, ProtectedResource, VaultSummary};
 use coffer_service::jobs::{BackupJobFilter, RestoreJobFilter};
 use coffer_service::points::VaultPointFilter;
+use coffer_service::restore::{RestoreTarget, StartRestore};
 use coffer_service::{Caller, Error, PageRequest, Service};
 use serde_json::{Map, Value};
 
@@ -52,6 +53,7 @@ pub(crate) async fn dispatch(
         "ListRecoveryPointsByLegalHold" => points_under_hold(service, caller, input).await,
         "ListRestoreJobs" => list_restore_jobs(service, caller, input).await,
         "DescribeRestoreJob" => describe_restore_job(service, caller, input).await,
+        "StartRestoreJob" => start_restore_job(service, caller, input).await,
         _ => return None,
     })
 }
@@ -772,4 +774,79 @@ async fn describe_restore_job(service: &Service, caller: &Caller, input: &Input)
         .describe_restore_job(caller, input.required("RestoreJobId")?)
         .await?;
     Ok(restore_member(&job))
+}
+
+/// Where a restore goes, from StartRestoreJob's `Metadata`: exactly one of
+/// `TargetDirectory` (with `Path` for one path of the tree), `TargetFile`
+/// or `TargetDatabase` (with `Table` for one table), absolute paths on the
+/// Coffer server only; `Force` `true` to replace what is there.
+fn restore_target(metadata: &coffer_model::Tags) -> Result<(RestoreTarget, bool), ApiError> {
+    let known = [
+        "TargetDirectory",
+        "Path",
+        "TargetFile",
+        "TargetDatabase",
+        "Table",
+        "Force",
+    ];
+    if let Some(other) = metadata.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "Metadata key {other:?} means nothing to Coffer; use {}",
+            known.join(", ")
+        )));
+    }
+    let absolute = |key: &str, text: &str| {
+        let path = std::path::PathBuf::from(text);
+        if path.is_absolute() {
+            Ok(path)
+        } else {
+            Err(ApiError::invalid(format!(
+                "Metadata {key} {text:?} is not an absolute path on the Coffer server"
+            )))
+        }
+    };
+    let get = |key: &str| metadata.get(key).map(String::as_str);
+    let target = match (get("TargetDirectory"), get("TargetFile"), get("TargetDatabase")) {
+        (Some(dir), None, None) if get("Table").is_none() => RestoreTarget::Directory {
+            path: absolute("TargetDirectory", dir)?,
+            select: get("Path").map(str::to_string),
+        },
+        (None, Some(file), None) if get("Table").is_none() && get("Path").is_none() => {
+            RestoreTarget::File {
+                path: absolute("TargetFile", file)?,
+            }
+        }
+        (None, None, Some(name)) if get("Path").is_none() => RestoreTarget::Database {
+            name: name.to_string(),
+            table: get("Table").map(str::to_string),
+        },
+        _ => {
+            return Err(ApiError::invalid(
+                "Metadata names exactly one of TargetDirectory (with Path), TargetFile, or TargetDatabase (with Table)",
+            ))
+        }
+    };
+    let force = match get("Force") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "Metadata Force {other:?} is not true or false"
+            )))
+        }
+    };
+    Ok((target, force))
+}
+
+async fn start_restore_job(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    let (target, force) = restore_target(&input.tags("Metadata")?)?;
+    let args = StartRestore {
+        recovery_point: input.required("RecoveryPointArn")?.to_string(),
+        target,
+        force,
+    };
+    let job = service
+        .start_restore_job_in_background(caller, args)
+        .await?;
+    Ok(shape(vec![("RestoreJobId", text(&job.restore_job_id))]))
 }

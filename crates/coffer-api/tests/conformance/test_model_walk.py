@@ -14,6 +14,7 @@ IMPLEMENTED = {
     "PutBackupVaultLockConfiguration", "DeleteBackupVaultLockConfiguration",
     "CreateLegalHold", "GetLegalHold", "ListLegalHolds", "CancelLegalHold",
     "ListRecoveryPointsByLegalHold", "ListRestoreJobs", "DescribeRestoreJob",
+    "StartRestoreJob",
 }
 
 

@@ -250,3 +250,28 @@ def test_restore_jobs_list_and_describe(client, model, raw, coffer):
     with pytest.raises(ClientError) as bad:
         client.list_restore_jobs(ByStatus="NAPPING")
     assert code(bad) == "InvalidParameterValueException"
+
+
+def test_a_restore_started_through_the_api_completes(client, model, raw):
+    import time
+    target = os.environ["COFFER_RESTORE_DIR"]
+    point = client.list_recovery_points_by_backup_vault(BackupVaultName="primary")["RecoveryPoints"][0]
+    with pytest.raises(ClientError) as relative:
+        client.start_restore_job(RecoveryPointArn=point["RecoveryPointArn"],
+                                 Metadata={"TargetDirectory": "relative/dir"})
+    assert code(relative) == "InvalidParameterValueException"
+    started = client.start_restore_job(RecoveryPointArn=point["RecoveryPointArn"],
+                                       Metadata={"TargetDirectory": target})
+    check(model, "StartRestoreJob", raw)
+    job_id = started["RestoreJobId"]
+    # A hang guard, not a performance bound.
+    deadline = time.monotonic() + 300
+    while True:
+        job = client.describe_restore_job(RestoreJobId=job_id)
+        if job["Status"] in ("COMPLETED", "FAILED", "ABORTED"):
+            break
+        assert time.monotonic() < deadline, f"the restore did not end: {job}"
+        time.sleep(0.2)
+    assert job["Status"] == "COMPLETED", job
+    with open(os.path.join(target, "a.txt")) as f:
+        assert f.read() == "alpha"

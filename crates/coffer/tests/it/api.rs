@@ -126,6 +126,7 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
         .env("COFFER_BIN", env!("CARGO_BIN_EXE_coffer"))
         .env("COFFER_TEST_HOME", home.path())
         .env("COFFER_AWS", venv.join("bin/aws"))
+        .env("COFFER_RESTORE_DIR", home.path().join("restored"))
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_DEFAULT_REGION")
         .output()
