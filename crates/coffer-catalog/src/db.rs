@@ -94,10 +94,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "declared cuts of the ledger",
         sql: include_str!("migrations/0013_ledger_cuts.sql"),
     },
+    Migration {
+        version: 15,
+        description: "access keys for the API and counted authentication refusals",
+        sql: include_str!("migrations/0015_access_keys.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 15;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+mod access_keys;
 mod agreement;
 mod compliance;
 mod db;
@@ -28,6 +29,7 @@ mod reporting;
 mod schedule;
 mod time;
 mod typed;
+mod unowned;
 mod vouched;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,6 +37,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::{AnyPool, Row};
 use tracing::info;
 
+pub use access_keys::{AccessKeyRecord, RefusalRecord, OTHER_SOURCES, REFUSAL_SOURCES_PER_HOUR};
 pub use agreement::{AgreementPage, CheckedCurrent, Disagreement, Problem, LEDGERED_OBJECTS};
 pub use compliance::{control_key, CompletedRestore, CurrentResult, FrameworkKey, NewestPoint};
 pub use db::{Backend, SCHEMA_VERSION};
@@ -52,6 +55,7 @@ pub use overview::VaultTotals;
 pub use records::{Param, Record, Stored};
 pub use reporting::JobRecord;
 pub use schedule::{Claim, RuleKey};
+pub use unowned::{Cmp, Condition, Page, RecordCursor, NO_STACK};
 pub use vouched::Vouched;
 
 use objects::{doc_text, now_text, object_from_row};
@@ -1317,7 +1321,7 @@ fn vault_secret_from_row(row: &sqlx::any::AnyRow) -> Result<VaultSecretRecord> {
     })
 }
 
-fn stored_from_row<R: Record>(row: &sqlx::any::AnyRow) -> Result<Stored<R>> {
+pub(crate) fn stored_from_row<R: Record>(row: &sqlx::any::AnyRow) -> Result<Stored<R>> {
     let created: String = row.try_get("created_at")?;
     let updated: String = row.try_get("updated_at")?;
     Ok(Stored {

@@ -43,6 +43,16 @@ pub struct ServeSettings {
     pub check_parts: u32,
     /// Minutes before a failed attempt is retried (doubling each time).
     pub retry_minutes: u32,
+    /// The certificate and key the endpoints (and the AWS Backup API) are
+    /// served with over TLS; plain HTTP without.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A PEM certificate chain and its PEM private key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 impl Default for ServeSettings {
@@ -55,6 +65,7 @@ impl Default for ServeSettings {
             check_hours: 24,
             check_parts: 10,
             retry_minutes: 5,
+            tls: None,
         }
     }
 }

@@ -86,6 +86,8 @@ const SERVE_KEYS: &[&str] = &[
     "check_hours",
     "check_parts",
     "retry_minutes",
+    "tls_certificate",
+    "tls_key",
 ];
 const NOTIFICATION_KEYS: &[&str] = &["url", "events", "sns_topic"];
 /// Events a notification target gets when it names none: what needs a
@@ -365,6 +367,11 @@ const DEFAULT_FILE: &str = r#"# Coffer deployment configuration: where things ar
 # Minutes before a failed attempt is retried (doubling each time), while
 # the rule's start window lasts.
 # retry_minutes = 5
+# Serve the endpoints and the AWS Backup API over TLS with this PEM
+# certificate chain and PEM private key (both, or neither for plain HTTP,
+# which `coffer serve` warns about on a non-loopback address).
+# tls_certificate = "{home}/tls/cert.pem"
+# tls_key = "{home}/tls/key.pem"
 
 # The deployment's own disaster recovery: its catalog (the evidence ledger
 # included, as of a checkpoint signed just before) backed up into a vault a
@@ -1658,6 +1665,38 @@ impl Check<'_> {
             "minutes",
             &mut settings.retry_minutes,
         );
+        let certificate = table
+            .get("tls_certificate")
+            .map(|node| (node, self.path(node, &table.field("tls_certificate"))));
+        let key = table
+            .get("tls_key")
+            .map(|node| (node, self.path(node, &table.field("tls_key"))));
+        match (certificate, key) {
+            (Some((_, Some(certificate))), Some((_, Some(key)))) => {
+                settings.tls = Some(coffer_model::TlsFiles { certificate, key });
+            }
+            (Some((node, _)), None) => {
+                self.error(
+                    node,
+                    &table.field("tls_certificate"),
+                    "is given without tls_key",
+                )
+                .hint(
+                    "give both tls_certificate and tls_key (PEM files), or neither for plain HTTP",
+                );
+            }
+            (None, Some((node, _))) => {
+                self.error(
+                    node,
+                    &table.field("tls_key"),
+                    "is given without tls_certificate",
+                )
+                .hint(
+                    "give both tls_certificate and tls_key (PEM files), or neither for plain HTTP",
+                );
+            }
+            _ => {}
+        }
         (self.problems.len() == n_problems).then_some(settings)
     }
 
@@ -2344,6 +2383,29 @@ events = ["BACKUP_JOB_SUCCESSFUL"]
         assert_eq!(targets[0].events, DEFAULT_NOTIFICATION_EVENTS);
         assert_eq!(targets[0].sns_topic, None);
         assert_eq!(targets[1].events, vec!["BACKUP_JOB_SUCCESSFUL".to_string()]);
+    }
+
+    #[test]
+    fn tls_needs_both_the_certificate_and_the_key() {
+        let config =
+            load("[serve]\ntls_certificate = \"{home}/tls/cert.pem\"\ntls_key = \"tls/key.pem\"\n")
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.serve().tls,
+            Some(coffer_model::TlsFiles {
+                certificate: "/srv/coffer/tls/cert.pem".into(),
+                key: "/srv/coffer/tls/key.pem".into(),
+            })
+        );
+        assert_eq!(load("").unwrap().serve().tls, None);
+        let Err(error) = load("[serve]\ntls_certificate = \"cert.pem\"\n") else {
+            panic!("a certificate without its key was accepted");
+        };
+        let text = error.to_string();
+        assert!(
+            text.contains("serve.tls_certificate: is given without tls_key"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -70,13 +70,20 @@ impl Service {
     /// queued has none, so only [`Service::run_backup_job`] runs it.
     ///
     /// # Errors
-    /// `ResourceNotFound` for the resource or vault, `AccessDenied`.
+    /// `ResourceNotFound` for the resource or vault, `AccessDenied` (also
+    /// for a resource of another account than the caller's).
     pub async fn start_backup_job(
         &self,
         caller: &Caller,
         args: StartBackup,
     ) -> Result<StartedBackup> {
         let resource = self.resource(&args.resource_arn).await?;
+        if resource.account_id != caller.account {
+            return Err(Error::access_denied(format!(
+                "{} acts in account {}; resource {} is in account {}",
+                caller.principal, caller.account, args.resource_arn, resource.account_id
+            )));
+        }
         let (account, region) = (resource.account_id.clone(), resource.region.clone());
         let vault = self
             .vault(account.as_str(), region.as_str(), &args.vault_name)

@@ -2,7 +2,8 @@
 //! point restored to a new place, or read back into a scratch target and
 //! compared with what was recorded.
 
-use coffer_drivers::{RestoreOutcome, RestoreTarget, Validation};
+pub use coffer_drivers::RestoreTarget;
+use coffer_drivers::{RestoreOutcome, Validation};
 use coffer_model::{
     RecoveryPoint, RecoveryPointStatus, RestoreJob, RestoreJobStatus, ValidationStatus,
 };
@@ -218,6 +219,43 @@ impl Service {
         }
     }
 
+    /// Starts a restore job and carries it out in the background of this
+    /// process, as the caller (what `coffer serve` does for
+    /// StartRestoreJob): returns the job as recorded (PENDING); it goes
+    /// RUNNING, then COMPLETED or FAILED, as [`Service::run_restore_job`]
+    /// takes it. A process that stops meanwhile leaves it RUNNING, and the
+    /// next start settles it FAILED naming its target.
+    ///
+    /// # Errors
+    /// As [`Service::start_restore_job`]; `ServiceUnavailable` when no
+    /// thread can be started for it (the job is then FAILED).
+    pub async fn start_restore_job_in_background(
+        &self,
+        caller: &Caller,
+        args: StartRestore,
+    ) -> Result<RestoreJob> {
+        let mut run = self
+            .start_restore_job(caller, &args.recovery_point, &args.target)
+            .await?;
+        let (job, point) = (run.job.clone(), run.point.clone());
+        let service = self.acting_as(caller);
+        let handle = tokio::runtime::Handle::current();
+        // Its own thread, driven by this runtime: the restore's future is
+        // made and run there, so it need not be sendable between threads.
+        let spawned = std::thread::Builder::new()
+            .name(format!("restore {}", job.restore_job_id))
+            .spawn({
+                let job = job.clone();
+                move || handle.block_on(restore_detached(service, job, point, args))
+            });
+        if let Err(error) = spawned {
+            let message = format!("no thread could be started for the restore: {error}");
+            run.fail(message.clone()).await?;
+            return Err(Error::new(crate::ErrorKind::ServiceUnavailable, message));
+        }
+        Ok(job)
+    }
+
     /// Records a validation job of a recovery point (PENDING, validating).
     ///
     /// # Errors
@@ -280,5 +318,32 @@ impl Service {
         })
         .await?;
         Ok(ValidationEnd::Checked(validation))
+    }
+}
+
+/// Carries out a restore job started by
+/// [`Service::start_restore_job_in_background`], logging how it ended.
+async fn restore_detached(
+    service: Service,
+    job: RestoreJob,
+    point: RecoveryPoint,
+    args: StartRestore,
+) {
+    let id = job.restore_job_id.clone();
+    let mut run = RestoreRun {
+        service: &service,
+        job,
+        point,
+    };
+    match service.run_restore_job(&mut run, &args, None).await {
+        Ok(RestoreEnd::Completed(outcome)) => {
+            tracing::info!(restore_job_id = %id, created = %outcome.created, "restore completed");
+        }
+        Ok(RestoreEnd::Failed { message, .. }) => {
+            tracing::warn!(restore_job_id = %id, reason = %message, "restore failed");
+        }
+        Err(error) => {
+            tracing::error!(restore_job_id = %id, %error, "the restore's end could not be recorded");
+        }
     }
 }

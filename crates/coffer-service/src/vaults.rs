@@ -8,7 +8,7 @@
 //! ever lost.
 
 use coffer_catalog::VaultSecretRecord;
-use coffer_model::RecoveryPoint;
+use coffer_model::{BackupVault, RecoveryPoint};
 use coffer_policy::{PolicySet, VaultLocation};
 use coffer_vault::{
     key_name_of, new_vault_secret, Keyring, VaultStorage, WrappedSecret, DEFAULT_KEY, SECRET_FILE,
@@ -143,90 +143,97 @@ impl Service {
     /// Keyring, catalog and storage failures; storage already at a new
     /// vault's location.
     pub async fn provision(&self, set: &PolicySet) -> Result<Vec<Provisioned>> {
+        let mut done = Vec::new();
+        for declared in &set.vaults {
+            done.extend(self.provision_vault(&declared.value).await?);
+        }
+        Ok(done)
+    }
+
+    /// Creates the secret and storage of one vault if it lacks them (a
+    /// vault created through the API, or each vault a stack declares).
+    ///
+    /// # Errors
+    /// Keyring, catalog and storage failures; storage already at the
+    /// vault's location that this catalog holds no secret for.
+    pub async fn provision_vault(&self, vault: &BackupVault) -> Result<Vec<Provisioned>> {
         let config = self.config();
         let keyring = Keyring::open(config.keyring_path())?;
         let now = self.now();
         let mut done = Vec::new();
-        for declared in &set.vaults {
-            let vault = &declared.value;
-            let (account, region, name) = (
-                vault.account_id.as_str(),
-                vault.region.as_str(),
-                vault.backup_vault_name.as_str(),
-            );
-            let arn = vault.backup_vault_arn.to_string();
-            let (secret, location) = match self
-                .catalog()
-                .vault_secret(account, region, name)
-                .await?
-            {
-                Some(record) => {
-                    let secret = keyring.unwrap_secret(&parse_wrapped(&record)?, &arn)?;
-                    (secret, record.location)
-                }
-                None => {
-                    let location = recorded_location(&config.vault_location(account, region, name));
-                    // Reach the storage before a secret is recorded for it.
-                    let storage = self.env().storage_at(&location)?;
-                    if storage.exists() {
-                        // The vault's own repository, its catalog lost: its
-                        // wrapped secret beside it opens it again.
-                        let Some((secret, wrapped)) = own_secret(&storage, &keyring, &arn) else {
-                            return Err(Error::conflict(format!("vault {name:?} would be stored at {location}, where a repository already exists that this catalog holds no secret for; move it away or give the vault another location with a [[vaults.rules]] entry")));
-                        };
-                        let record = VaultSecretRecord {
-                            account_id: account.to_string(),
-                            region: region.to_string(),
-                            vault_name: name.to_string(),
-                            location: location.clone(),
-                            wrapped,
-                            version: 1,
-                        };
-                        self.catalog().put_vault_secret(&record, now).await?;
-                        done.push(Provisioned::SecretRecovered {
-                            vault: name.to_string(),
-                            location: location.clone(),
-                        });
-                        drop(secret);
-                        continue;
-                    }
-                    let key = vault
-                        .encryption_key_arn
-                        .as_ref()
-                        .map_or(DEFAULT_KEY.to_string(), |k| {
-                            key_name_of(&k.to_string()).to_string()
-                        });
-                    let (_, created_key) = keyring.ensure(&key, now)?;
-                    if created_key {
-                        done.push(Provisioned::KeyCreated {
-                            key: key.clone(),
-                            vault: name.to_string(),
-                        });
-                    }
-                    let (secret, wrapped) = new_vault_secret(&keyring, &key, &arn)?;
+        let (account, region, name) = (
+            vault.account_id.as_str(),
+            vault.region.as_str(),
+            vault.backup_vault_name.as_str(),
+        );
+        let arn = vault.backup_vault_arn.to_string();
+        let (secret, location) = match self.catalog().vault_secret(account, region, name).await? {
+            Some(record) => {
+                let secret = keyring.unwrap_secret(&parse_wrapped(&record)?, &arn)?;
+                (secret, record.location)
+            }
+            None => {
+                let location = recorded_location(&config.vault_location(account, region, name));
+                // Reach the storage before a secret is recorded for it.
+                let storage = self.env().storage_at(&location)?;
+                if storage.exists() {
+                    // The vault's own repository, its catalog lost: its
+                    // wrapped secret beside it opens it again.
+                    let Some((secret, wrapped)) = own_secret(&storage, &keyring, &arn) else {
+                        return Err(Error::conflict(format!("vault {name:?} would be stored at {location}, where a repository already exists that this catalog holds no secret for; move it away or give the vault another location with a [[vaults.rules]] entry")));
+                    };
                     let record = VaultSecretRecord {
                         account_id: account.to_string(),
                         region: region.to_string(),
                         vault_name: name.to_string(),
                         location: location.clone(),
-                        wrapped: serde_json::to_value(&wrapped)?,
+                        wrapped,
                         version: 1,
                     };
                     self.catalog().put_vault_secret(&record, now).await?;
-                    (secret, location)
+                    done.push(Provisioned::SecretRecovered {
+                        vault: name.to_string(),
+                        location: location.clone(),
+                    });
+                    drop(secret);
+                    return Ok(done);
                 }
-            };
-            let storage = self.env().storage_at(&location)?;
-            if !storage.exists() {
-                storage.init(&secret)?;
-                done.push(Provisioned::StorageCreated {
-                    vault: name.to_string(),
+                let key = vault
+                    .encryption_key_arn
+                    .as_ref()
+                    .map_or(DEFAULT_KEY.to_string(), |k| {
+                        key_name_of(&k.to_string()).to_string()
+                    });
+                let (_, created_key) = keyring.ensure(&key, now)?;
+                if created_key {
+                    done.push(Provisioned::KeyCreated {
+                        key: key.clone(),
+                        vault: name.to_string(),
+                    });
+                }
+                let (secret, wrapped) = new_vault_secret(&keyring, &key, &arn)?;
+                let record = VaultSecretRecord {
+                    account_id: account.to_string(),
+                    region: region.to_string(),
+                    vault_name: name.to_string(),
                     location: location.clone(),
-                });
+                    wrapped: serde_json::to_value(&wrapped)?,
+                    version: 1,
+                };
+                self.catalog().put_vault_secret(&record, now).await?;
+                (secret, location)
             }
-            self.keep_secret_beside(&storage, account, region, name)
-                .await?;
+        };
+        let storage = self.env().storage_at(&location)?;
+        if !storage.exists() {
+            storage.init(&secret)?;
+            done.push(Provisioned::StorageCreated {
+                vault: name.to_string(),
+                location: location.clone(),
+            });
         }
+        self.keep_secret_beside(&storage, account, region, name)
+            .await?;
         Ok(done)
     }
 
