@@ -1,5 +1,5 @@
 //! Access keys of the AWS Backup API and the requests it refused
-//! (migration 0015).
+//! (migration 0014).
 //!
 //! A key's secret is stored only in its wrapped form (what the keyring
 //! gives back, as JSON); creating, disabling, enabling and deleting a key
