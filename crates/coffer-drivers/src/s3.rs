@@ -289,6 +289,8 @@ fn listing_in_tree_order(
     let mut token: Option<String> = None;
     let spill = |batch: &mut Vec<ListedObject>| -> Result<Run, String> {
         batch.sort_by(|a, b| tree_order(&a.key, &b.key));
+        std::fs::create_dir_all(scratch)
+            .map_err(|e| format!("a sorted run in {}: {e}", scratch.display()))?;
         let file = tempfile::tempfile_in(scratch)
             .map_err(|e| format!("a sorted run in {}: {e}", scratch.display()))?;
         let mut out = BufWriter::new(file);
@@ -398,6 +400,7 @@ fn manifest_of(
         path: format!("a scratch file in {}", scratch.display()),
         source,
     };
+    std::fs::create_dir_all(scratch).map_err(io)?;
     let mut file = tempfile::tempfile_in(scratch).map_err(io)?;
     {
         let mut out = BufWriter::new(&mut file);

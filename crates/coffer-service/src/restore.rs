@@ -193,6 +193,7 @@ impl Service {
         let prepared = match self.opened(&run.point).await {
             Ok((resource, opened)) => self
                 .resolved_target(&resource, &args.target)
+                .await
                 .map(|target| (resource, opened, target)),
             Err(error) => Err(error),
         };
@@ -238,9 +239,9 @@ impl Service {
 
     /// The target with what the driver needs resolved: a bucket on
     /// another S3 endpoint gets that endpoint's settings and credentials,
-    /// from config.toml's `[s3_endpoints]` or, failing that, from a bucket
-    /// resource the inventory declares on it.
-    fn resolved_target(
+    /// from config.toml's `[s3_endpoints]` or, failing that, from the
+    /// inventory's `s3_endpoints` of the resource's account and region.
+    async fn resolved_target(
         &self,
         resource: &coffer_model::Resource,
         target: &RestoreTarget,
@@ -256,13 +257,28 @@ impl Service {
         {
             return Ok(target.clone());
         }
-        let Some(endpoint) = self.config().s3_endpoint(name) else {
+        let declared = match self.config().s3_endpoint(name) {
+            Some(endpoint) => Some(endpoint.clone()),
+            None => {
+                self.catalog()
+                    .object::<coffer_model::S3Endpoint>(
+                        coffer_catalog::ObjectKind::S3Endpoint,
+                        resource.account_id.as_str(),
+                        resource.region.as_str(),
+                        name,
+                    )
+                    .await?
+            }
+        };
+        let Some(endpoint) = declared else {
             return Err(Error::invalid_parameter(format!(
-                "S3 endpoint {name:?} is not declared in config.toml's [s3_endpoints]; declare it there (or restore on the source's endpoint {})",
+                "S3 endpoint {name:?} is declared neither in config.toml's [s3_endpoints] nor in the inventory's s3_endpoints of {} {}; declare it (or restore on the source's endpoint {})",
+                resource.account_id,
+                resource.region,
                 resource.connection.get("endpoint").map_or("", String::as_str)
             )));
         };
-        let access = coffer_engine::env::s3_access(name, endpoint)?;
+        let access = coffer_engine::env::s3_access(name, &endpoint)?;
         let mut resolved = bucket.clone();
         resolved.access = Some(access);
         Ok(RestoreTarget::Bucket(resolved))

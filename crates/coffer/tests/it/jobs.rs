@@ -64,7 +64,7 @@ postgres:
     )
 }
 
-fn ok(run: &Run) {
+pub(crate) fn ok(run: &Run) {
     assert_eq!(
         run.code, 0,
         "stdout:\n{}\nstderr:\n{}",
@@ -85,7 +85,7 @@ fn refused(run: &Run, needle: &str) {
     );
 }
 
-fn point_arn(run: &Run) -> String {
+pub(crate) fn point_arn(run: &Run) -> String {
     run.stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("recovery point"))

@@ -7,6 +7,7 @@
 
 mod agreement;
 mod audit;
+mod buckets;
 mod clock;
 mod crash;
 mod crash_jobs;
