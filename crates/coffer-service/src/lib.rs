@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod keys;
 pub mod lookup;
 pub mod points;
+pub mod quickstart;
 pub mod report;
 pub mod restore;
 pub mod service;
