@@ -86,6 +86,18 @@ buckets:
     let stack = home.write("stack.yaml", STACK);
     ok(&home.run(&["apply", "--stack", "media", &stack, &inventory]));
 
+    // Discovery adds the bucket's own tags to the inventory's.
+    let discovered = home.run(&["discover", "-o", "json"]);
+    ok(&discovered);
+    let discovered: Value = serde_json::from_str(&discovered.stdout).unwrap();
+    let media = discovered
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ResourceArn"] == MEDIA)
+        .unwrap_or_else(|| panic!("{MEDIA} not discovered: {discovered}"));
+    assert_eq!(media["Tags"]["team"], "media");
+
     let reads = local.object_reads("media").len();
     let first = home.run(&["backup", "start", "--resource", MEDIA, "--vault", "open"]);
     ok(&first);
