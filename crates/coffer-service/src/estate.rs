@@ -53,12 +53,20 @@ impl Service {
         Ok(coffer_engine::maintenance::sweep(self.env(), dry_run).await?)
     }
 
-    /// The databases each declared server holds now, with their tags.
+    /// The databases each declared server holds now, and the declared
+    /// buckets, with their tags (a bucket's with its bucket tagging).
     ///
     /// # Errors
     /// Catalog failures; a server that cannot be asked is an error line.
     pub async fn discover_servers(&self) -> Result<Discovered> {
         let mut found = Discovered::default();
+        for resource in self.env().objects::<Resource>(ObjectKind::Resource).await? {
+            if resource.resource_type == coffer_model::ResourceType::S3 {
+                found
+                    .resources
+                    .push(coffer_engine::env::with_bucket_tags(resource).await);
+            }
+        }
         for server in self.env().objects::<Server>(ObjectKind::Server).await? {
             if !server.engine.is_server_database() {
                 found.notes.push(format!(

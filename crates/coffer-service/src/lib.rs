@@ -23,6 +23,7 @@ pub mod keys;
 pub mod lookup;
 pub mod paging;
 pub mod points;
+pub mod quickstart;
 pub mod report;
 pub mod restore;
 pub mod self_backup;

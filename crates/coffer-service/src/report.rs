@@ -13,7 +13,7 @@ use coffer_model::{
 };
 use coffer_policy::{BucketLocation, Config};
 use coffer_report::bundle::{self, Trust};
-use coffer_report::s3::{self, LockConfiguration, S3Client};
+use coffer_report::s3::{self, Delivery as _, LockConfiguration, S3Client};
 use coffer_report::templates::{self, Sources};
 
 use crate::caller::{Action, Caller, Target};

@@ -56,6 +56,16 @@ pub fn describe_target(target: &RestoreTarget) -> String {
             Some(table) => format!("database {name} (only table {table})"),
             None => format!("database {name}"),
         },
+        RestoreTarget::Bucket(bucket) => {
+            let mut words = format!("s3://{}/{}", bucket.bucket, bucket.prefix);
+            if let Some(endpoint) = &bucket.endpoint {
+                words.push_str(&format!(" on endpoint {endpoint}"));
+            }
+            if let Some(select) = &bucket.select {
+                words.push_str(&format!(" (only keys starting with {select})"));
+            }
+            words
+        }
     }
 }
 
@@ -181,8 +191,15 @@ impl Service {
         args: &StartRestore,
         observer: Option<std::sync::Arc<dyn coffer_vault::Observer>>,
     ) -> Result<RestoreEnd> {
-        let (resource, mut opened) = match self.opened(&run.point).await {
-            Ok(found) => found,
+        let prepared = match self.opened(&run.point).await {
+            Ok((resource, opened)) => self
+                .resolved_target(&resource, &args.target)
+                .await
+                .map(|target| (resource, opened, target)),
+            Err(error) => Err(error),
+        };
+        let (resource, mut opened, target) = match prepared {
+            Ok(prepared) => prepared,
             Err(error) => {
                 let message = error.to_string();
                 run.fail(message.clone()).await?;
@@ -196,11 +213,13 @@ impl Service {
         if let Some(observer) = observer {
             opened.storage = opened.storage.with_observer(observer);
         }
-        match coffer_drivers::restore(&run.point, &resource, &opened, &args.target, args.force)
-            .await
-        {
+        match coffer_drivers::restore(&run.point, &resource, &opened, &target, args.force).await {
             Ok(outcome) => {
-                let created = outcome.created.clone();
+                // AWS's CreatedResourceArn: the target's ARN when it has
+                // one (a bucket), else the restored place in words.
+                let created = target
+                    .created_resource_arn()
+                    .unwrap_or_else(|| outcome.created.clone());
                 run.set(RestoreJobStatus::Completed, |job| {
                     job.percent_done = 100;
                     job.created_resource_arn = Some(created);
@@ -254,6 +273,53 @@ impl Service {
             return Err(Error::new(crate::ErrorKind::ServiceUnavailable, message));
         }
         Ok(job)
+    }
+
+    /// The target with what the driver needs resolved: a bucket on
+    /// another S3 endpoint gets that endpoint's settings and credentials,
+    /// from config.toml's `[s3_endpoints]` or, failing that, from the
+    /// inventory's `s3_endpoints` of the resource's account and region.
+    async fn resolved_target(
+        &self,
+        resource: &coffer_model::Resource,
+        target: &RestoreTarget,
+    ) -> Result<RestoreTarget> {
+        let RestoreTarget::Bucket(bucket) = target else {
+            return Ok(target.clone());
+        };
+        let Some(name) = &bucket.endpoint else {
+            return Ok(target.clone());
+        };
+        if bucket.access.is_some()
+            || resource.connection.get("endpoint").map(String::as_str) == Some(name.as_str())
+        {
+            return Ok(target.clone());
+        }
+        let declared = match self.config().s3_endpoint(name) {
+            Some(endpoint) => Some(endpoint.clone()),
+            None => {
+                self.catalog()
+                    .object::<coffer_model::S3Endpoint>(
+                        coffer_catalog::ObjectKind::S3Endpoint,
+                        resource.account_id.as_str(),
+                        resource.region.as_str(),
+                        name,
+                    )
+                    .await?
+            }
+        };
+        let Some(endpoint) = declared else {
+            return Err(Error::invalid_parameter(format!(
+                "S3 endpoint {name:?} is declared neither in config.toml's [s3_endpoints] nor in the inventory's s3_endpoints of {} {}; declare it (or restore on the source's endpoint {})",
+                resource.account_id,
+                resource.region,
+                resource.connection.get("endpoint").map_or("", String::as_str)
+            )));
+        };
+        let access = coffer_engine::env::s3_access(name, &endpoint)?;
+        let mut resolved = bucket.clone();
+        resolved.access = Some(access);
+        Ok(RestoreTarget::Bucket(resolved))
     }
 
     /// Records a validation job of a recovery point (PENDING, validating).

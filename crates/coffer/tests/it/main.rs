@@ -8,6 +8,7 @@
 mod agreement;
 mod api;
 mod audit;
+mod buckets;
 mod clock;
 mod crash;
 mod crash_jobs;
