@@ -275,12 +275,12 @@ impl Iterator for Merge {
     }
 }
 
-/// Every object under `prefix`, in tree order, with at most `run_objects`
-/// listed objects held in memory (more are sorted in runs spilled to
-/// `scratch` and merged).
+/// Every object `page` lists (given the continuation token of the page
+/// before, `None` for the first), in tree order, with at most
+/// `run_objects` listed objects held in memory (more are sorted in runs
+/// spilled to `scratch` and merged).
 fn listing_in_tree_order(
-    client: &Arc<S3Client>,
-    prefix: &str,
+    mut page: impl FnMut(Option<String>) -> Result<coffer_vault::s3_client::ListPage, String>,
     scratch: &std::path::Path,
     run_objects: usize,
 ) -> Result<Listing, String> {
@@ -308,19 +308,12 @@ fn listing_in_tree_order(
         })
     };
     loop {
-        let page_client = Arc::clone(client);
-        let page_prefix = prefix.to_string();
-        let page_token = token.take();
-        let page = wait(async move {
-            page_client
-                .list_page(&page_prefix, page_token.as_deref())
-                .await
-        })?;
-        batch.extend(page.objects.into_iter().map(ListedObject::from_listed));
+        let listed = page(token.take())?;
+        batch.extend(listed.objects.into_iter().map(ListedObject::from_listed));
         if batch.len() >= run_objects {
             runs.push(spill(&mut batch)?);
         }
-        match page.next {
+        match listed.next {
             Some(next) => token = Some(next),
             None => break,
         }
@@ -570,8 +563,16 @@ pub(crate) async fn backup(
             )?)),
             None => None,
         };
-        let listing =
-            listing_in_tree_order(&client, &place.prefix, &scratch, RUN_OBJECTS).map_err(failed)?;
+        let listing = listing_in_tree_order(
+            |token| {
+                let client = Arc::clone(&client);
+                let prefix = place.prefix.clone();
+                wait(async move { client.list_page(&prefix, token.as_deref()).await })
+            },
+            &scratch,
+            RUN_OBJECTS,
+        )
+        .map_err(failed)?;
         let objects = listing.map(move |listed| {
             let listed = listed?;
             let previous_record = match previous.as_mut() {
@@ -938,6 +939,49 @@ mod tests {
     fn a_changed_etag_changes_the_change_id() {
         assert_ne!(change_id("\"a\""), change_id("\"b\""));
         assert_ne!(change_id(""), 0);
+    }
+
+    #[test]
+    fn a_listing_larger_than_a_run_is_merged_in_tree_order() {
+        use coffer_vault::s3_client::ListPage;
+        // Keys in S3's order (bytes), three pages of three.
+        let keys = [
+            "a-b/c",
+            "a.txt",
+            "a/x",
+            "a/y/z",
+            "b",
+            "b0",
+            "b/0",
+            "c",
+            "logs-old/1",
+        ];
+        let mut sorted_keys = keys.to_vec();
+        sorted_keys.sort_unstable();
+        let pages: Vec<Vec<&str>> = sorted_keys.chunks(3).map(<[&str]>::to_vec).collect();
+        let listed = |key: &str| Listed {
+            key: key.into(),
+            size: 1,
+            etag: Some(format!("\"{key}\"")),
+            last_modified: Some("2026-11-24T10:00:00.000Z".into()),
+        };
+        let scratch = tempfile::tempdir().unwrap();
+        for run_objects in [2, 4, 100] {
+            let page = |token: Option<String>| -> Result<ListPage, String> {
+                let index: usize = token.map_or(0, |t| t.parse().unwrap());
+                Ok(ListPage {
+                    objects: pages[index].iter().map(|k| listed(k)).collect(),
+                    next: (index + 1 < pages.len()).then(|| (index + 1).to_string()),
+                })
+            };
+            let merged: Vec<String> = listing_in_tree_order(page, scratch.path(), run_objects)
+                .unwrap()
+                .map(|o| o.unwrap().key)
+                .collect();
+            let mut expected = keys.to_vec();
+            expected.sort_by(|a, b| tree_order(a, b));
+            assert_eq!(merged, expected, "runs of {run_objects}");
+        }
     }
 
     #[test]
