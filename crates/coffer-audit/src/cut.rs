@@ -15,11 +15,11 @@
 
 use std::path::Path;
 
-use coffer_catalog::{LedgerEntry, StoredCheckpoint, StoredCut, CUT_KIND, GENESIS};
+use coffer_catalog::{LedgerEntry, StoredCheckpoint, StoredCut, GENESIS};
 
 use crate::error::Result;
 use crate::key_file::io;
-use crate::ledger::{checkpoint_message, leaves};
+use crate::ledger::{checkpoint_message, leaves, Digest};
 use crate::merkle;
 use crate::signing::{KeyPair, PublicKey};
 
@@ -159,9 +159,29 @@ pub fn check_cuts(
     stored: &[StoredCut],
     key: Option<&PublicKey>,
 ) -> (Vec<DeclaredCut>, Vec<String>) {
+    check_cuts_in(&Digest::of(entries, kept_sizes(stored)), stored, key)
+}
+
+/// The prefixes of the ledger the `stored` cuts say were kept, which
+/// [`check_cuts_in`] needs the [`Digest`] to hold.
+pub fn kept_sizes(stored: &[StoredCut]) -> Vec<usize> {
+    stored
+        .iter()
+        .filter_map(|record| serde_json::from_str::<LedgerCut>(&record.doc).ok())
+        .filter_map(|cut| usize::try_from(cut.kept_entries).ok())
+        .collect()
+}
+
+/// [`check_cuts`] over the ledger's [`Digest`], which holds the prefixes
+/// of [`kept_sizes`].
+pub fn check_cuts_in(
+    ledger: &Digest,
+    stored: &[StoredCut],
+    key: Option<&PublicKey>,
+) -> (Vec<DeclaredCut>, Vec<String>) {
     let mut declared = Vec::new();
     let mut problems = Vec::new();
-    for entry in entries.iter().filter(|e| e.kind == CUT_KIND) {
+    for entry in ledger.cut_entries() {
         if !stored.iter().any(|s| s.seq == entry.seq) {
             problems.push(format!(
                 "entry {} declares a cut of the ledger, but its signed record is missing from the catalog: it was removed",
@@ -171,10 +191,12 @@ pub fn check_cuts(
     }
     for record in stored {
         let label = format!("the cut declared at entry {}", record.seq);
-        let entry = usize::try_from(record.seq)
-            .ok()
-            .and_then(|i| entries.get(i))
-            .filter(|e| e.seq == record.seq && e.kind == CUT_KIND);
+        let entry = usize::try_from(record.seq).ok().and_then(|i| {
+            ledger
+                .cut_entries()
+                .iter()
+                .find(|e| e.position == i && e.seq == record.seq)
+        });
         let Some(entry) = entry else {
             problems.push(format!(
                 "{label}: the ledger holds no cut entry there: the record was written around Coffer"
@@ -217,9 +239,7 @@ pub fn check_cuts(
         }
         let kept_hash = match usize::try_from(cut.kept_entries) {
             Ok(0) => Some(GENESIS),
-            Ok(n) if n <= entries.len() && cut.kept_entries <= record.seq => {
-                Some(entries[n - 1].entry_hash.as_str())
-            }
+            Ok(n) if n <= ledger.len() && cut.kept_entries <= record.seq => ledger.last_hash(n),
             _ => None,
         };
         if kept_hash != Some(cut.kept_hash.as_str()) {
@@ -280,10 +300,35 @@ pub fn standing(
     kept: Option<&StoredCheckpoint>,
     cuts: &[DeclaredCut],
 ) -> Standing {
+    let ledger = Digest::of(entries, standing_sizes(checkpoints, kept));
+    standing_in(&ledger, checkpoints, kept, cuts)
+}
+
+/// The prefixes of the ledger [`standing_in`] needs the [`Digest`] to
+/// hold: those of the `checkpoints` and of `kept`.
+pub fn standing_sizes(
+    checkpoints: &[StoredCheckpoint],
+    kept: Option<&StoredCheckpoint>,
+) -> Vec<usize> {
+    checkpoints
+        .iter()
+        .chain(kept)
+        .filter_map(|c| usize::try_from(c.tree_size).ok())
+        .collect()
+}
+
+/// [`standing`] over the ledger's [`Digest`], which holds the prefixes of
+/// [`standing_sizes`].
+pub fn standing_in(
+    ledger: &Digest,
+    checkpoints: &[StoredCheckpoint],
+    kept: Option<&StoredCheckpoint>,
+    cuts: &[DeclaredCut],
+) -> Standing {
     let Some(kept) = kept else {
         return Standing::NoneKept;
     };
-    if agrees(entries, kept) {
+    if ledger.agrees(kept) {
         return Standing::Agrees;
     }
     if let Some(cut) = cuts.iter().rev().find(|cut| cut.covers(kept)) {
@@ -291,15 +336,14 @@ pub fn standing(
     }
     let kept_entries = checkpoints
         .iter()
-        .filter(|c| c.tree_size < kept.tree_size && agrees(entries, c))
+        .filter(|c| c.tree_size < kept.tree_size && ledger.agrees(c))
         .map(|c| c.tree_size)
         .max()
         .unwrap_or(0);
     let kept_hash = usize::try_from(kept_entries)
         .ok()
-        .and_then(|n| n.checked_sub(1))
-        .and_then(|i| entries.get(i))
-        .map_or_else(|| GENESIS.to_string(), |e| e.entry_hash.clone());
+        .and_then(|n| ledger.last_hash(n))
+        .map_or_else(|| GENESIS.to_string(), str::to_string);
     Standing::Gap(Gap {
         kept_entries,
         kept_hash,
@@ -311,6 +355,7 @@ pub fn standing(
 mod tests {
     use super::*;
     use crate::ledger::tests_support::{chain, key, signed};
+    use coffer_catalog::CUT_KIND;
 
     fn stored(seq: i64, doc: &str, signature: &str) -> StoredCut {
         StoredCut {

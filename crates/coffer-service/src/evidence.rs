@@ -18,6 +18,9 @@ use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
 use crate::Service;
 
+/// How many ledger entries verification reads at a time.
+const VERIFY_PAGE: i64 = 10_000;
+
 /// An inclusion proof of one ledger entry in the newest checkpoint's tree.
 #[derive(Clone, Debug)]
 pub struct Proof {
@@ -251,12 +254,28 @@ impl Service {
             None => KeyPair::load_or_create(self.config().signing_key_path())?.public(),
         };
         let catalog = &self.catalog_for(caller);
-        let size = catalog.ledger_len().await?;
-        let entries = catalog.ledger_entries(0, size).await?;
         let checkpoints = catalog.checkpoints().await?;
-        let mut found =
-            ledger::verify_with_macs(&entries, &checkpoints, Some(&key), catalog.ledger_key());
-        let (standing, cuts, problems) = self.ledger_standing(catalog, &entries, &key).await?;
+        let stored_cuts = catalog.ledger_cuts().await?;
+        let kept = cut::read_kept(&self.config().kept_checkpoint_path())?;
+        // A page of entries at a time, in seq order: what is held grows
+        // with the checkpoints and cuts, not with the ledger.
+        let mut scan = ledger::Scan::new(&checkpoints, Some(&key), catalog.ledger_key());
+        for size in cut::kept_sizes(&stored_cuts)
+            .into_iter()
+            .chain(cut::standing_sizes(&checkpoints, kept.as_ref()))
+        {
+            scan.want(size);
+        }
+        let size = catalog.ledger_len().await?;
+        let mut from = 0;
+        while from < size {
+            let to = from.saturating_add(VERIFY_PAGE).min(size);
+            scan.feed(&catalog.ledger_entries(from, to).await?);
+            from = to;
+        }
+        let (mut found, ledger) = scan.finish();
+        let (cuts, problems) = cut::check_cuts_in(&ledger, &stored_cuts, Some(&key));
+        let standing = cut::standing_in(&ledger, &checkpoints, kept.as_ref(), &cuts);
         found.problems.extend(problems);
         if let Standing::Gap(gap) = &standing {
             found.problems.push(gap.problem());
