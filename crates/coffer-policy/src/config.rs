@@ -370,8 +370,8 @@ const DEFAULT_FILE: &str = r#"# Coffer deployment configuration: where things ar
 # Serve the endpoints and the AWS Backup API over TLS with this PEM
 # certificate chain and PEM private key (both, or neither for plain HTTP,
 # which `coffer serve` warns about on a non-loopback address).
-# tls_certificate = "{home}/tls/cert.pem"
-# tls_key = "{home}/tls/key.pem"
+#   tls_certificate = "{home}/tls/cert.pem"
+#   tls_key = "{home}/tls/key.pem"
 
 # The deployment's own disaster recovery: its catalog (the evidence ledger
 # included, as of a checkpoint signed just before) backed up into a vault a
