@@ -27,8 +27,8 @@ use coffer_model::{ContentManifest, RecoveryPoint, Resource, ResourceType, Serve
 
 use crate::process::{spawn, ChildReader, StderrCollector, ToolError};
 use crate::{
-    blocking, compare_manifest, connection, snapshot_of, BackupOutcome, DriverError,
-    RestoreOutcome, Result, Validation, Vault,
+    blocking, compare_manifest, connection, database_of, snapshot_of, BackupOutcome, DriverError,
+    Restore, RestoreOutcome, Result, Validation, Vault,
 };
 
 pub(crate) use dump::DumpScanner;
@@ -335,18 +335,19 @@ pub(crate) async fn backup(
     Ok(BackupOutcome::from_stream(saved, stored, manifest))
 }
 
-pub(crate) async fn restore(
-    point: &RecoveryPoint,
-    resource: &Resource,
-    vault: &Vault,
-    target: &str,
-    table: Option<&str>,
-    force: bool,
-) -> Result<RestoreOutcome> {
+pub(crate) async fn restore(request: &Restore<'_>) -> Result<RestoreOutcome> {
+    let Restore {
+        point,
+        resource,
+        vault,
+        endpoint,
+        target,
+        table,
+        force,
+    } = *request;
     check_database_name(target)?;
     let snapshot = snapshot_of(point)?;
-    let endpoint = Endpoint::of_resource(resource)?;
-    let source_db = connection(resource, "database")?.to_string();
+    let source_db = database_of(resource)?;
     if let (Some(table), Some(manifest)) = (table, &point.manifest) {
         if !manifest.tables.iter().any(|t| t.name == table) {
             return Err(DriverError::Refused(format!(
@@ -385,7 +386,7 @@ pub(crate) async fn restore(
             .map_err(|e| endpoint.error(format!("cannot create database {target:?}: {e}")))?;
     }
     let result = feed_client(
-        &endpoint,
+        endpoint,
         target,
         vault,
         snapshot,
@@ -553,7 +554,16 @@ pub(crate) async fn validate(
     let scratch = scratch_database(point);
     let endpoint = Endpoint::of_resource(resource)?;
     // A scratch database left by an interrupted validation is Coffer's own.
-    match restore(point, resource, vault, &scratch, None, true).await {
+    let request = Restore {
+        point,
+        resource,
+        vault,
+        endpoint: &endpoint,
+        target: &scratch,
+        table: None,
+        force: true,
+    };
+    match restore(&request).await {
         Ok(_) => {
             // A crash test stops here: the scratch database exists.
             #[cfg(feature = "failpoints")]

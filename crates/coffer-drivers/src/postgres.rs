@@ -19,8 +19,8 @@ use sqlx::{ConnectOptions as _, Connection as _, Row as _};
 
 use crate::process::{spawn, ChildReader, StderrCollector};
 use crate::{
-    blocking, compare_manifest, connection, snapshot_of, BackupOutcome, DriverError,
-    RestoreOutcome, Result, Validation, Vault,
+    blocking, compare_manifest, connection, database_of, snapshot_of, BackupOutcome, DriverError,
+    Restore, RestoreOutcome, Result, Validation, Vault,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -318,18 +318,19 @@ async fn drop_database(endpoint: &Endpoint, conn: &mut PgConnection, name: &str)
     Ok(())
 }
 
-pub(crate) async fn restore(
-    point: &RecoveryPoint,
-    resource: &Resource,
-    vault: &Vault,
-    target: &str,
-    table: Option<&str>,
-    force: bool,
-) -> Result<RestoreOutcome> {
+pub(crate) async fn restore(request: &Restore<'_>) -> Result<RestoreOutcome> {
+    let Restore {
+        point,
+        resource,
+        vault,
+        endpoint,
+        target,
+        table,
+        force,
+    } = *request;
     check_database_name(target)?;
     let snapshot = snapshot_of(point)?;
-    let endpoint = Endpoint::of_resource(resource)?;
-    let source_db = connection(resource, "database")?.to_string();
+    let source_db = database_of(resource)?;
     let mut admin = endpoint.connect(MAINTENANCE_DB).await?;
     let exists = database_exists(&mut admin, target).await?;
     let mut clean = false;
@@ -343,7 +344,7 @@ pub(crate) async fn restore(
         }
         None => {
             if exists {
-                drop_database(&endpoint, &mut admin, target).await?;
+                drop_database(endpoint, &mut admin, target).await?;
             }
         }
         Some(table) if exists => {
@@ -386,9 +387,9 @@ pub(crate) async fn restore(
     if clean {
         command.args(["--clean", "--if-exists"]);
     }
-    let result = run_restore(&endpoint, command, vault, snapshot, stream_name(&source_db)).await;
+    let result = run_restore(endpoint, command, vault, snapshot, stream_name(&source_db)).await;
     if result.is_err() && created {
-        let _ = drop_database(&endpoint, &mut admin, target).await;
+        let _ = drop_database(endpoint, &mut admin, target).await;
     }
     let _ = admin.close().await;
     let bytes = result?;
@@ -506,7 +507,16 @@ pub(crate) async fn validate(
     let scratch = scratch_database(point);
     let endpoint = Endpoint::of_resource(resource)?;
     // A scratch database left by an interrupted validation is Coffer's own.
-    match restore(point, resource, vault, &scratch, None, true).await {
+    let request = Restore {
+        point,
+        resource,
+        vault,
+        endpoint: &endpoint,
+        target: &scratch,
+        table: None,
+        force: true,
+    };
+    match restore(&request).await {
         Ok(_) => {
             // A crash test stops here: the scratch database exists.
             #[cfg(feature = "failpoints")]

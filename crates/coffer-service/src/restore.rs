@@ -2,14 +2,42 @@
 //! point restored to a new place, or read back into a scratch target and
 //! compared with what was recorded.
 
-use coffer_drivers::{RestoreOutcome, RestoreTarget, Validation};
+use std::path::PathBuf;
+
+use coffer_catalog::ObjectKind;
+use coffer_drivers::{RestoreOutcome, Validation};
 use coffer_model::{
-    RecoveryPoint, RecoveryPointStatus, RestoreJob, RestoreJobStatus, ValidationStatus,
+    Arn, RecoveryPoint, RecoveryPointStatus, Resource, ResourceType, RestoreJob, RestoreJobStatus,
+    Server, ValidationStatus,
 };
 
 use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
 use crate::Service;
+
+/// Where a restore writes, as a request names it: a place on this
+/// machine, or a database on the point's own server or on a server the
+/// inventory declares (in any account and region).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreTarget {
+    /// A directory on this machine (file systems), optionally only one
+    /// path of the tree.
+    Directory {
+        path: PathBuf,
+        select: Option<String>,
+    },
+    /// A file on this machine (SQLite).
+    File { path: PathBuf },
+    /// A database (PostgreSQL, MySQL), created, or only one table of it.
+    Database {
+        name: String,
+        table: Option<String>,
+        /// A declared server's name (`NAME`, or `ACCOUNT/REGION/NAME` when
+        /// servers of that name are declared in several places); `None`
+        /// restores on the point's own server.
+        server: Option<String>,
+    },
+}
 
 /// What StartRestoreJob asks.
 #[derive(Clone, Debug)]
@@ -44,18 +72,95 @@ pub enum ValidationEnd {
 }
 
 /// How a target is described in messages and records.
-pub fn describe_target(target: &RestoreTarget) -> String {
+pub fn describe_target(target: &coffer_drivers::RestoreTarget) -> String {
+    use coffer_drivers::RestoreTarget as To;
     match target {
-        RestoreTarget::Directory { path, select } => match select {
+        To::Directory { path, select } => match select {
             Some(select) => format!("{} (only {select})", path.display()),
             None => path.display().to_string(),
         },
-        RestoreTarget::File { path } => path.display().to_string(),
-        RestoreTarget::Database { name, table } => match table {
-            Some(table) => format!("database {name} (only table {table})"),
-            None => format!("database {name}"),
+        To::File { path } => path.display().to_string(),
+        To::Database {
+            name,
+            table,
+            server,
+        } => {
+            let on = server
+                .as_deref()
+                .map(|server| {
+                    format!(
+                        " on server {} ({}, {})",
+                        server.name, server.account_id, server.region
+                    )
+                })
+                .unwrap_or_default();
+            match table {
+                Some(table) => format!("database {name}{on} (only table {table})"),
+                None => format!("database {name}{on}"),
+            }
+        }
+    }
+}
+
+/// The ARN of what a restore of `point` (of `resource`) to `target`
+/// creates, as Coffer names resources (`CreatedResourceArn`): a database
+/// as `<server>/<database>` in its server's account and region; a
+/// directory or file on this machine by its absolute path, in the
+/// resource's account and region.
+pub fn created_resource_arn(resource: &Resource, target: &coffer_drivers::RestoreTarget) -> Arn {
+    use coffer_drivers::RestoreTarget as To;
+    match target {
+        To::Directory { path, .. } => ResourceType::FileSystem.arn(
+            &resource.region,
+            &resource.account_id,
+            &path.display().to_string(),
+        ),
+        To::File { path } => ResourceType::SQLite.arn(
+            &resource.region,
+            &resource.account_id,
+            &path.display().to_string(),
+        ),
+        To::Database { name, server, .. } => match server.as_deref() {
+            Some(server) => resource.resource_type.arn(
+                &server.region,
+                &server.account_id,
+                &format!("{}/{name}", server.name),
+            ),
+            None => {
+                let own = resource
+                    .connection
+                    .get("server")
+                    .map(String::as_str)
+                    .or_else(|| resource.resource_name.split_once('/').map(|(s, _)| s))
+                    .unwrap_or(&resource.resource_name);
+                resource.resource_type.arn(
+                    &resource.region,
+                    &resource.account_id,
+                    &format!("{own}/{name}"),
+                )
+            }
         },
     }
+}
+
+/// A server database known only from its recovery point (ARN, type), for
+/// a restore to another server when its own server is out of reach: the
+/// drivers read the source database's name from the ARN.
+fn resource_of_point(point: &RecoveryPoint) -> Option<Resource> {
+    if !point.resource_type.is_server_database() {
+        return None;
+    }
+    let arn = Arn::parse(&point.resource_arn).ok()?;
+    let name = arn.resource().strip_prefix("database/")?.to_string();
+    Some(Resource {
+        resource_type: point.resource_type,
+        resource_name: name,
+        account_id: coffer_model::AccountId::new(arn.account()).ok()?,
+        region: coffer_model::Region::new(arn.region()).ok()?,
+        resource_arn: arn,
+        tags: Default::default(),
+        connection: Default::default(),
+    })
 }
 
 /// A restore job being carried out: every change goes through one state
@@ -65,6 +170,8 @@ pub struct RestoreRun<'a> {
     service: &'a Service,
     pub job: RestoreJob,
     pub point: RecoveryPoint,
+    /// Where a restore writes, its server resolved (none for a validation).
+    pub target: Option<coffer_drivers::RestoreTarget>,
 }
 
 impl RestoreRun<'_> {
@@ -104,7 +211,8 @@ impl Service {
         caller: &Caller,
         point: RecoveryPoint,
         validating: bool,
-        target: Option<String>,
+        place: Option<String>,
+        target: Option<coffer_drivers::RestoreTarget>,
     ) -> Result<RestoreRun<'_>> {
         let vault = self.vault_of_point(&point).await?;
         self.authorize(
@@ -119,13 +227,14 @@ impl Service {
             &self.env_for(caller),
             &point,
             validating,
-            target,
+            place,
         )
         .await?;
         Ok(RestoreRun {
             service: self,
             job,
             point,
+            target,
         })
     }
 
@@ -135,22 +244,137 @@ impl Service {
     }
 
     /// The point's resource and its vault, opened (the cold tier's
-    /// location for a point in cold storage).
+    /// location for a point in cold storage). A database restored to a
+    /// declared server needs nothing of its own server: when that server
+    /// cannot be asked (another site, gone), the resource is the one the
+    /// point names.
     async fn opened(
         &self,
         point: &RecoveryPoint,
+        target: Option<&coffer_drivers::RestoreTarget>,
     ) -> Result<(coffer_model::Resource, coffer_drivers::Vault)> {
-        let resource = self.resource(&point.resource_arn).await?;
+        let elsewhere = matches!(
+            target,
+            Some(coffer_drivers::RestoreTarget::Database {
+                server: Some(_),
+                ..
+            })
+        );
+        let resource = match self.resource(&point.resource_arn).await {
+            Ok(resource) => resource,
+            Err(error) => match resource_of_point(point).filter(|_| elsewhere) {
+                Some(resource) => {
+                    tracing::info!(
+                        resource = %point.resource_arn,
+                        reason = %error,
+                        "restoring to another server without asking the point's own"
+                    );
+                    resource
+                }
+                None => return Err(error),
+            },
+        };
         let vault = self.vault_of_point(point).await?;
         let opened = self.env().open_point(&vault, point).await?;
         Ok((resource, opened))
     }
 
-    /// Records a restore job of a completed recovery point (PENDING).
+    /// A declared server by `NAME`, or `ACCOUNT/REGION/NAME` when servers
+    /// of that name are declared in several accounts or regions.
     ///
     /// # Errors
-    /// `ResourceNotFound`, `AccessDenied`, `InvalidRequest` for a point that
-    /// is not completed.
+    /// `ResourceNotFound` naming the declared servers; `InvalidParameterValue`
+    /// when the name is ambiguous.
+    pub async fn declared_server(&self, name: &str) -> Result<Server> {
+        let servers: Vec<Server> = self.env().objects(ObjectKind::Server).await?;
+        let qualified = |s: &Server| format!("{}/{}/{}", s.account_id, s.region, s.name);
+        let mut named: Vec<&Server> = servers
+            .iter()
+            .filter(|s| s.name == name || qualified(s) == name)
+            .collect();
+        match named.len() {
+            1 => Ok(named.remove(0).clone()),
+            0 => {
+                let known: Vec<String> = servers.iter().map(qualified).collect();
+                Err(Error::not_found(format!(
+                    "no server {name:?} is declared{}; declare it in an inventory file (postgres: or mysql:) and apply it",
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (servers: {})", known.join(", "))
+                    }
+                )))
+            }
+            _ => Err(Error::invalid_parameter(format!(
+                "servers named {name:?} are declared in several places ({}); name one as ACCOUNT/REGION/NAME",
+                named.iter().map(|s| qualified(s)).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// The driver's target for `target`: its server resolved and checked
+    /// against the point's engine, the kind of place against the point's
+    /// type.
+    async fn resolve_target(
+        &self,
+        point: &RecoveryPoint,
+        target: &RestoreTarget,
+    ) -> Result<coffer_drivers::RestoreTarget> {
+        use coffer_drivers::RestoreTarget as To;
+        let resolved = match target {
+            RestoreTarget::Directory { path, select } => To::Directory {
+                path: path.clone(),
+                select: select.clone(),
+            },
+            RestoreTarget::File { path } => To::File { path: path.clone() },
+            RestoreTarget::Database {
+                name,
+                table,
+                server,
+            } => {
+                let server = match server {
+                    None => None,
+                    Some(name) => {
+                        let server = self.declared_server(name).await?;
+                        if server.engine != point.resource_type {
+                            return Err(Error::invalid_parameter(format!(
+                                "server {} runs {}, and recovery point {} is of a {} database; choose a {} server",
+                                server.name,
+                                server.engine.as_str(),
+                                point.recovery_point_id,
+                                point.resource_type.as_str(),
+                                point.resource_type.as_str()
+                            )));
+                        }
+                        Some(Box::new(server))
+                    }
+                };
+                To::Database {
+                    name: name.clone(),
+                    table: table.clone(),
+                    server,
+                }
+            }
+        };
+        if !resolved.fits(point.resource_type) {
+            return Err(Error::invalid_parameter(format!(
+                "a {} recovery point cannot be restored to {}; give {}",
+                point.resource_type.as_str(),
+                resolved.kind(),
+                coffer_drivers::target_kind_of(point.resource_type)
+            )));
+        }
+        Ok(resolved)
+    }
+
+    /// Records a restore job of a completed recovery point (PENDING), its
+    /// target resolved (a named server looked up among the declared ones).
+    ///
+    /// # Errors
+    /// `ResourceNotFound` (the point, or the server), `AccessDenied`,
+    /// `InvalidRequest` for a point that is not completed,
+    /// `InvalidParameterValue` for a target that does not fit the point
+    /// (a server of another engine, a directory for a database).
     pub async fn start_restore_job(
         &self,
         caller: &Caller,
@@ -164,23 +388,37 @@ impl Service {
                 point.recovery_point_id, point.status
             )));
         }
-        self.create_restore_job(caller, point, false, Some(describe_target(target)))
-            .await
+        let target = self.resolve_target(&point, target).await?;
+        self.create_restore_job(
+            caller,
+            point,
+            false,
+            Some(describe_target(&target)),
+            Some(target),
+        )
+        .await
     }
 
     /// Carries out a restore job made by [`Service::start_restore_job`]:
-    /// RUNNING, then COMPLETED with what it created, or FAILED with the
-    /// reason. `observer` hears the bytes as they are restored.
+    /// RUNNING, then COMPLETED with what it created (`CreatedResourceArn`),
+    /// or FAILED with the reason. `observer` hears the bytes as they are
+    /// restored.
     ///
     /// # Errors
-    /// Catalog failures only; a failed restore is a [`RestoreEnd::Failed`].
+    /// Catalog failures; `InvalidRequest` for a run that is a validation.
     pub async fn run_restore_job(
         &self,
         run: &mut RestoreRun<'_>,
-        args: &StartRestore,
+        force: bool,
         observer: Option<std::sync::Arc<dyn coffer_vault::Observer>>,
     ) -> Result<RestoreEnd> {
-        let (resource, mut opened) = match self.opened(&run.point).await {
+        let Some(target) = run.target.clone() else {
+            return Err(Error::invalid_request(format!(
+                "job {} is a validation; run it as one",
+                run.job.restore_job_id
+            )));
+        };
+        let (resource, mut opened) = match self.opened(&run.point, Some(&target)).await {
             Ok(found) => found,
             Err(error) => {
                 let message = error.to_string();
@@ -195,11 +433,9 @@ impl Service {
         if let Some(observer) = observer {
             opened.storage = opened.storage.with_observer(observer);
         }
-        match coffer_drivers::restore(&run.point, &resource, &opened, &args.target, args.force)
-            .await
-        {
+        match coffer_drivers::restore(&run.point, &resource, &opened, &target, force).await {
             Ok(outcome) => {
-                let created = outcome.created.clone();
+                let created = created_resource_arn(&resource, &target).to_string();
                 run.set(RestoreJobStatus::Completed, |job| {
                     job.percent_done = 100;
                     job.created_resource_arn = Some(created);
@@ -234,7 +470,8 @@ impl Service {
             Ok(resource) => coffer_drivers::validation_scratch(&point, &resource, &self.scratch()),
             Err(_) => None,
         };
-        self.create_restore_job(caller, point, true, place).await
+        self.create_restore_job(caller, point, true, place, None)
+            .await
     }
 
     /// Carries out a validation job: the point read back into a scratch
@@ -245,7 +482,7 @@ impl Service {
     /// # Errors
     /// Catalog failures only.
     pub async fn run_validation_job(&self, run: &mut RestoreRun<'_>) -> Result<ValidationEnd> {
-        let (resource, opened) = match self.opened(&run.point).await {
+        let (resource, opened) = match self.opened(&run.point, None).await {
             Ok(found) => found,
             Err(error) => {
                 let message = error.to_string();

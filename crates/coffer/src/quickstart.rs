@@ -11,12 +11,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use coffer_drivers::RestoreTarget;
 use coffer_model::RecoveryPoint;
 use coffer_report::bundle::Trust;
 use coffer_service::backup::{requested_lifecycle, StartBackup, StartCopy};
 use coffer_service::report::DeliveryAt;
-use coffer_service::restore::StartRestore;
+use coffer_service::restore::{RestoreTarget, StartRestore};
 use coffer_service::stack::PolicyInput;
 use coffer_service::Service;
 
@@ -267,8 +266,10 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
     let mut run = service
         .start_restore_job(caller, &documents, &restore.target)
         .await?;
-    render::restore_started(&run, &restore.target);
-    let end = service.run_restore_job(&mut run, &restore, None).await?;
+    render::restore_started(&run);
+    let end = service
+        .run_restore_job(&mut run, restore.force, None)
+        .await?;
     render::restore_done(&run, &end)?;
     let orders = newest(service, &resources[2]).await?;
     let mut run = service.start_validation_job(caller, &orders).await?;

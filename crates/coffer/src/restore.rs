@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use coffer_drivers::RestoreTarget;
-use coffer_service::restore::StartRestore;
+use coffer_service::restore::{RestoreTarget, StartRestore};
 
 use crate::context::{with_service, Context};
 use crate::{progress, render, Outcome};
@@ -14,7 +13,7 @@ use crate::{progress, render, Outcome};
 pub enum RestoreCommand {
     /// Restore a recovery point to a new place (an existing one only with --force).
     #[command(
-        after_help = "Example:\n  coffer restore start --recovery-point RP --target-dir /srv/restore/home\n  coffer restore start --recovery-point RP --target-dir /tmp/r --path docs/report.pdf\n  coffer restore start --recovery-point RP --target-file /var/lib/app/queue.restored.db\n  coffer restore start --recovery-point RP --target-database orders_restored\n  coffer restore start --recovery-point RP --target-database orders --table public.invoices\n\nRP is a recovery point ARN or ID. Databases are restored on the resource's own server."
+        after_help = "Example:\n  coffer restore start --recovery-point RP --target-dir /srv/restore/home\n  coffer restore start --recovery-point RP --target-dir /tmp/r --path docs/report.pdf\n  coffer restore start --recovery-point RP --target-file /var/lib/app/queue.restored.db\n  coffer restore start --recovery-point RP --target-database orders_restored\n  coffer restore start --recovery-point RP --target-database orders --table public.invoices\n  coffer restore start --recovery-point RP --target-server standby --target-database orders\n\nRP is a recovery point ARN or ID. Databases are restored on the resource's own server,\nor with --target-server on a server an applied inventory declares (any account or region)."
     )]
     Start(RestoreStart),
     /// Check a recovery point: read its data back and compare it with what was recorded.
@@ -41,6 +40,9 @@ pub struct RestoreStart {
     /// Database to restore a PostgreSQL or MySQL database into (created).
     #[arg(long, value_name = "NAME")]
     pub target_database: Option<String>,
+    /// With --target-database: the declared server to restore on (NAME, or ACCOUNT/REGION/NAME), instead of the resource's own.
+    #[arg(long, value_name = "NAME")]
+    pub target_server: Option<String>,
     /// With --target-database: restore only this table (PostgreSQL `schema.table` or `table`; MySQL `table`).
     #[arg(long, value_name = "TABLE")]
     pub table: Option<String>,
@@ -57,6 +59,9 @@ pub struct RestoreValidate {
 }
 
 fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
+    if args.target_server.is_some() && args.target_database.is_none() {
+        bail!("--target-server goes with --target-database: name the database to create on that server");
+    }
     match (&args.target_dir, &args.target_file, &args.target_database) {
         (Some(dir), None, None) => {
             if args.table.is_some() {
@@ -75,6 +80,7 @@ fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
             Ok(RestoreTarget::Database {
                 name: name.clone(),
                 table: args.table.clone(),
+                server: args.target_server.clone(),
             })
         }
         _ => bail!("give exactly one of --target-dir DIR (file systems), --target-file FILE (SQLite) or --target-database NAME (PostgreSQL, MySQL)"),
@@ -99,10 +105,10 @@ pub async fn start(ctx: &Context, args: &RestoreStart) -> anyhow::Result<Outcome
         let mut run = service
             .start_restore_job(caller, &request.recovery_point, &request.target)
             .await?;
-        render::restore_started(&run, &request.target);
+        render::restore_started(&run);
         let bar = progress::Bar::new("restore");
         let end = service
-            .run_restore_job(&mut run, &request, Some(bar.clone()))
+            .run_restore_job(&mut run, request.force, Some(bar.clone()))
             .await?;
         coffer_vault::Observer::done(&*bar);
         render::restore_done(&run, &end)?;

@@ -355,15 +355,6 @@ fn queue_backup(home: &Home) -> crate::Run {
     ])
 }
 
-/// A free loopback port (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `GET path` on loopback: (status code, body).
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
@@ -416,7 +407,7 @@ fn serve_answers_metrics_and_healthz_runs_once_per_home_and_aborts_on_request() 
     );
 
     ok(&queue_backup(&home));
-    let port = free_port();
+    let port = coffer_testkit::free_port();
     let mut daemon = serve_on(&home, &format!("127.0.0.1:{port}"));
     let deadline = Instant::now() + Duration::from_secs(60);
     let metrics = loop {
