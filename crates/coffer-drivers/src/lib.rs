@@ -23,10 +23,12 @@ pub mod mysql;
 pub mod postgres;
 mod process;
 pub mod sqlite;
+mod tools;
 
 pub use postgres::PostgresError;
 pub use process::ToolError;
 pub use sqlite::SqliteError;
+pub use tools::use_tool_dirs;
 
 use std::path::PathBuf;
 

@@ -43,7 +43,7 @@ pub use arn::{glob_match, Arn, ArnError, ArnPattern, PARTITION};
 pub use compliance::{Compliance, ControlResult, ControlSummary, FrameworkEvaluation};
 pub use config::{
     BucketLocation, Config, ConfigParts, NotificationTarget, ObjectLockDefault, ServeSettings,
-    VaultLocation, VaultRule, CONFIG_FILE,
+    ToolDirs, VaultLocation, VaultRule, CONFIG_FILE,
 };
 pub use finding::{did_you_mean, join_field, Finding, Findings, Severity};
 pub use framework::{

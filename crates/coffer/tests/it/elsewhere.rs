@@ -446,3 +446,103 @@ fn restic_alone_restores_a_mysql_point_through_the_mariadb_client() {
         "tea,ünï"
     );
 }
+
+/// Runs `coffer` on `home` with `PATH` set to `path` only.
+fn run_with_path(home: &Home, path: &str, args: &[&str]) -> Run {
+    let mut full = vec!["--account", ACCOUNT, "--region", "eu-west-1"];
+    full.extend_from_slice(args);
+    home.run_bare_with(&full, &[("PATH", path)])
+}
+
+#[test]
+fn mysql_tools_are_found_where_config_toml_says_and_a_wrong_directory_is_refused_at_load() {
+    let home = Home::new();
+    let server = ScratchServer::start(Engine::MariaDb);
+    server.sql(None, "CREATE DATABASE shop");
+    server.sql(
+        Some("shop"),
+        "CREATE TABLE t (x int); INSERT INTO t VALUES (1), (2)",
+    );
+    let stack = home.write("stack.yaml", VAULTS);
+    let inventory = home.write(
+        "inventory.yaml",
+        &format!(
+            "defaults:\n  account: \"{ACCOUNT}\"\n  region: eu-west-1\n{}",
+            server.inventory("m")
+        ),
+    );
+    ok(&home.run(&["apply", "--stack", "else", &stack, &inventory]));
+    let arn = format!("arn:coffer:mysql:eu-west-1:{ACCOUNT}:database/m/shop");
+    let backup = [
+        "backup",
+        "start",
+        "--resource",
+        arn.as_str(),
+        "--vault",
+        "primary",
+    ];
+
+    // Without the tools on PATH and nothing configured: the package is named.
+    let nowhere = home.path().join("empty-path");
+    std::fs::create_dir_all(&nowhere).unwrap();
+    let nowhere = nowhere.display().to_string();
+    let missing = run_with_path(&home, &nowhere, &backup);
+    assert_eq!(missing.code, 1, "{missing:?}");
+    assert!(
+        missing
+            .stderr
+            .contains("is not installed or not on PATH (Debian package mariadb-client)"),
+        "{missing:?}"
+    );
+
+    // The real tools, in a directory of their own that config.toml names.
+    let bin = home.path().join("mysql-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["mariadb", "mariadb-dump"] {
+        let real = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+        assert!(
+            !real.is_empty(),
+            "{tool} is needed (Debian package mariadb-client)"
+        );
+        std::os::unix::fs::symlink(real, bin.join(tool)).unwrap();
+    }
+    let config = home.path().join("config.toml");
+    let defaults = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{defaults}\n[tools]\nmysql_bin_dir = \"{{home}}/mysql-bin\"\n"),
+    )
+    .unwrap();
+    let backed_up = run_with_path(&home, &nowhere, &backup);
+    ok(&backed_up);
+    let rp = printed(&backed_up, "recovery point");
+    ok(&run_with_path(
+        &home,
+        &nowhere,
+        &[
+            "restore",
+            "start",
+            "--recovery-point",
+            &rp,
+            "--target-database",
+            "shop_r",
+        ],
+    ));
+    assert_eq!(server.sql(Some("shop_r"), "SELECT sum(x) FROM t"), "3");
+
+    // A directory without the tools is refused when the configuration loads.
+    std::fs::remove_file(bin.join("mariadb")).unwrap();
+    refused(
+        &home.run(&["recovery-points", "list"]),
+        "tools.mysql_bin_dir: ",
+    );
+    let refusal = home.run(&["recovery-points", "list"]);
+    assert!(
+        refusal.stderr.contains("mysql-bin holds no executable mariadb or mysql; give the directory holding the client tools"),
+        "{refusal:?}"
+    );
+}

@@ -63,12 +63,18 @@ impl Home {
 
     /// Runs `coffer --home HOME ARGS`.
     pub fn run_bare(&self, args: &[&str]) -> Run {
+        self.run_bare_with(args, &[])
+    }
+
+    /// Runs `coffer --home HOME ARGS` with the environment variables `env` set.
+    pub fn run_bare_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_coffer"))
             .arg("--home")
             .arg(self.path())
             .args(args)
             .env_remove("COFFER_HOME")
             .env_remove("COFFER_LOG")
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         Run {
