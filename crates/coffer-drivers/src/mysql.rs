@@ -448,10 +448,15 @@ async fn feed_client(
                     scanner: scanner.as_mut(),
                     bytes: 0,
                 };
-                vault
-                    .storage
-                    .dump(&vault.secret, &snapshot, &name, &mut writer)
-                    .map_err(DriverError::from)
+                writer
+                    .begin()
+                    .map_err(|e| tool_error(tool, &label, e))
+                    .and_then(|()| {
+                        vault
+                            .storage
+                            .dump(&vault.secret, &snapshot, &name, &mut writer)
+                            .map_err(DriverError::from)
+                    })
                     .and_then(|()| writer.finish().map_err(|e| tool_error(tool, &label, e)))
                     .map(|()| writer.bytes)
             }
@@ -500,10 +505,21 @@ struct ClientWriter<'a, W: Write> {
 }
 
 impl<W: Write> ClientWriter<'_, W> {
+    /// Turns autocommit off for the session: the dump has one `INSERT` per
+    /// row, which would otherwise each be a transaction of its own (a log
+    /// flush per row, hours for a gigabyte). The `LOCK TABLES` and
+    /// `UNLOCK TABLES` around each table's rows commit, so each table's
+    /// rows are one transaction; a restore cut short leaves its last
+    /// table's rows uncommitted.
+    fn begin(&mut self) -> std::io::Result<()> {
+        self.inner.write_all(b"SET autocommit=0;\n")
+    }
+
     fn finish(&mut self) -> std::io::Result<()> {
         if let Some(scanner) = self.scanner.as_mut() {
             scanner.finish(&mut *self.inner)?;
         }
+        self.inner.write_all(b"\nCOMMIT;\n")?;
         self.inner.flush()
     }
 }

@@ -242,7 +242,10 @@ async fn a_database_streams_in_restores_to_a_new_database_and_validates() {
     );
     let scratch = sql(
         None,
-        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'coffer_validate_rp0123456789%'",
+        &format!(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'coffer_validate_{}'",
+            tampered.recovery_point_id.to_lowercase()
+        ),
     );
     assert_eq!(scratch, "", "the scratch database is dropped");
 }
