@@ -11,8 +11,10 @@
 //! checked too: an entry a catalog writer appended with a valid chain
 //! after the last checkpoint is named.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use coffer_catalog::{
-    Catalog, LedgerEntry, LedgerKey, StoredCheckpoint, FORMAT_V1, FORMAT_V2, GENESIS,
+    Catalog, LedgerEntry, LedgerKey, StoredCheckpoint, CUT_KIND, FORMAT_V1, FORMAT_V2, GENESIS,
 };
 
 use crate::error::Result;
@@ -43,7 +45,22 @@ pub async fn checkpoint(
 ) -> Result<StoredCheckpoint> {
     let size = catalog.ledger_len().await?;
     let entries = catalog.ledger_entries(0, size).await?;
-    let root = hex::encode(merkle::root(&leaves(&entries)));
+    checkpoint_over(catalog, key, &entries, now).await
+}
+
+/// Signs and stores a checkpoint of `entries`, the whole ledger as the
+/// caller just read it.
+///
+/// # Errors
+/// Catalog errors.
+pub async fn checkpoint_over(
+    catalog: &Catalog,
+    key: &KeyPair,
+    entries: &[LedgerEntry],
+    now: jiff::Timestamp,
+) -> Result<StoredCheckpoint> {
+    let size = i64::try_from(entries.len()).unwrap_or(i64::MAX);
+    let root = hex::encode(merkle::root(&leaves(entries)));
     // Stored at the catalog's precision, signed the same way.
     let time = jiff::Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now);
     let checkpoint = StoredCheckpoint {
@@ -96,26 +113,176 @@ pub fn verify_with_macs(
     key: Option<&PublicKey>,
     mac_key: Option<&LedgerKey>,
 ) -> Verification {
-    let mut problems = Vec::new();
-    let mut macs_checked = 0;
-    let mut first_v2: Option<i64> = None;
-    for (position, entry) in entries.iter().enumerate() {
+    let mut scan = Scan::new(checkpoints, key, mac_key);
+    scan.feed(entries);
+    scan.finish().0
+}
+
+/// An entry of the ledger that declares a cut, as [`Digest`] keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CutEntry {
+    /// Where it stands in the ledger (its seq, unless entries moved).
+    pub position: usize,
+    pub seq: i64,
+    pub time: jiff::Timestamp,
+    pub doc_sha256: String,
+}
+
+/// What the checks after the chain's need of a ledger, kept while it is
+/// read a page at a time: its length, the Merkle root of and the last
+/// entry's hash in each prefix asked for ([`Scan::want`]), and the entries
+/// declaring cuts. Its size grows with the prefixes asked for and the
+/// cuts, not with the entries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Digest {
+    len: usize,
+    prefixes: BTreeMap<usize, (Hash, String)>,
+    cut_entries: Vec<CutEntry>,
+}
+
+impl Digest {
+    /// The digest of `entries` (the whole ledger) with the prefixes of
+    /// `sizes`.
+    pub fn of(entries: &[LedgerEntry], sizes: impl IntoIterator<Item = usize>) -> Digest {
+        let mut scan = Scan::new(&[], None, None);
+        for size in sizes {
+            scan.want(size);
+        }
+        scan.feed(entries);
+        scan.finish().1
+    }
+
+    /// How many entries the ledger holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The root of the first `size` entries, when the ledger holds them
+    /// and the prefix was asked for.
+    pub fn root(&self, size: usize) -> Option<&Hash> {
+        self.prefixes.get(&size).map(|(root, _)| root)
+    }
+
+    /// The hash of the last of the first `size` entries ([`GENESIS`] for
+    /// none), when the ledger holds them and the prefix was asked for.
+    pub fn last_hash(&self, size: usize) -> Option<&str> {
+        self.prefixes.get(&size).map(|(_, hash)| hash.as_str())
+    }
+
+    /// The entries declaring cuts, in ledger order.
+    pub fn cut_entries(&self) -> &[CutEntry] {
+        &self.cut_entries
+    }
+
+    /// Whether the ledger gives `checkpoint`'s root over its first
+    /// `tree_size` entries (false when that prefix was not asked for).
+    pub fn agrees(&self, checkpoint: &StoredCheckpoint) -> bool {
+        usize::try_from(checkpoint.tree_size)
+            .ok()
+            .and_then(|size| self.root(size))
+            .is_some_and(|root| hex::encode(root) == checkpoint.root_hash)
+    }
+}
+
+/// The ledger's verification fed a page at a time, in seq order: what
+/// [`verify_with_macs`] finds over the whole ledger, holding only the
+/// previous entry's hash, the Merkle frontier (one hash per set bit of
+/// the count) and the [`Digest`], never the entries.
+#[derive(Debug)]
+pub struct Scan<'a> {
+    checkpoints: &'a [StoredCheckpoint],
+    key: Option<&'a PublicKey>,
+    mac_key: Option<&'a LedgerKey>,
+    wanted: BTreeSet<usize>,
+    previous: String,
+    first_v2: Option<i64>,
+    macs_checked: usize,
+    problems: Vec<String>,
+    /// The perfect subtrees over the entries so far, largest first: their
+    /// sizes are the count's binary digits.
+    frontier: Vec<(usize, Hash)>,
+    digest: Digest,
+}
+
+impl<'a> Scan<'a> {
+    /// A scan checking `checkpoints` (their roots and, with `key`, their
+    /// signatures) and, with `mac_key`, each format-2 entry's MAC.
+    pub fn new(
+        checkpoints: &'a [StoredCheckpoint],
+        key: Option<&'a PublicKey>,
+        mac_key: Option<&'a LedgerKey>,
+    ) -> Scan<'a> {
+        let wanted = checkpoints
+            .iter()
+            .filter_map(|c| usize::try_from(c.tree_size).ok())
+            .collect();
+        Scan {
+            checkpoints,
+            key,
+            mac_key,
+            wanted,
+            previous: GENESIS.to_string(),
+            first_v2: None,
+            macs_checked: 0,
+            problems: Vec::new(),
+            frontier: Vec::new(),
+            digest: Digest::default(),
+        }
+    }
+
+    /// Also keeps the root and last hash of the first `size` entries in
+    /// the [`Digest`]; asked before the entries are fed.
+    pub fn want(&mut self, size: usize) {
+        self.wanted.insert(size);
+    }
+
+    /// How many hashes the scan holds: the frontier and the prefixes kept.
+    pub fn held_hashes(&self) -> usize {
+        self.frontier.len() + self.digest.prefixes.len()
+    }
+
+    /// Checks the next `page` of entries, the ones after those fed so far.
+    pub fn feed(&mut self, page: &[LedgerEntry]) {
+        for entry in page {
+            self.keep_prefix();
+            self.check(entry);
+        }
+    }
+
+    /// Keeps the current prefix when it was asked for.
+    fn keep_prefix(&mut self) {
+        let size = self.digest.len;
+        if self.wanted.contains(&size) {
+            let root = frontier_root(&self.frontier);
+            self.digest
+                .prefixes
+                .insert(size, (root, self.previous.clone()));
+        }
+    }
+
+    fn check(&mut self, entry: &LedgerEntry) {
+        let position = self.digest.len;
+        let problems = &mut self.problems;
         let label = format!(
             "entry {} ({} {}, {:?})",
             entry.seq, entry.kind, entry.subject, entry.event
         );
         match entry.format {
             FORMAT_V1 => {
-                if let Some(first) = first_v2 {
+                if let Some(first) = self.first_v2 {
                     problems.push(format!(
                         "{label} is in the old format 1 after entry {first} in format 2: Coffer writes only format 2 since, so it was written around Coffer (forged)"
                     ));
                 }
             }
             FORMAT_V2 => {
-                first_v2.get_or_insert(entry.seq);
-                if let Some(mac_key) = mac_key {
-                    macs_checked += 1;
+                self.first_v2.get_or_insert(entry.seq);
+                if let Some(mac_key) = self.mac_key {
+                    self.macs_checked += 1;
                     if entry.mac.is_none() {
                         problems.push(format!(
                             "{label} carries no MAC: it was not written by this deployment's Coffer (forged)"
@@ -144,52 +311,98 @@ pub fn verify_with_macs(
                 entry.seq, entry.kind, entry.subject, entry.event
             ));
         }
-        let previous = match position {
-            0 => GENESIS,
-            n => entries[n - 1].entry_hash.as_str(),
-        };
-        if entry.prev_hash != previous {
+        if entry.prev_hash != self.previous {
             problems.push(format!(
                 "entry {} does not follow the entry before it: an entry was removed, inserted or reordered there",
                 entry.seq
             ));
         }
-    }
-    let all_leaves = leaves(entries);
-    for checkpoint in checkpoints {
-        let label = format!(
-            "checkpoint of {} (first {} entries)",
-            checkpoint.time, checkpoint.tree_size
-        );
-        let size = usize::try_from(checkpoint.tree_size).unwrap_or(usize::MAX);
-        if size > entries.len() {
-            problems.push(format!(
-                "{label}: the ledger holds only {} entries: it was cut back",
-                entries.len()
-            ));
-        } else if hex::encode(merkle::root(&all_leaves[..size])) != checkpoint.root_hash {
-            problems.push(format!(
-                "{label}: those entries no longer give the signed root: some were changed, removed or reordered"
-            ));
+        if entry.kind == CUT_KIND {
+            self.digest.cut_entries.push(CutEntry {
+                position,
+                seq: entry.seq,
+                time: entry.time,
+                doc_sha256: entry.doc_sha256.clone(),
+            });
         }
-        if let Some(key) = key {
-            let message =
-                checkpoint_message(checkpoint.tree_size, &checkpoint.root_hash, checkpoint.time);
-            if !key.verifies(&message, &checkpoint.signature) {
+        push_leaf(
+            &mut self.frontier,
+            merkle::leaf_hash(entry.entry_hash.as_bytes()),
+        );
+        self.previous.clone_from(&entry.entry_hash);
+        self.digest.len += 1;
+    }
+
+    /// What the scan found over every entry fed, with each checkpoint's
+    /// root and signature checked, and the [`Digest`] of the ledger.
+    pub fn finish(mut self) -> (Verification, Digest) {
+        self.keep_prefix();
+        let len = self.digest.len;
+        let mut problems = self.problems;
+        for checkpoint in self.checkpoints {
+            let label = format!(
+                "checkpoint of {} (first {} entries)",
+                checkpoint.time, checkpoint.tree_size
+            );
+            let size = usize::try_from(checkpoint.tree_size).unwrap_or(usize::MAX);
+            if size > len {
                 problems.push(format!(
-                    "{label}: its signature does not verify with key {} (it says {})",
-                    key.fingerprint(),
-                    checkpoint.key_fingerprint
+                    "{label}: the ledger holds only {len} entries: it was cut back"
+                ));
+            } else if !self.digest.agrees(checkpoint) {
+                problems.push(format!(
+                    "{label}: those entries no longer give the signed root: some were changed, removed or reordered"
                 ));
             }
+            if let Some(key) = self.key {
+                let message = checkpoint_message(
+                    checkpoint.tree_size,
+                    &checkpoint.root_hash,
+                    checkpoint.time,
+                );
+                if !key.verifies(&message, &checkpoint.signature) {
+                    problems.push(format!(
+                        "{label}: its signature does not verify with key {} (it says {})",
+                        key.fingerprint(),
+                        checkpoint.key_fingerprint
+                    ));
+                }
+            }
         }
+        let found = Verification {
+            entries: len,
+            checkpoints: self.checkpoints.len(),
+            macs_checked: self.mac_key.map(|_| self.macs_checked),
+            problems,
+        };
+        (found, self.digest)
     }
-    Verification {
-        entries: entries.len(),
-        checkpoints: checkpoints.len(),
-        macs_checked: mac_key.map(|_| macs_checked),
-        problems,
+}
+
+/// Adds `leaf` to the frontier, merging the subtrees it completes.
+fn push_leaf(frontier: &mut Vec<(usize, Hash)>, leaf: Hash) {
+    let mut node = (1, leaf);
+    while let Some(&(size, left)) = frontier.last() {
+        if size != node.0 {
+            break;
+        }
+        frontier.pop();
+        node = (size * 2, merkle::node_hash(&left, &node.1));
     }
+    frontier.push(node);
+}
+
+/// The RFC 6962 root of the leaves the frontier covers: its subtrees
+/// joined from the right, as the tree splits at the largest power of two.
+fn frontier_root(frontier: &[(usize, Hash)]) -> Hash {
+    let mut subtrees = frontier.iter().rev();
+    let Some(&(_, mut root)) = subtrees.next() else {
+        return merkle::root(&[]);
+    };
+    for (_, left) in subtrees {
+        root = merkle::node_hash(left, &root);
+    }
+    root
 }
 
 /// An inclusion proof of entry `seq` in the tree of the first `size`
@@ -204,17 +417,20 @@ pub fn prove(entries: &[LedgerEntry], seq: usize, size: usize) -> Option<(Vec<St
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests_support {
+    //! Chains, keys and checkpoints the ledger's and the cuts' tests share.
+
     use super::*;
 
-    fn chain(n: i64) -> Vec<LedgerEntry> {
+    /// `n` chained format-1 entries, subjects `{tag}{seq}`.
+    pub(crate) fn chain(n: i64, tag: &str) -> Vec<LedgerEntry> {
         let mut out: Vec<LedgerEntry> = Vec::new();
         for seq in 0..n {
             let mut e = LedgerEntry {
                 seq,
                 time: jiff::Timestamp::from_second(1_780_000_000 + seq).unwrap_or_default(),
                 kind: "backup job".into(),
-                subject: format!("J{seq}"),
+                subject: format!("{tag}{seq}"),
                 event: "COMPLETED".into(),
                 doc_sha256: "ab".repeat(32),
                 prev_hash: out
@@ -231,7 +447,7 @@ mod tests {
         out
     }
 
-    fn signed(entries: &[LedgerEntry], key: &KeyPair, size: usize) -> StoredCheckpoint {
+    pub(crate) fn signed(entries: &[LedgerEntry], key: &KeyPair, size: usize) -> StoredCheckpoint {
         let root = hex::encode(merkle::root(&leaves(&entries[..size])));
         let time = jiff::Timestamp::from_second(1_790_000_000).unwrap_or_default();
         let size = i64::try_from(size).unwrap_or_default();
@@ -244,10 +460,21 @@ mod tests {
         }
     }
 
-    fn key() -> (tempfile::TempDir, KeyPair) {
+    pub(crate) fn key() -> (tempfile::TempDir, KeyPair) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let key = KeyPair::load_or_create(&dir.path().join("k")).unwrap_or_else(|e| panic!("{e}"));
         (dir, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::tests_support::{key, signed};
+
+    fn chain(n: i64) -> Vec<LedgerEntry> {
+        super::tests_support::chain(n, "J")
     }
 
     #[test]
@@ -411,6 +638,51 @@ mod tests {
             found.problems.len() == 1 && found.problems[0].contains("old format 1 after entry 4"),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn a_ledger_fed_a_page_at_a_time_is_found_as_a_whole_and_never_held() {
+        let (_dir, key) = key();
+        let public = key.public();
+        let mut entries = chain(1000);
+        let checkpoints: Vec<StoredCheckpoint> = [0, 1, 7, 64, 333, 1000]
+            .iter()
+            .map(|&size| signed(&entries, &key, size))
+            .collect();
+        // Edited and re-hashed after the checkpoint of 333, one edited.
+        entries[500].event = "FAILED".into();
+        for i in 500..entries.len() {
+            entries[i].prev_hash = entries[i - 1].entry_hash.clone();
+            entries[i].entry_hash = entries[i].computed_hash();
+        }
+        entries[700].subject = "J0".into();
+        let whole = verify(&entries, &checkpoints, Some(&public));
+        assert_eq!(whole.problems.len(), 2, "{whole:?}");
+        for page in [1, 10, 333, 1000] {
+            let mut scan = Scan::new(&checkpoints, Some(&public), None);
+            let mut most = 0;
+            for chunk in entries.chunks(page) {
+                // The scan borrows no page: each is dropped once fed.
+                let owned = chunk.to_vec();
+                scan.feed(&owned);
+                drop(owned);
+                most = most.max(scan.held_hashes());
+            }
+            // At most one hash per bit of the count, and one per
+            // checkpoint: bounded by the checkpoints, not the entries.
+            assert!(most <= 10 + checkpoints.len(), "{most} hashes held");
+            let (found, digest) = scan.finish();
+            assert_eq!(found, whole, "pages of {page}");
+            assert_eq!(digest.len(), 1000);
+            for checkpoint in &checkpoints {
+                let size = usize::try_from(checkpoint.tree_size).unwrap_or_default();
+                assert_eq!(
+                    digest.root(size).map(hex::encode),
+                    Some(hex::encode(merkle::root(&leaves(&entries[..size])))),
+                    "the root of {size}"
+                );
+            }
+        }
     }
 
     #[test]

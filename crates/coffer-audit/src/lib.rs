@@ -11,12 +11,16 @@
 //! - [`ledger`]: signed checkpoints and the verification that names every
 //!   edited, removed, reordered or cut-back entry, and (with the ledger
 //!   key) every forged one.
+//! - [`cut`]: declared cuts of the ledger (a catalog restored from an
+//!   older copy or recreated), and the checkpoint kept outside the catalog
+//!   that shows an undeclared one.
 //! - [`ledger_key`]: the deployment's ledger key, which MACs each entry.
 //!
 //! The ledger itself is appended by `coffer-catalog`, in the transaction
 //! of each change it records.
 
 pub mod controls;
+pub mod cut;
 mod error;
 pub mod evaluation;
 mod key_file;

@@ -61,6 +61,16 @@ pub enum Problem {
     },
     /// Its document cannot be read as its kind.
     Unreadable,
+    /// A stored version of a policy object is not what the ledger entry
+    /// it names committed to: its `field` (document, change, time, actor)
+    /// differs.
+    VersionDiffers { seq: i64, field: String },
+    /// A stored version names a ledger entry that does not record it (gone,
+    /// or about another object).
+    VersionEntryMissing { seq: i64 },
+    /// A ledger entry records a change of a policy object, and the history
+    /// holds no version for it.
+    VersionMissing { seq: i64 },
 }
 
 impl fmt::Display for Disagreement {
@@ -91,6 +101,18 @@ impl fmt::Display for Disagreement {
             Problem::Unreadable => write!(
                 f,
                 "{what} {id}: its stored document cannot be read, so the ledger cannot vouch for it"
+            ),
+            Problem::VersionDiffers { seq, field } => write!(
+                f,
+                "{what} {id}: its stored {catalog_says} is not what ledger entry {seq} committed to: its {field} differs"
+            ),
+            Problem::VersionEntryMissing { seq } => write!(
+                f,
+                "{what} {id}: its stored {catalog_says} names ledger entry {seq}, which does not record it"
+            ),
+            Problem::VersionMissing { seq } => write!(
+                f,
+                "{what} {id}: ledger entry {seq} records a change ({catalog_says}), and the catalog's history holds no version for it"
             ),
         }
     }
@@ -391,32 +413,6 @@ fn object_summary(kind: ObjectKind, name: &str, doc: &str) -> String {
         }
     }
     format!("{name:?}")
-}
-
-/// The ledgered objects of `stack` that have no ledger entry of their kind
-/// (written before the ledger recorded objects): kind, ARN, document as
-/// stored.
-pub(crate) async fn unrecorded_objects(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    stack: &str,
-) -> Result<Vec<(ObjectKind, String, String)>> {
-    let mut out = Vec::new();
-    for kind in LEDGERED_OBJECTS {
-        let rows = sqlx::query(
-            "SELECT o.arn, o.doc FROM objects o WHERE o.stack = $1 AND o.kind = $2 \
-             AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.subject = o.arn AND l.kind = $3) \
-             ORDER BY o.arn",
-        )
-        .bind(stack)
-        .bind(kind.as_str())
-        .bind(kind.label())
-        .fetch_all(&mut **tx)
-        .await?;
-        for row in rows {
-            out.push((kind, row.try_get("arn")?, row.try_get("doc")?));
-        }
-    }
-    Ok(out)
 }
 
 /// A framework's current result as stored, for an evaluation to compare

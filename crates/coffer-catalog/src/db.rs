@@ -84,10 +84,25 @@ const MIGRATIONS: &[Migration] = &[
         description: "ledger entries name their actor and carry a MAC",
         sql: include_str!("migrations/0011_ledger_actor_mac.sql"),
     },
+    Migration {
+        version: 12,
+        description: "object history: every version of each ledgered policy object",
+        sql: include_str!("migrations/0012_object_versions.sql"),
+    },
+    Migration {
+        version: 13,
+        description: "declared cuts of the ledger",
+        sql: include_str!("migrations/0013_ledger_cuts.sql"),
+    },
+    Migration {
+        version: 14,
+        description: "access keys for the API and counted authentication refusals",
+        sql: include_str!("migrations/0014_access_keys.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 14;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

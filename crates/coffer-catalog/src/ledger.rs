@@ -380,19 +380,11 @@ pub(crate) const ENTRY_COLUMNS: &str = "seq, time, kind, subject, event, doc_sha
 pub(crate) fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<LedgerEntry> {
     use sqlx::Row;
     let time: String = row.try_get("time")?;
-    let principal: Option<String> = row.try_get("actor_principal")?;
-    let account: Option<String> = row.try_get("actor_account")?;
-    let os_user: Option<String> = row.try_get("actor_os_user")?;
-    // An account or user without a principal is kept as an actor, so the
-    // hash covers what is stored (and an edit shows).
-    let actor = match (principal, account, os_user) {
-        (None, None, None) => None,
-        (principal, account, os_user) => Some(Actor {
-            principal: principal.unwrap_or_default(),
-            account,
-            os_user,
-        }),
-    };
+    let actor = actor_from_columns(
+        row.try_get("actor_principal")?,
+        row.try_get("actor_account")?,
+        row.try_get("actor_os_user")?,
+    );
     Ok(LedgerEntry {
         seq: row.try_get("seq")?,
         time: crate::time::parse_ts(&time, "ledger entry")?,
@@ -406,6 +398,24 @@ pub(crate) fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<LedgerEntry> {
         format: row.try_get("format")?,
         mac: row.try_get("mac")?,
     })
+}
+
+/// The actor stored as its three columns: None when all are empty. An
+/// account or user without a principal is kept as an actor, so the hash
+/// covers what is stored (and an edit shows).
+pub(crate) fn actor_from_columns(
+    principal: Option<String>,
+    account: Option<String>,
+    os_user: Option<String>,
+) -> Option<Actor> {
+    match (principal, account, os_user) {
+        (None, None, None) => None,
+        (principal, account, os_user) => Some(Actor {
+            principal: principal.unwrap_or_default(),
+            account,
+            os_user,
+        }),
+    }
 }
 
 /// Which ledger entries `Catalog::ledger_log` returns, as CloudTrail's
@@ -478,5 +488,67 @@ impl Catalog {
         }
         let rows = statement.bind(limit).fetch_all(&self.pool).await?;
         rows.iter().map(entry_from_row).collect()
+    }
+}
+
+/// The kind of the entry that declares a cut of the ledger.
+pub const CUT_KIND: &str = "ledger cut";
+
+/// A declared cut as stored: the position of its `ledger cut` entry, its
+/// document (the bytes signed, whose SHA-256 the entry records) and the
+/// signature over them. What the document says is `coffer-audit`'s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCut {
+    pub seq: i64,
+    pub doc: String,
+    /// Ed25519 signature, hex.
+    pub signature: String,
+}
+
+impl Catalog {
+    /// Appends a `ledger cut` entry about `subject` (`event` says what it
+    /// declares in a line) and stores its signed document beside it, in
+    /// one transaction.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn append_ledger_cut(
+        &self,
+        subject: &str,
+        event: &str,
+        doc: &str,
+        signature: &str,
+        now: jiff::Timestamp,
+    ) -> Result<LedgerEntry> {
+        let mut tx = self.begin_write().await?;
+        let entry = append(&mut tx, self, CUT_KIND, subject, event, doc.as_bytes(), now).await?;
+        sqlx::query("INSERT INTO ledger_cuts (seq, doc, signature) VALUES ($1, $2, $3)")
+            .bind(entry.seq)
+            .bind(doc)
+            .bind(signature)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    /// Every declared cut, in ledger order.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn ledger_cuts(&self) -> Result<Vec<StoredCut>> {
+        use sqlx::Row;
+        let rows = sqlx::query("SELECT seq, doc, signature FROM ledger_cuts ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredCut {
+                    seq: row.try_get("seq")?,
+                    doc: row.try_get("doc")?,
+                    signature: row.try_get("signature")?,
+                })
+            })
+            .collect()
     }
 }

@@ -15,10 +15,12 @@
 //! # Ok(()) }
 //! ```
 
+mod access_keys;
 mod agreement;
 mod compliance;
 mod db;
 mod error;
+mod history;
 pub mod ledger;
 mod objects;
 mod overview;
@@ -27,6 +29,7 @@ mod reporting;
 mod schedule;
 mod time;
 mod typed;
+mod unowned;
 mod vouched;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,12 +37,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::{AnyPool, Row};
 use tracing::info;
 
+pub use access_keys::{AccessKeyRecord, RefusalRecord, OTHER_SOURCES, REFUSAL_SOURCES_PER_HOUR};
 pub use agreement::{AgreementPage, CheckedCurrent, Disagreement, Problem, LEDGERED_OBJECTS};
 pub use compliance::{control_key, CompletedRestore, CurrentResult, FrameworkKey, NewestPoint};
 pub use db::{Backend, SCHEMA_VERSION};
 pub use error::{redact_url, Error, Result};
+pub use history::{ObjectVersion, VersionChange, VersionPage};
 pub use ledger::{
-    Actor, LedgerEntry, LedgerKey, LedgerQuery, StoredCheckpoint, FORMAT_V1, FORMAT_V2, GENESIS,
+    Actor, LedgerEntry, LedgerKey, LedgerQuery, StoredCheckpoint, StoredCut, CUT_KIND, FORMAT_V1,
+    FORMAT_V2, GENESIS,
 };
 pub use objects::{
     diff_docs, ApplySummary, Blocker, Change, DesiredObject, FieldChange, ObjectKind, StackPlan,
@@ -49,6 +55,7 @@ pub use overview::VaultTotals;
 pub use records::{Param, Record, Stored};
 pub use reporting::JobRecord;
 pub use schedule::{Claim, RuleKey};
+pub use unowned::{Cmp, Condition, Page, RecordCursor, NO_STACK};
 pub use vouched::Vouched;
 
 use objects::{doc_text, now_text, object_from_row};
@@ -411,6 +418,10 @@ impl Catalog {
             unchanged: plan.unchanged,
             ..ApplySummary::default()
         };
+        // Objects of the stack the history does not hold yet (written
+        // before it, or before the ledger recorded objects) get their
+        // version as they stand, before this apply changes them.
+        history::record_existing(&mut tx, self, &plan.stack, now).await?;
         for change in &plan.changes {
             let what = format!("{} {:?}", change.kind().label(), change.name());
             let rows = match change {
@@ -549,25 +560,28 @@ impl Catalog {
                 return Err(Error::Conflict { what });
             }
             // Every write of a policy object an auditor asks about is in the
-            // ledger, its document hashed as stored.
+            // ledger, its document hashed as stored, and in the history as
+            // written (a deletion as a tombstone) with that entry's seq.
             if let Some((kind, arn, event, doc)) = object_entry(change) {
-                ledger::append(&mut tx, self, kind.label(), arn, event, doc.as_bytes(), now)
-                    .await?;
+                let entry =
+                    ledger::append(&mut tx, self, kind.label(), arn, event, doc.as_bytes(), now)
+                        .await?;
+                let (account_id, region) = match change {
+                    Change::Create(d) | Change::Update { desired: d, .. } => {
+                        (&d.account_id, &d.region)
+                    }
+                    Change::Delete(stored) => (&stored.account_id, &stored.region),
+                };
+                let of = history::VersionOf {
+                    kind,
+                    account_id,
+                    region,
+                    name: change.name(),
+                    arn,
+                    stack: &plan.stack,
+                };
+                history::record(&mut tx, &of, &doc, &entry).await?;
             }
-        }
-        // Objects of the stack written before the ledger recorded objects
-        // get their first entry now.
-        for (kind, arn, doc) in agreement::unrecorded_objects(&mut tx, &plan.stack).await? {
-            ledger::append(
-                &mut tx,
-                self,
-                kind.label(),
-                &arn,
-                "RECORDED",
-                doc.as_bytes(),
-                now,
-            )
-            .await?;
         }
         let files = serde_json::to_string(&plan.files).map_err(|source| Error::Corrupt {
             what: "stack files".into(),
@@ -1175,14 +1189,24 @@ impl Catalog {
 /// deleted).
 fn object_entry(change: &Change) -> Option<(ObjectKind, &str, &'static str, String)> {
     let (kind, arn, event, doc) = match change {
-        Change::Create(d) => (d.kind, d.arn.as_str(), "CREATED", doc_text(&d.doc)),
+        Change::Create(d) => (
+            d.kind,
+            d.arn.as_str(),
+            VersionChange::Created.as_str(),
+            doc_text(&d.doc),
+        ),
         Change::Update { desired, .. } => (
             desired.kind,
             desired.arn.as_str(),
-            "UPDATED",
+            VersionChange::Updated.as_str(),
             doc_text(&desired.doc),
         ),
-        Change::Delete(stored) => (stored.kind, stored.arn.as_str(), "DELETED", String::new()),
+        Change::Delete(stored) => (
+            stored.kind,
+            stored.arn.as_str(),
+            VersionChange::Deleted.as_str(),
+            String::new(),
+        ),
     };
     LEDGERED_OBJECTS
         .contains(&kind)
@@ -1297,7 +1321,7 @@ fn vault_secret_from_row(row: &sqlx::any::AnyRow) -> Result<VaultSecretRecord> {
     })
 }
 
-fn stored_from_row<R: Record>(row: &sqlx::any::AnyRow) -> Result<Stored<R>> {
+pub(crate) fn stored_from_row<R: Record>(row: &sqlx::any::AnyRow) -> Result<Stored<R>> {
     let created: String = row.try_get("created_at")?;
     let updated: String = row.try_get("updated_at")?;
     Ok(Stored {

@@ -69,7 +69,7 @@ impl ObjectKind {
         }
     }
 
-    fn parse(value: &str) -> Option<ObjectKind> {
+    pub(crate) fn parse(value: &str) -> Option<ObjectKind> {
         Self::ALL.into_iter().find(|k| k.as_str() == value)
     }
 }
@@ -206,7 +206,10 @@ impl std::fmt::Display for Weakening {
 }
 
 /// What `before` → `after` of a vault document loses (empty when nothing).
-fn vault_weakenings(before: &serde_json::Value, after: Option<&serde_json::Value>) -> Vec<String> {
+pub(crate) fn vault_weakenings(
+    before: &serde_json::Value,
+    after: Option<&serde_json::Value>,
+) -> Vec<String> {
     let mut out = Vec::new();
     let field = |doc: Option<&serde_json::Value>, name: &str| {
         doc.and_then(|d| d.get(name))
@@ -524,13 +527,22 @@ pub(crate) fn plan(inputs: PlanInputs) -> StackPlan {
     for mut object in desired {
         let key = desired_key(&object);
         if let Some(owner) = elsewhere.get(&key) {
-            blockers.push(Blocker::about(object.kind, &object.name, format!(
-                "{} {:?} already exists and belongs to stack {:?}; a stack never changes another stack's objects (rename it, or remove it from stack {:?} first)",
-                object.kind.label(),
-                object.name,
-                owner.stack,
-                owner.stack
-            )));
+            let reason = if owner.stack == crate::NO_STACK {
+                format!(
+                    "{} {:?} already exists, created through the API; a stack never changes objects it does not own (rename it, or delete it through the API first)",
+                    object.kind.label(),
+                    object.name,
+                )
+            } else {
+                format!(
+                    "{} {:?} already exists and belongs to stack {:?}; a stack never changes another stack's objects (rename it, or remove it from stack {:?} first)",
+                    object.kind.label(),
+                    object.name,
+                    owner.stack,
+                    owner.stack
+                )
+            };
+            blockers.push(Blocker::about(object.kind, &object.name, reason));
             continue;
         }
         let stored = current.remove(&key);

@@ -12,6 +12,9 @@
 //! - [`mysql`]: `mariadb-dump --single-transaction` streamed into the
 //!   vault, with a manifest read from the dump as it passes; restore with
 //!   the `mariadb` client into a new database.
+//! - [`s3`]: a bucket (or a prefix of one) as a tree of its objects with a
+//!   manifest of their metadata and tags, incremental by ETag, size and
+//!   LastModified; restore into a bucket, created when missing.
 //!
 //! Connection secrets are resolved from their references ([`resolve_secret`])
 //! at the moment of use and handed to tools through their environment,
@@ -22,6 +25,7 @@ pub mod filesystem;
 pub mod mysql;
 pub mod postgres;
 mod process;
+pub mod s3;
 pub mod sqlite;
 mod tools;
 
@@ -93,15 +97,28 @@ pub enum RestoreTarget {
         table: Option<String>,
         server: Option<Box<coffer_model::Server>>,
     },
+    /// A bucket (S3), created when missing, under a prefix, optionally
+    /// only one key or key prefix.
+    Bucket(s3::BucketTarget),
 }
 
 impl RestoreTarget {
+    /// The ARN of what the restore creates, when the target alone names it
+    /// (AWS's `CreatedResourceArn`): a bucket's.
+    pub fn created_resource_arn(&self) -> Option<String> {
+        match self {
+            RestoreTarget::Bucket(bucket) => Some(bucket.arn()),
+            _ => None,
+        }
+    }
+
     /// What kind of place it is, in words.
     pub fn kind(&self) -> &'static str {
         match self {
             RestoreTarget::Directory { .. } => "a directory",
             RestoreTarget::File { .. } => "a file",
             RestoreTarget::Database { .. } => "a database",
+            RestoreTarget::Bucket(_) => "a bucket",
         }
     }
 
@@ -111,6 +128,7 @@ impl RestoreTarget {
             (kind, self),
             (ResourceType::FileSystem, RestoreTarget::Directory { .. })
                 | (ResourceType::SQLite, RestoreTarget::File { .. })
+                | (ResourceType::S3, RestoreTarget::Bucket(_))
                 | (
                     ResourceType::PostgreSQL | ResourceType::MySQL,
                     RestoreTarget::Database { .. }
@@ -124,6 +142,7 @@ pub fn target_kind_of(kind: ResourceType) -> &'static str {
     match kind {
         ResourceType::FileSystem => "a directory to restore into",
         ResourceType::SQLite => "a file to restore to",
+        ResourceType::S3 => "a bucket to restore into",
         _ => "a database to restore into",
     }
 }
@@ -330,10 +349,7 @@ pub fn backup<'a>(
             ResourceType::SQLite => sqlite::backup(resource, vault, tags, scratch).await,
             ResourceType::PostgreSQL => postgres::backup(resource, vault, tags).await,
             ResourceType::MySQL => mysql::backup(resource, vault, tags).await,
-            other => Err(DriverError::Unsupported(format!(
-                "{} backup",
-                other.as_str()
-            ))),
+            ResourceType::S3 => s3::backup(resource, vault, tags, scratch).await,
         }
     })
 }
@@ -408,6 +424,9 @@ pub async fn restore(
                 mysql::restore(&database).await
             }
         }
+        (ResourceType::S3, RestoreTarget::Bucket(bucket)) => {
+            s3::restore(point, resource, vault, bucket, force, &std::env::temp_dir()).await
+        }
         (kind, target) => Err(DriverError::Refused(format!(
             "a {} recovery point cannot be restored to {}; use {}",
             kind.as_str(),
@@ -460,6 +479,11 @@ pub async fn validate(
     scratch: &std::path::Path,
 ) -> Result<Validation> {
     let mut validation = Validation::default();
+    if resource.resource_type == ResourceType::S3 {
+        // Reads every object back itself, comparing each with the manifest.
+        s3::validate(point, vault, scratch, &mut validation).await?;
+        return Ok(validation);
+    }
     let snapshot = snapshot_of(point)?;
     let read_back = {
         let vault = vault.clone();

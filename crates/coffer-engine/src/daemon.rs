@@ -153,6 +153,51 @@ impl coffer_vault::Observer for Tracker {
 }
 
 /// The scheduler.
+/// The backup jobs this process runs beside the daemon, shared; a job is
+/// registered while its [`BesideGuard`] lives.
+#[derive(Clone, Debug, Default)]
+pub struct JobsBeside(Arc<Mutex<BTreeSet<String>>>);
+
+impl JobsBeside {
+    /// Registers job `id` until the guard is dropped.
+    pub fn register(&self, id: &str) -> BesideGuard {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_string());
+        BesideGuard {
+            jobs: self.clone(),
+            id: id.to_string(),
+        }
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+/// A job registered in [`JobsBeside`]; dropping it unregisters the job.
+#[derive(Debug)]
+pub struct BesideGuard {
+    jobs: JobsBeside,
+    id: String,
+}
+
+impl Drop for BesideGuard {
+    fn drop(&mut self) {
+        self.jobs
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
 pub struct Daemon {
     env: Env,
     options: DaemonOptions,
@@ -164,6 +209,9 @@ pub struct Daemon {
     resources: Vec<Resource>,
     /// The resources, shared with the HTTP endpoints (next fire times).
     shared_resources: Arc<Mutex<Vec<Resource>>>,
+    /// Backup jobs this process runs beside the daemon's workers (the
+    /// catalog's own backup): alive, whatever their runner says.
+    beside: JobsBeside,
     planned_through: Option<Timestamp>,
     /// While a backlog is planned: where it began and when planning resumed.
     catching_up: Option<(Timestamp, Timestamp)>,
@@ -201,6 +249,7 @@ impl Daemon {
             lingering: Vec::new(),
             resources: Vec::new(),
             shared_resources: Arc::new(Mutex::new(Vec::new())),
+            beside: JobsBeside::default(),
             planned_through: None,
             catching_up: None,
             mark_written: None,
@@ -220,6 +269,14 @@ impl Daemon {
     /// The resources known at the last discovery, shared.
     pub fn shared_resources(&self) -> Arc<Mutex<Vec<Resource>>> {
         Arc::clone(&self.shared_resources)
+    }
+
+    /// Where work run in this process beside the daemon registers the
+    /// backup jobs it runs, so the daemon never settles them as left by a
+    /// dead process (their runner is this process, whose own jobs it
+    /// otherwise knows only from its workers).
+    pub fn jobs_beside(&self) -> JobsBeside {
+        self.beside.clone()
     }
 
     pub fn env(&self) -> &Env {
@@ -401,7 +458,7 @@ impl Daemon {
     /// start window, an hour old). Jobs this daemon runs are not touched.
     async fn settle_dead_runners(&self) -> Result<()> {
         let now = self.env.now();
-        let ours: BTreeSet<String> = self
+        let mut ours: BTreeSet<String> = self
             .running
             .values()
             .filter_map(|r| match &r.work {
@@ -409,6 +466,7 @@ impl Daemon {
                 _ => None,
             })
             .collect();
+        ours.extend(self.beside.ids());
         let dead =
             |runner: Option<&str>, id: &str| !ours.contains(id) && exec::runner_is_gone(runner);
         for job in self

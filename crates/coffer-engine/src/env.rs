@@ -232,9 +232,11 @@ impl Env {
             })
     }
 
-    /// The resources the applied inventories declare, plus the databases
-    /// their servers hold now (asking each server); a server that cannot
-    /// be asked is logged and skipped, its declared resources still count.
+    /// The resources the applied inventories declare (a bucket with its
+    /// bucket tagging added to the inventory's tags), plus the databases
+    /// their servers hold now (asking each server); a server or bucket
+    /// that cannot be asked is logged and skipped, its declared resources
+    /// still count with the inventory's tags.
     ///
     /// # Errors
     /// Catalog errors.
@@ -278,7 +280,7 @@ impl Env {
                     source,
                 })?;
             declared.insert(object.name, object.created_at);
-            resources.push(resource);
+            resources.push(with_bucket_tags(resource).await);
         }
         for server in self.objects::<Server>(ObjectKind::Server).await? {
             if !server.engine.is_server_database() {
@@ -305,7 +307,8 @@ impl Env {
         Ok((resources, declared))
     }
 
-    /// A resource by ARN: declared in an applied inventory, or a database a
+    /// A resource by ARN: declared in an applied inventory (a bucket with
+    /// its bucket tagging), or a database a
     /// declared server holds (found by asking the server).
     ///
     /// # Errors
@@ -316,7 +319,7 @@ impl Env {
             .object_by_arn::<Resource>(ObjectKind::Resource, arn)
             .await?
         {
-            return Ok(resource);
+            return Ok(with_bucket_tags(resource).await);
         }
         let missing = |hint: String| Error::Missing {
             what: "resource",
@@ -419,4 +422,35 @@ pub async fn records<R: Record>(
 /// so opening it names it.
 pub fn recorded_location(url: &str, endpoint: Option<&str>) -> String {
     StorageLocation::from_url(url, endpoint).map_or_else(|_| url.to_string(), |l| l.to_string())
+}
+
+/// A bucket's tags as its bucket tagging gives them, after the inventory's
+/// (the resource's own tags win, as a database comment's do); any other
+/// resource as it is. A bucket that cannot be asked keeps the inventory's
+/// tags, and the failure is logged.
+pub async fn with_bucket_tags(mut resource: Resource) -> Resource {
+    if resource.resource_type != ResourceType::S3 {
+        return resource;
+    }
+    // A bucket that does not answer holds up no discovery for long.
+    let asked = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        coffer_drivers::s3::bucket_tags(&resource),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(coffer_drivers::DriverError::Resource {
+            resource: resource.resource_arn.to_string(),
+            message: "the S3 endpoint did not answer within 10 seconds".into(),
+        })
+    });
+    match asked {
+        Ok(tags) => resource.tags.extend(tags),
+        Err(error) => tracing::warn!(
+            resource = %resource.resource_arn,
+            error = %error,
+            "cannot read the bucket's tags; it keeps the inventory's tags until the next discovery"
+        ),
+    }
+    resource
 }

@@ -71,6 +71,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot serve TLS with certificate {} and key {}: {reason}; give a PEM certificate chain and its PEM private key ([serve] tls_certificate, tls_key)", certificate.display(), key.display())]
+    Tls {
+        certificate: std::path::PathBuf,
+        key: std::path::PathBuf,
+        reason: String,
+    },
     #[error("another `coffer serve` holds {}: only one scheduler runs per home; stop it first", path.display())]
     AlreadyServing { path: std::path::PathBuf },
     #[error("cannot use {}: {source}", path.display())]

@@ -2,7 +2,8 @@
 //! principal; the catalog; where each vault's storage lives (URL templates
 //! with `{account}`, `{region}` and `{name}`) and its cold tier; S3
 //! endpoints with credentials by reference; report buckets; `[serve]`;
-//! notification targets; the keyring and signing-key paths.
+//! notification targets; the catalog's own backup (`[self_backup]`); the
+//! keyring and signing-key paths.
 //!
 //! Plain values, no IO: `coffer-policy` reads and checks `config.toml` into
 //! a [`Config`]; the engine, reports and the CLI read it from here.
@@ -42,6 +43,16 @@ pub struct ServeSettings {
     pub check_parts: u32,
     /// Minutes before a failed attempt is retried (doubling each time).
     pub retry_minutes: u32,
+    /// The certificate and key the endpoints (and the AWS Backup API) are
+    /// served with over TLS; plain HTTP without.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A PEM certificate chain and its PEM private key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 impl Default for ServeSettings {
@@ -54,8 +65,29 @@ impl Default for ServeSettings {
             check_hours: 24,
             check_parts: 10,
             retry_minutes: 5,
+            tls: None,
         }
     }
+}
+
+/// `[self_backup]`: the deployment's own backup, its catalog (the ledger
+/// included) as of a checkpoint signed just before, into a vault a stack
+/// declares, on a schedule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelfBackup {
+    /// The vault's name, in `account` and `region`.
+    pub vault: String,
+    pub account: AccountId,
+    pub region: Region,
+    /// Hours between two backups of the catalog (24: daily).
+    pub every_hours: u32,
+    /// Days each backup of the catalog is kept (None: until deleted).
+    pub delete_after_days: Option<u32>,
+}
+
+impl SelfBackup {
+    /// Hours between two backups when config.toml does not say.
+    pub const DEFAULT_EVERY_HOURS: u32 = 24;
 }
 
 /// A `[[notifications]]` entry: a webhook that receives events.
@@ -150,6 +182,8 @@ pub struct ConfigParts {
     pub signing_key_path: PathBuf,
     pub serve: ServeSettings,
     pub notifications: Vec<NotificationTarget>,
+    /// `[self_backup]`, when config.toml names a vault for it.
+    pub self_backup: Option<SelfBackup>,
     pub tools: ToolDirs,
 }
 
@@ -293,6 +327,22 @@ impl Config {
     /// The Ed25519 key that signs report manifests and ledger checkpoints.
     pub fn signing_key_path(&self) -> &Path {
         &self.parts.signing_key_path
+    }
+
+    /// `[self_backup]`: where and how often the deployment backs up its
+    /// own catalog, when config.toml names a vault for it.
+    pub fn self_backup(&self) -> Option<&SelfBackup> {
+        self.parts.self_backup.as_ref()
+    }
+
+    /// The newest signed ledger checkpoint, kept beside the signing key so
+    /// how far the ledger had gone survives the catalog.
+    pub fn kept_checkpoint_path(&self) -> PathBuf {
+        self.parts
+            .signing_key_path
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join("ledger-checkpoint.json")
     }
 
     /// The key that MACs ledger entries: `ledger.key` beside the signing

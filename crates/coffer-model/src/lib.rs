@@ -42,8 +42,8 @@ pub use access_policy::{
 pub use arn::{glob_match, Arn, ArnError, ArnPattern, PARTITION};
 pub use compliance::{Compliance, ControlResult, ControlSummary, FrameworkEvaluation};
 pub use config::{
-    BucketLocation, Config, ConfigParts, NotificationTarget, ObjectLockDefault, ServeSettings,
-    ToolDirs, VaultLocation, VaultRule, CONFIG_FILE,
+    BucketLocation, Config, ConfigParts, NotificationTarget, ObjectLockDefault, SelfBackup,
+    ServeSettings, TlsFiles, ToolDirs, VaultLocation, VaultRule, CONFIG_FILE,
 };
 pub use finding::{did_you_mean, join_field, Finding, Findings, Severity};
 pub use framework::{

@@ -25,8 +25,8 @@ use coffer_model::{
     Severity, ToolDirs, CONFIG_FILE,
 };
 pub use coffer_model::{
-    BucketLocation, Config, NotificationTarget, ObjectLockDefault, ServeSettings, VaultLocation,
-    VaultRule,
+    BucketLocation, Config, NotificationTarget, ObjectLockDefault, SelfBackup, ServeSettings,
+    VaultLocation, VaultRule,
 };
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -55,6 +55,7 @@ const TOP_KEYS: &[&str] = &[
     "keys",
     "serve",
     "notifications",
+    "self_backup",
     "tools",
 ];
 const DEFAULTS_KEYS: &[&str] = &["account", "region", "principal"];
@@ -71,6 +72,13 @@ const ENDPOINT_KEYS: &[&str] = &[
 const BUCKET_KEYS: &[&str] = &["endpoint", "bucket", "object_lock", "path"];
 const OBJECT_LOCK_KEYS: &[&str] = &["mode", "days"];
 const KEYS_KEYS: &[&str] = &["keyring", "signing_key"];
+const SELF_BACKUP_KEYS: &[&str] = &[
+    "vault",
+    "account",
+    "region",
+    "every_hours",
+    "delete_after_days",
+];
 const SERVE_KEYS: &[&str] = &[
     "listen",
     "workers",
@@ -79,6 +87,8 @@ const SERVE_KEYS: &[&str] = &[
     "check_hours",
     "check_parts",
     "retry_minutes",
+    "tls_certificate",
+    "tls_key",
 ];
 const TOOLS_KEYS: &[&str] = &["postgresql_bin_dir", "mysql_bin_dir"];
 const NOTIFICATION_KEYS: &[&str] = &["url", "events", "sns_topic"];
@@ -375,6 +385,26 @@ const DEFAULT_FILE: &str = r#"# Coffer deployment configuration: where things ar
 # Minutes before a failed attempt is retried (doubling each time), while
 # the rule's start window lasts.
 # retry_minutes = 5
+# Serve the endpoints and the AWS Backup API over TLS with this PEM
+# certificate chain and PEM private key (both, or neither for plain HTTP,
+# which `coffer serve` warns about on a non-loopback address).
+# tls_certificate = "{home}/tls/cert.pem"
+# tls_key = "{home}/tls/key.pem"
+
+# The deployment's own disaster recovery: its catalog (the evidence ledger
+# included, as of a checkpoint signed just before) backed up into a vault a
+# stack declares, as a recovery point like any other. `coffer serve` runs it
+# every every_hours; `coffer catalog backup` runs one now, and
+# `coffer catalog restore` puts one back. Off until a vault is named.
+#   [self_backup]
+#   vault = "coffer-dr"
+#   # The vault's account and region (default: [defaults]).
+#   account = "000000000000"
+#   region = "local"
+#   # Hours between two backups of the catalog (default 24: daily).
+#   every_hours = 24
+#   # Days each backup is kept (default: until deleted).
+#   delete_after_days = 35
 
 # [tools]
 # Where the database client tools are, when they are not on PATH (several
@@ -858,6 +888,7 @@ impl<'t> Check<'t> {
         let (keyring_path, signing_key_path) = self.keys(&top);
         let serve = self.serve(&top);
         let notifications = self.notifications(&top);
+        let self_backup = self.self_backup(&top, account.as_ref(), region.as_ref());
         let tools = self.tools(&top);
         Some(Config::new(ConfigParts {
             home: self.home.clone(),
@@ -874,6 +905,7 @@ impl<'t> Check<'t> {
             signing_key_path: signing_key_path?,
             serve: serve?,
             notifications,
+            self_backup: self_backup?,
             tools,
         }))
     }
@@ -1571,6 +1603,99 @@ impl Check<'_> {
         dirs
     }
 
+    /// `[self_backup]`: `Some(None)` when absent, `None` when wrong.
+    fn self_backup(
+        &mut self,
+        top: &Table<'_>,
+        account: Option<&AccountId>,
+        region: Option<&Region>,
+    ) -> Option<Option<SelfBackup>> {
+        let Some(table) = self.sub_table(top, "self_backup", SELF_BACKUP_KEYS) else {
+            return top.get("self_backup").is_none().then_some(None);
+        };
+        let n_problems = self.problems.len();
+        let vault = match table.get("vault") {
+            None => {
+                let pos = self.pos(&top.get("self_backup").and_then(|n| n.span.clone()));
+                self.push(pos, "self_backup.vault", "is missing")
+                    .hint("name the vault the catalog is backed up into (one a stack declares), e.g. vault = \"coffer-dr\"; or remove [self_backup]");
+                None
+            }
+            Some(node) => {
+                let field = table.field("vault");
+                self.string(node, &field)
+                    .and_then(
+                        |name| match coffer_model::NameKind::BackupVault.check(&name) {
+                            Ok(()) => Some(name),
+                            Err(e) => {
+                                self.error(node, &field, e.to_string());
+                                None
+                            }
+                        },
+                    )
+            }
+        };
+        let account = match table.get("account") {
+            None => account.cloned(),
+            Some(node) => {
+                let field = table.field("account");
+                self.string(node, &field)
+                    .and_then(|text| match AccountId::new(&text) {
+                        Ok(account) => Some(account),
+                        Err(e) => {
+                            self.error(node, &field, e.to_string());
+                            None
+                        }
+                    })
+            }
+        };
+        let region = match table.get("region") {
+            None => region.cloned(),
+            Some(node) => {
+                let field = table.field("region");
+                self.string(node, &field)
+                    .and_then(|text| match Region::new(&text) {
+                        Ok(region) => Some(region),
+                        Err(e) => {
+                            self.error(node, &field, e.to_string());
+                            None
+                        }
+                    })
+            }
+        };
+        let mut number = |name: &str, max: i64, unit: &str| -> Option<u32> {
+            let node = table.get(name)?;
+            let field = table.field(name);
+            match node.value {
+                TValue::Integer(n) if (1..=max).contains(&n) => u32::try_from(n).ok(),
+                TValue::Integer(n) => {
+                    self.error(
+                        node,
+                        &field,
+                        format!("{n} is out of range; use 1-{max} {unit}"),
+                    );
+                    None
+                }
+                _ => {
+                    self.wrong_type(node, &field, &format!("a whole number of {unit}"));
+                    None
+                }
+            }
+        };
+        let every_hours = number("every_hours", 8_760, "hours");
+        let delete_after_days = number("delete_after_days", 36_500, "days");
+        if self.problems.len() != n_problems {
+            return None;
+        }
+        Some(Some(SelfBackup {
+            vault: vault?,
+            account: account?,
+            region: region?,
+            every_hours: every_hours.unwrap_or(SelfBackup::DEFAULT_EVERY_HOURS),
+            delete_after_days,
+        }))
+    }
+
     fn serve(&mut self, top: &Table<'_>) -> Option<ServeSettings> {
         let mut settings = ServeSettings::default();
         let Some(table) = self.sub_table(top, "serve", SERVE_KEYS) else {
@@ -1630,6 +1755,38 @@ impl Check<'_> {
             "minutes",
             &mut settings.retry_minutes,
         );
+        let certificate = table
+            .get("tls_certificate")
+            .map(|node| (node, self.path(node, &table.field("tls_certificate"))));
+        let key = table
+            .get("tls_key")
+            .map(|node| (node, self.path(node, &table.field("tls_key"))));
+        match (certificate, key) {
+            (Some((_, Some(certificate))), Some((_, Some(key)))) => {
+                settings.tls = Some(coffer_model::TlsFiles { certificate, key });
+            }
+            (Some((node, _)), None) => {
+                self.error(
+                    node,
+                    &table.field("tls_certificate"),
+                    "is given without tls_key",
+                )
+                .hint(
+                    "give both tls_certificate and tls_key (PEM files), or neither for plain HTTP",
+                );
+            }
+            (None, Some((node, _))) => {
+                self.error(
+                    node,
+                    &table.field("tls_key"),
+                    "is given without tls_certificate",
+                )
+                .hint(
+                    "give both tls_certificate and tls_key (PEM files), or neither for plain HTTP",
+                );
+            }
+            _ => {}
+        }
         (self.problems.len() == n_problems).then_some(settings)
     }
 
@@ -2373,6 +2530,29 @@ events = ["BACKUP_JOB_SUCCESSFUL"]
     }
 
     #[test]
+    fn tls_needs_both_the_certificate_and_the_key() {
+        let config =
+            load("[serve]\ntls_certificate = \"{home}/tls/cert.pem\"\ntls_key = \"tls/key.pem\"\n")
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.serve().tls,
+            Some(coffer_model::TlsFiles {
+                certificate: "/srv/coffer/tls/cert.pem".into(),
+                key: "/srv/coffer/tls/key.pem".into(),
+            })
+        );
+        assert_eq!(load("").unwrap().serve().tls, None);
+        let Err(error) = load("[serve]\ntls_certificate = \"cert.pem\"\n") else {
+            panic!("a certificate without its key was accepted");
+        };
+        let text = error.to_string();
+        assert!(
+            text.contains("serve.tls_certificate: is given without tls_key"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn bad_serve_settings_and_targets_say_what_to_write() {
         let Err(error) = load(
             r#"
@@ -2401,5 +2581,60 @@ sns_topic = "backup-alerts"
         ] {
             assert!(all.contains(needle), "{needle:?} missing from:\n{all}");
         }
+    }
+
+    #[test]
+    fn self_backup_names_its_vault_and_defaults_to_daily_in_the_default_account() {
+        assert_eq!(load("").unwrap().self_backup(), None);
+        let config =
+            load("[defaults]\naccount = \"210987654321\"\n[self_backup]\nvault = \"coffer-dr\"\n")
+                .unwrap();
+        let backup = config.self_backup().unwrap();
+        assert_eq!(
+            (
+                backup.vault.as_str(),
+                backup.account.as_str(),
+                backup.every_hours,
+                backup.delete_after_days
+            ),
+            ("coffer-dr", "210987654321", 24, None)
+        );
+        let config = load("[self_backup]\nvault = \"dr\"\nregion = \"eu-west-1\"\nevery_hours = 6\ndelete_after_days = 35\n").unwrap();
+        let backup = config.self_backup().unwrap();
+        assert_eq!(
+            (
+                backup.region.as_str(),
+                backup.every_hours,
+                backup.delete_after_days
+            ),
+            ("eu-west-1", 6, Some(35))
+        );
+    }
+
+    #[test]
+    fn a_bad_self_backup_says_what_to_write() {
+        let Err(error) = load("[self_backup]\nevery_hours = 0\nvaults = \"dr\"\n") else {
+            panic!("bad settings were accepted");
+        };
+        let all: Vec<String> = error.problems().iter().map(ToString::to_string).collect();
+        let all = all.join("\n");
+        for needle in [
+            "self_backup.vault: is missing",
+            "name the vault the catalog is backed up into",
+            "self_backup.every_hours: 0 is out of range; use 1-8760 hours",
+            "did you mean \"vault\"",
+        ] {
+            assert!(all.contains(needle), "{needle:?} missing from:\n{all}");
+        }
+        let Err(error) = load("[self_backup]\nvault = \"a b\"\n") else {
+            panic!("a bad name was accepted");
+        };
+        assert!(
+            error.problems()[0]
+                .to_string()
+                .contains("self_backup.vault"),
+            "{:?}",
+            error.problems()
+        );
     }
 }

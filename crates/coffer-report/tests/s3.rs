@@ -7,7 +7,7 @@
 
 use coffer_model::LockMode;
 use coffer_report::bundle::ObjectLock;
-use coffer_report::s3::{retain_until_text, LockConfiguration, S3Client};
+use coffer_report::s3::{retain_until_text, Delivery as _, LockConfiguration, S3Client};
 use coffer_vault::S3Access;
 
 fn client(moto: &coffer_testkit::Moto, id: &str, secret: &str, bucket: &str) -> S3Client {

@@ -70,27 +70,52 @@ impl Service {
     /// queued has none, so only [`Service::run_backup_job`] runs it.
     ///
     /// # Errors
-    /// `ResourceNotFound` for the resource or vault, `AccessDenied`.
+    /// `ResourceNotFound` for the resource or vault, `AccessDenied` (also
+    /// for a resource of another account than the caller's).
     pub async fn start_backup_job(
         &self,
         caller: &Caller,
         args: StartBackup,
     ) -> Result<StartedBackup> {
         let resource = self.resource(&args.resource_arn).await?;
+        if resource.account_id != caller.account {
+            return Err(Error::access_denied(format!(
+                "{} acts in account {}; resource {} is in account {}",
+                caller.principal, caller.account, args.resource_arn, resource.account_id
+            )));
+        }
         let (account, region) = (resource.account_id.clone(), resource.region.clone());
         let vault = self
             .vault(account.as_str(), region.as_str(), &args.vault_name)
             .await?;
         self.authorize(caller, Action::StartBackupJob, Target::Vault(&vault))?;
+        self.record_backup_job(caller, resource, vault, args.lifecycle, args.queue)
+            .await
+    }
+
+    /// Records a backup job (CREATED) of `resource` into `vault`, both
+    /// resolved and the caller authorized; see [`Service::start_backup_job`].
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub(crate) async fn record_backup_job(
+        &self,
+        caller: &Caller,
+        resource: Resource,
+        vault: BackupVault,
+        lifecycle: Lifecycle,
+        queue: bool,
+    ) -> Result<StartedBackup> {
+        let (account, region) = (resource.account_id.clone(), resource.region.clone());
         let now = self.now();
         let job = BackupJob {
-            start_by: args.queue.then(|| {
+            start_by: queue.then(|| {
                 now.checked_add(jiff::SignedDuration::from_mins(
                     DEFAULT_START_WINDOW_MINUTES,
                 ))
                 .unwrap_or(now)
             }),
-            lifecycle: args.lifecycle,
+            lifecycle,
             ..BackupJob::created(
                 exec::new_job_id(),
                 account.as_str(),

@@ -87,8 +87,27 @@ pub enum Action {
     ReconcileBackupVault,
     AdoptRecoveryPoints,
     SignLedgerCheckpoint,
+    DeclareLedgerCut,
     VerifyLedger,
     LookupLedgerEntries,
+    GetObjectVersion,
+    ListObjectVersions,
+    ListBackupVaults,
+    DescribeBackupVault,
+    CreateBackupVault,
+    DeleteBackupVault,
+    DescribeBackupJob,
+    ListProtectedResources,
+    CreateAccessKey,
+    ListAccessKeys,
+    UpdateAccessKey,
+    DeleteAccessKey,
+    LookupAuthRefusals,
+    GetBackupVaultAccessPolicy,
+    PutBackupVaultAccessPolicy,
+    DeleteBackupVaultAccessPolicy,
+    PutBackupVaultLockConfiguration,
+    DeleteBackupVaultLockConfiguration,
 }
 
 impl Action {
@@ -118,8 +137,29 @@ impl Action {
             Action::ReconcileBackupVault => "coffer:ReconcileBackupVault",
             Action::AdoptRecoveryPoints => "coffer:AdoptRecoveryPoints",
             Action::SignLedgerCheckpoint => "coffer:SignLedgerCheckpoint",
+            Action::DeclareLedgerCut => "coffer:DeclareLedgerCut",
             Action::VerifyLedger => "coffer:VerifyLedger",
             Action::LookupLedgerEntries => "coffer:LookupLedgerEntries",
+            Action::GetObjectVersion => "coffer:GetObjectVersion",
+            Action::ListObjectVersions => "coffer:ListObjectVersions",
+            Action::ListBackupVaults => "backup:ListBackupVaults",
+            Action::DescribeBackupVault => "backup:DescribeBackupVault",
+            Action::CreateBackupVault => "backup:CreateBackupVault",
+            Action::DeleteBackupVault => "backup:DeleteBackupVault",
+            Action::DescribeBackupJob => "backup:DescribeBackupJob",
+            Action::ListProtectedResources => "backup:ListProtectedResources",
+            Action::CreateAccessKey => "iam:CreateAccessKey",
+            Action::ListAccessKeys => "iam:ListAccessKeys",
+            Action::UpdateAccessKey => "iam:UpdateAccessKey",
+            Action::DeleteAccessKey => "iam:DeleteAccessKey",
+            Action::LookupAuthRefusals => "coffer:LookupAuthRefusals",
+            Action::GetBackupVaultAccessPolicy => "backup:GetBackupVaultAccessPolicy",
+            Action::PutBackupVaultAccessPolicy => "backup:PutBackupVaultAccessPolicy",
+            Action::DeleteBackupVaultAccessPolicy => "backup:DeleteBackupVaultAccessPolicy",
+            Action::PutBackupVaultLockConfiguration => "backup:PutBackupVaultLockConfiguration",
+            Action::DeleteBackupVaultLockConfiguration => {
+                "backup:DeleteBackupVaultLockConfiguration"
+            }
         }
     }
 }

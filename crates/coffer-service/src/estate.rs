@@ -53,12 +53,20 @@ impl Service {
         Ok(coffer_engine::maintenance::sweep(self.env(), dry_run).await?)
     }
 
-    /// The databases each declared server holds now, with their tags.
+    /// The databases each declared server holds now, and the declared
+    /// buckets, with their tags (a bucket's with its bucket tagging).
     ///
     /// # Errors
     /// Catalog failures; a server that cannot be asked is an error line.
     pub async fn discover_servers(&self) -> Result<Discovered> {
         let mut found = Discovered::default();
+        for resource in self.env().objects::<Resource>(ObjectKind::Resource).await? {
+            if resource.resource_type == coffer_model::ResourceType::S3 {
+                found
+                    .resources
+                    .push(coffer_engine::env::with_bucket_tags(resource).await);
+            }
+        }
         for server in self.env().objects::<Server>(ObjectKind::Server).await? {
             if !server.engine.is_server_database() {
                 found.notes.push(format!(
@@ -99,6 +107,35 @@ impl Service {
             .filter(|o| account.is_none_or(|a| o.account_id == a))
             .filter(|o| region.is_none_or(|r| o.region == r))
             .collect())
+    }
+
+    /// The catalog's object of a kind named `name` in the caller's account
+    /// and region (a resource is named by its ARN, a selection
+    /// `PLAN/SELECTION`).
+    ///
+    /// # Errors
+    /// `ResourceNotFound`, naming the objects of that kind there; catalog
+    /// failures.
+    pub async fn object(
+        &self,
+        caller: &Caller,
+        kind: ObjectKind,
+        name: &str,
+    ) -> Result<StoredObject> {
+        let (account, region) = (caller.account.as_str(), caller.region.as_str());
+        let stored = self.catalog().stored_in(kind, account, region).await?;
+        let known: Vec<String> = stored.iter().map(|o| o.name.clone()).collect();
+        stored.into_iter().find(|o| o.name == name).ok_or_else(|| {
+            crate::Error::not_found(format!(
+                "there is no {} {name:?} in account {account}, region {region}{}",
+                kind.label(),
+                if known.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({}s there: {})", kind.label(), known.join(", "))
+                }
+            ))
+        })
     }
 
     /// The Prometheus series the daemon serves on `/metrics`, read now

@@ -1,6 +1,8 @@
-//! The evidence ledger: its signed checkpoints, its verification and
-//! inclusion proofs of its entries.
+//! The evidence ledger: its signed checkpoints (each also kept in the
+//! home, beside the signing key), its verification (declared cuts
+//! included) and inclusion proofs of its entries.
 
+use coffer_audit::cut::{self, DeclaredCut, Standing};
 use coffer_audit::ledger::{self, Verification};
 use coffer_audit::signing::{KeyPair, PublicKey};
 use coffer_catalog::{
@@ -15,6 +17,9 @@ use coffer_model::{
 use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
 use crate::Service;
+
+/// How many ledger entries verification reads at a time.
+const VERIFY_PAGE: i64 = 10_000;
 
 /// An inclusion proof of one ledger entry in the newest checkpoint's tree.
 #[derive(Clone, Debug)]
@@ -42,6 +47,12 @@ pub struct LedgerCheck {
     pub key: PublicKey,
     /// The catalog's current rows checked against the ledger.
     pub rows: RowCheck,
+    /// The cuts the ledger declares (each checked; what is wrong with one
+    /// is in `found`).
+    pub cuts: Vec<DeclaredCut>,
+    /// The ledger against the checkpoint kept outside the catalog (an
+    /// undeclared gap is in `found` too).
+    pub standing: Standing,
 }
 
 /// The catalog's current rows checked against their newest ledger entries.
@@ -49,6 +60,8 @@ pub struct LedgerCheck {
 pub struct RowCheck {
     /// Rows read.
     pub checked: usize,
+    /// Stored versions of policy objects read (their history).
+    pub versions: usize,
     /// Each row the ledger does not vouch for, named.
     pub disagreements: Vec<Disagreement>,
 }
@@ -81,8 +94,9 @@ async fn check_records<R: Record>(catalog: &Catalog, out: &mut RowCheck) -> Resu
 /// Every row an auditor can ask about checked against its newest ledger
 /// entry: jobs, recovery points, legal holds, control results (and the
 /// current ones against the results they name), evaluations, reports,
-/// vault checks, and the policy objects (vaults with their locks and
-/// policies, plans, selections, frameworks, report plans).
+/// vault checks, the policy objects (vaults with their locks and
+/// policies, plans, selections, frameworks, report plans), and every
+/// stored version of those objects (their history).
 ///
 /// # Errors
 /// Catalog failures.
@@ -103,7 +117,28 @@ pub async fn check_rows(catalog: &Catalog) -> Result<RowCheck> {
         out.disagreements
             .extend(catalog.object_disagreements(kind, None).await?);
     }
+    check_history(catalog, &mut out).await?;
     Ok(out)
+}
+
+/// Every stored version of a policy object checked against the entry that
+/// commits to it, a page at a time in ledger order, and every object entry
+/// since the history began checked to have its version.
+async fn check_history(catalog: &Catalog, out: &mut RowCheck) -> Result<()> {
+    let mut after = -1;
+    loop {
+        let page = catalog
+            .version_agreement_page(after, AGREEMENT_PAGE)
+            .await?;
+        out.versions += page.rows;
+        out.disagreements.extend(page.disagreements);
+        match page.last_seq {
+            Some(last) => after = last,
+            None => break,
+        }
+    }
+    out.disagreements.extend(catalog.versions_missing().await?);
+    Ok(())
 }
 
 impl Service {
@@ -115,7 +150,87 @@ impl Service {
     pub async fn sign_checkpoint(&self, caller: &Caller) -> Result<Checkpoint> {
         self.authorize(caller, Action::SignLedgerCheckpoint, Target::Account)?;
         let key = KeyPair::load_or_create(self.config().signing_key_path())?;
-        Ok(ledger::checkpoint(&self.catalog_for(caller), &key, self.now()).await?)
+        self.checkpoint_with(&self.catalog_for(caller), &key, self.now())
+            .await
+    }
+
+    /// Signs a checkpoint of the whole ledger `catalog` holds with `key` at
+    /// `now`, and keeps it in the home beside the signing key, so how far
+    /// the ledger had gone survives the catalog.
+    ///
+    /// # Errors
+    /// `InvalidRequest` while the ledger is behind the checkpoint kept in
+    /// the home and no declared cut names the lost entries (the catalog
+    /// was rolled back: recovering it declares the cut); key, file and
+    /// catalog failures.
+    pub async fn checkpoint_with(
+        &self,
+        catalog: &Catalog,
+        key: &KeyPair,
+        now: jiff::Timestamp,
+    ) -> Result<Checkpoint> {
+        let size = catalog.ledger_len().await?;
+        let entries = catalog.ledger_entries(0, size).await?;
+        let path = self.config().kept_checkpoint_path();
+        let kept = cut::read_kept(&path)?;
+        if kept.is_some() {
+            let (cuts, _) =
+                cut::check_cuts(&entries, &catalog.ledger_cuts().await?, Some(&key.public()));
+            let checkpoints = catalog.checkpoints().await?;
+            if let Standing::Gap(gap) = cut::standing(&entries, &checkpoints, kept.as_ref(), &cuts)
+            {
+                return Err(Error::invalid_request(format!(
+                    "no checkpoint is signed: {}",
+                    gap.problem()
+                )));
+            }
+        }
+        let checkpoint = ledger::checkpoint_over(catalog, key, &entries, now).await?;
+        // Another process may have kept a later one meanwhile.
+        let later = cut::read_kept(&path)?.is_some_and(|kept| {
+            kept.tree_size > checkpoint.tree_size && kept.time > checkpoint.time
+        });
+        if !later {
+            cut::keep(&path, &checkpoint)?;
+        }
+        Ok(checkpoint)
+    }
+
+    /// Where the ledger stands against the checkpoint kept in the home,
+    /// with the cuts it declares checked against `key`.
+    ///
+    /// # Errors
+    /// An unreadable kept checkpoint; catalog failures.
+    pub(crate) async fn ledger_standing(
+        &self,
+        catalog: &Catalog,
+        entries: &[LedgerEntry],
+        key: &PublicKey,
+    ) -> Result<(Standing, Vec<DeclaredCut>, Vec<String>)> {
+        self.ledger_standing_with(catalog, entries, key, None).await
+    }
+
+    /// [`Service::ledger_standing`] against the newer of the home's kept
+    /// checkpoint and `also` (one found elsewhere).
+    ///
+    /// # Errors
+    /// An unreadable kept checkpoint; catalog failures.
+    pub(crate) async fn ledger_standing_with(
+        &self,
+        catalog: &Catalog,
+        entries: &[LedgerEntry],
+        key: &PublicKey,
+        also: Option<Checkpoint>,
+    ) -> Result<(Standing, Vec<DeclaredCut>, Vec<String>)> {
+        let (cuts, problems) = cut::check_cuts(entries, &catalog.ledger_cuts().await?, Some(key));
+        let home = cut::read_kept(&self.config().kept_checkpoint_path())?;
+        let kept = match (home, also) {
+            (Some(a), Some(b)) => Some(if b.time > a.time { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        let checkpoints = catalog.checkpoints().await?;
+        let standing = cut::standing(entries, &checkpoints, kept.as_ref(), &cuts);
+        Ok((standing, cuts, problems))
     }
 
     /// Checks the whole ledger: the hash chain, every checkpoint's root and
@@ -139,13 +254,40 @@ impl Service {
             None => KeyPair::load_or_create(self.config().signing_key_path())?.public(),
         };
         let catalog = &self.catalog_for(caller);
-        let size = catalog.ledger_len().await?;
-        let entries = catalog.ledger_entries(0, size).await?;
         let checkpoints = catalog.checkpoints().await?;
-        let found =
-            ledger::verify_with_macs(&entries, &checkpoints, Some(&key), catalog.ledger_key());
+        let stored_cuts = catalog.ledger_cuts().await?;
+        let kept = cut::read_kept(&self.config().kept_checkpoint_path())?;
+        // A page of entries at a time, in seq order: what is held grows
+        // with the checkpoints and cuts, not with the ledger.
+        let mut scan = ledger::Scan::new(&checkpoints, Some(&key), catalog.ledger_key());
+        for size in cut::kept_sizes(&stored_cuts)
+            .into_iter()
+            .chain(cut::standing_sizes(&checkpoints, kept.as_ref()))
+        {
+            scan.want(size);
+        }
+        let size = catalog.ledger_len().await?;
+        let mut from = 0;
+        while from < size {
+            let to = from.saturating_add(VERIFY_PAGE).min(size);
+            scan.feed(&catalog.ledger_entries(from, to).await?);
+            from = to;
+        }
+        let (mut found, ledger) = scan.finish();
+        let (cuts, problems) = cut::check_cuts_in(&ledger, &stored_cuts, Some(&key));
+        let standing = cut::standing_in(&ledger, &checkpoints, kept.as_ref(), &cuts);
+        found.problems.extend(problems);
+        if let Standing::Gap(gap) = &standing {
+            found.problems.push(gap.problem());
+        }
         let rows = check_rows(catalog).await?;
-        Ok(LedgerCheck { found, key, rows })
+        Ok(LedgerCheck {
+            found,
+            key,
+            rows,
+            cuts,
+            standing,
+        })
     }
 
     /// The ledger entries `query` chooses, newest first (as CloudTrail's

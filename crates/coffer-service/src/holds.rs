@@ -5,8 +5,12 @@ use coffer_model::{
     Arn, LegalHold, LegalHoldStatus, RecoveryPointSelection, MAX_ACTIVE_LEGAL_HOLDS,
 };
 
+use coffer_catalog::Condition;
+use coffer_model::RecoveryPoint;
+
 use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
+use crate::paging::{record_token, PageRequest, Paged};
 use crate::Service;
 
 impl Service {
@@ -62,6 +66,96 @@ impl Service {
     pub async fn list_legal_holds(&self, caller: &Caller) -> Result<Vec<LegalHold>> {
         self.authorize(caller, Action::ListLegalHolds, Target::Account)?;
         self.legal_holds().await
+    }
+
+    /// The legal holds of the caller's account and region, oldest first,
+    /// a page at a time (ListLegalHolds).
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for a bad page request; catalog errors.
+    pub async fn legal_holds_page(
+        &self,
+        caller: &Caller,
+        page: &PageRequest,
+    ) -> Result<Paged<LegalHold>> {
+        self.authorize(caller, Action::ListLegalHolds, Target::Account)?;
+        let listing = "ListLegalHolds";
+        let limit = page.limit()?;
+        let after = page.after_record(listing)?;
+        let here = [
+            Condition::eq("account_id", caller.account.as_str()),
+            Condition::eq("region", caller.region.as_str()),
+        ];
+        let found = self
+            .catalog()
+            .records_page::<LegalHold>(&here, after.as_ref(), limit)
+            .await?;
+        Ok(Paged {
+            items: found.items.into_iter().map(|s| s.record).collect(),
+            next_token: found.next.map(|cursor| record_token(listing, &cursor)),
+        })
+    }
+
+    /// One legal hold of the caller's account and region (GetLegalHold).
+    ///
+    /// # Errors
+    /// `ResourceNotFound`.
+    pub async fn legal_hold(&self, caller: &Caller, id: &str) -> Result<LegalHold> {
+        self.authorize(caller, Action::ListLegalHolds, Target::Account)?;
+        let here = |hold: &LegalHold| {
+            Arn::parse(&hold.legal_hold_arn).is_ok_and(|a| {
+                a.account() == caller.account.as_str() && a.region() == caller.region.as_str()
+            })
+        };
+        match self.catalog().get::<LegalHold>(id).await? {
+            Some(stored) if here(&stored.record) => Ok(stored.record),
+            _ => Err(Error::not_found(format!(
+                "there is no legal hold {id} in account {}, region {}",
+                caller.account, caller.region
+            ))),
+        }
+    }
+
+    /// The live recovery points a legal hold of the caller's covers,
+    /// oldest first, a page at a time (ListRecoveryPointsByLegalHold; a
+    /// page may hold fewer than asked, its token still says where the next
+    /// starts).
+    ///
+    /// # Errors
+    /// `ResourceNotFound` for the hold; `InvalidParameterValue` for a bad
+    /// page request.
+    pub async fn points_under_hold(
+        &self,
+        caller: &Caller,
+        id: &str,
+        page: &PageRequest,
+    ) -> Result<Paged<RecoveryPoint>> {
+        let hold = self.legal_hold(caller, id).await?;
+        self.authorize(caller, Action::ListRecoveryPoints, Target::Account)?;
+        let listing = "ListRecoveryPointsByLegalHold";
+        let limit = page.limit()?;
+        let after = page.after_record(listing)?;
+        let here = [
+            Condition::eq("account_id", caller.account.as_str()),
+            Condition::eq("region", caller.region.as_str()),
+            Condition::ne("status", "DELETED"),
+        ];
+        let found = self
+            .catalog()
+            .records_page::<RecoveryPoint>(&here, after.as_ref(), limit)
+            .await?;
+        let selection = &hold.recovery_point_selection;
+        Ok(Paged {
+            items: found
+                .items
+                .into_iter()
+                .map(|s| s.record)
+                .filter(|p| {
+                    selection.covers(&p.backup_vault_name, &p.resource_arn, p.creation_date)
+                })
+                .collect(),
+            next_token: found.next.map(|cursor| record_token(listing, &cursor)),
+        })
     }
 
     /// Cancels an active legal hold, saying why (the record is kept).

@@ -2,12 +2,33 @@
 //! ListRestoreJobs, Describe*Job) and stopping a backup job
 //! (StopBackupJob).
 
+use coffer_catalog::Condition;
 use coffer_engine::exec;
 use coffer_model::{BackupJob, BackupJobState, CopyJob, RestoreJob};
 
 use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
+use crate::paging::{record_token, PageRequest, Paged};
 use crate::Service;
+
+/// Which backup jobs a listing shows (ListBackupJobs' filters); each
+/// absent one lets every job through.
+#[derive(Clone, Debug, Default)]
+pub struct BackupJobFilter {
+    pub resource_arn: Option<String>,
+    pub state: Option<BackupJobState>,
+    pub vault_name: Option<String>,
+    pub created_before: Option<jiff::Timestamp>,
+    pub created_after: Option<jiff::Timestamp>,
+    pub resource_type: Option<String>,
+    pub account_id: Option<String>,
+    pub completed_before: Option<jiff::Timestamp>,
+    pub completed_after: Option<jiff::Timestamp>,
+    /// Coffer's jobs have no parent: a job named here selects nothing.
+    pub parent_job_id: Option<String>,
+    /// Coffer's jobs carry no message category: one named selects nothing.
+    pub message_category: Option<String>,
+}
 
 /// The jobs of an account and region, each kind oldest first.
 #[derive(Clone, Debug, Default)]
@@ -15,6 +36,24 @@ pub struct Jobs {
     pub backups: Vec<BackupJob>,
     pub copies: Vec<CopyJob>,
     pub restores: Vec<RestoreJob>,
+}
+
+/// Which restore jobs a listing shows (ListRestoreJobs' filters); each
+/// absent one lets every job through.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreJobFilter {
+    pub account_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub status: Option<coffer_model::RestoreJobStatus>,
+
+    pub created_before: Option<jiff::Timestamp>,
+    pub created_after: Option<jiff::Timestamp>,
+    pub completed_before: Option<jiff::Timestamp>,
+    pub completed_after: Option<jiff::Timestamp>,
+    /// Restore testing and parent jobs are not Coffer's yet: naming one
+    /// selects nothing.
+    pub restore_testing_plan_arn: Option<String>,
+    pub parent_job_id: Option<String>,
 }
 
 /// One job of any kind.
@@ -57,6 +96,168 @@ impl Service {
                 .records(|j: &RestoreJob| here(&j.account_id, &j.region))
                 .await?,
         })
+    }
+
+    /// The backup jobs of the caller's account and region that `filter`
+    /// keeps, oldest first, a page at a time.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for a bad page request; catalog failures.
+    pub async fn list_backup_jobs(
+        &self,
+        caller: &Caller,
+        filter: &BackupJobFilter,
+        page: &PageRequest,
+    ) -> Result<Paged<BackupJob>> {
+        self.authorize(caller, Action::ListJobs, Target::Account)?;
+        let listing = "ListBackupJobs";
+        let limit = page.limit()?;
+        let after = page.after_record(listing)?;
+        let selects_nothing = filter.parent_job_id.is_some()
+            || filter.message_category.is_some()
+            || filter
+                .account_id
+                .as_deref()
+                .is_some_and(|a| a != caller.account.as_str());
+        if selects_nothing {
+            return Ok(Paged {
+                items: Vec::new(),
+                next_token: None,
+            });
+        }
+        let mut conditions = vec![
+            Condition::eq("account_id", caller.account.as_str()),
+            Condition::eq("region", caller.region.as_str()),
+        ];
+        if let Some(arn) = &filter.resource_arn {
+            conditions.push(Condition::eq("resource_arn", arn.as_str()));
+        }
+        if let Some(state) = filter.state {
+            conditions.push(Condition::eq("state", state.as_str()));
+        }
+        if let Some(vault) = &filter.vault_name {
+            conditions.push(Condition::eq("vault_name", vault.as_str()));
+        }
+        if let Some(kind) = &filter.resource_type {
+            conditions.push(Condition::eq("resource_type", kind.as_str()));
+        }
+        if let Some(at) = filter.created_before {
+            conditions.push(Condition::before("creation_date", at));
+        }
+        if let Some(at) = filter.created_after {
+            conditions.push(Condition::after("creation_date", at));
+        }
+        if let Some(at) = filter.completed_before {
+            conditions.push(Condition::before("completion_date", at));
+        }
+        if let Some(at) = filter.completed_after {
+            conditions.push(Condition::after("completion_date", at));
+        }
+        let found = self
+            .catalog()
+            .records_page::<BackupJob>(&conditions, after.as_ref(), limit)
+            .await?;
+        Ok(Paged {
+            items: found.items.into_iter().map(|s| s.record).collect(),
+            next_token: found.next.map(|cursor| record_token(listing, &cursor)),
+        })
+    }
+
+    /// The restore and validation jobs of the caller's account and region
+    /// that `filter` keeps, oldest first, a page at a time (a page may hold
+    /// fewer than asked when a resource type is named).
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for a bad page request; catalog failures.
+    pub async fn list_restore_jobs(
+        &self,
+        caller: &Caller,
+        filter: &RestoreJobFilter,
+        page: &PageRequest,
+    ) -> Result<Paged<RestoreJob>> {
+        self.authorize(caller, Action::ListJobs, Target::Account)?;
+        let listing = "ListRestoreJobs";
+        let limit = page.limit()?;
+        let after = page.after_record(listing)?;
+        if filter.restore_testing_plan_arn.is_some()
+            || filter.parent_job_id.is_some()
+            || filter
+                .account_id
+                .as_deref()
+                .is_some_and(|a| a != caller.account.as_str())
+        {
+            return Ok(Paged {
+                items: Vec::new(),
+                next_token: None,
+            });
+        }
+        let mut conditions = vec![
+            Condition::eq("account_id", caller.account.as_str()),
+            Condition::eq("region", caller.region.as_str()),
+        ];
+        if let Some(status) = filter.status {
+            // The column holds the status as the model spells it.
+            let text = serde_json::to_value(status)?;
+            conditions.push(Condition::eq("status", text.as_str().unwrap_or_default()));
+        }
+        if let Some(at) = filter.created_before {
+            conditions.push(Condition::before("creation_date", at));
+        }
+        if let Some(at) = filter.created_after {
+            conditions.push(Condition::after("creation_date", at));
+        }
+        if let Some(at) = filter.completed_before {
+            conditions.push(Condition::before("completion_date", at));
+        }
+        if let Some(at) = filter.completed_after {
+            conditions.push(Condition::after("completion_date", at));
+        }
+        let found = self
+            .catalog()
+            .records_page::<RestoreJob>(&conditions, after.as_ref(), limit)
+            .await?;
+        Ok(Paged {
+            items: found
+                .items
+                .into_iter()
+                .map(|s| s.record)
+                .filter(|j| {
+                    filter
+                        .resource_type
+                        .as_deref()
+                        .is_none_or(|t| j.resource_type.as_str() == t)
+                })
+                .collect(),
+            next_token: found.next.map(|cursor| record_token(listing, &cursor)),
+        })
+    }
+
+    /// One restore job of the caller's account and region (DescribeRestoreJob).
+    ///
+    /// # Errors
+    /// `ResourceNotFound` (a backup or copy job's ID too).
+    pub async fn describe_restore_job(&self, caller: &Caller, id: &str) -> Result<RestoreJob> {
+        self.authorize(caller, Action::ListJobs, Target::Account)?;
+        match self.describe_job(caller, id).await? {
+            AnyJob::Restore(job) => Ok(job),
+            _ => Err(Error::not_found(format!(
+                "{id} is not a restore job; describe it as the backup or copy job it is"
+            ))),
+        }
+    }
+
+    /// One backup job of the caller's account and region (DescribeBackupJob).
+    ///
+    /// # Errors
+    /// `ResourceNotFound` (a copy or restore job's ID too).
+    pub async fn describe_backup_job(&self, caller: &Caller, id: &str) -> Result<BackupJob> {
+        self.authorize(caller, Action::DescribeBackupJob, Target::Account)?;
+        match self.describe_job(caller, id).await? {
+            AnyJob::Backup(job) => Ok(job),
+            _ => Err(Error::not_found(format!(
+                "{id} is not a backup job; describe it as the copy or restore job it is"
+            ))),
+        }
     }
 
     /// One job of the caller's account and region, by ID (any case).

@@ -8,19 +8,25 @@
 //! [`Service::authorize`], every operation passes through), live here and
 //! below. Time comes from the environment's clock.
 
+pub mod access_keys;
 pub mod audit;
 pub mod backup;
+pub mod backup_vaults;
 pub mod caller;
 pub mod error;
 pub mod estate;
 pub mod evidence;
+pub mod history;
 pub mod holds;
 pub mod jobs;
 pub mod keys;
 pub mod lookup;
+pub mod paging;
 pub mod points;
+pub mod quickstart;
 pub mod report;
 pub mod restore;
+pub mod self_backup;
 pub mod service;
 pub mod stack;
 pub mod upkeep;
@@ -28,4 +34,5 @@ pub mod vaults;
 
 pub use caller::{Action, Caller, Target};
 pub use error::{Context, Error, ErrorKind, Result};
+pub use paging::{PageRequest, Paged};
 pub use service::Service;

@@ -3,12 +3,32 @@
 //! `coffer_vault::check` as the caller: legal holds, the vault lock and the
 //! vault's access policy are all decided there, for every caller.
 
+use coffer_catalog::Condition;
 use coffer_model::{CalculatedLifecycle, Lifecycle, RecoveryPoint, RecoveryPointStatus};
 use coffer_vault::Operation;
 
 use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
+use crate::paging::{record_token, PageRequest, Paged};
 use crate::Service;
+
+/// Which recovery points of a vault a listing shows
+/// (ListRecoveryPointsByBackupVault's filters); each absent one lets
+/// every point through. DELETED points are never shown.
+#[derive(Clone, Debug, Default)]
+pub struct VaultPointFilter {
+    /// The vault's account, when the caller names it: another account's
+    /// vault is not the caller's to list.
+    pub vault_account_id: Option<String>,
+    pub resource_arn: Option<String>,
+    pub resource_type: Option<String>,
+    /// The plan (its BackupPlanId, which is its name) that made the point.
+    pub backup_plan_id: Option<String>,
+    pub created_before: Option<jiff::Timestamp>,
+    pub created_after: Option<jiff::Timestamp>,
+    /// Coffer's points have no parent: one named selects nothing.
+    pub parent_recovery_point_arn: Option<String>,
+}
 
 /// Which recovery points a listing shows.
 #[derive(Clone, Debug, Default)]
@@ -50,6 +70,76 @@ impl Service {
             })
             .filter(|p| filter.include_deleted || p.status != RecoveryPointStatus::Deleted)
             .collect())
+    }
+
+    /// The recovery points of one vault of the caller's account and region
+    /// that `filter` keeps, oldest first, a page at a time (a page may hold
+    /// fewer than asked when a plan is named; its token still says where
+    /// the next starts).
+    ///
+    /// # Errors
+    /// `ResourceNotFound` for the vault; `AccessDenied`;
+    /// `InvalidParameterValue` for a bad page request.
+    pub async fn list_vault_recovery_points(
+        &self,
+        caller: &Caller,
+        vault_name: &str,
+        filter: &VaultPointFilter,
+        page: &PageRequest,
+    ) -> Result<Paged<RecoveryPoint>> {
+        let (account, region) = (caller.account.as_str(), caller.region.as_str());
+        let vault = self.vault(account, region, vault_name).await?;
+        self.authorize(caller, Action::ListRecoveryPoints, Target::Vault(&vault))?;
+        let listing = "ListRecoveryPointsByBackupVault";
+        let limit = page.limit()?;
+        let after = page.after_record(listing)?;
+        if filter.parent_recovery_point_arn.is_some()
+            || filter
+                .vault_account_id
+                .as_deref()
+                .is_some_and(|a| a != account)
+        {
+            return Ok(Paged {
+                items: Vec::new(),
+                next_token: None,
+            });
+        }
+        let mut conditions = vec![
+            Condition::eq("account_id", account),
+            Condition::eq("region", region),
+            Condition::eq("vault_name", vault_name),
+            Condition::ne("status", "DELETED"),
+        ];
+        if let Some(arn) = &filter.resource_arn {
+            conditions.push(Condition::eq("resource_arn", arn.as_str()));
+        }
+        if let Some(kind) = &filter.resource_type {
+            conditions.push(Condition::eq("resource_type", kind.as_str()));
+        }
+        if let Some(at) = filter.created_before {
+            conditions.push(Condition::before("creation_date", at));
+        }
+        if let Some(at) = filter.created_after {
+            conditions.push(Condition::after("creation_date", at));
+        }
+        let found = self
+            .catalog()
+            .records_page::<RecoveryPoint>(&conditions, after.as_ref(), limit)
+            .await?;
+        Ok(Paged {
+            items: found
+                .items
+                .into_iter()
+                .map(|s| s.record)
+                .filter(|p| {
+                    filter
+                        .backup_plan_id
+                        .as_deref()
+                        .is_none_or(|plan| p.created_by_backup_plan_name.as_deref() == Some(plan))
+                })
+                .collect(),
+            next_token: found.next.map(|cursor| record_token(listing, &cursor)),
+        })
     }
 
     /// One recovery point (DescribeRecoveryPoint).

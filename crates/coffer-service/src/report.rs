@@ -13,7 +13,7 @@ use coffer_model::{
 };
 use coffer_policy::{BucketLocation, Config};
 use coffer_report::bundle::{self, Trust};
-use coffer_report::s3::{self, LockConfiguration, S3Client};
+use coffer_report::s3::{self, Delivery as _, LockConfiguration, S3Client};
 use coffer_report::templates::{self, Sources};
 
 use crate::caller::{Action, Caller, Target};
@@ -281,9 +281,17 @@ impl Service {
         let ledger = catalog.ledger_last_seqs(&subjects).await?;
         // Nothing is signed that the ledger contradicts: each row the report
         // shows is checked against its newest entry first.
+        // A duration, not a time of day: the clock's `now` is not involved.
+        let checking = std::time::Instant::now();
         let disagreements = self
             .disagreements_in_report(&backups, &copies, &restores, &points, &results)
             .await?;
+        tracing::info!(
+            rows = backups.len() + copies.len() + restores.len() + points.len() + results.len(),
+            disagreements = disagreements.len(),
+            elapsed_ms = u64::try_from(checking.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "report rows checked against the ledger"
+        );
         if !disagreements.is_empty() {
             // The first few are named; `evidence verify` names them all.
             const NAMED: usize = 20;
@@ -349,7 +357,7 @@ impl Service {
             files.push((format!("{base}.csv"), templates::to_csv(&table)?));
         }
         let key = KeyPair::load_or_create(self.config().signing_key_path())?;
-        let checkpoint = coffer_audit::ledger::checkpoint(catalog, &key, end).await?;
+        let checkpoint = self.checkpoint_with(catalog, &key, end).await?;
         if wants("PDF") {
             let digests: Vec<(String, String)> = files
                 .iter()
@@ -603,13 +611,55 @@ pub async fn verify_delivery(
                     checkpoint.tree_size
                 );
             } else {
-                for problem in check.problems {
-                    found.problems.push(format!("ledger: {problem}"));
+                match within_declared_cut(home, &entries, &checkpoint).await? {
+                    Ok(note) => ledger_note = note,
+                    Err(gap) => {
+                        for problem in check.problems.into_iter().chain(gap) {
+                            found.problems.push(format!("ledger: {problem}"));
+                        }
+                    }
                 }
             }
         }
     }
     Ok(DeliveryCheck { found, ledger_note })
+}
+
+/// When a delivered `checkpoint` the ledger no longer gives was signed by
+/// the home's key and commits to entries a checked, signed cut declares
+/// lost, what to say of it; otherwise `Err`, with the undeclared gap when
+/// the ledger is behind the checkpoint kept in the home (any other
+/// disagreement stays a failure).
+async fn within_declared_cut(
+    home: &Service,
+    entries: &[coffer_catalog::LedgerEntry],
+    checkpoint: &coffer_catalog::StoredCheckpoint,
+) -> Result<std::result::Result<String, Option<String>>> {
+    let key = KeyPair::load(home.config().signing_key_path())?.public();
+    let (standing, cuts, problems) = home.ledger_standing(home.catalog(), entries, &key).await?;
+    let gap = match standing {
+        coffer_audit::cut::Standing::Gap(gap) => Some(gap.problem()),
+        _ => None,
+    };
+    let message = coffer_audit::ledger::checkpoint_message(
+        checkpoint.tree_size,
+        &checkpoint.root_hash,
+        checkpoint.time,
+    );
+    if !key.verifies(&message, &checkpoint.signature) || !problems.is_empty() {
+        return Ok(Err(gap));
+    }
+    let within = cuts.iter().rev().find(|c| c.covers(checkpoint)).map(|c| {
+        format!(
+            "the report's ledger entries (its checkpoint of {} entries, signed {}) lie in the cut declared at entry {}, signed by key {}: {}",
+            checkpoint.tree_size,
+            checkpoint.time,
+            c.seq,
+            c.cut.key_fingerprint,
+            c.cut.summary()
+        )
+    });
+    Ok(within.ok_or(gap))
 }
 
 /// The objects of the delivery at `url` (`s3://bucket/prefix/`, or a file

@@ -37,6 +37,9 @@ pub enum RestoreTarget {
         /// restores on the point's own server.
         server: Option<String>,
     },
+    /// A bucket (S3), created when missing, under a prefix, optionally
+    /// only one key or key prefix.
+    Bucket(coffer_drivers::s3::BucketTarget),
 }
 
 /// What StartRestoreJob asks.
@@ -99,6 +102,16 @@ pub fn describe_target(target: &coffer_drivers::RestoreTarget) -> String {
                 None => format!("database {name}{on}"),
             }
         }
+        To::Bucket(bucket) => {
+            let mut words = format!("s3://{}/{}", bucket.bucket, bucket.prefix);
+            if let Some(endpoint) = &bucket.endpoint {
+                words.push_str(&format!(" on endpoint {endpoint}"));
+            }
+            if let Some(select) = &bucket.select {
+                words.push_str(&format!(" (only keys starting with {select})"));
+            }
+            words
+        }
     }
 }
 
@@ -106,26 +119,33 @@ pub fn describe_target(target: &coffer_drivers::RestoreTarget) -> String {
 /// creates, as Coffer names resources (`CreatedResourceArn`): a database
 /// as `<server>/<database>` in its server's account and region; a
 /// directory or file on this machine by its absolute path, in the
-/// resource's account and region.
-pub fn created_resource_arn(resource: &Resource, target: &coffer_drivers::RestoreTarget) -> Arn {
+/// resource's account and region; a bucket by its own ARN.
+pub fn created_resource_arn(resource: &Resource, target: &coffer_drivers::RestoreTarget) -> String {
     use coffer_drivers::RestoreTarget as To;
     match target {
-        To::Directory { path, .. } => ResourceType::FileSystem.arn(
-            &resource.region,
-            &resource.account_id,
-            &path.display().to_string(),
-        ),
-        To::File { path } => ResourceType::SQLite.arn(
-            &resource.region,
-            &resource.account_id,
-            &path.display().to_string(),
-        ),
+        To::Directory { path, .. } => ResourceType::FileSystem
+            .arn(
+                &resource.region,
+                &resource.account_id,
+                &path.display().to_string(),
+            )
+            .to_string(),
+        To::File { path } => ResourceType::SQLite
+            .arn(
+                &resource.region,
+                &resource.account_id,
+                &path.display().to_string(),
+            )
+            .to_string(),
         To::Database { name, server, .. } => match server.as_deref() {
-            Some(server) => resource.resource_type.arn(
-                &server.region,
-                &server.account_id,
-                &format!("{}/{name}", server.name),
-            ),
+            Some(server) => resource
+                .resource_type
+                .arn(
+                    &server.region,
+                    &server.account_id,
+                    &format!("{}/{name}", server.name),
+                )
+                .to_string(),
             None => {
                 let own = resource
                     .connection
@@ -133,13 +153,17 @@ pub fn created_resource_arn(resource: &Resource, target: &coffer_drivers::Restor
                     .map(String::as_str)
                     .or_else(|| resource.resource_name.split_once('/').map(|(s, _)| s))
                     .unwrap_or(&resource.resource_name);
-                resource.resource_type.arn(
-                    &resource.region,
-                    &resource.account_id,
-                    &format!("{own}/{name}"),
-                )
+                resource
+                    .resource_type
+                    .arn(
+                        &resource.region,
+                        &resource.account_id,
+                        &format!("{own}/{name}"),
+                    )
+                    .to_string()
             }
         },
+        To::Bucket(bucket) => bucket.arn(),
     }
 }
 
@@ -355,6 +379,7 @@ impl Service {
                     server,
                 }
             }
+            RestoreTarget::Bucket(bucket) => To::Bucket(bucket.clone()),
         };
         if !resolved.fits(point.resource_type) {
             return Err(Error::invalid_parameter(format!(
@@ -418,8 +443,15 @@ impl Service {
                 run.job.restore_job_id
             )));
         };
-        let (resource, mut opened) = match self.opened(&run.point, Some(&target)).await {
-            Ok(found) => found,
+        let prepared = match self.opened(&run.point, Some(&target)).await {
+            Ok((resource, opened)) => self
+                .resolved_target(&resource, &target)
+                .await
+                .map(|target| (resource, opened, target)),
+            Err(error) => Err(error),
+        };
+        let (resource, mut opened, target) = match prepared {
+            Ok(prepared) => prepared,
             Err(error) => {
                 let message = error.to_string();
                 run.fail(message.clone()).await?;
@@ -435,7 +467,7 @@ impl Service {
         }
         match coffer_drivers::restore(&run.point, &resource, &opened, &target, force).await {
             Ok(outcome) => {
-                let created = created_resource_arn(&resource, &target).to_string();
+                let created = created_resource_arn(&resource, &target);
                 run.set(RestoreJobStatus::Completed, |job| {
                     job.percent_done = 100;
                     job.created_resource_arn = Some(created);
@@ -452,6 +484,90 @@ impl Service {
                 })
             }
         }
+    }
+
+    /// Starts a restore job and carries it out in the background of this
+    /// process, as the caller (what `coffer serve` does for
+    /// StartRestoreJob): returns the job as recorded (PENDING); it goes
+    /// RUNNING, then COMPLETED or FAILED, as [`Service::run_restore_job`]
+    /// takes it. A process that stops meanwhile leaves it RUNNING, and the
+    /// next start settles it FAILED naming its target.
+    ///
+    /// # Errors
+    /// As [`Service::start_restore_job`]; `ServiceUnavailable` when no
+    /// thread can be started for it (the job is then FAILED).
+    pub async fn start_restore_job_in_background(
+        &self,
+        caller: &Caller,
+        args: StartRestore,
+    ) -> Result<RestoreJob> {
+        let mut run = self
+            .start_restore_job(caller, &args.recovery_point, &args.target)
+            .await?;
+        let (job, point, target) = (run.job.clone(), run.point.clone(), run.target.clone());
+        let service = self.acting_as(caller);
+        let handle = tokio::runtime::Handle::current();
+        // Its own thread, driven by this runtime: the restore's future is
+        // made and run there, so it need not be sendable between threads.
+        let spawned = std::thread::Builder::new()
+            .name(format!("restore {}", job.restore_job_id))
+            .spawn({
+                let job = job.clone();
+                move || handle.block_on(restore_detached(service, job, point, target, args.force))
+            });
+        if let Err(error) = spawned {
+            let message = format!("no thread could be started for the restore: {error}");
+            run.fail(message.clone()).await?;
+            return Err(Error::new(crate::ErrorKind::ServiceUnavailable, message));
+        }
+        Ok(job)
+    }
+
+    /// The target with what the driver needs resolved: a bucket on
+    /// another S3 endpoint gets that endpoint's settings and credentials,
+    /// from config.toml's `[s3_endpoints]` or, failing that, from the
+    /// inventory's `s3_endpoints` of the resource's account and region.
+    async fn resolved_target(
+        &self,
+        resource: &coffer_model::Resource,
+        target: &coffer_drivers::RestoreTarget,
+    ) -> Result<coffer_drivers::RestoreTarget> {
+        let coffer_drivers::RestoreTarget::Bucket(bucket) = target else {
+            return Ok(target.clone());
+        };
+        let Some(name) = &bucket.endpoint else {
+            return Ok(target.clone());
+        };
+        if bucket.access.is_some()
+            || resource.connection.get("endpoint").map(String::as_str) == Some(name.as_str())
+        {
+            return Ok(target.clone());
+        }
+        let declared = match self.config().s3_endpoint(name) {
+            Some(endpoint) => Some(endpoint.clone()),
+            None => {
+                self.catalog()
+                    .object::<coffer_model::S3Endpoint>(
+                        coffer_catalog::ObjectKind::S3Endpoint,
+                        resource.account_id.as_str(),
+                        resource.region.as_str(),
+                        name,
+                    )
+                    .await?
+            }
+        };
+        let Some(endpoint) = declared else {
+            return Err(Error::invalid_parameter(format!(
+                "S3 endpoint {name:?} is declared neither in config.toml's [s3_endpoints] nor in the inventory's s3_endpoints of {} {}; declare it (or restore on the source's endpoint {})",
+                resource.account_id,
+                resource.region,
+                resource.connection.get("endpoint").map_or("", String::as_str)
+            )));
+        };
+        let access = coffer_engine::env::s3_access(name, &endpoint)?;
+        let mut resolved = bucket.clone();
+        resolved.access = Some(access);
+        Ok(coffer_drivers::RestoreTarget::Bucket(resolved))
     }
 
     /// Records a validation job of a recovery point (PENDING, validating).
@@ -517,5 +633,34 @@ impl Service {
         })
         .await?;
         Ok(ValidationEnd::Checked(validation))
+    }
+}
+
+/// Carries out a restore job started by
+/// [`Service::start_restore_job_in_background`], logging how it ended.
+async fn restore_detached(
+    service: Service,
+    job: RestoreJob,
+    point: RecoveryPoint,
+    target: Option<coffer_drivers::RestoreTarget>,
+    force: bool,
+) {
+    let id = job.restore_job_id.clone();
+    let mut run = RestoreRun {
+        service: &service,
+        job,
+        point,
+        target,
+    };
+    match service.run_restore_job(&mut run, force, None).await {
+        Ok(RestoreEnd::Completed(outcome)) => {
+            tracing::info!(restore_job_id = %id, created = %outcome.created, "restore completed");
+        }
+        Ok(RestoreEnd::Failed { message, .. }) => {
+            tracing::warn!(restore_job_id = %id, reason = %message, "restore failed");
+        }
+        Err(error) => {
+            tracing::error!(restore_job_id = %id, %error, "the restore's end could not be recorded");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The work `coffer serve` does beside the scheduler: a signed ledger
 //! checkpoint every hour, the controls evaluated when what they read
-//! changed, and the report plans delivered daily. Each loop stops between
+//! changed, the report plans delivered daily, and the catalog's own backup
+//! when due. Each loop stops between
 //! units of work when told to: a checkpoint, an evaluation or a delivery
 //! finishes or does not start.
 
@@ -65,7 +66,10 @@ pub async fn sign_hourly(
 ) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     while next_tick(&mut every, &mut stop).await.is_some() {
-        match coffer_audit::ledger::checkpoint(service.catalog(), &key, service.now()).await {
+        match service
+            .checkpoint_with(service.catalog(), &key, service.now())
+            .await
+        {
             Ok(c) => {
                 tracing::info!(entries = c.tree_size, root = %c.root_hash, "ledger checkpoint signed")
             }
@@ -124,6 +128,50 @@ pub async fn report_daily(service: Service, principal: String, mut stop: watch::
     while next_tick(&mut every, &mut stop).await.is_some() {
         if let Err(error) = service.run_due_reports(&principal).await {
             tracing::error!(%error, "report plans could not run");
+        }
+    }
+}
+
+/// The catalog backs itself up into the `[self_backup]` vault when due
+/// (`every_hours` after its newest backup; checked at start and every 10
+/// minutes), as `principal`, each job registered in `beside` while it runs
+/// (the daemon's, so it never settles the job as a dead process's).
+/// Without `[self_backup]` it does nothing.
+pub async fn back_up_catalog_when_due(
+    service: Service,
+    principal: String,
+    beside: coffer_engine::daemon::JobsBeside,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(settings) = service.config().self_backup().cloned() else {
+        return;
+    };
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while next_tick(&mut every, &mut stop).await.is_some() {
+        match service.catalog_backup_due().await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(error) => {
+                tracing::error!(%error, "cannot tell whether the catalog's backup is due");
+                continue;
+            }
+        }
+        let caller = crate::Caller::new(
+            principal.clone(),
+            settings.account.clone(),
+            settings.region.clone(),
+        );
+        match service.backup_catalog_beside(&caller, Some(&beside)).await {
+            Ok(done) => tracing::info!(
+                job = %done.job.backup_job_id,
+                state = ?done.job.state,
+                vault = %settings.vault,
+                "catalog backup ended"
+            ),
+            Err(error) => {
+                tracing::error!(%error, vault = %settings.vault, "the catalog could not be backed up")
+            }
         }
     }
 }

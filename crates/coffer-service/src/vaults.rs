@@ -8,7 +8,7 @@
 //! ever lost.
 
 use coffer_catalog::VaultSecretRecord;
-use coffer_model::RecoveryPoint;
+use coffer_model::{BackupVault, RecoveryPoint};
 use coffer_policy::{PolicySet, VaultLocation};
 use coffer_vault::{
     key_name_of, new_vault_secret, Keyring, VaultStorage, WrappedSecret, DEFAULT_KEY, SECRET_FILE,
@@ -66,8 +66,17 @@ pub struct VaultRecovery {
     pub account_id: String,
     pub region: String,
     pub vault_name: String,
+    pub vault_arn: String,
     /// The recovery points recorded again, or why the vault could not be read.
     pub result: std::result::Result<Vec<RecoveryPoint>, String>,
+}
+
+/// What recovering the catalog did: each vault's points recorded again,
+/// and the cut it declared when the ledger had lost entries.
+#[derive(Clone, Debug)]
+pub struct CatalogRecovery {
+    pub vaults: Vec<VaultRecovery>,
+    pub cut: Option<coffer_audit::cut::DeclaredCut>,
 }
 
 /// What a vault's disaster-recovery key is: restic opens the vault with it.
@@ -134,90 +143,97 @@ impl Service {
     /// Keyring, catalog and storage failures; storage already at a new
     /// vault's location.
     pub async fn provision(&self, set: &PolicySet) -> Result<Vec<Provisioned>> {
+        let mut done = Vec::new();
+        for declared in &set.vaults {
+            done.extend(self.provision_vault(&declared.value).await?);
+        }
+        Ok(done)
+    }
+
+    /// Creates the secret and storage of one vault if it lacks them (a
+    /// vault created through the API, or each vault a stack declares).
+    ///
+    /// # Errors
+    /// Keyring, catalog and storage failures; storage already at the
+    /// vault's location that this catalog holds no secret for.
+    pub async fn provision_vault(&self, vault: &BackupVault) -> Result<Vec<Provisioned>> {
         let config = self.config();
         let keyring = Keyring::open(config.keyring_path())?;
         let now = self.now();
         let mut done = Vec::new();
-        for declared in &set.vaults {
-            let vault = &declared.value;
-            let (account, region, name) = (
-                vault.account_id.as_str(),
-                vault.region.as_str(),
-                vault.backup_vault_name.as_str(),
-            );
-            let arn = vault.backup_vault_arn.to_string();
-            let (secret, location) = match self
-                .catalog()
-                .vault_secret(account, region, name)
-                .await?
-            {
-                Some(record) => {
-                    let secret = keyring.unwrap_secret(&parse_wrapped(&record)?, &arn)?;
-                    (secret, record.location)
-                }
-                None => {
-                    let location = recorded_location(&config.vault_location(account, region, name));
-                    // Reach the storage before a secret is recorded for it.
-                    let storage = self.env().storage_at(&location)?;
-                    if storage.exists() {
-                        // The vault's own repository, its catalog lost: its
-                        // wrapped secret beside it opens it again.
-                        let Some((secret, wrapped)) = own_secret(&storage, &keyring, &arn) else {
-                            return Err(Error::conflict(format!("vault {name:?} would be stored at {location}, where a repository already exists that this catalog holds no secret for; move it away or give the vault another location with a [[vaults.rules]] entry")));
-                        };
-                        let record = VaultSecretRecord {
-                            account_id: account.to_string(),
-                            region: region.to_string(),
-                            vault_name: name.to_string(),
-                            location: location.clone(),
-                            wrapped,
-                            version: 1,
-                        };
-                        self.catalog().put_vault_secret(&record, now).await?;
-                        done.push(Provisioned::SecretRecovered {
-                            vault: name.to_string(),
-                            location: location.clone(),
-                        });
-                        drop(secret);
-                        continue;
-                    }
-                    let key = vault
-                        .encryption_key_arn
-                        .as_ref()
-                        .map_or(DEFAULT_KEY.to_string(), |k| {
-                            key_name_of(&k.to_string()).to_string()
-                        });
-                    let (_, created_key) = keyring.ensure(&key, now)?;
-                    if created_key {
-                        done.push(Provisioned::KeyCreated {
-                            key: key.clone(),
-                            vault: name.to_string(),
-                        });
-                    }
-                    let (secret, wrapped) = new_vault_secret(&keyring, &key, &arn)?;
+        let (account, region, name) = (
+            vault.account_id.as_str(),
+            vault.region.as_str(),
+            vault.backup_vault_name.as_str(),
+        );
+        let arn = vault.backup_vault_arn.to_string();
+        let (secret, location) = match self.catalog().vault_secret(account, region, name).await? {
+            Some(record) => {
+                let secret = keyring.unwrap_secret(&parse_wrapped(&record)?, &arn)?;
+                (secret, record.location)
+            }
+            None => {
+                let location = recorded_location(&config.vault_location(account, region, name));
+                // Reach the storage before a secret is recorded for it.
+                let storage = self.env().storage_at(&location)?;
+                if storage.exists() {
+                    // The vault's own repository, its catalog lost: its
+                    // wrapped secret beside it opens it again.
+                    let Some((secret, wrapped)) = own_secret(&storage, &keyring, &arn) else {
+                        return Err(Error::conflict(format!("vault {name:?} would be stored at {location}, where a repository already exists that this catalog holds no secret for; move it away or give the vault another location with a [[vaults.rules]] entry")));
+                    };
                     let record = VaultSecretRecord {
                         account_id: account.to_string(),
                         region: region.to_string(),
                         vault_name: name.to_string(),
                         location: location.clone(),
-                        wrapped: serde_json::to_value(&wrapped)?,
+                        wrapped,
                         version: 1,
                     };
                     self.catalog().put_vault_secret(&record, now).await?;
-                    (secret, location)
+                    done.push(Provisioned::SecretRecovered {
+                        vault: name.to_string(),
+                        location: location.clone(),
+                    });
+                    drop(secret);
+                    return Ok(done);
                 }
-            };
-            let storage = self.env().storage_at(&location)?;
-            if !storage.exists() {
-                storage.init(&secret)?;
-                done.push(Provisioned::StorageCreated {
-                    vault: name.to_string(),
+                let key = vault
+                    .encryption_key_arn
+                    .as_ref()
+                    .map_or(DEFAULT_KEY.to_string(), |k| {
+                        key_name_of(&k.to_string()).to_string()
+                    });
+                let (_, created_key) = keyring.ensure(&key, now)?;
+                if created_key {
+                    done.push(Provisioned::KeyCreated {
+                        key: key.clone(),
+                        vault: name.to_string(),
+                    });
+                }
+                let (secret, wrapped) = new_vault_secret(&keyring, &key, &arn)?;
+                let record = VaultSecretRecord {
+                    account_id: account.to_string(),
+                    region: region.to_string(),
+                    vault_name: name.to_string(),
                     location: location.clone(),
-                });
+                    wrapped: serde_json::to_value(&wrapped)?,
+                    version: 1,
+                };
+                self.catalog().put_vault_secret(&record, now).await?;
+                (secret, location)
             }
-            self.keep_secret_beside(&storage, account, region, name)
-                .await?;
+        };
+        let storage = self.env().storage_at(&location)?;
+        if !storage.exists() {
+            storage.init(&secret)?;
+            done.push(Provisioned::StorageCreated {
+                vault: name.to_string(),
+                location: location.clone(),
+            });
         }
+        self.keep_secret_beside(&storage, account, region, name)
+            .await?;
         Ok(done)
     }
 
@@ -377,10 +393,30 @@ impl Service {
     /// row accounts for is recorded back from the record it carries
     /// (lifecycle, tags, sizes, digest, the point it was copied from).
     ///
+    /// When the ledger is behind the checkpoint kept in the home, or the
+    /// newer one beside the `[self_backup]` vault (the catalog was
+    /// restored from an older copy, or recreated), the lost
+    /// entries are declared: a `ledger cut` entry is appended whose record,
+    /// signed with the deployment's key, names the entries kept, the newest
+    /// checkpoint lost, and the points recovered.
+    ///
     /// # Errors
-    /// Catalog failures; a vault that cannot be read is reported in its
-    /// entry.
-    pub async fn recover_catalog(&self, caller: &Caller) -> Result<Vec<VaultRecovery>> {
+    /// Catalog and key failures; a vault that cannot be read is reported
+    /// in its entry.
+    pub async fn recover_catalog(&self, caller: &Caller) -> Result<CatalogRecovery> {
+        self.authorize(caller, Action::DeclareLedgerCut, Target::Account)?;
+        let catalog = self.catalog_for(caller);
+        let key = coffer_audit::signing::KeyPair::load_or_create(self.config().signing_key_path())?;
+        // Where the ledger stood before anything was recorded again.
+        let size = catalog.ledger_len().await?;
+        let entries = catalog.ledger_entries(0, size).await?;
+        // How far the ledger had gone: the home's kept checkpoint, or the
+        // one beside the self-backup vault when the home is new.
+        let beside = self.checkpoint_beside_self_backup(&key.public()).await;
+        let (standing, _, _) = self
+            .ledger_standing_with(&catalog, &entries, &key.public(), beside)
+            .await?;
+        drop(entries);
         let vaults: Vec<coffer_model::BackupVault> = self
             .env()
             .objects(coffer_catalog::ObjectKind::BackupVault)
@@ -395,10 +431,60 @@ impl Service {
                 account_id: vault.account_id.to_string(),
                 region: vault.region.to_string(),
                 vault_name: vault.backup_vault_name.clone(),
+                vault_arn: vault.backup_vault_arn.to_string(),
                 result,
             });
         }
-        Ok(out)
+        let cut = match standing {
+            coffer_audit::cut::Standing::Gap(gap) => {
+                let now = self.now();
+                let cut = coffer_audit::cut::LedgerCut {
+                    kept_entries: gap.kept_entries,
+                    kept_hash: gap.kept_hash,
+                    lost_through: gap.lost_through,
+                    declared_at: jiff::Timestamp::from_millisecond(now.as_millisecond())
+                        .unwrap_or(now),
+                    reason: "the catalog was restored from an older copy or recreated, and recovered from the vaults".into(),
+                    recovered: out
+                        .iter()
+                        .filter_map(|v| {
+                            let points = v.result.as_ref().ok()?;
+                            (!points.is_empty()).then(|| coffer_audit::cut::RecoveredVault {
+                                backup_vault_arn: v.vault_arn.clone(),
+                                recovery_point_ids: points
+                                    .iter()
+                                    .map(|p| p.recovery_point_id.clone())
+                                    .collect(),
+                            })
+                        })
+                        .collect(),
+                    key_fingerprint: key.fingerprint(),
+                };
+                let (doc, signature) = cut.signed(&key);
+                let entry = catalog
+                    .append_ledger_cut(
+                        &format!("ledger@{}", cut.kept_entries),
+                        &cut.summary(),
+                        &doc,
+                        &signature,
+                        now,
+                    )
+                    .await?;
+                tracing::warn!(
+                    entry = entry.seq,
+                    kept = cut.kept_entries,
+                    lost_through = cut.lost_through.tree_size,
+                    "ledger cut declared"
+                );
+                Some(coffer_audit::cut::DeclaredCut {
+                    seq: entry.seq,
+                    time: entry.time,
+                    cut,
+                })
+            }
+            _ => None,
+        };
+        Ok(CatalogRecovery { vaults: out, cut })
     }
 
     /// One two-phase prune of a vault.

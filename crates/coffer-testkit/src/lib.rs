@@ -28,11 +28,45 @@ pub struct Moto {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     venv: PathBuf,
+    /// The server's request log (its standard error), when kept.
+    log: Option<PathBuf>,
 }
 
 impl Moto {
     pub fn start() -> Moto {
-        Moto::spawn(None)
+        Moto::spawn(None, false)
+    }
+
+    /// A server that keeps its request log, for [`Moto::requests`].
+    pub fn start_logged() -> Moto {
+        Moto::spawn(None, true)
+    }
+
+    /// The requests the server answered so far, one line each as its log
+    /// writes them (`"GET /bucket/key HTTP/1.1" 200 -`, from the method on).
+    pub fn requests(&self) -> Vec<String> {
+        let log = self
+            .log
+            .as_ref()
+            .unwrap_or_else(|| panic!("start the server with Moto::start_logged"));
+        std::fs::read_to_string(log)
+            .unwrap()
+            .lines()
+            .filter_map(|line| line.split_once(" \"").map(|(_, rest)| rest.to_string()))
+            .collect()
+    }
+
+    /// The GetObject requests answered so far for keys of `bucket` (no
+    /// sub-resource such as `?tagging`): the object bodies read.
+    pub fn object_reads(&self, bucket: &str) -> Vec<String> {
+        let start = format!("GET /{bucket}/");
+        self.requests()
+            .into_iter()
+            .filter_map(|line| {
+                let path = line.strip_prefix(&start)?.split(' ').next()?.to_string();
+                (!path.contains('?') && !path.is_empty()).then_some(path)
+            })
+            .collect()
     }
 
     /// A server that checks every request's SigV4 signature: started with
@@ -40,7 +74,7 @@ impl Moto {
     /// allowed everything and its access key. Returns the server and that
     /// key's ID and secret.
     pub fn start_checking_signatures() -> (Moto, String, String) {
-        let moto = Moto::spawn(Some(3));
+        let moto = Moto::spawn(Some(3), false);
         let keys = moto.boto3(
             "iam = boto3.client('iam', endpoint_url=s3.meta.endpoint_url, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
              iam.create_user(UserName='coffer')\n\
@@ -54,7 +88,7 @@ impl Moto {
         (moto, id, secret)
     }
 
-    fn spawn(unauthenticated: Option<u32>) -> Moto {
+    fn spawn(unauthenticated: Option<u32>, logged: bool) -> Moto {
         let venv = PathBuf::from(std::env::var("COFFER_TEST_VENV").unwrap_or_else(|_| {
             panic!("COFFER_TEST_VENV is not set: run the tests through .ci/run, which creates a venv with moto[server] and boto3 (or create one and point COFFER_TEST_VENV at it)")
         }));
@@ -63,10 +97,15 @@ impl Moto {
         if let Some(count) = unauthenticated {
             command.env("INITIAL_NO_AUTH_ACTION_COUNT", count.to_string());
         }
+        let log = logged.then(|| std::env::temp_dir().join(format!("coffer-moto-{port}.log")));
+        let stderr = match &log {
+            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+            None => Stdio::null(),
+        };
         let child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start moto_server from {}: {e}", venv.display()));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -81,6 +120,7 @@ impl Moto {
             child,
             url: format!("http://127.0.0.1:{port}"),
             venv,
+            log,
         }
     }
 
@@ -133,6 +173,9 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(log) = &self.log {
+            let _ = std::fs::remove_file(log);
+        }
     }
 }
 

@@ -22,6 +22,7 @@
 mod access;
 mod guard;
 mod keyring;
+pub mod s3_client;
 mod storage;
 
 pub use access::{AccessPolicy, Decision, PolicyError, Request};
@@ -31,7 +32,8 @@ pub use keyring::{
     WrappedSecret, DEFAULT_KEY,
 };
 pub use storage::{
-    exclude_globs, parse_read_subset, restic_password, Content, Observer, PruneSummary, ReadBack,
-    RestoreRequest, RestoreSummary, S3Access, SnapshotInfo, StorageError, StreamBackup,
-    VaultStorage, SECRET_FILE,
+    block_on_s3, exclude_globs, parse_read_subset, restic_password, s3_operator, tree_order,
+    Content, ObjectBody, ObjectsBackup, Observer, PruneSummary, ReadBack, RestoreRequest,
+    RestoreSummary, S3Access, Settled, SnapshotInfo, StorageError, StoredObject, StreamBackup,
+    TreeObject, VaultStorage, OBJECTS_MANIFEST, OBJECTS_ROOT, SECRET_FILE,
 };

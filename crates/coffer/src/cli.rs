@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::access_keys::AccessKeysCommand;
 use crate::audit::AuditCommand;
 use crate::backup::BackupCommand;
 use crate::catalog::CatalogCommand;
@@ -134,13 +135,24 @@ pub enum Command {
     /// Manage the keyring: the keys that wrap every vault's secret.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// List objects in the catalog.
+    /// Access keys that sign AWS Backup API requests, and refused requests.
+    #[command(subcommand, name = "access-keys")]
+    AccessKeys(AccessKeysCommand),
+    /// List objects in the catalog, or show one as it was at a time and its history.
     #[command(
-        after_help = "Example:\n  coffer get vaults\n  coffer get plans -o json\n  coffer get resources -o yaml"
+        after_help = "Example:\n  coffer get vaults\n  coffer get plans -o json\n  coffer get resources -o yaml\n  coffer get plans daily --at 2026-11-24T10:00:00Z\n  coffer get plans daily --at 2026-11-24\n  coffer get selections daily/databases --history -o json\n\nA date alone means the end of that day in UTC. The history is kept for vaults, plans,\nselections (named PLAN/SELECTION), frameworks and report plans, in the account and\nregion in force; each version names who wrote it and the ledger entry that commits to it\n(`coffer evidence prove SEQ` proves that entry in a signed checkpoint)."
     )]
     Get {
         /// What to list.
         kind: GetKind,
+        /// One object's name (in the account and region in force).
+        name: Option<String>,
+        /// Show the object as it was at this time (RFC 3339, or a date for the end of that day in UTC).
+        #[arg(long, value_name = "TIME", requires = "name")]
+        at: Option<String>,
+        /// Show every version of the object: time, change, actor, stack, ledger entry.
+        #[arg(long, requires = "name", conflicts_with = "at")]
+        history: bool,
         /// Output format; json and yaml use the AWS field names.
         #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
@@ -162,6 +174,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Plan(args) => crate::policy::plan(ctx, &args, false).await,
         Command::Apply(args) => crate::policy::plan(ctx, &args, true).await,
         Command::Keys(command) => crate::keys::run(ctx, command).await,
+        Command::AccessKeys(command) => crate::access_keys::run(ctx, command).await,
         Command::Discover { output } => crate::discover::run(ctx, output).await,
         Command::Backup(BackupCommand::Start(args)) => crate::backup::start(ctx, &args).await,
         Command::Copy(CopyCommand::Start(args)) => crate::copy::start(ctx, &args).await,
@@ -190,6 +203,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Vault(command) => crate::vaults::run(ctx, &command).await,
         Command::Catalog(command) => crate::catalog::run(ctx, &command).await,
         Command::Verify(args) => crate::report::verify(&global, &args).await,
-        Command::Get { kind, output } => crate::get::get(&global, ctx, kind, output).await,
+        Command::Get {
+            kind,
+            name: None,
+            output,
+            ..
+        } => crate::get::get(&global, ctx, kind, output).await,
+        Command::Get {
+            kind,
+            name: Some(name),
+            at,
+            history,
+            output,
+        } => crate::get::one(ctx, kind, &name, at.as_deref(), history, output).await,
     }
 }

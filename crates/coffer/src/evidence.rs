@@ -16,7 +16,7 @@ use crate::Outcome;
 pub enum EvidenceCommand {
     /// Check the whole ledger (the hash chain, every checkpoint's root and signature) and the catalog's rows against it.
     #[command(
-        after_help = "Example:\n  coffer evidence verify\n  coffer evidence verify --public-key 3b6a27bc...\n\nExits 1 and names the entry on any edited, removed, reordered or cut-back entry, and each catalog row (job, recovery point, legal hold, control result, vault, plan, selection, framework) that disagrees with its newest ledger entry."
+        after_help = "Example:\n  coffer evidence verify\n  coffer evidence verify --public-key 3b6a27bc...\n\nA cut `coffer catalog recover` declared (signed) is shown and verifies; a ledger behind the\ncheckpoint kept beside the signing key with no declared cut fails. Exits 1 and names the\nentry on any edited, removed, reordered or cut-back entry, and each catalog row (job, recovery point, legal hold, control result, vault, plan, selection, framework) that disagrees with its newest ledger entry, and each stored version of a policy object (`coffer get KIND NAME --history`) that is not what its ledger entry committed to."
     )]
     Verify {
         /// The public key the signatures must verify with (default: this home's signing key).
@@ -97,10 +97,22 @@ pub async fn run(ctx: &Context, command: &EvidenceCommand) -> anyhow::Result<Out
                 Some(n) => println!("MACs of {n} entries checked with this deployment's ledger key."),
                 None => println!("MACs not checked: this deployment's ledger key is not at hand."),
             }
+            for cut in &check.cuts {
+                println!(
+                    "Declared cut at entry {} (signed by key {}): {}.",
+                    cut.seq,
+                    cut.cut.key_fingerprint,
+                    cut.cut.summary()
+                );
+            }
             let rows = &check.rows;
             if found.passed() {
+                let declared = match check.cuts.len() {
+                    0 => String::new(),
+                    n => format!(" ({n} declared cut(s), shown above)"),
+                };
                 println!(
-                    "Ledger OK: {} entries in an unbroken chain; {} signed checkpoint(s) match.",
+                    "Ledger OK: {} entries in an unbroken chain{declared}; {} signed checkpoint(s) match.",
                     found.entries, found.checkpoints
                 );
             } else {
@@ -116,8 +128,8 @@ pub async fn run(ctx: &Context, command: &EvidenceCommand) -> anyhow::Result<Out
             }
             if rows.passed() {
                 println!(
-                    "Catalog OK: {} row(s) agree with their newest ledger entry.",
-                    rows.checked
+                    "Catalog OK: {} row(s) agree with their newest ledger entry, {} stored version(s) of policy objects with the entries that commit to them.",
+                    rows.checked, rows.versions
                 );
             } else {
                 for disagreement in &rows.disagreements {

@@ -1,6 +1,7 @@
-//! `coffer get`: list catalog objects.
+//! `coffer get`: list catalog objects, or show one as it is, as it was at
+//! a time, or its history.
 
-use coffer_catalog::{ObjectKind, StoredObject};
+use coffer_catalog::{ObjectKind, ObjectVersion, StoredObject};
 use serde_json::{json, Value as Json};
 
 use clap::ValueEnum;
@@ -94,32 +95,8 @@ fn lock(doc: &Json) -> String {
 
 /// The stored document plus the catalog's bookkeeping, in AWS style.
 fn with_meta(object: &StoredObject) -> Json {
-    let mut doc = object.doc.clone();
+    let mut doc = with_ids(object.kind, &object.name, &object.arn, &object.doc);
     if let Some(map) = doc.as_object_mut() {
-        let arn_field = match object.kind {
-            ObjectKind::BackupPlan => Some("BackupPlanArn"),
-            ObjectKind::Framework => Some("FrameworkArn"),
-            ObjectKind::ReportPlan => Some("ReportPlanArn"),
-            _ => None,
-        };
-        if let Some(field) = arn_field {
-            map.insert(field.to_string(), json!(object.arn));
-        }
-        // Identifiers are names, as templates resolve `!Ref Plan` (BackupPlanId)
-        // and `!Ref Selection` (SelectionId) before anything exists.
-        if object.kind == ObjectKind::BackupPlan {
-            map.insert("BackupPlanId".into(), json!(object.name));
-        }
-        if object.kind == ObjectKind::BackupSelection {
-            let plan = object
-                .doc
-                .get("BackupPlanName")
-                .cloned()
-                .unwrap_or_default();
-            let selection = object.doc.get("SelectionName").cloned().unwrap_or_default();
-            map.insert("BackupPlanId".into(), plan);
-            map.insert("SelectionId".into(), selection);
-        }
         map.insert("VersionId".into(), json!(object.version.to_string()));
         map.insert("CreationDate".into(), json!(object.created_at.to_string()));
         map.insert(
@@ -129,6 +106,52 @@ fn with_meta(object: &StoredObject) -> Json {
         map.insert("StackName".into(), json!(object.stack));
     }
     doc
+}
+
+/// A document with the identifiers AWS shows beside it.
+fn with_ids(kind: ObjectKind, name: &str, arn: &str, doc: &Json) -> Json {
+    let mut doc = doc.clone();
+    if let Some(map) = doc.as_object_mut() {
+        let arn_field = match kind {
+            ObjectKind::BackupPlan => Some("BackupPlanArn"),
+            ObjectKind::Framework => Some("FrameworkArn"),
+            ObjectKind::ReportPlan => Some("ReportPlanArn"),
+            _ => None,
+        };
+        if let Some(field) = arn_field {
+            map.insert(field.to_string(), json!(arn));
+        }
+        // Identifiers are names, as templates resolve `!Ref Plan` (BackupPlanId)
+        // and `!Ref Selection` (SelectionId) before anything exists.
+        if kind == ObjectKind::BackupPlan {
+            map.insert("BackupPlanId".into(), json!(name));
+        }
+        if kind == ObjectKind::BackupSelection {
+            let plan = map.get("BackupPlanName").cloned().unwrap_or_default();
+            let selection = map.get("SelectionName").cloned().unwrap_or_default();
+            map.insert("BackupPlanId".into(), plan);
+            map.insert("SelectionId".into(), selection);
+        }
+    }
+    doc
+}
+
+/// A version of an object with who wrote it and the entry that commits to
+/// it, in AWS style (the document is absent from a tombstone).
+fn version_doc(version: &ObjectVersion) -> Json {
+    let mut out = match &version.doc {
+        Some(doc) => with_ids(version.kind, &version.name, &version.arn, doc),
+        None => json!({}),
+    };
+    if let Some(map) = out.as_object_mut() {
+        map.insert("VersionId".into(), json!(version.version.to_string()));
+        map.insert("ChangeType".into(), json!(version.change.as_str()));
+        map.insert("LastModifiedDate".into(), json!(version.time.to_string()));
+        map.insert("LastModifiedBy".into(), json!(version.actor));
+        map.insert("LedgerSeq".into(), json!(version.ledger_seq));
+        map.insert("StackName".into(), json!(version.stack));
+    }
+    out
 }
 
 fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<Vec<String>>) {
@@ -319,21 +342,29 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
     }
 }
 
+/// The catalog's kind a `get` kind names (None for stacks).
+fn object_kind(kind: GetKind) -> Option<ObjectKind> {
+    match kind {
+        GetKind::Plans => Some(ObjectKind::BackupPlan),
+        GetKind::Vaults => Some(ObjectKind::BackupVault),
+        GetKind::Selections => Some(ObjectKind::BackupSelection),
+        GetKind::Frameworks => Some(ObjectKind::Framework),
+        GetKind::ReportPlans => Some(ObjectKind::ReportPlan),
+        GetKind::Resources => Some(ObjectKind::Resource),
+        GetKind::Servers => Some(ObjectKind::Server),
+        GetKind::Stacks => None,
+    }
+}
+
 pub async fn get(
     global: &Global,
     ctx: &Context,
     kind: GetKind,
     format: OutputFormat,
 ) -> anyhow::Result<Outcome> {
-    let object_kind = match kind {
-        GetKind::Plans => ObjectKind::BackupPlan,
-        GetKind::Vaults => ObjectKind::BackupVault,
-        GetKind::Selections => ObjectKind::BackupSelection,
-        GetKind::Frameworks => ObjectKind::Framework,
-        GetKind::ReportPlans => ObjectKind::ReportPlan,
-        GetKind::Resources => ObjectKind::Resource,
-        GetKind::Servers => ObjectKind::Server,
-        GetKind::Stacks => {
+    let object_kind = match object_kind(kind) {
+        Some(object_kind) => object_kind,
+        None => {
             let stacks = with_service(ctx, async |service, _| Ok(service.stacks().await?)).await?;
             let docs: Vec<Json> = stacks
                 .iter()
@@ -380,6 +411,93 @@ pub async fn get(
     let (header, table_rows) = rows(object_kind, &objects);
     print(format, &docs, &header, table_rows)?;
     Ok(Outcome::Success)
+}
+
+/// `coffer get KIND NAME [--at TIME | --history]`: one object as it is,
+/// as it was at a time, or its every version.
+pub async fn one(
+    ctx: &Context,
+    kind: GetKind,
+    name: &str,
+    at: Option<&str>,
+    history: bool,
+    format: OutputFormat,
+) -> anyhow::Result<Outcome> {
+    let Some(object_kind) = object_kind(kind) else {
+        anyhow::bail!("stacks are listed whole (`coffer get stacks`); give no name");
+    };
+    let at = at
+        .map(|text| {
+            coffer_service::history::point_in_time(text)
+                .map_err(|e| anyhow::anyhow!("--at: {}", e.message()))
+        })
+        .transpose()?;
+    with_service(ctx, async |service, caller| {
+        if let Some(at) = at {
+            let version = service.object_at(caller, object_kind, name, at).await?;
+            let doc = version_doc(&version);
+            match format {
+                OutputFormat::Table => {
+                    println!(
+                        "{} {name:?} as of {at}: version {}, {} (stack {})",
+                        object_kind.label(),
+                        version.version,
+                        coffer_service::history::changed_by(&version),
+                        version.stack
+                    );
+                    print!("{}", output::yaml(&doc)?);
+                }
+                _ => output::document(format, &doc)?,
+            }
+            return Ok(Outcome::Success);
+        }
+        if history {
+            let versions = service.object_history(caller, object_kind, name).await?;
+            let docs = Json::Array(versions.iter().map(version_doc).collect());
+            let table_rows = versions
+                .iter()
+                .map(|v| {
+                    let actor = v.actor.as_ref();
+                    vec![
+                        v.version.to_string(),
+                        v.time.to_string(),
+                        v.change.as_str().to_string(),
+                        actor.map_or_else(|| "-".to_string(), |a| a.principal.clone()),
+                        actor
+                            .and_then(|a| a.os_user.clone())
+                            .unwrap_or_else(|| "-".to_string()),
+                        v.stack.clone(),
+                        v.ledger_seq.to_string(),
+                    ]
+                })
+                .collect();
+            print(
+                format,
+                &docs,
+                &[
+                    "VERSION",
+                    "TIME",
+                    "CHANGE",
+                    "ACTOR",
+                    "OS USER",
+                    "STACK",
+                    "LEDGER SEQ",
+                ],
+                table_rows,
+            )?;
+            return Ok(Outcome::Success);
+        }
+        let object = service.object(caller, object_kind, name).await?;
+        let (header, table_rows) = rows(object_kind, std::slice::from_ref(&object));
+        print(
+            format,
+            &Json::Array(vec![with_meta(&object)]),
+            &header,
+            table_rows,
+        )?;
+        Ok(Outcome::Success)
+    })
+    .await
 }
 
 fn print(

@@ -2,6 +2,7 @@
 //! logging, calls the operations of `coffer-service`, prints their results
 //! and maps outcomes to exit codes.
 
+mod access_keys;
 mod audit;
 mod backup;
 mod catalog;

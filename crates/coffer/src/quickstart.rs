@@ -16,6 +16,7 @@ use anyhow::Context as _;
 use coffer_model::RecoveryPoint;
 use coffer_report::bundle::Trust;
 use coffer_service::backup::{requested_lifecycle, StartBackup, StartCopy};
+use coffer_service::quickstart::BucketReadiness;
 use coffer_service::report::DeliveryAt;
 use coffer_service::restore::{RestoreTarget, StartRestore};
 use coffer_service::stack::PolicyInput;
@@ -191,6 +192,25 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
         Some(db) => println!("  PostgreSQL on 127.0.0.1:5432: database {db}"),
         None => println!("  (no PostgreSQL answered on 127.0.0.1:5432: skipped)"),
     }
+    let bucket = match service
+        .quickstart_bucket(
+            &format!("coffer-quickstart-{}", &digest[..8]),
+            &stamp.as_second().to_string(),
+        )
+        .await
+    {
+        BucketReadiness::Ready(bucket) => {
+            println!(
+                "  S3 endpoint {} ({}): bucket {}, {} object(s)",
+                bucket.endpoint_name, bucket.endpoint.url, bucket.bucket, bucket.objects
+            );
+            Some(bucket)
+        }
+        BucketReadiness::Skipped(why) => {
+            println!("  (no S3 bucket protected: {why})");
+            None
+        }
+    };
     let maria = match mariadb(&format!("coffer_quickstart_{}", &digest[..8]), ctx).await {
         Ok(db) => {
             println!("  MariaDB on 127.0.0.1:3306: database {db}");
@@ -223,6 +243,27 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
     if let Some(db) = &pg {
         inventory.push_str(&format!(
             "postgres:\n  - name: local\n    host: 127.0.0.1\n    port: 5432\n    user: postgres\n    databases: [\"{db}\"]\n    database_tags:\n      {db}: {{backup: daily}}\n    exclude_databases: [\"template*\", \"postgres\"]\n"
+        ));
+    }
+    if let Some(bucket) = &bucket {
+        let reference = |secret: &Option<coffer_model::SecretRef>, field: &str| match secret {
+            Some(coffer_model::SecretRef::Env(name)) => format!("    {field}: {{env: {name}}}\n"),
+            Some(coffer_model::SecretRef::File(path)) => {
+                format!("    {field}: {{file: {path}}}\n")
+            }
+            None => String::new(),
+        };
+        let endpoint = &bucket.endpoint;
+        inventory.push_str(&format!(
+            "s3_endpoints:\n  - name: {}\n    url: {}\n    region: {}\n{}{}    path_style: {}\nbuckets:\n  - name: quickstart\n    endpoint: {}\n    bucket: {}\n    tags: {{backup: daily}}\n",
+            bucket.endpoint_name,
+            endpoint.url,
+            endpoint.signing_region,
+            reference(&endpoint.access_key_id, "access_key_id"),
+            reference(&endpoint.secret_access_key, "secret_access_key"),
+            endpoint.path_style,
+            bucket.endpoint_name,
+            bucket.bucket,
         ));
     }
     if let Some(db) = &maria {
@@ -258,6 +299,9 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
     ];
     if let Some(db) = &pg {
         resources.push(arn("postgres", &format!("database/local/{db}")));
+    }
+    if bucket.is_some() {
+        resources.push(arn("s3", "bucket/quickstart"));
     }
     let maria_arn = maria
         .as_ref()

@@ -13,9 +13,9 @@ use crate::{progress, render, Outcome};
 pub enum RestoreCommand {
     /// Restore a recovery point to a new place (an existing one only with --force).
     #[command(
-        after_help = "Example:\n  coffer restore start --recovery-point RP --target-dir /srv/restore/home\n  coffer restore start --recovery-point RP --target-dir /tmp/r --path docs/report.pdf\n  coffer restore start --recovery-point RP --target-file /var/lib/app/queue.restored.db\n  coffer restore start --recovery-point RP --target-database orders_restored\n  coffer restore start --recovery-point RP --target-database orders --table public.invoices\n  coffer restore start --recovery-point RP --target-server standby --target-database orders\n\nRP is a recovery point ARN or ID. Databases are restored on the resource's own server,\nor with --target-server on a server an applied inventory declares (any account or region)."
+        after_help = "Example:\n  coffer restore start --recovery-point RP --target-dir /srv/restore/home\n  coffer restore start --recovery-point RP --target-dir /tmp/r --path docs/report.pdf\n  coffer restore start --recovery-point RP --target-file /var/lib/app/queue.restored.db\n  coffer restore start --recovery-point RP --target-database orders_restored\n  coffer restore start --recovery-point RP --target-database orders --table public.invoices\n  coffer restore start --recovery-point RP --target-server standby --target-database orders\n  coffer restore start --recovery-point RP --target-bucket photos-restored\n  coffer restore start --recovery-point RP --target-bucket photos --target-prefix restored/ --key albums/2024/\n  coffer restore start --recovery-point RP --target-bucket photos-copy --target-endpoint offsite\n\nRP is a recovery point ARN or ID. Databases are restored on the resource's own server, or with --target-server\non a server an applied inventory declares (any account or region);\nbuckets on the resource's endpoint unless --target-endpoint names another\n(an [s3_endpoints] entry of config.toml, or an endpoint of the inventory)."
     )]
-    Start(RestoreStart),
+    Start(Box<RestoreStart>),
     /// Check a recovery point: read its data back and compare it with what was recorded.
     #[command(
         after_help = "Example:\n  coffer restore validate --recovery-point RP\n\nDatabases are restored into a scratch database (dropped afterwards) and\ntheir tables' row counts and checksums compared. Exit 1 when a problem is found."
@@ -46,6 +46,18 @@ pub struct RestoreStart {
     /// With --target-database: restore only this table (PostgreSQL `schema.table` or `table`; MySQL `table`).
     #[arg(long, value_name = "TABLE")]
     pub table: Option<String>,
+    /// Bucket to restore an S3 recovery point into (created when missing).
+    #[arg(long, value_name = "BUCKET")]
+    pub target_bucket: Option<String>,
+    /// With --target-bucket: put this before every restored key (e.g. `restored/`).
+    #[arg(long, value_name = "PREFIX")]
+    pub target_prefix: Option<String>,
+    /// With --target-bucket: the S3 endpoint to restore on, when not the resource's.
+    #[arg(long, value_name = "NAME")]
+    pub target_endpoint: Option<String>,
+    /// With --target-bucket: restore only this key, or the keys under this prefix.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
     /// Replace an existing target (files, database, or table).
     #[arg(long)]
     pub force: bool,
@@ -61,6 +73,27 @@ pub struct RestoreValidate {
 fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
     if args.target_server.is_some() && args.target_database.is_none() {
         bail!("--target-server goes with --target-database: name the database to create on that server");
+    }
+    let bucket_only =
+        args.target_prefix.is_some() || args.target_endpoint.is_some() || args.key.is_some();
+    if let Some(bucket) = &args.target_bucket {
+        if args.target_dir.is_some() || args.target_file.is_some() || args.target_database.is_some()
+        {
+            bail!("give exactly one of --target-dir, --target-file, --target-database or --target-bucket");
+        }
+        if args.path.is_some() || args.table.is_some() {
+            bail!("--path and --table do not go with --target-bucket; choose keys with --key");
+        }
+        return Ok(RestoreTarget::Bucket(coffer_drivers::s3::BucketTarget {
+            endpoint: args.target_endpoint.clone(),
+            access: None,
+            bucket: bucket.clone(),
+            prefix: args.target_prefix.clone().unwrap_or_default(),
+            select: args.key.clone(),
+        }));
+    }
+    if bucket_only {
+        bail!("--target-prefix, --target-endpoint and --key go with --target-bucket");
     }
     match (&args.target_dir, &args.target_file, &args.target_database) {
         (Some(dir), None, None) => {
@@ -83,7 +116,7 @@ fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
                 server: args.target_server.clone(),
             })
         }
-        _ => bail!("give exactly one of --target-dir DIR (file systems), --target-file FILE (SQLite) or --target-database NAME (PostgreSQL, MySQL)"),
+        _ => bail!("give exactly one of --target-dir DIR (file systems), --target-file FILE (SQLite), --target-database NAME (PostgreSQL, MySQL) or --target-bucket BUCKET (S3)"),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `coffer serve`: the scheduler daemon (`coffer_engine::daemon`) on the
-//! system clock, with `/metrics` and `/healthz` on `--listen`.
+//! system clock, with `/metrics`, `/healthz` and the AWS Backup API
+//! (`coffer_api`) on `--listen`.
 //!
 //! One scheduler runs per home: it holds an exclusive lock on
 //! `<home>/serve.lock` while it runs (the lock dies with the process, so a
@@ -82,16 +83,44 @@ pub async fn run(
         resources: daemon.shared_resources(),
     };
     let (stop_http, mut stopped) = watch::channel(false);
-    let server = tokio::spawn(http::serve(listener, state, async move {
+    // The AWS Backup API answers beside /metrics and /healthz; each
+    // request acts as its access key's principal.
+    let api = coffer_api::router(service.clone());
+    let stop = async move {
         let _ = stopped.changed().await;
-    }));
+    };
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let server = match &settings.tls {
+        Some(files) => tokio::spawn(http::serve(
+            http::TlsListener::new(listener, files)?,
+            state,
+            api,
+            stop,
+        )),
+        None => tokio::spawn(http::serve(listener, state, api, stop)),
+    };
     eprintln!(
-        "coffer serve: scheduler running; http://{addr}/metrics and /healthz (workers {}, catalog {})",
+        "coffer serve: scheduler running; AWS Backup API at {scheme}://{addr}/, {scheme}://{addr}/metrics and /healthz (workers {}, catalog {})",
         settings.workers,
         coffer_catalog::redact_url(ctx.config.catalog_url())
     );
-    // Beside the scheduler: checkpoints, evaluations and reports, each
-    // stopped between units of work, never in the middle of one.
+    let loopback = addr
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback())
+        || addr.starts_with("localhost:");
+    if !loopback && settings.tls.is_none() {
+        tracing::warn!(%addr, "the AWS Backup API is served over plain HTTP on a non-loopback address");
+        eprintln!(
+            "coffer serve: warning: {addr} is not a loopback address and the API is plain HTTP: request bodies and answers cross the network unencrypted (signatures still authenticate each request); set [serve] tls_certificate and tls_key in config.toml"
+        );
+    }
+    // Beside the scheduler: checkpoints, evaluations, reports and the
+    // catalog's own backup, each stopped between units of work, never in
+    // the middle of one.
     let (stop_work, stop) = watch::channel(false);
     let key = coffer_audit::signing::KeyPair::load_or_create(ctx.config.signing_key_path())?;
     let beside = [
@@ -108,6 +137,15 @@ pub async fn run(
             tokio::spawn(upkeep::report_daily(
                 service.clone(),
                 ctx.config.principal().to_string(),
+                stop.clone(),
+            )),
+        ),
+        (
+            "catalog backup",
+            tokio::spawn(upkeep::back_up_catalog_when_due(
+                service.clone(),
+                ctx.config.principal().to_string(),
+                daemon.jobs_beside(),
                 stop,
             )),
         ),

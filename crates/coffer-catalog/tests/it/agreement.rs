@@ -13,7 +13,7 @@ use crate::records::{job, recovery_point};
 use crate::stacks::{apply, compliance_vault, later, plan_at};
 
 /// Runs SQL on the catalog as someone with write access to its database.
-async fn tamper(url: &str, sql: &str) {
+pub async fn tamper(url: &str, sql: &str) {
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
     sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();

@@ -7,8 +7,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agreement;
+mod api;
 mod compliance;
 mod engines;
+mod history;
 mod ledger;
 mod objects;
 mod overview;

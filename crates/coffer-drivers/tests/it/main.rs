@@ -6,6 +6,7 @@
 mod filesystem;
 mod mysql;
 mod postgres;
+mod s3;
 mod sqlite;
 
 use std::collections::BTreeMap;

@@ -17,6 +17,7 @@
 //! (storage-engine.md, pitfall 2): a tree backup counts the files it
 //! expects and refuses a snapshot that holds fewer, deleting it.
 
+mod objects;
 mod restore;
 mod s3;
 mod stream;
@@ -34,8 +35,12 @@ use coffer_model::StorageLocation;
 
 use crate::keyring::Secret;
 
+pub use objects::{
+    tree_order, ObjectBody, ObjectsBackup, Settled, StoredObject, TreeObject, OBJECTS_MANIFEST,
+    OBJECTS_ROOT,
+};
 pub use restore::{RestoreRequest, RestoreSummary};
-pub use s3::S3Access;
+pub use s3::{block_on as block_on_s3, operator as s3_operator, S3Access};
 pub use stream::{ReadBack, StreamBackup};
 
 /// Where a long operation reports its progress (the CLI draws bars; the

@@ -15,7 +15,7 @@ use rustic_core::{
 };
 
 /// How to reach an endpoint: its URL, signing region, credentials, style.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct S3Access {
     /// e.g. `http://127.0.0.1:9000` or `https://s3.eu-west-1.amazonaws.com`.
     pub endpoint: String,
@@ -65,18 +65,58 @@ fn runtime() -> RusticResult<&'static tokio::runtime::Runtime> {
         })
 }
 
-/// Runs `future` on the S3 runtime from any thread (inside or outside
-/// another runtime) and waits for its result.
-fn run<T: Send + 'static>(
-    future: impl Future<Output = opendal::Result<T>> + Send + 'static,
-) -> RusticResult<T> {
-    let rt = runtime()?;
+/// Runs `future` on the S3 runtime (where every S3 request of the process
+/// runs, so connections are pooled there) from any thread, inside or
+/// outside another runtime, and waits for its result.
+///
+/// # Errors
+/// When the runtime cannot start, or the future was dropped unfinished.
+pub fn block_on<T: Send + 'static>(
+    future: impl Future<Output = T> + Send + 'static,
+) -> Result<T, String> {
+    let rt = runtime().map_err(|e| e.to_string())?;
     let (tx, rx) = std::sync::mpsc::channel();
     rt.spawn(async move {
         let _ = tx.send(future.await);
     });
     rx.recv()
-        .map_err(|_| RusticError::new(ErrorKind::Backend, "the S3 request was dropped"))?
+        .map_err(|_| "the S3 request was dropped".to_string())
+}
+
+/// An OpenDAL operator for `bucket` with `root` (a key prefix, `/` for
+/// the whole bucket) at the endpoint `access` describes.
+///
+/// # Errors
+/// When the settings cannot make a client.
+pub fn operator(bucket: &str, root: &str, access: &S3Access) -> Result<opendal::Operator, String> {
+    runtime().map_err(|e| e.to_string())?;
+    let mut builder = opendal::services::S3::default()
+        .bucket(bucket)
+        .root(root)
+        .endpoint(&access.endpoint)
+        .region(&access.region)
+        .disable_config_load()
+        .disable_ec2_metadata();
+    if let Some(key) = &access.access_key_id {
+        builder = builder.access_key_id(key);
+    }
+    if let Some(secret) = &access.secret_access_key {
+        builder = builder.secret_access_key(secret);
+    }
+    if access.virtual_host_style {
+        builder = builder.enable_virtual_host_style();
+    }
+    opendal::Operator::new(builder).map_err(|e| format!("invalid S3 settings for {bucket}: {e}"))
+}
+
+/// Runs an OpenDAL request on the S3 runtime and waits for it.
+fn run<T: Send + 'static>(
+    future: impl Future<Output = opendal::Result<T>> + Send + 'static,
+) -> RusticResult<T> {
+    block_on(future)
+        .map_err(|e| {
+            RusticError::new(ErrorKind::Backend, "S3: {message}").attach_context("message", e)
+        })?
         .map_err(|e| {
             RusticError::with_source(ErrorKind::Backend, "S3 request failed: {message}", e)
                 .attach_context("message", "see the cause")
@@ -95,26 +135,9 @@ impl S3Backend {
     /// # Errors
     /// When the settings cannot make a client.
     pub fn new(bucket: &str, prefix: &str, access: &S3Access) -> RusticResult<S3Backend> {
-        runtime()?;
-        let mut builder = opendal::services::S3::default()
-            .bucket(bucket)
-            .root(&format!("/{}", prefix.trim_matches('/')))
-            .endpoint(&access.endpoint)
-            .region(&access.region)
-            .disable_config_load()
-            .disable_ec2_metadata();
-        if let Some(key) = &access.access_key_id {
-            builder = builder.access_key_id(key);
-        }
-        if let Some(secret) = &access.secret_access_key {
-            builder = builder.secret_access_key(secret);
-        }
-        if access.virtual_host_style {
-            builder = builder.enable_virtual_host_style();
-        }
-        let operator = opendal::Operator::new(builder).map_err(|e| {
-            RusticError::with_source(ErrorKind::Backend, "invalid S3 settings for {bucket}", e)
-                .attach_context("bucket", bucket.to_string())
+        let root = format!("/{}", prefix.trim_matches('/'));
+        let operator = operator(bucket, &root, access).map_err(|e| {
+            RusticError::new(ErrorKind::Backend, "{message}").attach_context("message", e)
         })?;
         Ok(S3Backend {
             operator,

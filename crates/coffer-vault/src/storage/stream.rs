@@ -198,17 +198,33 @@ impl VaultStorage {
             )),
             None => None,
         };
-        if let Some(message) = problem {
-            repo.delete_snapshots(&[saved.id]).map_err(self.engine())?;
-            return Err(StorageError::StreamFailed {
-                name: name.to_string(),
-                message,
-            });
-        }
+        self.discard_on(&repo, saved.id, name, problem)?;
         Ok(StreamBackup {
             snapshot: info,
             bytes,
             sha256,
+        })
+    }
+
+    /// Deletes the snapshot just saved when `problem` says it is not what
+    /// was read, and fails with it: nothing incomplete stays visible.
+    ///
+    /// # Errors
+    /// `StreamFailed` with the problem, or the deletion's failure.
+    pub(super) fn discard_on<S: rustic_core::Open>(
+        &self,
+        repo: &rustic_core::Repository<S>,
+        saved: rustic_core::repofile::SnapshotId,
+        name: &str,
+        problem: Option<String>,
+    ) -> Result<(), StorageError> {
+        let Some(message) = problem else {
+            return Ok(());
+        };
+        repo.delete_snapshots(&[saved]).map_err(self.engine())?;
+        Err(StorageError::StreamFailed {
+            name: name.to_string(),
+            message,
         })
     }
 

@@ -31,12 +31,12 @@ fn failed_with(run: &Run, needles: &[&str]) {
 }
 
 /// The catalog's database, as someone with write access to it sees it.
-trait Database {
+pub(crate) trait Database {
     fn exec(&self, sql: &str);
     fn text(&self, sql: &str) -> String;
 }
 
-struct Sqlite<'a>(&'a Home);
+pub(crate) struct Sqlite<'a>(pub(crate) &'a Home);
 
 impl Database for Sqlite<'_> {
     fn exec(&self, sql: &str) {
@@ -49,7 +49,7 @@ impl Database for Sqlite<'_> {
     }
 }
 
-struct Postgres(String);
+pub(crate) struct Postgres(pub(crate) String);
 
 impl Database for Postgres {
     fn exec(&self, sql: &str) {
@@ -252,13 +252,7 @@ fn an_evaluation_corrects_a_result_edited_behind_coffers_back() {
 #[test]
 fn on_a_postgresql_catalog_edited_rows_are_named_and_refused() {
     let database = crate::postgres::Database::create();
-    let home = Home::new();
-    std::fs::write(
-        home.path().join("config.toml"),
-        format!("[catalog]\nurl = \"{}\"\n", database.url()),
-    )
-    .unwrap();
-    let home = crate::docs_backed_up_in(home, &locked_stack(), "35");
+    let home = crate::docs_backed_up_in(database.home(), &locked_stack(), "35");
     let db = Postgres(database.url());
     the_attacks_are_named_and_refused(&home, &db);
 }

@@ -355,6 +355,15 @@ fn queue_backup(home: &Home) -> crate::Run {
     ])
 }
 
+/// A free loopback port (bound, then released).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// `GET path` on loopback: (status code, body).
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};

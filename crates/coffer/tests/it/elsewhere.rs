@@ -451,7 +451,7 @@ fn restic_alone_restores_a_mysql_point_through_the_mariadb_client() {
 fn run_with_path(home: &Home, path: &str, args: &[&str]) -> Run {
     let mut full = vec!["--account", ACCOUNT, "--region", "eu-west-1"];
     full.extend_from_slice(args);
-    home.run_bare_with(&full, &[("PATH", path)])
+    home.run_with(&full, |command| command.env("PATH", path))
 }
 
 #[test]

@@ -64,7 +64,7 @@ postgres:
     )
 }
 
-fn point_arn(run: &Run) -> String {
+pub(crate) fn point_arn(run: &Run) -> String {
     run.stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("recovery point"))
@@ -1068,7 +1068,7 @@ fn a_point_whose_row_is_deleted_keeps_its_snapshot_and_is_adopted_back() {
     );
 }
 
-fn keys_with_passphrase(home: &Home, args: &[&str]) -> crate::Run {
+pub(crate) fn keys_with_passphrase(home: &Home, args: &[&str]) -> crate::Run {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
         .arg("--home")
         .arg(home.path())

@@ -6,13 +6,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agreement;
+mod api;
 mod audit;
+mod buckets;
 mod clock;
 mod crash;
 mod crash_jobs;
 mod daemon;
+mod dr;
 mod elsewhere;
 mod evidence;
+mod history;
 mod jobs;
 mod keys;
 mod policy;
@@ -63,20 +67,20 @@ impl Home {
 
     /// Runs `coffer --home HOME ARGS`.
     pub fn run_bare(&self, args: &[&str]) -> Run {
-        self.run_bare_with(args, &[])
+        self.run_with(args, |command| command)
     }
 
-    /// Runs `coffer --home HOME ARGS` with the environment variables `env` set.
-    pub fn run_bare_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_coffer"))
+    /// Runs `coffer --home HOME ARGS`, its command set up further by
+    /// `setup` (its environment, say).
+    pub fn run_with(&self, args: &[&str], setup: impl FnOnce(&mut Command) -> &mut Command) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_coffer"));
+        command
             .arg("--home")
             .arg(self.path())
             .args(args)
             .env_remove("COFFER_HOME")
-            .env_remove("COFFER_LOG")
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
+            .env_remove("COFFER_LOG");
+        let output = setup(&mut command).output().unwrap();
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

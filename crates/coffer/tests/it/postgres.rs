@@ -40,6 +40,17 @@ impl Database {
         Database { name }
     }
 
+    /// A new home whose config.toml names this database as its catalog.
+    pub(crate) fn home(&self) -> Home {
+        let home = Home::new();
+        std::fs::write(
+            home.path().join("config.toml"),
+            format!("[catalog]\nurl = \"{}\"\n", self.url()),
+        )
+        .unwrap();
+        home
+    }
+
     pub(crate) fn url(&self) -> String {
         let admin = admin_url();
         let base = admin.rsplit_once('/').unwrap().0.to_string();
@@ -63,12 +74,7 @@ impl Drop for Database {
 #[test]
 fn apply_and_get_work_unchanged_on_a_postgresql_catalog() {
     let db = Database::create();
-    let home = Home::new();
-    std::fs::write(
-        home.path().join("config.toml"),
-        format!("[catalog]\nurl = \"{}\"\n", db.url()),
-    )
-    .unwrap();
+    let home = db.home();
     let files = [
         repo("examples/backup-stack.yaml"),
         repo("examples/inventory.yaml"),

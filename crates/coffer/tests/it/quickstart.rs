@@ -59,6 +59,10 @@ fn quickstart_runs_everything_and_a_second_run_adds_a_round() {
     );
     // The orders database and the MariaDB one.
     assert_eq!(out.matches("Validation SUCCESSFUL").count(), 2, "{out}");
+    assert!(
+        out.contains("(no S3 bucket protected: config.toml declares no [s3_endpoints] entry"),
+        "{out}"
+    );
     // Six resources backed up, one copied.
     let first_points = points(&home);
     assert_eq!(first_points.len(), 7, "{first_points:#?}");
@@ -87,4 +91,50 @@ fn quickstart_runs_everything_and_a_second_run_adds_a_round() {
     assert_eq!(points(&home).len(), 14, "a new round of backups and a copy");
     let evidence = home.run_bare(&["evidence", "verify"]);
     assert_eq!(evidence.code, 0, "{}\n{}", evidence.stdout, evidence.stderr);
+}
+
+#[test]
+fn quickstart_protects_a_bucket_on_the_configured_s3_endpoint() {
+    let home = Home::new();
+    let digest = coffer_catalog::ledger::sha256_hex(home.path().display().to_string().as_bytes());
+    let _db = DropDatabase(format!("coffer_quickstart_{}", &digest[..8]));
+    let moto = coffer_testkit::Moto::start();
+    let key = home.write("s3.key", coffer_testkit::KEY);
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "[s3_endpoints.quickstart]\nurl = \"{}\"\naccess_key_id = {{ file = \"{key}\" }}\nsecret_access_key = {{ file = \"{key}\" }}\npath_style = true\n",
+            moto.url
+        ),
+    )
+    .unwrap();
+
+    let run = home.run_bare(&["quickstart"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let bucket = format!("coffer-quickstart-{}", &digest[..8]);
+    assert!(
+        run.stdout.contains(&format!(
+            "S3 endpoint quickstart ({}): bucket {bucket}, 5 object(s)",
+            moto.url
+        )),
+        "{}",
+        run.stdout
+    );
+    let arn = "arn:coffer:s3:local:000000000000:bucket/quickstart";
+    let point = points(&home)
+        .into_iter()
+        .find(|p| p["ResourceArn"] == arn)
+        .unwrap_or_else(|| panic!("no point of {arn}"));
+    assert_eq!(point["Status"], "COMPLETED");
+    let validated = home.run_bare(&[
+        "restore",
+        "validate",
+        "--recovery-point",
+        point["RecoveryPointArn"].as_str().unwrap(),
+    ]);
+    assert_eq!(
+        validated.code, 0,
+        "{}\n{}",
+        validated.stdout, validated.stderr
+    );
 }

@@ -83,7 +83,7 @@ fn ok(run: &Run) {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
 }
 
-fn delivered(run: &Run) -> PathBuf {
+pub(crate) fn delivered(run: &Run) -> PathBuf {
     PathBuf::from(
         run.stdout
             .lines()
@@ -93,7 +93,7 @@ fn delivered(run: &Run) -> PathBuf {
     )
 }
 
-fn file_with(dir: &Path, ext: &str) -> PathBuf {
+pub(crate) fn file_with(dir: &Path, ext: &str) -> PathBuf {
     std::fs::read_dir(dir)
         .unwrap()
         .flatten()

@@ -1,0 +1,405 @@
+//! Objects that belong to no stack (created through the AWS Backup API),
+//! and listings a page at a time in a stable order.
+//!
+//! An object created here has the empty stack ([`NO_STACK`]): `apply_stack`
+//! only ever changes or deletes its own stack's objects, so it never
+//! touches these, and a stack declaring the same name is blocked naming
+//! the API as the owner. Pages are keyset pages: each starts after the key
+//! of the previous page's last row (name for policy objects, `(created_at,
+//! id)` for records), so rows written meanwhile never shift a page, and
+//! each page is an index seek.
+
+use sqlx::Row;
+
+use crate::error::{Error, Result};
+use crate::ledger;
+use crate::objects::{object_from_row, DesiredObject, ObjectKind, StoredObject};
+use crate::records::{Record, Stored};
+use crate::time::format_ts;
+use crate::{Catalog, LEDGERED_OBJECTS};
+
+/// The stack of objects created through the API: none.
+pub const NO_STACK: &str = "";
+
+/// How a condition of a page compares its column with its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    /// Strictly before (text order, which is time order for timestamps).
+    Lt,
+    /// Strictly after.
+    Gt,
+}
+
+/// One condition on an indexed column of a record's table; the column
+/// comes from the code, never from a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Condition {
+    pub column: &'static str,
+    pub cmp: Cmp,
+    pub value: String,
+}
+
+impl Condition {
+    pub fn eq(column: &'static str, value: impl Into<String>) -> Condition {
+        Condition {
+            column,
+            cmp: Cmp::Eq,
+            value: value.into(),
+        }
+    }
+
+    pub fn ne(column: &'static str, value: impl Into<String>) -> Condition {
+        Condition {
+            column,
+            cmp: Cmp::Ne,
+            value: value.into(),
+        }
+    }
+
+    /// `column` before the time `at`.
+    pub fn before(column: &'static str, at: jiff::Timestamp) -> Condition {
+        Condition {
+            column,
+            cmp: Cmp::Lt,
+            value: format_ts(at),
+        }
+    }
+
+    /// `column` after the time `at`.
+    pub fn after(column: &'static str, at: jiff::Timestamp) -> Condition {
+        Condition {
+            column,
+            cmp: Cmp::Gt,
+            value: format_ts(at),
+        }
+    }
+}
+
+/// Where a page of records starts: after the row with this key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordCursor {
+    pub created_at: String,
+    pub id: String,
+}
+
+/// One page and where the next starts, if there may be more.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T, C> {
+    pub items: Vec<T>,
+    pub next: Option<C>,
+}
+
+impl Catalog {
+    /// The stored object of `kind` named `name` in an account and region,
+    /// with its stack and version.
+    ///
+    /// # Errors
+    /// Database errors, an unreadable row.
+    pub async fn stored_object(
+        &self,
+        kind: ObjectKind,
+        account_id: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<StoredObject>> {
+        self.find_object(kind, account_id, region, name).await
+    }
+
+    /// The objects of `kind` in an account and region in name order, at
+    /// most `limit`, starting after the name `after`.
+    ///
+    /// # Errors
+    /// Database errors, an unreadable row.
+    pub async fn objects_page(
+        &self,
+        kind: ObjectKind,
+        account_id: &str,
+        region: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<StoredObject, String>> {
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows = sqlx::query("SELECT kind, account_id, region, name, id, arn, stack, doc, version, created_at, updated_at FROM objects WHERE kind = $1 AND account_id = $2 AND region = $3 AND name > $4 ORDER BY name LIMIT $5")
+            .bind(kind.as_str())
+            .bind(account_id)
+            .bind(region)
+            .bind(after.unwrap_or(""))
+            .bind(fetch)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut items = rows
+            .iter()
+            .map(|row| object_from_row(row, Some(kind)))
+            .collect::<Result<Vec<_>>>()?;
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|o| o.name.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Records of `R` meeting every condition, oldest first (`created_at`,
+    /// then ID), at most `limit`, starting after `after`.
+    ///
+    /// # Errors
+    /// Database errors, unreadable documents.
+    pub async fn records_page<R: Record>(
+        &self,
+        conditions: &[Condition],
+        after: Option<&RecordCursor>,
+        limit: usize,
+    ) -> Result<Page<Stored<R>, RecordCursor>> {
+        let mut sql = format!(
+            "SELECT doc, version, created_at, updated_at, id FROM {} WHERE 1 = 1",
+            R::TABLE
+        );
+        let mut values: Vec<&str> = Vec::new();
+        for condition in conditions {
+            values.push(&condition.value);
+            let op = match condition.cmp {
+                Cmp::Eq => "=",
+                Cmp::Ne => "<>",
+                Cmp::Lt => "<",
+                Cmp::Gt => ">",
+            };
+            sql.push_str(&format!(" AND {} {op} ${}", condition.column, values.len()));
+        }
+        if let Some(cursor) = after {
+            values.push(&cursor.created_at);
+            let at = values.len();
+            values.push(&cursor.id);
+            let id = values.len();
+            sql.push_str(&format!(
+                " AND (created_at > ${at} OR (created_at = ${at} AND id > ${id}))"
+            ));
+        }
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        sql.push_str(&format!(
+            " ORDER BY created_at, id LIMIT ${}",
+            values.len() + 1
+        ));
+        let mut query = sqlx::query(&sql);
+        for value in values {
+            query = query.bind(value.to_string());
+        }
+        let rows = query.bind(fetch).fetch_all(&self.pool).await?;
+        let more = rows.len() > limit;
+        let mut items = Vec::with_capacity(rows.len().min(limit));
+        let mut next = None;
+        for row in rows.iter().take(limit) {
+            items.push(crate::stored_from_row::<R>(row)?);
+            if more {
+                next = Some(RecordCursor {
+                    created_at: row.try_get("created_at")?,
+                    id: row.try_get("id")?,
+                });
+            }
+        }
+        Ok(Page {
+            items,
+            next: if more { next } else { None },
+        })
+    }
+
+    /// How many recovery points a vault holds (DELETED ones left out).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn recovery_points_in_vault(
+        &self,
+        account_id: &str,
+        region: &str,
+        vault_name: &str,
+    ) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM recovery_points WHERE account_id = $1 AND region = $2 AND vault_name = $3 AND status <> 'DELETED'")
+            .bind(account_id)
+            .bind(region)
+            .bind(vault_name)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    /// Creates an object that belongs to no stack, with its ledger entry.
+    ///
+    /// # Errors
+    /// `Conflict` when an object of that kind and name exists already;
+    /// database errors.
+    pub async fn create_unowned_object(
+        &self,
+        object: &DesiredObject,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        let doc = crate::objects::doc_text(&object.doc);
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query("INSERT INTO objects (kind, account_id, region, name, id, arn, stack, doc, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)")
+            .bind(object.kind.as_str())
+            .bind(&object.account_id)
+            .bind(&object.region)
+            .bind(&object.name)
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(&object.arn)
+            .bind(NO_STACK)
+            .bind(&doc)
+            .bind(format_ts(now))
+            .execute(&mut *tx)
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Err(Error::Conflict {
+                    what: format!("{} {:?}", object.kind.label(), object.name),
+                })
+            }
+            Err(other) => return Err(other.into()),
+        }
+        if LEDGERED_OBJECTS.contains(&object.kind) {
+            ledger::append(
+                &mut tx,
+                self,
+                object.kind.label(),
+                &object.arn,
+                "CREATED",
+                doc.as_bytes(),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces the document of an object that belongs to no stack if it
+    /// is still at its version, with its ledger entry, and a `weakening`
+    /// entry for each way the change lowers a vault's protection (its lock
+    /// loosened or removed, its access policy's Deny statements dropped or
+    /// changed), in the same transaction.
+    ///
+    /// # Errors
+    /// `Conflict` when the object changed or went meanwhile, or belongs to
+    /// a stack.
+    pub async fn update_unowned_object(
+        &self,
+        stored: &StoredObject,
+        doc: &serde_json::Value,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<String>> {
+        let text = crate::objects::doc_text(doc);
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query("UPDATE objects SET doc = $1, version = version + 1, updated_at = $2 WHERE kind = $3 AND account_id = $4 AND region = $5 AND name = $6 AND version = $7 AND stack = $8")
+            .bind(&text)
+            .bind(format_ts(now))
+            .bind(stored.kind.as_str())
+            .bind(&stored.account_id)
+            .bind(&stored.region)
+            .bind(&stored.name)
+            .bind(stored.version)
+            .bind(NO_STACK)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Err(Error::Conflict {
+                what: format!("{} {:?}", stored.kind.label(), stored.name),
+            });
+        }
+        let weakenings = if stored.kind == ObjectKind::BackupVault {
+            crate::objects::vault_weakenings(&stored.doc, Some(doc))
+        } else {
+            Vec::new()
+        };
+        if LEDGERED_OBJECTS.contains(&stored.kind) {
+            ledger::append(
+                &mut tx,
+                self,
+                stored.kind.label(),
+                &stored.arn,
+                "UPDATED",
+                text.as_bytes(),
+                now,
+            )
+            .await?;
+        }
+        for what in &weakenings {
+            ledger::append(
+                &mut tx,
+                self,
+                "weakening",
+                &stored.arn,
+                &format!("WEAKENED {what}"),
+                what.as_bytes(),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(weakenings)
+    }
+
+    /// Deletes an object that belongs to no stack if it is still at its
+    /// version, with its ledger entry. A vault that holds recovery points
+    /// (checked inside the transaction) is not deleted.
+    ///
+    /// # Errors
+    /// `Blocked` for a vault holding recovery points; `Conflict` when the
+    /// object changed or went meanwhile, or belongs to a stack.
+    pub async fn delete_unowned_object(
+        &self,
+        stored: &StoredObject,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        if stored.kind == ObjectKind::BackupVault {
+            let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM recovery_points WHERE account_id = $1 AND region = $2 AND vault_name = $3")
+                .bind(&stored.account_id)
+                .bind(&stored.region)
+                .bind(&stored.name)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+            if n > 0 {
+                tx.rollback().await?;
+                return Err(Error::Blocked {
+                    stack: NO_STACK.to_string(),
+                    reasons: vec![format!(
+                        "backup vault {:?} holds {n} recovery point(s) and cannot be deleted",
+                        stored.name
+                    )],
+                });
+            }
+        }
+        let deleted = sqlx::query("DELETE FROM objects WHERE kind = $1 AND account_id = $2 AND region = $3 AND name = $4 AND version = $5 AND stack = $6")
+            .bind(stored.kind.as_str())
+            .bind(&stored.account_id)
+            .bind(&stored.region)
+            .bind(&stored.name)
+            .bind(stored.version)
+            .bind(NO_STACK)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Err(Error::Conflict {
+                what: format!("{} {:?}", stored.kind.label(), stored.name),
+            });
+        }
+        if LEDGERED_OBJECTS.contains(&stored.kind) {
+            ledger::append(
+                &mut tx,
+                self,
+                stored.kind.label(),
+                &stored.arn,
+                "DELETED",
+                b"",
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,276 @@
+//! What the AWS Backup API keeps in the catalog: keyset pages that rows
+//! written meanwhile never shift, objects of no stack, access keys, and
+//! refusals counted within bounds. Both engines.
+
+use coffer_catalog::{
+    AccessKeyRecord, Condition, DesiredObject, Error, ObjectKind, OTHER_SOURCES,
+    REFUSAL_SOURCES_PER_HOUR,
+};
+use jiff::SignedDuration;
+
+use crate::engines::{engines, now};
+use crate::records::job;
+
+#[tokio::test]
+async fn pages_of_records_neither_repeat_nor_skip_while_rows_are_written() {
+    for engine in engines().await {
+        let catalog = engine.open().await;
+        for i in 0..5 {
+            catalog.insert(&job(&format!("J{i}")), now()).await.unwrap();
+        }
+        let here = [
+            Condition::eq("account_id", "111122223333"),
+            Condition::eq("region", "eu-west-1"),
+        ];
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        let mut written = 0;
+        loop {
+            let page = catalog
+                .records_page::<coffer_model::BackupJob>(&here, cursor.as_ref(), 2)
+                .await
+                .unwrap();
+            seen.extend(page.items.iter().map(|s| s.record.backup_job_id.clone()));
+            // A row written between pages, later than every row seen.
+            if written < 2 {
+                let later = now()
+                    .checked_add(SignedDuration::from_secs(60 * (written + 1)))
+                    .unwrap();
+                catalog
+                    .insert(&job(&format!("K{written}")), later)
+                    .await
+                    .unwrap();
+                written += 1;
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len(), "{}: {seen:?}", engine.name);
+        assert_eq!(seen.len(), 7, "{}: {seen:?}", engine.name);
+        let completed = catalog
+            .records_page::<coffer_model::BackupJob>(
+                &[Condition::eq("state", "COMPLETED")],
+                None,
+                10,
+            )
+            .await
+            .unwrap();
+        assert!(completed.items.is_empty(), "{}", engine.name);
+        let before = catalog
+            .records_page::<coffer_model::BackupJob>(
+                &[Condition::before("creation_date", now())],
+                None,
+                10,
+            )
+            .await
+            .unwrap();
+        assert!(
+            before.items.is_empty() && before.next.is_none(),
+            "{}",
+            engine.name
+        );
+    }
+}
+
+fn vault(name: &str) -> DesiredObject {
+    let arn = format!("arn:coffer:backup:eu-west-1:111122223333:backup-vault:{name}");
+    DesiredObject {
+        kind: ObjectKind::BackupVault,
+        account_id: "111122223333".into(),
+        region: "eu-west-1".into(),
+        name: name.into(),
+        arn: arn.clone(),
+        doc: serde_json::json!({
+            "BackupVaultName": name,
+            "BackupVaultArn": arn,
+            "AccountId": "111122223333",
+            "Region": "eu-west-1",
+        }),
+    }
+}
+
+#[tokio::test]
+async fn objects_of_no_stack_are_created_paged_and_deleted_with_their_entries() {
+    for engine in engines().await {
+        let catalog = engine.open().await;
+        for name in ["c", "a", "b"] {
+            catalog
+                .create_unowned_object(&vault(name), now())
+                .await
+                .unwrap();
+        }
+        let again = catalog.create_unowned_object(&vault("a"), now()).await;
+        assert!(
+            matches!(again, Err(Error::Conflict { .. })),
+            "{}",
+            engine.name
+        );
+        let first = catalog
+            .objects_page(
+                ObjectKind::BackupVault,
+                "111122223333",
+                "eu-west-1",
+                None,
+                2,
+            )
+            .await
+            .unwrap();
+        let names: Vec<&str> = first.items.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"], "{}", engine.name);
+        let rest = catalog
+            .objects_page(
+                ObjectKind::BackupVault,
+                "111122223333",
+                "eu-west-1",
+                first.next.as_deref(),
+                2,
+            )
+            .await
+            .unwrap();
+        assert_eq!(rest.items.len(), 1);
+        assert!(rest.next.is_none());
+        // A vault holding a recovery point is not deleted.
+        let held = catalog
+            .stored_object(ObjectKind::BackupVault, "111122223333", "eu-west-1", "c")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(held.stack, coffer_catalog::NO_STACK);
+        catalog
+            .insert(&crate::records::recovery_point("P1", "c"), now())
+            .await
+            .unwrap();
+        let refused = catalog.delete_unowned_object(&held, now()).await;
+        assert!(
+            matches!(refused, Err(Error::Blocked { .. })),
+            "{}",
+            engine.name
+        );
+        let free = catalog
+            .stored_object(ObjectKind::BackupVault, "111122223333", "eu-west-1", "a")
+            .await
+            .unwrap()
+            .unwrap();
+        catalog.delete_unowned_object(&free, now()).await.unwrap();
+        let subjects: Vec<String> = catalog
+            .ledger_entries(0, catalog.ledger_len().await.unwrap())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "backup vault")
+            .map(|e| format!("{} {}", e.event, e.subject))
+            .collect();
+        assert!(
+            subjects.contains(&format!("DELETED {}", free.arn)),
+            "{}: {subjects:?}",
+            engine.name
+        );
+        assert_eq!(
+            catalog
+                .recovery_points_in_vault("111122223333", "eu-west-1", "c")
+                .await
+                .unwrap(),
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn access_keys_and_refusals_are_kept_within_bounds() {
+    for engine in engines().await {
+        let catalog = engine.open().await;
+        let key = AccessKeyRecord {
+            key_id: "AKCFAAAAAAAAAAAAAAAA".into(),
+            user_name: "ops".into(),
+            account_id: "111122223333".into(),
+            principal: "arn:coffer:iam::111122223333:user/ops".into(),
+            status: "Active".into(),
+            wrapped: serde_json::json!({"KeyName": "k", "KeyVersion": 1, "Nonce": "00", "Ciphertext": "00"}),
+            created_at: now(),
+            last_used_at: None,
+            last_used_region: None,
+            version: 1,
+        };
+        catalog.insert_access_key(&key, now()).await.unwrap();
+        catalog
+            .note_access_key_use(&key.key_id, "eu-west-1", now())
+            .await
+            .unwrap();
+        let stored = catalog.access_key(&key.key_id).await.unwrap().unwrap();
+        assert_eq!(stored.last_used_region.as_deref(), Some("eu-west-1"));
+        catalog
+            .set_access_key_status(&stored, "Inactive", now())
+            .await
+            .unwrap();
+        let stale = catalog
+            .set_access_key_status(&stored, "Active", now())
+            .await;
+        assert!(
+            matches!(stale, Err(Error::Conflict { .. })),
+            "{}",
+            engine.name
+        );
+        let listed = catalog
+            .access_keys("111122223333", Some("ops"))
+            .await
+            .unwrap();
+        assert_eq!(listed[0].status, "Inactive");
+        catalog.delete_access_key(&listed[0], now()).await.unwrap();
+        assert!(catalog.access_key(&key.key_id).await.unwrap().is_none());
+
+        // A flood from one source increments one row.
+        for _ in 0..20 {
+            catalog
+                .record_refusal("AKCFX", "InvalidSignatureException", "mismatch", now())
+                .await
+                .unwrap();
+        }
+        let rows = catalog.refusals_since(now()).await.unwrap();
+        assert_eq!(rows.len(), 1, "{}", engine.name);
+        assert_eq!(rows[0].count, 20);
+        // Past the hourly cap, new sources share one row.
+        let hour = now().checked_add(SignedDuration::from_hours(1)).unwrap();
+        for i in 0..REFUSAL_SOURCES_PER_HOUR + 5 {
+            catalog
+                .record_refusal(
+                    &format!("10.0.{}.{}", i / 250, i % 250),
+                    "UnrecognizedClientException",
+                    "unknown key",
+                    hour,
+                )
+                .await
+                .unwrap();
+        }
+        let later = catalog.refusals_since(hour).await.unwrap();
+        assert_eq!(
+            i64::try_from(later.len()).unwrap(),
+            REFUSAL_SOURCES_PER_HOUR + 1,
+            "{}",
+            engine.name
+        );
+        let other = later.iter().find(|r| r.source == OTHER_SOURCES).unwrap();
+        assert_eq!(other.count, 5);
+        let entries = catalog
+            .ledger_entries(0, catalog.ledger_len().await.unwrap())
+            .await
+            .unwrap();
+        let refusal_entries = entries.iter().filter(|e| e.kind == "auth refusal").count();
+        assert_eq!(
+            i64::try_from(refusal_entries).unwrap(),
+            REFUSAL_SOURCES_PER_HOUR + 2,
+            "{}",
+            engine.name
+        );
+        let key_entries: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.kind == "access key")
+            .map(|e| e.event.as_str())
+            .collect();
+        assert_eq!(key_entries.len(), 3, "{}: {key_entries:?}", engine.name);
+    }
+}

@@ -1,0 +1,419 @@
+//! Access keys of the AWS Backup API, one principal each (as IAM's
+//! CreateAccessKey, ListAccessKeys, UpdateAccessKey, DeleteAccessKey), and
+//! what a signed request is allowed to act as.
+//!
+//! A key acts as `arn:coffer:iam::<account>:user/<UserName>` in its
+//! account. Its secret is shown once, when it is created; the catalog
+//! keeps it only wrapped by the keyring (bound to the key ID), and it is
+//! unwrapped only to check a request's signature. Requests the API refuses
+//! are counted (`Catalog::record_refusal`), readable here.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use coffer_catalog::{AccessKeyRecord, RefusalRecord};
+use coffer_model::{AccountId, Region};
+use coffer_vault::{Keyring, Secret, WrappedSecret, DEFAULT_KEY};
+
+use crate::caller::{Action, Caller, Target};
+use crate::error::{Error, Result};
+use crate::Service;
+
+/// The alphabet of key IDs (base32, as AWS's key IDs look).
+const KEY_ID_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// Every Coffer key ID starts so (AWS's start `AKIA`).
+pub const KEY_ID_PREFIX: &str = "AKCF";
+
+/// Whether a key may sign requests, as IAM names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyStatus {
+    Active,
+    Inactive,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "Active",
+            KeyStatus::Inactive => "Inactive",
+        }
+    }
+
+    /// `Active` or `Inactive` (any case).
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` naming the two.
+    pub fn parse(text: &str) -> Result<KeyStatus> {
+        match text.to_ascii_lowercase().as_str() {
+            "active" => Ok(KeyStatus::Active),
+            "inactive" => Ok(KeyStatus::Inactive),
+            _ => Err(Error::invalid_parameter(format!(
+                "{text:?} is not a key status; use Active or Inactive"
+            ))),
+        }
+    }
+}
+
+/// An access key as IAM's ListAccessKeys shows it, with when it was last
+/// used (GetAccessKeyLastUsed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessKey {
+    pub access_key_id: String,
+    pub user_name: String,
+    pub account_id: String,
+    pub principal: String,
+    pub status: KeyStatus,
+    pub create_date: jiff::Timestamp,
+    pub last_used_date: Option<jiff::Timestamp>,
+    pub last_used_region: Option<String>,
+}
+
+/// A secret access key: shown once, never logged (`Debug` is `***`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretAccessKey(String);
+
+impl SecretAccessKey {
+    /// The secret, to show the user once or to sign with.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretAccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretAccessKey(***)")
+    }
+}
+
+/// A key just created, with its secret.
+#[derive(Clone, Debug)]
+pub struct NewAccessKey {
+    pub key: AccessKey,
+    pub secret: SecretAccessKey,
+}
+
+/// Why a request's key cannot be used, whatever its signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// No such key.
+    Unknown,
+    /// The key is Inactive.
+    Disabled,
+}
+
+/// What checking a request's signature needs of its key.
+#[derive(Clone, Debug)]
+pub struct SigningKey {
+    pub access_key_id: String,
+    pub secret: SecretAccessKey,
+    pub principal: String,
+    pub account_id: AccountId,
+}
+
+/// What a refused request is recorded as: by whom (the key, or the peer's
+/// address when the key is unknown), why (the exception), and the words.
+#[derive(Clone, Debug)]
+pub struct Refused<'a> {
+    pub source: &'a str,
+    pub reason: &'a str,
+    pub detail: &'a str,
+}
+
+fn key_of(record: &AccessKeyRecord) -> AccessKey {
+    AccessKey {
+        access_key_id: record.key_id.clone(),
+        user_name: record.user_name.clone(),
+        account_id: record.account_id.clone(),
+        principal: record.principal.clone(),
+        status: if record.status == KeyStatus::Active.as_str() {
+            KeyStatus::Active
+        } else {
+            KeyStatus::Inactive
+        },
+        create_date: record.created_at,
+        last_used_date: record.last_used_at,
+        last_used_region: record.last_used_region.clone(),
+    }
+}
+
+/// The principal ARN of IAM user `user_name` in `account`.
+pub fn user_principal(account: &AccountId, user_name: &str) -> String {
+    format!("arn:coffer:iam::{account}:user/{user_name}")
+}
+
+/// Checks a user name as IAM does: 1-64 of letters, digits and `+=,.@_-`.
+///
+/// # Errors
+/// `InvalidParameterValue` saying what is allowed.
+pub fn check_user_name(user_name: &str) -> Result<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    if user_name.is_empty() || user_name.len() > 64 || !user_name.chars().all(allowed) {
+        return Err(Error::invalid_parameter(format!(
+            "{user_name:?} is not a user name; use 1 to 64 letters, digits and +=,.@_-"
+        )));
+    }
+    Ok(())
+}
+
+/// What the keyring binds a key's wrapped secret to.
+fn purpose(key_id: &str) -> String {
+    format!("access-key:{key_id}")
+}
+
+/// A new key ID: the prefix and 16 random base32 characters.
+fn new_key_id() -> Result<String> {
+    let random = Secret::random(16)?;
+    let mut id = String::from(KEY_ID_PREFIX);
+    // 256 is a multiple of 32, so each character is uniform.
+    id.extend(
+        random
+            .expose()
+            .iter()
+            .map(|b| char::from(KEY_ID_ALPHABET[usize::from(b % 32)])),
+    );
+    Ok(id)
+}
+
+impl Service {
+    /// Creates an access key for IAM user `user_name` of the caller's
+    /// account (CreateAccessKey): Active, its secret returned once and kept
+    /// only wrapped by the keyring.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for a bad user name; keyring and catalog
+    /// failures.
+    pub async fn create_access_key(
+        &self,
+        caller: &Caller,
+        user_name: &str,
+    ) -> Result<NewAccessKey> {
+        self.authorize(caller, Action::CreateAccessKey, Target::Account)?;
+        check_user_name(user_name)?;
+        let keyring = Keyring::open(self.config().keyring_path())?;
+        let now = self.now();
+        keyring.ensure(DEFAULT_KEY, now)?;
+        let key_id = new_key_id()?;
+        let secret = SecretAccessKey(hex_of(Secret::random(20)?.expose()));
+        let wrapped = keyring.wrap(
+            DEFAULT_KEY,
+            &purpose(&key_id),
+            &Secret::new(secret.expose().as_bytes().to_vec()),
+        )?;
+        let record = AccessKeyRecord {
+            key_id,
+            user_name: user_name.to_string(),
+            account_id: caller.account.to_string(),
+            principal: user_principal(&caller.account, user_name),
+            status: KeyStatus::Active.as_str().to_string(),
+            wrapped: serde_json::to_value(&wrapped)?,
+            created_at: now,
+            last_used_at: None,
+            last_used_region: None,
+            version: 1,
+        };
+        self.catalog_for(caller)
+            .insert_access_key(&record, now)
+            .await?;
+        tracing::info!(key_id = %record.key_id, principal = %record.principal, "access key created");
+        Ok(NewAccessKey {
+            key: key_of(&record),
+            secret,
+        })
+    }
+
+    /// The access keys of the caller's account, of one user or all
+    /// (ListAccessKeys, with when each was last used).
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub async fn list_access_keys(
+        &self,
+        caller: &Caller,
+        user_name: Option<&str>,
+    ) -> Result<Vec<AccessKey>> {
+        self.authorize(caller, Action::ListAccessKeys, Target::Account)?;
+        Ok(self
+            .catalog()
+            .access_keys(caller.account.as_str(), user_name)
+            .await?
+            .iter()
+            .map(key_of)
+            .collect())
+    }
+
+    async fn own_access_key(&self, caller: &Caller, key_id: &str) -> Result<AccessKeyRecord> {
+        match self.catalog().access_key(key_id).await? {
+            Some(record) if record.account_id == caller.account.as_str() => Ok(record),
+            _ => Err(Error::not_found(format!(
+                "there is no access key {key_id} in account {}",
+                caller.account
+            ))),
+        }
+    }
+
+    /// Makes a key Active or Inactive (UpdateAccessKey); an Inactive key's
+    /// requests are refused.
+    ///
+    /// # Errors
+    /// `ResourceNotFound`; `Conflict` when it changed meanwhile.
+    pub async fn update_access_key(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        status: KeyStatus,
+    ) -> Result<AccessKey> {
+        self.authorize(caller, Action::UpdateAccessKey, Target::Account)?;
+        let record = self.own_access_key(caller, key_id).await?;
+        if record.status != status.as_str() {
+            self.catalog_for(caller)
+                .set_access_key_status(&record, status.as_str(), self.now())
+                .await?;
+        }
+        Ok(AccessKey {
+            status,
+            ..key_of(&record)
+        })
+    }
+
+    /// Deletes a key (DeleteAccessKey): its requests are refused from now.
+    ///
+    /// # Errors
+    /// `ResourceNotFound`; `Conflict` when it changed meanwhile.
+    pub async fn delete_access_key(&self, caller: &Caller, key_id: &str) -> Result<AccessKey> {
+        self.authorize(caller, Action::DeleteAccessKey, Target::Account)?;
+        let record = self.own_access_key(caller, key_id).await?;
+        self.catalog_for(caller)
+            .delete_access_key(&record, self.now())
+            .await?;
+        Ok(key_of(&record))
+    }
+
+    /// The refused API requests counted since `since`, newest hour first.
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub async fn auth_refusals(
+        &self,
+        caller: &Caller,
+        since: jiff::Timestamp,
+    ) -> Result<Vec<RefusalRecord>> {
+        self.authorize(caller, Action::LookupAuthRefusals, Target::Account)?;
+        Ok(self.catalog().refusals_since(since).await?)
+    }
+
+    /// The key a request names, with its secret unwrapped to check the
+    /// signature; an unknown or Inactive key is refused whatever the
+    /// signature says.
+    ///
+    /// # Errors
+    /// The refusal; keyring and catalog failures as errors inside.
+    pub async fn signing_key(
+        &self,
+        key_id: &str,
+    ) -> Result<std::result::Result<SigningKey, KeyRefusal>> {
+        let Some(record) = self.catalog().access_key(key_id).await? else {
+            return Ok(Err(KeyRefusal::Unknown));
+        };
+        if record.status != KeyStatus::Active.as_str() {
+            return Ok(Err(KeyRefusal::Disabled));
+        }
+        let wrapped: WrappedSecret = serde_json::from_value(record.wrapped.clone())?;
+        let keyring = Keyring::open(self.config().keyring_path())?;
+        let secret = keyring.unwrap_secret(&wrapped, &purpose(key_id))?;
+        let secret = String::from_utf8(secret.expose().to_vec()).map_err(|_| {
+            Error::dependency(format!(
+                "the secret of access key {key_id} does not unwrap to text; delete the key and create another"
+            ))
+        })?;
+        let account_id = AccountId::new(&record.account_id).map_err(|e| {
+            Error::dependency(format!(
+                "access key {key_id} names account {:?}: {e}",
+                record.account_id
+            ))
+        })?;
+        Ok(Ok(SigningKey {
+            access_key_id: record.key_id,
+            secret: SecretAccessKey(secret),
+            principal: record.principal,
+            account_id,
+        }))
+    }
+
+    /// The caller a request signed with `key` acts as: the key's principal
+    /// and account, in `region` (the credential scope's). No operating
+    /// system user.
+    pub fn api_caller(&self, key: &SigningKey, region: Region) -> Caller {
+        Caller::new(key.principal.clone(), key.account_id.clone(), region)
+    }
+
+    /// The regions a request may act in: the configured default region
+    /// and those of every applied stack.
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub async fn known_regions(&self) -> Result<BTreeSet<String>> {
+        let mut regions = BTreeSet::from([self.config().default_region().to_string()]);
+        for stack in self.catalog().stacks().await? {
+            regions.insert(stack.region);
+        }
+        Ok(regions)
+    }
+
+    /// Notes that `key_id` authenticated a request acting in `region`.
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub async fn note_key_use(&self, key_id: &str, region: &str) -> Result<()> {
+        Ok(self
+            .catalog()
+            .note_access_key_use(key_id, region, self.now())
+            .await?)
+    }
+
+    /// Counts a refused request (rate-limited rows; the first of each
+    /// source, reason and hour is a ledger entry).
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub async fn record_refusal(&self, refused: &Refused<'_>) -> Result<i64> {
+        Ok(self
+            .catalog()
+            .as_actor(coffer_catalog::Actor::new(
+                "coffer:api".to_string(),
+                None,
+                None,
+            ))
+            .record_refusal(refused.source, refused.reason, refused.detail, self.now())
+            .await?)
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_follow_iam() {
+        check_user_name("ops.bot@example-1").unwrap();
+        for bad in ["", "a b", "x/y", &"n".repeat(65)] {
+            let error = check_user_name(bad).unwrap_err();
+            assert_eq!(error.kind(), crate::ErrorKind::InvalidParameterValue);
+        }
+    }
+
+    #[test]
+    fn key_ids_look_like_aws_key_ids_and_secrets_never_print() {
+        let id = new_key_id().unwrap();
+        assert_eq!(id.len(), 20);
+        assert!(id.starts_with(KEY_ID_PREFIX));
+        assert!(id.bytes().all(|b| KEY_ID_ALPHABET.contains(&b)));
+        assert_ne!(id, new_key_id().unwrap());
+        let secret = SecretAccessKey("abc".into());
+        assert_eq!(format!("{secret:?}"), "SecretAccessKey(***)");
+    }
+}

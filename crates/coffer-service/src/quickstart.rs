@@ -1,0 +1,149 @@
+//! What `coffer quickstart` asks of S3: a bucket to protect, on an
+//! endpoint config.toml declares, created and filled with a few objects
+//! (content types, user metadata, tags) when it answers; or why not.
+
+use std::collections::BTreeMap;
+
+use coffer_model::S3Endpoint;
+use coffer_vault::s3_client::S3Client;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+
+use crate::Service;
+
+/// The `[s3_endpoints]` entry quickstart uses when there are several.
+pub const QUICKSTART_ENDPOINT: &str = "quickstart";
+
+/// A bucket ready to be protected.
+#[derive(Clone, Debug)]
+pub struct QuickstartBucket {
+    /// The `[s3_endpoints]` entry's name.
+    pub endpoint_name: String,
+    pub endpoint: S3Endpoint,
+    pub bucket: String,
+    /// Objects the bucket holds now.
+    pub objects: usize,
+}
+
+/// Whether quickstart protects a bucket, and if not why.
+#[derive(Clone, Debug)]
+pub enum BucketReadiness {
+    Ready(QuickstartBucket),
+    /// Skipped, with the reason in words.
+    Skipped(String),
+}
+
+/// The sample objects: key, content type, user metadata, tags.
+const OBJECTS: &[(&str, &str, &str, &str)] = &[
+    (
+        "invoices/2026/11/0001.txt",
+        "text/plain",
+        "customer=acme",
+        "kind=invoice",
+    ),
+    (
+        "invoices/2026/11/0002.txt",
+        "text/plain",
+        "customer=globex",
+        "kind=invoice",
+    ),
+    ("site/index.html", "text/html", "owner=web", "public=yes"),
+    ("site/style.css", "text/css", "owner=web", "public=yes"),
+];
+
+impl Service {
+    /// Prepares `bucket` on config.toml's `[s3_endpoints.quickstart]` entry
+    /// (or its only entry): created when missing, the sample objects put
+    /// with their content types, metadata and tags, and `round` written as
+    /// one more object so each run has news; skipped, saying why, when no
+    /// endpoint is declared or it does not answer.
+    pub async fn quickstart_bucket(&self, bucket: &str, round: &str) -> BucketReadiness {
+        let endpoints = self.config().s3_endpoints();
+        let chosen = endpoints.get_key_value(QUICKSTART_ENDPOINT).or_else(|| {
+            (endpoints.len() == 1)
+                .then(|| endpoints.iter().next())
+                .flatten()
+        });
+        let Some((name, endpoint)) = chosen else {
+            return BucketReadiness::Skipped(if endpoints.is_empty() {
+                "config.toml declares no [s3_endpoints] entry; declare one (a local MinIO or moto server will do), named quickstart if there are several".into()
+            } else {
+                format!(
+                    "config.toml declares several [s3_endpoints] entries ({}) and none is named {QUICKSTART_ENDPOINT}",
+                    endpoints.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            });
+        };
+        match self.fill_bucket(name, endpoint, bucket, round).await {
+            Ok(objects) => BucketReadiness::Ready(QuickstartBucket {
+                endpoint_name: name.clone(),
+                endpoint: endpoint.clone(),
+                bucket: bucket.to_string(),
+                objects,
+            }),
+            Err(reason) => BucketReadiness::Skipped(format!(
+                "the S3 endpoint {name} ({}) did not take the bucket {bucket}: {reason}",
+                endpoint.url
+            )),
+        }
+    }
+
+    async fn fill_bucket(
+        &self,
+        name: &str,
+        endpoint: &S3Endpoint,
+        bucket: &str,
+        round: &str,
+    ) -> Result<usize, String> {
+        let access = coffer_engine::env::s3_access(name, endpoint).map_err(|e| e.to_string())?;
+        let client = S3Client::new(&access, bucket).map_err(|e| e.to_string())?;
+        let answered =
+            tokio::time::timeout(std::time::Duration::from_secs(5), client.bucket_exists())
+                .await
+                .map_err(|_| "no answer within 5 seconds".to_string())?
+                .map_err(|e| e.to_string())?;
+        if !answered {
+            client.create_bucket().await.map_err(|e| e.to_string())?;
+        }
+        let header = |text: &str| HeaderValue::from_str(text).map_err(|e| e.to_string());
+        let mut objects = OBJECTS
+            .iter()
+            .map(|(key, content_type, meta, tags)| {
+                (
+                    key.to_string(),
+                    content_type.to_string(),
+                    format!("{key}: sample\n"),
+                    *meta,
+                    *tags,
+                )
+            })
+            .collect::<Vec<_>>();
+        objects.push((
+            format!("rounds/{round}.txt"),
+            "text/plain".into(),
+            format!("round {round}\n"),
+            "source=quickstart",
+            "kind=round",
+        ));
+        for (key, content_type, body, meta, tags) in &objects {
+            let (meta_name, meta_value) = meta.split_once('=').unwrap_or((meta, ""));
+            let meta_header = HeaderName::from_bytes(format!("x-amz-meta-{meta_name}").as_bytes())
+                .map_err(|e| e.to_string())?;
+            let headers = vec![
+                (CONTENT_TYPE, header(content_type)?),
+                (meta_header, header(meta_value)?),
+            ];
+            client
+                .put_object(key, body.as_bytes(), headers)
+                .await
+                .map_err(|e| e.to_string())?;
+            let (tag, value) = tags.split_once('=').unwrap_or((tags, ""));
+            let tags = BTreeMap::from([(tag.to_string(), value.to_string())]);
+            client
+                .put_object_tags(key, &tags)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let listed = client.list("").await.map_err(|e| e.to_string())?;
+        Ok(listed.len())
+    }
+}

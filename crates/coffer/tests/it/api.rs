@@ -1,0 +1,219 @@
+//! The AWS Backup API end to end: a real `coffer serve` on a loopback
+//! port, driven by boto3 and the aws cli (the conformance suite in
+//! `crates/coffer-api/tests/conformance/`, run by pytest from the venv
+//! `.ci/run` prepares, `COFFER_TEST_VENV`): every implemented operation
+//! checked against the service model's output shapes, SigV4 refusals that
+//! change nothing and are counted, and every operation of the model
+//! answered (implemented, or `NotImplementedException`).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::crash::free_port;
+use crate::{docs_backed_up_in, repo, Home};
+
+const STACK: &str = r#"
+AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  Primary:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: primary
+"#;
+
+/// `coffer serve` on `port`, killed when dropped.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(home: &Home, port: u16) -> Served {
+    let child = Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .arg("--home")
+        .arg(home.path())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--grace-seconds",
+            "5",
+        ])
+        .env_remove("COFFER_HOME")
+        .env("COFFER_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let served = Served(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "coffer serve did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    served
+}
+
+/// Creates an access key for `user`: (ID, secret).
+fn access_key(home: &Home, user: &str) -> (String, String) {
+    let run = home.run(&["access-keys", "create", "--user", user, "-o", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let key = &value["AccessKey"];
+    (
+        key["AccessKeyId"].as_str().unwrap().to_string(),
+        key["SecretAccessKey"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn boto3_and_the_aws_cli_work_against_coffer_serve() {
+    let venv = std::path::PathBuf::from(std::env::var("COFFER_TEST_VENV").unwrap_or_else(|_| {
+        panic!("COFFER_TEST_VENV is not set: run the tests through .ci/run, which creates a venv with boto3, pytest and awscli (or create one and point COFFER_TEST_VENV at it)")
+    }));
+    let model = repo("../shared/reference/aws-backup-service-2.json");
+    assert!(
+        std::path::Path::new(&model).exists(),
+        "the AWS Backup service model is not at {model}; CI has ../shared beside the clone"
+    );
+    let home = docs_backed_up_in(Home::new(), STACK, "35");
+    // A validation of the point: a restore job for the API to list.
+    let points = home.run(&["recovery-points", "list", "-o", "json"]);
+    assert_eq!(points.code, 0, "{points:?}");
+    let points: serde_json::Value = serde_json::from_str(&points.stdout).unwrap();
+    let point = points[0]["RecoveryPointArn"].as_str().unwrap().to_string();
+    let validated = home.run(&["restore", "validate", "--recovery-point", &point]);
+    assert_eq!(validated.code, 0, "{validated:?}");
+    let (key_id, secret) = access_key(&home, "ops");
+    let (disabled_id, disabled_secret) = access_key(&home, "retired");
+    let run = home.run(&[
+        "access-keys",
+        "update",
+        "--access-key-id",
+        &disabled_id,
+        "--status",
+        "Inactive",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    // The secret is never in the catalog in clear.
+    for file in ["catalog.db", "catalog.db-wal"] {
+        let bytes = std::fs::read(home.path().join(file)).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&secret),
+            "the secret is in {file}"
+        );
+    }
+
+    let port = free_port();
+    let _served = serve(&home, port);
+    let output = Command::new(venv.join("bin/python"))
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(repo("crates/coffer-api/tests/conformance"))
+        .env("COFFER_API_URL", format!("http://127.0.0.1:{port}"))
+        .env("COFFER_KEY_ID", &key_id)
+        .env("COFFER_SECRET", &secret)
+        .env("COFFER_DISABLED_KEY_ID", &disabled_id)
+        .env("COFFER_DISABLED_SECRET", &disabled_secret)
+        .env("COFFER_REGION", "eu-west-1")
+        .env("COFFER_ACCOUNT", "210987654321")
+        .env("COFFER_MODEL", &model)
+        .env("COFFER_BIN", env!("CARGO_BIN_EXE_coffer"))
+        .env("COFFER_TEST_HOME", home.path())
+        .env("COFFER_AWS", venv.join("bin/aws"))
+        .env("COFFER_RESTORE_DIR", home.path().join("restored"))
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_DEFAULT_REGION")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the conformance suite failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("passed"), "{stdout}");
+}
+
+#[test]
+fn the_api_is_served_over_tls_with_the_configured_certificate() {
+    let venv = std::path::PathBuf::from(std::env::var("COFFER_TEST_VENV").unwrap_or_else(|_| {
+        panic!("COFFER_TEST_VENV is not set: run the tests through .ci/run, which creates a venv with boto3")
+    }));
+    let home = Home::new();
+    let stack = home.write("stack.yaml", STACK);
+    let applied = home.run(&["apply", "--stack", "tls", &stack]);
+    assert_eq!(applied.code, 0, "{applied:?}");
+    let (key_id, secret) = access_key(&home, "ops");
+    let tls = home.path().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(tls.join("key.pem"))
+        .arg("-out")
+        .arg(tls.join("cert.pem"))
+        .output()
+        .expect("openssl (Debian's openssl package) makes the test certificate");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let config = home.path().join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[serve]\ntls_certificate = \"{home}/tls/cert.pem\"\ntls_key = \"{home}/tls/key.pem\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let port = free_port();
+    let _served = serve(&home, port);
+    let script = format!(
+        r#"
+import boto3, http.client, urllib.request, urllib.error
+from botocore.config import Config
+client = boto3.client("backup", endpoint_url="https://127.0.0.1:{port}", region_name="eu-west-1",
+    aws_access_key_id="{key_id}", aws_secret_access_key="{secret}", verify="{cert}",
+    config=Config(retries={{"total_max_attempts": 1}}))
+names = [v["BackupVaultName"] for v in client.list_backup_vaults()["BackupVaultList"]]
+assert names == ["primary"], names
+try:
+    urllib.request.urlopen("http://127.0.0.1:{port}/backup-vaults/", timeout=15)
+    raise SystemExit("plain HTTP was answered on the TLS port")
+except (urllib.error.URLError, http.client.HTTPException, OSError):
+    pass
+print("ok")
+"#,
+        cert = tls.join("cert.pem").display()
+    );
+    let out = Command::new(venv.join("bin/python"))
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

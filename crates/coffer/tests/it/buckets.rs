@@ -1,0 +1,198 @@
+//! S3 buckets end to end through the CLI, against two moto servers the
+//! test starts: back up a bucket (then incrementally), restore into a new
+//! bucket, into a prefix of an existing one, one key on another endpoint,
+//! validate, and list the point with Debian's restic.
+
+use coffer_testkit::Moto;
+use serde_json::Value;
+
+use crate::jobs::point_arn;
+use crate::ok;
+use crate::Home;
+
+const STACK: &str = r#"
+AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  OpenVault:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: open
+"#;
+
+const MEDIA: &str = "arn:coffer:s3:eu-west-1:210987654321:bucket/media";
+
+/// Every object of `bucket` under `prefix`: key (without the prefix) →
+/// SHA-256, content type, user metadata, tags.
+const DUMP: &str = r#"
+import hashlib
+bucket, prefix = sys.argv[1], sys.argv[2]
+out = {}
+for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get('Contents', []):
+    got = s3.get_object(Bucket=bucket, Key=o['Key'])
+    tags = s3.get_object_tagging(Bucket=bucket, Key=o['Key'])['TagSet']
+    out[o['Key'][len(prefix):]] = [hashlib.sha256(got['Body'].read()).hexdigest(), got.get('ContentType'),
+                                   got.get('Metadata', {}), {t['Key']: t['Value'] for t in tags}]
+print(json.dumps(out, sort_keys=True))
+"#;
+
+fn dump(moto: &Moto, bucket: &str, prefix: &str) -> Value {
+    serde_json::from_str(&moto.boto3(DUMP, &[bucket, prefix])).unwrap()
+}
+
+#[test]
+fn a_bucket_backs_up_incrementally_restores_elsewhere_validates_and_lists_with_restic() {
+    let home = Home::new();
+    let local = Moto::start_logged();
+    let offsite = Moto::start();
+    local.boto3(
+        r#"
+s3.create_bucket(Bucket='media')
+s3.put_bucket_tagging(Bucket='media', Tagging={'TagSet': [{'Key': 'team', 'Value': 'media'}]})
+for i in range(20):
+    s3.put_object(Bucket='media', Key=f'photos/{i}.jpg', Body=f'photo {i}'.encode() * 100, ContentType='image/jpeg',
+                  Metadata={'n': str(i)}, Tagging=f'idx={i}')
+s3.put_object(Bucket='media', Key='index.html', Body=b'<html></html>', ContentType='text/html')
+"#,
+        &[],
+    );
+    let key = home.write("s3-key", "test\n");
+    let inventory = home.write(
+        "inventory.yaml",
+        &format!(
+            r#"
+defaults:
+  account: "210987654321"
+  region: eu-west-1
+s3_endpoints:
+  - name: local
+    url: {}
+    region: us-east-1
+    access_key_id: {{file: {key}}}
+    secret_access_key: {{file: {key}}}
+    path_style: true
+  - name: offsite
+    url: {}
+    region: us-east-1
+    access_key_id: {{file: {key}}}
+    secret_access_key: {{file: {key}}}
+    path_style: true
+buckets:
+  - name: media
+    endpoint: local
+    bucket: media
+"#,
+            local.url, offsite.url
+        ),
+    );
+    let stack = home.write("stack.yaml", STACK);
+    ok(&home.run(&["apply", "--stack", "media", &stack, &inventory]));
+
+    // Discovery adds the bucket's own tags to the inventory's.
+    let discovered = home.run(&["discover", "-o", "json"]);
+    ok(&discovered);
+    let discovered: Value = serde_json::from_str(&discovered.stdout).unwrap();
+    let media = discovered
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ResourceArn"] == MEDIA)
+        .unwrap_or_else(|| panic!("{MEDIA} not discovered: {discovered}"));
+    assert_eq!(media["Tags"]["team"], "media");
+
+    let reads = local.object_reads("media").len();
+    let first = home.run(&["backup", "start", "--resource", MEDIA, "--vault", "open"]);
+    ok(&first);
+    assert_eq!(local.object_reads("media").len() - reads, 21);
+    let first = point_arn(&first);
+    let at_first = dump(&local, "media", "");
+
+    local.boto3(
+        "s3.put_object(Bucket='media', Key='photos/7.jpg', Body=b'retouched', ContentType='image/png')",
+        &[],
+    );
+    let reads = local.object_reads("media");
+    let second = home.run(&["backup", "start", "--resource", MEDIA, "--vault", "open"]);
+    ok(&second);
+    assert_eq!(
+        local.object_reads("media")[reads.len()..],
+        ["photos/7.jpg".to_string()],
+        "the second backup reads only the changed object"
+    );
+    let second = point_arn(&second);
+    let at_second = dump(&local, "media", "");
+
+    // Into a new bucket on the same endpoint, with types, metadata and tags.
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &second,
+        "--target-bucket",
+        "media-copy",
+    ]));
+    assert_eq!(dump(&local, "media-copy", ""), at_second);
+
+    // The first point into a prefix of the bucket itself; again is refused.
+    let into_prefix = [
+        "restore",
+        "start",
+        "--recovery-point",
+        &first,
+        "--target-bucket",
+        "media",
+        "--target-prefix",
+        "then/",
+    ];
+    ok(&home.run(&into_prefix));
+    assert_eq!(dump(&local, "media", "then/"), at_first);
+    let again = home.run(&into_prefix);
+    assert_eq!(again.code, 1, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+
+    // One key, on the other endpoint.
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &first,
+        "--target-bucket",
+        "single",
+        "--target-endpoint",
+        "offsite",
+        "--key",
+        "photos/7.jpg",
+    ]));
+    let single = dump(&offsite, "single", "");
+    assert_eq!(single.as_object().unwrap().len(), 1);
+    assert_eq!(single["photos/7.jpg"], at_first["photos/7.jpg"]);
+
+    // The restore jobs record the buckets they created.
+    let jobs = home.run(&["jobs", "list", "-o", "json"]);
+    ok(&jobs);
+    assert!(
+        jobs.stdout.contains("arn:coffer:s3:::media-copy")
+            && jobs.stdout.contains("arn:coffer:s3:::media/then/")
+            && jobs.stdout.contains("arn:coffer:s3:::single"),
+        "{}",
+        jobs.stdout
+    );
+
+    ok(&home.run(&["restore", "validate", "--recovery-point", &second]));
+
+    // Debian's restic lists the point's keys with the exported key.
+    let exported = home.run(&["vault", "export-key", "open", "--yes", "-o", "json"]);
+    ok(&exported);
+    let exported: Value = serde_json::from_str(&exported.stdout).unwrap();
+    let listing = coffer_testkit::restic_ok(
+        exported["repository"].as_str().unwrap(),
+        exported["password"].as_str().unwrap(),
+        &["ls", "latest"],
+    );
+    for path in [
+        "/objects/photos/7.jpg",
+        "/objects/index.html",
+        "/objects.jsonl",
+    ] {
+        assert!(listing.contains(path), "{path} missing from {listing}");
+    }
+}
