@@ -819,6 +819,8 @@ fn restore_target(metadata: &coffer_model::Tags) -> Result<(RestoreTarget, bool)
         (None, None, Some(name)) if get("Path").is_none() => RestoreTarget::Database {
             name: name.to_string(),
             table: get("Table").map(str::to_string),
+            // A declared server to restore on, as `restore start --target-server`.
+            server: get("TargetServer").map(str::to_string),
         },
         _ => {
             return Err(ApiError::invalid(

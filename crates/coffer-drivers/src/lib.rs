@@ -27,10 +27,12 @@ pub mod postgres;
 mod process;
 pub mod s3;
 pub mod sqlite;
+mod tools;
 
 pub use postgres::PostgresError;
 pub use process::ToolError;
 pub use sqlite::SqliteError;
+pub use tools::use_tool_dirs;
 
 use std::path::PathBuf;
 
@@ -86,23 +88,62 @@ pub enum RestoreTarget {
     },
     /// A file (SQLite).
     File { path: PathBuf },
-    /// A database on the resource's server (PostgreSQL, MySQL), optionally
-    /// only one table (PostgreSQL: `schema.table` or `table` in `public`;
-    /// MySQL: `table`).
-    Database { name: String, table: Option<String> },
+    /// A database (PostgreSQL, MySQL), optionally only one table
+    /// (PostgreSQL: `schema.table` or `table` in `public`; MySQL: `table`),
+    /// on `server` (a declared server of the point's engine) or, when none,
+    /// on the resource's own server.
+    Database {
+        name: String,
+        table: Option<String>,
+        server: Option<Box<coffer_model::Server>>,
+    },
     /// A bucket (S3), created when missing, under a prefix, optionally
     /// only one key or key prefix.
     Bucket(s3::BucketTarget),
 }
 
 impl RestoreTarget {
-    /// The ARN of what the restore creates, when it has one (AWS's
-    /// `CreatedResourceArn`): a bucket's.
+    /// The ARN of what the restore creates, when the target alone names it
+    /// (AWS's `CreatedResourceArn`): a bucket's.
     pub fn created_resource_arn(&self) -> Option<String> {
         match self {
             RestoreTarget::Bucket(bucket) => Some(bucket.arn()),
             _ => None,
         }
+    }
+
+    /// What kind of place it is, in words.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RestoreTarget::Directory { .. } => "a directory",
+            RestoreTarget::File { .. } => "a file",
+            RestoreTarget::Database { .. } => "a database",
+            RestoreTarget::Bucket(_) => "a bucket",
+        }
+    }
+
+    /// Whether a point of `kind` restores to this kind of place.
+    pub fn fits(&self, kind: ResourceType) -> bool {
+        matches!(
+            (kind, self),
+            (ResourceType::FileSystem, RestoreTarget::Directory { .. })
+                | (ResourceType::SQLite, RestoreTarget::File { .. })
+                | (ResourceType::S3, RestoreTarget::Bucket(_))
+                | (
+                    ResourceType::PostgreSQL | ResourceType::MySQL,
+                    RestoreTarget::Database { .. }
+                )
+        )
+    }
+}
+
+/// What a point of `kind` restores to, in words (for refusals).
+pub fn target_kind_of(kind: ResourceType) -> &'static str {
+    match kind {
+        ResourceType::FileSystem => "a directory to restore into",
+        ResourceType::SQLite => "a file to restore to",
+        ResourceType::S3 => "a bucket to restore into",
+        _ => "a database to restore into",
     }
 }
 
@@ -347,11 +388,41 @@ pub async fn restore(
         (ResourceType::SQLite, RestoreTarget::File { path }) => {
             sqlite::restore(point, vault, path, force).await
         }
-        (ResourceType::PostgreSQL, RestoreTarget::Database { name, table }) => {
-            postgres::restore(point, resource, vault, name, table.as_deref(), force).await
-        }
-        (ResourceType::MySQL, RestoreTarget::Database { name, table }) => {
-            mysql::restore(point, resource, vault, name, table.as_deref(), force).await
+        (
+            kind @ (ResourceType::PostgreSQL | ResourceType::MySQL),
+            RestoreTarget::Database {
+                name,
+                table,
+                server,
+            },
+        ) => {
+            let endpoint = match server.as_deref() {
+                Some(server) if server.engine != kind => {
+                    return Err(DriverError::Refused(format!(
+                        "server {} runs {}, and a {} recovery point restores only to a {} server",
+                        server.name,
+                        server.engine.as_str(),
+                        kind.as_str(),
+                        kind.as_str()
+                    )))
+                }
+                Some(server) => endpoint::Endpoint::of_server(server)?,
+                None => endpoint::Endpoint::of_resource(resource)?,
+            };
+            let database = Restore {
+                point,
+                resource,
+                vault,
+                endpoint: &endpoint,
+                target: name,
+                table: table.as_deref(),
+                force,
+            };
+            if kind == ResourceType::PostgreSQL {
+                postgres::restore(&database).await
+            } else {
+                mysql::restore(&database).await
+            }
         }
         (ResourceType::S3, RestoreTarget::Bucket(bucket)) => {
             s3::restore(point, resource, vault, bucket, force, &std::env::temp_dir()).await
@@ -359,20 +430,39 @@ pub async fn restore(
         (kind, target) => Err(DriverError::Refused(format!(
             "a {} recovery point cannot be restored to {}; use {}",
             kind.as_str(),
-            match target {
-                RestoreTarget::Directory { .. } => "a directory",
-                RestoreTarget::File { .. } => "a file",
-                RestoreTarget::Database { .. } => "a database",
-                RestoreTarget::Bucket(_) => "a bucket",
-            },
-            match kind {
-                ResourceType::FileSystem => "a directory to restore into",
-                ResourceType::SQLite => "a file to restore to",
-                ResourceType::S3 => "a bucket to restore into",
-                _ => "a database to restore into",
-            }
+            target.kind(),
+            target_kind_of(kind)
         ))),
     }
+}
+
+/// A database restore: the point, where it is read from, and the server
+/// and database it is written to.
+pub(crate) struct Restore<'a> {
+    pub point: &'a RecoveryPoint,
+    pub resource: &'a Resource,
+    pub vault: &'a Vault,
+    pub endpoint: &'a endpoint::Endpoint,
+    pub target: &'a str,
+    pub table: Option<&'a str>,
+    pub force: bool,
+}
+
+/// The database a server database resource is: its connection's
+/// `database`, or the last part of its `<server>/<database>` name (a
+/// resource known only from its recovery point, its server out of reach).
+pub(crate) fn database_of(resource: &Resource) -> Result<String> {
+    if let Some(database) = resource.connection.get("database") {
+        return Ok(database.clone());
+    }
+    resource
+        .resource_name
+        .split_once('/')
+        .map(|(_, database)| database.to_string())
+        .ok_or_else(|| DriverError::Connection {
+            resource: resource.resource_arn.to_string(),
+            field: "database".into(),
+        })
 }
 
 /// Validates a recovery point: reads all its data back from the vault and

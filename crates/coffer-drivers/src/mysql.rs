@@ -23,20 +23,19 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use coffer_model::{ContentManifest, RecoveryPoint, Resource, ResourceType, Server};
+use coffer_model::{ContentManifest, RecoveryPoint, Resource, ResourceType, Server, ToolDirs};
 
 use crate::process::{spawn, ChildReader, StderrCollector, ToolError};
+use crate::tools::Family;
 use crate::{
-    blocking, compare_manifest, connection, snapshot_of, BackupOutcome, DriverError,
-    RestoreOutcome, Result, Validation, Vault,
+    blocking, compare_manifest, connection, database_of, snapshot_of, BackupOutcome, DriverError,
+    Restore, RestoreOutcome, Result, Validation, Vault,
 };
 
 pub(crate) use dump::DumpScanner;
 
 /// Seconds a tool waits for the server to answer a connection.
 const CONNECT_TIMEOUT_SECS: u32 = 15;
-/// The Debian package that brings the client tools.
-const PACKAGE: &str = "mariadb-client";
 /// Schemas of the server itself, never resources.
 const SYSTEM_SCHEMAS: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
 
@@ -49,11 +48,11 @@ struct Tool {
 }
 
 const CLIENT: Tool = Tool {
-    names: &["mariadb", "mysql"],
+    names: ToolDirs::MYSQL_TOOLS[0],
     connect_timeout: true,
 };
 const DUMP: Tool = Tool {
-    names: &["mariadb-dump", "mysqldump"],
+    names: ToolDirs::MYSQL_TOOLS[1],
     connect_timeout: false,
 };
 
@@ -73,21 +72,10 @@ const DUMP_OPTIONS: [&str; 7] = [
 ];
 
 impl Tool {
-    /// The first of the tool's names found on `PATH`.
+    /// The first of the tool's names found (in `[tools] mysql_bin_dir`
+    /// when configured, else on `PATH`).
     fn locate(self) -> std::result::Result<(&'static str, PathBuf), ToolError> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        for name in self.names {
-            for dir in std::env::split_paths(&path) {
-                let candidate = dir.join(name);
-                if candidate.is_file() {
-                    return Ok((name, candidate));
-                }
-            }
-        }
-        Err(ToolError::NotInstalled {
-            tool: self.names.join(" (or ") + ")",
-            package: PACKAGE.to_string(),
-        })
+        crate::tools::locate(Family::MySql, self.names)
     }
 }
 
@@ -160,6 +148,18 @@ impl Endpoint {
             .lines()
             .map(|line| line.split('\t').map(unescape).collect())
             .collect())
+    }
+
+    /// Runs `sql` (statements separated by `;`) with the `mariadb` client,
+    /// after checking that the dump tool is there too (a server Coffer can
+    /// back up): what a caller preparing a database uses.
+    ///
+    /// # Errors
+    /// When a tool is missing (naming its package or directory), the
+    /// server cannot be reached, or it refuses, in its words.
+    pub async fn execute(&self, sql: &str) -> Result<()> {
+        DUMP.locate().map_err(|e| self.process_error(e))?;
+        self.query(sql).await.map(|_| ())
     }
 
     async fn database_exists(&self, name: &str) -> Result<bool> {
@@ -275,7 +275,8 @@ fn start_dump(
 ) -> Result<(&'static str, ChildReader, Arc<Mutex<DumpScanner>>)> {
     let (name, mut command) = endpoint.mysql_command(DUMP)?;
     command.args(DUMP_OPTIONS).arg(database);
-    let child = spawn(&mut command, name, PACKAGE).map_err(|e| endpoint.process_error(e))?;
+    let child = spawn(&mut command, name, Family::MySql.package())
+        .map_err(|e| endpoint.process_error(e))?;
     let reader = ChildReader::new(name, child).map_err(|e| endpoint.process_error(e))?;
     Ok((name, reader, Arc::new(Mutex::new(DumpScanner::new()))))
 }
@@ -335,18 +336,19 @@ pub(crate) async fn backup(
     Ok(BackupOutcome::from_stream(saved, stored, manifest))
 }
 
-pub(crate) async fn restore(
-    point: &RecoveryPoint,
-    resource: &Resource,
-    vault: &Vault,
-    target: &str,
-    table: Option<&str>,
-    force: bool,
-) -> Result<RestoreOutcome> {
+pub(crate) async fn restore(request: &Restore<'_>) -> Result<RestoreOutcome> {
+    let Restore {
+        point,
+        resource,
+        vault,
+        endpoint,
+        target,
+        table,
+        force,
+    } = *request;
     check_database_name(target)?;
     let snapshot = snapshot_of(point)?;
-    let endpoint = Endpoint::of_resource(resource)?;
-    let source_db = connection(resource, "database")?.to_string();
+    let source_db = database_of(resource)?;
     if let (Some(table), Some(manifest)) = (table, &point.manifest) {
         if !manifest.tables.iter().any(|t| t.name == table) {
             return Err(DriverError::Refused(format!(
@@ -385,7 +387,7 @@ pub(crate) async fn restore(
             .map_err(|e| endpoint.error(format!("cannot create database {target:?}: {e}")))?;
     }
     let result = feed_client(
-        &endpoint,
+        endpoint,
         target,
         vault,
         snapshot,
@@ -446,10 +448,15 @@ async fn feed_client(
                     scanner: scanner.as_mut(),
                     bytes: 0,
                 };
-                vault
-                    .storage
-                    .dump(&vault.secret, &snapshot, &name, &mut writer)
-                    .map_err(DriverError::from)
+                writer
+                    .begin()
+                    .map_err(|e| tool_error(tool, &label, e))
+                    .and_then(|()| {
+                        vault
+                            .storage
+                            .dump(&vault.secret, &snapshot, &name, &mut writer)
+                            .map_err(DriverError::from)
+                    })
                     .and_then(|()| writer.finish().map_err(|e| tool_error(tool, &label, e)))
                     .map(|()| writer.bytes)
             }
@@ -498,10 +505,21 @@ struct ClientWriter<'a, W: Write> {
 }
 
 impl<W: Write> ClientWriter<'_, W> {
+    /// Turns autocommit off for the session: the dump has one `INSERT` per
+    /// row, which would otherwise each be a transaction of its own (a log
+    /// flush per row, hours for a gigabyte). The `LOCK TABLES` and
+    /// `UNLOCK TABLES` around each table's rows commit, so each table's
+    /// rows are one transaction; a restore cut short leaves its last
+    /// table's rows uncommitted.
+    fn begin(&mut self) -> std::io::Result<()> {
+        self.inner.write_all(b"SET autocommit=0;\n")
+    }
+
     fn finish(&mut self) -> std::io::Result<()> {
         if let Some(scanner) = self.scanner.as_mut() {
             scanner.finish(&mut *self.inner)?;
         }
+        self.inner.write_all(b"\nCOMMIT;\n")?;
         self.inner.flush()
     }
 }
@@ -553,7 +571,16 @@ pub(crate) async fn validate(
     let scratch = scratch_database(point);
     let endpoint = Endpoint::of_resource(resource)?;
     // A scratch database left by an interrupted validation is Coffer's own.
-    match restore(point, resource, vault, &scratch, None, true).await {
+    let request = Restore {
+        point,
+        resource,
+        vault,
+        endpoint: &endpoint,
+        target: &scratch,
+        table: None,
+        force: true,
+    };
+    match restore(&request).await {
         Ok(_) => {
             // A crash test stops here: the scratch database exists.
             #[cfg(feature = "failpoints")]
@@ -638,19 +665,5 @@ mod tests {
         assert!(check_database_name("orders_2").is_ok());
         assert!(check_database_name("-e").is_err());
         assert!(check_database_name(&"x".repeat(65)).is_err());
-    }
-
-    #[test]
-    fn a_missing_tool_names_the_package() {
-        let error = Tool {
-            names: &["coffer-no-such-tool", "coffer-nor-this"],
-            connect_timeout: false,
-        }
-        .locate()
-        .unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "coffer-no-such-tool (or coffer-nor-this) is not installed or not on PATH (Debian package mariadb-client)"
-        );
     }
 }

@@ -12,19 +12,22 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use coffer_model::{
-    ContentManifest, RecoveryPoint, Resource, ResourceType, Server, TableManifest, Tags,
+    ContentManifest, RecoveryPoint, Resource, ResourceType, Server, TableManifest, Tags, ToolDirs,
 };
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions as _, Connection as _, Row as _};
 
 use crate::process::{spawn, ChildReader, StderrCollector};
+use crate::tools::Family;
 use crate::{
-    blocking, compare_manifest, connection, snapshot_of, BackupOutcome, DriverError,
-    RestoreOutcome, Result, Validation, Vault,
+    blocking, compare_manifest, connection, database_of, snapshot_of, BackupOutcome, DriverError,
+    Restore, RestoreOutcome, Result, Validation, Vault,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const MAINTENANCE_DB: &str = "postgres";
+const PG_DUMP: &[&str] = ToolDirs::POSTGRESQL_TOOLS[0];
+const PG_RESTORE: &[&str] = ToolDirs::POSTGRESQL_TOOLS[1];
 
 pub use crate::endpoint::Endpoint;
 
@@ -67,10 +70,20 @@ impl Endpoint {
         }
     }
 
-    /// A client tool with the connection in its environment (the password
-    /// never appears in its arguments).
-    fn pg_command(&self, tool: &str, database: &str) -> Command {
-        let mut command = Command::new(tool);
+    /// A client tool (in `[tools] postgresql_bin_dir` when configured,
+    /// else on `PATH`) with the connection in its environment (the
+    /// password never appears in its arguments).
+    ///
+    /// # Errors
+    /// When the tool is not found, naming its package or the directory.
+    fn pg_command(&self, tool: &'static [&'static str], database: &str) -> Result<Command> {
+        let (_, path) = crate::tools::locate(Family::PostgreSql, tool).map_err(|source| {
+            DriverError::Process {
+                resource: self.label.clone(),
+                source,
+            }
+        })?;
+        let mut command = Command::new(path);
         command
             .env("PGHOST", &self.host)
             .env("PGPORT", self.port.to_string())
@@ -83,7 +96,7 @@ impl Endpoint {
             Some(password) => command.env("PGPASSWORD", password),
             None => command.env_remove("PGPASSWORD"),
         };
-        command
+        Ok(command)
     }
 }
 
@@ -222,7 +235,7 @@ pub(crate) async fn backup(
             source,
         })?;
 
-    let mut command = endpoint.pg_command("pg_dump", &database);
+    let mut command = endpoint.pg_command(PG_DUMP, &database)?;
     // Uncompressed: the vault compresses (zstd) and deduplicates, and an
     // unchanged table then gives the same chunks night after night, which
     // pg_dump's own compression would prevent.
@@ -234,7 +247,8 @@ pub(crate) async fn backup(
         resource: endpoint.label.clone(),
         source,
     };
-    let child = spawn(&mut command, "pg_dump", "postgresql-client").map_err(process_error)?;
+    let child =
+        spawn(&mut command, "pg_dump", Family::PostgreSql.package()).map_err(process_error)?;
     let reader = ChildReader::new("pg_dump", child).map_err(process_error)?;
     // Dropping this future (a stopped job) kills pg_dump.
     let _stopper = reader.stopper();
@@ -318,18 +332,19 @@ async fn drop_database(endpoint: &Endpoint, conn: &mut PgConnection, name: &str)
     Ok(())
 }
 
-pub(crate) async fn restore(
-    point: &RecoveryPoint,
-    resource: &Resource,
-    vault: &Vault,
-    target: &str,
-    table: Option<&str>,
-    force: bool,
-) -> Result<RestoreOutcome> {
+pub(crate) async fn restore(request: &Restore<'_>) -> Result<RestoreOutcome> {
+    let Restore {
+        point,
+        resource,
+        vault,
+        endpoint,
+        target,
+        table,
+        force,
+    } = *request;
     check_database_name(target)?;
     let snapshot = snapshot_of(point)?;
-    let endpoint = Endpoint::of_resource(resource)?;
-    let source_db = connection(resource, "database")?.to_string();
+    let source_db = database_of(resource)?;
     let mut admin = endpoint.connect(MAINTENANCE_DB).await?;
     let exists = database_exists(&mut admin, target).await?;
     let mut clean = false;
@@ -343,7 +358,7 @@ pub(crate) async fn restore(
         }
         None => {
             if exists {
-                drop_database(&endpoint, &mut admin, target).await?;
+                drop_database(endpoint, &mut admin, target).await?;
             }
         }
         Some(table) if exists => {
@@ -372,7 +387,7 @@ pub(crate) async fn restore(
         created = true;
     }
 
-    let mut command = endpoint.pg_command("pg_restore", target);
+    let mut command = endpoint.pg_command(PG_RESTORE, target)?;
     command.args([
         "--dbname",
         target,
@@ -386,9 +401,9 @@ pub(crate) async fn restore(
     if clean {
         command.args(["--clean", "--if-exists"]);
     }
-    let result = run_restore(&endpoint, command, vault, snapshot, stream_name(&source_db)).await;
+    let result = run_restore(endpoint, command, vault, snapshot, stream_name(&source_db)).await;
     if result.is_err() && created {
-        let _ = drop_database(&endpoint, &mut admin, target).await;
+        let _ = drop_database(endpoint, &mut admin, target).await;
     }
     let _ = admin.close().await;
     let bytes = result?;
@@ -506,7 +521,16 @@ pub(crate) async fn validate(
     let scratch = scratch_database(point);
     let endpoint = Endpoint::of_resource(resource)?;
     // A scratch database left by an interrupted validation is Coffer's own.
-    match restore(point, resource, vault, &scratch, None, true).await {
+    let request = Restore {
+        point,
+        resource,
+        vault,
+        endpoint: &endpoint,
+        target: &scratch,
+        table: None,
+        force: true,
+    };
+    match restore(&request).await {
         Ok(_) => {
             // A crash test stops here: the scratch database exists.
             #[cfg(feature = "failpoints")]

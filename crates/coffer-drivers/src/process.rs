@@ -56,6 +56,13 @@ pub enum ToolError {
     /// The tool is not on `PATH`.
     #[error("{tool} is not installed or not on PATH (Debian package {package})")]
     NotInstalled { tool: String, package: String },
+    /// The tool is not in the directory the configuration names for it.
+    #[error("{tool} is not in {}, the directory config.toml's [tools] {setting} names; put it there, or correct the setting", dir.display())]
+    NotInDirectory {
+        tool: String,
+        dir: std::path::PathBuf,
+        setting: &'static str,
+    },
     /// The tool is there but the system would not start it.
     #[error("cannot start {tool}: {source}")]
     Start {

@@ -184,6 +184,29 @@ pub struct ConfigParts {
     pub notifications: Vec<NotificationTarget>,
     /// `[self_backup]`, when config.toml names a vault for it.
     pub self_backup: Option<SelfBackup>,
+    pub tools: ToolDirs,
+}
+
+/// Where the database client tools are (`[tools]`), for machines where
+/// they are not on `PATH` (several PostgreSQL versions side by side, a
+/// MySQL installed under `/opt`). A family without a directory is looked
+/// up on `PATH`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ToolDirs {
+    /// The directory holding `pg_dump` and `pg_restore`.
+    pub postgresql: Option<PathBuf>,
+    /// The directory holding `mariadb` and `mariadb-dump` (or MySQL's
+    /// `mysql` and `mysqldump`).
+    pub mysql: Option<PathBuf>,
+}
+
+impl ToolDirs {
+    /// The PostgreSQL tools Coffer runs, each by its name.
+    pub const POSTGRESQL_TOOLS: [&'static [&'static str]; 2] = [&["pg_dump"], &["pg_restore"]];
+    /// The MySQL tools Coffer runs, each by its MariaDB name, then its
+    /// MySQL name.
+    pub const MYSQL_TOOLS: [&'static [&'static str]; 2] =
+        [&["mariadb", "mysql"], &["mariadb-dump", "mysqldump"]];
 }
 
 impl Config {
@@ -210,6 +233,11 @@ impl Config {
     /// Region commands and policies act in when they do not name one.
     pub fn default_region(&self) -> &Region {
         &self.parts.region
+    }
+
+    /// Where the database client tools are, when not on `PATH`.
+    pub fn tools(&self) -> &ToolDirs {
+        &self.parts.tools
     }
 
     /// The principal ARN the CLI acts as.

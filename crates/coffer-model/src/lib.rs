@@ -43,7 +43,7 @@ pub use arn::{glob_match, Arn, ArnError, ArnPattern, PARTITION};
 pub use compliance::{Compliance, ControlResult, ControlSummary, FrameworkEvaluation};
 pub use config::{
     BucketLocation, Config, ConfigParts, NotificationTarget, ObjectLockDefault, SelfBackup,
-    ServeSettings, TlsFiles, VaultLocation, VaultRule, CONFIG_FILE,
+    ServeSettings, TlsFiles, ToolDirs, VaultLocation, VaultRule, CONFIG_FILE,
 };
 pub use finding::{did_you_mean, join_field, Finding, Findings, Severity};
 pub use framework::{

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use coffer_model::{
     did_you_mean, join_field, AccountId, Arn, ConfigParts, LockMode, Region, S3Endpoint, SecretRef,
-    Severity, CONFIG_FILE,
+    Severity, ToolDirs, CONFIG_FILE,
 };
 pub use coffer_model::{
     BucketLocation, Config, NotificationTarget, ObjectLockDefault, SelfBackup, ServeSettings,
@@ -56,6 +56,7 @@ const TOP_KEYS: &[&str] = &[
     "serve",
     "notifications",
     "self_backup",
+    "tools",
 ];
 const DEFAULTS_KEYS: &[&str] = &["account", "region", "principal"];
 const CATALOG_KEYS: &[&str] = &["url", "password"];
@@ -89,6 +90,7 @@ const SERVE_KEYS: &[&str] = &[
     "tls_certificate",
     "tls_key",
 ];
+const TOOLS_KEYS: &[&str] = &["postgresql_bin_dir", "mysql_bin_dir"];
 const NOTIFICATION_KEYS: &[&str] = &["url", "events", "sns_topic"];
 /// Events a notification target gets when it names none: what needs a
 /// person's attention.
@@ -220,6 +222,22 @@ impl LoadConfig for Config {
                 Err(ConfigError::Invalid { problems })
             }
         }
+    }
+}
+
+/// Whether `path` is a file (or a link to one) someone may execute.
+fn is_executable(path: &Path) -> bool {
+    let Ok(metadata) = fs::metadata(path) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        metadata.is_file() && metadata.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        metadata.is_file()
     }
 }
 
@@ -387,6 +405,15 @@ const DEFAULT_FILE: &str = r#"# Coffer deployment configuration: where things ar
 #   every_hours = 24
 #   # Days each backup is kept (default: until deleted).
 #   delete_after_days = 35
+
+# [tools]
+# Where the database client tools are, when they are not on PATH (several
+# PostgreSQL versions side by side, a MySQL under /opt). Each directory
+# must hold its tools, executable; without it they are found on PATH.
+# pg_dump and pg_restore:
+#   postgresql_bin_dir = "/usr/lib/postgresql/15/bin"
+# mariadb and mariadb-dump (or MySQL's mysql and mysqldump):
+#   mysql_bin_dir = "/opt/mysql/bin"
 
 # Notification targets: webhooks that receive job and vault events as JSON.
 #   [[notifications]]
@@ -862,6 +889,7 @@ impl<'t> Check<'t> {
         let serve = self.serve(&top);
         let notifications = self.notifications(&top);
         let self_backup = self.self_backup(&top, account.as_ref(), region.as_ref());
+        let tools = self.tools(&top);
         Some(Config::new(ConfigParts {
             home: self.home.clone(),
             account: account?,
@@ -878,6 +906,7 @@ impl<'t> Check<'t> {
             serve: serve?,
             notifications,
             self_backup: self_backup?,
+            tools,
         }))
     }
 
@@ -1513,6 +1542,67 @@ impl<'t> Check<'t> {
 }
 
 impl Check<'_> {
+    /// `[tools]`: each directory must exist and hold its family's tools,
+    /// executable, so a wrong path is found when the configuration loads,
+    /// not at the first backup.
+    fn tools(&mut self, top: &Table<'_>) -> ToolDirs {
+        let mut dirs = ToolDirs::default();
+        let Some(table) = self.sub_table(top, "tools", TOOLS_KEYS) else {
+            return dirs;
+        };
+        let families: [(&str, &[&[&str]], &str, &str); 2] = [
+            (
+                "postgresql_bin_dir",
+                &ToolDirs::POSTGRESQL_TOOLS,
+                "postgresql-client",
+                "/usr/lib/postgresql/15/bin",
+            ),
+            (
+                "mysql_bin_dir",
+                &ToolDirs::MYSQL_TOOLS,
+                "mariadb-client",
+                "/usr/bin",
+            ),
+        ];
+        for (key, tools, package, example) in families {
+            let Some(node) = table.get(key) else {
+                continue;
+            };
+            let field = table.field(key);
+            let Some(dir) = self.path(node, &field) else {
+                continue;
+            };
+            if !dir.is_dir() {
+                self.error(node, &field, format!("{} is not a directory", dir.display()))
+                    .hint(format!("give the directory holding the client tools (Debian's package {package} puts them in {example}), or remove the setting to find them on PATH"));
+                continue;
+            }
+            let missing: Vec<String> = tools
+                .iter()
+                .filter(|names| !names.iter().any(|name| is_executable(&dir.join(name))))
+                .map(|names| names.join(" or "))
+                .collect();
+            if missing.is_empty() {
+                match key {
+                    "postgresql_bin_dir" => dirs.postgresql = Some(dir),
+                    _ => dirs.mysql = Some(dir),
+                }
+            } else {
+                self.error(
+                    node,
+                    &field,
+                    format!(
+                        "{} holds no executable {}",
+                        dir.display(),
+                        missing.join(", nor ")
+                    ),
+                )
+                .hint(format!("give the directory holding the client tools (Debian's package {package} puts them in {example}), or remove the setting to find them on PATH"));
+            }
+        }
+        dirs
+    }
+
     /// `[self_backup]`: `Some(None)` when absent, `None` when wrong.
     fn self_backup(
         &mut self,
@@ -1894,6 +1984,60 @@ signing_key = "signing.key"
     #[track_caller]
     fn check_problems(text: &str, expected: &[&str]) {
         assert_eq!(problems(text), expected);
+    }
+
+    /// A directory holding `tools` as executables (and `not_executable`
+    /// as a plain file).
+    fn tool_dir(tools: &[&str], not_executable: &[&str]) -> tempfile::TempDir {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for name in tools {
+            let path = dir.path().join(name);
+            fs::write(&path, "#!/bin/sh\n").unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for name in not_executable {
+            fs::write(dir.path().join(name), "").unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn tool_directories_are_read_when_they_hold_their_tools() {
+        let pg = tool_dir(&["pg_dump", "pg_restore"], &[]);
+        let mysql = tool_dir(&["mysql", "mysqldump"], &[]);
+        let config = load(&format!(
+            "[tools]\npostgresql_bin_dir = {:?}\nmysql_bin_dir = {:?}\n",
+            pg.path().display().to_string(),
+            mysql.path().display().to_string()
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.tools().postgresql.as_deref(), Some(pg.path()));
+        assert_eq!(config.tools().mysql.as_deref(), Some(mysql.path()));
+        assert_eq!(load("").unwrap().tools(), &ToolDirs::default());
+    }
+
+    #[test]
+    fn a_tool_directory_without_its_tools_is_refused_naming_what_is_missing() {
+        let pg = tool_dir(&["pg_dump"], &["pg_restore"]);
+        let mysql = tool_dir(&["mariadb-dump"], &[]);
+        let pg_text = pg.path().display().to_string();
+        let mysql_text = mysql.path().display().to_string();
+        let hint_pg = "give the directory holding the client tools (Debian's package postgresql-client puts them in /usr/lib/postgresql/15/bin), or remove the setting to find them on PATH";
+        let hint_my = "give the directory holding the client tools (Debian's package mariadb-client puts them in /usr/bin), or remove the setting to find them on PATH";
+        check_problems(
+            &format!("[tools]\npostgresql_bin_dir = {pg_text:?}\nmysql_bin_dir = {mysql_text:?}\n"),
+            &[
+                &format!("config.toml:2:22 tools.postgresql_bin_dir: {pg_text} holds no executable pg_restore; {hint_pg}"),
+                &format!("config.toml:3:17 tools.mysql_bin_dir: {mysql_text} holds no executable mariadb or mysql; {hint_my}"),
+            ],
+        );
+        check_problems(
+            "[tools]\nmysql_bin_dir = \"/nonexistent/coffer/bin\"\n",
+            &[&format!(
+                "config.toml:2:17 tools.mysql_bin_dir: /nonexistent/coffer/bin is not a directory; {hint_my}"
+            )],
+        );
     }
 
     #[test]

@@ -2,15 +2,45 @@
 //! point restored to a new place, or read back into a scratch target and
 //! compared with what was recorded.
 
-pub use coffer_drivers::RestoreTarget;
+use std::path::PathBuf;
+
+use coffer_catalog::ObjectKind;
 use coffer_drivers::{RestoreOutcome, Validation};
 use coffer_model::{
-    RecoveryPoint, RecoveryPointStatus, RestoreJob, RestoreJobStatus, ValidationStatus,
+    Arn, RecoveryPoint, RecoveryPointStatus, Resource, ResourceType, RestoreJob, RestoreJobStatus,
+    Server, ValidationStatus,
 };
 
 use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
 use crate::Service;
+
+/// Where a restore writes, as a request names it: a place on this
+/// machine, or a database on the point's own server or on a server the
+/// inventory declares (in any account and region).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreTarget {
+    /// A directory on this machine (file systems), optionally only one
+    /// path of the tree.
+    Directory {
+        path: PathBuf,
+        select: Option<String>,
+    },
+    /// A file on this machine (SQLite).
+    File { path: PathBuf },
+    /// A database (PostgreSQL, MySQL), created, or only one table of it.
+    Database {
+        name: String,
+        table: Option<String>,
+        /// A declared server's name (`NAME`, or `ACCOUNT/REGION/NAME` when
+        /// servers of that name are declared in several places); `None`
+        /// restores on the point's own server.
+        server: Option<String>,
+    },
+    /// A bucket (S3), created when missing, under a prefix, optionally
+    /// only one key or key prefix.
+    Bucket(coffer_drivers::s3::BucketTarget),
+}
 
 /// What StartRestoreJob asks.
 #[derive(Clone, Debug)]
@@ -45,18 +75,34 @@ pub enum ValidationEnd {
 }
 
 /// How a target is described in messages and records.
-pub fn describe_target(target: &RestoreTarget) -> String {
+pub fn describe_target(target: &coffer_drivers::RestoreTarget) -> String {
+    use coffer_drivers::RestoreTarget as To;
     match target {
-        RestoreTarget::Directory { path, select } => match select {
+        To::Directory { path, select } => match select {
             Some(select) => format!("{} (only {select})", path.display()),
             None => path.display().to_string(),
         },
-        RestoreTarget::File { path } => path.display().to_string(),
-        RestoreTarget::Database { name, table } => match table {
-            Some(table) => format!("database {name} (only table {table})"),
-            None => format!("database {name}"),
-        },
-        RestoreTarget::Bucket(bucket) => {
+        To::File { path } => path.display().to_string(),
+        To::Database {
+            name,
+            table,
+            server,
+        } => {
+            let on = server
+                .as_deref()
+                .map(|server| {
+                    format!(
+                        " on server {} ({}, {})",
+                        server.name, server.account_id, server.region
+                    )
+                })
+                .unwrap_or_default();
+            match table {
+                Some(table) => format!("database {name}{on} (only table {table})"),
+                None => format!("database {name}{on}"),
+            }
+        }
+        To::Bucket(bucket) => {
             let mut words = format!("s3://{}/{}", bucket.bucket, bucket.prefix);
             if let Some(endpoint) = &bucket.endpoint {
                 words.push_str(&format!(" on endpoint {endpoint}"));
@@ -69,6 +115,78 @@ pub fn describe_target(target: &RestoreTarget) -> String {
     }
 }
 
+/// The ARN of what a restore of `point` (of `resource`) to `target`
+/// creates, as Coffer names resources (`CreatedResourceArn`): a database
+/// as `<server>/<database>` in its server's account and region; a
+/// directory or file on this machine by its absolute path, in the
+/// resource's account and region; a bucket by its own ARN.
+pub fn created_resource_arn(resource: &Resource, target: &coffer_drivers::RestoreTarget) -> String {
+    use coffer_drivers::RestoreTarget as To;
+    match target {
+        To::Directory { path, .. } => ResourceType::FileSystem
+            .arn(
+                &resource.region,
+                &resource.account_id,
+                &path.display().to_string(),
+            )
+            .to_string(),
+        To::File { path } => ResourceType::SQLite
+            .arn(
+                &resource.region,
+                &resource.account_id,
+                &path.display().to_string(),
+            )
+            .to_string(),
+        To::Database { name, server, .. } => match server.as_deref() {
+            Some(server) => resource
+                .resource_type
+                .arn(
+                    &server.region,
+                    &server.account_id,
+                    &format!("{}/{name}", server.name),
+                )
+                .to_string(),
+            None => {
+                let own = resource
+                    .connection
+                    .get("server")
+                    .map(String::as_str)
+                    .or_else(|| resource.resource_name.split_once('/').map(|(s, _)| s))
+                    .unwrap_or(&resource.resource_name);
+                resource
+                    .resource_type
+                    .arn(
+                        &resource.region,
+                        &resource.account_id,
+                        &format!("{own}/{name}"),
+                    )
+                    .to_string()
+            }
+        },
+        To::Bucket(bucket) => bucket.arn(),
+    }
+}
+
+/// A server database known only from its recovery point (ARN, type), for
+/// a restore to another server when its own server is out of reach: the
+/// drivers read the source database's name from the ARN.
+fn resource_of_point(point: &RecoveryPoint) -> Option<Resource> {
+    if !point.resource_type.is_server_database() {
+        return None;
+    }
+    let arn = Arn::parse(&point.resource_arn).ok()?;
+    let name = arn.resource().strip_prefix("database/")?.to_string();
+    Some(Resource {
+        resource_type: point.resource_type,
+        resource_name: name,
+        account_id: coffer_model::AccountId::new(arn.account()).ok()?,
+        region: coffer_model::Region::new(arn.region()).ok()?,
+        resource_arn: arn,
+        tags: Default::default(),
+        connection: Default::default(),
+    })
+}
+
 /// A restore job being carried out: every change goes through one state
 /// setter, checked against the restore state machine.
 #[derive(Debug)]
@@ -76,6 +194,8 @@ pub struct RestoreRun<'a> {
     service: &'a Service,
     pub job: RestoreJob,
     pub point: RecoveryPoint,
+    /// Where a restore writes, its server resolved (none for a validation).
+    pub target: Option<coffer_drivers::RestoreTarget>,
 }
 
 impl RestoreRun<'_> {
@@ -115,7 +235,8 @@ impl Service {
         caller: &Caller,
         point: RecoveryPoint,
         validating: bool,
-        target: Option<String>,
+        place: Option<String>,
+        target: Option<coffer_drivers::RestoreTarget>,
     ) -> Result<RestoreRun<'_>> {
         let vault = self.vault_of_point(&point).await?;
         self.authorize(
@@ -130,13 +251,14 @@ impl Service {
             &self.env_for(caller),
             &point,
             validating,
-            target,
+            place,
         )
         .await?;
         Ok(RestoreRun {
             service: self,
             job,
             point,
+            target,
         })
     }
 
@@ -146,22 +268,138 @@ impl Service {
     }
 
     /// The point's resource and its vault, opened (the cold tier's
-    /// location for a point in cold storage).
+    /// location for a point in cold storage). A database restored to a
+    /// declared server needs nothing of its own server: when that server
+    /// cannot be asked (another site, gone), the resource is the one the
+    /// point names.
     async fn opened(
         &self,
         point: &RecoveryPoint,
+        target: Option<&coffer_drivers::RestoreTarget>,
     ) -> Result<(coffer_model::Resource, coffer_drivers::Vault)> {
-        let resource = self.resource(&point.resource_arn).await?;
+        let elsewhere = matches!(
+            target,
+            Some(coffer_drivers::RestoreTarget::Database {
+                server: Some(_),
+                ..
+            })
+        );
+        let resource = match self.resource(&point.resource_arn).await {
+            Ok(resource) => resource,
+            Err(error) => match resource_of_point(point).filter(|_| elsewhere) {
+                Some(resource) => {
+                    tracing::info!(
+                        resource = %point.resource_arn,
+                        reason = %error,
+                        "restoring to another server without asking the point's own"
+                    );
+                    resource
+                }
+                None => return Err(error),
+            },
+        };
         let vault = self.vault_of_point(point).await?;
         let opened = self.env().open_point(&vault, point).await?;
         Ok((resource, opened))
     }
 
-    /// Records a restore job of a completed recovery point (PENDING).
+    /// A declared server by `NAME`, or `ACCOUNT/REGION/NAME` when servers
+    /// of that name are declared in several accounts or regions.
     ///
     /// # Errors
-    /// `ResourceNotFound`, `AccessDenied`, `InvalidRequest` for a point that
-    /// is not completed.
+    /// `ResourceNotFound` naming the declared servers; `InvalidParameterValue`
+    /// when the name is ambiguous.
+    pub async fn declared_server(&self, name: &str) -> Result<Server> {
+        let servers: Vec<Server> = self.env().objects(ObjectKind::Server).await?;
+        let qualified = |s: &Server| format!("{}/{}/{}", s.account_id, s.region, s.name);
+        let mut named: Vec<&Server> = servers
+            .iter()
+            .filter(|s| s.name == name || qualified(s) == name)
+            .collect();
+        match named.len() {
+            1 => Ok(named.remove(0).clone()),
+            0 => {
+                let known: Vec<String> = servers.iter().map(qualified).collect();
+                Err(Error::not_found(format!(
+                    "no server {name:?} is declared{}; declare it in an inventory file (postgres: or mysql:) and apply it",
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (servers: {})", known.join(", "))
+                    }
+                )))
+            }
+            _ => Err(Error::invalid_parameter(format!(
+                "servers named {name:?} are declared in several places ({}); name one as ACCOUNT/REGION/NAME",
+                named.iter().map(|s| qualified(s)).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// The driver's target for `target`: its server resolved and checked
+    /// against the point's engine, the kind of place against the point's
+    /// type.
+    async fn resolve_target(
+        &self,
+        point: &RecoveryPoint,
+        target: &RestoreTarget,
+    ) -> Result<coffer_drivers::RestoreTarget> {
+        use coffer_drivers::RestoreTarget as To;
+        let resolved = match target {
+            RestoreTarget::Directory { path, select } => To::Directory {
+                path: path.clone(),
+                select: select.clone(),
+            },
+            RestoreTarget::File { path } => To::File { path: path.clone() },
+            RestoreTarget::Database {
+                name,
+                table,
+                server,
+            } => {
+                let server = match server {
+                    None => None,
+                    Some(name) => {
+                        let server = self.declared_server(name).await?;
+                        if server.engine != point.resource_type {
+                            return Err(Error::invalid_parameter(format!(
+                                "server {} runs {}, and recovery point {} is of a {} database; choose a {} server",
+                                server.name,
+                                server.engine.as_str(),
+                                point.recovery_point_id,
+                                point.resource_type.as_str(),
+                                point.resource_type.as_str()
+                            )));
+                        }
+                        Some(Box::new(server))
+                    }
+                };
+                To::Database {
+                    name: name.clone(),
+                    table: table.clone(),
+                    server,
+                }
+            }
+            RestoreTarget::Bucket(bucket) => To::Bucket(bucket.clone()),
+        };
+        if !resolved.fits(point.resource_type) {
+            return Err(Error::invalid_parameter(format!(
+                "a {} recovery point cannot be restored to {}; give {}",
+                point.resource_type.as_str(),
+                resolved.kind(),
+                coffer_drivers::target_kind_of(point.resource_type)
+            )));
+        }
+        Ok(resolved)
+    }
+
+    /// Records a restore job of a completed recovery point (PENDING), its
+    /// target resolved (a named server looked up among the declared ones).
+    ///
+    /// # Errors
+    /// `ResourceNotFound` (the point, or the server), `AccessDenied`,
+    /// `InvalidRequest` for a point that is not completed,
+    /// `InvalidParameterValue` for a target that does not fit the point
+    /// (a server of another engine, a directory for a database).
     pub async fn start_restore_job(
         &self,
         caller: &Caller,
@@ -175,25 +413,39 @@ impl Service {
                 point.recovery_point_id, point.status
             )));
         }
-        self.create_restore_job(caller, point, false, Some(describe_target(target)))
-            .await
+        let target = self.resolve_target(&point, target).await?;
+        self.create_restore_job(
+            caller,
+            point,
+            false,
+            Some(describe_target(&target)),
+            Some(target),
+        )
+        .await
     }
 
     /// Carries out a restore job made by [`Service::start_restore_job`]:
-    /// RUNNING, then COMPLETED with what it created, or FAILED with the
-    /// reason. `observer` hears the bytes as they are restored.
+    /// RUNNING, then COMPLETED with what it created (`CreatedResourceArn`),
+    /// or FAILED with the reason. `observer` hears the bytes as they are
+    /// restored.
     ///
     /// # Errors
-    /// Catalog failures only; a failed restore is a [`RestoreEnd::Failed`].
+    /// Catalog failures; `InvalidRequest` for a run that is a validation.
     pub async fn run_restore_job(
         &self,
         run: &mut RestoreRun<'_>,
-        args: &StartRestore,
+        force: bool,
         observer: Option<std::sync::Arc<dyn coffer_vault::Observer>>,
     ) -> Result<RestoreEnd> {
-        let prepared = match self.opened(&run.point).await {
+        let Some(target) = run.target.clone() else {
+            return Err(Error::invalid_request(format!(
+                "job {} is a validation; run it as one",
+                run.job.restore_job_id
+            )));
+        };
+        let prepared = match self.opened(&run.point, Some(&target)).await {
             Ok((resource, opened)) => self
-                .resolved_target(&resource, &args.target)
+                .resolved_target(&resource, &target)
                 .await
                 .map(|target| (resource, opened, target)),
             Err(error) => Err(error),
@@ -213,13 +465,9 @@ impl Service {
         if let Some(observer) = observer {
             opened.storage = opened.storage.with_observer(observer);
         }
-        match coffer_drivers::restore(&run.point, &resource, &opened, &target, args.force).await {
+        match coffer_drivers::restore(&run.point, &resource, &opened, &target, force).await {
             Ok(outcome) => {
-                // AWS's CreatedResourceArn: the target's ARN when it has
-                // one (a bucket), else the restored place in words.
-                let created = target
-                    .created_resource_arn()
-                    .unwrap_or_else(|| outcome.created.clone());
+                let created = created_resource_arn(&resource, &target);
                 run.set(RestoreJobStatus::Completed, |job| {
                     job.percent_done = 100;
                     job.created_resource_arn = Some(created);
@@ -256,7 +504,7 @@ impl Service {
         let mut run = self
             .start_restore_job(caller, &args.recovery_point, &args.target)
             .await?;
-        let (job, point) = (run.job.clone(), run.point.clone());
+        let (job, point, target) = (run.job.clone(), run.point.clone(), run.target.clone());
         let service = self.acting_as(caller);
         let handle = tokio::runtime::Handle::current();
         // Its own thread, driven by this runtime: the restore's future is
@@ -265,7 +513,7 @@ impl Service {
             .name(format!("restore {}", job.restore_job_id))
             .spawn({
                 let job = job.clone();
-                move || handle.block_on(restore_detached(service, job, point, args))
+                move || handle.block_on(restore_detached(service, job, point, target, args.force))
             });
         if let Err(error) = spawned {
             let message = format!("no thread could be started for the restore: {error}");
@@ -282,9 +530,9 @@ impl Service {
     async fn resolved_target(
         &self,
         resource: &coffer_model::Resource,
-        target: &RestoreTarget,
-    ) -> Result<RestoreTarget> {
-        let RestoreTarget::Bucket(bucket) = target else {
+        target: &coffer_drivers::RestoreTarget,
+    ) -> Result<coffer_drivers::RestoreTarget> {
+        let coffer_drivers::RestoreTarget::Bucket(bucket) = target else {
             return Ok(target.clone());
         };
         let Some(name) = &bucket.endpoint else {
@@ -319,7 +567,7 @@ impl Service {
         let access = coffer_engine::env::s3_access(name, &endpoint)?;
         let mut resolved = bucket.clone();
         resolved.access = Some(access);
-        Ok(RestoreTarget::Bucket(resolved))
+        Ok(coffer_drivers::RestoreTarget::Bucket(resolved))
     }
 
     /// Records a validation job of a recovery point (PENDING, validating).
@@ -338,7 +586,8 @@ impl Service {
             Ok(resource) => coffer_drivers::validation_scratch(&point, &resource, &self.scratch()),
             Err(_) => None,
         };
-        self.create_restore_job(caller, point, true, place).await
+        self.create_restore_job(caller, point, true, place, None)
+            .await
     }
 
     /// Carries out a validation job: the point read back into a scratch
@@ -349,7 +598,7 @@ impl Service {
     /// # Errors
     /// Catalog failures only.
     pub async fn run_validation_job(&self, run: &mut RestoreRun<'_>) -> Result<ValidationEnd> {
-        let (resource, opened) = match self.opened(&run.point).await {
+        let (resource, opened) = match self.opened(&run.point, None).await {
             Ok(found) => found,
             Err(error) => {
                 let message = error.to_string();
@@ -393,15 +642,17 @@ async fn restore_detached(
     service: Service,
     job: RestoreJob,
     point: RecoveryPoint,
-    args: StartRestore,
+    target: Option<coffer_drivers::RestoreTarget>,
+    force: bool,
 ) {
     let id = job.restore_job_id.clone();
     let mut run = RestoreRun {
         service: &service,
         job,
         point,
+        target,
     };
-    match service.run_restore_job(&mut run, &args, None).await {
+    match service.run_restore_job(&mut run, force, None).await {
         Ok(RestoreEnd::Completed(outcome)) => {
             tracing::info!(restore_job_id = %id, created = %outcome.created, "restore completed");
         }

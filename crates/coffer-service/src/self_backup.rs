@@ -457,6 +457,7 @@ pub async fn restore_catalog(
                 .cloned()
                 .unwrap_or_default(),
             table: None,
+            server: None,
         },
     };
     let vault = Vault { storage, secret };

@@ -36,6 +36,9 @@ impl Service {
             })?),
             None => None,
         };
+        // The database tools are where config.toml's [tools] says, for
+        // every driver this process runs.
+        coffer_drivers::use_tool_dirs(config.tools());
         // Every entry this deployment appends is MACed with its ledger key,
         // kept beside the signing key (created on first use).
         let ledger_key = coffer_audit::ledger_key::load_or_create(&config.ledger_key_path())?;

@@ -1,23 +1,24 @@
 //! `coffer quickstart`: the whole of Coffer on the embedded default, in one
 //! command. It creates a home, applies the shipped example policy
 //! (`examples/quickstart/stack.yaml`), creates real resources to protect
-//! (folders with files, SQLite databases, and a PostgreSQL database when a
-//! server answers on 127.0.0.1:5432), leaves one untagged so a control
-//! fails honestly, backs them up, copies one point to a second vault, runs
-//! a restore drill, evaluates the framework, delivers the reports, verifies
-//! them, and prints where everything is. Run again on the same home, it
+//! (folders with files, SQLite databases, a PostgreSQL database when a
+//! server answers on 127.0.0.1:5432 and a MariaDB one when a server answers
+//! on 127.0.0.1:3306, saying what it skipped and why), leaves one untagged
+//! so a control fails honestly, backs them up, copies one point to a second
+//! vault, runs a restore drill (the MariaDB point validated too), evaluates
+//! the framework, delivers the reports, verifies them, and prints where
+//! everything is. Run again on the same home, it
 //! reuses what exists and adds a new round of backups.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use coffer_drivers::RestoreTarget;
 use coffer_model::RecoveryPoint;
 use coffer_report::bundle::Trust;
 use coffer_service::backup::{requested_lifecycle, StartBackup, StartCopy};
 use coffer_service::quickstart::BucketReadiness;
 use coffer_service::report::DeliveryAt;
-use coffer_service::restore::StartRestore;
+use coffer_service::restore::{RestoreTarget, StartRestore};
 use coffer_service::stack::PolicyInput;
 use coffer_service::Service;
 
@@ -97,6 +98,40 @@ async fn postgres(name: &str) -> Option<String> {
     Some(name.to_string())
 }
 
+/// The MariaDB server the quickstart looks for, as its inventory declares it.
+const MARIADB_SERVER: &str = "local-mariadb";
+
+/// The MariaDB database to protect, created with a table of invoices when
+/// a server answers on 127.0.0.1:3306 as root without a password and its
+/// client tools are installed (each run adds rows); else why it is skipped.
+async fn mariadb(name: &str, ctx: &Context) -> Result<String, String> {
+    let server = coffer_model::Server {
+        name: MARIADB_SERVER.into(),
+        engine: coffer_model::ResourceType::MySQL,
+        host: "127.0.0.1".into(),
+        port: 3306,
+        user: Some("root".into()),
+        password: None,
+        account_id: ctx.account.clone(),
+        region: ctx.region.clone(),
+        tags: Default::default(),
+        databases: Vec::new(),
+        exclude_databases: Vec::new(),
+        database_tags: Default::default(),
+    };
+    let endpoint =
+        coffer_drivers::endpoint::Endpoint::of_server(&server).map_err(|e| e.to_string())?;
+    endpoint
+        .execute(&format!(
+            "CREATE DATABASE IF NOT EXISTS `{name}`;
+             CREATE TABLE IF NOT EXISTS `{name}`.invoices (id int AUTO_INCREMENT PRIMARY KEY, amount int, created timestamp DEFAULT current_timestamp);
+             INSERT INTO `{name}`.invoices (amount) SELECT seq FROM `{name}`.seq_1_to_100;"
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(name.to_string())
+}
+
 /// The newest completed point of `resource` in the primary vault.
 async fn newest(service: &Service, resource: &str) -> anyhow::Result<String> {
     let points: Vec<RecoveryPoint> = service
@@ -155,7 +190,7 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
     let pg = postgres(&format!("coffer_quickstart_{}", &digest[..8])).await;
     match &pg {
         Some(db) => println!("  PostgreSQL on 127.0.0.1:5432: database {db}"),
-        None => println!("  (no PostgreSQL answered on 127.0.0.1:5432: only files and SQLite)"),
+        None => println!("  (no PostgreSQL answered on 127.0.0.1:5432: skipped)"),
     }
     let bucket = match service
         .quickstart_bucket(
@@ -173,6 +208,16 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
         }
         BucketReadiness::Skipped(why) => {
             println!("  (no S3 bucket protected: {why})");
+            None
+        }
+    };
+    let maria = match mariadb(&format!("coffer_quickstart_{}", &digest[..8]), ctx).await {
+        Ok(db) => {
+            println!("  MariaDB on 127.0.0.1:3306: database {db}");
+            Some(db)
+        }
+        Err(why) => {
+            println!("  (MariaDB on 127.0.0.1:3306 skipped: {why})");
             None
         }
     };
@@ -221,6 +266,11 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
             bucket.bucket,
         ));
     }
+    if let Some(db) = &maria {
+        inventory.push_str(&format!(
+            "mysql:\n  - name: {MARIADB_SERVER}\n    host: 127.0.0.1\n    port: 3306\n    user: root\n    databases: [\"{db}\"]\n    database_tags:\n      {db}: {{backup: daily}}\n"
+        ));
+    }
     let stack_path = base.join("stack.yaml");
     let inventory_path = base.join("inventory.yaml");
     std::fs::create_dir_all(&base)?;
@@ -253,6 +303,10 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
     if bucket.is_some() {
         resources.push(arn("s3", "bucket/quickstart"));
     }
+    let maria_arn = maria
+        .as_ref()
+        .map(|db| arn("mysql", &format!("database/{MARIADB_SERVER}/{db}")));
+    resources.extend(maria_arn.clone());
     for resource in &resources {
         let started = service
             .start_backup_job(
@@ -295,7 +349,7 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
 
     step(
         5,
-        "Restore drill: restoring the documents and validating the orders database",
+        "Restore drill: restoring the documents and validating the databases",
     );
     let drill: PathBuf = base
         .join("restore-drills")
@@ -311,15 +365,22 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
     let mut run = service
         .start_restore_job(caller, &documents, &restore.target)
         .await?;
-    render::restore_started(&run, &restore.target);
-    let end = service.run_restore_job(&mut run, &restore, None).await?;
+    render::restore_started(&run);
+    let end = service
+        .run_restore_job(&mut run, restore.force, None)
+        .await?;
     render::restore_done(&run, &end)?;
-    let orders = newest(service, &resources[2]).await?;
-    let mut run = service.start_validation_job(caller, &orders).await?;
-    render::validation_started(&run);
-    let end = service.run_validation_job(&mut run).await?;
-    if render::validation_done(&run, &end)? != Outcome::Success {
-        anyhow::bail!("the restore drill's validation found problems; see above");
+    let mut validated = vec![newest(service, &resources[2]).await?];
+    if let Some(maria_arn) = &maria_arn {
+        validated.push(newest(service, maria_arn).await?);
+    }
+    for point in &validated {
+        let mut run = service.start_validation_job(caller, point).await?;
+        render::validation_started(&run);
+        let end = service.run_validation_job(&mut run).await?;
+        if render::validation_done(&run, &end)? != Outcome::Success {
+            anyhow::bail!("the restore drill's validation found problems; see above");
+        }
     }
 
     step(6, "Evaluating the framework");
@@ -351,7 +412,10 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
         {
             // The server's other databases are discovered too, untagged:
             // counted, not listed.
-            if r.resource_id.contains(":database/local/") && !resources.contains(&r.resource_id) {
+            let on_a_server = r.resource_id.contains(":database/local/")
+                || r.resource_id
+                    .contains(&format!(":database/{MARIADB_SERVER}/"));
+            if on_a_server && !resources.contains(&r.resource_id) {
                 others.insert(r.resource_id.clone());
             } else {
                 failing.push(format!(
@@ -410,7 +474,7 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
     }
     if !others.is_empty() {
         println!(
-            "  and {} other database(s) on the local PostgreSQL server, discovered but untagged, so unprotected",
+            "  and {} other database(s) on the local database servers, discovered but untagged, so unprotected",
             others.len()
         );
     }

@@ -81,12 +81,12 @@ pub fn copy_done(done: &coffer_model::CopyJob) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn restore_started(run: &RestoreRun<'_>, target: &coffer_drivers::RestoreTarget) {
+pub fn restore_started(run: &RestoreRun<'_>) {
     println!(
         "Restore job {}: {} to {}",
         run.job.restore_job_id,
         run.point.recovery_point_arn,
-        describe_target(target)
+        run.target.as_ref().map(describe_target).unwrap_or_default()
     );
 }
 
@@ -99,6 +99,9 @@ pub fn restore_done(run: &RestoreRun<'_>, end: &RestoreEnd) -> anyhow::Result<()
                 "Restore job {id} COMPLETED: {} ({} bytes)",
                 outcome.created, outcome.bytes
             );
+            if let Some(arn) = &run.job.created_resource_arn {
+                println!("  created resource  {arn}");
+            }
             for note in &outcome.notes {
                 println!("  note: {note}");
             }

@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use coffer_drivers::RestoreTarget;
-use coffer_service::restore::StartRestore;
+use coffer_service::restore::{RestoreTarget, StartRestore};
 
 use crate::context::{with_service, Context};
 use crate::{progress, render, Outcome};
@@ -14,7 +13,7 @@ use crate::{progress, render, Outcome};
 pub enum RestoreCommand {
     /// Restore a recovery point to a new place (an existing one only with --force).
     #[command(
-        after_help = "Example:\n  coffer restore start --recovery-point RP --target-dir /srv/restore/home\n  coffer restore start --recovery-point RP --target-dir /tmp/r --path docs/report.pdf\n  coffer restore start --recovery-point RP --target-file /var/lib/app/queue.restored.db\n  coffer restore start --recovery-point RP --target-database orders_restored\n  coffer restore start --recovery-point RP --target-database orders --table public.invoices\n  coffer restore start --recovery-point RP --target-bucket photos-restored\n  coffer restore start --recovery-point RP --target-bucket photos --target-prefix restored/ --key albums/2024/\n  coffer restore start --recovery-point RP --target-bucket photos-copy --target-endpoint offsite\n\nRP is a recovery point ARN or ID. Databases are restored on the resource's own server;\nbuckets on the resource's endpoint unless --target-endpoint names another\n(an [s3_endpoints] entry of config.toml, or an endpoint of the inventory)."
+        after_help = "Example:\n  coffer restore start --recovery-point RP --target-dir /srv/restore/home\n  coffer restore start --recovery-point RP --target-dir /tmp/r --path docs/report.pdf\n  coffer restore start --recovery-point RP --target-file /var/lib/app/queue.restored.db\n  coffer restore start --recovery-point RP --target-database orders_restored\n  coffer restore start --recovery-point RP --target-database orders --table public.invoices\n  coffer restore start --recovery-point RP --target-server standby --target-database orders\n  coffer restore start --recovery-point RP --target-bucket photos-restored\n  coffer restore start --recovery-point RP --target-bucket photos --target-prefix restored/ --key albums/2024/\n  coffer restore start --recovery-point RP --target-bucket photos-copy --target-endpoint offsite\n\nRP is a recovery point ARN or ID. Databases are restored on the resource's own server, or with --target-server\non a server an applied inventory declares (any account or region);\nbuckets on the resource's endpoint unless --target-endpoint names another\n(an [s3_endpoints] entry of config.toml, or an endpoint of the inventory)."
     )]
     Start(Box<RestoreStart>),
     /// Check a recovery point: read its data back and compare it with what was recorded.
@@ -41,6 +40,9 @@ pub struct RestoreStart {
     /// Database to restore a PostgreSQL or MySQL database into (created).
     #[arg(long, value_name = "NAME")]
     pub target_database: Option<String>,
+    /// With --target-database: the declared server to restore on (NAME, or ACCOUNT/REGION/NAME), instead of the resource's own.
+    #[arg(long, value_name = "NAME")]
+    pub target_server: Option<String>,
     /// With --target-database: restore only this table (PostgreSQL `schema.table` or `table`; MySQL `table`).
     #[arg(long, value_name = "TABLE")]
     pub table: Option<String>,
@@ -69,6 +71,9 @@ pub struct RestoreValidate {
 }
 
 fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
+    if args.target_server.is_some() && args.target_database.is_none() {
+        bail!("--target-server goes with --target-database: name the database to create on that server");
+    }
     let bucket_only =
         args.target_prefix.is_some() || args.target_endpoint.is_some() || args.key.is_some();
     if let Some(bucket) = &args.target_bucket {
@@ -108,6 +113,7 @@ fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
             Ok(RestoreTarget::Database {
                 name: name.clone(),
                 table: args.table.clone(),
+                server: args.target_server.clone(),
             })
         }
         _ => bail!("give exactly one of --target-dir DIR (file systems), --target-file FILE (SQLite), --target-database NAME (PostgreSQL, MySQL) or --target-bucket BUCKET (S3)"),
@@ -132,10 +138,10 @@ pub async fn start(ctx: &Context, args: &RestoreStart) -> anyhow::Result<Outcome
         let mut run = service
             .start_restore_job(caller, &request.recovery_point, &request.target)
             .await?;
-        render::restore_started(&run, &request.target);
+        render::restore_started(&run);
         let bar = progress::Bar::new("restore");
         let end = service
-            .run_restore_job(&mut run, &request, Some(bar.clone()))
+            .run_restore_job(&mut run, request.force, Some(bar.clone()))
             .await?;
         coffer_vault::Observer::done(&*bar);
         render::restore_done(&run, &end)?;

@@ -122,6 +122,7 @@ async fn a_tree_backs_up_incrementally_restores_and_validates() {
         &RestoreTarget::Database {
             name: "x".into(),
             table: None,
+            server: None,
         },
         false,
     )

@@ -43,17 +43,16 @@ pub fn resource(kind: ResourceType, name: &str, connection: &[(&str, &str)]) -> 
     }
 }
 
-/// The recovery point a backup job would record.
+/// The recovery point a backup job would record, with an ID of its own
+/// (a validation's scratch database is named after it, so tests running
+/// at once never share one).
 pub fn point(resource: &Resource, outcome: &BackupOutcome) -> RecoveryPoint {
     let now = jiff::Timestamp::now();
+    let id = format!("rp{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     RecoveryPoint {
-        recovery_point_id: "rp0123456789".into(),
-        recovery_point_arn: Arn::recovery_point(
-            &resource.region,
-            &resource.account_id,
-            "rp0123456789",
-        )
-        .to_string(),
+        recovery_point_id: id.clone(),
+        recovery_point_arn: Arn::recovery_point(&resource.region, &resource.account_id, &id)
+            .to_string(),
         backup_vault_name: "primary".into(),
         backup_vault_arn: Arn::backup_vault(&resource.region, &resource.account_id, "primary")
             .to_string(),

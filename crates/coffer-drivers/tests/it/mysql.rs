@@ -141,6 +141,7 @@ async fn a_database_streams_in_restores_to_a_new_database_and_validates() {
     let target = RestoreTarget::Database {
         name: restored.0.clone(),
         table: None,
+        server: None,
     };
     let result = restore(&rp, &res, &vault, &target, false).await.unwrap();
     assert_eq!(
@@ -183,6 +184,7 @@ async fn a_database_streams_in_restores_to_a_new_database_and_validates() {
     let onto_source = RestoreTarget::Database {
         name: source.0.clone(),
         table: None,
+        server: None,
     };
     let error = restore(&rp, &res, &vault, &onto_source, false)
         .await
@@ -199,6 +201,7 @@ async fn a_database_streams_in_restores_to_a_new_database_and_validates() {
     let one = RestoreTarget::Database {
         name: source.0.clone(),
         table: Some("odd`name".into()),
+        server: None,
     };
     restore(&rp, &res, &vault, &one, false).await.unwrap();
     assert_eq!(
@@ -218,6 +221,7 @@ async fn a_database_streams_in_restores_to_a_new_database_and_validates() {
         &RestoreTarget::Database {
             name: source.0.clone(),
             table: Some("nope".into()),
+            server: None,
         },
         false,
     )
@@ -238,7 +242,10 @@ async fn a_database_streams_in_restores_to_a_new_database_and_validates() {
     );
     let scratch = sql(
         None,
-        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'coffer_validate_rp0123456789%'",
+        &format!(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'coffer_validate_{}'",
+            tampered.recovery_point_id.to_lowercase()
+        ),
     );
     assert_eq!(scratch, "", "the scratch database is dropped");
 }
@@ -303,6 +310,7 @@ async fn a_backup_under_concurrent_transfers_never_holds_half_a_transfer() {
         let target = RestoreTarget::Database {
             name: restored.0.clone(),
             table: None,
+            server: None,
         };
         restore(&rp, &res, &vault, &target, false).await.unwrap();
         let found = sql(

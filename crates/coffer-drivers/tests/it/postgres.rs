@@ -103,6 +103,7 @@ async fn a_database_streams_in_restores_to_a_new_database_and_validates() {
     let target = RestoreTarget::Database {
         name: restored.clone(),
         table: None,
+        server: None,
     };
     let result = restore(&rp, &res, &vault, &target, false).await.unwrap();
     assert!(result.created.ends_with(&restored), "{result:?}");
@@ -126,6 +127,7 @@ async fn a_database_streams_in_restores_to_a_new_database_and_validates() {
         &RestoreTarget::Database {
             name: source.0.clone(),
             table: None,
+            server: None,
         },
         false,
     )
@@ -145,6 +147,7 @@ async fn a_database_streams_in_restores_to_a_new_database_and_validates() {
     let one = RestoreTarget::Database {
         name: source.0.clone(),
         table: Some("sales.orders".into()),
+        server: None,
     };
     restore(&rp, &res, &vault, &one, false).await.unwrap();
     let mut conn = source.connect().await;

@@ -6,7 +6,8 @@
 use coffer_testkit::Moto;
 use serde_json::Value;
 
-use crate::jobs::{ok, point_arn};
+use crate::jobs::point_arn;
+use crate::ok;
 use crate::Home;
 
 const STACK: &str = r#"

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use coffer_drivers::RestoreTarget;
 use coffer_engine::clock::ManualClock;
 use coffer_model::{Lifecycle, RestoreJob, RestoreJobStatus};
 use coffer_policy::LoadConfig as _;
 use coffer_service::backup::StartBackup;
+use coffer_service::restore::RestoreTarget;
 use coffer_service::restore::{RestoreEnd, StartRestore};
 use coffer_service::{Caller, Service};
 use jiff::Timestamp;
@@ -63,7 +63,7 @@ async fn a_backup_restore_evaluation_and_report_record_the_clocks_time() {
         .await
         .unwrap();
     let end = service
-        .run_restore_job(&mut run, &restore, None)
+        .run_restore_job(&mut run, restore.force, None)
         .await
         .unwrap();
     assert!(matches!(end, RestoreEnd::Completed(_)), "{end:?}");

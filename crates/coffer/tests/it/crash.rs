@@ -416,7 +416,7 @@ fn serve_answers_metrics_and_healthz_runs_once_per_home_and_aborts_on_request() 
     );
 
     ok(&queue_backup(&home));
-    let port = free_port();
+    let port = coffer_testkit::free_port();
     let mut daemon = serve_on(&home, &format!("127.0.0.1:{port}"));
     let deadline = Instant::now() + Duration::from_secs(60);
     let metrics = loop {

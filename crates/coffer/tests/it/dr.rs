@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::jobs::{keys_with_passphrase, ok, point_arn};
+use crate::jobs::{keys_with_passphrase, point_arn};
 use crate::report::{delivered, file_with};
-use crate::{Home, Run};
+use crate::{ok, Home, Run};
 
 const STACK: &str = r#"
 Resources:

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::{Home, Run};
+use crate::{ok, refused, DropMysqlDatabases, Home, Run};
 
 const STACK: &str = r#"
 AWSTemplateFormatVersion: '2010-09-09'
@@ -62,27 +62,6 @@ postgres:
     exclude_databases: ["template*"]
 "#
     )
-}
-
-pub(crate) fn ok(run: &Run) {
-    assert_eq!(
-        run.code, 0,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
-}
-
-fn refused(run: &Run, needle: &str) {
-    assert_eq!(
-        run.code, 1,
-        "expected a refusal: {}\n{}",
-        run.stdout, run.stderr
-    );
-    assert!(
-        run.stderr.contains(needle),
-        "expected {needle:?} in:\n{}",
-        run.stderr
-    );
 }
 
 pub(crate) fn point_arn(run: &Run) -> String {
@@ -479,17 +458,6 @@ fn a_sqlite_file_and_a_discovered_postgres_database_round_trip() {
         "--force",
     );
     ok(&home.run(&["restore", "validate", "--recovery-point", &rp]));
-}
-
-/// Drops MariaDB test databases even when the test fails.
-struct DropMysqlDatabases(Vec<String>);
-
-impl Drop for DropMysqlDatabases {
-    fn drop(&mut self) {
-        for db in &self.0 {
-            coffer_testkit::drop_mysql_database(db);
-        }
-    }
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod crash;
 mod crash_jobs;
 mod daemon;
 mod dr;
+mod elsewhere;
 mod evidence;
 mod history;
 mod jobs;
@@ -134,6 +135,41 @@ pub fn docs_backed_up_in(home: Home, stack: &str, days: &str) -> Home {
         assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     }
     home
+}
+
+/// Fails the test unless `run` succeeded.
+pub fn ok(run: &Run) {
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+}
+
+/// Fails the test unless `run` was refused (exit 1) saying `needle`.
+pub fn refused(run: &Run, needle: &str) {
+    assert_eq!(
+        run.code, 1,
+        "expected a refusal: {}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stderr.contains(needle),
+        "expected {needle:?} in:\n{}",
+        run.stderr
+    );
+}
+
+/// Drops MariaDB test databases even when the test fails.
+#[derive(Debug)]
+pub struct DropMysqlDatabases(pub Vec<String>);
+
+impl Drop for DropMysqlDatabases {
+    fn drop(&mut self) {
+        for db in &self.0 {
+            coffer_testkit::drop_mysql_database(db);
+        }
+    }
 }
 
 /// A path in the repository.

@@ -4,12 +4,14 @@ use serde_json::Value;
 
 use crate::Home;
 
-/// Drops the quickstart's PostgreSQL database even when the test fails.
+/// Drops the quickstart's PostgreSQL and MariaDB databases even when the
+/// test fails.
 struct DropDatabase(String);
 
 impl Drop for DropDatabase {
     fn drop(&mut self) {
         coffer_testkit::drop_database(&self.0);
+        coffer_testkit::drop_mysql_database(&self.0);
     }
 }
 
@@ -51,14 +53,24 @@ fn quickstart_runs_everything_and_a_second_run_adds_a_round() {
         out.contains("BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN arn:coffer:fs:local:000000000000:filesystem/scratch: no backup plan selects this resource: its tags are {env=staging}; plan quickstart-daily-35d selects backup=daily"),
         "{out}"
     );
-    assert!(out.contains("Validation SUCCESSFUL"), "{out}");
+    assert!(
+        out.contains("MariaDB on 127.0.0.1:3306: database coffer_quickstart_"),
+        "{out}"
+    );
+    // The orders database and the MariaDB one.
+    assert_eq!(out.matches("Validation SUCCESSFUL").count(), 2, "{out}");
     assert!(
         out.contains("(no S3 bucket protected: config.toml declares no [s3_endpoints] entry"),
         "{out}"
     );
-    // Five resources backed up, one copied.
+    // Six resources backed up, one copied.
     let first_points = points(&home);
-    assert_eq!(first_points.len(), 6, "{first_points:#?}");
+    assert_eq!(first_points.len(), 7, "{first_points:#?}");
+    let maria: Vec<&Value> = first_points
+        .iter()
+        .filter(|p| p["ResourceType"] == "MySQL")
+        .collect();
+    assert_eq!(maria.len(), 1, "{first_points:#?}");
     // The restore drill restored the documents.
     let drills = home.path().join("quickstart/restore-drills");
     let drill = std::fs::read_dir(&drills)
@@ -76,7 +88,7 @@ fn quickstart_runs_everything_and_a_second_run_adds_a_round() {
         "{}",
         second.stdout
     );
-    assert_eq!(points(&home).len(), 12, "a new round of backups and a copy");
+    assert_eq!(points(&home).len(), 14, "a new round of backups and a copy");
     let evidence = home.run_bare(&["evidence", "verify"]);
     assert_eq!(evidence.code, 0, "{}\n{}", evidence.stdout, evidence.stderr);
 }
