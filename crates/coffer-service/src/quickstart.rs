@@ -1,6 +1,7 @@
-//! What `coffer quickstart` asks of S3: a bucket to protect, on an
-//! endpoint config.toml declares, created and filled with a few objects
-//! (content types, user metadata, tags) when it answers; or why not.
+//! What `coffer quickstart` prepares to protect: a MariaDB database on
+//! 127.0.0.1:3306, and a bucket on an endpoint config.toml declares,
+//! created and filled with a few objects (content types, user metadata,
+//! tags) when it answers; or why not.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,9 @@ use coffer_vault::s3_client::S3Client;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 
 use crate::Service;
+
+/// The server name quickstart declares for the MariaDB on 127.0.0.1:3306.
+pub const MARIADB_SERVER: &str = "local-mariadb";
 
 /// The `[s3_endpoints]` entry quickstart uses when there are several.
 pub const QUICKSTART_ENDPOINT: &str = "quickstart";
@@ -51,6 +55,43 @@ const OBJECTS: &[(&str, &str, &str, &str)] = &[
 ];
 
 impl Service {
+    /// Prepares the MariaDB database `name` quickstart protects: created
+    /// with a table of invoices when a server answers on 127.0.0.1:3306 as
+    /// root without a password and its client tools are installed (each
+    /// call adds rows); else why it is skipped, in words.
+    pub async fn quickstart_mariadb(
+        &self,
+        account: &coffer_model::AccountId,
+        region: &coffer_model::Region,
+        name: &str,
+    ) -> Result<String, String> {
+        let server = coffer_model::Server {
+            name: MARIADB_SERVER.into(),
+            engine: coffer_model::ResourceType::MySQL,
+            host: "127.0.0.1".into(),
+            port: 3306,
+            user: Some("root".into()),
+            password: None,
+            account_id: account.clone(),
+            region: region.clone(),
+            tags: Default::default(),
+            databases: Vec::new(),
+            exclude_databases: Vec::new(),
+            database_tags: Default::default(),
+        };
+        let endpoint =
+            coffer_drivers::endpoint::Endpoint::of_server(&server).map_err(|e| e.to_string())?;
+        endpoint
+            .execute(&format!(
+                "CREATE DATABASE IF NOT EXISTS `{name}`;
+             CREATE TABLE IF NOT EXISTS `{name}`.invoices (id int AUTO_INCREMENT PRIMARY KEY, amount int, created timestamp DEFAULT current_timestamp);
+             INSERT INTO `{name}`.invoices (amount) SELECT seq FROM `{name}`.seq_1_to_100;"
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(name.to_string())
+    }
+
     /// Prepares `bucket` on config.toml's `[s3_endpoints.quickstart]` entry
     /// (or its only entry): created when missing, the sample objects put
     /// with their content types, metadata and tags, and `round` written as

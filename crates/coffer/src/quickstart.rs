@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use coffer_model::RecoveryPoint;
 use coffer_report::bundle::Trust;
 use coffer_service::backup::{requested_lifecycle, StartBackup, StartCopy};
-use coffer_service::quickstart::BucketReadiness;
+use coffer_service::quickstart::{BucketReadiness, MARIADB_SERVER};
 use coffer_service::report::DeliveryAt;
 use coffer_service::restore::{RestoreTarget, StartRestore};
 use coffer_service::stack::PolicyInput;
@@ -99,38 +99,6 @@ async fn postgres(name: &str) -> Option<String> {
 }
 
 /// The MariaDB server the quickstart looks for, as its inventory declares it.
-const MARIADB_SERVER: &str = "local-mariadb";
-
-/// The MariaDB database to protect, created with a table of invoices when
-/// a server answers on 127.0.0.1:3306 as root without a password and its
-/// client tools are installed (each run adds rows); else why it is skipped.
-async fn mariadb(name: &str, ctx: &Context) -> Result<String, String> {
-    let server = coffer_model::Server {
-        name: MARIADB_SERVER.into(),
-        engine: coffer_model::ResourceType::MySQL,
-        host: "127.0.0.1".into(),
-        port: 3306,
-        user: Some("root".into()),
-        password: None,
-        account_id: ctx.account.clone(),
-        region: ctx.region.clone(),
-        tags: Default::default(),
-        databases: Vec::new(),
-        exclude_databases: Vec::new(),
-        database_tags: Default::default(),
-    };
-    let endpoint =
-        coffer_drivers::endpoint::Endpoint::of_server(&server).map_err(|e| e.to_string())?;
-    endpoint
-        .execute(&format!(
-            "CREATE DATABASE IF NOT EXISTS `{name}`;
-             CREATE TABLE IF NOT EXISTS `{name}`.invoices (id int AUTO_INCREMENT PRIMARY KEY, amount int, created timestamp DEFAULT current_timestamp);
-             INSERT INTO `{name}`.invoices (amount) SELECT seq FROM `{name}`.seq_1_to_100;"
-        ))
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(name.to_string())
-}
 
 /// The newest completed point of `resource` in the primary vault.
 async fn newest(service: &Service, resource: &str) -> anyhow::Result<String> {
@@ -211,7 +179,14 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
             None
         }
     };
-    let maria = match mariadb(&format!("coffer_quickstart_{}", &digest[..8]), ctx).await {
+    let maria = match service
+        .quickstart_mariadb(
+            &ctx.account,
+            &ctx.region,
+            &format!("coffer_quickstart_{}", &digest[..8]),
+        )
+        .await
+    {
         Ok(db) => {
             println!("  MariaDB on 127.0.0.1:3306: database {db}");
             Some(db)
