@@ -98,8 +98,6 @@ async fn postgres(name: &str) -> Option<String> {
     Some(name.to_string())
 }
 
-/// The MariaDB server the quickstart looks for, as its inventory declares it.
-
 /// The newest completed point of `resource` in the primary vault.
 async fn newest(service: &Service, resource: &str) -> anyhow::Result<String> {
     let points: Vec<RecoveryPoint> = service
