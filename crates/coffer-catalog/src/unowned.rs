@@ -75,6 +75,18 @@ impl Condition {
             value: format_ts(at),
         }
     }
+
+    /// `column` between the times given (either bound may be absent), as
+    /// AWS's `By...Before` / `By...After` filters ask.
+    pub fn within(
+        column: &'static str,
+        after: Option<jiff::Timestamp>,
+        before: Option<jiff::Timestamp>,
+    ) -> impl Iterator<Item = Condition> {
+        let after = after.map(|at| Condition::after(column, at));
+        let before = before.map(|at| Condition::before(column, at));
+        before.into_iter().chain(after)
+    }
 }
 
 /// Where a page of records starts: after the row with this key.

@@ -141,18 +141,16 @@ impl Service {
         if let Some(kind) = &filter.resource_type {
             conditions.push(Condition::eq("resource_type", kind.as_str()));
         }
-        if let Some(at) = filter.created_before {
-            conditions.push(Condition::before("creation_date", at));
-        }
-        if let Some(at) = filter.created_after {
-            conditions.push(Condition::after("creation_date", at));
-        }
-        if let Some(at) = filter.completed_before {
-            conditions.push(Condition::before("completion_date", at));
-        }
-        if let Some(at) = filter.completed_after {
-            conditions.push(Condition::after("completion_date", at));
-        }
+        conditions.extend(Condition::within(
+            "creation_date",
+            filter.created_after,
+            filter.created_before,
+        ));
+        conditions.extend(Condition::within(
+            "completion_date",
+            filter.completed_after,
+            filter.completed_before,
+        ));
         let found = self
             .catalog()
             .records_page::<BackupJob>(&conditions, after.as_ref(), limit)
@@ -200,18 +198,16 @@ impl Service {
             let text = serde_json::to_value(status)?;
             conditions.push(Condition::eq("status", text.as_str().unwrap_or_default()));
         }
-        if let Some(at) = filter.created_before {
-            conditions.push(Condition::before("creation_date", at));
-        }
-        if let Some(at) = filter.created_after {
-            conditions.push(Condition::after("creation_date", at));
-        }
-        if let Some(at) = filter.completed_before {
-            conditions.push(Condition::before("completion_date", at));
-        }
-        if let Some(at) = filter.completed_after {
-            conditions.push(Condition::after("completion_date", at));
-        }
+        conditions.extend(Condition::within(
+            "creation_date",
+            filter.created_after,
+            filter.created_before,
+        ));
+        conditions.extend(Condition::within(
+            "completion_date",
+            filter.completed_after,
+            filter.completed_before,
+        ));
         let found = self
             .catalog()
             .records_page::<RestoreJob>(&conditions, after.as_ref(), limit)
@@ -238,7 +234,7 @@ impl Service {
     /// `ResourceNotFound` (a backup or copy job's ID too).
     pub async fn describe_restore_job(&self, caller: &Caller, id: &str) -> Result<RestoreJob> {
         self.authorize(caller, Action::ListJobs, Target::Account)?;
-        match self.describe_job(caller, id).await? {
+        match self.find_job(caller, id).await? {
             AnyJob::Restore(job) => Ok(job),
             _ => Err(Error::not_found(format!(
                 "{id} is not a restore job; describe it as the backup or copy job it is"
@@ -252,7 +248,7 @@ impl Service {
     /// `ResourceNotFound` (a copy or restore job's ID too).
     pub async fn describe_backup_job(&self, caller: &Caller, id: &str) -> Result<BackupJob> {
         self.authorize(caller, Action::DescribeBackupJob, Target::Account)?;
-        match self.describe_job(caller, id).await? {
+        match self.find_job(caller, id).await? {
             AnyJob::Backup(job) => Ok(job),
             _ => Err(Error::not_found(format!(
                 "{id} is not a backup job; describe it as the copy or restore job it is"
@@ -266,6 +262,12 @@ impl Service {
     /// `ResourceNotFound`.
     pub async fn describe_job(&self, caller: &Caller, id: &str) -> Result<AnyJob> {
         self.authorize(caller, Action::ListJobs, Target::Account)?;
+        self.find_job(caller, id).await
+    }
+
+    /// The job `id` (any case) of the caller's account and region, for an
+    /// operation that has authorized its own action.
+    async fn find_job(&self, caller: &Caller, id: &str) -> Result<AnyJob> {
         let (account, region) = (caller.account.as_str(), caller.region.as_str());
         let catalog = &self.catalog_for(caller);
         let upper = id.to_ascii_uppercase();

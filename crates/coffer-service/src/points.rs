@@ -116,12 +116,11 @@ impl Service {
         if let Some(kind) = &filter.resource_type {
             conditions.push(Condition::eq("resource_type", kind.as_str()));
         }
-        if let Some(at) = filter.created_before {
-            conditions.push(Condition::before("creation_date", at));
-        }
-        if let Some(at) = filter.created_after {
-            conditions.push(Condition::after("creation_date", at));
-        }
+        conditions.extend(Condition::within(
+            "creation_date",
+            filter.created_after,
+            filter.created_before,
+        ));
         let found = self
             .catalog()
             .records_page::<RecoveryPoint>(&conditions, after.as_ref(), limit)
