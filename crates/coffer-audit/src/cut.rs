@@ -44,8 +44,8 @@ pub fn read_kept(path: &Path) -> Result<Option<StoredCheckpoint>> {
     })
 }
 
-/// Keeps `checkpoint` at `path` (written beside, then renamed over it, so
-/// the file is always whole).
+/// Keeps `checkpoint` at `path` (written to a file of its own beside it,
+/// then renamed over it, so the file is always whole).
 ///
 /// # Errors
 /// When the file cannot be written.
@@ -59,9 +59,15 @@ pub fn keep(path: &Path, checkpoint: &StoredCheckpoint) -> Result<()> {
             e.to_string(),
         ))
     })?;
-    let temporary = path.with_extension("json.new");
-    std::fs::write(&temporary, text).map_err(io(&temporary))?;
-    std::fs::rename(&temporary, path).map_err(io(path))
+    // A temporary file of its own: two processes keeping a checkpoint at
+    // once must not rename each other's file away.
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut temporary = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    std::io::Write::write_all(&mut temporary, text.as_bytes()).map_err(io(temporary.path()))?;
+    temporary
+        .persist(path)
+        .map(drop)
+        .map_err(|e| io(path)(e.error))
 }
 
 /// What a recovery recorded again from one vault.
@@ -483,5 +489,41 @@ mod tests {
         );
         std::fs::write(&path, "{").unwrap_or_else(|e| panic!("{e}"));
         assert!(read_kept(&path).is_err());
+    }
+
+    #[test]
+    fn checkpoints_kept_at_once_never_rename_each_others_file_away() {
+        let (dir, key) = key();
+        let path = dir.path().join(CHECKPOINT_FILE);
+        let checkpoint = signed(&chain(3, "x"), &key, 3);
+        std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        for _ in 0..50 {
+                            keep(&path, &checkpoint)?;
+                        }
+                        Ok::<_, crate::Error>(())
+                    })
+                })
+                .collect();
+            for writer in writers {
+                let kept = writer
+                    .join()
+                    .unwrap_or_else(|_| panic!("a writer panicked"));
+                kept.unwrap_or_else(|e| panic!("{e}"));
+            }
+        });
+        assert_eq!(
+            read_kept(&path).unwrap_or_else(|e| panic!("{e}")),
+            Some(checkpoint)
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .filter(|name| name.to_string_lossy().starts_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "temporary files left: {left:?}");
     }
 }
