@@ -33,6 +33,8 @@ pub enum Error {
     BadSeed,
     #[error("not an Ed25519 public key: give the 64 hex digits `coffer keys public` prints")]
     BadPublicKey,
+    #[error("the ledger's digest holds no root of its first {size} entries (the prefix was not asked for, or the ledger holds fewer entries): read the ledger again")]
+    NoPrefix { size: i64 },
     #[error("the system's random source failed: {0}")]
     Random(String),
 }

@@ -34,6 +34,44 @@ pub fn leaves(entries: &[LedgerEntry]) -> Vec<Hash> {
         .collect()
 }
 
+/// How many entries are read at a time wherever the whole ledger is read:
+/// what is held grows with a page, not with the ledger.
+pub const PAGE: i64 = 10_000;
+
+/// Feeds `scan` the first `size` entries `catalog` holds, a page at a
+/// time, in seq order.
+///
+/// # Errors
+/// Catalog errors.
+pub async fn feed_from(scan: &mut Scan<'_>, catalog: &Catalog, size: i64) -> Result<()> {
+    let mut from = 0;
+    while from < size {
+        let to = from.saturating_add(PAGE).min(size);
+        scan.feed(&catalog.ledger_entries(from, to).await?);
+        from = to;
+    }
+    Ok(())
+}
+
+/// The [`Digest`] of the first `size` entries `catalog` holds, read a
+/// page at a time, with the prefixes of `sizes` and of `size` itself (so
+/// `root(size)` is their root).
+///
+/// # Errors
+/// Catalog errors.
+pub async fn digest_from(
+    catalog: &Catalog,
+    size: i64,
+    sizes: impl IntoIterator<Item = usize>,
+) -> Result<Digest> {
+    let mut scan = Scan::new(&[], None, None);
+    for wanted in sizes.into_iter().chain(usize::try_from(size).ok()) {
+        scan.want(wanted);
+    }
+    feed_from(&mut scan, catalog, size).await?;
+    Ok(scan.finish().1)
+}
+
 /// Signs and stores a checkpoint of the whole ledger as it is now.
 ///
 /// # Errors
@@ -44,23 +82,27 @@ pub async fn checkpoint(
     now: jiff::Timestamp,
 ) -> Result<StoredCheckpoint> {
     let size = catalog.ledger_len().await?;
-    let entries = catalog.ledger_entries(0, size).await?;
-    checkpoint_over(catalog, key, &entries, now).await
+    let digest = digest_from(catalog, size, []).await?;
+    checkpoint_over(catalog, key, &digest, size, now).await
 }
 
-/// Signs and stores a checkpoint of `entries`, the whole ledger as the
-/// caller just read it.
+/// Signs and stores a checkpoint of the first `size` entries, whose root
+/// `digest` holds (it was asked for that prefix).
 ///
 /// # Errors
-/// Catalog errors.
+/// Catalog errors; an internal error when `digest` lacks the prefix.
 pub async fn checkpoint_over(
     catalog: &Catalog,
     key: &KeyPair,
-    entries: &[LedgerEntry],
+    digest: &Digest,
+    size: i64,
     now: jiff::Timestamp,
 ) -> Result<StoredCheckpoint> {
-    let size = i64::try_from(entries.len()).unwrap_or(i64::MAX);
-    let root = hex::encode(merkle::root(&leaves(entries)));
+    let root = usize::try_from(size)
+        .ok()
+        .and_then(|n| digest.root(n))
+        .map(hex::encode)
+        .ok_or(crate::Error::NoPrefix { size })?;
     // Stored at the catalog's precision, signed the same way.
     let time = jiff::Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now);
     let checkpoint = StoredCheckpoint {
@@ -72,6 +114,22 @@ pub async fn checkpoint_over(
     };
     catalog.insert_checkpoint(&checkpoint).await?;
     Ok(checkpoint)
+}
+
+/// The Merkle leaves of the first `size` entries `catalog` holds, read a
+/// page at a time (a hash an entry is held, not the entries).
+///
+/// # Errors
+/// Catalog errors.
+pub async fn leaves_from(catalog: &Catalog, size: i64) -> Result<Vec<Hash>> {
+    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut from = 0;
+    while from < size {
+        let to = from.saturating_add(PAGE).min(size);
+        out.extend(leaves(&catalog.ledger_entries(from, to).await?));
+        from = to;
+    }
+    Ok(out)
 }
 
 /// What a verification found.
@@ -405,14 +463,13 @@ fn frontier_root(frontier: &[(usize, Hash)]) -> Hash {
     root
 }
 
-/// An inclusion proof of entry `seq` in the tree of the first `size`
-/// entries: the audit path, hex, and the root it leads to.
-pub fn prove(entries: &[LedgerEntry], seq: usize, size: usize) -> Option<(Vec<String>, String)> {
-    let leaves = leaves(entries.get(..size)?);
-    let path = merkle::inclusion_proof(seq, &leaves)?;
+/// An inclusion proof of leaf `seq` in the tree of `leaves`: the audit
+/// path, hex, and the root it leads to.
+pub fn prove(leaves: &[Hash], seq: usize) -> Option<(Vec<String>, String)> {
+    let path = merkle::inclusion_proof(seq, leaves)?;
     Some((
         path.iter().map(hex::encode).collect(),
-        hex::encode(merkle::root(&leaves)),
+        hex::encode(merkle::root(leaves)),
     ))
 }
 
@@ -690,7 +747,7 @@ mod tests {
         let entries = chain(13);
         let leaves = leaves(&entries);
         for (seq, leaf) in leaves.iter().enumerate() {
-            let (path, root) = prove(&entries, seq, 13).unwrap_or_default();
+            let (path, root) = prove(&leaves, seq).unwrap_or_default();
             let path: Vec<Hash> = path
                 .iter()
                 .map(|h| {

@@ -18,8 +18,20 @@ use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
 use crate::Service;
 
-/// How many ledger entries verification reads at a time.
-const VERIFY_PAGE: i64 = 10_000;
+/// Where the ledger stands against the checkpoint kept in the home:
+/// [`Service::ledger_standing`]'s answer.
+#[derive(Debug)]
+pub(crate) struct LedgerStanding {
+    pub standing: Standing,
+    /// The cuts the ledger declares, checked.
+    pub cuts: Vec<DeclaredCut>,
+    /// What is wrong with the declared cuts.
+    pub problems: Vec<String>,
+    /// The ledger's digest: its root over every entry read, among others.
+    pub digest: ledger::Digest,
+    /// How many entries were read.
+    pub size: i64,
+}
 
 /// An inclusion proof of one ledger entry in the newest checkpoint's tree.
 #[derive(Clone, Debug)]
@@ -169,23 +181,15 @@ impl Service {
         key: &KeyPair,
         now: jiff::Timestamp,
     ) -> Result<Checkpoint> {
-        let size = catalog.ledger_len().await?;
-        let entries = catalog.ledger_entries(0, size).await?;
         let path = self.config().kept_checkpoint_path();
-        let kept = cut::read_kept(&path)?;
-        if kept.is_some() {
-            let (cuts, _) =
-                cut::check_cuts(&entries, &catalog.ledger_cuts().await?, Some(&key.public()));
-            let checkpoints = catalog.checkpoints().await?;
-            if let Standing::Gap(gap) = cut::standing(&entries, &checkpoints, kept.as_ref(), &cuts)
-            {
-                return Err(Error::invalid_request(format!(
-                    "no checkpoint is signed: {}",
-                    gap.problem()
-                )));
-            }
+        let at = self.ledger_standing(catalog, &key.public()).await?;
+        if let Standing::Gap(gap) = &at.standing {
+            return Err(Error::invalid_request(format!(
+                "no checkpoint is signed: {}",
+                gap.problem()
+            )));
         }
-        let checkpoint = ledger::checkpoint_over(catalog, key, &entries, now).await?;
+        let checkpoint = ledger::checkpoint_over(catalog, key, &at.digest, at.size, now).await?;
         // Another process may have kept a later one meanwhile.
         let later = cut::read_kept(&path)?.is_some_and(|kept| {
             kept.tree_size > checkpoint.tree_size && kept.time > checkpoint.time
@@ -197,17 +201,17 @@ impl Service {
     }
 
     /// Where the ledger stands against the checkpoint kept in the home,
-    /// with the cuts it declares checked against `key`.
+    /// with the cuts it declares checked against `key`, the ledger read a
+    /// page at a time.
     ///
     /// # Errors
     /// An unreadable kept checkpoint; catalog failures.
     pub(crate) async fn ledger_standing(
         &self,
         catalog: &Catalog,
-        entries: &[LedgerEntry],
         key: &PublicKey,
-    ) -> Result<(Standing, Vec<DeclaredCut>, Vec<String>)> {
-        self.ledger_standing_with(catalog, entries, key, None).await
+    ) -> Result<LedgerStanding> {
+        self.ledger_standing_with(catalog, key, None).await
     }
 
     /// [`Service::ledger_standing`] against the newer of the home's kept
@@ -218,19 +222,36 @@ impl Service {
     pub(crate) async fn ledger_standing_with(
         &self,
         catalog: &Catalog,
-        entries: &[LedgerEntry],
         key: &PublicKey,
         also: Option<Checkpoint>,
-    ) -> Result<(Standing, Vec<DeclaredCut>, Vec<String>)> {
-        let (cuts, problems) = cut::check_cuts(entries, &catalog.ledger_cuts().await?, Some(key));
+    ) -> Result<LedgerStanding> {
+        // The checkpoints before the ledger's length: the ledger only
+        // grows, so it holds every entry they name, whoever signs meanwhile.
         let home = cut::read_kept(&self.config().kept_checkpoint_path())?;
         let kept = match (home, also) {
             (Some(a), Some(b)) => Some(if b.time > a.time { b } else { a }),
             (a, b) => a.or(b),
         };
         let checkpoints = catalog.checkpoints().await?;
-        let standing = cut::standing(entries, &checkpoints, kept.as_ref(), &cuts);
-        Ok((standing, cuts, problems))
+        let stored_cuts = catalog.ledger_cuts().await?;
+        let size = catalog.ledger_len().await?;
+        let digest = ledger::digest_from(
+            catalog,
+            size,
+            cut::kept_sizes(&stored_cuts)
+                .into_iter()
+                .chain(cut::standing_sizes(&checkpoints, kept.as_ref())),
+        )
+        .await?;
+        let (cuts, problems) = cut::check_cuts_in(&digest, &stored_cuts, Some(key));
+        let standing = cut::standing_in(&digest, &checkpoints, kept.as_ref(), &cuts);
+        Ok(LedgerStanding {
+            standing,
+            cuts,
+            problems,
+            digest,
+            size,
+        })
     }
 
     /// Checks the whole ledger: the hash chain, every checkpoint's root and
@@ -267,12 +288,7 @@ impl Service {
             scan.want(size);
         }
         let size = catalog.ledger_len().await?;
-        let mut from = 0;
-        while from < size {
-            let to = from.saturating_add(VERIFY_PAGE).min(size);
-            scan.feed(&catalog.ledger_entries(from, to).await?);
-            from = to;
-        }
+        ledger::feed_from(&mut scan, catalog, size).await?;
         let (mut found, ledger) = scan.finish();
         let (cuts, problems) = cut::check_cuts_in(&ledger, &stored_cuts, Some(&key));
         let standing = cut::standing_in(&ledger, &checkpoints, kept.as_ref(), &cuts);
@@ -370,8 +386,11 @@ impl Service {
                 "entry {seq} is not in the newest checkpoint (its first {size} entries); sign a new checkpoint (`coffer evidence checkpoint`)"
             )));
         }
-        let entries = catalog.ledger_entries(0, checkpoint.tree_size).await?;
-        let Some((audit_path, root_hash)) = ledger::prove(&entries, seq, size) else {
+        let leaves = ledger::leaves_from(catalog, checkpoint.tree_size).await?;
+        let proved = (leaves.len() == size)
+            .then(|| ledger::prove(&leaves, seq))
+            .flatten();
+        let Some((audit_path, root_hash)) = proved else {
             return Err(Error::dependency(
                 "the ledger holds fewer entries than its checkpoint; verify the ledger (`coffer evidence verify`)",
             ));
@@ -381,9 +400,12 @@ impl Service {
                 "the ledger no longer gives the checkpoint's root; verify the ledger (`coffer evidence verify`)",
             ));
         }
-        let entry = entries
+        let at = i64::try_from(seq).unwrap_or(i64::MAX);
+        let entry = catalog
+            .ledger_entries(at, at.saturating_add(1))
+            .await?
             .into_iter()
-            .nth(seq)
+            .next()
             .ok_or_else(|| Error::dependency(format!("entry {seq} is missing from the ledger")))?;
         Ok(Proof {
             entry,

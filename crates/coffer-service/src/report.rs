@@ -602,16 +602,17 @@ pub async fn verify_delivery(
         } else {
             let catalog = home.catalog();
             let size = catalog.ledger_len().await?;
-            let entries = catalog.ledger_entries(0, size).await?;
-            let check =
-                coffer_audit::ledger::verify(&entries, std::slice::from_ref(&checkpoint), None);
+            let mut scan =
+                coffer_audit::ledger::Scan::new(std::slice::from_ref(&checkpoint), None, None);
+            coffer_audit::ledger::feed_from(&mut scan, catalog, size).await?;
+            let check = scan.finish().0;
             if check.passed() {
                 ledger_note = format!(
                     "the delivered checkpoint ({} entries) agrees with this home's ledger ({size} entries)",
                     checkpoint.tree_size
                 );
             } else {
-                match within_declared_cut(home, &entries, &checkpoint).await? {
+                match within_declared_cut(home, &checkpoint).await? {
                     Ok(note) => ledger_note = note,
                     Err(gap) => {
                         for problem in check.problems.into_iter().chain(gap) {
@@ -632,11 +633,15 @@ pub async fn verify_delivery(
 /// disagreement stays a failure).
 async fn within_declared_cut(
     home: &Service,
-    entries: &[coffer_catalog::LedgerEntry],
     checkpoint: &coffer_catalog::StoredCheckpoint,
 ) -> Result<std::result::Result<String, Option<String>>> {
     let key = KeyPair::load(home.config().signing_key_path())?.public();
-    let (standing, cuts, problems) = home.ledger_standing(home.catalog(), entries, &key).await?;
+    let crate::evidence::LedgerStanding {
+        standing,
+        cuts,
+        problems,
+        ..
+    } = home.ledger_standing(home.catalog(), &key).await?;
     let gap = match standing {
         coffer_audit::cut::Standing::Gap(gap) => Some(gap.problem()),
         _ => None,

@@ -408,15 +408,13 @@ impl Service {
         let catalog = self.catalog_for(caller);
         let key = coffer_audit::signing::KeyPair::load_or_create(self.config().signing_key_path())?;
         // Where the ledger stood before anything was recorded again.
-        let size = catalog.ledger_len().await?;
-        let entries = catalog.ledger_entries(0, size).await?;
         // How far the ledger had gone: the home's kept checkpoint, or the
         // one beside the self-backup vault when the home is new.
         let beside = self.checkpoint_beside_self_backup(&key.public()).await;
-        let (standing, _, _) = self
-            .ledger_standing_with(&catalog, &entries, &key.public(), beside)
-            .await?;
-        drop(entries);
+        let standing = self
+            .ledger_standing_with(&catalog, &key.public(), beside)
+            .await?
+            .standing;
         let vaults: Vec<coffer_model::BackupVault> = self
             .env()
             .objects(coffer_catalog::ObjectKind::BackupVault)
