@@ -158,6 +158,8 @@ pub async fn create_report_job(
         completion_time: None,
         report_destination: None,
         manifest_sha256: None,
+        s3_bucket_name: None,
+        s3_keys: Vec::new(),
         runner: Some(exec::this_runner()),
     };
     env.catalog.insert(&job, now).await?;

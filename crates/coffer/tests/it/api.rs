@@ -19,6 +19,21 @@ Resources:
     Type: AWS::Backup::BackupVault
     Properties:
       BackupVaultName: primary
+  StackFramework:
+    Type: AWS::Backup::Framework
+    Properties:
+      FrameworkName: stack_core
+      FrameworkControls:
+        - ControlName: BACKUP_LAST_RECOVERY_POINT_CREATED
+  StackReports:
+    Type: AWS::Backup::ReportPlan
+    Properties:
+      ReportPlanName: stack_reports
+      ReportDeliveryChannel:
+        S3BucketName: stack-bucket
+        Formats: [JSON]
+      ReportSetting:
+        ReportTemplate: BACKUP_JOB_REPORT
 "#;
 
 /// `coffer serve` on `port`, killed when dropped.
