@@ -6,9 +6,12 @@ vault notifications and StopBackupJob. Runs after test_operations.py,
 whose counts it would change."""
 
 import datetime
+import http.server
 import json
 import os
+import queue
 import subprocess
+import threading
 import time
 
 import pytest
@@ -298,3 +301,43 @@ def test_stop_backup_job(client, model, raw, region, account):
     assert job["State"] in ("ABORTED", "COMPLETED"), job
     if job["State"] == "ABORTED":
         assert "aborted on request by" in job["StatusMessage"]
+
+
+def test_a_vaults_notifications_set_through_the_api_reach_the_topics_webhook(client, region, account):
+    """`api.rs` gives config.toml a webhook standing for this topic."""
+    topic = f"arn:coffer:sns:{region}:{account}:backup-events"
+    received = queue.Queue()
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.put(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", int(os.environ["COFFER_HOOK_PORT"])), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client.create_backup_vault(BackupVaultName="watched")
+        client.put_backup_vault_notifications(
+            BackupVaultName="watched", SNSTopicArn=topic, BackupVaultEvents=["BACKUP_JOB_COMPLETED"])
+        started = client.start_backup_job(
+            BackupVaultName="watched", ResourceArn=RESOURCE.format(region=region, account=account),
+            IamRoleArn=f"arn:coffer:iam::{account}:role/backup")["BackupJobId"]
+        job = settled(lambda: client.describe_backup_job(BackupJobId=started),
+                      lambda j: j["State"] in ("COMPLETED", "FAILED", "ABORTED", "EXPIRED"),
+                      "the watched vault's backup")
+        assert job["State"] == "COMPLETED", job
+        deadline = time.monotonic() + 60
+        while True:
+            # A hang guard, not a performance bound.
+            event = received.get(timeout=max(deadline - time.monotonic(), 0.1))
+            if event.get("JobId") == started:
+                break
+        assert event["EventType"] == "BACKUP_JOB_SUCCESSFUL", event
+        assert event["BackupVaultName"] == "watched", event
+    finally:
+        server.shutdown()
