@@ -35,6 +35,9 @@ pub struct ResourceRestoreFilter {
     pub point_created_before: Option<jiff::Timestamp>,
 }
 
+/// Rows read at a time when a listing scans a table.
+const SCAN_PAGE: usize = 1000;
+
 fn resource_name(arn: &str) -> Option<String> {
     arn.split_once('/').map(|(_, name)| name.to_string())
 }
@@ -164,22 +167,32 @@ impl Service {
         if points.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(self
-            .catalog_for(caller)
-            .records_page::<RestoreJob>(
-                &[
-                    Condition::eq("account_id", caller.account.as_str()),
-                    Condition::eq("region", caller.region.as_str()),
-                ],
-                None,
-                usize::MAX >> 1,
-            )
-            .await?
-            .items
-            .into_iter()
-            .map(|s| s.record)
-            .filter(|j| points.contains(j.recovery_point_arn.as_str()))
-            .collect())
+        // A page of the region's restore jobs at a time: memory holds one
+        // page and the resource's own jobs.
+        let conditions = [
+            Condition::eq("account_id", caller.account.as_str()),
+            Condition::eq("region", caller.region.as_str()),
+        ];
+        let catalog = self.catalog_for(caller);
+        let mut jobs = Vec::new();
+        let mut cursor = None;
+        loop {
+            let found = catalog
+                .records_page::<RestoreJob>(&conditions, cursor.as_ref(), SCAN_PAGE)
+                .await?;
+            jobs.extend(
+                found
+                    .items
+                    .into_iter()
+                    .map(|s| s.record)
+                    .filter(|j| points.contains(j.recovery_point_arn.as_str())),
+            );
+            match found.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(jobs)
     }
 
     /// The resources with a completed recovery point in a vault of the
@@ -205,32 +218,38 @@ impl Service {
         let listing = "ListProtectedResourcesByBackupVault";
         let limit = page.limit()?;
         let after = page.after_name(listing)?;
-        let points = self
-            .catalog_for(caller)
-            .records_page::<RecoveryPoint>(
-                &[
-                    Condition::eq("account_id", account),
-                    Condition::eq("region", region),
-                    Condition::eq("vault_name", vault_name),
-                    Condition::eq("status", "COMPLETED"),
-                ],
-                None,
-                usize::MAX >> 1,
-            )
-            .await?;
+        // The vault's completed points a page at a time: memory holds one
+        // page and a point per resource, never the whole vault.
+        let conditions = [
+            Condition::eq("account_id", account),
+            Condition::eq("region", region),
+            Condition::eq("vault_name", vault_name),
+            Condition::eq("status", "COMPLETED"),
+        ];
+        let catalog = self.catalog_for(caller);
         let mut newest: BTreeMap<String, RecoveryPoint> = BTreeMap::new();
-        for point in points.items.into_iter().map(|s| s.record) {
-            if after
-                .as_deref()
-                .is_some_and(|a| point.resource_arn.as_str() <= a)
-            {
-                continue;
-            }
-            match newest.get(&point.resource_arn) {
-                Some(known) if known.creation_date >= point.creation_date => {}
-                _ => {
-                    newest.insert(point.resource_arn.clone(), point);
+        let mut cursor = None;
+        loop {
+            let found = catalog
+                .records_page::<RecoveryPoint>(&conditions, cursor.as_ref(), SCAN_PAGE)
+                .await?;
+            for point in found.items.into_iter().map(|s| s.record) {
+                if after
+                    .as_deref()
+                    .is_some_and(|a| point.resource_arn.as_str() <= a)
+                {
+                    continue;
                 }
+                match newest.get(&point.resource_arn) {
+                    Some(known) if known.creation_date >= point.creation_date => {}
+                    _ => {
+                        newest.insert(point.resource_arn.clone(), point);
+                    }
+                }
+            }
+            match found.next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
         }
         let more = newest.len() > limit;
