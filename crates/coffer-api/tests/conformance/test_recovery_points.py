@@ -196,10 +196,20 @@ def test_protected_resources_their_points_restores_and_metadata(
     assert code(wrong_vault) == "ResourceNotFoundException"
 
 
-def test_a_copied_point_is_kept_under_a_hold_and_a_lock_then_changed_and_deleted(
+def test_a_copied_point_is_kept_by_a_policy_a_hold_and_a_lock_then_changed_and_deleted(
         client, model, raw, copied):
     _, job = copied
     point = job["DestinationRecoveryPointArn"]
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "keep-copies", "Effect": "Deny", "Principal": "*",
+                       "Action": "backup:DeleteRecoveryPoint", "Resource": "*"}],
+    }
+    client.put_backup_vault_access_policy(BackupVaultName="copies", Policy=json.dumps(deny))
+    with pytest.raises(ClientError) as denied:
+        client.delete_recovery_point(BackupVaultName="copies", RecoveryPointArn=point)
+    assert code(denied) == "AccessDeniedException" and "keep-copies" in message(denied)
+    client.delete_backup_vault_access_policy(BackupVaultName="copies")
     hold = client.create_legal_hold(
         Title="copies-hold", Description="keep the copies",
         RecoveryPointSelection={"VaultNames": ["copies"]})
