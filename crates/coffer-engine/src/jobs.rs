@@ -82,6 +82,7 @@ pub async fn create_restore_job(
     point: &RecoveryPoint,
     validating: bool,
     target: Option<String>,
+    metadata: std::collections::BTreeMap<String, String>,
 ) -> Result<RestoreJob> {
     let arn = coffer_model::Arn::parse(&point.recovery_point_arn).map_err(|e| Error::PointArn {
         arn: point.recovery_point_arn.clone(),
@@ -103,6 +104,7 @@ pub async fn create_restore_job(
         validation_status: validating.then_some(ValidationStatus::Validating),
         validation_status_message: None,
         restore_target: target,
+        restore_metadata: metadata,
         runner: None,
     };
     env.catalog.insert(&job, now).await?;

@@ -382,10 +382,11 @@ impl Service {
         Ok((point, metadata))
     }
 
-    /// What a restore job was given and made (GetRestoreJobMetadata):
-    /// `RecoveryPointArn`, `RestoreTarget` (where it restores, in words),
-    /// `CreatedResourceArn` once known, and `Validation` `true` for a
-    /// validation.
+    /// What a restore job was given and made (GetRestoreJobMetadata): the
+    /// `Metadata` keys of its target as recorded (`TargetDirectory`,
+    /// `TargetDatabase`, ...), `RecoveryPointArn`, `RestoreTarget` (where
+    /// it restores, in words), `CreatedResourceArn` once known, and
+    /// `Validation` `true` for a validation.
     ///
     /// # Errors
     /// `ResourceNotFound`.
@@ -406,7 +407,7 @@ impl Service {
                 )))
             }
         };
-        let mut metadata = BTreeMap::new();
+        let mut metadata = job.restore_metadata.clone();
         metadata.insert(
             "RecoveryPointArn".to_string(),
             job.recovery_point_arn.clone(),

@@ -180,6 +180,12 @@ def test_protected_resources_their_points_restores_and_metadata(
     meta = client.get_restore_job_metadata(RestoreJobId=restore["RestoreJobId"])
     check(model, "GetRestoreJobMetadata", raw)
     assert meta["Metadata"]["RecoveryPointArn"] == restore["RecoveryPointArn"]
+    # The restore test_operations.py started lists back the Metadata it was given.
+    asked = [client.get_restore_job_metadata(RestoreJobId=j["RestoreJobId"])["Metadata"]
+             for j in restores["RestoreJobs"]]
+    assert {"TargetDirectory": os.environ["COFFER_RESTORE_DIR"]}.items() <= next(
+        m for m in asked if "Validation" not in m).items(), asked
+    assert any(m.get("Validation") == "true" for m in asked), asked
     with pytest.raises(ClientError) as no_job:
         client.get_restore_job_metadata(RestoreJobId="no-such-job")
     assert code(no_job) == "ResourceNotFoundException"
