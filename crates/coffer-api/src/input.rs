@@ -80,6 +80,20 @@ impl Input {
         self.members.get(member).filter(|v| !v.is_null())
     }
 
+    /// A structure or list member decoded as the model type `T` reads
+    /// it (the model's types carry AWS's member names).
+    pub(crate) fn decoded<T: serde::de::DeserializeOwned>(
+        &self,
+        member: &str,
+    ) -> Result<Option<T>, ApiError> {
+        match self.get(member) {
+            None => Ok(None),
+            Some(value) => serde_json::from_value(value.clone())
+                .map(Some)
+                .map_err(|e| ApiError::invalid(format!("{member}: {e}"))),
+        }
+    }
+
     /// A string member.
     pub(crate) fn str(&self, member: &str) -> Result<Option<&str>, ApiError> {
         match self.get(member) {

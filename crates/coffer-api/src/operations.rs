@@ -19,6 +19,10 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::input::Input;
 
+mod audit;
+mod copies;
+mod points;
+
 /// What an operation answers: its output shape's members.
 type Answer = Result<Value, ApiError>;
 
@@ -54,6 +58,42 @@ pub(crate) async fn dispatch(
         "ListRestoreJobs" => list_restore_jobs(service, caller, input).await,
         "DescribeRestoreJob" => describe_restore_job(service, caller, input).await,
         "StartRestoreJob" => start_restore_job(service, caller, input).await,
+        "CreateFramework" => audit::create_framework(service, caller, input).await,
+        "DescribeFramework" => audit::describe_framework(service, caller, input).await,
+        "ListFrameworks" => audit::list_frameworks(service, caller, input).await,
+        "UpdateFramework" => audit::update_framework(service, caller, input).await,
+        "DeleteFramework" => audit::delete_framework(service, caller, input).await,
+        "CreateReportPlan" => audit::create_report_plan(service, caller, input).await,
+        "DescribeReportPlan" => audit::describe_report_plan(service, caller, input).await,
+        "ListReportPlans" => audit::list_report_plans(service, caller, input).await,
+        "UpdateReportPlan" => audit::update_report_plan(service, caller, input).await,
+        "DeleteReportPlan" => audit::delete_report_plan(service, caller, input).await,
+        "StartReportJob" => audit::start_report_job(service, caller, input).await,
+        "DescribeReportJob" => audit::describe_report_job(service, caller, input).await,
+        "ListReportJobs" => audit::list_report_jobs(service, caller, input).await,
+        "StartCopyJob" => copies::start_copy_job(service, caller, input).await,
+        "DescribeCopyJob" => copies::describe_copy_job(service, caller, input).await,
+        "ListCopyJobs" => copies::list_copy_jobs(service, caller, input).await,
+        "StopBackupJob" => points::stop_backup_job(service, caller, input).await,
+        "DeleteRecoveryPoint" => points::delete_recovery_point(service, caller, input).await,
+        "UpdateRecoveryPointLifecycle" => points::update_lifecycle(service, caller, input).await,
+        "GetRecoveryPointRestoreMetadata" => points::restore_metadata(service, caller, input).await,
+        "ListRecoveryPointsByResource" => points::points_by_resource(service, caller, input).await,
+        "DescribeProtectedResource" => {
+            points::describe_protected_resource(service, caller, input).await
+        }
+        "ListProtectedResourcesByBackupVault" => {
+            points::protected_in_vault(service, caller, input).await
+        }
+        "ListRestoreJobsByProtectedResource" => {
+            points::restores_of_resource(service, caller, input).await
+        }
+        "GetRestoreJobMetadata" => points::restore_job_metadata(service, caller, input).await,
+        "PutBackupVaultNotifications" => points::put_notifications(service, caller, input).await,
+        "GetBackupVaultNotifications" => points::get_notifications(service, caller, input).await,
+        "DeleteBackupVaultNotifications" => {
+            points::delete_notifications(service, caller, input).await
+        }
         _ => return None,
     })
 }

@@ -82,6 +82,7 @@ pub async fn create_restore_job(
     point: &RecoveryPoint,
     validating: bool,
     target: Option<String>,
+    metadata: std::collections::BTreeMap<String, String>,
 ) -> Result<RestoreJob> {
     let arn = coffer_model::Arn::parse(&point.recovery_point_arn).map_err(|e| Error::PointArn {
         arn: point.recovery_point_arn.clone(),
@@ -103,6 +104,7 @@ pub async fn create_restore_job(
         validation_status: validating.then_some(ValidationStatus::Validating),
         validation_status_message: None,
         restore_target: target,
+        restore_metadata: metadata,
         runner: None,
     };
     env.catalog.insert(&job, now).await?;
@@ -158,6 +160,8 @@ pub async fn create_report_job(
         completion_time: None,
         report_destination: None,
         manifest_sha256: None,
+        s3_bucket_name: None,
+        s3_keys: Vec::new(),
         runner: Some(exec::this_runner()),
     };
     env.catalog.insert(&job, now).await?;

@@ -4,6 +4,7 @@
 //! with a reason naming what they may have left.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use coffer_engine::clock::ManualClock;
@@ -84,9 +85,15 @@ async fn left_by_dead_process<R: coffer_catalog::Record>(
 async fn a_restore_job_runs_through_checked_states_on_the_environments_clock() {
     let dir = tempfile::tempdir().unwrap();
     let (env, clock) = env(dir.path()).await;
-    let job = create_restore_job(&env, &point(), false, Some("/srv/restored".into()))
-        .await
-        .unwrap();
+    let job = create_restore_job(
+        &env,
+        &point(),
+        false,
+        Some("/srv/restored".into()),
+        BTreeMap::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(job.status, RestoreJobStatus::Pending);
     assert_eq!(job.account_id, "111122223333");
     assert_eq!(job.creation_date, at("2026-11-24T10:00:00Z"));
@@ -114,21 +121,34 @@ async fn a_restore_job_runs_through_checked_states_on_the_environments_clock() {
 async fn a_restore_left_running_by_a_dead_process_fails_naming_its_target() {
     let dir = tempfile::tempdir().unwrap();
     let (env, _clock) = env(dir.path()).await;
-    let restore = create_restore_job(&env, &point(), false, Some("/srv/restored".into()))
-        .await
-        .unwrap();
+    let restore = create_restore_job(
+        &env,
+        &point(),
+        false,
+        Some("/srv/restored".into()),
+        BTreeMap::new(),
+    )
+    .await
+    .unwrap();
     let validation = create_restore_job(
         &env,
         &point(),
         true,
         Some("the scratch database coffer_validate_p1".into()),
+        BTreeMap::new(),
     )
     .await
     .unwrap();
     // One this process runs, one left by a dead process of each kind.
-    let mine = create_restore_job(&env, &point(), false, Some("/srv/mine".into()))
-        .await
-        .unwrap();
+    let mine = create_restore_job(
+        &env,
+        &point(),
+        false,
+        Some("/srv/mine".into()),
+        BTreeMap::new(),
+    )
+    .await
+    .unwrap();
     set_restore_state(
         &env,
         &mine.restore_job_id,

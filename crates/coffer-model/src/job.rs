@@ -316,6 +316,13 @@ pub struct RestoreJob {
     /// A Coffer extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_target: Option<String>,
+    /// What the restore was asked, as StartRestoreJob's `Metadata` keys
+    /// (`TargetDirectory`, `Path`, `TargetFile`, `TargetDatabase`,
+    /// `Table`, `TargetServer`; for a bucket `TargetBucket`,
+    /// `TargetPrefix`, `Key`, `TargetEndpoint`), whichever door asked;
+    /// GetRestoreJobMetadata lists them back. A Coffer extension.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub restore_metadata: std::collections::BTreeMap<String, String>,
     /// The process running it (`PID@HOST`), as for backup jobs, so a
     /// restart can tell a restore left by a dead process. A Coffer
     /// extension.

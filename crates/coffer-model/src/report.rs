@@ -261,6 +261,14 @@ pub struct ReportJob {
     /// SHA-256 of the delivered `manifest.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_sha256: Option<String>,
+    /// The report bucket (its `S3BucketName`) the delivery went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_bucket_name: Option<String>,
+    /// The delivered objects' keys in that bucket (for a folder bucket,
+    /// their paths under its folder), as `ReportDestination.S3Keys`
+    /// lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub s3_keys: Vec<String>,
     /// The process delivering it (`PID@HOST`), as for backup jobs, so a
     /// restart can tell a delivery left half done by a dead process.
     #[serde(default, skip_serializing_if = "Option::is_none")]

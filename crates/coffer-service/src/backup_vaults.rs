@@ -265,7 +265,7 @@ impl Service {
     /// A vault of no stack, to change: its stored row and declaration,
     /// after the hook allowed `action` on it. A stack's vault is a
     /// Conflict naming the stack (its files say what it is).
-    async fn changeable_vault(
+    pub(crate) async fn changeable_vault(
         &self,
         caller: &Caller,
         name: &str,
@@ -285,7 +285,7 @@ impl Service {
 
     /// Writes a changed declaration of a vault of no stack; the weakenings
     /// it makes are recorded as their own ledger entries.
-    async fn rewrite_vault(
+    pub(crate) async fn rewrite_vault(
         &self,
         caller: &Caller,
         stored: &StoredObject,

@@ -108,6 +108,28 @@ pub enum Action {
     DeleteBackupVaultAccessPolicy,
     PutBackupVaultLockConfiguration,
     DeleteBackupVaultLockConfiguration,
+    CreateFramework,
+    DescribeFramework,
+    ListFrameworks,
+    UpdateFramework,
+    DeleteFramework,
+    CreateReportPlan,
+    DescribeReportPlan,
+    ListReportPlans,
+    UpdateReportPlan,
+    DeleteReportPlan,
+    DescribeReportJob,
+    DescribeCopyJob,
+    ListCopyJobs,
+    GetRecoveryPointRestoreMetadata,
+    ListRecoveryPointsByResource,
+    DescribeProtectedResource,
+    ListProtectedResourcesByBackupVault,
+    ListRestoreJobsByProtectedResource,
+    GetRestoreJobMetadata,
+    PutBackupVaultNotifications,
+    GetBackupVaultNotifications,
+    DeleteBackupVaultNotifications,
 }
 
 impl Action {
@@ -160,6 +182,32 @@ impl Action {
             Action::DeleteBackupVaultLockConfiguration => {
                 "backup:DeleteBackupVaultLockConfiguration"
             }
+            Action::CreateFramework => "backup:CreateFramework",
+            Action::DescribeFramework => "backup:DescribeFramework",
+            Action::ListFrameworks => "backup:ListFrameworks",
+            Action::UpdateFramework => "backup:UpdateFramework",
+            Action::DeleteFramework => "backup:DeleteFramework",
+            Action::CreateReportPlan => "backup:CreateReportPlan",
+            Action::DescribeReportPlan => "backup:DescribeReportPlan",
+            Action::ListReportPlans => "backup:ListReportPlans",
+            Action::UpdateReportPlan => "backup:UpdateReportPlan",
+            Action::DeleteReportPlan => "backup:DeleteReportPlan",
+            Action::DescribeReportJob => "backup:DescribeReportJob",
+            Action::DescribeCopyJob => "backup:DescribeCopyJob",
+            Action::ListCopyJobs => "backup:ListCopyJobs",
+            Action::GetRecoveryPointRestoreMetadata => "backup:GetRecoveryPointRestoreMetadata",
+            Action::ListRecoveryPointsByResource => "backup:ListRecoveryPointsByResource",
+            Action::DescribeProtectedResource => "backup:DescribeProtectedResource",
+            Action::ListProtectedResourcesByBackupVault => {
+                "backup:ListProtectedResourcesByBackupVault"
+            }
+            Action::ListRestoreJobsByProtectedResource => {
+                "backup:ListRestoreJobsByProtectedResource"
+            }
+            Action::GetRestoreJobMetadata => "backup:GetRestoreJobMetadata",
+            Action::PutBackupVaultNotifications => "backup:PutBackupVaultNotifications",
+            Action::GetBackupVaultNotifications => "backup:GetBackupVaultNotifications",
+            Action::DeleteBackupVaultNotifications => "backup:DeleteBackupVaultNotifications",
         }
     }
 }

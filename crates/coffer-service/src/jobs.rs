@@ -324,7 +324,9 @@ impl Service {
         let nobody_runs = matches!(job.state, Created | Pending)
             || (matches!(job.state, Running | Aborting)
                 && exec::runner_is_gone(job.runner.as_deref()));
-        if !nobody_runs && job.start_by.is_none() {
+        // Only a job that runs now can be running in a command's process;
+        // one that ended is refused below as ended.
+        if !nobody_runs && matches!(job.state, Running | Aborting) && job.start_by.is_none() {
             return Err(Error::invalid_request(format!(
                 "backup job {id} runs in a `coffer backup start` command (process {}), not in the scheduler; stop that command instead",
                 job.runner.as_deref().unwrap_or("unknown")

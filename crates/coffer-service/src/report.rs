@@ -30,6 +30,9 @@ pub struct Delivered {
     pub destination: String,
     pub manifest: bundle::Manifest,
     pub manifest_sha256: String,
+    /// The delivered objects' keys in the report bucket (under its folder
+    /// for a folder bucket).
+    pub keys: Vec<String>,
 }
 
 /// Where a report goes.
@@ -122,6 +125,26 @@ impl Service {
         plan_name: &str,
         window_hours: u32,
     ) -> Result<Delivered> {
+        self.run_report_plan(caller, plan_name, window_hours)
+            .await?
+            .1
+    }
+
+    /// Runs report plan `plan_name` as [`Service::start_report_job`] does
+    /// and returns the report job as it ended (COMPLETED with its
+    /// destination and the delivered keys, or FAILED with the reason)
+    /// beside the delivery or its error (StartReportJob, which answers
+    /// with the job either way).
+    ///
+    /// # Errors
+    /// `ResourceNotFound` for an unknown plan; `AccessDenied`; catalog
+    /// failures recording the job.
+    pub async fn run_report_plan(
+        &self,
+        caller: &Caller,
+        plan_name: &str,
+        window_hours: u32,
+    ) -> Result<(ReportJob, Result<Delivered>)> {
         self.authorize(caller, Action::StartReportJob, Target::Account)?;
         let (account, region) = (caller.account.as_str(), caller.region.as_str());
         let catalog = &self.catalog_for(caller);
@@ -133,7 +156,7 @@ impl Service {
                 .names_in(ObjectKind::ReportPlan, account, region)
                 .await?;
             return Err(Error::not_found(format!(
-                "report plan {plan_name:?} is not applied in account {account}, region {region} (report plans: {}); declare an AWS::Backup::ReportPlan and apply it",
+                "report plan {plan_name:?} does not exist in account {account}, region {region} (report plans: {}); declare an AWS::Backup::ReportPlan and apply it, or create one with CreateReportPlan",
                 if known.is_empty() { "none".to_string() } else { known.join(", ") }
             )));
         };
@@ -141,22 +164,24 @@ impl Service {
         let job = coffer_engine::jobs::create_report_job(env, &plan, account, region).await?;
         let id = job.report_job_id;
         let produced = self.produce(caller, &plan, id.clone(), window_hours).await;
-        match &produced {
+        let ended = match &produced {
             Ok(delivered) => {
                 coffer_engine::jobs::set_report_state(env, &id, ReportJobStatus::Completed, |j| {
                     j.report_destination = Some(delivered.destination.clone());
                     j.manifest_sha256 = Some(delivered.manifest_sha256.clone());
+                    j.s3_bucket_name = Some(plan.report_delivery_channel.s3_bucket_name.clone());
+                    j.s3_keys = delivered.keys.clone();
                 })
-                .await?;
+                .await?
             }
             Err(error) => {
                 coffer_engine::jobs::set_report_state(env, &id, ReportJobStatus::Failed, |j| {
                     j.status_message = Some(error.to_string());
                 })
-                .await?;
+                .await?
             }
-        }
-        produced
+        };
+        Ok((ended, produced))
     }
 
     /// The rows a report shows (its jobs, the points they name, the
@@ -405,6 +430,12 @@ impl Service {
             &key,
         )?;
         let prefix = channel.s3_key_prefix.as_deref();
+        let folder = bundle::delivery_key(prefix, template, end, &job_id);
+        let keys: Vec<String> = sealed
+            .objects
+            .iter()
+            .map(|(name, _)| format!("{folder}{name}"))
+            .collect();
         let destination = match &target {
             Destination::Folder(root) => {
                 let dir = bundle::delivery_dir(root, prefix, template, end, &job_id);
@@ -436,6 +467,7 @@ impl Service {
             destination,
             manifest: sealed.manifest,
             manifest_sha256: sealed.manifest_sha256,
+            keys,
         })
     }
 

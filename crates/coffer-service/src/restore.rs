@@ -42,6 +42,45 @@ pub enum RestoreTarget {
     Bucket(coffer_drivers::s3::BucketTarget),
 }
 
+impl RestoreTarget {
+    /// The target as StartRestoreJob's `Metadata` keys, as the restore
+    /// job records them (a bucket's under keys of its own).
+    pub fn metadata(&self) -> std::collections::BTreeMap<String, String> {
+        let mut keys = std::collections::BTreeMap::new();
+        let mut put = |key: &str, value: Option<String>| {
+            if let Some(value) = value {
+                keys.insert(key.to_string(), value);
+            }
+        };
+        match self {
+            RestoreTarget::Directory { path, select } => {
+                put("TargetDirectory", Some(path.display().to_string()));
+                put("Path", select.clone());
+            }
+            RestoreTarget::File { path } => put("TargetFile", Some(path.display().to_string())),
+            RestoreTarget::Database {
+                name,
+                table,
+                server,
+            } => {
+                put("TargetDatabase", Some(name.clone()));
+                put("Table", table.clone());
+                put("TargetServer", server.clone());
+            }
+            RestoreTarget::Bucket(bucket) => {
+                put("TargetBucket", Some(bucket.bucket.clone()));
+                put(
+                    "TargetPrefix",
+                    (!bucket.prefix.is_empty()).then(|| bucket.prefix.clone()),
+                );
+                put("Key", bucket.select.clone());
+                put("TargetEndpoint", bucket.endpoint.clone());
+            }
+        }
+        keys
+    }
+}
+
 /// What StartRestoreJob asks.
 #[derive(Clone, Debug)]
 pub struct StartRestore {
@@ -237,6 +276,7 @@ impl Service {
         validating: bool,
         place: Option<String>,
         target: Option<coffer_drivers::RestoreTarget>,
+        metadata: std::collections::BTreeMap<String, String>,
     ) -> Result<RestoreRun<'_>> {
         let vault = self.vault_of_point(&point).await?;
         self.authorize(
@@ -252,6 +292,7 @@ impl Service {
             &point,
             validating,
             place,
+            metadata,
         )
         .await?;
         Ok(RestoreRun {
@@ -413,6 +454,7 @@ impl Service {
                 point.recovery_point_id, point.status
             )));
         }
+        let metadata = target.metadata();
         let target = self.resolve_target(&point, target).await?;
         self.create_restore_job(
             caller,
@@ -420,6 +462,7 @@ impl Service {
             false,
             Some(describe_target(&target)),
             Some(target),
+            metadata,
         )
         .await
     }
@@ -586,7 +629,7 @@ impl Service {
             Ok(resource) => coffer_drivers::validation_scratch(&point, &resource, &self.scratch()),
             Err(_) => None,
         };
-        self.create_restore_job(caller, point, true, place, None)
+        self.create_restore_job(caller, point, true, place, None, Default::default())
             .await
     }
 

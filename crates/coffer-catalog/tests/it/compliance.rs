@@ -95,6 +95,7 @@ async fn aggregates_pages_and_results_recorded_on_change() {
             validation_status: None,
             validation_status_message: None,
             restore_target: None,
+            restore_metadata: Default::default(),
             runner: None,
         };
         catalog.insert(&restore, now()).await.unwrap();

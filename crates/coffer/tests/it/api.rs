@@ -19,6 +19,21 @@ Resources:
     Type: AWS::Backup::BackupVault
     Properties:
       BackupVaultName: primary
+  StackFramework:
+    Type: AWS::Backup::Framework
+    Properties:
+      FrameworkName: stack_core
+      FrameworkControls:
+        - ControlName: BACKUP_LAST_RECOVERY_POINT_CREATED
+  StackReports:
+    Type: AWS::Backup::ReportPlan
+    Properties:
+      ReportPlanName: stack_reports
+      ReportDeliveryChannel:
+        S3BucketName: stack-bucket
+        Formats: [JSON]
+      ReportSetting:
+        ReportTemplate: BACKUP_JOB_REPORT
 "#;
 
 /// `coffer serve` on `port`, killed when dropped.
@@ -110,6 +125,16 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
         );
     }
 
+    // A webhook standing for an SNS topic: the suite listens on its port
+    // and sets a vault's notifications to the topic.
+    let hook_port = free_port();
+    let config = home.path().join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[[notifications]]\nurl = \"http://127.0.0.1:{hook_port}/hook\"\nsns_topic = \"arn:coffer:sns:eu-west-1:210987654321:backup-events\"\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+
     let port = free_port();
     let _served = serve(&home, port);
     let output = Command::new(venv.join("bin/python"))
@@ -127,6 +152,7 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
         .env("COFFER_TEST_HOME", home.path())
         .env("COFFER_AWS", venv.join("bin/aws"))
         .env("COFFER_RESTORE_DIR", home.path().join("restored"))
+        .env("COFFER_HOOK_PORT", hook_port.to_string())
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_DEFAULT_REGION")
         .output()
