@@ -19,6 +19,8 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::input::Input;
 
+mod plans;
+
 /// What an operation answers: its output shape's members.
 type Answer = Result<Value, ApiError>;
 
@@ -54,6 +56,17 @@ pub(crate) async fn dispatch(
         "ListRestoreJobs" => list_restore_jobs(service, caller, input).await,
         "DescribeRestoreJob" => describe_restore_job(service, caller, input).await,
         "StartRestoreJob" => start_restore_job(service, caller, input).await,
+        "CreateBackupPlan" => plans::create_backup_plan(service, caller, input).await,
+        "GetBackupPlan" => plans::get_backup_plan(service, caller, input).await,
+        "ListBackupPlans" => plans::list_backup_plans(service, caller, input).await,
+        "UpdateBackupPlan" => plans::update_backup_plan(service, caller, input).await,
+        "DeleteBackupPlan" => plans::delete_backup_plan(service, caller, input).await,
+        "ListBackupPlanVersions" => plans::list_backup_plan_versions(service, caller, input).await,
+        "GetBackupPlanFromJSON" => plans::backup_plan_from_json(service, caller, input).await,
+        "CreateBackupSelection" => plans::create_backup_selection(service, caller, input).await,
+        "GetBackupSelection" => plans::get_backup_selection(service, caller, input).await,
+        "ListBackupSelections" => plans::list_backup_selections(service, caller, input).await,
+        "DeleteBackupSelection" => plans::delete_backup_selection(service, caller, input).await,
         _ => return None,
     })
 }

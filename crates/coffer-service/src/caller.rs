@@ -108,6 +108,17 @@ pub enum Action {
     DeleteBackupVaultAccessPolicy,
     PutBackupVaultLockConfiguration,
     DeleteBackupVaultLockConfiguration,
+    CreateBackupPlan,
+    GetBackupPlan,
+    ListBackupPlans,
+    UpdateBackupPlan,
+    DeleteBackupPlan,
+    ListBackupPlanVersions,
+    GetBackupPlanFromJSON,
+    CreateBackupSelection,
+    GetBackupSelection,
+    ListBackupSelections,
+    DeleteBackupSelection,
 }
 
 impl Action {
@@ -160,6 +171,17 @@ impl Action {
             Action::DeleteBackupVaultLockConfiguration => {
                 "backup:DeleteBackupVaultLockConfiguration"
             }
+            Action::CreateBackupPlan => "backup:CreateBackupPlan",
+            Action::GetBackupPlan => "backup:GetBackupPlan",
+            Action::ListBackupPlans => "backup:ListBackupPlans",
+            Action::UpdateBackupPlan => "backup:UpdateBackupPlan",
+            Action::DeleteBackupPlan => "backup:DeleteBackupPlan",
+            Action::ListBackupPlanVersions => "backup:ListBackupPlanVersions",
+            Action::GetBackupPlanFromJSON => "backup:GetBackupPlanFromJSON",
+            Action::CreateBackupSelection => "backup:CreateBackupSelection",
+            Action::GetBackupSelection => "backup:GetBackupSelection",
+            Action::ListBackupSelections => "backup:ListBackupSelections",
+            Action::DeleteBackupSelection => "backup:DeleteBackupSelection",
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod keys;
 pub mod lookup;
 pub mod paging;
+pub mod plans;
 pub mod points;
 pub mod quickstart;
 pub mod report;

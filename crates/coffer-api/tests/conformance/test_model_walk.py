@@ -15,6 +15,10 @@ IMPLEMENTED = {
     "CreateLegalHold", "GetLegalHold", "ListLegalHolds", "CancelLegalHold",
     "ListRecoveryPointsByLegalHold", "ListRestoreJobs", "DescribeRestoreJob",
     "StartRestoreJob",
+    "CreateBackupPlan", "GetBackupPlan", "ListBackupPlans", "UpdateBackupPlan",
+    "DeleteBackupPlan", "ListBackupPlanVersions", "GetBackupPlanFromJSON",
+    "CreateBackupSelection", "GetBackupSelection", "ListBackupSelections",
+    "DeleteBackupSelection",
 }
 
 

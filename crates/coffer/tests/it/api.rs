@@ -19,6 +19,14 @@ Resources:
     Type: AWS::Backup::BackupVault
     Properties:
       BackupVaultName: primary
+  StackPlan:
+    Type: AWS::Backup::BackupPlan
+    Properties:
+      BackupPlan:
+        BackupPlanName: stack-plan
+        BackupPlanRule:
+          - RuleName: nightly
+            TargetBackupVault: !Ref Primary
 "#;
 
 /// `coffer serve` on `port`, killed when dropped.
