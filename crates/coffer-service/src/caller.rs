@@ -119,6 +119,9 @@ pub enum Action {
     GetBackupSelection,
     ListBackupSelections,
     DeleteBackupSelection,
+    TagResource,
+    UntagResource,
+    ListTags,
 }
 
 impl Action {
@@ -182,6 +185,9 @@ impl Action {
             Action::GetBackupSelection => "backup:GetBackupSelection",
             Action::ListBackupSelections => "backup:ListBackupSelections",
             Action::DeleteBackupSelection => "backup:DeleteBackupSelection",
+            Action::TagResource => "backup:TagResource",
+            Action::UntagResource => "backup:UntagResource",
+            Action::ListTags => "backup:ListTags",
         }
     }
 }

@@ -26,10 +26,12 @@ pub mod plans;
 pub mod points;
 pub mod quickstart;
 pub mod report;
+pub mod requests;
 pub mod restore;
 pub mod self_backup;
 pub mod service;
 pub mod stack;
+pub mod tags;
 pub mod upkeep;
 pub mod vaults;
 

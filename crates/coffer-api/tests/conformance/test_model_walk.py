@@ -18,7 +18,7 @@ IMPLEMENTED = {
     "CreateBackupPlan", "GetBackupPlan", "ListBackupPlans", "UpdateBackupPlan",
     "DeleteBackupPlan", "ListBackupPlanVersions", "GetBackupPlanFromJSON",
     "CreateBackupSelection", "GetBackupSelection", "ListBackupSelections",
-    "DeleteBackupSelection",
+    "DeleteBackupSelection", "TagResource", "UntagResource", "ListTags",
 }
 
 
