@@ -76,6 +76,11 @@ impl Input {
         Ok(Input { members })
     }
 
+    /// A member as its JSON value, for structures read member by member.
+    pub(crate) fn value(&self, member: &str) -> Option<&Value> {
+        self.get(member)
+    }
+
     fn get(&self, member: &str) -> Option<&Value> {
         self.members.get(member).filter(|v| !v.is_null())
     }

@@ -22,6 +22,9 @@ use crate::input::Input;
 mod audit;
 mod copies;
 mod points;
+mod idempotency;
+mod plans;
+mod tags;
 
 /// What an operation answers: its output shape's members.
 type Answer = Result<Value, ApiError>;
@@ -36,13 +39,33 @@ pub(crate) async fn dispatch(
     Some(match operation {
         "ListBackupVaults" => list_backup_vaults(service, caller, input).await,
         "DescribeBackupVault" => describe_backup_vault(service, caller, input).await,
-        "CreateBackupVault" => create_backup_vault(service, caller, input).await,
+        "CreateBackupVault" => {
+            idempotency::once(
+                service,
+                caller,
+                input,
+                operation,
+                "CreatorRequestId",
+                || create_backup_vault(service, caller, input),
+            )
+            .await
+        }
         "DeleteBackupVault" => delete_backup_vault(service, caller, input).await,
         "ListRecoveryPointsByBackupVault" => list_recovery_points(service, caller, input).await,
         "DescribeRecoveryPoint" => describe_recovery_point(service, caller, input).await,
         "ListBackupJobs" => list_backup_jobs(service, caller, input).await,
         "DescribeBackupJob" => describe_backup_job(service, caller, input).await,
-        "StartBackupJob" => start_backup_job(service, caller, input).await,
+        "StartBackupJob" => {
+            idempotency::once(
+                service,
+                caller,
+                input,
+                operation,
+                "IdempotencyToken",
+                || start_backup_job(service, caller, input),
+            )
+            .await
+        }
         "GetSupportedResourceTypes" => Ok(supported_resource_types(service)),
         "ListProtectedResources" => list_protected_resources(service, caller, input).await,
         "GetBackupVaultAccessPolicy" => get_access_policy(service, caller, input).await,
@@ -50,14 +73,68 @@ pub(crate) async fn dispatch(
         "DeleteBackupVaultAccessPolicy" => delete_access_policy(service, caller, input).await,
         "PutBackupVaultLockConfiguration" => put_lock(service, caller, input).await,
         "DeleteBackupVaultLockConfiguration" => delete_lock(service, caller, input).await,
-        "CreateLegalHold" => create_legal_hold(service, caller, input).await,
+        "CreateLegalHold" => {
+            idempotency::once(
+                service,
+                caller,
+                input,
+                operation,
+                "IdempotencyToken",
+                || create_legal_hold(service, caller, input),
+            )
+            .await
+        }
         "GetLegalHold" => get_legal_hold(service, caller, input).await,
         "ListLegalHolds" => list_legal_holds(service, caller, input).await,
         "CancelLegalHold" => cancel_legal_hold(service, caller, input).await,
         "ListRecoveryPointsByLegalHold" => points_under_hold(service, caller, input).await,
         "ListRestoreJobs" => list_restore_jobs(service, caller, input).await,
         "DescribeRestoreJob" => describe_restore_job(service, caller, input).await,
-        "StartRestoreJob" => start_restore_job(service, caller, input).await,
+        "StartRestoreJob" => {
+            idempotency::once(
+                service,
+                caller,
+                input,
+                operation,
+                "IdempotencyToken",
+                || start_restore_job(service, caller, input),
+            )
+            .await
+        }
+        "CreateBackupPlan" => {
+            idempotency::once(
+                service,
+                caller,
+                input,
+                operation,
+                "CreatorRequestId",
+                || plans::create_backup_plan(service, caller, input),
+            )
+            .await
+        }
+        "GetBackupPlan" => plans::get_backup_plan(service, caller, input).await,
+        "ListBackupPlans" => plans::list_backup_plans(service, caller, input).await,
+        "UpdateBackupPlan" => plans::update_backup_plan(service, caller, input).await,
+        "DeleteBackupPlan" => plans::delete_backup_plan(service, caller, input).await,
+        "ListBackupPlanVersions" => plans::list_backup_plan_versions(service, caller, input).await,
+        "GetBackupPlanFromJSON" => plans::backup_plan_from_json(service, caller, input).await,
+        "CreateBackupSelection" => {
+            idempotency::once(
+                service,
+                caller,
+                input,
+                operation,
+                "CreatorRequestId",
+                || plans::create_backup_selection(service, caller, input),
+            )
+            .await
+        }
+        "GetBackupSelection" => plans::get_backup_selection(service, caller, input).await,
+        "ListBackupSelections" => plans::list_backup_selections(service, caller, input).await,
+        "DeleteBackupSelection" => plans::delete_backup_selection(service, caller, input).await,
+        "TagResource" => tags::tag_resource(service, caller, input).await,
+        "UntagResource" => tags::untag_resource(service, caller, input).await,
+        "ListTags" => tags::list_tags(service, caller, input).await,
         "CreateFramework" => audit::create_framework(service, caller, input).await,
         "DescribeFramework" => audit::describe_framework(service, caller, input).await,
         "ListFrameworks" => audit::list_frameworks(service, caller, input).await,

@@ -99,10 +99,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "access keys for the API and counted authentication refusals",
         sql: include_str!("migrations/0014_access_keys.sql"),
     },
+    Migration {
+        version: 15,
+        description: "request tokens of the API's idempotent operations",
+        sql: include_str!("migrations/0015_request_tokens.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

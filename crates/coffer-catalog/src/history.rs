@@ -435,6 +435,31 @@ impl Catalog {
         self.versions_of(kind, account_id, region, name, None).await
     }
 
+    /// Every version of every object of `kind` in an account and region,
+    /// by name, then oldest first: what lists objects deleted meanwhile
+    /// (a name whose newest version is a tombstone) with their last
+    /// document. An index seek on the history's key.
+    ///
+    /// # Errors
+    /// On database errors or an unreadable stored version.
+    pub async fn object_versions_in(
+        &self,
+        kind: ObjectKind,
+        account_id: &str,
+        region: &str,
+    ) -> Result<Vec<ObjectVersion>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM object_versions v WHERE v.kind = $1 AND v.account_id = $2 AND v.region = $3 ORDER BY v.name, v.version"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(kind.as_str())
+            .bind(account_id)
+            .bind(region)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(version_from_row).collect()
+    }
+
     /// Checks up to `limit` stored versions whose entries come after
     /// `after_seq` (in ledger order; -1 for the first page) against the
     /// entries they name: the document's digest, the change, time and

@@ -26,6 +26,7 @@ mod objects;
 mod overview;
 mod records;
 mod reporting;
+mod request_tokens;
 mod schedule;
 mod time;
 mod typed;
@@ -54,6 +55,7 @@ pub use objects::{
 pub use overview::VaultTotals;
 pub use records::{Param, Record, Stored};
 pub use reporting::JobRecord;
+pub use request_tokens::{RequestToken, TokenReservation};
 pub use schedule::{Claim, RuleKey};
 pub use unowned::{Cmp, Condition, Page, RecordCursor, NO_STACK};
 pub use vouched::Vouched;

@@ -1,6 +1,10 @@
 //! Objects that belong to no stack (created through the AWS Backup API),
 //! and listings a page at a time in a stable order.
 //!
+//! Every write of a ledgered object here is in the ledger and in the
+//! object history (`object_versions`) in its transaction, as `apply_stack`
+//! writes them; a plan's rules are marked for the scheduler when written.
+//!
 //! An object created here has the empty stack ([`NO_STACK`]): `apply_stack`
 //! only ever changes or deletes its own stack's objects, so it never
 //! touches these, and a stack declaring the same name is blocked naming
@@ -12,6 +16,7 @@
 use sqlx::Row;
 
 use crate::error::{Error, Result};
+use crate::history;
 use crate::ledger;
 use crate::objects::{object_from_row, DesiredObject, ObjectKind, StoredObject};
 use crate::records::{Record, Stored};
@@ -20,6 +25,18 @@ use crate::{Catalog, LEDGERED_OBJECTS};
 
 /// The stack of objects created through the API: none.
 pub const NO_STACK: &str = "";
+
+/// Where the history keeps the versions of a stored object of no stack.
+fn version_of(stored: &StoredObject) -> history::VersionOf<'_> {
+    history::VersionOf {
+        kind: stored.kind,
+        account_id: &stored.account_id,
+        region: &stored.region,
+        name: &stored.name,
+        arn: &stored.arn,
+        stack: NO_STACK,
+    }
+}
 
 /// How a condition of a page compares its column with its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,8 +286,18 @@ impl Catalog {
             }
             Err(other) => return Err(other.into()),
         }
+        if object.kind == ObjectKind::BackupPlan {
+            crate::schedule::mark_plan_rules(
+                &mut tx,
+                &object.account_id,
+                &object.region,
+                &object.doc,
+                now,
+            )
+            .await?;
+        }
         if LEDGERED_OBJECTS.contains(&object.kind) {
-            ledger::append(
+            let entry = ledger::append(
                 &mut tx,
                 self,
                 object.kind.label(),
@@ -280,6 +307,15 @@ impl Catalog {
                 now,
             )
             .await?;
+            let of = history::VersionOf {
+                kind: object.kind,
+                account_id: &object.account_id,
+                region: &object.region,
+                name: &object.name,
+                arn: &object.arn,
+                stack: NO_STACK,
+            };
+            history::record(&mut tx, &of, &doc, &entry).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -324,8 +360,12 @@ impl Catalog {
         } else {
             Vec::new()
         };
+        if stored.kind == ObjectKind::BackupPlan {
+            crate::schedule::mark_plan_rules(&mut tx, &stored.account_id, &stored.region, doc, now)
+                .await?;
+        }
         if LEDGERED_OBJECTS.contains(&stored.kind) {
-            ledger::append(
+            let entry = ledger::append(
                 &mut tx,
                 self,
                 stored.kind.label(),
@@ -335,6 +375,7 @@ impl Catalog {
                 now,
             )
             .await?;
+            history::record(&mut tx, &version_of(stored), &text, &entry).await?;
         }
         for what in &weakenings {
             ledger::append(
@@ -400,7 +441,7 @@ impl Catalog {
             });
         }
         if LEDGERED_OBJECTS.contains(&stored.kind) {
-            ledger::append(
+            let entry = ledger::append(
                 &mut tx,
                 self,
                 stored.kind.label(),
@@ -410,6 +451,7 @@ impl Catalog {
                 now,
             )
             .await?;
+            history::record(&mut tx, &version_of(stored), "", &entry).await?;
         }
         tx.commit().await?;
         Ok(())

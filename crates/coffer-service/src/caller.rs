@@ -130,6 +130,20 @@ pub enum Action {
     PutBackupVaultNotifications,
     GetBackupVaultNotifications,
     DeleteBackupVaultNotifications,
+    CreateBackupPlan,
+    GetBackupPlan,
+    ListBackupPlans,
+    UpdateBackupPlan,
+    DeleteBackupPlan,
+    ListBackupPlanVersions,
+    GetBackupPlanFromJSON,
+    CreateBackupSelection,
+    GetBackupSelection,
+    ListBackupSelections,
+    DeleteBackupSelection,
+    TagResource,
+    UntagResource,
+    ListTags,
 }
 
 impl Action {
@@ -208,6 +222,20 @@ impl Action {
             Action::PutBackupVaultNotifications => "backup:PutBackupVaultNotifications",
             Action::GetBackupVaultNotifications => "backup:GetBackupVaultNotifications",
             Action::DeleteBackupVaultNotifications => "backup:DeleteBackupVaultNotifications",
+            Action::CreateBackupPlan => "backup:CreateBackupPlan",
+            Action::GetBackupPlan => "backup:GetBackupPlan",
+            Action::ListBackupPlans => "backup:ListBackupPlans",
+            Action::UpdateBackupPlan => "backup:UpdateBackupPlan",
+            Action::DeleteBackupPlan => "backup:DeleteBackupPlan",
+            Action::ListBackupPlanVersions => "backup:ListBackupPlanVersions",
+            Action::GetBackupPlanFromJSON => "backup:GetBackupPlanFromJSON",
+            Action::CreateBackupSelection => "backup:CreateBackupSelection",
+            Action::GetBackupSelection => "backup:GetBackupSelection",
+            Action::ListBackupSelections => "backup:ListBackupSelections",
+            Action::DeleteBackupSelection => "backup:DeleteBackupSelection",
+            Action::TagResource => "backup:TagResource",
+            Action::UntagResource => "backup:UntagResource",
+            Action::ListTags => "backup:ListTags",
         }
     }
 }

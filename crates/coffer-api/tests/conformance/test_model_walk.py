@@ -24,6 +24,10 @@ IMPLEMENTED = {
     "ListProtectedResourcesByBackupVault", "ListRestoreJobsByProtectedResource",
     "GetRestoreJobMetadata", "PutBackupVaultNotifications", "GetBackupVaultNotifications",
     "DeleteBackupVaultNotifications",
+    "CreateBackupPlan", "GetBackupPlan", "ListBackupPlans", "UpdateBackupPlan",
+    "DeleteBackupPlan", "ListBackupPlanVersions", "GetBackupPlanFromJSON",
+    "CreateBackupSelection", "GetBackupSelection", "ListBackupSelections",
+    "DeleteBackupSelection", "TagResource", "UntagResource", "ListTags",
 }
 
 

@@ -180,6 +180,137 @@ async fn objects_of_no_stack_are_created_paged_and_deleted_with_their_entries() 
     }
 }
 
+/// A plan of no stack is written as `apply` writes a stack's: every
+/// version in the history beside its entry (a deletion a tombstone), no
+/// object entry without its version, and its rules marked for the
+/// scheduler from when they were written.
+#[tokio::test]
+async fn writes_of_no_stack_keep_their_history_and_mark_a_plans_rules() {
+    for engine in engines().await {
+        let catalog = engine.open().await;
+        let arn = "arn:coffer:backup:eu-west-1:111122223333:backup-plan:daily";
+        let plan = |rules: &[&str]| DesiredObject {
+            kind: ObjectKind::BackupPlan,
+            account_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            name: "daily".into(),
+            arn: arn.into(),
+            doc: serde_json::json!({
+                "BackupPlanName": "daily",
+                "Rules": rules.iter().map(|r| serde_json::json!({"RuleName": r})).collect::<Vec<_>>(),
+            }),
+        };
+        let created = now();
+        catalog
+            .create_unowned_object(&plan(&["nightly"]), created)
+            .await
+            .unwrap();
+        let stored = catalog
+            .stored_object(ObjectKind::BackupPlan, "111122223333", "eu-west-1", "daily")
+            .await
+            .unwrap()
+            .unwrap();
+        let later = created.checked_add(SignedDuration::from_hours(1)).unwrap();
+        catalog
+            .update_unowned_object(&stored, &plan(&["nightly", "hourly"]).doc, later)
+            .await
+            .unwrap();
+        let marks = catalog.rules_first_seen().await.unwrap();
+        let mark = |rule: &str| {
+            marks
+                .get(&(
+                    "111122223333".to_string(),
+                    "eu-west-1".to_string(),
+                    "daily".to_string(),
+                    rule.to_string(),
+                ))
+                .copied()
+        };
+        assert_eq!(mark("nightly"), Some(created), "{}", engine.name);
+        assert_eq!(mark("hourly"), Some(later), "{}", engine.name);
+        let stored = catalog
+            .stored_object(ObjectKind::BackupPlan, "111122223333", "eu-west-1", "daily")
+            .await
+            .unwrap()
+            .unwrap();
+        catalog.delete_unowned_object(&stored, later).await.unwrap();
+        let history = catalog
+            .object_history(ObjectKind::BackupPlan, "111122223333", "eu-west-1", "daily")
+            .await
+            .unwrap();
+        let changes: Vec<String> = history.iter().map(|v| v.change.to_string()).collect();
+        assert_eq!(
+            changes,
+            ["CREATED", "UPDATED", "DELETED"],
+            "{}",
+            engine.name
+        );
+        assert!(history.iter().all(|v| v.stack.is_empty()));
+        assert_eq!(
+            history[1].doc.as_ref().unwrap()["Rules"][1]["RuleName"],
+            "hourly"
+        );
+        let scope = catalog
+            .object_versions_in(ObjectKind::BackupPlan, "111122223333", "eu-west-1")
+            .await
+            .unwrap();
+        assert_eq!(scope.len(), 3);
+        assert!(
+            catalog.versions_missing().await.unwrap().is_empty(),
+            "{}",
+            engine.name
+        );
+    }
+}
+
+/// A request token is reserved once: a second reservation is in
+/// progress until the first answers, then gets that answer; a released
+/// token (a failed request) is reserved again.
+#[tokio::test]
+async fn request_tokens_answer_a_retry_with_the_first_answer() {
+    use coffer_catalog::{RequestToken, TokenReservation};
+    for engine in engines().await {
+        let catalog = engine.open().await;
+        let token = |t: &'static str| RequestToken {
+            account_id: "111122223333",
+            region: "eu-west-1",
+            operation: "StartBackupJob",
+            token: t,
+        };
+        let principal = "arn:coffer:iam::111122223333:user/ops";
+        let reserve = |t: &'static str| catalog.reserve_request_token(token(t), principal, now());
+        assert_eq!(reserve("a").await.unwrap(), TokenReservation::Reserved);
+        assert_eq!(reserve("a").await.unwrap(), TokenReservation::InProgress);
+        catalog
+            .answer_request_token(token("a"), r#"{"BackupJobId":"j1"}"#, now())
+            .await
+            .unwrap();
+        // An answered token is never released.
+        catalog.release_request_token(token("a")).await.unwrap();
+        assert_eq!(
+            reserve("a").await.unwrap(),
+            TokenReservation::Answered(r#"{"BackupJobId":"j1"}"#.into()),
+            "{}",
+            engine.name
+        );
+        // The same token of another operation is another token.
+        let other = RequestToken {
+            operation: "CreateLegalHold",
+            ..token("a")
+        };
+        assert_eq!(
+            catalog
+                .reserve_request_token(other, principal, now())
+                .await
+                .unwrap(),
+            TokenReservation::Reserved
+        );
+        assert_eq!(reserve("b").await.unwrap(), TokenReservation::Reserved);
+        catalog.release_request_token(token("b")).await.unwrap();
+        assert_eq!(reserve("b").await.unwrap(), TokenReservation::Reserved);
+    }
+}
+
 #[tokio::test]
 async fn access_keys_and_refusals_are_kept_within_bounds() {
     for engine in engines().await {

@@ -34,6 +34,14 @@ Resources:
         Formats: [JSON]
       ReportSetting:
         ReportTemplate: BACKUP_JOB_REPORT
+  StackPlan:
+    Type: AWS::Backup::BackupPlan
+    Properties:
+      BackupPlan:
+        BackupPlanName: stack-plan
+        BackupPlanRule:
+          - RuleName: nightly
+            TargetBackupVault: !Ref Primary
 "#;
 
 /// `coffer serve` on `port`, killed when dropped.

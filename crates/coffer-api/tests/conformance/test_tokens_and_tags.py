@@ -1,0 +1,156 @@
+"""Request tokens (CreatorRequestId, IdempotencyToken): a retry answers
+the first result and creates nothing new. Tags of vaults, plans and
+recovery points by ARN, in the ledger; a stack's vault's tags are its
+template's."""
+
+import json
+import os
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from shapes import check
+
+RESOURCE = "arn:coffer:fs:{region}:{account}:filesystem/docs"
+
+
+def code(error):
+    return error.value.response["Error"]["Code"]
+
+
+def wait_for(describe, done, what):
+    # A hang guard, not a performance bound.
+    deadline = time.monotonic() + 300
+    while True:
+        state = describe()
+        if done(state):
+            return state
+        assert time.monotonic() < deadline, f"{what} did not end: {state}"
+        time.sleep(0.5)
+
+
+def test_a_retried_create_answers_the_first_result(client, region, account):
+    rule = {"RuleName": "nightly", "TargetBackupVaultName": "primary"}
+    first = client.create_backup_plan(
+        BackupPlan={"BackupPlanName": "once", "Rules": [rule]}, CreatorRequestId="req-plan-1")
+    again = client.create_backup_plan(
+        BackupPlan={"BackupPlanName": "once", "Rules": [rule]}, CreatorRequestId="req-plan-1")
+    assert again["BackupPlanId"] == first["BackupPlanId"]
+    assert again["VersionId"] == first["VersionId"]
+    assert again["CreationDate"] == first["CreationDate"]
+    # Without the token the same request is a second create: refused.
+    with pytest.raises(ClientError) as twice:
+        client.create_backup_plan(BackupPlan={"BackupPlanName": "once", "Rules": [rule]})
+    assert code(twice) == "AlreadyExistsException"
+    versions = client.list_backup_plan_versions(BackupPlanId="once")["BackupPlanVersionsList"]
+    assert len(versions) == 1
+
+    selection = {"SelectionName": "all", "IamRoleArn": f"arn:coffer:iam::{account}:role/backup",
+                 "Resources": [RESOURCE.format(region=region, account=account)]}
+    made = client.create_backup_selection(BackupPlanId="once", BackupSelection=selection,
+                                          CreatorRequestId="req-sel-1")
+    remade = client.create_backup_selection(BackupPlanId="once", BackupSelection=selection,
+                                            CreatorRequestId="req-sel-1")
+    assert remade["SelectionId"] == made["SelectionId"]
+    assert remade["CreationDate"] == made["CreationDate"]
+
+    vault = client.create_backup_vault(BackupVaultName="once-vault", CreatorRequestId="req-v-1")
+    vault_again = client.create_backup_vault(BackupVaultName="once-vault",
+                                             CreatorRequestId="req-v-1")
+    del vault["ResponseMetadata"], vault_again["ResponseMetadata"]
+    assert vault_again == vault
+    # A failed request keeps no token: its retry acts.
+    with pytest.raises(ClientError) as bad:
+        client.create_backup_vault(BackupVaultName="no spaces", CreatorRequestId="req-v-2")
+    assert code(bad) == "InvalidParameterValueException"
+    fixed = client.create_backup_vault(BackupVaultName="once-vault-2", CreatorRequestId="req-v-2")
+    assert fixed["BackupVaultName"] == "once-vault-2"
+
+    client.delete_backup_selection(BackupPlanId="once", SelectionId="all")
+    client.delete_backup_plan(BackupPlanId="once")
+    client.delete_backup_vault(BackupVaultName="once-vault")
+    client.delete_backup_vault(BackupVaultName="once-vault-2")
+
+
+def test_a_retried_start_starts_one_job(client, region, account):
+    resource = RESOURCE.format(region=region, account=account)
+    before = len(client.list_backup_jobs()["BackupJobs"])
+    args = dict(BackupVaultName="primary", ResourceArn=resource,
+                IamRoleArn=f"arn:coffer:iam::{account}:role/backup",
+                Lifecycle={"DeleteAfterDays": 7}, IdempotencyToken="tok-backup-1")
+    first = client.start_backup_job(**args)
+    again = client.start_backup_job(**args)
+    assert again["BackupJobId"] == first["BackupJobId"]
+    assert len(client.list_backup_jobs()["BackupJobs"]) == before + 1
+    # Let it end, so later tests see a settled home.
+    wait_for(lambda: client.describe_backup_job(BackupJobId=first["BackupJobId"])["State"],
+             lambda s: s in ("COMPLETED", "FAILED", "ABORTED", "EXPIRED"), "the backup")
+
+    hold_args = dict(Title="once", Description="held once",
+                     RecoveryPointSelection={"VaultNames": ["primary"]},
+                     IdempotencyToken="tok-hold-1")
+    hold = client.create_legal_hold(**hold_args)
+    hold_again = client.create_legal_hold(**hold_args)
+    assert hold_again["LegalHoldId"] == hold["LegalHoldId"]
+    titles = [h["Title"] for h in client.list_legal_holds()["LegalHolds"]]
+    assert titles.count("once") == 1
+    client.cancel_legal_hold(LegalHoldId=hold["LegalHoldId"], CancelDescription="done")
+
+    point = client.list_recovery_points_by_backup_vault(
+        BackupVaultName="primary")["RecoveryPoints"][0]
+    target = os.environ["COFFER_RESTORE_DIR"] + "-once"
+    restore_args = dict(RecoveryPointArn=point["RecoveryPointArn"],
+                        Metadata={"TargetDirectory": target}, IdempotencyToken="tok-restore-1")
+    restore = client.start_restore_job(**restore_args)
+    restore_again = client.start_restore_job(**restore_args)
+    assert restore_again["RestoreJobId"] == restore["RestoreJobId"]
+    wait_for(lambda: client.describe_restore_job(RestoreJobId=restore["RestoreJobId"])["Status"],
+             lambda s: s in ("COMPLETED", "FAILED", "ABORTED"), "the restore")
+    ids = [j["RestoreJobId"] for j in client.list_restore_jobs()["RestoreJobs"]]
+    assert ids.count(restore["RestoreJobId"]) == 1
+
+
+def test_tags_of_vaults_plans_and_points(client, model, raw, region, account, coffer):
+    vault = client.create_backup_vault(BackupVaultName="tagged", BackupVaultTags={"team": "ops"})
+    arn = vault["BackupVaultArn"]
+    assert client.list_tags(ResourceArn=arn)["Tags"] == {"team": "ops"}
+    check(model, "ListTags", raw)
+    client.tag_resource(ResourceArn=arn, Tags={"env": "prod", "team": "dba"})
+    check(model, "TagResource", raw)
+    assert client.list_tags(ResourceArn=arn)["Tags"] == {"env": "prod", "team": "dba"}
+    client.untag_resource(ResourceArn=arn, TagKeyList=["team"])
+    check(model, "UntagResource", raw)
+    assert client.list_tags(ResourceArn=arn)["Tags"] == {"env": "prod"}
+    entries = coffer("evidence", "log", "--subject", arn, "-o", "json")["Entries"]
+    assert [e["Event"] for e in entries if e["Kind"] == "backup vault"].count("UPDATED") == 2, entries
+    with pytest.raises(ClientError) as bad:
+        client.tag_resource(ResourceArn=arn, Tags={"aws:reserved": "x"})
+    assert code(bad) == "InvalidParameterValueException"
+    client.delete_backup_vault(BackupVaultName="tagged")
+
+    plan = client.create_backup_plan(
+        BackupPlan={"BackupPlanName": "tagged-plan",
+                    "Rules": [{"RuleName": "r", "TargetBackupVaultName": "primary"}]},
+        BackupPlanTags={"a": "1"})
+    client.tag_resource(ResourceArn=plan["BackupPlanArn"], Tags={"b": "2"})
+    assert client.list_tags(ResourceArn=plan["BackupPlanArn"])["Tags"] == {"a": "1", "b": "2"}
+    client.delete_backup_plan(BackupPlanId="tagged-plan")
+
+    point = client.list_recovery_points_by_backup_vault(
+        BackupVaultName="primary")["RecoveryPoints"][0]["RecoveryPointArn"]
+    client.tag_resource(ResourceArn=point, Tags={"case": "42"})
+    assert client.list_tags(ResourceArn=point)["Tags"].get("case") == "42"
+    client.untag_resource(ResourceArn=point, TagKeyList=["case"])
+    assert "case" not in client.list_tags(ResourceArn=point)["Tags"]
+
+    # The stack's vault: tags read, changes refused naming the stack.
+    primary = f"arn:coffer:backup:{region}:{account}:backup-vault:primary"
+    client.list_tags(ResourceArn=primary)
+    with pytest.raises(ClientError) as conflict:
+        client.tag_resource(ResourceArn=primary, Tags={"x": "y"})
+    assert code(conflict) == "ConflictException"
+    assert '"docs"' in conflict.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as missing:
+        client.list_tags(ResourceArn=f"arn:coffer:backup:{region}:{account}:backup-vault:nowhere")
+    assert code(missing) == "ResourceNotFoundException"

@@ -1,0 +1,113 @@
+//! Idempotent requests of the AWS Backup API: a request carrying a
+//! `CreatorRequestId` (CreateBackupVault, CreateBackupPlan,
+//! CreateBackupSelection) or an `IdempotencyToken` (StartBackupJob,
+//! StartRestoreJob, CreateLegalHold) is answered once; a retry with the
+//! same token in the same account and region gets the first answer and
+//! creates nothing (as AWS does). Tokens are kept in the catalog
+//! (`request_tokens`), so a retry after a restart is answered the same.
+//! The token is reserved before the request acts, so two retries at once
+//! cannot both act: the second is a retryable Conflict until the first
+//! ends; a request that fails releases its token.
+
+use coffer_catalog::{RequestToken, TokenReservation};
+
+use crate::caller::Caller;
+use crate::error::{Error, ErrorKind, Result};
+use crate::Service;
+
+/// The longest token Coffer keeps.
+pub const MAX_TOKEN_CHARS: usize = 1024;
+
+/// What a request carrying a token is to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Once {
+    /// The token is new: act, then [`Service::answer_request`].
+    Act,
+    /// A request with this token was answered: answer the same.
+    Answered(serde_json::Value),
+}
+
+fn request_token<'a>(caller: &'a Caller, operation: &'a str, token: &'a str) -> RequestToken<'a> {
+    RequestToken {
+        account_id: caller.account.as_str(),
+        region: caller.region.as_str(),
+        operation,
+        token,
+    }
+}
+
+impl Service {
+    /// Reserves `token` of `operation` for the caller's request, or gives
+    /// the answer of the request that carried it first.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for an empty or overlong token; a retryable
+    /// `Conflict` while a request with the token is acting.
+    pub async fn begin_request(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        token: &str,
+    ) -> Result<Once> {
+        if token.is_empty() || token.chars().count() > MAX_TOKEN_CHARS {
+            return Err(Error::invalid_parameter(format!(
+                "the {operation} request token must be 1 to {MAX_TOKEN_CHARS} characters"
+            )));
+        }
+        let found = self
+            .catalog()
+            .reserve_request_token(
+                request_token(caller, operation, token),
+                &caller.principal,
+                self.now(),
+            )
+            .await?;
+        match found {
+            TokenReservation::Reserved => Ok(Once::Act),
+            TokenReservation::Answered(text) => Ok(Once::Answered(serde_json::from_str(&text)?)),
+            TokenReservation::InProgress => Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "a {operation} request with the token {token:?} is still being carried out; retry it when that one has ended"
+                ),
+            )),
+        }
+    }
+
+    /// Records the answer of the request that reserved `token`.
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub async fn answer_request(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        token: &str,
+        answer: &serde_json::Value,
+    ) -> Result<()> {
+        self.catalog()
+            .answer_request_token(
+                request_token(caller, operation, token),
+                &answer.to_string(),
+                self.now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Releases the token of a request that failed, so its retry acts.
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub async fn release_request(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        token: &str,
+    ) -> Result<()> {
+        self.catalog()
+            .release_request_token(request_token(caller, operation, token))
+            .await?;
+        Ok(())
+    }
+}
