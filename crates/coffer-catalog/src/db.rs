@@ -104,10 +104,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "request tokens of the API's idempotent operations",
         sql: include_str!("migrations/0015_request_tokens.sql"),
     },
+    Migration {
+        version: 16,
+        description: "ledger entries by subject and kind, for the catalog's agreement with the ledger",
+        sql: include_str!("migrations/0016_ledger_by_subject_kind.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 15;
+pub const SCHEMA_VERSION: i64 = 16;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))
