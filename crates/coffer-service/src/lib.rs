@@ -32,7 +32,7 @@ pub mod stack;
 pub mod upkeep;
 pub mod vaults;
 
-pub use caller::{Action, Caller, Target};
+pub use caller::{Action, Caller, Identity, IdentityPolicy, Target, UserIdentity};
 pub use error::{Context, Error, ErrorKind, Result};
 pub use paging::{PageRequest, Paged};
 pub use service::Service;
