@@ -338,14 +338,7 @@ impl Service {
         if record.status != KeyStatus::Active.as_str() {
             return Ok(Err(KeyRefusal::Disabled));
         }
-        let wrapped: WrappedSecret = serde_json::from_value(record.wrapped.clone())?;
-        let keyring = Keyring::open(self.config().keyring_path())?;
-        let secret = keyring.unwrap_secret(&wrapped, &purpose(key_id))?;
-        let secret = String::from_utf8(secret.expose().to_vec()).map_err(|_| {
-            Error::dependency(format!(
-                "the secret of access key {key_id} does not unwrap to text; delete the key and create another"
-            ))
-        })?;
+        let secret = self.unwrapped_secret(key_id, &record)?;
         let account_id = AccountId::new(&record.account_id).map_err(|e| {
             Error::dependency(format!(
                 "access key {key_id} names account {:?}: {e}",
@@ -355,10 +348,40 @@ impl Service {
         Ok(Ok(SigningKey {
             access_key_id: record.key_id,
             user_name: record.user_name,
-            secret: SecretAccessKey(secret),
+            secret,
             principal: record.principal,
             account_id,
         }))
+    }
+
+    /// A key's secret, unwrapped by the keyring once per process and wrapped
+    /// form (reading the keyring for every request was most of a request's
+    /// cost); the key's status is checked by the caller every time.
+    fn unwrapped_secret(&self, key_id: &str, record: &AccessKeyRecord) -> Result<SecretAccessKey> {
+        let wrapped_text = record.wrapped.to_string();
+        let cached = self
+            .unwrapped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key_id)
+            .filter(|(wrapped, _)| *wrapped == wrapped_text)
+            .map(|(_, secret)| secret.clone());
+        if let Some(secret) = cached {
+            return Ok(secret);
+        }
+        let wrapped: WrappedSecret = serde_json::from_value(record.wrapped.clone())?;
+        let keyring = Keyring::open(self.config().keyring_path())?;
+        let secret = keyring.unwrap_secret(&wrapped, &purpose(key_id))?;
+        let secret = SecretAccessKey(String::from_utf8(secret.expose().to_vec()).map_err(|_| {
+            Error::dependency(format!(
+                "the secret of access key {key_id} does not unwrap to text; delete the key and create another"
+            ))
+        })?);
+        self.unwrapped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key_id.to_string(), (wrapped_text, secret.clone()));
+        Ok(secret)
     }
 
     /// The caller a request signed with `key` acts as: the key's principal

@@ -787,3 +787,56 @@ fn alias_bomb() {
         ],
     );
 }
+
+/// IAM principals as code: a bad Effect, an unknown action prefix, a
+/// Principal in an identity policy, a managed policy naming a user that
+/// does not exist and a user naming a policy that does not exist are each
+/// reported where they are written, with what to write instead.
+#[test]
+fn iam_principals_and_their_policies_teach_what_is_wrong() {
+    let loaded = load(&["broken/iam.yaml"]);
+    let lines = all_diagnostics(&loaded, &options());
+    let expect = [
+        "iam.yaml:12:",
+        "Auditor.Policies[0].PolicyDocument.Statement[0].Effect",
+        "\"Permit\" must be \"Allow\" or \"Deny\"",
+    ];
+    let found = |words: &[&str]| lines.iter().any(|l| words.iter().all(|w| l.contains(w)));
+    assert!(found(&expect), "{lines:#?}");
+    assert!(
+        found(&[
+            "iam.yaml:13:",
+            "Action",
+            "prefix \"bakup\"",
+            "did you mean \"backup:ListBackupVaults\"?"
+        ]),
+        "{lines:#?}"
+    );
+    assert!(
+        found(&[
+            "iam.yaml:22:",
+            "ReadOnly.PolicyDocument.Statement[0].Principal",
+            "names no Principal"
+        ]),
+        "{lines:#?}"
+    );
+    assert!(
+        found(&[
+            "iam.yaml:26:",
+            "ReadOnly.Users[0]",
+            "IAM user \"auditer\" does not exist",
+            "did you mean \"auditor\"?"
+        ]),
+        "{lines:#?}"
+    );
+    assert!(
+        found(&[
+            "iam.yaml:7:",
+            "Auditor.ManagedPolicyArns[0]",
+            "managed policy \"arn:coffer:iam::111122223333:policy/read-onyl\" does not exist",
+            "did you mean \"arn:coffer:iam::111122223333:policy/read-only\"?"
+        ]),
+        "{lines:#?}"
+    );
+    assert_eq!(lines.len(), 5, "{lines:#?}");
+}

@@ -4,7 +4,8 @@
 //! `.ci/run` prepares, `COFFER_TEST_VENV`): every implemented operation
 //! checked against the service model's output shapes, SigV4 refusals that
 //! change nothing and are counted, and every operation of the model
-//! answered (implemented, or `NotImplementedException`).
+//! answered (implemented, or `NotImplementedException`); the authorization
+//! matrix of `examples/iam-principals.yaml`'s principals.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,6 +20,22 @@ Resources:
     Type: AWS::Backup::BackupVault
     Properties:
       BackupVaultName: primary
+  Ops:
+    Type: AWS::IAM::User
+    Properties:
+      UserName: ops
+      Policies:
+        - PolicyName: everything
+          PolicyDocument:
+            Version: '2012-10-17'
+            Statement:
+              - Effect: Allow
+                Action: ['backup:*', 'coffer:*']
+                Resource: '*'
+  Retired:
+    Type: AWS::IAM::User
+    Properties:
+      UserName: retired
 "#;
 
 /// `coffer serve` on `port`, killed when dropped.
@@ -90,8 +107,30 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
     let point = points[0]["RecoveryPointArn"].as_str().unwrap().to_string();
     let validated = home.run(&["restore", "validate", "--recovery-point", &point]);
     assert_eq!(validated.code, 0, "{validated:?}");
+    // A key only for a declared user, saying how to declare one.
+    let undeclared = home.run(&["access-keys", "create", "--user", "auditor"]);
+    assert_eq!(undeclared.code, 1, "{undeclared:?}");
+    assert!(
+        undeclared.stderr.contains("not declared") && undeclared.stderr.contains("AWS::IAM::User"),
+        "{undeclared:?}"
+    );
     let (key_id, secret) = access_key(&home, "ops");
     let (disabled_id, disabled_secret) = access_key(&home, "retired");
+    // The example's principals, applied as a stack of their own.
+    let principals = home.run(&[
+        "apply",
+        "--stack",
+        "principals",
+        &repo("examples/iam-principals.yaml"),
+    ]);
+    assert_eq!(principals.code, 0, "{principals:?}");
+    let keys: serde_json::Map<String, serde_json::Value> = ["auditor", "operator", "administrator"]
+        .into_iter()
+        .map(|user| {
+            let (id, secret) = access_key(&home, user);
+            (user.to_string(), serde_json::json!([id, secret]))
+        })
+        .collect();
     let run = home.run(&[
         "access-keys",
         "update",
@@ -120,6 +159,10 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
         .env("COFFER_SECRET", &secret)
         .env("COFFER_DISABLED_KEY_ID", &disabled_id)
         .env("COFFER_DISABLED_SECRET", &disabled_secret)
+        .env(
+            "COFFER_PRINCIPALS",
+            serde_json::Value::Object(keys).to_string(),
+        )
         .env("COFFER_REGION", "eu-west-1")
         .env("COFFER_ACCOUNT", "210987654321")
         .env("COFFER_MODEL", &model)
