@@ -939,7 +939,7 @@ impl<'i> Resolver<'i> {
         }
         let name_node = name_property(entry).map(|(field, node)| (field, node.clone()));
         let file = entry.file.clone();
-        let unmanaged = !entry.type_name.starts_with("AWS::Backup::");
+        let unmanaged = !crate::cfn::MANAGED_TYPES.contains(&entry.type_name.as_str());
         let default_name = match entry.type_name.as_str() {
             "AWS::S3::Bucket" => Some(logical_id.to_ascii_lowercase()),
             "AWS::KMS::Alias" => Some(format!("alias/{logical_id}")),

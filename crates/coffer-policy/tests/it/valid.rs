@@ -647,16 +647,17 @@ fn runtime_attributes_and_yaml_booleans_that_aws_accepts() {
 
 #[test]
 fn unmanaged_resource_named_from_another_stack_that_nothing_uses() {
-    // AWS accepts the role; no backup object needs its name, so its
-    // !ImportValue (which Coffer cannot resolve) is no concern here.
+    // AWS accepts the topic; no backup object needs its name, so its
+    // !ImportValue (which Coffer cannot resolve) is no concern here. (An
+    // IAM role is read by Coffer now, so its name must resolve.)
     let set = load_clean(&["valid/unreferenced-import-value.yaml"], &[]);
     assert_eq!(values(&set.vaults), vec![vault("primary")]);
     assert_eq!(
         set.unmanaged,
         vec![unmanaged(
-            "ReportingRole",
-            "AWS::IAM::Role",
-            "arn:coffer:iam::111122223333:role/ReportingRole",
+            "ReportingTopic",
+            "AWS::SNS::Topic",
+            "arn:coffer:sns:eu-west-1:111122223333:ReportingTopic",
             "valid/unreferenced-import-value.yaml"
         )]
     );
