@@ -124,6 +124,29 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
         &repo("examples/iam-principals.yaml"),
     ]);
     assert_eq!(principals.code, 0, "{principals:?}");
+    // IAM objects are account-wide objects with history, in the ledger.
+    let history = home.run(&["get", "users", "auditor", "--history", "-o", "json"]);
+    assert_eq!(history.code, 0, "{history:?}");
+    let versions: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let versions = versions.as_array().unwrap();
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert_eq!(
+        versions[0]["Arn"],
+        "arn:coffer:iam::210987654321:user/auditor"
+    );
+    assert_eq!(versions[0]["StackName"], "principals");
+    let policies = home.run(&["get", "managed-policies", "-o", "json"]);
+    assert_eq!(policies.code, 0, "{policies:?}");
+    let policies: serde_json::Value = serde_json::from_str(&policies.stdout).unwrap();
+    let names: Vec<&str> = policies
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ManagedPolicyName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["backup-full-access", "backup-read-only"]);
+    let verified = home.run(&["evidence", "verify"]);
+    assert_eq!(verified.code, 0, "{verified:?}");
     let keys: serde_json::Map<String, serde_json::Value> = ["auditor", "operator", "administrator"]
         .into_iter()
         .map(|user| {
