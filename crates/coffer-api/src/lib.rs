@@ -191,7 +191,7 @@ impl Api {
             .map_err(|e| ApiError::invalid(format!("the credential's region: {e}")))?;
         self.note_use(&key.access_key_id, region.as_str(), now)
             .await;
-        Ok(self.service.api_caller(&key, region))
+        Ok(self.service.api_caller(&key, region).await?)
     }
 
     /// Records a refusal (counted, rate-limited) and gives its answer.

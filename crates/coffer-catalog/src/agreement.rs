@@ -26,12 +26,15 @@ use crate::{placeholders, Catalog, Record, IN_LIST};
 
 /// The policy object kinds whose every write the ledger records (kind
 /// label, subject the object's ARN).
-pub const LEDGERED_OBJECTS: [ObjectKind; 5] = [
+pub const LEDGERED_OBJECTS: [ObjectKind; 8] = [
     ObjectKind::BackupVault,
     ObjectKind::BackupPlan,
     ObjectKind::BackupSelection,
     ObjectKind::Framework,
     ObjectKind::ReportPlan,
+    ObjectKind::IamUser,
+    ObjectKind::IamManagedPolicy,
+    ObjectKind::IamRole,
 ];
 
 /// A current row the ledger does not vouch for.

@@ -27,10 +27,14 @@ pub enum ObjectKind {
     Server,
     S3Endpoint,
     Resource,
+    /// IAM objects belong to an account: stored with an empty region.
+    IamUser,
+    IamManagedPolicy,
+    IamRole,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 8] = [
+    pub const ALL: [ObjectKind; 11] = [
         ObjectKind::BackupVault,
         ObjectKind::BackupPlan,
         ObjectKind::BackupSelection,
@@ -39,6 +43,9 @@ impl ObjectKind {
         ObjectKind::Server,
         ObjectKind::S3Endpoint,
         ObjectKind::Resource,
+        ObjectKind::IamUser,
+        ObjectKind::IamManagedPolicy,
+        ObjectKind::IamRole,
     ];
 
     /// The value stored in the `kind` column.
@@ -52,6 +59,9 @@ impl ObjectKind {
             ObjectKind::Server => "server",
             ObjectKind::S3Endpoint => "s3-endpoint",
             ObjectKind::Resource => "resource",
+            ObjectKind::IamUser => "iam-user",
+            ObjectKind::IamManagedPolicy => "iam-managed-policy",
+            ObjectKind::IamRole => "iam-role",
         }
     }
 
@@ -66,6 +76,9 @@ impl ObjectKind {
             ObjectKind::Server => "database server",
             ObjectKind::S3Endpoint => "S3 endpoint",
             ObjectKind::Resource => "resource",
+            ObjectKind::IamUser => "IAM user",
+            ObjectKind::IamManagedPolicy => "managed policy",
+            ObjectKind::IamRole => "IAM role",
         }
     }
 

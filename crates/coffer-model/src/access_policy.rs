@@ -1,4 +1,7 @@
-//! Structural validation of vault access-policy documents (IAM JSON).
+//! Structural validation of policy documents (IAM JSON): vault access
+//! policies (resource policies, which name a Principal) and identity
+//! policies (attached to IAM users, roles and managed policies, which name
+//! none).
 //!
 //! Evaluation (who may delete what) belongs to the vault engine; here we only
 //! make sure a document is well formed and say which parts Coffer will not
@@ -37,8 +40,33 @@ const STATEMENT_FIELDS: &[&str] = &[
     "Condition",
 ];
 
-/// Validates an access-policy document.
+/// The action prefixes Coffer's operations are authorized as
+/// (`backup:StartBackupJob`, `coffer:ExportVaultKey`, `iam:CreateAccessKey`,
+/// `cloudformation:CreateStack`).
+pub const ACTION_PREFIXES: &[&str] = &["backup", "coffer", "iam", "cloudformation"];
+
+/// Which kind of policy a document is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A vault access policy: names a Principal.
+    Vault,
+    /// An identity policy: attached to a principal, names none.
+    Identity,
+}
+
+/// Validates a vault access-policy document.
 pub fn validate_document(doc: &Value) -> Findings {
+    validate(doc, Kind::Vault)
+}
+
+/// Validates an identity policy (an IAM user's, role's or managed
+/// policy's `PolicyDocument`): no Principal, and every action of a service
+/// Coffer authorizes (`backup:`, `coffer:`, `iam:`, `cloudformation:`).
+pub fn validate_identity_document(doc: &Value) -> Findings {
+    validate(doc, Kind::Identity)
+}
+
+fn validate(doc: &Value, kind: Kind) -> Findings {
     let mut findings = Findings::new();
     let Some(obj) = doc.as_object() else {
         findings.error(
@@ -113,6 +141,13 @@ pub fn validate_document(doc: &Value) -> Findings {
             if let Some(value) = st.get(key) {
                 for (a_idx, action) in string_or_list(value).into_iter().enumerate() {
                     match action {
+                        Some(a) if kind == Kind::Identity => {
+                            check_identity_action(
+                                &mut findings,
+                                &format!("{field}.{key}[{a_idx}]"),
+                                a,
+                            );
+                        }
                         Some(a) if a == "*" || a.starts_with("backup:") => {}
                         Some(a) => {
                             findings.warning(
@@ -130,7 +165,18 @@ pub fn validate_document(doc: &Value) -> Findings {
                 }
             }
         }
-        if !st.contains_key("Principal") && !st.contains_key("NotPrincipal") {
+        if kind == Kind::Identity {
+            for key in ["Principal", "NotPrincipal"] {
+                if st.contains_key(key) {
+                    findings
+                        .error(
+                            format!("{field}.{key}"),
+                            format!("an identity policy names no {key}: it applies to the users it is attached to"),
+                        )
+                        .hint("remove it; to restrict who may act on a vault, write the vault's AccessPolicy");
+                }
+            }
+        } else if !st.contains_key("Principal") && !st.contains_key("NotPrincipal") {
             findings
                 .error(field.clone(), "a vault policy statement needs Principal")
                 .hint("use \"Principal\": \"*\" or {\"AWS\": [\"<role ARN>\"]}");
@@ -177,6 +223,45 @@ pub fn validate_document(doc: &Value) -> Findings {
         }
     }
     findings
+}
+
+/// An identity policy's action: `*`, or `service:Action` of a service
+/// Coffer authorizes (wildcards allowed in the action part).
+fn check_identity_action(findings: &mut Findings, field: &str, action: &str) {
+    if action == "*" {
+        return;
+    }
+    let Some((prefix, name)) = action.split_once(':') else {
+        findings
+            .error(field, format!("action {action:?} has no service prefix"))
+            .hint(
+                "write it as backup:ActionName, e.g. \"backup:ListBackupVaults\", or \"backup:*\"",
+            );
+        return;
+    };
+    if !ACTION_PREFIXES.contains(&prefix.to_ascii_lowercase().as_str()) {
+        let finding = findings.error(
+            field,
+            format!(
+                "action {action:?} has the prefix {prefix:?}, which names no service Coffer authorizes ({})",
+                ACTION_PREFIXES.join(", ")
+            ),
+        );
+        if let Some(s) = did_you_mean(prefix, ACTION_PREFIXES.iter().copied()) {
+            finding.hint(format!("did you mean \"{s}:{name}\"?"));
+        }
+        return;
+    }
+    if name.is_empty() {
+        findings
+            .error(
+                field,
+                format!("action {action:?} names no action after its prefix"),
+            )
+            .hint(format!(
+                "use \"{prefix}:*\" for every action of the service"
+            ));
+    }
 }
 
 fn unknown_field(findings: &mut Findings, base: &str, key: &str, known: &[&str]) {
@@ -234,6 +319,50 @@ mod tests {
             text.iter().any(|t| t.contains("Effect is required")),
             "{text:?}"
         );
+    }
+
+    #[test]
+    fn identity_policies_name_no_principal_and_only_known_services() {
+        let doc = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["backup:List*", "backup:Describe*", "coffer:VerifyLedger"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "backup:DeleteRecoveryPoint", "Resource": "*"}
+        ]});
+        let findings = validate_identity_document(&doc);
+        assert!(findings.is_empty(), "{findings:?}");
+        let doc = json!({"Statement": [
+            {"Effect": "Permit", "Principal": "*", "Action": ["bakup:ListBackupVaults", "ListBackupVaults", "backup:"]}
+        ]});
+        let text: Vec<String> = validate_identity_document(&doc)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            text.iter()
+                .any(|t| t.contains("Statement[0].Effect") && t.contains("\"Permit\"")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("Statement[0].Principal") && t.contains("names no Principal")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|t| t.contains("Action[0]")
+                && t.contains("\"bakup\"")
+                && t.contains("did you mean \"backup:ListBackupVaults\"")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("Action[1]") && t.contains("no service prefix")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("Action[2]") && t.contains("names no action")),
+            "{text:?}"
+        );
+        assert_eq!(text.len(), 5, "{text:?}");
     }
 
     #[test]

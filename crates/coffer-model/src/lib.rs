@@ -21,6 +21,7 @@ mod compliance;
 mod config;
 mod finding;
 mod framework;
+mod iam;
 mod inventory;
 mod job;
 mod legal_hold;
@@ -37,7 +38,8 @@ mod selection;
 mod vault;
 
 pub use access_policy::{
-    validate_document as validate_access_policy, CONDITION_KEYS, CONDITION_OPERATORS,
+    validate_document as validate_access_policy, validate_identity_document, ACTION_PREFIXES,
+    CONDITION_KEYS, CONDITION_OPERATORS,
 };
 pub use arn::{glob_match, Arn, ArnError, ArnPattern, PARTITION};
 pub use compliance::{Compliance, ControlResult, ControlSummary, FrameworkEvaluation};
@@ -49,6 +51,9 @@ pub use finding::{did_you_mean, join_field, Finding, Findings, Severity};
 pub use framework::{
     ControlDef, ControlInputParameter, ControlScope, ControlTarget, Framework, FrameworkControl,
     ParamDef, ParamKind, BACKUP_OBJECT_TYPES, CONTROLS,
+};
+pub use iam::{
+    managed_policy_arn, role_arn, user_arn, IamRole, IamUser, InlinePolicy, ManagedPolicy,
 };
 pub use inventory::{S3Endpoint, SecretRef, Server};
 pub use job::{

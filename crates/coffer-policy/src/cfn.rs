@@ -1,4 +1,4 @@
-//! Reading the AWS::Backup resource types of a CloudFormation template into
+//! Reading the AWS::Backup and AWS::IAM resource types of a CloudFormation template into
 //! model values. Intrinsics are already resolved; every field is checked for
 //! type, presence and spelling, and model validation findings are reported
 //! at the template field they came from.
@@ -11,9 +11,10 @@
 use coffer_model::{
     AdvancedBackupSetting, Arn, ArnPattern, BackupPlan, BackupRule, BackupSelection, BackupVault,
     ConditionParameter, Conditions, ControlInputParameter, ControlScope, CopyAction, Framework,
-    FrameworkControl, Lifecycle, ReportDeliveryChannel, ReportPlan, ReportSetting, TagCondition,
-    VaultLockConfiguration, VaultNotifications, DEFAULT_COMPLETION_WINDOW_MINUTES,
-    DEFAULT_SCHEDULE, DEFAULT_START_WINDOW_MINUTES, PARTITION,
+    FrameworkControl, IamRole, IamUser, InlinePolicy, Lifecycle, ManagedPolicy,
+    ReportDeliveryChannel, ReportPlan, ReportSetting, TagCondition, VaultLockConfiguration,
+    VaultNotifications, DEFAULT_COMPLETION_WINDOW_MINUTES, DEFAULT_SCHEDULE,
+    DEFAULT_START_WINDOW_MINUTES, PARTITION,
 };
 
 use crate::node::{Node, Value};
@@ -27,6 +28,9 @@ pub(crate) const MANAGED_TYPES: &[&str] = &[
     "AWS::Backup::BackupSelection",
     "AWS::Backup::Framework",
     "AWS::Backup::ReportPlan",
+    "AWS::IAM::User",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::IAM::Role",
 ];
 
 /// AWS Backup types that Coffer does not manage yet: AWS would create them,
@@ -901,4 +905,178 @@ pub(crate) fn read_report_plan(
     };
     reader.findings("", plan.validate());
     complete(reader, plan)
+}
+
+/// A policy document: a mapping, or a JSON string (as CloudFormation
+/// accepts both).
+fn read_document(reader: &mut Reader<'_>, node: &Node, src: &str) -> Option<serde_json::Value> {
+    reader.register(src, src, node.pos);
+    match &node.value {
+        Value::Map(_) => Some(node.to_json()),
+        Value::String(text) => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(doc) => Some(doc),
+            Err(err) => {
+                reader.error(node.pos, src, format!("is not valid JSON: {err}"));
+                None
+            }
+        },
+        Value::Unresolved => {
+            reader.unreadable(src);
+            None
+        }
+        _ => {
+            reader.error(
+                node.pos,
+                src,
+                format!(
+                    "must be a policy document (mapping or JSON string), found {}",
+                    node.kind_name()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `Policies` of a user or role: inline policies, each a name and a
+/// document.
+fn read_inline_policies(reader: &mut Reader<'_>, f: &Fields<'_>) -> Vec<InlinePolicy> {
+    let Some(list) = f.get("Policies") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (idx, item) in reader
+        .list(list, "Policies", "Policies")
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let path = format!("Policies[{idx}]");
+        let Some(pf) = reader.fields(item, &path, &path, &["PolicyName", "PolicyDocument"]) else {
+            continue;
+        };
+        let name = or_stand_in(req_string(reader, &pf, "PolicyName", "PolicyName"));
+        let document = match reader.required(&pf, "PolicyDocument") {
+            Some(node) => read_document(reader, node, &pf.src("PolicyDocument")),
+            None => None,
+        };
+        out.push(InlinePolicy {
+            policy_name: name,
+            policy_document: document.unwrap_or(serde_json::Value::Null),
+        });
+    }
+    out
+}
+
+/// The name of an IAM object: its name property, else (as CloudFormation
+/// does with a generated name, here stable) its logical ID.
+fn iam_name(reader: &mut Reader<'_>, f: &Fields<'_>, field: &str, logical_id: &str) -> String {
+    match f.get(field) {
+        Some(_) => or_stand_in(opt_string(reader, f, field, field)),
+        None => logical_id.to_string(),
+    }
+}
+
+pub(crate) fn read_user(
+    reader: &mut Reader<'_>,
+    props: &Node,
+    logical_id: &str,
+) -> Option<IamUser> {
+    let known = ["UserName", "Policies", "ManagedPolicyArns", "Path", "Tags"];
+    let f = reader.fields(props, "", "", &known)?;
+    let user = IamUser {
+        user_name: iam_name(reader, &f, "UserName", logical_id),
+        policies: read_inline_policies(reader, &f),
+        managed_policy_arns: string_list(reader, &f, "ManagedPolicyArns"),
+    };
+    for (name, what) in [("Path", "a path"), ("Tags", "tags")] {
+        if let Some(node) = f.get(name) {
+            reader.warning(
+                node.pos,
+                name,
+                format!("Coffer keeps no {what} for IAM users; it is ignored"),
+            );
+        }
+    }
+    reader.findings("", user.validate());
+    complete(reader, user)
+}
+
+pub(crate) fn read_managed_policy(
+    reader: &mut Reader<'_>,
+    props: &Node,
+    logical_id: &str,
+) -> Option<ManagedPolicy> {
+    let known = [
+        "ManagedPolicyName",
+        "Description",
+        "PolicyDocument",
+        "Users",
+        "Roles",
+        "Groups",
+        "Path",
+    ];
+    let f = reader.fields(props, "", "", &known)?;
+    let name = iam_name(reader, &f, "ManagedPolicyName", logical_id);
+    let description = opt_string(reader, &f, "Description", "Description").unwrap_or_default();
+    let document = match reader.required(&f, "PolicyDocument") {
+        Some(node) => read_document(reader, node, "PolicyDocument"),
+        None => None,
+    };
+    for (name, what) in [
+        ("Groups", "IAM groups, so attaching a policy to groups"),
+        ("Path", "IAM paths, so a policy's path"),
+    ] {
+        if let Some(node) = f.get(name) {
+            reader.error(
+                node.pos,
+                name,
+                format!("Coffer has no {what} has no meaning here"),
+            ).hint("attach the policy to users with Users, or name it in each user's ManagedPolicyArns");
+        }
+    }
+    if let Some(node) = f.get("Roles") {
+        reader.warning(
+            node.pos,
+            "Roles",
+            "nothing acts as a role in Coffer (it has no STS), so attaching a policy to roles grants nothing",
+        );
+    }
+    let policy = ManagedPolicy {
+        managed_policy_name: name,
+        description,
+        policy_document: document.unwrap_or(serde_json::Value::Null),
+        users: string_list(reader, &f, "Users"),
+    };
+    reader.findings("", policy.validate());
+    complete(reader, policy)
+}
+
+pub(crate) fn read_role(
+    reader: &mut Reader<'_>,
+    props: &Node,
+    logical_id: &str,
+) -> Option<IamRole> {
+    let known = [
+        "RoleName",
+        "AssumeRolePolicyDocument",
+        "Policies",
+        "ManagedPolicyArns",
+        "Description",
+        "MaxSessionDuration",
+        "Path",
+        "PermissionsBoundary",
+        "Tags",
+    ];
+    let f = reader.fields(props, "", "", &known)?;
+    let role = IamRole {
+        role_name: iam_name(reader, &f, "RoleName", logical_id),
+        assume_role_policy_document: f
+            .get("AssumeRolePolicyDocument")
+            .and_then(|node| read_document(reader, node, "AssumeRolePolicyDocument")),
+        policies: read_inline_policies(reader, &f),
+        managed_policy_arns: string_list(reader, &f, "ManagedPolicyArns"),
+    };
+    reader.findings("", role.validate());
+    complete(reader, role)
 }

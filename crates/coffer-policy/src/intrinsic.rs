@@ -496,6 +496,8 @@ impl<'i> Resolver<'i> {
                 "AWS::Backup::Framework" => self.attribute(target, "FrameworkArn", pos, path),
                 "AWS::Backup::ReportPlan" => self.attribute(target, "ReportPlanArn", pos, path),
                 "AWS::SNS::Topic" => self.attribute(target, "TopicArn", pos, path),
+                // CloudFormation's Ref of a managed policy is its ARN.
+                "AWS::IAM::ManagedPolicy" => self.attribute(target, "PolicyArn", pos, path),
                 _ if !self.is_created(target, pos, path) => Self::unresolved(pos),
                 _ => match self.referenced_name(target) {
                     Some(name) => text(name),
@@ -627,6 +629,9 @@ impl<'i> Resolver<'i> {
                 "FrameworkStatus",
             ],
             "AWS::Backup::ReportPlan" => &["ReportPlanArn"],
+            "AWS::IAM::User" => &["Arn"],
+            "AWS::IAM::ManagedPolicy" => &["PolicyArn"],
+            "AWS::IAM::Role" => &["Arn", "RoleId"],
             _ => &[],
         };
         if !allowed.is_empty() && !allowed.contains(&attribute) {
@@ -934,7 +939,7 @@ impl<'i> Resolver<'i> {
         }
         let name_node = name_property(entry).map(|(field, node)| (field, node.clone()));
         let file = entry.file.clone();
-        let unmanaged = !entry.type_name.starts_with("AWS::Backup::");
+        let unmanaged = !crate::cfn::MANAGED_TYPES.contains(&entry.type_name.as_str());
         let default_name = match entry.type_name.as_str() {
             "AWS::S3::Bucket" => Some(logical_id.to_ascii_lowercase()),
             "AWS::KMS::Alias" => Some(format!("alias/{logical_id}")),
@@ -1046,6 +1051,10 @@ pub(crate) fn name_property(entry: &Entry) -> Option<(&'static str, &Node)> {
         "AWS::Backup::Framework" => props.get("FrameworkName").map(|n| ("FrameworkName", n)),
         "AWS::Backup::ReportPlan" => props.get("ReportPlanName").map(|n| ("ReportPlanName", n)),
         "AWS::IAM::Role" => props.get("RoleName").map(|n| ("RoleName", n)),
+        "AWS::IAM::User" => props.get("UserName").map(|n| ("UserName", n)),
+        "AWS::IAM::ManagedPolicy" => props
+            .get("ManagedPolicyName")
+            .map(|n| ("ManagedPolicyName", n)),
         "AWS::S3::Bucket" => props.get("BucketName").map(|n| ("BucketName", n)),
         "AWS::SNS::Topic" => props.get("TopicName").map(|n| ("TopicName", n)),
         "AWS::KMS::Alias" => props.get("AliasName").map(|n| ("AliasName", n)),
@@ -1065,6 +1074,8 @@ pub(crate) fn unmanaged_arn(
         "AWS::KMS::Key" => format!("arn:{PARTITION}:kms:{region}:{account}:key/{logical_id}"),
         "AWS::KMS::Alias" => format!("arn:{PARTITION}:kms:{region}:{account}:{name}"),
         "AWS::IAM::Role" => format!("arn:{PARTITION}:iam::{account}:role/{name}"),
+        "AWS::IAM::User" => format!("arn:{PARTITION}:iam::{account}:user/{name}"),
+        "AWS::IAM::ManagedPolicy" => format!("arn:{PARTITION}:iam::{account}:policy/{name}"),
         "AWS::S3::Bucket" => format!("arn:{PARTITION}:s3:{region}:{account}:bucket/{name}"),
         "AWS::SNS::Topic" => format!("arn:{PARTITION}:sns:{region}:{account}:{name}"),
         _ => {

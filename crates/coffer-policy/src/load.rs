@@ -534,6 +534,32 @@ fn load_templates(
                     }
                 }
             }
+            "AWS::IAM::User" => match cfn::read_user(&mut reader, &resolved, logical_id) {
+                Some(v) => loaded.set.users.push(declared(v, origin, &reader)),
+                None => {
+                    if let Some(name) = resolver.name_of(logical_id) {
+                        loaded.set.incomplete_users.push(name);
+                    }
+                }
+            },
+            "AWS::IAM::ManagedPolicy" => {
+                match cfn::read_managed_policy(&mut reader, &resolved, logical_id) {
+                    Some(v) => loaded
+                        .set
+                        .managed_policies
+                        .push(declared(v, origin, &reader)),
+                    None => {
+                        if let Some(name) = resolver.name_of(logical_id) {
+                            loaded.set.incomplete_managed_policies.push(name);
+                        }
+                    }
+                }
+            }
+            "AWS::IAM::Role" => {
+                if let Some(v) = cfn::read_role(&mut reader, &resolved, logical_id) {
+                    loaded.set.roles.push(declared(v, origin, &reader));
+                }
+            }
             _ => {
                 if let Some(v) = cfn::read_report_plan(&mut reader, &resolved, logical_id) {
                     loaded.set.report_plans.push(declared(v, origin, &reader));
@@ -967,6 +993,19 @@ fn check_set(loaded: &mut Loaded) {
     duplicates(diags, &set.files, &set.endpoints, "S3 endpoint", |e| {
         e.name.clone()
     });
+    duplicates(diags, &set.files, &set.users, "IAM user", |u| {
+        u.user_name.clone()
+    });
+    duplicates(
+        diags,
+        &set.files,
+        &set.managed_policies,
+        "managed policy",
+        |p| p.managed_policy_name.clone(),
+    );
+    duplicates(diags, &set.files, &set.roles, "IAM role", |r| {
+        r.role_name.clone()
+    });
 }
 
 /// Names that objects of a set may refer to without declaring them: objects
@@ -977,6 +1016,10 @@ pub struct External {
     pub vaults: BTreeMap<String, Option<coffer_model::VaultLockConfiguration>>,
     pub plans: Vec<String>,
     pub framework_arns: Vec<String>,
+    /// IAM user names of the account.
+    pub users: Vec<String>,
+    /// Managed policy ARNs of the account.
+    pub managed_policy_arns: Vec<String>,
 }
 
 /// Checks references between objects: rules to vaults, copy actions to
@@ -1140,6 +1183,98 @@ pub fn check_references(
                     )
                     .hint("use !GetAtt MyFramework.FrameworkArn");
             }
+        }
+    }
+    check_iam_references(set, options, external, severity, missing_note, diags);
+}
+
+/// Users naming managed policies, managed policies naming users: each must
+/// be declared here or already be in the account.
+fn check_iam_references(
+    set: &PolicySet,
+    options: &LoadOptions,
+    external: &External,
+    severity: Severity,
+    missing_note: &str,
+    diags: &mut Diagnostics,
+) {
+    let mut suggestions = Suggestions::default();
+    let mut users: BTreeSet<&str> = external.users.iter().map(String::as_str).collect();
+    users.extend(set.users.iter().map(|u| u.value.user_name.as_str()));
+    users.extend(set.incomplete_users.iter().map(String::as_str));
+    let mut policies: BTreeSet<String> = external.managed_policy_arns.iter().cloned().collect();
+    let declared = set
+        .managed_policies
+        .iter()
+        .map(|p| &p.value.managed_policy_name);
+    for name in declared.chain(&set.incomplete_managed_policies) {
+        policies.insert(coffer_model::managed_policy_arn(&options.account, name));
+    }
+    for policy in &set.managed_policies {
+        let o = &policy.origin;
+        for (idx, user) in policy.value.users.iter().enumerate() {
+            if users.contains(user.as_str()) {
+                continue;
+            }
+            let suggestion = suggestions.did_you_mean(user, users.iter().copied());
+            let diag = diags.push(
+                severity,
+                &o.file,
+                Some(o.at(&[&format!("Users[{idx}]"), "Users"])),
+                format!("{}.Users[{idx}]", o.logical_id),
+                format!("IAM user {user:?} does not exist: {missing_note}"),
+            );
+            match suggestion {
+                Some(s) => diag.hint(format!("did you mean {s:?}?")),
+                None => diag.hint("declare it as an AWS::IAM::User and name it with !Ref"),
+            };
+        }
+    }
+    let named = set
+        .users
+        .iter()
+        .map(|u| (&u.origin, &u.value.managed_policy_arns))
+        .chain(
+            set.roles
+                .iter()
+                .map(|r| (&r.origin, &r.value.managed_policy_arns)),
+        );
+    for (o, arns) in named {
+        for (idx, arn) in arns.iter().enumerate() {
+            if policies.contains(arn) {
+                continue;
+            }
+            let field = format!("ManagedPolicyArns[{idx}]");
+            let at = Some(o.at(&[&field, "ManagedPolicyArns"]));
+            let subject = format!("{}.{field}", o.logical_id);
+            if arn.starts_with("arn:aws:iam::aws:policy/") {
+                // AWS's own managed policies (a backup role's service
+                // policy) mean nothing here; a role names them often.
+                diags
+                    .push(
+                        Severity::Warning,
+                        &o.file,
+                        at,
+                        subject,
+                        format!("{arn:?} is an AWS managed policy, which Coffer does not have; it grants nothing here"),
+                    )
+                    .hint("write the permissions as an AWS::IAM::ManagedPolicy of this template");
+                continue;
+            }
+            let suggestion = suggestions.did_you_mean(arn, policies.iter().map(String::as_str));
+            let diag = diags.push(
+                severity,
+                &o.file,
+                at,
+                subject,
+                format!("managed policy {arn:?} does not exist: {missing_note}"),
+            );
+            match suggestion {
+                Some(s) => diag.hint(format!("did you mean {s:?}?")),
+                None => diag.hint(
+                    "declare it as an AWS::IAM::ManagedPolicy and name it with !Ref (its ARN)",
+                ),
+            };
         }
     }
 }

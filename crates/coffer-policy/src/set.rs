@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use coffer_model::{
-    AccountId, BackupPlan, BackupSelection, BackupVault, Framework, Region, ReportPlan, Resource,
-    S3Endpoint, Server,
+    AccountId, BackupPlan, BackupSelection, BackupVault, Framework, IamRole, IamUser,
+    ManagedPolicy, Region, ReportPlan, Resource, S3Endpoint, Server,
 };
 
 use crate::node::Pos;
@@ -137,6 +137,11 @@ pub struct PolicySet {
     pub selections: Vec<Declared<BackupSelection>>,
     pub frameworks: Vec<Declared<Framework>>,
     pub report_plans: Vec<Declared<ReportPlan>>,
+    /// IAM users, managed policies and roles: objects of the account, not
+    /// of the stack's region.
+    pub users: Vec<Declared<IamUser>>,
+    pub managed_policies: Vec<Declared<ManagedPolicy>>,
+    pub roles: Vec<Declared<IamRole>>,
     /// Resources the inventory declares.
     pub resources: Vec<Declared<Resource>>,
     /// Database servers the inventory declares (their databases are
@@ -155,4 +160,8 @@ pub struct PolicySet {
     pub incomplete_vaults: Vec<String>,
     /// The same for frameworks (by name): report plans may name them.
     pub incomplete_frameworks: Vec<String>,
+    /// The same for IAM users and managed policies (by name): references
+    /// to them are not reported missing.
+    pub incomplete_users: Vec<String>,
+    pub incomplete_managed_policies: Vec<String>,
 }

@@ -11,12 +11,13 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use coffer_catalog::{AccessKeyRecord, RefusalRecord};
-use coffer_model::{AccountId, Region};
-use coffer_vault::{Keyring, Secret, WrappedSecret, DEFAULT_KEY};
+use coffer_catalog::{AccessKeyRecord, ObjectKind, RefusalRecord};
+use coffer_model::{AccountId, IamUser, ManagedPolicy, Region};
+use coffer_vault::{AccessPolicy, Keyring, Secret, WrappedSecret, DEFAULT_KEY};
 
-use crate::caller::{Action, Caller, Target};
+use crate::caller::{Action, Caller, Identity, IdentityPolicy, Target, UserIdentity};
 use crate::error::{Error, Result};
+use crate::stack::IAM_REGION;
 use crate::Service;
 
 /// The alphabet of key IDs (base32, as AWS's key IDs look).
@@ -106,6 +107,8 @@ pub enum KeyRefusal {
 #[derive(Clone, Debug)]
 pub struct SigningKey {
     pub access_key_id: String,
+    /// The IAM user the key belongs to.
+    pub user_name: String,
     pub secret: SecretAccessKey,
     pub principal: String,
     pub account_id: AccountId,
@@ -190,6 +193,23 @@ impl Service {
     ) -> Result<NewAccessKey> {
         self.authorize(caller, Action::CreateAccessKey, Target::Account)?;
         check_user_name(user_name)?;
+        // A key acts as its user, whose permissions a stack declares; a key
+        // for a user no stack declares could do nothing.
+        let declared = self
+            .catalog()
+            .names_in(ObjectKind::IamUser, caller.account.as_str(), IAM_REGION)
+            .await?;
+        if !declared.iter().any(|name| name == user_name) {
+            let known = if declared.is_empty() {
+                "no IAM user is declared there".to_string()
+            } else {
+                format!("users there: {}", declared.join(", "))
+            };
+            return Err(Error::not_found(format!(
+                "IAM user {user_name:?} is not declared in account {} ({known}); declare it as an AWS::IAM::User with its policies in a stack and apply it, then create its key",
+                caller.account
+            )));
+        }
         let keyring = Keyring::open(self.config().keyring_path())?;
         let now = self.now();
         keyring.ensure(DEFAULT_KEY, now)?;
@@ -318,14 +338,7 @@ impl Service {
         if record.status != KeyStatus::Active.as_str() {
             return Ok(Err(KeyRefusal::Disabled));
         }
-        let wrapped: WrappedSecret = serde_json::from_value(record.wrapped.clone())?;
-        let keyring = Keyring::open(self.config().keyring_path())?;
-        let secret = keyring.unwrap_secret(&wrapped, &purpose(key_id))?;
-        let secret = String::from_utf8(secret.expose().to_vec()).map_err(|_| {
-            Error::dependency(format!(
-                "the secret of access key {key_id} does not unwrap to text; delete the key and create another"
-            ))
-        })?;
+        let secret = self.unwrapped_secret(key_id, &record)?;
         let account_id = AccountId::new(&record.account_id).map_err(|e| {
             Error::dependency(format!(
                 "access key {key_id} names account {:?}: {e}",
@@ -334,17 +347,115 @@ impl Service {
         })?;
         Ok(Ok(SigningKey {
             access_key_id: record.key_id,
-            secret: SecretAccessKey(secret),
+            user_name: record.user_name,
+            secret,
             principal: record.principal,
             account_id,
         }))
     }
 
+    /// A key's secret, unwrapped by the keyring once per process and wrapped
+    /// form (reading the keyring for every request was most of a request's
+    /// cost); the key's status is checked by the caller every time.
+    fn unwrapped_secret(&self, key_id: &str, record: &AccessKeyRecord) -> Result<SecretAccessKey> {
+        let wrapped_text = record.wrapped.to_string();
+        let cached = self
+            .unwrapped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key_id)
+            .filter(|(wrapped, _)| *wrapped == wrapped_text)
+            .map(|(_, secret)| secret.clone());
+        if let Some(secret) = cached {
+            return Ok(secret);
+        }
+        let wrapped: WrappedSecret = serde_json::from_value(record.wrapped.clone())?;
+        let keyring = Keyring::open(self.config().keyring_path())?;
+        let secret = keyring.unwrap_secret(&wrapped, &purpose(key_id))?;
+        let secret = SecretAccessKey(String::from_utf8(secret.expose().to_vec()).map_err(|_| {
+            Error::dependency(format!(
+                "the secret of access key {key_id} does not unwrap to text; delete the key and create another"
+            ))
+        })?);
+        self.unwrapped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key_id.to_string(), (wrapped_text, secret.clone()));
+        Ok(secret)
+    }
+
     /// The caller a request signed with `key` acts as: the key's principal
-    /// and account, in `region` (the credential scope's). No operating
-    /// system user.
-    pub fn api_caller(&self, key: &SigningKey, region: Region) -> Caller {
-        Caller::new(key.principal.clone(), key.account_id.clone(), region)
+    /// and account, in `region` (the credential scope's), with its user's
+    /// identity policies as the catalog holds them now (a user no stack
+    /// declares has none). No operating-system user.
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub async fn api_caller(&self, key: &SigningKey, region: Region) -> Result<Caller> {
+        let identity = self.user_identity(&key.account_id, &key.user_name).await?;
+        Ok(
+            Caller::new(key.principal.clone(), key.account_id.clone(), region)
+                .with_identity(Identity::User(std::sync::Arc::new(identity))),
+        )
+    }
+
+    /// IAM user `user_name`'s identity policies: its inline policies, the
+    /// managed policies it names and those naming it.
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub async fn user_identity(
+        &self,
+        account: &AccountId,
+        user_name: &str,
+    ) -> Result<UserIdentity> {
+        let catalog = self.catalog();
+        let mut identity = UserIdentity {
+            user_name: user_name.to_string(),
+            declared: false,
+            policies: Vec::new(),
+            unevaluable: None,
+        };
+        let Some(user) = catalog
+            .object::<IamUser>(ObjectKind::IamUser, account.as_str(), IAM_REGION, user_name)
+            .await?
+        else {
+            return Ok(identity);
+        };
+        identity.declared = true;
+        let mut documents = Vec::new();
+        for inline in &user.policies {
+            documents.push((
+                format!(
+                    "inline policy {:?} of user {user_name:?}",
+                    inline.policy_name
+                ),
+                inline.policy_document.clone(),
+            ));
+        }
+        let managed = catalog
+            .objects_in::<ManagedPolicy>(ObjectKind::IamManagedPolicy, account.as_str(), IAM_REGION)
+            .await?;
+        for policy in managed {
+            let arn = coffer_model::managed_policy_arn(account, &policy.managed_policy_name);
+            if policy.users.iter().any(|u| u == user_name)
+                || user.managed_policy_arns.contains(&arn)
+            {
+                documents.push((
+                    format!("managed policy {:?}", policy.managed_policy_name),
+                    policy.policy_document,
+                ));
+            }
+        }
+        for (source, document) in documents {
+            match AccessPolicy::from_json(&document) {
+                Ok(policy) => identity.policies.push(IdentityPolicy { source, policy }),
+                Err(error) => {
+                    identity.unevaluable = Some(format!("{source} cannot be evaluated ({error})"));
+                }
+            }
+        }
+        Ok(identity)
     }
 
     /// The regions a request may act in: the configured default region

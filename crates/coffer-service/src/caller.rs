@@ -3,12 +3,18 @@
 //! Every operation names its AWS Backup action and what it acts on, and
 //! passes through [`crate::Service::authorize`] before it changes or reads
 //! anything, so the CLI and the API can never disagree about what a caller
-//! may do. Today a caller may do everything the vault access policies of
-//! what it acts on allow (an explicit Deny wins; Coffer has no identity
-//! policies yet, so an Allow grants nothing extra).
+//! may do. A request is allowed only when the caller's identity allows it
+//! and no vault access policy of what it acts on denies it (an explicit
+//! Deny wins). The identity is the machine's administrator for the local
+//! CLI (every action), or an IAM user's identity policies for an access
+//! key: inline `Policies`, the managed policies it names and those naming
+//! it, evaluated by the same evaluator as vault policies
+//! (`coffer_vault::AccessPolicy`).
+
+use std::sync::Arc;
 
 use coffer_model::{AccountId, BackupVault, Region};
-use coffer_vault::{AccessPolicy, Decision, Request};
+use coffer_vault::{grant_of, AccessPolicy, Decision, Grant, Request};
 
 use crate::error::{Error, Result};
 
@@ -24,17 +30,65 @@ pub struct Caller {
     pub region: Region,
     /// The operating-system user, when the caller is a local command.
     pub os_user: Option<String>,
+    /// What the caller's identity allows.
+    pub identity: Identity,
+}
+
+/// What a caller's identity allows, before vault access policies restrict
+/// it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// The machine's administrator: the local CLI acting as the home's
+    /// configured principal, and Coffer's own daemon. Every action is
+    /// allowed by identity; vault access policies still deny.
+    Administrator,
+    /// An IAM user of the API (an access key's): only what its identity
+    /// policies allow.
+    User(Arc<UserIdentity>),
+}
+
+/// An IAM user's identity policies, as read when its request arrived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserIdentity {
+    /// The user's name (`UserName`).
+    pub user_name: String,
+    /// Whether a stack declares the user (`AWS::IAM::User`); an undeclared
+    /// user has no permissions.
+    pub declared: bool,
+    /// Its policies, each with where it comes from, for messages.
+    pub policies: Vec<IdentityPolicy>,
+    /// A policy of the user's that Coffer could not evaluate: every
+    /// request is refused (fails closed) naming it.
+    pub unevaluable: Option<String>,
+}
+
+/// One identity policy and where it comes from (`inline policy "read" of
+/// user "auditor"`, `managed policy "operators"`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityPolicy {
+    pub source: String,
+    pub policy: AccessPolicy,
 }
 
 impl Caller {
-    /// A caller acting as `principal` in `account` and `region`.
+    /// A caller acting as `principal` in `account` and `region`, as the
+    /// machine's administrator ([`Identity::Administrator`]): what the local
+    /// CLI and the daemon act as. An API caller gets its user's identity
+    /// with [`Caller::with_identity`].
     pub fn new(principal: impl Into<String>, account: AccountId, region: Region) -> Caller {
         Caller {
             principal: principal.into(),
             account,
             region,
             os_user: None,
+            identity: Identity::Administrator,
         }
+    }
+
+    /// The same caller, with what `identity` allows.
+    pub fn with_identity(mut self, identity: Identity) -> Caller {
+        self.identity = identity;
+        self
     }
 
     /// The same caller, run by the operating-system user `user`.
@@ -255,16 +309,25 @@ pub enum Target<'a> {
 }
 
 /// The decision of the authorization hook: whether `caller` may do
-/// `action` on `target`.
+/// `action` on `target`. The caller's identity must allow it (an account
+/// level action is asked of resource `*`, as IAM asks actions that name no
+/// resource), and no vault access policy may deny it.
 ///
 /// # Errors
-/// `AccessDenied`, naming the statement that denies it; a vault policy
+/// `AccessDenied` naming the action and the statement that denies it, or
+/// saying which policy to attach when none allows it; a vault policy
 /// Coffer cannot evaluate refuses (fails closed).
 pub fn authorize(caller: &Caller, action: Action, target: Target<'_>) -> Result<()> {
     let (vault, resource_arn) = match target {
-        Target::Account => return Ok(()),
-        Target::Vault(vault) => (vault, vault.backup_vault_arn.to_string()),
-        Target::Point { arn, vault } => (vault, arn.to_string()),
+        Target::Account => (None, "*".to_string()),
+        Target::Vault(vault) => (Some(vault), vault.backup_vault_arn.to_string()),
+        Target::Point { arn, vault } => (Some(vault), arn.to_string()),
+    };
+    if let Identity::User(user) = &caller.identity {
+        identity_allows(caller, user, action, &resource_arn)?;
+    }
+    let Some(vault) = vault else {
+        return Ok(());
     };
     let Some(doc) = &vault.access_policy else {
         return Ok(());
@@ -293,6 +356,69 @@ pub fn authorize(caller: &Caller, action: Action, target: Target<'_>) -> Result<
                 caller.principal,
                 action.name(),
                 vault.backup_vault_name
+            )))
+        }
+    }
+}
+
+/// Whether `user`'s identity policies allow `action` on `resource_arn`.
+fn identity_allows(
+    caller: &Caller,
+    user: &UserIdentity,
+    action: Action,
+    resource_arn: &str,
+) -> Result<()> {
+    let name = &user.user_name;
+    if !user.declared {
+        return Err(Error::access_denied(format!(
+            "{} may not {}: IAM user {name:?} is not declared in account {}, so it has no permissions; declare it as an AWS::IAM::User with a policy allowing {} and apply the stack",
+            caller.principal,
+            action.name(),
+            caller.account,
+            action.name()
+        )));
+    }
+    if let Some(problem) = &user.unevaluable {
+        return Err(Error::access_denied(format!(
+            "{} may not {}: {problem}, so every request of user {name:?} is refused; fix the policy and apply its stack",
+            caller.principal,
+            action.name()
+        )));
+    }
+    let request = Request {
+        principal_arn: &caller.principal,
+        action: action.name(),
+        resource_arn,
+    };
+    let (grant, by) = grant_of(user.policies.iter().map(|p| &p.policy), &request);
+    let source = by
+        .and_then(|idx| user.policies.get(idx))
+        .map_or("an identity policy", |p| p.source.as_str());
+    match grant {
+        Grant::Allowed { .. } => Ok(()),
+        Grant::Denied { sid } => {
+            let statement = sid.map_or_else(
+                || "a Deny statement".to_string(),
+                |s| format!("statement {s:?}"),
+            );
+            Err(Error::access_denied(format!(
+                "{} may not {} on {resource_arn}: {statement} of {source} denies it; an explicit Deny wins over any Allow, so change that policy to allow it",
+                caller.principal,
+                action.name()
+            )))
+        }
+        Grant::NotGranted => {
+            let attached = if user.policies.is_empty() {
+                "it has no identity policy".to_string()
+            } else {
+                let sources: Vec<&str> = user.policies.iter().map(|p| p.source.as_str()).collect();
+                format!("none of its policies ({}) allows it", sources.join(", "))
+            };
+            Err(Error::access_denied(format!(
+                "{} may not {} on {resource_arn}: {attached}; attach a policy allowing {} (an AWS::IAM::ManagedPolicy naming {name:?} in Users, or a Policies entry of its AWS::IAM::User) and apply the stack",
+                caller.principal,
+                action.name(),
+                action.name()
             )))
         }
     }
@@ -359,6 +485,155 @@ mod tests {
             Target::Vault(&vault),
         )
         .unwrap();
+    }
+
+    fn user(name: &str, policies: &[serde_json::Value]) -> Caller {
+        let policies = policies
+            .iter()
+            .enumerate()
+            .map(|(idx, doc)| IdentityPolicy {
+                source: format!("managed policy \"p{idx}\""),
+                policy: AccessPolicy::from_json(doc).unwrap(),
+            })
+            .collect();
+        caller(&format!("arn:coffer:iam::210987654321:user/{name}")).with_identity(Identity::User(
+            Arc::new(UserIdentity {
+                user_name: name.to_string(),
+                declared: true,
+                policies,
+                unevaluable: None,
+            }),
+        ))
+    }
+
+    #[track_caller]
+    fn check(caller: &Caller, action: Action, target: Target<'_>, expect: Option<&str>) {
+        let decided = authorize(caller, action, target);
+        match (decided, expect) {
+            (Ok(()), None) => {}
+            (Err(error), Some(words)) => {
+                assert_eq!(error.kind(), crate::ErrorKind::AccessDenied);
+                assert!(error.message().contains(action.name()), "{error}");
+                assert!(error.message().contains(words), "{error}");
+            }
+            (decided, expect) => panic!("{action:?}: {decided:?}, expected {expect:?}"),
+        }
+    }
+
+    #[test]
+    fn the_identity_must_allow_and_no_vault_policy_may_deny() {
+        let plain = vault(serde_json::json!({"Statement": []}));
+        let guarded = vault(serde_json::json!({
+            "Statement": [{"Sid": "keep-points", "Effect": "Deny", "Principal": "*",
+                "Action": "backup:DeleteRecoveryPoint", "Resource": "*"}]
+        }));
+        let point = "arn:coffer:backup:eu-west-1:210987654321:recovery-point:P";
+        let auditor = user(
+            "auditor",
+            &[serde_json::json!({"Statement": {"Effect": "Allow",
+                "Action": ["backup:List*", "backup:Describe*", "backup:Get*"], "Resource": "*"}})],
+        );
+        let operator = user(
+            "operator",
+            &[serde_json::json!({"Statement": [
+                {"Effect": "Allow", "Action": ["backup:List*", "backup:Describe*", "backup:Start*"], "Resource": "*"},
+                {"Sid": "no-deletes", "Effect": "Deny", "Action": ["backup:Delete*", "backup:Put*"], "Resource": "*"}
+            ]})],
+        );
+        let admin = user(
+            "admin",
+            &[
+                serde_json::json!({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}),
+            ],
+        );
+        let nobody = user("nobody", &[]);
+        let at_point = |vault| Target::Point { arn: point, vault };
+
+        check(&auditor, Action::ListBackupVaults, Target::Account, None);
+        check(
+            &auditor,
+            Action::DescribeRecoveryPoint,
+            at_point(&plain),
+            None,
+        );
+        check(
+            &auditor,
+            Action::StartBackupJob,
+            Target::Vault(&plain),
+            Some("none of its policies (managed policy \"p0\") allows it"),
+        );
+        check(
+            &auditor,
+            Action::DeleteRecoveryPoint,
+            at_point(&plain),
+            Some("attach a policy allowing"),
+        );
+
+        check(
+            &operator,
+            Action::StartBackupJob,
+            Target::Vault(&plain),
+            None,
+        );
+        check(&operator, Action::StartRestoreJob, at_point(&plain), None);
+        check(
+            &operator,
+            Action::DeleteRecoveryPoint,
+            at_point(&plain),
+            Some("statement \"no-deletes\" of managed policy \"p0\" denies it"),
+        );
+        check(
+            &operator,
+            Action::PutBackupVaultAccessPolicy,
+            Target::Vault(&plain),
+            Some("\"no-deletes\""),
+        );
+
+        check(&admin, Action::DeleteRecoveryPoint, at_point(&plain), None);
+        check(
+            &admin,
+            Action::DeleteRecoveryPoint,
+            at_point(&guarded),
+            Some("statement \"keep-points\" of vault \"primary\"'s access policy"),
+        );
+
+        check(
+            &nobody,
+            Action::ListBackupVaults,
+            Target::Account,
+            Some("it has no identity policy"),
+        );
+        let undeclared = caller("arn:coffer:iam::210987654321:user/ghost").with_identity(
+            Identity::User(Arc::new(UserIdentity {
+                user_name: "ghost".into(),
+                declared: false,
+                policies: Vec::new(),
+                unevaluable: None,
+            })),
+        );
+        check(
+            &undeclared,
+            Action::ListBackupVaults,
+            Target::Account,
+            Some("is not declared"),
+        );
+
+        // The local CLI is the machine's administrator: allowed by identity,
+        // still refused by the vault's Deny.
+        let cli = caller("arn:coffer:iam::210987654321:role/coffer-admin");
+        assert_eq!(cli.identity, Identity::Administrator);
+        check(
+            &cli,
+            Action::PutBackupVaultAccessPolicy,
+            Target::Vault(&plain),
+            None,
+        );
+        check(
+            &cli,
+            Action::DeleteRecoveryPoint,
+            at_point(&guarded),
+            Some("keep-points"),
+        );
     }
 
     #[test]

@@ -46,6 +46,17 @@ fn check_kept(kind: ObjectKind) -> Result<()> {
     )))
 }
 
+/// The region an object of `kind` is kept under: the caller's, or none for
+/// IAM objects (they belong to the account).
+fn region_of(kind: ObjectKind, caller: &Caller) -> &str {
+    match kind {
+        ObjectKind::IamUser | ObjectKind::IamManagedPolicy | ObjectKind::IamRole => {
+            crate::stack::IAM_REGION
+        }
+        _ => caller.region.as_str(),
+    }
+}
+
 fn no_history(kind: ObjectKind, name: &str, account: &str, region: &str) -> String {
     format!(
         "the history holds no version of {} {name:?} in account {account}, region {region}; check the name (a selection's is PLAN/SELECTION), account and region (an object written before Coffer kept history gets its first version at its stack's next apply)",
@@ -86,7 +97,7 @@ impl Service {
     ) -> Result<ObjectVersion> {
         self.authorize(caller, Action::GetObjectVersion, Target::Account)?;
         check_kept(kind)?;
-        let (account, region) = (caller.account.as_str(), caller.region.as_str());
+        let (account, region) = (caller.account.as_str(), region_of(kind, caller));
         let found = self
             .catalog()
             .object_version_at(kind, account, region, name, at)
@@ -130,7 +141,7 @@ impl Service {
     ) -> Result<Vec<ObjectVersion>> {
         self.authorize(caller, Action::ListObjectVersions, Target::Account)?;
         check_kept(kind)?;
-        let (account, region) = (caller.account.as_str(), caller.region.as_str());
+        let (account, region) = (caller.account.as_str(), region_of(kind, caller));
         let history = self
             .catalog()
             .object_history(kind, account, region, name)

@@ -41,7 +41,7 @@ pub mod upkeep;
 pub mod vault_notifications;
 pub mod vaults;
 
-pub use caller::{Action, Caller, Target};
+pub use caller::{Action, Caller, Identity, IdentityPolicy, Target, UserIdentity};
 pub use error::{Context, Error, ErrorKind, Result};
 pub use paging::{PageRequest, Paged};
 pub use service::Service;

@@ -18,6 +18,15 @@ use crate::error::{Error, ErrorKind, Result};
 #[derive(Clone, Debug)]
 pub struct Service {
     env: Env,
+    /// Access-key secrets already unwrapped, by key ID, each with the
+    /// wrapped form it came from: a key whose record changes (rotated,
+    /// re-created) misses and is unwrapped again. Status is still read from
+    /// the catalog on every request.
+    pub(crate) unwrapped: Arc<
+        std::sync::Mutex<
+            std::collections::HashMap<String, (String, crate::access_keys::SecretAccessKey)>,
+        >,
+    >,
 }
 
 impl Service {
@@ -53,7 +62,10 @@ impl Service {
     /// operation that takes no caller (running a queued job, a sweep, a key
     /// rotation) appends to the ledger names it.
     pub fn acting_as(&self, caller: &Caller) -> Service {
-        Service::new(self.env_for(caller))
+        Service {
+            env: self.env_for(caller),
+            unwrapped: Arc::clone(&self.unwrapped),
+        }
     }
 
     /// The environment whose catalog writes as `caller`: each ledger entry
@@ -72,7 +84,10 @@ impl Service {
 
     /// The operations over an engine environment already set up.
     pub fn new(env: Env) -> Service {
-        Service { env }
+        Service {
+            env,
+            unwrapped: Arc::default(),
+        }
     }
 
     pub fn env(&self) -> &Env {

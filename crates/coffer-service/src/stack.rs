@@ -18,6 +18,11 @@ use crate::error::{Error, Result};
 use crate::vaults::Provisioned;
 use crate::Service;
 
+/// The region IAM objects are stored under: none, since they belong to the
+/// account (their ARNs have an empty region too). A stack applied in any
+/// region owns its IAM objects account-wide.
+pub const IAM_REGION: &str = "";
+
 fn desired<T: Serialize>(
     kind: ObjectKind,
     options: &LoadOptions,
@@ -131,6 +136,42 @@ fn desired_objects(set: &PolicySet, options: &LoadOptions) -> Result<Vec<Desired
             &e.value,
         )?);
     }
+    // IAM objects belong to the account: no region.
+    let iam = |kind, name: &str, arn: String, doc: serde_json::Value| DesiredObject {
+        kind,
+        account_id: account.to_string(),
+        region: IAM_REGION.to_string(),
+        name: name.to_string(),
+        arn,
+        doc,
+    };
+    for u in &set.users {
+        let name = &u.value.user_name;
+        out.push(iam(
+            ObjectKind::IamUser,
+            name,
+            coffer_model::user_arn(account, name),
+            serde_json::to_value(&u.value)?,
+        ));
+    }
+    for p in &set.managed_policies {
+        let name = &p.value.managed_policy_name;
+        out.push(iam(
+            ObjectKind::IamManagedPolicy,
+            name,
+            coffer_model::managed_policy_arn(account, name),
+            serde_json::to_value(&p.value)?,
+        ));
+    }
+    for r in &set.roles {
+        let name = &r.value.role_name;
+        out.push(iam(
+            ObjectKind::IamRole,
+            name,
+            coffer_model::role_arn(account, name),
+            serde_json::to_value(&r.value)?,
+        ));
+    }
     for r in &set.resources {
         let arn = r.value.resource_arn.to_string();
         let mut object = desired(ObjectKind::Resource, options, arn.clone(), arn, &r.value)?;
@@ -188,6 +229,21 @@ fn origin_of<'s>(
             .iter()
             .find(|r| r.value.resource_arn.to_string() == name)
             .map(|r| &r.origin),
+        ObjectKind::IamUser => set
+            .users
+            .iter()
+            .find(|u| u.value.user_name == name)
+            .map(|u| &u.origin),
+        ObjectKind::IamManagedPolicy => set
+            .managed_policies
+            .iter()
+            .find(|p| p.value.managed_policy_name == name)
+            .map(|p| &p.origin),
+        ObjectKind::IamRole => set
+            .roles
+            .iter()
+            .find(|r| r.value.role_name == name)
+            .map(|r| &r.origin),
     }
 }
 
@@ -218,6 +274,22 @@ async fn external(
     {
         if others(&plan) {
             ext.plans.push(plan.name.clone());
+        }
+    }
+    for user in catalog
+        .stored_in(ObjectKind::IamUser, account, IAM_REGION)
+        .await?
+    {
+        if others(&user) {
+            ext.users.push(user.name.clone());
+        }
+    }
+    for policy in catalog
+        .stored_in(ObjectKind::IamManagedPolicy, account, IAM_REGION)
+        .await?
+    {
+        if others(&policy) {
+            ext.managed_policy_arns.push(policy.arn.clone());
         }
     }
     for framework in catalog

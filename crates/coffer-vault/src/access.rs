@@ -1,11 +1,13 @@
-//! Evaluation of vault access policies: the IAM policy language as AWS
-//! Backup vault policies use it.
+//! Evaluation of the IAM policy language, for vault access policies and
+//! identity policies alike (one parser, one matcher).
 //!
-//! Coffer has no identity policies: a caller acts with the permissions of
-//! its configured principal (the CLI's) or its authenticated key (the
-//! API's). A vault policy therefore restricts: a matching `Deny` statement
-//! refuses the request, and explicit Deny always wins. `Allow` statements
-//! grant nothing beyond what callers already have.
+//! A vault access policy restricts ([`AccessPolicy::evaluate`]): a matching
+//! `Deny` statement refuses the request, and explicit Deny always wins;
+//! its `Allow` statements grant nothing beyond what the caller's identity
+//! grants. An identity policy (an IAM user's inline or managed policy, with
+//! no Principal) grants ([`AccessPolicy::grant`]): an `Allow` statement
+//! matching the request allows it, unless a `Deny` statement matches;
+//! without either the request is not granted (implicit deny).
 //!
 //! A condition Coffer cannot evaluate (an operator or key it does not know)
 //! makes a Deny statement apply and an Allow statement not apply: unknown
@@ -32,6 +34,42 @@ pub enum Decision {
     Denied {
         sid: Option<String>,
     },
+}
+
+/// What an identity policy (or several, [`grant_of`]) says of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// An Allow statement matched and no Deny did; `sid` names the Allow.
+    Allowed { sid: Option<String> },
+    /// A Deny statement matched (it wins over any Allow).
+    Denied { sid: Option<String> },
+    /// No statement matched: implicitly denied.
+    NotGranted,
+}
+
+/// What several identity policies together say of a request: a Deny in
+/// any wins, else an Allow in any, else not granted. Each decision names
+/// the policy (by the index in `policies`) that made it.
+pub fn grant_of<'p>(
+    policies: impl IntoIterator<Item = &'p AccessPolicy>,
+    request: &Request<'_>,
+) -> (Grant, Option<usize>) {
+    let mut allowed = None;
+    for (idx, policy) in policies.into_iter().enumerate() {
+        match policy.grant(request) {
+            denied @ Grant::Denied { .. } => return (denied, Some(idx)),
+            allow @ Grant::Allowed { .. } => {
+                if allowed.is_none() {
+                    allowed = Some((allow, idx));
+                }
+            }
+            Grant::NotGranted => {}
+        }
+    }
+    match allowed {
+        Some((grant, idx)) => (grant, Some(idx)),
+        None => (Grant::NotGranted, None),
+    }
 }
 
 /// A policy document that cannot be evaluated.
@@ -225,6 +263,35 @@ impl AccessPolicy {
         }
         Decision::Allowed
     }
+
+    /// Evaluates a request as an identity policy: Denied when a Deny
+    /// statement applies, else Allowed when an Allow statement applies,
+    /// else NotGranted. A statement's Principal, if any, must match too (an
+    /// identity policy has none: it applies to whom it is attached to).
+    pub fn grant(&self, request: &Request<'_>) -> Grant {
+        let mut allowed = None;
+        for statement in &self.statements {
+            if !statement.applies(request) {
+                continue;
+            }
+            match statement.effect {
+                Effect::Deny => {
+                    return Grant::Denied {
+                        sid: statement.sid.clone(),
+                    }
+                }
+                Effect::Allow => {
+                    if allowed.is_none() {
+                        allowed = Some(statement.sid.clone());
+                    }
+                }
+            }
+        }
+        match allowed {
+            Some(sid) => Grant::Allowed { sid },
+            None => Grant::NotGranted,
+        }
+    }
 }
 
 impl Statement {
@@ -408,6 +475,80 @@ mod tests {
             action,
             resource_arn: RP,
         }
+    }
+
+    #[test]
+    fn identity_policies_grant_by_allow_and_an_explicit_deny_wins() {
+        let operator = AccessPolicy::from_json(&json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "run", "Effect": "Allow", "Action": ["backup:Start*", "backup:List*", "backup:Describe*"], "Resource": "*"},
+                {"Sid": "keep", "Effect": "Deny", "Action": "backup:Delete*", "Resource": "*"}
+            ]
+        }))
+        .unwrap();
+        let one_vault = AccessPolicy::from_json(&json!({
+            "Statement": {"Effect": "Allow", "Action": "backup:*",
+                "Resource": "arn:coffer:backup:eu-west-1:210987654321:recovery-point:*"}
+        }))
+        .unwrap();
+        let ask = |action| request(ALICE, action);
+        assert_eq!(
+            operator.grant(&ask("backup:StartBackupJob")),
+            Grant::Allowed {
+                sid: Some("run".into())
+            }
+        );
+        // Action names match case-insensitively, as IAM matches them.
+        assert_eq!(
+            operator.grant(&ask("backup:describebackupvault")),
+            Grant::Allowed {
+                sid: Some("run".into())
+            }
+        );
+        assert_eq!(
+            operator.grant(&ask("backup:PutBackupVaultAccessPolicy")),
+            Grant::NotGranted
+        );
+        assert_eq!(
+            operator.grant(&ask("backup:DeleteRecoveryPoint")),
+            Grant::Denied {
+                sid: Some("keep".into())
+            }
+        );
+        // Another policy's Allow does not undo a Deny; the deciding policy is named.
+        assert_eq!(
+            grant_of([&one_vault, &operator], &ask("backup:DeleteRecoveryPoint")),
+            (
+                Grant::Denied {
+                    sid: Some("keep".into())
+                },
+                Some(1)
+            )
+        );
+        assert_eq!(
+            grant_of(
+                [&operator, &one_vault],
+                &ask("backup:UpdateRecoveryPointLifecycle")
+            ),
+            (Grant::Allowed { sid: None }, Some(1))
+        );
+        // Resource patterns are matched: a vault's ARN is outside.
+        let on_vault = Request {
+            resource_arn: "arn:coffer:backup:eu-west-1:210987654321:backup-vault:primary",
+            ..ask("backup:UpdateRecoveryPointLifecycle")
+        };
+        assert_eq!(grant_of([&one_vault], &on_vault), (Grant::NotGranted, None));
+        // An Allow whose condition Coffer cannot evaluate grants nothing.
+        let unknown = AccessPolicy::from_json(&json!({
+            "Statement": {"Effect": "Allow", "Action": "backup:*", "Resource": "*",
+                "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}
+        }))
+        .unwrap();
+        assert_eq!(
+            unknown.grant(&ask("backup:ListBackupVaults")),
+            Grant::NotGranted
+        );
     }
 
     #[test]

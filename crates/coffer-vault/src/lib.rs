@@ -25,7 +25,7 @@ mod keyring;
 pub mod s3_client;
 mod storage;
 
-pub use access::{AccessPolicy, Decision, PolicyError, Request};
+pub use access::{grant_of, AccessPolicy, Decision, Grant, PolicyError, Request};
 pub use guard::{check, Caller, Operation, Refusal};
 pub use keyring::{
     key_name_of, new_vault_secret, ExportWork, KeyInfo, Keyring, KeyringError, Secret,

@@ -20,6 +20,10 @@ pub enum GetKind {
     Resources,
     Servers,
     Stacks,
+    /// IAM users (account-wide: listed whatever `--region` says).
+    Users,
+    ManagedPolicies,
+    Roles,
 }
 
 fn text(doc: &Json, path: &[&str]) -> String {
@@ -116,6 +120,8 @@ fn with_ids(kind: ObjectKind, name: &str, arn: &str, doc: &Json) -> Json {
             ObjectKind::BackupPlan => Some("BackupPlanArn"),
             ObjectKind::Framework => Some("FrameworkArn"),
             ObjectKind::ReportPlan => Some("ReportPlanArn"),
+            ObjectKind::IamUser | ObjectKind::IamRole => Some("Arn"),
+            ObjectKind::IamManagedPolicy => Some("PolicyArn"),
             _ => None,
         };
         if let Some(field) = arn_field {
@@ -339,6 +345,53 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                 .map(|o| vec![o.name.clone(), text(&o.doc, &["Url"]), o.stack.clone()])
                 .collect(),
         ),
+        ObjectKind::IamUser | ObjectKind::IamRole => (
+            vec![
+                "NAME",
+                "INLINE POLICIES",
+                "MANAGED POLICIES",
+                "ACCOUNT",
+                "STACK",
+            ],
+            objects
+                .iter()
+                .map(|o| {
+                    let inline = o
+                        .doc
+                        .get("Policies")
+                        .and_then(Json::as_array)
+                        .map(|items| {
+                            items
+                                .iter()
+                                .map(|p| text(p, &["PolicyName"]))
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                        .unwrap_or_default();
+                    vec![
+                        o.name.clone(),
+                        inline,
+                        joined(&o.doc, "ManagedPolicyArns"),
+                        o.account_id.clone(),
+                        o.stack.clone(),
+                    ]
+                })
+                .collect(),
+        ),
+        ObjectKind::IamManagedPolicy => (
+            vec!["NAME", "USERS", "ACCOUNT", "STACK"],
+            objects
+                .iter()
+                .map(|o| {
+                    vec![
+                        o.name.clone(),
+                        joined(&o.doc, "Users"),
+                        o.account_id.clone(),
+                        o.stack.clone(),
+                    ]
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -353,6 +406,9 @@ fn object_kind(kind: GetKind) -> Option<ObjectKind> {
         GetKind::Resources => Some(ObjectKind::Resource),
         GetKind::Servers => Some(ObjectKind::Server),
         GetKind::Stacks => None,
+        GetKind::Users => Some(ObjectKind::IamUser),
+        GetKind::ManagedPolicies => Some(ObjectKind::IamManagedPolicy),
+        GetKind::Roles => Some(ObjectKind::IamRole),
     }
 }
 
@@ -393,7 +449,12 @@ pub async fn get(
     };
     // Every account and region unless one is asked for.
     let account = global.account.is_some().then(|| ctx.account.to_string());
-    let region = global.region.is_some().then(|| ctx.region.to_string());
+    // IAM objects belong to an account, not a region.
+    let account_wide = matches!(
+        kind,
+        GetKind::Users | GetKind::ManagedPolicies | GetKind::Roles
+    );
+    let region = (global.region.is_some() && !account_wide).then(|| ctx.region.to_string());
     let objects: Vec<StoredObject> = with_service(ctx, async |service, _| {
         Ok(service
             .objects(object_kind, account.as_deref(), region.as_deref())

@@ -578,6 +578,7 @@ fn parameter_overrides_are_checked_against_the_definitions() {
             "error: command line --parameter Enviroment: no template in these files declares a parameter \"Enviroment\"; did you mean \"Environment\"?",
             "error: tests/fixtures/valid/json-long-form.json:5:5 Parameters.Environment: value \"production\" is not one of the AllowedValues (prod, staging)",
             "error: tests/fixtures/valid/json-long-form.json:11:5 Parameters.RetentionDays: value \"0\" is below MinValue (1)",
+            "warning: tests/fixtures/valid/json-long-form.json:38:37 BackupRole.AssumeRolePolicyDocument: the trust policy is kept but not used: Coffer has no STS, so nothing assumes a role; access keys act as IAM users; declare an AWS::IAM::User and create its key with `access-keys create`",
         ]
     );
 }
@@ -621,7 +622,11 @@ fn a_file_that_does_not_parse_does_not_make_overrides_unknown() {
     );
     assert_eq!(
         all_diagnostics(&loaded, &options),
-        ["error: tests/fixtures/broken/yaml-syntax.yaml:6:7 syntax error: illegal placement of ':' indicator"]
+        [
+            "error: tests/fixtures/broken/yaml-syntax.yaml:6:7 syntax error: illegal placement of ':' indicator",
+            "warning: tests/fixtures/valid/json-long-form.json:38:37 BackupRole.AssumeRolePolicyDocument: the trust policy is kept but not used: Coffer has no STS, so nothing assumes a role; access keys act as IAM users; declare an AWS::IAM::User and create its key with `access-keys create`",
+            "warning: tests/fixtures/valid/json-long-form.json:49:11 BackupRole.ManagedPolicyArns[0]: \"arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup\" is an AWS managed policy, which Coffer does not have; it grants nothing here; write the permissions as an AWS::IAM::ManagedPolicy of this template",
+        ]
     );
 }
 
@@ -784,6 +789,25 @@ fn alias_bomb() {
         &["broken/alias-bomb.yaml"],
         &[
             "error: tests/fixtures/broken/alias-bomb.yaml:14:12 expanding this alias takes what aliases copy past 1000000 values, the limit for the files loaded together; a policy file that expands this much is most likely an alias bomb (\"billion laughs\"); write the repeated parts out, or alias fewer or smaller values",
+        ],
+    );
+}
+
+/// IAM principals as code: a bad Effect, an unknown action prefix, a
+/// Principal in an identity policy, a managed policy naming a user that
+/// does not exist and a user naming a policy that does not exist are each
+/// reported at the document or field they are in, with what to write
+/// instead (references are warnings without a catalog, errors at apply).
+#[test]
+fn iam_principals_and_their_policies_teach_what_is_wrong() {
+    check(
+        &["broken/iam.yaml"],
+        &[
+            "warning: tests/fixtures/broken/iam.yaml:7:11 Auditor.ManagedPolicyArns[0]: managed policy \"arn:coffer:iam::111122223333:policy/read-onyl\" does not exist: it is not declared in these files; apply will need it in the catalog; did you mean \"arn:coffer:iam::111122223333:policy/read-only\"?",
+            "error: tests/fixtures/broken/iam.yaml:11:13 Auditor.Policies[0].PolicyDocument.Statement[0].Action[0]: action \"bakup:ListBackupVaults\" has the prefix \"bakup\", which names no service Coffer authorizes (backup, coffer, iam, cloudformation); did you mean \"backup:ListBackupVaults\"?",
+            "error: tests/fixtures/broken/iam.yaml:11:13 Auditor.Policies[0].PolicyDocument.Statement[0].Effect: Effect \"Permit\" must be \"Allow\" or \"Deny\"",
+            "error: tests/fixtures/broken/iam.yaml:20:9 ReadOnly.PolicyDocument.Statement[0].Principal: an identity policy names no Principal: it applies to the users it is attached to; remove it; to restrict who may act on a vault, write the vault's AccessPolicy",
+            "warning: tests/fixtures/broken/iam.yaml:26:11 ReadOnly.Users[0]: IAM user \"auditer\" does not exist: it is not declared in these files; apply will need it in the catalog; did you mean \"auditor\"?",
         ],
     );
 }

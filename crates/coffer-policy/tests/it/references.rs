@@ -87,6 +87,7 @@ fn objects_of_other_stacks_satisfy_references_and_their_locks_apply() {
         framework_arns: vec![
             "arn:coffer:backup:eu-west-1:111122223333:framework:platform_core".into(),
         ],
+        ..External::default()
     };
     assert_eq!(
         strict(&loaded, &external),

@@ -4,7 +4,8 @@
 //! `.ci/run` prepares, `COFFER_TEST_VENV`): every implemented operation
 //! checked against the service model's output shapes, SigV4 refusals that
 //! change nothing and are counted, and every operation of the model
-//! answered (implemented, or `NotImplementedException`).
+//! answered (implemented, or `NotImplementedException`); the authorization
+//! matrix of `examples/iam-principals.yaml`'s principals.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,6 +43,22 @@ Resources:
         BackupPlanRule:
           - RuleName: nightly
             TargetBackupVault: !Ref Primary
+  Ops:
+    Type: AWS::IAM::User
+    Properties:
+      UserName: ops
+      Policies:
+        - PolicyName: everything
+          PolicyDocument:
+            Version: '2012-10-17'
+            Statement:
+              - Effect: Allow
+                Action: ['backup:*', 'coffer:*']
+                Resource: '*'
+  Retired:
+    Type: AWS::IAM::User
+    Properties:
+      UserName: retired
 "#;
 
 /// `coffer serve` on `port`, killed when dropped.
@@ -113,8 +130,53 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
     let point = points[0]["RecoveryPointArn"].as_str().unwrap().to_string();
     let validated = home.run(&["restore", "validate", "--recovery-point", &point]);
     assert_eq!(validated.code, 0, "{validated:?}");
+    // A key only for a declared user, saying how to declare one.
+    let undeclared = home.run(&["access-keys", "create", "--user", "auditor"]);
+    assert_eq!(undeclared.code, 1, "{undeclared:?}");
+    assert!(
+        undeclared.stderr.contains("not declared") && undeclared.stderr.contains("AWS::IAM::User"),
+        "{undeclared:?}"
+    );
     let (key_id, secret) = access_key(&home, "ops");
     let (disabled_id, disabled_secret) = access_key(&home, "retired");
+    // The example's principals, applied as a stack of their own.
+    let principals = home.run(&[
+        "apply",
+        "--stack",
+        "principals",
+        &repo("examples/iam-principals.yaml"),
+    ]);
+    assert_eq!(principals.code, 0, "{principals:?}");
+    // IAM objects are account-wide objects with history, in the ledger.
+    let history = home.run(&["get", "users", "auditor", "--history", "-o", "json"]);
+    assert_eq!(history.code, 0, "{history:?}");
+    let versions: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let versions = versions.as_array().unwrap();
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert_eq!(
+        versions[0]["Arn"],
+        "arn:coffer:iam::210987654321:user/auditor"
+    );
+    assert_eq!(versions[0]["StackName"], "principals");
+    let policies = home.run(&["get", "managed-policies", "-o", "json"]);
+    assert_eq!(policies.code, 0, "{policies:?}");
+    let policies: serde_json::Value = serde_json::from_str(&policies.stdout).unwrap();
+    let names: Vec<&str> = policies
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ManagedPolicyName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["backup-full-access", "backup-read-only"]);
+    let verified = home.run(&["evidence", "verify"]);
+    assert_eq!(verified.code, 0, "{verified:?}");
+    let keys: serde_json::Map<String, serde_json::Value> = ["auditor", "operator", "administrator"]
+        .into_iter()
+        .map(|user| {
+            let (id, secret) = access_key(&home, user);
+            (user.to_string(), serde_json::json!([id, secret]))
+        })
+        .collect();
     let run = home.run(&[
         "access-keys",
         "update",
@@ -153,6 +215,10 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
         .env("COFFER_SECRET", &secret)
         .env("COFFER_DISABLED_KEY_ID", &disabled_id)
         .env("COFFER_DISABLED_SECRET", &disabled_secret)
+        .env(
+            "COFFER_PRINCIPALS",
+            serde_json::Value::Object(keys).to_string(),
+        )
         .env("COFFER_REGION", "eu-west-1")
         .env("COFFER_ACCOUNT", "210987654321")
         .env("COFFER_MODEL", &model)
