@@ -21,9 +21,9 @@ use crate::input::Input;
 
 mod audit;
 mod copies;
-mod points;
 mod idempotency;
 mod plans;
+mod points;
 mod tags;
 
 /// What an operation answers: its output shape's members.

@@ -106,7 +106,8 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 16,
-        description: "ledger entries by subject and kind, for the catalog's agreement with the ledger",
+        description:
+            "ledger entries by subject and kind, for the catalog's agreement with the ledger",
         sql: include_str!("migrations/0016_ledger_by_subject_kind.sql"),
     },
 ];
