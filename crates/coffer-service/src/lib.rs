@@ -21,6 +21,7 @@ pub mod holds;
 pub mod jobs;
 pub mod keys;
 pub mod lookup;
+pub mod org;
 pub mod paging;
 pub mod points;
 pub mod quickstart;

@@ -54,6 +54,9 @@ pub struct LoadedOrganization {
     pub sources: Vec<OrgSource>,
     pub(crate) located: BTreeMap<String, Located>,
     account_pos: BTreeMap<String, Pos>,
+    /// How many of the errors are plans that are not valid plans (the
+    /// organization is still read whole and merges).
+    n_invalid_plans: usize,
 }
 
 impl LoadedOrganization {
@@ -63,6 +66,12 @@ impl LoadedOrganization {
     /// An account not in the organization; a policy that could not be read.
     pub fn effective(&self, account: &AccountId) -> Result<EffectivePolicy, EffectiveError> {
         OrgPolicies::new(&self.organization)?.effective(account)
+    }
+
+    /// Whether the organization was read whole: every error, if any, is a
+    /// plan that is not a valid plan in some account.
+    pub fn is_usable(&self) -> bool {
+        self.diagnostics.errors().count() == self.n_invalid_plans
     }
 
     /// The newest modification time of the files read.
@@ -447,6 +456,7 @@ pub fn load_organization(path: &Path) -> LoadedOrganization {
         sources: builder.sources,
         located: builder.located,
         account_pos: builder.account_pos,
+        n_invalid_plans: 0,
     };
     check_effective(&mut loaded);
     loaded.diagnostics.sort();
@@ -835,6 +845,7 @@ fn check_effective(loaded: &mut LoadedOrganization) {
         }
         let pos = loaded.account_pos.get(account.id.as_str()).copied();
         for invalid in effective.invalid_plans {
+            loaded.n_invalid_plans += 1;
             found
                 .push(
                     Severity::Error,

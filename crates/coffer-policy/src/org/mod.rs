@@ -11,9 +11,6 @@ mod merge;
 mod schema;
 mod validity;
 
-#[cfg(test)]
-mod tests;
-
 use std::collections::HashMap;
 
 use coffer_model::{AccountId, Organization};

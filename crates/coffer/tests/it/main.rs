@@ -19,6 +19,7 @@ mod evidence;
 mod history;
 mod jobs;
 mod keys;
+mod org;
 mod policy;
 mod postgres;
 mod quickstart;
