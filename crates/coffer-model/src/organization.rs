@@ -15,11 +15,18 @@ use crate::names::AccountId;
 pub struct Organization {
     /// The root's ID (`r-...` in AWS; any non-empty name here).
     pub root_id: String,
+    /// The account that owns the organization.
+    #[serde(default)]
+    pub management_account: Option<AccountId>,
+    /// The member account registered as the backup delegated
+    /// administrator: it acts on member accounts as the management account does.
+    #[serde(default)]
+    pub backup_delegated_administrator: Option<AccountId>,
     #[serde(default)]
     pub organizational_units: Vec<OrganizationalUnit>,
     #[serde(default)]
     pub accounts: Vec<OrganizationAccount>,
-    /// Backup policy documents by name (AWS Organizations JSON).
+    /// Backup policy documents by name (AWS Organizations JSON, operators kept).
     #[serde(default)]
     pub policies: BTreeMap<String, serde_json::Value>,
     /// Which policy is attached where, in attachment order.
@@ -54,6 +61,27 @@ pub struct PolicyAttachment {
 }
 
 impl Organization {
+    /// The policies attached to `target`, in attachment order.
+    pub fn attached_to<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.attachments
+            .iter()
+            .filter(move |a| a.target_id == target)
+            .map(|a| a.policy_name.as_str())
+    }
+
+    /// A unit's name, or `None` when `id` is not a unit.
+    pub fn unit_name(&self, id: &str) -> Option<&str> {
+        self.organizational_units
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.name.as_str())
+    }
+
+    /// An account's entry.
+    pub fn account(&self, id: &AccountId) -> Option<&OrganizationAccount> {
+        self.accounts.iter().find(|a| &a.id == id)
+    }
+
     /// The chain of targets from the root down to `account` (root, units…,
     /// account), the order in which policies are inherited.
     pub fn path_to(&self, account: &AccountId) -> Option<Vec<String>> {
@@ -158,6 +186,8 @@ mod tests {
     fn org() -> Organization {
         Organization {
             root_id: "r-root".into(),
+            management_account: None,
+            backup_delegated_administrator: None,
             organizational_units: vec![OrganizationalUnit {
                 id: "ou-prod".into(),
                 name: "production".into(),

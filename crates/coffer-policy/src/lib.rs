@@ -1,7 +1,8 @@
 //! Policy as code: loads CloudFormation templates (YAML or JSON) and
 //! inventory files into model values, resolving intrinsics within the file
 //! set, and reports every problem at once with file, line, column, logical
-//! ID and field. Also loads and creates Coffer's `config.toml`.
+//! ID and field. Also loads and creates Coffer's `config.toml`, and reads
+//! organizations and merges their backup policies ([`org`]).
 //!
 //! Input is bounded by size as well as by count: each file, the files of
 //! one load together, and what YAML aliases copy ([`Limits`]).
@@ -30,6 +31,7 @@ mod intrinsic;
 mod inventory;
 mod load;
 mod node;
+pub mod org;
 mod read;
 mod set;
 

@@ -254,8 +254,8 @@ pub fn load_files_with_limits(paths: &[PathBuf], options: &LoadOptions, limits: 
         } else if root.get("plans").is_some() {
             loaded
                 .diagnostics
-                .push(Severity::Error, &label, Some(root.pos), "", "this is an AWS Organizations backup policy: it is merged into each account's effective policy through an organization, not applied as a stack, and Coffer does not load organizations yet")
-                .hint("pass CloudFormation templates and inventory files here");
+                .push(Severity::Error, &label, Some(root.pos), "", "this is an AWS Organizations backup policy: it is merged into each account's effective policy through an organization, not applied as a stack")
+                .hint("attach it in an organization file and check that with `coffer org validate` (docs/organizations.md); pass CloudFormation templates and inventory files here");
         } else {
             loaded
                 .diagnostics

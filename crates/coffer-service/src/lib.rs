@@ -24,6 +24,7 @@ pub mod holds;
 pub mod jobs;
 pub mod keys;
 pub mod lookup;
+pub mod org;
 pub mod paging;
 pub mod plans;
 pub mod points;

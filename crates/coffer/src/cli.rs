@@ -13,6 +13,7 @@ use crate::get::GetKind;
 use crate::holds::HoldsCommand;
 use crate::jobs::JobsCommand;
 use crate::keys::KeysCommand;
+use crate::org::OrgCommand;
 use crate::output::OutputFormat;
 use crate::points::PointsCommand;
 use crate::policy::{PolicyArgs, StackArgs};
@@ -114,6 +115,9 @@ pub enum Command {
     /// The evidence ledger: verify it, sign a checkpoint, prove an entry.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// The organization: check it, show an account's effective backup policy.
+    #[command(subcommand)]
+    Org(OrgCommand),
     /// Print the Prometheus metrics (`coffer_*`) the daemon serves on /metrics.
     #[command(after_help = "Example:\n  coffer metrics")]
     Metrics,
@@ -187,6 +191,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Metrics => crate::metrics::run(ctx).await,
         Command::Quickstart => crate::quickstart::run(ctx).await,
         Command::Evidence(command) => crate::evidence::run(ctx, &command).await,
+        Command::Org(command) => crate::org::run(ctx, &command).await,
         Command::Report(command) => crate::report::run(ctx, &command).await,
         Command::Audit(command) => crate::audit::run(ctx, &command).await,
         Command::Serve {

@@ -16,6 +16,7 @@ mod holds;
 mod jobs;
 mod keys;
 mod metrics;
+mod org;
 mod output;
 mod points;
 mod policy;

@@ -9,6 +9,7 @@
 mod broken;
 mod inventory;
 mod limits;
+mod org;
 mod references;
 mod valid;
 

@@ -20,6 +20,7 @@ mod history;
 mod jobs;
 mod keys;
 mod plans;
+mod org;
 mod policy;
 mod postgres;
 mod quickstart;
