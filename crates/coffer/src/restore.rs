@@ -90,6 +90,7 @@ fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
             bucket: bucket.clone(),
             prefix: args.target_prefix.clone().unwrap_or_default(),
             select: args.key.clone(),
+            versions: coffer_drivers::s3::RestoreVersions::Current,
         }));
     }
     if bucket_only {
