@@ -19,7 +19,16 @@
 //! describes exactly the version read, so each record is consistent with
 //! the bytes stored even while the bucket changes; an object deleted
 //! between the listing and the read is left out, as restic leaves out a
-//! file that vanished.
+//! file that vanished, and named in the outcome's warnings.
+//!
+//! With `versions: all` in the inventory (connection `versions=all`), the
+//! bucket is listed with ListObjectVersions instead, and every version,
+//! the current one too, is stored at `history/<key>/<version ID>`, read by
+//! its version ID (a delete marker is an empty file); its record says
+//! whether it is the latest, a delete marker, and how many of the key's
+//! versions are newer. A version's path never changes, so the next backup
+//! reads only new versions. Restore writes the current versions, every
+//! version of each key oldest first ([`RestoreVersions::All`]), or one.
 //!
 //! Restore writes each object (content type, user metadata, then its tags)
 //! into a bucket, created when missing, under a prefix, on the source's
