@@ -63,6 +63,7 @@ pub(crate) async fn backup(
             stored_bytes: content.stored_bytes,
             content_sha256: content.digest,
             manifest: None,
+            warnings: Vec::new(),
         })
     })
     .await

@@ -59,6 +59,10 @@ pub struct BackupOutcome {
     /// SHA-256 of the stream, or of the tree's canonical listing.
     pub content_sha256: String,
     pub manifest: Option<ContentManifest>,
+    /// What the point left out and why (an object deleted between its
+    /// listing and its read): the job completes, with these as its status
+    /// message.
+    pub warnings: Vec<String>,
 }
 
 impl BackupOutcome {
@@ -74,6 +78,7 @@ impl BackupOutcome {
             stored_bytes,
             content_sha256: saved.sha256,
             manifest: Some(manifest),
+            warnings: Vec::new(),
         }
     }
 }

@@ -57,7 +57,7 @@ const ENDPOINT_FIELDS: &[&str] = &[
     "path_style",
 ];
 const BUCKET_FIELDS: &[&str] = &[
-    "name", "endpoint", "bucket", "prefix", "account", "region", "tags",
+    "name", "endpoint", "bucket", "prefix", "versions", "account", "region", "tags",
 ];
 const SECRET_FIELDS: &[&str] = &["env", "file"];
 
@@ -109,6 +109,8 @@ struct ReadyBucket {
     scope: Scope,
     bucket: String,
     prefix: Option<String>,
+    /// `versions: all`: every version and delete marker is backed up.
+    all_versions: bool,
     origin: Origin,
 }
 
@@ -225,6 +227,9 @@ pub(crate) fn resolve_buckets(shared: Inventories, diags: &mut Diagnostics, set:
         ]);
         if let Some(prefix) = ready.prefix.filter(|prefix| !prefix.is_empty()) {
             connection.insert("prefix".into(), prefix);
+        }
+        if ready.all_versions {
+            connection.insert("versions".into(), "all".into());
         }
         if let Some(key) = &endpoint.access_key_id {
             connection.insert("access_key_id".into(), key.to_string());
@@ -1035,6 +1040,26 @@ fn read_bucket(reader: &mut Reader<'_>, cx: &mut Context<'_>, node: &Node, idx: 
         }
         Some(prefix)
     });
+    let all_versions = match fields.get("versions") {
+        None => false,
+        Some(versions_node) => {
+            let src = fields.src("versions");
+            match reader.string(versions_node, &src, &src).as_deref() {
+                Some("all") => true,
+                Some("current") | None => false,
+                Some(other) => {
+                    reader
+                        .error(
+                            versions_node.pos,
+                            &src,
+                            format!("versions {other:?} is not current or all"),
+                        )
+                        .hint("`all` also backs up noncurrent versions and delete markers (the bucket needs versioning on); `current` (the default) only the current objects");
+                    false
+                }
+            }
+        }
+    };
     let Some((endpoint, endpoint_pos, src)) = endpoint else {
         return;
     };
@@ -1045,6 +1070,7 @@ fn read_bucket(reader: &mut Reader<'_>, cx: &mut Context<'_>, node: &Node, idx: 
             scope,
             bucket,
             prefix,
+            all_versions,
         }),
         _ => None,
     };
@@ -1399,6 +1425,26 @@ filesystems:
         let (set, diags) = check(text);
         assert_eq!(diags, ["inv.yaml:3:10 s3_endpoints[0].url: url \"minio:9000\" must start with http:// or https://; e.g. http://127.0.0.1:9000 or https://s3.eu-west-1.amazonaws.com"]);
         assert!(set.resources.is_empty());
+    }
+
+    #[test]
+    fn a_bucket_asks_for_every_version_with_versions_all() {
+        let text = "s3_endpoints:\n  - name: s3\n    url: https://s3.example\nbuckets:\n  - name: logs\n    endpoint: s3\n    versions: all\n  - name: media\n    endpoint: s3\n    versions: current\n";
+        let (set, diags) = check(text);
+        assert_eq!(diags, Vec::<String>::new());
+        assert_eq!(
+            resource(&set, "logs")
+                .connection
+                .get("versions")
+                .map(String::as_str),
+            Some("all")
+        );
+        assert_eq!(resource(&set, "media").connection.get("versions"), None);
+        let text = "s3_endpoints:\n  - name: s3\n    url: https://s3.example\nbuckets:\n  - name: logs\n    endpoint: s3\n    versions: noncurrent\n";
+        check_errors(
+            text,
+            &["inv.yaml:7:15 buckets[0].versions: versions \"noncurrent\" is not current or all; `all` also backs up noncurrent versions and delete markers (the bucket needs versioning on); `current` (the default) only the current objects"],
+        );
     }
 
     #[test]

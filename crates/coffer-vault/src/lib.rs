@@ -35,5 +35,5 @@ pub use storage::{
     block_on_s3, exclude_globs, parse_read_subset, restic_password, s3_operator, tree_order,
     Content, ObjectBody, ObjectsBackup, Observer, PruneSummary, ReadBack, RestoreRequest,
     RestoreSummary, S3Access, Settled, SnapshotInfo, StorageError, StoredObject, StreamBackup,
-    TreeObject, VaultStorage, OBJECTS_MANIFEST, OBJECTS_ROOT, SECRET_FILE,
+    TreeObject, VaultStorage, HISTORY_ROOT, OBJECTS_MANIFEST, OBJECTS_ROOT, SECRET_FILE,
 };

@@ -532,34 +532,129 @@ impl S3Client {
                 &self.url(Some(key), &[]),
             )
             .await?;
-        let headers = response.headers();
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let mut metadata = BTreeMap::new();
-        for (name, value) in headers {
-            if let Some(field) = name.as_str().strip_prefix("x-amz-meta-") {
-                if let Ok(value) = value.to_str() {
-                    metadata.insert(field.to_string(), value.to_string());
-                }
-            }
+        Ok(open_object(target, response))
+    }
+
+    /// Opens the version `version_id` of `key` for reading, as [`open`]
+    /// (`S3Client::open`) opens the newest.
+    ///
+    /// # Errors
+    /// `NoSuchVersion`, `NoSuchKey`, access refused, no answer.
+    pub async fn open_version(&self, key: &str, version_id: &str) -> Result<OpenObject, S3Error> {
+        let target = format!("{}?versionId={version_id}", self.target(key));
+        let response = self
+            .ask(
+                "GetObject",
+                &target,
+                http::Method::GET,
+                &self.url(Some(key), &[("versionId", version_id)]),
+            )
+            .await?;
+        Ok(open_object(target, response))
+    }
+
+    /// One page of the versions and delete markers of the keys that start
+    /// with `prefix` (ListObjectVersions), in key order and, per key,
+    /// newest first, from the markers of the page before (`None`: the
+    /// first page).
+    ///
+    /// # Errors
+    /// `NoSuchBucket`, access refused, no answer, an answer that is not a
+    /// version listing.
+    pub async fn list_versions_page(
+        &self,
+        prefix: &str,
+        from: Option<&VersionMarker>,
+    ) -> Result<VersionPage, S3Error> {
+        let target = self.target(prefix);
+        let page_size = self.page_size.map(|n| n.to_string());
+        let mut query = vec![("versions", ""), ("prefix", prefix)];
+        if let Some(keys) = &page_size {
+            query.push(("max-keys", keys));
         }
-        let described = ObjectVersion {
-            size: text("content-length").and_then(|s| s.parse().ok()),
-            etag: text("etag"),
-            last_modified: text("last-modified"),
-            content_type: text("content-type"),
-            version_id: text("x-amz-version-id"),
-            metadata,
-        };
-        Ok(OpenObject {
-            target,
-            described,
-            response: Some(response),
-        })
+        if let Some(marker) = from {
+            query.push(("key-marker", &marker.key));
+            query.push(("version-id-marker", &marker.version_id));
+        }
+        let response = self
+            .ask(
+                "ListObjectVersions",
+                &target,
+                http::Method::GET,
+                &self.url(None, &query),
+            )
+            .await?;
+        let text = answer_text("ListObjectVersions", &target, response).await?;
+        parse_versions(&text)
+            .map_err(|detail| S3Error::local("ListObjectVersions", &target, detail))
+    }
+
+    /// The bucket's versioning status (`Enabled`, `Suspended`), `None`
+    /// when versioning was never enabled (GetBucketVersioning).
+    ///
+    /// # Errors
+    /// `NoSuchBucket`, access refused, no answer, an unreadable answer.
+    pub async fn versioning(&self) -> Result<Option<String>, S3Error> {
+        let target = format!("s3://{}", self.bucket);
+        let response = self
+            .ask(
+                "GetBucketVersioning",
+                &target,
+                http::Method::GET,
+                &self.url(None, &[("versioning", "")]),
+            )
+            .await?;
+        let text = answer_text("GetBucketVersioning", &target, response).await?;
+        let parsed: VersioningXml = quick_xml::de::from_str(&text).map_err(|e| {
+            S3Error::local(
+                "GetBucketVersioning",
+                &target,
+                format!("the answer is not a versioning configuration: {e}"),
+            )
+        })?;
+        Ok(parsed
+            .status
+            .map(|status| status.trim().to_string())
+            .filter(|status| !status.is_empty()))
+    }
+
+    /// Turns versioning on (PutBucketVersioning, `Enabled`).
+    ///
+    /// # Errors
+    /// `NoSuchBucket`, access refused, no answer.
+    pub async fn enable_versioning(&self) -> Result<(), S3Error> {
+        let target = format!("s3://{}", self.bucket);
+        let body = b"<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>Enabled</Status></VersioningConfiguration>".to_vec();
+        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&body));
+        let md5 = HeaderValue::from_str(&md5)
+            .map_err(|e| S3Error::local("PutBucketVersioning", &target, e.to_string()))?;
+        self.send(
+            "PutBucketVersioning",
+            &target,
+            http::Method::PUT,
+            &self.url(None, &[("versioning", "")]),
+            vec![(CONTENT_MD5, md5)],
+            body,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes `key` (DeleteObject): in a versioned bucket, a delete
+    /// marker becomes its newest version.
+    ///
+    /// # Errors
+    /// Access refused, no answer.
+    pub async fn delete_object(&self, key: &str) -> Result<(), S3Error> {
+        let target = self.target(key);
+        self.ask(
+            "DeleteObject",
+            &target,
+            http::Method::DELETE,
+            &self.url(Some(key), &[]),
+        )
+        .await?;
+        Ok(())
     }
 
     /// The bucket's Object Lock configuration; `None` when the bucket has
@@ -596,25 +691,44 @@ impl S3Client {
     /// # Errors
     /// `NoSuchKey`, access refused, no answer, an unreadable answer.
     pub async fn object_tags(&self, key: &str) -> Result<BTreeMap<String, String>, S3Error> {
-        self.tags("GetObjectTagging", Some(key)).await
+        self.tags("GetObjectTagging", Some(key), None).await
     }
 
-    /// The tags of `key`, or of the bucket (`None`).
+    /// The tags of the version `version_id` of `key` (GetObjectTagging).
+    ///
+    /// # Errors
+    /// `NoSuchKey`, `NoSuchVersion`, access refused, no answer, an
+    /// unreadable answer.
+    pub async fn object_version_tags(
+        &self,
+        key: &str,
+        version_id: &str,
+    ) -> Result<BTreeMap<String, String>, S3Error> {
+        self.tags("GetObjectTagging", Some(key), Some(version_id))
+            .await
+    }
+
+    /// The tags of `key` (of one of its versions), or of the bucket (`None`).
     async fn tags(
         &self,
         operation: &'static str,
         key: Option<&str>,
+        version_id: Option<&str>,
     ) -> Result<BTreeMap<String, String>, S3Error> {
         let target = match key {
             Some(key) => self.target(key),
             None => format!("s3://{}", self.bucket),
         };
+        let mut query = vec![("tagging", "")];
+        if let Some(version_id) = version_id {
+            query.push(("versionId", version_id));
+        }
         let response = self
             .ask(
                 operation,
                 &target,
                 http::Method::GET,
-                &self.url(key, &[("tagging", "")]),
+                &self.url(key, &query),
             )
             .await?;
         let text = answer_text(operation, &target, response).await?;
@@ -652,7 +766,7 @@ impl S3Client {
     /// # Errors
     /// `NoSuchBucket`, access refused, no answer, an unreadable answer.
     pub async fn bucket_tags(&self) -> Result<BTreeMap<String, String>, S3Error> {
-        match self.tags("GetBucketTagging", None).await {
+        match self.tags("GetBucketTagging", None, None).await {
             Err(e) if e.code.as_deref() == Some("NoSuchTagSet") => Ok(BTreeMap::new()),
             other => other,
         }
@@ -862,6 +976,178 @@ pub fn parse_list(xml: &str) -> Result<ListPage, String> {
     Ok(ListPage { objects, next })
 }
 
+/// A GetObject answer as an open object: what its headers say of the
+/// version sent, and its body.
+fn open_object(target: String, response: reqwest::Response) -> OpenObject {
+    let headers = response.headers();
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let mut metadata = BTreeMap::new();
+    for (name, value) in headers {
+        if let Some(field) = name.as_str().strip_prefix("x-amz-meta-") {
+            if let Ok(value) = value.to_str() {
+                metadata.insert(field.to_string(), value.to_string());
+            }
+        }
+    }
+    let described = ObjectVersion {
+        size: text("content-length").and_then(|s| s.parse().ok()),
+        etag: text("etag"),
+        last_modified: text("last-modified"),
+        content_type: text("content-type"),
+        version_id: text("x-amz-version-id"),
+        metadata,
+    };
+    OpenObject {
+        target,
+        described,
+        response: Some(response),
+    }
+}
+
+/// One entry of a version listing: a version of an object, or a delete
+/// marker.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListedVersion {
+    pub key: String,
+    /// `null` for a version written while versioning was off.
+    pub version_id: String,
+    pub is_latest: bool,
+    pub delete_marker: bool,
+    /// 0 for a delete marker.
+    pub size: u64,
+    /// Quotes included; none for a delete marker.
+    pub etag: Option<String>,
+    /// As listed (`2026-11-24T10:00:00.000Z`).
+    pub last_modified: Option<String>,
+}
+
+/// Where a version listing goes on: the next page starts after this key
+/// and version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionMarker {
+    pub key: String,
+    pub version_id: String,
+}
+
+/// One page of a ListObjectVersions answer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct VersionPage {
+    /// In key order, each key's entries newest first.
+    pub versions: Vec<ListedVersion>,
+    pub next: Option<VersionMarker>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VersioningXml {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+// One sequence of every element, in S3's order: versions and delete
+// markers interleave, and quick-xml takes a sequence only when whole.
+#[derive(Deserialize)]
+struct ListVersionsResult {
+    #[serde(default, rename = "$value")]
+    elements: Vec<VersionsElement>,
+}
+
+#[derive(Deserialize)]
+enum VersionsElement {
+    IsTruncated(String),
+    NextKeyMarker(String),
+    NextVersionIdMarker(String),
+    Version(VersionXml),
+    DeleteMarker(VersionXml),
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VersionXml {
+    key: String,
+    #[serde(default)]
+    version_id: Option<String>,
+    #[serde(default)]
+    is_latest: Option<String>,
+    #[serde(default)]
+    size: Option<String>,
+    #[serde(default, rename = "ETag")]
+    etag: Option<String>,
+    #[serde(default)]
+    last_modified: Option<String>,
+}
+
+/// Reads a ListObjectVersions answer.
+///
+/// # Errors
+/// XML that is not a version listing, or a truncated listing without
+/// markers to go on.
+pub fn parse_versions(xml: &str) -> Result<VersionPage, String> {
+    let result: ListVersionsResult = quick_xml::de::from_str(xml)
+        .map_err(|e| format!("the answer is not a ListObjectVersions listing: {e}"))?;
+    let mut truncated = false;
+    let mut next_key = None;
+    let mut next_version = None;
+    let mut versions = Vec::new();
+    for element in result.elements {
+        let (found, delete_marker) = match element {
+            VersionsElement::IsTruncated(text) => {
+                truncated = text.trim().eq_ignore_ascii_case("true");
+                continue;
+            }
+            VersionsElement::NextKeyMarker(key) => {
+                next_key = Some(key);
+                continue;
+            }
+            VersionsElement::NextVersionIdMarker(version) => {
+                next_version = Some(version);
+                continue;
+            }
+            VersionsElement::Other => continue,
+            VersionsElement::Version(found) => (found, false),
+            VersionsElement::DeleteMarker(found) => (found, true),
+        };
+        versions.push(ListedVersion {
+            key: found.key,
+            version_id: found
+                .version_id
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "null".into()),
+            is_latest: found
+                .is_latest
+                .is_some_and(|l| l.trim().eq_ignore_ascii_case("true")),
+            delete_marker,
+            size: found
+                .size
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or_default(),
+            etag: found.etag,
+            last_modified: found.last_modified,
+        });
+    }
+    let next = match (truncated, next_key) {
+        (false, _) => None,
+        (true, Some(key)) if !key.is_empty() => Some(VersionMarker {
+            key,
+            version_id: next_version.unwrap_or_default(),
+        }),
+        (true, _) => {
+            return Err(
+                "the version listing is truncated but gives no NextKeyMarker to go on".into(),
+            )
+        }
+    };
+    Ok(VersionPage { versions, next })
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct LockXml {
@@ -977,6 +1263,64 @@ pub fn error_of(status: u16, body: &str) -> (Option<String>, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_listing_keeps_versions_and_delete_markers_in_order() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Name>photos</Name><Prefix></Prefix><KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker><MaxKeys>2</MaxKeys>
+  <IsTruncated>true</IsTruncated>
+  <DeleteMarker><Key>a &amp; b</Key><VersionId>v3</VersionId><IsLatest>true</IsLatest><LastModified>2026-11-24T10:00:02.000Z</LastModified><Owner><ID>x</ID></Owner></DeleteMarker>
+  <Version><Key>a &amp; b</Key><VersionId>v2</VersionId><IsLatest>false</IsLatest><LastModified>2026-11-24T10:00:01.000Z</LastModified><ETag>"e2"</ETag><Size>5</Size><StorageClass>STANDARD</StorageClass><Owner><ID>x</ID></Owner></Version>
+  <NextKeyMarker>a &amp; b</NextKeyMarker><NextVersionIdMarker>v2</NextVersionIdMarker>
+</ListVersionsResult>"#;
+        let page = parse_versions(xml).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            page.versions,
+            vec![
+                ListedVersion {
+                    key: "a & b".into(),
+                    version_id: "v3".into(),
+                    is_latest: true,
+                    delete_marker: true,
+                    size: 0,
+                    etag: None,
+                    last_modified: Some("2026-11-24T10:00:02.000Z".into()),
+                },
+                ListedVersion {
+                    key: "a & b".into(),
+                    version_id: "v2".into(),
+                    is_latest: false,
+                    delete_marker: false,
+                    size: 5,
+                    etag: Some("\"e2\"".into()),
+                    last_modified: Some("2026-11-24T10:00:01.000Z".into()),
+                },
+            ]
+        );
+        assert_eq!(
+            page.next,
+            Some(VersionMarker {
+                key: "a & b".into(),
+                version_id: "v2".into()
+            })
+        );
+        let last = parse_versions(
+            "<ListVersionsResult><IsTruncated>false</IsTruncated></ListVersionsResult>",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            last,
+            VersionPage {
+                versions: vec![],
+                next: None
+            }
+        );
+        assert!(parse_versions(
+            "<ListVersionsResult><IsTruncated>true</IsTruncated></ListVersionsResult>"
+        )
+        .is_err());
+    }
 
     fn at(text: &str) -> jiff::Timestamp {
         text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))

@@ -58,6 +58,12 @@ pub struct RestoreStart {
     /// With --target-bucket: restore only this key, or the keys under this prefix.
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
+    /// With --target-bucket: write every version the point holds, each key's oldest first (a point of a bucket with `versions: all`).
+    #[arg(long)]
+    pub all_versions: bool,
+    /// With --target-bucket and --key: write this version of the key.
+    #[arg(long, value_name = "VERSION_ID")]
+    pub version_id: Option<String>,
     /// Replace an existing target (files, database, or table).
     #[arg(long)]
     pub force: bool,
@@ -74,8 +80,11 @@ fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
     if args.target_server.is_some() && args.target_database.is_none() {
         bail!("--target-server goes with --target-database: name the database to create on that server");
     }
-    let bucket_only =
-        args.target_prefix.is_some() || args.target_endpoint.is_some() || args.key.is_some();
+    let bucket_only = args.target_prefix.is_some()
+        || args.target_endpoint.is_some()
+        || args.key.is_some()
+        || args.all_versions
+        || args.version_id.is_some();
     if let Some(bucket) = &args.target_bucket {
         if args.target_dir.is_some() || args.target_file.is_some() || args.target_database.is_some()
         {
@@ -84,16 +93,28 @@ fn target(args: &RestoreStart) -> anyhow::Result<RestoreTarget> {
         if args.path.is_some() || args.table.is_some() {
             bail!("--path and --table do not go with --target-bucket; choose keys with --key");
         }
+        let versions = match (args.all_versions, &args.version_id) {
+            (true, Some(_)) => bail!("give --all-versions or --version-id, not both"),
+            (false, Some(_)) if args.key.is_none() => {
+                bail!("--version-id goes with --key: name the key whose version to restore")
+            }
+            (false, Some(version_id)) => {
+                coffer_drivers::s3::RestoreVersions::One(version_id.clone())
+            }
+            (true, None) => coffer_drivers::s3::RestoreVersions::All,
+            (false, None) => coffer_drivers::s3::RestoreVersions::Current,
+        };
         return Ok(RestoreTarget::Bucket(coffer_drivers::s3::BucketTarget {
             endpoint: args.target_endpoint.clone(),
             access: None,
             bucket: bucket.clone(),
             prefix: args.target_prefix.clone().unwrap_or_default(),
             select: args.key.clone(),
+            versions,
         }));
     }
     if bucket_only {
-        bail!("--target-prefix, --target-endpoint and --key go with --target-bucket");
+        bail!("--target-prefix, --target-endpoint, --key, --all-versions and --version-id go with --target-bucket");
     }
     match (&args.target_dir, &args.target_file, &args.target_database) {
         (Some(dir), None, None) => {

@@ -1,6 +1,9 @@
 //! S3 buckets against a real S3 server (moto, started by the test).
 
-use coffer_drivers::s3::BucketTarget;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use coffer_drivers::s3::{BucketTarget, RestoreVersions};
 use coffer_drivers::{backup, restore, validate, RestoreTarget};
 use coffer_model::ResourceType;
 use coffer_testkit::Moto;
@@ -120,6 +123,7 @@ s3.put_object_tagging(Bucket='photos', Key='a/x', Tagging={'TagSet': [{'Key': 'k
             bucket: bucket.into(),
             prefix: prefix.into(),
             select: select.map(str::to_string),
+            versions: RestoreVersions::Current,
         })
     };
     let restored = restore(
@@ -227,4 +231,394 @@ s3.put_object_tagging(Bucket='photos', Key='a/x', Tagging={'TagSet': [{'Key': 'k
         &["dump", &second.snapshot_id, "/objects/new/one"],
     );
     assert_eq!(dumped, "new");
+}
+
+/// Every version of `bucket` under `prefix`: key → its versions newest
+/// first (SHA-256, content type, user metadata, tags), its number of
+/// delete markers and whether the newest entry is one. (moto lists a
+/// page's delete markers after its versions, with dates cut to the
+/// second, so their place among the versions is not compared.)
+const VERSIONS: &str = r#"
+import hashlib
+bucket, prefix = sys.argv[1], sys.argv[2]
+out = {}
+for page in s3.get_paginator('list_object_versions').paginate(Bucket=bucket, Prefix=prefix):
+    for v in page.get('Versions', []):
+        got = s3.get_object(Bucket=bucket, Key=v['Key'], VersionId=v['VersionId'])
+        body = got['Body'].read()
+        tags = s3.get_object_tagging(Bucket=bucket, Key=v['Key'], VersionId=v['VersionId'])['TagSet']
+        entry = out.setdefault(v['Key'][len(prefix):], {'versions': [], 'delete_markers': 0, 'deleted': False})
+        entry['versions'].append({
+            'sha256': hashlib.sha256(body).hexdigest(),
+            'type': got.get('ContentType'),
+            'meta': got.get('Metadata', {}),
+            'tags': {t['Key']: t['Value'] for t in tags},
+        })
+    for d in page.get('DeleteMarkers', []):
+        entry = out.setdefault(d['Key'][len(prefix):], {'versions': [], 'delete_markers': 0, 'deleted': False})
+        entry['delete_markers'] += 1
+        entry['deleted'] = entry['deleted'] or d['IsLatest']
+print(json.dumps(out, sort_keys=True))
+"#;
+
+fn versions(moto: &Moto, bucket: &str, prefix: &str) -> serde_json::Value {
+    serde_json::from_str(&moto.boto3(VERSIONS, &[bucket, prefix])).unwrap()
+}
+
+fn bucket_resource(
+    moto: &Moto,
+    dir: &std::path::Path,
+    bucket: &str,
+    versions: bool,
+) -> coffer_model::Resource {
+    let credentials = dir.join("key");
+    std::fs::write(&credentials, "test\n").unwrap();
+    let reference = format!("file:{}", credentials.display());
+    let mut connection = vec![
+        ("endpoint", "local"),
+        ("url", moto.url.as_str()),
+        ("signing_region", "us-east-1"),
+        ("path_style", "true"),
+        ("bucket", bucket),
+        ("access_key_id", reference.as_str()),
+        ("secret_access_key", reference.as_str()),
+    ];
+    if versions {
+        connection.push(("versions", "all"));
+    }
+    resource(ResourceType::S3, bucket, &connection)
+}
+
+/// Versioned GetObject requests answered so far for `bucket` (bodies read).
+fn version_reads(moto: &Moto, bucket: &str) -> Vec<String> {
+    let start = format!("GET /{bucket}/");
+    moto.requests()
+        .into_iter()
+        .filter_map(|line| {
+            let path = line.strip_prefix(&start)?.split(' ').next()?.to_string();
+            (path.contains("versionId=") && !path.contains("tagging")).then_some(path)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn noncurrent_versions_and_delete_markers_round_trip_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = vault(dir.path());
+    let moto = Moto::start_logged();
+    // Three versions of one key, each with its own type, metadata and
+    // tags; a key deleted (its newest entry a delete marker); a key
+    // deleted and written again; a key with one version.
+    moto.boto3(
+        r#"
+import time
+s3.create_bucket(Bucket='history')
+s3.put_bucket_versioning(Bucket='history', VersioningConfiguration={'Status': 'Enabled'})
+for n in range(3):
+    s3.put_object(Bucket='history', Key='doc', Body=f'doc version {n}'.encode() * (n + 1),
+                  ContentType=f'text/v{n}', Metadata={'n': str(n)}, Tagging=f'n={n}')
+s3.put_object(Bucket='history', Key='gone', Body=b'soon deleted')
+s3.put_object(Bucket='history', Key='back/again', Body=b'first life')
+# moto dates a delete marker to the second: a second apart, its place
+# among the versions shows in the dates.
+time.sleep(1.1)
+s3.delete_object(Bucket='history', Key='gone')
+s3.delete_object(Bucket='history', Key='back/again')
+time.sleep(1.1)
+s3.put_object(Bucket='history', Key='back/again', Body=b'second life')
+s3.put_object(Bucket='history', Key='plain', Body=b'plain')
+"#,
+        &[],
+    );
+    let bucket = bucket_resource(&moto, dir.path(), "history", true);
+    let tags = |job: &str| {
+        vec![
+            format!("coffer-resource:{}", bucket.resource_arn),
+            format!("coffer-job:{job}"),
+        ]
+    };
+    let before = versions(&moto, "history", "");
+    assert_eq!(before["doc"]["versions"].as_array().unwrap().len(), 3);
+    assert_eq!(before["gone"]["deleted"], true);
+    assert_eq!(before["back/again"]["delete_markers"], 1);
+    assert_eq!(before["back/again"]["deleted"], false);
+
+    let reads_before = version_reads(&moto, "history").len();
+    let first = backup(&bucket, &vault, tags("1"), dir.path())
+        .await
+        .unwrap();
+    assert_eq!(
+        version_reads(&moto, "history").len() - reads_before,
+        7,
+        "each version read once (delete markers have no bytes)"
+    );
+    let first_point = point(&bucket, &first);
+
+    // Every version restores into a new bucket in the same order per key,
+    // delete markers included.
+    let into = |bucket: &str, select: Option<&str>, versions: RestoreVersions| {
+        RestoreTarget::Bucket(BucketTarget {
+            endpoint: None,
+            access: None,
+            bucket: bucket.into(),
+            prefix: String::new(),
+            select: select.map(str::to_string),
+            versions,
+        })
+    };
+    restore(
+        &first_point,
+        &bucket,
+        &vault,
+        &into("history-all", None, RestoreVersions::All),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(versions(&moto, "history-all", ""), before);
+
+    // The current versions alone: no deleted key, the newest bytes.
+    restore(
+        &first_point,
+        &bucket,
+        &vault,
+        &into("history-now", None, RestoreVersions::Current),
+        false,
+    )
+    .await
+    .unwrap();
+    let now = dump(&moto, "history-now", "");
+    let mut keys: Vec<&String> = now.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["back/again", "doc", "plain"]);
+    assert_eq!(now["doc"]["sha256"], before["doc"]["versions"][0]["sha256"]);
+    assert_eq!(now["doc"]["tags"]["n"], "2");
+
+    // One chosen version of one key, as that key's object.
+    let oldest_doc: String = moto
+        .boto3(
+            // Listed newest first: the last is the oldest.
+            "print(s3.list_object_versions(Bucket='history', Prefix='doc')['Versions'][-1]['VersionId'])",
+            &[],
+        )
+        .trim()
+        .to_string();
+    restore(
+        &first_point,
+        &bucket,
+        &vault,
+        &into(
+            "history-one",
+            Some("doc"),
+            RestoreVersions::One(oldest_doc.clone()),
+        ),
+        false,
+    )
+    .await
+    .unwrap();
+    let one = dump(&moto, "history-one", "");
+    assert_eq!(one.as_object().unwrap().len(), 1);
+    assert_eq!(one["doc"]["sha256"], before["doc"]["versions"][2]["sha256"]);
+    assert_eq!(one["doc"]["type"], "text/v0");
+    let absent = restore(
+        &first_point,
+        &bucket,
+        &vault,
+        &into(
+            "history-none",
+            Some("doc"),
+            RestoreVersions::One("no-such-version".into()),
+        ),
+        false,
+    )
+    .await
+    .unwrap_err();
+    assert!(absent.to_string().contains("no version"), "{absent}");
+
+    // All versions into an existing bucket without versioning is refused.
+    moto.boto3("s3.create_bucket(Bucket='unversioned')", &[]);
+    let refused = restore(
+        &first_point,
+        &bucket,
+        &vault,
+        &into("unversioned", None, RestoreVersions::All),
+        false,
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("versioning"), "{refused}");
+
+    // Incremental by key and version: a new version of doc and a delete
+    // of plain read one body, though doc's former current version is now
+    // noncurrent.
+    moto.boto3(
+        r#"
+s3.put_object(Bucket='history', Key='doc', Body=b'doc version 3', ContentType='text/v3')
+s3.delete_object(Bucket='history', Key='plain')
+"#,
+        &[],
+    );
+    let after = versions(&moto, "history", "");
+    let reads_before = version_reads(&moto, "history");
+    let second = backup(&bucket, &vault, tags("2"), dir.path())
+        .await
+        .unwrap();
+    let read: Vec<String> = version_reads(&moto, "history")[reads_before.len()..].to_vec();
+    assert_eq!(read.len(), 1, "only the new version is read: {read:?}");
+    assert!(read[0].starts_with("doc?"), "{read:?}");
+    let second_point = point(&bucket, &second);
+    restore(
+        &second_point,
+        &bucket,
+        &vault,
+        &into("history-2", None, RestoreVersions::All),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(versions(&moto, "history-2", ""), after);
+    assert_eq!(after["doc"]["versions"].as_array().unwrap().len(), 4);
+    assert_eq!(after["plain"]["deleted"], true);
+
+    // Validation reads every version back; restic lists them.
+    let validation = validate(&second_point, &bucket, &vault, dir.path())
+        .await
+        .unwrap();
+    assert!(validation.passed(), "{validation:?}");
+    assert!(
+        validation
+            .checked
+            .iter()
+            .any(|line| line.starts_with("11 object(s)")),
+        "8 versions and 3 delete markers: {validation:?}"
+    );
+    let repository = dir.path().join("vault").display().to_string();
+    let password = coffer_vault::restic_password(&vault.secret);
+    let listing = coffer_testkit::restic_ok(&repository, &password, &["ls", &second.snapshot_id]);
+    assert_eq!(listing.matches("/history/doc/").count(), 4, "{listing}");
+    assert!(listing.contains("/history/back/again/"), "{listing}");
+}
+
+/// Objects 100 to 199 of the 300 are rewritten (another size, another
+/// generation in their bytes and metadata) and ten of them deleted after
+/// the listing, just before the first body is read.
+#[tokio::test]
+async fn objects_changed_or_deleted_during_a_backup_are_recorded_as_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = vault(dir.path());
+    let moto = Arc::new(Moto::start_logged());
+    moto.boto3(
+        r#"
+s3.create_bucket(Bucket='busy')
+for i in range(300):
+    s3.put_object(Bucket='busy', Key=f'k/{i:03}', Body=f'gen 0 of {i:03};'.encode() * 2000, Metadata={'gen': '0'})
+"#,
+        &[],
+    );
+    let bucket = bucket_resource(&moto, dir.path(), "busy", false);
+    let changed = Arc::new(AtomicBool::new(false));
+    let hook: coffer_drivers::s3::BeforeRead = {
+        let moto = Arc::clone(&moto);
+        let changed = Arc::clone(&changed);
+        Arc::new(move |_key: &str| {
+            if !changed.swap(true, Ordering::SeqCst) {
+                moto.boto3(
+                    r#"
+for i in range(100, 200):
+    s3.put_object(Bucket='busy', Key=f'k/{i:03}', Body=f'gen 1 of {i:03};'.encode() * 3000, Metadata={'gen': '1'})
+for i in range(150, 160):
+    s3.delete_object(Bucket='busy', Key=f'k/{i:03}')
+"#,
+                    &[],
+                );
+            }
+        })
+    };
+    let tags = vec![format!("coffer-resource:{}", bucket.resource_arn)];
+    let outcome = coffer_drivers::s3::backup_with(&bucket, &vault, tags, dir.path(), Some(hook))
+        .await
+        .unwrap();
+    assert!(changed.load(Ordering::SeqCst));
+    assert_eq!(outcome.warnings.len(), 1, "{:?}", outcome.warnings);
+    assert!(
+        outcome.warnings[0].starts_with("10 object(s) deleted")
+            && outcome.warnings[0].contains("k/150"),
+        "{:?}",
+        outcome.warnings
+    );
+
+    // Each record of the manifest describes the bytes stored: the ETag is
+    // their MD5, the size and SHA-256 theirs, the metadata their generation.
+    let repository = dir.path().join("vault").display().to_string();
+    let password = coffer_vault::restic_password(&vault.secret);
+    let manifest = coffer_testkit::restic_ok(
+        &repository,
+        &password,
+        &["dump", &outcome.snapshot_id, "/objects.jsonl"],
+    );
+    let records: Vec<serde_json::Value> = manifest
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(records.len(), 290);
+    let point = point(&bucket, &outcome);
+    restore(
+        &point,
+        &bucket,
+        &vault,
+        &RestoreTarget::Bucket(BucketTarget {
+            endpoint: None,
+            access: None,
+            bucket: "busy-restored".into(),
+            prefix: String::new(),
+            select: None,
+            versions: RestoreVersions::Current,
+        }),
+        false,
+    )
+    .await
+    .unwrap();
+    let restored: serde_json::Value = serde_json::from_str(&moto.boto3(
+        r#"
+import hashlib
+out = {}
+for page in s3.get_paginator('list_objects_v2').paginate(Bucket='busy-restored'):
+    for o in page.get('Contents', []):
+        body = s3.get_object(Bucket='busy-restored', Key=o['Key'])['Body'].read()
+        out[o['Key']] = {'md5': hashlib.md5(body).hexdigest(), 'sha256': hashlib.sha256(body).hexdigest(), 'size': len(body), 'gen': body[4:5].decode()}
+print(json.dumps(out))
+"#,
+        &[],
+    ))
+    .unwrap();
+    let mut generation_1 = 0;
+    for record in &records {
+        let key = record["key"].as_str().unwrap();
+        let bytes = &restored[key];
+        assert_eq!(
+            record["etag"].as_str().unwrap().trim_matches('"'),
+            bytes["md5"],
+            "{key}"
+        );
+        assert_eq!(record["sha256"], bytes["sha256"], "{key}");
+        assert_eq!(record["size"], bytes["size"], "{key}");
+        assert_eq!(record["metadata"]["gen"], bytes["gen"], "{key}");
+        let index: u32 = key[2..].parse().unwrap();
+        let expected = if (100..200).contains(&index) {
+            "1"
+        } else {
+            "0"
+        };
+        assert_eq!(bytes["gen"], expected, "{key}");
+        if expected == "1" {
+            generation_1 += 1;
+        }
+        assert!(
+            !(150..160).contains(&index),
+            "{key} was deleted before it was read"
+        );
+    }
+    assert_eq!(generation_1, 90);
+    let validation = validate(&point, &bucket, &vault, dir.path()).await.unwrap();
+    assert!(validation.passed(), "{validation:?}");
 }

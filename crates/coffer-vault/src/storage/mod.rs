@@ -36,8 +36,8 @@ use coffer_model::StorageLocation;
 use crate::keyring::Secret;
 
 pub use objects::{
-    tree_order, ObjectBody, ObjectsBackup, Settled, StoredObject, TreeObject, OBJECTS_MANIFEST,
-    OBJECTS_ROOT,
+    tree_order, ObjectBody, ObjectsBackup, Settled, StoredObject, TreeObject, HISTORY_ROOT,
+    OBJECTS_MANIFEST, OBJECTS_ROOT,
 };
 pub use restore::{RestoreRequest, RestoreSummary};
 pub use s3::{block_on as block_on_s3, operator as s3_operator, S3Access};

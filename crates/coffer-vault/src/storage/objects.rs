@@ -4,7 +4,9 @@
 //! The tree holds each object's bytes at `objects/<key>`, so `restic ls`
 //! lists the keys, and a manifest at `objects.jsonl` (one JSON line per
 //! object, in tree order, written by the caller), which sorts after the
-//! `objects` directory and is therefore archived last.
+//! `objects` directory and is therefore archived last. Objects the caller
+//! marks as history (a bucket's noncurrent versions and delete markers)
+//! are at `history/<path>`, which sorts before `objects`.
 //!
 //! Objects come one at a time from the caller's iterator, in tree order
 //! (keys compared component by component), and a body is opened only when
@@ -44,12 +46,17 @@ use crate::keyring::Secret;
 pub const OBJECTS_ROOT: &str = "objects";
 /// The manifest file of an object snapshot (JSON lines, in tree order).
 pub const OBJECTS_MANIFEST: &str = "objects.jsonl";
+/// The directory of an object snapshot that holds the objects the caller
+/// marked as history (noncurrent versions); it sorts before [`OBJECTS_ROOT`].
+pub const HISTORY_ROOT: &str = "history";
 
 /// One object to back up.
 pub struct TreeObject {
-    /// Its path below [`OBJECTS_ROOT`] (an object's key): components
-    /// separated by `/`, none empty, `.` or `..`.
+    /// Its path below [`OBJECTS_ROOT`] (an object's key), or below
+    /// [`HISTORY_ROOT`] when `history`: components separated by `/`, none
+    /// empty, `.` or `..`. Every history object comes before the others.
     pub path: String,
+    pub history: bool,
     pub size: u64,
     /// When it last changed (an object's LastModified).
     pub mtime: jiff::Timestamp,
@@ -487,14 +494,20 @@ impl Entries {
                 object.path
             ));
         }
+        let root = if object.history {
+            HISTORY_ROOT
+        } else {
+            OBJECTS_ROOT
+        };
+        let full_path = format!("{root}/{}", object.path);
         if let Some(previous) = &self.previous {
-            if object.path.starts_with(&format!("{previous}/")) {
+            if full_path.starts_with(&format!("{previous}/")) {
                 return Err(format!(
                     "the key {previous:?} is also the folder of {:?}: a tree cannot hold both",
                     object.path
                 ));
             }
-            if tree_order(previous, &object.path) != std::cmp::Ordering::Less {
+            if tree_order(previous, &full_path) != std::cmp::Ordering::Less {
                 return Err(format!(
                     "objects came out of tree order: {:?} after {previous:?}",
                     object.path
@@ -515,9 +528,9 @@ impl Entries {
         let node = Node::new_node(name.as_ref(), NodeType::File, meta);
         let index = self.index;
         self.index += 1;
-        self.previous = Some(object.path.clone());
+        self.previous = Some(full_path);
         Ok(ReadSourceEntry {
-            path: PathBuf::from(OBJECTS_ROOT).join(&object.path),
+            path: PathBuf::from(root).join(&object.path),
             node,
             open: Some(Opener::Object(Pending {
                 index,
@@ -700,12 +713,37 @@ impl VaultStorage {
         snapshot_id: &str,
         visit: &mut dyn FnMut(StoredObject<'_>) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
+        self.visit_tree(password, snapshot_id, OBJECTS_ROOT, visit)
+    }
+
+    /// Visits every history object of an object snapshot (below
+    /// [`HISTORY_ROOT`]) in tree order, as [`VaultStorage::visit_objects`]
+    /// visits the others; a snapshot without history has none.
+    ///
+    /// # Errors
+    /// As [`VaultStorage::visit_objects`].
+    pub fn visit_history(
+        &self,
+        password: &Secret,
+        snapshot_id: &str,
+        visit: &mut dyn FnMut(StoredObject<'_>) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        self.visit_tree(password, snapshot_id, HISTORY_ROOT, visit)
+    }
+
+    fn visit_tree(
+        &self,
+        password: &Secret,
+        snapshot_id: &str,
+        tree_root: &str,
+        visit: &mut dyn FnMut(StoredObject<'_>) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
         let repo = self.open(password)?.to_indexed().map_err(self.engine())?;
         let snapshot = repo
             .get_snapshot_from_str(snapshot_id, |_| true)
             .map_err(|_| self.no_snapshot(snapshot_id))?;
-        let Ok(root) = repo.node_from_snapshot_and_path(&snapshot, OBJECTS_ROOT) else {
-            // No objects (an empty bucket): only the manifest.
+        let Ok(root) = repo.node_from_snapshot_and_path(&snapshot, tree_root) else {
+            // No objects (an empty bucket, no history): only the manifest.
             return Ok(());
         };
         for item in repo

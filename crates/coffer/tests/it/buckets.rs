@@ -196,3 +196,107 @@ buckets:
         assert!(listing.contains(path), "{path} missing from {listing}");
     }
 }
+
+/// A bucket declared with `versions: all`: its versions back up through
+/// the CLI, restore all (each key's oldest first) or one of a key.
+#[test]
+fn a_versioned_bucket_restores_every_version_or_one_through_the_cli() {
+    let home = Home::new();
+    let local = Moto::start();
+    local.boto3(
+        r#"
+import time
+s3.create_bucket(Bucket='history')
+s3.put_bucket_versioning(Bucket='history', VersioningConfiguration={'Status': 'Enabled'})
+for n in range(3):
+    s3.put_object(Bucket='history', Key='doc', Body=f'doc {n}'.encode())
+s3.put_object(Bucket='history', Key='gone', Body=b'gone')
+time.sleep(1.1)
+s3.delete_object(Bucket='history', Key='gone')
+"#,
+        &[],
+    );
+    let key = home.write("s3-key", "test\n");
+    let inventory = home.write(
+        "inventory.yaml",
+        &format!(
+            r#"
+defaults:
+  account: "210987654321"
+  region: eu-west-1
+s3_endpoints:
+  - name: local
+    url: {}
+    region: us-east-1
+    access_key_id: {{file: {key}}}
+    secret_access_key: {{file: {key}}}
+    path_style: true
+buckets:
+  - name: history
+    endpoint: local
+    versions: all
+"#,
+            local.url
+        ),
+    );
+    let stack = home.write("stack.yaml", STACK);
+    ok(&home.run(&["apply", "--stack", "history", &stack, &inventory]));
+    let arn = "arn:coffer:s3:eu-west-1:210987654321:bucket/history";
+    let backup = home.run(&["backup", "start", "--resource", arn, "--vault", "open"]);
+    ok(&backup);
+    let point = point_arn(&backup);
+    let history = r#"
+bucket = sys.argv[1]
+got = s3.list_object_versions(Bucket=bucket)
+print(json.dumps({
+    'versions': [(v['Key'], s3.get_object(Bucket=bucket, Key=v['Key'], VersionId=v['VersionId'])['Body'].read().decode()) for v in got.get('Versions', [])],
+    'markers': [d['Key'] for d in got.get('DeleteMarkers', [])],
+}))
+"#;
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &point,
+        "--target-bucket",
+        "history-all",
+        "--all-versions",
+    ]));
+    assert_eq!(
+        local.boto3(history, &["history-all"]),
+        local.boto3(history, &["history"])
+    );
+    let oldest = local
+        .boto3(
+            "print(s3.list_object_versions(Bucket='history', Prefix='doc')['Versions'][-1]['VersionId'])",
+            &[],
+        )
+        .trim()
+        .to_string();
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &point,
+        "--target-bucket",
+        "history-one",
+        "--key",
+        "doc",
+        "--version-id",
+        &oldest,
+    ]));
+    let one: Value = serde_json::from_str(&local.boto3(history, &["history-one"])).unwrap();
+    assert_eq!(one["versions"], serde_json::json!([["doc", "doc 0"]]));
+    let refused = home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &point,
+        "--target-bucket",
+        "history-none",
+        "--version-id",
+        &oldest,
+    ]);
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("--key"), "{}", refused.stderr);
+}
