@@ -18,7 +18,7 @@ use std::fmt;
 use serde_json::Value as Json;
 use sqlx::Row;
 
-use crate::agreement::{Disagreement, Problem, LEDGERED_OBJECTS};
+use crate::agreement::{ledger_by_subject_kind, Disagreement, Problem, LEDGERED_OBJECTS};
 use crate::error::{Error, Result};
 use crate::ledger::{self, sha256_hex, Actor, LedgerEntry};
 use crate::objects::ObjectKind;
@@ -220,21 +220,23 @@ pub(crate) async fn record_existing(
     now: jiff::Timestamp,
 ) -> Result<()> {
     for kind in LEDGERED_OBJECTS {
-        let rows = sqlx::query(
-            // The conditions name only the object, so the database filters
-            // before it looks up the newest entry of the few that remain.
+        // The conditions name only the object, so the database filters
+        // before it looks up the newest entry of the few that remain.
+        let sql = format!(
             "SELECT o.account_id, o.region, o.name, o.arn, o.doc, l.seq AS ledger_seq, l.doc_sha256 AS ledger_sha \
-             FROM objects o LEFT JOIN ledger l ON l.seq = (SELECT MAX(seq) FROM ledger WHERE subject = o.arn AND kind = $3) \
+             FROM objects o LEFT JOIN ledger l ON l.seq = (SELECT MAX(seq) FROM {} WHERE subject = o.arn AND kind = $3) \
              WHERE o.stack = $1 AND o.kind = $2 \
              AND (NOT EXISTS (SELECT 1 FROM object_versions v WHERE v.kind = o.kind AND v.account_id = o.account_id AND v.region = o.region AND v.name = o.name) \
              OR NOT EXISTS (SELECT 1 FROM ledger e WHERE e.subject = o.arn AND e.kind = $3)) \
              ORDER BY o.account_id, o.region, o.name",
-        )
-        .bind(stack)
-        .bind(kind.as_str())
-        .bind(kind.label())
-        .fetch_all(&mut **tx)
-        .await?;
+            ledger_by_subject_kind(catalog.backend)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(stack)
+            .bind(kind.as_str())
+            .bind(kind.label())
+            .fetch_all(&mut **tx)
+            .await?;
         for row in rows {
             let account_id: String = row.try_get("account_id")?;
             let region: String = row.try_get("region")?;
