@@ -85,6 +85,15 @@ def test_the_operator_starts_backups_and_restores_but_deletes_nothing_and_change
         assert time.monotonic() < deadline, job
         time.sleep(0.2)
     assert job["Status"] == "COMPLETED", job
+    # No point is deleted by the operator, nor its retention shortened.
+    message = denied(operator.delete_recovery_point, BackupVaultName="primary",
+                     RecoveryPointArn=point["RecoveryPointArn"])
+    assert "backup:DeleteRecoveryPoint" in message, message
+    denied(operator.update_recovery_point_lifecycle, BackupVaultName="primary",
+           RecoveryPointArn=point["RecoveryPointArn"], Lifecycle={"DeleteAfterDays": 1})
+    kept = client.describe_recovery_point(BackupVaultName="primary", RecoveryPointArn=point["RecoveryPointArn"])
+    assert kept["Status"] == "COMPLETED", kept
+    assert kept.get("Lifecycle", {}).get("DeleteAfterDays") != 1, kept
     client.create_backup_vault(BackupVaultName="operator-target")
     message = denied(operator.delete_backup_vault, BackupVaultName="operator-target")
     assert "never-delete-or-change-policy" in message and "backup:DeleteBackupVault" in message, message
