@@ -8,6 +8,7 @@ use coffer_model::{CopyJob, CopyJobState};
 
 use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
+use crate::jobs::{job_conditions, CommonJobFilter};
 use crate::paging::{record_token, PageRequest, Paged};
 use crate::Service;
 
@@ -70,44 +71,29 @@ impl Service {
         let listing = "ListCopyJobs";
         let limit = page.limit()?;
         let after = page.after_record(listing)?;
-        let selects_nothing = filter.parent_job_id.is_some()
-            || filter.message_category.is_some()
-            || filter
-                .account_id
-                .as_deref()
-                .is_some_and(|a| a != caller.account.as_str());
-        if selects_nothing {
+        let Some(mut conditions) = job_conditions(
+            caller,
+            &CommonJobFilter {
+                parent_job_id: filter.parent_job_id.as_deref(),
+                message_category: filter.message_category.as_deref(),
+                account_id: filter.account_id.as_deref(),
+                resource_arn: filter.resource_arn.as_deref(),
+                state: filter.state.map(CopyJobState::as_str),
+                created: (filter.created_after, filter.created_before),
+                completed: (filter.completed_after, filter.completed_before),
+            },
+        ) else {
             return Ok(Paged {
                 items: Vec::new(),
                 next_token: None,
             });
-        }
-        let mut conditions = vec![
-            Condition::eq("account_id", caller.account.as_str()),
-            Condition::eq("region", caller.region.as_str()),
-        ];
-        if let Some(arn) = &filter.resource_arn {
-            conditions.push(Condition::eq("resource_arn", arn.as_str()));
-        }
-        if let Some(state) = filter.state {
-            conditions.push(Condition::eq("state", state.as_str()));
-        }
+        };
         if let Some(arn) = &filter.destination_vault_arn {
             conditions.push(Condition::eq("destination_vault_arn", arn.as_str()));
         }
         if let Some(arn) = &filter.source_recovery_point_arn {
             conditions.push(Condition::eq("source_recovery_point_arn", arn.as_str()));
         }
-        conditions.extend(Condition::within(
-            "creation_date",
-            filter.created_after,
-            filter.created_before,
-        ));
-        conditions.extend(Condition::within(
-            "completion_date",
-            filter.completed_after,
-            filter.completed_before,
-        ));
         let found = self
             .catalog()
             .records_page::<CopyJob>(&conditions, after.as_ref(), limit)

@@ -113,44 +113,29 @@ impl Service {
         let listing = "ListBackupJobs";
         let limit = page.limit()?;
         let after = page.after_record(listing)?;
-        let selects_nothing = filter.parent_job_id.is_some()
-            || filter.message_category.is_some()
-            || filter
-                .account_id
-                .as_deref()
-                .is_some_and(|a| a != caller.account.as_str());
-        if selects_nothing {
+        let Some(mut conditions) = job_conditions(
+            caller,
+            &CommonJobFilter {
+                parent_job_id: filter.parent_job_id.as_deref(),
+                message_category: filter.message_category.as_deref(),
+                account_id: filter.account_id.as_deref(),
+                resource_arn: filter.resource_arn.as_deref(),
+                state: filter.state.map(BackupJobState::as_str),
+                created: (filter.created_after, filter.created_before),
+                completed: (filter.completed_after, filter.completed_before),
+            },
+        ) else {
             return Ok(Paged {
                 items: Vec::new(),
                 next_token: None,
             });
-        }
-        let mut conditions = vec![
-            Condition::eq("account_id", caller.account.as_str()),
-            Condition::eq("region", caller.region.as_str()),
-        ];
-        if let Some(arn) = &filter.resource_arn {
-            conditions.push(Condition::eq("resource_arn", arn.as_str()));
-        }
-        if let Some(state) = filter.state {
-            conditions.push(Condition::eq("state", state.as_str()));
-        }
+        };
         if let Some(vault) = &filter.vault_name {
             conditions.push(Condition::eq("vault_name", vault.as_str()));
         }
         if let Some(kind) = &filter.resource_type {
             conditions.push(Condition::eq("resource_type", kind.as_str()));
         }
-        conditions.extend(Condition::within(
-            "creation_date",
-            filter.created_after,
-            filter.created_before,
-        ));
-        conditions.extend(Condition::within(
-            "completion_date",
-            filter.completed_after,
-            filter.completed_before,
-        ));
         let found = self
             .catalog()
             .records_page::<BackupJob>(&conditions, after.as_ref(), limit)
@@ -382,4 +367,56 @@ impl Service {
             },
         })
     }
+}
+
+/// The members every job listing filters alike, as AWS names them.
+pub(crate) struct CommonJobFilter<'a> {
+    pub parent_job_id: Option<&'a str>,
+    pub message_category: Option<&'a str>,
+    pub account_id: Option<&'a str>,
+    pub resource_arn: Option<&'a str>,
+    pub state: Option<&'static str>,
+    /// Created after, before.
+    pub created: (Option<jiff::Timestamp>, Option<jiff::Timestamp>),
+    /// Completed after, before.
+    pub completed: (Option<jiff::Timestamp>, Option<jiff::Timestamp>),
+}
+
+/// The conditions of a job listing in the caller's account and region
+/// with `filter`'s common members, or `None` when it selects nothing: a
+/// parent job or a message category (Coffer's jobs have neither), or
+/// another account.
+pub(crate) fn job_conditions(
+    caller: &Caller,
+    filter: &CommonJobFilter<'_>,
+) -> Option<Vec<Condition>> {
+    if filter.parent_job_id.is_some()
+        || filter.message_category.is_some()
+        || filter
+            .account_id
+            .is_some_and(|a| a != caller.account.as_str())
+    {
+        return None;
+    }
+    let mut conditions = vec![
+        Condition::eq("account_id", caller.account.as_str()),
+        Condition::eq("region", caller.region.as_str()),
+    ];
+    if let Some(arn) = filter.resource_arn {
+        conditions.push(Condition::eq("resource_arn", arn));
+    }
+    if let Some(state) = filter.state {
+        conditions.push(Condition::eq("state", state));
+    }
+    conditions.extend(Condition::within(
+        "creation_date",
+        filter.created.0,
+        filter.created.1,
+    ));
+    conditions.extend(Condition::within(
+        "completion_date",
+        filter.completed.0,
+        filter.completed.1,
+    ));
+    Some(conditions)
 }
