@@ -60,11 +60,11 @@ fn print_diagnostics(loaded: &coffer_policy::org::LoadedOrganization) -> (usize,
     )
 }
 
-fn plural(n: usize, word: &str) -> String {
+fn plural(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
-        format!("1 {word}")
+        format!("1 {one}")
     } else {
-        format!("{n} {word}s")
+        format!("{n} {many}")
     }
 }
 
@@ -76,22 +76,22 @@ fn validate(ctx: &Context, file: &std::path::Path) -> anyhow::Result<Outcome> {
     if n_errors > 0 {
         eprintln!(
             "{} and {} in {}.",
-            plural(n_errors, "error"),
-            plural(n_warnings, "warning"),
-            plural(loaded.sources.len(), "file")
+            plural(n_errors, "error", "errors"),
+            plural(n_warnings, "warning", "warnings"),
+            plural(loaded.sources.len(), "file", "files")
         );
         return Ok(Outcome::Failure);
     }
     println!(
         "Valid: {}, {}, {} attached {} times, in {}{}.",
-        plural(org.organizational_units.len(), "unit"),
-        plural(org.accounts.len(), "account"),
-        plural(org.policies.len(), "backup policy").replace("policys", "policies"),
+        plural(org.organizational_units.len(), "unit", "units"),
+        plural(org.accounts.len(), "account", "accounts"),
+        plural(org.policies.len(), "backup policy", "backup policies"),
         org.attachments.len(),
-        plural(loaded.sources.len(), "file"),
+        plural(loaded.sources.len(), "file", "files"),
         match n_warnings {
             0 => String::new(),
-            n => format!(" ({})", plural(n, "warning")),
+            n => format!(" ({})", plural(n, "warning", "warnings")),
         }
     );
     Ok(Outcome::Success)
@@ -108,9 +108,9 @@ fn effective_policy(
         let (n_errors, n_warnings) = print_diagnostics(&run.loaded);
         eprintln!(
             "{} and {} in {}; no effective policy is shown until they are fixed.",
-            plural(n_errors, "error"),
-            plural(n_warnings, "warning"),
-            plural(run.loaded.sources.len(), "file")
+            plural(n_errors, "error", "errors"),
+            plural(n_warnings, "warning", "warnings"),
+            plural(run.loaded.sources.len(), "file", "files")
         );
         return Ok(Outcome::Failure);
     };
