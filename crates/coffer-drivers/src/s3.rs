@@ -672,6 +672,8 @@ impl ObjectBody for Body {
         if let Some(before_read) = &self.before_read {
             before_read(&self.listed.key);
         }
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("s3-before-read");
         let client = Arc::clone(&self.client);
         let key = self.listed.key.clone();
         let version_id = self.listed.version_id.clone();

@@ -356,10 +356,18 @@ pub async fn run_backup(env: &Env, id: &str, options: &BackupOptions) -> Result<
     tracing::info!(job = id, resource = %job.resource_arn, vault = %vault.backup_vault_name, attempt = running.attempts.len(), "backup started");
     let started = Instant::now();
     match backup_attempt(env, &running, &vault, options).await {
-        Ok(point) => {
+        Ok((point, warnings)) => {
             let finished = env.now();
             env.catalog.insert(&point, finished).await?;
+            if !warnings.is_empty() {
+                tracing::warn!(job = id, warnings = ?warnings, "backup completed with warnings");
+            }
             let done = set_backup_state(env, id, BackupJobState::Completed, |j| {
+                // What the point left out is the completed job's message, as
+                // AWS reports a job that completed with issues.
+                if !warnings.is_empty() {
+                    j.status_message = Some(warnings.join("; "));
+                }
                 j.recovery_point_arn = Some(point.recovery_point_arn.clone());
                 j.backup_size_in_bytes = point.backup_size_in_bytes;
                 j.percent_done = 100;
@@ -415,13 +423,14 @@ async fn fail_backup(env: &Env, id: &str, message: &str) -> Result<BackupJob> {
     .await
 }
 
-/// The snapshot of one attempt, as the recovery point to record.
+/// The snapshot of one attempt, as the recovery point to record, and
+/// what the driver left out of it (the job's warnings).
 async fn backup_attempt(
     env: &Env,
     job: &BackupJob,
     vault: &BackupVault,
     options: &BackupOptions,
-) -> Result<RecoveryPoint> {
+) -> Result<(RecoveryPoint, Vec<String>)> {
     let known = options
         .resolved
         .as_ref()
@@ -489,7 +498,7 @@ async fn backup_attempt(
         duration_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
         manifest: outcome.manifest,
     };
-    Ok(describe_in_snapshot(&opened, point).await)
+    Ok((describe_in_snapshot(&opened, point).await, outcome.warnings))
 }
 
 /// Writes the point's record (JSON; a point holds no secret) into its

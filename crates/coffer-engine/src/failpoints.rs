@@ -6,8 +6,11 @@
 //! with them; `cargo build --release` does not). In such a build,
 //! `COFFER_FAILPOINTS=name[,name...]` arms the named points: a process
 //! reaching one prints `coffer: failpoint NAME reached` on stderr, then
-//! sleeps until it is killed. Without the feature, [`install_from_env`]
-//! does nothing and the points compile to nothing.
+//! sleeps until it is killed. `name@PATH` pauses instead: the process
+//! prints the same line and waits until the file PATH exists, then goes on
+//! (a test changes the world meanwhile, then creates the file). Without the
+//! feature, [`install_from_env`] does nothing and the points compile to
+//! nothing.
 //!
 //! The points:
 //! - [`RESTORE_AFTER_FILE`] (coffer-vault): a tree restore has written a
@@ -15,7 +18,9 @@
 //! - [`VALIDATE_AFTER_SCRATCH`] (coffer-drivers): a validation has
 //!   restored into its scratch place (SQLite file, PostgreSQL database);
 //! - [`REPORT_BEFORE_MANIFEST`] (coffer-report): a delivery has written
-//!   its files, key and signature, not yet `manifest.json`.
+//!   its files, key and signature, not yet `manifest.json`;
+//! - [`S3_BEFORE_READ`] (coffer-drivers): a bucket backup has listed the
+//!   bucket and is about to read an object's body.
 
 /// A tree restore has written a file of its target.
 pub const RESTORE_AFTER_FILE: &str = "restore-after-file";
@@ -23,6 +28,8 @@ pub const RESTORE_AFTER_FILE: &str = "restore-after-file";
 pub const VALIDATE_AFTER_SCRATCH: &str = "validate-after-scratch";
 /// A report delivery has written all but `manifest.json`.
 pub const REPORT_BEFORE_MANIFEST: &str = "report-before-manifest";
+/// A bucket backup is about to read an object listed before.
+pub const S3_BEFORE_READ: &str = "s3-before-read";
 
 /// The environment variable naming the failpoints to arm.
 pub const VARIABLE: &str = "COFFER_FAILPOINTS";
@@ -39,12 +46,26 @@ pub fn install_from_env() -> Vec<String> {
             .filter(|n| !n.is_empty())
             .map(String::from)
             .collect();
-        for name in &names {
+        for armed_as in &names {
+            let (name, resume) = match armed_as.split_once('@') {
+                Some((name, path)) => (name.to_string(), Some(std::path::PathBuf::from(path))),
+                None => (armed_as.clone(), None),
+            };
             let reached = name.clone();
-            let armed = fail::cfg_callback(name.clone(), move || {
-                eprintln!("coffer: failpoint {reached} reached");
-                loop {
-                    std::thread::sleep(std::time::Duration::from_secs(3600));
+            let armed = fail::cfg_callback(name.clone(), move || match &resume {
+                Some(path) => {
+                    if !path.exists() {
+                        eprintln!("coffer: failpoint {reached} reached");
+                    }
+                    while !path.exists() {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                }
+                None => {
+                    eprintln!("coffer: failpoint {reached} reached");
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_secs(3600));
+                    }
                 }
             });
             if let Err(error) = armed {

@@ -35,6 +35,9 @@ pub fn backup_done(done: &BackupDone) -> anyhow::Result<()> {
     let seconds = point.duration_ms.unwrap_or_default() as f64 / 1000.0;
     println!("Backup job {id} COMPLETED in {seconds:.1} s");
     println!("  recovery point  {}", point.recovery_point_arn);
+    if let Some(warning) = &job.status_message {
+        println!("  warning         {warning}");
+    }
     println!(
         "  size            {} bytes read; {} bytes stored in the vault, {} of them new",
         point.backup_size_in_bytes, point.stored_bytes, point.bytes_added

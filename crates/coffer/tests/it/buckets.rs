@@ -21,6 +21,37 @@ Resources:
 
 const MEDIA: &str = "arn:coffer:s3:eu-west-1:210987654321:bucket/media";
 
+/// A home with vault `open` applied and the bucket entry `bucket` (its
+/// inventory lines, indented as list items) declared on the endpoint
+/// `local` of `moto`.
+fn home_with_bucket(moto: &Moto, stack_name: &str, bucket: &str) -> Home {
+    let home = Home::new();
+    let key = home.write("s3-key", "test\n");
+    let inventory = home.write(
+        "inventory.yaml",
+        &format!(
+            r#"
+defaults:
+  account: "210987654321"
+  region: eu-west-1
+s3_endpoints:
+  - name: local
+    url: {}
+    region: us-east-1
+    access_key_id: {{file: {key}}}
+    secret_access_key: {{file: {key}}}
+    path_style: true
+buckets:
+{bucket}
+"#,
+            moto.url
+        ),
+    );
+    let stack = home.write("stack.yaml", STACK);
+    ok(&home.run(&["apply", "--stack", stack_name, &stack, &inventory]));
+    home
+}
+
 /// Every object of `bucket` under `prefix`: key (without the prefix) →
 /// SHA-256, content type, user metadata, tags.
 const DUMP: &str = r#"
@@ -201,7 +232,6 @@ buckets:
 /// the CLI, restore all (each key's oldest first) or one of a key.
 #[test]
 fn a_versioned_bucket_restores_every_version_or_one_through_the_cli() {
-    let home = Home::new();
     let local = Moto::start();
     local.boto3(
         r#"
@@ -216,31 +246,11 @@ s3.delete_object(Bucket='history', Key='gone')
 "#,
         &[],
     );
-    let key = home.write("s3-key", "test\n");
-    let inventory = home.write(
-        "inventory.yaml",
-        &format!(
-            r#"
-defaults:
-  account: "210987654321"
-  region: eu-west-1
-s3_endpoints:
-  - name: local
-    url: {}
-    region: us-east-1
-    access_key_id: {{file: {key}}}
-    secret_access_key: {{file: {key}}}
-    path_style: true
-buckets:
-  - name: history
-    endpoint: local
-    versions: all
-"#,
-            local.url
-        ),
+    let home = home_with_bucket(
+        &local,
+        "history",
+        "  - name: history\n    endpoint: local\n    versions: all",
     );
-    let stack = home.write("stack.yaml", STACK);
-    ok(&home.run(&["apply", "--stack", "history", &stack, &inventory]));
     let arn = "arn:coffer:s3:eu-west-1:210987654321:bucket/history";
     let backup = home.run(&["backup", "start", "--resource", arn, "--vault", "open"]);
     ok(&backup);
@@ -299,4 +309,78 @@ print(json.dumps({
     ]);
     assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
     assert!(refused.stderr.contains("--key"), "{}", refused.stderr);
+}
+
+/// Objects deleted after the listing, before their bodies are read (the
+/// backup paused at the `s3-before-read` failpoint meanwhile), are left out
+/// of the point, and the completed job says which in its status message.
+#[test]
+fn objects_deleted_during_a_backup_are_named_in_the_completed_job() {
+    let local = Moto::start();
+    local.boto3(
+        r#"
+s3.create_bucket(Bucket='media')
+for i in range(12):
+    s3.put_object(Bucket='media', Key=f'photos/{i:02}.jpg', Body=f'photo {i}'.encode() * 100)
+"#,
+        &[],
+    );
+    let home = home_with_bucket(
+        &local,
+        "media",
+        "  - name: media\n    endpoint: local\n    bucket: media",
+    );
+    let resume = home.path().join("resume");
+    let child = crate::spawn_to_failpoint(
+        &home,
+        &format!("s3-before-read@{}", resume.display()),
+        "s3-before-read",
+        &["backup", "start", "--resource", MEDIA, "--vault", "open"],
+    );
+    local.boto3(
+        "s3.delete_object(Bucket='media', Key='photos/10.jpg')\ns3.delete_object(Bucket='media', Key='photos/11.jpg')",
+        &[],
+    );
+    std::fs::write(&resume, "").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("warning") && stdout.contains("2 object(s) deleted"),
+        "{stdout}"
+    );
+
+    let jobs = home.run(&["jobs", "list", "-o", "json"]);
+    ok(&jobs);
+    let jobs: Value = serde_json::from_str(&jobs.stdout).unwrap();
+    let backup = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["Type"] == "BACKUP")
+        .map(|j| &j["Job"])
+        .unwrap_or_else(|| panic!("no backup job in {jobs}"));
+    assert_eq!(backup["State"], "COMPLETED", "{backup}");
+    let message = backup["StatusMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("photos/10.jpg") && message.contains("photos/11.jpg"),
+        "{backup}"
+    );
+
+    // The point holds the ten objects read, not the two deleted.
+    let point = crate::jobs::point_arn(&crate::Run {
+        code: 0,
+        stdout: stdout.into_owned(),
+        stderr: String::new(),
+    });
+    ok(&home.run(&[
+        "restore",
+        "start",
+        "--recovery-point",
+        &point,
+        "--target-bucket",
+        "media-then",
+    ]));
+    let restored = dump(&local, "media-then", "");
+    assert_eq!(restored.as_object().unwrap().len(), 10, "{restored}");
 }

@@ -6,10 +6,8 @@
 //! the validation's its scratch place, and the half delivery is FAILED,
 //! named in its reason, and refused by `coffer verify` (no manifest).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -44,45 +42,7 @@ fn ok(run: &Run) {
 /// Runs `coffer ARGS` with the failpoint `name` armed, waits until the
 /// process reports reaching it, and kills it there with SIGKILL.
 fn kill_at(home: &Home, name: &str, args: &[&str]) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
-        .arg("--home")
-        .arg(home.path())
-        .args(["--account", "210987654321", "--region", "eu-west-1"])
-        .args(args)
-        .env_remove("COFFER_HOME")
-        .env_remove("COFFER_LOG")
-        .env("COFFER_FAILPOINTS", name)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (lines, seen) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let wanted = format!("coffer: failpoint {name} reached");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut said = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match seen.recv_timeout(left) {
-            Ok(line) if line == wanted => break,
-            Ok(line) => said.push(line),
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "`coffer {}` never reached failpoint {name}; it said:\n{}",
-                    args.join(" "),
-                    said.join("\n")
-                );
-            }
-        }
-    }
+    let mut child = crate::spawn_to_failpoint(home, name, name, args);
     child.kill().unwrap();
     let status = child.wait().unwrap();
     assert!(!status.success(), "killed: {status}");

@@ -99,6 +99,60 @@ impl Home {
     }
 }
 
+/// Starts `coffer ARGS` (as [`Home::run`] does) with the failpoint spec
+/// `armed` (`name`, or `name@PATH` to pause until PATH exists) and returns
+/// the process once it reports reaching the failpoint `name`, its stdout
+/// piped; it is killed and the test fails if it never does.
+pub fn spawn_to_failpoint(
+    home: &Home,
+    armed: &str,
+    name: &str,
+    args: &[&str],
+) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .arg("--home")
+        .arg(home.path())
+        .args(["--account", "210987654321", "--region", "eu-west-1"])
+        .args(args)
+        .env_remove("COFFER_HOME")
+        .env_remove("COFFER_LOG")
+        .env("COFFER_FAILPOINTS", armed)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Drained to the end, so the process never writes to a closed pipe.
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let wanted = format!("coffer: failpoint {name} reached");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut said = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match seen.recv_timeout(left) {
+            Ok(line) if line == wanted => return child,
+            Ok(line) => said.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "`coffer {}` never reached failpoint {name}; it said:\n{}",
+                    args.join(" "),
+                    said.join("\n")
+                );
+            }
+        }
+    }
+}
+
 /// A home where `stack` is applied with one directory, `docs`, declared
 /// (`arn:coffer:fs:eu-west-1:210987654321:filesystem/docs`), and backed up
 /// once into vault `primary` (kept `days` days).
