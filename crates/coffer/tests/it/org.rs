@@ -98,3 +98,182 @@ fn effective_policy_of_a_broken_organization_prints_the_errors_and_no_policy() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("12345"), "{run:?}");
 }
+
+/// The example organization's files, copied into `home` so a test can
+/// change them; returns the organization file's path.
+fn example_in(home: &Home, organization: &str) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/organizations");
+    for name in ["root-policy.json", "ou-production-policy.json"] {
+        home.write(name, &std::fs::read_to_string(dir.join(name)).unwrap());
+    }
+    home.write("organization.yaml", organization)
+}
+
+const ORGANIZATION: &str = r#"organization:
+  management_account: "111111111111"
+  backup_delegated_administrator: "222222222222"
+  root:
+    backup_policies: [root-policy.json]
+    accounts:
+      - {id: "111111111111", name: management}
+      - {id: "222222222222", name: backup-admin}
+    units:
+      - name: production
+        backup_policies: [ou-production-policy.json]
+        accounts:
+          - {id: "333333333333", name: payments-prod}
+          - {id: "444444444444", name: ledger-prod}
+      - name: staging
+        accounts:
+          - {id: "555555555555", name: payments-staging}
+"#;
+
+/// `coffer --account ACCOUNT --region eu-west-1 ARGS`.
+fn as_account(home: &Home, account: &str, args: &[&str]) -> crate::Run {
+    let mut full = vec!["--account", account, "--region", "eu-west-1"];
+    full.extend_from_slice(args);
+    home.run_bare(&full)
+}
+
+#[test]
+fn plan_apply_and_describe_keep_the_organization_and_its_plans() {
+    let home = Home::new();
+    let org = example_in(&home, ORGANIZATION);
+
+    // Only the management account applies the organization.
+    let member = as_account(&home, "333333333333", &["org", "plan", &org]);
+    crate::refused(&member, "only the management account 111111111111");
+
+    // The plan shows the organization's fields and a plan per account and
+    // region (production: two regions; the rest: one), and each rule
+    // whose vault is missing there.
+    let plan = as_account(&home, "111111111111", &["org", "plan", &org]);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    for line in [
+        r#"~ Accounts.333333333333: (none) -> {"Name":"payments-prod","Parent":"OU production"}"#,
+        r#"+ create backup plan "orgs/org-daily" (account 333333333333, region eu-central-1)"#,
+        r#"+ create backup plan "orgs/org-daily" (account 333333333333, region eu-west-1)"#,
+        r#"+ create backup selection "orgs/org-daily/by-tier" (account 555555555555, region eu-west-1)"#,
+    ] {
+        assert!(plan.stdout.contains(line), "{line}\n{}", plan.stdout);
+    }
+    assert!(
+        !plan
+            .stdout
+            .contains("(account 555555555555, region eu-central-1)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stderr.contains(r#"warning: account 333333333333, region eu-central-1: vault "org-vault" does not exist; rule "nightly" of plan "orgs/org-daily" fails its jobs"#),
+        "{}",
+        plan.stderr
+    );
+    assert!(plan.stdout.contains("Plan: "), "{}", plan.stdout);
+
+    let apply = as_account(&home, "111111111111", &["org", "apply", &org]);
+    crate::ok(&apply);
+    assert!(
+        apply.stdout.contains("Applied the organization"),
+        "{}",
+        apply.stdout
+    );
+    let again = as_account(&home, "111111111111", &["org", "plan", &org]);
+    crate::ok(&again);
+    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
+
+    // The plans carry what the effective policy says, `$account` replaced,
+    // owned by the organization.
+    let plans = home.run_bare(&["get", "plans", "-o", "json"]);
+    crate::ok(&plans);
+    let plans: serde_json::Value = serde_json::from_str(&plans.stdout).unwrap();
+    let plans = plans.as_array().unwrap();
+    assert_eq!(plans.len(), 7, "{plans:#?}");
+    let prod = plans
+        .iter()
+        .find(|p| {
+            p["BackupPlanArn"]
+                == "arn:coffer:backup:eu-west-1:333333333333:backup-plan:orgs/org-daily"
+        })
+        .unwrap();
+    assert_eq!(prod["ManagedBy"], "organization");
+    assert_eq!(prod["BackupPlanName"], "orgs/org-daily");
+    assert_eq!(prod["Rules"][0]["Lifecycle"]["DeleteAfterDays"], 90);
+    assert_eq!(prod["Rules"][0]["StartWindowMinutes"], 60);
+    assert_eq!(
+        prod["Rules"][0]["CopyActions"][0]["DestinationBackupVaultArn"],
+        "arn:coffer:backup:eu-central-1:333333333333:backup-vault:org-vault-dr"
+    );
+    assert_eq!(prod["BackupPlanTags"]["owner"], "platform");
+    let table = home.run_bare(&["get", "plans"]);
+    assert!(table.stdout.contains("(organization)"), "{}", table.stdout);
+
+    // Describe, and the effective policy of the applied organization.
+    let described = home.run_bare(&["org", "describe", "-o", "json"]);
+    crate::ok(&described);
+    let described: serde_json::Value = serde_json::from_str(&described.stdout).unwrap();
+    assert_eq!(
+        described["Organization"]["Accounts"]["555555555555"]["Parent"],
+        "OU staging"
+    );
+    let effective = home.run_bare(&[
+        "org",
+        "effective-policy",
+        "--account",
+        "555555555555",
+        "-o",
+        "json",
+    ]);
+    crate::ok(&effective);
+    let content: serde_json::Value = serde_json::from_str(
+        serde_json::from_str::<serde_json::Value>(&effective.stdout).unwrap()["EffectivePolicy"]
+            ["PolicyContent"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        content["plans"]["org-daily"]["regions"],
+        serde_json::json!(["eu-west-1"])
+    );
+
+    // Moving an account is a field of the plan, and switches its plans.
+    let moved = ORGANIZATION.replace(
+        "          - {id: \"444444444444\", name: ledger-prod}\n",
+        "          - {id: \"444444444444\", name: ledger-prod}\n          - {id: \"555555555555\", name: payments-staging}\n",
+    );
+    let moved = moved.replace(
+        "        accounts:\n          - {id: \"555555555555\", name: payments-staging}\n",
+        "        accounts: []\n",
+    );
+    let org = home.write("organization.yaml", &moved);
+    let plan = as_account(&home, "111111111111", &["org", "plan", &org]);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    for line in [
+        r#"~ Accounts.555555555555.Parent: "OU staging" -> "OU production""#,
+        r#"+ create backup plan "orgs/org-daily" (account 555555555555, region eu-central-1)"#,
+        r#"~ change backup plan "orgs/org-daily" (account 555555555555, region eu-west-1)"#,
+        "Rules[0].Lifecycle.DeleteAfterDays: 35 -> 90",
+    ] {
+        assert!(plan.stdout.contains(line), "{line}\n{}", plan.stdout);
+    }
+    crate::ok(&as_account(&home, "111111111111", &["org", "apply", &org]));
+
+    // Each apply is in the ledger, with the policies' digests and who applied it.
+    let log = home.run_bare(&["evidence", "log", "--kind", "organization", "-o", "json"]);
+    crate::ok(&log);
+    let log: serde_json::Value = serde_json::from_str(&log.stdout).unwrap();
+    let entries = log["Entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{log:#}");
+    assert!(
+        entries[0]["Event"]
+            .as_str()
+            .unwrap()
+            .starts_with("ORGANIZATION_APPLIED policies "),
+        "{log:#}"
+    );
+    assert!(
+        entries[0]["Actor"].to_string().contains("111111111111"),
+        "{log:#}"
+    );
+}
