@@ -277,3 +277,113 @@ fn plan_apply_and_describe_keep_the_organization_and_its_plans() {
         "{log:#}"
     );
 }
+
+/// Sets the account the home's CLI principal belongs to
+/// (`arn:coffer:iam::<account>:user/admin`).
+fn principal_of(home: &Home, account: &str) {
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!("[defaults]\naccount = \"{account}\"\nregion = \"eu-west-1\"\n"),
+    )
+    .unwrap();
+}
+
+/// The accounts of the points a `recovery-points list -o json` shows.
+fn point_accounts(run: &crate::Run) -> Vec<String> {
+    crate::ok(run);
+    let points: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut accounts: Vec<String> = points
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p["RecoveryPointArn"]
+                .as_str()
+                .unwrap()
+                .split(':')
+                .nth(4)
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    accounts.sort();
+    accounts
+}
+
+#[test]
+fn members_see_their_own_account_and_the_delegated_administrator_sees_every_account() {
+    let home = Home::new();
+    principal_of(&home, "111111111111");
+    let data = home.path().join("data/docs");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("a.txt"), "alpha").unwrap();
+    let stack = home.write(
+        "stack.yaml",
+        "Resources:\n  Primary:\n    Type: AWS::Backup::BackupVault\n    Properties:\n      BackupVaultName: primary\n",
+    );
+    for account in ["333333333333", "444444444444"] {
+        let inventory = home.write(
+            &format!("{account}.yaml"),
+            &format!(
+                "defaults:\n  account: \"{account}\"\n  region: eu-west-1\nfilesystems:\n  - name: docs\n    path: {}\n",
+                data.display()
+            ),
+        );
+        let resource = format!("arn:coffer:fs:eu-west-1:{account}:filesystem/docs");
+        for args in [
+            vec![
+                "apply",
+                "--stack",
+                account,
+                stack.as_str(),
+                inventory.as_str(),
+            ],
+            vec![
+                "backup",
+                "start",
+                "--resource",
+                &resource,
+                "--vault",
+                "primary",
+            ],
+        ] {
+            crate::ok(&as_account(&home, account, &args));
+        }
+    }
+    let org = example_in(&home, ORGANIZATION);
+    crate::ok(&home.run_bare(&["org", "apply", &org]));
+
+    // A member account's principal sees its own account only: `*` is its
+    // own, and acting on another account is refused.
+    principal_of(&home, "333333333333");
+    let list = ["recovery-points", "list", "-o", "json"];
+    assert_eq!(point_accounts(&home.run_bare(&list)), vec!["333333333333"]);
+    let mut all = vec!["--account", "*"];
+    all.extend_from_slice(&list);
+    assert_eq!(point_accounts(&home.run_bare(&all)), vec!["333333333333"]);
+    let other = as_account(&home, "444444444444", &list);
+    crate::refused(
+        &other,
+        "belongs to account 333333333333, which acts only on its own account",
+    );
+    let jobs = as_account(&home, "444444444444", &["jobs", "list"]);
+    crate::refused(
+        &jobs,
+        "only the management account or the backup delegated administrator",
+    );
+
+    // The backup delegated administrator sees every member, or the one it names.
+    principal_of(&home, "222222222222");
+    assert_eq!(
+        point_accounts(&home.run_bare(&all)),
+        vec!["333333333333", "444444444444"]
+    );
+    assert_eq!(
+        point_accounts(&as_account(&home, "444444444444", &list)),
+        vec!["444444444444"]
+    );
+    let jobs = home.run_bare(&["--account", "*", "jobs", "list", "-o", "json"]);
+    crate::ok(&jobs);
+    let jobs: serde_json::Value = serde_json::from_str(&jobs.stdout).unwrap();
+    assert_eq!(jobs.as_array().unwrap().len(), 2, "{jobs:#}");
+}
