@@ -263,25 +263,28 @@ impl Service {
         self.find_job(caller, id).await
     }
 
-    /// The job `id` (any case) of the caller's account and region, for an
-    /// operation that has authorized its own action.
+    /// The job `id` (any case) of the caller's region, in the caller's
+    /// account or, for the management account and the backup delegated
+    /// administrator, any account of the organization, for an operation
+    /// that has authorized its own action.
     async fn find_job(&self, caller: &Caller, id: &str) -> Result<AnyJob> {
         let (account, region) = (caller.account.as_str(), caller.region.as_str());
+        let scope = self.account_scope(caller, Some("*")).await?;
         let catalog = &self.catalog_for(caller);
         let upper = id.to_ascii_uppercase();
         for candidate in [id, upper.as_str()] {
             if let Some(j) = catalog.get::<BackupJob>(candidate).await? {
-                if j.record.account_id == account && j.record.region == region {
+                if scope.covers(&j.record.account_id) && j.record.region == region {
                     return Ok(AnyJob::Backup(j.record));
                 }
             }
             if let Some(j) = catalog.get::<CopyJob>(candidate).await? {
-                if j.record.account_id == account && j.record.region == region {
+                if scope.covers(&j.record.account_id) && j.record.region == region {
                     return Ok(AnyJob::Copy(j.record));
                 }
             }
             if let Some(j) = catalog.get::<RestoreJob>(candidate).await? {
-                if j.record.account_id == account && j.record.region == region {
+                if scope.covers(&j.record.account_id) && j.record.region == region {
                     return Ok(AnyJob::Restore(j.record));
                 }
             }

@@ -159,6 +159,17 @@ impl Service {
     ) -> Result<RecoveryPoint> {
         let point = self.recovery_point(arn_or_id).await?.record;
         let vault = self.vault_of_point(&point).await?;
+        let account = vault.account_id.as_str();
+        if !self
+            .account_scope(caller, Some(account))
+            .await?
+            .covers(account)
+        {
+            return Err(Error::access_denied(format!(
+                "recovery point {} belongs to account {account}; {} sees only its own account's (the management account and the backup delegated administrator see members')",
+                point.recovery_point_arn, caller.principal
+            )));
+        }
         self.authorize(
             caller,
             Action::DescribeRecoveryPoint,

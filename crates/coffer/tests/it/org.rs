@@ -352,6 +352,16 @@ fn members_see_their_own_account_and_the_delegated_administrator_sees_every_acco
     }
     let org = example_in(&home, ORGANIZATION);
     crate::ok(&home.run_bare(&["org", "apply", &org]));
+    // The member 444444444444's point and job, as its own account sees them.
+    let theirs = as_account(
+        &home,
+        "444444444444",
+        &["recovery-points", "list", "-o", "json"],
+    );
+    crate::ok(&theirs);
+    let theirs: serde_json::Value = serde_json::from_str(&theirs.stdout).unwrap();
+    let point = theirs[0]["RecoveryPointArn"].as_str().unwrap().to_string();
+    let job = theirs[0]["CreatedByJobId"].as_str().unwrap().to_string();
 
     // A member account's principal sees its own account only: `*` is its
     // own, and acting on another account is refused.
@@ -371,6 +381,8 @@ fn members_see_their_own_account_and_the_delegated_administrator_sees_every_acco
         &jobs,
         "only the management account or the backup delegated administrator",
     );
+    let described = home.run_bare(&["recovery-points", "describe", &point]);
+    crate::refused(&described, "belongs to account 444444444444");
 
     // The backup delegated administrator sees every member, or the one it names.
     principal_of(&home, "222222222222");
@@ -382,6 +394,10 @@ fn members_see_their_own_account_and_the_delegated_administrator_sees_every_acco
         point_accounts(&as_account(&home, "444444444444", &list)),
         vec!["444444444444"]
     );
+    let described = home.run_bare(&["recovery-points", "describe", &point, "-o", "json"]);
+    crate::ok(&described);
+    assert!(described.stdout.contains(&point), "{}", described.stdout);
+    crate::ok(&home.run_bare(&["jobs", "describe", &job]));
     let jobs = home.run_bare(&["--account", "*", "jobs", "list", "-o", "json"]);
     crate::ok(&jobs);
     let jobs: serde_json::Value = serde_json::from_str(&jobs.stdout).unwrap();
