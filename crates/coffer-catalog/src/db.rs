@@ -110,10 +110,15 @@ const MIGRATIONS: &[Migration] = &[
             "ledger entries by subject and kind, for the catalog's agreement with the ledger",
         sql: include_str!("migrations/0016_ledger_by_subject_kind.sql"),
     },
+    Migration {
+        version: 18,
+        description: "the organization as last applied",
+        sql: include_str!("migrations/0018_organization.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = 18;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

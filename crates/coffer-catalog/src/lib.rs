@@ -23,6 +23,7 @@ mod error;
 mod history;
 pub mod ledger;
 mod objects;
+mod org;
 mod overview;
 mod records;
 mod reporting;
@@ -49,9 +50,10 @@ pub use ledger::{
     FORMAT_V2, GENESIS,
 };
 pub use objects::{
-    diff_docs, ApplySummary, Blocker, Change, DesiredObject, FieldChange, ObjectKind, StackPlan,
-    StoredObject, Weakening,
+    diff_docs, ApplySummary, Blocker, Change, DesiredObject, FieldChange, ObjectKind, Owner,
+    StackPlan, StoredObject, Weakening, ORG_STACK,
 };
+pub use org::{OrgPlan, OrganizationRecord, ORG_SUBJECT};
 pub use overview::VaultTotals;
 pub use records::{Param, Record, Stored};
 pub use reporting::JobRecord;
@@ -307,23 +309,17 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Plans the change that makes `stack` own exactly `desired`, as of
-    /// `now` (which decides whether compliance-mode locks are immutable).
-    ///
-    /// # Errors
-    /// On database errors.
-    pub async fn plan_stack(
+    /// What planning `desired` for the owner `stack` reads: the objects
+    /// it owns now, objects of other owners with the same keys as desired
+    /// ones, and the plans and selections of other owners.
+    async fn owned_and_around(
         &self,
         stack: &str,
-        account_id: &str,
-        region: &str,
-        desired: Vec<DesiredObject>,
-        files: BTreeMap<String, String>,
-        now: jiff::Timestamp,
-    ) -> Result<StackPlan> {
+        desired: &[DesiredObject],
+    ) -> Result<(Vec<StoredObject>, Vec<StoredObject>, Vec<StoredObject>)> {
         let in_stack = self.stack_objects(stack).await?;
         let mut same_keys_elsewhere = Vec::new();
-        for object in &desired {
+        for object in desired {
             if let Some(found) = self
                 .find_object(
                     object.kind,
@@ -347,6 +343,25 @@ impl Catalog {
                     .filter(|o| o.stack != stack),
             );
         }
+        Ok((in_stack, same_keys_elsewhere, other_stacks))
+    }
+
+    /// Plans the change that makes `stack` own exactly `desired`, as of
+    /// `now` (which decides whether compliance-mode locks are immutable).
+    ///
+    /// # Errors
+    /// On database errors.
+    pub async fn plan_stack(
+        &self,
+        stack: &str,
+        account_id: &str,
+        region: &str,
+        desired: Vec<DesiredObject>,
+        files: BTreeMap<String, String>,
+        now: jiff::Timestamp,
+    ) -> Result<StackPlan> {
+        let (in_stack, same_keys_elsewhere, other_stacks) =
+            self.owned_and_around(stack, &desired).await?;
         let applied_to = self
             .stacks()
             .await?
@@ -424,167 +439,8 @@ impl Catalog {
         // before it, or before the ledger recorded objects) get their
         // version as they stand, before this apply changes them.
         history::record_existing(&mut tx, self, &plan.stack, now).await?;
-        for change in &plan.changes {
-            let what = format!("{} {:?}", change.kind().label(), change.name());
-            let rows = match change {
-                Change::Create(d) if d.kind == ObjectKind::Resource => {
-                    summary.created += 1;
-                    let resource_type = d
-                        .doc
-                        .get("ResourceType")
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_string();
-                    sqlx::query("INSERT INTO resources (arn, resource_type, account_id, region, name, stack, doc, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)")
-                        .bind(&d.name)
-                        .bind(resource_type)
-                        .bind(&d.account_id)
-                        .bind(&d.region)
-                        .bind(d.doc.get("ResourceName").and_then(|v| v.as_str()).unwrap_or_default().to_string())
-                        .bind(&plan.stack)
-                        .bind(doc_text(&d.doc))
-                        .bind(&now_s)
-                        .execute(&mut *tx)
-                        .await
-                }
-                Change::Create(d) => {
-                    summary.created += 1;
-                    sqlx::query("INSERT INTO objects (kind, account_id, region, name, id, arn, stack, doc, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)")
-                        .bind(d.kind.as_str())
-                        .bind(&d.account_id)
-                        .bind(&d.region)
-                        .bind(&d.name)
-                        .bind(uuid::Uuid::now_v7().to_string())
-                        .bind(&d.arn)
-                        .bind(&plan.stack)
-                        .bind(doc_text(&d.doc))
-                        .bind(&now_s)
-                        .execute(&mut *tx)
-                        .await
-                }
-                Change::Update {
-                    stored, desired, ..
-                } if stored.kind == ObjectKind::Resource => {
-                    summary.updated += 1;
-                    sqlx::query("UPDATE resources SET doc = $1, version = version + 1, updated_at = $2 WHERE arn = $3 AND version = $4 AND stack = $5")
-                        .bind(doc_text(&desired.doc))
-                        .bind(&now_s)
-                        .bind(&stored.name)
-                        .bind(stored.version)
-                        .bind(&plan.stack)
-                        .execute(&mut *tx)
-                        .await
-                }
-                Change::Update {
-                    stored, desired, ..
-                } => {
-                    summary.updated += 1;
-                    sqlx::query("UPDATE objects SET doc = $1, arn = $2, version = version + 1, updated_at = $3 WHERE kind = $4 AND account_id = $5 AND region = $6 AND name = $7 AND version = $8 AND stack = $9")
-                        .bind(doc_text(&desired.doc))
-                        .bind(&desired.arn)
-                        .bind(&now_s)
-                        .bind(stored.kind.as_str())
-                        .bind(&stored.account_id)
-                        .bind(&stored.region)
-                        .bind(&stored.name)
-                        .bind(stored.version)
-                        .bind(&plan.stack)
-                        .execute(&mut *tx)
-                        .await
-                }
-                Change::Delete(stored) if stored.kind == ObjectKind::Resource => {
-                    summary.deleted += 1;
-                    sqlx::query(
-                        "DELETE FROM resources WHERE arn = $1 AND version = $2 AND stack = $3",
-                    )
-                    .bind(&stored.name)
-                    .bind(stored.version)
-                    .bind(&plan.stack)
-                    .execute(&mut *tx)
-                    .await
-                }
-                Change::Delete(stored) => {
-                    summary.deleted += 1;
-                    if stored.kind == ObjectKind::BackupVault {
-                        // Re-checked inside the transaction: a recovery point
-                        // written since the plan keeps the vault alive.
-                        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM recovery_points WHERE account_id = $1 AND region = $2 AND vault_name = $3")
-                            .bind(&stored.account_id)
-                            .bind(&stored.region)
-                            .bind(&stored.name)
-                            .fetch_one(&mut *tx)
-                            .await?
-                            .try_get("n")?;
-                        if n > 0 {
-                            return Err(Error::Blocked {
-                                stack: plan.stack.clone(),
-                                reasons: vec![format!("backup vault {:?} now holds {n} recovery point(s) and cannot be deleted", stored.name)],
-                            });
-                        }
-                    }
-                    sqlx::query("DELETE FROM objects WHERE kind = $1 AND account_id = $2 AND region = $3 AND name = $4 AND version = $5 AND stack = $6")
-                        .bind(stored.kind.as_str())
-                        .bind(&stored.account_id)
-                        .bind(&stored.region)
-                        .bind(&stored.name)
-                        .bind(stored.version)
-                        .bind(&plan.stack)
-                        .execute(&mut *tx)
-                        .await
-                }
-            };
-            // The rules a written plan holds exist from now (the scheduler
-            // plans no fire time before a rule existed).
-            match change {
-                Change::Create(d) if d.kind == ObjectKind::BackupPlan => {
-                    schedule::mark_plan_rules(&mut tx, &d.account_id, &d.region, &d.doc, now)
-                        .await?;
-                }
-                Change::Update { desired, .. } if desired.kind == ObjectKind::BackupPlan => {
-                    schedule::mark_plan_rules(
-                        &mut tx,
-                        &desired.account_id,
-                        &desired.region,
-                        &desired.doc,
-                        now,
-                    )
-                    .await?;
-                }
-                _ => {}
-            }
-            let affected = match rows {
-                Ok(result) => result.rows_affected(),
-                // A unique-key violation on create means someone created it meanwhile.
-                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => 0,
-                Err(other) => return Err(other.into()),
-            };
-            if affected != 1 {
-                return Err(Error::Conflict { what });
-            }
-            // Every write of a policy object an auditor asks about is in the
-            // ledger, its document hashed as stored, and in the history as
-            // written (a deletion as a tombstone) with that entry's seq.
-            if let Some((kind, arn, event, doc)) = object_entry(change) {
-                let entry =
-                    ledger::append(&mut tx, self, kind.label(), arn, event, doc.as_bytes(), now)
-                        .await?;
-                let (account_id, region) = match change {
-                    Change::Create(d) | Change::Update { desired: d, .. } => {
-                        (&d.account_id, &d.region)
-                    }
-                    Change::Delete(stored) => (&stored.account_id, &stored.region),
-                };
-                let of = history::VersionOf {
-                    kind,
-                    account_id,
-                    region,
-                    name: change.name(),
-                    arn,
-                    stack: &plan.stack,
-                };
-                history::record(&mut tx, &of, &doc, &entry).await?;
-            }
-        }
+        self.write_changes(&mut tx, &plan.stack, &plan.changes, &mut summary, now)
+            .await?;
         let files = serde_json::to_string(&plan.files).map_err(|source| Error::Corrupt {
             what: "stack files".into(),
             source,
@@ -676,6 +532,180 @@ impl Catalog {
         tx.commit().await?;
         info!(stack = %plan.stack, created = summary.created, updated = summary.updated, deleted = summary.deleted, "stack applied");
         Ok(summary)
+    }
+
+    /// Writes the changes of a plan of objects owned by `stack` (a stack's,
+    /// or the organization's), each with its ledger entry and history
+    /// version, counting them in `summary`.
+    async fn write_changes(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        stack: &str,
+        changes: &[Change],
+        summary: &mut ApplySummary,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        let now_s = now_text(now);
+        for change in changes {
+            let what = format!("{} {:?}", change.kind().label(), change.name());
+            let rows = match change {
+                Change::Create(d) if d.kind == ObjectKind::Resource => {
+                    summary.created += 1;
+                    let resource_type = d
+                        .doc
+                        .get("ResourceType")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_string();
+                    sqlx::query("INSERT INTO resources (arn, resource_type, account_id, region, name, stack, doc, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)")
+                        .bind(&d.name)
+                        .bind(resource_type)
+                        .bind(&d.account_id)
+                        .bind(&d.region)
+                        .bind(d.doc.get("ResourceName").and_then(|v| v.as_str()).unwrap_or_default().to_string())
+                        .bind(stack)
+                        .bind(doc_text(&d.doc))
+                        .bind(&now_s)
+                        .execute(&mut **tx)
+                        .await
+                }
+                Change::Create(d) => {
+                    summary.created += 1;
+                    sqlx::query("INSERT INTO objects (kind, account_id, region, name, id, arn, stack, doc, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)")
+                        .bind(d.kind.as_str())
+                        .bind(&d.account_id)
+                        .bind(&d.region)
+                        .bind(&d.name)
+                        .bind(uuid::Uuid::now_v7().to_string())
+                        .bind(&d.arn)
+                        .bind(stack)
+                        .bind(doc_text(&d.doc))
+                        .bind(&now_s)
+                        .execute(&mut **tx)
+                        .await
+                }
+                Change::Update {
+                    stored, desired, ..
+                } if stored.kind == ObjectKind::Resource => {
+                    summary.updated += 1;
+                    sqlx::query("UPDATE resources SET doc = $1, version = version + 1, updated_at = $2 WHERE arn = $3 AND version = $4 AND stack = $5")
+                        .bind(doc_text(&desired.doc))
+                        .bind(&now_s)
+                        .bind(&stored.name)
+                        .bind(stored.version)
+                        .bind(stack)
+                        .execute(&mut **tx)
+                        .await
+                }
+                Change::Update {
+                    stored, desired, ..
+                } => {
+                    summary.updated += 1;
+                    sqlx::query("UPDATE objects SET doc = $1, arn = $2, version = version + 1, updated_at = $3 WHERE kind = $4 AND account_id = $5 AND region = $6 AND name = $7 AND version = $8 AND stack = $9")
+                        .bind(doc_text(&desired.doc))
+                        .bind(&desired.arn)
+                        .bind(&now_s)
+                        .bind(stored.kind.as_str())
+                        .bind(&stored.account_id)
+                        .bind(&stored.region)
+                        .bind(&stored.name)
+                        .bind(stored.version)
+                        .bind(stack)
+                        .execute(&mut **tx)
+                        .await
+                }
+                Change::Delete(stored) if stored.kind == ObjectKind::Resource => {
+                    summary.deleted += 1;
+                    sqlx::query(
+                        "DELETE FROM resources WHERE arn = $1 AND version = $2 AND stack = $3",
+                    )
+                    .bind(&stored.name)
+                    .bind(stored.version)
+                    .bind(stack)
+                    .execute(&mut **tx)
+                    .await
+                }
+                Change::Delete(stored) => {
+                    summary.deleted += 1;
+                    if stored.kind == ObjectKind::BackupVault {
+                        // Re-checked inside the transaction: a recovery point
+                        // written since the plan keeps the vault alive.
+                        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM recovery_points WHERE account_id = $1 AND region = $2 AND vault_name = $3")
+                            .bind(&stored.account_id)
+                            .bind(&stored.region)
+                            .bind(&stored.name)
+                            .fetch_one(&mut **tx)
+                            .await?
+                            .try_get("n")?;
+                        if n > 0 {
+                            return Err(Error::Blocked {
+                                stack: stack.to_string(),
+                                reasons: vec![format!("backup vault {:?} now holds {n} recovery point(s) and cannot be deleted", stored.name)],
+                            });
+                        }
+                    }
+                    sqlx::query("DELETE FROM objects WHERE kind = $1 AND account_id = $2 AND region = $3 AND name = $4 AND version = $5 AND stack = $6")
+                        .bind(stored.kind.as_str())
+                        .bind(&stored.account_id)
+                        .bind(&stored.region)
+                        .bind(&stored.name)
+                        .bind(stored.version)
+                        .bind(stack)
+                        .execute(&mut **tx)
+                        .await
+                }
+            };
+            // The rules a written plan holds exist from now (the scheduler
+            // plans no fire time before a rule existed).
+            match change {
+                Change::Create(d) if d.kind == ObjectKind::BackupPlan => {
+                    schedule::mark_plan_rules(tx, &d.account_id, &d.region, &d.doc, now).await?;
+                }
+                Change::Update { desired, .. } if desired.kind == ObjectKind::BackupPlan => {
+                    schedule::mark_plan_rules(
+                        tx,
+                        &desired.account_id,
+                        &desired.region,
+                        &desired.doc,
+                        now,
+                    )
+                    .await?;
+                }
+                _ => {}
+            }
+            let affected = match rows {
+                Ok(result) => result.rows_affected(),
+                // A unique-key violation on create means someone created it meanwhile.
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => 0,
+                Err(other) => return Err(other.into()),
+            };
+            if affected != 1 {
+                return Err(Error::Conflict { what });
+            }
+            // Every write of a policy object an auditor asks about is in the
+            // ledger, its document hashed as stored, and in the history as
+            // written (a deletion as a tombstone) with that entry's seq.
+            if let Some((kind, arn, event, doc)) = object_entry(change) {
+                let entry =
+                    ledger::append(tx, self, kind.label(), arn, event, doc.as_bytes(), now).await?;
+                let (account_id, region) = match change {
+                    Change::Create(d) | Change::Update { desired: d, .. } => {
+                        (&d.account_id, &d.region)
+                    }
+                    Change::Delete(stored) => (&stored.account_id, &stored.region),
+                };
+                let of = history::VersionOf {
+                    kind,
+                    account_id,
+                    region,
+                    name: change.name(),
+                    arn,
+                    stack,
+                };
+                history::record(tx, &of, &doc, &entry).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Every stack, in name order.

@@ -106,6 +106,62 @@ pub struct DesiredObject {
     pub doc: Json,
 }
 
+/// The owner recorded (in the `stack` column) for the plans and selections
+/// an organization's backup policies make in its accounts: no stack may
+/// have this name (stack names are letters, digits, `-`, `_` and `.`).
+pub const ORG_STACK: &str = "@organization";
+
+/// Who owns a policy object, and so who alone may change or delete it: a
+/// stack (its files, through `apply`), the organization (its backup
+/// policies, through `org apply`), or no one in particular (created
+/// through the API, changed through the API).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner<'a> {
+    Stack(&'a str),
+    Organization,
+    Api,
+}
+
+impl<'a> Owner<'a> {
+    /// The owner the `stack` column records.
+    pub fn of(stack: &'a str) -> Owner<'a> {
+        match stack {
+            crate::unowned::NO_STACK => Owner::Api,
+            ORG_STACK => Owner::Organization,
+            name => Owner::Stack(name),
+        }
+    }
+
+    /// How a user changes an object of this owner.
+    pub fn remedy(&self) -> String {
+        match self {
+            Owner::Stack(name) => format!("change it in stack {name:?}'s files and apply them"),
+            Owner::Organization => {
+                "change the organization's backup policies and run `coffer org apply`".to_string()
+            }
+            Owner::Api => "change it through the API".to_string(),
+        }
+    }
+
+    /// The stack's name, for a stack's object.
+    pub fn stack(&self) -> Option<&'a str> {
+        match self {
+            Owner::Stack(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Owner<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Owner::Stack(name) => write!(f, "stack {name:?}"),
+            Owner::Organization => f.write_str("the organization"),
+            Owner::Api => f.write_str("the API (no stack)"),
+        }
+    }
+}
+
 /// An object as the catalog holds it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredObject {
@@ -125,6 +181,11 @@ pub struct StoredObject {
 }
 
 impl StoredObject {
+    /// Who owns it.
+    pub fn owner(&self) -> Owner<'_> {
+        Owner::of(&self.stack)
+    }
+
     fn key(&self) -> Key {
         (
             self.kind,
@@ -540,20 +601,22 @@ pub(crate) fn plan(inputs: PlanInputs) -> StackPlan {
     for mut object in desired {
         let key = desired_key(&object);
         if let Some(owner) = elsewhere.get(&key) {
-            let reason = if owner.stack == crate::NO_STACK {
-                format!(
+            let reason = match owner.owner() {
+                Owner::Api => format!(
                     "{} {:?} already exists, created through the API; a stack never changes objects it does not own (rename it, or delete it through the API first)",
                     object.kind.label(),
                     object.name,
-                )
-            } else {
-                format!(
-                    "{} {:?} already exists and belongs to stack {:?}; a stack never changes another stack's objects (rename it, or remove it from stack {:?} first)",
+                ),
+                Owner::Organization => format!(
+                    "{} {:?} already exists and belongs to the organization; a stack never changes the organization's objects (rename it)",
                     object.kind.label(),
                     object.name,
-                    owner.stack,
-                    owner.stack
-                )
+                ),
+                Owner::Stack(other) => format!(
+                    "{} {:?} already exists and belongs to stack {other:?}; a stack never changes another stack's objects (rename it, or remove it from stack {other:?} first)",
+                    object.kind.label(),
+                    object.name,
+                ),
             };
             blockers.push(Blocker::about(object.kind, &object.name, reason));
             continue;

@@ -71,12 +71,15 @@ impl Service {
         let listing = "ListCopyJobs";
         let limit = page.limit()?;
         let after = page.after_record(listing)?;
+        let scope = self
+            .account_scope(caller, filter.account_id.as_deref())
+            .await?;
         let Some(mut conditions) = job_conditions(
             caller,
+            &scope,
             &CommonJobFilter {
                 parent_job_id: filter.parent_job_id.as_deref(),
                 message_category: filter.message_category.as_deref(),
-                account_id: filter.account_id.as_deref(),
                 resource_arn: filter.resource_arn.as_deref(),
                 state: filter.state.map(CopyJobState::as_str),
                 created: (filter.created_after, filter.created_before),
@@ -103,6 +106,7 @@ impl Service {
                 .items
                 .into_iter()
                 .map(|s| s.record)
+                .filter(|j| scope.covers(&j.account_id))
                 .filter(|j| {
                     filter
                         .resource_type

@@ -167,15 +167,20 @@ impl Service {
     /// # Errors
     /// `Conflict` for an object a stack declares.
     pub(crate) fn unowned(stored: &StoredObject, change: &str) -> Result<()> {
-        if stored.stack == NO_STACK {
-            return Ok(());
+        match stored.owner() {
+            coffer_catalog::Owner::Api => Ok(()),
+            coffer_catalog::Owner::Stack(stack) => Err(Error::conflict(format!(
+                "{} {:?} belongs to stack {stack:?}; {change} it in that stack's template and apply it",
+                stored.kind.label(),
+                stored.name,
+            ))),
+            owner => Err(Error::conflict(format!(
+                "{} {:?} belongs to {owner}; {}",
+                stored.kind.label(),
+                stored.name,
+                owner.remedy()
+            ))),
         }
-        Err(Error::conflict(format!(
-            "{} {:?} belongs to stack {:?}; {change} it in that stack's template and apply it",
-            stored.kind.label(),
-            stored.name,
-            stored.stack
-        )))
     }
 
     /// Replaces the document of an object of no stack, if it is still at

@@ -9,6 +9,7 @@ use coffer_model::{BackupJob, BackupJobState, CopyJob, RestoreJob};
 use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
 use crate::paging::{record_token, PageRequest, Paged};
+use crate::scope::AccountScope;
 use crate::Service;
 
 /// Which backup jobs a listing shows (ListBackupJobs' filters); each
@@ -77,14 +78,17 @@ pub enum Stopped {
 }
 
 impl Service {
-    /// The backup, copy and restore jobs of the caller's account and region.
+    /// The backup, copy and restore jobs of the caller's region in the
+    /// accounts `accounts` asks for ([`Service::account_scope`]: `None`,
+    /// the caller's account; `*`; an account ID).
     ///
     /// # Errors
-    /// Catalog errors.
-    pub async fn list_jobs(&self, caller: &Caller) -> Result<Jobs> {
+    /// `AccessDenied` as [`Service::account_scope`]; catalog errors.
+    pub async fn list_jobs(&self, caller: &Caller, accounts: Option<&str>) -> Result<Jobs> {
         self.authorize(caller, Action::ListJobs, Target::Account)?;
-        let (account, region) = (caller.account.as_str(), caller.region.as_str());
-        let here = |a: &str, r: &str| a == account && r == region;
+        let scope = self.account_scope(caller, accounts).await?;
+        let region = caller.region.as_str();
+        let here = |a: &str, r: &str| scope.covers(a) && r == region;
         Ok(Jobs {
             backups: self
                 .records(|j: &BackupJob| here(&j.account_id, &j.region))
@@ -113,12 +117,15 @@ impl Service {
         let listing = "ListBackupJobs";
         let limit = page.limit()?;
         let after = page.after_record(listing)?;
+        let scope = self
+            .account_scope(caller, filter.account_id.as_deref())
+            .await?;
         let Some(mut conditions) = job_conditions(
             caller,
+            &scope,
             &CommonJobFilter {
                 parent_job_id: filter.parent_job_id.as_deref(),
                 message_category: filter.message_category.as_deref(),
-                account_id: filter.account_id.as_deref(),
                 resource_arn: filter.resource_arn.as_deref(),
                 state: filter.state.map(BackupJobState::as_str),
                 created: (filter.created_after, filter.created_before),
@@ -141,7 +148,12 @@ impl Service {
             .records_page::<BackupJob>(&conditions, after.as_ref(), limit)
             .await?;
         Ok(Paged {
-            items: found.items.into_iter().map(|s| s.record).collect(),
+            items: found
+                .items
+                .into_iter()
+                .map(|s| s.record)
+                .filter(|j| scope.covers(&j.account_id))
+                .collect(),
             next_token: found.next.map(|cursor| record_token(listing, &cursor)),
         })
     }
@@ -162,22 +174,22 @@ impl Service {
         let listing = "ListRestoreJobs";
         let limit = page.limit()?;
         let after = page.after_record(listing)?;
+        let scope = self
+            .account_scope(caller, filter.account_id.as_deref())
+            .await?;
         if filter.restore_testing_plan_arn.is_some()
             || filter.parent_job_id.is_some()
-            || filter
-                .account_id
-                .as_deref()
-                .is_some_and(|a| a != caller.account.as_str())
+            || scope.accounts.is_empty()
         {
             return Ok(Paged {
                 items: Vec::new(),
                 next_token: None,
             });
         }
-        let mut conditions = vec![
-            Condition::eq("account_id", caller.account.as_str()),
-            Condition::eq("region", caller.region.as_str()),
-        ];
+        let mut conditions = vec![Condition::eq("region", caller.region.as_str())];
+        if let [account] = scope.accounts.as_slice() {
+            conditions.push(Condition::eq("account_id", account.as_str()));
+        }
         if let Some(status) = filter.status {
             // The column holds the status as the model spells it.
             let text = serde_json::to_value(status)?;
@@ -202,6 +214,7 @@ impl Service {
                 .items
                 .into_iter()
                 .map(|s| s.record)
+                .filter(|j| scope.covers(&j.account_id))
                 .filter(|j| {
                     filter
                         .resource_type
@@ -250,25 +263,28 @@ impl Service {
         self.find_job(caller, id).await
     }
 
-    /// The job `id` (any case) of the caller's account and region, for an
-    /// operation that has authorized its own action.
+    /// The job `id` (any case) of the caller's region, in the caller's
+    /// account or, for the management account and the backup delegated
+    /// administrator, any account of the organization, for an operation
+    /// that has authorized its own action.
     async fn find_job(&self, caller: &Caller, id: &str) -> Result<AnyJob> {
         let (account, region) = (caller.account.as_str(), caller.region.as_str());
+        let scope = self.account_scope(caller, Some("*")).await?;
         let catalog = &self.catalog_for(caller);
         let upper = id.to_ascii_uppercase();
         for candidate in [id, upper.as_str()] {
             if let Some(j) = catalog.get::<BackupJob>(candidate).await? {
-                if j.record.account_id == account && j.record.region == region {
+                if scope.covers(&j.record.account_id) && j.record.region == region {
                     return Ok(AnyJob::Backup(j.record));
                 }
             }
             if let Some(j) = catalog.get::<CopyJob>(candidate).await? {
-                if j.record.account_id == account && j.record.region == region {
+                if scope.covers(&j.record.account_id) && j.record.region == region {
                     return Ok(AnyJob::Copy(j.record));
                 }
             }
             if let Some(j) = catalog.get::<RestoreJob>(candidate).await? {
-                if j.record.account_id == account && j.record.region == region {
+                if scope.covers(&j.record.account_id) && j.record.region == region {
                     return Ok(AnyJob::Restore(j.record));
                 }
             }
@@ -373,7 +389,6 @@ impl Service {
 pub(crate) struct CommonJobFilter<'a> {
     pub parent_job_id: Option<&'a str>,
     pub message_category: Option<&'a str>,
-    pub account_id: Option<&'a str>,
     pub resource_arn: Option<&'a str>,
     pub state: Option<&'static str>,
     /// Created after, before.
@@ -382,26 +397,26 @@ pub(crate) struct CommonJobFilter<'a> {
     pub completed: (Option<jiff::Timestamp>, Option<jiff::Timestamp>),
 }
 
-/// The conditions of a job listing in the caller's account and region
-/// with `filter`'s common members, or `None` when it selects nothing: a
-/// parent job or a message category (Coffer's jobs have neither), or
-/// another account.
+/// The conditions of a job listing in the accounts of `scope` and the
+/// caller's region with `filter`'s common members, or `None` when it
+/// selects nothing: a parent job or a message category (Coffer's jobs have
+/// neither), or no account in scope. A scope of several accounts is not a
+/// condition: the listing keeps the rows [`AccountScope::covers`].
 pub(crate) fn job_conditions(
     caller: &Caller,
+    scope: &AccountScope,
     filter: &CommonJobFilter<'_>,
 ) -> Option<Vec<Condition>> {
     if filter.parent_job_id.is_some()
         || filter.message_category.is_some()
-        || filter
-            .account_id
-            .is_some_and(|a| a != caller.account.as_str())
+        || scope.accounts.is_empty()
     {
         return None;
     }
-    let mut conditions = vec![
-        Condition::eq("account_id", caller.account.as_str()),
-        Condition::eq("region", caller.region.as_str()),
-    ];
+    let mut conditions = vec![Condition::eq("region", caller.region.as_str())];
+    if let [account] = scope.accounts.as_slice() {
+        conditions.push(Condition::eq("account_id", account.as_str()));
+    }
     if let Some(arn) = filter.resource_arn {
         conditions.push(Condition::eq("resource_arn", arn));
     }

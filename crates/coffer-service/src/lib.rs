@@ -34,6 +34,7 @@ pub mod report;
 pub mod report_plans;
 pub mod requests;
 pub mod restore;
+pub mod scope;
 pub mod self_backup;
 pub mod service;
 pub mod stack;

@@ -19,7 +19,7 @@
 //! stack's, and a stack's plan or selection is never changed here
 //! (Conflict, naming the stack).
 
-use coffer_catalog::{DesiredObject, ObjectKind, ObjectVersion, StoredObject, NO_STACK};
+use coffer_catalog::{DesiredObject, ObjectKind, ObjectVersion, Owner, StoredObject, NO_STACK};
 use coffer_model::{Arn, BackupPlan, BackupSelection, Findings, Severity};
 use coffer_policy::{check_references, Declared, Diagnostics, External, LoadOptions, Origin};
 
@@ -503,9 +503,11 @@ impl Service {
     ) -> Result<StoredObject> {
         self.authorize(caller, action, Target::Account)?;
         let stored = self.stored_plan(caller, plan_id).await?;
-        if let Some(stack) = owner(&stored) {
+        let owner = stored.owner();
+        if owner != Owner::Api {
             return Err(Error::conflict(format!(
-                "backup plan {plan_id:?} belongs to stack {stack:?}; change it in that stack's files and apply them"
+                "backup plan {plan_id:?} belongs to {owner}; {}",
+                owner.remedy()
             )));
         }
         Ok(stored)
@@ -614,9 +616,11 @@ impl Service {
     ) -> Result<SelectionSummary> {
         self.authorize(caller, Action::CreateBackupSelection, Target::Account)?;
         let stored_plan = self.stored_plan(caller, plan_id).await?;
-        if let Some(stack) = owner(&stored_plan) {
+        let owner = stored_plan.owner();
+        if owner != Owner::Api {
             return Err(Error::conflict(format!(
-                "backup plan {plan_id:?} belongs to stack {stack:?}; add the selection to that stack's files and apply them"
+                "backup plan {plan_id:?} belongs to {owner}; its selections are {owner}'s too: {}",
+                owner.remedy()
             )));
         }
         let mut selection = selection.clone();
@@ -730,9 +734,11 @@ impl Service {
         self.authorize(caller, Action::DeleteBackupSelection, Target::Account)?;
         self.stored_plan(caller, plan_id).await?;
         let stored = self.stored_selection(caller, plan_id, selection_id).await?;
-        if let Some(stack) = owner(&stored) {
+        let owner = stored.owner();
+        if owner != Owner::Api {
             return Err(Error::conflict(format!(
-                "selection {selection_id:?} of backup plan {plan_id:?} belongs to stack {stack:?}; change that stack's files and apply them to delete it"
+                "selection {selection_id:?} of backup plan {plan_id:?} belongs to {owner}; {}",
+                owner.remedy()
             )));
         }
         let summary = selection_summary(stored.clone())?;

@@ -33,6 +33,9 @@ pub struct VaultPointFilter {
 /// Which recovery points a listing shows.
 #[derive(Clone, Debug, Default)]
 pub struct PointFilter {
+    /// The accounts asked for ([`Service::account_scope`]): `None` for the
+    /// caller's, `*`, or an account ID.
+    pub accounts: Option<String>,
     pub vault_name: Option<String>,
     pub resource_arn: Option<String>,
     /// DELETED points too.
@@ -40,16 +43,20 @@ pub struct PointFilter {
 }
 
 impl Service {
-    /// The recovery points of the caller's account and region.
+    /// The recovery points of the caller's region in the accounts the
+    /// filter asks for (the caller's by default).
     ///
     /// # Errors
-    /// Catalog errors.
+    /// `AccessDenied` as [`Service::account_scope`]; catalog errors.
     pub async fn list_recovery_points(
         &self,
         caller: &Caller,
         filter: &PointFilter,
     ) -> Result<Vec<RecoveryPoint>> {
         self.authorize(caller, Action::ListRecoveryPoints, Target::Account)?;
+        let scope = self
+            .account_scope(caller, filter.accounts.as_deref())
+            .await?;
         let mut filters: Vec<(&str, &str)> = Vec::new();
         if let Some(vault) = &filter.vault_name {
             filters.push(("vault_name", vault));
@@ -65,7 +72,7 @@ impl Service {
             .map(|s| s.record)
             .filter(|p| {
                 coffer_model::Arn::parse(&p.recovery_point_arn).is_ok_and(|a| {
-                    a.account() == caller.account.as_str() && a.region() == caller.region.as_str()
+                    scope.covers(a.account()) && a.region() == caller.region.as_str()
                 })
             })
             .filter(|p| filter.include_deleted || p.status != RecoveryPointStatus::Deleted)
@@ -152,6 +159,17 @@ impl Service {
     ) -> Result<RecoveryPoint> {
         let point = self.recovery_point(arn_or_id).await?.record;
         let vault = self.vault_of_point(&point).await?;
+        let account = vault.account_id.as_str();
+        if !self
+            .account_scope(caller, Some(account))
+            .await?
+            .covers(account)
+        {
+            return Err(Error::access_denied(format!(
+                "recovery point {} belongs to account {account}; {} sees only its own account's (the management account and the backup delegated administrator see members')",
+                point.recovery_point_arn, caller.principal
+            )));
+        }
         self.authorize(
             caller,
             Action::DescribeRecoveryPoint,

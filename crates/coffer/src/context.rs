@@ -17,7 +17,9 @@ pub struct Global {
     /// Coffer's home: config.toml, catalog, keyring, local vaults.
     #[arg(long, global = true, env = "COFFER_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
-    /// Account ID for this command (default: config.toml [defaults] account).
+    /// Account ID for this command (default: config.toml [defaults] account);
+    /// listings also take '*': every account of the organization, for the
+    /// management account and the backup delegated administrator.
     #[arg(long, global = true, value_name = "ID")]
     pub account: Option<String>,
     /// Region for this command (default: config.toml [defaults] region).
@@ -63,6 +65,9 @@ impl LifecycleArgs {
 
 pub struct Context {
     pub config: Config,
+    /// `Some("*")` when `--account '*'` asked for every account (the
+    /// command then acts in the default account).
+    pub accounts: Option<String>,
     pub account: AccountId,
     pub region: Region,
 }
@@ -81,9 +86,12 @@ impl Context {
             None => default_home()?,
         };
         let config = Config::load_or_create(&home)?;
+        let all = global.account.as_deref() == Some("*");
         let account = match &global.account {
-            Some(a) => AccountId::new(a).map_err(|e| anyhow::anyhow!("--account: {e}"))?,
-            None => config.default_account().clone(),
+            Some(a) if !all => {
+                AccountId::new(a).map_err(|e| anyhow::anyhow!("--account: {e}; or '*'"))?
+            }
+            _ => config.default_account().clone(),
         };
         let region = match &global.region {
             Some(r) => Region::new(r).map_err(|e| anyhow::anyhow!("--region: {e}"))?,
@@ -91,6 +99,7 @@ impl Context {
         };
         Ok(Context {
             config,
+            accounts: all.then(|| "*".to_string()),
             account,
             region,
         })

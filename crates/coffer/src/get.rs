@@ -108,8 +108,28 @@ fn with_meta(object: &StoredObject) -> Json {
             json!(object.updated_at.to_string()),
         );
         map.insert("StackName".into(), json!(object.stack));
+        map.insert("ManagedBy".into(), json!(managed_by(object.owner())));
     }
     doc
+}
+
+/// Who owns an object, as `get` shows it: `stack`, `organization` or `api`.
+fn managed_by(owner: coffer_catalog::Owner<'_>) -> &'static str {
+    match owner {
+        coffer_catalog::Owner::Stack(_) => "stack",
+        coffer_catalog::Owner::Organization => "organization",
+        coffer_catalog::Owner::Api => "api",
+    }
+}
+
+/// The OWNER cell of a listing: the stack's name, `(organization)` or
+/// `(API)`.
+fn owner_cell(object: &StoredObject) -> String {
+    match object.owner() {
+        coffer_catalog::Owner::Stack(name) => name.to_string(),
+        coffer_catalog::Owner::Organization => "(organization)".to_string(),
+        coffer_catalog::Owner::Api => "(API)".to_string(),
+    }
 }
 
 /// A document with the identifiers AWS shows beside it.
@@ -169,7 +189,7 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                 "ENCRYPTION KEY",
                 "ACCOUNT",
                 "REGION",
-                "STACK",
+                "OWNER",
             ],
             objects
                 .iter()
@@ -180,7 +200,7 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                         text(&o.doc, &["EncryptionKeyArn"]),
                         o.account_id.clone(),
                         o.region.clone(),
-                        o.stack.clone(),
+                        owner_cell(o),
                     ]
                 })
                 .collect(),
@@ -194,7 +214,9 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                 "VAULT",
                 "RETENTION",
                 "COPIES",
-                "STACK",
+                "ACCOUNT",
+                "REGION",
+                "OWNER",
             ],
             objects
                 .iter()
@@ -223,7 +245,9 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                                 text(&r, &["TargetBackupVaultName"]),
                                 days(r.get("Lifecycle").unwrap_or(&Json::Null)),
                                 copies.to_string(),
-                                o.stack.clone(),
+                                o.account_id.clone(),
+                                o.region.clone(),
+                                owner_cell(o),
                             ]
                         })
                         .collect::<Vec<_>>()
@@ -231,7 +255,7 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                 .collect(),
         ),
         ObjectKind::BackupSelection => (
-            vec!["PLAN", "SELECTION", "RESOURCES", "TAGS", "STACK"],
+            vec!["PLAN", "SELECTION", "RESOURCES", "TAGS", "OWNER"],
             objects
                 .iter()
                 .map(|o| {
@@ -258,13 +282,13 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                         text(&o.doc, &["SelectionName"]),
                         resources,
                         tags,
-                        o.stack.clone(),
+                        owner_cell(o),
                     ]
                 })
                 .collect(),
         ),
         ObjectKind::Framework => (
-            vec!["NAME", "CONTROLS", "DESCRIPTION", "STACK"],
+            vec!["NAME", "CONTROLS", "DESCRIPTION", "OWNER"],
             objects
                 .iter()
                 .map(|o| {
@@ -277,13 +301,13 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                         o.name.clone(),
                         n.to_string(),
                         text(&o.doc, &["FrameworkDescription"]),
-                        o.stack.clone(),
+                        owner_cell(o),
                     ]
                 })
                 .collect(),
         ),
         ObjectKind::ReportPlan => (
-            vec!["NAME", "TEMPLATE", "DESTINATION", "FORMATS", "STACK"],
+            vec!["NAME", "TEMPLATE", "DESTINATION", "FORMATS", "OWNER"],
             objects
                 .iter()
                 .map(|o| {
@@ -303,13 +327,13 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                         text(&o.doc, &["ReportSetting", "ReportTemplate"]),
                         destination,
                         formats,
-                        o.stack.clone(),
+                        owner_cell(o),
                     ]
                 })
                 .collect(),
         ),
         ObjectKind::Resource => (
-            vec!["ARN", "TYPE", "TAGS", "STACK"],
+            vec!["ARN", "TYPE", "TAGS", "OWNER"],
             objects
                 .iter()
                 .map(|o| {
@@ -317,13 +341,13 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                         o.name.clone(),
                         text(&o.doc, &["ResourceType"]),
                         tags(&o.doc, "Tags"),
-                        o.stack.clone(),
+                        owner_cell(o),
                     ]
                 })
                 .collect(),
         ),
         ObjectKind::Server => (
-            vec!["NAME", "ENGINE", "ADDRESS", "DATABASES", "STACK"],
+            vec!["NAME", "ENGINE", "ADDRESS", "DATABASES", "OWNER"],
             objects
                 .iter()
                 .map(|o| {
@@ -333,16 +357,16 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                         text(&o.doc, &["Engine"]),
                         format!("{}:{}", text(&o.doc, &["Host"]), text(&o.doc, &["Port"])),
                         dbs,
-                        o.stack.clone(),
+                        owner_cell(o),
                     ]
                 })
                 .collect(),
         ),
         ObjectKind::S3Endpoint => (
-            vec!["NAME", "URL", "STACK"],
+            vec!["NAME", "URL", "OWNER"],
             objects
                 .iter()
-                .map(|o| vec![o.name.clone(), text(&o.doc, &["Url"]), o.stack.clone()])
+                .map(|o| vec![o.name.clone(), text(&o.doc, &["Url"]), owner_cell(o)])
                 .collect(),
         ),
         ObjectKind::IamUser | ObjectKind::IamRole => (
@@ -351,7 +375,7 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                 "INLINE POLICIES",
                 "MANAGED POLICIES",
                 "ACCOUNT",
-                "STACK",
+                "OWNER",
             ],
             objects
                 .iter()
@@ -373,13 +397,13 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                         inline,
                         joined(&o.doc, "ManagedPolicyArns"),
                         o.account_id.clone(),
-                        o.stack.clone(),
+                        owner_cell(o),
                     ]
                 })
                 .collect(),
         ),
         ObjectKind::IamManagedPolicy => (
-            vec!["NAME", "USERS", "ACCOUNT", "STACK"],
+            vec!["NAME", "USERS", "ACCOUNT", "OWNER"],
             objects
                 .iter()
                 .map(|o| {
@@ -387,7 +411,7 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                         o.name.clone(),
                         joined(&o.doc, "Users"),
                         o.account_id.clone(),
-                        o.stack.clone(),
+                        owner_cell(o),
                     ]
                 })
                 .collect(),
@@ -441,7 +465,7 @@ pub async fn get(
             print(
                 format,
                 &Json::Array(docs),
-                &["STACK", "ACCOUNT", "REGION", "FILES", "APPLIED AT"],
+                &["OWNER", "ACCOUNT", "REGION", "FILES", "APPLIED AT"],
                 table_rows,
             )?;
             return Ok(Outcome::Success);
@@ -541,7 +565,7 @@ pub async fn one(
                     "CHANGE",
                     "ACTOR",
                     "OS USER",
-                    "STACK",
+                    "OWNER",
                     "LEDGER SEQ",
                 ],
                 table_rows,

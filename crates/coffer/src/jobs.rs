@@ -90,7 +90,7 @@ pub async fn run(ctx: &Context, command: &JobsCommand) -> anyhow::Result<Outcome
                 state: wanted,
                 output: format,
             } => {
-                let jobs = service.list_jobs(caller).await?;
+                let jobs = service.list_jobs(caller, ctx.accounts.as_deref()).await?;
                 let mut rows: Vec<(jiff::Timestamp, Json, Vec<String>)> = Vec::new();
                 if matches!(kind, JobKind::All | JobKind::Backup) {
                     for j in &jobs.backups {

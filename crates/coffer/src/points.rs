@@ -78,6 +78,7 @@ pub async fn run(ctx: &Context, command: &PointsCommand) -> anyhow::Result<Outco
                 output,
             } => {
                 let filter = PointFilter {
+                    accounts: ctx.accounts.clone(),
                     vault_name: vault.clone(),
                     resource_arn: resource.clone(),
                     include_deleted: *all,

@@ -272,7 +272,7 @@ pub fn unmanaged(loaded: &coffer_policy::Loaded) {
     }
 }
 
-fn short(value: &Option<serde_json::Value>) -> String {
+pub(crate) fn short(value: &Option<serde_json::Value>) -> String {
     match value {
         None => "(none)".to_string(),
         Some(v) => {

@@ -8,6 +8,7 @@ mod cfn;
 mod doc;
 mod file;
 mod merge;
+mod plans;
 mod schema;
 mod validity;
 
@@ -21,6 +22,7 @@ pub use doc::{
 };
 pub use file::{load_organization, LoadedOrganization, OrgSource};
 pub use merge::{substitute_region, Conflict, ControlSetter, Refusal};
+pub use plans::{managed_plan_name, managed_plans, ManagedPlan, UnmadePlan, ORG_PLAN_PREFIX};
 pub use validity::InvalidPlan;
 
 use doc::PNode;
@@ -165,6 +167,12 @@ pub fn effective_policy(
     account: &AccountId,
 ) -> Result<EffectivePolicy, EffectiveError> {
     OrgPolicies::new(org)?.effective(account)
+}
+
+/// How people name a node of `org`: "the root", "OU <name>", or
+/// "account <id> (<name>)".
+pub fn describe_node(org: &Organization, id: &str) -> String {
+    node_name(org, id)
 }
 
 fn node_name(org: &Organization, id: &str) -> String {

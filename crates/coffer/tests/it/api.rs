@@ -112,6 +112,70 @@ fn access_key(home: &Home, user: &str) -> (String, String) {
     )
 }
 
+/// Accounts as scopes: a backup in member account 333333333333, the
+/// example's principals declared there and in the backup delegated
+/// administrator's account 222222222222, each account's auditor with a key,
+/// and an organization (no backup policies) whose management account is
+/// the CLI's. Returns `{"member": [ID, secret], "administrator": [ID,
+/// secret], "member_account": ...}` for the suite.
+fn accounts_as_scopes(home: &Home) -> serde_json::Value {
+    let member = "333333333333";
+    let data = home.path().join("data/docs");
+    let stack = home.write(
+        "member/stack.yaml",
+        "Resources:\n  Primary:\n    Type: AWS::Backup::BackupVault\n    Properties:\n      BackupVaultName: primary\n",
+    );
+    let inventory = home.write(
+        "member/inventory.yaml",
+        &format!(
+            "defaults:\n  account: \"{member}\"\n  region: eu-west-1\nfilesystems:\n  - name: docs\n    path: {}\n",
+            data.display()
+        ),
+    );
+    let in_account = |account: &str, args: &[&str]| -> crate::Run {
+        let mut full = vec!["--account", account, "--region", "eu-west-1"];
+        full.extend_from_slice(args);
+        let run = home.run_bare(&full);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        run
+    };
+    let principals = repo("examples/iam-principals.yaml");
+    in_account(member, &["apply", "--stack", "member", &stack, &inventory]);
+    in_account(
+        member,
+        &[
+            "backup",
+            "start",
+            "--resource",
+            &format!("arn:coffer:fs:eu-west-1:{member}:filesystem/docs"),
+            "--vault",
+            "primary",
+        ],
+    );
+    let mut keys = serde_json::Map::new();
+    for (role, account) in [("member", member), ("administrator", "222222222222")] {
+        let stack = format!("principals-{account}");
+        in_account(account, &["apply", "--stack", &stack, &principals]);
+        let created = in_account(
+            account,
+            &["access-keys", "create", "--user", "auditor", "-o", "json"],
+        );
+        let value: serde_json::Value = serde_json::from_str(&created.stdout).unwrap();
+        let key = &value["AccessKey"];
+        keys.insert(
+            role.to_string(),
+            serde_json::json!([key["AccessKeyId"], key["SecretAccessKey"]]),
+        );
+    }
+    keys.insert("member_account".into(), serde_json::json!(member));
+    let org = home.write(
+        "org/organization.yaml",
+        "organization:\n  management_account: \"000000000000\"\n  backup_delegated_administrator: \"222222222222\"\n  root:\n    accounts:\n      - {id: \"000000000000\", name: management}\n      - {id: \"222222222222\", name: backup-admin}\n      - {id: \"210987654321\", name: docs}\n      - {id: \"333333333333\", name: member}\n",
+    );
+    in_account("000000000000", &["org", "apply", &org]);
+    serde_json::Value::Object(keys)
+}
+
 #[test]
 fn boto3_and_the_aws_cli_work_against_coffer_serve() {
     let venv = std::path::PathBuf::from(std::env::var("COFFER_TEST_VENV").unwrap_or_else(|_| {
@@ -195,6 +259,8 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
         );
     }
 
+    let scoped = accounts_as_scopes(&home);
+
     // A webhook standing for an SNS topic: the suite listens on its port
     // and sets a vault's notifications to the topic.
     let hook_port = free_port();
@@ -219,6 +285,7 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
             "COFFER_PRINCIPALS",
             serde_json::Value::Object(keys).to_string(),
         )
+        .env("COFFER_SCOPED", scoped.to_string())
         .env("COFFER_REGION", "eu-west-1")
         .env("COFFER_ACCOUNT", "210987654321")
         .env("COFFER_MODEL", &model)

@@ -20,6 +20,7 @@ mod history;
 mod jobs;
 mod keys;
 mod org;
+mod org_month;
 mod plans;
 mod policy;
 mod postgres;
