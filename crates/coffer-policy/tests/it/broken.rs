@@ -426,7 +426,7 @@ fn report_template_typo() {
     check(
         &["broken/report-template-typo.yaml"],
         &[
-            "error: tests/fixtures/broken/report-template-typo.yaml:9:25 JobsReport.ReportSetting.ReportTemplate: \"BACKUP_JOBS_REPORT\" is not a report template; use one of BACKUP_JOB_REPORT, COPY_JOB_REPORT, RESTORE_JOB_REPORT, CONTROL_COMPLIANCE_REPORT, RESOURCE_COMPLIANCE_REPORT; did you mean \"BACKUP_JOB_REPORT\"?",
+            "error: tests/fixtures/broken/report-template-typo.yaml:9:25 JobsReport.ReportSetting.ReportTemplate: \"BACKUP_JOBS_REPORT\" is not a report template; use one of BACKUP_JOB_REPORT, COPY_JOB_REPORT, RESTORE_JOB_REPORT, CONTROL_COMPLIANCE_REPORT, RESOURCE_COMPLIANCE_REPORT, BACKUP_EXPECTATION_REPORT; did you mean \"BACKUP_JOB_REPORT\"?",
         ],
     );
 }
