@@ -196,10 +196,23 @@ impl ReportPlan {
             }
         }
         if let Some(schedule) = &self.report_schedule {
-            if let Err(error) = schedule.schedule(jiff::Timestamp::UNIX_EPOCH) {
-                findings
-                    .error("ReportSchedule", error.to_string())
-                    .hint("give ScheduleExpression as a backup rule takes it, e.g. cron(0 9 1 * ? *) for 09:00 on the 1st of each month, and ScheduleExpressionTimezone as an IANA name, e.g. Europe/Paris");
+            match schedule
+                .schedule_expression
+                .parse::<crate::ScheduleExpression>()
+            {
+                Err(error) => {
+                    findings
+                        .error("ReportSchedule.ScheduleExpression", error.to_string())
+                        .hint("give it as a backup rule takes it, e.g. cron(0 9 1 * ? *) for 09:00 on the 1st of each month");
+                }
+                Ok(_) => {
+                    if let Err(error) = schedule.schedule(jiff::Timestamp::UNIX_EPOCH) {
+                        findings.error(
+                            "ReportSchedule.ScheduleExpressionTimezone",
+                            error.to_string(),
+                        );
+                    }
+                }
             }
         }
         let setting = &self.report_setting;

@@ -621,8 +621,8 @@ impl Service {
 
 impl Service {
     /// Runs the fire times of scheduled report plan `plan` (stored as
-    /// `object`) up to `now` that have not run: from its mark (or its
-    /// creation), each fire time once, as a report job whose ID is derived
+    /// `object`) up to `now` that have not run: from its mark (or, never
+    /// run, from when it was last written), each fire time once, as a report job whose ID is derived
     /// from the plan and the fire time (a second process or a restart
     /// before the mark moved makes no second one), over the period the
     /// fire time implies. The mark moves past each fire time run, whether
@@ -655,7 +655,9 @@ impl Service {
         let from = catalog
             .reported_through(account, region, name)
             .await?
-            .unwrap_or(object.created_at);
+            // Never run: from when its schedule was last written (its
+            // creation or last change), not from fire times before it.
+            .unwrap_or(object.updated_at);
         let caller = Caller::new(principal, account_id, region_id);
         let mut delivered = 0;
         for fire_at in schedule.fire_times_between(from, now) {

@@ -811,3 +811,14 @@ fn iam_principals_and_their_policies_teach_what_is_wrong() {
         ],
     );
 }
+
+#[test]
+fn report_schedule_that_cannot_run() {
+    check(
+        &["broken/report-schedule.yaml"],
+        &[
+            "error: tests/fixtures/broken/report-schedule.yaml:12:37 Monthly.ReportSchedule.ScheduleExpressionTimezone: unknown time zone `Europe/Pariss`; expected an IANA time zone name such as `Europe/Paris`, `America/New_York` or `UTC`; did you mean `Europe/Paris`?",
+            "error: tests/fixtures/broken/report-schedule.yaml:22:9 Weekly.ReportSchedule.Schedule: unknown field \"Schedule\"; did you mean \"ScheduleExpression\"?",
+        ],
+    );
+}
