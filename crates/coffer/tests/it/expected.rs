@@ -7,7 +7,8 @@
 //! report shows the outage's three nights as MISSED and nothing else
 //! missing, the late job LATE, the failed night FAILED, the short point
 //! RETENTION_SHORT, every other night ON_TIME; its PDF opens with the
-//! per-account summary.
+//! per-account summary. A fire time the scheduler never planned is MISSED
+//! too.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -377,6 +378,24 @@ async fn a_month_of_expected_backups_shows_an_outage_as_missed_and_nothing_else(
         .find(|r| r["expectedTime"] == "2026-03-11T03:00:00.000Z")
         .unwrap();
     assert_eq!(missed_row["jobStatus"], "EXPIRED");
+
+    // A fire time with no job at all: the next day, no scheduler has run
+    // since 1 April 09:30, and a report over the last 24 hours shows 2
+    // April's fire time MISSED, saying no job was created.
+    clock.set(at("2026-04-02T09:30:00Z"));
+    let ad_hoc = service
+        .start_report_job(&caller, "monthly_expected", 24)
+        .await
+        .unwrap();
+    let unplanned = items(Path::new(&ad_hoc.destination));
+    assert_eq!(unplanned.len(), 1, "{unplanned:#?}");
+    assert_eq!(unplanned[0]["expectedTime"], "2026-04-02T03:00:00.000Z");
+    assert_eq!(unplanned[0]["verdict"], "MISSED");
+    assert_eq!(unplanned[0]["backupJobId"], "");
+    assert_eq!(
+        unplanned[0]["reason"],
+        "no job ran: no backup job was created for this fire time"
+    );
 
     // The PDF opens with the summary: per account, with the chart's legend.
     let pages = pdf_pages(&file_with(&dir, "pdf"));
