@@ -462,6 +462,29 @@ impl Catalog {
         rows.iter().map(version_from_row).collect()
     }
 
+    /// Every version of every object of `kind`, in every account and
+    /// region, written at or before `until`: by account, region and name,
+    /// then oldest first. What was in force at any time up to `until` (the
+    /// plans and selections a period's expected backups come from).
+    ///
+    /// # Errors
+    /// On database errors or an unreadable stored version.
+    pub async fn object_versions_until(
+        &self,
+        kind: ObjectKind,
+        until: jiff::Timestamp,
+    ) -> Result<Vec<ObjectVersion>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM object_versions v WHERE v.kind = $1 AND v.time <= $2 ORDER BY v.account_id, v.region, v.name, v.version"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(kind.as_str())
+            .bind(format_ts(until))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(version_from_row).collect()
+    }
+
     /// Checks up to `limit` stored versions whose entries come after
     /// `after_seq` (in ledger order; -1 for the first page) against the
     /// entries they name: the document's digest, the change, time and

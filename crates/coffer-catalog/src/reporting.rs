@@ -1,5 +1,5 @@
 //! What report templates read, by index: the jobs that ended in a window
-//! or are still active, the recovery points they name, and the newest
+//! or are still active, records by ID, the recovery points they name, and the newest
 //! ledger entry of each record a report row shows.
 
 use std::collections::HashMap;
@@ -64,6 +64,31 @@ impl Catalog {
         rows.iter()
             .map(|row| stored_from_row::<R>(row).map(|s| s.record))
             .collect()
+    }
+
+    /// The records with these IDs (those that exist), by primary-key
+    /// seeks a list at a time: the jobs an expected-backup report matches
+    /// to its fire times.
+    ///
+    /// # Errors
+    /// On database errors or unreadable documents.
+    pub async fn records_by_id<R: Record>(&self, ids: &[String]) -> Result<Vec<R>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(IN_LIST) {
+            let sql = format!(
+                "SELECT doc, version, created_at, updated_at FROM {} WHERE id IN ({})",
+                R::TABLE,
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.clone());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                out.push(stored_from_row::<R>(&row)?.record);
+            }
+        }
+        Ok(out)
     }
 
     /// The recovery points with these ARNs (those that exist).

@@ -1,5 +1,5 @@
 //! What the scheduler keeps in the catalog besides jobs: how far it has
-//! planned, when rules and discovered resources first existed (so a
+//! planned (and each scheduled report plan has run), when rules and discovered resources first existed (so a
 //! restarted scheduler plans exactly the fire times it missed, and none
 //! from before a thing existed), and the claim that lets one backup job at
 //! a time run per resource, across every process sharing the catalog.
@@ -16,6 +16,12 @@ use crate::{ledger, Catalog, BATCH_ROWS};
 const PLANNED: (&str, &str) = ("planned", "through");
 const RULE: &str = "rule";
 const RESOURCE: &str = "resource";
+const REPORTED: &str = "report";
+
+/// The mark of a scheduled report plan (names hold no spaces).
+fn report_mark(account: &str, region: &str, plan: &str) -> String {
+    format!("{account} {region} {plan}")
+}
 
 /// The mark of a rule (names hold no spaces).
 fn rule_mark(account: &str, region: &str, plan: &str, rule: &str) -> String {
@@ -42,13 +48,7 @@ impl Catalog {
     /// # Errors
     /// Database errors, an unreadable mark.
     pub async fn planned_through(&self) -> Result<Option<jiff::Timestamp>> {
-        let row = sqlx::query("SELECT at FROM schedule_marks WHERE kind = $1 AND mark = $2")
-            .bind(PLANNED.0)
-            .bind(PLANNED.1)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| parse_ts(&r.try_get::<String, _>("at")?, "schedule mark"))
-            .transpose()
+        self.mark_at(PLANNED.0, PLANNED.1).await
     }
 
     /// Records that every fire time up to `at` has its job; never moves
@@ -57,13 +57,59 @@ impl Catalog {
     /// # Errors
     /// Database errors.
     pub async fn set_planned_through(&self, at: jiff::Timestamp) -> Result<()> {
+        self.advance_mark(PLANNED.0, PLANNED.1, at).await
+    }
+
+    /// How far the report plan `(account, region, plan)` has run its
+    /// schedule: every fire time up to this instant has its report job.
+    ///
+    /// # Errors
+    /// Database errors, an unreadable mark.
+    pub async fn reported_through(
+        &self,
+        account: &str,
+        region: &str,
+        plan: &str,
+    ) -> Result<Option<jiff::Timestamp>> {
+        self.mark_at(REPORTED, &report_mark(account, region, plan))
+            .await
+    }
+
+    /// Records that every fire time of the report plan up to `at` has its
+    /// report job; never moves the mark back.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn set_reported_through(
+        &self,
+        account: &str,
+        region: &str,
+        plan: &str,
+        at: jiff::Timestamp,
+    ) -> Result<()> {
+        self.advance_mark(REPORTED, &report_mark(account, region, plan), at)
+            .await
+    }
+
+    async fn mark_at(&self, kind: &str, mark: &str) -> Result<Option<jiff::Timestamp>> {
+        let row = sqlx::query("SELECT at FROM schedule_marks WHERE kind = $1 AND mark = $2")
+            .bind(kind)
+            .bind(mark)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| parse_ts(&r.try_get::<String, _>("at")?, "schedule mark"))
+            .transpose()
+    }
+
+    /// Moves mark `(kind, mark)` to `at`, never back.
+    async fn advance_mark(&self, kind: &str, mark: &str, at: jiff::Timestamp) -> Result<()> {
         let at = format_ts(at);
         let mut tx = self.begin_write().await?;
-        insert_marks(&mut tx, PLANNED.0, &[PLANNED.1.to_string()], &at).await?;
+        insert_marks(&mut tx, kind, &[mark.to_string()], &at).await?;
         sqlx::query("UPDATE schedule_marks SET at = $1 WHERE kind = $2 AND mark = $3 AND at < $1")
             .bind(&at)
-            .bind(PLANNED.0)
-            .bind(PLANNED.1)
+            .bind(kind)
+            .bind(mark)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -147,9 +147,25 @@ pub async fn create_report_job(
     account_id: &str,
     region: &str,
 ) -> Result<ReportJob> {
+    create_report_job_with_id(env, plan, account_id, region, exec::new_job_id()).await
+}
+
+/// [`create_report_job`] with the job's ID given: a scheduled run's is
+/// derived from the plan and fire time, so the catalog refuses a second
+/// job for one fire time (as it refuses a second scheduled backup job).
+///
+/// # Errors
+/// Catalog errors, a job with this ID already recorded among them.
+pub async fn create_report_job_with_id(
+    env: &Env,
+    plan: &ReportPlan,
+    account_id: &str,
+    region: &str,
+    id: String,
+) -> Result<ReportJob> {
     let now = env.now();
     let job = ReportJob {
-        report_job_id: exec::new_job_id(),
+        report_job_id: id,
         account_id: account_id.to_string(),
         region: region.to_string(),
         report_plan_name: plan.report_plan_name.clone(),

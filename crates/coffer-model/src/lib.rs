@@ -77,8 +77,8 @@ pub use recovery_point::{
     TableManifest,
 };
 pub use report::{
-    ReportDeliveryChannel, ReportJob, ReportJobStatus, ReportPlan, ReportSetting, REPORT_FORMATS,
-    REPORT_TEMPLATES, REPORT_TEMPLATES_WITHOUT_SUPPORT,
+    ReportDeliveryChannel, ReportJob, ReportJobStatus, ReportPeriod, ReportPlan, ReportSchedule,
+    ReportSetting, REPORT_FORMATS, REPORT_TEMPLATES, REPORT_TEMPLATES_WITHOUT_SUPPORT,
 };
 pub use resource::{check_tags, Resource, ResourceType, Tags, TypeName, AWS_TYPES_WITHOUT_DRIVER};
 pub use restore_testing::{

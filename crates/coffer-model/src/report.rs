@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::finding::{did_you_mean, Findings};
 use crate::names::NameKind;
+use crate::{Schedule, ScheduleError};
 
 pub const REPORT_TEMPLATES: &[&str] = &[
     "BACKUP_JOB_REPORT",
@@ -11,6 +12,9 @@ pub const REPORT_TEMPLATES: &[&str] = &[
     "RESTORE_JOB_REPORT",
     "CONTROL_COMPLIANCE_REPORT",
     "RESOURCE_COMPLIANCE_REPORT",
+    // Coffer's extension: was each expected backup taken, on time, with
+    // the declared retention?
+    "BACKUP_EXPECTATION_REPORT",
 ];
 
 /// Templates AWS has that Coffer does not produce.
@@ -29,6 +33,98 @@ pub struct ReportPlan {
     pub report_setting: ReportSetting,
     #[serde(default, skip_serializing_if = "crate::Tags::is_empty")]
     pub report_plan_tags: crate::Tags,
+    /// Coffer's extension beside `ReportSetting`: when the plan runs, each
+    /// run over the whole period its schedule implies. Without one, the
+    /// plan runs daily over the last 24 hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_schedule: Option<ReportSchedule>,
+}
+
+/// When a report plan runs (Coffer's extension): a schedule expression as
+/// backup rules take them (`cron(0 9 1 * ? *)`: 09:00 on the 1st of each
+/// month) in a time zone (UTC by default).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReportSchedule {
+    pub schedule_expression: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_expression_timezone: Option<String>,
+}
+
+/// The whole period one run of a scheduled report plan covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReportPeriod {
+    /// Its first instant.
+    pub start: jiff::Timestamp,
+    /// The instant after its last.
+    pub end: jiff::Timestamp,
+    /// Its first day in the schedule's time zone: the delivery lands under
+    /// this day's `year=/month=`.
+    pub first_day: jiff::civil::Date,
+}
+
+impl ReportSchedule {
+    /// The schedule, counted from `created_at` (for `rate()`).
+    ///
+    /// # Errors
+    /// An expression or time zone that is not valid.
+    pub fn schedule(&self, created_at: jiff::Timestamp) -> Result<Schedule, ScheduleError> {
+        Schedule::new(
+            self.schedule_expression.parse()?,
+            self.schedule_expression_timezone.as_deref(),
+            created_at,
+        )
+    }
+
+    /// The period the run at `fire_at` covers: the whole calendar period
+    /// before it, in the schedule's time zone, that its spacing implies
+    /// (the spacing from this fire time to the next):
+    /// - about a month or more: that many whole calendar months before
+    ///   the fire time's month (a monthly plan: the previous month);
+    /// - about a day or more: that many whole days before the fire time's
+    ///   day (a daily plan: yesterday; a weekly one: the 7 days before);
+    /// - less: the span since the previous fire time.
+    ///
+    /// It depends on the schedule only, not on when (or whether) the
+    /// previous run happened.
+    pub fn period(&self, schedule: &Schedule, fire_at: jiff::Timestamp) -> ReportPeriod {
+        use jiff::{tz::TimeZone, SignedDuration, ToSpan as _};
+        let zone = TimeZone::get(schedule.timezone_name()).unwrap_or(TimeZone::UTC);
+        let gap = schedule
+            .next_after(fire_at)
+            .map_or(SignedDuration::from_hours(24), |next| {
+                next.duration_since(fire_at)
+            });
+        let hours = gap.as_secs() / 3600;
+        let local = zone.to_datetime(fire_at);
+        let midnight = |date: jiff::civil::Date| {
+            zone.to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+                .compatible()
+                .unwrap_or(fire_at)
+        };
+        let (first, last) = if hours >= 27 * 24 {
+            // 28 to 31 days is one month; 89 to 92 a quarter; and so on.
+            let months = ((hours as f64 / 24.0 / 30.44).round() as i64).max(1);
+            let end = local.date().first_of_month();
+            (end.checked_sub(months.months()).unwrap_or(end), end)
+        } else if hours >= 23 {
+            let days = ((hours as f64 / 24.0).round() as i64).max(1);
+            let end = local.date();
+            (end.checked_sub(days.days()).unwrap_or(end), end)
+        } else {
+            let start = fire_at.checked_sub(gap).unwrap_or(fire_at);
+            return ReportPeriod {
+                start,
+                end: fire_at,
+                first_day: zone.to_datetime(start).date(),
+            };
+        };
+        ReportPeriod {
+            start: midnight(first),
+            end: midnight(last),
+            first_day: first,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +192,26 @@ impl ReportPlan {
                 );
                 if let Some(s) = did_you_mean(format, REPORT_FORMATS.iter().copied()) {
                     finding.hint(format!("did you mean {s:?}?"));
+                }
+            }
+        }
+        if let Some(schedule) = &self.report_schedule {
+            match schedule
+                .schedule_expression
+                .parse::<crate::ScheduleExpression>()
+            {
+                Err(error) => {
+                    findings
+                        .error("ReportSchedule.ScheduleExpression", error.to_string())
+                        .hint("give it as a backup rule takes it, e.g. cron(0 9 1 * ? *) for 09:00 on the 1st of each month");
+                }
+                Ok(_) => {
+                    if let Err(error) = schedule.schedule(jiff::Timestamp::UNIX_EPOCH) {
+                        findings.error(
+                            "ReportSchedule.ScheduleExpressionTimezone",
+                            error.to_string(),
+                        );
+                    }
                 }
             }
         }
@@ -179,6 +295,7 @@ mod tests {
                 regions: vec![],
             },
             report_plan_tags: Default::default(),
+            report_schedule: None,
         }
     }
 
@@ -202,6 +319,79 @@ mod tests {
         p.report_plan_name = "jobs-monthly".into();
         let text = p.validate().iter().next().unwrap().to_string();
         assert!(text.contains("\"jobs_monthly\""), "{text}");
+    }
+
+    fn monthly(zone: Option<&str>) -> ReportSchedule {
+        ReportSchedule {
+            schedule_expression: "cron(0 9 1 * ? *)".into(),
+            schedule_expression_timezone: zone.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_scheduled_run_covers_the_whole_period_its_schedule_implies() {
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        // Monthly in Paris, run on 1 March: all of February, Paris time.
+        let plan = monthly(Some("Europe/Paris"));
+        let schedule = plan.schedule(at("2026-01-01T00:00:00Z")).unwrap();
+        let period = plan.period(&schedule, at("2026-03-01T08:00:00Z"));
+        assert_eq!(period.start, at("2026-01-31T23:00:00Z"));
+        assert_eq!(period.end, at("2026-02-28T23:00:00Z"));
+        assert_eq!(period.first_day, jiff::civil::date(2026, 2, 1));
+        // In UTC, run on 1 April: March.
+        let plan = monthly(None);
+        let schedule = plan.schedule(at("2026-01-01T00:00:00Z")).unwrap();
+        let period = plan.period(&schedule, at("2026-04-01T09:00:00Z"));
+        assert_eq!(
+            (period.start, period.end),
+            (at("2026-03-01T00:00:00Z"), at("2026-04-01T00:00:00Z"))
+        );
+        // Daily at 06:00: yesterday; weekly on Mondays: the 7 days before.
+        let daily = ReportSchedule {
+            schedule_expression: "cron(0 6 * * ? *)".into(),
+            schedule_expression_timezone: None,
+        };
+        let schedule = daily.schedule(at("2026-01-01T00:00:00Z")).unwrap();
+        let period = daily.period(&schedule, at("2026-03-10T06:00:00Z"));
+        assert_eq!(
+            (period.start, period.end),
+            (at("2026-03-09T00:00:00Z"), at("2026-03-10T00:00:00Z"))
+        );
+        let weekly = ReportSchedule {
+            schedule_expression: "cron(0 6 ? * MON *)".into(),
+            schedule_expression_timezone: None,
+        };
+        let schedule = weekly.schedule(at("2026-01-01T00:00:00Z")).unwrap();
+        let period = weekly.period(&schedule, at("2026-03-09T06:00:00Z"));
+        assert_eq!(
+            (period.start, period.end),
+            (at("2026-03-02T00:00:00Z"), at("2026-03-09T00:00:00Z"))
+        );
+        // Hourly: the hour before.
+        let hourly = ReportSchedule {
+            schedule_expression: "rate(1 hour)".into(),
+            schedule_expression_timezone: None,
+        };
+        let schedule = hourly.schedule(at("2026-01-01T00:00:00Z")).unwrap();
+        let period = hourly.period(&schedule, at("2026-03-09T06:00:00Z"));
+        assert_eq!(
+            (period.start, period.end),
+            (at("2026-03-09T05:00:00Z"), at("2026-03-09T06:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_schedule_that_cannot_run_is_refused() {
+        let mut bad = plan("BACKUP_JOB_REPORT", &[]);
+        bad.report_schedule = Some(ReportSchedule {
+            schedule_expression: "monthly".into(),
+            schedule_expression_timezone: None,
+        });
+        assert!(bad.validate().has_errors());
+        bad.report_schedule = Some(monthly(Some("Europe/Pariss")));
+        assert!(bad.validate().has_errors());
+        bad.report_schedule = Some(monthly(Some("Europe/Paris")));
+        assert!(bad.validate().is_empty());
     }
 }
 

@@ -12,9 +12,9 @@ use coffer_model::{
     AdvancedBackupSetting, Arn, ArnPattern, BackupPlan, BackupRule, BackupSelection, BackupVault,
     ConditionParameter, Conditions, ControlInputParameter, ControlScope, CopyAction, Framework,
     FrameworkControl, IamRole, IamUser, InlinePolicy, Lifecycle, ManagedPolicy,
-    ReportDeliveryChannel, ReportPlan, ReportSetting, TagCondition, VaultLockConfiguration,
-    VaultNotifications, DEFAULT_COMPLETION_WINDOW_MINUTES, DEFAULT_SCHEDULE,
-    DEFAULT_START_WINDOW_MINUTES, PARTITION,
+    ReportDeliveryChannel, ReportPlan, ReportSchedule, ReportSetting, TagCondition,
+    VaultLockConfiguration, VaultNotifications, DEFAULT_COMPLETION_WINDOW_MINUTES,
+    DEFAULT_SCHEDULE, DEFAULT_START_WINDOW_MINUTES, PARTITION,
 };
 
 use crate::node::{Node, Value};
@@ -815,6 +815,8 @@ pub(crate) fn read_report_plan(
         "ReportDeliveryChannel",
         "ReportSetting",
         "ReportPlanTags",
+        // Coffer's extension: when the plan runs.
+        "ReportSchedule",
     ];
     let f = reader.fields(props, "", "", &known)?;
     let name = match f.get("ReportPlanName") {
@@ -896,12 +898,37 @@ pub(crate) fn read_report_plan(
                 regions: string_list(reader, &sf, "Regions"),
             },
         );
+    let schedule = f
+        .get("ReportSchedule")
+        .and_then(|node| {
+            reader.fields(
+                node,
+                "ReportSchedule",
+                "ReportSchedule",
+                &["ScheduleExpression", "ScheduleExpressionTimezone"],
+            )
+        })
+        .map(|sf| ReportSchedule {
+            schedule_expression: or_stand_in(req_string(
+                reader,
+                &sf,
+                "ScheduleExpression",
+                "ScheduleExpression",
+            )),
+            schedule_expression_timezone: opt_string(
+                reader,
+                &sf,
+                "ScheduleExpressionTimezone",
+                "ScheduleExpressionTimezone",
+            ),
+        });
     let plan = ReportPlan {
         report_plan_name: name,
         report_plan_description: description,
         report_delivery_channel: channel,
         report_setting: setting,
         report_plan_tags: tags,
+        report_schedule: schedule,
     };
     reader.findings("", plan.validate());
     complete(reader, plan)

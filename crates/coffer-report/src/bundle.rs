@@ -349,12 +349,13 @@ pub fn verify_objects(objects: &dyn Objects, trust: &Trust) -> Verification {
     found
 }
 
-/// `<prefix>/<template>/year=YYYY/month=MM/<report-job-id>/` under `root`.
+/// `<prefix>/<template>/year=YYYY/month=MM/<report-job-id>/` under `root`,
+/// the year and month of `at` (the first day of the period reported).
 pub fn delivery_dir(
     root: &Path,
     prefix: Option<&str>,
     template: &str,
-    at: jiff::Timestamp,
+    at: jiff::civil::Date,
     job_id: &str,
 ) -> PathBuf {
     let mut dir = root.to_path_buf();
@@ -369,7 +370,7 @@ pub fn delivery_dir(
 pub fn delivery_key(
     prefix: Option<&str>,
     template: &str,
-    at: jiff::Timestamp,
+    at: jiff::civil::Date,
     job_id: &str,
 ) -> String {
     let mut key = delivery_parts(prefix, template, at, job_id).join("/");
@@ -380,7 +381,7 @@ pub fn delivery_key(
 fn delivery_parts(
     prefix: Option<&str>,
     template: &str,
-    at: jiff::Timestamp,
+    day: jiff::civil::Date,
     job_id: &str,
 ) -> Vec<String> {
     let mut parts = Vec::new();
@@ -390,7 +391,6 @@ fn delivery_parts(
     {
         parts.push(prefix.to_string());
     }
-    let day = jiff::tz::TimeZone::UTC.to_datetime(at);
     parts.push(template.to_string());
     parts.push(format!("year={:04}", day.year()));
     parts.push(format!("month={:02}", day.month()));
@@ -420,7 +420,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let key = KeyPair::load_or_create(&dir.path().join("k")).unwrap_or_else(|e| panic!("{e}"));
         let at = jiff::Timestamp::from_second(1_790_000_000).unwrap_or_default();
-        let out = delivery_dir(dir.path(), Some("audit/"), "BACKUP_JOB_REPORT", at, "JOB1");
+        let out = delivery_dir(
+            dir.path(),
+            Some("audit/"),
+            "BACKUP_JOB_REPORT",
+            jiff::tz::TimeZone::UTC.to_datetime(at).date(),
+            "JOB1",
+        );
         seal(contents(at, None), &key)
             .and_then(|sealed| sealed.write(&out))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -489,7 +495,12 @@ mod tests {
         let names: Vec<&str> = sealed.objects.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["report.csv", PUBLIC_KEY, SIGNATURE, MANIFEST]);
         assert_eq!(
-            delivery_key(Some("/audit/"), "BACKUP_JOB_REPORT", at, "JOB1"),
+            delivery_key(
+                Some("/audit/"),
+                "BACKUP_JOB_REPORT",
+                jiff::tz::TimeZone::UTC.to_datetime(at).date(),
+                "JOB1"
+            ),
             "audit/BACKUP_JOB_REPORT/year=2026/month=09/JOB1/"
         );
 

@@ -1,10 +1,12 @@
 //! Reports: the templates of AWS Backup Audit Manager (BACKUP_JOB_REPORT,
 //! COPY_JOB_REPORT, RESTORE_JOB_REPORT, CONTROL_COMPLIANCE_REPORT,
 //! RESOURCE_COMPLIANCE_REPORT) with AWS's columns plus Coffer's evidence
-//! columns, in CSV and JSON (`{"reportItems": [...]}`) and PDF, delivered
+//! columns, and Coffer's BACKUP_EXPECTATION_REPORT (was each expected
+//! backup taken, on time, with the declared retention?), in CSV and JSON (`{"reportItems": [...]}`) and PDF, delivered
 //! with a signed manifest that an auditor verifies offline.
 //!
 //! - [`templates`]: rows of each template from the catalog's records.
+//! - [`expected`]: the expected-backup template and its verdicts.
 //! - [`pdf`]: the auditor's document summarising them.
 //! - [`bundle`]: writing a delivery (files, `manifest.json`, its raw
 //!   Ed25519 signature `manifest.json.sig`, the public key as PEM) and
@@ -13,6 +15,7 @@
 //!   Object Lock retention.
 
 pub mod bundle;
+pub mod expected;
 pub mod pdf;
 pub mod s3;
 pub mod templates;
@@ -34,7 +37,7 @@ pub enum Error {
     Unreadable { path: PathBuf, message: String },
     #[error("cannot write the manifest: {0}")]
     Manifest(#[source] serde_json::Error),
-    #[error("report template {0:?} is not produced here; use BACKUP_JOB_REPORT, COPY_JOB_REPORT, RESTORE_JOB_REPORT, CONTROL_COMPLIANCE_REPORT or RESOURCE_COMPLIANCE_REPORT")]
+    #[error("report template {0:?} is not produced here; use BACKUP_JOB_REPORT, COPY_JOB_REPORT, RESTORE_JOB_REPORT, CONTROL_COMPLIANCE_REPORT, RESOURCE_COMPLIANCE_REPORT or BACKUP_EXPECTATION_REPORT")]
     Template(String),
 }
 

@@ -14,6 +14,7 @@ use genpdf::elements::{Break, FrameCellDecorator, LinearLayout, Paragraph, Table
 use genpdf::style::{Color, Style};
 use genpdf::{render, Alignment, Context, Element, Margins, Mm, RenderResult};
 
+use crate::expected::Verdict;
 use crate::templates::Table;
 use crate::{Error, Result};
 
@@ -42,6 +43,7 @@ fn title(template: &str) -> &'static str {
         "RESTORE_JOB_REPORT" => "Restore job report",
         "CONTROL_COMPLIANCE_REPORT" => "Control compliance report",
         "RESOURCE_COMPLIANCE_REPORT" => "Resource compliance report",
+        crate::expected::TEMPLATE => "Expected backup report",
         _ => "Report",
     }
 }
@@ -143,7 +145,12 @@ fn grid(widths: Vec<usize>, header: &[&str], rows: Vec<Vec<String>>) -> Result<T
                 "NON_COMPLIANT" | "FAILED" | "EXPIRED" | "ABORTED" => {
                     Style::new().bold().with_color(Color::Rgb(170, 20, 20))
                 }
-                "COMPLIANT" | "COMPLETED" => Style::new().with_color(Color::Rgb(20, 110, 40)),
+                "COMPLIANT" | "COMPLETED" | "ON_TIME" => {
+                    Style::new().with_color(Color::Rgb(20, 110, 40))
+                }
+                "MISSED" | "RETENTION_SHORT" | "LATE" => {
+                    Style::new().bold().with_color(Color::Rgb(170, 20, 20))
+                }
                 _ => Style::new(),
             };
             line.push_element(
@@ -155,6 +162,214 @@ fn grid(widths: Vec<usize>, header: &[&str], rows: Vec<Vec<String>>) -> Result<T
         line.push().map_err(pdf_error)?;
     }
     Ok(table)
+}
+
+/// The colour of each verdict's bars.
+fn verdict_color(verdict: Verdict) -> Color {
+    match verdict {
+        Verdict::OnTime => Color::Rgb(40, 140, 60),
+        Verdict::Late => Color::Rgb(230, 160, 20),
+        Verdict::Failed => Color::Rgb(190, 30, 30),
+        Verdict::Missed => Color::Rgb(110, 20, 110),
+        Verdict::RetentionShort => Color::Rgb(30, 90, 180),
+        Verdict::InProgress => Color::Rgb(140, 140, 140),
+    }
+}
+
+/// Expected backups per account and verdict.
+type Counts<'t> = BTreeMap<&'t str, BTreeMap<Verdict, usize>>;
+
+/// A bar chart: one horizontal bar per account, its length the account's
+/// expected backups, in segments coloured by verdict.
+struct VerdictBars {
+    counts: Vec<(String, BTreeMap<Verdict, usize>)>,
+}
+
+/// The height of one account's bar and the gap below it.
+const BAR: f64 = 5.0;
+const BAR_GAP: f64 = 2.5;
+/// The width given to the account's ID left of its bar.
+const LABEL: f64 = 32.0;
+
+impl Element for VerdictBars {
+    fn render(
+        &mut self,
+        context: &Context,
+        area: render::Area<'_>,
+        style: Style,
+    ) -> std::result::Result<RenderResult, genpdf::error::Error> {
+        let height = Mm::from((BAR + BAR_GAP) * self.counts.len() as f64);
+        if area.size().height < height {
+            return Ok(RenderResult {
+                has_more: true,
+                ..RenderResult::default()
+            });
+        }
+        let most = self
+            .counts
+            .iter()
+            .map(|(_, c)| c.values().sum::<usize>())
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let width = f64::from(area.size().width) - LABEL - 2.0;
+        let text = style.with_font_size(8);
+        for (i, (account, counts)) in self.counts.iter().enumerate() {
+            let top = (BAR + BAR_GAP) * i as f64;
+            area.print_str(
+                &context.font_cache,
+                genpdf::Position::new(0, top + 0.5),
+                text,
+                account,
+            )?;
+            let mut x = LABEL;
+            for (verdict, n) in counts {
+                let length = width * *n as f64 / most as f64;
+                // A filled rectangle: lines a quarter millimetre apart.
+                let mut y = top;
+                while y <= top + BAR {
+                    area.draw_line(
+                        vec![
+                            genpdf::Position::new(x, y),
+                            genpdf::Position::new(x + length, y),
+                        ],
+                        Style::new().with_color(verdict_color(*verdict)),
+                    );
+                    y += 0.25;
+                }
+                x += length;
+            }
+        }
+        Ok(RenderResult {
+            size: genpdf::Size::new(area.size().width, height),
+            has_more: false,
+        })
+    }
+}
+
+/// The expected-backup report: a one-page summary (per account: on time,
+/// late, failed, missed, retention short, with the chart), then the rows
+/// that are not ON_TIME, with the reasons.
+fn expectation(doc: &mut genpdf::Document, table: &Table) -> Result<()> {
+    let mut counts: Counts<'_> = BTreeMap::new();
+    for row in &table.rows {
+        let verdict = Verdict::ALL
+            .into_iter()
+            .find(|v| v.as_str() == cell(table, row, "verdict"))
+            .unwrap_or(Verdict::Missed);
+        *counts
+            .entry(cell(table, row, "accountId"))
+            .or_default()
+            .entry(verdict)
+            .or_default() += 1;
+    }
+    let total = |v: Verdict| {
+        counts
+            .values()
+            .map(|c| c.get(&v).copied().unwrap_or(0))
+            .sum::<usize>()
+    };
+    doc.push(section("Summary", 40.0));
+    let not_ok = table.rows.len() - total(Verdict::OnTime) - total(Verdict::InProgress);
+    doc.push(Paragraph::new(format!(
+        "{} backup(s) expected in the period across {} account(s): {} on time, {} not as declared (late {}, failed {}, missed {}, retention short {}), {} still running.",
+        table.rows.len(),
+        counts.len(),
+        total(Verdict::OnTime),
+        not_ok,
+        total(Verdict::Late),
+        total(Verdict::Failed),
+        total(Verdict::Missed),
+        total(Verdict::RetentionShort),
+        total(Verdict::InProgress),
+    )));
+    doc.push(Break::new(0.5));
+    let shown = [
+        Verdict::OnTime,
+        Verdict::Late,
+        Verdict::Failed,
+        Verdict::Missed,
+        Verdict::RetentionShort,
+    ];
+    doc.push(grid(
+        vec![5, 3, 2, 2, 2, 3],
+        &[
+            "Account",
+            "On time",
+            "Late",
+            "Failed",
+            "Missed",
+            "Retention short",
+        ],
+        counts
+            .iter()
+            .map(|(account, c)| {
+                std::iter::once((*account).to_string())
+                    .chain(
+                        shown
+                            .iter()
+                            .map(|v| c.get(v).copied().unwrap_or(0).to_string()),
+                    )
+                    .collect()
+            })
+            .collect(),
+    )?);
+    doc.push(Break::new(1.0));
+    doc.push(VerdictBars {
+        counts: counts
+            .iter()
+            .map(|(a, c)| ((*a).to_string(), c.clone()))
+            .collect(),
+    });
+    doc.push(Break::new(0.5));
+    let mut legend = LinearLayout::vertical();
+    for verdict in Verdict::ALL {
+        legend.push(
+            Paragraph::new(format!("■ {}", verdict.as_str())).styled(
+                Style::new()
+                    .with_font_size(8)
+                    .with_color(verdict_color(verdict)),
+            ),
+        );
+    }
+    doc.push(legend);
+    doc.push(genpdf::elements::PageBreak::new());
+    doc.push(section(
+        "Expected backups not taken as declared, with the reasons",
+        25.0,
+    ));
+    let mut any = false;
+    for row in table
+        .rows
+        .iter()
+        .filter(|r| !matches!(cell(table, r, "verdict"), "ON_TIME" | "IN_PROGRESS"))
+    {
+        any = true;
+        doc.push(small(format!(
+            "{} {} {} rule {}: {} (job {}): {}. {}",
+            cell(table, row, "expectedTime")
+                .chars()
+                .take(16)
+                .collect::<String>()
+                .replace('T', " "),
+            cell(table, row, "accountId"),
+            crate::templates::resource_name(cell(table, row, "resourceArn")),
+            cell(table, row, "backupRuleName"),
+            cell(table, row, "verdict"),
+            match cell(table, row, "backupJobId") {
+                "" => "none",
+                id => id,
+            },
+            cell(table, row, "reason"),
+            cell(table, row, "statusMessage"),
+        )));
+    }
+    if !any {
+        doc.push(Paragraph::new(
+            "None: every expected backup was taken on time with the declared retention.",
+        ));
+    }
+    Ok(())
 }
 
 /// Renders the document.
@@ -210,7 +425,9 @@ pub fn render(input: &Input<'_>) -> Result<Vec<u8>> {
     doc.push(Break::new(1.0));
 
     let compliance = input.template.ends_with("COMPLIANCE_REPORT");
-    if input.template == "RESOURCE_COMPLIANCE_REPORT" {
+    if input.template == crate::expected::TEMPLATE {
+        expectation(&mut doc, table)?;
+    } else if input.template == "RESOURCE_COMPLIANCE_REPORT" {
         doc.push(section("Summary", 40.0));
         let mut resources: BTreeMap<&str, bool> = BTreeMap::new();
         let mut per_control: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();

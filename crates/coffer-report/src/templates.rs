@@ -38,11 +38,14 @@ pub struct Sources<'a> {
     pub evaluations: &'a [FrameworkEvaluation],
     /// Record ID → the position of its newest ledger entry.
     pub ledger: &'a HashMap<String, i64>,
+    /// The backups the policy expected in the window
+    /// (BACKUP_EXPECTATION_REPORT; their jobs are in `backups`).
+    pub expected: &'a [crate::expected::ExpectedBackup],
 }
 
-const EVIDENCE: [&str; 2] = ["ledgerEntryIndex", "recoveryPointSha256"];
+pub(crate) const EVIDENCE: [&str; 2] = ["ledgerEntryIndex", "recoveryPointSha256"];
 
-fn ts(t: Option<Timestamp>) -> String {
+pub(crate) fn ts(t: Option<Timestamp>) -> String {
     t.map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
         .unwrap_or_default()
 }
@@ -61,7 +64,7 @@ fn run_time(start: Timestamp, end: Option<Timestamp>) -> String {
     )
 }
 
-fn opt<T: ToString>(value: Option<T>) -> String {
+pub(crate) fn opt<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
@@ -118,8 +121,12 @@ fn tail(
     ]
 }
 
-fn in_setting(setting: &ReportSetting, account: &str, region: &str) -> bool {
-    (setting.accounts.is_empty() || setting.accounts.iter().any(|a| a == account || a == "ROOT"))
+pub(crate) fn in_setting(setting: &ReportSetting, account: &str, region: &str) -> bool {
+    (setting.accounts.is_empty()
+        || setting
+            .accounts
+            .iter()
+            .any(|a| a == account || a == "ROOT" || a == "*"))
         && (setting.regions.is_empty() || setting.regions.iter().any(|r| r == region || r == "*"))
 }
 
@@ -410,6 +417,7 @@ pub fn build(
             template == "CONTROL_COMPLIANCE_REPORT",
             &ledger_of,
         ),
+        crate::expected::TEMPLATE => crate::expected::build(setting, sources, start, end),
         other => return Err(Error::Template(other.to_string())),
     };
     Ok(table)

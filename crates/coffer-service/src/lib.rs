@@ -18,6 +18,7 @@ pub mod declared;
 pub mod error;
 pub mod estate;
 pub mod evidence;
+mod expected;
 pub mod frameworks;
 pub mod history;
 pub mod holds;

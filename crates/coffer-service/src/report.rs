@@ -9,7 +9,7 @@ use coffer_audit::signing::{KeyPair, PublicKey};
 use coffer_catalog::ObjectKind;
 use coffer_model::{
     BackupJob, BackupVault, CopyJob, Framework, LockMode, RecoveryPoint, ReportJob,
-    ReportJobStatus, ReportPlan, RestoreJob,
+    ReportJobStatus, ReportPeriod, ReportPlan, RestoreJob,
 };
 use coffer_policy::{BucketLocation, Config};
 use coffer_report::bundle::{self, Trust};
@@ -145,6 +145,21 @@ impl Service {
         plan_name: &str,
         window_hours: u32,
     ) -> Result<(ReportJob, Result<Delivered>)> {
+        let plan = self.report_plan_named(caller, plan_name).await?;
+        let end = self.now();
+        let start = end
+            .checked_sub(jiff::SignedDuration::from_hours(i64::from(window_hours)))
+            .unwrap_or(end);
+        let period = ReportPeriod {
+            start,
+            end,
+            first_day: jiff::tz::TimeZone::UTC.to_datetime(end).date(),
+        };
+        self.run_report_plan_over(caller, &plan, period, None).await
+    }
+
+    /// The report plan `plan_name` of the caller's account and region.
+    async fn report_plan_named(&self, caller: &Caller, plan_name: &str) -> Result<ReportPlan> {
         self.authorize(caller, Action::StartReportJob, Target::Account)?;
         let (account, region) = (caller.account.as_str(), caller.region.as_str());
         let catalog = &self.catalog_for(caller);
@@ -160,10 +175,30 @@ impl Service {
                 if known.is_empty() { "none".to_string() } else { known.join(", ") }
             )));
         };
+        Ok(plan)
+    }
+
+    /// Runs `plan` over `period` as a report job (with `job_id` when given:
+    /// a scheduled run's, derived from its fire time), as
+    /// [`Service::run_report_plan`] does.
+    async fn run_report_plan_over(
+        &self,
+        caller: &Caller,
+        plan: &ReportPlan,
+        period: ReportPeriod,
+        job_id: Option<String>,
+    ) -> Result<(ReportJob, Result<Delivered>)> {
+        let (account, region) = (caller.account.as_str(), caller.region.as_str());
         let env = &self.env_for(caller);
-        let job = coffer_engine::jobs::create_report_job(env, &plan, account, region).await?;
+        let job = match job_id {
+            Some(id) => {
+                coffer_engine::jobs::create_report_job_with_id(env, plan, account, region, id)
+                    .await?
+            }
+            None => coffer_engine::jobs::create_report_job(env, plan, account, region).await?,
+        };
         let id = job.report_job_id;
-        let produced = self.produce(caller, &plan, id.clone(), window_hours).await;
+        let produced = self.produce(caller, plan, id.clone(), period).await;
         let ended = match &produced {
             Ok(delivered) => {
                 coffer_engine::jobs::set_report_state(env, &id, ReportJobStatus::Completed, |j| {
@@ -247,7 +282,7 @@ impl Service {
         caller: &Caller,
         plan: &ReportPlan,
         job_id: String,
-        window_hours: u32,
+        period: ReportPeriod,
     ) -> Result<Delivered> {
         let catalog = &self.catalog_for(caller);
         let (account, region) = (caller.account.as_str(), caller.region.as_str());
@@ -261,16 +296,20 @@ impl Service {
         }
         // Each template reads only its own records: the jobs that ended in
         // the window or are active, the points they name, the current results.
-        let end = self.now();
-        let start = end
-            .checked_sub(jiff::SignedDuration::from_hours(i64::from(window_hours)))
-            .unwrap_or(end);
+        let ReportPeriod {
+            start,
+            end,
+            first_day,
+        } = period;
+        // When it is made: the files' names, the checkpoint, the retention.
+        let now = self.now();
         let template = setting.report_template.as_str();
         let mut backups: Vec<BackupJob> = Vec::new();
         let mut copies: Vec<CopyJob> = Vec::new();
         let mut restores: Vec<RestoreJob> = Vec::new();
         let mut subjects: Vec<String> = Vec::new();
         let mut named_points: Vec<String> = Vec::new();
+        let mut expected = Vec::new();
         match template {
             "BACKUP_JOB_REPORT" => {
                 backups = catalog.jobs_for_report(start, end).await?;
@@ -290,6 +329,17 @@ impl Service {
                 restores = catalog.jobs_for_report(start, end).await?;
                 subjects.extend(restores.iter().map(|j| j.restore_job_id.clone()));
                 named_points.extend(restores.iter().map(|j| j.recovery_point_arn.clone()));
+            }
+            coffer_report::expected::TEMPLATE => {
+                let (resources, since) = self.env_for(caller).discover_dated().await?;
+                expected =
+                    crate::expected::expected_backups(catalog, &resources, &since, start, end)
+                        .await?;
+                // Each fire time's job, by the ID the scheduler gives it.
+                let ids: Vec<String> = expected.iter().map(|e| e.job_id.clone()).collect();
+                backups = catalog.records_by_id(&ids).await?;
+                subjects.extend(backups.iter().map(|j| j.backup_job_id.clone()));
+                named_points.extend(backups.iter().filter_map(|j| j.recovery_point_arn.clone()));
             }
             _ => {}
         }
@@ -360,6 +410,7 @@ impl Service {
                 results: &results,
                 evaluations: &evaluations,
                 ledger: &ledger,
+                expected: &expected,
             },
             start,
             end,
@@ -367,7 +418,7 @@ impl Service {
         let base = format!(
             "{}_{}",
             plan.report_plan_name,
-            end.strftime("%Y%m%dT%H%M%SZ")
+            now.strftime("%Y%m%dT%H%M%SZ")
         );
         let mut files = Vec::new();
         let wants = |f: &str| channel.formats.iter().any(|x| x == f);
@@ -382,7 +433,7 @@ impl Service {
             files.push((format!("{base}.csv"), templates::to_csv(&table)?));
         }
         let key = KeyPair::load_or_create(self.config().signing_key_path())?;
-        let checkpoint = self.checkpoint_with(catalog, &key, end).await?;
+        let checkpoint = self.checkpoint_with(catalog, &key, now).await?;
         if wants("PDF") {
             let digests: Vec<(String, String)> = files
                 .iter()
@@ -394,7 +445,7 @@ impl Service {
                 table: &table,
                 window_start: start,
                 window_end: end,
-                generated_at: end,
+                generated_at: now,
                 digests: &digests,
                 checkpoint: Some(&checkpoint),
                 key_fingerprint: &key.fingerprint(),
@@ -407,7 +458,7 @@ impl Service {
                 configured,
                 bucket_lock,
                 client,
-            } => s3::retention(*configured, bucket_lock.as_ref(), end).map_err(|_| {
+            } => s3::retention(*configured, bucket_lock.as_ref(), now).map_err(|_| {
                 Error::invalid_request(format!(
                     "bucket {:?} does not have Object Lock enabled; remove object_lock from [report_buckets.{}]",
                     client.bucket(),
@@ -422,7 +473,7 @@ impl Service {
                 report_job_id: job_id.clone(),
                 window_start: start,
                 window_end: end,
-                generated_at: end,
+                generated_at: now,
                 files,
                 ledger_checkpoint: Some(checkpoint),
                 object_lock,
@@ -430,7 +481,7 @@ impl Service {
             &key,
         )?;
         let prefix = channel.s3_key_prefix.as_deref();
-        let folder = bundle::delivery_key(prefix, template, end, &job_id);
+        let folder = bundle::delivery_key(prefix, template, first_day, &job_id);
         let keys: Vec<String> = sealed
             .objects
             .iter()
@@ -438,7 +489,7 @@ impl Service {
             .collect();
         let destination = match &target {
             Destination::Folder(root) => {
-                let dir = bundle::delivery_dir(root, prefix, template, end, &job_id);
+                let dir = bundle::delivery_dir(root, prefix, template, first_day, &job_id);
                 // Recorded before a file is written, so a delivery its
                 // process leaves half done is named by the job's reason.
                 self.record_destination(&job_id, dir.display().to_string())
@@ -447,7 +498,7 @@ impl Service {
                 dir.display().to_string()
             }
             Destination::S3 { client, .. } => {
-                let key = bundle::delivery_key(prefix, template, end, &job_id);
+                let key = bundle::delivery_key(prefix, template, first_day, &job_id);
                 self.record_destination(&job_id, format!("s3://{}/{key}", client.bucket()))
                     .await?;
                 client.put_sealed(&key, &sealed).await.map_err(|error| {
@@ -498,18 +549,39 @@ impl Service {
         .await
     }
 
-    /// Runs every report plan (of every account and region) that has not
-    /// delivered today (UTC) once it is 01:00 UTC, as AWS delivers its
-    /// daily reports between 01:00 and 05:00 UTC, each as `principal` in
-    /// the plan's account and region; returns the deliveries made.
+    /// Runs each report plan (of every account and region) that is due,
+    /// each as `principal` in the plan's account and region; returns the
+    /// deliveries made:
+    /// - a plan with a `ReportSchedule` runs at each of its fire times,
+    ///   once (a restart runs those it missed, each over its own period),
+    ///   over the whole period the schedule implies;
+    /// - a plan without one that has not delivered today (UTC) runs once it
+    ///   is 01:00 UTC, over the last 24 hours, as AWS delivers its daily
+    ///   reports between 01:00 and 05:00 UTC.
     ///
     /// # Errors
     /// When the catalog fails; a plan that fails is a FAILED report job.
     pub async fn run_due_reports(&self, principal: &str) -> Result<usize> {
         let now = self.now();
         let today = jiff::tz::TimeZone::UTC.to_datetime(now);
-        if today.hour() < 1 {
-            return Ok(0);
+        let mut delivered = 0;
+        let objects = self.catalog().list_objects(ObjectKind::ReportPlan).await?;
+        let mut daily = Vec::new();
+        for object in objects {
+            let scheduled = serde_json::from_value::<ReportPlan>(object.doc.clone())
+                .ok()
+                .filter(|plan| plan.report_schedule.is_some());
+            match scheduled {
+                Some(plan) => {
+                    delivered += self
+                        .run_scheduled_report(principal, &object, &plan, now)
+                        .await?;
+                }
+                None => daily.push(object),
+            }
+        }
+        if today.hour() < 1 || daily.is_empty() {
+            return Ok(delivered);
         }
         let done: Vec<ReportJob> = self
             .records(|j: &ReportJob| {
@@ -517,8 +589,7 @@ impl Service {
                     && jiff::tz::TimeZone::UTC.to_datetime(j.creation_time).date() == today.date()
             })
             .await?;
-        let mut delivered = 0;
-        for object in self.catalog().list_objects(ObjectKind::ReportPlan).await? {
+        for object in daily {
             let ran = done.iter().any(|j| {
                 j.report_plan_name == object.name
                     && j.account_id == object.account_id
@@ -543,6 +614,79 @@ impl Service {
                     tracing::error!(plan = %object.name, %error, "report failed")
                 }
             }
+        }
+        Ok(delivered)
+    }
+}
+
+impl Service {
+    /// Runs the fire times of scheduled report plan `plan` (stored as
+    /// `object`) up to `now` that have not run: from its mark (or, never
+    /// run, from when it was last written), each fire time once, as a report job whose ID is derived
+    /// from the plan and the fire time (a second process or a restart
+    /// before the mark moved makes no second one), over the period the
+    /// fire time implies. The mark moves past each fire time run, whether
+    /// the report was delivered or its job FAILED with the reason.
+    async fn run_scheduled_report(
+        &self,
+        principal: &str,
+        object: &coffer_catalog::StoredObject,
+        plan: &ReportPlan,
+        now: jiff::Timestamp,
+    ) -> Result<usize> {
+        let Some(when) = &plan.report_schedule else {
+            return Ok(0);
+        };
+        let (account, region, name) = (&object.account_id, &object.region, &object.name);
+        let schedule = match when.schedule(object.created_at) {
+            Ok(schedule) => schedule,
+            Err(error) => {
+                tracing::error!(plan = %name, %error, "the report plan's schedule cannot be evaluated");
+                return Ok(0);
+            }
+        };
+        let (Ok(account_id), Ok(region_id)) = (
+            coffer_model::AccountId::new(account),
+            coffer_model::Region::new(region),
+        ) else {
+            return Ok(0);
+        };
+        let catalog = self.catalog();
+        let from = catalog
+            .reported_through(account, region, name)
+            .await?
+            // Never run: from when its schedule was last written (its
+            // creation or last change), not from fire times before it.
+            .unwrap_or(object.updated_at);
+        let caller = Caller::new(principal, account_id, region_id);
+        let mut delivered = 0;
+        for fire_at in schedule.fire_times_between(from, now) {
+            let period = when.period(&schedule, fire_at);
+            let id = coffer_engine::scheduling::derived_id(&[
+                "report",
+                account,
+                region,
+                name,
+                &fire_at.to_string(),
+            ]);
+            let ran = catalog.get::<ReportJob>(&id).await?.is_some();
+            if !ran {
+                match self
+                    .run_report_plan_over(&caller, plan, period, Some(id))
+                    .await?
+                {
+                    (_, Ok(done)) => {
+                        tracing::info!(plan = %name, %fire_at, from = %period.start, to = %period.end, destination = %done.destination, "scheduled report delivered");
+                        delivered += 1;
+                    }
+                    (_, Err(error)) => {
+                        tracing::error!(plan = %name, %fire_at, %error, "scheduled report failed")
+                    }
+                }
+            }
+            catalog
+                .set_reported_through(account, region, name, fire_at)
+                .await?;
         }
         Ok(delivered)
     }

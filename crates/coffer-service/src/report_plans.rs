@@ -295,5 +295,6 @@ pub fn report_plan(
         report_delivery_channel: delivery_channel,
         report_setting: setting,
         report_plan_tags: tags,
+        report_schedule: None,
     }
 }

@@ -1,6 +1,6 @@
 //! The work `coffer serve` does beside the scheduler: a signed ledger
 //! checkpoint every hour, the controls evaluated when what they read
-//! changed, the report plans delivered daily, and the catalog's own backup
+//! changed, the report plans delivered daily or on their schedules, and the catalog's own backup
 //! when due. Each loop stops between
 //! units of work when told to: a checkpoint, an evaluation or a delivery
 //! finishes or does not start.
@@ -122,7 +122,8 @@ pub async fn evaluate_when_due(service: Service, mut stop: watch::Receiver<bool>
     }
 }
 
-/// Report plans deliver daily, from 01:00 UTC (checked every 10 minutes).
+/// Report plans deliver daily from 01:00 UTC, or at their schedule's fire
+/// times over whole periods (checked every 10 minutes).
 pub async fn report_daily(service: Service, principal: String, mut stop: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(Duration::from_secs(600));
     while next_tick(&mut every, &mut stop).await.is_some() {

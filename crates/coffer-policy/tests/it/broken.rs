@@ -426,7 +426,7 @@ fn report_template_typo() {
     check(
         &["broken/report-template-typo.yaml"],
         &[
-            "error: tests/fixtures/broken/report-template-typo.yaml:9:25 JobsReport.ReportSetting.ReportTemplate: \"BACKUP_JOBS_REPORT\" is not a report template; use one of BACKUP_JOB_REPORT, COPY_JOB_REPORT, RESTORE_JOB_REPORT, CONTROL_COMPLIANCE_REPORT, RESOURCE_COMPLIANCE_REPORT; did you mean \"BACKUP_JOB_REPORT\"?",
+            "error: tests/fixtures/broken/report-template-typo.yaml:9:25 JobsReport.ReportSetting.ReportTemplate: \"BACKUP_JOBS_REPORT\" is not a report template; use one of BACKUP_JOB_REPORT, COPY_JOB_REPORT, RESTORE_JOB_REPORT, CONTROL_COMPLIANCE_REPORT, RESOURCE_COMPLIANCE_REPORT, BACKUP_EXPECTATION_REPORT; did you mean \"BACKUP_JOB_REPORT\"?",
         ],
     );
 }
@@ -808,6 +808,17 @@ fn iam_principals_and_their_policies_teach_what_is_wrong() {
             "error: tests/fixtures/broken/iam.yaml:11:13 Auditor.Policies[0].PolicyDocument.Statement[0].Effect: Effect \"Permit\" must be \"Allow\" or \"Deny\"",
             "error: tests/fixtures/broken/iam.yaml:20:9 ReadOnly.PolicyDocument.Statement[0].Principal: an identity policy names no Principal: it applies to the users it is attached to; remove it; to restrict who may act on a vault, write the vault's AccessPolicy",
             "warning: tests/fixtures/broken/iam.yaml:26:11 ReadOnly.Users[0]: IAM user \"auditer\" does not exist: it is not declared in these files; apply will need it in the catalog; did you mean \"auditor\"?",
+        ],
+    );
+}
+
+#[test]
+fn report_schedule_that_cannot_run() {
+    check(
+        &["broken/report-schedule.yaml"],
+        &[
+            "error: tests/fixtures/broken/report-schedule.yaml:12:37 Monthly.ReportSchedule.ScheduleExpressionTimezone: unknown time zone `Europe/Pariss`; expected an IANA time zone name such as `Europe/Paris`, `America/New_York` or `UTC`; did you mean `Europe/Paris`?",
+            "error: tests/fixtures/broken/report-schedule.yaml:22:9 Weekly.ReportSchedule.Schedule: unknown field \"Schedule\"; did you mean \"ScheduleExpression\"?",
         ],
     );
 }

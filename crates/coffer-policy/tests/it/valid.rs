@@ -96,6 +96,7 @@ fn report_plan(name: &str, bucket: &str, template: &str) -> ReportPlan {
             regions: vec![],
         },
         report_plan_tags: Tags::new(),
+        report_schedule: None,
     }
 }
 

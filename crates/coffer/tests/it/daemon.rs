@@ -130,9 +130,9 @@ sqlite:
 }
 
 /// `apply` ran on the real clock, but the tests simulate earlier times: the
-/// home's policy is made to have existed since New Year 2026 (objects,
-/// declared resources, rules), and a scheduler to have planned up to
-/// `start`, so the simulation begins with nothing missed.
+/// home's policy is made to have existed since New Year 2026 (objects and
+/// their history, declared resources, rules), and a scheduler to have
+/// planned up to `start`, so the simulation begins with nothing missed.
 async fn simulated_from(home: &Home, catalog: &Catalog, start: Timestamp) {
     let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
     let path = config
@@ -144,6 +144,8 @@ async fn simulated_from(home: &Home, catalog: &Catalog, start: Timestamp) {
     let since = "2026-01-01T00:00:00.000Z";
     db.execute("UPDATE objects SET created_at = ?1", [since])
         .unwrap();
+    db.execute("UPDATE object_versions SET time = ?1", [since])
+        .unwrap();
     db.execute("UPDATE resources SET created_at = ?1", [since])
         .unwrap();
     db.execute("UPDATE schedule_marks SET at = ?1", [since])
@@ -151,7 +153,10 @@ async fn simulated_from(home: &Home, catalog: &Catalog, start: Timestamp) {
     catalog.set_planned_through(start).await.unwrap();
 }
 
-async fn daemon_at(home: &Home, start: Timestamp) -> (Daemon, Arc<ManualClock>, Catalog) {
+pub(crate) async fn daemon_at(
+    home: &Home,
+    start: Timestamp,
+) -> (Daemon, Arc<ManualClock>, Catalog) {
     let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
     let catalog = Catalog::open(config.catalog_url(), start).await.unwrap();
     simulated_from(home, &catalog, start).await;

@@ -16,6 +16,7 @@ mod daemon;
 mod dr;
 mod elsewhere;
 mod evidence;
+mod expected;
 mod history;
 mod jobs;
 mod keys;
