@@ -118,11 +118,11 @@ fn items(dir: &Path) -> Vec<Value> {
     json["reportItems"].as_array().unwrap().clone()
 }
 
-fn missed_reason(rows: &[Value], day: &str) -> String {
+/// The row of the night of `day` March.
+fn night<'r>(rows: &'r [Value], day: &str) -> &'r Value {
     rows.iter()
         .find(|r| r["expectedTime"] == format!("2026-03-{day}T03:00:00.000Z"))
-        .map(|r| r["reason"].as_str().unwrap().to_string())
-        .unwrap()
+        .unwrap_or_else(|| panic!("no row for {day} March"))
 }
 
 /// The text of the PDF by Debian's `pdftotext` (poppler-utils), page by page.
@@ -347,36 +347,22 @@ async fn a_month_of_expected_backups_shows_an_outage_as_missed_and_nothing_else(
         );
         assert_eq!(verdicts["2026-03-05T03:00:00.000Z"], "FAILED");
     }
-    let verdict = |day: &str| {
-        rows.iter()
-            .find(|r| r["expectedTime"] == format!("2026-03-{day}T03:00:00.000Z"))
-            .map(|r| r["verdict"].as_str().unwrap().to_string())
-            .unwrap()
-    };
+    let verdict = |day: &str| night(&rows, day)["verdict"].as_str().unwrap().to_string();
     assert_eq!(verdict("15"), "LATE");
     assert_eq!(verdict("28"), "RETENTION_SHORT");
-    let short_row = rows
-        .iter()
-        .find(|r| r["expectedTime"] == "2026-03-28T03:00:00.000Z")
-        .unwrap();
+    let short_row = night(&rows, "28");
     assert_eq!(short_row["declaredDeleteAfterDays"], "35");
     assert_eq!(short_row["recordedDeleteAfterDays"], "7");
-    let late_row = rows
-        .iter()
-        .find(|r| r["expectedTime"] == "2026-03-15T03:00:00.000Z")
-        .unwrap();
+    let late_row = night(&rows, "15");
     assert_eq!(late_row["startedInStartWindow"], "false");
     assert_eq!(late_row["completedInCompletionWindow"], "true");
     assert_eq!(
-        missed_reason(&rows, "11"),
+        night(&rows, "11")["reason"],
         "no job ran: the job EXPIRED before it started"
     );
     let on_time = rows.iter().filter(|r| r["verdict"] == "ON_TIME").count();
     assert_eq!(on_time, 31 - 3 - 1 - 1 - 1);
-    let missed_row = rows
-        .iter()
-        .find(|r| r["expectedTime"] == "2026-03-11T03:00:00.000Z")
-        .unwrap();
+    let missed_row = night(&rows, "11");
     assert_eq!(missed_row["jobStatus"], "EXPIRED");
 
     // A fire time with no job at all: the next day, no scheduler has run
