@@ -310,6 +310,20 @@ fn point_accounts(run: &crate::Run) -> Vec<String> {
     accounts
 }
 
+/// The accounts whose frameworks an `audit evaluate -o json` evaluated.
+fn evaluated_accounts(run: &crate::Run) -> Vec<String> {
+    crate::ok(run);
+    let docs: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut accounts: Vec<String> = docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["AccountId"].as_str().unwrap().to_string())
+        .collect();
+    accounts.sort();
+    accounts
+}
+
 #[test]
 fn members_see_their_own_account_and_the_delegated_administrator_sees_every_account() {
     let home = Home::new();
@@ -319,7 +333,7 @@ fn members_see_their_own_account_and_the_delegated_administrator_sees_every_acco
     std::fs::write(data.join("a.txt"), "alpha").unwrap();
     let stack = home.write(
         "stack.yaml",
-        "Resources:\n  Primary:\n    Type: AWS::Backup::BackupVault\n    Properties:\n      BackupVaultName: primary\n",
+        "Resources:\n  Primary:\n    Type: AWS::Backup::BackupVault\n    Properties:\n      BackupVaultName: primary\n  Core:\n    Type: AWS::Backup::Framework\n    Properties:\n      FrameworkName: core\n      FrameworkControls:\n        - ControlName: BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK\n",
     );
     for account in ["333333333333", "444444444444"] {
         let inventory = home.write(
@@ -383,6 +397,19 @@ fn members_see_their_own_account_and_the_delegated_administrator_sees_every_acco
     );
     let described = home.run_bare(&["recovery-points", "describe", &point]);
     crate::refused(&described, "belongs to account 444444444444");
+    let evaluate = [
+        "--account",
+        "*",
+        "audit",
+        "evaluate",
+        "--summary",
+        "-o",
+        "json",
+    ];
+    assert_eq!(
+        evaluated_accounts(&home.run_bare(&evaluate)),
+        vec!["333333333333"]
+    );
 
     // The backup delegated administrator sees every member, or the one it names.
     principal_of(&home, "222222222222");
@@ -393,6 +420,10 @@ fn members_see_their_own_account_and_the_delegated_administrator_sees_every_acco
     assert_eq!(
         point_accounts(&as_account(&home, "444444444444", &list)),
         vec!["444444444444"]
+    );
+    assert_eq!(
+        evaluated_accounts(&home.run_bare(&evaluate)),
+        vec!["333333333333", "444444444444"]
     );
     let described = home.run_bare(&["recovery-points", "describe", &point, "-o", "json"]);
     crate::ok(&described);
