@@ -233,7 +233,15 @@ impl Service {
                 user.user_name
             )));
         }
+        let home = crate::scope::home_account(caller);
+        let member = org.accounts.iter().any(|a| a.id.as_str() == home);
         match &org.management_account {
+            Some(management) if management == &caller.account && member && home != management.as_str() => {
+                Err(Error::access_denied(format!(
+                    "{} belongs to account {home} of the organization, which acts only on its own account; only the management account {management}'s principals apply {what}",
+                    caller.principal
+                )))
+            }
             Some(management) if management == &caller.account => Ok(()),
             Some(management) => Err(Error::access_denied(format!(
                 "only the management account {management} may apply {what}; this command acts as account {} (give --account {management})",

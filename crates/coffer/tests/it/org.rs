@@ -434,3 +434,14 @@ fn members_see_their_own_account_and_the_delegated_administrator_sees_every_acco
     let jobs: serde_json::Value = serde_json::from_str(&jobs.stdout).unwrap();
     assert_eq!(jobs.as_array().unwrap().len(), 2, "{jobs:#}");
 }
+
+#[test]
+fn a_member_accounts_principal_cannot_apply_the_organization_in_the_management_accounts_name() {
+    let home = Home::new();
+    principal_of(&home, "333333333333");
+    let org = example_in(&home, ORGANIZATION);
+    let run = as_account(&home, "111111111111", &["org", "apply", &org]);
+    crate::refused(&run, "belongs to account 333333333333 of the organization");
+    let described = home.run_bare(&["org", "describe"]);
+    crate::refused(&described, "no organization has been applied");
+}
