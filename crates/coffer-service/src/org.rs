@@ -387,6 +387,16 @@ impl Service {
         let account =
             AccountId::new(account).map_err(|err| Error::invalid_parameter(err.to_string()))?;
         let applied = self.describe_organization(caller).await?;
+        if !self
+            .account_scope(caller, Some(account.as_str()))
+            .await?
+            .covers(account.as_str())
+        {
+            return Err(Error::access_denied(format!(
+                "the effective policy of account {account} is read by that account, the management account or the backup delegated administrator; {} acts for account {}",
+                caller.principal, caller.account
+            )));
+        }
         let effective = coffer_policy::org::effective_policy(&applied.organization, &account)
             .map_err(|err| Error::invalid_parameter(err.to_string()))?;
         let policy_content = serde_json::to_string(&effective.content)?;

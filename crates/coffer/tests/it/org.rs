@@ -216,6 +216,8 @@ fn plan_apply_and_describe_keep_the_organization_and_its_plans() {
         described["Organization"]["Accounts"]["555555555555"]["Parent"],
         "OU staging"
     );
+    // Read by the management account's principal.
+    principal_of(&home, "111111111111");
     let effective = home.run_bare(&[
         "org",
         "effective-policy",
@@ -397,6 +399,9 @@ fn members_see_their_own_account_and_the_delegated_administrator_sees_every_acco
     );
     let described = home.run_bare(&["recovery-points", "describe", &point]);
     crate::refused(&described, "belongs to account 444444444444");
+    let policy = ["org", "effective-policy", "--account", "444444444444"];
+    crate::refused(&home.run_bare(&policy), "acts only on its own account");
+    crate::ok(&home.run_bare(&["org", "effective-policy", "--account", "333333333333"]));
     let evaluate = [
         "--account",
         "*",
@@ -425,6 +430,7 @@ fn members_see_their_own_account_and_the_delegated_administrator_sees_every_acco
         evaluated_accounts(&home.run_bare(&evaluate)),
         vec!["333333333333", "444444444444"]
     );
+    crate::ok(&home.run_bare(&policy));
     let described = home.run_bare(&["recovery-points", "describe", &point, "-o", "json"]);
     crate::ok(&described);
     assert!(described.stdout.contains(&point), "{}", described.stdout);
