@@ -164,13 +164,49 @@ impl Service {
         caller: &Caller,
         only: Option<&str>,
     ) -> Result<Vec<(Framework, FrameworkEvaluation)>> {
+        self.evaluate_frameworks_in(caller, only, None).await
+    }
+
+    /// Evaluates the frameworks (or only `only`) of the caller's region in
+    /// the accounts `accounts` asks for ([`Service::account_scope`]: the
+    /// management account and the backup delegated administrator evaluate
+    /// across members with `*` or an account ID; anyone else, its own
+    /// account). Over several accounts, an account without the framework
+    /// is passed over.
+    ///
+    /// # Errors
+    /// `ResourceNotFound` when no framework applies in any account of the
+    /// scope; `AccessDenied` as [`Service::account_scope`]; catalog failures.
+    pub async fn evaluate_frameworks_in(
+        &self,
+        caller: &Caller,
+        only: Option<&str>,
+        accounts: Option<&str>,
+    ) -> Result<Vec<(Framework, FrameworkEvaluation)>> {
         self.authorize(caller, Action::StartFrameworkEvaluation, Target::Account)?;
-        let place = (caller.account.as_str(), caller.region.as_str());
-        let frameworks = placed_in(&self.catalog_for(caller), ObjectKind::Framework, place).await?;
-        // A framework that is not there is refused before anything is read.
-        chosen(&frameworks, place, only)?;
-        let inputs = self.inputs(frameworks, Some(place)).await?;
-        self.evaluate_with(&inputs, place, only).await
+        let scope = self.account_scope(caller, accounts).await?;
+        let mut out = Vec::new();
+        let mut refusal = None;
+        for account in &scope.accounts {
+            let place = (account.as_str(), caller.region.as_str());
+            let frameworks =
+                placed_in(&self.catalog_for(caller), ObjectKind::Framework, place).await?;
+            // A framework that is not there is refused before anything is read.
+            if let Err(error) = chosen(&frameworks, place, only) {
+                refusal.get_or_insert(error);
+                continue;
+            }
+            let inputs = self.inputs(frameworks, Some(place)).await?;
+            out.extend(self.evaluate_with(&inputs, place, only).await?);
+        }
+        match refusal {
+            Some(error) if out.is_empty() => Err(error),
+            _ if scope.accounts.is_empty() => Err(Error::not_found(format!(
+                "no account of the scope asked for is {}'s to evaluate",
+                caller.principal
+            ))),
+            _ => Ok(out),
+        }
     }
 
     /// The current results of a framework of the caller's account and
@@ -184,8 +220,40 @@ impl Service {
         framework_name: &str,
         failing_only: bool,
     ) -> Result<Vec<ControlResult>> {
+        self.current_results_in(
+            caller,
+            caller.account.as_str(),
+            framework_name,
+            failing_only,
+        )
+        .await
+    }
+
+    /// The current results of a framework of `account` (in the caller's
+    /// scope) and the caller's region.
+    ///
+    /// # Errors
+    /// `AccessDenied` for an account out of the caller's scope; catalog
+    /// failures.
+    pub async fn current_results_in(
+        &self,
+        caller: &Caller,
+        account: &str,
+        framework_name: &str,
+        failing_only: bool,
+    ) -> Result<Vec<ControlResult>> {
+        if !self
+            .account_scope(caller, Some(account))
+            .await?
+            .covers(account)
+        {
+            return Err(Error::access_denied(format!(
+                "the results of account {account} are not {}'s to read",
+                caller.principal
+            )));
+        }
         let key = coffer_catalog::FrameworkKey {
-            account_id: caller.account.as_str(),
+            account_id: account,
             region: caller.region.as_str(),
             framework_name,
         };

@@ -233,7 +233,15 @@ impl Service {
                 user.user_name
             )));
         }
+        let home = crate::scope::home_account(caller);
+        let member = org.accounts.iter().any(|a| a.id.as_str() == home);
         match &org.management_account {
+            Some(management) if management == &caller.account && member && home != management.as_str() => {
+                Err(Error::access_denied(format!(
+                    "{} belongs to account {home} of the organization, which acts only on its own account; only the management account {management}'s principals apply {what}",
+                    caller.principal
+                )))
+            }
             Some(management) if management == &caller.account => Ok(()),
             Some(management) => Err(Error::access_denied(format!(
                 "only the management account {management} may apply {what}; this command acts as account {} (give --account {management})",
@@ -379,6 +387,16 @@ impl Service {
         let account =
             AccountId::new(account).map_err(|err| Error::invalid_parameter(err.to_string()))?;
         let applied = self.describe_organization(caller).await?;
+        if !self
+            .account_scope(caller, Some(account.as_str()))
+            .await?
+            .covers(account.as_str())
+        {
+            return Err(Error::access_denied(format!(
+                "the effective policy of account {account} is read by that account, the management account or the backup delegated administrator; {} acts for account {}",
+                caller.principal, caller.account
+            )));
+        }
         let effective = coffer_policy::org::effective_policy(&applied.organization, &account)
             .map_err(|err| Error::invalid_parameter(err.to_string()))?;
         let policy_content = serde_json::to_string(&effective.content)?;

@@ -56,12 +56,41 @@ fn protected(point: RecoveryPoint) -> ProtectedResource {
 impl Service {
     /// The live (not DELETED) recovery points of a resource of the
     /// caller's account and region, oldest first.
-    async fn points_of_resource(&self, caller: &Caller, arn: &str) -> Result<Vec<RecoveryPoint>> {
-        Ok(self
+    /// The account of the resource `arn` names, when the caller's scope
+    /// covers it: its own, or a member's for the management account and the
+    /// backup delegated administrator.
+    async fn resource_account(&self, caller: &Caller, arn: &str) -> Result<String> {
+        let account = Arn::parse(arn)
+            .ok()
+            .map(|a| a.account().to_string())
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| caller.account.to_string());
+        if account != caller.account.as_str()
+            && !self
+                .account_scope(caller, Some(&account))
+                .await?
+                .covers(&account)
+        {
+            return Err(Error::access_denied(format!(
+                "resource {arn} belongs to account {account}; {} sees only its own account's resources (the management account and the backup delegated administrator see members')",
+                caller.principal
+            )));
+        }
+        Ok(account)
+    }
+
+    /// The live points of the resource `arn`, with its account.
+    async fn points_of_resource(
+        &self,
+        caller: &Caller,
+        arn: &str,
+    ) -> Result<(String, Vec<RecoveryPoint>)> {
+        let account = self.resource_account(caller, arn).await?;
+        let points = self
             .catalog_for(caller)
             .records_page::<RecoveryPoint>(
                 &[
-                    Condition::eq("account_id", caller.account.as_str()),
+                    Condition::eq("account_id", account.as_str()),
                     Condition::eq("region", caller.region.as_str()),
                     Condition::eq("resource_arn", arn),
                     Condition::ne("status", "DELETED"),
@@ -73,11 +102,13 @@ impl Service {
             .items
             .into_iter()
             .map(|s| s.record)
-            .collect())
+            .collect();
+        Ok((account, points))
     }
 
-    /// The recovery points of a resource of the caller's account and
-    /// region, oldest first, a page at a time (ListRecoveryPointsByResource).
+    /// The recovery points of a resource of the caller's region (of its
+    /// account, or a member's for the management account and the backup
+    /// delegated administrator), oldest first, a page at a time (ListRecoveryPointsByResource).
     ///
     /// # Errors
     /// `InvalidParameterValue` for a bad page request.
@@ -95,11 +126,12 @@ impl Service {
         let listing = "ListRecoveryPointsByResource";
         let limit = page.limit()?;
         let after = page.after_record(listing)?;
+        let account = self.resource_account(caller, resource_arn).await?;
         let found = self
             .catalog_for(caller)
             .records_page::<RecoveryPoint>(
                 &[
-                    Condition::eq("account_id", caller.account.as_str()),
+                    Condition::eq("account_id", account.as_str()),
                     Condition::eq("region", caller.region.as_str()),
                     Condition::eq("resource_arn", resource_arn),
                     Condition::ne("status", "DELETED"),
@@ -114,8 +146,9 @@ impl Service {
         })
     }
 
-    /// A resource of the caller's account and region with its newest
-    /// completed recovery point and its latest restore.
+    /// A resource of the caller's region (of its account, or a member's for
+    /// the management account and the backup delegated administrator) with
+    /// its newest completed recovery point and its latest restore.
     ///
     /// # Errors
     /// `ResourceNotFound` when Coffer holds no completed point of it.
@@ -125,7 +158,7 @@ impl Service {
         resource_arn: &str,
     ) -> Result<ProtectedResourceDetail> {
         self.authorize(caller, Action::DescribeProtectedResource, Target::Account)?;
-        let points = self.points_of_resource(caller, resource_arn).await?;
+        let (account, points) = self.points_of_resource(caller, resource_arn).await?;
         let Some(newest) = points
             .iter()
             .filter(|p| p.status == RecoveryPointStatus::Completed)
@@ -142,7 +175,7 @@ impl Service {
             .map(|p| (p.recovery_point_arn.as_str(), p.creation_date))
             .collect();
         let latest_restore = self
-            .restores_of(caller, &created.keys().copied().collect())
+            .restores_of(caller, &account, &created.keys().copied().collect())
             .await?
             .into_iter()
             .filter(|j| j.validation_status.is_none())
@@ -162,6 +195,7 @@ impl Service {
     async fn restores_of(
         &self,
         caller: &Caller,
+        account: &str,
         points: &HashSet<&str>,
     ) -> Result<Vec<RestoreJob>> {
         if points.is_empty() {
@@ -170,7 +204,7 @@ impl Service {
         // A page of the region's restore jobs at a time: memory holds one
         // page and the resource's own jobs.
         let conditions = [
-            Condition::eq("account_id", caller.account.as_str()),
+            Condition::eq("account_id", account),
             Condition::eq("region", caller.region.as_str()),
         ];
         let catalog = self.catalog_for(caller);
@@ -283,7 +317,7 @@ impl Service {
         let listing = "ListRestoreJobsByProtectedResource";
         let limit = page.limit()?;
         let after = page.after_record(listing)?;
-        let points = self.points_of_resource(caller, resource_arn).await?;
+        let (account, points) = self.points_of_resource(caller, resource_arn).await?;
         let chosen: HashSet<&str> = points
             .iter()
             .filter(|p| {
@@ -297,7 +331,7 @@ impl Service {
             .map(|p| p.recovery_point_arn.as_str())
             .collect();
         let mut conditions = vec![
-            Condition::eq("account_id", caller.account.as_str()),
+            Condition::eq("account_id", account.as_str()),
             Condition::eq("region", caller.region.as_str()),
         ];
         let status = filter

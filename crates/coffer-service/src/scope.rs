@@ -7,9 +7,11 @@
 //!
 //! The caller's own account is the account its principal belongs to (the
 //! account in its ARN: an API key's user, the CLI's configured principal);
-//! the account it acts on is [`Caller::account`]. Without an applied
-//! organization every account stands alone, and the machine's
-//! administrator (the local CLI) acts on any account as before.
+//! the account it acts on is [`Caller::account`]. A principal of no
+//! account of the organization (the machine's administrator, whose
+//! configured principal names another account) acts as the account it acts
+//! on. Without an applied organization every account stands alone, and
+//! the machine's administrator acts on any account as before.
 
 use coffer_model::{Arn, Organization};
 
@@ -85,6 +87,9 @@ impl Service {
         // Without an organization every account stands alone.
         if let Some(org) = &org {
             let in_org = |account: &str| org.accounts.iter().any(|a| a.id.as_str() == account);
+            // A principal of no account of the organization (the machine's
+            // administrator) acts as the account it acts on.
+            let home = if in_org(&home) { home } else { acting.clone() };
             if administers(org, &home) {
                 let accounts = match requested {
                     None => vec![acting],
@@ -94,7 +99,7 @@ impl Service {
                 };
                 return Ok(AccountScope { accounts });
             }
-            if acting != home && (in_org(&home) || in_org(&acting)) {
+            if acting != home {
                 return Err(Error::access_denied(format!(
                     "{} belongs to account {home}, which acts only on its own account, not on account {acting} of the organization; only the management account or the backup delegated administrator acts on member accounts",
                     caller.principal

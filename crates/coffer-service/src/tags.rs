@@ -14,7 +14,7 @@
 //! Coffer refuses instead of accepting a change it would silently undo.
 //! Recovery points belong to no stack and take tags freely.
 
-use coffer_catalog::{ObjectKind, StoredObject, NO_STACK};
+use coffer_catalog::{ObjectKind, StoredObject};
 use coffer_model::{Arn, BackupPlan, BackupVault, Tags};
 
 use crate::caller::{Action, Caller, Target};
@@ -146,13 +146,18 @@ impl Service {
             Ok(())
         };
         let of_stack = |stored: &StoredObject, what: &str| -> Result<()> {
-            if stored.stack == NO_STACK {
-                return Ok(());
+            match stored.owner() {
+                coffer_catalog::Owner::Api => Ok(()),
+                coffer_catalog::Owner::Stack(stack) => Err(Error::conflict(format!(
+                    "{what} {:?} belongs to stack {stack:?}, whose template declares its tags; change them in that stack's files and apply them",
+                    stored.name
+                ))),
+                owner => Err(Error::conflict(format!(
+                    "{what} {:?} belongs to {owner}, which declares its tags; {}",
+                    stored.name,
+                    owner.remedy()
+                ))),
             }
-            Err(Error::conflict(format!(
-                "{what} {:?} belongs to stack {:?}, whose template declares its tags; change them in that stack's files and apply them",
-                stored.name, stored.stack
-            )))
         };
         match self.tagged(caller, arn, action).await? {
             Tagged::Vault(stored, mut vault) => {

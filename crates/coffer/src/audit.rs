@@ -40,7 +40,7 @@ pub async fn run(ctx: &Context, command: &AuditCommand) -> anyhow::Result<Outcom
     let (summary, format) = (*summary, *format);
     with_service(ctx, async |service, caller| {
         let evaluated = service
-            .evaluate_frameworks(caller, only.as_deref())
+            .evaluate_frameworks_in(caller, only.as_deref(), ctx.accounts.as_deref())
             .await
             .map_err(|e| match only {
                 Some(_) if e.kind() == ErrorKind::ResourceNotFound => {
@@ -57,16 +57,23 @@ pub async fn run(ctx: &Context, command: &AuditCommand) -> anyhow::Result<Outcom
                 Vec::new()
             } else {
                 service
-                    .current_results(
+                    .current_results_in(
                         caller,
+                        &evaluation.account_id,
                         &framework.framework_name,
                         format == OutputFormat::Table,
                     )
                     .await?
             };
+            // Across accounts, each framework is named with its account.
+            let name = if evaluation.account_id == caller.account.as_str() {
+                framework.framework_name.clone()
+            } else {
+                format!("{} ({})", framework.framework_name, evaluation.account_id)
+            };
             for c in &evaluation.controls {
                 rows.push(vec![
-                    framework.framework_name.clone(),
+                    name.clone(),
                     c.control_name.clone(),
                     c.status.as_str().to_string(),
                     c.compliant.to_string(),
@@ -95,6 +102,7 @@ pub async fn run(ctx: &Context, command: &AuditCommand) -> anyhow::Result<Outcom
             }
             docs.push(json!({
                 "FrameworkName": framework.framework_name,
+                "AccountId": evaluation.account_id,
                 "FrameworkStatus": evaluation.status.as_str(),
                 "EvaluatedAt": evaluation.evaluated_at.to_string(),
                 "ResultsChanged": evaluation.results_changed,

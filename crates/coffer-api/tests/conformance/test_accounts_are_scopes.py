@@ -44,3 +44,17 @@ def test_the_delegated_administrator_sees_any_member_or_every_account(scoped, ac
     assert member_account in everyone and account in everyone, everyone
     restores = administrator.list_restore_jobs(ByAccountId="*")["RestoreJobs"]
     assert account in accounts(restores), restores
+
+
+def test_protected_resources_of_a_member_are_the_administrators_to_see(scoped, account, region):
+    from botocore.exceptions import ClientError
+    resource = f"arn:coffer:fs:{region}:{account}:filesystem/docs"
+    member = make_client(*scoped["member"])
+    with pytest.raises(ClientError) as refused:
+        member.describe_protected_resource(ResourceArn=resource)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    administrator = make_client(*scoped["administrator"])
+    described = administrator.describe_protected_resource(ResourceArn=resource)
+    assert described["ResourceArn"] == resource
+    points = administrator.list_recovery_points_by_resource(ResourceArn=resource)["RecoveryPoints"]
+    assert points and all(f":{account}:" in p["RecoveryPointArn"] for p in points)

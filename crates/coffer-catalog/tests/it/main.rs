@@ -13,6 +13,7 @@ mod engines;
 mod history;
 mod ledger;
 mod objects;
+mod org;
 mod overview;
 mod records;
 mod schedule;

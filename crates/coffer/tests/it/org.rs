@@ -216,6 +216,8 @@ fn plan_apply_and_describe_keep_the_organization_and_its_plans() {
         described["Organization"]["Accounts"]["555555555555"]["Parent"],
         "OU staging"
     );
+    // Read by the management account's principal.
+    principal_of(&home, "111111111111");
     let effective = home.run_bare(&[
         "org",
         "effective-policy",
@@ -310,6 +312,20 @@ fn point_accounts(run: &crate::Run) -> Vec<String> {
     accounts
 }
 
+/// The accounts whose frameworks an `audit evaluate -o json` evaluated.
+fn evaluated_accounts(run: &crate::Run) -> Vec<String> {
+    crate::ok(run);
+    let docs: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut accounts: Vec<String> = docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["AccountId"].as_str().unwrap().to_string())
+        .collect();
+    accounts.sort();
+    accounts
+}
+
 #[test]
 fn members_see_their_own_account_and_the_delegated_administrator_sees_every_account() {
     let home = Home::new();
@@ -319,7 +335,7 @@ fn members_see_their_own_account_and_the_delegated_administrator_sees_every_acco
     std::fs::write(data.join("a.txt"), "alpha").unwrap();
     let stack = home.write(
         "stack.yaml",
-        "Resources:\n  Primary:\n    Type: AWS::Backup::BackupVault\n    Properties:\n      BackupVaultName: primary\n",
+        "Resources:\n  Primary:\n    Type: AWS::Backup::BackupVault\n    Properties:\n      BackupVaultName: primary\n  Core:\n    Type: AWS::Backup::Framework\n    Properties:\n      FrameworkName: core\n      FrameworkControls:\n        - ControlName: BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK\n",
     );
     for account in ["333333333333", "444444444444"] {
         let inventory = home.write(
@@ -383,6 +399,22 @@ fn members_see_their_own_account_and_the_delegated_administrator_sees_every_acco
     );
     let described = home.run_bare(&["recovery-points", "describe", &point]);
     crate::refused(&described, "belongs to account 444444444444");
+    let policy = ["org", "effective-policy", "--account", "444444444444"];
+    crate::refused(&home.run_bare(&policy), "acts only on its own account");
+    crate::ok(&home.run_bare(&["org", "effective-policy", "--account", "333333333333"]));
+    let evaluate = [
+        "--account",
+        "*",
+        "audit",
+        "evaluate",
+        "--summary",
+        "-o",
+        "json",
+    ];
+    assert_eq!(
+        evaluated_accounts(&home.run_bare(&evaluate)),
+        vec!["333333333333"]
+    );
 
     // The backup delegated administrator sees every member, or the one it names.
     principal_of(&home, "222222222222");
@@ -394,6 +426,11 @@ fn members_see_their_own_account_and_the_delegated_administrator_sees_every_acco
         point_accounts(&as_account(&home, "444444444444", &list)),
         vec!["444444444444"]
     );
+    assert_eq!(
+        evaluated_accounts(&home.run_bare(&evaluate)),
+        vec!["333333333333", "444444444444"]
+    );
+    crate::ok(&home.run_bare(&policy));
     let described = home.run_bare(&["recovery-points", "describe", &point, "-o", "json"]);
     crate::ok(&described);
     assert!(described.stdout.contains(&point), "{}", described.stdout);
@@ -402,4 +439,15 @@ fn members_see_their_own_account_and_the_delegated_administrator_sees_every_acco
     crate::ok(&jobs);
     let jobs: serde_json::Value = serde_json::from_str(&jobs.stdout).unwrap();
     assert_eq!(jobs.as_array().unwrap().len(), 2, "{jobs:#}");
+}
+
+#[test]
+fn a_member_accounts_principal_cannot_apply_the_organization_in_the_management_accounts_name() {
+    let home = Home::new();
+    principal_of(&home, "333333333333");
+    let org = example_in(&home, ORGANIZATION);
+    let run = as_account(&home, "111111111111", &["org", "apply", &org]);
+    crate::refused(&run, "belongs to account 333333333333 of the organization");
+    let described = home.run_bare(&["org", "describe"]);
+    crate::refused(&described, "no organization has been applied");
 }

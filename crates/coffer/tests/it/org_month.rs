@@ -279,5 +279,19 @@ async fn every_account_runs_the_jobs_its_effective_policy_asks_for() {
             || (job.account_id == "555555555555" && job.creation_date >= moved_at);
         assert_eq!(retention, Some(if production { 90 } else { 35 }), "{job:?}");
     }
+    // The account cannot delete the organization's plan through the API.
+    let refused = service
+        .delete_backup_plan(
+            &caller(&config, "333333333333", "eu-west-1"),
+            "orgs/org-daily",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), coffer_service::ErrorKind::Conflict);
+    assert!(
+        refused.message().contains("belongs to the organization")
+            && refused.message().contains("coffer org apply"),
+        "{refused:?}"
+    );
     service.close().await;
 }
