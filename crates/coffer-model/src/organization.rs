@@ -82,6 +82,46 @@ impl Organization {
         self.accounts.iter().find(|a| &a.id == id)
     }
 
+    /// Whether `account` acts on the member accounts: the management
+    /// account and the backup delegated administrator.
+    pub fn administers(&self, account: &str) -> bool {
+        [
+            &self.management_account,
+            &self.backup_delegated_administrator,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|a| a.as_str() == account)
+    }
+
+    /// The accounts a report setting's `Accounts` and `OrganizationUnits`
+    /// name, in the organization's order: `*` or `ROOT` (or the root's ID)
+    /// is every account, a unit (by ID or name) every account below it,
+    /// an account ID itself when it is a member. Names of neither kind
+    /// name nothing.
+    pub fn accounts_named(&self, accounts: &[String], units: &[String]) -> Vec<AccountId> {
+        let everything = |n: &String| n == "*" || n == "ROOT" || *n == self.root_id;
+        if accounts.iter().chain(units).any(everything) {
+            return self.accounts.iter().map(|a| a.id.clone()).collect();
+        }
+        let unit_ids: BTreeSet<&str> = self
+            .organizational_units
+            .iter()
+            .filter(|u| units.iter().any(|n| *n == u.id || *n == u.name))
+            .map(|u| u.id.as_str())
+            .collect();
+        self.accounts
+            .iter()
+            .filter(|a| {
+                accounts.iter().any(|n| n == a.id.as_str())
+                    || self
+                        .path_to(&a.id)
+                        .is_some_and(|chain| chain.iter().any(|t| unit_ids.contains(t.as_str())))
+            })
+            .map(|a| a.id.clone())
+            .collect()
+    }
+
     /// The chain of targets from the root down to `account` (root, units…,
     /// account), the order in which policies are inherited.
     pub fn path_to(&self, account: &AccountId) -> Option<Vec<String>> {
@@ -182,6 +222,36 @@ impl Organization {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_names_accounts_by_id_unit_or_root_and_only_members() {
+        let mut org = org();
+        org.management_account = Some(AccountId::new("333333333333").unwrap());
+        assert!(org.administers("333333333333"));
+        assert!(!org.administers("111111111111"));
+        let ids = |named: Vec<AccountId>| named.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(org.accounts_named(&["*".into()], &[])),
+            ["111111111111", "222222222222"]
+        );
+        assert_eq!(
+            ids(org.accounts_named(&[], &["ROOT".into()])),
+            ["111111111111", "222222222222"]
+        );
+        assert_eq!(
+            ids(org.accounts_named(&[], &["production".into()])),
+            ["111111111111"]
+        );
+        assert_eq!(
+            ids(org.accounts_named(&[], &["ou-prod".into()])),
+            ["111111111111"]
+        );
+        assert_eq!(
+            ids(org.accounts_named(&["222222222222".into(), "999999999999".into()], &[])),
+            ["222222222222"]
+        );
+        assert!(org.accounts_named(&[], &[]).is_empty());
+    }
 
     fn org() -> Organization {
         Organization {

@@ -276,6 +276,52 @@ impl Service {
         Ok(found)
     }
 
+    /// `setting` with the accounts a report plan of `caller`'s account
+    /// covers. With an organization applied, only the management account
+    /// and the backup delegated administrator report on other accounts:
+    /// `Accounts` and `OrganizationUnits` (`*` or `ROOT` for all, units by
+    /// ID or name) become the member accounts they name, and neither
+    /// given is the plan's own account; any other account's plan covers
+    /// its own account alone, whatever it names. Without an organization
+    /// the setting stands as written.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` when the setting names no account of the
+    /// organization; catalog errors.
+    async fn report_setting_in_scope(
+        &self,
+        caller: &Caller,
+        setting: &coffer_model::ReportSetting,
+    ) -> Result<coffer_model::ReportSetting> {
+        let mut scoped = setting.clone();
+        let Some(applied) = self.applied_organization(caller).await? else {
+            return Ok(scoped);
+        };
+        let org = applied.organization;
+        let own = caller.account.to_string();
+        let names_others = !(setting.accounts.is_empty() && setting.organization_units.is_empty());
+        let accounts: Vec<String> = if org.administers(&own) && names_others {
+            org.accounts_named(&setting.accounts, &setting.organization_units)
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        } else {
+            if names_others && setting.accounts.iter().any(|a| *a != own) {
+                tracing::warn!(account = %own, named = ?setting.accounts, units = ?setting.organization_units, "a report plan of a member account covers its own account only");
+            }
+            vec![own]
+        };
+        if accounts.is_empty() {
+            return Err(Error::invalid_parameter(format!(
+                "the report setting names no account of the organization (Accounts {:?}, OrganizationUnits {:?}); name member account IDs, unit IDs or names, or ROOT for every account",
+                setting.accounts, setting.organization_units
+            )));
+        }
+        scoped.accounts = accounts;
+        scoped.organization_units.clear();
+        Ok(scoped)
+    }
+
     /// Builds the report's files and delivers them with a signed manifest.
     async fn produce(
         &self,
@@ -289,10 +335,15 @@ impl Service {
         let channel = &plan.report_delivery_channel;
         // The bucket is checked first: a misconfigured one fails before any work.
         let target = destination(self.config(), &channel.s3_bucket_name).await?;
-        let setting = &plan.report_setting;
-        // Compliance reports show a fresh evaluation.
+        // The accounts the plan's own account may report on.
+        let scoped = self
+            .report_setting_in_scope(caller, &plan.report_setting)
+            .await?;
+        let setting = &scoped;
+        // Compliance reports show a fresh evaluation, of every account they cover.
         if setting.is_compliance_template() {
-            self.evaluate_frameworks(caller, None).await?;
+            let across = (setting.accounts.len() > 1).then_some("*");
+            self.evaluate_frameworks_in(caller, None, across).await?;
         }
         // Each template reads only its own records: the jobs that ended in
         // the window or are active, the points they name, the current results.

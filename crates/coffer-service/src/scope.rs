@@ -13,7 +13,7 @@
 //! on. Without an applied organization every account stands alone, and
 //! the machine's administrator acts on any account as before.
 
-use coffer_model::{Arn, Organization};
+use coffer_model::Arn;
 
 use crate::caller::Caller;
 use crate::error::{Error, Result};
@@ -41,17 +41,6 @@ pub fn home_account(caller: &Caller) -> String {
         .map(|arn| arn.account().to_string())
         .filter(|account| account.len() == 12)
         .unwrap_or_else(|| caller.account.to_string())
-}
-
-/// Whether `account` may act on the organization's member accounts.
-fn administers(org: &Organization, account: &str) -> bool {
-    org.management_account
-        .as_ref()
-        .is_some_and(|a| a.as_str() == account)
-        || org
-            .backup_delegated_administrator
-            .as_ref()
-            .is_some_and(|a| a.as_str() == account)
 }
 
 impl Service {
@@ -90,7 +79,7 @@ impl Service {
             // A principal of no account of the organization (the machine's
             // administrator) acts as the account it acts on.
             let home = if in_org(&home) { home } else { acting.clone() };
-            if administers(org, &home) {
+            if org.administers(&home) {
                 let accounts = match requested {
                     None => vec![acting],
                     Some("*") => org.accounts.iter().map(|a| a.id.to_string()).collect(),

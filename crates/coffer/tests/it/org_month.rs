@@ -4,7 +4,9 @@
 //! the scheduler runs exactly the jobs each account's effective policy asks
 //! for; an account moved between units mid-period switches plans at the
 //! apply; a rule whose vault is missing in an account and region is
-//! reported at plan time and its jobs fail naming the vault.
+//! reported at plan time and its jobs fail naming the vault. On the 1st
+//! of the next month the backup delegated administrator's monthly report
+//! plans cover every account, and a member's covers its own account alone.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -293,5 +295,118 @@ async fn every_account_runs_the_jobs_its_effective_policy_asks_for() {
             && refused.message().contains("coffer org apply"),
         "{refused:?}"
     );
+
+    // Monthly reports: the delegated administrator's over every account,
+    // a member's over its own account whatever it names.
+    apply_report_plans(&home, &service, &config).await;
+    clock.set("2026-04-01T09:30:00Z".parse().unwrap());
+    let delivered = service.run_due_reports(&config.principal()).await.unwrap();
+    assert_eq!(delivered, 3, "one run of each monthly plan");
+    let every: BTreeSet<String> = ACCOUNTS.iter().map(|(a, _)| a.to_string()).collect();
+    assert_eq!(
+        report_accounts(&service, &config, "222222222222", "org_jobs").await,
+        every
+    );
+    assert_eq!(
+        report_accounts(&service, &config, "222222222222", "org_expected").await,
+        every
+    );
+    assert_eq!(
+        report_accounts(&service, &config, "333333333333", "member_jobs").await,
+        BTreeSet::from(["333333333333".to_string()])
+    );
     service.close().await;
+}
+
+/// The accounts of the rows of `plan`'s one run, delivered under March.
+async fn report_accounts(
+    service: &Service,
+    config: &coffer_policy::Config,
+    account: &str,
+    plan: &str,
+) -> BTreeSet<String> {
+    let runs: Vec<_> = service
+        .list_report_jobs(&caller(config, account, "eu-west-1"), None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.report_plan_name == plan)
+        .collect();
+    assert_eq!(runs.len(), 1, "{plan}: {runs:?}");
+    assert_eq!(
+        runs[0].status,
+        coffer_model::ReportJobStatus::Completed,
+        "{runs:?}"
+    );
+    let dir = PathBuf::from(runs[0].report_destination.clone().unwrap());
+    assert!(
+        dir.to_string_lossy().contains("/year=2026/month=03/"),
+        "{}",
+        dir.display()
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(crate::report::file_with(&dir, "json")).unwrap())
+            .unwrap();
+    json["reportItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["accountId"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Monthly report plans: the backup delegated administrator's jobs and
+/// expected-backup reports over the whole organization, and a member's
+/// jobs report naming every account.
+async fn apply_report_plans(home: &Home, service: &Service, config: &coffer_policy::Config) {
+    let monthly = "      ReportSchedule:\n        ScheduleExpression: cron(0 9 1 * ? *)\n";
+    let plan = |name: &str, template: &str, scope: &str| {
+        format!(
+            "  {}:\n    Type: AWS::Backup::ReportPlan\n    Properties:\n      ReportPlanName: {name}\n      ReportDeliveryChannel:\n        S3BucketName: audit\n        Formats: [CSV, JSON]\n      ReportSetting:\n        ReportTemplate: {template}\n{scope}        Regions: ['*']\n{monthly}",
+            name.replace('_', "")
+        )
+    };
+    for (account, plans) in [
+        (
+            "222222222222",
+            plan(
+                "org_jobs",
+                "BACKUP_JOB_REPORT",
+                "        OrganizationUnits: [ROOT]\n",
+            ) + &plan(
+                "org_expected",
+                "BACKUP_EXPECTATION_REPORT",
+                "        Accounts: ['*']\n",
+            ),
+        ),
+        (
+            "333333333333",
+            plan(
+                "member_jobs",
+                "BACKUP_JOB_REPORT",
+                "        Accounts: ['*']\n",
+            ),
+        ),
+    ] {
+        let stack = home.write(
+            &format!("{account}-reports.yaml"),
+            &format!("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n{plans}"),
+        );
+        let input = PolicyInput {
+            paths: vec![PathBuf::from(stack)],
+            parameters: Default::default(),
+            stack: format!("reports-{account}"),
+            allow_weakening: false,
+        };
+        let run = service
+            .plan_stack(&caller(config, account, "eu-west-1"), &input, true)
+            .await
+            .unwrap();
+        assert!(
+            run.applied.is_some(),
+            "{account}: {:?} {:?}",
+            run.loaded.diagnostics,
+            run.refused
+        );
+    }
 }
