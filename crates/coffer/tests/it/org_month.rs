@@ -300,7 +300,7 @@ async fn every_account_runs_the_jobs_its_effective_policy_asks_for() {
     // a member's over its own account whatever it names.
     apply_report_plans(&home, &service, &config).await;
     clock.set("2026-04-01T09:30:00Z".parse().unwrap());
-    let delivered = service.run_due_reports(&config.principal()).await.unwrap();
+    let delivered = service.run_due_reports(config.principal()).await.unwrap();
     assert_eq!(delivered, 3, "one run of each monthly plan");
     let every: BTreeSet<String> = ACCOUNTS.iter().map(|(a, _)| a.to_string()).collect();
     assert_eq!(
