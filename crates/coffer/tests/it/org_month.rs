@@ -301,7 +301,7 @@ async fn every_account_runs_the_jobs_its_effective_policy_asks_for() {
     apply_report_plans(&home, &service, &config).await;
     clock.set("2026-04-01T09:30:00Z".parse().unwrap());
     let delivered = service.run_due_reports(config.principal()).await.unwrap();
-    assert_eq!(delivered, 3, "one run of each monthly plan");
+    assert_eq!(delivered, 4, "one run of each monthly plan");
     let every: BTreeSet<String> = ACCOUNTS.iter().map(|(a, _)| a.to_string()).collect();
     assert_eq!(
         report_accounts(&service, &config, "222222222222", "org_jobs").await,
@@ -311,6 +311,12 @@ async fn every_account_runs_the_jobs_its_effective_policy_asks_for() {
         report_accounts(&service, &config, "222222222222", "org_expected").await,
         every
     );
+    // Compliance across the members, each evaluated with the framework
+    // its own stack deploys.
+    assert_eq!(
+        report_accounts(&service, &config, "222222222222", "org_compliance").await,
+        every
+    );
     assert_eq!(
         report_accounts(&service, &config, "333333333333", "member_jobs").await,
         BTreeSet::from(["333333333333".to_string()])
@@ -318,7 +324,7 @@ async fn every_account_runs_the_jobs_its_effective_policy_asks_for() {
     service.close().await;
 }
 
-/// The accounts of the rows of `plan`'s one run, delivered under March.
+/// The accounts of the rows of `plan`'s one run.
 async fn report_accounts(
     service: &Service,
     config: &coffer_policy::Config,
@@ -340,7 +346,7 @@ async fn report_accounts(
     );
     let dir = PathBuf::from(runs[0].report_destination.clone().unwrap());
     assert!(
-        dir.to_string_lossy().contains("/year=2026/month=03/"),
+        dir.to_string_lossy().contains("/year=2026/month=0"),
         "{}",
         dir.display()
     );
@@ -355,9 +361,11 @@ async fn report_accounts(
         .collect()
 }
 
-/// Monthly report plans: the backup delegated administrator's jobs and
-/// expected-backup reports over the whole organization, and a member's
-/// jobs report naming every account.
+/// Monthly report plans: the backup delegated administrator's jobs,
+/// expected-backup and resource compliance reports over the whole
+/// organization (every account deploys the framework in a stack of its
+/// own, as StackSets would), and a member's jobs report naming every
+/// account.
 async fn apply_report_plans(home: &Home, service: &Service, config: &coffer_policy::Config) {
     let monthly = "      ReportSchedule:\n        ScheduleExpression: cron(0 9 1 * ? *)\n";
     let plan = |name: &str, template: &str, scope: &str| {
@@ -366,36 +374,47 @@ async fn apply_report_plans(home: &Home, service: &Service, config: &coffer_poli
             name.replace('_', "")
         )
     };
-    for (account, plans) in [
-        (
-            "222222222222",
-            plan(
-                "org_jobs",
-                "BACKUP_JOB_REPORT",
-                "        OrganizationUnits: [ROOT]\n",
-            ) + &plan(
-                "org_expected",
-                "BACKUP_EXPECTATION_REPORT",
-                "        Accounts: ['*']\n",
-            ),
+    // Every account deploys the same framework in its own stack.
+    let framework = "  Controls:\n    Type: AWS::Backup::Framework\n    Properties:\n      FrameworkName: orgcontrols\n      FrameworkControls:\n        - ControlName: BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN\n";
+    let mut stacks: Vec<(&str, String)> = ACCOUNTS
+        .iter()
+        .filter(|(account, _)| *account != "222222222222")
+        .map(|(account, _)| (*account, framework.to_string()))
+        .collect();
+    stacks.push((
+        "222222222222",
+        framework.to_string()
+            + &plan(
+            "org_jobs",
+            "BACKUP_JOB_REPORT",
+            "        OrganizationUnits: [ROOT]\n",
+        ) + &plan(
+            "org_expected",
+            "BACKUP_EXPECTATION_REPORT",
+            "        Accounts: ['*']\n",
+        ) + &plan(
+            "org_compliance",
+            "RESOURCE_COMPLIANCE_REPORT",
+            "        OrganizationUnits: [ROOT]\n        FrameworkArns: [!GetAtt Controls.FrameworkArn]\n",
         ),
-        (
-            "333333333333",
-            plan(
-                "member_jobs",
-                "BACKUP_JOB_REPORT",
-                "        Accounts: ['*']\n",
-            ),
+    ));
+    stacks.push((
+        "333333333333",
+        plan(
+            "member_jobs",
+            "BACKUP_JOB_REPORT",
+            "        Accounts: ['*']\n",
         ),
-    ] {
+    ));
+    for (n, (account, plans)) in stacks.into_iter().enumerate() {
         let stack = home.write(
-            &format!("{account}-reports.yaml"),
+            &format!("{account}-reports-{n}.yaml"),
             &format!("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n{plans}"),
         );
         let input = PolicyInput {
             paths: vec![PathBuf::from(stack)],
             parameters: Default::default(),
-            stack: format!("reports-{account}"),
+            stack: format!("reports-{n}"),
             allow_weakening: false,
         };
         let run = service
