@@ -110,10 +110,15 @@ const MIGRATIONS: &[Migration] = &[
             "ledger entries by subject and kind, for the catalog's agreement with the ledger",
         sql: include_str!("migrations/0016_ledger_by_subject_kind.sql"),
     },
+    Migration {
+        version: 20,
+        description: "restore jobs by recovery point, backup jobs by plan; the parameters of a request token's first request",
+        sql: include_str!("migrations/0020_api_reads.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = 20;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

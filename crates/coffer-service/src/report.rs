@@ -145,6 +145,52 @@ impl Service {
         plan_name: &str,
         window_hours: u32,
     ) -> Result<(ReportJob, Result<Delivered>)> {
+        let (plan, job) = self.begin_report_job(caller, plan_name).await?;
+        self.finish_report_job(caller, &plan, job.report_job_id, window_hours)
+            .await
+    }
+
+    /// Starts report plan `plan_name` as [`Service::run_report_plan`]
+    /// does, but returns the report job at once, RUNNING, while the report
+    /// is made and delivered by a task of its own (StartReportJob:
+    /// DescribeReportJob then shows it RUNNING, and COMPLETED with the
+    /// delivered keys or FAILED with the reason when it ends). A job whose
+    /// process stops first is settled FAILED at the next start.
+    ///
+    /// # Errors
+    /// `ResourceNotFound` for an unknown plan; `AccessDenied`; catalog
+    /// failures recording the job.
+    pub async fn start_report_job_detached(
+        &self,
+        caller: &Caller,
+        plan_name: &str,
+        window_hours: u32,
+    ) -> Result<ReportJob> {
+        let (plan, job) = self.begin_report_job(caller, plan_name).await?;
+        let service = self.clone();
+        let caller = caller.clone();
+        let id = job.report_job_id.clone();
+        tokio::spawn(async move {
+            match service
+                .finish_report_job(&caller, &plan, id.clone(), window_hours)
+                .await
+            {
+                Ok((_, Ok(_))) => tracing::info!(job = %id, "report job completed"),
+                Ok((_, Err(error))) => tracing::warn!(job = %id, %error, "report job failed"),
+                Err(error) => {
+                    tracing::error!(job = %id, %error, "report job's end could not be recorded");
+                }
+            }
+        });
+        Ok(job)
+    }
+
+    /// The plan and a new RUNNING report job of it.
+    async fn begin_report_job(
+        &self,
+        caller: &Caller,
+        plan_name: &str,
+    ) -> Result<(ReportPlan, ReportJob)> {
         self.authorize(caller, Action::StartReportJob, Target::Account)?;
         let (account, region) = (caller.account.as_str(), caller.region.as_str());
         let catalog = &self.catalog_for(caller);
@@ -162,8 +208,20 @@ impl Service {
         };
         let env = &self.env_for(caller);
         let job = coffer_engine::jobs::create_report_job(env, &plan, account, region).await?;
-        let id = job.report_job_id;
-        let produced = self.produce(caller, &plan, id.clone(), window_hours).await;
+        Ok((plan, job))
+    }
+
+    /// Makes and delivers report job `id` of `plan`, and records how it
+    /// ended.
+    async fn finish_report_job(
+        &self,
+        caller: &Caller,
+        plan: &ReportPlan,
+        id: String,
+        window_hours: u32,
+    ) -> Result<(ReportJob, Result<Delivered>)> {
+        let env = &self.env_for(caller);
+        let produced = self.produce(caller, plan, id.clone(), window_hours).await;
         let ended = match &produced {
             Ok(delivered) => {
                 coffer_engine::jobs::set_report_state(env, &id, ReportJobStatus::Completed, |j| {
