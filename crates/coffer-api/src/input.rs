@@ -76,6 +76,14 @@ impl Input {
         Ok(Input { members })
     }
 
+    /// Every member but `member`, as one JSON object (a request's
+    /// parameters besides its token).
+    pub(crate) fn members_except(&self, member: &str) -> Value {
+        let mut members = self.members.clone();
+        members.remove(member);
+        Value::Object(members)
+    }
+
     /// A member as its JSON value, for structures read member by member.
     pub(crate) fn value(&self, member: &str) -> Option<&Value> {
         self.get(member)

@@ -159,9 +159,8 @@ impl Api {
                 return Err(self.refuse(refusal, peer, Some(&claim.key_id)).await);
             }
         };
-        let regions = self.service.known_regions().await?;
         let now = self.service.now();
-        let checked = sigv4::check_scope(&claim, &parts.headers, |r| regions.contains(r), now)
+        let checked = sigv4::check_scope(&claim, &parts.headers, |r| key.regions.contains(r), now)
             .and_then(|at| {
                 let path_and_query = parts
                     .uri
@@ -191,7 +190,7 @@ impl Api {
             .map_err(|e| ApiError::invalid(format!("the credential's region: {e}")))?;
         self.note_use(&key.access_key_id, region.as_str(), now)
             .await;
-        Ok(self.service.api_caller(&key, region).await?)
+        Ok(self.service.api_caller(&key, region))
     }
 
     /// Records a refusal (counted, rate-limited) and gives its answer.

@@ -29,43 +29,59 @@ mod tags;
 /// What an operation answers: its output shape's members.
 type Answer = Result<Value, ApiError>;
 
-/// Carries out `operation`, or `None` when Coffer does not implement it.
+/// The request token member of an operation that has one.
+fn token_member(operation: &str) -> Option<&'static str> {
+    match operation {
+        "CreateBackupVault" => Some("CreatorRequestId"),
+        "StartBackupJob" => Some("IdempotencyToken"),
+        "CreateLegalHold" => Some("IdempotencyToken"),
+        "StartRestoreJob" => Some("IdempotencyToken"),
+        "CreateBackupPlan" => Some("CreatorRequestId"),
+        "CreateBackupSelection" => Some("CreatorRequestId"),
+        "CreateFramework" => Some("IdempotencyToken"),
+        "UpdateFramework" => Some("IdempotencyToken"),
+        "CreateReportPlan" => Some("IdempotencyToken"),
+        "UpdateReportPlan" => Some("IdempotencyToken"),
+        "StartReportJob" => Some("IdempotencyToken"),
+        "StartCopyJob" => Some("IdempotencyToken"),
+        _ => None,
+    }
+}
+
+/// Carries out `operation`, or `None` when Coffer does not implement it;
+/// an operation with a request token once per token
+/// (`idempotency::once`).
 pub(crate) async fn dispatch(
     service: &Service,
     caller: &Caller,
     operation: &str,
     input: &Input,
 ) -> Option<Answer> {
+    let Some(member) = token_member(operation) else {
+        return act(service, caller, operation, input).await;
+    };
+    Some(
+        idempotency::once(service, caller, input, operation, member, || async {
+            act(service, caller, operation, input)
+                .await
+                .unwrap_or_else(|| Err(ApiError::not_implemented(operation)))
+        })
+        .await,
+    )
+}
+
+/// Carries out `operation`, or `None` when Coffer does not implement it.
+async fn act(service: &Service, caller: &Caller, operation: &str, input: &Input) -> Option<Answer> {
     Some(match operation {
         "ListBackupVaults" => list_backup_vaults(service, caller, input).await,
         "DescribeBackupVault" => describe_backup_vault(service, caller, input).await,
-        "CreateBackupVault" => {
-            idempotency::once(
-                service,
-                caller,
-                input,
-                operation,
-                "CreatorRequestId",
-                || create_backup_vault(service, caller, input),
-            )
-            .await
-        }
+        "CreateBackupVault" => create_backup_vault(service, caller, input).await,
         "DeleteBackupVault" => delete_backup_vault(service, caller, input).await,
         "ListRecoveryPointsByBackupVault" => list_recovery_points(service, caller, input).await,
         "DescribeRecoveryPoint" => describe_recovery_point(service, caller, input).await,
         "ListBackupJobs" => list_backup_jobs(service, caller, input).await,
         "DescribeBackupJob" => describe_backup_job(service, caller, input).await,
-        "StartBackupJob" => {
-            idempotency::once(
-                service,
-                caller,
-                input,
-                operation,
-                "IdempotencyToken",
-                || start_backup_job(service, caller, input),
-            )
-            .await
-        }
+        "StartBackupJob" => start_backup_job(service, caller, input).await,
         "GetSupportedResourceTypes" => Ok(supported_resource_types(service)),
         "ListProtectedResources" => list_protected_resources(service, caller, input).await,
         "GetBackupVaultAccessPolicy" => get_access_policy(service, caller, input).await,
@@ -73,62 +89,22 @@ pub(crate) async fn dispatch(
         "DeleteBackupVaultAccessPolicy" => delete_access_policy(service, caller, input).await,
         "PutBackupVaultLockConfiguration" => put_lock(service, caller, input).await,
         "DeleteBackupVaultLockConfiguration" => delete_lock(service, caller, input).await,
-        "CreateLegalHold" => {
-            idempotency::once(
-                service,
-                caller,
-                input,
-                operation,
-                "IdempotencyToken",
-                || create_legal_hold(service, caller, input),
-            )
-            .await
-        }
+        "CreateLegalHold" => create_legal_hold(service, caller, input).await,
         "GetLegalHold" => get_legal_hold(service, caller, input).await,
         "ListLegalHolds" => list_legal_holds(service, caller, input).await,
         "CancelLegalHold" => cancel_legal_hold(service, caller, input).await,
         "ListRecoveryPointsByLegalHold" => points_under_hold(service, caller, input).await,
         "ListRestoreJobs" => list_restore_jobs(service, caller, input).await,
         "DescribeRestoreJob" => describe_restore_job(service, caller, input).await,
-        "StartRestoreJob" => {
-            idempotency::once(
-                service,
-                caller,
-                input,
-                operation,
-                "IdempotencyToken",
-                || start_restore_job(service, caller, input),
-            )
-            .await
-        }
-        "CreateBackupPlan" => {
-            idempotency::once(
-                service,
-                caller,
-                input,
-                operation,
-                "CreatorRequestId",
-                || plans::create_backup_plan(service, caller, input),
-            )
-            .await
-        }
+        "StartRestoreJob" => start_restore_job(service, caller, input).await,
+        "CreateBackupPlan" => plans::create_backup_plan(service, caller, input).await,
         "GetBackupPlan" => plans::get_backup_plan(service, caller, input).await,
         "ListBackupPlans" => plans::list_backup_plans(service, caller, input).await,
         "UpdateBackupPlan" => plans::update_backup_plan(service, caller, input).await,
         "DeleteBackupPlan" => plans::delete_backup_plan(service, caller, input).await,
         "ListBackupPlanVersions" => plans::list_backup_plan_versions(service, caller, input).await,
         "GetBackupPlanFromJSON" => plans::backup_plan_from_json(service, caller, input).await,
-        "CreateBackupSelection" => {
-            idempotency::once(
-                service,
-                caller,
-                input,
-                operation,
-                "CreatorRequestId",
-                || plans::create_backup_selection(service, caller, input),
-            )
-            .await
-        }
+        "CreateBackupSelection" => plans::create_backup_selection(service, caller, input).await,
         "GetBackupSelection" => plans::get_backup_selection(service, caller, input).await,
         "ListBackupSelections" => plans::list_backup_selections(service, caller, input).await,
         "DeleteBackupSelection" => plans::delete_backup_selection(service, caller, input).await,
@@ -893,72 +869,8 @@ async fn describe_restore_job(service: &Service, caller: &Caller, input: &Input)
     Ok(restore_member(&job))
 }
 
-/// Where a restore goes, from StartRestoreJob's `Metadata`: exactly one of
-/// `TargetDirectory` (with `Path` for one path of the tree), `TargetFile`
-/// or `TargetDatabase` (with `Table` for one table), absolute paths on the
-/// Coffer server only; `Force` `true` to replace what is there.
-fn restore_target(metadata: &coffer_model::Tags) -> Result<(RestoreTarget, bool), ApiError> {
-    let known = [
-        "TargetDirectory",
-        "Path",
-        "TargetFile",
-        "TargetDatabase",
-        "Table",
-        "Force",
-    ];
-    if let Some(other) = metadata.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(ApiError::invalid(format!(
-            "Metadata key {other:?} means nothing to Coffer; use {}",
-            known.join(", ")
-        )));
-    }
-    let absolute = |key: &str, text: &str| {
-        let path = std::path::PathBuf::from(text);
-        if path.is_absolute() {
-            Ok(path)
-        } else {
-            Err(ApiError::invalid(format!(
-                "Metadata {key} {text:?} is not an absolute path on the Coffer server"
-            )))
-        }
-    };
-    let get = |key: &str| metadata.get(key).map(String::as_str);
-    let target = match (get("TargetDirectory"), get("TargetFile"), get("TargetDatabase")) {
-        (Some(dir), None, None) if get("Table").is_none() => RestoreTarget::Directory {
-            path: absolute("TargetDirectory", dir)?,
-            select: get("Path").map(str::to_string),
-        },
-        (None, Some(file), None) if get("Table").is_none() && get("Path").is_none() => {
-            RestoreTarget::File {
-                path: absolute("TargetFile", file)?,
-            }
-        }
-        (None, None, Some(name)) if get("Path").is_none() => RestoreTarget::Database {
-            name: name.to_string(),
-            table: get("Table").map(str::to_string),
-            // A declared server to restore on, as `restore start --target-server`.
-            server: get("TargetServer").map(str::to_string),
-        },
-        _ => {
-            return Err(ApiError::invalid(
-                "Metadata names exactly one of TargetDirectory (with Path), TargetFile, or TargetDatabase (with Table)",
-            ))
-        }
-    };
-    let force = match get("Force") {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "Metadata Force {other:?} is not true or false"
-            )))
-        }
-    };
-    Ok((target, force))
-}
-
 async fn start_restore_job(service: &Service, caller: &Caller, input: &Input) -> Answer {
-    let (target, force) = restore_target(&input.tags("Metadata")?)?;
+    let (target, force) = RestoreTarget::from_metadata(&input.tags("Metadata")?)?;
     let args = StartRestore {
         recovery_point: input.required("RecoveryPointArn")?.to_string(),
         target,

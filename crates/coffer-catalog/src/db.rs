@@ -115,10 +115,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "the organization as last applied",
         sql: include_str!("migrations/0018_organization.sql"),
     },
+    Migration {
+        version: 20,
+        description: "restore jobs by recovery point, backup jobs by plan; the parameters of a request token's first request",
+        sql: include_str!("migrations/0020_api_reads.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 18;
+pub const SCHEMA_VERSION: i64 = 20;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

@@ -39,7 +39,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::{AnyPool, Row};
 use tracing::info;
 
-pub use access_keys::{AccessKeyRecord, RefusalRecord, OTHER_SOURCES, REFUSAL_SOURCES_PER_HOUR};
+pub use access_keys::{
+    AccessKeyRecord, AuthStamp, RefusalRecord, OTHER_SOURCES, REFUSAL_SOURCES_PER_HOUR,
+};
 pub use agreement::{AgreementPage, CheckedCurrent, Disagreement, Problem, LEDGERED_OBJECTS};
 pub use compliance::{control_key, CompletedRestore, CurrentResult, FrameworkKey, NewestPoint};
 pub use db::{Backend, SCHEMA_VERSION};

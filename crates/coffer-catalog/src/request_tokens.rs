@@ -28,22 +28,26 @@ pub enum TokenReservation {
     Answered(String),
     /// A request with this token is acting now.
     InProgress,
+    /// The token was first carried by a request with other parameters.
+    OtherParameters,
 }
 
 impl Catalog {
-    /// Reserves `token` for a request of `principal`, or says what an
-    /// earlier request with it came to.
+    /// Reserves `token` for a request of `principal` whose parameters
+    /// have the SHA-256 `request_sha256`, or says what an earlier request
+    /// with it came to (or that it had other parameters).
     ///
     /// # Errors
     /// Database errors.
     pub async fn reserve_request_token(
         &self,
         token: RequestToken<'_>,
+        request_sha256: &str,
         principal: &str,
         now: jiff::Timestamp,
     ) -> Result<TokenReservation> {
         let mut tx = self.begin_write().await?;
-        let found = sqlx::query("SELECT answer FROM request_tokens WHERE account_id = $1 AND region = $2 AND operation = $3 AND token = $4")
+        let found = sqlx::query("SELECT answer, request_sha256 FROM request_tokens WHERE account_id = $1 AND region = $2 AND operation = $3 AND token = $4")
             .bind(token.account_id)
             .bind(token.region)
             .bind(token.operation)
@@ -52,16 +56,21 @@ impl Catalog {
             .await?;
         if let Some(row) = found {
             tx.rollback().await?;
+            let first: Option<String> = row.try_get("request_sha256")?;
+            if first.is_some_and(|first| first != request_sha256) {
+                return Ok(TokenReservation::OtherParameters);
+            }
             let answer: Option<String> = row.try_get("answer")?;
             return Ok(answer.map_or(TokenReservation::InProgress, TokenReservation::Answered));
         }
-        let inserted = sqlx::query("INSERT INTO request_tokens (account_id, region, operation, token, principal, answer, created_at, answered_at) VALUES ($1, $2, $3, $4, $5, NULL, $6, NULL)")
+        let inserted = sqlx::query("INSERT INTO request_tokens (account_id, region, operation, token, principal, answer, created_at, answered_at, request_sha256) VALUES ($1, $2, $3, $4, $5, NULL, $6, NULL, $7)")
             .bind(token.account_id)
             .bind(token.region)
             .bind(token.operation)
             .bind(token.token)
             .bind(principal)
             .bind(format_ts(now))
+            .bind(request_sha256)
             .execute(&mut *tx)
             .await;
         match inserted {

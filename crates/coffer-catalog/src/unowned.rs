@@ -253,6 +253,126 @@ impl Catalog {
             .try_get("n")?)
     }
 
+    /// The live (not DELETED) recovery points of each of `vault_names` in
+    /// an account and region, by name (a vault holding none is absent):
+    /// one grouped scan of the vault index per 500 names, not a query per
+    /// vault.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn recovery_points_in_vaults(
+        &self,
+        account_id: &str,
+        region: &str,
+        vault_names: &[&str],
+    ) -> Result<std::collections::HashMap<String, i64>> {
+        let mut counts = std::collections::HashMap::with_capacity(vault_names.len());
+        for chunk in vault_names.chunks(crate::IN_LIST) {
+            let sql = format!(
+                "SELECT vault_name, COUNT(*) AS n FROM recovery_points WHERE account_id = $1 AND region = $2 AND vault_name IN ({}) AND status <> 'DELETED' GROUP BY vault_name",
+                crate::placeholders(3, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(account_id).bind(region);
+            for name in chunk {
+                query = query.bind(*name);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                counts.insert(row.try_get("vault_name")?, row.try_get("n")?);
+            }
+        }
+        Ok(counts)
+    }
+
+    /// A resource's newest COMPLETED recovery point in an account and
+    /// region (the first by ID when two share the instant): one seek on
+    /// `(status, resource_arn, creation_date)`.
+    ///
+    /// # Errors
+    /// Database errors, an unreadable document.
+    pub async fn newest_completed_point(
+        &self,
+        account_id: &str,
+        region: &str,
+        resource_arn: &str,
+    ) -> Result<Option<coffer_model::RecoveryPoint>> {
+        let row = sqlx::query("SELECT doc FROM recovery_points WHERE status = 'COMPLETED' AND resource_arn = $1 AND account_id = $2 AND region = $3 ORDER BY creation_date DESC, id LIMIT 1")
+            .bind(resource_arn)
+            .bind(account_id)
+            .bind(region)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| crate::doc_from_row(&r, "recovery point"))
+            .transpose()
+    }
+
+    /// The newest restore job (not a validation) of a live point of a
+    /// resource in an account and region, with that point's creation time:
+    /// the resource's points by `recovery_points_by_resource`, their
+    /// restores by `restore_jobs_by_point` (migration 0020), never the
+    /// region's whole restore table.
+    ///
+    /// # Errors
+    /// Database errors, an unreadable row.
+    pub async fn latest_restore_of_resource(
+        &self,
+        account_id: &str,
+        region: &str,
+        resource_arn: &str,
+    ) -> Result<Option<(coffer_model::RestoreJob, jiff::Timestamp)>> {
+        let not_validation = match self.backend() {
+            crate::Backend::Sqlite => "json_extract(r.doc, '$.ValidationStatus') IS NULL",
+            crate::Backend::Postgres => "(CAST(r.doc AS jsonb) ->> 'ValidationStatus') IS NULL",
+        };
+        let sql = format!(
+            "SELECT r.doc, p.creation_date AS point_created FROM recovery_points p \
+             JOIN restore_jobs r ON r.recovery_point_arn = p.arn \
+             WHERE p.resource_arn = $1 AND p.account_id = $2 AND p.region = $3 AND p.status <> 'DELETED' \
+               AND r.account_id = $2 AND r.region = $3 AND {not_validation} \
+             ORDER BY r.creation_date DESC, r.created_at DESC, r.id DESC LIMIT 1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(resource_arn)
+            .bind(account_id)
+            .bind(region)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let job: coffer_model::RestoreJob = crate::doc_from_row(&row, "restore job")?;
+        let created: String = row.try_get("point_created")?;
+        Ok(Some((
+            job,
+            crate::time::parse_ts(&created, "recovery point")?,
+        )))
+    }
+
+    /// When plan `plan_name` of an account and region last ran: the
+    /// creation time of its newest backup job that started (not CREATED,
+    /// PENDING or EXPIRED), walked back from the newest on
+    /// `backup_jobs_by_plan` (migration 0020).
+    ///
+    /// # Errors
+    /// Database errors, an unreadable time.
+    pub async fn last_plan_execution(
+        &self,
+        account_id: &str,
+        region: &str,
+        plan_name: &str,
+    ) -> Result<Option<jiff::Timestamp>> {
+        let row = sqlx::query("SELECT creation_date FROM backup_jobs WHERE account_id = $1 AND region = $2 AND plan_name = $3 AND state NOT IN ('CREATED', 'PENDING', 'EXPIRED') ORDER BY creation_date DESC LIMIT 1")
+            .bind(account_id)
+            .bind(region)
+            .bind(plan_name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let at: String = r.try_get("creation_date")?;
+            crate::time::parse_ts(&at, "backup job")
+        })
+        .transpose()
+    }
+
     /// Creates an object that belongs to no stack, with its ledger entry.
     ///
     /// # Errors

@@ -8,10 +8,11 @@
 //! unwrapped only to check a request's signature. Requests the API refuses
 //! are counted (`Catalog::record_refusal`), readable here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::sync::{Arc, PoisonError};
 
-use coffer_catalog::{AccessKeyRecord, ObjectKind, RefusalRecord};
+use coffer_catalog::{AccessKeyRecord, AuthStamp, ObjectKind, RefusalRecord};
 use coffer_model::{AccountId, IamUser, ManagedPolicy, Region};
 use coffer_vault::{AccessPolicy, Keyring, Secret, WrappedSecret, DEFAULT_KEY};
 
@@ -103,7 +104,8 @@ pub enum KeyRefusal {
     Disabled,
 }
 
-/// What checking a request's signature needs of its key.
+/// What checking a request's signature needs of its key, and what the
+/// request then acts with.
 #[derive(Clone, Debug)]
 pub struct SigningKey {
     pub access_key_id: String,
@@ -112,6 +114,24 @@ pub struct SigningKey {
     pub secret: SecretAccessKey,
     pub principal: String,
     pub account_id: AccountId,
+    /// The user's identity policies (a user no stack declares has none).
+    pub identity: Arc<UserIdentity>,
+    /// The regions a request may act in: the configured default region
+    /// and those of every applied stack.
+    pub regions: Arc<BTreeSet<String>>,
+}
+
+/// The keys authentication has read, each as it will answer, valid while
+/// the catalog's [`AuthStamp`] reads as it did when they were read: a
+/// key disabled or deleted, an identity policy changed or a stack applied
+/// by any process appends a ledger entry (or changes the stacks), so the
+/// next request reads the stamp differently and reads its key again.
+#[derive(Debug, Default)]
+pub(crate) struct AuthCache {
+    stamp: Option<AuthStamp>,
+    /// Known keys only (an unknown key is read again each time, so a
+    /// flood of made-up key IDs cannot grow this).
+    keys: HashMap<String, std::result::Result<Arc<SigningKey>, KeyRefusal>>,
 }
 
 /// What a refused request is recorded as: by whom (the key, or the peer's
@@ -323,20 +343,51 @@ impl Service {
     }
 
     /// The key a request names, with its secret unwrapped to check the
-    /// signature; an unknown or Inactive key is refused whatever the
-    /// signature says.
+    /// signature, its user's identity policies and the regions it may act
+    /// in; an unknown or Inactive key is refused whatever the signature
+    /// says. One catalog read (the [`AuthStamp`]) when nothing it depends
+    /// on changed since the key was last read; the key, its user's
+    /// policies and the stacks' regions read again when anything did.
     ///
     /// # Errors
     /// The refusal; keyring and catalog failures as errors inside.
     pub async fn signing_key(
         &self,
         key_id: &str,
-    ) -> Result<std::result::Result<SigningKey, KeyRefusal>> {
-        let Some(record) = self.catalog().access_key(key_id).await? else {
+    ) -> Result<std::result::Result<Arc<SigningKey>, KeyRefusal>> {
+        let stamp = self.catalog().auth_stamp().await?;
+        {
+            let mut cache = self.auth.lock().unwrap_or_else(PoisonError::into_inner);
+            if cache.stamp.as_ref() != Some(&stamp) {
+                cache.keys.clear();
+                cache.stamp = Some(stamp.clone());
+            }
+            if let Some(known) = cache.keys.get(key_id) {
+                return Ok(known.clone());
+            }
+        }
+        let Some(read) = self.read_signing_key(key_id).await? else {
             return Ok(Err(KeyRefusal::Unknown));
         };
+        // Read after the stamp, so at least as new as it: kept only while
+        // the cache is still at that stamp.
+        let mut cache = self.auth.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.stamp.as_ref() == Some(&stamp) {
+            cache.keys.insert(key_id.to_string(), read.clone());
+        }
+        Ok(read)
+    }
+
+    /// A key as the catalog holds it now (`None`: no such key).
+    async fn read_signing_key(
+        &self,
+        key_id: &str,
+    ) -> Result<Option<std::result::Result<Arc<SigningKey>, KeyRefusal>>> {
+        let Some(record) = self.catalog().access_key(key_id).await? else {
+            return Ok(None);
+        };
         if record.status != KeyStatus::Active.as_str() {
-            return Ok(Err(KeyRefusal::Disabled));
+            return Ok(Some(Err(KeyRefusal::Disabled)));
         }
         let secret = self.unwrapped_secret(key_id, &record)?;
         let account_id = AccountId::new(&record.account_id).map_err(|e| {
@@ -345,13 +396,17 @@ impl Service {
                 record.account_id
             ))
         })?;
-        Ok(Ok(SigningKey {
+        let identity = self.user_identity(&account_id, &record.user_name).await?;
+        let regions = self.known_regions().await?;
+        Ok(Some(Ok(Arc::new(SigningKey {
             access_key_id: record.key_id,
             user_name: record.user_name,
             secret,
             principal: record.principal,
             account_id,
-        }))
+            identity: Arc::new(identity),
+            regions: Arc::new(regions),
+        }))))
     }
 
     /// A key's secret, unwrapped by the keyring once per process and wrapped
@@ -362,7 +417,7 @@ impl Service {
         let cached = self
             .unwrapped
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
             .get(key_id)
             .filter(|(wrapped, _)| *wrapped == wrapped_text)
             .map(|(_, secret)| secret.clone());
@@ -379,24 +434,18 @@ impl Service {
         })?);
         self.unwrapped
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(key_id.to_string(), (wrapped_text, secret.clone()));
         Ok(secret)
     }
 
     /// The caller a request signed with `key` acts as: the key's principal
     /// and account, in `region` (the credential scope's), with its user's
-    /// identity policies as the catalog holds them now (a user no stack
-    /// declares has none). No operating-system user.
-    ///
-    /// # Errors
-    /// Catalog failures.
-    pub async fn api_caller(&self, key: &SigningKey, region: Region) -> Result<Caller> {
-        let identity = self.user_identity(&key.account_id, &key.user_name).await?;
-        Ok(
-            Caller::new(key.principal.clone(), key.account_id.clone(), region)
-                .with_identity(Identity::User(std::sync::Arc::new(identity))),
-        )
+    /// identity policies as [`Service::signing_key`] read them. No
+    /// operating-system user.
+    pub fn api_caller(&self, key: &SigningKey, region: Region) -> Caller {
+        Caller::new(key.principal.clone(), key.account_id.clone(), region)
+            .with_identity(Identity::User(Arc::clone(&key.identity)))
     }
 
     /// IAM user `user_name`'s identity policies: its inline policies, the
@@ -463,7 +512,7 @@ impl Service {
     ///
     /// # Errors
     /// Catalog failures.
-    pub async fn known_regions(&self) -> Result<BTreeSet<String>> {
+    async fn known_regions(&self) -> Result<BTreeSet<String>> {
         let mut regions = BTreeSet::from([self.config().default_region().to_string()]);
         for stack in self.catalog().stacks().await? {
             regions.insert(stack.region);

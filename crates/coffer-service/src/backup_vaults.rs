@@ -52,19 +52,23 @@ pub struct ProtectedResource {
     pub last_recovery_point_arn: String,
 }
 
+/// A stored vault with its count of live recovery points.
+fn summary_of(stored: StoredObject, number_of_recovery_points: i64) -> Result<VaultSummary> {
+    Ok(VaultSummary {
+        vault: serde_json::from_value(stored.doc)?,
+        creation_date: stored.created_at,
+        number_of_recovery_points,
+        stack: (stored.stack != NO_STACK).then_some(stored.stack),
+    })
+}
+
 impl Service {
     async fn summary(&self, stored: StoredObject) -> Result<VaultSummary> {
-        let vault: BackupVault = serde_json::from_value(stored.doc)?;
         let number_of_recovery_points = self
             .catalog()
             .recovery_points_in_vault(&stored.account_id, &stored.region, &stored.name)
             .await?;
-        Ok(VaultSummary {
-            vault,
-            creation_date: stored.created_at,
-            number_of_recovery_points,
-            stack: (stored.stack != NO_STACK).then_some(stored.stack),
-        })
+        summary_of(stored, number_of_recovery_points)
     }
 
     async fn stored_vault(&self, caller: &Caller, name: &str) -> Result<StoredObject> {
@@ -107,10 +111,20 @@ impl Service {
                 limit,
             )
             .await?;
-        let mut items = Vec::with_capacity(found.items.len());
-        for stored in found.items {
-            items.push(self.summary(stored).await?);
-        }
+        // The page's points counted in one grouped query.
+        let names: Vec<&str> = found.items.iter().map(|o| o.name.as_str()).collect();
+        let counts = self
+            .catalog()
+            .recovery_points_in_vaults(caller.account.as_str(), caller.region.as_str(), &names)
+            .await?;
+        let items = found
+            .items
+            .into_iter()
+            .map(|stored| {
+                let points = counts.get(&stored.name).copied().unwrap_or(0);
+                summary_of(stored, points)
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Paged {
             items,
             next_token: found.next.map(|name| name_token(listing, &name)),

@@ -46,6 +46,9 @@ pub struct PlanVersion {
     /// The stack that declares it; `None` when it was created through the
     /// API.
     pub stack: Option<String>,
+    /// When a job of the plan last ran (the current version of a live
+    /// plan only).
+    pub last_execution_date: Option<jiff::Timestamp>,
 }
 
 /// A selection of a plan, with what the catalog knows about it.
@@ -204,7 +207,12 @@ impl Service {
             .await?;
         let newest = history.iter().rev().find(|v| !v.is_tombstone());
         let plan: BackupPlan = serde_json::from_value(stored.doc.clone())?;
+        let last_execution_date = self
+            .catalog()
+            .last_plan_execution(&stored.account_id, &stored.region, &stored.name)
+            .await?;
         Ok(PlanVersion {
+            last_execution_date,
             plan,
             plan_id: stored.name.clone(),
             // A stack plan written before the history holds no version
@@ -229,6 +237,7 @@ impl Service {
             return Ok(None);
         };
         Ok(Some(PlanVersion {
+            last_execution_date: None,
             plan: serde_json::from_value(doc.clone())?,
             plan_id: version.name.clone(),
             arn: version.arn.clone(),

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use coffer_catalog::Condition;
-use coffer_model::{Arn, RecoveryPoint, RecoveryPointStatus, ResourceType, RestoreJob};
+use coffer_model::{Arn, RecoveryPoint, ResourceType, RestoreJob};
 
 use crate::backup_vaults::ProtectedResource;
 use crate::caller::{Action, Caller, Target};
@@ -158,75 +158,27 @@ impl Service {
         resource_arn: &str,
     ) -> Result<ProtectedResourceDetail> {
         self.authorize(caller, Action::DescribeProtectedResource, Target::Account)?;
-        let (account, points) = self.points_of_resource(caller, resource_arn).await?;
-        let Some(newest) = points
-            .iter()
-            .filter(|p| p.status == RecoveryPointStatus::Completed)
-            .max_by_key(|p| p.creation_date)
-            .cloned()
+        // The caller's account, or a member's for the management account
+        // and the backup delegated administrator.
+        let account = self.resource_account(caller, resource_arn).await?;
+        let region = caller.region.as_str();
+        let catalog = self.catalog_for(caller);
+        let Some(newest) = catalog
+            .newest_completed_point(&account, region, resource_arn)
+            .await?
         else {
             return Err(Error::not_found(format!(
                 "Coffer holds no completed recovery point of {resource_arn} in account {}, region {}; back it up first",
                 caller.account, caller.region
             )));
         };
-        let created: BTreeMap<&str, jiff::Timestamp> = points
-            .iter()
-            .map(|p| (p.recovery_point_arn.as_str(), p.creation_date))
-            .collect();
-        let latest_restore = self
-            .restores_of(caller, &account, &created.keys().copied().collect())
-            .await?
-            .into_iter()
-            .filter(|j| j.validation_status.is_none())
-            .max_by_key(|j| j.creation_date)
-            .and_then(|j| {
-                let at = created.get(j.recovery_point_arn.as_str()).copied()?;
-                Some((j, at))
-            });
+        let latest_restore = catalog
+            .latest_restore_of_resource(&account, region, resource_arn)
+            .await?;
         Ok(ProtectedResourceDetail {
             resource: protected(newest),
             latest_restore,
         })
-    }
-
-    /// The restore jobs (validations too) of the caller's account and
-    /// region whose point is one of `points`, oldest first.
-    async fn restores_of(
-        &self,
-        caller: &Caller,
-        account: &str,
-        points: &HashSet<&str>,
-    ) -> Result<Vec<RestoreJob>> {
-        if points.is_empty() {
-            return Ok(Vec::new());
-        }
-        // A page of the region's restore jobs at a time: memory holds one
-        // page and the resource's own jobs.
-        let conditions = [
-            Condition::eq("account_id", account),
-            Condition::eq("region", caller.region.as_str()),
-        ];
-        let catalog = self.catalog_for(caller);
-        let mut jobs = Vec::new();
-        let mut cursor = None;
-        loop {
-            let found = catalog
-                .records_page::<RestoreJob>(&conditions, cursor.as_ref(), SCAN_PAGE)
-                .await?;
-            jobs.extend(
-                found
-                    .items
-                    .into_iter()
-                    .map(|s| s.record)
-                    .filter(|j| points.contains(j.recovery_point_arn.as_str())),
-            );
-            match found.next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
-        Ok(jobs)
     }
 
     /// The resources with a completed recovery point in a vault of the

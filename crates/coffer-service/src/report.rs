@@ -146,16 +146,45 @@ impl Service {
         window_hours: u32,
     ) -> Result<(ReportJob, Result<Delivered>)> {
         let plan = self.report_plan_named(caller, plan_name).await?;
-        let end = self.now();
-        let start = end
-            .checked_sub(jiff::SignedDuration::from_hours(i64::from(window_hours)))
-            .unwrap_or(end);
-        let period = ReportPeriod {
-            start,
-            end,
-            first_day: jiff::tz::TimeZone::UTC.to_datetime(end).date(),
-        };
+        let period = last_hours(self.now(), window_hours);
         self.run_report_plan_over(caller, &plan, period, None).await
+    }
+
+    /// Starts report plan `plan_name` as [`Service::run_report_plan`]
+    /// does, but returns the report job at once, RUNNING, while the report
+    /// is made and delivered by a task of its own (StartReportJob:
+    /// DescribeReportJob then shows it RUNNING, and COMPLETED with the
+    /// delivered keys or FAILED with the reason when it ends). A job whose
+    /// process stops first is settled FAILED at the next start.
+    ///
+    /// # Errors
+    /// `ResourceNotFound` for an unknown plan; `AccessDenied`; catalog
+    /// failures recording the job.
+    pub async fn start_report_job_detached(
+        &self,
+        caller: &Caller,
+        plan_name: &str,
+        window_hours: u32,
+    ) -> Result<ReportJob> {
+        let plan = self.report_plan_named(caller, plan_name).await?;
+        let period = last_hours(self.now(), window_hours);
+        let job = self.create_report_job_of(caller, &plan, None).await?;
+        let service = self.clone();
+        let caller = caller.clone();
+        let id = job.report_job_id.clone();
+        tokio::spawn(async move {
+            match service
+                .finish_report_job(&caller, &plan, id.clone(), period)
+                .await
+            {
+                Ok((_, Ok(_))) => tracing::info!(job = %id, "report job completed"),
+                Ok((_, Err(error))) => tracing::warn!(job = %id, %error, "report job failed"),
+                Err(error) => {
+                    tracing::error!(job = %id, %error, "report job's end could not be recorded");
+                }
+            }
+        });
+        Ok(job)
     }
 
     /// The report plan `plan_name` of the caller's account and region.
@@ -188,16 +217,39 @@ impl Service {
         period: ReportPeriod,
         job_id: Option<String>,
     ) -> Result<(ReportJob, Result<Delivered>)> {
+        let job = self.create_report_job_of(caller, plan, job_id).await?;
+        self.finish_report_job(caller, plan, job.report_job_id, period)
+            .await
+    }
+
+    /// A new RUNNING report job of `plan` (with `job_id` when given).
+    async fn create_report_job_of(
+        &self,
+        caller: &Caller,
+        plan: &ReportPlan,
+        job_id: Option<String>,
+    ) -> Result<ReportJob> {
         let (account, region) = (caller.account.as_str(), caller.region.as_str());
         let env = &self.env_for(caller);
-        let job = match job_id {
+        Ok(match job_id {
             Some(id) => {
                 coffer_engine::jobs::create_report_job_with_id(env, plan, account, region, id)
                     .await?
             }
             None => coffer_engine::jobs::create_report_job(env, plan, account, region).await?,
-        };
-        let id = job.report_job_id;
+        })
+    }
+
+    /// Makes and delivers report job `id` of `plan` over `period`, and
+    /// records how it ended.
+    async fn finish_report_job(
+        &self,
+        caller: &Caller,
+        plan: &ReportPlan,
+        id: String,
+        period: ReportPeriod,
+    ) -> Result<(ReportJob, Result<Delivered>)> {
+        let env = &self.env_for(caller);
         let produced = self.produce(caller, plan, id.clone(), period).await;
         let ended = match &produced {
             Ok(delivered) => {
@@ -994,5 +1046,17 @@ fn endpoint_for<'a>(
                 names()
             ),
         )),
+    }
+}
+
+/// The period of the `hours` before `end` (a report run now over a window).
+fn last_hours(end: jiff::Timestamp, hours: u32) -> ReportPeriod {
+    let start = end
+        .checked_sub(jiff::SignedDuration::from_hours(i64::from(hours)))
+        .unwrap_or(end);
+    ReportPeriod {
+        start,
+        end,
+        first_day: jiff::tz::TimeZone::UTC.to_datetime(end).date(),
     }
 }

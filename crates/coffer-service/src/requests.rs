@@ -7,7 +7,9 @@
 //! (`request_tokens`), so a retry after a restart is answered the same.
 //! The token is reserved before the request acts, so two retries at once
 //! cannot both act: the second is a retryable Conflict until the first
-//! ends; a request that fails releases its token.
+//! ends; a request that fails releases its token. A token sent again with
+//! other parameters is refused (InvalidParameterValue, which every one of
+//! these operations lists) and changes nothing.
 
 use coffer_catalog::{RequestToken, TokenReservation};
 
@@ -36,18 +38,58 @@ fn request_token<'a>(caller: &'a Caller, operation: &'a str, token: &'a str) -> 
     }
 }
 
+/// The SHA-256 of a request's parameters, whatever the order of its
+/// members.
+fn parameters_sha256(parameters: &serde_json::Value) -> String {
+    fn canonical(value: &serde_json::Value, out: &mut String) {
+        match value {
+            serde_json::Value::Object(members) => {
+                let mut sorted: Vec<_> = members.iter().collect();
+                sorted.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (name, member)) in sorted.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(name.clone()).to_string());
+                    out.push(':');
+                    canonical(member, out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut text = String::new();
+    canonical(parameters, &mut text);
+    coffer_catalog::ledger::sha256_hex(text.as_bytes())
+}
+
 impl Service {
-    /// Reserves `token` of `operation` for the caller's request, or gives
-    /// the answer of the request that carried it first.
+    /// Reserves `token` of `operation` for the caller's request with
+    /// `parameters` (its other input members), or gives the answer of the
+    /// request that carried it first.
     ///
     /// # Errors
-    /// `InvalidParameterValue` for an empty or overlong token; a retryable
-    /// `Conflict` while a request with the token is acting.
+    /// `InvalidParameterValue` for an empty or overlong token, or a token
+    /// first carried by a request with other parameters (nothing is done);
+    /// a retryable `Conflict` while a request with the token is acting.
     pub async fn begin_request(
         &self,
         caller: &Caller,
         operation: &str,
         token: &str,
+        parameters: &serde_json::Value,
     ) -> Result<Once> {
         if token.is_empty() || token.chars().count() > MAX_TOKEN_CHARS {
             return Err(Error::invalid_parameter(format!(
@@ -58,6 +100,7 @@ impl Service {
             .catalog()
             .reserve_request_token(
                 request_token(caller, operation, token),
+                &parameters_sha256(parameters),
                 &caller.principal,
                 self.now(),
             )
@@ -65,6 +108,9 @@ impl Service {
         match found {
             TokenReservation::Reserved => Ok(Once::Act),
             TokenReservation::Answered(text) => Ok(Once::Answered(serde_json::from_str(&text)?)),
+            TokenReservation::OtherParameters => Err(Error::invalid_parameter(format!(
+                "the {operation} request token {token:?} was first sent with other parameters; a retry must repeat the request unchanged, and a different request needs a token of its own"
+            ))),
             TokenReservation::InProgress => Err(Error::new(
                 ErrorKind::Conflict,
                 format!(
@@ -109,5 +155,19 @@ impl Service {
             .release_request_token(request_token(caller, operation, token))
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_compared_whatever_their_order() {
+        let a = serde_json::json!({"A": 1, "B": {"x": [1, 2], "y": "z"}});
+        let b = serde_json::json!({"B": {"y": "z", "x": [1, 2]}, "A": 1});
+        assert_eq!(parameters_sha256(&a), parameters_sha256(&b));
+        let c = serde_json::json!({"A": 1, "B": {"x": [2, 1], "y": "z"}});
+        assert_ne!(parameters_sha256(&a), parameters_sha256(&c));
     }
 }

@@ -75,9 +75,148 @@ impl RestoreTarget {
                 );
                 put("Key", bucket.select.clone());
                 put("TargetEndpoint", bucket.endpoint.clone());
+                match &bucket.versions {
+                    coffer_drivers::s3::RestoreVersions::Current => {}
+                    coffer_drivers::s3::RestoreVersions::All => {
+                        put("AllVersions", Some("true".to_string()));
+                    }
+                    coffer_drivers::s3::RestoreVersions::One(version_id) => {
+                        put("VersionId", Some(version_id.clone()));
+                    }
+                }
             }
         }
         keys
+    }
+
+    /// The target StartRestoreJob's `Metadata` names, and whether it asks
+    /// to replace an existing target (`Force`): the inverse of
+    /// [`RestoreTarget::metadata`]. Per resource type:
+    /// - file system: `TargetDirectory` (absolute), optionally `Path`;
+    /// - SQLite: `TargetFile` (absolute);
+    /// - PostgreSQL, MySQL: `TargetDatabase`, optionally `Table` and
+    ///   `TargetServer`;
+    /// - S3: `TargetBucket`, optionally `TargetPrefix`, `TargetEndpoint`,
+    ///   `Key` (a key or key prefix), and `AllVersions` (`true`: every
+    ///   version the point holds) or `VersionId` (with `Key`: that version
+    ///   of the key), as `restore start --all-versions` and
+    ///   `--key K --version-id V` ask.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` naming a key that means nothing here, a
+    /// relative path, keys of two kinds of target, or a bad value.
+    pub fn from_metadata(
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(RestoreTarget, bool)> {
+        const BUCKET: [&str; 6] = [
+            "TargetBucket",
+            "TargetPrefix",
+            "TargetEndpoint",
+            "Key",
+            "AllVersions",
+            "VersionId",
+        ];
+        const OTHERS: [&str; 7] = [
+            "TargetDirectory",
+            "Path",
+            "TargetFile",
+            "TargetDatabase",
+            "Table",
+            "TargetServer",
+            "Force",
+        ];
+        let known = |k: &str| OTHERS.contains(&k) || BUCKET.contains(&k);
+        if let Some(other) = metadata.keys().find(|k| !known(k)) {
+            return Err(Error::invalid_parameter(format!(
+                "Metadata key {other:?} means nothing to Coffer; use {}, {}",
+                OTHERS.join(", "),
+                BUCKET.join(", ")
+            )));
+        }
+        let get = |key: &str| metadata.get(key).map(String::as_str);
+        let flag = |key: &str| match get(key) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(Error::invalid_parameter(format!(
+                "Metadata {key} {other:?} is not true or false"
+            ))),
+        };
+        let absolute = |key: &str, text: &str| {
+            let path = PathBuf::from(text);
+            if path.is_absolute() {
+                Ok(path)
+            } else {
+                Err(Error::invalid_parameter(format!(
+                    "Metadata {key} {text:?} is not an absolute path on the Coffer server"
+                )))
+            }
+        };
+        let only = |allowed: &[&str]| {
+            let stray: Vec<&str> = metadata
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "Force" && !allowed.contains(k))
+                .collect();
+            if stray.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::invalid_parameter(format!(
+                    "Metadata {} do(es) not go with {}; name exactly one of TargetDirectory (with Path), TargetFile, TargetDatabase (with Table, TargetServer) or TargetBucket (with TargetPrefix, TargetEndpoint, Key, AllVersions, VersionId)",
+                    stray.join(", "),
+                    allowed[0]
+                )))
+            }
+        };
+        let target = if let Some(dir) = get("TargetDirectory") {
+            only(&["TargetDirectory", "Path"])?;
+            RestoreTarget::Directory {
+                path: absolute("TargetDirectory", dir)?,
+                select: get("Path").map(str::to_string),
+            }
+        } else if let Some(file) = get("TargetFile") {
+            only(&["TargetFile"])?;
+            RestoreTarget::File {
+                path: absolute("TargetFile", file)?,
+            }
+        } else if let Some(name) = get("TargetDatabase") {
+            only(&["TargetDatabase", "Table", "TargetServer"])?;
+            RestoreTarget::Database {
+                name: name.to_string(),
+                table: get("Table").map(str::to_string),
+                server: get("TargetServer").map(str::to_string),
+            }
+        } else if let Some(bucket) = get("TargetBucket") {
+            only(&BUCKET)?;
+            use coffer_drivers::s3::RestoreVersions;
+            let versions = match (flag("AllVersions")?, get("VersionId")) {
+                (true, Some(_)) => {
+                    return Err(Error::invalid_parameter(
+                        "Metadata AllVersions and VersionId do not go together: restore every version, or one version of one Key",
+                    ))
+                }
+                (false, Some(_)) if get("Key").is_none() => {
+                    return Err(Error::invalid_parameter(
+                        "Metadata VersionId goes with Key: name the key whose version to restore",
+                    ))
+                }
+                (false, Some(version_id)) => RestoreVersions::One(version_id.to_string()),
+                (true, None) => RestoreVersions::All,
+                (false, None) => RestoreVersions::Current,
+            };
+            RestoreTarget::Bucket(coffer_drivers::s3::BucketTarget {
+                endpoint: get("TargetEndpoint").map(str::to_string),
+                access: None,
+                bucket: bucket.to_string(),
+                prefix: get("TargetPrefix").unwrap_or_default().to_string(),
+                select: get("Key").map(str::to_string),
+                versions,
+            })
+        } else {
+            return Err(Error::invalid_parameter(
+                "Metadata names none of TargetDirectory (file systems, with Path), TargetFile (SQLite), TargetDatabase (PostgreSQL, MySQL; with Table, TargetServer) or TargetBucket (S3; with TargetPrefix, TargetEndpoint, Key, AllVersions, VersionId)",
+            ));
+        };
+        Ok((target, flag("Force")?))
     }
 }
 
@@ -705,5 +844,125 @@ async fn restore_detached(
         Err(error) => {
             tracing::error!(restore_job_id = %id, %error, "the restore's end could not be recorded");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use coffer_drivers::s3::{BucketTarget, RestoreVersions};
+
+    use super::*;
+
+    fn metadata(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+
+    fn bucket(select: Option<&str>, versions: RestoreVersions) -> RestoreTarget {
+        RestoreTarget::Bucket(BucketTarget {
+            endpoint: None,
+            access: None,
+            bucket: "restored".into(),
+            prefix: "again/".into(),
+            select: select.map(str::to_string),
+            versions,
+        })
+    }
+
+    #[test]
+    fn a_buckets_versions_are_asked_as_the_cli_asks_them() {
+        let all = metadata(&[
+            ("TargetBucket", "restored"),
+            ("TargetPrefix", "again/"),
+            ("AllVersions", "true"),
+        ]);
+        let (target, force) = RestoreTarget::from_metadata(&all).unwrap();
+        assert_eq!(target, bucket(None, RestoreVersions::All));
+        assert!(!force);
+        // What the job records reads back as the same target.
+        assert_eq!(target.metadata(), all);
+        let one = metadata(&[
+            ("TargetBucket", "restored"),
+            ("TargetPrefix", "again/"),
+            ("Key", "docs/a.txt"),
+            ("VersionId", "v1"),
+            ("Force", "true"),
+        ]);
+        let (target, force) = RestoreTarget::from_metadata(&one).unwrap();
+        assert_eq!(
+            target,
+            bucket(Some("docs/a.txt"), RestoreVersions::One("v1".into()))
+        );
+        assert!(force);
+        let current = metadata(&[("TargetBucket", "restored"), ("TargetPrefix", "again/")]);
+        assert_eq!(
+            RestoreTarget::from_metadata(&current).unwrap().0,
+            bucket(None, RestoreVersions::Current)
+        );
+        for (bad, says) in [
+            (
+                vec![
+                    ("TargetBucket", "b"),
+                    ("AllVersions", "true"),
+                    ("Key", "k"),
+                    ("VersionId", "v"),
+                ],
+                "do not go together",
+            ),
+            (
+                vec![("TargetBucket", "b"), ("VersionId", "v")],
+                "goes with Key",
+            ),
+            (
+                vec![("TargetBucket", "b"), ("AllVersions", "yes")],
+                "not true or false",
+            ),
+            (
+                vec![("TargetBucket", "b"), ("Table", "t")],
+                "not go with TargetBucket",
+            ),
+            (
+                vec![("TargetDirectory", "/r"), ("Key", "k")],
+                "not go with TargetDirectory",
+            ),
+        ] {
+            let error = RestoreTarget::from_metadata(&metadata(&bad)).unwrap_err();
+            assert_eq!(error.kind(), crate::ErrorKind::InvalidParameterValue);
+            assert!(error.to_string().contains(says), "{bad:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn each_resource_types_target_reads_from_its_keys() {
+        let dir = metadata(&[("TargetDirectory", "/srv/r"), ("Path", "docs")]);
+        assert_eq!(
+            RestoreTarget::from_metadata(&dir).unwrap().0,
+            RestoreTarget::Directory {
+                path: "/srv/r".into(),
+                select: Some("docs".into())
+            }
+        );
+        let db = metadata(&[
+            ("TargetDatabase", "copy"),
+            ("Table", "public.t"),
+            ("TargetServer", "other"),
+        ]);
+        let (target, _) = RestoreTarget::from_metadata(&db).unwrap();
+        assert_eq!(target.metadata(), db);
+        let relative = metadata(&[("TargetFile", "db.sqlite")]);
+        assert!(RestoreTarget::from_metadata(&relative)
+            .unwrap_err()
+            .to_string()
+            .contains("absolute"));
+        let unknown = metadata(&[("TargetDirectory", "/r"), ("Color", "blue")]);
+        assert!(RestoreTarget::from_metadata(&unknown)
+            .unwrap_err()
+            .to_string()
+            .contains("\"Color\""));
+        assert!(RestoreTarget::from_metadata(&BTreeMap::new()).is_err());
     }
 }

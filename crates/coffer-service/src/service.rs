@@ -27,6 +27,9 @@ pub struct Service {
             std::collections::HashMap<String, (String, crate::access_keys::SecretAccessKey)>,
         >,
     >,
+    /// What authenticating a request read (keys, identity policies,
+    /// regions), kept while the catalog's `AuthStamp` reads the same.
+    pub(crate) auth: Arc<std::sync::Mutex<crate::access_keys::AuthCache>>,
 }
 
 impl Service {
@@ -65,6 +68,7 @@ impl Service {
         Service {
             env: self.env_for(caller),
             unwrapped: Arc::clone(&self.unwrapped),
+            auth: Arc::clone(&self.auth),
         }
     }
 
@@ -87,6 +91,7 @@ impl Service {
         Service {
             env,
             unwrapped: Arc::default(),
+            auth: Arc::default(),
         }
     }
 

@@ -267,20 +267,17 @@ pub(super) async fn delete_report_plan(
     Ok(serde_json::json!({}))
 }
 
-/// StartReportJob: the report is made and delivered before the answer
-/// (a report over the catalog takes seconds); a delivery that fails is a
-/// FAILED job with the reason, which DescribeReportJob shows.
+/// StartReportJob: answered at once with the job RUNNING; the report is
+/// made and delivered in the background, and DescribeReportJob shows it
+/// COMPLETED with the delivered keys, or FAILED with the reason.
 pub(super) async fn start_report_job(service: &Service, caller: &Caller, input: &Input) -> Answer {
-    let (job, delivered) = service
-        .run_report_plan(
+    let job = service
+        .start_report_job_detached(
             caller,
             input.required("ReportPlanName")?,
             REPORT_WINDOW_HOURS,
         )
         .await?;
-    if let Err(error) = delivered {
-        tracing::warn!(job = %job.report_job_id, %error, "report job failed");
-    }
     Ok(shape(vec![("ReportJobId", text(&job.report_job_id))]))
 }
 

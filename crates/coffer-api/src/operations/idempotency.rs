@@ -27,7 +27,11 @@ where
     let Some(token) = input.str(member)? else {
         return act().await;
     };
-    match service.begin_request(caller, operation, token).await? {
+    let parameters = input.members_except(member);
+    match service
+        .begin_request(caller, operation, token, &parameters)
+        .await?
+    {
         Once::Answered(answer) => Ok(answer),
         Once::Act => match act().await {
             Ok(answer) => {

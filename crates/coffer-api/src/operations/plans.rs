@@ -452,6 +452,10 @@ pub(super) async fn get_backup_plan(service: &Service, caller: &Caller, input: &
         ("VersionId", text(&found.version_id)),
         ("CreationDate", time(found.creation_date)),
         ("DeletionDate", found.deletion_date.and_then(time)),
+        (
+            "LastExecutionDate",
+            found.last_execution_date.and_then(time),
+        ),
         ("AdvancedBackupSettings", advanced_member(&found.plan)),
     ]))
 }
@@ -464,6 +468,7 @@ fn plan_list_member(plan: &PlanVersion) -> Value {
         ("DeletionDate", plan.deletion_date.and_then(time)),
         ("VersionId", text(&plan.version_id)),
         ("BackupPlanName", text(&plan.plan.backup_plan_name)),
+        ("LastExecutionDate", plan.last_execution_date.and_then(time)),
         ("AdvancedBackupSettings", advanced_member(&plan.plan)),
     ])
 }

@@ -161,3 +161,55 @@ def test_refusals_are_counted_where_an_auditor_reads_them(url, credentials, coff
     assert len({(r["Reason"], r["Hour"]) for r in rows}) == len(rows)
     log = coffer("evidence", "log", "--kind", "auth refusal", "-o", "json")["Entries"]
     assert any(key_id in json.dumps(e) for e in log)
+
+
+CACHE_STACK = """
+Resources:
+  Checked:
+    Type: AWS::IAM::User
+    Properties:
+      UserName: cache-check
+      Policies:
+        - PolicyName: reads
+          PolicyDocument:
+            Version: '2012-10-17'
+            Statement:
+              - Effect: Allow
+                Action: ['{action}']
+                Resource: '*'
+"""
+
+
+def test_a_key_or_policy_changed_by_another_process_counts_from_the_next_request(coffer, tmp_path):
+    # The server keeps what authentication reads (the key, the user's
+    # policies, the regions) between requests; a change made by the CLI,
+    # another process, must hold from the very next request.
+    stack = tmp_path / "cache-check.yaml"
+    stack.write_text(CACHE_STACK.format(action="backup:List*"))
+    coffer("apply", "--stack", "cache-check", str(stack))
+    key = coffer("access-keys", "create", "--user", "cache-check", "-o", "json")["AccessKey"]
+    key_id, secret = key["AccessKeyId"], key["SecretAccessKey"]
+    checked = make_client(key_id, secret)
+
+    def answer():
+        try:
+            checked.list_backup_vaults()
+            return "ok"
+        except ClientError as error:
+            return error.response["Error"]["Code"]
+
+    assert answer() == "ok"
+    assert answer() == "ok"
+    coffer("access-keys", "update", "--access-key-id", key_id, "--status", "Inactive")
+    assert answer() == "UnrecognizedClientException"
+    coffer("access-keys", "update", "--access-key-id", key_id, "--status", "Active")
+    assert answer() == "ok"
+    # The user's policy no longer allows listing.
+    stack.write_text(CACHE_STACK.format(action="backup:Describe*"))
+    coffer("apply", "--stack", "cache-check", str(stack))
+    assert answer() == "AccessDeniedException"
+    stack.write_text(CACHE_STACK.format(action="backup:List*"))
+    coffer("apply", "--stack", "cache-check", str(stack))
+    assert answer() == "ok"
+    coffer("access-keys", "delete", "--access-key-id", key_id)
+    assert answer() == "UnrecognizedClientException"

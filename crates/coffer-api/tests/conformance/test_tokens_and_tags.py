@@ -60,6 +60,20 @@ def test_a_retried_create_answers_the_first_result(client, region, account):
                                              CreatorRequestId="req-v-1")
     del vault["ResponseMetadata"], vault_again["ResponseMetadata"]
     assert vault_again == vault
+    # The same token with other parameters is refused and creates nothing.
+    with pytest.raises(ClientError) as reused:
+        client.create_backup_vault(BackupVaultName="once-vault-other", CreatorRequestId="req-v-1")
+    assert code(reused) == "InvalidParameterValueException"
+    assert "other parameters" in reused.value.response["Error"]["Message"]
+    names = [v["BackupVaultName"] for v in client.list_backup_vaults()["BackupVaultList"]]
+    assert "once-vault-other" not in names
+    with pytest.raises(ClientError) as reused_plan:
+        client.create_backup_plan(
+            BackupPlan={"BackupPlanName": "once-other", "Rules": [rule]},
+            CreatorRequestId="req-plan-1")
+    assert code(reused_plan) == "InvalidParameterValueException"
+    plans = [p["BackupPlanName"] for p in client.list_backup_plans()["BackupPlansList"]]
+    assert "once-other" not in plans
     # A failed request keeps no token: its retry acts.
     with pytest.raises(ClientError) as bad:
         client.create_backup_vault(BackupVaultName="no spaces", CreatorRequestId="req-v-2")
@@ -154,3 +168,24 @@ def test_tags_of_vaults_plans_and_points(client, model, raw, region, account, co
     with pytest.raises(ClientError) as missing:
         client.list_tags(ResourceArn=f"arn:coffer:backup:{region}:{account}:backup-vault:nowhere")
     assert code(missing) == "ResourceNotFoundException"
+
+
+def test_audit_and_copy_tokens_answer_the_first_result(client):
+    controls = [{"ControlName": "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN"}]
+    first = client.create_framework(FrameworkName="once_fw", FrameworkControls=controls,
+                                    IdempotencyToken="req-fw-1")
+    again = client.create_framework(FrameworkName="once_fw", FrameworkControls=controls,
+                                    IdempotencyToken="req-fw-1")
+    assert again["FrameworkArn"] == first["FrameworkArn"]
+    # Without the token the same request is a second create: refused.
+    with pytest.raises(ClientError) as twice:
+        client.create_framework(FrameworkName="once_fw", FrameworkControls=controls)
+    assert code(twice) == "AlreadyExistsException"
+    # The token with other parameters: refused, nothing created.
+    with pytest.raises(ClientError) as reused:
+        client.create_framework(FrameworkName="once_fw_other", FrameworkControls=controls,
+                                IdempotencyToken="req-fw-1")
+    assert code(reused) == "InvalidParameterValueException"
+    names = [f["FrameworkName"] for f in client.list_frameworks()["Frameworks"]]
+    assert "once_fw" in names and "once_fw_other" not in names
+    client.delete_framework(FrameworkName="once_fw")

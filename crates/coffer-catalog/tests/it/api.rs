@@ -177,6 +177,24 @@ async fn objects_of_no_stack_are_created_paged_and_deleted_with_their_entries() 
                 .unwrap(),
             1
         );
+        // A page of vaults counted in one grouped query: the same counts,
+        // a vault holding none absent.
+        for (id, vault) in [("P2", "c"), ("P3", "b")] {
+            catalog
+                .insert(&crate::records::recovery_point(id, vault), now())
+                .await
+                .unwrap();
+        }
+        let counts = catalog
+            .recovery_points_in_vaults("111122223333", "eu-west-1", &["b", "c", "none"])
+            .await
+            .unwrap();
+        assert_eq!(
+            counts,
+            std::collections::HashMap::from([("b".to_string(), 1), ("c".to_string(), 2)]),
+            "{}",
+            engine.name
+        );
     }
 }
 
@@ -278,7 +296,8 @@ async fn request_tokens_answer_a_retry_with_the_first_answer() {
             token: t,
         };
         let principal = "arn:coffer:iam::111122223333:user/ops";
-        let reserve = |t: &'static str| catalog.reserve_request_token(token(t), principal, now());
+        let reserve =
+            |t: &'static str| catalog.reserve_request_token(token(t), "p1", principal, now());
         assert_eq!(reserve("a").await.unwrap(), TokenReservation::Reserved);
         assert_eq!(reserve("a").await.unwrap(), TokenReservation::InProgress);
         catalog
@@ -293,6 +312,33 @@ async fn request_tokens_answer_a_retry_with_the_first_answer() {
             "{}",
             engine.name
         );
+        // The same token with other parameters is neither answered nor
+        // reserved, answered or in progress.
+        for _ in 0..2 {
+            assert_eq!(
+                catalog
+                    .reserve_request_token(token("a"), "other", principal, now())
+                    .await
+                    .unwrap(),
+                TokenReservation::OtherParameters,
+                "{}",
+                engine.name
+            );
+        }
+        assert_eq!(
+            catalog
+                .reserve_request_token(token("c"), "p1", principal, now())
+                .await
+                .unwrap(),
+            TokenReservation::Reserved
+        );
+        assert_eq!(
+            catalog
+                .reserve_request_token(token("c"), "p3", principal, now())
+                .await
+                .unwrap(),
+            TokenReservation::OtherParameters
+        );
         // The same token of another operation is another token.
         let other = RequestToken {
             operation: "CreateLegalHold",
@@ -300,7 +346,7 @@ async fn request_tokens_answer_a_retry_with_the_first_answer() {
         };
         assert_eq!(
             catalog
-                .reserve_request_token(other, principal, now())
+                .reserve_request_token(other, "p2", principal, now())
                 .await
                 .unwrap(),
             TokenReservation::Reserved
@@ -327,17 +373,30 @@ async fn access_keys_and_refusals_are_kept_within_bounds() {
             last_used_region: None,
             version: 1,
         };
+        // What authentication reads is cached against the stamp: every
+        // write of a key changes it, noting a key's use does not.
+        let before = catalog.auth_stamp().await.unwrap();
+        assert_eq!(catalog.auth_stamp().await.unwrap(), before);
         catalog.insert_access_key(&key, now()).await.unwrap();
+        let created = catalog.auth_stamp().await.unwrap();
+        assert_ne!(created, before, "{}", engine.name);
         catalog
             .note_access_key_use(&key.key_id, "eu-west-1", now())
             .await
             .unwrap();
+        assert_eq!(catalog.auth_stamp().await.unwrap(), created);
         let stored = catalog.access_key(&key.key_id).await.unwrap().unwrap();
         assert_eq!(stored.last_used_region.as_deref(), Some("eu-west-1"));
         catalog
             .set_access_key_status(&stored, "Inactive", now())
             .await
             .unwrap();
+        assert_ne!(
+            catalog.auth_stamp().await.unwrap(),
+            created,
+            "{}",
+            engine.name
+        );
         let stale = catalog
             .set_access_key_status(&stored, "Active", now())
             .await;
@@ -351,7 +410,14 @@ async fn access_keys_and_refusals_are_kept_within_bounds() {
             .await
             .unwrap();
         assert_eq!(listed[0].status, "Inactive");
+        let disabled = catalog.auth_stamp().await.unwrap();
         catalog.delete_access_key(&listed[0], now()).await.unwrap();
+        assert_ne!(
+            catalog.auth_stamp().await.unwrap(),
+            disabled,
+            "{}",
+            engine.name
+        );
         assert!(catalog.access_key(&key.key_id).await.unwrap().is_none());
 
         // A flood from one source increments one row.
@@ -403,5 +469,127 @@ async fn access_keys_and_refusals_are_kept_within_bounds() {
             .map(|e| e.event.as_str())
             .collect();
         assert_eq!(key_entries.len(), 3, "{}: {key_entries:?}", engine.name);
+    }
+}
+
+fn restore(id: &str, point: &str, minutes: i64, validation: bool) -> coffer_model::RestoreJob {
+    coffer_model::RestoreJob {
+        restore_job_id: id.into(),
+        account_id: "111122223333".into(),
+        region: "eu-west-1".into(),
+        recovery_point_arn: format!(
+            "arn:coffer:backup:eu-west-1:111122223333:recovery-point:{point}"
+        ),
+        status: coffer_model::RestoreJobStatus::Completed,
+        status_message: None,
+        creation_date: now()
+            .checked_add(SignedDuration::from_mins(minutes))
+            .unwrap(),
+        completion_date: None,
+        created_resource_arn: None,
+        resource_type: coffer_model::ResourceType::FileSystem,
+        percent_done: 100,
+        validation_status: validation.then_some(coffer_model::ValidationStatus::Successful),
+        validation_status_message: None,
+        restore_target: None,
+        restore_metadata: std::collections::BTreeMap::new(),
+        runner: None,
+    }
+}
+
+/// DescribeProtectedResource's reads: a resource's newest completed point
+/// and its newest restore that is not a validation, by index, whatever
+/// other resources' points and restores there are.
+#[tokio::test]
+async fn a_resources_newest_point_and_latest_restore_are_read_by_index() {
+    use coffer_model::RecoveryPointStatus;
+    for engine in engines().await {
+        let catalog = engine.open().await;
+        let home = "arn:coffer:fs:eu-west-1:111122223333:filesystem/home";
+        let other = "arn:coffer:fs:eu-west-1:111122223333:filesystem/other";
+        assert!(catalog
+            .newest_completed_point("111122223333", "eu-west-1", home)
+            .await
+            .unwrap()
+            .is_none());
+        let at = |minutes| {
+            now()
+                .checked_add(SignedDuration::from_mins(minutes))
+                .unwrap()
+        };
+        let mut old = crate::records::recovery_point("OLD", "primary");
+        old.creation_date = at(0);
+        let mut new = crate::records::recovery_point("NEW", "primary");
+        new.creation_date = at(10);
+        let mut partial = crate::records::recovery_point("PARTIAL", "primary");
+        partial.creation_date = at(20);
+        partial.status = RecoveryPointStatus::Partial;
+        let mut elsewhere = crate::records::recovery_point("ELSEWHERE", "primary");
+        elsewhere.creation_date = at(30);
+        elsewhere.resource_arn = other.into();
+        for point in [&old, &new, &partial, &elsewhere] {
+            catalog.insert(point, now()).await.unwrap();
+        }
+        let newest = catalog
+            .newest_completed_point("111122223333", "eu-west-1", home)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(newest.recovery_point_id, "NEW", "{}", engine.name);
+        assert!(catalog
+            .latest_restore_of_resource("111122223333", "eu-west-1", home)
+            .await
+            .unwrap()
+            .is_none());
+        for job in [
+            restore("R1", "OLD", 40, false),
+            restore("R2", "NEW", 50, true),
+            restore("R3", "ELSEWHERE", 60, false),
+        ] {
+            catalog.insert(&job, now()).await.unwrap();
+        }
+        let (job, point_created) = catalog
+            .latest_restore_of_resource("111122223333", "eu-west-1", home)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.restore_job_id, "R1", "{}", engine.name);
+        assert_eq!(point_created, at(0));
+        assert!(catalog
+            .newest_completed_point("999999999999", "eu-west-1", home)
+            .await
+            .unwrap()
+            .is_none());
+    }
+}
+
+/// GetBackupPlan's LastExecutionDate: the newest job of the plan that ran,
+/// not one merely scheduled or expired, nor another plan's.
+#[tokio::test]
+async fn a_plans_last_execution_is_its_newest_job_that_ran() {
+    use coffer_model::BackupJobState;
+    for engine in engines().await {
+        let catalog = engine.open().await;
+        let last = || catalog.last_plan_execution("111122223333", "eu-west-1", "critical");
+        assert_eq!(last().await.unwrap(), None, "{}", engine.name);
+        let at = |minutes| {
+            now()
+                .checked_add(SignedDuration::from_mins(minutes))
+                .unwrap()
+        };
+        for (id, minutes, state, plan) in [
+            ("J1", 0, BackupJobState::Completed, "critical"),
+            ("J2", 10, BackupJobState::Failed, "critical"),
+            ("J3", 20, BackupJobState::Created, "critical"),
+            ("J4", 30, BackupJobState::Expired, "critical"),
+            ("J5", 40, BackupJobState::Completed, "other"),
+        ] {
+            let mut job = job(id);
+            job.creation_date = at(minutes);
+            job.state = state;
+            job.backup_plan_name = Some(plan.into());
+            catalog.insert(&job, now()).await.unwrap();
+        }
+        assert_eq!(last().await.unwrap(), Some(at(10)), "{}", engine.name);
     }
 }
