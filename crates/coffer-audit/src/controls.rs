@@ -573,11 +573,17 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
                     let arn = r.resource_arn.to_string();
                     let (status, reason, evidence) = match restored.get(&arn) {
                         Some(job) => {
-                            let minutes = job
-                                .completion_date
-                                .duration_since(job.creation_date)
-                                .as_secs_f64()
-                                / 60.0;
+                            // The restore's own duration when it was measured
+                            // (restore tests), else creation to completion.
+                            let minutes = job.duration_millis.map_or_else(
+                                || {
+                                    job.completion_date
+                                        .duration_since(job.creation_date)
+                                        .as_secs_f64()
+                                        / 60.0
+                                },
+                                |ms| ms as f64 / 60_000.0,
+                            );
                             let evidence = vec![format!("restore-job:{}", job.restore_job_id)];
                             if minutes <= max as f64 {
                                 (Compliance::Compliant, format!("the latest restore took {minutes:.1} minutes (target {max})"), evidence)
@@ -587,7 +593,7 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
                         }
                         None => (
                             Compliance::InsufficientData,
-                            "no completed restore of this resource yet: run a restore drill (`coffer restore validate`)".to_string(),
+                            "no completed restore of this resource yet: run a restore drill (`coffer restore validate`) or declare an AWS::Backup::RestoreTestingPlan".to_string(),
                             Vec::new(),
                         ),
                     };

@@ -110,10 +110,15 @@ const MIGRATIONS: &[Migration] = &[
             "ledger entries by subject and kind, for the catalog's agreement with the ledger",
         sql: include_str!("migrations/0016_ledger_by_subject_kind.sql"),
     },
+    Migration {
+        version: 17,
+        description: "restore tests whose scratch target may be left, by index",
+        sql: include_str!("migrations/0017_restore_test_scratch.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = 17;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

@@ -26,6 +26,7 @@ pub mod mysql;
 pub mod postgres;
 mod process;
 pub mod s3;
+pub mod scratch;
 pub mod sqlite;
 mod tools;
 
