@@ -136,6 +136,36 @@ impl Catalog {
             .collect()
     }
 
+    /// The latest ended restore test of each resource (by creation), as
+    /// `(resource ARN, its restore job's document)`: what `/metrics` shows.
+    ///
+    /// # Errors
+    /// On database errors or unreadable rows.
+    pub async fn latest_restore_tests<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>> {
+        let rows = sqlx::query(
+            "SELECT p.resource_arn, r.creation_date, r.doc \
+             FROM restore_jobs r JOIN recovery_points p ON p.arn = r.recovery_point_arn \
+             WHERE r.status IN ('COMPLETED', 'FAILED') AND r.doc LIKE '%\"CreatedBy\"%' \
+             ORDER BY p.resource_arn, r.creation_date",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut latest: std::collections::BTreeMap<String, String> = Default::default();
+        for row in &rows {
+            latest.insert(row.try_get("resource_arn")?, row.try_get("doc")?);
+        }
+        latest
+            .into_iter()
+            .map(|(arn, doc)| {
+                let value = serde_json::from_str(&doc).map_err(|source| crate::Error::Corrupt {
+                    what: format!("restore job of {arn}"),
+                    source,
+                })?;
+                Ok((arn, value))
+            })
+            .collect()
+    }
+
     /// Up to `limit` COMPLETED recovery points of an account and region
     /// with IDs after `after`, in ID order, each document read as `T` (a
     /// type with only the fields wanted).
