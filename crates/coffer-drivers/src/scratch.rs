@@ -8,6 +8,10 @@ use coffer_model::{Resource, ResourceType};
 use crate::endpoint::Endpoint;
 use crate::{blocking, DriverError, Result};
 
+/// How the databases restore tests restore into are named; discovery
+/// leaves them out.
+pub const RESTORE_TEST_DATABASE_PREFIX: &str = "coffer_restore_test_";
+
 /// A restored database dropped from the resource's own server (the server
 /// a restore test restores to). Dropping one that is gone succeeds.
 ///

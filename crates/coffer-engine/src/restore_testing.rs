@@ -263,7 +263,10 @@ pub fn scratch_target(
             RestoreTarget::File { path }
         }
         ResourceType::PostgreSQL | ResourceType::MySQL => {
-            let name = format!("coffer_restore_test_{short}");
+            let name = format!(
+                "{}{short}",
+                coffer_drivers::scratch::RESTORE_TEST_DATABASE_PREFIX
+            );
             metadata.insert("TargetDatabase".into(), name.clone());
             RestoreTarget::Database {
                 name,
