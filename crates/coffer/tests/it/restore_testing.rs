@@ -12,6 +12,7 @@ use std::time::Duration;
 use coffer_engine::clock::Clock as _;
 use coffer_engine::restore_testing::test_job_id;
 use coffer_model::{DeletionStatus, RecoveryPoint, RestoreJob, RestoreJobStatus, ValidationStatus};
+use coffer_policy::LoadConfig as _;
 use jiff::{civil, SignedDuration, Timestamp};
 
 use crate::daemon::{all, daemon_at};
@@ -521,6 +522,33 @@ async fn a_failing_hook_fails_the_test_with_its_output_and_the_target_is_removed
         "{message}"
     );
     assert_scratch_removed(job);
+
+    // ListRestoreJobs' ByRestoreTestingPlanArn finds the plan's tests.
+    let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
+    let service = coffer_service::Service::open(config.clone(), clock.clone())
+        .await
+        .unwrap();
+    let caller = coffer_service::Caller::new(
+        config.principal(),
+        coffer_model::AccountId::new(ACCOUNT).unwrap(),
+        coffer_model::Region::new("eu-west-1").unwrap(),
+    );
+    let by_plan = |arn: &str| coffer_service::jobs::RestoreJobFilter {
+        restore_testing_plan_arn: Some(arn.to_string()),
+        ..Default::default()
+    };
+    let page = coffer_service::paging::PageRequest::default();
+    let daily = "arn:coffer:backup:eu-west-1:210987654321:restore-testing-plan:daily";
+    let found = service
+        .list_restore_jobs(&caller, &by_plan(daily), &page)
+        .await
+        .unwrap();
+    assert_eq!(found.items, vec![job.clone()]);
+    let none = service
+        .list_restore_jobs(&caller, &by_plan(LATEST_ARN), &page)
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
