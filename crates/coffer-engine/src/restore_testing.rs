@@ -312,7 +312,6 @@ pub async fn planned_tests(
 ) -> Result<Vec<RestoreJob>> {
     let plans = applied_plans(env).await?;
     let mut out = Vec::new();
-    let root = scratch_root(env);
     let mut points_of: BTreeMap<String, Vec<RecoveryPoint>> = BTreeMap::new();
     for plan in &plans {
         let times = match fire_times(plan, from, to) {
@@ -332,86 +331,134 @@ pub async fn planned_tests(
                 tracing::warn!(plan = %plan.arn, %fire_at, %start_by, "restore test missed: no scheduler ran before its start window ended");
                 continue;
             }
-            for selection in &plan.selections {
-                for resource in resources.iter().filter(|r| {
-                    r.account_id.as_str() == plan.account_id
-                        && r.region.as_str() == plan.region
-                        && selection.selects(r)
-                }) {
-                    let arn = resource.resource_arn.to_string();
-                    if !points_of.contains_key(&arn) {
-                        let points = env
-                            .catalog
-                            .list::<RecoveryPoint>(&[
-                                ("resource_arn", &arn),
-                                ("status", "COMPLETED"),
-                            ])
-                            .await?
-                            .into_iter()
-                            .map(|s| s.record)
-                            .collect();
-                        points_of.insert(arn.clone(), points);
-                    }
-                    let id = test_job_id(
-                        &plan.arn,
-                        &selection.restore_testing_selection_name,
-                        &arn,
-                        fire_at,
-                    );
-                    let points = points_of.get(&arn).map_or(&[][..], Vec::as_slice);
-                    let Some(point) = choose_point(&plan.plan, points, fire_at, &id) else {
-                        tracing::warn!(plan = %plan.arn, selection = %selection.restore_testing_selection_name, resource = %arn, %fire_at, "no recovery point to test: none completed within the selection window in an included vault");
-                        continue;
-                    };
-                    let Some((_, mut metadata)) =
-                        scratch_target(resource.resource_type, &resource.resource_name, &id, &root)
-                    else {
-                        tracing::warn!(resource = %arn, kind = resource.resource_type.as_str(), "restore tests of this type are not supported");
-                        continue;
-                    };
-                    metadata.insert(
-                        SELECTION.into(),
-                        selection.restore_testing_selection_name.clone(),
-                    );
-                    for (key, value) in &selection.restore_metadata_overrides {
-                        metadata
-                            .entry(format!("Override:{key}"))
-                            .or_insert_with(|| value.clone());
-                    }
-                    out.push(RestoreJob {
-                        restore_job_id: id,
-                        account_id: plan.account_id.clone(),
-                        region: plan.region.clone(),
-                        recovery_point_arn: point.recovery_point_arn.clone(),
-                        status: RestoreJobStatus::Pending,
-                        status_message: Some(format!(
-                            "restore test of {} at {fire_at} ({} {})",
-                            selection.restore_testing_selection_name,
-                            plan.plan.recovery_point_selection.algorithm,
-                            point.creation_date
-                        )),
-                        creation_date: now,
-                        completion_date: None,
-                        created_resource_arn: None,
-                        resource_type: resource.resource_type,
-                        percent_done: 0,
-                        validation_status: None,
-                        validation_status_message: None,
-                        restore_target: Some(scratch_words(&metadata)),
-                        restore_metadata: metadata,
-                        runner: None,
-                        created_by: Some(RestoreJobCreator {
-                            restore_testing_plan_arn: plan.arn.clone(),
-                        }),
-                        deletion_status: None,
-                        deletion_status_message: None,
-                        restore_duration_millis: None,
-                    });
-                }
-            }
+            out.extend(tests_at(env, plan, fire_at, resources, now, &mut points_of).await?);
         }
     }
     Ok(out)
+}
+
+/// The tests `plan` asks for at `fire_at`: one per resource a selection
+/// selects, with the point chosen and the scratch target named.
+async fn tests_at(
+    env: &Env,
+    plan: &AppliedPlan,
+    fire_at: Timestamp,
+    resources: &[Resource],
+    now: Timestamp,
+    points_of: &mut BTreeMap<String, Vec<RecoveryPoint>>,
+) -> Result<Vec<RestoreJob>> {
+    let root = scratch_root(env);
+    let mut out = Vec::new();
+    for selection in &plan.selections {
+        for resource in resources.iter().filter(|r| {
+            r.account_id.as_str() == plan.account_id
+                && r.region.as_str() == plan.region
+                && selection.selects(r)
+        }) {
+            let arn = resource.resource_arn.to_string();
+            if !points_of.contains_key(&arn) {
+                let points = env
+                    .catalog
+                    .list::<RecoveryPoint>(&[("resource_arn", &arn), ("status", "COMPLETED")])
+                    .await?
+                    .into_iter()
+                    .map(|s| s.record)
+                    .collect();
+                points_of.insert(arn.clone(), points);
+            }
+            let id = test_job_id(
+                &plan.arn,
+                &selection.restore_testing_selection_name,
+                &arn,
+                fire_at,
+            );
+            let points = points_of.get(&arn).map_or(&[][..], Vec::as_slice);
+            let Some(point) = choose_point(&plan.plan, points, fire_at, &id) else {
+                tracing::warn!(plan = %plan.arn, selection = %selection.restore_testing_selection_name, resource = %arn, %fire_at, "no recovery point to test: none completed within the selection window in an included vault");
+                continue;
+            };
+            let Some((_, mut metadata)) =
+                scratch_target(resource.resource_type, &resource.resource_name, &id, &root)
+            else {
+                tracing::warn!(resource = %arn, kind = resource.resource_type.as_str(), "restore tests of this type are not supported");
+                continue;
+            };
+            metadata.insert(
+                SELECTION.into(),
+                selection.restore_testing_selection_name.clone(),
+            );
+            for (key, value) in &selection.restore_metadata_overrides {
+                metadata
+                    .entry(format!("Override:{key}"))
+                    .or_insert_with(|| value.clone());
+            }
+            out.push(RestoreJob {
+                restore_job_id: id,
+                account_id: plan.account_id.clone(),
+                region: plan.region.clone(),
+                recovery_point_arn: point.recovery_point_arn.clone(),
+                status: RestoreJobStatus::Pending,
+                status_message: Some(format!(
+                    "restore test of {} at {fire_at} ({} {})",
+                    selection.restore_testing_selection_name,
+                    plan.plan.recovery_point_selection.algorithm,
+                    point.creation_date
+                )),
+                creation_date: now,
+                completion_date: None,
+                created_resource_arn: None,
+                resource_type: resource.resource_type,
+                percent_done: 0,
+                validation_status: None,
+                validation_status_message: None,
+                restore_target: Some(scratch_words(&metadata)),
+                restore_metadata: metadata,
+                runner: None,
+                created_by: Some(RestoreJobCreator {
+                    restore_testing_plan_arn: plan.arn.clone(),
+                }),
+                deletion_status: None,
+                deletion_status_message: None,
+                restore_duration_millis: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the tests `plan` (by name, in an account and region) asks for now,
+/// as if it fired: each recorded, then run to its end in this process.
+///
+/// # Errors
+/// A plan not applied there; catalog errors.
+pub async fn start_now(
+    env: &Env,
+    account: &str,
+    region: &str,
+    plan_name: &str,
+) -> Result<Vec<RestoreJob>> {
+    let Some(plan) = applied_plans(env).await?.into_iter().find(|p| {
+        p.account_id == account
+            && p.region == region
+            && p.plan.restore_testing_plan_name == plan_name
+    }) else {
+        return Err(crate::error::Error::Missing {
+            what: "restore testing plan",
+            name: plan_name.to_string(),
+            hint:
+                "; apply the stack that declares it (`coffer get restore-testing-plans` lists them)"
+                    .into(),
+        });
+    };
+    let resources = env.discover().await?;
+    let now = env.now();
+    let tests = tests_at(env, &plan, now, &resources, now, &mut BTreeMap::new()).await?;
+    env.catalog.insert_new(&tests, now).await?;
+    let mut ended = Vec::with_capacity(tests.len());
+    for test in &tests {
+        ended.push(run_test(env, &test.restore_job_id).await?);
+    }
+    Ok(ended)
 }
 
 /// The selection a test belongs to, when it is still applied.

@@ -677,3 +677,39 @@ Resources:
     );
     assert_eq!(job["ValidationStatus"], "FAILED", "{job:#}");
 }
+
+/// `coffer restore-testing start` runs a plan's drills now: restored,
+/// validated with the hook, the scratch target removed; an unknown plan is
+/// named.
+#[test]
+fn restore_testing_start_runs_a_plans_drills_now() {
+    let home = docs_home(&hook_stack(
+        r#"[sh, -c, 'test -f "$COFFER_RESTORED/a.txt"']"#,
+    ));
+    ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "primary"]));
+    let run = home.run(&["restore-testing", "start", "--plan", "daily", "-o", "json"]);
+    ok(&run);
+    let jobs: Vec<RestoreJob> = serde_json::from_str(&run.stdout).unwrap();
+    let [job] = &jobs[..] else {
+        panic!("one test: {}", run.stdout)
+    };
+    assert_eq!(job.status, RestoreJobStatus::Completed, "{job:#?}");
+    assert_eq!(
+        job.validation_status,
+        Some(ValidationStatus::Successful),
+        "{job:#?}"
+    );
+    assert_eq!(
+        job.created_by.as_ref().unwrap().restore_testing_plan_arn,
+        "arn:coffer:backup:eu-west-1:210987654321:restore-testing-plan:daily"
+    );
+    assert_scratch_removed(job);
+
+    let missing = home.run(&["restore-testing", "start", "--plan", "weekly"]);
+    assert_eq!(missing.code, 1, "{}{}", missing.stdout, missing.stderr);
+    assert!(
+        missing.stderr.contains("restore testing plan \"weekly\""),
+        "{}",
+        missing.stderr
+    );
+}
