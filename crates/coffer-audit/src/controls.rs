@@ -573,11 +573,17 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
                     let arn = r.resource_arn.to_string();
                     let (status, reason, evidence) = match restored.get(&arn) {
                         Some(job) => {
-                            let minutes = job
-                                .completion_date
-                                .duration_since(job.creation_date)
-                                .as_secs_f64()
-                                / 60.0;
+                            // The restore's own duration when it was measured
+                            // (restore tests), else creation to completion.
+                            let minutes = job.duration_millis.map_or_else(
+                                || {
+                                    job.completion_date
+                                        .duration_since(job.creation_date)
+                                        .as_secs_f64()
+                                        / 60.0
+                                },
+                                |ms| ms as f64 / 60_000.0,
+                            );
                             let evidence = vec![format!("restore-job:{}", job.restore_job_id)];
                             if minutes <= max as f64 {
                                 (Compliance::Compliant, format!("the latest restore took {minutes:.1} minutes (target {max})"), evidence)
@@ -587,7 +593,7 @@ pub fn evaluate(framework: &Framework, estate: &Estate<'_>) -> Vec<ControlResult
                         }
                         None => (
                             Compliance::InsufficientData,
-                            "no completed restore of this resource yet: run a restore drill (`coffer restore validate`)".to_string(),
+                            "no completed restore of this resource yet: run a restore drill (`coffer restore validate`) or declare an AWS::Backup::RestoreTestingPlan".to_string(),
                             Vec::new(),
                         ),
                     };
@@ -1068,6 +1074,81 @@ mod tests {
         let results = evaluate(&framework, &estate);
         assert_eq!(results.len(), 1, "{results:#?}");
         (results[0].status, results[0].reason.clone())
+    }
+
+    /// A restore whose process measured its duration (a restore test) is
+    /// judged by that duration, not by its job's creation and completion.
+    #[test]
+    fn restore_time_control_uses_the_recorded_duration() {
+        let account = AccountId::new(ACCOUNT).unwrap();
+        let region = Region::new(REGION).unwrap();
+        let resource = Resource {
+            resource_arn: coffer_model::ResourceType::FileSystem.arn(&region, &account, "docs"),
+            resource_type: coffer_model::ResourceType::FileSystem,
+            resource_name: "docs".into(),
+            account_id: account,
+            region,
+            tags: Tags::new(),
+            connection: Default::default(),
+        };
+        let framework = Framework {
+            framework_name: "times".into(),
+            framework_description: String::new(),
+            framework_controls: vec![FrameworkControl {
+                control_name: "RESTORE_TIME_FOR_RESOURCES_MEET_TARGET".into(),
+                control_input_parameters: vec![ControlInputParameter {
+                    parameter_name: "maxRestoreTime".into(),
+                    parameter_value: "2".into(),
+                }],
+                control_scope: ControlScope::default(),
+            }],
+            framework_tags: Tags::new(),
+        };
+        let judged = |duration_millis: Option<u64>, minutes_to_complete: i64| {
+            let at = Timestamp::UNIX_EPOCH;
+            let restored = HashMap::from([(
+                resource.resource_arn.to_string(),
+                CompletedRestore {
+                    resource_arn: resource.resource_arn.to_string(),
+                    restore_job_id: "R1".into(),
+                    creation_date: at,
+                    completion_date: at
+                        .checked_add(SignedDuration::from_mins(minutes_to_complete))
+                        .unwrap(),
+                    duration_millis,
+                },
+            )]);
+            let newest = HashMap::new();
+            let resources = [resource.clone()];
+            let estate = Estate {
+                account: ACCOUNT,
+                region: REGION,
+                resources: &resources,
+                plans: &[],
+                selections: &[],
+                vaults: &[],
+                newest: &newest,
+                restored: &restored,
+                now: at,
+            };
+            let results = evaluate(&framework, &estate);
+            (results[0].status, results[0].reason.clone())
+        };
+        // Restored in 3 minutes, the job kept open 1 more for validation.
+        let (status, reason) = judged(Some(180_000), 4);
+        assert_eq!(status, Compliance::NonCompliant, "{reason}");
+        assert!(
+            reason.contains("took 3.0 minutes, over the 2-minute target"),
+            "{reason}"
+        );
+        let (status, reason) = judged(Some(90_000), 30);
+        assert_eq!(status, Compliance::Compliant, "{reason}");
+        assert!(reason.contains("took 1.5 minutes"), "{reason}");
+        // Without a measured duration, creation to completion.
+        let (status, _) = judged(None, 1);
+        assert_eq!(status, Compliance::Compliant);
+        let (status, _) = judged(None, 3);
+        assert_eq!(status, Compliance::NonCompliant);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::{placeholders, Backend, Catalog, Record, IN_LIST};
 
 /// The policy object kinds whose every write the ledger records (kind
 /// label, subject the object's ARN).
-pub const LEDGERED_OBJECTS: [ObjectKind; 8] = [
+pub const LEDGERED_OBJECTS: [ObjectKind; 10] = [
     ObjectKind::BackupVault,
     ObjectKind::BackupPlan,
     ObjectKind::BackupSelection,
@@ -35,6 +35,8 @@ pub const LEDGERED_OBJECTS: [ObjectKind; 8] = [
     ObjectKind::IamUser,
     ObjectKind::IamManagedPolicy,
     ObjectKind::IamRole,
+    ObjectKind::RestoreTestingPlan,
+    ObjectKind::RestoreTestingSelection,
 ];
 
 /// A current row the ledger does not vouch for.

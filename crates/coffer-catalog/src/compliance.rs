@@ -27,6 +27,9 @@ pub struct CompletedRestore {
     pub restore_job_id: String,
     pub creation_date: jiff::Timestamp,
     pub completion_date: jiff::Timestamp,
+    /// How long the restore itself took, when its process measured it
+    /// (restore tests do: `RestoreDurationMillis`).
+    pub duration_millis: Option<u64>,
 }
 
 /// The current result of one (control, resource) of a framework, as an
@@ -105,7 +108,7 @@ impl Catalog {
     /// On database errors or unreadable rows.
     pub async fn completed_restores(&self) -> Result<Vec<CompletedRestore>> {
         let rows = sqlx::query(
-            "SELECT p.resource_arn, r.id, r.creation_date, r.completion_date \
+            "SELECT p.resource_arn, r.id, r.creation_date, r.completion_date, r.doc \
              FROM restore_jobs r JOIN recovery_points p ON p.arn = r.recovery_point_arn \
              WHERE r.status = 'COMPLETED' AND r.completion_date IS NOT NULL",
         )
@@ -115,12 +118,50 @@ impl Catalog {
             .map(|row| {
                 let created: String = row.try_get("creation_date")?;
                 let completed: String = row.try_get("completion_date")?;
+                let doc: String = row.try_get("doc")?;
+                let duration_millis = serde_json::from_str::<serde_json::Value>(&doc)
+                    .ok()
+                    .and_then(|d| {
+                        d.get("RestoreDurationMillis")
+                            .and_then(serde_json::Value::as_u64)
+                    });
                 Ok(CompletedRestore {
+                    duration_millis,
                     resource_arn: row.try_get("resource_arn")?,
                     restore_job_id: row.try_get("id")?,
                     creation_date: parse_ts(&created, "restore job")?,
                     completion_date: parse_ts(&completed, "restore job")?,
                 })
+            })
+            .collect()
+    }
+
+    /// The latest ended restore test of each resource (by creation), as
+    /// `(resource ARN, its restore job's document)`: what `/metrics` shows.
+    ///
+    /// # Errors
+    /// On database errors or unreadable rows.
+    pub async fn latest_restore_tests<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>> {
+        let rows = sqlx::query(
+            "SELECT p.resource_arn, r.creation_date, r.doc \
+             FROM restore_jobs r JOIN recovery_points p ON p.arn = r.recovery_point_arn \
+             WHERE r.status IN ('COMPLETED', 'FAILED') AND r.doc LIKE '%\"CreatedBy\"%' \
+             ORDER BY p.resource_arn, r.creation_date",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut latest: std::collections::BTreeMap<String, String> = Default::default();
+        for row in &rows {
+            latest.insert(row.try_get("resource_arn")?, row.try_get("doc")?);
+        }
+        latest
+            .into_iter()
+            .map(|(arn, doc)| {
+                let value = serde_json::from_str(&doc).map_err(|source| crate::Error::Corrupt {
+                    what: format!("restore job of {arn}"),
+                    source,
+                })?;
+                Ok((arn, value))
             })
             .collect()
     }

@@ -111,6 +111,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0016_ledger_by_subject_kind.sql"),
     },
     Migration {
+        version: 17,
+        description: "restore tests whose scratch target may be left, by index",
+        sql: include_str!("migrations/0017_restore_test_scratch.sql"),
+    },
+    Migration {
         version: 18,
         description: "the organization as last applied",
         sql: include_str!("migrations/0018_organization.sql"),

@@ -31,10 +31,13 @@ pub enum ObjectKind {
     IamUser,
     IamManagedPolicy,
     IamRole,
+    RestoreTestingPlan,
+    /// Named `plan/selection`.
+    RestoreTestingSelection,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 11] = [
+    pub const ALL: [ObjectKind; 13] = [
         ObjectKind::BackupVault,
         ObjectKind::BackupPlan,
         ObjectKind::BackupSelection,
@@ -46,6 +49,8 @@ impl ObjectKind {
         ObjectKind::IamUser,
         ObjectKind::IamManagedPolicy,
         ObjectKind::IamRole,
+        ObjectKind::RestoreTestingPlan,
+        ObjectKind::RestoreTestingSelection,
     ];
 
     /// The value stored in the `kind` column.
@@ -62,6 +67,8 @@ impl ObjectKind {
             ObjectKind::IamUser => "iam-user",
             ObjectKind::IamManagedPolicy => "iam-managed-policy",
             ObjectKind::IamRole => "iam-role",
+            ObjectKind::RestoreTestingPlan => "restore-testing-plan",
+            ObjectKind::RestoreTestingSelection => "restore-testing-selection",
         }
     }
 
@@ -79,6 +86,8 @@ impl ObjectKind {
             ObjectKind::IamUser => "IAM user",
             ObjectKind::IamManagedPolicy => "managed policy",
             ObjectKind::IamRole => "IAM role",
+            ObjectKind::RestoreTestingPlan => "restore testing plan",
+            ObjectKind::RestoreTestingSelection => "restore testing selection",
         }
     }
 

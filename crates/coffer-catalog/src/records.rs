@@ -161,6 +161,10 @@ impl Record for RestoreJob {
             ("status", Param::Text(upper(&self.status))),
             ("creation_date", Param::Text(format_ts(self.creation_date))),
             ("completion_date", opt_ts(self.completion_date)),
+            (
+                "scratch",
+                Param::OptText(self.scratch_left().then(|| "LEFT".to_string())),
+            ),
         ]
     }
     fn evidence(&self) -> String {

@@ -26,6 +26,7 @@ pub mod mysql;
 pub mod postgres;
 mod process;
 pub mod s3;
+pub mod scratch;
 pub mod sqlite;
 mod tools;
 
@@ -610,7 +611,9 @@ pub(crate) fn server_database(
     database: &str,
     comment: &str,
 ) -> Option<Resource> {
-    if database.is_empty()
+    // A restore test's scratch copy is Coffer's own, never a resource.
+    if database.starts_with(scratch::RESTORE_TEST_DATABASE_PREFIX)
+        || database.is_empty()
         || server
             .exclude_databases
             .iter()
@@ -700,6 +703,19 @@ mod tests {
                 .starts_with("cannot read the secret file /nonexistent/coffer/secret: "),
             "{missing}"
         );
+    }
+
+    #[test]
+    fn a_restore_tests_scratch_database_is_never_discovered() {
+        let server: coffer_model::Server = serde_json::from_value(serde_json::json!({
+            "Name": "local", "Engine": "PostgreSQL", "Host": "127.0.0.1", "Port": 5432,
+            "AccountId": "111122223333", "Region": "eu-west-1",
+        }))
+        .unwrap();
+        let kind = ResourceType::PostgreSQL;
+        assert!(server_database(&server, kind, "orders", "").is_some());
+        let scratch = format!("{}0123abcd", scratch::RESTORE_TEST_DATABASE_PREFIX);
+        assert!(server_database(&server, kind, &scratch, "").is_none());
     }
 
     #[test]

@@ -195,6 +195,23 @@ impl Endpoint {
     }
 }
 
+/// Drops a database a restore test restored.
+pub(crate) async fn drop_scratch(endpoint: &Endpoint, name: &str) -> Result<()> {
+    endpoint.drop_database(name).await
+}
+
+/// Runs `sql` in `database`; each row's columns joined by `|`.
+pub(crate) async fn query_text(endpoint: &Endpoint, database: &str, sql: &str) -> Result<String> {
+    let rows = endpoint
+        .query(&format!("USE {}; {sql}", ident(database)))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| row.join("|"))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
 /// Undoes the `mariadb` client's batch-mode escaping of a value.
 fn unescape(field: &str) -> String {
     let mut out = String::with_capacity(field.len());

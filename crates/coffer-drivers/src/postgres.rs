@@ -321,6 +321,42 @@ async fn database_exists(conn: &mut PgConnection, name: &str) -> Result<bool> {
         .map_err(|e| DriverError::Refused(format!("cannot list databases: {e}")))
 }
 
+/// Drops a database a restore test restored (from the maintenance
+/// database).
+pub(crate) async fn drop_scratch(endpoint: &Endpoint, name: &str) -> Result<()> {
+    let mut conn = endpoint.connect(MAINTENANCE_DB).await?;
+    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(name));
+    sqlx::query(&sql)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| endpoint.error(format!("cannot drop database {name:?}: {e}")))?;
+    Ok(())
+}
+
+/// Runs `sql` in `database`; each row's columns as text joined by `|`.
+pub(crate) async fn query_text(endpoint: &Endpoint, database: &str, sql: &str) -> Result<String> {
+    use sqlx::Row;
+    let mut conn = endpoint.connect(database).await?;
+    let wrapped = format!(
+        "SELECT (SELECT coalesce(string_agg(coalesce(value, ''), '|' ORDER BY n), '') \
+         FROM json_each_text(row_to_json(hook)) WITH ORDINALITY AS f(key, value, n)) AS line \
+         FROM ({}) AS hook",
+        sql.trim().trim_end_matches(';')
+    );
+    let rows = sqlx::query(&wrapped)
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| endpoint.error(format!("the SQL hook failed in {database:?}: {e}")))?;
+    let mut lines = Vec::with_capacity(rows.len());
+    for row in rows {
+        let line: Option<String> = row
+            .try_get("line")
+            .map_err(|e| endpoint.error(format!("the SQL hook's result: {e}")))?;
+        lines.push(line.unwrap_or_default());
+    }
+    Ok(lines.join("\n"))
+}
+
 async fn drop_database(endpoint: &Endpoint, conn: &mut PgConnection, name: &str) -> Result<()> {
     sqlx::raw_sql(&format!(
         "DROP DATABASE IF EXISTS {} WITH (FORCE)",

@@ -21,7 +21,8 @@ use std::time::Duration;
 use coffer_catalog::{JobRecord, ObjectKind};
 use coffer_model::{
     AccountId, BackupJob, BackupJobState, BackupPlan, BackupSelection, BackupVault, CopyJob,
-    CopyJobState, RecoveryPoint, Region, Resource, ServeSettings, VaultCheck,
+    CopyJobState, RecoveryPoint, Region, Resource, RestoreJob, ServeSettings, ValidationStatus,
+    VaultCheck,
 };
 use jiff::{SignedDuration, Timestamp};
 use tokio::task::{AbortHandle, JoinError, JoinSet};
@@ -33,6 +34,7 @@ use crate::jobs;
 use crate::maintenance::{self, Reconciliation, SweepReport};
 use crate::notify::{Event, Notifier};
 use crate::planning::{planned_jobs, PlanInScope, PlannedJob};
+use crate::restore_testing;
 use crate::scheduling::{derived_id, scheduled_job};
 use crate::windows::{ended_windows, WindowEnd};
 
@@ -223,6 +225,9 @@ pub struct Daemon {
     next_sweep: Option<Timestamp>,
     next_check: Option<Timestamp>,
     health: Arc<Mutex<Health>>,
+    /// Restore tests running (their jobs' IDs), beside the workers.
+    tests: JoinSet<(String, Result<RestoreJob>)>,
+    testing: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -258,6 +263,8 @@ impl Daemon {
             next_sweep: None,
             next_check: None,
             health: Arc::new(Mutex::new(Health::default())),
+            tests: JoinSet::new(),
+            testing: BTreeSet::new(),
         }
     }
 
@@ -561,6 +568,9 @@ impl Daemon {
         // Restores, validations and report deliveries of dead processes end
         // FAILED, naming what they may have left.
         jobs::settle_dead_jobs(&self.env).await?;
+        // Scratch targets of restore tests a dead process left (or whose
+        // deletion failed) are removed, each job saying why.
+        restore_testing::remove_leftovers(&self.env).await?;
         Ok(())
     }
 
@@ -596,6 +606,7 @@ impl Daemon {
         let live = self.live_jobs().await?;
         self.end_windows(&live, now).await?;
         self.start_ready(&live, now).await?;
+        self.start_tests().await?;
         if self.next_sweep.is_none_or(|at| at <= now) {
             self.settle_dead_runners().await?;
             self.spawn_maintenance(Work::Sweep);
@@ -619,10 +630,10 @@ impl Daemon {
     pub async fn settle(&mut self) -> Result<()> {
         loop {
             self.tick().await?;
-            if self.running.is_empty() && !self.planning_behind() {
+            if self.running.is_empty() && self.tests.is_empty() && !self.planning_behind() {
                 return Ok(());
             }
-            if self.running.is_empty() {
+            if self.running.is_empty() && self.tests.is_empty() {
                 continue;
             }
             self.wait_one().await;
@@ -631,9 +642,124 @@ impl Daemon {
 
     /// Waits until one running task ends (recorded at the next tick).
     async fn wait_one(&mut self) {
-        if let Some(ended) = self.tasks.join_next_with_id().await {
-            self.finish(ended).await;
+        tokio::select! {
+            Some(ended) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                self.finish(ended).await;
+            }
+            Some(ended) = self.tests.join_next(), if !self.tests.is_empty() => {
+                self.test_ended(ended).await;
+            }
         }
+    }
+
+    /// Starts the restore tests waiting to run, as many as workers are
+    /// free beside the backups (at least one at a time).
+    async fn start_tests(&mut self) -> Result<()> {
+        let free = self
+            .options
+            .workers
+            .saturating_sub(self.workers_busy())
+            .max(1)
+            .saturating_sub(self.tests.len());
+        if free == 0 {
+            return Ok(());
+        }
+        for job in restore_testing::waiting_tests(&self.env, &self.testing)
+            .await?
+            .into_iter()
+            .take(free)
+        {
+            let env = self.env.clone();
+            let id = job.restore_job_id.clone();
+            self.testing.insert(id.clone());
+            tracing::info!(job = %id, "restore test starting");
+            self.tests
+                .spawn(restore_testing::run_test_on_thread(env, id));
+        }
+        Ok(())
+    }
+
+    /// Records what a restore test's end means: its metrics are read from
+    /// the catalog; a test that failed is notified.
+    async fn test_ended(
+        &mut self,
+        ended: std::result::Result<(String, Result<RestoreJob>), JoinError>,
+    ) {
+        let (id, outcome) = match ended {
+            Ok(done) => done,
+            Err(error) => {
+                tracing::error!(%error, "a restore test's task ended abnormally");
+                return;
+            }
+        };
+        self.testing.remove(&id);
+        match outcome {
+            Ok(job) => self.notify_test(&job).await,
+            Err(error) => {
+                tracing::error!(job = %id, %error, "a restore test could not be recorded")
+            }
+        }
+    }
+
+    async fn notify_test(&self, job: &RestoreJob) {
+        let failed = job.status != coffer_model::RestoreJobStatus::Completed
+            || matches!(
+                job.validation_status,
+                Some(ValidationStatus::Failed | ValidationStatus::TimedOut)
+            );
+        if !failed {
+            return;
+        }
+        let message = match job.validation_status {
+            Some(status @ (ValidationStatus::Failed | ValidationStatus::TimedOut))
+                if job.status == coffer_model::RestoreJobStatus::Completed =>
+            {
+                format!(
+                    "validation {}: {}",
+                    status.as_str(),
+                    job.validation_status_message.as_deref().unwrap_or_default()
+                )
+            }
+            _ => job.status_message.clone().unwrap_or_default(),
+        };
+        let point = self
+            .env
+            .catalog
+            .list::<RecoveryPoint>(&[("arn", &job.recovery_point_arn)])
+            .await
+            .ok()
+            .and_then(|found| found.into_iter().next())
+            .map(|s| s.record);
+        let vault_name = point
+            .as_ref()
+            .map(|p| p.backup_vault_name.clone())
+            .unwrap_or_default();
+        let vault = match &point {
+            Some(p) => {
+                self.vault_of(&job.account_id, &job.region, &p.backup_vault_name)
+                    .await
+            }
+            None => None,
+        };
+        self.notifier.send(
+            Event {
+                event_type: "RESTORE_TEST_FAILED".into(),
+                time: self.env.now(),
+                account_id: job.account_id.clone(),
+                region: job.region.clone(),
+                backup_vault_name: vault_name,
+                job_id: Some(job.restore_job_id.clone()),
+                resource_arn: point.map(|p| p.resource_arn),
+                state: Some(
+                    job.validation_status
+                        .map_or(format!("{:?}", job.status).to_uppercase(), |v| {
+                            v.as_str().to_string()
+                        }),
+                ),
+                message: Some(message),
+            },
+            vault.as_ref(),
+        );
     }
 
     /// Runs until `shutdown` completes, then stops gracefully: no new work
@@ -664,8 +790,14 @@ impl Daemon {
                 Some(ended) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
                     self.finish(ended).await;
                 }
+                Some(ended) = self.tests.join_next(), if !self.tests.is_empty() => {
+                    self.test_ended(ended).await;
+                }
             }
         }
+        // A restore test stopped here leaves its scratch target recorded;
+        // the next start removes it.
+        self.tests.shutdown().await;
         tracing::info!(
             running = self.running.len(),
             "shutting down: no new jobs start"
@@ -704,6 +836,9 @@ impl Daemon {
     async fn reap(&mut self) {
         while let Some(ended) = self.tasks.try_join_next_with_id() {
             self.finish(ended).await;
+        }
+        while let Some(ended) = self.tests.try_join_next() {
+            self.test_ended(ended).await;
         }
     }
 
@@ -922,8 +1057,16 @@ impl Daemon {
             until,
         )
         .await?;
-        let made_jobs = !planned.is_empty();
+        let tests =
+            restore_testing::planned_tests(&self.env, &self.resources, from, until, now).await?;
+        let made_jobs = !planned.is_empty() || !tests.is_empty();
         self.store_planned(planned, down, now).await?;
+        if !tests.is_empty() {
+            let stored = self.env.catalog.insert_new(&tests, now).await?;
+            for id in stored {
+                tracing::info!(job = %id, "restore test recorded");
+            }
+        }
         // The mark is written when jobs were made, a minute has passed, or
         // a catch-up over several slices reaches its end, not every tick: a
         // restart from a mark a minute old plans that minute again, and
@@ -966,6 +1109,13 @@ impl Daemon {
             .list_objects(ObjectKind::BackupPlan)
             .await?
             .iter()
+            .chain(
+                self.env
+                    .catalog
+                    .list_objects(ObjectKind::RestoreTestingPlan)
+                    .await?
+                    .iter(),
+            )
             .map(|o| o.created_at)
             .min()
             .unwrap_or(now)

@@ -17,6 +17,8 @@
 //!   file of its target;
 //! - [`VALIDATE_AFTER_SCRATCH`] (coffer-drivers): a validation has
 //!   restored into its scratch place (SQLite file, PostgreSQL database);
+//! - [`RESTORE_TEST_AFTER_RESTORE`] (coffer-engine): a restore test has
+//!   restored into its scratch target, not yet validated or removed it;
 //! - [`REPORT_BEFORE_MANIFEST`] (coffer-report): a delivery has written
 //!   its files, key and signature, not yet `manifest.json`;
 //! - [`S3_BEFORE_READ`] (coffer-drivers): a bucket backup has listed the
@@ -26,6 +28,8 @@
 pub const RESTORE_AFTER_FILE: &str = "restore-after-file";
 /// A validation has restored into its scratch place.
 pub const VALIDATE_AFTER_SCRATCH: &str = "validate-after-scratch";
+/// A restore test has restored into its scratch target.
+pub const RESTORE_TEST_AFTER_RESTORE: &str = "restore-test-after-restore";
 /// A report delivery has written all but `manifest.json`.
 pub const REPORT_BEFORE_MANIFEST: &str = "report-before-manifest";
 /// A bucket backup is about to read an object listed before.

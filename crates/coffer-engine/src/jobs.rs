@@ -30,7 +30,7 @@ fn in_flight() -> std::sync::MutexGuard<'static, BTreeSet<String>> {
 }
 
 /// Keeps the set of this process's jobs in step with a job's state.
-fn track(id: &str, terminal: bool) {
+pub(crate) fn track(id: &str, terminal: bool) {
     if terminal {
         in_flight().remove(id);
     } else {
@@ -106,6 +106,10 @@ pub async fn create_restore_job(
         restore_target: target,
         restore_metadata: metadata,
         runner: None,
+        created_by: None,
+        deletion_status: None,
+        deletion_status_message: None,
+        restore_duration_millis: None,
     };
     env.catalog.insert(&job, now).await?;
     Ok(job)
@@ -243,7 +247,7 @@ pub fn report_interrupted(job: &ReportJob) -> String {
 
 /// Whether a restore or report job is left by a dead process: RUNNING,
 /// not run by this process, and its runner gone.
-fn left_by_dead(id: &str, runner: Option<&str>) -> bool {
+pub(crate) fn left_by_dead(id: &str, runner: Option<&str>) -> bool {
     !in_flight().contains(id) && exec::runner_is_gone(runner)
 }
 

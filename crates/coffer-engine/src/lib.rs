@@ -26,6 +26,9 @@
 //!   setter, settled when their process is gone.
 //! - [`failpoints`]: named points a crash test stops a process at (only in
 //!   builds with the `failpoints` feature).
+//! - [`restore_testing`]: restore testing plans fired like rules: a point
+//!   chosen, restored to a scratch target, validated (and hooked), the
+//!   target removed, leftovers of a crash removed at the next start.
 //! - [`maintenance`]: the sweep, prunes, vault checks, reconciliation.
 //! - [`daemon`]: the loop of `coffer serve`, with bounded workers.
 //! - [`notify`]: events to webhooks; [`http`]: `/metrics` and `/healthz`.
@@ -44,6 +47,7 @@ pub mod metrics;
 pub mod notify;
 pub mod planning;
 pub mod recovery;
+pub mod restore_testing;
 pub mod scheduling;
 pub mod sweeper;
 pub mod windows;

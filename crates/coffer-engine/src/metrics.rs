@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
 use coffer_catalog::VaultTotals;
-use coffer_model::{Arn, BackupJobState, RecoveryPoint, VaultCheck};
+use coffer_model::{Arn, BackupJobState, RecoveryPoint, RestoreJob, RestoreJobStatus, VaultCheck};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -38,6 +38,8 @@ pub struct Snapshot {
     pub upcoming: Vec<PlannedJob>,
     /// Vault checks (the newest of each vault is shown).
     pub checks: Vec<VaultCheck>,
+    /// The latest ended restore test of each resource.
+    pub restore_tests: Vec<(String, RestoreJob)>,
 }
 
 impl Snapshot {
@@ -61,6 +63,7 @@ impl Snapshot {
                 .into_iter()
                 .map(|s| s.record)
                 .collect(),
+            restore_tests: catalog.latest_restore_tests().await?,
         })
     }
 }
@@ -226,7 +229,92 @@ pub fn render(snapshot: &Snapshot) -> Result<String, std::fmt::Error> {
         check_time,
     );
 
+    let passed = Family::<Labels, Gauge>::default();
+    let restore_seconds = Family::<Labels, FloatGauge>::default();
+    let tested_at = Family::<Labels, FloatGauge>::default();
+    for (resource, job) in &snapshot.restore_tests {
+        let result = match (job.status, job.validation_status) {
+            (RestoreJobStatus::Completed, Some(v)) => v.as_str(),
+            (RestoreJobStatus::Completed, None) => "NONE",
+            _ => "RESTORE_FAILED",
+        };
+        let labels = vec![
+            ("resource_arn".to_string(), resource.clone()),
+            ("result".to_string(), result.to_string()),
+        ];
+        passed
+            .get_or_create(&labels)
+            .set(i64::from(result == "SUCCESSFUL"));
+        let by_resource = vec![("resource_arn".to_string(), resource.clone())];
+        if let Some(ms) = job.restore_duration_millis {
+            restore_seconds
+                .get_or_create(&by_resource)
+                .set(ms as f64 / 1000.0);
+        }
+        tested_at
+            .get_or_create(&by_resource)
+            .set(seconds(job.completion_date.unwrap_or(job.creation_date)));
+    }
+    registry.register(
+        "last_restore_test_passed",
+        "Whether the latest restore test of each resource passed (1) or not (0), labelled with its result",
+        passed,
+    );
+    registry.register(
+        "last_restore_test_duration_seconds",
+        "How long the restore of the latest restore test of each resource took",
+        restore_seconds,
+    );
+    registry.register(
+        "last_restore_test_timestamp_seconds",
+        "When the latest restore test of each resource ended its restore",
+        tested_at,
+    );
+
     let mut out = String::new();
     encode(&mut out, &registry)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_latest_restore_test_of_each_resource_is_shown() {
+        let job: RestoreJob = serde_json::from_value(serde_json::json!({
+            "RestoreJobId": "T1",
+            "AccountId": "210987654321",
+            "Region": "eu-west-1",
+            "RecoveryPointArn": "arn:coffer:backup:eu-west-1:210987654321:recovery-point:P1",
+            "Status": "COMPLETED",
+            "CreationDate": "2026-03-02T06:00:00Z",
+            "CompletionDate": "2026-03-02T06:00:02Z",
+            "ResourceType": "FileSystem",
+            "ValidationStatus": "TIMED_OUT",
+            "CreatedBy": {"RestoreTestingPlanArn": "arn:coffer:backup:eu-west-1:210987654321:restore-testing-plan:weekly"},
+            "RestoreDurationMillis": 1500
+        }))
+        .unwrap();
+        let arn = "arn:coffer:fs:eu-west-1:210987654321:filesystem/docs".to_string();
+        let snapshot = Snapshot {
+            restore_tests: vec![(arn.clone(), job)],
+            ..Snapshot::default()
+        };
+        let text = render(&snapshot).unwrap();
+        assert!(
+            text.contains(&format!(
+                "coffer_last_restore_test_passed{{resource_arn=\"{arn}\",result=\"TIMED_OUT\"}} 0"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "coffer_last_restore_test_duration_seconds{{resource_arn=\"{arn}\"}} 1.5"
+            )),
+            "{text}"
+        );
+    }
 }

@@ -328,6 +328,56 @@ pub struct RestoreJob {
     /// extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner: Option<String>,
+    /// The restore testing plan that started it (AWS's `CreatedBy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<RestoreJobCreator>,
+    /// What became of a restore test's scratch target (AWS's
+    /// `DeletionStatus`), with why when it failed or was removed late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_status: Option<DeletionStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_status_message: Option<String>,
+    /// How long the restore itself took, in milliseconds, measured by the
+    /// process that ran it (validation and clean-up not counted); what
+    /// RESTORE_TIME_FOR_RESOURCES_MEET_TARGET compares. A Coffer extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_duration_millis: Option<u64>,
+}
+
+impl RestoreJob {
+    /// Whether a restore test's scratch target may exist: the test started
+    /// (it is past PENDING) and its deletion has not succeeded.
+    pub fn scratch_left(&self) -> bool {
+        self.created_by.is_some()
+            && self.status != RestoreJobStatus::Pending
+            && self.deletion_status != Some(DeletionStatus::Successful)
+    }
+}
+
+/// `RestoreJobCreator`: which restore testing plan created a restore job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestoreJobCreator {
+    pub restore_testing_plan_arn: String,
+}
+
+/// `RestoreDeletionStatus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeletionStatus {
+    Deleting,
+    Failed,
+    Successful,
+}
+
+impl DeletionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletionStatus::Deleting => "DELETING",
+            DeletionStatus::Failed => "FAILED",
+            DeletionStatus::Successful => "SUCCESSFUL",
+        }
+    }
 }
 
 /// `RestoreValidationStatus`.
@@ -338,6 +388,17 @@ pub enum ValidationStatus {
     Successful,
     TimedOut,
     Validating,
+}
+
+impl ValidationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValidationStatus::Failed => "FAILED",
+            ValidationStatus::Successful => "SUCCESSFUL",
+            ValidationStatus::TimedOut => "TIMED_OUT",
+            ValidationStatus::Validating => "VALIDATING",
+        }
+    }
 }
 
 #[cfg(test)]

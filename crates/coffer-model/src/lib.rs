@@ -57,8 +57,8 @@ pub use iam::{
 };
 pub use inventory::{S3Endpoint, SecretRef, Server};
 pub use job::{
-    BackupJob, BackupJobState, CopyJob, CopyJobState, JobAttempt, RestoreJob, RestoreJobStatus,
-    ValidationStatus, VaultCheck,
+    BackupJob, BackupJobState, CopyJob, CopyJobState, DeletionStatus, JobAttempt, RestoreJob,
+    RestoreJobCreator, RestoreJobStatus, ValidationStatus, VaultCheck,
 };
 pub use legal_hold::{
     DateRange, LegalHold, LegalHoldStatus, RecoveryPointSelection, MAX_ACTIVE_LEGAL_HOLDS,
@@ -82,8 +82,9 @@ pub use report::{
 };
 pub use resource::{check_tags, Resource, ResourceType, Tags, TypeName, AWS_TYPES_WITHOUT_DRIVER};
 pub use restore_testing::{
-    KeyValue, RestoreTestingPlan, RestoreTestingRecoveryPointSelection, RestoreTestingSelection,
-    DEFAULT_RESTORE_TEST_START_WINDOW_HOURS, DEFAULT_SELECTION_WINDOW_DAYS,
+    restore_testing_plan_arn, KeyValue, RestoreTestingPlan, RestoreTestingRecoveryPointSelection,
+    RestoreTestingSelection, ValidationHook, DEFAULT_RESTORE_TEST_START_WINDOW_HOURS,
+    DEFAULT_SELECTION_WINDOW_DAYS, MAX_VALIDATION_WINDOW_HOURS,
 };
 pub use schedule::{CronField, RateUnit, Schedule, ScheduleError, ScheduleExpression};
 pub use selection::{

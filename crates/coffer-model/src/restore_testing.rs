@@ -2,9 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::arn::{Arn, ArnPattern};
 use crate::finding::{did_you_mean, Findings};
-use crate::resource::{ResourceType, TypeName};
+use crate::names::{AccountId, Region};
+use crate::resource::{Resource, ResourceType, TypeName};
 use crate::schedule::{Schedule, ScheduleExpression};
+use crate::selection::RESOURCE_TAG_PREFIX;
 
 /// Start window default and maximum, in hours.
 pub const DEFAULT_RESTORE_TEST_START_WINDOW_HOURS: u32 = 24;
@@ -60,6 +63,87 @@ pub struct RestoreTestingSelection {
     pub restore_metadata_overrides: std::collections::BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_window_hours: Option<u32>,
+    /// What a test runs against the restored copy besides Coffer's own
+    /// validation. A Coffer extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coffer_validation_hook: Option<ValidationHook>,
+}
+
+/// A restore test's own check of the restored copy (a Coffer extension,
+/// `CofferValidationHook` in a template): a command, or an SQL query
+/// whose result must be `Expect`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ValidationHook {
+    /// A program and its arguments, run with the restored place in
+    /// `COFFER_RESTORED` (a path, or the database's name) and
+    /// `COFFER_RESTORED_ADDRESS` (a path or `postgresql://...`); it passes
+    /// when it exits 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// A query run in the restored database (SQLite, PostgreSQL, MySQL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+    /// What the query must return: rows on lines, columns joined by `|`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+}
+
+/// The ARN of a restore testing plan.
+pub fn restore_testing_plan_arn(region: &Region, account: &AccountId, name: &str) -> Arn {
+    Arn::new(
+        "backup",
+        region.as_str(),
+        account.as_str(),
+        &format!("restore-testing-plan:{name}"),
+    )
+}
+
+impl RestoreTestingRecoveryPointSelection {
+    /// Whether a point in the vault `vault_arn` may be tested: an
+    /// `IncludeVaults` entry matches it and no `ExcludeVaults` one does.
+    pub fn vault_allowed(&self, vault_arn: &str) -> bool {
+        let matches = |patterns: &[String]| {
+            patterns
+                .iter()
+                .any(|p| ArnPattern::parse(p).is_ok_and(|p| p.matches_str(vault_arn)))
+        };
+        matches(&self.include_vaults) && !matches(&self.exclude_vaults)
+    }
+}
+
+impl RestoreTestingSelection {
+    /// Whether this selection tests `resource` (its type, then its ARN or
+    /// the conditions on its tags).
+    pub fn selects(&self, resource: &Resource) -> bool {
+        let types = match ResourceType::resolve_name(&self.protected_resource_type) {
+            Ok(TypeName::Types(types)) => types,
+            _ => return false,
+        };
+        if !types.contains(&resource.resource_type) {
+            return false;
+        }
+        let arn = resource.resource_arn.to_string();
+        let by_arn = self.protected_resource_arns.is_empty()
+            || self
+                .protected_resource_arns
+                .iter()
+                .any(|a| a == "*" || *a == arn);
+        if !by_arn {
+            return false;
+        }
+        let tag = |key: &str| {
+            let key = key.strip_prefix(RESOURCE_TAG_PREFIX).unwrap_or(key);
+            resource.tags.get(key).cloned()
+        };
+        self.protected_resource_conditions_string_equals
+            .iter()
+            .all(|kv| tag(&kv.key).as_deref() == Some(kv.value.as_str()))
+            && self
+                .protected_resource_conditions_string_not_equals
+                .iter()
+                .all(|kv| tag(&kv.key).as_deref() != Some(kv.value.as_str()))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +226,31 @@ impl RestoreTestingPlan {
                     "IncludeVaults is required",
                 )
                 .hint("use [\"*\"] for every vault");
+        }
+        for (field, list) in [
+            ("IncludeVaults", &selection.include_vaults),
+            ("ExcludeVaults", &selection.exclude_vaults),
+        ] {
+            for (idx, vault) in list.iter().enumerate() {
+                let path = format!("RecoveryPointSelection.{field}[{idx}]");
+                match ArnPattern::parse(vault) {
+                    Err(err) => {
+                        findings
+                            .error(path, format!("{field} entry {vault:?} is not a vault ARN or pattern: {}", err.reason))
+                            .hint("use \"*\", a vault ARN such as arn:coffer:backup:<region>:<account>:backup-vault:<name>, or a pattern such as arn:coffer:backup:*:*:backup-vault:prod-*");
+                    }
+                    Ok(p)
+                        if vault != "*"
+                            && !p.as_str().contains(":backup-vault:")
+                            && !p.as_str().ends_with('*') =>
+                    {
+                        findings
+                            .error(path, format!("{field} entry {vault:?} does not name a backup vault"))
+                            .hint("vault ARNs read arn:coffer:backup:<region>:<account>:backup-vault:<name>");
+                    }
+                    Ok(_) => {}
+                }
+            }
         }
         if selection.recovery_point_types.is_empty() {
             findings.error(
@@ -229,6 +338,66 @@ impl RestoreTestingSelection {
                 )
                 .hint("set ProtectedResourceArns to [\"*\"]");
         }
+        for (idx, arn) in arns.iter().enumerate() {
+            if arn != "*" && Arn::parse(arn).is_err() {
+                findings
+                    .error(
+                        format!("ProtectedResourceArns[{idx}]"),
+                        format!("{arn:?} is not a resource ARN"),
+                    )
+                    .hint("use the resource's ARN as `coffer resources` shows it, or [\"*\"]");
+            }
+        }
+        if let Some(hook) = &self.coffer_validation_hook {
+            let database = matches!(
+                ResourceType::resolve_name(&self.protected_resource_type),
+                Ok(TypeName::Types(ref t)) if t.len() == 1 && matches!(t[0], ResourceType::SQLite | ResourceType::PostgreSQL | ResourceType::MySQL)
+            );
+            match (hook.command.is_empty(), &hook.sql) {
+                (true, None) => {
+                    findings
+                        .error(
+                            "CofferValidationHook",
+                            "CofferValidationHook needs Command or Sql",
+                        )
+                        .hint(
+                            "Command: [program, args...], or Sql: a query with Expect: its result",
+                        );
+                }
+                (false, Some(_)) => {
+                    findings.error(
+                        "CofferValidationHook",
+                        "CofferValidationHook has both Command and Sql: give one",
+                    );
+                }
+                (true, Some(_)) if !database => {
+                    findings
+                        .error(
+                            "CofferValidationHook.Sql",
+                            format!(
+                                "an SQL hook needs a database; {} is not one",
+                                self.protected_resource_type
+                            ),
+                        )
+                        .hint("use Command for files, directories and buckets");
+                }
+                (true, Some(_)) if hook.expect.is_none() => {
+                    findings
+                        .error(
+                            "CofferValidationHook.Expect",
+                            "an SQL hook needs Expect, the result the query must return",
+                        )
+                        .hint("rows on lines, columns joined by '|', e.g. Expect: \"42\"");
+                }
+                (false, None) if hook.expect.is_some() => {
+                    findings.error(
+                        "CofferValidationHook.Expect",
+                        "Expect goes with Sql; a command passes by exiting 0",
+                    );
+                }
+                _ => {}
+            }
+        }
         if let Some(hours) = self.validation_window_hours {
             if hours > MAX_VALIDATION_WINDOW_HOURS {
                 findings.error(
@@ -288,6 +457,7 @@ mod tests {
             protected_resource_conditions_string_not_equals: vec![],
             restore_metadata_overrides: Default::default(),
             validation_window_hours: Some(2),
+            coffer_validation_hook: None,
         };
         assert!(selection.validate().has_errors());
         let mut ok = selection.clone();

@@ -11,10 +11,12 @@
 use coffer_model::{
     AdvancedBackupSetting, Arn, ArnPattern, BackupPlan, BackupRule, BackupSelection, BackupVault,
     ConditionParameter, Conditions, ControlInputParameter, ControlScope, CopyAction, Framework,
-    FrameworkControl, IamRole, IamUser, InlinePolicy, Lifecycle, ManagedPolicy,
-    ReportDeliveryChannel, ReportPlan, ReportSchedule, ReportSetting, TagCondition,
+    FrameworkControl, IamRole, IamUser, InlinePolicy, KeyValue, Lifecycle, ManagedPolicy,
+    ReportDeliveryChannel, ReportPlan, ReportSchedule, ReportSetting, RestoreTestingPlan,
+    RestoreTestingRecoveryPointSelection, RestoreTestingSelection, TagCondition, ValidationHook,
     VaultLockConfiguration, VaultNotifications, DEFAULT_COMPLETION_WINDOW_MINUTES,
-    DEFAULT_SCHEDULE, DEFAULT_START_WINDOW_MINUTES, PARTITION,
+    DEFAULT_RESTORE_TEST_START_WINDOW_HOURS, DEFAULT_SCHEDULE, DEFAULT_SELECTION_WINDOW_DAYS,
+    DEFAULT_START_WINDOW_MINUTES, PARTITION,
 };
 
 use crate::node::{Node, Value};
@@ -28,6 +30,8 @@ pub(crate) const MANAGED_TYPES: &[&str] = &[
     "AWS::Backup::BackupSelection",
     "AWS::Backup::Framework",
     "AWS::Backup::ReportPlan",
+    "AWS::Backup::RestoreTestingPlan",
+    "AWS::Backup::RestoreTestingSelection",
     "AWS::IAM::User",
     "AWS::IAM::ManagedPolicy",
     "AWS::IAM::Role",
@@ -36,8 +40,6 @@ pub(crate) const MANAGED_TYPES: &[&str] = &[
 /// AWS Backup types that Coffer does not manage yet: AWS would create them,
 /// so leaving them out is worth a warning.
 pub(crate) const BACKUP_TYPES_NOT_MANAGED: &[&str] = &[
-    "AWS::Backup::RestoreTestingPlan",
-    "AWS::Backup::RestoreTestingSelection",
     "AWS::Backup::LogicallyAirGappedBackupVault",
     "AWS::Backup::BackupVaultNotification",
 ];
@@ -1106,4 +1108,184 @@ pub(crate) fn read_role(
     };
     reader.findings("", role.validate());
     complete(reader, role)
+}
+
+pub(crate) fn read_restore_testing_plan(
+    reader: &mut Reader<'_>,
+    props: &Node,
+) -> Option<RestoreTestingPlan> {
+    let known = [
+        "RestoreTestingPlanName",
+        "ScheduleExpression",
+        "ScheduleExpressionTimezone",
+        "StartWindowHours",
+        "RecoveryPointSelection",
+        "Tags",
+    ];
+    let f = reader.fields(props, "", "", &known)?;
+    let name = req_string(
+        reader,
+        &f,
+        "RestoreTestingPlanName",
+        "RestoreTestingPlanName",
+    );
+    let schedule = req_string(reader, &f, "ScheduleExpression", "ScheduleExpression");
+    let zone = opt_string(
+        reader,
+        &f,
+        "ScheduleExpressionTimezone",
+        "ScheduleExpressionTimezone",
+    );
+    let start_window =
+        opt_u32(reader, &f, "StartWindowHours").unwrap_or(DEFAULT_RESTORE_TEST_START_WINDOW_HOURS);
+    if let Some(n) = f.get("Tags") {
+        reader.tags(n, "Tags", "Tags");
+    }
+    let mut selection = RestoreTestingRecoveryPointSelection {
+        algorithm: STAND_IN.into(),
+        include_vaults: vec!["*".into()],
+        exclude_vaults: Vec::new(),
+        recovery_point_types: vec!["SNAPSHOT".into()],
+        selection_window_days: DEFAULT_SELECTION_WINDOW_DAYS,
+    };
+    if let Some(node) = reader.required(&f, "RecoveryPointSelection") {
+        let known = [
+            "Algorithm",
+            "IncludeVaults",
+            "ExcludeVaults",
+            "RecoveryPointTypes",
+            "SelectionWindowDays",
+        ];
+        if let Some(sf) = reader.fields(
+            node,
+            "RecoveryPointSelection",
+            "RecoveryPointSelection",
+            &known,
+        ) {
+            selection.algorithm = or_stand_in(req_string(reader, &sf, "Algorithm", "Algorithm"));
+            if reader.required(&sf, "IncludeVaults").is_some() {
+                selection.include_vaults = string_list(reader, &sf, "IncludeVaults");
+            }
+            selection.exclude_vaults = string_list(reader, &sf, "ExcludeVaults");
+            if reader.required(&sf, "RecoveryPointTypes").is_some() {
+                selection.recovery_point_types = string_list(reader, &sf, "RecoveryPointTypes");
+            }
+            selection.selection_window_days = opt_u32(reader, &sf, "SelectionWindowDays")
+                .unwrap_or(DEFAULT_SELECTION_WINDOW_DAYS);
+        }
+    }
+    let plan = RestoreTestingPlan {
+        restore_testing_plan_name: or_stand_in(name),
+        schedule_expression: or_stand_in(schedule),
+        schedule_expression_timezone: zone,
+        start_window_hours: start_window,
+        recovery_point_selection: selection,
+    };
+    reader.findings("", plan.validate());
+    complete(reader, plan)
+}
+
+fn read_key_values(reader: &mut Reader<'_>, f: &Fields<'_>, name: &str) -> Vec<KeyValue> {
+    let mut out = Vec::new();
+    let Some(list) = f.get(name) else { return out };
+    for (idx, item) in reader
+        .list(list, &f.src(name), &f.model(name))
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let src = format!("{}[{idx}]", f.src(name));
+        let Some(kf) = reader.fields(item, &src, &src, &["Key", "Value"]) else {
+            continue;
+        };
+        out.push(KeyValue {
+            key: or_stand_in(req_string(reader, &kf, "Key", "Key")),
+            value: or_stand_in(req_string(reader, &kf, "Value", "Value")),
+        });
+    }
+    out
+}
+
+pub(crate) fn read_restore_testing_selection(
+    reader: &mut Reader<'_>,
+    props: &Node,
+) -> Option<RestoreTestingSelection> {
+    let known = [
+        "RestoreTestingPlanName",
+        "RestoreTestingSelectionName",
+        "ProtectedResourceType",
+        "IamRoleArn",
+        "ProtectedResourceArns",
+        "ProtectedResourceConditions",
+        "RestoreMetadataOverrides",
+        "ValidationWindowHours",
+        "CofferValidationHook",
+    ];
+    let f = reader.fields(props, "", "", &known)?;
+    let plan = req_string(
+        reader,
+        &f,
+        "RestoreTestingPlanName",
+        "RestoreTestingPlanName",
+    );
+    let name = req_string(
+        reader,
+        &f,
+        "RestoreTestingSelectionName",
+        "RestoreTestingSelectionName",
+    );
+    let resource_type = req_string(reader, &f, "ProtectedResourceType", "ProtectedResourceType");
+    let role = req_string(reader, &f, "IamRoleArn", "IamRoleArn");
+    let arns = string_list(reader, &f, "ProtectedResourceArns");
+    let (mut equals, mut not_equals) = (Vec::new(), Vec::new());
+    if let Some(node) = f.get("ProtectedResourceConditions") {
+        if let Some(cf) = reader.fields(
+            node,
+            "ProtectedResourceConditions",
+            "ProtectedResourceConditions",
+            &["StringEquals", "StringNotEquals"],
+        ) {
+            equals = read_key_values(reader, &cf, "StringEquals");
+            not_equals = read_key_values(reader, &cf, "StringNotEquals");
+        }
+    }
+    let overrides = f
+        .get("RestoreMetadataOverrides")
+        .map(|n| reader.tags(n, "RestoreMetadataOverrides", "RestoreMetadataOverrides"))
+        .unwrap_or_default();
+    let window = opt_u32(reader, &f, "ValidationWindowHours");
+    let hook = f.get("CofferValidationHook").and_then(|node| {
+        let hf = reader.fields(
+            node,
+            "CofferValidationHook",
+            "CofferValidationHook",
+            &["Command", "Sql", "Expect"],
+        )?;
+        Some(ValidationHook {
+            command: string_list(reader, &hf, "Command"),
+            sql: opt_string(reader, &hf, "Sql", "Sql"),
+            expect: opt_string(reader, &hf, "Expect", "Expect"),
+        })
+    });
+    if arns.is_empty() && f.get("ProtectedResourceArns").is_none() {
+        reader.error(
+            f.node.pos,
+            "",
+            "ProtectedResourceArns is required: a list of up to 30 resource ARNs, or [\"*\"] (with ProtectedResourceConditions to narrow it)",
+        );
+    }
+    let selection = RestoreTestingSelection {
+        restore_testing_selection_name: or_stand_in(name),
+        restore_testing_plan_name: or_stand_in(plan),
+        protected_resource_type: or_stand_in(resource_type),
+        iam_role_arn: or_stand_in(role),
+        protected_resource_arns: arns,
+        protected_resource_conditions_string_equals: equals,
+        protected_resource_conditions_string_not_equals: not_equals,
+        restore_metadata_overrides: overrides,
+        validation_window_hours: window,
+        coffer_validation_hook: hook,
+    };
+    reader.findings("", selection.validate());
+    complete(reader, selection)
 }

@@ -629,6 +629,7 @@ impl<'i> Resolver<'i> {
                 "FrameworkStatus",
             ],
             "AWS::Backup::ReportPlan" => &["ReportPlanArn"],
+            "AWS::Backup::RestoreTestingPlan" => &["RestoreTestingPlanArn"],
             "AWS::IAM::User" => &["Arn"],
             "AWS::IAM::ManagedPolicy" => &["PolicyArn"],
             "AWS::IAM::Role" => &["Arn", "RoleId"],
@@ -669,6 +670,9 @@ impl<'i> Resolver<'i> {
             }
             ("AWS::Backup::Framework", "FrameworkArn") => backup_arn("framework", &name),
             ("AWS::Backup::ReportPlan", "ReportPlanArn") => backup_arn("report-plan", &name),
+            ("AWS::Backup::RestoreTestingPlan", "RestoreTestingPlanArn") => {
+                backup_arn("restore-testing-plan", &name)
+            }
             (t, a)
                 if t.starts_with("AWS::Backup::")
                     && (a == "VersionId"
@@ -1050,6 +1054,12 @@ pub(crate) fn name_property(entry: &Entry) -> Option<(&'static str, &Node)> {
             .map(|n| ("BackupSelection.SelectionName", n)),
         "AWS::Backup::Framework" => props.get("FrameworkName").map(|n| ("FrameworkName", n)),
         "AWS::Backup::ReportPlan" => props.get("ReportPlanName").map(|n| ("ReportPlanName", n)),
+        "AWS::Backup::RestoreTestingPlan" => props
+            .get("RestoreTestingPlanName")
+            .map(|n| ("RestoreTestingPlanName", n)),
+        "AWS::Backup::RestoreTestingSelection" => props
+            .get("RestoreTestingSelectionName")
+            .map(|n| ("RestoreTestingSelectionName", n)),
         "AWS::IAM::Role" => props.get("RoleName").map(|n| ("RoleName", n)),
         "AWS::IAM::User" => props.get("UserName").map(|n| ("UserName", n)),
         "AWS::IAM::ManagedPolicy" => props

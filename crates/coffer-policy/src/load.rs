@@ -534,6 +534,27 @@ fn load_templates(
                     }
                 }
             }
+            "AWS::Backup::RestoreTestingPlan" => {
+                match cfn::read_restore_testing_plan(&mut reader, &resolved) {
+                    Some(v) => loaded
+                        .set
+                        .restore_testing_plans
+                        .push(declared(v, origin, &reader)),
+                    None => {
+                        if let Some(name) = resolver.name_of(logical_id) {
+                            loaded.set.incomplete_restore_testing_plans.push(name);
+                        }
+                    }
+                }
+            }
+            "AWS::Backup::RestoreTestingSelection" => {
+                if let Some(v) = cfn::read_restore_testing_selection(&mut reader, &resolved) {
+                    loaded
+                        .set
+                        .restore_testing_selections
+                        .push(declared(v, origin, &reader));
+                }
+            }
             "AWS::IAM::User" => match cfn::read_user(&mut reader, &resolved, logical_id) {
                 Some(v) => loaded.set.users.push(declared(v, origin, &reader)),
                 None => {
@@ -984,6 +1005,25 @@ fn check_set(loaded: &mut Loaded) {
     duplicates(diags, &set.files, &set.report_plans, "report plan", |r| {
         r.report_plan_name.clone()
     });
+    duplicates(
+        diags,
+        &set.files,
+        &set.restore_testing_plans,
+        "restore testing plan",
+        |p| p.restore_testing_plan_name.clone(),
+    );
+    duplicates(
+        diags,
+        &set.files,
+        &set.restore_testing_selections,
+        "restore testing selection",
+        |s| {
+            format!(
+                "{}/{}",
+                s.restore_testing_plan_name, s.restore_testing_selection_name
+            )
+        },
+    );
     duplicates(diags, &set.files, &set.resources, "resource", |r| {
         r.resource_arn.to_string()
     });
@@ -1154,6 +1194,36 @@ pub fn check_references(
             match suggestion {
                 Some(s) => diag.hint(format!("did you mean {s:?}?")),
                 None => diag.hint("use !Ref to the AWS::Backup::BackupPlan resource"),
+            };
+        }
+    }
+    let testing_plans: BTreeSet<&str> = set
+        .restore_testing_plans
+        .iter()
+        .map(|p| p.value.restore_testing_plan_name.as_str())
+        .chain(
+            set.incomplete_restore_testing_plans
+                .iter()
+                .map(String::as_str),
+        )
+        .collect();
+    for selection in &set.restore_testing_selections {
+        let o = &selection.origin;
+        let plan = selection.value.restore_testing_plan_name.as_str();
+        if !testing_plans.contains(plan) {
+            let suggestion = suggestions.did_you_mean(plan, testing_plans.iter().copied());
+            let diag = diags.push(
+                Severity::Error,
+                &o.file,
+                Some(o.at(&["RestoreTestingPlanName"])),
+                format!("{}.RestoreTestingPlanName", o.logical_id),
+                format!("restore testing plan {plan:?} is not declared in these files"),
+            );
+            match suggestion {
+                Some(s) => diag.hint(format!("did you mean {s:?}?")),
+                None => diag.hint(
+                    "declare the AWS::Backup::RestoreTestingPlan in the same stack and use !Ref to it",
+                ),
             };
         }
     }

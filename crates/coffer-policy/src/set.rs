@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use coffer_model::{
     AccountId, BackupPlan, BackupSelection, BackupVault, Framework, IamRole, IamUser,
-    ManagedPolicy, Region, ReportPlan, Resource, S3Endpoint, Server,
+    ManagedPolicy, Region, ReportPlan, Resource, RestoreTestingPlan, RestoreTestingSelection,
+    S3Endpoint, Server,
 };
 
 use crate::node::Pos;
@@ -137,6 +138,8 @@ pub struct PolicySet {
     pub selections: Vec<Declared<BackupSelection>>,
     pub frameworks: Vec<Declared<Framework>>,
     pub report_plans: Vec<Declared<ReportPlan>>,
+    pub restore_testing_plans: Vec<Declared<RestoreTestingPlan>>,
+    pub restore_testing_selections: Vec<Declared<RestoreTestingSelection>>,
     /// IAM users, managed policies and roles: objects of the account, not
     /// of the stack's region.
     pub users: Vec<Declared<IamUser>>,
@@ -164,4 +167,6 @@ pub struct PolicySet {
     /// to them are not reported missing.
     pub incomplete_users: Vec<String>,
     pub incomplete_managed_policies: Vec<String>,
+    /// The same for restore testing plans (by name).
+    pub incomplete_restore_testing_plans: Vec<String>,
 }

@@ -51,9 +51,9 @@ pub struct RestoreJobFilter {
     pub created_after: Option<jiff::Timestamp>,
     pub completed_before: Option<jiff::Timestamp>,
     pub completed_after: Option<jiff::Timestamp>,
-    /// Restore testing and parent jobs are not Coffer's yet: naming one
-    /// selects nothing.
+    /// The restore tests a restore testing plan created (`CreatedBy`).
     pub restore_testing_plan_arn: Option<String>,
+    /// Parent jobs are not Coffer's yet: naming one selects nothing.
     pub parent_job_id: Option<String>,
 }
 
@@ -177,8 +177,7 @@ impl Service {
         let scope = self
             .account_scope(caller, filter.account_id.as_deref())
             .await?;
-        if filter.restore_testing_plan_arn.is_some()
-            || filter.parent_job_id.is_some()
+        if filter.parent_job_id.is_some()
             || scope.accounts.is_empty()
         {
             return Ok(Paged {
@@ -220,6 +219,18 @@ impl Service {
                         .resource_type
                         .as_deref()
                         .is_none_or(|t| j.resource_type.as_str() == t)
+                })
+                // Restore tests of one plan (`CreatedBy`), as a resource
+                // type is kept: a page may hold fewer than asked.
+                .filter(|j| {
+                    filter
+                        .restore_testing_plan_arn
+                        .as_deref()
+                        .is_none_or(|arn| {
+                            j.created_by
+                                .as_ref()
+                                .is_some_and(|c| c.restore_testing_plan_arn == arn)
+                        })
                 })
                 .collect(),
             next_token: found.next.map(|cursor| record_token(listing, &cursor)),

@@ -442,6 +442,29 @@ impl Service {
         })
     }
 
+    /// Runs the tests restore testing plan `plan` asks for now, as if it
+    /// fired (`coffer restore-testing start`): each recorded as a restore
+    /// job of the caller, restored into its scratch target, validated, the
+    /// target removed; the jobs as they ended.
+    ///
+    /// # Errors
+    /// `AccessDenied`; `ResourceNotFound` for a plan not applied in the
+    /// caller's account and region; catalog failures.
+    pub async fn start_restore_test(
+        &self,
+        caller: &Caller,
+        plan: &str,
+    ) -> Result<Vec<coffer_model::RestoreJob>> {
+        self.authorize(caller, Action::StartRestoreJob, Target::Account)?;
+        Ok(coffer_engine::restore_testing::start_now(
+            &self.env_for(caller),
+            caller.account.as_str(),
+            caller.region.as_str(),
+            plan,
+        )
+        .await?)
+    }
+
     /// Where validations restore to: the home's `tmp/`.
     fn scratch(&self) -> std::path::PathBuf {
         self.config().home().join("tmp")

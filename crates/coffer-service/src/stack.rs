@@ -104,6 +104,36 @@ fn desired_objects(set: &PolicySet, options: &LoadOptions) -> Result<Vec<Desired
             &r.value,
         )?);
     }
+    for p in &set.restore_testing_plans {
+        let name = p.value.restore_testing_plan_name.clone();
+        let arn = coffer_model::restore_testing_plan_arn(region, account, &name).to_string();
+        out.push(desired(
+            ObjectKind::RestoreTestingPlan,
+            options,
+            name,
+            arn,
+            &p.value,
+        )?);
+    }
+    for s in &set.restore_testing_selections {
+        let name = restore_testing_selection_key(&s.value);
+        let arn = format!(
+            "{}:selection:{}",
+            coffer_model::restore_testing_plan_arn(
+                region,
+                account,
+                &s.value.restore_testing_plan_name
+            ),
+            s.value.restore_testing_selection_name
+        );
+        out.push(desired(
+            ObjectKind::RestoreTestingSelection,
+            options,
+            name,
+            arn,
+            &s.value,
+        )?);
+    }
     for s in &set.servers {
         let arn = format!(
             "arn:{PARTITION}:{}:{}:{}:server/{}",
@@ -182,6 +212,14 @@ fn desired_objects(set: &PolicySet, options: &LoadOptions) -> Result<Vec<Desired
     Ok(out)
 }
 
+/// The catalog name of a restore testing selection: `plan/selection`.
+pub fn restore_testing_selection_key(s: &coffer_model::RestoreTestingSelection) -> String {
+    format!(
+        "{}/{}",
+        s.restore_testing_plan_name, s.restore_testing_selection_name
+    )
+}
+
 /// Where the files declare the object a catalog change is about.
 fn origin_of<'s>(
     set: &'s PolicySet,
@@ -214,6 +252,16 @@ fn origin_of<'s>(
             .iter()
             .find(|r| r.value.report_plan_name == name)
             .map(|r| &r.origin),
+        ObjectKind::RestoreTestingPlan => set
+            .restore_testing_plans
+            .iter()
+            .find(|p| p.value.restore_testing_plan_name == name)
+            .map(|p| &p.origin),
+        ObjectKind::RestoreTestingSelection => set
+            .restore_testing_selections
+            .iter()
+            .find(|s| restore_testing_selection_key(&s.value) == name)
+            .map(|s| &s.origin),
         ObjectKind::Server => set
             .servers
             .iter()

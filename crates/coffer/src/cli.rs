@@ -45,6 +45,20 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum RestoreTestingCommand {
+    /// Run the plan's tests now, as if it fired: each selected resource's
+    /// point restored into a scratch target, validated, the target removed.
+    #[command(after_help = "Example:\n  coffer restore-testing start --plan weekly_drills")]
+    Start {
+        /// The restore testing plan's name.
+        #[arg(long)]
+        plan: String,
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum Command {
     /// Check policy and inventory files; print every error and warning.
     #[command(
@@ -118,6 +132,9 @@ pub enum Command {
     /// The organization: check it, show an account's effective backup policy.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Restore testing: run a restore testing plan's drills now.
+    #[command(subcommand)]
+    RestoreTesting(RestoreTestingCommand),
     /// Print the Prometheus metrics (`coffer_*`) the daemon serves on /metrics.
     #[command(after_help = "Example:\n  coffer metrics")]
     Metrics,
@@ -189,6 +206,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::RecoveryPoints(command) => crate::points::run(ctx, &command).await,
         Command::Jobs(command) => crate::jobs::run(ctx, &command).await,
         Command::Metrics => crate::metrics::run(ctx).await,
+        Command::RestoreTesting(RestoreTestingCommand::Start { plan, output }) => {
+            crate::restore_testing::start(ctx, &plan, output).await
+        }
         Command::Quickstart => crate::quickstart::run(ctx).await,
         Command::Evidence(command) => crate::evidence::run(ctx, &command).await,
         Command::Org(command) => crate::org::run(ctx, &command).await,

@@ -24,6 +24,8 @@ pub enum GetKind {
     Users,
     ManagedPolicies,
     Roles,
+    RestoreTestingPlans,
+    RestoreTestingSelections,
 }
 
 fn text(doc: &Json, path: &[&str]) -> String {
@@ -140,6 +142,7 @@ fn with_ids(kind: ObjectKind, name: &str, arn: &str, doc: &Json) -> Json {
             ObjectKind::BackupPlan => Some("BackupPlanArn"),
             ObjectKind::Framework => Some("FrameworkArn"),
             ObjectKind::ReportPlan => Some("ReportPlanArn"),
+            ObjectKind::RestoreTestingPlan => Some("RestoreTestingPlanArn"),
             ObjectKind::IamUser | ObjectKind::IamRole => Some("Arn"),
             ObjectKind::IamManagedPolicy => Some("PolicyArn"),
             _ => None,
@@ -402,6 +405,49 @@ fn rows(kind: ObjectKind, objects: &[StoredObject]) -> (Vec<&'static str>, Vec<V
                 })
                 .collect(),
         ),
+        ObjectKind::RestoreTestingPlan => (
+            vec![
+                "NAME",
+                "SCHEDULE",
+                "ALGORITHM",
+                "WINDOW DAYS",
+                "VAULTS",
+                "STACK",
+            ],
+            objects
+                .iter()
+                .map(|o| {
+                    let selection = o
+                        .doc
+                        .get("RecoveryPointSelection")
+                        .cloned()
+                        .unwrap_or(Json::Null);
+                    vec![
+                        o.name.clone(),
+                        text(&o.doc, &["ScheduleExpression"]),
+                        text(&selection, &["Algorithm"]),
+                        text(&selection, &["SelectionWindowDays"]),
+                        joined(&selection, "IncludeVaults"),
+                        o.stack.clone(),
+                    ]
+                })
+                .collect(),
+        ),
+        ObjectKind::RestoreTestingSelection => (
+            vec!["NAME", "TYPE", "RESOURCES", "VALIDATION HOURS", "STACK"],
+            objects
+                .iter()
+                .map(|o| {
+                    vec![
+                        o.name.clone(),
+                        text(&o.doc, &["ProtectedResourceType"]),
+                        joined(&o.doc, "ProtectedResourceArns"),
+                        text(&o.doc, &["ValidationWindowHours"]),
+                        o.stack.clone(),
+                    ]
+                })
+                .collect(),
+        ),
         ObjectKind::IamManagedPolicy => (
             vec!["NAME", "USERS", "ACCOUNT", "OWNER"],
             objects
@@ -433,6 +479,8 @@ fn object_kind(kind: GetKind) -> Option<ObjectKind> {
         GetKind::Users => Some(ObjectKind::IamUser),
         GetKind::ManagedPolicies => Some(ObjectKind::IamManagedPolicy),
         GetKind::Roles => Some(ObjectKind::IamRole),
+        GetKind::RestoreTestingPlans => Some(ObjectKind::RestoreTestingPlan),
+        GetKind::RestoreTestingSelections => Some(ObjectKind::RestoreTestingSelection),
     }
 }
 

@@ -25,6 +25,7 @@ mod quickstart;
 mod render;
 mod report;
 mod restore;
+mod restore_testing;
 mod schedule;
 mod serve;
 mod sweep;

@@ -97,6 +97,10 @@ async fn aggregates_pages_and_results_recorded_on_change() {
             restore_target: None,
             restore_metadata: Default::default(),
             runner: None,
+            created_by: None,
+            deletion_status: None,
+            deletion_status_message: None,
+            restore_duration_millis: None,
         };
         catalog.insert(&restore, now()).await.unwrap();
         let restores = catalog.completed_restores().await.unwrap();

@@ -450,7 +450,7 @@ fn resource_types() {
         all_diagnostics(&loaded, &options()),
         [
             "error: tests/fixtures/broken/resource-types.yaml:2:3 Vault.Type: AWS::Backup::BackupVualt is not an AWS Backup resource type; did you mean \"AWS::Backup::BackupVault\"?",
-            "warning: tests/fixtures/broken/resource-types.yaml:6:3 RestoreTests.Type: AWS::Backup::RestoreTestingPlan is not managed by Coffer yet; it is listed but nothing is created",
+            "warning: tests/fixtures/broken/resource-types.yaml:6:3 AirGapped.Type: AWS::Backup::LogicallyAirGappedBackupVault is not managed by Coffer yet; it is listed but nothing is created",
             "error: tests/fixtures/broken/resource-types.yaml:10:3 Thing.Type: \"Custom\" is not a resource type (expected AWS::Service::Kind)",
             "error: tests/fixtures/broken/resource-types.yaml:12:3 TooShort.Type: \"AWS::S3\" is not a resource type (expected AWS::Service::Kind)",
             "error: tests/fixtures/broken/resource-types.yaml:14:3 TooLong.Type: \"AWS::S3::Bucket::Policy\" is not a resource type (expected AWS::Service::Kind)",
@@ -467,7 +467,7 @@ fn resource_types() {
         .collect();
     assert_eq!(
         listed,
-        ["Extension", "Hook", "Instance", "Legacy", "RestoreTests"]
+        ["AirGapped", "Extension", "Hook", "Instance", "Legacy"]
     );
 }
 
@@ -819,6 +819,28 @@ fn report_schedule_that_cannot_run() {
         &[
             "error: tests/fixtures/broken/report-schedule.yaml:12:37 Monthly.ReportSchedule.ScheduleExpressionTimezone: unknown time zone `Europe/Pariss`; expected an IANA time zone name such as `Europe/Paris`, `America/New_York` or `UTC`; did you mean `Europe/Paris`?",
             "error: tests/fixtures/broken/report-schedule.yaml:22:9 Weekly.ReportSchedule.Schedule: unknown field \"Schedule\"; did you mean \"ScheduleExpression\"?",
+        ],
+    );
+}
+
+/// Restore testing plans and selections: every field AWS would refuse,
+/// each at its place, with what is allowed.
+#[test]
+fn restore_testing() {
+    check(
+        &["broken/restore-testing.yaml"],
+        &[
+            "error: tests/fixtures/broken/restore-testing.yaml:5:31 Drills.RestoreTestingPlanName: RestoreTestingPlanName \"weekly-drills\" is not allowed: use 1-50 letters, digits or '_', starting with a letter; e.g. \"weekly_drills\"",
+            "error: tests/fixtures/broken/restore-testing.yaml:7:35 Drills.ScheduleExpressionTimezone: unknown time zone `Europe/Pariss`; expected an IANA time zone name such as `Europe/Paris`, `America/New_York` or `UTC`; did you mean `Europe/Paris`?",
+            "error: tests/fixtures/broken/restore-testing.yaml:8:25 Drills.StartWindowHours: StartWindowHours (200) must be between 1 and 168",
+            "error: tests/fixtures/broken/restore-testing.yaml:10:20 Drills.RecoveryPointSelection.Algorithm: Algorithm \"LATEST_WITHIN_WINDOWS\" must be LATEST_WITHIN_WINDOW or RANDOM_WITHIN_WINDOW; did you mean \"LATEST_WITHIN_WINDOW\"?",
+            "error: tests/fixtures/broken/restore-testing.yaml:11:25 Drills.RecoveryPointSelection.IncludeVaults[0]: IncludeVaults entry \"prod-*\" is not a vault ARN or pattern: it does not start with \"arn:\" (use \"*\" to match every resource); use \"*\", a vault ARN such as arn:coffer:backup:<region>:<account>:backup-vault:<name>, or a pattern such as arn:coffer:backup:*:*:backup-vault:prod-*",
+            "error: tests/fixtures/broken/restore-testing.yaml:12:30 Drills.RecoveryPointSelection.RecoveryPointTypes[0]: \"SNAPSHOTS\" must be SNAPSHOT or CONTINUOUS",
+            "error: tests/fixtures/broken/restore-testing.yaml:13:30 Drills.RecoveryPointSelection.SelectionWindowDays: SelectionWindowDays (400) must be between 1 and 365",
+            "error: tests/fixtures/broken/restore-testing.yaml:17:31 Files.RestoreTestingPlanName: restore testing plan \"monthly_drills\" is not declared in these files; declare the AWS::Backup::RestoreTestingPlan in the same stack and use !Ref to it",
+            "error: tests/fixtures/broken/restore-testing.yaml:23:9 Files.ProtectedResourceConditions: ProtectedResourceConditions apply only with ProtectedResourceArns [\"*\"]; set ProtectedResourceArns to [\"*\"]",
+            "error: tests/fixtures/broken/restore-testing.yaml:26:30 Files.ValidationWindowHours: ValidationWindowHours (200) must be at most 168",
+            "error: tests/fixtures/broken/restore-testing.yaml:28:14 Files.CofferValidationHook.Sql: an SQL hook needs a database; FileSystem is not one; use Command for files, directories and buckets",
         ],
     );
 }

@@ -815,3 +815,46 @@ fn repository_example_loads_with_no_diagnostics() {
         }]
     );
 }
+
+/// A restore testing plan and its selection read into the model as AWS
+/// shapes them, with Coffer's hook.
+#[test]
+fn restore_testing_plan_and_selection() {
+    let loaded = load(&["valid/restore-testing.yaml"]);
+    assert!(
+        all_diagnostics(&loaded, &options()).is_empty(),
+        "{:?}",
+        all_diagnostics(&loaded, &options())
+    );
+    let plan = &loaded.set.restore_testing_plans[0].value;
+    assert_eq!(plan.restore_testing_plan_name, "weekly_drills");
+    assert_eq!(
+        plan.schedule_expression_timezone.as_deref(),
+        Some("Europe/Paris")
+    );
+    assert_eq!(plan.start_window_hours, 4);
+    let selection = &plan.recovery_point_selection;
+    assert_eq!(selection.algorithm, "RANDOM_WITHIN_WINDOW");
+    assert_eq!(selection.selection_window_days, 14);
+    assert!(
+        selection.vault_allowed("arn:coffer:backup:eu-west-1:111122223333:backup-vault:prod-db")
+    );
+    assert!(
+        !selection.vault_allowed("arn:coffer:backup:eu-west-1:111122223333:backup-vault:prod-cold")
+    );
+    assert!(
+        !selection.vault_allowed("arn:coffer:backup:eu-west-1:111122223333:backup-vault:staging")
+    );
+    let s = &loaded.set.restore_testing_selections[0].value;
+    assert_eq!(s.restore_testing_plan_name, "weekly_drills");
+    assert_eq!(s.protected_resource_arns, strings(&["*"]));
+    assert_eq!(s.protected_resource_conditions_string_equals.len(), 1);
+    assert_eq!(
+        s.restore_metadata_overrides,
+        tags(&[("TargetServer", "scratch")])
+    );
+    assert_eq!(s.validation_window_hours, Some(2));
+    let hook = s.coffer_validation_hook.clone().unwrap();
+    assert_eq!(hook.sql.as_deref(), Some("SELECT count(*) FROM accounts"));
+    assert_eq!(hook.expect.as_deref(), Some("3"));
+}

@@ -41,7 +41,7 @@ fn ok(run: &Run) {
 
 /// Runs `coffer ARGS` with the failpoint `name` armed, waits until the
 /// process reports reaching it, and kills it there with SIGKILL.
-fn kill_at(home: &Home, name: &str, args: &[&str]) {
+pub(crate) fn kill_at(home: &Home, name: &str, args: &[&str]) {
     let mut child = crate::spawn_to_failpoint(home, name, name, args);
     child.kill().unwrap();
     let status = child.wait().unwrap();
@@ -49,7 +49,7 @@ fn kill_at(home: &Home, name: &str, args: &[&str]) {
 }
 
 /// Restore and report jobs in `status`, read straight from the catalog.
-fn jobs_in(home: &Home, table: &str, status: &str) -> Vec<Value> {
+pub(crate) fn jobs_in(home: &Home, table: &str, status: &str) -> Vec<Value> {
     let conn = rusqlite::Connection::open(home.path().join("catalog.db")).unwrap();
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
     let mut statement = conn
@@ -76,7 +76,7 @@ fn point_of(home: &Home, resource: &str) -> String {
         .to_string()
 }
 
-fn serve(home: &Home) -> Child {
+pub(crate) fn serve(home: &Home) -> Child {
     Command::new(env!("CARGO_BIN_EXE_coffer"))
         .arg("--home")
         .arg(home.path())

@@ -160,6 +160,17 @@ pub(crate) async fn daemon_at(
     let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
     let catalog = Catalog::open(config.catalog_url(), start).await.unwrap();
     simulated_from(home, &catalog, start).await;
+    daemon_on(home, start).await
+}
+
+/// A daemon over the home's catalog as it stands, on a manual clock at
+/// `start` (a second scheduler, or a restarted one).
+pub(crate) async fn daemon_on(
+    home: &Home,
+    start: Timestamp,
+) -> (Daemon, Arc<ManualClock>, Catalog) {
+    let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
+    let catalog = Catalog::open(config.catalog_url(), start).await.unwrap();
     let clock = Arc::new(ManualClock::new(start));
     let env = Env::new(catalog.clone(), config, clock.clone());
     let mut options = DaemonOptions::from_settings(&coffer_policy::ServeSettings::default());
@@ -218,7 +229,7 @@ fn expected_jobs(from: Timestamp, to: Timestamp) -> BTreeSet<(String, String, Ti
     out
 }
 
-async fn all<R: coffer_catalog::Record>(catalog: &Catalog) -> Vec<R> {
+pub(crate) async fn all<R: coffer_catalog::Record>(catalog: &Catalog) -> Vec<R> {
     catalog
         .list::<R>(&[])
         .await

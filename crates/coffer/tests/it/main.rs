@@ -27,6 +27,7 @@ mod policy;
 mod postgres;
 mod quickstart;
 mod report;
+mod restore_testing;
 mod vaults;
 
 use std::path::{Path, PathBuf};
