@@ -146,7 +146,7 @@ def generate(db, resources, jobs, points, restores):
               json_object('RestoreJobId', id, 'AccountId', '{ACCOUNT}', 'Region', '{REGION}',
                 'RecoveryPointArn', point, 'Status', 'COMPLETED', 'CreationDate', started,
                 'CompletionDate', ended, 'ResourceType', rtype, 'PercentDone', 100),
-              3, started, ended
+              3, started, ended, NULL
             FROM (SELECT printf('RESTORE-%012d', i) AS id,
                          'arn:coffer:backup:{REGION}:{ACCOUNT}:recovery-point:' || printf('%08x-0000-4000-8000-%012x', 0, i % {resources}) AS point,
                          {RESOURCE_TYPE(f'(i % {resources})')} AS rtype,

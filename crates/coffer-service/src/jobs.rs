@@ -177,9 +177,7 @@ impl Service {
         let scope = self
             .account_scope(caller, filter.account_id.as_deref())
             .await?;
-        if filter.parent_job_id.is_some()
-            || scope.accounts.is_empty()
-        {
+        if filter.parent_job_id.is_some() || scope.accounts.is_empty() {
             return Ok(Paged {
                 items: Vec::new(),
                 next_token: None,

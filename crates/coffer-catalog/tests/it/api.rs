@@ -494,6 +494,10 @@ fn restore(id: &str, point: &str, minutes: i64, validation: bool) -> coffer_mode
         restore_target: None,
         restore_metadata: std::collections::BTreeMap::new(),
         runner: None,
+        created_by: None,
+        deletion_status: None,
+        deletion_status_message: None,
+        restore_duration_millis: None,
     }
 }
 
