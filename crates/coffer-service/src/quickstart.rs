@@ -1,7 +1,9 @@
 //! What `coffer quickstart` prepares to protect: a MariaDB database on
 //! 127.0.0.1:3306, and a bucket on an endpoint config.toml declares,
 //! created and filled with a few objects (content types, user metadata,
-//! tags) when it answers; or why not.
+//! tags) when it answers; or why not. And the drill it runs once: the
+//! stack's restore testing plan, each resource it selects restored to a
+//! scratch target, validated and the target deleted.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,28 @@ pub const MARIADB_SERVER: &str = "local-mariadb";
 
 /// The `[s3_endpoints]` entry quickstart uses when there are several.
 pub const QUICKSTART_ENDPOINT: &str = "quickstart";
+
+/// The restore testing plan the quickstart stack declares.
+pub const RESTORE_TESTING_PLAN: &str = "quickstart_drills";
+
+/// One resource's restore test, as quickstart reports it.
+#[derive(Clone, Debug)]
+pub struct Drill {
+    /// The resource the tested point belongs to.
+    pub resource_arn: String,
+    /// The restore job the test recorded, as it ended.
+    pub job: coffer_model::RestoreJob,
+}
+
+impl Drill {
+    /// Whether the test proved the resource recoverable and left nothing
+    /// behind: restored, validated SUCCESSFUL, its scratch target deleted.
+    pub fn passed(&self) -> bool {
+        self.job.status == coffer_model::RestoreJobStatus::Completed
+            && self.job.validation_status == Some(coffer_model::ValidationStatus::Successful)
+            && self.job.deletion_status == Some(coffer_model::DeletionStatus::Successful)
+    }
+}
 
 /// A bucket ready to be protected.
 #[derive(Clone, Debug)]
@@ -55,6 +79,42 @@ const OBJECTS: &[(&str, &str, &str, &str)] = &[
 ];
 
 impl Service {
+    /// Runs the quickstart's restore testing plan once, now
+    /// ([`Service::start_restore_test`]): one drill per resource it
+    /// selects, named by the resource its point belongs to, in the order
+    /// of their ARNs.
+    ///
+    /// # Errors
+    /// As [`Service::start_restore_test`]; `ResourceNotFound` when the
+    /// quickstart stack is not applied.
+    pub async fn quickstart_drills(&self, caller: &crate::Caller) -> crate::Result<Vec<Drill>> {
+        let jobs = self
+            .start_restore_test(caller, RESTORE_TESTING_PLAN)
+            .await?;
+        let wanted: std::collections::BTreeSet<&str> =
+            jobs.iter().map(|j| j.recovery_point_arn.as_str()).collect();
+        let resource_of: BTreeMap<String, String> = self
+            .records(|p: &coffer_model::RecoveryPoint| {
+                wanted.contains(p.recovery_point_arn.as_str())
+            })
+            .await?
+            .into_iter()
+            .map(|p| (p.recovery_point_arn, p.resource_arn))
+            .collect();
+        let mut drills: Vec<Drill> = jobs
+            .into_iter()
+            .map(|job| Drill {
+                resource_arn: resource_of
+                    .get(&job.recovery_point_arn)
+                    .cloned()
+                    .unwrap_or_else(|| job.recovery_point_arn.clone()),
+                job,
+            })
+            .collect();
+        drills.sort_by(|a, b| a.resource_arn.cmp(&b.resource_arn));
+        Ok(drills)
+    }
+
     /// Prepares the MariaDB database `name` quickstart protects: created
     /// with a table of invoices when a server answers on 127.0.0.1:3306 as
     /// root without a password and its client tools are installed (each

@@ -5,7 +5,10 @@
 //! server answers on 127.0.0.1:5432 and a MariaDB one when a server answers
 //! on 127.0.0.1:3306, saying what it skipped and why), leaves one untagged
 //! so a control fails honestly, backs them up, copies one point to a second
-//! vault, runs a restore drill (the MariaDB point validated too), evaluates
+//! vault, runs a restore drill (the documents restored where the user can
+//! open them, then the stack's restore testing plan once: each tested
+//! resource restored to a scratch target, validated, the target deleted,
+//! the result printed per resource), evaluates
 //! the framework, delivers the reports, verifies them, and prints where
 //! everything is. Run again on the same home, it
 //! reuses what exists and adds a new round of backups.
@@ -16,7 +19,7 @@ use anyhow::Context as _;
 use coffer_model::RecoveryPoint;
 use coffer_report::bundle::Trust;
 use coffer_service::backup::{requested_lifecycle, StartBackup, StartCopy};
-use coffer_service::quickstart::{BucketReadiness, MARIADB_SERVER};
+use coffer_service::quickstart::{BucketReadiness, MARIADB_SERVER, RESTORE_TESTING_PLAN};
 use coffer_service::report::DeliveryAt;
 use coffer_service::restore::{RestoreTarget, StartRestore};
 use coffer_service::stack::PolicyInput;
@@ -276,10 +279,11 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
     if bucket.is_some() {
         resources.push(arn("s3", "bucket/quickstart"));
     }
-    let maria_arn = maria
-        .as_ref()
-        .map(|db| arn("mysql", &format!("database/{MARIADB_SERVER}/{db}")));
-    resources.extend(maria_arn.clone());
+    resources.extend(
+        maria
+            .as_ref()
+            .map(|db| arn("mysql", &format!("database/{MARIADB_SERVER}/{db}"))),
+    );
     for resource in &resources {
         let started = service
             .start_backup_job(
@@ -322,7 +326,7 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
 
     step(
         5,
-        "Restore drill: restoring the documents and validating the databases",
+        "Restore drill: restoring the documents, then running the restore testing plan",
     );
     let drill: PathBuf = base
         .join("restore-drills")
@@ -343,17 +347,42 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
         .run_restore_job(&mut run, restore.force, None)
         .await?;
     render::restore_done(&run, &end)?;
-    let mut validated = vec![newest(service, &resources[2]).await?];
-    if let Some(maria_arn) = &maria_arn {
-        validated.push(newest(service, maria_arn).await?);
-    }
-    for point in &validated {
-        let mut run = service.start_validation_job(caller, point).await?;
-        render::validation_started(&run);
-        let end = service.run_validation_job(&mut run).await?;
-        if render::validation_done(&run, &end)? != Outcome::Success {
-            anyhow::bail!("the restore drill's validation found problems; see above");
+    println!("  Restore testing plan {RESTORE_TESTING_PLAN}, once:");
+    let drills = service.quickstart_drills(caller).await?;
+    let width = resources.iter().map(String::len).max().unwrap_or(0);
+    for drill in &drills {
+        let job = &drill.job;
+        let validation = job
+            .validation_status
+            .map_or("NOT VALIDATED", |v| v.as_str());
+        let took = job.restore_duration_millis.map_or_else(
+            || "not restored".to_string(),
+            |ms| format!("restored in {ms} ms"),
+        );
+        let deletion = job.deletion_status.map_or("NOT DELETED", |d| d.as_str());
+        println!(
+            "    {:<width$} {validation:<10} {took:<20} scratch target deleted: {deletion}",
+            drill.resource_arn
+        );
+        if !drill.passed() {
+            let why = [
+                job.status_message.as_deref(),
+                job.validation_status_message.as_deref(),
+                job.deletion_status_message.as_deref(),
+            ];
+            for line in why.into_iter().flatten() {
+                println!("      {line}");
+            }
         }
+    }
+    for untested in resources
+        .iter()
+        .filter(|r| !drills.iter().any(|d| &d.resource_arn == *r))
+    {
+        println!("    {untested:<width$} not tested: the plan's selections cover folders, SQLite, PostgreSQL and MySQL");
+    }
+    if !drills.iter().all(coffer_service::quickstart::Drill::passed) {
+        anyhow::bail!("the restore testing plan's drill found problems; see above");
     }
 
     step(6, "Evaluating the framework");

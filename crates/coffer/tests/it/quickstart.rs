@@ -25,6 +25,54 @@ fn points(home: &Home) -> Vec<Value> {
         .clone()
 }
 
+/// The restore jobs restore testing plans created.
+fn restore_tests(home: &Home) -> Vec<Value> {
+    let run = home.run_bare(&["jobs", "list", "--kind", "restore", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    serde_json::from_str::<Vec<Value>>(&run.stdout)
+        .unwrap()
+        .into_iter()
+        .map(|row| row["Job"].clone())
+        .filter(|job| !job["CreatedBy"].is_null())
+        .collect()
+}
+
+/// A drill of the quickstart's plan: restored, validated SUCCESSFUL, and
+/// its scratch target (a directory, or a database on the source's server)
+/// gone.
+fn assert_drill_passed(job: &Value) {
+    assert_eq!(
+        job["CreatedBy"]["RestoreTestingPlanArn"],
+        "arn:coffer:backup:local:000000000000:restore-testing-plan:quickstart_drills",
+        "{job:#}"
+    );
+    assert_eq!(job["Status"], "COMPLETED", "{job:#}");
+    assert_eq!(job["ValidationStatus"], "SUCCESSFUL", "{job:#}");
+    assert_eq!(job["DeletionStatus"], "SUCCESSFUL", "{job:#}");
+    assert!(job["RestoreDurationMillis"].is_u64(), "{job:#}");
+    let metadata = &job["RestoreMetadata"];
+    if let Some(dir) = metadata["ScratchDirectory"].as_str() {
+        assert!(!std::path::Path::new(dir).exists(), "{dir} was left");
+    } else {
+        let db = metadata["TargetDatabase"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no scratch target: {job:#}"));
+        assert!(db.starts_with("coffer_restore_test_"), "{db}");
+        let left = if job["ResourceType"] == "PostgreSQL" {
+            coffer_testkit::psql_in(
+                "postgres",
+                &format!("SELECT 1 FROM pg_database WHERE datname = '{db}'"),
+            )
+        } else {
+            coffer_testkit::mariadb_in(
+                None,
+                &format!("SELECT 1 FROM information_schema.schemata WHERE schema_name = '{db}'"),
+            )
+        };
+        assert!(left.trim().is_empty(), "database {db} was left: {left}");
+    }
+}
+
 #[test]
 fn quickstart_runs_everything_and_a_second_run_adds_a_round() {
     let home = Home::new();
@@ -57,8 +105,52 @@ fn quickstart_runs_everything_and_a_second_run_adds_a_round() {
         out.contains("MariaDB on 127.0.0.1:3306: database coffer_quickstart_"),
         "{out}"
     );
-    // The orders database and the MariaDB one.
-    assert_eq!(out.matches("Validation SUCCESSFUL").count(), 2, "{out}");
+    // The restore testing plan ran once over every tagged folder and
+    // database: each restored to a scratch target, validated, the target
+    // deleted.
+    let tested = [
+        "arn:coffer:fs:local:000000000000:filesystem/documents",
+        "arn:coffer:fs:local:000000000000:filesystem/photos",
+        "arn:coffer:sqlite:local:000000000000:database/orders",
+        "arn:coffer:sqlite:local:000000000000:database/sessions",
+    ];
+    for arn in tested {
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(arn))
+            .unwrap_or_else(|| panic!("no drill of {arn}:\n{out}"));
+        assert!(
+            line.contains(" SUCCESSFUL ")
+                && line.contains(" restored in ")
+                && line.ends_with("scratch target deleted: SUCCESSFUL"),
+            "{line}"
+        );
+    }
+    let drills = restore_tests(&home);
+    let mut resources: Vec<&str> = drills
+        .iter()
+        .map(|j| {
+            j["RestoreMetadata"]["RestoreTestingSelectionName"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    resources.sort_unstable();
+    assert_eq!(
+        resources,
+        [
+            "tagged_folders",
+            "tagged_folders",
+            "tagged_mysql",
+            "tagged_postgres",
+            "tagged_sqlite",
+            "tagged_sqlite"
+        ],
+        "one test per selected resource: {drills:#?}"
+    );
+    for job in &drills {
+        assert_drill_passed(job);
+    }
     assert!(
         out.contains("(no S3 bucket protected: config.toml declares no [s3_endpoints] entry"),
         "{out}"
@@ -89,6 +181,11 @@ fn quickstart_runs_everything_and_a_second_run_adds_a_round() {
         second.stdout
     );
     assert_eq!(points(&home).len(), 14, "a new round of backups and a copy");
+    let again = restore_tests(&home);
+    assert_eq!(again.len(), 12, "the plan ran once more: {again:#?}");
+    for job in &again {
+        assert_drill_passed(job);
+    }
     let evidence = home.run_bare(&["evidence", "verify"]);
     assert_eq!(evidence.code, 0, "{}\n{}", evidence.stdout, evidence.stderr);
 }
@@ -121,6 +218,12 @@ fn quickstart_protects_a_bucket_on_the_configured_s3_endpoint() {
         run.stdout
     );
     let arn = "arn:coffer:s3:local:000000000000:bucket/quickstart";
+    assert!(
+        run.stdout.lines().any(|l| l.trim_start().starts_with(arn)
+            && l.contains("not tested: the plan's selections cover folders")),
+        "the drill says it leaves the bucket untested:\n{}",
+        run.stdout
+    );
     let point = points(&home)
         .into_iter()
         .find(|p| p["ResourceArn"] == arn)
