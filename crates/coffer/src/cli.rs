@@ -98,7 +98,7 @@ pub enum Command {
     /// Backup, restore and validation jobs, with their states and reasons.
     #[command(subcommand)]
     Jobs(JobsCommand),
-    /// Everything in one go on the embedded default: resources, policy, backups, a copy, a restore drill, compliance, signed reports.
+    /// Everything in one go on the embedded default: resources, policy, backups, a copy, a restore drill (its restore testing plan run once), compliance, signed reports.
     #[command(
         after_help = "Example:\n  coffer --home ./coffer-demo quickstart\n\nRun it again on the same home for another round of backups."
     )]
