@@ -870,11 +870,13 @@ async fn describe_restore_job(service: &Service, caller: &Caller, input: &Input)
 }
 
 async fn start_restore_job(service: &Service, caller: &Caller, input: &Input) -> Answer {
-    let (target, force) = RestoreTarget::from_metadata(&input.tags("Metadata")?)?;
+    let (applied, not_applied) = RestoreTarget::split_metadata(&input.tags("Metadata")?);
+    let (target, force) = RestoreTarget::from_metadata(&applied)?;
     let args = StartRestore {
         recovery_point: input.required("RecoveryPointArn")?.to_string(),
         target,
         force,
+        not_applied,
     };
     let job = service
         .start_restore_job_in_background(caller, args)

@@ -89,6 +89,38 @@ impl RestoreTarget {
         keys
     }
 
+    /// StartRestoreJob's `Metadata` split into what Coffer applies and the
+    /// AWS keys that cannot apply here (an instance class, a subnet, a KMS
+    /// key...), which the job records as `NotApplied.<key>` and lists back,
+    /// never dropping them silently. `DBInstanceIdentifier` and
+    /// `DBClusterIdentifier` name the target database (`TargetDatabase`)
+    /// when it is not given. Any other key is left in the first map, so
+    /// [`RestoreTarget::from_metadata`] refuses it by name.
+    pub fn split_metadata(
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> (
+        std::collections::BTreeMap<String, String>,
+        std::collections::BTreeMap<String, String>,
+    ) {
+        let mut applied = std::collections::BTreeMap::new();
+        let mut not_applied = std::collections::BTreeMap::new();
+        for (key, value) in metadata {
+            if matches!(key.as_str(), "DBInstanceIdentifier" | "DBClusterIdentifier")
+                && !metadata.contains_key("TargetDatabase")
+                && !applied.contains_key("TargetDatabase")
+            {
+                applied.insert("TargetDatabase".to_string(), value.clone());
+            } else if AWS_KEYS_NOT_APPLIED.contains(&key.as_str())
+                || matches!(key.as_str(), "DBInstanceIdentifier" | "DBClusterIdentifier")
+            {
+                not_applied.insert(format!("NotApplied.{key}"), value.clone());
+            } else {
+                applied.insert(key.clone(), value.clone());
+            }
+        }
+        (applied, not_applied)
+    }
+
     /// The target StartRestoreJob's `Metadata` names, and whether it asks
     /// to replace an existing target (`Force`): the inverse of
     /// [`RestoreTarget::metadata`]. Per resource type:
@@ -220,6 +252,50 @@ impl RestoreTarget {
     }
 }
 
+/// AWS Backup restore metadata keys that have no meaning for Coffer's
+/// resources (RDS and Aurora instance settings, EFS, EC2 and S3 options):
+/// accepted by StartRestoreJob and recorded in the job as not applied.
+pub const AWS_KEYS_NOT_APPLIED: &[&str] = &[
+    "AutoMinorVersionUpgrade",
+    "AvailabilityZone",
+    "BackupRetentionPeriod",
+    "CopyTagsToSnapshot",
+    "CreationToken",
+    "DBClusterParameterGroupName",
+    "DBInstanceClass",
+    "DBName",
+    "DBParameterGroupName",
+    "DBSubnetGroupName",
+    "DeletionProtection",
+    "DestinationBucketName",
+    "EnableCloudwatchLogsExports",
+    "EnableIAMDatabaseAuthentication",
+    "Encrypted",
+    "EncryptionType",
+    "Engine",
+    "EngineVersion",
+    "IamInstanceProfileName",
+    "InstanceType",
+    "Iops",
+    "ItemsToRestore",
+    "KMSKey",
+    "KmsKeyId",
+    "LicenseModel",
+    "MultiAZ",
+    "NewBucket",
+    "OptionGroupName",
+    "PerformanceMode",
+    "Port",
+    "PubliclyAccessible",
+    "RequireIMDSv2",
+    "SecurityGroupIds",
+    "StorageType",
+    "SubnetId",
+    "VpcSecurityGroupIds",
+    "file-system-id",
+    "newFileSystem",
+];
+
 /// What StartRestoreJob asks.
 #[derive(Clone, Debug)]
 pub struct StartRestore {
@@ -228,6 +304,9 @@ pub struct StartRestore {
     pub target: RestoreTarget,
     /// Replace an existing target (files, database or table).
     pub force: bool,
+    /// AWS metadata keys that cannot apply here, recorded in the job
+    /// ([`RestoreTarget::split_metadata`]).
+    pub not_applied: std::collections::BTreeMap<String, String>,
 }
 
 /// A restore job's end.
@@ -609,6 +688,22 @@ impl Service {
         recovery_point: &str,
         target: &RestoreTarget,
     ) -> Result<RestoreRun<'_>> {
+        self.start_restore_job_noting(caller, recovery_point, target, &Default::default())
+            .await
+    }
+
+    /// [`Service::start_restore_job`], the job also recording `not_applied`
+    /// (metadata keys that cannot apply here) beside its target's keys.
+    ///
+    /// # Errors
+    /// As [`Service::start_restore_job`].
+    pub async fn start_restore_job_noting(
+        &self,
+        caller: &Caller,
+        recovery_point: &str,
+        target: &RestoreTarget,
+        not_applied: &std::collections::BTreeMap<String, String>,
+    ) -> Result<RestoreRun<'_>> {
         let point = self.recovery_point(recovery_point).await?.record;
         if point.status != RecoveryPointStatus::Completed {
             return Err(Error::invalid_request(format!(
@@ -616,7 +711,8 @@ impl Service {
                 point.recovery_point_id, point.status
             )));
         }
-        let metadata = target.metadata();
+        let mut metadata = target.metadata();
+        metadata.extend(not_applied.iter().map(|(k, v)| (k.clone(), v.clone())));
         let target = self.resolve_target(&point, target).await?;
         self.create_restore_job(
             caller,
@@ -707,7 +803,12 @@ impl Service {
         args: StartRestore,
     ) -> Result<RestoreJob> {
         let mut run = self
-            .start_restore_job(caller, &args.recovery_point, &args.target)
+            .start_restore_job_noting(
+                caller,
+                &args.recovery_point,
+                &args.target,
+                &args.not_applied,
+            )
             .await?;
         let (job, point, target) = (run.job.clone(), run.point.clone(), run.target.clone());
         let service = self.acting_as(caller);
@@ -987,5 +1088,55 @@ mod tests {
             .to_string()
             .contains("\"Color\""));
         assert!(RestoreTarget::from_metadata(&BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn aws_keys_that_cannot_apply_are_kept_apart_and_an_instance_names_the_database() {
+        let asked = metadata(&[
+            ("DBInstanceIdentifier", "orders-copy"),
+            ("DBInstanceClass", "db.t3.micro"),
+            ("VpcSecurityGroupIds", "sg-1"),
+            ("TargetServer", "standby"),
+        ]);
+        let (applied, not_applied) = RestoreTarget::split_metadata(&asked);
+        assert_eq!(
+            applied,
+            metadata(&[
+                ("TargetDatabase", "orders-copy"),
+                ("TargetServer", "standby")
+            ])
+        );
+        assert_eq!(
+            not_applied,
+            metadata(&[
+                ("NotApplied.DBInstanceClass", "db.t3.micro"),
+                ("NotApplied.VpcSecurityGroupIds", "sg-1"),
+            ])
+        );
+        let (target, _) = RestoreTarget::from_metadata(&applied).unwrap();
+        assert_eq!(
+            target,
+            RestoreTarget::Database {
+                name: "orders-copy".into(),
+                table: None,
+                server: Some("standby".into())
+            }
+        );
+        // TargetDatabase wins; the instance is then recorded, not applied.
+        let both = metadata(&[("TargetDatabase", "a"), ("DBInstanceIdentifier", "b")]);
+        let (applied, not_applied) = RestoreTarget::split_metadata(&both);
+        assert_eq!(applied, metadata(&[("TargetDatabase", "a")]));
+        assert_eq!(
+            not_applied,
+            metadata(&[("NotApplied.DBInstanceIdentifier", "b")])
+        );
+        // A key of no AWS meaning stays, for from_metadata to refuse by name.
+        let (applied, not_applied) =
+            RestoreTarget::split_metadata(&metadata(&[("TargetDirectry", "/r")]));
+        assert!(not_applied.is_empty());
+        assert!(RestoreTarget::from_metadata(&applied)
+            .unwrap_err()
+            .to_string()
+            .contains("\"TargetDirectry\""));
     }
 }

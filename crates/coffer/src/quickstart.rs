@@ -338,6 +338,7 @@ async fn rounds(ctx: &Context, service: &Service) -> anyhow::Result<Outcome> {
             select: None,
         },
         force: false,
+        not_applied: Default::default(),
     };
     let mut run = service
         .start_restore_job(caller, &documents, &restore.target)

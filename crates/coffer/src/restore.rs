@@ -154,6 +154,7 @@ pub async fn start(ctx: &Context, args: &RestoreStart) -> anyhow::Result<Outcome
         recovery_point: args.recovery_point.clone(),
         target: target(args)?,
         force: args.force,
+        not_applied: Default::default(),
     };
     with_service(ctx, async |service, caller| {
         let mut run = service

@@ -260,10 +260,21 @@ def test_a_restore_started_through_the_api_completes(client, model, raw):
         client.start_restore_job(RecoveryPointArn=point["RecoveryPointArn"],
                                  Metadata={"TargetDirectory": "relative/dir"})
     assert code(relative) == "InvalidParameterValueException"
+    # A key of no meaning anywhere is refused by name.
+    with pytest.raises(ClientError) as unknown:
+        client.start_restore_job(RecoveryPointArn=point["RecoveryPointArn"],
+                                 Metadata={"TargetDirectory": target, "Colour": "blue"})
+    assert code(unknown) == "InvalidParameterValueException"
+    assert "Colour" in unknown.value.response["Error"]["Message"]
+    # An AWS key that cannot apply here is recorded as not applied and listed back.
     started = client.start_restore_job(RecoveryPointArn=point["RecoveryPointArn"],
-                                       Metadata={"TargetDirectory": target})
+                                       Metadata={"TargetDirectory": target,
+                                                 "KmsKeyId": "arn:aws:kms:eu-west-1:111122223333:key/k"})
     check(model, "StartRestoreJob", raw)
     job_id = started["RestoreJobId"]
+    listed = client.get_restore_job_metadata(RestoreJobId=job_id)["Metadata"]
+    assert listed["TargetDirectory"] == target, listed
+    assert listed["NotApplied.KmsKeyId"] == "arn:aws:kms:eu-west-1:111122223333:key/k", listed
     # A hang guard, not a performance bound.
     deadline = time.monotonic() + 300
     while True:

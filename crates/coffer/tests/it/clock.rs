@@ -57,6 +57,7 @@ async fn a_backup_restore_evaluation_and_report_record_the_clocks_time() {
             select: None,
         },
         force: false,
+        not_applied: Default::default(),
     };
     let mut run = service
         .start_restore_job(&caller, &restore.recovery_point, &restore.target)
