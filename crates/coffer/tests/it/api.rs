@@ -43,6 +43,23 @@ Resources:
         BackupPlanRule:
           - RuleName: nightly
             TargetBackupVault: !Ref Primary
+  StackDrills:
+    Type: AWS::Backup::RestoreTestingPlan
+    Properties:
+      RestoreTestingPlanName: stack_drills
+      ScheduleExpression: cron(0 5 1 1 ? *)
+      RecoveryPointSelection:
+        Algorithm: LATEST_WITHIN_WINDOW
+        IncludeVaults: ['*']
+        RecoveryPointTypes: [SNAPSHOT]
+  StackDrillDocs:
+    Type: AWS::Backup::RestoreTestingSelection
+    Properties:
+      RestoreTestingPlanName: !Ref StackDrills
+      RestoreTestingSelectionName: stack_docs
+      ProtectedResourceType: FileSystem
+      IamRoleArn: arn:coffer:iam::210987654321:role/restore
+      ProtectedResourceArns: ['*']
   Ops:
     Type: AWS::IAM::User
     Properties:
