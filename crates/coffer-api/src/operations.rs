@@ -170,6 +170,12 @@ async fn act(service: &Service, caller: &Caller, operation: &str, input: &Input)
         "DeleteRestoreTestingSelection" => {
             restore_testing::delete_selection(service, caller, input).await
         }
+        "PutRestoreValidationResult" => {
+            restore_testing::put_validation_result(service, caller, input).await
+        }
+        "GetRestoreTestingInferredMetadata" => {
+            restore_testing::inferred_metadata(service, caller, input).await
+        }
         _ => return None,
     })
 }

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use coffer_catalog::{ObjectKind, Owner, StoredObject};
 use coffer_model::{
-    restore_testing_plan_arn, KeyValue, RestoreTestingPlan, RestoreTestingRecoveryPointSelection,
-    RestoreTestingSelection,
+    restore_testing_plan_arn, KeyValue, RestoreJob, RestoreTestingPlan,
+    RestoreTestingRecoveryPointSelection, RestoreTestingSelection, ValidationStatus,
 };
 
 use crate::caller::{Action, Caller, Target};
@@ -389,5 +389,118 @@ impl Service {
                 .cmp(&b.object.restore_testing_selection_name)
         });
         Ok(out)
+    }
+}
+
+impl Service {
+    /// Records an external validator's result on a restore test
+    /// (PutRestoreValidationResult): `SUCCESSFUL`, `FAILED` or
+    /// `TIMED_OUT`, with its message, while the test's validation is
+    /// pending (`VALIDATING`: restored, Coffer's own checks and hook
+    /// running, within the validation window). Coffer's own validation
+    /// still ends the test: its failure wins, and when it passes the
+    /// reported result stands (the engine's `with_reported`). A result
+    /// for a test already validated, or for a restore job no restore
+    /// testing plan made, is refused.
+    ///
+    /// # Errors
+    /// `ResourceNotFound` for the job; `InvalidParameterValue` for
+    /// `VALIDATING`; `InvalidRequest` for a job that is not a restore test
+    /// or whose validation is not pending; `Conflict` when the job changed
+    /// meanwhile (retry).
+    pub async fn put_restore_validation_result(
+        &self,
+        caller: &Caller,
+        job_id: &str,
+        status: ValidationStatus,
+        message: Option<&str>,
+    ) -> Result<RestoreJob> {
+        self.authorize(caller, Action::PutRestoreValidationResult, Target::Account)?;
+        if status == ValidationStatus::Validating {
+            return Err(Error::invalid_parameter(
+                "ValidationStatus VALIDATING is not a result; send SUCCESSFUL, FAILED or TIMED_OUT",
+            ));
+        }
+        let job = self.describe_restore_job(caller, job_id).await?;
+        let id = job.restore_job_id.clone();
+        if job.created_by.is_none() {
+            return Err(Error::invalid_request(format!(
+                "restore job {id} was not started by a restore testing plan; only a restore test takes a validation result"
+            )));
+        }
+        let reported = format!(
+            "reported by {}: {}",
+            caller.principal,
+            message.unwrap_or(status.as_str())
+        );
+        let mut taken = false;
+        let recorded = coffer_engine::exec::modify::<RestoreJob>(&self.env_for(caller), &id, |j| {
+            if j.validation_status == Some(ValidationStatus::Validating) {
+                j.validation_status = Some(status);
+                j.validation_status_message = Some(reported);
+                taken = true;
+            }
+        })
+        .await?;
+        if !taken {
+            return Err(Error::invalid_request(format!(
+                "restore test {id} is not waiting for validation (its validation is {}); a result is taken only while it is VALIDATING",
+                recorded
+                    .validation_status
+                    .map_or("not started", ValidationStatus::as_str)
+            )));
+        }
+        tracing::info!(job = %id, status = status.as_str(), principal = %caller.principal, "restore validation result recorded");
+        Ok(recorded)
+    }
+
+    /// The metadata a restore test would restore recovery point
+    /// `point_arn` with (GetRestoreTestingInferredMetadata): a new scratch
+    /// target, never the resource's own place (`TargetDirectory` under the
+    /// home's `tmp/restore-tests`, `TargetFile` there, or a new
+    /// `TargetDatabase` on the source's server), as StartRestoreJob's
+    /// `Metadata` takes it.
+    ///
+    /// # Errors
+    /// `ResourceNotFound` for the point, or when it is not in `vault_name`;
+    /// `InvalidRequest` for a type restore tests cannot restore yet;
+    /// `AccessDenied`.
+    pub async fn restore_testing_inferred_metadata(
+        &self,
+        caller: &Caller,
+        vault_name: &str,
+        point_arn: &str,
+    ) -> Result<BTreeMap<String, String>> {
+        let (point, _) = self
+            .point_restore_metadata(
+                caller,
+                Action::GetRestoreTestingInferredMetadata,
+                vault_name,
+                point_arn,
+            )
+            .await?;
+        let env = self.env_for(caller);
+        let id = uuid::Uuid::new_v4().to_string();
+        let name = match self.resource(&point.resource_arn).await {
+            Ok(resource) => resource.resource_name,
+            Err(_) => point
+                .resource_arn
+                .split_once('/')
+                .map_or_else(|| point.resource_arn.clone(), |(_, name)| name.to_string()),
+        };
+        let (_, mut metadata) = coffer_engine::restore_testing::scratch_target(
+            point.resource_type,
+            &name,
+            &id,
+            &coffer_engine::restore_testing::scratch_root(&env),
+        )
+        .ok_or_else(|| {
+            Error::invalid_request(format!(
+                "restore tests do not restore {} points yet; GetRecoveryPointRestoreMetadata gives the metadata of a restore in place",
+                point.resource_type.as_str()
+            ))
+        })?;
+        metadata.retain(|key, _| key.starts_with("Target"));
+        Ok(metadata)
     }
 }

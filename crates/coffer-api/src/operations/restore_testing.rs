@@ -3,7 +3,7 @@
 
 use coffer_model::{
     KeyValue, RestoreTestingPlan, RestoreTestingRecoveryPointSelection, RestoreTestingSelection,
-    DEFAULT_RESTORE_TEST_START_WINDOW_HOURS, DEFAULT_SELECTION_WINDOW_DAYS,
+    ValidationStatus, DEFAULT_RESTORE_TEST_START_WINDOW_HOURS, DEFAULT_SELECTION_WINDOW_DAYS,
 };
 use coffer_service::declared::Declared;
 use coffer_service::restore_testing::{Conditions, PlanChange, SelectionChange};
@@ -388,4 +388,47 @@ pub(super) async fn delete_selection(service: &Service, caller: &Caller, input: 
         )
         .await?;
     Ok(serde_json::json!({}))
+}
+
+pub(super) async fn put_validation_result(
+    service: &Service,
+    caller: &Caller,
+    input: &Input,
+) -> Answer {
+    let given = input.required("ValidationStatus")?;
+    let status = serde_json::from_value::<ValidationStatus>(Value::String(given.to_string()))
+        .map_err(|_| {
+            ApiError::invalid(format!(
+                "ValidationStatus {given:?} is not a validation status; use SUCCESSFUL, FAILED or TIMED_OUT"
+            ))
+        })?;
+    service
+        .put_restore_validation_result(
+            caller,
+            input.required("RestoreJobId")?,
+            status,
+            input.str("ValidationStatusMessage")?,
+        )
+        .await?;
+    Ok(serde_json::json!({}))
+}
+
+pub(super) async fn inferred_metadata(service: &Service, caller: &Caller, input: &Input) -> Answer {
+    super::own_account(caller, input, "BackupVaultAccountId")?;
+    let metadata = service
+        .restore_testing_inferred_metadata(
+            caller,
+            input.required("BackupVaultName")?,
+            input.required("RecoveryPointArn")?,
+        )
+        .await?;
+    Ok(shape(vec![(
+        "InferredMetadata",
+        Some(Value::Object(
+            metadata
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        )),
+    )]))
 }

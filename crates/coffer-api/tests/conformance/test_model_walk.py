@@ -32,6 +32,7 @@ IMPLEMENTED = {
     "UpdateRestoreTestingPlan", "DeleteRestoreTestingPlan", "ListRestoreTestingSelections",
     "GetRestoreTestingSelection", "CreateRestoreTestingSelection",
     "UpdateRestoreTestingSelection", "DeleteRestoreTestingSelection",
+    "PutRestoreValidationResult", "GetRestoreTestingInferredMetadata",
 }
 
 

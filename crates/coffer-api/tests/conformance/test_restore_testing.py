@@ -2,14 +2,18 @@
 and described but left alone, the API's own checked as a template's,
 kept, changed, deleted (a plan only once its selections are gone) and
 tested by the engine as a stack's are, every write in the ledger with the
-key's principal as actor."""
+key's principal as actor; an external validator's result taken while a
+test validates; the scratch target a test would restore a point to."""
 
 import json
+import os
+import subprocess
 
 import pytest
 from botocore.exceptions import ClientError
 
 from shapes import check
+from test_tokens_and_tags import wait_for
 
 
 def code(error):
@@ -216,3 +220,83 @@ def test_plans_and_selections_of_no_stack_are_kept_changed_tested_and_deleted(
         mine = [e for e in entries if "api_drills" in json.dumps(e)]
         assert len(mine) == count, mine
         assert all("user/ops" in json.dumps(e) for e in mine), mine
+
+
+def test_an_external_validator_reports_while_a_test_validates(client, model, raw, region,
+                                                              account, tmp_path):
+    arn = f"arn:coffer:backup:{region}:{account}:restore-testing-plan:hooked_drills"
+    release = tmp_path / "release"
+    # The stack's hook holds the test in VALIDATING until `release` exists.
+    running = subprocess.Popen(
+        [os.environ["COFFER_BIN"], "--home", os.environ["COFFER_TEST_HOME"], "--account",
+         account, "--region", region, "restore-testing", "start", "--plan", "hooked_drills",
+         "-o", "json"],
+        env=dict(os.environ, COFFER_RELEASE=str(release)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        validating = wait_for(
+            lambda: [j for j in client.list_restore_jobs(ByRestoreTestingPlanArn=arn)[
+                "RestoreJobs"] if j.get("ValidationStatus") == "VALIDATING"],
+            bool, "the restore test's validation")
+        job_id = validating[0]["RestoreJobId"]
+        with pytest.raises(ClientError) as not_a_result:
+            client.put_restore_validation_result(RestoreJobId=job_id,
+                                                 ValidationStatus="VALIDATING")
+        assert code(not_a_result) == "InvalidParameterValueException"
+        client.put_restore_validation_result(RestoreJobId=job_id, ValidationStatus="FAILED",
+                                             ValidationStatusMessage="rows missing")
+        check(model, "PutRestoreValidationResult", raw)
+        reported = client.describe_restore_job(RestoreJobId=job_id)
+        assert reported["ValidationStatus"] == "FAILED"
+        assert "rows missing" in reported["ValidationStatusMessage"]
+        assert "user/ops" in reported["ValidationStatusMessage"]
+    finally:
+        release.touch()
+        out, err = running.communicate(timeout=600)
+    # Coffer's own checks passed: the reported failure stands, with both
+    # messages, and the test took no second result.
+    ended = json.loads(out)
+    assert [j["RestoreJobId"] for j in ended] == [job_id], out + err
+    final = client.describe_restore_job(RestoreJobId=job_id)
+    assert final["ValidationStatus"] == "FAILED", final
+    assert "hook sh passed" in final["ValidationStatusMessage"], final
+    assert "rows missing" in final["ValidationStatusMessage"], final
+    with pytest.raises(ClientError) as too_late:
+        client.put_restore_validation_result(RestoreJobId=job_id, ValidationStatus="SUCCESSFUL")
+    assert code(too_late) == "InvalidRequestException"
+    assert "VALIDATING" in message(too_late)
+
+    # A restore job no restore testing plan made takes no result.
+    tests = {j["RestoreJobId"] for j in client.list_restore_jobs(
+        ByRestoreTestingPlanArn=arn)["RestoreJobs"]}
+    other = [j["RestoreJobId"] for j in client.list_restore_jobs()["RestoreJobs"]
+             if j["RestoreJobId"] not in tests and "ValidationStatus" in j]
+    with pytest.raises(ClientError) as not_a_test:
+        client.put_restore_validation_result(RestoreJobId=other[0], ValidationStatus="FAILED")
+    assert code(not_a_test) == "InvalidRequestException"
+    with pytest.raises(ClientError) as missing:
+        client.put_restore_validation_result(RestoreJobId="no-such-job",
+                                             ValidationStatus="FAILED")
+    assert code(missing) == "ResourceNotFoundException"
+
+
+def test_inferred_metadata_names_a_new_scratch_target(client, model, raw):
+    point = client.list_recovery_points_by_backup_vault(
+        BackupVaultName="primary")["RecoveryPoints"][0]
+    inferred = client.get_restore_testing_inferred_metadata(
+        BackupVaultName="primary", RecoveryPointArn=point["RecoveryPointArn"])
+    check(model, "GetRestoreTestingInferredMetadata", raw)
+    metadata = inferred["InferredMetadata"]
+    assert list(metadata) == ["TargetDirectory"], metadata
+    assert "/tmp/restore-tests/restore-test-" in metadata["TargetDirectory"]
+    # Never the resource's own place.
+    in_place = client.get_recovery_point_restore_metadata(
+        BackupVaultName="primary", RecoveryPointArn=point["RecoveryPointArn"])
+    assert metadata["TargetDirectory"] != in_place["RestoreMetadata"].get("TargetDirectory")
+    again = client.get_restore_testing_inferred_metadata(
+        BackupVaultName="primary", RecoveryPointArn=point["RecoveryPointArn"])
+    assert again["InferredMetadata"] != metadata  # each a new place
+    with pytest.raises(ClientError) as wrong_vault:
+        client.get_restore_testing_inferred_metadata(
+            BackupVaultName="elsewhere", RecoveryPointArn=point["RecoveryPointArn"])
+    assert code(wrong_vault) == "ResourceNotFoundException"
