@@ -24,6 +24,7 @@ mod copies;
 mod idempotency;
 mod plans;
 mod points;
+mod restore_testing;
 mod tags;
 
 /// What an operation answers: its output shape's members.
@@ -44,6 +45,8 @@ fn token_member(operation: &str) -> Option<&'static str> {
         "UpdateReportPlan" => Some("IdempotencyToken"),
         "StartReportJob" => Some("IdempotencyToken"),
         "StartCopyJob" => Some("IdempotencyToken"),
+        "CreateRestoreTestingPlan" => Some("CreatorRequestId"),
+        "CreateRestoreTestingSelection" => Some("CreatorRequestId"),
         _ => None,
     }
 }
@@ -146,6 +149,32 @@ async fn act(service: &Service, caller: &Caller, operation: &str, input: &Input)
         "GetBackupVaultNotifications" => points::get_notifications(service, caller, input).await,
         "DeleteBackupVaultNotifications" => {
             points::delete_notifications(service, caller, input).await
+        }
+        "ListRestoreTestingPlans" => restore_testing::list_plans(service, caller, input).await,
+        "GetRestoreTestingPlan" => restore_testing::get_plan(service, caller, input).await,
+        "CreateRestoreTestingPlan" => restore_testing::create_plan(service, caller, input).await,
+        "UpdateRestoreTestingPlan" => restore_testing::update_plan(service, caller, input).await,
+        "DeleteRestoreTestingPlan" => restore_testing::delete_plan(service, caller, input).await,
+        "ListRestoreTestingSelections" => {
+            restore_testing::list_selections(service, caller, input).await
+        }
+        "GetRestoreTestingSelection" => {
+            restore_testing::get_selection(service, caller, input).await
+        }
+        "CreateRestoreTestingSelection" => {
+            restore_testing::create_selection(service, caller, input).await
+        }
+        "UpdateRestoreTestingSelection" => {
+            restore_testing::update_selection(service, caller, input).await
+        }
+        "DeleteRestoreTestingSelection" => {
+            restore_testing::delete_selection(service, caller, input).await
+        }
+        "PutRestoreValidationResult" => {
+            restore_testing::put_validation_result(service, caller, input).await
+        }
+        "GetRestoreTestingInferredMetadata" => {
+            restore_testing::inferred_metadata(service, caller, input).await
         }
         _ => return None,
     })

@@ -858,12 +858,40 @@ async fn run_test_tracked(env: &Env, id: &str) -> Result<RestoreJob> {
         ),
     };
     record(env, id, |j| {
+        let (status, message) = with_reported(j, status, message);
         j.validation_status = Some(status);
         j.validation_status_message = Some(message);
         j.deletion_status = Some(DeletionStatus::Deleting);
     })
     .await?;
     finish_deletion(env, id).await
+}
+
+/// Coffer's validation result `(status, message)` of a test combined
+/// with a result an external validator reported meanwhile
+/// (PutRestoreValidationResult, recorded while the job was VALIDATING):
+/// Coffer's failure or timeout wins; when Coffer's checks pass, the
+/// reported result stands. Both messages are kept.
+fn with_reported(
+    job: &RestoreJob,
+    status: ValidationStatus,
+    message: String,
+) -> (ValidationStatus, String) {
+    match job.validation_status {
+        Some(reported) if reported != ValidationStatus::Validating => {
+            let words = job
+                .validation_status_message
+                .clone()
+                .unwrap_or_else(|| reported.as_str().to_string());
+            let status = if status == ValidationStatus::Successful {
+                reported
+            } else {
+                status
+            };
+            (status, format!("{message}; {words}"))
+        }
+        _ => (status, message),
+    }
 }
 
 /// Deletes the test's scratch target and records how that went.

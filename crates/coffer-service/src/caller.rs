@@ -198,6 +198,18 @@ pub enum Action {
     TagResource,
     UntagResource,
     ListTags,
+    ListRestoreTestingPlans,
+    GetRestoreTestingPlan,
+    CreateRestoreTestingPlan,
+    UpdateRestoreTestingPlan,
+    DeleteRestoreTestingPlan,
+    ListRestoreTestingSelections,
+    GetRestoreTestingSelection,
+    CreateRestoreTestingSelection,
+    UpdateRestoreTestingSelection,
+    DeleteRestoreTestingSelection,
+    PutRestoreValidationResult,
+    GetRestoreTestingInferredMetadata,
 }
 
 impl Action {
@@ -290,6 +302,18 @@ impl Action {
             Action::TagResource => "backup:TagResource",
             Action::UntagResource => "backup:UntagResource",
             Action::ListTags => "backup:ListTags",
+            Action::ListRestoreTestingPlans => "backup:ListRestoreTestingPlans",
+            Action::GetRestoreTestingPlan => "backup:GetRestoreTestingPlan",
+            Action::CreateRestoreTestingPlan => "backup:CreateRestoreTestingPlan",
+            Action::UpdateRestoreTestingPlan => "backup:UpdateRestoreTestingPlan",
+            Action::DeleteRestoreTestingPlan => "backup:DeleteRestoreTestingPlan",
+            Action::ListRestoreTestingSelections => "backup:ListRestoreTestingSelections",
+            Action::GetRestoreTestingSelection => "backup:GetRestoreTestingSelection",
+            Action::CreateRestoreTestingSelection => "backup:CreateRestoreTestingSelection",
+            Action::UpdateRestoreTestingSelection => "backup:UpdateRestoreTestingSelection",
+            Action::DeleteRestoreTestingSelection => "backup:DeleteRestoreTestingSelection",
+            Action::PutRestoreValidationResult => "backup:PutRestoreValidationResult",
+            Action::GetRestoreTestingInferredMetadata => "backup:GetRestoreTestingInferredMetadata",
         }
     }
 }

@@ -21,15 +21,18 @@ pub struct Declared<T> {
     pub stack: Option<String>,
     /// When the catalog first recorded it.
     pub creation_time: jiff::Timestamp,
+    /// When it last changed (its creation time until it changes).
+    pub update_time: jiff::Timestamp,
 }
 
 impl<T: serde::de::DeserializeOwned> Declared<T> {
-    fn read(stored: StoredObject) -> Result<Declared<T>> {
+    pub(crate) fn read(stored: StoredObject) -> Result<Declared<T>> {
         Ok(Declared {
             object: serde_json::from_value(stored.doc)?,
             arn: stored.arn,
             stack: (stored.stack != NO_STACK).then_some(stored.stack),
             creation_time: stored.created_at,
+            update_time: stored.updated_at,
         })
     }
 }

@@ -35,6 +35,7 @@ pub mod report;
 pub mod report_plans;
 pub mod requests;
 pub mod restore;
+pub mod restore_testing;
 pub mod scope;
 pub mod self_backup;
 pub mod service;

@@ -323,11 +323,28 @@ impl Service {
         vault_name: &str,
         point_arn: &str,
     ) -> Result<(RecoveryPoint, BTreeMap<String, String>)> {
+        self.point_restore_metadata(
+            caller,
+            Action::GetRecoveryPointRestoreMetadata,
+            vault_name,
+            point_arn,
+        )
+        .await
+    }
+
+    /// [`Service::recovery_point_restore_metadata`], authorized as `action`.
+    pub(crate) async fn point_restore_metadata(
+        &self,
+        caller: &Caller,
+        action: Action,
+        vault_name: &str,
+        point_arn: &str,
+    ) -> Result<(RecoveryPoint, BTreeMap<String, String>)> {
         let point = self.recovery_point(point_arn).await?.record;
         let vault = self.vault_of_point(&point).await?;
         self.authorize(
             caller,
-            Action::GetRecoveryPointRestoreMetadata,
+            action,
             Target::Point {
                 arn: &point.recovery_point_arn,
                 vault: &vault,

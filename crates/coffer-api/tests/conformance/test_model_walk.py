@@ -28,6 +28,11 @@ IMPLEMENTED = {
     "DeleteBackupPlan", "ListBackupPlanVersions", "GetBackupPlanFromJSON",
     "CreateBackupSelection", "GetBackupSelection", "ListBackupSelections",
     "DeleteBackupSelection", "TagResource", "UntagResource", "ListTags",
+    "ListRestoreTestingPlans", "GetRestoreTestingPlan", "CreateRestoreTestingPlan",
+    "UpdateRestoreTestingPlan", "DeleteRestoreTestingPlan", "ListRestoreTestingSelections",
+    "GetRestoreTestingSelection", "CreateRestoreTestingSelection",
+    "UpdateRestoreTestingSelection", "DeleteRestoreTestingSelection",
+    "PutRestoreValidationResult", "GetRestoreTestingInferredMetadata",
 }
 
 

@@ -43,6 +43,43 @@ Resources:
         BackupPlanRule:
           - RuleName: nightly
             TargetBackupVault: !Ref Primary
+  StackDrills:
+    Type: AWS::Backup::RestoreTestingPlan
+    Properties:
+      RestoreTestingPlanName: stack_drills
+      ScheduleExpression: cron(0 5 1 1 ? *)
+      RecoveryPointSelection:
+        Algorithm: LATEST_WITHIN_WINDOW
+        IncludeVaults: ['*']
+        RecoveryPointTypes: [SNAPSHOT]
+  StackDrillDocs:
+    Type: AWS::Backup::RestoreTestingSelection
+    Properties:
+      RestoreTestingPlanName: !Ref StackDrills
+      RestoreTestingSelectionName: stack_docs
+      ProtectedResourceType: FileSystem
+      IamRoleArn: arn:coffer:iam::210987654321:role/restore
+      ProtectedResourceArns: ['*']
+  HookedDrills:
+    Type: AWS::Backup::RestoreTestingPlan
+    Properties:
+      RestoreTestingPlanName: hooked_drills
+      ScheduleExpression: cron(0 5 1 1 ? *)
+      RecoveryPointSelection:
+        Algorithm: LATEST_WITHIN_WINDOW
+        IncludeVaults: ['*']
+        RecoveryPointTypes: [SNAPSHOT]
+  HookedDocs:
+    Type: AWS::Backup::RestoreTestingSelection
+    Properties:
+      RestoreTestingPlanName: !Ref HookedDrills
+      RestoreTestingSelectionName: hooked_docs
+      ProtectedResourceType: FileSystem
+      IamRoleArn: arn:coffer:iam::210987654321:role/restore
+      ProtectedResourceArns: ['*']
+      CofferValidationHook:
+        # Holds the test in VALIDATING until the suite releases it.
+        Command: [sh, -c, 'while [ -n "$COFFER_RELEASE" ] && [ ! -e "$COFFER_RELEASE" ]; do sleep 0.1; done']
   Ops:
     Type: AWS::IAM::User
     Properties:
