@@ -1,12 +1,15 @@
-//! An organization of 3 units, 6 accounts and 2 regions, simulated in
-//! process on a manual clock: each account's own stacks declare its vaults
+//! An organization of 3 units, 6 accounts and 2 regions, simulated over
+//! March in process on a manual clock, with no scheduler running from the
+//! 20th to the 22nd: each account's own stacks declare its vaults
 //! and resources, the organization's backup policies make its plans, and
 //! the scheduler runs exactly the jobs each account's effective policy asks
 //! for; an account moved between units mid-period switches plans at the
 //! apply; a rule whose vault is missing in an account and region is
 //! reported at plan time and its jobs fail naming the vault. On the 1st
 //! of the next month the backup delegated administrator's monthly report
-//! plans cover every account, and a member's covers its own account alone.
+//! plans cover every account, and a member's covers its own account alone;
+//! the expected-backup report has one row per fire time the policies ask
+//! for, and only the outage's are MISSED.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -173,8 +176,12 @@ async fn every_account_runs_the_jobs_its_effective_policy_asks_for() {
     let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
     let setup: Timestamp = "2026-02-28T00:00:00Z".parse().unwrap();
     let start: Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
-    let moved_at: Timestamp = "2026-03-03T00:00:00Z".parse().unwrap();
-    let end: Timestamp = "2026-03-05T00:00:00Z".parse().unwrap();
+    let moved_at: Timestamp = "2026-03-10T00:00:00Z".parse().unwrap();
+    // No scheduler runs for three days.
+    let outage_from: Timestamp = "2026-03-20T00:00:00Z".parse().unwrap();
+    let outage_to: Timestamp = "2026-03-23T00:00:00Z".parse().unwrap();
+    let end: Timestamp = "2026-04-01T00:00:00Z".parse().unwrap();
+    let in_outage = |t: Timestamp| t >= outage_from && t < outage_to;
     let clock = Arc::new(ManualClock::new(setup));
     let service = Service::open(config.clone(), clock.clone()).await.unwrap();
     apply_account_stacks(&home, &service, &config).await;
@@ -230,7 +237,8 @@ async fn every_account_runs_the_jobs_its_effective_policy_asks_for() {
         (summary.created, summary.updated, summary.deleted),
         (2, 1, 0)
     );
-    run_until(&mut daemon, &clock, moved_at, end).await;
+    run_until(&mut daemon, &clock, moved_at, outage_from).await;
+    run_until(&mut daemon, &clock, outage_to, end).await;
 
     let jobs: Vec<BackupJob> = service
         .catalog()
@@ -267,7 +275,10 @@ async fn every_account_runs_the_jobs_its_effective_policy_asks_for() {
         .any(|j| j.account_id == "555555555555" && j.region == "eu-central-1"));
     for job in &jobs {
         let retention = job.lifecycle.delete_after_days;
-        if (job.account_id.as_str(), job.region.as_str()) == NO_VAULT {
+        let fire_time = job.start_by.unwrap().checked_sub(window).unwrap();
+        if in_outage(fire_time) {
+            assert_eq!(job.state, BackupJobState::Expired, "{job:?}");
+        } else if (job.account_id.as_str(), job.region.as_str()) == NO_VAULT {
             assert_eq!(job.state, BackupJobState::Failed, "{job:?}");
             let message = job.status_message.clone().unwrap_or_default();
             assert!(
@@ -307,10 +318,35 @@ async fn every_account_runs_the_jobs_its_effective_policy_asks_for() {
         report_accounts(&service, &config, "222222222222", "org_jobs").await,
         every
     );
-    assert_eq!(
-        report_accounts(&service, &config, "222222222222", "org_expected").await,
-        every
-    );
+    // The expected-backup report: the outage's fire times, in every
+    // account and region, are MISSED, and nothing else is.
+    let rows = report_rows(&service, &config, "222222222222", "org_expected").await;
+    assert_eq!(accounts_of(&rows), every);
+    let fire = |row: &serde_json::Value| {
+        (
+            row["accountId"].as_str().unwrap_or_default().to_string(),
+            row["region"].as_str().unwrap_or_default().to_string(),
+            row["expectedTime"]
+                .as_str()
+                .unwrap_or_default()
+                .parse::<Timestamp>()
+                .unwrap(),
+        )
+    };
+    let missed: BTreeSet<(String, String, Timestamp)> = rows
+        .iter()
+        .filter(|r| r["verdict"] == "MISSED")
+        .map(fire)
+        .collect();
+    let outage: BTreeSet<(String, String, Timestamp)> = want
+        .iter()
+        .filter(|(_, _, t)| in_outage(*t))
+        .cloned()
+        .collect();
+    assert!(!outage.is_empty());
+    assert_eq!(missed, outage);
+    let reported: BTreeSet<(String, String, Timestamp)> = rows.iter().map(fire).collect();
+    assert_eq!(reported, want, "one row per fire time the policies ask for");
     // Compliance across the members, each evaluated with the framework
     // its own stack deploys.
     assert_eq!(
@@ -331,6 +367,22 @@ async fn report_accounts(
     account: &str,
     plan: &str,
 ) -> BTreeSet<String> {
+    accounts_of(&report_rows(service, config, account, plan).await)
+}
+
+fn accounts_of(rows: &[serde_json::Value]) -> BTreeSet<String> {
+    rows.iter()
+        .map(|row| row["accountId"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The rows of `plan`'s one run (its JSON file).
+async fn report_rows(
+    service: &Service,
+    config: &coffer_policy::Config,
+    account: &str,
+    plan: &str,
+) -> Vec<serde_json::Value> {
     let runs: Vec<_> = service
         .list_report_jobs(&caller(config, account, "eu-west-1"), None)
         .await
@@ -353,12 +405,7 @@ async fn report_accounts(
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(crate::report::file_with(&dir, "json")).unwrap())
             .unwrap();
-    json["reportItems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| row["accountId"].as_str().unwrap_or_default().to_string())
-        .collect()
+    json["reportItems"].as_array().unwrap().clone()
 }
 
 /// Monthly report plans: the backup delegated administrator's jobs,
