@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::context::{with_service, Context};
 use crate::output::{self, OutputFormat};
+use crate::render::plural_of;
 use crate::Outcome;
 
 #[derive(Debug, Subcommand)]
@@ -89,49 +90,30 @@ pub async fn run(ctx: &Context, command: &OrgCommand) -> anyhow::Result<Outcome>
     }
 }
 
-fn print_diagnostics(loaded: &coffer_policy::org::LoadedOrganization) -> (usize, usize) {
-    for d in loaded.diagnostics.iter() {
-        let label = if d.is_error() { "error" } else { "warning" };
-        eprintln!("{label}: {d}");
-    }
-    (
-        loaded.diagnostics.errors().count(),
-        loaded.diagnostics.warnings().count(),
-    )
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
 fn validate(ctx: &Context, file: &std::path::Path) -> anyhow::Result<Outcome> {
     // Validation reads no catalog: a service over none is not opened.
     let loaded = coffer_service::org::validate_organization(&ctx.caller(), file);
-    let (n_errors, n_warnings) = print_diagnostics(&loaded);
+    let (n_errors, n_warnings) = crate::render::diagnostic_lines(&loaded.diagnostics);
     let org = &loaded.organization;
     if n_errors > 0 {
         eprintln!(
             "{} and {} in {}.",
-            plural(n_errors, "error", "errors"),
-            plural(n_warnings, "warning", "warnings"),
-            plural(loaded.sources.len(), "file", "files")
+            plural_of(n_errors, "error", "errors"),
+            plural_of(n_warnings, "warning", "warnings"),
+            plural_of(loaded.sources.len(), "file", "files")
         );
         return Ok(Outcome::Failure);
     }
     println!(
         "Valid: {}, {}, {} attached {} times, in {}{}.",
-        plural(org.organizational_units.len(), "unit", "units"),
-        plural(org.accounts.len(), "account", "accounts"),
-        plural(org.policies.len(), "backup policy", "backup policies"),
+        plural_of(org.organizational_units.len(), "unit", "units"),
+        plural_of(org.accounts.len(), "account", "accounts"),
+        plural_of(org.policies.len(), "backup policy", "backup policies"),
         org.attachments.len(),
-        plural(loaded.sources.len(), "file", "files"),
+        plural_of(loaded.sources.len(), "file", "files"),
         match n_warnings {
             0 => String::new(),
-            n => format!(" ({})", plural(n, "warning", "warnings")),
+            n => format!(" ({})", plural_of(n, "warning", "warnings")),
         }
     );
     Ok(Outcome::Success)
@@ -145,12 +127,12 @@ fn effective_policy(
 ) -> anyhow::Result<Outcome> {
     let run = coffer_service::org::describe_effective_policy(&ctx.caller(), file, account)?;
     let Some(described) = run.described else {
-        let (n_errors, n_warnings) = print_diagnostics(&run.loaded);
+        let (n_errors, n_warnings) = crate::render::diagnostic_lines(&run.loaded.diagnostics);
         eprintln!(
             "{} and {} in {}; no effective policy is shown until they are fixed.",
-            plural(n_errors, "error", "errors"),
-            plural(n_warnings, "warning", "warnings"),
-            plural(run.loaded.sources.len(), "file", "files")
+            plural_of(n_errors, "error", "errors"),
+            plural_of(n_warnings, "warning", "warnings"),
+            plural_of(run.loaded.sources.len(), "file", "files")
         );
         return Ok(Outcome::Failure);
     };
@@ -207,14 +189,13 @@ async fn plan(ctx: &Context, file: &std::path::Path, apply: bool) -> anyhow::Res
 /// Prints an organization plan or apply: 0 done or nothing to do, 2
 /// changes pending, 1 refused or invalid.
 fn render_plan(run: &coffer_service::org::OrgPlanRun, apply: bool) -> Outcome {
-    use coffer_catalog::Change;
-    let (n_errors, n_warnings) = print_diagnostics(&run.loaded);
+    let (n_errors, n_warnings) = crate::render::diagnostic_lines(&run.loaded.diagnostics);
     let Some(planned) = &run.plan else {
         eprintln!(
             "{} and {} in {}; nothing is planned until they are fixed.",
-            plural(n_errors, "error", "errors"),
-            plural(n_warnings, "warning", "warnings"),
-            plural(run.loaded.sources.len(), "file", "files")
+            plural_of(n_errors, "error", "errors"),
+            plural_of(n_warnings, "warning", "warnings"),
+            plural_of(run.loaded.sources.len(), "file", "files")
         );
         return Outcome::Failure;
     };
@@ -239,41 +220,7 @@ fn render_plan(run: &coffer_service::org::OrgPlanRun, apply: bool) -> Outcome {
     if objects.has_changes() {
         println!("Organization-managed plans:");
     }
-    for change in &objects.changes {
-        let where_ = |account: &str, region: &str| format!("(account {account}, region {region})");
-        match change {
-            Change::Create(d) => println!(
-                "  + create {} {:?} {}",
-                d.kind.label(),
-                d.name,
-                where_(&d.account_id, &d.region)
-            ),
-            Change::Update {
-                desired, fields, ..
-            } => {
-                println!(
-                    "  ~ change {} {:?} {}",
-                    desired.kind.label(),
-                    desired.name,
-                    where_(&desired.account_id, &desired.region)
-                );
-                for field in fields {
-                    println!(
-                        "      {}: {} -> {}",
-                        field.path,
-                        crate::render::short(&field.before),
-                        crate::render::short(&field.after)
-                    );
-                }
-            }
-            Change::Delete(s) => println!(
-                "  - delete {} {:?} {}",
-                s.kind.label(),
-                s.name,
-                where_(&s.account_id, &s.region)
-            ),
-        }
-    }
+    crate::render::changes(&objects.changes, true);
     if !objects.blockers.is_empty() {
         eprintln!("Cannot apply the organization; nothing was changed:");
         for blocker in &objects.blockers {
@@ -285,7 +232,7 @@ fn render_plan(run: &coffer_service::org::OrgPlanRun, apply: bool) -> Outcome {
     if let Some(summary) = &run.applied {
         println!(
             "Applied the organization ({}): {} plan objects created, {} changed, {} deleted, {} unchanged.",
-            plural(planned.fields.len(), "field changed", "fields changed"),
+            plural_of(planned.fields.len(), "field changed", "fields changed"),
             summary.created,
             summary.updated,
             summary.deleted,
@@ -295,7 +242,7 @@ fn render_plan(run: &coffer_service::org::OrgPlanRun, apply: bool) -> Outcome {
     } else if !planned.has_changes() {
         println!(
             "No changes: the organization matches its files ({} unchanged).",
-            plural(objects.unchanged, "plan object", "plan objects")
+            plural_of(objects.unchanged, "plan object", "plan objects")
         );
         Outcome::Success
     } else if apply {
@@ -303,7 +250,7 @@ fn render_plan(run: &coffer_service::org::OrgPlanRun, apply: bool) -> Outcome {
     } else {
         println!(
             "Plan: {} of the organization; {c} to create, {u} to change, {d} to delete ({} unchanged). Run `coffer org apply` with the same file to make these changes.",
-            plural(planned.fields.len(), "field change", "field changes"),
+            plural_of(planned.fields.len(), "field change", "field changes"),
             objects.unchanged
         );
         Outcome::ChangesPending

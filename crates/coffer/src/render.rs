@@ -209,22 +209,31 @@ pub fn provisioned(done: &[Provisioned]) {
 }
 
 fn plural(n: usize, word: &str) -> String {
+    plural_of(n, word, &format!("{word}s"))
+}
+
+/// `n` with the word for one or for many.
+pub(crate) fn plural_of(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
-        format!("{n} {word}")
+        format!("{n} {one}")
     } else {
-        format!("{n} {word}s")
+        format!("{n} {many}")
     }
+}
+
+/// Prints each diagnostic on stderr; returns the errors and warnings counted.
+pub(crate) fn diagnostic_lines(diagnostics: &coffer_policy::Diagnostics) -> (usize, usize) {
+    for d in diagnostics.iter() {
+        let label = if d.is_error() { "error" } else { "warning" };
+        eprintln!("{label}: {d}");
+    }
+    (diagnostics.errors().count(), diagnostics.warnings().count())
 }
 
 /// Prints diagnostics; with errors, says so and that nothing changed.
 /// Returns whether there were errors.
 pub fn diagnostics(loaded: &coffer_policy::Loaded) -> bool {
-    for d in loaded.diagnostics.iter() {
-        let label = if d.is_error() { "error" } else { "warning" };
-        eprintln!("{label}: {d}");
-    }
-    let n_errors = loaded.diagnostics.errors().count();
-    let n_warnings = loaded.diagnostics.warnings().count();
+    let (n_errors, n_warnings) = diagnostic_lines(&loaded.diagnostics);
     if n_errors > 0 {
         eprintln!(
             "{} and {} in {}; nothing was changed.",
@@ -287,7 +296,6 @@ pub(crate) fn short(value: &Option<serde_json::Value>) -> String {
 }
 
 fn plan(plan: &coffer_catalog::StackPlan) {
-    use coffer_catalog::Change;
     if !plan.has_changes() {
         return;
     }
@@ -295,13 +303,37 @@ fn plan(plan: &coffer_catalog::StackPlan) {
         "Stack {:?} (account {}, region {}):",
         plan.stack, plan.account_id, plan.region
     );
-    for change in &plan.changes {
+    changes(&plan.changes, false);
+}
+
+/// Prints planned object changes with their field diffs; `located` adds
+/// each object's account and region (an organization's plans span many).
+pub(crate) fn changes(changes: &[coffer_catalog::Change], located: bool) {
+    use coffer_catalog::Change;
+    let place = |account: &str, region: &str| {
+        if located {
+            format!(" (account {account}, region {region})")
+        } else {
+            String::new()
+        }
+    };
+    for change in changes {
         match change {
-            Change::Create(d) => println!("  + create {} {:?}", d.kind.label(), d.name),
+            Change::Create(d) => println!(
+                "  + create {} {:?}{}",
+                d.kind.label(),
+                d.name,
+                place(&d.account_id, &d.region)
+            ),
             Change::Update {
                 desired, fields, ..
             } => {
-                println!("  ~ change {} {:?}", desired.kind.label(), desired.name);
+                println!(
+                    "  ~ change {} {:?}{}",
+                    desired.kind.label(),
+                    desired.name,
+                    place(&desired.account_id, &desired.region)
+                );
                 for field in fields {
                     println!(
                         "      {}: {} -> {}",
@@ -311,7 +343,12 @@ fn plan(plan: &coffer_catalog::StackPlan) {
                     );
                 }
             }
-            Change::Delete(s) => println!("  - delete {} {:?}", s.kind.label(), s.name),
+            Change::Delete(s) => println!(
+                "  - delete {} {:?}{}",
+                s.kind.label(),
+                s.name,
+                place(&s.account_id, &s.region)
+            ),
         }
     }
 }
