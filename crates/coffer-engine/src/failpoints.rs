@@ -17,6 +17,9 @@
 //!   file of its target;
 //! - [`VALIDATE_AFTER_SCRATCH`] (coffer-drivers): a validation has
 //!   restored into its scratch place (SQLite file, PostgreSQL database);
+//! - [`RESTORE_TEST_RESTORING`] (coffer-engine): a restore test has made
+//!   its scratch place and is restoring into it (inside the span its
+//!   recorded duration measures);
 //! - [`RESTORE_TEST_AFTER_RESTORE`] (coffer-engine): a restore test has
 //!   restored into its scratch target, not yet validated or removed it;
 //! - [`REPORT_BEFORE_MANIFEST`] (coffer-report): a delivery has written
@@ -28,6 +31,8 @@
 pub const RESTORE_AFTER_FILE: &str = "restore-after-file";
 /// A validation has restored into its scratch place.
 pub const VALIDATE_AFTER_SCRATCH: &str = "validate-after-scratch";
+/// A restore test is restoring into its scratch target.
+pub const RESTORE_TEST_RESTORING: &str = "restore-test-restoring";
 /// A restore test has restored into its scratch target.
 pub const RESTORE_TEST_AFTER_RESTORE: &str = "restore-test-after-restore";
 /// A report delivery has written all but `manifest.json`.

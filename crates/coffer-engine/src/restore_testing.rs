@@ -461,8 +461,11 @@ pub async fn start_now(
     Ok(ended)
 }
 
-/// The selection a test belongs to, when it is still applied.
-async fn selection_of(env: &Env, job: &RestoreJob) -> Result<Option<RestoreTestingSelection>> {
+/// The plan and selection a test belongs to, when they are still applied.
+async fn plan_of(
+    env: &Env,
+    job: &RestoreJob,
+) -> Result<Option<(RestoreTestingPlan, RestoreTestingSelection)>> {
     let (Some(creator), Some(name)) = (&job.created_by, job.restore_metadata.get(SELECTION)) else {
         return Ok(None);
     };
@@ -471,10 +474,56 @@ async fn selection_of(env: &Env, job: &RestoreJob) -> Result<Option<RestoreTesti
         .into_iter()
         .find(|p| p.arn == creator.restore_testing_plan_arn)
         .and_then(|p| {
+            let plan = p.plan;
             p.selections
                 .into_iter()
                 .find(|s| &s.restore_testing_selection_name == name)
+                .map(|s| (plan, s))
         }))
+}
+
+/// The point a test restores, chosen when it starts (as AWS chooses it):
+/// among the completed points of the planned point's resource, as the
+/// plan's `RecoveryPointSelection` picks at `now`. The point chosen when
+/// the test was planned stands when the plan is no longer applied; `None`
+/// when no point qualifies any more (deleted or aged out of the window
+/// while the test waited).
+async fn point_to_test(
+    env: &Env,
+    planned: RecoveryPoint,
+    plan: Option<&RestoreTestingPlan>,
+    job_id: &str,
+    now: Timestamp,
+) -> Result<Option<RecoveryPoint>> {
+    let Some(plan) = plan else {
+        return Ok(Some(planned));
+    };
+    let points: Vec<RecoveryPoint> = env
+        .catalog
+        .list::<RecoveryPoint>(&[
+            ("resource_arn", planned.resource_arn.as_str()),
+            ("status", "COMPLETED"),
+        ])
+        .await?
+        .into_iter()
+        .map(|s| s.record)
+        .collect();
+    Ok(choose_point(plan, &points, now, job_id).cloned())
+}
+
+/// How long a restore took: by the environment's clock (the clock the
+/// job's dates are on, a manual one in simulations), and never less than
+/// the monotonic clock measured (a wall clock stepped back mid-restore).
+fn restore_millis(env: &Env, started: Instant, started_at: Timestamp) -> u64 {
+    let monotonic = started.elapsed();
+    let by_clock = env
+        .now()
+        .duration_since(started_at)
+        .try_into()
+        .unwrap_or(Duration::ZERO);
+    u64::try_from(monotonic.max(by_clock).as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// How a hook ended.
@@ -676,25 +725,45 @@ pub fn run_test_on_thread(
 
 async fn run_test_tracked(env: &Env, id: &str) -> Result<RestoreJob> {
     let job = exec::fetch::<RestoreJob>(env, id).await?.record;
-    let selection = selection_of(env, &job).await.ok().flatten();
-    // What it needs: the point, its resource and vault.
+    let applied = plan_of(env, &job).await.ok().flatten();
+    let selection = applied.as_ref().map(|(_, s)| s.clone());
+    // What it needs: the point (chosen now), its resource and vault.
     let prepared = async {
-        let point = env
+        let planned = env
             .catalog
             .list::<RecoveryPoint>(&[("arn", &job.recovery_point_arn)])
-            .await?
+            .await
+            .map_err(|e| e.to_string())?
             .into_iter()
             .next()
             .map(|s| s.record)
-            .ok_or_else(|| crate::error::Error::Missing {
-                what: "recovery point",
-                name: job.recovery_point_arn.clone(),
-                hint: "; it was deleted before its test ran".into(),
+            .ok_or_else(|| {
+                format!(
+                    "recovery point {} is not in the catalog: it was deleted before its test ran",
+                    job.recovery_point_arn
+                )
             })?;
-        let resource = env.resource(&point.resource_arn).await?;
-        let vault = env.vault_by_arn(&point.backup_vault_arn).await?;
-        let opened = env.open_point(&vault, &point).await?;
-        Ok::<_, crate::error::Error>((point, resource, opened))
+        let resource_arn = planned.resource_arn.clone();
+        let plan = applied.as_ref().map(|(p, _)| p);
+        let point = point_to_test(env, planned, plan, id, env.now())
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "no recovery point of {resource_arn} qualifies now: none is completed within the selection window ({} days) in an included vault (the point planned, {}, is deleted or aged out)",
+                    plan.map_or(0, |p| p.recovery_point_selection.selection_window_days),
+                    job.recovery_point_arn
+                )
+            })?;
+        let found = async {
+            let resource = env.resource(&point.resource_arn).await?;
+            let vault = env.vault_by_arn(&point.backup_vault_arn).await?;
+            let opened = env.open_point(&vault, &point).await?;
+            Ok::<_, crate::error::Error>((resource, opened))
+        }
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok::<_, String>((point, found.0, found.1))
     }
     .await;
     let (point, resource, opened) = match prepared {
@@ -736,12 +805,25 @@ async fn run_test_tracked(env: &Env, id: &str) -> Result<RestoreJob> {
     };
     // The scratch target is in the job's metadata already; from RUNNING
     // on, a restart removes whatever of it exists.
+    let chosen_now = point.recovery_point_arn != job.recovery_point_arn;
     exec::transition(
         env,
         id,
         RestoreJobStatus::Running,
         |s| s == RestoreJobStatus::Pending,
-        |j: &mut RestoreJob| j.runner = Some(exec::this_runner()),
+        |j: &mut RestoreJob| {
+            j.runner = Some(exec::this_runner());
+            if chosen_now {
+                j.status_message = Some(format!(
+                    "{}; chosen when it started: {} ({}) instead of {}",
+                    j.status_message.clone().unwrap_or_default(),
+                    point.recovery_point_arn,
+                    point.creation_date,
+                    j.recovery_point_arn
+                ));
+                j.recovery_point_arn.clone_from(&point.recovery_point_arn);
+            }
+        },
     )
     .await?;
     if let Some(dir) = job.restore_metadata.get(SCRATCH_DIRECTORY) {
@@ -751,10 +833,11 @@ async fn run_test_tracked(env: &Env, id: &str) -> Result<RestoreJob> {
     }
     tracing::info!(job = %id, point = %point.recovery_point_arn, target = ?job.restore_target, "restore test started");
     let started = Instant::now();
+    let started_at = env.now();
+    #[cfg(feature = "failpoints")]
+    fail::fail_point!(crate::failpoints::RESTORE_TEST_RESTORING);
     let restored = coffer_drivers::restore(&point, &resource, &opened, &target, false).await;
-    let millis = u64::try_from(started.elapsed().as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1);
+    let millis = restore_millis(env, started, started_at);
     let outcome = match restored {
         Ok(outcome) => outcome,
         Err(error) => {

@@ -99,6 +99,7 @@ pub const DEFAULT_NOTIFICATION_EVENTS: &[&str] = &[
     "BACKUP_JOB_EXPIRED",
     "COPY_JOB_FAILED",
     "RESTORE_JOB_FAILED",
+    "RESTORE_TEST_FAILED",
     "VAULT_CHECK_FAILED",
 ];
 /// Events Coffer sends: the vault events it produces, plus its own.
@@ -113,6 +114,7 @@ pub const NOTIFICATION_EVENTS: &[&str] = &[
     "COPY_JOB_SUCCESSFUL",
     "COPY_JOB_FAILED",
     "RESTORE_JOB_FAILED",
+    "RESTORE_TEST_FAILED",
     "RECOVERY_POINT_MODIFIED",
     "VAULT_CHECK_FAILED",
 ];
@@ -419,7 +421,7 @@ const DEFAULT_FILE: &str = r#"# Coffer deployment configuration: where things ar
 #   [[notifications]]
 #   url = "https://hooks.example.com/coffer"
 #   # Default: BACKUP_JOB_FAILED, BACKUP_JOB_EXPIRED, COPY_JOB_FAILED,
-#   # RESTORE_JOB_FAILED and VAULT_CHECK_FAILED.
+#   # RESTORE_JOB_FAILED, RESTORE_TEST_FAILED and VAULT_CHECK_FAILED.
 #   events = ["BACKUP_JOB_FAILED", "BACKUP_JOB_EXPIRED", "VAULT_CHECK_FAILED"]
 #
 #   [[notifications]]

@@ -157,10 +157,21 @@ pub(crate) async fn daemon_at(
     home: &Home,
     start: Timestamp,
 ) -> (Daemon, Arc<ManualClock>, Catalog) {
+    daemon_at_with(home, start, |_| {}, Notifier::new(&[])).await
+}
+
+/// [`daemon_at`] with its options changed by `configure`, notifying
+/// `notifier`.
+pub(crate) async fn daemon_at_with(
+    home: &Home,
+    start: Timestamp,
+    configure: impl FnOnce(&mut DaemonOptions),
+    notifier: Notifier,
+) -> (Daemon, Arc<ManualClock>, Catalog) {
     let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
     let catalog = Catalog::open(config.catalog_url(), start).await.unwrap();
     simulated_from(home, &catalog, start).await;
-    daemon_on(home, start).await
+    daemon_with(home, start, configure, notifier).await
 }
 
 /// A daemon over the home's catalog as it stands, on a manual clock at
@@ -169,6 +180,15 @@ pub(crate) async fn daemon_on(
     home: &Home,
     start: Timestamp,
 ) -> (Daemon, Arc<ManualClock>, Catalog) {
+    daemon_with(home, start, |_| {}, Notifier::new(&[])).await
+}
+
+async fn daemon_with(
+    home: &Home,
+    start: Timestamp,
+    configure: impl FnOnce(&mut DaemonOptions),
+    notifier: Notifier,
+) -> (Daemon, Arc<ManualClock>, Catalog) {
     let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
     let catalog = Catalog::open(config.catalog_url(), start).await.unwrap();
     let clock = Arc::new(ManualClock::new(start));
@@ -176,11 +196,8 @@ pub(crate) async fn daemon_on(
     let mut options = DaemonOptions::from_settings(&coffer_policy::ServeSettings::default());
     options.lookback = SignedDuration::ZERO;
     options.retry_backoff = SignedDuration::from_mins(5);
-    (
-        Daemon::new(env, options, Notifier::new(&[])),
-        clock,
-        catalog,
-    )
+    configure(&mut options);
+    (Daemon::new(env, options, notifier), clock, catalog)
 }
 
 /// The month's expected jobs, computed without the engine: each rule's
@@ -497,13 +514,13 @@ Resources:
 "#;
 
 /// Receives webhook posts on loopback and keeps their bodies.
-struct Webhook {
-    url: String,
+pub(crate) struct Webhook {
+    pub(crate) url: String,
     bodies: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
 }
 
 impl Webhook {
-    async fn start() -> Webhook {
+    pub(crate) async fn start() -> Webhook {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!(
@@ -556,7 +573,7 @@ impl Webhook {
         Webhook { url, bodies }
     }
 
-    fn events(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn events(&self) -> Vec<serde_json::Value> {
         self.bodies.lock().unwrap().clone()
     }
 }

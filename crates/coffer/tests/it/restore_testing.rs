@@ -15,7 +15,7 @@ use coffer_model::{DeletionStatus, RecoveryPoint, RestoreJob, RestoreJobStatus, 
 use coffer_policy::LoadConfig as _;
 use jiff::{civil, SignedDuration, Timestamp};
 
-use crate::daemon::{all, daemon_at};
+use crate::daemon::{all, daemon_at, daemon_at_with, Webhook};
 use crate::Home;
 
 const ACCOUNT: &str = "210987654321";
@@ -268,7 +268,25 @@ async fn a_simulated_month_of_restore_tests_runs_each_fire_time_once_from_includ
     let home = home_with(&month_stack(&db.arn()), &db);
     let start: Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
     let end: Timestamp = "2026-04-01T00:00:00Z".parse().unwrap();
-    let (mut daemon, clock, catalog) = daemon_at(&home, start).await;
+    // One test at a time, so the slow restore below is the only one that
+    // spans the clock's jump.
+    let (mut daemon, clock, catalog) = daemon_at_with(
+        &home,
+        start,
+        |options| options.workers = 1,
+        coffer_engine::notify::Notifier::new(&[]),
+    )
+    .await;
+    // The database's last test (Monday 30 March, 06:00) restores slowly:
+    // two minutes pass on the month's clock while it restores, longer than
+    // the framework's one-minute target.
+    let last_monday: Timestamp = "2026-03-30T06:00:00Z".parse().unwrap();
+    let slow = test_job_id(LATEST_ARN, "database", &db.arn(), last_monday);
+    fail::cfg_callback(
+        coffer_engine::failpoints::RESTORE_TEST_RESTORING,
+        slow_restore(&clock, &slow, SignedDuration::from_mins(2)),
+    )
+    .unwrap();
     let mut now = start;
     let step = SignedDuration::from_hours(1);
     while now < end {
@@ -276,6 +294,7 @@ async fn a_simulated_month_of_restore_tests_runs_each_fire_time_once_from_includ
         clock.set(now);
         daemon.settle().await.unwrap();
     }
+    fail::remove(coffer_engine::failpoints::RESTORE_TEST_RESTORING);
     // A second scheduler over the same catalog, from a mark a week old,
     // plans the same tests again and records none twice.
     catalog
@@ -338,7 +357,12 @@ async fn a_simulated_month_of_restore_tests_runs_each_fire_time_once_from_includ
                 Some(ValidationStatus::Successful),
                 "{job:#?}"
             );
-            assert!(job.restore_duration_millis.is_some_and(|ms| ms > 0));
+            let millis = job.restore_duration_millis.unwrap();
+            if id == slow {
+                assert!(millis >= 120_000, "{job:#?}");
+            } else {
+                assert!(millis > 0 && millis < 60_000, "{job:#?}");
+            }
             assert_scratch_removed(job);
             let point = points
                 .iter()
@@ -399,10 +423,12 @@ async fn a_simulated_month_of_restore_tests_runs_each_fire_time_once_from_includ
             .max_by_key(|j| j.creation_date)
             .unwrap();
         let minutes = latest.restore_duration_millis.unwrap() as f64 / 60_000.0;
-        let expected = if minutes <= 1.0 {
-            "COMPLIANT"
-        } else {
+        // The database's last test took two minutes; the others, moments.
+        let expected = if resource == &db.arn() {
+            assert_eq!(latest.restore_job_id, slow);
             "NON_COMPLIANT"
+        } else {
+            "COMPLIANT"
         };
         assert_eq!(result["Status"], expected, "{result:#}");
         assert!(
@@ -412,6 +438,23 @@ async fn a_simulated_month_of_restore_tests_runs_each_fire_time_once_from_includ
                 .contains(&format!("{minutes:.1} minutes")),
             "{result:#}"
         );
+    }
+}
+
+/// A callback for the failpoint a restore test reaches while restoring:
+/// on the thread of the test `job_id` only (each test runs on a thread
+/// named after it), `clock` moves `by`, as if that restore took so long.
+fn slow_restore(
+    clock: &std::sync::Arc<coffer_engine::clock::ManualClock>,
+    job_id: &str,
+    by: SignedDuration,
+) -> impl Fn() + Send + Sync + 'static {
+    let clock = std::sync::Arc::clone(clock);
+    let thread = format!("restore test {job_id}");
+    move || {
+        if std::thread::current().name() == Some(thread.as_str()) {
+            clock.advance(by);
+        }
     }
 }
 
@@ -507,7 +550,17 @@ async fn a_failing_hook_fails_the_test_with_its_output_and_the_target_is_removed
         r#"[sh, -c, 'test -f "$COFFER_RESTORED/a.txt" && echo "ledger rows missing in $COFFER_RESTORE_JOB_ID" >&2; exit 3']"#,
     ));
     let start: Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
-    let (mut daemon, clock, catalog) = daemon_at(&home, start).await;
+    // Notification targets get failed tests by default.
+    let webhook = Webhook::start().await;
+    let notifier = coffer_engine::notify::Notifier::new(&[coffer_policy::NotificationTarget {
+        url: webhook.url.clone(),
+        events: coffer_policy::DEFAULT_NOTIFICATION_EVENTS
+            .iter()
+            .map(|e| e.to_string())
+            .collect(),
+        sns_topic: None,
+    }]);
+    let (mut daemon, clock, catalog) = daemon_at_with(&home, start, |_| {}, notifier).await;
     step_to(&mut daemon, &clock, "2026-03-01T07:00:00Z").await;
     let jobs: Vec<RestoreJob> = all(&catalog).await;
     let [job] = &jobs[..] else {
@@ -522,6 +575,28 @@ async fn a_failing_hook_fails_the_test_with_its_output_and_the_target_is_removed
         "{message}"
     );
     assert_scratch_removed(job);
+    let mut events = webhook.events();
+    for _ in 0..100 {
+        if !events.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        events = webhook.events();
+    }
+    let [event] = &events[..] else {
+        panic!("one notification: {events:#?}")
+    };
+    assert_eq!(event["EventType"], "RESTORE_TEST_FAILED", "{event:#}");
+    assert_eq!(event["JobId"], job.restore_job_id.as_str(), "{event:#}");
+    assert_eq!(event["ResourceArn"], DOCS, "{event:#}");
+    assert_eq!(event["State"], "FAILED", "{event:#}");
+    assert!(
+        event["Message"]
+            .as_str()
+            .unwrap()
+            .contains("ledger rows missing"),
+        "{event:#}"
+    );
 
     // ListRestoreJobs' ByRestoreTestingPlanArn finds the plan's tests.
     let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
@@ -600,12 +675,8 @@ async fn a_hook_hanging_past_the_validation_window_times_out() {
     assert_scratch_removed(job);
 }
 
-/// `coffer serve` killed (SIGKILL) at the failpoint after a test restored
-/// into its scratch directory: the next start removes the directory and
-/// records why on the job.
-#[test]
-fn a_scratch_target_left_by_a_killed_process_is_removed_at_the_next_start() {
-    let stack = r#"
+/// A plan testing the directory every minute, with no hook.
+const MINUTELY: &str = r#"
 Resources:
   Primary:
     Type: AWS::Backup::BackupVault
@@ -629,7 +700,13 @@ Resources:
       IamRoleArn: arn:coffer:iam::210987654321:role/restore
       ProtectedResourceArns: ["*"]
 "#;
-    let home = docs_home(stack);
+
+/// `coffer serve` killed (SIGKILL) at the failpoint after a test restored
+/// into its scratch directory: the next start removes the directory and
+/// records why on the job.
+#[test]
+fn a_scratch_target_left_by_a_killed_process_is_removed_at_the_next_start() {
+    let home = docs_home(MINUTELY);
     ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "primary"]));
     crate::crash_jobs::kill_at(
         &home,
@@ -712,4 +789,76 @@ fn restore_testing_start_runs_a_plans_drills_now() {
         "{}",
         missing.stderr
     );
+}
+
+/// A test chooses its point when it starts, as AWS does: a point that
+/// completed while the test waited (after it was planned) is the newest
+/// one, and the one restored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_chooses_its_point_when_it_starts_not_when_it_was_planned() {
+    let home = docs_home(MINUTELY);
+    ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "primary"]));
+    let config = coffer_policy::Config::load_or_create(home.path()).unwrap();
+    let now = Timestamp::now();
+    let catalog = coffer_catalog::Catalog::open(config.catalog_url(), now)
+        .await
+        .unwrap();
+    let env = coffer_engine::env::Env::new(
+        catalog.clone(),
+        config,
+        std::sync::Arc::new(coffer_engine::clock::SystemClock),
+    );
+    let resources = env.discover().await.unwrap();
+    let minute = SignedDuration::from_mins(1);
+    let planned = coffer_engine::restore_testing::planned_tests(
+        &env,
+        &resources,
+        now.checked_sub(minute).unwrap(),
+        now.checked_add(minute).unwrap(),
+        now,
+    )
+    .await
+    .unwrap();
+    let first: Vec<RecoveryPoint> = all(&catalog).await;
+    let [planned_point] = &first[..] else {
+        panic!("one point: {first:#?}")
+    };
+    // The next minute's test, planned with the only point there is.
+    let test = planned.last().unwrap().clone();
+    assert_eq!(test.recovery_point_arn, planned_point.recovery_point_arn);
+    catalog
+        .insert_new(std::slice::from_ref(&test), now)
+        .await
+        .unwrap();
+
+    // A newer point completes while it waits.
+    ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "primary"]));
+    let points: Vec<RecoveryPoint> = all(&catalog).await;
+    let newest = points
+        .iter()
+        .max_by_key(|p| p.creation_date)
+        .unwrap()
+        .recovery_point_arn
+        .clone();
+    assert_ne!(newest, planned_point.recovery_point_arn);
+
+    let ended = coffer_engine::restore_testing::run_test(&env, &test.restore_job_id)
+        .await
+        .unwrap();
+    assert_eq!(ended.recovery_point_arn, newest, "{ended:#?}");
+    assert!(
+        ended
+            .status_message
+            .as_deref()
+            .unwrap()
+            .contains(&format!("chosen when it started: {newest}")),
+        "{ended:#?}"
+    );
+    assert_eq!(ended.status, RestoreJobStatus::Completed, "{ended:#?}");
+    assert_eq!(
+        ended.validation_status,
+        Some(ValidationStatus::Successful),
+        "{ended:#?}"
+    );
+    assert_scratch_removed(&ended);
 }
