@@ -45,6 +45,38 @@ pub struct SelectionChange {
 }
 
 impl Service {
+    /// The restore tests of the caller's account and region, oldest
+    /// first, with their results: the restore jobs plan `plan` (by name)
+    /// created, or every plan's when `None`.
+    ///
+    /// # Errors
+    /// `ResourceNotFound` for a plan not there, naming those that are;
+    /// `AccessDenied`; catalog failures.
+    pub async fn restore_tests(
+        &self,
+        caller: &Caller,
+        plan: Option<&str>,
+    ) -> Result<Vec<RestoreJob>> {
+        let plan_arn = match plan {
+            Some(name) => Some(self.restore_testing_plan(caller, name).await?.arn),
+            None => None,
+        };
+        let filter = crate::jobs::RestoreJobFilter {
+            restore_testing_plan_arn: plan_arn,
+            ..Default::default()
+        };
+        let mut page = PageRequest::default();
+        let mut tests = Vec::new();
+        loop {
+            let found = self.list_restore_jobs(caller, &filter, &page).await?;
+            tests.extend(found.items.into_iter().filter(|j| j.created_by.is_some()));
+            match found.next_token {
+                Some(token) => page.next_token = Some(token),
+                None => return Ok(tests),
+            }
+        }
+    }
+
     /// The restore testing plans of the caller's account and region in
     /// name order, a page at a time, a stack's and not.
     ///

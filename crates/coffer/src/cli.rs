@@ -56,6 +56,18 @@ pub enum RestoreTestingCommand {
         #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
+    /// List the restore tests that ran or wait, oldest first, with their
+    /// results: validation, restore duration, scratch target deletion.
+    #[command(
+        after_help = "Example:\n  coffer restore-testing list\n  coffer restore-testing list --plan weekly_drills -o json"
+    )]
+    List {
+        /// Only this restore testing plan's tests.
+        #[arg(long)]
+        plan: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -132,7 +144,7 @@ pub enum Command {
     /// The organization: check it, show an account's effective backup policy.
     #[command(subcommand)]
     Org(OrgCommand),
-    /// Restore testing: run a restore testing plan's drills now.
+    /// Restore testing: run a restore testing plan's drills now, list the tests with their results.
     #[command(subcommand)]
     RestoreTesting(RestoreTestingCommand),
     /// Print the Prometheus metrics (`coffer_*`) the daemon serves on /metrics.
@@ -208,6 +220,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Metrics => crate::metrics::run(ctx).await,
         Command::RestoreTesting(RestoreTestingCommand::Start { plan, output }) => {
             crate::restore_testing::start(ctx, &plan, output).await
+        }
+        Command::RestoreTesting(RestoreTestingCommand::List { plan, output }) => {
+            crate::restore_testing::list(ctx, plan.as_deref(), output).await
         }
         Command::Quickstart => crate::quickstart::run(ctx).await,
         Command::Evidence(command) => crate::evidence::run(ctx, &command).await,

@@ -789,6 +789,24 @@ fn restore_testing_start_runs_a_plans_drills_now() {
         "{}",
         missing.stderr
     );
+
+    // `restore-testing list` shows the tests with their results.
+    let listed = home.run(&["restore-testing", "list", "--plan", "daily", "-o", "json"]);
+    ok(&listed);
+    let tests: Vec<RestoreJob> = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(tests, vec![job.clone()]);
+    let table = home.run(&["restore-testing", "list"]);
+    ok(&table);
+    assert!(
+        table.stdout.contains(&job.restore_job_id)
+            && table.stdout.contains("daily")
+            && table.stdout.contains("SUCCESSFUL"),
+        "{}",
+        table.stdout
+    );
+    let unknown = home.run(&["restore-testing", "list", "--plan", "weekly"]);
+    assert_eq!(unknown.code, 1, "{}{}", unknown.stdout, unknown.stderr);
+    assert!(unknown.stderr.contains("weekly"), "{}", unknown.stderr);
 }
 
 /// A test chooses its point when it starts, as AWS does: a point that
