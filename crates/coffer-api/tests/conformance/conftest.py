@@ -17,6 +17,7 @@ import subprocess
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.handlers import generate_idempotent_uuid
 
 ENV = os.environ
 
@@ -84,6 +85,16 @@ def raw():
 def client(raw):
     c = make_client(env("COFFER_KEY_ID"), env("COFFER_SECRET"))
     c.meta.events.register("before-parse.backup.*", raw)
+    return c
+
+
+@pytest.fixture(scope="session")
+def tokenless_client():
+    """A client that sends a request token only when given one: boto3
+    fills the model's idempotency tokens (CreateBackupVault's, ...) with a
+    new UUID otherwise, as the aws cli does."""
+    c = make_client(env("COFFER_KEY_ID"), env("COFFER_SECRET"))
+    c.meta.events.unregister("before-parameter-build", generate_idempotent_uuid)
     return c
 
 
