@@ -7,7 +7,9 @@ access keys (one Inactive), then runs this suite with:
 COFFER_API_URL, COFFER_REGION, COFFER_ACCOUNT, COFFER_KEY_ID, COFFER_SECRET,
 COFFER_DISABLED_KEY_ID, COFFER_DISABLED_SECRET, COFFER_MODEL (the service
 model JSON), COFFER_BIN and COFFER_TEST_HOME (the CLI and its home),
-COFFER_AWS (the aws cli).
+COFFER_AWS (the aws cli), COFFER_REPORT_RELEASE (a file that exists:
+while it does not, a report delivery of the server waits before writing
+its manifest, the failpoint `report-before-manifest` of the test build).
 """
 
 import json
