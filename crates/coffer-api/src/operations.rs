@@ -285,6 +285,10 @@ fn vault_member(summary: &VaultSummary) -> Value {
             lock.and_then(|l| l.max_retention_days).and_then(number),
         ),
         ("LockDate", vault.lock_date.and_then(time)),
+        (
+            "CreatorRequestId",
+            summary.creator_request_id.as_deref().and_then(text),
+        ),
     ])
 }
 

@@ -125,10 +125,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "restore jobs by recovery point, backup jobs by plan; the parameters of a request token's first request",
         sql: include_str!("migrations/0020_api_reads.sql"),
     },
+    Migration {
+        version: 21,
+        description: "the object a request token's create made, by its ARN",
+        sql: include_str!("migrations/0021_request_token_objects.sql"),
+    },
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 20;
+pub const SCHEMA_VERSION: i64 = 21;
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

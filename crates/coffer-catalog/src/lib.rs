@@ -59,7 +59,7 @@ pub use org::{OrgPlan, OrganizationRecord, ORG_SUBJECT};
 pub use overview::VaultTotals;
 pub use records::{Param, Record, Stored};
 pub use reporting::JobRecord;
-pub use request_tokens::{RequestToken, TokenReservation};
+pub use request_tokens::{CreatorToken, RequestToken, TokenReservation};
 pub use schedule::{Claim, RuleKey};
 pub use unowned::{Cmp, Condition, Page, RecordCursor, NO_STACK};
 pub use vouched::Vouched;

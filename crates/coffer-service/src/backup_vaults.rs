@@ -16,6 +16,7 @@ use coffer_model::{
 use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, Result};
 use crate::paging::{name_token, PageRequest, Paged};
+use crate::requests::Life;
 use crate::Service;
 
 /// A vault with what the catalog knows about it besides its declaration.
@@ -29,6 +30,9 @@ pub struct VaultSummary {
     /// The stack that declares it; `None` when it was created through the
     /// API.
     pub stack: Option<String>,
+    /// The `CreatorRequestId` of the CreateBackupVault request that
+    /// created it, if that carried one (filled by the vault reads).
+    pub creator_request_id: Option<String>,
 }
 
 /// What CreateBackupVault asks.
@@ -59,7 +63,22 @@ fn summary_of(stored: StoredObject, number_of_recovery_points: i64) -> Result<Va
         creation_date: stored.created_at,
         number_of_recovery_points,
         stack: (stored.stack != NO_STACK).then_some(stored.stack),
+        creator_request_id: None,
     })
+}
+
+/// The life of a vault of no stack, whose creation may have carried a
+/// `CreatorRequestId`.
+fn vault_life(summary: &VaultSummary) -> Option<Life> {
+    summary.stack.is_none().then(|| Life {
+        arn: summary.vault.backup_vault_arn.to_string(),
+        created: summary.creation_date,
+        deleted: None,
+    })
+}
+
+fn set_vault_token(summary: &mut VaultSummary, token: String) {
+    summary.creator_request_id = Some(token);
 }
 
 impl Service {
@@ -117,7 +136,7 @@ impl Service {
             .catalog()
             .recovery_points_in_vaults(caller.account.as_str(), caller.region.as_str(), &names)
             .await?;
-        let items = found
+        let mut items = found
             .items
             .into_iter()
             .map(|stored| {
@@ -125,6 +144,8 @@ impl Service {
                 summary_of(stored, points)
             })
             .collect::<Result<Vec<_>>>()?;
+        self.fill_creator_request_ids(&mut items, vault_life, set_vault_token)
+            .await?;
         Ok(Paged {
             items,
             next_token: found.next.map(|name| name_token(listing, &name)),
@@ -136,12 +157,18 @@ impl Service {
     /// # Errors
     /// `ResourceNotFound`, `AccessDenied`.
     pub async fn describe_backup_vault(&self, caller: &Caller, name: &str) -> Result<VaultSummary> {
-        let summary = self.summary(self.stored_vault(caller, name).await?).await?;
+        let mut summary = self.summary(self.stored_vault(caller, name).await?).await?;
         self.authorize(
             caller,
             Action::DescribeBackupVault,
             Target::Vault(&summary.vault),
         )?;
+        self.fill_creator_request_ids(
+            std::slice::from_mut(&mut summary),
+            vault_life,
+            set_vault_token,
+        )
+        .await?;
         Ok(summary)
     }
 

@@ -9,6 +9,7 @@ use coffer_catalog::{DesiredObject, ObjectKind, StoredObject, NO_STACK};
 use crate::caller::Caller;
 use crate::error::{Error, ErrorKind, Result};
 use crate::paging::{name_token, PageRequest, Paged};
+use crate::requests::Life;
 use crate::Service;
 
 /// An object with what the catalog knows about it besides its document.
@@ -23,6 +24,11 @@ pub struct Declared<T> {
     pub creation_time: jiff::Timestamp,
     /// When it last changed (its creation time until it changes).
     pub update_time: jiff::Timestamp,
+    /// The `CreatorRequestId` of the request that created it, if that
+    /// carried one, for the kinds whose reads echo it (restore testing
+    /// plans and selections: filled by GetRestoreTestingPlan and
+    /// GetRestoreTestingSelection's reads).
+    pub creator_request_id: Option<String>,
 }
 
 impl<T: serde::de::DeserializeOwned> Declared<T> {
@@ -33,11 +39,46 @@ impl<T: serde::de::DeserializeOwned> Declared<T> {
             stack: (stored.stack != NO_STACK).then_some(stored.stack),
             creation_time: stored.created_at,
             update_time: stored.updated_at,
+            creator_request_id: None,
         })
     }
 }
 
+impl<T> Declared<T> {
+    /// The life of an object of no stack, whose creation may have carried
+    /// a `CreatorRequestId`.
+    fn life(&self) -> Option<Life> {
+        self.stack.is_none().then(|| Life {
+            arn: self.arn.clone(),
+            created: self.creation_time,
+            deleted: None,
+        })
+    }
+
+    fn set_creator_request_id(&mut self, token: String) {
+        self.creator_request_id = Some(token);
+    }
+}
+
 impl Service {
+    /// `found` with the `CreatorRequestId` of the request that created it
+    /// (GetRestoreTestingPlan, GetRestoreTestingSelection).
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub(crate) async fn with_creator_request_id<T>(
+        &self,
+        mut found: Declared<T>,
+    ) -> Result<Declared<T>> {
+        self.fill_creator_request_ids(
+            std::slice::from_mut(&mut found),
+            Declared::life,
+            Declared::set_creator_request_id,
+        )
+        .await?;
+        Ok(found)
+    }
+
     /// The object `name` of `kind` in the caller's account and region.
     ///
     /// # Errors

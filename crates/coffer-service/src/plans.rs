@@ -26,6 +26,7 @@ use coffer_policy::{check_references, Declared, Diagnostics, External, LoadOptio
 use crate::caller::{Action, Caller, Target};
 use crate::error::{Error, ErrorKind, Result};
 use crate::paging::{name_token, PageRequest, Paged};
+use crate::requests::Life;
 use crate::Service;
 
 /// One version of a plan.
@@ -49,6 +50,10 @@ pub struct PlanVersion {
     /// When a job of the plan last ran (the current version of a live
     /// plan only).
     pub last_execution_date: Option<jiff::Timestamp>,
+    /// The `CreatorRequestId` of the CreateBackupPlan request that
+    /// created it (this life of it), if that carried one (filled by the
+    /// plan reads).
+    pub creator_request_id: Option<String>,
 }
 
 /// A selection of a plan, with what the catalog knows about it.
@@ -59,13 +64,18 @@ pub struct SelectionSummary {
     pub selection_id: String,
     /// The plan's ID: its name.
     pub plan_id: String,
+    /// Its ARN in the catalog: the plan's, with `:selection:NAME`.
+    pub arn: String,
     pub creation_date: jiff::Timestamp,
     pub stack: Option<String>,
+    /// The `CreatorRequestId` of the CreateBackupSelection request that
+    /// created it, if that carried one (filled by the selection reads).
+    pub creator_request_id: Option<String>,
 }
 
 /// The catalog's name of a selection: `<plan>/<selection>`, as `apply`
 /// names it.
-fn selection_key(plan: &str, selection: &str) -> String {
+pub(crate) fn selection_key(plan: &str, selection: &str) -> String {
     format!("{plan}/{selection}")
 }
 
@@ -98,6 +108,33 @@ fn api_path(subject: &str) -> String {
 
 fn owner(stored: &StoredObject) -> Option<String> {
     (stored.stack != NO_STACK).then(|| stored.stack.clone())
+}
+
+/// The life of a plan version of no stack, whose creation may have
+/// carried a `CreatorRequestId`.
+fn plan_life(plan: &PlanVersion) -> Option<Life> {
+    plan.stack.is_none().then(|| Life {
+        arn: plan.arn.clone(),
+        created: plan.creation_date,
+        deleted: plan.deletion_date,
+    })
+}
+
+fn set_plan_token(plan: &mut PlanVersion, token: String) {
+    plan.creator_request_id = Some(token);
+}
+
+/// The life of a selection of no stack.
+fn selection_life(selection: &SelectionSummary) -> Option<Life> {
+    selection.stack.is_none().then(|| Life {
+        arn: selection.arn.clone(),
+        created: selection.creation_date,
+        deleted: None,
+    })
+}
+
+fn set_selection_token(selection: &mut SelectionSummary, token: String) {
+    selection.creator_request_id = Some(token);
 }
 
 impl Service {
@@ -223,6 +260,7 @@ impl Service {
             deletion_date: None,
             stack: owner(&stored),
             arn: stored.arn,
+            creator_request_id: None,
         })
     }
 
@@ -246,6 +284,7 @@ impl Service {
             creation_date: created,
             deletion_date: deleted,
             stack: (version.stack != NO_STACK).then(|| version.stack.clone()),
+            creator_request_id: None,
         }))
     }
 
@@ -349,10 +388,25 @@ impl Service {
         version_id: Option<&str>,
     ) -> Result<PlanVersion> {
         self.authorize(caller, Action::GetBackupPlan, Target::Account)?;
-        let Some(wanted) = version_id else {
-            let stored = self.stored_plan(caller, plan_id).await?;
-            return self.current_plan(stored).await;
+        let mut found = match version_id {
+            None => {
+                let stored = self.stored_plan(caller, plan_id).await?;
+                self.current_plan(stored).await?
+            }
+            Some(wanted) => self.backup_plan_version(caller, plan_id, wanted).await?,
         };
+        self.fill_creator_request_ids(std::slice::from_mut(&mut found), plan_life, set_plan_token)
+            .await?;
+        Ok(found)
+    }
+
+    /// Version `wanted` of a plan (also of a plan deleted since).
+    async fn backup_plan_version(
+        &self,
+        caller: &Caller,
+        plan_id: &str,
+        wanted: &str,
+    ) -> Result<PlanVersion> {
         let history = self
             .catalog()
             .object_history(
@@ -413,6 +467,8 @@ impl Service {
             for stored in found.items {
                 items.push(self.current_plan(stored).await?);
             }
+            self.fill_creator_request_ids(&mut items, plan_life, set_plan_token)
+                .await?;
             return Ok(Paged {
                 items,
                 next_token: found.next.map(|name| name_token(listing, &name)),
@@ -446,6 +502,8 @@ impl Service {
         let next_token = more
             .then(|| items.last().map(|p| name_token(listing, &p.plan_id)))
             .flatten();
+        self.fill_creator_request_ids(&mut items, plan_life, set_plan_token)
+            .await?;
         Ok(Paged { items, next_token })
     }
 
@@ -496,6 +554,8 @@ impl Service {
         let next_token = more
             .then(|| versions.last().map(|v| name_token(listing, &v.version_id)))
             .flatten();
+        self.fill_creator_request_ids(&mut versions, plan_life, set_plan_token)
+            .await?;
         Ok(Paged {
             items: versions,
             next_token,
@@ -700,7 +760,15 @@ impl Service {
     ) -> Result<SelectionSummary> {
         self.authorize(caller, Action::GetBackupSelection, Target::Account)?;
         self.stored_plan(caller, plan_id).await?;
-        selection_summary(self.stored_selection(caller, plan_id, selection_id).await?)
+        let mut found =
+            selection_summary(self.stored_selection(caller, plan_id, selection_id).await?)?;
+        self.fill_creator_request_ids(
+            std::slice::from_mut(&mut found),
+            selection_life,
+            set_selection_token,
+        )
+        .await?;
+        Ok(found)
     }
 
     /// The selections of a plan in name order, a page at a time.
@@ -726,6 +794,8 @@ impl Service {
         let next_token = more
             .then(|| items.last().map(|s| name_token(listing, &s.selection_id)))
             .flatten();
+        self.fill_creator_request_ids(&mut items, selection_life, set_selection_token)
+            .await?;
         Ok(Paged { items, next_token })
     }
 
@@ -766,6 +836,8 @@ fn selection_summary(stored: StoredObject) -> Result<SelectionSummary> {
         plan_id: selection.backup_plan_name.clone(),
         creation_date: stored.created_at,
         stack: owner(&stored),
+        arn: stored.arn,
+        creator_request_id: None,
         selection,
     })
 }

@@ -10,8 +10,18 @@
 //! ends; a request that fails releases its token. A token sent again with
 //! other parameters is refused (InvalidParameterValue, which every one of
 //! these operations lists) and changes nothing.
+//!
+//! The token of a create request carrying a `CreatorRequestId` is kept
+//! with the ARN of the object it made, and the reads of that object echo
+//! it (DescribeBackupVault, ListBackupVaults, GetBackupPlan,
+//! ListBackupPlans, ListBackupPlanVersions, GetBackupSelection,
+//! ListBackupSelections, GetRestoreTestingPlan, GetRestoreTestingSelection),
+//! as AWS does: the reads look the tokens of the objects they answer with
+//! up together ([`Service::fill_creator_request_ids`]). A token counts for
+//! the object's life it was answered in, so an object deleted and created
+//! again without a token echoes none; a stack's object never has one.
 
-use coffer_catalog::{RequestToken, TokenReservation};
+use coffer_catalog::{ObjectKind, RequestToken, TokenReservation};
 
 use crate::caller::Caller;
 use crate::error::{Error, ErrorKind, Result};
@@ -27,6 +37,60 @@ pub enum Once {
     Act,
     /// A request with this token was answered: answer the same.
     Answered(serde_json::Value),
+}
+
+/// The object a create request made, as its answer names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Created {
+    BackupVault {
+        name: String,
+    },
+    BackupPlan {
+        plan_id: String,
+    },
+    BackupSelection {
+        plan_id: String,
+        selection_id: String,
+    },
+    RestoreTestingPlan {
+        name: String,
+    },
+    RestoreTestingSelection {
+        plan: String,
+        selection: String,
+    },
+}
+
+impl Created {
+    /// Its kind and name in the catalog.
+    fn key(&self) -> (ObjectKind, String) {
+        match self {
+            Created::BackupVault { name } => (ObjectKind::BackupVault, name.clone()),
+            // A plan's ID is its name, a selection's its name too.
+            Created::BackupPlan { plan_id } => (ObjectKind::BackupPlan, plan_id.clone()),
+            Created::BackupSelection {
+                plan_id,
+                selection_id,
+            } => (
+                ObjectKind::BackupSelection,
+                crate::plans::selection_key(plan_id, selection_id),
+            ),
+            Created::RestoreTestingPlan { name } => (ObjectKind::RestoreTestingPlan, name.clone()),
+            Created::RestoreTestingSelection { plan, selection } => (
+                ObjectKind::RestoreTestingSelection,
+                crate::stack::restore_testing_selection_name_key(plan, selection),
+            ),
+        }
+    }
+}
+
+/// The life of an object a read answers with: its ARN, when it was
+/// created, and when it was deleted (for a deleted plan's versions).
+#[derive(Clone, Debug)]
+pub(crate) struct Life {
+    pub arn: String,
+    pub created: jiff::Timestamp,
+    pub deleted: Option<jiff::Timestamp>,
 }
 
 fn request_token<'a>(caller: &'a Caller, operation: &'a str, token: &'a str) -> RequestToken<'a> {
@@ -120,7 +184,9 @@ impl Service {
         }
     }
 
-    /// Records the answer of the request that reserved `token`.
+    /// Records the answer of the request that reserved `token`, with the
+    /// object it `created` (when it is a create request), so the object's
+    /// reads echo the token.
     ///
     /// # Errors
     /// Catalog failures.
@@ -130,14 +196,62 @@ impl Service {
         operation: &str,
         token: &str,
         answer: &serde_json::Value,
+        created: Option<&Created>,
     ) -> Result<()> {
+        let created_arn = match created {
+            None => None,
+            Some(created) => {
+                let (kind, name) = created.key();
+                self.catalog()
+                    .stored_object(kind, caller.account.as_str(), caller.region.as_str(), &name)
+                    .await?
+                    .map(|stored| stored.arn)
+            }
+        };
         self.catalog()
             .answer_request_token(
                 request_token(caller, operation, token),
                 &answer.to_string(),
+                created_arn.as_deref(),
                 self.now(),
             )
             .await?;
+        Ok(())
+    }
+
+    /// Sets the `CreatorRequestId` of each of `items` whose `life` is
+    /// given (objects of no stack) to the token of the request that
+    /// created it in that life, if one carried a token: the tokens of all
+    /// of them read together (one query per 500 objects, never one per
+    /// item).
+    ///
+    /// # Errors
+    /// Catalog failures.
+    pub(crate) async fn fill_creator_request_ids<T>(
+        &self,
+        items: &mut [T],
+        life: impl Fn(&T) -> Option<Life>,
+        set: impl Fn(&mut T, String),
+    ) -> Result<()> {
+        let lives: Vec<Option<Life>> = items.iter().map(&life).collect();
+        let arns: Vec<&str> = lives.iter().flatten().map(|l| l.arn.as_str()).collect();
+        if arns.is_empty() {
+            return Ok(());
+        }
+        let tokens = self.catalog().tokens_of_created(&arns).await?;
+        for (item, life) in items.iter_mut().zip(&lives) {
+            let Some(life) = life else { continue };
+            // The token answered first within the life: the request that
+            // created it (the answer is recorded just after the object).
+            let found = tokens.iter().find(|t| {
+                t.arn == life.arn
+                    && t.answered_at >= life.created
+                    && life.deleted.is_none_or(|deleted| t.answered_at <= deleted)
+            });
+            if let Some(found) = found {
+                set(item, found.token.clone());
+            }
+        }
         Ok(())
     }
 

@@ -107,8 +107,10 @@ impl Service {
         name: &str,
     ) -> Result<Declared<RestoreTestingPlan>> {
         self.authorize(caller, Action::GetRestoreTestingPlan, Target::Account)?;
-        self.declared(caller, ObjectKind::RestoreTestingPlan, name)
-            .await
+        let found = self
+            .declared(caller, ObjectKind::RestoreTestingPlan, name)
+            .await?;
+        self.with_creator_request_id(found).await
     }
 
     /// The selections of plan `plan` in name order, a page at a time.
@@ -161,7 +163,8 @@ impl Service {
         name: &str,
     ) -> Result<Declared<RestoreTestingSelection>> {
         self.authorize(caller, Action::GetRestoreTestingSelection, Target::Account)?;
-        Declared::read(self.stored_test_selection(caller, plan, name).await?)
+        let found = Declared::read(self.stored_test_selection(caller, plan, name).await?)?;
+        self.with_creator_request_id(found).await
     }
 
     /// Creates a restore testing plan of no stack, checked as `apply`

@@ -214,10 +214,16 @@ fn desired_objects(set: &PolicySet, options: &LoadOptions) -> Result<Vec<Desired
 
 /// The catalog name of a restore testing selection: `plan/selection`.
 pub fn restore_testing_selection_key(s: &coffer_model::RestoreTestingSelection) -> String {
-    format!(
-        "{}/{}",
-        s.restore_testing_plan_name, s.restore_testing_selection_name
+    restore_testing_selection_name_key(
+        &s.restore_testing_plan_name,
+        &s.restore_testing_selection_name,
     )
+}
+
+/// The catalog name of selection `selection` of restore testing plan
+/// `plan`: `plan/selection`.
+pub fn restore_testing_selection_name_key(plan: &str, selection: &str) -> String {
+    format!("{plan}/{selection}")
 }
 
 /// Where the files declare the object a catalog change is about.

@@ -457,6 +457,10 @@ pub(super) async fn get_backup_plan(service: &Service, caller: &Caller, input: &
             found.last_execution_date.and_then(time),
         ),
         ("AdvancedBackupSettings", advanced_member(&found.plan)),
+        (
+            "CreatorRequestId",
+            found.creator_request_id.as_deref().and_then(text),
+        ),
     ]))
 }
 
@@ -470,6 +474,10 @@ fn plan_list_member(plan: &PlanVersion) -> Value {
         ("BackupPlanName", text(&plan.plan.backup_plan_name)),
         ("LastExecutionDate", plan.last_execution_date.and_then(time)),
         ("AdvancedBackupSettings", advanced_member(&plan.plan)),
+        (
+            "CreatorRequestId",
+            plan.creator_request_id.as_deref().and_then(text),
+        ),
     ])
 }
 
@@ -666,6 +674,10 @@ pub(super) async fn get_backup_selection(
         ("SelectionId", text(&found.selection_id)),
         ("BackupPlanId", text(&found.plan_id)),
         ("CreationDate", time(found.creation_date)),
+        (
+            "CreatorRequestId",
+            found.creator_request_id.as_deref().and_then(text),
+        ),
     ]))
 }
 
@@ -676,6 +688,10 @@ fn selection_list_member(summary: &SelectionSummary) -> Value {
         ("BackupPlanId", text(&summary.plan_id)),
         ("CreationDate", time(summary.creation_date)),
         ("IamRoleArn", text(&summary.selection.iam_role_arn)),
+        (
+            "CreatorRequestId",
+            summary.creator_request_id.as_deref().and_then(text),
+        ),
     ])
 }
 

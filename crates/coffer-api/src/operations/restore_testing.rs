@@ -82,6 +82,10 @@ fn plan_member(found: &Declared<RestoreTestingPlan>, full: bool) -> Value {
             "RecoveryPointSelection",
             Some(point_selection_member(&plan.recovery_point_selection)),
         ));
+        members.push((
+            "CreatorRequestId",
+            found.creator_request_id.as_deref().and_then(text),
+        ));
     }
     shape(members)
 }
@@ -142,6 +146,10 @@ fn selection_member(found: &Declared<RestoreTestingSelection>, full: bool) -> Va
                 .as_object()
                 .is_some_and(|m| !m.is_empty())
                 .then_some(conditions),
+        ));
+        members.push((
+            "CreatorRequestId",
+            found.creator_request_id.as_deref().and_then(text),
         ));
         members.push((
             "RestoreMetadataOverrides",

@@ -7,7 +7,9 @@ access keys (one Inactive), then runs this suite with:
 COFFER_API_URL, COFFER_REGION, COFFER_ACCOUNT, COFFER_KEY_ID, COFFER_SECRET,
 COFFER_DISABLED_KEY_ID, COFFER_DISABLED_SECRET, COFFER_MODEL (the service
 model JSON), COFFER_BIN and COFFER_TEST_HOME (the CLI and its home),
-COFFER_AWS (the aws cli).
+COFFER_AWS (the aws cli), COFFER_REPORT_RELEASE (a file that exists:
+while it does not, a report delivery of the server waits before writing
+its manifest, the failpoint `report-before-manifest` of the test build).
 """
 
 import json
@@ -17,6 +19,7 @@ import subprocess
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.handlers import generate_idempotent_uuid
 
 ENV = os.environ
 
@@ -84,6 +87,16 @@ def raw():
 def client(raw):
     c = make_client(env("COFFER_KEY_ID"), env("COFFER_SECRET"))
     c.meta.events.register("before-parse.backup.*", raw)
+    return c
+
+
+@pytest.fixture(scope="session")
+def tokenless_client():
+    """A client that sends a request token only when given one: boto3
+    fills the model's idempotency tokens (CreateBackupVault's, ...) with a
+    new UUID otherwise, as the aws cli does."""
+    c = make_client(env("COFFER_KEY_ID"), env("COFFER_SECRET"))
+    c.meta.events.unregister("before-parameter-build", generate_idempotent_uuid)
     return c
 
 

@@ -1,13 +1,15 @@
 """Audit Manager's operations through boto3: frameworks and report plans
 created, described, listed, changed and deleted through the API (a
 stack's refused with a ConflictException naming the stack), report jobs
-started, described and listed with the delivered objects' keys, and a
-framework created through the API evaluated like a stack's."""
+started, described and listed with the delivered objects' keys (a job
+answered while its report's delivery is held, RUNNING until it is let
+go), and a framework created through the API evaluated like a stack's."""
 
 import datetime
 import json
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -247,3 +249,72 @@ def test_report_plans_and_jobs_deliver_and_list_their_keys(
     # Its job and delivery stay.
     assert client.describe_report_job(ReportJobId=job_id)["ReportJob"]["Status"] == "COMPLETED"
     client.delete_framework(FrameworkName="api_core")
+
+
+def paused_delivery(bucket):
+    """The folder of the delivery waiting at its failpoint in `bucket`:
+    files written, none of them the manifest (a hang guard, not a bound)."""
+    deadline = time.monotonic() + 300
+    while True:
+        for folder, _, files in os.walk(bucket):
+            if files and "manifest.json" not in files:
+                return folder
+        assert time.monotonic() < deadline, f"no delivery reached its pause in {bucket}"
+        time.sleep(0.2)
+
+
+def test_start_report_job_answers_while_the_report_is_still_delivered(client, model, raw):
+    """StartReportJob answers before the report is made and delivered: with
+    the delivery held at the failpoint before its manifest (the server's
+    COFFER_REPORT_RELEASE file removed), the job has answered, is RUNNING
+    with no destination, and completes with its keys once let go. A
+    StartReportJob that made the report before answering would never
+    answer while the delivery is held."""
+    release = os.environ["COFFER_REPORT_RELEASE"]
+    assert os.path.exists(release), "the harness creates the release file"
+    client.create_report_plan(
+        ReportPlanName="api_held",
+        ReportDeliveryChannel={"S3BucketName": "held-reports", "Formats": ["JSON"]},
+        ReportSetting={"ReportTemplate": "BACKUP_JOB_REPORT"})
+    bucket = os.path.join(os.environ["COFFER_TEST_HOME"], "buckets", "held-reports")
+    answered = {}
+
+    def start():
+        try:
+            answered["job"] = client.start_report_job(ReportPlanName="api_held")
+        except Exception as error:  # reported by the assertions below
+            answered["error"] = error
+
+    os.remove(release)
+    caller = threading.Thread(target=start, daemon=True)
+    try:
+        caller.start()
+        held = paused_delivery(bucket)
+        # The delivery is held: StartReportJob must answer all the same.
+        caller.join(timeout=300)  # a hang guard, not a bound
+        assert not caller.is_alive(), \
+            "StartReportJob did not answer while its report's delivery was held"
+        assert "error" not in answered, answered
+        check(model, "StartReportJob", raw)
+        job_id = answered["job"]["ReportJobId"]
+        assert os.path.basename(held) == job_id, (held, job_id)
+        job = client.describe_report_job(ReportJobId=job_id)["ReportJob"]
+        check(model, "DescribeReportJob", raw)
+        assert job["Status"] == "RUNNING", job
+        assert not job.get("ReportDestination", {}).get("S3Keys"), job
+        assert "CompletionTime" not in job, job
+        running = client.list_report_jobs(ByStatus="RUNNING")["ReportJobs"]
+        assert job_id in [j["ReportJobId"] for j in running]
+        assert not os.path.exists(os.path.join(held, "manifest.json"))
+    finally:
+        with open(release, "w"):
+            pass
+        caller.join(timeout=300)
+    job = report_job_ended(client, job_id)
+    assert job["Status"] == "COMPLETED", job
+    keys = job["ReportDestination"]["S3Keys"]
+    assert any(k.endswith("/manifest.json") for k in keys), keys
+    assert all(f"/{job_id}/" in k for k in keys), keys
+    for key in keys:
+        assert os.path.isfile(os.path.join(bucket, key)), key
+    client.delete_report_plan(ReportPlanName="api_held")

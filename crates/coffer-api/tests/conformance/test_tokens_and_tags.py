@@ -189,3 +189,155 @@ def test_audit_and_copy_tokens_answer_the_first_result(client):
     names = [f["FrameworkName"] for f in client.list_frameworks()["Frameworks"]]
     assert "once_fw" in names and "once_fw_other" not in names
     client.delete_framework(FrameworkName="once_fw")
+
+
+def test_reads_echo_the_creator_request_id_of_the_create(client, tokenless_client, model, raw,
+                                                         region, account):
+    """Each read whose output has CreatorRequestId answers the token the
+    create carried; an object created without one (or by a stack, or
+    deleted and created again without one) has none, never an empty
+    string. `bare` sends no token unless given one (boto3 itself fills
+    CreateBackupVault's, CreateBackupPlan's and CreateBackupSelection's
+    with a UUID, which is then echoed)."""
+    bare = tokenless_client
+    rule = {"RuleName": "nightly", "TargetBackupVaultName": "primary"}
+    role = f"arn:coffer:iam::{account}:role/backup"
+    docs = RESOURCE.format(region=region, account=account)
+
+    def member(items, key, name):
+        found = [i for i in items if i[key] == name]
+        assert len(found) == 1, (name, items)
+        return found[0]
+
+    # Vaults: DescribeBackupVault, ListBackupVaults.
+    client.create_backup_vault(BackupVaultName="crid-vault", CreatorRequestId="crid-v-1")
+    bare.create_backup_vault(BackupVaultName="crid-vault-bare")
+    client.create_backup_vault(BackupVaultName="crid-vault-auto")
+    described = client.describe_backup_vault(BackupVaultName="crid-vault")
+    check(model, "DescribeBackupVault", raw)
+    assert described["CreatorRequestId"] == "crid-v-1"
+    assert "CreatorRequestId" not in client.describe_backup_vault(BackupVaultName="crid-vault-bare")
+    check(model, "DescribeBackupVault", raw)
+    assert "CreatorRequestId" not in raw.last["DescribeBackupVault"][1]
+    assert "CreatorRequestId" not in client.describe_backup_vault(BackupVaultName="primary")
+    vaults = client.list_backup_vaults()["BackupVaultList"]
+    check(model, "ListBackupVaults", raw)
+    assert member(vaults, "BackupVaultName", "crid-vault")["CreatorRequestId"] == "crid-v-1"
+    assert "CreatorRequestId" not in member(vaults, "BackupVaultName", "crid-vault-bare")
+    assert "CreatorRequestId" not in member(vaults, "BackupVaultName", "primary")
+    assert member(vaults, "BackupVaultName", "crid-vault-auto")["CreatorRequestId"]
+    # A page of one answers the same.
+    first = client.list_backup_vaults(MaxResults=1)["BackupVaultList"]
+    expected = {v["BackupVaultName"]: v.get("CreatorRequestId") for v in vaults}
+    assert first[0].get("CreatorRequestId") == expected[first[0]["BackupVaultName"]]
+    # Deleted and created again without a token: the first token is not
+    # this vault's.
+    client.delete_backup_vault(BackupVaultName="crid-vault")
+    bare.create_backup_vault(BackupVaultName="crid-vault")
+    assert "CreatorRequestId" not in client.describe_backup_vault(BackupVaultName="crid-vault")
+    vaults = client.list_backup_vaults()["BackupVaultList"]
+    assert "CreatorRequestId" not in member(vaults, "BackupVaultName", "crid-vault")
+
+    # Plans: GetBackupPlan, ListBackupPlans, ListBackupPlanVersions.
+    client.create_backup_plan(BackupPlan={"BackupPlanName": "crid-plan", "Rules": [rule]},
+                              CreatorRequestId="crid-p-1")
+    bare.create_backup_plan(BackupPlan={"BackupPlanName": "crid-plan-bare", "Rules": [rule]})
+    got = client.get_backup_plan(BackupPlanId="crid-plan")
+    check(model, "GetBackupPlan", raw)
+    assert got["CreatorRequestId"] == "crid-p-1"
+    # A new version keeps the plan's token; the old version has it too.
+    client.update_backup_plan(
+        BackupPlanId="crid-plan",
+        BackupPlan={"BackupPlanName": "crid-plan",
+                    "Rules": [{**rule, "ScheduleExpression": "cron(0 3 * * ? *)"}]})
+    assert client.get_backup_plan(BackupPlanId="crid-plan")["CreatorRequestId"] == "crid-p-1"
+    old = client.get_backup_plan(BackupPlanId="crid-plan", VersionId=got["VersionId"])
+    assert old["CreatorRequestId"] == "crid-p-1"
+    assert "CreatorRequestId" not in client.get_backup_plan(BackupPlanId="crid-plan-bare")
+    check(model, "GetBackupPlan", raw)
+    assert "CreatorRequestId" not in client.get_backup_plan(BackupPlanId="stack-plan")
+    plans = client.list_backup_plans()["BackupPlansList"]
+    check(model, "ListBackupPlans", raw)
+    assert member(plans, "BackupPlanName", "crid-plan")["CreatorRequestId"] == "crid-p-1"
+    assert "CreatorRequestId" not in member(plans, "BackupPlanName", "crid-plan-bare")
+    assert "CreatorRequestId" not in member(plans, "BackupPlanName", "stack-plan")
+    versions = client.list_backup_plan_versions(BackupPlanId="crid-plan")["BackupPlanVersionsList"]
+    check(model, "ListBackupPlanVersions", raw)
+    assert len(versions) == 2 and all(v["CreatorRequestId"] == "crid-p-1" for v in versions)
+    bare_versions = client.list_backup_plan_versions(
+        BackupPlanId="crid-plan-bare")["BackupPlanVersionsList"]
+    assert bare_versions and all("CreatorRequestId" not in v for v in bare_versions)
+
+    # Selections: GetBackupSelection, ListBackupSelections.
+    selection = {"IamRoleArn": role, "Resources": [docs]}
+    client.create_backup_selection(BackupPlanId="crid-plan", CreatorRequestId="crid-s-1",
+                                   BackupSelection={"SelectionName": "tokened", **selection})
+    bare.create_backup_selection(BackupPlanId="crid-plan",
+                                 BackupSelection={"SelectionName": "bare", **selection})
+    got = client.get_backup_selection(BackupPlanId="crid-plan", SelectionId="tokened")
+    check(model, "GetBackupSelection", raw)
+    assert got["CreatorRequestId"] == "crid-s-1"
+    assert "CreatorRequestId" not in client.get_backup_selection(BackupPlanId="crid-plan",
+                                                                 SelectionId="bare")
+    check(model, "GetBackupSelection", raw)
+    selections = client.list_backup_selections(BackupPlanId="crid-plan")["BackupSelectionsList"]
+    check(model, "ListBackupSelections", raw)
+    assert member(selections, "SelectionName", "tokened")["CreatorRequestId"] == "crid-s-1"
+    assert "CreatorRequestId" not in member(selections, "SelectionName", "bare")
+
+    # Restore testing plans and selections: GetRestoreTestingPlan,
+    # GetRestoreTestingSelection (their lists' shapes have no such member).
+    points = {"Algorithm": "LATEST_WITHIN_WINDOW", "IncludeVaults": ["*"],
+              "RecoveryPointTypes": ["SNAPSHOT"]}
+    for name, token in (("crid_drills", "crid-rtp-1"), ("crid_drills_bare", None)):
+        extra = {"CreatorRequestId": token} if token else {}
+        client.create_restore_testing_plan(RestoreTestingPlan={
+            "RestoreTestingPlanName": name, "ScheduleExpression": "cron(0 5 1 1 ? *)",
+            "RecoveryPointSelection": points}, **extra)
+    plan = client.get_restore_testing_plan(RestoreTestingPlanName="crid_drills")
+    check(model, "GetRestoreTestingPlan", raw)
+    assert plan["RestoreTestingPlan"]["CreatorRequestId"] == "crid-rtp-1"
+    without = client.get_restore_testing_plan(RestoreTestingPlanName="crid_drills_bare")
+    check(model, "GetRestoreTestingPlan", raw)
+    assert "CreatorRequestId" not in without["RestoreTestingPlan"]
+    stack = client.get_restore_testing_plan(RestoreTestingPlanName="stack_drills")
+    assert "CreatorRequestId" not in stack["RestoreTestingPlan"]
+    client.list_restore_testing_plans()
+    check(model, "ListRestoreTestingPlans", raw)
+    for name, token in (("tokened", "crid-rts-1"), ("bare", None)):
+        extra = {"CreatorRequestId": token} if token else {}
+        client.create_restore_testing_selection(
+            RestoreTestingPlanName="crid_drills",
+            RestoreTestingSelection={"RestoreTestingSelectionName": name,
+                                     "ProtectedResourceType": "FileSystem",
+                                     "IamRoleArn": role, "ProtectedResourceArns": [docs]},
+            **extra)
+    got = client.get_restore_testing_selection(RestoreTestingPlanName="crid_drills",
+                                               RestoreTestingSelectionName="tokened")
+    check(model, "GetRestoreTestingSelection", raw)
+    assert got["RestoreTestingSelection"]["CreatorRequestId"] == "crid-rts-1"
+    without = client.get_restore_testing_selection(RestoreTestingPlanName="crid_drills",
+                                                   RestoreTestingSelectionName="bare")
+    check(model, "GetRestoreTestingSelection", raw)
+    assert "CreatorRequestId" not in without["RestoreTestingSelection"]
+    stack = client.get_restore_testing_selection(RestoreTestingPlanName="stack_drills",
+                                                 RestoreTestingSelectionName="stack_docs")
+    assert "CreatorRequestId" not in stack["RestoreTestingSelection"]
+    client.list_restore_testing_selections(RestoreTestingPlanName="crid_drills")
+    check(model, "ListRestoreTestingSelections", raw)
+
+    for name in ("tokened", "bare"):
+        client.delete_restore_testing_selection(RestoreTestingPlanName="crid_drills",
+                                                RestoreTestingSelectionName=name)
+    for name in ("crid_drills", "crid_drills_bare"):
+        client.delete_restore_testing_plan(RestoreTestingPlanName=name)
+    for name in ("tokened", "bare"):
+        client.delete_backup_selection(BackupPlanId="crid-plan", SelectionId=name)
+    for name in ("crid-plan", "crid-plan-bare"):
+        client.delete_backup_plan(BackupPlanId=name)
+    # A deleted plan listed with IncludeDeleted keeps its token.
+    deleted = client.list_backup_plans(IncludeDeleted=True)["BackupPlansList"]
+    assert member(deleted, "BackupPlanName", "crid-plan")["CreatorRequestId"] == "crid-p-1"
+    assert "CreatorRequestId" not in member(deleted, "BackupPlanName", "crid-plan-bare")
+    for name in ("crid-vault", "crid-vault-bare", "crid-vault-auto"):
+        client.delete_backup_vault(BackupVaultName=name)

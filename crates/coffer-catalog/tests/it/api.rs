@@ -301,7 +301,7 @@ async fn request_tokens_answer_a_retry_with_the_first_answer() {
         assert_eq!(reserve("a").await.unwrap(), TokenReservation::Reserved);
         assert_eq!(reserve("a").await.unwrap(), TokenReservation::InProgress);
         catalog
-            .answer_request_token(token("a"), r#"{"BackupJobId":"j1"}"#, now())
+            .answer_request_token(token("a"), r#"{"BackupJobId":"j1"}"#, None, now())
             .await
             .unwrap();
         // An answered token is never released.
@@ -354,6 +354,77 @@ async fn request_tokens_answer_a_retry_with_the_first_answer() {
         assert_eq!(reserve("b").await.unwrap(), TokenReservation::Reserved);
         catalog.release_request_token(token("b")).await.unwrap();
         assert_eq!(reserve("b").await.unwrap(), TokenReservation::Reserved);
+    }
+}
+
+/// A create request's token is kept with the ARN of the object it made,
+/// and read back by ARNs together, in the order answered; a token in
+/// progress, a released one, or one of a request that made nothing is
+/// not.
+#[tokio::test]
+async fn tokens_are_read_back_by_the_arns_of_the_objects_they_created() {
+    use coffer_catalog::{RequestToken, TokenReservation};
+    for engine in engines().await {
+        let catalog = engine.open().await;
+        let token = |operation: &'static str, t: &'static str| RequestToken {
+            account_id: "111122223333",
+            region: "eu-west-1",
+            operation,
+            token: t,
+        };
+        let principal = "arn:coffer:iam::111122223333:user/ops";
+        let vault = "arn:coffer:backup:eu-west-1:111122223333:backup-vault:made";
+        let plan = "arn:coffer:backup:eu-west-1:111122223333:backup-plan:made";
+        let at = |s: i64| jiff::Timestamp::from_second(1_790_000_000 + s).unwrap();
+        let answered = |op, t, arn, s| {
+            let catalog = &catalog;
+            async move {
+                assert_eq!(
+                    catalog
+                        .reserve_request_token(token(op, t), "p", principal, at(s))
+                        .await
+                        .unwrap(),
+                    TokenReservation::Reserved
+                );
+                catalog
+                    .answer_request_token(token(op, t), "{}", arn, at(s))
+                    .await
+                    .unwrap();
+            }
+        };
+        // The vault made twice (deleted between), each time with a token.
+        answered("CreateBackupVault", "v-2", Some(vault), 20).await;
+        answered("CreateBackupVault", "v-1", Some(vault), 10).await;
+        answered("CreateBackupPlan", "p-1", Some(plan), 15).await;
+        answered("StartBackupJob", "job", None, 16).await;
+        // In progress: reserved, not answered.
+        catalog
+            .reserve_request_token(token("CreateBackupPlan", "p-2"), "q", principal, at(17))
+            .await
+            .unwrap();
+        let found = catalog
+            .tokens_of_created(&[
+                vault,
+                plan,
+                "arn:coffer:backup:eu-west-1:111122223333:backup-vault:other",
+            ])
+            .await
+            .unwrap();
+        let seen: Vec<(&str, &str, jiff::Timestamp)> = found
+            .iter()
+            .map(|t| (t.arn.as_str(), t.token.as_str(), t.answered_at))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (vault, "v-1", at(10)),
+                (plan, "p-1", at(15)),
+                (vault, "v-2", at(20))
+            ],
+            "{}",
+            engine.name
+        );
+        assert!(catalog.tokens_of_created(&[]).await.unwrap().is_empty());
     }
 }
 

@@ -5,7 +5,9 @@
 //! checked against the service model's output shapes, SigV4 refusals that
 //! change nothing and are counted, and every operation of the model
 //! answered (implemented, or `NotImplementedException`); the authorization
-//! matrix of `examples/iam-principals.yaml`'s principals.
+//! matrix of `examples/iam-principals.yaml`'s principals. The server runs
+//! with a report delivery's failpoint armed ([`REPORT_PAUSE`]), so the
+//! suite can hold a StartReportJob's report mid-delivery.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -101,6 +103,14 @@ Resources:
 /// `coffer serve` on `port`, killed when dropped.
 struct Served(Child);
 
+/// The failpoint the conformance suite pauses a report's delivery at
+/// (the test binary has failpoints, `coffer_engine::failpoints`): armed as
+/// `report-before-manifest@RELEASE`, so a delivery goes on while the file
+/// RELEASE exists and waits (all its files but the manifest written)
+/// while it does not. The harness creates the file, so nothing waits
+/// until a test removes it (`test_reports.py`).
+const REPORT_PAUSE: &str = coffer_engine::failpoints::REPORT_BEFORE_MANIFEST;
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -108,7 +118,9 @@ impl Drop for Served {
     }
 }
 
-fn serve(home: &Home, port: u16) -> Served {
+/// `coffer serve` over `home` on `port`, with the failpoints
+/// `failpoints` armed (`COFFER_FAILPOINTS`; none when empty).
+fn serve(home: &Home, port: u16, failpoints: &str) -> Served {
     let child = Command::new(env!("CARGO_BIN_EXE_coffer"))
         .arg("--home")
         .arg(home.path())
@@ -120,6 +132,7 @@ fn serve(home: &Home, port: u16) -> Served {
             "5",
         ])
         .env_remove("COFFER_HOME")
+        .env("COFFER_FAILPOINTS", failpoints)
         .env("COFFER_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -308,8 +321,14 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
     ));
     std::fs::write(&config, text).unwrap();
 
+    let release = home.path().join("report-delivery-release");
+    std::fs::write(&release, b"").unwrap();
     let port = free_port();
-    let _served = serve(&home, port);
+    let _served = serve(
+        &home,
+        port,
+        &format!("{REPORT_PAUSE}@{}", release.display()),
+    );
     let output = Command::new(venv.join("bin/python"))
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(repo("crates/coffer-api/tests/conformance"))
@@ -331,6 +350,7 @@ fn boto3_and_the_aws_cli_work_against_coffer_serve() {
         .env("COFFER_AWS", venv.join("bin/aws"))
         .env("COFFER_RESTORE_DIR", home.path().join("restored"))
         .env("COFFER_HOOK_PORT", hook_port.to_string())
+        .env("COFFER_REPORT_RELEASE", &release)
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_DEFAULT_REGION")
         .output()
@@ -391,7 +411,7 @@ fn the_api_is_served_over_tls_with_the_configured_certificate() {
     std::fs::write(&config, text).unwrap();
 
     let port = free_port();
-    let _served = serve(&home, port);
+    let _served = serve(&home, port, "");
     let script = format!(
         r#"
 import boto3, http.client, urllib.request, urllib.error
