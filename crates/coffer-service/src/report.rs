@@ -152,7 +152,7 @@ impl Service {
 
     /// Starts report plan `plan_name` as [`Service::run_report_plan`]
     /// does, but returns the report job at once, RUNNING, while the report
-    /// is made and delivered by a task of its own (StartReportJob:
+    /// is made and delivered on a blocking-pool thread of its own (StartReportJob:
     /// DescribeReportJob then shows it RUNNING, and COMPLETED with the
     /// delivered keys or FAILED with the reason when it ends). A job whose
     /// process stops first is settled FAILED at the next start.
@@ -172,17 +172,23 @@ impl Service {
         let service = self.clone();
         let caller = caller.clone();
         let id = job.report_job_id.clone();
-        tokio::spawn(async move {
-            match service
-                .finish_report_job(&caller, &plan, id.clone(), period)
-                .await
-            {
-                Ok((_, Ok(_))) => tracing::info!(job = %id, "report job completed"),
-                Ok((_, Err(error))) => tracing::warn!(job = %id, %error, "report job failed"),
-                Err(error) => {
-                    tracing::error!(job = %id, %error, "report job's end could not be recorded");
+        // Making a report renders and signs files synchronously: it runs on
+        // a thread of the blocking pool, so the runtime's workers go on
+        // answering requests however long it takes.
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            handle.block_on(async move {
+                match service
+                    .finish_report_job(&caller, &plan, id.clone(), period)
+                    .await
+                {
+                    Ok((_, Ok(_))) => tracing::info!(job = %id, "report job completed"),
+                    Ok((_, Err(error))) => tracing::warn!(job = %id, %error, "report job failed"),
+                    Err(error) => {
+                        tracing::error!(job = %id, %error, "report job's end could not be recorded");
+                    }
                 }
-            }
+            });
         });
         Ok(job)
     }
