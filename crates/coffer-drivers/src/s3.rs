@@ -1656,6 +1656,34 @@ impl Write for HashingWriter<'_> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn only_a_scratch_prefix_is_removed() {
+        let access = S3Access {
+            endpoint: "http://127.0.0.1:1".into(),
+            region: "us-east-1".into(),
+            access_key_id: None,
+            secret_access_key: None,
+            virtual_host_style: false,
+        };
+        for prefix in [
+            "",
+            "photos/",
+            "coffer-restore-test-",
+            "coffer-restore-test-/",
+            "coffer-restore-test-abc",
+        ] {
+            let refused = remove_scratch_prefix(&access, "media", prefix)
+                .await
+                .unwrap_err();
+            assert!(
+                refused
+                    .to_string()
+                    .contains("is not a restore test's scratch prefix"),
+                "{prefix:?}: {refused}"
+            );
+        }
+    }
+
     #[test]
     fn http_dates_become_rfc3339() {
         assert_eq!(

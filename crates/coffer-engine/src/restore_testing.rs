@@ -1175,3 +1175,62 @@ pub async fn waiting_tests(env: &Env, running: &BTreeSet<String>) -> Result<Vec<
         .filter(|j| j.created_by.is_some() && !running.contains(&j.restore_job_id))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket() -> Resource {
+        Resource {
+            resource_arn: coffer_model::Arn::parse(
+                "arn:coffer:s3:eu-west-1:210987654321:bucket/media",
+            )
+            .unwrap(),
+            resource_type: ResourceType::S3,
+            resource_name: "media".into(),
+            account_id: coffer_model::AccountId::new("210987654321").unwrap(),
+            region: coffer_model::Region::new("eu-west-1").unwrap(),
+            tags: Default::default(),
+            connection: [("bucket", "media-bucket"), ("endpoint", "local")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_buckets_scratch_prefix_is_in_the_source_bucket_unless_overridden() {
+        let root = Path::new("/home/tmp/restore-tests");
+        let metadata =
+            scratch_metadata(&bucket(), "Ab-12.cd", root, &TestOverrides::default()).unwrap();
+        let expected: BTreeMap<String, String> = [
+            ("ScratchPrefix", "coffer-restore-test-ab12cd/"),
+            ("TargetBucket", "media-bucket"),
+            ("TargetEndpoint", "local"),
+            ("TargetPrefix", "coffer-restore-test-ab12cd/"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(metadata, expected);
+        assert_eq!(
+            scratch_words(&metadata),
+            "the scratch prefix s3://media-bucket/coffer-restore-test-ab12cd/ on endpoint local"
+        );
+        let overrides = test_overrides(
+            ResourceType::S3,
+            &[("TargetBucket", "drills"), ("TargetEndpoint", "offsite")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .unwrap();
+        let metadata = scratch_metadata(&bucket(), "x", root, &overrides).unwrap();
+        assert_eq!(metadata["TargetBucket"], "drills");
+        assert_eq!(metadata["TargetEndpoint"], "offsite");
+        // A bucket whose connection names no bucket cannot be tested.
+        let mut unknown = bucket();
+        unknown.connection.clear();
+        assert!(scratch_metadata(&unknown, "x", root, &TestOverrides::default()).is_none());
+    }
+}
