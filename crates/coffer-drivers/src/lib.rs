@@ -109,12 +109,55 @@ pub enum RestoreTarget {
 }
 
 impl RestoreTarget {
-    /// The ARN of what the restore creates, when the target alone names it
-    /// (AWS's `CreatedResourceArn`): a bucket's.
-    pub fn created_resource_arn(&self) -> Option<String> {
+    /// The ARN of what a restore of a point of `resource` to this target
+    /// creates, as Coffer names resources (`CreatedResourceArn`): a database
+    /// as `<server>/<database>` in its server's account and region; a
+    /// directory or file on this machine by its absolute path, in the
+    /// resource's account and region; a bucket by its own ARN.
+    pub fn created_resource_arn(&self, resource: &Resource) -> String {
+        use RestoreTarget as To;
         match self {
-            RestoreTarget::Bucket(bucket) => Some(bucket.arn()),
-            _ => None,
+            To::Directory { path, .. } => ResourceType::FileSystem
+                .arn(
+                    &resource.region,
+                    &resource.account_id,
+                    &path.display().to_string(),
+                )
+                .to_string(),
+            To::File { path } => ResourceType::SQLite
+                .arn(
+                    &resource.region,
+                    &resource.account_id,
+                    &path.display().to_string(),
+                )
+                .to_string(),
+            To::Database { name, server, .. } => match server.as_deref() {
+                Some(server) => resource
+                    .resource_type
+                    .arn(
+                        &server.region,
+                        &server.account_id,
+                        &format!("{}/{name}", server.name),
+                    )
+                    .to_string(),
+                None => {
+                    let own = resource
+                        .connection
+                        .get("server")
+                        .map(String::as_str)
+                        .or_else(|| resource.resource_name.split_once('/').map(|(s, _)| s))
+                        .unwrap_or(&resource.resource_name);
+                    resource
+                        .resource_type
+                        .arn(
+                            &resource.region,
+                            &resource.account_id,
+                            &format!("{own}/{name}"),
+                        )
+                        .to_string()
+                }
+            },
+            To::Bucket(bucket) => bucket.arn(),
         }
     }
 

@@ -37,6 +37,11 @@
 //! be restored alone. Validation reads every object back from the vault
 //! and compares its size and SHA-256 with the manifest, and the manifest
 //! with the point's digest.
+//!
+//! Keys under [`SCRATCH_KEY_PREFIX`] at a bucket's root are restore tests'
+//! scratch prefixes: a backup never lists them, and
+//! [`remove_scratch_prefix`] deletes one with every version and delete
+//! marker under it.
 
 use std::collections::{BTreeMap, BinaryHeap};
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, Write};
@@ -57,6 +62,12 @@ use crate::{
     blocking, connection, parse_secret_ref, resolve_secret, snapshot_of, BackupOutcome,
     DriverError, RestoreOutcome, Result, Validation, Vault,
 };
+
+/// How the scratch prefixes restore tests restore into begin, at the root
+/// of a bucket (`coffer-restore-test-<id>/`). A backup never lists a key
+/// that starts with it, so a backup running while a test restores into the
+/// bucket it backs up captures none of the test's objects.
+pub const SCRATCH_KEY_PREFIX: &str = "coffer-restore-test-";
 
 /// Listed objects sorted in memory before a run is spilled to disk.
 pub const RUN_OBJECTS: usize = 50_000;
@@ -896,7 +907,9 @@ pub async fn backup_with(
                         client.list_versions_page(&prefix, marker.as_ref()).await
                     })?;
                     let last = page.next.is_none();
-                    Ok((counter.count(page.versions, last), page.next))
+                    let mut versions = counter.count(page.versions, last);
+                    versions.retain(|listed| !is_scratch_key(&listed.key));
+                    Ok((versions, page.next))
                 },
                 &scratch,
                 RUN_OBJECTS,
@@ -908,7 +921,11 @@ pub async fn backup_with(
                     let prefix = place.prefix.clone();
                     let page =
                         wait(async move { client.list_page(&prefix, token.as_deref()).await })?;
-                    let objects = page.objects.into_iter().map(ListedObject::from_listed);
+                    let objects = page
+                        .objects
+                        .into_iter()
+                        .filter(|listed| !is_scratch_key(&listed.key))
+                        .map(ListedObject::from_listed);
                     Ok((objects.collect(), page.next))
                 },
                 &scratch,
@@ -985,6 +1002,122 @@ pub async fn backup_with(
             manifest: None,
             warnings: vanished_warning(&vanished).into_iter().collect(),
         })
+    })
+    .await
+}
+
+/// Whether `key` lies in a restore test's scratch prefix.
+fn is_scratch_key(key: &str) -> bool {
+    key.starts_with(SCRATCH_KEY_PREFIX)
+}
+
+/// Removes a restore test's scratch prefix from `bucket` (reached with
+/// `access`): every object under it and, in a bucket that has or had
+/// versioning, every version and delete marker under it, so the bucket's
+/// history keeps nothing of the test. A bucket or prefix already gone is
+/// removed. Returns how many objects, versions and delete markers were
+/// deleted.
+///
+/// # Errors
+/// A prefix that is not a scratch prefix (`coffer-restore-test-<id>/`),
+/// refused before anything is deleted; what S3 refuses (Object Lock
+/// retention, access), or something still listed after the deletion.
+pub async fn remove_scratch_prefix(access: &S3Access, bucket: &str, prefix: &str) -> Result<u64> {
+    if !is_scratch_key(prefix)
+        || !prefix.ends_with('/')
+        || prefix.len() <= SCRATCH_KEY_PREFIX.len() + 1
+    {
+        return Err(DriverError::Refused(format!(
+            "{prefix:?} is not a restore test's scratch prefix ({SCRATCH_KEY_PREFIX}<id>/); nothing was deleted"
+        )));
+    }
+    let address = format!("s3://{bucket}/{prefix}");
+    let client = Arc::new(S3Client::new(access, bucket).map_err(s3_error(&address))?);
+    let prefix = prefix.to_string();
+    blocking(move || {
+        let failed = |message: String| DriverError::Resource {
+            resource: address.clone(),
+            message,
+        };
+        let exists = {
+            let client = Arc::clone(&client);
+            wait(async move { client.bucket_exists().await }).map_err(failed)?
+        };
+        if !exists {
+            return Ok(0);
+        }
+        let versioned = {
+            let client = Arc::clone(&client);
+            wait(async move { client.versioning().await }).map_err(failed)?
+        }
+        .is_some();
+        let mut deleted = 0u64;
+        if versioned {
+            let mut marker: Option<VersionMarker> = None;
+            loop {
+                let page = {
+                    let (client, prefix, from) =
+                        (Arc::clone(&client), prefix.clone(), marker.clone());
+                    wait(async move { client.list_versions_page(&prefix, from.as_ref()).await })
+                        .map_err(failed)?
+                };
+                for version in page.versions {
+                    let client = Arc::clone(&client);
+                    wait(async move {
+                        client
+                            .delete_object_version(&version.key, &version.version_id)
+                            .await
+                    })
+                    .map_err(failed)?;
+                    deleted += 1;
+                }
+                marker = page.next;
+                if marker.is_none() {
+                    break;
+                }
+            }
+            let left = {
+                let (client, prefix) = (Arc::clone(&client), prefix.clone());
+                wait(async move { client.list_versions_page(&prefix, None).await })
+                    .map_err(failed)?
+            };
+            if let Some(first) = left.versions.first() {
+                return Err(failed(format!(
+                    "version {} of {} is still there after the deletion",
+                    first.version_id, first.key
+                )));
+            }
+        } else {
+            let mut token: Option<String> = None;
+            loop {
+                let page = {
+                    let (client, prefix, from) =
+                        (Arc::clone(&client), prefix.clone(), token.clone());
+                    wait(async move { client.list_page(&prefix, from.as_deref()).await })
+                        .map_err(failed)?
+                };
+                for object in page.objects {
+                    let client = Arc::clone(&client);
+                    wait(async move { client.delete_object(&object.key).await }).map_err(failed)?;
+                    deleted += 1;
+                }
+                token = page.next;
+                if token.is_none() {
+                    break;
+                }
+            }
+            let left = {
+                let (client, prefix) = (Arc::clone(&client), prefix.clone());
+                wait(async move { client.list_page(&prefix, None).await }).map_err(failed)?
+            };
+            if let Some(first) = left.objects.first() {
+                return Err(failed(format!(
+                    "{} is still there after the deletion",
+                    first.key
+                )));
+            }
+        }
+        Ok(deleted)
     })
     .await
 }
@@ -1522,6 +1655,34 @@ impl Write for HashingWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn only_a_scratch_prefix_is_removed() {
+        let access = S3Access {
+            endpoint: "http://127.0.0.1:1".into(),
+            region: "us-east-1".into(),
+            access_key_id: None,
+            secret_access_key: None,
+            virtual_host_style: false,
+        };
+        for prefix in [
+            "",
+            "photos/",
+            "coffer-restore-test-",
+            "coffer-restore-test-/",
+            "coffer-restore-test-abc",
+        ] {
+            let refused = remove_scratch_prefix(&access, "media", prefix)
+                .await
+                .unwrap_err();
+            assert!(
+                refused
+                    .to_string()
+                    .contains("is not a restore test's scratch prefix"),
+                "{prefix:?}: {refused}"
+            );
+        }
+    }
 
     #[test]
     fn http_dates_become_rfc3339() {

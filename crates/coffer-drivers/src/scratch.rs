@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use coffer_model::{Resource, ResourceType};
+use coffer_model::{Resource, ResourceType, Server};
 
 use crate::endpoint::Endpoint;
 use crate::{blocking, DriverError, Result};
@@ -12,13 +12,27 @@ use crate::{blocking, DriverError, Result};
 /// leaves them out.
 pub const RESTORE_TEST_DATABASE_PREFIX: &str = "coffer_restore_test_";
 
-/// A restored database dropped from the resource's own server (the server
-/// a restore test restores to). Dropping one that is gone succeeds.
+/// The server a restore test restored a database of `resource` on:
+/// `server` (a declared one) or, when none, the resource's own.
+fn endpoint_of(resource: &Resource, server: Option<&Server>) -> Result<Endpoint> {
+    match server {
+        Some(server) => Endpoint::of_server(server),
+        None => Endpoint::of_resource(resource),
+    }
+}
+
+/// A restored database dropped from the server a restore test restored it
+/// on (`server`, or the resource's own). Dropping one that is gone
+/// succeeds.
 ///
 /// # Errors
 /// When the server cannot be reached or refuses, in its words.
-pub async fn drop_restored_database(resource: &Resource, name: &str) -> Result<()> {
-    let endpoint = Endpoint::of_resource(resource)?;
+pub async fn drop_restored_database(
+    resource: &Resource,
+    server: Option<&Server>,
+    name: &str,
+) -> Result<()> {
+    let endpoint = endpoint_of(resource, server)?;
     match resource.resource_type {
         ResourceType::PostgreSQL => crate::postgres::drop_scratch(&endpoint, name).await,
         ResourceType::MySQL => crate::mysql::drop_scratch(&endpoint, name).await,
@@ -29,13 +43,18 @@ pub async fn drop_restored_database(resource: &Resource, name: &str) -> Result<(
     }
 }
 
-/// Runs `sql` in a restored copy of `resource` (a database of its server,
-/// or a SQLite file) and returns its result as text: rows on lines, the
+/// Runs `sql` in a restored copy of `resource` (a database of `server` or,
+/// when none, of its own server; or a SQLite file) and returns its result as text: rows on lines, the
 /// columns of a row joined by `|`, NULL as an empty field.
 ///
 /// # Errors
 /// When the copy cannot be opened or the query fails, in the engine's words.
-pub async fn query_restored(resource: &Resource, place: &str, sql: &str) -> Result<String> {
+pub async fn query_restored(
+    resource: &Resource,
+    server: Option<&Server>,
+    place: &str,
+    sql: &str,
+) -> Result<String> {
     match resource.resource_type {
         ResourceType::SQLite => {
             let (path, sql) = (Path::new(place).to_path_buf(), sql.to_string());
@@ -71,11 +90,11 @@ pub async fn query_restored(resource: &Resource, place: &str, sql: &str) -> Resu
             .await
         }
         ResourceType::PostgreSQL => {
-            let endpoint = Endpoint::of_resource(resource)?;
+            let endpoint = endpoint_of(resource, server)?;
             crate::postgres::query_text(&endpoint, place, sql).await
         }
         ResourceType::MySQL => {
-            let endpoint = Endpoint::of_resource(resource)?;
+            let endpoint = endpoint_of(resource, server)?;
             crate::mysql::query_text(&endpoint, place, sql).await
         }
         other => Err(DriverError::Unsupported(format!(

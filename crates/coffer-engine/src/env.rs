@@ -45,6 +45,16 @@ pub fn s3_access(name: &str, endpoint: &S3Endpoint) -> Result<S3Access> {
     })
 }
 
+/// What [`Env::declared_server`] found.
+#[derive(Clone, Debug)]
+pub enum ServerLookup {
+    Found(Box<Server>),
+    /// None of that name, with the declared ones.
+    Missing(String),
+    /// Several of that name, with how to name one.
+    Ambiguous(String),
+}
+
 /// The catalog, the configuration and the clock, shared by every task.
 #[derive(Clone, Debug)]
 pub struct Env {
@@ -193,6 +203,79 @@ impl Env {
                 })
             })
             .collect()
+    }
+
+    /// A declared server by `NAME`, or `ACCOUNT/REGION/NAME` when servers
+    /// of that name are declared in several accounts or regions.
+    ///
+    /// # Errors
+    /// Catalog errors; what was not found is a [`ServerLookup`].
+    pub async fn declared_server(&self, name: &str) -> Result<ServerLookup> {
+        let servers: Vec<Server> = self.objects(ObjectKind::Server).await?;
+        let qualified = |s: &Server| format!("{}/{}/{}", s.account_id, s.region, s.name);
+        let mut named: Vec<&Server> = servers
+            .iter()
+            .filter(|s| s.name == name || qualified(s) == name)
+            .collect();
+        Ok(match named.len() {
+            1 => ServerLookup::Found(Box::new(named.remove(0).clone())),
+            0 => {
+                let known: Vec<String> = servers.iter().map(qualified).collect();
+                ServerLookup::Missing(format!(
+                    "no server {name:?} is declared{}; declare it in an inventory file (postgres: or mysql:) and apply it",
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (servers: {})", known.join(", "))
+                    }
+                ))
+            }
+            _ => ServerLookup::Ambiguous(format!(
+                "servers named {name:?} are declared in several places ({}); name one as ACCOUNT/REGION/NAME",
+                named.iter().map(|s| qualified(s)).collect::<Vec<_>>().join(", ")
+            )),
+        })
+    }
+
+    /// How to reach the S3 endpoint `name` for a restore of a bucket of
+    /// `resource`: `None` when it is the resource's own endpoint (its
+    /// connection has what is needed); else config.toml's `[s3_endpoints]`
+    /// entry or, failing that, the inventory's `s3_endpoints` entry of the
+    /// resource's account and region, its credentials read.
+    ///
+    /// # Errors
+    /// An endpoint declared nowhere, in words; unreadable credentials;
+    /// catalog errors.
+    pub async fn s3_endpoint_access(
+        &self,
+        resource: &Resource,
+        name: &str,
+    ) -> Result<std::result::Result<Option<S3Access>, String>> {
+        if resource.connection.get("endpoint").map(String::as_str) == Some(name) {
+            return Ok(Ok(None));
+        }
+        let declared = match self.config.s3_endpoint(name) {
+            Some(endpoint) => Some(endpoint.clone()),
+            None => {
+                self.catalog
+                    .object::<S3Endpoint>(
+                        ObjectKind::S3Endpoint,
+                        resource.account_id.as_str(),
+                        resource.region.as_str(),
+                        name,
+                    )
+                    .await?
+            }
+        };
+        let Some(endpoint) = declared else {
+            return Ok(Err(format!(
+                "S3 endpoint {name:?} is declared neither in config.toml's [s3_endpoints] nor in the inventory's s3_endpoints of {} {}; declare it (or restore on the source's endpoint {})",
+                resource.account_id,
+                resource.region,
+                resource.connection.get("endpoint").map_or("", String::as_str)
+            )));
+        };
+        Ok(Ok(Some(s3_access(name, &endpoint)?)))
     }
 
     /// The vault with this ARN.

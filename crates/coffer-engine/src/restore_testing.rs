@@ -29,15 +29,16 @@ use std::time::{Duration, Instant};
 
 use coffer_catalog::ObjectKind;
 use coffer_drivers::RestoreTarget;
+use coffer_model::restore_metadata::{test_overrides, TestOverrides};
 use coffer_model::{
     DeletionStatus, RecoveryPoint, RecoveryPointStatus, Resource, ResourceType, RestoreJob,
     RestoreJobCreator, RestoreJobStatus, RestoreTestingPlan, RestoreTestingSelection, Schedule,
-    ScheduleExpression, ValidationHook, ValidationStatus,
+    ScheduleExpression, Server, ValidationHook, ValidationStatus,
 };
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 
-use crate::env::Env;
+use crate::env::{Env, ServerLookup};
 use crate::error::Result;
 use crate::exec;
 use crate::jobs;
@@ -58,6 +59,12 @@ const HOOK_OUTPUT_CHARS: usize = 2_000;
 /// lives in (files and directories), removed whole afterwards. A Coffer
 /// extension beside StartRestoreJob's keys.
 pub const SCRATCH_DIRECTORY: &str = "ScratchDirectory";
+
+/// The restore metadata key naming the scratch prefix (in `TargetBucket`,
+/// on `TargetEndpoint`) a test of a bucket restores into, removed whole
+/// afterwards, every version and delete marker under it too. A Coffer
+/// extension beside StartRestoreJob's keys.
+pub const SCRATCH_PREFIX: &str = "ScratchPrefix";
 
 /// The restore metadata key naming the selection a test is for.
 pub const SELECTION: &str = "RestoreTestingSelectionName";
@@ -228,15 +235,20 @@ pub fn choose_point<'p>(
     }
 }
 
-/// Where a test of a point of `resource` restores to, generated from its
-/// job ID under `scratch_root` (files) or as a new database on the
-/// resource's own server; `None` for a type Coffer cannot test yet.
-pub fn scratch_target(
-    resource_type: ResourceType,
-    resource_name: &str,
+/// Where a test of a point of `resource` restores to, as the job's
+/// `RestoreMetadata` names it before anything is restored: generated from
+/// its job ID under `scratch_root` (files), as a new database on the
+/// resource's own server or the server `overrides` names (`TargetServer`),
+/// or as a new prefix `coffer-restore-test-<id>/` in the source bucket on
+/// the source's endpoint, or in the bucket and on the endpoint `overrides`
+/// names (`TargetBucket`, `TargetEndpoint`); `None` for a type Coffer
+/// cannot test.
+pub fn scratch_metadata(
+    resource: &Resource,
     job_id: &str,
     scratch_root: &Path,
-) -> Option<(RestoreTarget, BTreeMap<String, String>)> {
+    overrides: &TestOverrides,
+) -> Option<BTreeMap<String, String>> {
     let short: String = job_id
         .chars()
         .filter(char::is_ascii_alphanumeric)
@@ -245,46 +257,185 @@ pub fn scratch_target(
         .to_ascii_lowercase();
     let directory = scratch_root.join(format!("restore-test-{short}"));
     let mut metadata = BTreeMap::new();
-    let target = match resource_type {
+    let mut put = |key: &str, value: String| {
+        metadata.insert(key.to_string(), value);
+    };
+    match resource.resource_type {
         ResourceType::FileSystem => {
-            let path = directory.join("restored");
-            metadata.insert("TargetDirectory".into(), path.display().to_string());
-            metadata.insert(SCRATCH_DIRECTORY.into(), directory.display().to_string());
-            RestoreTarget::Directory { path, select: None }
+            put(
+                "TargetDirectory",
+                directory.join("restored").display().to_string(),
+            );
+            put(SCRATCH_DIRECTORY, directory.display().to_string());
         }
         ResourceType::SQLite => {
-            let file = Path::new(resource_name).file_name().map_or_else(
+            let file = Path::new(&resource.resource_name).file_name().map_or_else(
                 || "restored.sqlite".into(),
                 |n| n.to_string_lossy().to_string(),
             );
-            let path = directory.join(file);
-            metadata.insert("TargetFile".into(), path.display().to_string());
-            metadata.insert(SCRATCH_DIRECTORY.into(), directory.display().to_string());
-            RestoreTarget::File { path }
+            put("TargetFile", directory.join(file).display().to_string());
+            put(SCRATCH_DIRECTORY, directory.display().to_string());
         }
         ResourceType::PostgreSQL | ResourceType::MySQL => {
-            let name = format!(
-                "{}{short}",
-                coffer_drivers::scratch::RESTORE_TEST_DATABASE_PREFIX
+            put(
+                "TargetDatabase",
+                format!(
+                    "{}{short}",
+                    coffer_drivers::scratch::RESTORE_TEST_DATABASE_PREFIX
+                ),
             );
-            metadata.insert("TargetDatabase".into(), name.clone());
-            RestoreTarget::Database {
-                name,
-                table: None,
-                server: None,
+            if let Some(server) = overrides.get("TargetServer") {
+                put("TargetServer", server.to_string());
             }
         }
-        _ => return None,
+        ResourceType::S3 => {
+            let bucket = overrides
+                .get("TargetBucket")
+                .or_else(|| resource.connection.get("bucket").map(String::as_str))?;
+            let endpoint = overrides
+                .get("TargetEndpoint")
+                .or_else(|| resource.connection.get("endpoint").map(String::as_str))?;
+            let prefix = format!("{}{short}/", coffer_drivers::s3::SCRATCH_KEY_PREFIX);
+            put("TargetBucket", bucket.to_string());
+            put("TargetPrefix", prefix.clone());
+            put("TargetEndpoint", endpoint.to_string());
+            put(SCRATCH_PREFIX, prefix);
+        }
+    }
+    Some(metadata)
+}
+
+/// The restore target a test's `RestoreMetadata` names, its server or S3
+/// endpoint resolved.
+///
+/// # Errors
+/// A key missing, a server or endpoint no longer declared, in words.
+pub async fn scratch_target(
+    env: &Env,
+    job: &RestoreJob,
+    resource: &Resource,
+) -> std::result::Result<RestoreTarget, String> {
+    let metadata = &job.restore_metadata;
+    let get = |key: &str| {
+        metadata.get(key).cloned().ok_or_else(|| {
+            format!(
+                "the restore test's RestoreMetadata names no {key}, so its scratch target is unknown"
+            )
+        })
     };
-    Some((target, metadata))
+    match resource.resource_type {
+        ResourceType::FileSystem => Ok(RestoreTarget::Directory {
+            path: PathBuf::from(get("TargetDirectory")?),
+            select: None,
+        }),
+        ResourceType::SQLite => Ok(RestoreTarget::File {
+            path: PathBuf::from(get("TargetFile")?),
+        }),
+        ResourceType::PostgreSQL | ResourceType::MySQL => {
+            let server = match metadata.get("TargetServer") {
+                Some(name) => Some(Box::new(test_server(env, name, resource).await?)),
+                None => None,
+            };
+            Ok(RestoreTarget::Database {
+                name: get("TargetDatabase")?,
+                table: None,
+                server,
+            })
+        }
+        ResourceType::S3 => {
+            let endpoint = get("TargetEndpoint")?;
+            let access = env
+                .s3_endpoint_access(resource, &endpoint)
+                .await
+                .map_err(|e| e.to_string())??;
+            Ok(RestoreTarget::Bucket(coffer_drivers::s3::BucketTarget {
+                endpoint: Some(endpoint),
+                access,
+                bucket: get("TargetBucket")?,
+                prefix: get(SCRATCH_PREFIX)?,
+                select: None,
+                versions: coffer_drivers::s3::RestoreVersions::Current,
+            }))
+        }
+    }
+}
+
+/// The declared server `name` a test of `resource` restores on, of the
+/// resource's engine.
+async fn test_server(
+    env: &Env,
+    name: &str,
+    resource: &Resource,
+) -> std::result::Result<Server, String> {
+    match env.declared_server(name).await.map_err(|e| e.to_string())? {
+        ServerLookup::Found(server) if server.engine == resource.resource_type => Ok(*server),
+        ServerLookup::Found(server) => Err(format!(
+            "server {} (TargetServer) runs {}, and {} is a {} database; name a {} server in the selection's RestoreMetadataOverrides",
+            server.name,
+            server.engine.as_str(),
+            resource.resource_arn,
+            resource.resource_type.as_str(),
+            resource.resource_type.as_str()
+        )),
+        ServerLookup::Missing(message) | ServerLookup::Ambiguous(message) => {
+            Err(format!("TargetServer: {message}"))
+        }
+    }
+}
+
+/// What a hook is told of the restored copy.
+struct Restored<'a> {
+    target: &'a RestoreTarget,
+    /// `COFFER_RESTORED`: a path, a database's name, `s3://bucket/prefix/`.
+    place: String,
+    /// `COFFER_RESTORED_ADDRESS`: a path, `postgresql://...`, or a
+    /// bucket's S3 endpoint URL.
+    address: String,
+}
+
+/// Where a test's copy was restored, for its hook.
+fn restored_at<'a>(
+    target: &'a RestoreTarget,
+    resource: &Resource,
+    outcome: &coffer_drivers::RestoreOutcome,
+) -> Restored<'a> {
+    let (place, address) = match target {
+        RestoreTarget::Directory { path, .. } | RestoreTarget::File { path } => {
+            (path.display().to_string(), outcome.created.clone())
+        }
+        RestoreTarget::Database { name, .. } => (name.clone(), outcome.created.clone()),
+        RestoreTarget::Bucket(bucket) => (
+            format!("s3://{}/{}", bucket.bucket, bucket.prefix),
+            bucket
+                .access
+                .as_ref()
+                .map(|access| access.endpoint.clone())
+                .or_else(|| resource.connection.get("url").cloned())
+                .unwrap_or_default(),
+        ),
+    };
+    Restored {
+        target,
+        place,
+        address,
+    }
 }
 
 /// The scratch target a test's metadata names, in words.
 fn scratch_words(metadata: &BTreeMap<String, String>) -> String {
     if let Some(dir) = metadata.get(SCRATCH_DIRECTORY) {
         format!("the scratch directory {dir}")
+    } else if let Some(prefix) = metadata.get(SCRATCH_PREFIX) {
+        format!(
+            "the scratch prefix s3://{}/{prefix} on endpoint {}",
+            metadata.get("TargetBucket").map_or("", String::as_str),
+            metadata.get("TargetEndpoint").map_or("", String::as_str)
+        )
     } else if let Some(db) = metadata.get("TargetDatabase") {
-        format!("the scratch database {db}")
+        match metadata.get("TargetServer") {
+            Some(server) => format!("the scratch database {db} on server {server}"),
+            None => format!("the scratch database {db}"),
+        }
     } else {
         "no scratch target".into()
     }
@@ -377,21 +528,29 @@ async fn tests_at(
                 tracing::warn!(plan = %plan.arn, selection = %selection.restore_testing_selection_name, resource = %arn, %fire_at, "no recovery point to test: none completed within the selection window in an included vault");
                 continue;
             };
-            let Some((_, mut metadata)) =
-                scratch_target(resource.resource_type, &resource.resource_name, &id, &root)
-            else {
-                tracing::warn!(resource = %arn, kind = resource.resource_type.as_str(), "restore tests of this type are not supported");
+            let overrides = match test_overrides(
+                resource.resource_type,
+                &selection.restore_metadata_overrides,
+            ) {
+                Ok(overrides) => overrides,
+                Err(refused) => {
+                    let why: Vec<String> = refused
+                        .iter()
+                        .map(|(key, why)| format!("{key}: {why}"))
+                        .collect();
+                    tracing::error!(plan = %plan.arn, selection = %selection.restore_testing_selection_name, resource = %arn, refused = %why.join("; "), "restore test not recorded: the selection's RestoreMetadataOverrides are refused");
+                    continue;
+                }
+            };
+            let Some(mut metadata) = scratch_metadata(resource, &id, &root, &overrides) else {
+                tracing::warn!(resource = %arn, kind = resource.resource_type.as_str(), "restore tests of this resource are not supported: its connection names no bucket or endpoint");
                 continue;
             };
             metadata.insert(
                 SELECTION.into(),
                 selection.restore_testing_selection_name.clone(),
             );
-            for (key, value) in &selection.restore_metadata_overrides {
-                metadata
-                    .entry(format!("Override:{key}"))
-                    .or_insert_with(|| value.clone());
-            }
+            metadata.extend(overrides.not_applied);
             out.push(RestoreJob {
                 restore_job_id: id,
                 account_id: plan.account_id.clone(),
@@ -561,15 +720,21 @@ async fn run_hook(
     env: &Env,
     hook: &ValidationHook,
     resource: &Resource,
-    place: &str,
-    address: &str,
+    restored: &Restored<'_>,
     job_id: &str,
     (deadline, window): (Timestamp, Duration),
 ) -> HookEnd {
     let work = async {
         if let Some(sql) = &hook.sql {
             let expect = hook.expect.clone().unwrap_or_default();
-            return match coffer_drivers::scratch::query_restored(resource, place, sql).await {
+            let server = match restored.target {
+                RestoreTarget::Database { server, .. } => server.as_deref(),
+                _ => None,
+            };
+            let found =
+                coffer_drivers::scratch::query_restored(resource, server, &restored.place, sql)
+                    .await;
+            return match found {
                 Ok(found) if found.trim() == expect.trim() => {
                     HookEnd::Passed(format!("SQL hook returned {:?} as expected", clip(&found)))
                 }
@@ -587,8 +752,8 @@ async fn run_hook(
         let mut command = tokio::process::Command::new(program);
         command
             .args(args)
-            .env("COFFER_RESTORED", place)
-            .env("COFFER_RESTORED_ADDRESS", address)
+            .env("COFFER_RESTORED", &restored.place)
+            .env("COFFER_RESTORED_ADDRESS", &restored.address)
             .env("COFFER_RESTORE_JOB_ID", job_id)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
@@ -623,7 +788,10 @@ async fn run_hook(
     }
 }
 
-/// Removes a test's scratch target, as its metadata names it.
+/// Removes a test's scratch target, as its metadata names it: the
+/// scratch directory, the scratch prefix of a bucket (on the endpoint the
+/// job names), or the scratch database (on the server the job names, or
+/// the source's).
 async fn remove_scratch(env: &Env, job: &RestoreJob) -> std::result::Result<String, String> {
     if let Some(dir) = job.restore_metadata.get(SCRATCH_DIRECTORY) {
         let path = PathBuf::from(dir);
@@ -635,28 +803,54 @@ async fn remove_scratch(env: &Env, job: &RestoreJob) -> std::result::Result<Stri
             Err(e) => Err(format!("cannot remove the scratch directory {dir}: {e}")),
         };
     }
-    if let Some(db) = job.restore_metadata.get("TargetDatabase") {
-        let points = env
-            .catalog
-            .list::<RecoveryPoint>(&[("arn", &job.recovery_point_arn)])
-            .await
-            .map_err(|e| e.to_string())?;
-        let Some(point) = points.into_iter().next() else {
-            return Err(format!(
-                "recovery point {} is gone, so the server holding the scratch database {db} is unknown",
-                job.recovery_point_arn
-            ));
-        };
-        let resource = env
-            .resource(&point.record.resource_arn)
-            .await
-            .map_err(|e| e.to_string())?;
-        return coffer_drivers::scratch::drop_restored_database(&resource, db)
-            .await
-            .map(|()| format!("dropped the scratch database {db}"))
-            .map_err(|e| format!("cannot drop the scratch database {db}: {e}"));
+    let words = scratch_words(&job.restore_metadata);
+    let is_database = job.restore_metadata.contains_key("TargetDatabase");
+    if !is_database && !job.restore_metadata.contains_key(SCRATCH_PREFIX) {
+        return Ok("no scratch target was recorded".into());
     }
-    Ok("no scratch target was recorded".into())
+    let points = env
+        .catalog
+        .list::<RecoveryPoint>(&[("arn", &job.recovery_point_arn)])
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(point) = points.into_iter().next() else {
+        return Err(format!(
+            "recovery point {} is gone, so the resource whose test made {words} is unknown",
+            job.recovery_point_arn
+        ));
+    };
+    let resource = env
+        .resource(&point.record.resource_arn)
+        .await
+        .map_err(|e| e.to_string())?;
+    let target = scratch_target(env, job, &resource)
+        .await
+        .map_err(|why| format!("cannot remove {words}: {why}"))?;
+    match &target {
+        RestoreTarget::Database { name, server, .. } => {
+            coffer_drivers::scratch::drop_restored_database(&resource, server.as_deref(), name)
+                .await
+                .map(|()| format!("dropped {words}"))
+                .map_err(|e| format!("cannot drop {words}: {e}"))
+        }
+        RestoreTarget::Bucket(bucket) => {
+            let access = match &bucket.access {
+                Some(access) => access.clone(),
+                None => {
+                    coffer_drivers::s3::place(&resource)
+                        .map_err(|e| format!("cannot remove {words}: {e}"))?
+                        .access
+                }
+            };
+            coffer_drivers::s3::remove_scratch_prefix(&access, &bucket.bucket, &bucket.prefix)
+                .await
+                .map(|deleted| {
+                    format!("removed {words}: {deleted} object(s), version(s) and delete marker(s) deleted")
+                })
+                .map_err(|e| format!("cannot remove {words}: {e}"))
+        }
+        _ => Ok("no scratch target was recorded".into()),
+    }
 }
 
 /// Writes a change to a test without moving its status (and without
@@ -784,24 +978,19 @@ async fn run_test_tracked(env: &Env, id: &str) -> Result<RestoreJob> {
             .await;
         }
     };
-    let Some((target, _)) = scratch_target(
-        resource.resource_type,
-        &resource.resource_name,
-        id,
-        &scratch_root(env),
-    ) else {
-        let message = format!(
-            "restore tests of {} resources are not supported",
-            resource.resource_type.as_str()
-        );
-        return exec::transition(
-            env,
-            id,
-            RestoreJobStatus::Failed,
-            |s| s == RestoreJobStatus::Pending,
-            |j: &mut RestoreJob| j.status_message = Some(message.clone()),
-        )
-        .await;
+    let target = match scratch_target(env, &job, &resource).await {
+        Ok(target) => target,
+        Err(why) => {
+            let message = format!("the restore test could not start: {why}");
+            return exec::transition(
+                env,
+                id,
+                RestoreJobStatus::Failed,
+                |s| s == RestoreJobStatus::Pending,
+                |j: &mut RestoreJob| j.status_message = Some(message.clone()),
+            )
+            .await;
+        }
     };
     // The scratch target is in the job's metadata already; from RUNNING
     // on, a restart removes whatever of it exists.
@@ -852,14 +1041,7 @@ async fn run_test_tracked(env: &Env, id: &str) -> Result<RestoreJob> {
     };
     #[cfg(feature = "failpoints")]
     fail::fail_point!(crate::failpoints::RESTORE_TEST_AFTER_RESTORE);
-    let created_resource_arn = match &target {
-        RestoreTarget::Database { name, .. } => {
-            format!("{}/{name}", resource.resource_arn)
-        }
-        other => other
-            .created_resource_arn()
-            .unwrap_or_else(|| outcome.created.clone()),
-    };
+    let created_resource_arn = target.created_resource_arn(&resource);
     exec::set_state(
         env,
         id,
@@ -882,13 +1064,7 @@ async fn run_test_tracked(env: &Env, id: &str) -> Result<RestoreJob> {
         .now()
         .checked_add(SignedDuration::from_hours(i64::from(hours)))
         .unwrap_or(Timestamp::MAX);
-    let place = match &target {
-        RestoreTarget::Directory { path, .. } | RestoreTarget::File { path } => {
-            path.display().to_string()
-        }
-        RestoreTarget::Database { name, .. } => name.clone(),
-        RestoreTarget::Bucket(_) => outcome.created.clone(),
-    };
+    let restored = restored_at(&target, &resource, &outcome);
     let scratch = scratch_root(env);
     let checks = async {
         let validation = coffer_drivers::validate(&point, &resource, &opened, &scratch).await;
@@ -901,17 +1077,7 @@ async fn run_test_tracked(env: &Env, id: &str) -> Result<RestoreJob> {
             .as_ref()
             .and_then(|s| s.coffer_validation_hook.clone());
         if let (true, Some(hook)) = (passed, hook) {
-            match run_hook(
-                env,
-                &hook,
-                &resource,
-                &place,
-                &outcome.created,
-                id,
-                (deadline, window),
-            )
-            .await
-            {
+            match run_hook(env, &hook, &resource, &restored, id, (deadline, window)).await {
                 HookEnd::Passed(text) => {
                     if !text.is_empty() {
                         words = format!("{words}; {text}");
@@ -1084,4 +1250,63 @@ pub async fn waiting_tests(env: &Env, running: &BTreeSet<String>) -> Result<Vec<
         .map(|s| s.record)
         .filter(|j| j.created_by.is_some() && !running.contains(&j.restore_job_id))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket() -> Resource {
+        Resource {
+            resource_arn: coffer_model::Arn::parse(
+                "arn:coffer:s3:eu-west-1:210987654321:bucket/media",
+            )
+            .unwrap(),
+            resource_type: ResourceType::S3,
+            resource_name: "media".into(),
+            account_id: coffer_model::AccountId::new("210987654321").unwrap(),
+            region: coffer_model::Region::new("eu-west-1").unwrap(),
+            tags: Default::default(),
+            connection: [("bucket", "media-bucket"), ("endpoint", "local")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_buckets_scratch_prefix_is_in_the_source_bucket_unless_overridden() {
+        let root = Path::new("/home/tmp/restore-tests");
+        let metadata =
+            scratch_metadata(&bucket(), "Ab-12.cd", root, &TestOverrides::default()).unwrap();
+        let expected: BTreeMap<String, String> = [
+            ("ScratchPrefix", "coffer-restore-test-ab12cd/"),
+            ("TargetBucket", "media-bucket"),
+            ("TargetEndpoint", "local"),
+            ("TargetPrefix", "coffer-restore-test-ab12cd/"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(metadata, expected);
+        assert_eq!(
+            scratch_words(&metadata),
+            "the scratch prefix s3://media-bucket/coffer-restore-test-ab12cd/ on endpoint local"
+        );
+        let overrides = test_overrides(
+            ResourceType::S3,
+            &[("TargetBucket", "drills"), ("TargetEndpoint", "offsite")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .unwrap();
+        let metadata = scratch_metadata(&bucket(), "x", root, &overrides).unwrap();
+        assert_eq!(metadata["TargetBucket"], "drills");
+        assert_eq!(metadata["TargetEndpoint"], "offsite");
+        // A bucket whose connection names no bucket cannot be tested.
+        let mut unknown = bucket();
+        unknown.connection.clear();
+        assert!(scratch_metadata(&unknown, "x", root, &TestOverrides::default()).is_none());
+    }
 }

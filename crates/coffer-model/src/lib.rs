@@ -32,6 +32,7 @@ mod plan;
 mod recovery_point;
 mod report;
 mod resource;
+pub mod restore_metadata;
 mod restore_testing;
 mod schedule;
 mod selection;

@@ -398,6 +398,22 @@ impl RestoreTestingSelection {
                 _ => {}
             }
         }
+        if let Ok(TypeName::Types(types)) =
+            ResourceType::resolve_name(&self.protected_resource_type)
+        {
+            if let [kind] = types[..] {
+                if let Err(refused) =
+                    crate::restore_metadata::test_overrides(kind, &self.restore_metadata_overrides)
+                {
+                    for (key, why) in refused {
+                        findings.error(
+                            format!("RestoreMetadataOverrides.{key}"),
+                            format!("RestoreMetadataOverrides key {key:?} is refused: {why}"),
+                        );
+                    }
+                }
+            }
+        }
         if let Some(hours) = self.validation_window_hours {
             if hours > MAX_VALIDATION_WINDOW_HOURS {
                 findings.error(

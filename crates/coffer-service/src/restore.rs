@@ -4,11 +4,10 @@
 
 use std::path::PathBuf;
 
-use coffer_catalog::ObjectKind;
 use coffer_drivers::{RestoreOutcome, Validation};
 use coffer_model::{
-    Arn, RecoveryPoint, RecoveryPointStatus, Resource, ResourceType, RestoreJob, RestoreJobStatus,
-    Server, ValidationStatus,
+    Arn, RecoveryPoint, RecoveryPointStatus, Resource, RestoreJob, RestoreJobStatus, Server,
+    ValidationStatus,
 };
 
 use crate::caller::{Action, Caller, Target};
@@ -90,35 +89,17 @@ impl RestoreTarget {
     }
 
     /// StartRestoreJob's `Metadata` split into what Coffer applies and the
-    /// AWS keys that cannot apply here (an instance class, a subnet, a KMS
-    /// key...), which the job records as `NotApplied.<key>` and lists back,
-    /// never dropping them silently. `DBInstanceIdentifier` and
-    /// `DBClusterIdentifier` name the target database (`TargetDatabase`)
-    /// when it is not given. Any other key is left in the first map, so
-    /// [`RestoreTarget::from_metadata`] refuses it by name.
+    /// AWS keys that cannot apply here, recorded as `NotApplied.<key>`
+    /// (`coffer_model::restore_metadata::split_metadata`); any other key
+    /// is left in the first map, so [`RestoreTarget::from_metadata`]
+    /// refuses it by name.
     pub fn split_metadata(
         metadata: &std::collections::BTreeMap<String, String>,
     ) -> (
         std::collections::BTreeMap<String, String>,
         std::collections::BTreeMap<String, String>,
     ) {
-        let mut applied = std::collections::BTreeMap::new();
-        let mut not_applied = std::collections::BTreeMap::new();
-        for (key, value) in metadata {
-            if matches!(key.as_str(), "DBInstanceIdentifier" | "DBClusterIdentifier")
-                && !metadata.contains_key("TargetDatabase")
-                && !applied.contains_key("TargetDatabase")
-            {
-                applied.insert("TargetDatabase".to_string(), value.clone());
-            } else if AWS_KEYS_NOT_APPLIED.contains(&key.as_str())
-                || matches!(key.as_str(), "DBInstanceIdentifier" | "DBClusterIdentifier")
-            {
-                not_applied.insert(format!("NotApplied.{key}"), value.clone());
-            } else {
-                applied.insert(key.clone(), value.clone());
-            }
-        }
-        (applied, not_applied)
+        coffer_model::restore_metadata::split_metadata(metadata)
     }
 
     /// The target StartRestoreJob's `Metadata` names, and whether it asks
@@ -140,28 +121,21 @@ impl RestoreTarget {
     pub fn from_metadata(
         metadata: &std::collections::BTreeMap<String, String>,
     ) -> Result<(RestoreTarget, bool)> {
-        const BUCKET: [&str; 6] = [
-            "TargetBucket",
-            "TargetPrefix",
-            "TargetEndpoint",
-            "Key",
-            "AllVersions",
-            "VersionId",
-        ];
-        const OTHERS: [&str; 7] = [
-            "TargetDirectory",
-            "Path",
-            "TargetFile",
-            "TargetDatabase",
-            "Table",
-            "TargetServer",
-            "Force",
-        ];
-        let known = |k: &str| OTHERS.contains(&k) || BUCKET.contains(&k);
+        use coffer_model::restore_metadata::{
+            BUCKET_KEYS as BUCKET, DATABASE_KEYS, DIRECTORY_KEYS, FILE_KEYS, FORCE,
+        };
+        let others: Vec<&str> = DIRECTORY_KEYS
+            .iter()
+            .chain(&FILE_KEYS)
+            .chain(&DATABASE_KEYS)
+            .chain(&[FORCE])
+            .copied()
+            .collect();
+        let known = |k: &str| others.contains(&k) || BUCKET.contains(&k);
         if let Some(other) = metadata.keys().find(|k| !known(k)) {
             return Err(Error::invalid_parameter(format!(
                 "Metadata key {other:?} means nothing to Coffer; use {}, {}",
-                OTHERS.join(", "),
+                others.join(", "),
                 BUCKET.join(", ")
             )));
         }
@@ -200,18 +174,18 @@ impl RestoreTarget {
             }
         };
         let target = if let Some(dir) = get("TargetDirectory") {
-            only(&["TargetDirectory", "Path"])?;
+            only(&DIRECTORY_KEYS)?;
             RestoreTarget::Directory {
                 path: absolute("TargetDirectory", dir)?,
                 select: get("Path").map(str::to_string),
             }
         } else if let Some(file) = get("TargetFile") {
-            only(&["TargetFile"])?;
+            only(&FILE_KEYS)?;
             RestoreTarget::File {
                 path: absolute("TargetFile", file)?,
             }
         } else if let Some(name) = get("TargetDatabase") {
-            only(&["TargetDatabase", "Table", "TargetServer"])?;
+            only(&DATABASE_KEYS)?;
             RestoreTarget::Database {
                 name: name.to_string(),
                 table: get("Table").map(str::to_string),
@@ -253,48 +227,9 @@ impl RestoreTarget {
 }
 
 /// AWS Backup restore metadata keys that have no meaning for Coffer's
-/// resources (RDS and Aurora instance settings, EFS, EC2 and S3 options):
-/// accepted by StartRestoreJob and recorded in the job as not applied.
-pub const AWS_KEYS_NOT_APPLIED: &[&str] = &[
-    "AutoMinorVersionUpgrade",
-    "AvailabilityZone",
-    "BackupRetentionPeriod",
-    "CopyTagsToSnapshot",
-    "CreationToken",
-    "DBClusterParameterGroupName",
-    "DBInstanceClass",
-    "DBName",
-    "DBParameterGroupName",
-    "DBSubnetGroupName",
-    "DeletionProtection",
-    "DestinationBucketName",
-    "EnableCloudwatchLogsExports",
-    "EnableIAMDatabaseAuthentication",
-    "Encrypted",
-    "EncryptionType",
-    "Engine",
-    "EngineVersion",
-    "IamInstanceProfileName",
-    "InstanceType",
-    "Iops",
-    "ItemsToRestore",
-    "KMSKey",
-    "KmsKeyId",
-    "LicenseModel",
-    "MultiAZ",
-    "NewBucket",
-    "OptionGroupName",
-    "PerformanceMode",
-    "Port",
-    "PubliclyAccessible",
-    "RequireIMDSv2",
-    "SecurityGroupIds",
-    "StorageType",
-    "SubnetId",
-    "VpcSecurityGroupIds",
-    "file-system-id",
-    "newFileSystem",
-];
+/// resources: accepted by StartRestoreJob and recorded in the job as not
+/// applied.
+pub use coffer_model::restore_metadata::AWS_KEYS_NOT_APPLIED;
 
 /// What StartRestoreJob asks.
 #[derive(Clone, Debug)]
@@ -369,58 +304,6 @@ pub fn describe_target(target: &coffer_drivers::RestoreTarget) -> String {
             }
             words
         }
-    }
-}
-
-/// The ARN of what a restore of `point` (of `resource`) to `target`
-/// creates, as Coffer names resources (`CreatedResourceArn`): a database
-/// as `<server>/<database>` in its server's account and region; a
-/// directory or file on this machine by its absolute path, in the
-/// resource's account and region; a bucket by its own ARN.
-pub fn created_resource_arn(resource: &Resource, target: &coffer_drivers::RestoreTarget) -> String {
-    use coffer_drivers::RestoreTarget as To;
-    match target {
-        To::Directory { path, .. } => ResourceType::FileSystem
-            .arn(
-                &resource.region,
-                &resource.account_id,
-                &path.display().to_string(),
-            )
-            .to_string(),
-        To::File { path } => ResourceType::SQLite
-            .arn(
-                &resource.region,
-                &resource.account_id,
-                &path.display().to_string(),
-            )
-            .to_string(),
-        To::Database { name, server, .. } => match server.as_deref() {
-            Some(server) => resource
-                .resource_type
-                .arn(
-                    &server.region,
-                    &server.account_id,
-                    &format!("{}/{name}", server.name),
-                )
-                .to_string(),
-            None => {
-                let own = resource
-                    .connection
-                    .get("server")
-                    .map(String::as_str)
-                    .or_else(|| resource.resource_name.split_once('/').map(|(s, _)| s))
-                    .unwrap_or(&resource.resource_name);
-                resource
-                    .resource_type
-                    .arn(
-                        &resource.region,
-                        &resource.account_id,
-                        &format!("{own}/{name}"),
-                    )
-                    .to_string()
-            }
-        },
-        To::Bucket(bucket) => bucket.arn(),
     }
 }
 
@@ -592,29 +475,11 @@ impl Service {
     /// `ResourceNotFound` naming the declared servers; `InvalidParameterValue`
     /// when the name is ambiguous.
     pub async fn declared_server(&self, name: &str) -> Result<Server> {
-        let servers: Vec<Server> = self.env().objects(ObjectKind::Server).await?;
-        let qualified = |s: &Server| format!("{}/{}/{}", s.account_id, s.region, s.name);
-        let mut named: Vec<&Server> = servers
-            .iter()
-            .filter(|s| s.name == name || qualified(s) == name)
-            .collect();
-        match named.len() {
-            1 => Ok(named.remove(0).clone()),
-            0 => {
-                let known: Vec<String> = servers.iter().map(qualified).collect();
-                Err(Error::not_found(format!(
-                    "no server {name:?} is declared{}; declare it in an inventory file (postgres: or mysql:) and apply it",
-                    if known.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (servers: {})", known.join(", "))
-                    }
-                )))
-            }
-            _ => Err(Error::invalid_parameter(format!(
-                "servers named {name:?} are declared in several places ({}); name one as ACCOUNT/REGION/NAME",
-                named.iter().map(|s| qualified(s)).collect::<Vec<_>>().join(", ")
-            ))),
+        use coffer_engine::env::ServerLookup;
+        match self.env().declared_server(name).await? {
+            ServerLookup::Found(server) => Ok(*server),
+            ServerLookup::Missing(message) => Err(Error::not_found(message)),
+            ServerLookup::Ambiguous(message) => Err(Error::invalid_parameter(message)),
         }
     }
 
@@ -768,7 +633,7 @@ impl Service {
         }
         match coffer_drivers::restore(&run.point, &resource, &opened, &target, force).await {
             Ok(outcome) => {
-                let created = created_resource_arn(&resource, &target);
+                let created = target.created_resource_arn(&resource);
                 run.set(RestoreJobStatus::Completed, |job| {
                     job.percent_done = 100;
                     job.created_resource_arn = Some(created);
@@ -844,36 +709,18 @@ impl Service {
         let Some(name) = &bucket.endpoint else {
             return Ok(target.clone());
         };
-        if bucket.access.is_some()
-            || resource.connection.get("endpoint").map(String::as_str) == Some(name.as_str())
-        {
+        if bucket.access.is_some() {
             return Ok(target.clone());
         }
-        let declared = match self.config().s3_endpoint(name) {
-            Some(endpoint) => Some(endpoint.clone()),
-            None => {
-                self.catalog()
-                    .object::<coffer_model::S3Endpoint>(
-                        coffer_catalog::ObjectKind::S3Endpoint,
-                        resource.account_id.as_str(),
-                        resource.region.as_str(),
-                        name,
-                    )
-                    .await?
+        match self.env().s3_endpoint_access(resource, name).await? {
+            Ok(None) => Ok(target.clone()),
+            Ok(Some(access)) => {
+                let mut resolved = bucket.clone();
+                resolved.access = Some(access);
+                Ok(coffer_drivers::RestoreTarget::Bucket(resolved))
             }
-        };
-        let Some(endpoint) = declared else {
-            return Err(Error::invalid_parameter(format!(
-                "S3 endpoint {name:?} is declared neither in config.toml's [s3_endpoints] nor in the inventory's s3_endpoints of {} {}; declare it (or restore on the source's endpoint {})",
-                resource.account_id,
-                resource.region,
-                resource.connection.get("endpoint").map_or("", String::as_str)
-            )));
-        };
-        let access = coffer_engine::env::s3_access(name, &endpoint)?;
-        let mut resolved = bucket.clone();
-        resolved.access = Some(access);
-        Ok(coffer_drivers::RestoreTarget::Bucket(resolved))
+            Err(message) => Err(Error::invalid_parameter(message)),
+        }
     }
 
     /// Records a validation job of a recovery point (PENDING, validating).

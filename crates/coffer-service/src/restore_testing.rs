@@ -492,14 +492,14 @@ impl Service {
     /// The metadata a restore test would restore recovery point
     /// `point_arn` with (GetRestoreTestingInferredMetadata): a new scratch
     /// target, never the resource's own place (`TargetDirectory` under the
-    /// home's `tmp/restore-tests`, `TargetFile` there, or a new
-    /// `TargetDatabase` on the source's server), as StartRestoreJob's
-    /// `Metadata` takes it.
+    /// home's `tmp/restore-tests`, `TargetFile` there, a new
+    /// `TargetDatabase` on the source's server, or a new `TargetPrefix`
+    /// `coffer-restore-test-<id>/` in the source's `TargetBucket`), as
+    /// StartRestoreJob's `Metadata` takes it.
     ///
     /// # Errors
     /// `ResourceNotFound` for the point, or when it is not in `vault_name`;
-    /// `InvalidRequest` for a type restore tests cannot restore yet;
-    /// `AccessDenied`.
+    /// `InvalidRequest` for a bucket no longer declared; `AccessDenied`.
     pub async fn restore_testing_inferred_metadata(
         &self,
         caller: &Caller,
@@ -516,23 +516,34 @@ impl Service {
             .await?;
         let env = self.env_for(caller);
         let id = uuid::Uuid::new_v4().to_string();
-        let name = match self.resource(&point.resource_arn).await {
-            Ok(resource) => resource.resource_name,
-            Err(_) => point
-                .resource_arn
-                .split_once('/')
-                .map_or_else(|| point.resource_arn.clone(), |(_, name)| name.to_string()),
+        let resource = match self.resource(&point.resource_arn).await {
+            Ok(resource) => resource,
+            Err(error) => {
+                let arn = coffer_model::Arn::parse(&point.resource_arn).map_err(|_| error)?;
+                coffer_model::Resource {
+                    resource_type: point.resource_type,
+                    resource_name: point
+                        .resource_arn
+                        .split_once('/')
+                        .map_or_else(|| point.resource_arn.clone(), |(_, name)| name.to_string()),
+                    account_id: caller.account.clone(),
+                    region: caller.region.clone(),
+                    resource_arn: arn,
+                    tags: Default::default(),
+                    connection: Default::default(),
+                }
+            }
         };
-        let (_, mut metadata) = coffer_engine::restore_testing::scratch_target(
-            point.resource_type,
-            &name,
+        let mut metadata = coffer_engine::restore_testing::scratch_metadata(
+            &resource,
             &id,
             &coffer_engine::restore_testing::scratch_root(&env),
+            &Default::default(),
         )
         .ok_or_else(|| {
             Error::invalid_request(format!(
-                "restore tests do not restore {} points yet; GetRecoveryPointRestoreMetadata gives the metadata of a restore in place",
-                point.resource_type.as_str()
+                "restore tests of {} need its bucket and S3 endpoint, and it is no longer declared; GetRecoveryPointRestoreMetadata gives the metadata of a restore in place",
+                point.resource_arn
             ))
         })?;
         metadata.retain(|key, _| key.starts_with("Target"));

@@ -657,6 +657,24 @@ impl S3Client {
         Ok(())
     }
 
+    /// Deletes one version of `key`, or one delete marker, for good
+    /// (DeleteObject with `versionId`; `null` is the version written while
+    /// versioning was off).
+    ///
+    /// # Errors
+    /// Access refused (Object Lock retention, say), no answer.
+    pub async fn delete_object_version(&self, key: &str, version_id: &str) -> Result<(), S3Error> {
+        let target = format!("{}?versionId={version_id}", self.target(key));
+        self.ask(
+            "DeleteObject",
+            &target,
+            http::Method::DELETE,
+            &self.url(Some(key), &[("versionId", version_id)]),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The bucket's Object Lock configuration; `None` when the bucket has
     /// none (`ObjectLockConfigurationNotFoundError`: Object Lock is not
     /// enabled).

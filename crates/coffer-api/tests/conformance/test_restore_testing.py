@@ -178,10 +178,29 @@ def test_plans_and_selections_of_no_stack_are_kept_changed_tested_and_deleted(
                                      "ProtectedResourceArns": ["*", docs]})
     assert code(both) == "InvalidParameterValueException"
     assert "ProtectedResourceArns" in message(both)
+    # An override naming the test's target is refused: a test deletes it.
+    with pytest.raises(ClientError) as not_scratch:
+        client.create_restore_testing_selection(
+            RestoreTestingPlanName="api_drills",
+            RestoreTestingSelection={"RestoreTestingSelectionName": "in_place",
+                                     "ProtectedResourceType": "FileSystem", "IamRoleArn": role,
+                                     "ProtectedResourceArns": [docs],
+                                     "RestoreMetadataOverrides": {"TargetDirectory": "/srv/docs"}})
+    assert code(not_scratch) == "InvalidParameterValueException"
+    assert "TargetDirectory" in message(not_scratch)
+    assert "deletes its target" in message(not_scratch)
 
+    with pytest.raises(ClientError) as bad_override:
+        client.update_restore_testing_selection(
+            RestoreTestingPlanName="api_drills", RestoreTestingSelectionName="api_docs",
+            RestoreTestingSelection={"RestoreMetadataOverrides": {"TargetServer": "standby"}})
+    assert code(bad_override) == "InvalidParameterValueException"
+    assert "TargetServer" in message(bad_override)
+    assert "NotApplied" in message(bad_override)
     changed = client.update_restore_testing_selection(
         RestoreTestingPlanName="api_drills", RestoreTestingSelectionName="api_docs",
-        RestoreTestingSelection={"ValidationWindowHours": 2})
+        RestoreTestingSelection={"ValidationWindowHours": 2,
+                                 "RestoreMetadataOverrides": {"DBInstanceClass": "db.t3.micro"}})
     check(model, "UpdateRestoreTestingSelection", raw)
     assert changed["RestoreTestingPlanArn"] == arn
     listed = client.list_restore_testing_selections(RestoreTestingPlanName="api_drills")

@@ -824,7 +824,9 @@ fn report_schedule_that_cannot_run() {
 }
 
 /// Restore testing plans and selections: every field AWS would refuse,
-/// each at its place, with what is allowed.
+/// each at its place, with what is allowed; an override naming the test's
+/// target (which a test deletes) beside one it applies and an AWS key it
+/// records as not applied.
 #[test]
 fn restore_testing() {
     check(
@@ -841,6 +843,7 @@ fn restore_testing() {
             "error: tests/fixtures/broken/restore-testing.yaml:23:9 Files.ProtectedResourceConditions: ProtectedResourceConditions apply only with ProtectedResourceArns [\"*\"]; set ProtectedResourceArns to [\"*\"]",
             "error: tests/fixtures/broken/restore-testing.yaml:26:30 Files.ValidationWindowHours: ValidationWindowHours (200) must be at most 168",
             "error: tests/fixtures/broken/restore-testing.yaml:28:14 Files.CofferValidationHook.Sql: an SQL hook needs a database; FileSystem is not one; use Command for files, directories and buckets",
+            "error: tests/fixtures/broken/restore-testing.yaml:39:25 Databases.RestoreMetadataOverrides.TargetDatabase: RestoreMetadataOverrides key \"TargetDatabase\" is refused: TargetDatabase would name the restore test's target, and a test deletes its target afterwards; the test makes a scratch target of its own; a PostgreSQL test takes TargetServer (and AWS keys that do not apply here, recorded as NotApplied.<key>)",
         ],
     );
 }

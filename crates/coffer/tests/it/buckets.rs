@@ -26,8 +26,18 @@ const MEDIA: &str = "arn:coffer:s3:eu-west-1:210987654321:bucket/media";
 /// `local` of `moto`.
 fn home_with_bucket(moto: &Moto, stack_name: &str, bucket: &str) -> Home {
     let home = Home::new();
+    let inventory = bucket_inventory(&home, moto, bucket);
+    let stack = home.write("stack.yaml", STACK);
+    ok(&home.run(&["apply", "--stack", stack_name, &stack, &inventory]));
+    home
+}
+
+/// Writes an inventory of account 210987654321 in eu-west-1 with the
+/// endpoint `local` of `moto` and the bucket entries `buckets` (indented
+/// as list items); returns its path.
+pub(crate) fn bucket_inventory(home: &Home, moto: &Moto, buckets: &str) -> String {
     let key = home.write("s3-key", "test\n");
-    let inventory = home.write(
+    home.write(
         "inventory.yaml",
         &format!(
             r#"
@@ -42,14 +52,11 @@ s3_endpoints:
     secret_access_key: {{file: {key}}}
     path_style: true
 buckets:
-{bucket}
+{buckets}
 "#,
             moto.url
         ),
-    );
-    let stack = home.write("stack.yaml", STACK);
-    ok(&home.run(&["apply", "--stack", stack_name, &stack, &inventory]));
-    home
+    )
 }
 
 /// Every object of `bucket` under `prefix`: key (without the prefix) →

@@ -90,6 +90,55 @@ pub(crate) fn serve(home: &Home) -> Child {
         .unwrap()
 }
 
+/// Runs `coffer ARGS` (running a restore test) killed with SIGKILL at the
+/// failpoint after the test restored; the one test left RUNNING: its ID
+/// and the value of its `RestoreMetadata` key `scratch_key`.
+pub(crate) fn killed_after_restore(
+    home: &Home,
+    args: &[&str],
+    scratch_key: &str,
+) -> (String, String) {
+    kill_at(
+        home,
+        coffer_engine::failpoints::RESTORE_TEST_AFTER_RESTORE,
+        args,
+    );
+    let running = jobs_in(home, "restore_jobs", "RUNNING");
+    let [job] = &running[..] else {
+        panic!("one test restored: {running:#?}")
+    };
+    assert!(job["DeletionStatus"].is_null(), "{job:#}");
+    let scratch = job["RestoreMetadata"][scratch_key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {scratch_key}: {job:#}"))
+        .to_string();
+    (job["RestoreJobId"].as_str().unwrap().to_string(), scratch)
+}
+
+/// Starts `coffer serve` and waits (at most a minute) until restore test
+/// `id`'s scratch target is removed (`DeletionStatus` SUCCESSFUL), then
+/// stops it with SIGTERM; the job as then recorded, `None` when it never
+/// was.
+pub(crate) fn serve_until_scratch_removed(home: &Home, id: &str) -> Option<Value> {
+    let mut serve = serve(home);
+    let cleaned = (0..600).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        let conn = rusqlite::Connection::open(home.path().join("catalog.db")).ok()?;
+        let doc: String = conn
+            .query_row("SELECT doc FROM restore_jobs WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .ok()?;
+        let job: Value = serde_json::from_str(&doc).ok()?;
+        (job["DeletionStatus"] == "SUCCESSFUL").then_some(job)
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let _ = serve.wait();
+    cleaned
+}
+
 fn message(job: &Value) -> &str {
     job["StatusMessage"].as_str().unwrap_or_default()
 }

@@ -14,6 +14,7 @@ mod crash;
 mod crash_jobs;
 mod daemon;
 mod dr;
+mod drill_targets;
 mod elsewhere;
 mod evidence;
 mod expected;

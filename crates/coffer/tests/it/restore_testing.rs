@@ -708,43 +708,18 @@ Resources:
 fn a_scratch_target_left_by_a_killed_process_is_removed_at_the_next_start() {
     let home = docs_home(MINUTELY);
     ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "primary"]));
-    crate::crash_jobs::kill_at(
+    let (id, scratch) = crate::crash_jobs::killed_after_restore(
         &home,
-        coffer_engine::failpoints::RESTORE_TEST_AFTER_RESTORE,
         &["serve", "--listen", "127.0.0.1:0"],
+        "ScratchDirectory",
     );
-    let running = crate::crash_jobs::jobs_in(&home, "restore_jobs", "RUNNING");
-    let [job] = &running[..] else {
-        panic!("one test restored: {running:#?}")
-    };
-    let id = job["RestoreJobId"].as_str().unwrap().to_string();
-    let scratch = job["RestoreMetadata"]["ScratchDirectory"]
-        .as_str()
-        .unwrap()
-        .to_string();
     assert!(
         Path::new(&scratch).join("restored/a.txt").exists(),
         "the test restored into {scratch}"
     );
-    assert!(job["DeletionStatus"].is_null(), "{job:#}");
 
-    let mut serve = crate::crash_jobs::serve(&home);
-    let cleaned = (0..600).find_map(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        let conn = rusqlite::Connection::open(home.path().join("catalog.db")).ok()?;
-        let doc: String = conn
-            .query_row("SELECT doc FROM restore_jobs WHERE id = ?1", [&id], |r| {
-                r.get(0)
-            })
-            .ok()?;
-        let job: serde_json::Value = serde_json::from_str(&doc).ok()?;
-        (job["DeletionStatus"] == "SUCCESSFUL").then_some(job)
-    });
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status();
-    let _ = serve.wait();
-    let job = cleaned.expect("the next start removed the scratch target");
+    let job = crate::crash_jobs::serve_until_scratch_removed(&home, &id)
+        .expect("the next start removed the scratch target");
     assert!(!Path::new(&scratch).exists(), "{scratch} was removed");
     let why = job["DeletionStatusMessage"].as_str().unwrap();
     assert!(
@@ -764,11 +739,9 @@ fn restore_testing_start_runs_a_plans_drills_now() {
         r#"[sh, -c, 'test -f "$COFFER_RESTORED/a.txt"']"#,
     ));
     ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "primary"]));
-    let run = home.run(&["restore-testing", "start", "--plan", "daily", "-o", "json"]);
-    ok(&run);
-    let jobs: Vec<RestoreJob> = serde_json::from_str(&run.stdout).unwrap();
+    let jobs = drills_now(&home, "daily");
     let [job] = &jobs[..] else {
-        panic!("one test: {}", run.stdout)
+        panic!("one test: {jobs:#?}")
     };
     assert_eq!(job.status, RestoreJobStatus::Completed, "{job:#?}");
     assert_eq!(
@@ -879,4 +852,12 @@ async fn a_test_chooses_its_point_when_it_starts_not_when_it_was_planned() {
         "{ended:#?}"
     );
     assert_scratch_removed(&ended);
+}
+
+/// Runs restore testing plan `plan`'s drills now (`coffer restore-testing
+/// start`) and returns the tests as they ended.
+pub(crate) fn drills_now(home: &Home, plan: &str) -> Vec<RestoreJob> {
+    let run = home.run(&["restore-testing", "start", "--plan", plan, "-o", "json"]);
+    ok(&run);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }
