@@ -53,6 +53,10 @@ fn assert_drill_passed(job: &Value) {
     let metadata = &job["RestoreMetadata"];
     if let Some(dir) = metadata["ScratchDirectory"].as_str() {
         assert!(!std::path::Path::new(dir).exists(), "{dir} was left");
+    } else if let Some(prefix) = metadata["ScratchPrefix"].as_str() {
+        // A bucket's: removed as its DeletionStatus says (the bucket
+        // tests check the versions left under it).
+        assert!(prefix.starts_with("coffer-restore-test-"), "{job:#}");
     } else {
         let db = metadata["TargetDatabase"]
             .as_str()
@@ -218,12 +222,24 @@ fn quickstart_protects_a_bucket_on_the_configured_s3_endpoint() {
         run.stdout
     );
     let arn = "arn:coffer:s3:local:000000000000:bucket/quickstart";
+    // The drill tested the bucket in a scratch prefix, removed after.
     assert!(
         run.stdout.lines().any(|l| l.trim_start().starts_with(arn)
-            && l.contains("not tested: the plan's selections cover folders")),
-        "the drill says it leaves the bucket untested:\n{}",
+            && l.contains("SUCCESSFUL")
+            && l.contains("scratch target deleted: SUCCESSFUL")),
+        "the drill tests the bucket:\n{}",
         run.stdout
     );
+    let all_points = points(&home);
+    let drill = restore_tests(&home)
+        .into_iter()
+        .find(|j| {
+            all_points
+                .iter()
+                .any(|p| p["RecoveryPointArn"] == j["RecoveryPointArn"] && p["ResourceArn"] == arn)
+        })
+        .unwrap_or_else(|| panic!("no drill of {arn}"));
+    assert_drill_passed(&drill);
     let point = points(&home)
         .into_iter()
         .find(|p| p["ResourceArn"] == arn)
