@@ -516,7 +516,9 @@ pub(crate) fn database_of(resource: &Resource) -> Result<String> {
 
 /// Validates a recovery point: reads all its data back from the vault and
 /// compares it with what the recovery point recorded; for databases,
-/// restores into a scratch place and compares the tables.
+/// restores into a scratch database and compares the tables, on `server`
+/// (a declared one: a restore test's `TargetServer`) or, when none, on
+/// the resource's own server.
 ///
 /// # Errors
 /// When the check cannot run at all (a vault that cannot be opened);
@@ -526,6 +528,7 @@ pub async fn validate(
     resource: &Resource,
     vault: &Vault,
     scratch: &std::path::Path,
+    server: Option<&coffer_model::Server>,
 ) -> Result<Validation> {
     let mut validation = Validation::default();
     if resource.resource_type == ResourceType::S3 {
@@ -569,10 +572,10 @@ pub async fn validate(
         ResourceType::FileSystem => filesystem::validate(point, vault, &mut validation).await?,
         ResourceType::SQLite => sqlite::validate(point, vault, scratch, &mut validation).await?,
         ResourceType::PostgreSQL => {
-            postgres::validate(point, resource, vault, &mut validation).await?;
+            postgres::validate(point, resource, vault, server, &mut validation).await?;
         }
         ResourceType::MySQL => {
-            mysql::validate(point, resource, vault, &mut validation).await?;
+            mysql::validate(point, resource, vault, server, &mut validation).await?;
         }
         other => {
             return Err(DriverError::Unsupported(format!(

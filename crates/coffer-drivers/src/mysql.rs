@@ -722,10 +722,11 @@ pub(crate) async fn validate(
     point: &RecoveryPoint,
     resource: &Resource,
     vault: &Vault,
+    server: Option<&coffer_model::Server>,
     validation: &mut Validation,
 ) -> Result<()> {
     let scratch = scratch_database(point);
-    let endpoint = Endpoint::of_resource(resource)?;
+    let endpoint = crate::scratch::endpoint_of(resource, server)?;
     // A scratch database left by an interrupted validation is Coffer's own.
     let request = Restore {
         point,
@@ -741,9 +742,10 @@ pub(crate) async fn validate(
             // A crash test stops here: the scratch database exists.
             #[cfg(feature = "failpoints")]
             fail::fail_point!("validate-after-scratch");
-            validation
-                .checked
-                .push(format!("restore into scratch database {scratch} succeeded"));
+            validation.checked.push(format!(
+                "restore into scratch database {scratch} on {}:{} succeeded",
+                endpoint.host, endpoint.port
+            ));
             match manifest_of_database(&endpoint, &scratch).await {
                 Ok(found) => compare_manifest(point.manifest.as_ref(), &found, validation),
                 Err(e) => validation.problems.push(e.to_string()),

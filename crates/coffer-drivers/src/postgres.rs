@@ -552,10 +552,11 @@ pub(crate) async fn validate(
     point: &RecoveryPoint,
     resource: &Resource,
     vault: &Vault,
+    server: Option<&coffer_model::Server>,
     validation: &mut Validation,
 ) -> Result<()> {
     let scratch = scratch_database(point);
-    let endpoint = Endpoint::of_resource(resource)?;
+    let endpoint = crate::scratch::endpoint_of(resource, server)?;
     // A scratch database left by an interrupted validation is Coffer's own.
     let request = Restore {
         point,
@@ -572,7 +573,8 @@ pub(crate) async fn validate(
             #[cfg(feature = "failpoints")]
             fail::fail_point!("validate-after-scratch");
             validation.checked.push(format!(
-                "pg_restore into scratch database {scratch} succeeded"
+                "pg_restore into scratch database {scratch} on {}:{} succeeded",
+                endpoint.host, endpoint.port
             ));
             let found = match endpoint.connect(&scratch).await {
                 Ok(mut conn) => {

@@ -1247,6 +1247,24 @@ pub(crate) async fn restore(
             )));
         }
     }
+    // A restore test's scratch objects are deleted when it ends: a bucket
+    // that retains every new object could not let them go.
+    if exists && is_scratch_key(&target.prefix) {
+        let client = Arc::clone(&client);
+        let lock = wait(async move { client.object_lock().await }).map_err(&failed)?;
+        if let Some(retention) = lock.and_then(|l| l.default_retention) {
+            let span = if retention.years > 0 {
+                format!("{} year(s)", retention.years)
+            } else {
+                format!("{} day(s)", retention.days)
+            };
+            return Err(DriverError::Refused(format!(
+                "bucket {} on endpoint {endpoint} gives every new object a default Object Lock retention ({} for {span}), so a restore test's scratch objects could not be deleted; name a scratch bucket without one (TargetBucket, and TargetEndpoint if it is elsewhere) in the selection's RestoreMetadataOverrides",
+                target.bucket,
+                retention.mode.as_str()
+            )));
+        }
+    }
     if !exists {
         let client = Arc::clone(&client);
         wait(async move { client.create_bucket().await }).map_err(&failed)?;

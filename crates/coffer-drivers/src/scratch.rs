@@ -12,9 +12,10 @@ use crate::{blocking, DriverError, Result};
 /// leaves them out.
 pub const RESTORE_TEST_DATABASE_PREFIX: &str = "coffer_restore_test_";
 
-/// The server a restore test restored a database of `resource` on:
-/// `server` (a declared one) or, when none, the resource's own.
-fn endpoint_of(resource: &Resource, server: Option<&Server>) -> Result<Endpoint> {
+/// The server a restore test restored a database of `resource` on (and
+/// validates it on): `server` (a declared one) or, when none, the
+/// resource's own.
+pub(crate) fn endpoint_of(resource: &Resource, server: Option<&Server>) -> Result<Endpoint> {
     match server {
         Some(server) => Endpoint::of_server(server),
         None => Endpoint::of_resource(resource),

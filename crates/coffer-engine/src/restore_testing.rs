@@ -917,6 +917,24 @@ pub fn run_test_on_thread(
     }
 }
 
+/// Records a test that could not start (`why`): FAILED, and nothing to
+/// delete, so no later start takes it for a crash's leftovers.
+async fn not_started(env: &Env, id: &str, why: &str) -> Result<RestoreJob> {
+    let message = format!("the restore test could not start: {why}");
+    exec::transition(
+        env,
+        id,
+        RestoreJobStatus::Failed,
+        |s| s == RestoreJobStatus::Pending,
+        |j: &mut RestoreJob| {
+            j.status_message = Some(message.clone());
+            j.deletion_status = Some(DeletionStatus::Successful);
+            j.deletion_status_message = Some("nothing was restored".into());
+        },
+    )
+    .await
+}
+
 async fn run_test_tracked(env: &Env, id: &str) -> Result<RestoreJob> {
     let job = exec::fetch::<RestoreJob>(env, id).await?.record;
     let applied = plan_of(env, &job).await.ok().flatten();
@@ -962,35 +980,11 @@ async fn run_test_tracked(env: &Env, id: &str) -> Result<RestoreJob> {
     .await;
     let (point, resource, opened) = match prepared {
         Ok(found) => found,
-        Err(error) => {
-            let message = format!("the restore test could not start: {error}");
-            return exec::transition(
-                env,
-                id,
-                RestoreJobStatus::Failed,
-                |s| s == RestoreJobStatus::Pending,
-                |j: &mut RestoreJob| {
-                    j.status_message = Some(message.clone());
-                    j.deletion_status = Some(DeletionStatus::Successful);
-                    j.deletion_status_message = Some("nothing was restored".into());
-                },
-            )
-            .await;
-        }
+        Err(error) => return not_started(env, id, &error).await,
     };
     let target = match scratch_target(env, &job, &resource).await {
         Ok(target) => target,
-        Err(why) => {
-            let message = format!("the restore test could not start: {why}");
-            return exec::transition(
-                env,
-                id,
-                RestoreJobStatus::Failed,
-                |s| s == RestoreJobStatus::Pending,
-                |j: &mut RestoreJob| j.status_message = Some(message.clone()),
-            )
-            .await;
-        }
+        Err(why) => return not_started(env, id, &why).await,
     };
     // The scratch target is in the job's metadata already; from RUNNING
     // on, a restart removes whatever of it exists.
@@ -1067,7 +1061,13 @@ async fn run_test_tracked(env: &Env, id: &str) -> Result<RestoreJob> {
     let restored = restored_at(&target, &resource, &outcome);
     let scratch = scratch_root(env);
     let checks = async {
-        let validation = coffer_drivers::validate(&point, &resource, &opened, &scratch).await;
+        // A database is validated on the server the test restored it on.
+        let server = match &target {
+            RestoreTarget::Database { server, .. } => server.as_deref(),
+            _ => None,
+        };
+        let validation =
+            coffer_drivers::validate(&point, &resource, &opened, &scratch, server).await;
         let (mut passed, mut words) = match validation {
             Ok(v) if v.passed() => (true, v.checked.join("; ")),
             Ok(v) => (false, v.problems.join("; ")),

@@ -761,7 +761,9 @@ impl Service {
         };
         run.set(RestoreJobStatus::Running, |_| {}).await?;
         let validation =
-            match coffer_drivers::validate(&run.point, &resource, &opened, &self.scratch()).await {
+            match coffer_drivers::validate(&run.point, &resource, &opened, &self.scratch(), None)
+                .await
+            {
                 Ok(validation) => validation,
                 Err(error) => {
                     let message = error.to_string();

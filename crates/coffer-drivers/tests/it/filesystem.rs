@@ -101,13 +101,17 @@ async fn a_tree_backs_up_incrementally_restores_and_validates() {
             .unwrap()
     );
 
-    let validation = validate(&rp, &home, &vault, dir.path()).await.unwrap();
+    let validation = validate(&rp, &home, &vault, dir.path(), None)
+        .await
+        .unwrap();
     assert!(validation.passed(), "{validation:?}");
 
     // A recorded digest that does not match is a validation problem.
     let mut wrong = rp.clone();
     wrong.content_sha256 = Some("0".repeat(64));
-    let validation = validate(&wrong, &home, &vault, dir.path()).await.unwrap();
+    let validation = validate(&wrong, &home, &vault, dir.path(), None)
+        .await
+        .unwrap();
     assert!(!validation.passed());
     assert!(
         validation.problems[0].contains("tree digest"),

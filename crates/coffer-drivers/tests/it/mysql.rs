@@ -230,11 +230,13 @@ async fn a_database_streams_in_restores_to_a_new_database_and_validates() {
     assert!(error.to_string().contains("no table \"nope\""), "{error}");
 
     // Validation restores into a scratch database, compares, and drops it.
-    let validation = validate(&rp, &res, &vault, dir.path()).await.unwrap();
+    let validation = validate(&rp, &res, &vault, dir.path(), None).await.unwrap();
     assert!(validation.passed(), "{validation:?}");
     let mut tampered = rp.clone();
     tampered.manifest.as_mut().unwrap().tables[1].checksum = "1".into();
-    let validation = validate(&tampered, &res, &vault, dir.path()).await.unwrap();
+    let validation = validate(&tampered, &res, &vault, dir.path(), None)
+        .await
+        .unwrap();
     assert!(!validation.passed());
     assert!(
         validation.problems[0].contains("table items: checksum"),
@@ -338,7 +340,7 @@ async fn a_backup_under_concurrent_transfers_never_holds_half_a_transfer() {
             fields[2],
             "the manifest describes the dump"
         );
-        let validation = validate(&rp, &res, &vault, dir.path()).await.unwrap();
+        let validation = validate(&rp, &res, &vault, dir.path(), None).await.unwrap();
         assert!(validation.passed(), "{validation:?}");
     }
     assert!(

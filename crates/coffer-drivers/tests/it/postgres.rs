@@ -164,11 +164,13 @@ async fn a_database_streams_in_restores_to_a_new_database_and_validates() {
     );
 
     // Validation restores into a scratch database and compares.
-    let validation = validate(&rp, &res, &vault, dir.path()).await.unwrap();
+    let validation = validate(&rp, &res, &vault, dir.path(), None).await.unwrap();
     assert!(validation.passed(), "{validation:?}");
     let mut tampered = rp.clone();
     tampered.manifest.as_mut().unwrap().tables[0].checksum = "1".into();
-    let validation = validate(&tampered, &res, &vault, dir.path()).await.unwrap();
+    let validation = validate(&tampered, &res, &vault, dir.path(), None)
+        .await
+        .unwrap();
     assert!(!validation.passed());
     assert!(
         validation.problems[0].contains("checksum"),

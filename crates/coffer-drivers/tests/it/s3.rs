@@ -202,13 +202,15 @@ s3.put_object_tagging(Bucket='photos', Key='a/x', Tagging={'TagSet': [{'Key': 'k
     );
 
     // Validation reads every object back against the manifest.
-    let validation = validate(&second_point, &photos, &vault, dir.path())
+    let validation = validate(&second_point, &photos, &vault, dir.path(), None)
         .await
         .unwrap();
     assert!(validation.passed(), "{validation:?}");
     let mut wrong = second_point.clone();
     wrong.content_sha256 = Some("0".repeat(64));
-    let validation = validate(&wrong, &photos, &vault, dir.path()).await.unwrap();
+    let validation = validate(&wrong, &photos, &vault, dir.path(), None)
+        .await
+        .unwrap();
     assert!(
         validation.problems[0].contains("manifest SHA-256"),
         "{validation:?}"
@@ -481,7 +483,7 @@ s3.delete_object(Bucket='history', Key='plain')
     assert_eq!(after["plain"]["deleted"], true);
 
     // Validation reads every version back; restic lists them.
-    let validation = validate(&second_point, &bucket, &vault, dir.path())
+    let validation = validate(&second_point, &bucket, &vault, dir.path(), None)
         .await
         .unwrap();
     assert!(validation.passed(), "{validation:?}");
@@ -619,6 +621,8 @@ print(json.dumps(out))
         );
     }
     assert_eq!(generation_1, 90);
-    let validation = validate(&point, &bucket, &vault, dir.path()).await.unwrap();
+    let validation = validate(&point, &bucket, &vault, dir.path(), None)
+        .await
+        .unwrap();
     assert!(validation.passed(), "{validation:?}");
 }

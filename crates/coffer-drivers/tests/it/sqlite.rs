@@ -124,13 +124,13 @@ async fn live_database_round_trip(wal: bool) {
     .await
     .unwrap();
 
-    let validation = validate(&rp, &queue, &vault, &dir.path().join("scratch"))
+    let validation = validate(&rp, &queue, &vault, &dir.path().join("scratch"), None)
         .await
         .unwrap();
     assert!(validation.passed(), "{validation:?}");
     let mut tampered = rp.clone();
     tampered.manifest.as_mut().unwrap().tables[0].rows += 1;
-    let validation = validate(&tampered, &queue, &vault, &dir.path().join("scratch"))
+    let validation = validate(&tampered, &queue, &vault, &dir.path().join("scratch"), None)
         .await
         .unwrap();
     assert!(!validation.passed());

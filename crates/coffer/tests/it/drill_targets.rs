@@ -282,6 +282,15 @@ fn a_postgres_drill_restores_on_the_server_its_overrides_name_and_drops_it_there
             "{job:#?}"
         );
         assert_eq!(job.restore_metadata["TargetServer"], "standby", "{job:#?}");
+        // Coffer's own validation restored on the standby too, never on
+        // the source's server.
+        assert!(
+            job.validation_status_message
+                .as_deref()
+                .unwrap()
+                .contains(&format!("on 127.0.0.1:{} succeeded", standby.port)),
+            "{job:#?}"
+        );
         // What the test created is named on the server it was created on.
         assert!(
             job.created_resource_arn
@@ -347,4 +356,73 @@ impl Drop for DropOnExit {
     fn drop(&mut self) {
         coffer_testkit::drop_database(&self.0);
     }
+}
+
+/// A bucket that retains every new object (a default Object Lock
+/// retention) is not tested in a scratch prefix of its own: nothing is
+/// written there, and the test fails saying to name a scratch bucket.
+#[test]
+fn a_bucket_with_a_default_retention_is_not_drilled_in_place() {
+    let moto = Moto::start();
+    moto.boto3(
+        r#"
+s3.create_bucket(Bucket='locked', ObjectLockEnabledForBucket=True)
+s3.put_object_lock_configuration(Bucket='locked', ObjectLockConfiguration={'ObjectLockEnabled': 'Enabled', 'Rule': {'DefaultRetention': {'Mode': 'COMPLIANCE', 'Days': 30}}})
+s3.put_object(Bucket='locked', Key='ledger.csv', Body=b'a,b\n')
+"#,
+        &[],
+    );
+    let home = Home::new();
+    let inventory =
+        crate::buckets::bucket_inventory(&home, &moto, "  - name: locked\n    endpoint: local");
+    let stack = home.write(
+        "stack.yaml",
+        &format!(
+            r#"{DRILLS}
+  Buckets:
+    Type: AWS::Backup::RestoreTestingSelection
+    Properties:
+      RestoreTestingPlanName: !Ref Drills
+      RestoreTestingSelectionName: buckets
+      ProtectedResourceType: S3
+      IamRoleArn: arn:coffer:iam::{ACCOUNT}:role/restore
+      ProtectedResourceArns: ["*"]
+"#
+        ),
+    );
+    ok(&home.run(&["apply", "--stack", "drills", &stack, &inventory]));
+    let locked = "arn:coffer:s3:eu-west-1:210987654321:bucket/locked";
+    ok(&home.run(&[
+        "backup",
+        "start",
+        "--resource",
+        locked,
+        "--vault",
+        "primary",
+    ]));
+    let before = versions(&moto, "locked", "");
+
+    let run = home.run(&["restore-testing", "start", "--plan", "drills", "-o", "json"]);
+    assert_eq!(
+        run.code, 1,
+        "a failed test fails the command: {}",
+        run.stderr
+    );
+    let jobs: Vec<coffer_model::RestoreJob> = serde_json::from_str(&run.stdout).unwrap();
+    let [job] = &jobs[..] else {
+        panic!("one test: {jobs:#?}")
+    };
+    assert_eq!(job.status, RestoreJobStatus::Failed, "{job:#?}");
+    let message = job.status_message.as_deref().unwrap();
+    assert!(
+        message.contains("default Object Lock retention (COMPLIANCE for 30 day(s))")
+            && message.contains("TargetBucket"),
+        "{message}"
+    );
+    assert_eq!(
+        job.deletion_status,
+        Some(DeletionStatus::Successful),
+        "{job:#?}"
+    );
+    assert_eq!(versions(&moto, "locked", ""), before, "nothing written");
 }
