@@ -139,6 +139,21 @@ impl TestOverrides {
     }
 }
 
+/// `key` as Coffer and AWS spell it when it is a restore metadata key
+/// in another case (`targetserver`, `dbInstanceClass`); else as given.
+fn canonical_key(key: &str) -> String {
+    AWS_DATABASE_NAME_KEYS
+        .iter()
+        .chain(AWS_KEYS_NOT_APPLIED)
+        .chain(&DIRECTORY_KEYS)
+        .chain(&FILE_KEYS)
+        .chain(&DATABASE_KEYS)
+        .chain(&BUCKET_KEYS)
+        .chain(std::iter::once(&FORCE))
+        .find(|known| known.eq_ignore_ascii_case(key))
+        .map_or_else(|| key.to_string(), |known| (*known).to_string())
+}
+
 /// Reads `overrides` for a restore test of `kind`: the keys
 /// [`test_override_keys`] allows are applied, AWS keys that cannot apply
 /// here are kept as not applied (as StartRestoreJob keeps them).
@@ -167,7 +182,10 @@ pub fn test_overrides(
     };
     let mut out = TestOverrides::default();
     let mut refused = Vec::new();
-    for (key, value) in overrides {
+    for (given, value) in overrides {
+        // AWS reads override keys whatever their case; so does Coffer,
+        // keeping each under its own spelling.
+        let key = &canonical_key(given);
         let why = if AWS_DATABASE_NAME_KEYS.contains(&key.as_str()) {
             Some(format!(
                 "{key} names the database to restore into (StartRestoreJob reads it as TargetDatabase), and a restore test restores into a new scratch database with a generated name that it drops afterwards"
@@ -215,7 +233,8 @@ pub fn test_overrides(
             })
         };
         if let Some(why) = why {
-            refused.push((key.clone(), format!("{why}; {allowed_words}")));
+            // Named as the selection spells it, so a template's field is found.
+            refused.push((given.clone(), format!("{why}; {allowed_words}")));
         }
     }
     if refused.is_empty() {
@@ -248,6 +267,24 @@ mod tests {
             got.not_applied,
             map(&[("NotApplied.DBInstanceClass", "db.t3.micro")])
         );
+    }
+
+    #[test]
+    fn override_keys_are_read_whatever_their_case_as_aws_reads_them() {
+        let got = test_overrides(
+            ResourceType::MySQL,
+            &map(&[("targetserver", "test"), ("dbInstanceClass", "db.t3.micro")]),
+        )
+        .unwrap();
+        assert_eq!(got.applied, map(&[("TargetServer", "test")]));
+        assert_eq!(
+            got.not_applied,
+            map(&[("NotApplied.DBInstanceClass", "db.t3.micro")])
+        );
+        let refused =
+            test_overrides(ResourceType::MySQL, &map(&[("targetDATABASE", "prod")])).unwrap_err();
+        assert_eq!(refused[0].0, "targetDATABASE");
+        assert!(refused[0].1.contains("deletes its target"), "{refused:?}");
     }
 
     #[test]
