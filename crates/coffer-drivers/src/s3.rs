@@ -1052,15 +1052,28 @@ pub async fn remove_scratch_prefix(access: &S3Access, bucket: &str, prefix: &str
         }
         .is_some();
         let mut deleted = 0u64;
+        // Each page is listed from the start again after its deletions
+        // (never from a marker just deleted, which servers treat
+        // differently); a first entry seen twice was not deleted.
         if versioned {
-            let mut marker: Option<VersionMarker> = None;
+            let mut first_seen: Option<(String, String)> = None;
             loop {
                 let page = {
-                    let (client, prefix, from) =
-                        (Arc::clone(&client), prefix.clone(), marker.clone());
-                    wait(async move { client.list_versions_page(&prefix, from.as_ref()).await })
+                    let (client, prefix) = (Arc::clone(&client), prefix.clone());
+                    wait(async move { client.list_versions_page(&prefix, None).await })
                         .map_err(failed)?
                 };
+                let Some(first) = page.versions.first() else {
+                    break;
+                };
+                let first = (first.key.clone(), first.version_id.clone());
+                if first_seen.as_ref() == Some(&first) {
+                    return Err(failed(format!(
+                        "version {} of {} is still there after the deletion",
+                        first.1, first.0
+                    )));
+                }
+                first_seen = Some(first);
                 for version in page.versions {
                     let client = Arc::clone(&client);
                     wait(async move {
@@ -1071,50 +1084,29 @@ pub async fn remove_scratch_prefix(access: &S3Access, bucket: &str, prefix: &str
                     .map_err(failed)?;
                     deleted += 1;
                 }
-                marker = page.next;
-                if marker.is_none() {
-                    break;
-                }
-            }
-            let left = {
-                let (client, prefix) = (Arc::clone(&client), prefix.clone());
-                wait(async move { client.list_versions_page(&prefix, None).await })
-                    .map_err(failed)?
-            };
-            if let Some(first) = left.versions.first() {
-                return Err(failed(format!(
-                    "version {} of {} is still there after the deletion",
-                    first.version_id, first.key
-                )));
             }
         } else {
-            let mut token: Option<String> = None;
+            let mut first_seen: Option<String> = None;
             loop {
                 let page = {
-                    let (client, prefix, from) =
-                        (Arc::clone(&client), prefix.clone(), token.clone());
-                    wait(async move { client.list_page(&prefix, from.as_deref()).await })
-                        .map_err(failed)?
+                    let (client, prefix) = (Arc::clone(&client), prefix.clone());
+                    wait(async move { client.list_page(&prefix, None).await }).map_err(failed)?
                 };
+                let Some(first) = page.objects.first() else {
+                    break;
+                };
+                if first_seen.as_deref() == Some(first.key.as_str()) {
+                    return Err(failed(format!(
+                        "{} is still there after the deletion",
+                        first.key
+                    )));
+                }
+                first_seen = Some(first.key.clone());
                 for object in page.objects {
                     let client = Arc::clone(&client);
                     wait(async move { client.delete_object(&object.key).await }).map_err(failed)?;
                     deleted += 1;
                 }
-                token = page.next;
-                if token.is_none() {
-                    break;
-                }
-            }
-            let left = {
-                let (client, prefix) = (Arc::clone(&client), prefix.clone());
-                wait(async move { client.list_page(&prefix, None).await }).map_err(failed)?
-            };
-            if let Some(first) = left.objects.first() {
-                return Err(failed(format!(
-                    "{} is still there after the deletion",
-                    first.key
-                )));
             }
         }
         Ok(deleted)
