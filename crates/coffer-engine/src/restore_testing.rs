@@ -528,29 +528,32 @@ async fn tests_at(
                 tracing::warn!(plan = %plan.arn, selection = %selection.restore_testing_selection_name, resource = %arn, %fire_at, "no recovery point to test: none completed within the selection window in an included vault");
                 continue;
             };
-            let overrides = match test_overrides(
+            // Overrides a selection applied before they were checked may be
+            // refused now: the test is still recorded, with no scratch
+            // target, and fails when it runs, saying why (so it is listed,
+            // notified and counted like any failed test).
+            let mut metadata = match test_overrides(
                 resource.resource_type,
                 &selection.restore_metadata_overrides,
             ) {
-                Ok(overrides) => overrides,
-                Err(refused) => {
-                    let why: Vec<String> = refused
-                        .iter()
-                        .map(|(key, why)| format!("{key}: {why}"))
-                        .collect();
-                    tracing::error!(plan = %plan.arn, selection = %selection.restore_testing_selection_name, resource = %arn, refused = %why.join("; "), "restore test not recorded: the selection's RestoreMetadataOverrides are refused");
-                    continue;
+                Ok(overrides) => {
+                    let Some(mut metadata) = scratch_metadata(resource, &id, &root, &overrides)
+                    else {
+                        tracing::warn!(resource = %arn, kind = resource.resource_type.as_str(), "restore tests of this resource are not supported: its connection names no bucket or endpoint");
+                        continue;
+                    };
+                    metadata.extend(overrides.not_applied);
+                    metadata
                 }
-            };
-            let Some(mut metadata) = scratch_metadata(resource, &id, &root, &overrides) else {
-                tracing::warn!(resource = %arn, kind = resource.resource_type.as_str(), "restore tests of this resource are not supported: its connection names no bucket or endpoint");
-                continue;
+                Err(refused) => {
+                    tracing::error!(plan = %plan.arn, selection = %selection.restore_testing_selection_name, resource = %arn, refused = %refused_words(&refused), "the selection's RestoreMetadataOverrides are refused: its test will fail");
+                    BTreeMap::new()
+                }
             };
             metadata.insert(
                 SELECTION.into(),
                 selection.restore_testing_selection_name.clone(),
             );
-            metadata.extend(overrides.not_applied);
             out.push(RestoreJob {
                 restore_job_id: id,
                 account_id: plan.account_id.clone(),
@@ -583,6 +586,15 @@ async fn tests_at(
         }
     }
     Ok(out)
+}
+
+/// Refused override keys with why, in one line.
+fn refused_words(refused: &[(String, String)]) -> String {
+    refused
+        .iter()
+        .map(|(key, why)| format!("{key}: {why}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Runs the tests `plan` (by name, in an account and region) asks for now,
@@ -982,6 +994,23 @@ async fn run_test_tracked(env: &Env, id: &str) -> Result<RestoreJob> {
         Ok(found) => found,
         Err(error) => return not_started(env, id, &error).await,
     };
+    if let Some((_, selection)) = &applied {
+        if let Err(refused) = test_overrides(
+            resource.resource_type,
+            &selection.restore_metadata_overrides,
+        ) {
+            return not_started(
+                env,
+                id,
+                &format!(
+                    "selection {}'s RestoreMetadataOverrides are refused ({}); change them in its template or with UpdateRestoreTestingSelection",
+                    selection.restore_testing_selection_name,
+                    refused_words(&refused)
+                ),
+            )
+            .await;
+        }
+    }
     let target = match scratch_target(env, &job, &resource).await {
         Ok(target) => target,
         Err(why) => return not_started(env, id, &why).await,

@@ -861,3 +861,53 @@ pub(crate) fn drills_now(home: &Home, plan: &str) -> Vec<RestoreJob> {
     ok(&run);
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }
+
+/// A selection whose `RestoreMetadataOverrides` are refused (one applied
+/// before overrides were checked; here written into the catalog as such a
+/// version left it) still has its test recorded: it fails at once, naming
+/// the key, restores nothing, and leaves nothing to clean up.
+#[test]
+fn a_selection_with_refused_overrides_has_its_test_fail_saying_why() {
+    let home = docs_home(MINUTELY);
+    ok(&home.run(&["backup", "start", "--resource", DOCS, "--vault", "primary"]));
+    let conn = rusqlite::Connection::open(home.path().join("catalog.db")).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE objects SET doc = json_set(doc, '$.RestoreMetadataOverrides', json('{\"TargetDirectory\": \"/srv/www\"}')) WHERE kind = 'restore-testing-selection'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+
+    let run = home.run(&[
+        "restore-testing",
+        "start",
+        "--plan",
+        "minutely",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let jobs: Vec<RestoreJob> = serde_json::from_str(&run.stdout).unwrap();
+    let [job] = &jobs[..] else {
+        panic!("one test: {}", run.stdout)
+    };
+    assert_eq!(job.status, RestoreJobStatus::Failed, "{job:#?}");
+    let message = job.status_message.as_deref().unwrap();
+    assert!(
+        message.contains("RestoreMetadataOverrides are refused")
+            && message.contains("TargetDirectory")
+            && message.contains("deletes its target"),
+        "{message}"
+    );
+    assert_eq!(job.deletion_status, Some(DeletionStatus::Successful));
+    assert!(job.created_resource_arn.is_none(), "{job:#?}");
+    assert!(
+        !home.path().join("tmp/restore-tests").exists()
+            || std::fs::read_dir(home.path().join("tmp/restore-tests"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
