@@ -1014,9 +1014,10 @@ fn is_scratch_key(key: &str) -> bool {
 /// Removes a restore test's scratch prefix from `bucket` (reached with
 /// `access`): every object under it and, in a bucket that has or had
 /// versioning, every version and delete marker under it, so the bucket's
-/// history keeps nothing of the test. A bucket or prefix already gone is
-/// removed. Returns how many objects, versions and delete markers were
-/// deleted.
+/// history keeps nothing of the test, and every multipart upload begun
+/// under it and not completed (an object a killed test was writing) is
+/// aborted. A bucket or prefix already gone is removed. Returns how many
+/// objects, versions, delete markers and uploads were deleted.
 ///
 /// # Errors
 /// A prefix that is not a scratch prefix (`coffer-restore-test-<id>/`),
@@ -1107,6 +1108,31 @@ pub async fn remove_scratch_prefix(access: &S3Access, bucket: &str, prefix: &str
                     wait(async move { client.delete_object(&object.key).await }).map_err(failed)?;
                     deleted += 1;
                 }
+            }
+        }
+        // An object a killed test was writing in parts leaves an upload
+        // no listing shows, its parts still stored: aborted too.
+        let mut first_seen: Option<String> = None;
+        loop {
+            let pending = {
+                let (client, prefix) = (Arc::clone(&client), prefix.clone());
+                wait(async move { client.pending_uploads(&prefix).await }).map_err(failed)?
+            };
+            let Some(first) = pending.first() else {
+                break;
+            };
+            if first_seen.as_deref() == Some(first.upload_id.as_str()) {
+                return Err(failed(format!(
+                    "the upload {} of {} is still there after it was aborted",
+                    first.upload_id, first.key
+                )));
+            }
+            first_seen = Some(first.upload_id.clone());
+            for upload in pending {
+                let client = Arc::clone(&client);
+                wait(async move { client.abort_upload(&upload.key, &upload.upload_id).await })
+                    .map_err(failed)?;
+                deleted += 1;
             }
         }
         Ok(deleted)

@@ -675,6 +675,43 @@ impl S3Client {
         Ok(())
     }
 
+    /// The multipart uploads begun under `prefix` and neither completed
+    /// nor aborted (ListMultipartUploads, its first page: up to 1,000).
+    ///
+    /// # Errors
+    /// `NoSuchBucket`, access refused, no answer, an unreadable answer.
+    pub async fn pending_uploads(&self, prefix: &str) -> Result<Vec<PendingUpload>, S3Error> {
+        let target = self.target(prefix);
+        let response = self
+            .ask(
+                "ListMultipartUploads",
+                &target,
+                http::Method::GET,
+                &self.url(None, &[("uploads", ""), ("prefix", prefix)]),
+            )
+            .await?;
+        let text = answer_text("ListMultipartUploads", &target, response).await?;
+        parse_uploads(&text)
+            .map_err(|detail| S3Error::local("ListMultipartUploads", &target, detail))
+    }
+
+    /// Aborts the multipart upload `upload_id` of `key`, freeing its parts
+    /// (AbortMultipartUpload).
+    ///
+    /// # Errors
+    /// `NoSuchUpload`, access refused, no answer.
+    pub async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), S3Error> {
+        let target = format!("{}?uploadId={upload_id}", self.target(key));
+        self.ask(
+            "AbortMultipartUpload",
+            &target,
+            http::Method::DELETE,
+            &self.url(Some(key), &[("uploadId", upload_id)]),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The bucket's Object Lock configuration; `None` when the bucket has
     /// none (`ObjectLockConfigurationNotFoundError`: Object Lock is not
     /// enabled).
@@ -1102,6 +1139,44 @@ struct VersionXml {
     last_modified: Option<String>,
 }
 
+/// A multipart upload begun and not completed or aborted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingUpload {
+    pub key: String,
+    pub upload_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListUploadsResult {
+    #[serde(default)]
+    upload: Vec<UploadXml>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UploadXml {
+    key: String,
+    upload_id: String,
+}
+
+/// Reads a ListMultipartUploads answer.
+///
+/// # Errors
+/// XML that is not an upload listing.
+pub fn parse_uploads(xml: &str) -> Result<Vec<PendingUpload>, String> {
+    let result: ListUploadsResult = quick_xml::de::from_str(xml)
+        .map_err(|e| format!("the answer is not a ListMultipartUploads listing: {e}"))?;
+    Ok(result
+        .upload
+        .into_iter()
+        .map(|u| PendingUpload {
+            key: u.key,
+            upload_id: u.upload_id,
+        })
+        .collect())
+}
+
 /// Reads a ListObjectVersions answer.
 ///
 /// # Errors
@@ -1383,6 +1458,28 @@ mod tests {
             parse_list("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>");
         assert!(broken.is_err_and(|e| e.contains("NextContinuationToken")));
         assert!(parse_list("not xml <").is_err());
+    }
+
+    #[test]
+    fn pending_uploads_are_read_from_a_listing() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>media</Bucket><Prefix>coffer-restore-test-ab/</Prefix><IsTruncated>false</IsTruncated><Upload><Key>coffer-restore-test-ab/big.bin</Key><UploadId>u-1</UploadId><Initiated>2026-12-07T10:00:00.000Z</Initiated></Upload><Upload><Key>coffer-restore-test-ab/other.bin</Key><UploadId>u-2</UploadId></Upload></ListMultipartUploadsResult>"#;
+        let found = parse_uploads(xml).unwrap_or_default();
+        assert_eq!(
+            found,
+            vec![
+                PendingUpload {
+                    key: "coffer-restore-test-ab/big.bin".into(),
+                    upload_id: "u-1".into()
+                },
+                PendingUpload {
+                    key: "coffer-restore-test-ab/other.bin".into(),
+                    upload_id: "u-2".into()
+                },
+            ]
+        );
+        let none = "<ListMultipartUploadsResult><Bucket>media</Bucket><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>";
+        assert_eq!(parse_uploads(none), Ok(Vec::new()));
     }
 
     #[test]

@@ -204,6 +204,14 @@ fn a_bucket_scratch_prefix_a_killed_test_left_is_never_backed_up_and_is_removed_
     ))
     .unwrap();
     assert_eq!(keys, ["index.html", "old.txt", "photos/1.jpg"], "{keys:?}");
+    // An object the killed test was writing in parts: an upload begun
+    // under the prefix, one part stored, never completed.
+    moto.boto3(
+        "u = s3.create_multipart_upload(Bucket='media', Key=sys.argv[1] + 'big.bin')\n\
+         s3.upload_part(Bucket='media', Key=sys.argv[1] + 'big.bin', UploadId=u['UploadId'], PartNumber=1, Body=b'x' * 1024)",
+        &[&prefix],
+    );
+    assert_eq!(uploads(&moto, &prefix), 1);
 
     let job = crate::crash_jobs::serve_until_scratch_removed(&home, &id)
         .expect("the next start removed the scratch prefix");
@@ -215,7 +223,19 @@ fn a_bucket_scratch_prefix_a_killed_test_left_is_never_backed_up_and_is_removed_
     );
     assert_eq!(job["ValidationStatus"], "FAILED", "{job:#}");
     assert_eq!(versions(&moto, "media", &prefix), (0, 0));
+    assert_eq!(uploads(&moto, &prefix), 0, "the upload was aborted");
     assert_eq!(versions(&moto, "media", ""), (5, 1));
+}
+
+/// How many multipart uploads under `prefix` of `media` are pending.
+fn uploads(moto: &Moto, prefix: &str) -> usize {
+    moto.boto3(
+        "print(len(s3.list_multipart_uploads(Bucket='media', Prefix=sys.argv[1]).get('Uploads', [])))",
+        &[prefix],
+    )
+    .trim()
+    .parse()
+    .unwrap()
 }
 
 #[test]
