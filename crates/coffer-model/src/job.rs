@@ -352,6 +352,13 @@ impl RestoreJob {
             && self.status != RestoreJobStatus::Pending
             && self.deletion_status != Some(DeletionStatus::Successful)
     }
+
+    /// Whether the restore proved the point recoverable: it completed and
+    /// its validation succeeded.
+    pub fn restored_and_validated(&self) -> bool {
+        self.status == RestoreJobStatus::Completed
+            && self.validation_status == Some(ValidationStatus::Successful)
+    }
 }
 
 /// `RestoreJobCreator`: which restore testing plan created a restore job.

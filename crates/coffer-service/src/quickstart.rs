@@ -35,8 +35,7 @@ impl Drill {
     /// Whether the test proved the resource recoverable and left nothing
     /// behind: restored, validated SUCCESSFUL, its scratch target deleted.
     pub fn passed(&self) -> bool {
-        self.job.status == coffer_model::RestoreJobStatus::Completed
-            && self.job.validation_status == Some(coffer_model::ValidationStatus::Successful)
+        self.job.restored_and_validated()
             && self.job.deletion_status == Some(coffer_model::DeletionStatus::Successful)
     }
 }

@@ -16,10 +16,7 @@ pub async fn start(ctx: &Context, plan: &str, format: OutputFormat) -> anyhow::R
         Ok(service.start_restore_test(caller, plan).await?)
     })
     .await?;
-    let passed = jobs.iter().all(|j| {
-        j.status == coffer_model::RestoreJobStatus::Completed
-            && j.validation_status == Some(coffer_model::ValidationStatus::Successful)
-    });
+    let passed = jobs.iter().all(RestoreJob::restored_and_validated);
     print(format, &jobs, || {
         if jobs.is_empty() {
             return format!(
