@@ -97,10 +97,8 @@ fn validate(ctx: &Context, file: &std::path::Path) -> anyhow::Result<Outcome> {
     let org = &loaded.organization;
     if n_errors > 0 {
         eprintln!(
-            "{} and {} in {}.",
-            plural_of(n_errors, "error", "errors"),
-            plural_of(n_warnings, "warning", "warnings"),
-            plural_of(loaded.sources.len(), "file", "files")
+            "{}.",
+            crate::render::problems_in(n_errors, n_warnings, loaded.sources.len())
         );
         return Ok(Outcome::Failure);
     }
@@ -129,10 +127,8 @@ fn effective_policy(
     let Some(described) = run.described else {
         let (n_errors, n_warnings) = crate::render::diagnostic_lines(&run.loaded.diagnostics);
         eprintln!(
-            "{} and {} in {}; no effective policy is shown until they are fixed.",
-            plural_of(n_errors, "error", "errors"),
-            plural_of(n_warnings, "warning", "warnings"),
-            plural_of(run.loaded.sources.len(), "file", "files")
+            "{}; no effective policy is shown until they are fixed.",
+            crate::render::problems_in(n_errors, n_warnings, run.loaded.sources.len())
         );
         return Ok(Outcome::Failure);
     };
@@ -192,10 +188,8 @@ fn render_plan(run: &coffer_service::org::OrgPlanRun, apply: bool) -> Outcome {
     let (n_errors, n_warnings) = crate::render::diagnostic_lines(&run.loaded.diagnostics);
     let Some(planned) = &run.plan else {
         eprintln!(
-            "{} and {} in {}; nothing is planned until they are fixed.",
-            plural_of(n_errors, "error", "errors"),
-            plural_of(n_warnings, "warning", "warnings"),
-            plural_of(run.loaded.sources.len(), "file", "files")
+            "{}; nothing is planned until they are fixed.",
+            crate::render::problems_in(n_errors, n_warnings, run.loaded.sources.len())
         );
         return Outcome::Failure;
     };

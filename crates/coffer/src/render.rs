@@ -230,16 +230,24 @@ pub(crate) fn diagnostic_lines(diagnostics: &coffer_policy::Diagnostics) -> (usi
     (diagnostics.errors().count(), diagnostics.warnings().count())
 }
 
+/// `N errors and M warnings in K files`, as a refusal's summary opens.
+pub(crate) fn problems_in(n_errors: usize, n_warnings: usize, n_files: usize) -> String {
+    format!(
+        "{} and {} in {}",
+        plural(n_errors, "error"),
+        plural(n_warnings, "warning"),
+        plural(n_files, "file")
+    )
+}
+
 /// Prints diagnostics; with errors, says so and that nothing changed.
 /// Returns whether there were errors.
 pub fn diagnostics(loaded: &coffer_policy::Loaded) -> bool {
     let (n_errors, n_warnings) = diagnostic_lines(&loaded.diagnostics);
     if n_errors > 0 {
         eprintln!(
-            "{} and {} in {}; nothing was changed.",
-            plural(n_errors, "error"),
-            plural(n_warnings, "warning"),
-            plural(loaded.set.files.len(), "file")
+            "{}; nothing was changed.",
+            problems_in(n_errors, n_warnings, loaded.set.files.len())
         );
         return true;
     }
