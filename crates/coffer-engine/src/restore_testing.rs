@@ -950,7 +950,7 @@ async fn not_started(env: &Env, id: &str, why: &str) -> Result<RestoreJob> {
 async fn run_test_tracked(env: &Env, id: &str) -> Result<RestoreJob> {
     let job = exec::fetch::<RestoreJob>(env, id).await?.record;
     let applied = plan_of(env, &job).await.ok().flatten();
-    let selection = applied.as_ref().map(|(_, s)| s.clone());
+    let selection = applied.as_ref().map(|(_, s)| s);
     // What it needs: the point (chosen now), its resource and vault.
     let prepared = async {
         let planned = env
