@@ -57,6 +57,23 @@ Resources:
         IncludeVaults: ["*"]
         RecoveryPointTypes: [SNAPSHOT]"#;
 
+/// [`DRILLS`] with the selection `buckets`, testing every bucket, its
+/// properties ending with `more`.
+fn buckets_stack(more: &str) -> String {
+    format!(
+        r#"{DRILLS}
+  Buckets:
+    Type: AWS::Backup::RestoreTestingSelection
+    Properties:
+      RestoreTestingPlanName: !Ref Drills
+      RestoreTestingSelectionName: buckets
+      ProtectedResourceType: S3
+      IamRoleArn: arn:coffer:iam::{ACCOUNT}:role/restore
+      ProtectedResourceArns: ["*"]{more}
+"#
+    )
+}
+
 /// `[versions, delete markers]` under a prefix of a bucket.
 const VERSIONS: &str = r#"
 got = s3.list_object_versions(Bucket=sys.argv[1], Prefix=sys.argv[2])
@@ -94,21 +111,10 @@ s3.delete_object(Bucket='media', Key='old.txt')
     );
     let stack = home.write(
         "stack.yaml",
-        &format!(
-            r#"{DRILLS}
-  Buckets:
-    Type: AWS::Backup::RestoreTestingSelection
-    Properties:
-      RestoreTestingPlanName: !Ref Drills
-      RestoreTestingSelectionName: buckets
-      ProtectedResourceType: S3
-      IamRoleArn: arn:coffer:iam::{ACCOUNT}:role/restore
-      ProtectedResourceArns: ["*"]
-      CofferValidationHook:
-        Command: [{}, {hook}]
-"#,
-            python(),
-        ),
+        &buckets_stack(&format!(
+            "\n      CofferValidationHook:\n        Command: [{}, {hook}]",
+            python()
+        )),
     );
     ok(&home.run(&["apply", "--stack", "drills", &stack, &inventory]));
     ok(&home.run(&["backup", "start", "--resource", MEDIA, "--vault", "primary"]));
@@ -395,21 +401,7 @@ s3.put_object(Bucket='locked', Key='ledger.csv', Body=b'a,b\n')
     let home = Home::new();
     let inventory =
         crate::buckets::bucket_inventory(&home, &moto, "  - name: locked\n    endpoint: local");
-    let stack = home.write(
-        "stack.yaml",
-        &format!(
-            r#"{DRILLS}
-  Buckets:
-    Type: AWS::Backup::RestoreTestingSelection
-    Properties:
-      RestoreTestingPlanName: !Ref Drills
-      RestoreTestingSelectionName: buckets
-      ProtectedResourceType: S3
-      IamRoleArn: arn:coffer:iam::{ACCOUNT}:role/restore
-      ProtectedResourceArns: ["*"]
-"#
-        ),
-    );
+    let stack = home.write("stack.yaml", &buckets_stack(""));
     ok(&home.run(&["apply", "--stack", "drills", &stack, &inventory]));
     let locked = "arn:coffer:s3:eu-west-1:210987654321:bucket/locked";
     ok(&home.run(&[
