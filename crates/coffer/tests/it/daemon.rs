@@ -96,13 +96,7 @@ fn month_home() -> Home {
     let scratch = home.path().join("data/scratch");
     std::fs::create_dir_all(&scratch).unwrap();
     std::fs::write(scratch.join("junk.txt"), "junk").unwrap();
-    let queue = home.path().join("data/queue.db");
-    let conn = rusqlite::Connection::open(&queue).unwrap();
-    conn.execute_batch(
-        "CREATE TABLE q (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO q (body) VALUES ('one');",
-    )
-    .unwrap();
-    drop(conn);
+    let queue = queue_database(&home);
     let inventory = format!(
         r#"
 defaults:
@@ -151,6 +145,18 @@ async fn simulated_from(home: &Home, catalog: &Catalog, start: Timestamp) {
     db.execute("UPDATE schedule_marks SET at = ?1", [since])
         .unwrap();
     catalog.set_planned_through(start).await.unwrap();
+}
+
+/// The SQLite file `data/queue.db` of `home`: a table `q` of one row,
+/// `(1, 'one')`.
+pub(crate) fn queue_database(home: &Home) -> std::path::PathBuf {
+    let queue = home.path().join("data/queue.db");
+    let conn = rusqlite::Connection::open(&queue).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE q (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO q (body) VALUES ('one');",
+    )
+    .unwrap();
+    queue
 }
 
 pub(crate) async fn daemon_at(

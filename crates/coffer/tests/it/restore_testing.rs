@@ -196,13 +196,7 @@ fn home_with(stack: &str, db: &Database) -> Home {
     let docs = home.path().join("data/docs");
     std::fs::create_dir_all(&docs).unwrap();
     std::fs::write(docs.join("a.txt"), "alpha").unwrap();
-    let queue = home.path().join("data/queue.db");
-    let conn = rusqlite::Connection::open(&queue).unwrap();
-    conn.execute_batch(
-        "CREATE TABLE q (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO q (body) VALUES ('one');",
-    )
-    .unwrap();
-    drop(conn);
+    let queue = crate::daemon::queue_database(&home);
     let inventory = format!(
         r#"
 defaults:
